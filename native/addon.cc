@@ -1,0 +1,373 @@
+// JavaScript bindings: thin wrappers that turn typed arrays into pointers and Failures into
+// errors carrying a `code`. Every data-path call moves a whole burst.
+#include <napi.h>
+#include <sched.h>
+
+#include <cstddef>
+
+#include "endpoint.h"
+#include "manager.h"
+#include "os.h"
+#include "region.h"
+
+namespace {
+
+using namespace xio;
+
+Napi::Error toError(Napi::Env env, const Failure& f) {
+  Napi::Error e = Napi::Error::New(env, f.message);
+  e.Set("code", Napi::String::New(env, f.code));
+  return e;
+}
+
+template <typename F>
+auto guard(Napi::Env env, F&& f) -> decltype(f()) {
+  try {
+    return f();
+  } catch (const Failure& failure) {
+    throw toError(env, failure);
+  }
+}
+
+uint32_t u32(const Napi::Object& o, const char* key, uint32_t fallback) {
+  Napi::Value v = o.Get(key);
+  return v.IsNumber() ? v.As<Napi::Number>().Uint32Value() : fallback;
+}
+
+struct Burst {
+  uint32_t* data;
+  uint32_t capacity;
+};
+
+Burst burstArg(const Napi::CallbackInfo& info, size_t index) {
+  if (!info[index].IsTypedArray() || info[index].As<Napi::TypedArray>().TypedArrayType() != napi_uint32_array)
+    throw Napi::TypeError::New(info.Env(), "descriptors must be a Uint32Array");
+  auto a = info[index].As<Napi::Uint32Array>();
+  return {a.Data(), uint32_t(a.ElementLength())};
+}
+
+uint32_t countArg(const Napi::CallbackInfo& info, size_t index, uint32_t capacity) {
+  uint32_t n = info.Length() > index && info[index].IsNumber() ? info[index].As<Napi::Number>().Uint32Value() : capacity;
+  return n < capacity ? n : capacity;
+}
+
+class EndpointHandle;
+
+class RegionHandle : public Napi::ObjectWrap<RegionHandle> {
+ public:
+  static Napi::Function define(Napi::Env env) {
+    return DefineClass(env, "Region",
+                       {StaticMethod<&RegionHandle::create>("create"), StaticMethod<&RegionHandle::attach>("attach"),
+                        InstanceMethod<&RegionHandle::buffer>("buffer"),
+                        InstanceMethod<&RegionHandle::startManager>("startManager"),
+                        InstanceMethod<&RegionHandle::stopManager>("stopManager"),
+                        InstanceMethod<&RegionHandle::declare>("declare"), InstanceMethod<&RegionHandle::route>("route"),
+                        InstanceMethod<&RegionHandle::managerAlive>("managerAlive"),
+                        InstanceMethod<&RegionHandle::close>("close")});
+  }
+  static Napi::FunctionReference constructor;
+
+  RegionHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<RegionHandle>(info) {}
+  std::shared_ptr<Region> region;
+  std::unique_ptr<Manager> manager;
+
+ private:
+  static Napi::Value wrap(Napi::Env env, std::shared_ptr<Region> r) {
+    Napi::Object o = constructor.New({});
+    RegionHandle::Unwrap(o)->region = std::move(r);
+    return o;
+  }
+
+  static Napi::Value create(const Napi::CallbackInfo& info) {
+    std::string prefix = info[0].As<Napi::String>();
+    Napi::Object o = info.Length() > 1 && info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(info.Env());
+    RegionConfig c;
+    c.slots = u32(o, "slots", c.slots);
+    c.ringSize = u32(o, "ringSize", c.ringSize);
+    c.cacheSize = u32(o, "cacheSize", c.cacheSize);
+    c.bufferCount = u32(o, "buffers", c.bufferCount);
+    c.bufferSize = u32(o, "bufferSize", c.bufferSize);
+    c.headroom = u32(o, "headroom", c.headroom);
+    c.mode = u32(o, "mode", c.mode);
+    c.gid = o.Get("gid").IsNumber() ? o.Get("gid").As<Napi::Number>().Int32Value() : -1;
+    return wrap(info.Env(), guard(info.Env(), [&] { return Region::create(prefix, c); }));
+  }
+
+  static Napi::Value attach(const Napi::CallbackInfo& info) {
+    std::string prefix = info[0].As<Napi::String>();
+    bool readOnly = info.Length() > 1 && info[1].ToBoolean();
+    return wrap(info.Env(), guard(info.Env(), [&] { return Region::attach(prefix, readOnly); }));
+  }
+
+  // An ArrayBuffer over the whole mapping; it keeps the mapping alive until it is collected.
+  Napi::Value buffer(const Napi::CallbackInfo& info) {
+    requireOpen(info.Env());
+    auto* keep = new std::shared_ptr<Region>(region);
+    return Napi::ArrayBuffer::New(info.Env(), region->base(), region->size(),
+                                  [](Napi::Env, void*, std::shared_ptr<Region>* k) { delete k; }, keep);
+  }
+
+  Napi::Value startManager(const Napi::CallbackInfo& info) {
+    requireOpen(info.Env());
+    if (!region->owner()) throw Napi::Error::New(info.Env(), "only the process that created the region runs its manager");
+    Napi::Object o = info.Length() && info[0].IsObject() ? info[0].As<Napi::Object>() : Napi::Object::New(info.Env());
+    ManagerConfig c;
+    c.burst = u32(o, "burst", c.burst);
+    c.spinNs = uint64_t(u32(o, "spinUs", uint32_t(c.spinNs / 1000))) * 1000;
+    c.sleepNs = uint64_t(u32(o, "sleepMs", uint32_t(c.sleepNs / 1000000))) * 1000000;
+    c.livenessEveryNs = uint64_t(u32(o, "livenessMs", uint32_t(c.livenessEveryNs / 1000000))) * 1000000;
+    c.cpu = o.Get("cpu").IsNumber() ? o.Get("cpu").As<Napi::Number>().Int32Value() : -1;
+    if (!manager) manager = std::make_unique<Manager>(region, c);
+    manager->start();
+    return info.Env().Undefined();
+  }
+
+  Napi::Value stopManager(const Napi::CallbackInfo& info) {
+    if (manager) manager->stop();
+    return info.Env().Undefined();
+  }
+
+  Manager& control(Napi::Env env) {
+    requireOpen(env);
+    if (!region->owner()) throw Napi::Error::New(env, "only the process that created the region can change its routes");
+    if (!manager) manager = std::make_unique<Manager>(region, ManagerConfig{});
+    return *manager;
+  }
+
+  Napi::Value declare(const Napi::CallbackInfo& info) {
+    std::string name = info[0].As<Napi::String>();
+    Manager& m = control(info.Env());
+    return Napi::Number::New(info.Env(), guard(info.Env(), [&] { return m.declare(name); }));
+  }
+
+  Napi::Value route(const Napi::CallbackInfo& info) {
+    Manager& m = control(info.Env());
+    uint32_t from = info[0].As<Napi::Number>().Uint32Value(), gate = info[1].As<Napi::Number>().Uint32Value();
+    uint32_t to = info[2].IsNumber() ? info[2].As<Napi::Number>().Uint32Value() : kNoService;
+    guard(info.Env(), [&] { m.route(from, gate, to); });
+    return info.Env().Undefined();
+  }
+
+  Napi::Value managerAlive(const Napi::CallbackInfo& info) {
+    return Napi::Boolean::New(info.Env(), region && region->managerAlive());
+  }
+
+  // Stops the manager and, for the owner, removes the name. The mapping itself goes when the
+  // last ArrayBuffer and endpoint over it are gone; the caller detaches its views first.
+  Napi::Value close(const Napi::CallbackInfo& info) {
+    if (manager) manager->stop();
+    manager.reset();
+    if (region) region->unlink();
+    region.reset();
+    return info.Env().Undefined();
+  }
+
+  void requireOpen(Napi::Env env) {
+    if (!region) throw Napi::Error::New(env, "region is closed");
+  }
+};
+Napi::FunctionReference RegionHandle::constructor;
+
+// Waits for RX work on a pool thread, so readable() never blocks the event loop.
+class ReadableWorker : public Napi::AsyncWorker {
+ public:
+  ReadableWorker(Napi::Env env, std::shared_ptr<Endpoint> endpoint)
+      : Napi::AsyncWorker(env), endpoint_(std::move(endpoint)), deferred_(Napi::Promise::Deferred::New(env)) {}
+  Napi::Promise promise() { return deferred_.Promise(); }
+  void Execute() override {
+    while (!endpoint_->closed()) {
+      if (endpoint_->waitReadable(50000000)) {
+        readable_ = true;
+        return;
+      }
+      if (!endpoint_->region()->managerAlive()) {
+        SetError("MANAGER_GONE");
+        return;
+      }
+    }
+  }
+  void OnOK() override { deferred_.Resolve(Napi::Boolean::New(Env(), readable_)); }
+  void OnError(const Napi::Error&) override {
+    deferred_.Reject(toError(Env(), Failure{"MANAGER_GONE", "the manager of prefix '" + endpoint_->region()->prefix() +
+                                                                "' stopped while this endpoint waited"})
+                         .Value());
+  }
+
+ private:
+  std::shared_ptr<Endpoint> endpoint_;
+  Napi::Promise::Deferred deferred_;
+  bool readable_ = false;
+};
+
+class EndpointHandle : public Napi::ObjectWrap<EndpointHandle> {
+ public:
+  static Napi::Function define(Napi::Env env) {
+    return DefineClass(env, "Endpoint",
+                       {InstanceMethod<&EndpointHandle::rx>("rx"), InstanceMethod<&EndpointHandle::tx>("tx"),
+                        InstanceMethod<&EndpointHandle::malloc>("malloc"), InstanceMethod<&EndpointHandle::free>("free"),
+                        InstanceMethod<&EndpointHandle::rxWait>("rxWait"),
+                        InstanceMethod<&EndpointHandle::readable>("readable"),
+                        InstanceMethod<&EndpointHandle::detach>("detach"),
+                        InstanceAccessor<&EndpointHandle::slot>("slot"),
+                        InstanceAccessor<&EndpointHandle::service>("service")});
+  }
+
+  // new Endpoint(region, name, spinUs)
+  EndpointHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<EndpointHandle>(info) {
+    RegionHandle* r = RegionHandle::Unwrap(info[0].As<Napi::Object>());
+    if (!r->region) throw Napi::Error::New(info.Env(), "region is closed");
+    std::string name = info[1].As<Napi::String>();
+    uint64_t spinNs = uint64_t(info.Length() > 2 && info[2].IsNumber() ? info[2].As<Napi::Number>().Uint32Value() : 50) * 1000;
+    endpoint_ = guard(info.Env(), [&] { return std::make_shared<Endpoint>(r->region, name, spinNs); });
+  }
+
+ private:
+  template <typename F>
+  auto call(Napi::Env env, F&& f) -> decltype(f()) {
+    return guard(env, std::forward<F>(f));
+  }
+
+  Napi::Value rx(const Napi::CallbackInfo& info) {
+    Burst b = burstArg(info, 0);
+    return Napi::Number::New(info.Env(), call(info.Env(), [&] { return endpoint_->rx(b.data, b.capacity); }));
+  }
+  Napi::Value tx(const Napi::CallbackInfo& info) {
+    Burst b = burstArg(info, 0);
+    uint32_t n = countArg(info, 1, b.capacity);
+    return Napi::Number::New(info.Env(), call(info.Env(), [&] { return endpoint_->tx(b.data, n); }));
+  }
+  Napi::Value malloc(const Napi::CallbackInfo& info) {
+    Burst b = burstArg(info, 0);
+    uint32_t n = countArg(info, 1, b.capacity);
+    return Napi::Number::New(info.Env(), call(info.Env(), [&] { return endpoint_->malloc(b.data, n); }));
+  }
+  Napi::Value free(const Napi::CallbackInfo& info) {
+    Burst b = burstArg(info, 0);
+    uint32_t n = countArg(info, 1, b.capacity);
+    call(info.Env(), [&] { endpoint_->free(b.data, n); });
+    return info.Env().Undefined();
+  }
+  // rxWait(descs, timeoutMs): blocks this thread; for NF loops that have nothing else to do.
+  Napi::Value rxWait(const Napi::CallbackInfo& info) {
+    Burst b = burstArg(info, 0);
+    uint64_t timeoutNs = uint64_t(info[1].As<Napi::Number>().DoubleValue() * 1e6);
+    return Napi::Number::New(info.Env(), call(info.Env(), [&] { return endpoint_->rxWait(b.data, b.capacity, timeoutNs); }));
+  }
+  Napi::Value readable(const Napi::CallbackInfo& info) {
+    auto* worker = new ReadableWorker(info.Env(), endpoint_);
+    Napi::Promise p = worker->promise();
+    worker->Queue();
+    return p;
+  }
+  Napi::Value detach(const Napi::CallbackInfo& info) {
+    endpoint_->detach();
+    return info.Env().Undefined();
+  }
+  Napi::Value slot(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), endpoint_->slotIndex()); }
+  Napi::Value service(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), endpoint_->serviceId()); }
+
+  std::shared_ptr<Endpoint> endpoint_;
+};
+
+// Every constant and field offset TypeScript needs, straight from the structs.
+Napi::Object layout(Napi::Env env) {
+  Napi::Object l = Napi::Object::New(env);
+  auto set = [&](Napi::Object o, const char* k, double v) { o.Set(k, Napi::Number::New(env, v)); };
+  auto group = [&](const char* name) {
+    Napi::Object o = Napi::Object::New(env);
+    l.Set(name, o);
+    return o;
+  };
+  set(l, "version", kLayoutVersion);
+  set(l, "maxSlots", kMaxSlots);
+  set(l, "maxServices", kMaxServices);
+  set(l, "maxGates", kMaxGates);
+  set(l, "nameLength", kNameLength);
+  set(l, "noService", kNoService);
+  set(l, "ownerPool", kOwnerPool);
+  set(l, "ringsPerSlot", kRingsPerSlot);
+
+  Napi::Object action = group("action");
+  set(action, "gate", kActionGate);
+  set(action, "to", kActionTo);
+  set(action, "drop", kActionDrop);
+  Napi::Object slotState = group("slotState");
+  set(slotState, "free", kSlotFree);
+  set(slotState, "claiming", kSlotClaiming);
+  set(slotState, "active", kSlotActive);
+  set(slotState, "detaching", kSlotDetaching);
+
+#define FIELD(obj, type, field) set(obj, #field, offsetof(type, field))
+  Napi::Object header = group("header");
+  FIELD(header, Header, magic); FIELD(header, Header, version); FIELD(header, Header, regionSize);
+  FIELD(header, Header, slotCount); FIELD(header, Header, serviceCount); FIELD(header, Header, ringSize);
+  FIELD(header, Header, cacheSize); FIELD(header, Header, bufferCount); FIELD(header, Header, bufferSize);
+  FIELD(header, Header, dataOffset); FIELD(header, Header, slotStride); FIELD(header, Header, ringStride);
+  FIELD(header, Header, servicesOffset); FIELD(header, Header, slotsOffset); FIELD(header, Header, ringsOffset);
+  FIELD(header, Header, ownersOffset); FIELD(header, Header, poolOffset); FIELD(header, Header, buffersOffset);
+  FIELD(header, Header, state); FIELD(header, Header, managerPid); FIELD(header, Header, managerTid);
+  FIELD(header, Header, epoch); FIELD(header, Header, slotsGeneration); FIELD(header, Header, poolFree);
+  FIELD(header, Header, manager); FIELD(header, Header, managerSleeping);
+
+  Napi::Object manager = group("managerCounters");
+  FIELD(manager, ManagerCounters, loops); FIELD(manager, ManagerCounters, busyLoops);
+  FIELD(manager, ManagerCounters, routed); FIELD(manager, ManagerCounters, dropped);
+  FIELD(manager, ManagerCounters, noRoute); FIELD(manager, ManagerCounters, sleeps);
+  FIELD(manager, ManagerCounters, wakeups); FIELD(manager, ManagerCounters, reclaimed);
+  FIELD(manager, ManagerCounters, deaths); FIELD(manager, ManagerCounters, poolDry);
+  FIELD(manager, ManagerCounters, held); FIELD(manager, ManagerCounters, invalid);
+
+  Napi::Object meta = group("meta");
+  set(meta, "size", sizeof(Meta));
+  FIELD(meta, Meta, length); FIELD(meta, Meta, inPort); FIELD(meta, Meta, prev); FIELD(meta, Meta, action);
+  FIELD(meta, Meta, flowHash); FIELD(meta, Meta, timestamp); FIELD(meta, Meta, user);
+
+  Napi::Object ring = group("ring");
+  set(ring, "head", offsetof(Ring, prod) + offsetof(RingProducer, head));
+  set(ring, "enqueued", offsetof(Ring, prod) + offsetof(RingProducer, enqueued));
+  set(ring, "refused", offsetof(Ring, prod) + offsetof(RingProducer, refused));
+  set(ring, "enqueueBursts", offsetof(Ring, prod) + offsetof(RingProducer, bursts));
+  set(ring, "tail", offsetof(Ring, cons) + offsetof(RingConsumer, tail));
+  set(ring, "dequeued", offsetof(Ring, cons) + offsetof(RingConsumer, dequeued));
+  set(ring, "dequeueBursts", offsetof(Ring, cons) + offsetof(RingConsumer, bursts));
+  FIELD(ring, Ring, size);
+  set(ring, "rx", kRingRx); set(ring, "tx", kRingTx); set(ring, "alloc", kRingAlloc); set(ring, "free", kRingFree);
+
+  Napi::Object slot = group("slot");
+  FIELD(slot, Slot, state); FIELD(slot, Slot, pid); FIELD(slot, Slot, service); FIELD(slot, Slot, instance);
+  FIELD(slot, Slot, generation); FIELD(slot, Slot, name); FIELD(slot, Slot, endpoint); FIELD(slot, Slot, route);
+  FIELD(slot, Slot, sleeping);
+  Napi::Object endpoint = group("endpointCounters");
+  FIELD(endpoint, EndpointCounters, mallocFails); FIELD(endpoint, EndpointCounters, sleeps);
+  FIELD(endpoint, EndpointCounters, wakesSent);
+  Napi::Object route = group("routeCounters");
+  FIELD(route, RouteCounters, rxPackets); FIELD(route, RouteCounters, rxBytes); FIELD(route, RouteCounters, txPackets);
+  FIELD(route, RouteCounters, txBytes); FIELD(route, RouteCounters, dropped); FIELD(route, RouteCounters, noRoute);
+  FIELD(route, RouteCounters, freed); FIELD(route, RouteCounters, wakes); FIELD(route, RouteCounters, reclaimed);
+
+  Napi::Object service = group("service");
+  set(service, "size", sizeof(Service));
+  FIELD(service, Service, declared); FIELD(service, Service, instances); FIELD(service, Service, deaths);
+  FIELD(service, Service, routes); FIELD(service, Service, name);
+#undef FIELD
+  return l;
+}
+
+Napi::Value schedYield(const Napi::CallbackInfo& info) {
+  sched_yield();
+  return info.Env().Undefined();
+}
+
+Napi::Object init(Napi::Env env, Napi::Object exports) {
+  Napi::Function region = RegionHandle::define(env);
+  RegionHandle::constructor = Napi::Persistent(region);
+  exports.Set("Region", region);
+  exports.Set("Endpoint", EndpointHandle::define(env));
+  exports.Set("layout", layout(env));
+  exports.Set("schedYield", Napi::Function::New(env, schedYield));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(xio, init)

@@ -1,0 +1,47 @@
+// An endpoint's side of its slot: the producer of its TX and free rings, the consumer of its
+// RX and alloc rings. Every call moves a burst; none takes a lock.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+
+#include "region.h"
+
+namespace xio {
+
+class Endpoint {
+ public:
+  // Claims a free slot for a declared endpoint name. Throws Failure: UNKNOWN_ENDPOINT,
+  // NO_SLOT, MANAGER_GONE.
+  Endpoint(std::shared_ptr<Region> region, const std::string& name, uint64_t spinNs);
+  ~Endpoint();
+
+  uint32_t rx(uint32_t* descs, uint32_t max);
+  uint32_t tx(const uint32_t* descs, uint32_t n);
+  uint32_t malloc(uint32_t* descs, uint32_t n);
+  void free(const uint32_t* descs, uint32_t n);  // waits for room; the manager always drains
+  // rx that polls for spinNs, then sleeps on the slot's futex word, for at most timeoutNs.
+  uint32_t rxWait(uint32_t* descs, uint32_t max, uint64_t timeoutNs);
+  // Blocks until the RX ring has work (true), or the timeout passes or the endpoint closes (false).
+  bool waitReadable(uint64_t timeoutNs);
+  void detach();
+
+  uint32_t slotIndex() const { return slot_; }
+  uint32_t serviceId() const { return service_; }
+  bool closed() const { return closed_.load(); }
+  const std::shared_ptr<Region>& region() const { return region_; }
+
+ private:
+  void wakeManager();
+  void requireOpen() const;
+  std::shared_ptr<Region> region_;
+  Slot* s_;
+  Ring *rx_, *tx_, *alloc_, *free_;
+  uint32_t slot_;
+  uint16_t service_;
+  uint64_t spinNs_;
+  std::atomic<bool> closed_{false};
+};
+
+}  // namespace xio

@@ -1,0 +1,37 @@
+// The few operating-system services the data plane needs: futexes, clocks, process identity.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+
+namespace xio {
+
+// A failure a user can cause, with a stable code the TypeScript layer maps to a typed error.
+struct Failure {
+  std::string code;
+  std::string message;
+};
+
+uint64_t nowNs();
+
+// Sleeps while *word == expected, at most timeoutNs (0: no limit). Shared (not private)
+// futexes, since the waker is another process. Returns true if woken, false on timeout.
+bool futexWait(std::atomic<uint32_t>* word, uint32_t expected, uint64_t timeoutNs);
+void futexWake(std::atomic<uint32_t>* word);
+
+// Clears a sleeper's flag and wakes it, once; the seq_cst fence orders the caller's ring
+// publication before the flag read, pairing with the sleeper's store-then-recheck.
+inline bool wakeIfSleeping(std::atomic<uint32_t>* word) {
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (word->load(std::memory_order_relaxed) == 0) return false;
+  if (word->exchange(0) == 0) return false;
+  futexWake(word);
+  return true;
+}
+
+// starttime (field 22 of /proc/<pid>/stat), which with the pid names one process for good.
+uint64_t processStartTime(int pid);
+bool processAlive(int pid, uint64_t startTime);
+
+}  // namespace xio
