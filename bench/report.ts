@@ -1,0 +1,50 @@
+// One benchmark report for `npm run bench`: every suite adds results, printed as a table or,
+// with --json, as one JSON object. A result compared with a peer measured in the same run
+// carries the ratio oriented so that above 1 means xio-chain is better.
+
+export interface Result {
+  name: string
+  value: number
+  unit: string
+  peer?: string
+  peerValue?: number
+  ratio?: number
+}
+
+export type Better = 'lower' | 'higher'
+
+export class Report {
+  readonly results: Result[] = []
+
+  add(name: string, value: number, unit: string): Result {
+    const r: Result = { name, value, unit }
+    this.results.push(r)
+    if (!jsonMode()) console.log(`${name.padEnd(58)} ${fmt(value).padStart(12)} ${unit}`)
+    return r
+  }
+
+  /** A figure beside the same figure for a peer, e.g. round trip vs Node's UDS. */
+  compare(name: string, value: number, unit: string, peer: string, peerValue: number, better: Better): Result {
+    const ratio = better === 'lower' ? peerValue / value : value / peerValue
+    const r: Result = { name, value, unit, peer, peerValue, ratio }
+    this.results.push(r)
+    if (!jsonMode())
+      console.log(`${name.padEnd(58)} ${fmt(value).padStart(12)} ${unit}   vs ${peer} ${fmt(peerValue)} ${unit}: ${ratio.toFixed(2)}x`)
+    return r
+  }
+
+  section(title: string): void {
+    if (!jsonMode()) console.log(`\n## ${title}`)
+  }
+}
+
+export function jsonMode(): boolean {
+  return process.argv.includes('--json')
+}
+
+function fmt(v: number): string {
+  if (!Number.isFinite(v)) return String(v)
+  if (Math.abs(v) >= 100) return v.toFixed(0)
+  if (Math.abs(v) >= 10) return v.toFixed(1)
+  return v.toFixed(2)
+}

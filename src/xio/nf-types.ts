@@ -1,0 +1,62 @@
+// The contract between an NF's logic and the loop that runs it.
+//
+// An NF is written as a per-packet decision over bytes in place: it never sees rings or
+// buffers. The runner (defineNF) moves bursts and fills one reused Packet per NF for each
+// descriptor, so the hot path allocates nothing.
+
+/** Returned by process() to drop the packet; any other return is an output gate number. */
+export const DROP = -1
+
+/** One packet as an NF sees it. One object per NF, refilled for every packet: never keep it. */
+export interface Packet {
+  /** The whole region (or, in tests, any buffer); the frame is bytes[at, at + length). */
+  bytes: Uint8Array
+  view: DataView
+  /** Descriptor (pool buffer index). */
+  d: number
+  /** Offset of the first frame byte (the Ethernet header) in bytes. */
+  at: number
+  /** Frame length; an NF that grows or shrinks the frame sets it. */
+  length: number
+  /** Endpoint id (service) that sent this packet to us. */
+  from: number
+  /** Endpoint id of the port where the packet entered the chain. */
+  inPort: number
+  /** Flow hash; an NF may set it so the next hop picks instances by flow. */
+  flowHash: number
+}
+
+/** What an NF may ask of the chain it runs in. */
+export interface NFEnv {
+  /** Endpoint id of a named endpoint, or -1 if the chain has none by that name. */
+  endpointId(name: string): number
+  /** Endpoint id that one of this NF's gates leads to, or -1 if the gate is not wired. */
+  gateTarget(gate: string): number
+  /** Monotonic milliseconds (injected so tests control time). */
+  now(): number
+}
+
+export type Counters = Record<string, number>
+
+export interface NFInstance {
+  process(p: Packet): number
+  /** Called about every 100 ms, for timers (mapping expiry, connection tracking). */
+  tick?(nowMs: number): void
+  /** Named totals for the dashboard, e.g. per-rule hits; called about twice a second. */
+  counters?(): Counters
+}
+
+export interface NFModule<Config> {
+  /** Output gate names; gate number = index. */
+  gates: readonly string[]
+  /** Validates and compiles the config (throws NFConfigError naming the field) and builds the NF. */
+  create(config: Config, env: NFEnv): NFInstance
+}
+
+/** A config mistake, naming the JSON path of the field (e.g. /rules/2/dstPort). */
+export class NFConfigError extends Error {
+  constructor(readonly path: string, message: string) {
+    super(`${path}: ${message}`)
+    this.name = 'NFConfigError'
+  }
+}
