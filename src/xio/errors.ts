@@ -1,0 +1,32 @@
+// Errors a user can cause, each with a stable code and a message that says what to do.
+
+export type XioErrorCode =
+  | 'NO_REGION'
+  | 'PERMISSION'
+  | 'NOT_A_REGION'
+  | 'LAYOUT_VERSION'
+  | 'MANAGER_GONE'
+  | 'ALREADY_OWNED'
+  | 'BAD_PREFIX'
+  | 'BAD_CONFIG'
+  | 'UNKNOWN_ENDPOINT'
+  | 'NO_SLOT'
+  | 'DETACHED'
+  | 'TOO_MANY_ENDPOINTS'
+  | 'BAD_ROUTE'
+  | 'SYSTEM'
+
+export class XioError extends Error {
+  constructor(readonly code: XioErrorCode, message: string) {
+    super(message)
+    this.name = 'XioError'
+  }
+}
+
+/** Turns the addon's coded errors into XioError; anything else passes through. */
+export function asXioError(e: unknown): unknown {
+  const code = (e as { code?: unknown } | null)?.code
+  if (e instanceof Error && !(e instanceof XioError) && typeof code === 'string')
+    return new XioError(code as XioErrorCode, e.message)
+  return e
+}

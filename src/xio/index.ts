@@ -1,0 +1,7 @@
+export { attach, Xio, type AttachOptions } from './xio.ts'
+export { Manager, type CreateOptions } from './manager.ts'
+export { observe, type Observer } from './observe.ts'
+export { XioError, type XioErrorCode } from './errors.ts'
+export { layout, type RegionOptions, type ManagerOptions } from './native.ts'
+export * from './region-view.ts'
+export * from './nf-types.ts'

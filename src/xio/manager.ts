@@ -1,0 +1,76 @@
+// The manager's side: the process that runs a chain creates the region, declares its
+// endpoints and routes, and runs the native manager thread that moves descriptors.
+import { asXioError, XioError } from './errors.ts'
+import { addon, layout, type ManagerOptions, type NativeRegion, type RegionOptions } from './native.ts'
+import { RegionView, type RegionSnapshot } from './region-view.ts'
+
+export interface CreateOptions extends RegionOptions {
+  prefix: string
+}
+
+export class Manager {
+  readonly region: RegionView
+
+  private constructor(readonly prefix: string, private readonly native: NativeRegion) {
+    this.region = new RegionView(prefix, native.buffer())
+  }
+
+  /** Creates /dev/shm/xio.<prefix>; replaces one left by a dead manager, refuses a live one's. */
+  static create(options: CreateOptions): Manager {
+    try {
+      return new Manager(options.prefix, addon.Region.create(options.prefix, options))
+    } catch (e) {
+      throw asXioError(e)
+    }
+  }
+
+  /** The native region handle, for endpoints attached from this same process. */
+  get handle(): NativeRegion {
+    return this.native
+  }
+
+  /** Declares an endpoint name; returns its id. NFs and ports attach by declared names only. */
+  declare(name: string): number {
+    if (!name || new TextEncoder().encode(name).length >= layout.nameLength)
+      throw new XioError('BAD_CONFIG', `endpoint name '${name}' must be 1 to ${layout.nameLength - 1} bytes`)
+    try {
+      return this.native.declare(name)
+    } catch (e) {
+      throw asXioError(e)
+    }
+  }
+
+  /** Wires gate `gate` of endpoint `from` to endpoint `to` (null: unwire). Takes effect at once. */
+  route(from: string, gate: number, to: string | null): void {
+    const fromId = this.id(from)
+    const toId = to === null ? null : this.id(to)
+    try {
+      this.native.route(fromId, gate, toId)
+    } catch (e) {
+      throw asXioError(e)
+    }
+  }
+
+  id(name: string): number {
+    const id = this.region.serviceId(name)
+    if (id < 0) throw new XioError('UNKNOWN_ENDPOINT', `no endpoint named '${name}' has been declared on prefix '${this.prefix}'`)
+    return id
+  }
+
+  start(options: ManagerOptions = {}): void {
+    this.native.startManager(options)
+  }
+
+  stop(): void {
+    this.native.stopManager()
+  }
+
+  snapshot(): RegionSnapshot {
+    return this.region.snapshot()
+  }
+
+  /** Stops the manager and removes the region's name; endpoints still attached see MANAGER_GONE. */
+  close(): void {
+    this.native.close()
+  }
+}

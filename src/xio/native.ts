@@ -1,0 +1,86 @@
+// Loads the C++ addon (built by `npm install` through node-gyp) and types what it exports.
+// ESM cannot import a .node file, hence createRequire.
+import { createRequire } from 'node:module'
+
+export interface RegionOptions {
+  /** Endpoint slots (NF instances and ports), at most layout.maxSlots. */
+  slots?: number
+  /** Entries per ring, a power of two. */
+  ringSize?: number
+  /** Free buffers the manager keeps ready in each endpoint's alloc ring. */
+  cacheSize?: number
+  /** Buffers in the pool. */
+  buffers?: number
+  /** Bytes per buffer, metadata and headroom included. */
+  bufferSize?: number
+  headroom?: number
+  /** File mode of /dev/shm/xio.<prefix>; 0o600 unless a group is to attach too. */
+  mode?: number
+  gid?: number
+}
+
+export interface ManagerOptions {
+  burst?: number
+  /** Poll this long without work before sleeping on the futex. */
+  spinUs?: number
+  sleepMs?: number
+  livenessMs?: number
+  /** Pin the manager thread to this CPU. */
+  cpu?: number
+}
+
+export interface NativeRegion {
+  buffer(): ArrayBuffer
+  startManager(options?: ManagerOptions): void
+  stopManager(): void
+  declare(name: string): number
+  route(from: number, gate: number, to: number | null): void
+  managerAlive(): boolean
+  close(): void
+}
+
+export interface NativeEndpoint {
+  readonly slot: number
+  readonly service: number
+  rx(descs: Uint32Array): number
+  tx(descs: Uint32Array, n?: number): number
+  malloc(descs: Uint32Array, n?: number): number
+  free(descs: Uint32Array, n?: number): void
+  rxWait(descs: Uint32Array, timeoutMs: number): number
+  readable(): Promise<boolean>
+  detach(): void
+}
+
+type Offsets = Record<string, number>
+
+export interface Layout {
+  version: number
+  maxSlots: number
+  maxServices: number
+  maxGates: number
+  nameLength: number
+  noService: number
+  ownerPool: number
+  ringsPerSlot: number
+  action: { gate: number; to: number; drop: number }
+  slotState: { free: number; claiming: number; active: number; detaching: number }
+  header: Offsets
+  managerCounters: Offsets
+  meta: Offsets & { size: number }
+  ring: Offsets & { rx: number; tx: number; alloc: number; free: number }
+  slot: Offsets
+  endpointCounters: Offsets
+  routeCounters: Offsets
+  service: Offsets & { size: number }
+}
+
+interface Addon {
+  Region: { create(prefix: string, options?: RegionOptions): NativeRegion; attach(prefix: string, readOnly?: boolean): NativeRegion }
+  Endpoint: new (region: NativeRegion, name: string, spinUs?: number) => NativeEndpoint
+  layout: Layout
+  schedYield(): void
+}
+
+const require = createRequire(import.meta.url)
+export const addon: Addon = require('../../build/Release/xio.node')
+export const layout: Layout = addon.layout

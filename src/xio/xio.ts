@@ -1,0 +1,199 @@
+// The NF-side API: X-IO's zero-copy primitives (xio_malloc / xio_tx / xio_rx, §III-C) in
+// bursts. Descriptors are buffer indices in a Uint32Array the caller owns; packet bytes are
+// read and written in place through `bytes` and `view`, which span the whole region.
+//
+// Ownership: a descriptor you got from malloc or rx is yours until you tx or free it; after
+// that, neither read nor write its buffer. Every call moves a burst with one native call.
+import { asXioError } from './errors.ts'
+import { addon, layout, type NativeEndpoint, type NativeRegion } from './native.ts'
+import { RegionView } from './region-view.ts'
+
+export interface AttachOptions {
+  /** The chain's shared data prefix: the region is /dev/shm/xio.<prefix>. */
+  prefix: string
+  /** The endpoint name this process serves, as the chain declares it. */
+  name: string
+  /** How long rxWait polls before sleeping on its futex word. */
+  spinUs?: number
+}
+
+const M = layout.meta
+const ACTION_GATE = layout.action.gate << 24
+const ACTION_TO = layout.action.to << 24
+const ACTION_DROP = layout.action.drop << 24
+
+export class Xio {
+  /** The whole region, bytes: a frame is bytes[offset(d), offset(d) + length(d)). */
+  readonly bytes: Uint8Array
+  readonly view: DataView
+  readonly region: RegionView
+  /** This endpoint's id (its name's service id), as it appears in `from` and `inPort`. */
+  readonly id: number
+  readonly slot: number
+  private readonly u32: Uint32Array
+  private readonly u16: Uint16Array
+  private readonly base: number
+  private readonly stride: number
+  private readonly data: number
+
+  constructor(readonly prefix: string, readonly name: string, private readonly native: NativeRegion, private readonly endpoint: NativeEndpoint) {
+    this.region = new RegionView(prefix, native.buffer())
+    this.bytes = this.region.bytes
+    this.view = this.region.view
+    this.u32 = this.region.u32
+    this.u16 = this.region.u16
+    this.base = this.region.bufferBase
+    this.stride = this.region.bufferSize
+    this.data = this.region.dataOffset
+    this.id = endpoint.service
+    this.slot = endpoint.slot
+  }
+
+  /** xio_malloc: fills descs[0, n) with fresh buffers; returns how many (fewer if the pool is dry). */
+  malloc(descs: Uint32Array, n: number = descs.length): number {
+    try {
+      return this.endpoint.malloc(descs, n)
+    } catch (e) {
+      throw asXioError(e)
+    }
+  }
+
+  /** xio_rx: takes a burst from this endpoint's RX ring into descs; returns how many. */
+  rx(descs: Uint32Array): number {
+    try {
+      return this.endpoint.rx(descs)
+    } catch (e) {
+      throw asXioError(e)
+    }
+  }
+
+  /** xio_tx: puts descs[0, n) on the TX ring; returns how many fit (the rest are still yours). */
+  tx(descs: Uint32Array, n: number = descs.length): number {
+    try {
+      return this.endpoint.tx(descs, n)
+    } catch (e) {
+      throw asXioError(e)
+    }
+  }
+
+  /** Gives descs[0, n) back to the pool. */
+  free(descs: Uint32Array, n: number = descs.length): void {
+    try {
+      this.endpoint.free(descs, n)
+    } catch (e) {
+      throw asXioError(e)
+    }
+  }
+
+  /**
+   * rx that polls briefly, then sleeps on a futex until the manager delivers or timeoutMs
+   * passes. It blocks this thread: for NF loops, which have nothing else to do meanwhile.
+   */
+  rxWait(descs: Uint32Array, timeoutMs: number): number {
+    try {
+      return this.endpoint.rxWait(descs, timeoutMs)
+    } catch (e) {
+      throw asXioError(e)
+    }
+  }
+
+  /** Resolves when the RX ring has work, waiting off the event loop (on a pool thread). */
+  async readable(): Promise<void> {
+    try {
+      await this.endpoint.readable()
+    } catch (e) {
+      throw asXioError(e)
+    }
+  }
+
+  /** Offset in `bytes` of the first packet byte of descriptor d. */
+  offset(d: number): number {
+    return this.base + d * this.stride + this.data
+  }
+
+  /** Bytes a packet may hold: buffer size less metadata and headroom. */
+  get capacity(): number {
+    return this.stride - this.data
+  }
+
+  length(d: number): number {
+    return this.u32[(this.base + d * this.stride + M.length) >>> 2]
+  }
+
+  setLength(d: number, n: number): void {
+    this.u32[(this.base + d * this.stride + M.length) >>> 2] = n
+  }
+
+  /** Sends d out of one of this endpoint's gates when it is transmitted (gate 0 by default). */
+  send(d: number, gate: number): void {
+    this.u32[(this.base + d * this.stride + M.action) >>> 2] = ACTION_GATE | gate
+  }
+
+  /** Sends d straight to an endpoint by id, whatever the gates say. */
+  sendTo(d: number, endpointId: number): void {
+    this.u32[(this.base + d * this.stride + M.action) >>> 2] = ACTION_TO | endpointId
+  }
+
+  /** Marks d to be dropped (returned to the pool) by the manager when transmitted. */
+  drop(d: number): void {
+    this.u32[(this.base + d * this.stride + M.action) >>> 2] = ACTION_DROP
+  }
+
+  flowHash(d: number): number {
+    return this.u32[(this.base + d * this.stride + M.flowHash) >>> 2]
+  }
+
+  setFlowHash(d: number, hash: number): void {
+    this.u32[(this.base + d * this.stride + M.flowHash) >>> 2] = hash
+  }
+
+  /** Endpoint id of the port the packet entered the chain through. */
+  inPort(d: number): number {
+    return this.u16[(this.base + d * this.stride + M.inPort) >>> 1]
+  }
+
+  /** Endpoint id that sent the packet to this endpoint. */
+  from(d: number): number {
+    return this.u16[(this.base + d * this.stride + M.prev) >>> 1]
+  }
+
+  /** Capture or creation time in ns (0 if never set). */
+  timestamp(d: number): bigint {
+    return this.view.getBigUint64(this.base + d * this.stride + M.timestamp, true)
+  }
+
+  setTimestamp(d: number, ns: bigint): void {
+    this.view.setBigUint64(this.base + d * this.stride + M.timestamp, ns, true)
+  }
+
+  /** Endpoint id of a name in this chain, or -1. */
+  endpointId(name: string): number {
+    return this.region.serviceId(name)
+  }
+
+  /** Endpoint id the given gate of this endpoint is wired to, or -1. */
+  gateTarget(gate: number): number {
+    return this.region.routeOf(this.id, gate)
+  }
+
+  /** Whether the manager that owns the region still runs. */
+  managerAlive(): boolean {
+    return this.native.managerAlive()
+  }
+
+  /** Leaves the chain: the manager takes back every buffer this endpoint still holds. */
+  detach(): void {
+    this.endpoint.detach()
+  }
+}
+
+/** Attaches this process to a chain by prefix and claims a slot for `name`. */
+export async function attach(options: AttachOptions): Promise<Xio> {
+  try {
+    const region = addon.Region.attach(options.prefix, false)
+    const endpoint = new addon.Endpoint(region, options.name, options.spinUs ?? 50)
+    return new Xio(options.prefix, options.name, region, endpoint)
+  } catch (e) {
+    throw asXioError(e)
+  }
+}
