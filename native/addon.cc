@@ -3,6 +3,7 @@
 #include <napi.h>
 #include <sched.h>
 
+#include <algorithm>
 #include <cstddef>
 
 #include "endpoint.h"
@@ -84,7 +85,7 @@ class RegionHandle : public Napi::ObjectWrap<RegionHandle> {
     RegionConfig c;
     c.slots = u32(o, "slots", c.slots);
     c.ringSize = u32(o, "ringSize", c.ringSize);
-    c.cacheSize = u32(o, "cacheSize", c.cacheSize);
+    c.cacheSize = u32(o, "cacheSize", std::min(c.cacheSize, c.ringSize / 2));
     c.bufferCount = u32(o, "buffers", c.bufferCount);
     c.bufferSize = u32(o, "bufferSize", c.bufferSize);
     c.headroom = u32(o, "headroom", c.headroom);

@@ -98,11 +98,19 @@ void Manager::run() {
 
 bool Manager::pollOnce() {
   uint32_t work = 0;
+  bool finishedDetaching = false;
   for (uint32_t s : active_) {
     work += drainFree(s);
     work += routeTx(s);
+    if (slots_[s].detaching && !ringHasWork(region_->ring(s, kRingTx)) && slots_[s].held.next == slots_[s].held.count) {
+      reclaim(s, false);
+      finishedDetaching = true;
+    }
   }
-  for (uint32_t s : active_) work += refill(s);
+  for (uint32_t s : active_) {
+    if (slots_[s].active && !slots_[s].detaching) work += refill(s);
+  }
+  if (finishedDetaching) refreshSlots();
   return work != 0;
 }
 
@@ -275,14 +283,16 @@ void Manager::refreshSlots() {
   for (uint32_t s = 0; s < h_->slotCount; s++) {
     uint32_t state = region_->slot(s)->state.load(std::memory_order_acquire);
     if (state == kSlotActive && !slots_[s].active) slots_[s].active = true;
-    if (state == kSlotDetaching) reclaim(s, false);
+    // A detaching endpoint gets nothing new, but what it transmitted before leaving is still
+    // routed; pollOnce reclaims the slot once its TX ring and held descriptors are empty.
+    if (state == kSlotDetaching && slots_[s].active) slots_[s].detaching = true;
   }
   active_.clear();
   for (auto& live : instances_) live.clear();
   for (uint32_t s = 0; s < h_->slotCount; s++) {
     if (!slots_[s].active) continue;
     active_.push_back(s);
-    instances_[region_->slot(s)->service].push_back(uint16_t(s));
+    if (!slots_[s].detaching) instances_[region_->slot(s)->service].push_back(uint16_t(s));
   }
   for (uint32_t i = 0; i < kMaxServices; i++) region_->service(i)->instances = uint32_t(instances_[i].size());
 }
@@ -299,7 +309,7 @@ void Manager::checkLiveness() {
       slot->pid = 0;
       slot->state.store(kSlotFree, std::memory_order_release);
     } else {
-      reclaim(s, true);
+      reclaim(s, state == kSlotActive);
       changed = true;
     }
   }
@@ -314,6 +324,7 @@ void Manager::checkLiveness() {
 void Manager::reclaim(uint32_t s, bool died) {
   Slot* slot = region_->slot(s);
   slots_[s].active = false;
+  slots_[s].detaching = false;
   slots_[s].held.count = slots_[s].held.next = 0;
   uint16_t* owners = region_->owners();
   uint64_t count = 0;

@@ -45,6 +45,7 @@ class Manager {
   };
   struct SlotState {
     bool active = false;
+    bool detaching = false;
     Held held;
   };
 

@@ -1,0 +1,169 @@
+// Connection tracking for the stateful firewall, the part of netfilter's conntrack that
+// `ct state established,related accept` needs: a table of flows a rule let through, found
+// from either direction, each with an idle timeout that follows its state (flow-state.ts).
+// Keys are canonical (lower address end first), so one lookup serves both directions.
+// Non-first fragments carry no ports; a first fragment let through records its IP id so the
+// rest of its datagram follows it, as reassembly before conntrack would give in Linux.
+
+import { hash4 } from '../../packet/flow.ts'
+import type { Headers } from '../../packet/headers.ts'
+import { IPPROTO_ICMP } from '../../packet/ipv4.ts'
+import { icmpIsQuery, icmpIsRequest } from '../../packet/icmp.ts'
+import { FlowIndex } from '../lib/flow-index.ts'
+import { FLOW_NEW, flowTimeout, nextFlowState, type Timeouts } from '../lib/flow-state.ts'
+
+/** Marks a fragment key apart from any flow key (protocols are 0..255). */
+const FRAGMENT = 0x100
+/** Linux ipfrag_time: how long the rest of a datagram may take to follow its first fragment. */
+const FRAGMENT_TIMEOUT_MS = 30_000
+
+export class Conntrack {
+  readonly index: FlowIndex
+  /** Flows that could not be tracked because the table was full. */
+  full = 0
+  private readonly ka: Int32Array
+  private readonly kb: Int32Array
+  private readonly kc: Int32Array
+  private readonly kd: Int32Array
+  private readonly hash: Int32Array
+  private readonly state: Uint8Array
+  /** 1 if the flow's originator is the lower end of its canonical key. */
+  private readonly origLow: Uint8Array
+  private readonly expires: Float64Array
+  private readonly free: Int32Array
+  private freeTop: number
+  private sweepAt = 0
+  /** Set by key(): whether the packet goes from the lower end to the higher. */
+  private low = false
+  private a = 0
+  private b = 0
+  private c = 0
+  private d = 0
+
+  constructor(readonly capacity: number, private readonly timeouts: Timeouts) {
+    this.index = new FlowIndex(capacity)
+    this.ka = new Int32Array(capacity)
+    this.kb = new Int32Array(capacity)
+    this.kc = new Int32Array(capacity)
+    this.kd = new Int32Array(capacity)
+    this.hash = new Int32Array(capacity)
+    this.state = new Uint8Array(capacity)
+    this.origLow = new Uint8Array(capacity)
+    this.expires = new Float64Array(capacity).fill(-1)
+    this.free = new Int32Array(capacity)
+    for (let i = 0; i < capacity; i++) this.free[i] = capacity - 1 - i
+    this.freeTop = capacity
+  }
+
+  get active(): number {
+    return this.index.size
+  }
+
+  /** Canonical key of a flow given as (src, dst, proto, srcPort, dstPort) into this.a..d. */
+  private key(src: number, dst: number, proto: number, sp: number, dp: number): void {
+    const low = (src ^ 0x80000000) < (dst ^ 0x80000000) || (src === dst && sp <= dp)
+    this.low = low
+    this.a = low ? src : dst
+    this.b = low ? dst : src
+    this.c = low ? (sp << 16) | dp : (dp << 16) | sp
+    this.d = proto
+  }
+
+  /** Loads the key of a parsed packet; false if it is not one conntrack follows by itself. */
+  private packetKey(h: Headers): boolean {
+    if (h.l4 < 0) {
+      this.key(h.src, h.dst, h.proto | FRAGMENT, h.ipId, 0)
+      return true
+    }
+    if (h.hasPorts) this.key(h.src, h.dst, h.proto, h.srcPort, h.dstPort)
+    else if (h.proto === IPPROTO_ICMP) {
+      if (!icmpIsQuery(h.icmpType)) return false
+      this.key(h.src, h.dst, h.proto, h.icmpId, h.icmpId)
+    } else this.key(h.src, h.dst, h.proto, 0, 0)
+    return true
+  }
+
+  /** True if the packet belongs to a tracked flow (either direction); refreshes that flow. */
+  established(h: Headers, now: number): boolean {
+    if (!this.packetKey(h)) return false
+    const hash = hash4(this.a, this.b, this.c, this.d)
+    const id = this.index.find(this.a, this.b, this.c, this.d, hash)
+    if (id < 0) return false
+    if (this.expires[id] <= now) {
+      this.release(id)
+      return false
+    }
+    if (h.l4 < 0) return true
+    const reply = this.low !== (this.origLow[id] === 1)
+    const st = nextFlowState(this.state[id], h.proto, reply, h.tcpFlags)
+    this.state[id] = st
+    this.expires[id] = now + flowTimeout(this.timeouts, h.proto, st)
+    if (h.moreFragments) this.trackFragments(h, now)
+    return true
+  }
+
+  /** Lets the later fragments of this first fragment's datagram follow it. */
+  private trackFragments(h: Headers, now: number): void {
+    this.key(h.src, h.dst, h.proto | FRAGMENT, h.ipId, 0)
+    this.insert(h.proto, FLOW_NEW, now + FRAGMENT_TIMEOUT_MS, 0)
+  }
+
+  /** True if the packet is an ICMP error about a tracked flow (ct state related). */
+  related(q: Headers, now: number): boolean {
+    if (q.hasPorts) this.key(q.src, q.dst, q.proto, q.srcPort, q.dstPort)
+    else if (q.proto === IPPROTO_ICMP && q.l4 >= 0 && icmpIsQuery(q.icmpType)) this.key(q.src, q.dst, q.proto, q.icmpId, q.icmpId)
+    else return false
+    const id = this.index.find(this.a, this.b, this.c, this.d, hash4(this.a, this.b, this.c, this.d))
+    return id >= 0 && this.expires[id] > now
+  }
+
+  /** Starts tracking a packet's flow that a rule (or the default policy) let through. */
+  track(h: Headers, now: number): void {
+    if (!this.packetKey(h)) return
+    if (h.proto === IPPROTO_ICMP && h.l4 >= 0 && !icmpIsRequest(h.icmpType)) return
+    if (h.l4 < 0) return // a lone later fragment opens nothing
+    this.insert(h.proto, FLOW_NEW, now + flowTimeout(this.timeouts, h.proto, FLOW_NEW), h.tcpFlags)
+    if (h.moreFragments) this.trackFragments(h, now)
+  }
+
+  private insert(proto: number, state: number, expires: number, tcpFlags: number): void {
+    const hash = hash4(this.a, this.b, this.c, this.d)
+    if (this.index.find(this.a, this.b, this.c, this.d, hash) >= 0) return
+    if (this.freeTop === 0) {
+      this.full++
+      return
+    }
+    const id = this.free[--this.freeTop]
+    this.index.insert(this.a, this.b, this.c, this.d, hash, id)
+    this.ka[id] = this.a
+    this.kb[id] = this.b
+    this.kc[id] = this.c
+    this.kd[id] = this.d
+    this.hash[id] = hash
+    this.origLow[id] = this.low ? 1 : 0
+    this.state[id] = nextFlowState(state, proto, false, tcpFlags)
+    this.expires[id] = expires
+  }
+
+  private release(id: number): void {
+    this.index.remove(this.ka[id], this.kb[id], this.kc[id], this.kd[id], this.hash[id])
+    this.expires[id] = -1
+    this.free[this.freeTop++] = id
+  }
+
+  /** Expires idle flows, a slice of the table per call so a sweep never stalls the data path. */
+  sweep(now: number, slice: number): number {
+    let n = 0
+    const cap = this.capacity
+    for (let k = 0; k < slice && k < cap; k++) {
+      const id = this.sweepAt
+      this.sweepAt = id + 1 === cap ? 0 : id + 1
+      const e = this.expires[id]
+      if (e >= 0 && e <= now) {
+        this.release(id)
+        n++
+      }
+    }
+    return n
+  }
+}

@@ -1,0 +1,61 @@
+// Flow lifetimes shared by connection tracking (firewall) and NAT mappings: a flow is NEW
+// until its reply direction is seen, then REPLIED (TCP: established), and CLOSING once a FIN
+// or RST goes by, which shortens its timeout to the transitory one as Linux conntrack does.
+
+import { IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP } from '../../packet/ipv4.ts'
+import { TCP_FIN, TCP_RST } from '../../packet/tcp.ts'
+import { fail, objectAt, positiveAt, type Json } from './config.ts'
+
+export const FLOW_NEW = 0
+export const FLOW_REPLIED = 1
+export const FLOW_CLOSING = 2
+
+/** Idle timeouts in seconds; each NF documents its defaults. */
+export interface FlowTimeouts {
+  /** TCP after the reply direction is seen and before any FIN or RST. */
+  tcpEstablished?: number
+  /** TCP before a reply (SYN sent) and after a FIN or RST. */
+  tcpTransitory?: number
+  /** UDP once both directions have been seen. */
+  udp?: number
+  /** UDP seen in one direction only. */
+  udpUnreplied?: number
+  /** ICMP queries (echo, timestamp). */
+  icmp?: number
+  /** Any other IP protocol (firewall only). */
+  other?: number
+}
+
+/** Timeouts in milliseconds, by field. */
+export type Timeouts = Required<FlowTimeouts>
+
+/** Reads the `timeouts` object (seconds) over the defaults; `known` limits the fields a user may set. */
+export function timeoutsAt(v: Json, path: string, defaults: Timeouts, known: readonly string[] = Object.keys(defaults)): Timeouts {
+  const t = { ...defaults }
+  if (v === undefined) return scaled(t)
+  const o = objectAt(v, path, known)
+  for (const k of Object.keys(o) as (keyof Timeouts)[]) t[k] = positiveAt(o[k], `${path}/${k}`)
+  if (t.tcpEstablished < t.tcpTransitory) fail(`${path}/tcpEstablished`, `${t.tcpEstablished} s is shorter than tcpTransitory (${t.tcpTransitory} s)`)
+  return scaled(t)
+}
+
+function scaled(t: Timeouts): Timeouts {
+  const r = { ...t }
+  for (const k of Object.keys(r) as (keyof Timeouts)[]) r[k] = t[k] * 1000
+  return r
+}
+
+/** The state after a packet of the flow; `reply` is true for the direction that did not open it. */
+export function nextFlowState(state: number, proto: number, reply: boolean, tcpFlags: number): number {
+  if (proto === IPPROTO_TCP && (tcpFlags & (TCP_FIN | TCP_RST)) !== 0) return FLOW_CLOSING
+  if (reply && state === FLOW_NEW) return FLOW_REPLIED
+  return state
+}
+
+/** Idle timeout in ms for a flow of this protocol in this state. */
+export function flowTimeout(t: Timeouts, proto: number, state: number): number {
+  if (proto === IPPROTO_TCP) return state === FLOW_REPLIED ? t.tcpEstablished : t.tcpTransitory
+  if (proto === IPPROTO_UDP) return state === FLOW_NEW ? t.udpUnreplied : t.udp
+  if (proto === IPPROTO_ICMP) return t.icmp
+  return t.other
+}

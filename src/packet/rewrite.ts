@@ -1,0 +1,99 @@
+// Address, port and ICMP identifier rewrites that keep every checksum right without
+// re-summing the packet (RFC 1624). An IPv4 address is in the IP header checksum and in the
+// TCP/UDP pseudo-header; a port only in the TCP/UDP checksum; an ICMP identifier only in the
+// ICMP checksum. A non-first fragment carries no L4 checksum to fix; a first fragment does,
+// and the delta applies to it as to a whole datagram. A UDP checksum of zero means "none"
+// and stays zero; a computed zero is sent as 0xffff (RFC 768).
+
+import { get16, get32, set16, set32 } from './bytes.ts'
+import { checksumUpdate16, checksumUpdate32 } from './checksum.ts'
+import type { Headers } from './headers.ts'
+import { IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP, IPV4_CHECKSUM, IPV4_DST, IPV4_SRC } from './ipv4.ts'
+import { TCP_CHECKSUM } from './tcp.ts'
+import { UDP_CHECKSUM } from './udp.ts'
+import { ICMP_CHECKSUM, ICMP_ID } from './icmp.ts'
+
+/** Adjusts the checksum stored at c for a 16-bit word changing from `from` to `to`. */
+export function adjustChecksum16(b: Uint8Array, c: number, from: number, to: number): void {
+  set16(b, c, checksumUpdate16(get16(b, c), from, to))
+}
+
+/** Adjusts the checksum stored at c for a 32-bit field changing from `from` to `to`. */
+export function adjustChecksum32(b: Uint8Array, c: number, from: number, to: number): void {
+  set16(b, c, checksumUpdate32(get16(b, c), from, to))
+}
+
+/** The UDP form: a zero checksum (none) is left alone and a result of zero becomes 0xffff. */
+export function adjustUdpChecksum16(b: Uint8Array, c: number, from: number, to: number): void {
+  const old = get16(b, c)
+  if (old === 0) return
+  set16(b, c, checksumUpdate16(old, from, to) || 0xffff)
+}
+
+export function adjustUdpChecksum32(b: Uint8Array, c: number, from: number, to: number): void {
+  const old = get16(b, c)
+  if (old === 0) return
+  set16(b, c, checksumUpdate32(old, from, to) || 0xffff)
+}
+
+/** Offset of the TCP or UDP checksum field in this packet, or -1 if it carries none. */
+function l4ChecksumAt(h: Headers): number {
+  if (h.l4 < 0) return -1
+  if (h.proto === IPPROTO_TCP) return h.l4 + TCP_CHECKSUM
+  if (h.proto === IPPROTO_UDP) return h.l4 + UDP_CHECKSUM
+  return -1
+}
+
+function rewriteAddress(b: Uint8Array, h: Headers, field: number, addr: number): void {
+  const at = h.l3 + field
+  const old = get32(b, at)
+  set32(b, at, addr)
+  adjustChecksum32(b, h.l3 + IPV4_CHECKSUM, old, addr)
+  const c = l4ChecksumAt(h)
+  if (c < 0) return
+  if (h.proto === IPPROTO_UDP) adjustUdpChecksum32(b, c, old, addr)
+  else adjustChecksum32(b, c, old, addr)
+}
+
+/** Sets the IPv4 source address (and h.src), fixing the IP and TCP/UDP checksums. */
+export function rewriteIpv4Src(b: Uint8Array, h: Headers, addr: number): void {
+  rewriteAddress(b, h, IPV4_SRC, addr)
+  h.src = addr
+}
+
+/** Sets the IPv4 destination address (and h.dst), fixing the IP and TCP/UDP checksums. */
+export function rewriteIpv4Dst(b: Uint8Array, h: Headers, addr: number): void {
+  rewriteAddress(b, h, IPV4_DST, addr)
+  h.dst = addr
+}
+
+function rewritePort(b: Uint8Array, h: Headers, field: number, port: number): void {
+  const at = h.l4 + field
+  const old = get16(b, at)
+  set16(b, at, port)
+  const c = l4ChecksumAt(h)
+  if (h.proto === IPPROTO_UDP) adjustUdpChecksum16(b, c, old, port)
+  else adjustChecksum16(b, c, old, port)
+}
+
+/** Sets the TCP/UDP source port (and h.srcPort); h must have ports (h.hasPorts). */
+export function rewriteSrcPort(b: Uint8Array, h: Headers, port: number): void {
+  rewritePort(b, h, 0, port)
+  h.srcPort = port
+}
+
+/** Sets the TCP/UDP destination port (and h.dstPort); h must have ports (h.hasPorts). */
+export function rewriteDstPort(b: Uint8Array, h: Headers, port: number): void {
+  rewritePort(b, h, 2, port)
+  h.dstPort = port
+}
+
+/** Sets the ICMP query identifier (and h.icmpId), fixing the ICMP checksum. */
+export function rewriteIcmpId(b: Uint8Array, h: Headers, id: number): void {
+  if (h.proto !== IPPROTO_ICMP || h.l4 < 0) return
+  const at = h.l4 + ICMP_ID
+  const old = get16(b, at)
+  set16(b, at, id)
+  adjustChecksum16(b, h.l4 + ICMP_CHECKSUM, old, id)
+  h.icmpId = id
+}

@@ -1,0 +1,83 @@
+// Starting and stopping real endpoint processes for data-plane tests.
+import { spawn, type ChildProcess } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { once } from 'node:events'
+import { readFileSync } from 'node:fs'
+
+const traffic = fileURLToPath(new URL('../fixtures/traffic.ts', import.meta.url))
+let counter = 0
+
+/** A prefix no other test (or leftover) uses. */
+export function uniquePrefix(tag: string): string {
+  return `t-${tag}-${process.pid}-${counter++}`
+}
+
+export interface Proc {
+  child: ChildProcess
+  /** JSON lines the process printed so far. */
+  lines: Record<string, unknown>[]
+  stderr: string[]
+  exited: Promise<number | null>
+}
+
+export function startTraffic(mode: string, prefix: string, name: string, options: object = {}): Proc {
+  return startScript(traffic, [mode, prefix, name, JSON.stringify(options)])
+}
+
+function startScript(script: string, args: string[], as?: { uid: number; gid: number }): Proc {
+  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { stdio: ['ignore', 'pipe', 'pipe'], ...as })
+  const lines: Record<string, unknown>[] = []
+  const stderr: string[] = []
+  let buffered = ''
+  child.stdout!.on('data', (chunk: Buffer) => {
+    buffered += chunk.toString()
+    let nl
+    while ((nl = buffered.indexOf('\n')) >= 0) {
+      lines.push(JSON.parse(buffered.slice(0, nl)))
+      buffered = buffered.slice(nl + 1)
+    }
+  })
+  child.stderr!.on('data', (chunk: Buffer) => stderr.push(chunk.toString()))
+  const exited = once(child, 'exit').then(([code]) => code as number | null)
+  return { child, lines, stderr, exited }
+}
+
+/** Polls until `ready()` is true or the timeout passes; returns whether it became true. */
+export async function until(ready: () => boolean, timeoutMs = 10_000, everyMs = 10): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline) {
+    if (ready()) return true
+    await new Promise((r) => setTimeout(r, everyMs))
+  }
+  return ready()
+}
+
+/** SIGTERM, then the last JSON line the process printed. */
+export async function stop(p: Proc): Promise<Record<string, unknown>> {
+  if (p.child.exitCode === null) p.child.kill('SIGTERM')
+  const code = await p.exited
+  if (code !== 0) throw new Error(`process ${p.child.pid} exited with ${code}: ${p.stderr.join('')}`)
+  return p.lines[p.lines.length - 1]
+}
+
+export async function finished(p: Proc): Promise<Record<string, unknown>> {
+  const code = await p.exited
+  if (code !== 0) throw new Error(`process ${p.child.pid} exited with ${code}: ${p.stderr.join('')}`)
+  return p.lines[p.lines.length - 1]
+}
+
+const tryScript = fileURLToPath(new URL('../fixtures/try.ts', import.meta.url))
+
+/** Runs test/fixtures/try.ts in a child (optionally as another user) and returns its JSON line. */
+export function tryInChild(args: string[], as?: { uid: number; gid: number }): Proc {
+  return startScript(tryScript, args, as)
+}
+
+/** CPU seconds (user + system) a process, or one thread of it, has used so far. */
+export function cpuSeconds(pid: number, tid?: number): number {
+  const path = tid ? `/proc/${pid}/task/${tid}/stat` : `/proc/${pid}/stat`
+  const stat = readFileSync(path, 'utf8')
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  // After the command: state is fields[0]; utime and stime are stat fields 14 and 15.
+  return (Number(fields[11]) + Number(fields[12])) / 100
+}
