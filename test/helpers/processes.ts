@@ -2,7 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { once } from 'node:events'
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync, rmSync } from 'node:fs'
 
 const traffic = fileURLToPath(new URL('../fixtures/traffic.ts', import.meta.url))
 let counter = 0
@@ -10,6 +10,11 @@ let counter = 0
 /** A prefix no other test (or leftover) uses. */
 export function uniquePrefix(tag: string): string {
   return `t-${tag}-${process.pid}-${counter++}`
+}
+
+/** Removes regions this test process created and a failed test left behind. */
+export function removeLeftoverRegions(): void {
+  for (const f of readdirSync('/dev/shm')) if (f.startsWith('xio.t-') && f.includes(`-${process.pid}-`)) rmSync(`/dev/shm/${f}`)
 }
 
 export interface Proc {

@@ -2,7 +2,9 @@
 // all through one shared-memory region.
 import test from 'ava'
 import { attach, Manager, type RegionSnapshot } from '../../src/xio/index.ts'
-import { cpuSeconds, finished, startTraffic, stop, uniquePrefix, until, type Proc } from '../helpers/processes.ts'
+import { cpuSeconds, finished, removeLeftoverRegions, startTraffic, stop, uniquePrefix, until, type Proc } from '../helpers/processes.ts'
+
+test.after.always(removeLeftoverRegions)
 
 const sinkSlots = (s: RegionSnapshot, name = 'sink') => s.slots.filter((x) => x.state === 'active' && x.name === name)
 const received = (s: RegionSnapshot) => sinkSlots(s).reduce((n, x) => n + x.route.rxPackets, 0)
