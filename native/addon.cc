@@ -1,6 +1,7 @@
 // JavaScript bindings: thin wrappers that turn typed arrays into pointers and Failures into
 // errors carrying a `code`. Every data-path call moves a whole burst.
 #include <napi.h>
+#include <dirent.h>
 #include <sched.h>
 
 #include <algorithm>
@@ -359,6 +360,24 @@ Napi::Value schedYield(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// Pins every thread of this process (Node's own included) to the given CPUs, as taskset does.
+Napi::Value setAffinity(const Napi::CallbackInfo& info) {
+  Napi::Array cpus = info[0].As<Napi::Array>();
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  for (uint32_t i = 0; i < cpus.Length(); i++) CPU_SET(cpus.Get(i).As<Napi::Number>().Uint32Value(), &set);
+  DIR* dir = opendir("/proc/self/task");
+  if (!dir) throw Napi::Error::New(info.Env(), "cannot list /proc/self/task");
+  int failures = 0;
+  while (dirent* e = readdir(dir)) {
+    if (e->d_name[0] == '.') continue;
+    if (sched_setaffinity(pid_t(atoi(e->d_name)), sizeof set, &set) != 0) failures++;
+  }
+  closedir(dir);
+  if (failures) throw Napi::Error::New(info.Env(), "could not set CPU affinity: no such CPU, or not permitted");
+  return info.Env().Undefined();
+}
+
 Napi::Object init(Napi::Env env, Napi::Object exports) {
   Napi::Function region = RegionHandle::define(env);
   RegionHandle::constructor = Napi::Persistent(region);
@@ -366,6 +385,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("Endpoint", EndpointHandle::define(env));
   exports.Set("layout", layout(env));
   exports.Set("schedYield", Napi::Function::New(env, schedYield));
+  exports.Set("setAffinity", Napi::Function::New(env, setAffinity));
   return exports;
 }
 

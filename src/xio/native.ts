@@ -79,6 +79,7 @@ interface Addon {
   Endpoint: new (region: NativeRegion, name: string, spinUs?: number) => NativeEndpoint
   layout: Layout
   schedYield(): void
+  setAffinity(cpus: number[]): void
 }
 
 const require = createRequire(import.meta.url)

@@ -1,0 +1,177 @@
+// Data-plane benchmarks: throughput through the manager, round-trip latency against Node's
+// own sockets (the X-IO paper's Fig. 7), and the CPU of a chain at rest.
+//
+// Placement follows what these 2-vCPU machines reward (DESIGN.md): the manager pinned alone
+// on CPU 0, the endpoint processes on CPU 1, everyone yielding the core when idle.
+import { spawn, type ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
+import { readFileSync, rmSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { Manager, setAffinity } from '../src/xio/index.ts'
+import type { Report } from './report.ts'
+import type { Percentiles } from './stats.ts'
+
+const endpointScript = fileURLToPath(new URL('./endpoint.ts', import.meta.url))
+const netScript = fileURLToPath(new URL('./peers/net-echo.ts', import.meta.url))
+const MANAGER_CPU = 0
+const NF_CPU = 1
+
+interface Child {
+  process: ChildProcess
+  lines: string[]
+  exited: Promise<unknown>
+}
+
+function start(script: string, args: string[]): Child {
+  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const lines: string[] = []
+  let buf = ''
+  child.stdout!.on('data', (c: Buffer) => {
+    buf += c
+    let nl
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      lines.push(buf.slice(0, nl))
+      buf = buf.slice(nl + 1)
+    }
+  })
+  return { process: child, lines, exited: once(child, 'exit') }
+}
+
+const endpoint = (mode: string, prefix: string, name: string, options: object) =>
+  start(endpointScript, [mode, prefix, name, JSON.stringify(options)])
+
+async function lastLine<T>(c: Child): Promise<T> {
+  await c.exited
+  if (c.process.exitCode !== 0) throw new Error(`${c.process.spawnargs.join(' ')} exited with ${c.process.exitCode}`)
+  return JSON.parse(c.lines[c.lines.length - 1]) as T
+}
+
+async function until(ready: () => boolean, timeoutMs = 10_000) {
+  const deadline = Date.now() + timeoutMs
+  while (!ready()) {
+    if (Date.now() > deadline) throw new Error('benchmark setup timed out')
+    await sleep(10)
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+function cpuSeconds(pid: number, tid?: number): number {
+  const stat = readFileSync(tid ? `/proc/${pid}/task/${tid}/stat` : `/proc/${pid}/stat`, 'utf8')
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return (Number(f[11]) + Number(f[12])) / 100
+}
+
+function chain(tag: string, links: [string, string][]): Manager {
+  const prefix = `bench-${tag}-${process.pid}`
+  rmSync(`/dev/shm/xio.${prefix}`, { force: true })
+  const m = Manager.create({ prefix, buffers: 16384, ringSize: 1024 })
+  for (const [from, to] of links) {
+    m.declare(from)
+    m.declare(to)
+  }
+  for (const [from, to] of links) m.route(from, 0, to)
+  m.start({ cpu: MANAGER_CPU })
+  return m
+}
+
+const activeInstances = (m: Manager) => m.snapshot().slots.filter((s) => s.state === 'active').length
+
+async function throughput(report: Report) {
+  const m = chain('tput', [['blast', 'drain']])
+  const drain = endpoint('drain', m.prefix, 'drain', { cpu: NF_CPU })
+  await until(() => activeInstances(m) === 1)
+  const blast = endpoint('blast', m.prefix, 'blast', { cpu: NF_CPU, durationMs: 3500 })
+  await until(() => activeInstances(m) === 2)
+  await sleep(500)
+  const tid = m.snapshot().manager.tid
+  const sample = () => ({
+    t: performance.now(),
+    delivered: m.snapshot().slots.find((s) => s.name === 'drain')!.route.rxPackets,
+    manager: cpuSeconds(process.pid, tid),
+    blast: cpuSeconds(blast.process.pid!),
+    drain: cpuSeconds(drain.process.pid!),
+  })
+  const a = sample()
+  await sleep(2500)
+  const b = sample()
+  await lastLine(blast)
+  drain.process.kill('SIGTERM')
+  await lastLine(drain)
+  m.close()
+
+  const packets = b.delivered - a.delivered
+  const seconds = (b.t - a.t) / 1000
+  report.add('producer → manager → consumer, burst 32 (Mpps)', packets / seconds / 1e6, 'Mpps')
+  for (const stage of ['blast', 'manager', 'drain'] as const) {
+    const label = { blast: 'producer (malloc + tx)', manager: 'manager (route + recycle)', drain: 'consumer (rx + free)' }[stage]
+    report.add(`CPU per packet: ${label}`, ((b[stage] - a[stage]) * 1e9) / packets, 'ns/packet')
+  }
+}
+
+async function xioRoundTrip(size: number, rounds: number): Promise<Percentiles> {
+  const m = chain(`rtt${size}`, [['ping', 'pong'], ['pong', 'ping']])
+  const pong = endpoint('pong', m.prefix, 'pong', { cpu: NF_CPU })
+  await until(() => activeInstances(m) === 1)
+  const ping = endpoint('ping', m.prefix, 'ping', { cpu: NF_CPU, size, rounds })
+  const result = await lastLine<Percentiles>(ping)
+  pong.process.kill('SIGTERM')
+  await lastLine(pong)
+  m.close()
+  return result
+}
+
+// Node's `net` ping-pong, run unpinned and with both processes on one CPU; the better of the
+// two is the peer, so the comparison is with Node at its best on this machine.
+async function netRoundTrip(transport: 'uds' | 'tcp', size: number, rounds: number): Promise<Percentiles> {
+  let best: Percentiles | undefined
+  for (const cpu of [undefined, NF_CPU]) {
+    const where = transport === 'uds' ? `/tmp/xio-bench-${process.pid}.sock` : String(20000 + (process.pid % 20000))
+    if (transport === 'uds') rmSync(where, { force: true })
+    const pin = cpu === undefined ? [] : [String(cpu)]
+    const server = start(netScript, ['server', where, ...pin])
+    await until(() => server.lines.includes('listening'))
+    const result = await lastLine<Percentiles>(start(netScript, ['client', where, String(size), String(rounds), ...pin]))
+    server.process.kill('SIGTERM')
+    await server.exited
+    if (!best || result.median < best.median) best = result
+  }
+  return best!
+}
+
+async function roundTrips(report: Report) {
+  for (const size of [64, 512, 1500]) {
+    const ours = await xioRoundTrip(size, 20000)
+    const uds = await netRoundTrip('uds', size, 5000)
+    const tcp = await netRoundTrip('tcp', size, 5000)
+    report.compare(`round trip ${size} B via manager, median`, ours.median, 'µs', 'Node net UDS', uds.median, 'lower')
+    report.compare(`round trip ${size} B via manager, p99`, ours.p99, 'µs', 'Node net UDS', uds.p99, 'lower')
+    report.compare(`round trip ${size} B via manager, median`, ours.median, 'µs', 'Node net TCP loopback', tcp.median, 'lower')
+    report.compare(`round trip ${size} B via manager, p99`, ours.p99, 'µs', 'Node net TCP loopback', tcp.p99, 'lower')
+  }
+}
+
+async function idleCpu(report: Report) {
+  const m = chain('idle', [['a', 'b'], ['b', 'a']])
+  const procs = [endpoint('pong', m.prefix, 'a', {}), endpoint('drain', m.prefix, 'b', {})]
+  await until(() => activeInstances(m) === 2)
+  await sleep(500)
+  const tid = m.snapshot().manager.tid
+  const total = () => cpuSeconds(process.pid, tid) + procs.reduce((s, p) => s + cpuSeconds(p.process.pid!), 0)
+  const before = total()
+  await sleep(3000)
+  const used = total() - before
+  for (const p of procs) p.process.kill('SIGTERM')
+  await Promise.all(procs.map((p) => p.exited))
+  m.close()
+  report.add('idle chain (manager + 2 endpoints) CPU', (used / 3) * 100, '% of one core')
+}
+
+export async function run(report: Report): Promise<void> {
+  report.section('Data plane')
+  setAffinity([MANAGER_CPU])  // the bench process hosts the manager thread: keep it off the NFs' CPU
+  await throughput(report)
+  await roundTrips(report)
+  await idleCpu(report)
+  setAffinity([MANAGER_CPU, NF_CPU])
+}

@@ -1,0 +1,78 @@
+// Benchmark endpoint processes: `node --import tsx bench/endpoint.ts <mode> <prefix> <name> <json>`.
+//   blast: malloc + tx bursts as fast as the chain takes them, for durationMs
+//   drain: rx + free until SIGTERM
+//   ping:  one packet of `size` bytes round-trips `rounds` times; prints RTT percentiles (µs)
+//   pong:  sends every packet it receives back out of gate 0
+// Each prints one JSON line when done.
+import { attach, setAffinity } from '../src/xio/index.ts'
+import { addon } from '../src/xio/native.ts'
+import { percentiles } from './stats.ts'
+
+const [mode, prefix, name, json] = process.argv.slice(2)
+const o = JSON.parse(json ?? '{}') as { cpu?: number; size?: number; durationMs?: number; rounds?: number; burst?: number }
+if (o.cpu !== undefined) setAffinity([o.cpu])
+const xio = await attach({ prefix, name, spinUs: 500 })
+const burst = new Uint32Array(o.burst ?? 32)
+let stopping = false
+process.on('SIGTERM', () => (stopping = true))
+const print = (x: object) => process.stdout.write(JSON.stringify(x) + '\n')
+const events = () => new Promise((r) => setImmediate(r))
+
+if (mode === 'blast') {
+  const size = o.size ?? 64
+  const end = performance.now() + (o.durationMs ?? 2000)
+  let sent = 0
+  for (let round = 0; !stopping; round++) {
+    if ((round & 1023) === 0 && performance.now() > end) break
+    const n = xio.malloc(burst)
+    for (let i = 0; i < n; i++) xio.setLength(burst[i], size)
+    let done = xio.tx(burst, n)
+    while (done < n) {
+      addon.schedYield()  // the ring is full: let the consumer, which may share this CPU, run
+      done += xio.tx(burst.subarray(done), n - done)
+    }
+    sent += n
+  }
+  print({ sent })
+} else if (mode === 'drain') {
+  let received = 0
+  for (let round = 0; !stopping; round++) {
+    const n = xio.rxWait(burst, 50)
+    if (n) xio.free(burst, n)
+    received += n
+    if (n === 0 || (round & 4095) === 0) await events()
+  }
+  print({ received })
+} else if (mode === 'ping') {
+  const size = o.size ?? 64
+  const rounds = o.rounds ?? 20000
+  const warmup = Math.min(1000, rounds / 10)
+  const rtt = new Float64Array(rounds)
+  const one = new Uint32Array(1)
+  if (xio.malloc(one, 1) !== 1) throw new Error('pool dry')
+  const d = one[0]
+  for (let r = 0; r < rounds + warmup; r++) {
+    const at = xio.offset(d)
+    xio.bytes.fill(r & 0xff, at, at + size)  // the sender writes its message in place, once
+    xio.setLength(d, size)
+    const t0 = process.hrtime.bigint()
+    xio.tx(one, 1)
+    while (xio.rxWait(one, 1000) === 0) if (!xio.managerAlive()) throw new Error('manager gone')
+    const t1 = process.hrtime.bigint()
+    if (xio.bytes[at + size - 1] !== (r & 0xff)) throw new Error('payload changed in flight')
+    if (r >= warmup) rtt[r - warmup] = Number(t1 - t0) / 1000
+  }
+  xio.free(one, 1)
+  print(percentiles(rtt))
+} else if (mode === 'pong') {
+  while (!stopping) {
+    const n = xio.rxWait(burst, 50)
+    let done = 0
+    while (done < n) done += xio.tx(burst.subarray(done), n - done)
+    if (n === 0) await events()
+  }
+  print({ done: true })
+} else {
+  throw new Error(`unknown mode ${mode}`)
+}
+xio.detach()

@@ -1,0 +1,241 @@
+// nat — source NAT (masquerade) for an inside network, with port forwards, as Linux's
+// `masquerade` and `dnat to` do. Outbound TCP and UDP from the inside leave with the external
+// address and a port from the configured range, ICMP echo with a translated identifier;
+// replies find their session and are translated back. Port forwards send new flows to an
+// external port on to an inside host. IPv4 and L4 checksums are updated incrementally
+// (RFC 1624), ICMP errors about a session are translated inside and out (RFC 5508).
+// Sessions expire when idle (TCP: established and transitory timeouts, FIN or RST shortens;
+// UDP: unreplied and replied) and their ports return to the range. With the range or the
+// table exhausted, new flows are dropped and counted while existing ones keep working.
+//
+// A packet is inbound iff it comes from the endpoint the `outside` gate leads to.
+// Gates: `inside` (inbound packets, translated back), `outside` (outbound, translated).
+// Passed through unchanged, to the other side: frames that are not IPv4, outbound packets
+// from sources outside `inside`, inbound packets not addressed to `external`. Dropped and
+// counted: malformed frames, non-first fragments (no ports to translate; reassemble first),
+// protocols other than TCP, UDP and ICMP, inbound packets with no session or forward.
+//
+//     { "external": "203.0.113.1", "inside": "10.0.0.0/8", "ports": [20000, 59999],
+//       "forwards": [ { "proto": "tcp", "port": 8080, "to": "10.0.0.5:80" } ] }
+
+import { DROP, type NFEnv, type NFInstance, type NFModule, type Packet } from '../../xio/nf-types.ts'
+import { Headers, parse, parseQuoted, PARSE_IPV4 } from '../../packet/headers.ts'
+import { IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP } from '../../packet/ipv4.ts'
+import { ICMP_HLEN, icmpIsError, icmpIsQuery, icmpIsRequest } from '../../packet/icmp.ts'
+import { rewriteDstPort, rewriteIcmpId, rewriteIpv4Dst, rewriteIpv4Src, rewriteSrcPort } from '../../packet/rewrite.ts'
+import type { Json } from '../lib/config.ts'
+import type { FlowTimeouts } from '../lib/flow-state.ts'
+import { readNatConfig } from './config.ts'
+import { translateIcmpError } from './icmp-error.ts'
+import { PortPool, Sessions } from './sessions.ts'
+
+export interface NatPortForward {
+  /** "tcp" or "udp". */
+  proto: 'tcp' | 'udp'
+  /** External port the forward listens on (taken out of the dynamic range if inside it). */
+  port: number
+  /** Inside host, "10.0.0.5:80"; without ":port" the same port. */
+  to: string
+}
+
+export interface NatConfig {
+  /** The external (public) IPv4 address outbound packets leave with. */
+  external: string
+  /** Inside source prefix(es) to masquerade, e.g. "10.0.0.0/8". Default: every source from the inside. */
+  inside?: string | string[]
+  /** External ports (and ICMP identifiers) to use, [low, high]. Default [20000, 59999]. */
+  ports?: [number, number]
+  /**
+   * Idle timeouts in seconds. Defaults: tcpEstablished 7440 and tcpTransitory 240 (the
+   * RFC 5382 minimums), udp 120 (RFC 4787's minimum; Linux's stream timeout), udpUnreplied 30
+   * and icmp 30 (Linux conntrack).
+   */
+  timeouts?: Omit<FlowTimeouts, 'other'>
+  /** Port forwards (DNAT) from the external address to inside hosts. */
+  forwards?: NatPortForward[]
+  /** Most sessions at once (all protocols, forwards included). Default 65536. */
+  maxMappings?: number
+}
+
+const INSIDE = 0
+const OUTSIDE = 1
+/** Sessions swept per tick: the whole table in about 20 ticks (~2 s). */
+const SWEEP_TICKS = 20
+
+function create(config: NatConfig, env: NFEnv): NFInstance {
+  const s = readNatConfig(config as Json)
+  const ext = s.external
+  const reserved = (proto: number) => new Set(s.forwards.filter(f => f.proto === proto).map(f => f.port))
+  const [low, high] = s.ports
+  const sessions = new Sessions(s.maxMappings, ext, {
+    tcp: new PortPool(low, high, reserved(IPPROTO_TCP)),
+    udp: new PortPool(low, high, reserved(IPPROTO_UDP)),
+    icmp: new PortPool(low, high, new Set()),
+  }, s.timeouts)
+  // Forward index + 1 by port, for TCP and UDP.
+  const tcpForward = new Int32Array(65536)
+  const udpForward = new Int32Array(65536)
+  s.forwards.forEach((f, i) => ((f.proto === IPPROTO_TCP ? tcpForward : udpForward)[f.port] = i + 1))
+  const fwdIp = Int32Array.from(s.forwards, f => f.toIp)
+  const fwdPort = Int32Array.from(s.forwards, f => f.toPort)
+  const insideNet = s.insideNet
+  const insideMask = s.insideMask
+  const sweepSlice = Math.ceil(s.maxMappings / SWEEP_TICKS)
+
+  const h = new Headers()
+  const q = new Headers()
+  let outsideId = env.gateTarget('outside')
+  let now = env.now()
+  let malformed = 0, nonIp = 0, passed = 0, fragments = 0, unsupported = 0, noMapping = 0
+  let translatedOut = 0, translatedIn = 0
+
+  function masqueraded(a: number): boolean {
+    const n = insideNet.length
+    if (n === 0) return true
+    for (let i = 0; i < n; i++) if ((a & insideMask[i]) === insideNet[i]) return true
+    return false
+  }
+
+  function outbound(p: Packet): number {
+    if (!masqueraded(h.src)) {
+      passed++
+      return OUTSIDE
+    }
+    if (h.l4 < 0) {
+      fragments++
+      return DROP
+    }
+    const b = p.bytes
+    const proto = h.proto
+    if (proto === IPPROTO_TCP || proto === IPPROTO_UDP) {
+      let id = sessions.findFromInside(h.src, h.dst, proto, h.srcPort, h.dstPort, now)
+      if (id < 0) {
+        id = sessions.open(proto, h.src, h.srcPort, h.dst, h.dstPort, -1, now)
+        if (id < 0) return DROP
+      }
+      sessions.touch(id, true, h.tcpFlags, now)
+      rewriteIpv4Src(b, h, ext)
+      rewriteSrcPort(b, h, sessions.extPort[id])
+      translatedOut++
+      return OUTSIDE
+    }
+    if (proto === IPPROTO_ICMP) {
+      if (icmpIsQuery(h.icmpType)) {
+        let id = sessions.findFromInside(h.src, h.dst, proto, h.icmpId, 0, now)
+        if (id < 0) {
+          if (!icmpIsRequest(h.icmpType)) return noSession()
+          id = sessions.open(proto, h.src, h.icmpId, h.dst, 0, -1, now)
+          if (id < 0) return DROP
+        }
+        sessions.touch(id, true, 0, now)
+        rewriteIpv4Src(b, h, ext)
+        rewriteIcmpId(b, h, sessions.extPort[id])
+        translatedOut++
+        return OUTSIDE
+      }
+      if (icmpIsError(h.icmpType) && parseQuoted(b, h.l4 + ICMP_HLEN, h.l3End, q) && q.l4 >= 0) {
+        // The inside host reports on a packet it received: quoted source remote, destination it.
+        const id = q.proto === IPPROTO_ICMP
+          ? sessions.findFromInside(q.dst, q.src, IPPROTO_ICMP, q.icmpId, 0, now)
+          : sessions.findFromInside(q.dst, q.src, q.proto, q.dstPort, q.srcPort, now)
+        if (id < 0) return noSession()
+        translateIcmpError(b, h, q, true, ext, sessions.extPort[id])
+        translatedOut++
+        return OUTSIDE
+      }
+    }
+    unsupported++
+    return DROP
+  }
+
+  function inbound(p: Packet): number {
+    if (h.dst !== ext) {
+      passed++
+      return INSIDE
+    }
+    if (h.l4 < 0) {
+      fragments++
+      return DROP
+    }
+    const b = p.bytes
+    const proto = h.proto
+    if (proto === IPPROTO_TCP || proto === IPPROTO_UDP) {
+      let id = sessions.findFromOutside(h.src, proto, h.srcPort, h.dstPort, now)
+      if (id < 0) {
+        const f = (proto === IPPROTO_TCP ? tcpForward : udpForward)[h.dstPort] - 1
+        if (f < 0) return noSession()
+        id = sessions.open(proto, fwdIp[f], fwdPort[f], h.src, h.srcPort, h.dstPort, now)
+        if (id < 0) return DROP
+      }
+      sessions.touch(id, false, h.tcpFlags, now)
+      rewriteIpv4Dst(b, h, sessions.insideIp[id])
+      rewriteDstPort(b, h, sessions.insidePort[id])
+      translatedIn++
+      return INSIDE
+    }
+    if (proto === IPPROTO_ICMP) {
+      if (icmpIsQuery(h.icmpType)) {
+        if (icmpIsRequest(h.icmpType)) return noSession()
+        const id = sessions.findFromOutside(h.src, proto, 0, h.icmpId, now)
+        if (id < 0) return noSession()
+        sessions.touch(id, false, 0, now)
+        rewriteIpv4Dst(b, h, sessions.insideIp[id])
+        rewriteIcmpId(b, h, sessions.insidePort[id])
+        translatedIn++
+        return INSIDE
+      }
+      if (icmpIsError(h.icmpType) && parseQuoted(b, h.l4 + ICMP_HLEN, h.l3End, q) && q.l4 >= 0 && q.src === ext) {
+        // About a packet we sent out: quoted source is us, destination the remote.
+        const id = q.proto === IPPROTO_ICMP
+          ? sessions.findFromOutside(q.dst, IPPROTO_ICMP, 0, q.icmpId, now)
+          : sessions.findFromOutside(q.dst, q.proto, q.dstPort, q.srcPort, now)
+        if (id < 0) return noSession()
+        translateIcmpError(b, h, q, false, sessions.insideIp[id], sessions.insidePort[id])
+        translatedIn++
+        return INSIDE
+      }
+      return noSession()
+    }
+    unsupported++
+    return DROP
+  }
+
+  function noSession(): number {
+    noMapping++
+    return DROP
+  }
+
+  return {
+    process(p: Packet): number {
+      const st = parse(p.bytes, p.at, p.length, h)
+      if (st < 0) {
+        malformed++
+        return DROP
+      }
+      if (outsideId < 0) outsideId = env.gateTarget('outside')
+      const fromOutside = p.from === outsideId
+      if (st !== PARSE_IPV4) {
+        nonIp++
+        return fromOutside ? INSIDE : OUTSIDE
+      }
+      return fromOutside ? inbound(p) : outbound(p)
+    },
+
+    tick(nowMs: number): void {
+      now = nowMs
+      sessions.sweep(nowMs, sweepSlice)
+    },
+
+    counters: () => ({
+      mappingsActive: sessions.active,
+      mappingsCreated: sessions.created,
+      mappingsExpired: sessions.expired,
+      exhaustedDrops: sessions.exhausted,
+      translatedOut, translatedIn, passed, nonIp, malformed,
+      fragmentDrops: fragments, unsupportedDrops: unsupported, noMappingDrops: noMapping,
+    }),
+  }
+}
+
+const nat: NFModule<NatConfig> = { gates: ['inside', 'outside'], create }
+export default nat
