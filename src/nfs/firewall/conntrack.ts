@@ -21,6 +21,8 @@ export class Conntrack {
   readonly index: FlowIndex
   /** Flows that could not be tracked because the table was full. */
   full = 0
+  /** Flows forgotten after their idle timeout. */
+  expired = 0
   private readonly ka: Int32Array
   private readonly kb: Int32Array
   private readonly kc: Int32Array
@@ -149,21 +151,17 @@ export class Conntrack {
     this.index.remove(this.ka[id], this.kb[id], this.kc[id], this.kd[id], this.hash[id])
     this.expires[id] = -1
     this.free[this.freeTop++] = id
+    this.expired++
   }
 
   /** Expires idle flows, a slice of the table per call so a sweep never stalls the data path. */
-  sweep(now: number, slice: number): number {
-    let n = 0
+  sweep(now: number, slice: number): void {
     const cap = this.capacity
     for (let k = 0; k < slice && k < cap; k++) {
       const id = this.sweepAt
       this.sweepAt = id + 1 === cap ? 0 : id + 1
       const e = this.expires[id]
-      if (e >= 0 && e <= now) {
-        this.release(id)
-        n++
-      }
+      if (e >= 0 && e <= now) this.release(id)
     }
-    return n
   }
 }

@@ -117,7 +117,7 @@ function create(config: FirewallConfig, env: NFEnv): NFInstance {
   const h = new Headers()
   const quoted = new Headers()
   let now = env.now()
-  let malformed = 0, nonIpAllowed = 0, nonIpDropped = 0, established = 0, related = 0, expired = 0
+  let malformed = 0, nonIpAllowed = 0, nonIpDropped = 0, established = 0, related = 0
   let cacheHits = 0, cacheMisses = 0
 
   /** The deciding rule's index, or n for the default policy. */
@@ -180,7 +180,7 @@ function create(config: FirewallConfig, env: NFEnv): NFInstance {
 
     tick(nowMs: number): void {
       now = nowMs
-      if (ct !== null) expired += ct.sweep(nowMs, sweepSlice)
+      if (ct !== null) ct.sweep(nowMs, sweepSlice)
     },
 
     counters() {
@@ -193,7 +193,7 @@ function create(config: FirewallConfig, env: NFEnv): NFInstance {
         out.established = established
         out.related = related
         out.conntrackActive = ct.active
-        out.conntrackExpired = expired
+        out.conntrackExpired = ct.expired
         out.conntrackFull = ct.full
       }
       for (let i = 0; i < n; i++) {
