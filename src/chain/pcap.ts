@@ -1,0 +1,123 @@
+// Classic pcap files: reading through pcap-parser (which knows only microsecond pcap), writing
+// by hand (a 24-byte global header, then a 16-byte header per record, as libpcap does), so
+// tcpdump, tshark and Wireshark read what we write.
+import { closeSync, openSync, readSync, statSync, writeSync } from 'node:fs'
+import { createRequire } from 'node:module'
+
+const require = createRequire(import.meta.url)
+const pcapParser = require('pcap-parser') as {
+  parse(path: string): NodeJS.EventEmitter
+}
+
+export const LINKTYPE_ETHERNET = 1
+
+export interface PcapRecord {
+  /** Capture time in ns since the epoch. */
+  timestampNs: bigint
+  data: Buffer
+  /** Length on the wire (may exceed data.length when the capture was cut at snaplen). */
+  originalLength: number
+}
+
+export interface PcapCapture {
+  records: PcapRecord[]
+  linkType: number
+  /** Set when the file ended inside a record, which was left out. */
+  truncated: boolean
+}
+
+export class PcapError extends Error {
+  constructor(readonly file: string, message: string) {
+    super(`${file}: ${message}`)
+    this.name = 'PcapError'
+  }
+}
+
+const MAGIC_US = 0xa1b2c3d4
+const MAGIC_NS = 0xa1b23c4d
+const MAGIC_PCAPNG = 0x0a0d0d0a
+
+/** Says why a file is not classic microsecond pcap, before pcap-parser's terse error can. */
+function checkFormat(file: string): void {
+  let fd: number
+  try {
+    fd = openSync(file, 'r')
+  } catch (e) {
+    throw new PcapError(file, `cannot open: ${(e as Error).message}`)
+  }
+  const head = Buffer.alloc(24)
+  const n = readSync(fd, head, 0, 24, 0)
+  closeSync(fd)
+  if (n < 24) throw new PcapError(file, `too short to be a pcap file (${n} bytes)`)
+  const le = head.readUInt32LE(0), be = head.readUInt32BE(0)
+  if (le === MAGIC_US || be === MAGIC_US) return
+  if (le === MAGIC_NS || be === MAGIC_NS)
+    throw new PcapError(file, 'nanosecond-resolution pcap is not supported; convert it: editcap -F pcap in.pcap out.pcap')
+  if (be === MAGIC_PCAPNG)
+    throw new PcapError(file, 'pcapng is not supported; convert it: tshark -F pcap -r in.pcapng -w out.pcap')
+  throw new PcapError(file, `not a pcap file (magic 0x${be.toString(16).padStart(8, '0')})`)
+}
+
+export async function readPcap(file: string): Promise<PcapCapture> {
+  checkFormat(file)
+  const records: PcapRecord[] = []
+  let linkType = LINKTYPE_ETHERNET
+  let consumed = 24
+  await new Promise<void>((resolve, reject) => {
+    const parser = pcapParser.parse(file)
+    parser.on('globalHeader', (h: { linkLayerType: number }) => (linkType = h.linkLayerType))
+    parser.on('packet', (p: { header: { timestampSeconds: number; timestampMicroseconds: number; originalLength: number }; data: Buffer }) => {
+      const ts = BigInt(p.header.timestampSeconds) * 1_000_000_000n + BigInt(p.header.timestampMicroseconds) * 1000n
+      records.push({ timestampNs: ts, data: Buffer.from(p.data), originalLength: p.header.originalLength })
+      consumed += 16 + p.data.length
+    })
+    parser.on('end', () => resolve())
+    parser.on('error', (e: Error) => reject(new PcapError(file, e.message)))
+  })
+  return { records, linkType, truncated: consumed < statSync(file).size }
+}
+
+/** Appends records to a new pcap file; frames are written byte for byte. */
+export class PcapWriter {
+  private readonly fd: number
+  private readonly buffer = Buffer.alloc(1 << 20)
+  private used = 0
+  count = 0
+
+  constructor(readonly file: string, snapLength = 65535, linkType = LINKTYPE_ETHERNET) {
+    this.fd = openSync(file, 'w')
+    const h = Buffer.alloc(24)
+    h.writeUInt32LE(MAGIC_US, 0)
+    h.writeUInt16LE(2, 4)
+    h.writeUInt16LE(4, 6)
+    h.writeInt32LE(0, 8) // GMT offset
+    h.writeUInt32LE(0, 12) // timestamp accuracy
+    h.writeUInt32LE(snapLength, 16)
+    h.writeUInt32LE(linkType, 20)
+    writeSync(this.fd, h)
+  }
+
+  /** Writes frame bytes[at, at + length) with the given capture time. */
+  write(bytes: Uint8Array, at: number, length: number, timestampNs: bigint, originalLength = length): void {
+    if (this.used + 16 + length > this.buffer.length) this.flush()
+    const seconds = timestampNs / 1_000_000_000n
+    const micros = (timestampNs % 1_000_000_000n) / 1000n
+    this.buffer.writeUInt32LE(Number(seconds & 0xffffffffn), this.used)
+    this.buffer.writeUInt32LE(Number(micros), this.used + 4)
+    this.buffer.writeUInt32LE(length, this.used + 8)
+    this.buffer.writeUInt32LE(Math.max(length, originalLength), this.used + 12)
+    this.buffer.set(bytes.subarray(at, at + length), this.used + 16)
+    this.used += 16 + length
+    this.count++
+  }
+
+  flush(): void {
+    if (this.used) writeSync(this.fd, this.buffer, 0, this.used)
+    this.used = 0
+  }
+
+  close(): void {
+    this.flush()
+    closeSync(this.fd)
+  }
+}

@@ -1,0 +1,182 @@
+// Loading a chain spec: JSON Schema validation (chains/chain.schema.json, the one source of
+// truth), then the checks a schema cannot express: links to endpoints and gates that exist,
+// endpoints that packets can reach, and no cycle that packets can never leave.
+import { readFileSync } from 'node:fs'
+import { basename, dirname, resolve } from 'node:path'
+import { createRequire } from 'node:module'
+import type { ErrorObject, ValidateFunction } from 'ajv'
+import type { ChainSpec, Endpoint } from './spec-types.ts'
+import { gatesOf, isPortKind } from './registry.ts'
+
+const require = createRequire(import.meta.url)
+const Ajv = require('ajv') as typeof import('ajv').default
+const ajvErrors = require('ajv-errors') as (ajv: InstanceType<typeof Ajv>) => void
+const schemaPath = resolve(dirname(new URL(import.meta.url).pathname), '../../chains/chain.schema.json')
+
+export interface Problem {
+  /** JSON pointer of the offending field, e.g. /endpoints/fw/config/rules/2/dstPort */
+  path: string
+  message: string
+}
+
+export class SpecError extends Error {
+  constructor(readonly file: string, readonly problems: Problem[]) {
+    super(problems.map((p) => `${file}: ${p.path || '/'}: ${p.message}`).join('\n'))
+    this.name = 'SpecError'
+  }
+}
+
+export interface ChainEndpoint {
+  name: string
+  kind: Endpoint['kind']
+  isPort: boolean
+  gates: readonly string[]
+  instances: number
+  spec: Endpoint
+}
+
+export interface ChainLink {
+  from: string
+  gate: string
+  gateIndex: number
+  to: string
+}
+
+export interface Chain {
+  file: string
+  /** Directory relative paths in the spec are resolved against. */
+  dir: string
+  name: string
+  prefix: string
+  spec: ChainSpec
+  endpoints: Map<string, ChainEndpoint>
+  links: ChainLink[]
+}
+
+let validator: ValidateFunction | undefined
+function validate(): ValidateFunction {
+  if (!validator) {
+    const ajv = new Ajv({ allErrors: true, discriminator: true, strict: false })
+    ajvErrors(ajv)
+    validator = ajv.compile(JSON.parse(readFileSync(schemaPath, 'utf8')))
+  }
+  return validator
+}
+
+export function loadChain(file: string): Chain {
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (e) {
+    throw new SpecError(file, [{ path: '', message: `cannot read the spec: ${(e as Error).message}` }])
+  }
+  let json: unknown
+  try {
+    json = JSON.parse(text)
+  } catch (e) {
+    throw new SpecError(file, [{ path: '', message: `not valid JSON: ${(e as Error).message}` }])
+  }
+  return checkChain(file, json)
+}
+
+/** Validates parsed JSON as a chain and resolves it; throws SpecError with every problem found. */
+export function checkChain(file: string, json: unknown): Chain {
+  const v = validate()
+  if (!v(json)) throw new SpecError(file, schemaProblems(v.errors ?? []))
+  const spec = json as ChainSpec
+  const problems: Problem[] = []
+  const endpoints = new Map<string, ChainEndpoint>()
+  for (const [name, e] of Object.entries(spec.endpoints)) {
+    const isPort = isPortKind(e.kind)
+    endpoints.set(name, { name, kind: e.kind, isPort, gates: gatesOf(e.kind), instances: isPort ? 1 : ((e as { instances?: number }).instances ?? 1), spec: e })
+  }
+  const links: ChainLink[] = []
+  const wired = new Map<string, number>()
+  spec.links.forEach((text, i) => {
+    const path = `/links/${i}`
+    const [left, to] = text.split('->').map((s) => s.trim())
+    const [from, gateName] = left.split('.')
+    const source = endpoints.get(from)
+    if (!source) return problems.push({ path, message: `no endpoint named '${from}' (have: ${[...endpoints.keys()].join(', ')})` })
+    if (!endpoints.has(to)) return problems.push({ path, message: `no endpoint named '${to}' (have: ${[...endpoints.keys()].join(', ')})` })
+    const gate = gateName ?? source.gates[0]
+    const gateIndex = source.gates.indexOf(gate)
+    if (gateIndex < 0)
+      return problems.push({ path, message: `${source.kind} '${from}' has no gate '${gate}' (its gates: ${source.gates.join(', ')})` })
+    const key = `${from}.${gate}`
+    if (wired.has(key)) return problems.push({ path, message: `gate ${key} is already linked by /links/${wired.get(key)}: a gate leads to one endpoint` })
+    wired.set(key, i)
+    links.push({ from, gate, gateIndex, to })
+  })
+  if (!problems.length) problems.push(...reachability(endpoints, links))
+  if (problems.length) throw new SpecError(file, problems)
+  const name = spec.name ?? basename(file).replace(/\.json$/, '')
+  return { file, dir: dirname(resolve(file)), name, prefix: spec.prefix ?? name.replace(/[^A-Za-z0-9_.-]/g, '-'), spec, endpoints, links }
+}
+
+function isSource(e: ChainEndpoint): boolean {
+  return e.kind === 'generator' || (e.kind === 'pcap' && (e.spec as { input?: string }).input !== undefined)
+}
+
+// Packets start at source ports and leave at ports; every NF must lie on such a path.
+function reachability(endpoints: Map<string, ChainEndpoint>, links: ChainLink[]): Problem[] {
+  const next = new Map<string, string[]>()
+  const prev = new Map<string, string[]>()
+  for (const l of links) {
+    next.set(l.from, [...(next.get(l.from) ?? []), l.to])
+    prev.set(l.to, [...(prev.get(l.to) ?? []), l.from])
+  }
+  const walk = (starts: string[], edges: Map<string, string[]>) => {
+    const seen = new Set(starts)
+    const todo = [...starts]
+    while (todo.length) for (const n of edges.get(todo.pop()!) ?? []) if (!seen.has(n)) seen.add(n), todo.push(n)
+    return seen
+  }
+  const all = [...endpoints.values()]
+  const reached = walk(all.filter(isSource).map((e) => e.name), next)
+  const leaves = walk(all.filter((e) => e.isPort).map((e) => e.name), prev)
+  const problems: Problem[] = []
+  for (const e of all) {
+    const path = `/endpoints/${e.name}`
+    if (!reached.has(e.name) && !isSource(e))
+      problems.push({ path, message: `no packet can reach '${e.name}': no link leads to it from a port that brings packets in` })
+    else if (!leaves.has(e.name)) {
+      const cycle = walk([e.name], next)
+      problems.push({
+        path,
+        message: cycle.has(e.name) && [...cycle].every((n) => !endpoints.get(n)!.isPort)
+          ? `packets reaching '${e.name}' can never leave the chain: its links loop through ${[...cycle].join(' -> ')} with no exit to a port`
+          : `packets reaching '${e.name}' can never leave the chain: no link from it leads on to a port`,
+      })
+    }
+  }
+  return problems
+}
+
+// One message per offending field, in the words of the schema's errorMessage where it has one.
+function schemaProblems(errors: ErrorObject[]): Problem[] {
+  const byPath = new Map<string, string>()
+  for (const e of errors) {
+    let path = e.instancePath
+    let message = e.message ?? 'is invalid'
+    if (e.keyword === 'additionalProperties') {
+      const extra = (e.params as { additionalProperty: string }).additionalProperty
+      path = `${path}/${extra}`
+      message = `unknown field '${extra}'`
+    } else if (e.keyword === 'required') {
+      const missing = (e.params as { missingProperty: string }).missingProperty
+      path = `${path}/${missing}`
+      message = 'is required'
+    } else if (e.keyword === 'propertyNames' || (e.keyword === 'errorMessage' && e.params && (e.params as { errors?: ErrorObject[] }).errors?.some((x) => x.propertyName))) {
+      const name = (e.params as { propertyName?: string; errors?: ErrorObject[] }).propertyName ??
+        (e.params as { errors?: ErrorObject[] }).errors?.find((x) => x.propertyName)?.propertyName
+      if (name) path = `${path}/${name}`
+    } else if (e.keyword === 'enum') {
+      message = `must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}`
+    } else if (e.keyword === 'const') {
+      continue // the discriminator's own message covers a wrong kind
+    }
+    if (!byPath.has(path)) byPath.set(path, message)
+  }
+  return [...byPath].map(([path, message]) => ({ path, message }))
+}
