@@ -1,7 +1,8 @@
 // Classic pcap files: reading through pcap-parser (which knows only microsecond pcap), writing
 // by hand (a 24-byte global header, then a 16-byte header per record, as libpcap does), so
 // tcpdump, tshark and Wireshark read what we write.
-import { closeSync, openSync, readSync, statSync, writeSync } from 'node:fs'
+import { closeSync, mkdirSync, openSync, readSync, statSync, writeSync } from 'node:fs'
+import { dirname } from 'node:path'
 import { createRequire } from 'node:module'
 
 const require = createRequire(import.meta.url)
@@ -85,6 +86,7 @@ export class PcapWriter {
   count = 0
 
   constructor(readonly file: string, snapLength = 65535, linkType = LINKTYPE_ETHERNET) {
+    mkdirSync(dirname(file), { recursive: true })
     this.fd = openSync(file, 'w')
     const h = Buffer.alloc(24)
     h.writeUInt32LE(MAGIC_US, 0)

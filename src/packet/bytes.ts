@@ -22,3 +22,19 @@ export function set32(b: Uint8Array, o: number, v: number): void {
   b[o + 2] = v >>> 8
   b[o + 3] = v
 }
+
+let viewedBytes: Uint8Array | null = null
+let view: DataView = new DataView(new ArrayBuffer(0))
+
+/**
+ * A DataView over exactly the bytes of b, made once per byte view and then reused, so a data
+ * path that always passes the region's one Uint8Array never allocates. DataView loads are one
+ * bounds-checked big-endian read each, V8's fastest way to read a multi-byte field.
+ */
+export function viewOf(b: Uint8Array): DataView {
+  if (b !== viewedBytes) {
+    viewedBytes = b
+    view = new DataView(b.buffer, b.byteOffset, b.byteLength)
+  }
+  return view
+}

@@ -4,16 +4,19 @@
 // read. A frame that claims more than it holds (bad IHL, total length past the frame, short
 // TCP header) is reported as malformed, never guessed at.
 
-import { get16, get32 } from './bytes.ts'
-import { ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6, etherTypeOffset, outerVlanId } from './ethernet.ts'
-import { isArpIpv4 } from './arp.ts'
-import { isIpv6 } from './ipv6.ts'
+import { viewOf } from './bytes.ts'
 import {
-  IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP, IPV4_BAD_IHL, IPV4_BAD_VERSION, IPV4_OK, IPV4_TRUNCATED, ipv4Check,
+  ETH_TYPE, ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_QINQ, ETHERTYPE_QINQ_OLD, ETHERTYPE_VLAN, VLAN_TAG_LEN,
+} from './ethernet.ts'
+import { ARP_LEN } from './arp.ts'
+import { IPV6_HLEN } from './ipv6.ts'
+import {
+  IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP, IPV4_FLAG_MF, IPV4_FRAG, IPV4_FRAG_OFFSET_MASK, IPV4_ID, IPV4_MIN_HLEN,
+  IPV4_PROTO, IPV4_DST, IPV4_SRC, IPV4_TOTAL_LENGTH, IPV4_TTL,
 } from './ipv4.ts'
-import { TCP_MIN_HLEN } from './tcp.ts'
-import { UDP_HLEN } from './udp.ts'
-import { ICMP_HLEN } from './icmp.ts'
+import { TCP_DATA_OFFSET, TCP_MIN_HLEN } from './tcp.ts'
+import { UDP_HLEN, UDP_LENGTH } from './udp.ts'
+import { ICMP_CODE, ICMP_HLEN, ICMP_ID, ICMP_TYPE } from './icmp.ts'
 
 /** parse() results: >= 0 a well-formed frame of that kind, < 0 malformed. */
 export const PARSE_IPV4 = 0
@@ -29,6 +32,40 @@ export const PARSE_BAD_IPV4 = -2
 export const PARSE_BAD_LENGTH = -3
 /** TCP, UDP or ICMP header short or inconsistent, or a fragment that hides or overlaps it (RFC 1858). */
 export const PARSE_BAD_L4 = -4
+
+// Module-local copies of the header constants: TurboFan folds a module's own consts into the
+// code, but loads an imported binding through its cell on every use (~30% of parse time).
+const _ETH_TYPE = ETH_TYPE
+const _VLAN_TAG_LEN = VLAN_TAG_LEN
+const _ETHERTYPE_IPV4 = ETHERTYPE_IPV4
+const _ETHERTYPE_ARP = ETHERTYPE_ARP
+const _ETHERTYPE_IPV6 = ETHERTYPE_IPV6
+const _ARP_LEN = ARP_LEN
+const _IPV6_HLEN = IPV6_HLEN
+const _IPPROTO_ICMP = IPPROTO_ICMP
+const _IPPROTO_TCP = IPPROTO_TCP
+const _IPPROTO_UDP = IPPROTO_UDP
+const _IPV4_FLAG_MF = IPV4_FLAG_MF
+const _IPV4_FRAG = IPV4_FRAG
+const _IPV4_FRAG_OFFSET_MASK = IPV4_FRAG_OFFSET_MASK
+const _IPV4_ID = IPV4_ID
+const _IPV4_MIN_HLEN = IPV4_MIN_HLEN
+const _IPV4_PROTO = IPV4_PROTO
+const _IPV4_DST = IPV4_DST
+const _IPV4_SRC = IPV4_SRC
+const _IPV4_TOTAL_LENGTH = IPV4_TOTAL_LENGTH
+const _IPV4_TTL = IPV4_TTL
+const _TCP_DATA_OFFSET = TCP_DATA_OFFSET
+const _TCP_MIN_HLEN = TCP_MIN_HLEN
+const _UDP_HLEN = UDP_HLEN
+const _UDP_LENGTH = UDP_LENGTH
+const _ICMP_CODE = ICMP_CODE
+const _ICMP_HLEN = ICMP_HLEN
+const _ICMP_ID = ICMP_ID
+const _ICMP_TYPE = ICMP_TYPE
+const _VLAN = ETHERTYPE_VLAN
+const _QINQ = ETHERTYPE_QINQ
+const _QINQ_OLD = ETHERTYPE_QINQ_OLD
 
 export class Headers {
   /** The last parse() result. */
@@ -66,84 +103,104 @@ export class Headers {
   icmpId = 0
 }
 
+/** Parses the frame at [at, at + length) of b into h; returns the result (also in h.status). */
 export function parse(b: Uint8Array, at: number, length: number, h: Headers): number {
-  return (h.status = parseFrame(b, at, length, h))
+  return (h.status = parseFrame(viewOf(b), at, at + length, h))
 }
 
-function parseFrame(b: Uint8Array, at: number, length: number, h: Headers): number {
-  const end = at + length
+function parseFrame(v: DataView, at: number, end: number, h: Headers): number {
   h.l4 = -1
   h.hasPorts = false
+  h.proto = 0
+  h.vlanId = -1
+  let o = at + _ETH_TYPE
+  if (o + 2 > end) return PARSE_TRUNCATED
+  let type = v.getUint16(o)
+  if ((type === _VLAN || type === _QINQ || type === _QINQ_OLD)) {
+    if (o + 4 > end) return PARSE_TRUNCATED
+    h.vlanId = v.getUint16(o + 2) & 0x0fff
+    do {
+      o += _VLAN_TAG_LEN
+      if (o + 2 > end) return PARSE_TRUNCATED
+      type = v.getUint16(o)
+    } while ((type === _VLAN || type === _QINQ || type === _QINQ_OLD))
+  }
+  o += 2
+  h.etherType = type
+  h.l3 = o
+  if (type === _ETHERTYPE_IPV4) return parseIpv4(v, o, end, h)
+  if (type === _ETHERTYPE_ARP) {
+    return o + _ARP_LEN <= end && v.getInt32(o) === 0x00010800 && v.getUint16(o + 4) === 0x0604 ? PARSE_ARP : PARSE_TRUNCATED
+  }
+  if (type === _ETHERTYPE_IPV6) {
+    return o + _IPV6_HLEN <= end && v.getUint8(o) >>> 4 === 6 && o + _IPV6_HLEN + v.getUint16(o + 4) <= end ? PARSE_IPV6 : PARSE_TRUNCATED
+  }
+  return PARSE_OTHER
+}
+
+function parseIpv4(v: DataView, o: number, end: number, h: Headers): number {
+  if (o + _IPV4_MIN_HLEN > end) return PARSE_TRUNCATED
+  // Whole 32-bit words: version, IHL, TOS, total length; then id, flags, fragment offset.
+  const w0 = v.getInt32(o)
+  const w1 = v.getInt32(o + _IPV4_ID)
+  if (w0 >>> 28 !== 4) return PARSE_BAD_IPV4
+  const hl = (w0 >>> 22) & 0x3c
+  if (hl < _IPV4_MIN_HLEN) return PARSE_BAD_IPV4
+  // Total length at least the header and within the frame also puts the options in the frame.
+  const tl = w0 & 0xffff
+  if (tl < hl || o + tl > end) return PARSE_BAD_LENGTH
+  const proto = v.getUint8(o + _IPV4_PROTO)
+  const fragOffset = w1 & _IPV4_FRAG_OFFSET_MASK
+  const mf = (w1 & _IPV4_FLAG_MF) !== 0
+  h.ipHeaderLength = hl
+  h.totalLength = tl
+  h.l3End = o + tl
+  h.ipId = w1 >>> 16
+  h.ttl = v.getUint8(o + _IPV4_TTL)
+  h.proto = proto
+  h.src = v.getInt32(o + _IPV4_SRC)
+  h.dst = v.getInt32(o + _IPV4_DST)
+  h.fragOffset = fragOffset
+  h.moreFragments = mf
   h.srcPort = 0
   h.dstPort = 0
   h.tcpFlags = 0
   h.icmpType = -1
   h.icmpCode = -1
   h.icmpId = 0
-  h.proto = 0
-  const et = etherTypeOffset(b, at, length)
-  if (et < 0) return PARSE_TRUNCATED
-  h.vlanId = outerVlanId(b, at, length)
-  const type = get16(b, et)
-  const o = et + 2
-  h.etherType = type
-  h.l3 = o
-  if (type === ETHERTYPE_IPV4) return parseIpv4(b, o, end, h)
-  if (type === ETHERTYPE_ARP) return isArpIpv4(b, o, end) ? PARSE_ARP : PARSE_TRUNCATED
-  if (type === ETHERTYPE_IPV6) return isIpv6(b, o, end) ? PARSE_IPV6 : PARSE_TRUNCATED
-  return PARSE_OTHER
-}
-
-function parseIpv4(b: Uint8Array, o: number, end: number, h: Headers): number {
-  const c = ipv4Check(b, o, end)
-  if (c !== IPV4_OK) {
-    if (c === IPV4_TRUNCATED) return PARSE_TRUNCATED
-    if (c === IPV4_BAD_VERSION || c === IPV4_BAD_IHL) return PARSE_BAD_IPV4
-    return PARSE_BAD_LENGTH
-  }
-  const hl = (b[o] & 0x0f) << 2
-  const tl = get16(b, o + 2)
-  const frag = get16(b, o + 6)
-  const proto = b[o + 9]
-  h.ipHeaderLength = hl
-  h.totalLength = tl
-  h.l3End = o + tl
-  h.ipId = get16(b, o + 4)
-  h.ttl = b[o + 8]
-  h.proto = proto
-  h.src = get32(b, o + 12)
-  h.dst = get32(b, o + 16)
-  h.fragOffset = frag & 0x1fff
-  h.moreFragments = (frag & 0x2000) !== 0
-  if (h.fragOffset !== 0) {
+  if (fragOffset !== 0) {
     // RFC 1858: a TCP fragment at offset 8 bytes can only be rewriting the flags of the first.
-    return proto === IPPROTO_TCP && h.fragOffset === 1 ? PARSE_BAD_L4 : PARSE_IPV4
+    return proto === _IPPROTO_TCP && fragOffset === 1 ? PARSE_BAD_L4 : PARSE_IPV4
   }
   const l4 = o + hl
   const l4End = o + tl
   h.l4 = l4
-  if (proto === IPPROTO_TCP) {
+  if (proto === _IPPROTO_TCP) {
     // A first fragment must hold the whole TCP header too (RFC 1858 tiny fragments).
-    if (l4 + TCP_MIN_HLEN > l4End) return PARSE_BAD_L4
-    const thl = (b[l4 + 12] >>> 4) << 2
-    if (thl < TCP_MIN_HLEN || l4 + thl > l4End) return PARSE_BAD_L4
-    h.srcPort = get16(b, l4)
-    h.dstPort = get16(b, l4 + 2)
-    h.tcpFlags = b[l4 + 13]
+    if (l4 + _TCP_MIN_HLEN > l4End) return PARSE_BAD_L4
+    const w3 = v.getInt32(l4 + _TCP_DATA_OFFSET)
+    const thl = (w3 >>> 28) << 2
+    if (thl < _TCP_MIN_HLEN || l4 + thl > l4End) return PARSE_BAD_L4
+    const ports = v.getInt32(l4)
+    h.srcPort = ports >>> 16
+    h.dstPort = ports & 0xffff
+    h.tcpFlags = (w3 >>> 16) & 0xff
     h.hasPorts = true
-  } else if (proto === IPPROTO_UDP) {
-    if (l4 + UDP_HLEN > l4End) return PARSE_BAD_L4
-    const ul = get16(b, l4 + 4)
+  } else if (proto === _IPPROTO_UDP) {
+    if (l4 + _UDP_HLEN > l4End) return PARSE_BAD_L4
+    const ul = v.getUint16(l4 + _UDP_LENGTH)
     // A first fragment's UDP length covers the whole datagram, not this fragment.
-    if (!h.moreFragments && (ul < UDP_HLEN || l4 + ul > l4End)) return PARSE_BAD_L4
-    h.srcPort = get16(b, l4)
-    h.dstPort = get16(b, l4 + 2)
+    if (!mf && (ul < _UDP_HLEN || l4 + ul > l4End)) return PARSE_BAD_L4
+    const ports = v.getInt32(l4)
+    h.srcPort = ports >>> 16
+    h.dstPort = ports & 0xffff
     h.hasPorts = true
-  } else if (proto === IPPROTO_ICMP) {
-    if (l4 + ICMP_HLEN > l4End) return PARSE_BAD_L4
-    h.icmpType = b[l4]
-    h.icmpCode = b[l4 + 1]
-    h.icmpId = get16(b, l4 + 4)
+  } else if (proto === _IPPROTO_ICMP) {
+    if (l4 + _ICMP_HLEN > l4End) return PARSE_BAD_L4
+    const w = v.getInt32(l4)
+    h.icmpType = w >>> 24
+    h.icmpCode = (w >>> 16) & 0xff
+    h.icmpId = v.getUint16(l4 + _ICMP_ID)
   }
   return PARSE_IPV4
 }
@@ -155,19 +212,20 @@ function parseIpv4(b: Uint8Array, o: number, end: number, h: Headers): number {
  * and 8 bytes of L4 do not fit before end.
  */
 export function parseQuoted(b: Uint8Array, o: number, end: number, q: Headers): boolean {
-  if (o + 20 > end || b[o] >>> 4 !== 4) return false
-  const hl = (b[o] & 0x0f) << 2
-  if (hl < 20 || o + hl + 8 > end) return false
+  const v = viewOf(b)
+  if (o + _IPV4_MIN_HLEN > end || v.getUint8(o) >>> 4 !== 4) return false
+  const hl = (v.getUint8(o) & 0x0f) << 2
+  if (hl < _IPV4_MIN_HLEN || o + hl + 8 > end) return false
   const l4 = o + hl
   q.l3 = o
   q.ipHeaderLength = hl
-  q.totalLength = get16(b, o + 2)
+  q.totalLength = v.getUint16(o + _IPV4_TOTAL_LENGTH)
   q.l3End = end
-  q.proto = b[o + 9]
-  q.src = get32(b, o + 12)
-  q.dst = get32(b, o + 16)
-  q.fragOffset = get16(b, o + 6) & 0x1fff
-  q.moreFragments = (b[o + 6] & 0x20) !== 0
+  q.proto = v.getUint8(o + _IPV4_PROTO)
+  q.src = v.getInt32(o + _IPV4_SRC)
+  q.dst = v.getInt32(o + _IPV4_DST)
+  q.fragOffset = v.getUint16(o + _IPV4_FRAG) & _IPV4_FRAG_OFFSET_MASK
+  q.moreFragments = (v.getUint16(o + _IPV4_FRAG) & _IPV4_FLAG_MF) !== 0
   q.l4 = q.fragOffset === 0 ? l4 : -1
   q.hasPorts = false
   q.srcPort = 0
@@ -176,14 +234,14 @@ export function parseQuoted(b: Uint8Array, o: number, end: number, q: Headers): 
   q.icmpCode = -1
   q.icmpId = 0
   if (q.l4 < 0) return true
-  if (q.proto === IPPROTO_TCP || q.proto === IPPROTO_UDP) {
-    q.srcPort = get16(b, l4)
-    q.dstPort = get16(b, l4 + 2)
+  if (q.proto === _IPPROTO_TCP || q.proto === _IPPROTO_UDP) {
+    q.srcPort = v.getUint16(l4)
+    q.dstPort = v.getUint16(l4 + 2)
     q.hasPorts = true
-  } else if (q.proto === IPPROTO_ICMP) {
-    q.icmpType = b[l4]
-    q.icmpCode = b[l4 + 1]
-    q.icmpId = get16(b, l4 + 4)
+  } else if (q.proto === _IPPROTO_ICMP) {
+    q.icmpType = v.getUint8(l4 + _ICMP_TYPE)
+    q.icmpCode = v.getUint8(l4 + _ICMP_CODE)
+    q.icmpId = v.getUint16(l4 + _ICMP_ID)
   }
   return true
 }

@@ -5,7 +5,7 @@
 // and the delta applies to it as to a whole datagram. A UDP checksum of zero means "none"
 // and stays zero; a computed zero is sent as 0xffff (RFC 768).
 
-import { get16, get32, set16, set32 } from './bytes.ts'
+import { viewOf } from './bytes.ts'
 import { checksumUpdate16, checksumUpdate32 } from './checksum.ts'
 import type { Headers } from './headers.ts'
 import { IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP, IPV4_CHECKSUM, IPV4_DST, IPV4_SRC } from './ipv4.ts'
@@ -13,66 +13,84 @@ import { TCP_CHECKSUM } from './tcp.ts'
 import { UDP_CHECKSUM } from './udp.ts'
 import { ICMP_CHECKSUM, ICMP_ID } from './icmp.ts'
 
+// Module-local copies of imported constants: TurboFan folds these, not imported bindings.
+const _IPPROTO_ICMP = IPPROTO_ICMP
+const _IPPROTO_TCP = IPPROTO_TCP
+const _IPPROTO_UDP = IPPROTO_UDP
+const _IPV4_CHECKSUM = IPV4_CHECKSUM
+const _IPV4_DST = IPV4_DST
+const _IPV4_SRC = IPV4_SRC
+const _TCP_CHECKSUM = TCP_CHECKSUM
+const _UDP_CHECKSUM = UDP_CHECKSUM
+const _ICMP_CHECKSUM = ICMP_CHECKSUM
+const _ICMP_ID = ICMP_ID
+
 /** Adjusts the checksum stored at c for a 16-bit word changing from `from` to `to`. */
 export function adjustChecksum16(b: Uint8Array, c: number, from: number, to: number): void {
-  set16(b, c, checksumUpdate16(get16(b, c), from, to))
+  const v = viewOf(b)
+  v.setUint16(c, checksumUpdate16(v.getUint16(c), from, to))
 }
 
 /** Adjusts the checksum stored at c for a 32-bit field changing from `from` to `to`. */
 export function adjustChecksum32(b: Uint8Array, c: number, from: number, to: number): void {
-  set16(b, c, checksumUpdate32(get16(b, c), from, to))
+  const v = viewOf(b)
+  v.setUint16(c, checksumUpdate32(v.getUint16(c), from, to))
 }
 
 /** The UDP form: a zero checksum (none) is left alone and a result of zero becomes 0xffff. */
 export function adjustUdpChecksum16(b: Uint8Array, c: number, from: number, to: number): void {
-  const old = get16(b, c)
+  const v = viewOf(b)
+  const old = v.getUint16(c)
   if (old === 0) return
-  set16(b, c, checksumUpdate16(old, from, to) || 0xffff)
+  v.setUint16(c, checksumUpdate16(old, from, to) || 0xffff)
 }
 
 export function adjustUdpChecksum32(b: Uint8Array, c: number, from: number, to: number): void {
-  const old = get16(b, c)
+  const v = viewOf(b)
+  const old = v.getUint16(c)
   if (old === 0) return
-  set16(b, c, checksumUpdate32(old, from, to) || 0xffff)
+  v.setUint16(c, checksumUpdate32(old, from, to) || 0xffff)
 }
 
 /** Offset of the TCP or UDP checksum field in this packet, or -1 if it carries none. */
 function l4ChecksumAt(h: Headers): number {
   if (h.l4 < 0) return -1
-  if (h.proto === IPPROTO_TCP) return h.l4 + TCP_CHECKSUM
-  if (h.proto === IPPROTO_UDP) return h.l4 + UDP_CHECKSUM
+  if (h.proto === _IPPROTO_TCP) return h.l4 + _TCP_CHECKSUM
+  if (h.proto === _IPPROTO_UDP) return h.l4 + _UDP_CHECKSUM
   return -1
 }
 
 function rewriteAddress(b: Uint8Array, h: Headers, field: number, addr: number): void {
   const at = h.l3 + field
-  const old = get32(b, at)
-  set32(b, at, addr)
-  adjustChecksum32(b, h.l3 + IPV4_CHECKSUM, old, addr)
+  const v = viewOf(b)
+  const old = v.getInt32(at)
+  v.setInt32(at, addr)
+  adjustChecksum32(b, h.l3 + _IPV4_CHECKSUM, old, addr)
   const c = l4ChecksumAt(h)
   if (c < 0) return
-  if (h.proto === IPPROTO_UDP) adjustUdpChecksum32(b, c, old, addr)
+  if (h.proto === _IPPROTO_UDP) adjustUdpChecksum32(b, c, old, addr)
   else adjustChecksum32(b, c, old, addr)
 }
 
 /** Sets the IPv4 source address (and h.src), fixing the IP and TCP/UDP checksums. */
 export function rewriteIpv4Src(b: Uint8Array, h: Headers, addr: number): void {
-  rewriteAddress(b, h, IPV4_SRC, addr)
+  rewriteAddress(b, h, _IPV4_SRC, addr)
   h.src = addr
 }
 
 /** Sets the IPv4 destination address (and h.dst), fixing the IP and TCP/UDP checksums. */
 export function rewriteIpv4Dst(b: Uint8Array, h: Headers, addr: number): void {
-  rewriteAddress(b, h, IPV4_DST, addr)
+  rewriteAddress(b, h, _IPV4_DST, addr)
   h.dst = addr
 }
 
 function rewritePort(b: Uint8Array, h: Headers, field: number, port: number): void {
   const at = h.l4 + field
-  const old = get16(b, at)
-  set16(b, at, port)
+  const v = viewOf(b)
+  const old = v.getUint16(at)
+  v.setUint16(at, port)
   const c = l4ChecksumAt(h)
-  if (h.proto === IPPROTO_UDP) adjustUdpChecksum16(b, c, old, port)
+  if (h.proto === _IPPROTO_UDP) adjustUdpChecksum16(b, c, old, port)
   else adjustChecksum16(b, c, old, port)
 }
 
@@ -90,10 +108,11 @@ export function rewriteDstPort(b: Uint8Array, h: Headers, port: number): void {
 
 /** Sets the ICMP query identifier (and h.icmpId), fixing the ICMP checksum. */
 export function rewriteIcmpId(b: Uint8Array, h: Headers, id: number): void {
-  if (h.proto !== IPPROTO_ICMP || h.l4 < 0) return
-  const at = h.l4 + ICMP_ID
-  const old = get16(b, at)
-  set16(b, at, id)
-  adjustChecksum16(b, h.l4 + ICMP_CHECKSUM, old, id)
+  if (h.proto !== _IPPROTO_ICMP || h.l4 < 0) return
+  const at = h.l4 + _ICMP_ID
+  const v = viewOf(b)
+  const old = v.getUint16(at)
+  v.setUint16(at, id)
+  adjustChecksum16(b, h.l4 + _ICMP_CHECKSUM, old, id)
   h.icmpId = id
 }

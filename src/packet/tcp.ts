@@ -7,7 +7,7 @@ export const TCP_MIN_HLEN = 20
 export const TCP_SRC_PORT = 0
 export const TCP_DST_PORT = 2
 export const TCP_SEQ = 4
-export const TCP_ACK = 8
+export const TCP_ACK_NUMBER = 8
 export const TCP_DATA_OFFSET = 12
 export const TCP_FLAGS = 13
 export const TCP_WINDOW = 14
@@ -18,7 +18,7 @@ export const TCP_FIN = 0x01
 export const TCP_SYN = 0x02
 export const TCP_RST = 0x04
 export const TCP_PSH = 0x08
-export const TCP_ACK_FLAG = 0x10
+export const TCP_ACK = 0x10
 export const TCP_URG = 0x20
 
 export function tcpSrcPort(b: Uint8Array, o: number): number {
@@ -34,7 +34,7 @@ export function tcpSeq(b: Uint8Array, o: number): number {
 }
 
 export function tcpAck(b: Uint8Array, o: number): number {
-  return get32(b, o + TCP_ACK) >>> 0
+  return get32(b, o + TCP_ACK_NUMBER) >>> 0
 }
 
 export function tcpHeaderLength(b: Uint8Array, o: number): number {

@@ -262,6 +262,20 @@ export class RegionView {
     return { buffers: this.bufferCount, bufferSize: this.bufferSize, free, cached, inUse: this.bufferCount - free - cached }
   }
 
+  /**
+   * Buffers out of the pool and out of every cache: in rings, in the manager's hands or in an
+   * endpoint's. Zero means the chain has drained.
+   */
+  buffersInUse(): number {
+    let free = this.header32('poolFree')
+    for (let s = 0; s < this.slotCount; s++) {
+      if (this.u32[(this.slotOffset(s) + L.slot.state) / 4] !== L.slotState.active) continue
+      const at = this.ringOffset(s, 'alloc')
+      free += (this.u32[(at + L.ring.head) / 4] - this.u32[(at + L.ring.tail) / 4]) >>> 0
+    }
+    return this.bufferCount - free
+  }
+
   /** Everything an observer shows, read without writing a byte of the region. */
   snapshot(): RegionSnapshot {
     const slots: SlotSnapshot[] = []

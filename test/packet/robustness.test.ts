@@ -2,14 +2,15 @@ import test from 'ava'
 import fc from 'fast-check'
 import { Headers, parse, parseQuoted, flowHashOf, symmetricFlowHash, flowHash, PARSE_IPV4 } from '../../src/packet/index.ts'
 import { ipv4Frame } from './craft.ts'
-import { guarded } from './guard.ts'
 
-test('parse never throws nor reads outside the frame on random bytes (property)', t => {
+// Frames sit at the very end of their buffer: a read past the frame would throw RangeError.
+
+test('parse never throws nor reads past the frame on random bytes (property)', t => {
   const h = new Headers()
   fc.assert(fc.property(fc.uint8Array({ maxLength: 200 }), fc.nat(16), (frame, at) => {
-    const bytes = new Uint8Array(at + frame.length + 16)
+    const bytes = new Uint8Array(at + frame.length)
     bytes.set(frame, at)
-    const s = parse(guarded(bytes, at, frame.length), at, frame.length, h)
+    const s = parse(bytes, at, frame.length, h)
     t.true(s >= -4 && s <= 3)
     if (s === PARSE_IPV4) t.true(h.l3End <= at + frame.length)
   }), { numRuns: 3000 })
@@ -25,7 +26,7 @@ test('random IPv4-looking frames: mutated and cut valid frames (property)', t =>
       const f = ipv4Frame({ proto, payload, vlan: payload % 3 ? [] : [9] })
       for (const [i, v] of flips) f[i % f.length] = v
       const n = cut % (f.length + 1)
-      const g = guarded(f, 0, n)
+      const g = f.slice(0, n)
       const s = parse(g, 0, n, h)
       if (s === PARSE_IPV4) {
         t.true(h.l3End <= n)

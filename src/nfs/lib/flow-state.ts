@@ -6,6 +6,13 @@ import { IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP } from '../../packet/ipv4.ts'
 import { TCP_FIN, TCP_RST } from '../../packet/tcp.ts'
 import { fail, objectAt, positiveAt, type Json } from './config.ts'
 
+// Module-local copies of imported constants: TurboFan folds these, not imported bindings.
+const _IPPROTO_ICMP = IPPROTO_ICMP
+const _IPPROTO_TCP = IPPROTO_TCP
+const _IPPROTO_UDP = IPPROTO_UDP
+const _TCP_FIN = TCP_FIN
+const _TCP_RST = TCP_RST
+
 export const FLOW_NEW = 0
 export const FLOW_REPLIED = 1
 export const FLOW_CLOSING = 2
@@ -47,15 +54,15 @@ function scaled(t: Timeouts): Timeouts {
 
 /** The state after a packet of the flow; `reply` is true for the direction that did not open it. */
 export function nextFlowState(state: number, proto: number, reply: boolean, tcpFlags: number): number {
-  if (proto === IPPROTO_TCP && (tcpFlags & (TCP_FIN | TCP_RST)) !== 0) return FLOW_CLOSING
+  if (proto === _IPPROTO_TCP && (tcpFlags & (_TCP_FIN | _TCP_RST)) !== 0) return FLOW_CLOSING
   if (reply && state === FLOW_NEW) return FLOW_REPLIED
   return state
 }
 
 /** Idle timeout in ms for a flow of this protocol in this state. */
 export function flowTimeout(t: Timeouts, proto: number, state: number): number {
-  if (proto === IPPROTO_TCP) return state === FLOW_REPLIED ? t.tcpEstablished : t.tcpTransitory
-  if (proto === IPPROTO_UDP) return state === FLOW_NEW ? t.udpUnreplied : t.udp
-  if (proto === IPPROTO_ICMP) return t.icmp
+  if (proto === _IPPROTO_TCP) return state === FLOW_REPLIED ? t.tcpEstablished : t.tcpTransitory
+  if (proto === _IPPROTO_UDP) return state === FLOW_NEW ? t.udpUnreplied : t.udp
+  if (proto === _IPPROTO_ICMP) return t.icmp
   return t.other
 }

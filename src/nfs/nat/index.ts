@@ -29,6 +29,12 @@ import { readNatConfig } from './config.ts'
 import { translateIcmpError } from './icmp-error.ts'
 import { PortPool, Sessions } from './sessions.ts'
 
+// Module-local copies of imported constants: TurboFan folds these, not imported bindings.
+const _IPPROTO_ICMP = IPPROTO_ICMP
+const _IPPROTO_TCP = IPPROTO_TCP
+const _IPPROTO_UDP = IPPROTO_UDP
+const _ICMP_HLEN = ICMP_HLEN
+
 export interface NatPortForward {
   /** "tcp" or "udp". */
   proto: 'tcp' | 'udp'
@@ -68,14 +74,14 @@ function create(config: NatConfig, env: NFEnv): NFInstance {
   const reserved = (proto: number) => new Set(s.forwards.filter(f => f.proto === proto).map(f => f.port))
   const [low, high] = s.ports
   const sessions = new Sessions(s.maxMappings, ext, {
-    tcp: new PortPool(low, high, reserved(IPPROTO_TCP)),
-    udp: new PortPool(low, high, reserved(IPPROTO_UDP)),
+    tcp: new PortPool(low, high, reserved(_IPPROTO_TCP)),
+    udp: new PortPool(low, high, reserved(_IPPROTO_UDP)),
     icmp: new PortPool(low, high, new Set()),
   }, s.timeouts)
   // Forward index + 1 by port, for TCP and UDP.
   const tcpForward = new Int32Array(65536)
   const udpForward = new Int32Array(65536)
-  s.forwards.forEach((f, i) => ((f.proto === IPPROTO_TCP ? tcpForward : udpForward)[f.port] = i + 1))
+  s.forwards.forEach((f, i) => ((f.proto === _IPPROTO_TCP ? tcpForward : udpForward)[f.port] = i + 1))
   const fwdIp = Int32Array.from(s.forwards, f => f.toIp)
   const fwdPort = Int32Array.from(s.forwards, f => f.toPort)
   const insideNet = s.insideNet
@@ -107,7 +113,7 @@ function create(config: NatConfig, env: NFEnv): NFInstance {
     }
     const b = p.bytes
     const proto = h.proto
-    if (proto === IPPROTO_TCP || proto === IPPROTO_UDP) {
+    if (proto === _IPPROTO_TCP || proto === _IPPROTO_UDP) {
       let id = sessions.findFromInside(h.src, h.dst, proto, h.srcPort, h.dstPort, now)
       if (id < 0) {
         id = sessions.open(proto, h.src, h.srcPort, h.dst, h.dstPort, -1, now)
@@ -119,7 +125,7 @@ function create(config: NatConfig, env: NFEnv): NFInstance {
       translatedOut++
       return OUTSIDE
     }
-    if (proto === IPPROTO_ICMP) {
+    if (proto === _IPPROTO_ICMP) {
       if (icmpIsQuery(h.icmpType)) {
         let id = sessions.findFromInside(h.src, h.dst, proto, h.icmpId, 0, now)
         if (id < 0) {
@@ -133,10 +139,10 @@ function create(config: NatConfig, env: NFEnv): NFInstance {
         translatedOut++
         return OUTSIDE
       }
-      if (icmpIsError(h.icmpType) && parseQuoted(b, h.l4 + ICMP_HLEN, h.l3End, q) && q.l4 >= 0) {
+      if (icmpIsError(h.icmpType) && parseQuoted(b, h.l4 + _ICMP_HLEN, h.l3End, q) && q.l4 >= 0) {
         // The inside host reports on a packet it received: quoted source remote, destination it.
-        const id = q.proto === IPPROTO_ICMP
-          ? sessions.findFromInside(q.dst, q.src, IPPROTO_ICMP, q.icmpId, 0, now)
+        const id = q.proto === _IPPROTO_ICMP
+          ? sessions.findFromInside(q.dst, q.src, _IPPROTO_ICMP, q.icmpId, 0, now)
           : sessions.findFromInside(q.dst, q.src, q.proto, q.dstPort, q.srcPort, now)
         if (id < 0) return noSession()
         translateIcmpError(b, h, q, true, ext, sessions.extPort[id])
@@ -159,10 +165,10 @@ function create(config: NatConfig, env: NFEnv): NFInstance {
     }
     const b = p.bytes
     const proto = h.proto
-    if (proto === IPPROTO_TCP || proto === IPPROTO_UDP) {
+    if (proto === _IPPROTO_TCP || proto === _IPPROTO_UDP) {
       let id = sessions.findFromOutside(h.src, proto, h.srcPort, h.dstPort, now)
       if (id < 0) {
-        const f = (proto === IPPROTO_TCP ? tcpForward : udpForward)[h.dstPort] - 1
+        const f = (proto === _IPPROTO_TCP ? tcpForward : udpForward)[h.dstPort] - 1
         if (f < 0) return noSession()
         id = sessions.open(proto, fwdIp[f], fwdPort[f], h.src, h.srcPort, h.dstPort, now)
         if (id < 0) return DROP
@@ -173,7 +179,7 @@ function create(config: NatConfig, env: NFEnv): NFInstance {
       translatedIn++
       return INSIDE
     }
-    if (proto === IPPROTO_ICMP) {
+    if (proto === _IPPROTO_ICMP) {
       if (icmpIsQuery(h.icmpType)) {
         if (icmpIsRequest(h.icmpType)) return noSession()
         const id = sessions.findFromOutside(h.src, proto, 0, h.icmpId, now)
@@ -184,10 +190,10 @@ function create(config: NatConfig, env: NFEnv): NFInstance {
         translatedIn++
         return INSIDE
       }
-      if (icmpIsError(h.icmpType) && parseQuoted(b, h.l4 + ICMP_HLEN, h.l3End, q) && q.l4 >= 0 && q.src === ext) {
+      if (icmpIsError(h.icmpType) && parseQuoted(b, h.l4 + _ICMP_HLEN, h.l3End, q) && q.l4 >= 0 && q.src === ext) {
         // About a packet we sent out: quoted source is us, destination the remote.
-        const id = q.proto === IPPROTO_ICMP
-          ? sessions.findFromOutside(q.dst, IPPROTO_ICMP, 0, q.icmpId, now)
+        const id = q.proto === _IPPROTO_ICMP
+          ? sessions.findFromOutside(q.dst, _IPPROTO_ICMP, 0, q.icmpId, now)
           : sessions.findFromOutside(q.dst, q.proto, q.dstPort, q.srcPort, now)
         if (id < 0) return noSession()
         translateIcmpError(b, h, q, false, sessions.insideIp[id], sessions.insidePort[id])

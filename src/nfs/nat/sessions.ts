@@ -14,6 +14,11 @@ import { IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP } from '../../packet/ipv4.ts'
 import { FlowIndex } from '../lib/flow-index.ts'
 import { FLOW_NEW, flowTimeout, nextFlowState, type Timeouts } from '../lib/flow-state.ts'
 
+// Module-local copies of imported constants: TurboFan folds these, not imported bindings.
+const _IPPROTO_ICMP = IPPROTO_ICMP
+const _IPPROTO_TCP = IPPROTO_TCP
+const _IPPROTO_UDP = IPPROTO_UDP
+
 /** External ports (or ICMP identifiers) free for one protocol, oldest-freed first. */
 export class PortPool {
   private readonly ring: Uint16Array
@@ -98,7 +103,7 @@ export class Sessions {
   }
 
   private pool(proto: number): PortPool {
-    return proto === IPPROTO_TCP ? this.pools.tcp : proto === IPPROTO_UDP ? this.pools.udp : this.pools.icmp
+    return proto === _IPPROTO_TCP ? this.pools.tcp : proto === _IPPROTO_UDP ? this.pools.udp : this.pools.icmp
   }
 
   /** Session of a packet from the inside (ICMP: identifier as srcPort, dstPort 0), or -1. */
@@ -153,8 +158,8 @@ export class Sessions {
     this.forwarded[id] = forwarded ? 1 : 0
     this.state[id] = FLOW_NEW
     this.expires[id] = now + flowTimeout(this.timeouts, proto, FLOW_NEW)
-    const ic = proto === IPPROTO_ICMP ? insidePort << 16 : (insidePort << 16) | remotePort
-    const oc = proto === IPPROTO_ICMP ? extPort : (remotePort << 16) | extPort
+    const ic = proto === _IPPROTO_ICMP ? insidePort << 16 : (insidePort << 16) | remotePort
+    const oc = proto === _IPPROTO_ICMP ? extPort : (remotePort << 16) | extPort
     this.insideHash[id] = hash4(insideIp, remoteIp, ic, proto)
     this.outsideHash[id] = hash4(remoteIp, this.external, oc, proto)
     this.inside.insert(insideIp, remoteIp, ic, proto, this.insideHash[id], id)
@@ -178,8 +183,8 @@ export class Sessions {
     const ip = this.insidePort[id]
     const rp = this.remotePort[id]
     const ep = this.extPort[id]
-    const ic = proto === IPPROTO_ICMP ? ip << 16 : (ip << 16) | rp
-    const oc = proto === IPPROTO_ICMP ? ep : (rp << 16) | ep
+    const ic = proto === _IPPROTO_ICMP ? ip << 16 : (ip << 16) | rp
+    const oc = proto === _IPPROTO_ICMP ? ep : (rp << 16) | ep
     this.inside.remove(this.insideIp[id], this.remoteIp[id], ic, proto, this.insideHash[id])
     this.outside.remove(this.remoteIp[id], this.external, oc, proto, this.outsideHash[id])
     if (this.forwarded[id] === 0) this.pool(proto).give(ep)

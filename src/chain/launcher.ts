@@ -1,0 +1,260 @@
+// The launcher: runs a chain. It creates the region, declares every endpoint, wires the
+// routes from the spec's links, starts the manager thread, starts each NF instance as its own
+// process (attached by prefix), attaches the ports here, and pumps them. It restarts an NF
+// that dies, gives up after too many restarts, and on stop drains what is in flight, flushes
+// the outputs, stops every process and removes the region.
+import { spawn, type ChildProcess } from 'node:child_process'
+import { EventEmitter, once } from 'node:events'
+import { cpus } from 'node:os'
+import { resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { attach, Manager, type Xio } from '../xio/index.ts'
+import type { Chain } from './spec.ts'
+import type { PcapPort as PcapSpec, GeneratorPort as GeneratorSpec } from './spec-types.ts'
+import { readPcap } from './pcap.ts'
+import type { Port } from './ports/port.ts'
+import { PcapPort } from './ports/pcap.ts'
+import { SinkPort } from './ports/sink.ts'
+import { GeneratorPort } from './ports/generator.ts'
+
+const nfProcessScript = fileURLToPath(new URL('./nf-process.ts', import.meta.url))
+
+export interface LaunchOptions {
+  /** Overrides the spec's (or the file name's) prefix. */
+  prefix?: string
+  /** Endpoint → capture to read instead of the spec's input. */
+  inputs?: Record<string, string>
+  /** Endpoint → capture to write instead of the spec's output. */
+  outputs?: Record<string, string>
+  /** Restarts allowed per NF before the chain gives up (default 5). */
+  maxRestarts?: number
+  /** Every capture once, at top speed, whatever the spec says (for replayInOrder). */
+  replay?: boolean
+}
+
+export interface NfInstanceProcess {
+  endpoint: string
+  child: ChildProcess
+  restarts: number
+  stderr: string
+}
+
+export class ChainError extends Error {
+  override name = 'ChainError'
+}
+
+/** Events: 'nf-exit' ({ endpoint, pid, code, signal, restarting }), 'fatal' (ChainError). */
+export class RunningChain extends EventEmitter {
+  readonly ports = new Map<string, Port>()
+  readonly instances: NfInstanceProcess[] = []
+  private stopping = false
+  private pumping: Promise<void> | null = null
+  private fatal: ChainError | null = null
+
+  private constructor(readonly chain: Chain, readonly manager: Manager, private readonly options: LaunchOptions) {
+    super()
+  }
+
+  get prefix(): string {
+    return this.manager.prefix
+  }
+
+  static async start(chain: Chain, options: LaunchOptions = {}): Promise<RunningChain> {
+    const spec = chain.spec
+    const slots = [...chain.endpoints.values()].reduce((n, e) => n + e.instances, 0)
+    const manager = Manager.create({
+      prefix: options.prefix ?? chain.prefix,
+      slots: Math.min(64, slots + 8),  // room for restarts and observers' own endpoints
+      buffers: spec.pool?.buffers,
+      bufferSize: spec.pool?.bufferSize,
+      ringSize: spec.pool?.ringSize,
+    })
+    const running = new RunningChain(chain, manager, options)
+    try {
+      for (const name of chain.endpoints.keys()) manager.declare(name)
+      for (const l of chain.links) manager.route(l.from, l.gateIndex, l.to)
+      const managerCpu = spec.manager?.cpu ?? 0
+      manager.start({ cpu: managerCpu < cpus().length ? managerCpu : undefined, burst: spec.manager?.burst, spinUs: spec.manager?.spinUs })
+      await running.startNfs(managerCpu)
+      await running.attachPorts()
+    } catch (e) {
+      await running.stop()
+      throw e
+    }
+    return running
+  }
+
+  // NFs go on every CPU but the manager's, where there is more than one.
+  private nfCpus(managerCpu: number, override?: number[]): string {
+    if (override) return override.join(',')
+    const all = cpus().map((_, i) => i)
+    return (all.length > 1 ? all.filter((c) => c !== managerCpu) : all).join(',')
+  }
+
+  private async startNfs(managerCpu: number) {
+    for (const e of this.chain.endpoints.values()) {
+      if (e.isPort) continue
+      const cpu = this.nfCpus(managerCpu, (e.spec as { cpu?: number[] }).cpu)
+      for (let i = 0; i < e.instances; i++) this.instances.push(this.spawnNf(e.name, cpu, 0))
+    }
+    const want = this.instances.length
+    const deadline = Date.now() + 20_000
+    while (this.activeNfs() < want) {
+      if (this.fatal) throw this.fatal
+      const failed = this.instances.find((p) => p.child.exitCode !== null)
+      if (failed) throw new ChainError(`NF '${failed.endpoint}' exited with status ${failed.child.exitCode} while starting:\n${failed.stderr.trim()}`)
+      if (Date.now() > deadline) throw new ChainError(`NFs did not attach within 20 s (${this.activeNfs()} of ${want})`)
+      await sleep(20)
+    }
+  }
+
+  private activeNfs(): number {
+    const nfNames = new Set([...this.chain.endpoints.values()].filter((e) => !e.isPort).map((e) => e.name))
+    return this.manager.snapshot().slots.filter((s) => s.state === 'active' && nfNames.has(s.name)).length
+  }
+
+  private spawnNf(endpoint: string, cpu: string, restarts: number): NfInstanceProcess {
+    const child = spawn(process.execPath, ['--import', 'tsx', nfProcessScript, this.chain.file, endpoint, this.prefix, cpu], {
+      stdio: ['ignore', 'inherit', 'pipe'],
+    })
+    const proc: NfInstanceProcess = { endpoint, child, restarts, stderr: '' }
+    child.stderr!.on('data', (c: Buffer) => {
+      proc.stderr = (proc.stderr + c.toString()).slice(-4000)
+    })
+    child.on('exit', (code, signal) => this.onNfExit(proc, cpu, code, signal))
+    return proc
+  }
+
+  private onNfExit(proc: NfInstanceProcess, cpu: string, code: number | null, signal: NodeJS.Signals | null) {
+    if (this.stopping) return
+    const limit = this.options.maxRestarts ?? 5
+    const restarting = proc.restarts < limit
+    this.emit('nf-exit', { endpoint: proc.endpoint, pid: proc.child.pid, code, signal, restarting, stderr: proc.stderr })
+    const index = this.instances.indexOf(proc)
+    if (!restarting) {
+      this.fatal = new ChainError(
+        `NF '${proc.endpoint}' exited ${limit + 1} times (last: ${signal ?? `status ${code}`}); stopping the chain.\n${proc.stderr.trim()}`,
+      )
+      this.emit('fatal', this.fatal)
+      return
+    }
+    // A short pause, so a crash loop does not spin.
+    setTimeout(() => {
+      if (!this.stopping && index >= 0) this.instances[index] = this.spawnNf(proc.endpoint, cpu, proc.restarts + 1)
+    }, 200)
+  }
+
+  private async attachPorts() {
+    for (const e of this.chain.endpoints.values()) {
+      if (!e.isPort) continue
+      const xio = await attach({ prefix: this.prefix, name: e.name })
+      this.ports.set(e.name, await this.makePort(e.name, e.spec as { kind: string }, xio))
+    }
+  }
+
+  private async makePort(name: string, spec: { kind: string }, xio: Xio): Promise<Port> {
+    if (spec.kind === 'sink') return new SinkPort(name, xio)
+    if (spec.kind === 'generator') return new GeneratorPort(name, xio, spec as GeneratorSpec)
+    const pcap: PcapSpec = this.options.replay ? { ...(spec as PcapSpec), speed: 'top', loop: 1 } : (spec as PcapSpec)
+    const input = this.options.inputs?.[name] ?? (pcap.input && resolve(this.chain.dir, pcap.input))
+    const output = this.options.outputs?.[name] ?? (pcap.output && resolve(this.chain.dir, pcap.output))
+    const records = input ? (await readPcap(input)).records : []
+    return new PcapPort(name, xio, pcap, records, output || null, !this.options.replay)
+  }
+
+  /** Pumps the ports until stop() (or a fatal NF failure); resolves when pumping ends. */
+  pump(): Promise<void> {
+    this.pumping ??= (async () => {
+      while (!this.stopping && !this.fatal) {
+        if (this.pumpOnce() === 0) await sleep(1)
+        else await new Promise((r) => setImmediate(r))
+      }
+    })()
+    return this.pumping
+  }
+
+  pumpOnce(): number {
+    const now = performance.now()
+    let moved = 0
+    for (const port of this.ports.values()) moved += port.pump(now)
+    return moved
+  }
+
+  /**
+   * Replays every input capture once, deterministically: records go in in capture-time order
+   * across all inputs, and the chain drains before the input switches to another port (or
+   * after every packet, when NF instances could interleave), so NF state such as NAT mappings
+   * sees the same order every run and the outputs are byte-identical.
+   */
+  async replayInOrder(): Promise<void> {
+    const sources = [...this.ports.values()].filter((p) => p.isSource)
+    const pcaps = sources.filter((p): p is PcapPort => p instanceof PcapPort)
+    if (pcaps.length !== sources.length) throw new ChainError('replay takes pcap inputs only; this chain has a generator port (use run)')
+    if (!pcaps.length) throw new ChainError(`no input capture: give one with --input <endpoint>=<file.pcap>`)
+    const eachPacket = [...this.chain.endpoints.values()].some((e) => e.instances > 1)
+    let last: PcapPort | null = null
+    for (;;) {
+      let next: PcapPort | null = null
+      for (const p of pcaps) if (!p.exhausted && (!next || p.nextTime() < next.nextTime())) next = p
+      if (!next) break
+      if (next !== last || eachPacket) {
+        if (!(await this.drain(10_000))) throw this.fatal ?? new ChainError('the chain did not drain within 10 s during replay')
+        last = next
+      }
+      let until: bigint | null = null
+      for (const p of pcaps) if (p !== next && !p.exhausted && (until === null || p.nextTime() < until)) until = p.nextTime()
+      const want = eachPacket ? 1 : next.countBefore(until, 32)
+      let moved = 0
+      while (moved < want) {
+        moved += next.inject(want - moved)
+        if (moved < want) {
+          this.pumpOnce()
+          await new Promise((r) => setImmediate(r))
+        }
+        if (this.fatal) throw this.fatal
+      }
+      this.pumpOnce()
+    }
+    if (!(await this.drain(10_000))) throw this.fatal ?? new ChainError('the chain did not drain within 10 s after replay')
+  }
+
+  /** Whether every source port has sent all it has. */
+  sourcesDone(): boolean {
+    return [...this.ports.values()].every((p) => !p.isSource || p.exhausted)
+  }
+
+  /** Waits until no buffer is in flight (pumping the outputs meanwhile); false on timeout. */
+  async drain(timeoutMs = 5000): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs
+    for (;;) {
+      for (const port of this.ports.values()) port.pump(performance.now())
+      if (this.manager.region.buffersInUse() === 0) return true
+      if (Date.now() > deadline || this.fatal) return false
+      await sleep(1)
+    }
+  }
+
+  get failure(): ChainError | null {
+    return this.fatal
+  }
+
+  /** Stops sources, drains, flushes outputs, stops the NFs and removes the region. */
+  async stop(): Promise<void> {
+    if (this.stopping) return
+    for (const port of this.ports.values()) port.stopSources()
+    await this.drain(2000)
+    this.stopping = true
+    await this.pumping
+    for (const port of this.ports.values()) port.close()
+    const exits = this.instances.filter((p) => p.child.exitCode === null && p.child.signalCode === null).map((p) => {
+      p.child.kill('SIGTERM')
+      return once(p.child, 'exit')
+    })
+    const killTimer = setTimeout(() => this.instances.forEach((p) => p.child.kill('SIGKILL')), 5000)
+    await Promise.all(exits)
+    clearTimeout(killTimer)
+    this.manager.close()
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))

@@ -1,0 +1,36 @@
+// A port brings packets into the chain or takes them out. Ports run in the launcher's
+// process, each attached as an endpoint of its own, so their counters are in the region like
+// any NF's. The launcher calls pump() in turns; no port blocks.
+import type { Xio } from '../../xio/index.ts'
+
+export interface Port {
+  readonly name: string
+  readonly xio: Xio
+  /** Whether it brings packets in (pcap with an input, generator). */
+  readonly isSource: boolean
+  /** A source with nothing left to send. */
+  readonly exhausted: boolean
+  /** Does a bounded amount of work (a few bursts) and returns how many packets it moved. */
+  pump(nowMs: number): number
+  /** Stops bringing packets in (outputs keep draining until close). */
+  stopSources(): void
+  /** Flushes outputs and leaves the chain. */
+  close(): void
+  /** Port-specific totals for stats and --json. */
+  stats(): Record<string, number | string>
+}
+
+export const BURST = 32
+
+/** Receives what reached a port: hands each frame to `take`, then frees the burst. */
+export function drainRx(xio: Xio, burst: Uint32Array, take: (d: number) => void, maxBursts = 8): number {
+  let moved = 0
+  for (let i = 0; i < maxBursts; i++) {
+    const n = xio.rx(burst)
+    if (!n) break
+    for (let k = 0; k < n; k++) take(burst[k])
+    xio.free(burst, n)
+    moved += n
+  }
+  return moved
+}

@@ -1,0 +1,159 @@
+// xio-chain: run, replay, validate and watch chains of network functions.
+import { resolve } from 'node:path'
+import yargs from 'yargs'
+import { hideBin } from 'yargs/helpers'
+import { loadChain, SpecError } from '../chain/spec.ts'
+import { ChainError, RunningChain } from '../chain/launcher.ts'
+import { PcapError } from '../chain/pcap.ts'
+import { XioError, observe } from '../xio/index.ts'
+import { statsLines } from './stats.ts'
+
+function pairs(values: string[] | undefined, flag: string): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const v of values ?? []) {
+    const eq = v.indexOf('=')
+    if (eq < 1) throw new UsageError(`${flag} ${v}: expected <endpoint>=<file.pcap>`)
+    out[v.slice(0, eq)] = resolve(v.slice(eq + 1))
+  }
+  return out
+}
+
+class UsageError extends Error {}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+async function run(spec: string, options: { duration?: number; tui: boolean; prefix?: string }) {
+  const chain = loadChain(spec)
+  const running = await RunningChain.start(chain, { prefix: options.prefix })
+  running.on('nf-exit', (e) =>
+    process.stderr.write(`NF '${e.endpoint}' (pid ${e.pid}) exited ${e.signal ?? `with status ${e.code}`}${e.restarting ? '; restarting it' : ''}\n`),
+  )
+  let stop = false
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => (stop = true))
+  const pumping = running.pump()
+  const started = Date.now()
+  const deadline = options.duration === undefined ? Infinity : started + options.duration * 1000
+  process.stdout.write(`chain '${chain.name}' running on prefix '${running.prefix}'; Ctrl-C stops it\n`)
+  let before = running.manager.snapshot()
+  while (!stop && !running.failure && Date.now() < deadline) {
+    await sleep(Math.min(1000, Math.max(10, deadline - Date.now())))
+    const after = running.manager.snapshot()
+    process.stdout.write(`-- ${((Date.now() - started) / 1000).toFixed(0)}s\n${statsLines(before, after).join('\n')}\n`)
+    before = after
+  }
+  await running.stop()
+  await pumping
+  if (running.failure) throw running.failure
+  for (const [name, port] of running.ports) process.stdout.write(`${name}: ${JSON.stringify(port.stats())}\n`)
+}
+
+async function replay(spec: string, options: { input?: string[]; output?: string[]; json: boolean; prefix?: string }) {
+  const chain = loadChain(spec)
+  const running = await RunningChain.start(chain, {
+    prefix: options.prefix ?? `${chain.prefix}-replay-${process.pid}`,
+    inputs: pairs(options.input, '--input'),
+    outputs: pairs(options.output, '--output'),
+    maxRestarts: 0,
+    replay: true,
+  })
+  try {
+    await running.replayInOrder()
+    const snapshot = running.manager.snapshot()
+    await running.stop()
+    const endpoints: Record<string, object> = {}
+    for (const s of snapshot.slots.filter((x) => x.state === 'active')) {
+      const e = (endpoints[s.name] ??= { rx: 0, tx: 0, dropped: 0, noRoute: 0 }) as Record<string, number>
+      e.rx += s.route.rxPackets
+      e.tx += s.route.txPackets
+      e.dropped += s.route.dropped
+      e.noRoute += s.route.noRoute
+    }
+    for (const [name, port] of running.ports) Object.assign(endpoints[name] ?? {}, port.stats())
+    if (options.json) process.stdout.write(JSON.stringify({ chain: chain.name, endpoints }, null, 2) + '\n')
+    else for (const [name, e] of Object.entries(endpoints)) process.stdout.write(`${name.padEnd(12)} ${JSON.stringify(e)}\n`)
+  } catch (e) {
+    await running.stop()
+    throw e
+  }
+}
+
+async function top(prefix: string) {
+  const observer = observe(prefix)
+  let stop = false
+  process.on('SIGINT', () => (stop = true))
+  let before = observer.view.snapshot()
+  while (!stop) {
+    await sleep(1000)
+    if (!observer.managerAlive()) {
+      process.stdout.write(`the chain on prefix '${prefix}' has stopped\n`)
+      break
+    }
+    const after = observer.view.snapshot()
+    process.stdout.write(`-- ${new Date().toISOString()}\n${statsLines(before, after).join('\n')}\n`)
+    before = after
+  }
+  observer.close()
+}
+
+const cli = yargs(hideBin(process.argv))
+  .scriptName('xio-chain')
+  .usage('$0 <command>\n\nRun chains of network functions on a zero-copy shared-memory data plane.')
+  .command(
+    'run <spec>',
+    'Run a chain until Ctrl-C (or --duration), with live stats',
+    (y) =>
+      y
+        .positional('spec', { type: 'string', demandOption: true, describe: 'chain spec (JSON)' })
+        .option('duration', { type: 'number', describe: 'stop after this many seconds' })
+        .option('tui', { type: 'boolean', default: true, describe: 'dashboard on a terminal (--no-tui: plain stats lines)' })
+        .option('prefix', { type: 'string', describe: 'shared data prefix (default: from the spec)' })
+        .example('$0 run chains/fw-nat.json', 'replay the bundled captures through firewall and NAT')
+        .example('$0 run chains/l2fwd.json --duration 10 --no-tui', 'ten seconds, stats as plain lines'),
+    (a) => run(a.spec, { duration: a.duration, tui: a.tui, prefix: a.prefix }),
+  )
+  .command(
+    'replay <spec>',
+    'Run a chain over captures until every packet is through, write the outputs, print counters',
+    (y) =>
+      y
+        .positional('spec', { type: 'string', demandOption: true })
+        .option('input', { type: 'string', array: true, describe: '<endpoint>=<file.pcap> to read (repeatable)' })
+        .option('output', { type: 'string', array: true, describe: '<endpoint>=<file.pcap> to write (repeatable)' })
+        .option('json', { type: 'boolean', default: false, describe: 'counters as JSON' })
+        .option('prefix', { type: 'string' })
+        .example('$0 replay chains/fw-nat.json --output wan=/tmp/wan.pcap --json', 'what the NAT sent out, and every counter'),
+    (a) => replay(a.spec, { input: a.input, output: a.output, json: a.json, prefix: a.prefix }),
+  )
+  .command(
+    'validate <spec>',
+    'Check a chain spec: exit 0 if valid, else every error with its field',
+    (y) => y.positional('spec', { type: 'string', demandOption: true }).example('$0 validate chains/fw-nat.json', ''),
+    (a) => {
+      const chain = loadChain(a.spec)
+      process.stdout.write(`${a.spec}: valid chain '${chain.name}' (${chain.endpoints.size} endpoints, ${chain.links.length} links)\n`)
+    },
+  )
+  .command(
+    'top',
+    'Watch a running chain from another terminal (read-only)',
+    (y) => y.option('prefix', { type: 'string', demandOption: true, describe: 'the running chain\'s prefix' }).example('$0 top --prefix fw-nat', ''),
+    (a) => top(a.prefix),
+  )
+  .demandCommand(1, 'name a command: run, replay, validate or top')
+  .strict()
+  .help()
+  .fail((message, error, y) => {
+    if (error) throw error
+    process.stderr.write(`${y.help()}\n\n${message}\n`)
+    process.exit(1)
+  })
+
+try {
+  await cli.parseAsync()
+} catch (e) {
+  if (e instanceof SpecError || e instanceof XioError || e instanceof ChainError || e instanceof PcapError || e instanceof UsageError) {
+    process.stderr.write(`${e.message}\n`)
+    process.exit(1)
+  }
+  throw e
+}

@@ -1,0 +1,53 @@
+// Plain periodic stats for `run` without a terminal: one line per endpoint per interval,
+// rates from counter deltas over the real elapsed time.
+import type { RegionSnapshot } from '../xio/index.ts'
+
+export function formatRate(perSecond: number): string {
+  const units = ['', 'k', 'M', 'G']
+  let v = perSecond, u = 0
+  while (Math.abs(v) >= 1000 && u < units.length - 1) (v /= 1000), u++
+  return `${v.toFixed(v >= 100 || u === 0 ? 0 : 1)}${units[u]}`
+}
+
+interface Totals {
+  rx: number
+  tx: number
+  rxBytes: number
+  drop: number
+}
+
+function totals(s: RegionSnapshot): Map<string, Totals> {
+  const byName = new Map<string, Totals>()
+  for (const slot of s.slots) {
+    if (slot.state !== 'active') continue
+    const t = byName.get(slot.name) ?? { rx: 0, tx: 0, rxBytes: 0, drop: 0 }
+    t.rx += slot.route.rxPackets
+    t.tx += slot.route.txPackets
+    t.rxBytes += slot.route.rxBytes
+    t.drop += slot.route.dropped + slot.route.noRoute + slot.rings.tx.refused
+    byName.set(slot.name, t)
+  }
+  return byName
+}
+
+/** Lines describing what happened between two snapshots. */
+export function statsLines(before: RegionSnapshot, after: RegionSnapshot): string[] {
+  const seconds = (after.time - before.time) / 1000
+  const a = totals(before), b = totals(after)
+  const lines: string[] = []
+  for (const [name, t] of b) {
+    const p = a.get(name) ?? { rx: 0, tx: 0, rxBytes: 0, drop: 0 }
+    const rate = (x: number, y: number) => formatRate(Math.max(0, x - y) / seconds)
+    lines.push(
+      `${name.padEnd(12)} rx ${rate(t.rx, p.rx).padStart(6)}pps ${rate(t.rxBytes * 8, p.rxBytes * 8).padStart(6)}bps` +
+        `  tx ${rate(t.tx, p.tx).padStart(6)}pps  drop ${rate(t.drop, p.drop).padStart(6)}pps  total rx ${t.rx} tx ${t.tx} drop ${t.drop}`,
+    )
+  }
+  const m = after.manager, pm = before.manager
+  const busy = m.loops - pm.loops ? ((m.busyLoops - pm.busyLoops) / (m.loops - pm.loops)) * 100 : 0
+  lines.push(
+    `${'manager'.padEnd(12)} routed ${formatRate((m.routed - pm.routed) / seconds)}pps  busy ${busy.toFixed(0)}%  sleeps ${m.sleeps}  ` +
+      `pool ${after.pool.inUse}/${after.pool.buffers} in use`,
+  )
+  return lines
+}

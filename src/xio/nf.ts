@@ -1,0 +1,76 @@
+// Running an NF: the rx → process → tx loop over bursts, around an NFModule's per-packet
+// decision. One Packet object is refilled for every descriptor, so the loop allocates
+// nothing per packet; the action (a gate, or drop) goes into the descriptor's metadata and
+// the whole burst goes back to the manager in one tx.
+import { addon } from './native.ts'
+import { DROP, type NFEnv, type NFInstance, type NFModule, type Packet } from './nf-types.ts'
+import type { Xio } from './xio.ts'
+
+/** Declares an NF; the identity, there to type the config. */
+export function defineNF<Config>(nf: NFModule<Config>): NFModule<Config> {
+  return nf
+}
+
+export interface RunOptions {
+  burst?: number
+  /** Checked between bursts; the loop returns once it is true. */
+  stopping: () => boolean
+}
+
+const TICK_MS = 100
+const EVENT_LOOP_EVERY_MS = 20
+
+export function nfEnv(xio: Xio, gates: readonly string[]): NFEnv {
+  return {
+    endpointId: (name) => xio.endpointId(name),
+    gateTarget: (gate) => {
+      const index = gates.indexOf(gate)
+      return index < 0 ? -1 : xio.gateTarget(index)
+    },
+    now: () => performance.now(),
+  }
+}
+
+/** Builds the NF from its config (throws NFConfigError on a bad one) and runs it until stopped. */
+export async function runNF<Config>(xio: Xio, nf: NFModule<Config>, config: Config, options: RunOptions): Promise<NFInstance> {
+  const instance = nf.create(config, nfEnv(xio, nf.gates))
+  const burst = new Uint32Array(options.burst ?? 32)
+  const p: Packet = { bytes: xio.bytes, view: xio.view, d: 0, at: 0, length: 0, from: 0, inPort: 0, flowHash: 0 }
+  let lastTick = performance.now()
+  let lastYield = lastTick
+  while (!options.stopping()) {
+    const n = xio.rxWait(burst, TICK_MS)
+    for (let i = 0; i < n; i++) {
+      const d = burst[i]
+      const length = xio.length(d)
+      const hash = xio.flowHash(d)
+      p.d = d
+      p.at = xio.offset(d)
+      p.length = length
+      p.from = xio.from(d)
+      p.inPort = xio.inPort(d)
+      p.flowHash = hash
+      const gate = instance.process(p)
+      if (gate === DROP) xio.drop(d)
+      else xio.send(d, gate)
+      if (p.length !== length) xio.setLength(d, p.length)
+      if (p.flowHash !== hash) xio.setFlowHash(d, p.flowHash)
+    }
+    let sent = xio.tx(burst, n)
+    while (sent < n) {
+      addon.schedYield()  // the manager is behind: give it (or whoever shares our CPU) the core
+      sent += xio.tx(burst.subarray(sent), n - sent)
+    }
+    const now = performance.now()
+    if (instance.tick && now - lastTick >= TICK_MS) {
+      instance.tick(now)
+      lastTick = now
+    }
+    // Signals and timers run only when the event loop gets a turn.
+    if (n === 0 || now - lastYield >= EVENT_LOOP_EVERY_MS) {
+      await new Promise((r) => setImmediate(r))
+      lastYield = performance.now()
+    }
+  }
+  return instance
+}
