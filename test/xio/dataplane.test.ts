@@ -19,7 +19,7 @@ function chain(tag: string, options: { buffers?: number; ringSize?: number } = {
   return m
 }
 
-test('a million numbered packets cross the manager intact, in flow order, and the pool refills', async (t) => {
+test.serial('a million numbered packets cross the manager intact, in flow order, and the pool refills', async (t) => {
   const m = chain('million')
   const count = 1_000_000, flows = 16
   const sinks = [startTraffic('consume', m.prefix, 'sink'), startTraffic('consume', m.prefix, 'sink')]
@@ -48,7 +48,7 @@ test('a million numbered packets cross the manager intact, in flow order, and th
   m.close()
 })
 
-test('a full ring makes tx return fewer, counted, and nothing is lost once the consumer reads', async (t) => {
+test.serial('a full ring makes tx return fewer, counted, and nothing is lost once the consumer reads', async (t) => {
   const m = chain('backpressure', { ringSize: 64 })
   const sink = startTraffic('consume', m.prefix, 'sink', { pausedUntilSignal: true })
   t.true(await until(() => instances(m, 'sink') === 1))
@@ -94,7 +94,7 @@ test('a full ring makes tx return fewer, counted, and nothing is lost once the c
   m.close()
 })
 
-test('an endpoint killed with SIGKILL mid-traffic gives every buffer back and the rest go on', async (t) => {
+test.serial('an endpoint killed with SIGKILL mid-traffic gives every buffer back and the rest go on', async (t) => {
   const m = chain('kill')
   const sinks = [startTraffic('consume', m.prefix, 'sink', { size: 128 }), startTraffic('consume', m.prefix, 'sink', { size: 128 })]
   t.true(await until(() => instances(m, 'sink') === 2))
@@ -117,7 +117,7 @@ test('an endpoint killed with SIGKILL mid-traffic gives every buffer back and th
   m.close()
 })
 
-test('an idle chain sleeps: sleep counters rise and CPU stays near zero', async (t) => {
+test.serial('an idle chain sleeps: sleep counters rise and CPU stays near zero', async (t) => {
   const m = chain('idle')
   const procs: Proc[] = [startTraffic('consume', m.prefix, 'sink'), startTraffic('echo', m.prefix, 'gen')]
   t.true(await until(() => instances(m, 'sink') === 1 && instances(m, 'gen') === 1))
