@@ -338,7 +338,11 @@ Napi::Object layout(Napi::Env env) {
   Napi::Object slot = group("slot");
   FIELD(slot, Slot, state); FIELD(slot, Slot, pid); FIELD(slot, Slot, service); FIELD(slot, Slot, instance);
   FIELD(slot, Slot, generation); FIELD(slot, Slot, name); FIELD(slot, Slot, endpoint); FIELD(slot, Slot, route);
-  FIELD(slot, Slot, sleeping);
+  FIELD(slot, Slot, sleeping); FIELD(slot, Slot, nf);
+  Napi::Object nf = group("nfCounters");
+  set(nf, "max", kNfCounters);
+  set(nf, "nameLength", kCounterName);
+  FIELD(nf, NfCounters, count); FIELD(nf, NfCounters, updates); FIELD(nf, NfCounters, names); FIELD(nf, NfCounters, values);
   Napi::Object endpoint = group("endpointCounters");
   FIELD(endpoint, EndpointCounters, mallocFails); FIELD(endpoint, EndpointCounters, sleeps);
   FIELD(endpoint, EndpointCounters, wakesSent);

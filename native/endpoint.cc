@@ -40,6 +40,7 @@ Endpoint::Endpoint(std::shared_ptr<Region> region, const std::string& name, uint
     // While the slot is being claimed nobody else writes it, the manager's counters included.
     memset(&s->endpoint, 0, sizeof s->endpoint);
     memset(&s->route, 0, sizeof s->route);
+    s->nf.count.store(0);
     s->sleeping.store(0);
     uint16_t instance = 0;
     for (uint32_t j = 0; j < h->slotCount; j++)

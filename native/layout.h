@@ -22,6 +22,8 @@ constexpr uint32_t kMaxGates = 8;
 constexpr uint32_t kNameLength = 32;
 constexpr uint32_t kMetaSize = 64;
 constexpr uint32_t kCacheLine = 64;
+constexpr uint32_t kNfCounters = 128;
+constexpr uint32_t kCounterName = 24;
 constexpr uint16_t kNoService = 0xffff;
 constexpr uint16_t kOwnerPool = 0xffff;
 
@@ -91,6 +93,15 @@ struct alignas(kCacheLine) RouteCounters {
   uint64_t reclaimed;  // buffers taken back when it died or detached
 };
 
+// An NF's own counters (rule hits, NAT mappings...), published by the endpoint about twice a
+// second for the dashboard: names and values, both written by the endpoint only.
+struct NfCounters {
+  std::atomic<uint32_t> count;
+  uint32_t updates;
+  char names[kNfCounters][kCounterName];
+  double values[kNfCounters];
+};
+
 // One endpoint (NF instance or port): identity, counters, wake-up word, then its four rings
 // at ringsOffset + n * ringStride: RX (manager → endpoint), TX (endpoint → manager), alloc
 // (manager → endpoint, its buffer cache), free (endpoint → manager).
@@ -105,6 +116,7 @@ struct Slot {
   EndpointCounters endpoint;
   RouteCounters route;
   alignas(kCacheLine) std::atomic<uint32_t> sleeping;  // futex word: 1 while it sleeps on RX
+  alignas(kCacheLine) NfCounters nf;
 };
 enum SlotRing : uint32_t { kRingRx = 0, kRingTx = 1, kRingAlloc = 2, kRingFree = 3, kRingsPerSlot = 4 };
 

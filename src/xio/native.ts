@@ -71,6 +71,7 @@ export interface Layout {
   slot: Offsets
   endpointCounters: Offsets
   routeCounters: Offsets
+  nfCounters: Offsets & { max: number; nameLength: number }
   service: Offsets & { size: number }
 }
 

@@ -19,6 +19,7 @@ export interface RunOptions {
 
 const TICK_MS = 100
 const EVENT_LOOP_EVERY_MS = 20
+const PUBLISH_EVERY_MS = 500
 
 export function nfEnv(xio: Xio, gates: readonly string[]): NFEnv {
   return {
@@ -38,6 +39,7 @@ export async function runNF<Config>(xio: Xio, nf: NFModule<Config>, config: Conf
   const p: Packet = { bytes: xio.bytes, view: xio.view, d: 0, at: 0, length: 0, from: 0, inPort: 0, flowHash: 0 }
   let lastTick = performance.now()
   let lastYield = lastTick
+  let lastPublish = 0
   while (!options.stopping()) {
     const n = xio.rxWait(burst, TICK_MS)
     for (let i = 0; i < n; i++) {
@@ -65,6 +67,10 @@ export async function runNF<Config>(xio: Xio, nf: NFModule<Config>, config: Conf
     if (instance.tick && now - lastTick >= TICK_MS) {
       instance.tick(now)
       lastTick = now
+    }
+    if (instance.counters && now - lastPublish >= PUBLISH_EVERY_MS) {
+      xio.region.publishNfCounters(xio.slot, instance.counters())
+      lastPublish = now
     }
     // Signals and timers run only when the event loop gets a turn.
     if (n === 0 || now - lastYield >= EVENT_LOOP_EVERY_MS) {

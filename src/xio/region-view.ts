@@ -5,6 +5,7 @@ import { layout } from './native.ts'
 
 const L = layout
 const decoder = new TextDecoder()
+const encoder = new TextEncoder()
 
 export type RingName = 'rx' | 'tx' | 'alloc' | 'free'
 
@@ -40,6 +41,8 @@ export interface SlotSnapshot {
     reclaimed: number
   }
   rings: Record<RingName, RingSnapshot>
+  /** The NF's own counters, as it last published them. */
+  nf: Record<string, number>
 }
 
 export interface ServiceSnapshot {
@@ -209,7 +212,45 @@ export class RegionView {
         reclaimed: c(rt, L.routeCounters, 'reclaimed'),
       },
       rings,
+      nf: this.nfCounters(slot),
     }
+  }
+
+  nfCounters(slot: number): Record<string, number> {
+    const at = this.slotOffset(slot) + L.slot.nf
+    const N = L.nfCounters
+    const count = Math.min(this.u32[(at + N.count) / 4], N.max)
+    const out: Record<string, number> = {}
+    for (let i = 0; i < count; i++) {
+      const raw = this.bytes.subarray(at + N.names + i * N.nameLength, at + N.names + (i + 1) * N.nameLength)
+      const end = raw.indexOf(0)
+      out[decoder.decode(end < 0 ? raw : raw.subarray(0, end))] = this.view.getFloat64(at + N.values + i * 8, true)
+    }
+    return out
+  }
+
+  /**
+   * Publishes an endpoint's own counters into its slot (the endpoint alone calls this). At most
+   * nfCounters.max fit: the general ones first, then per-rule ones with the most packets.
+   */
+  publishNfCounters(slot: number, counters: Record<string, number>): void {
+    const at = this.slotOffset(slot) + L.slot.nf
+    const N = L.nfCounters
+    const entries = Object.entries(counters)
+    const perRule = (name: string) => name.startsWith('rules/')
+    const general = entries.filter(([name]) => !perRule(name))
+    const rules = entries.filter(([name]) => perRule(name))
+    const hits = (name: string) => counters[name.replace(/\/[^/]+$/, '/packets')] ?? 0
+    rules.sort((a, b) => hits(b[0]) - hits(a[0]))
+    const chosen = [...general, ...rules].slice(0, N.max)
+    chosen.forEach(([name, value], i) => {
+      const field = this.bytes.subarray(at + N.names + i * N.nameLength, at + N.names + (i + 1) * N.nameLength)
+      field.fill(0)
+      encoder.encodeInto(name.slice(0, N.nameLength - 1), field)
+      this.view.setFloat64(at + N.values + i * 8, value, true)
+    })
+    this.u32[(at + N.count) / 4] = chosen.length
+    this.u32[(at + N.updates) / 4]++
   }
 
   manager(): ManagerSnapshot {
