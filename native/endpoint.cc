@@ -27,12 +27,15 @@ Endpoint::Endpoint(std::shared_ptr<Region> region, const std::string& name, uint
   }
   if (!region_->managerAlive())
     throw Failure{"MANAGER_GONE", "the manager of prefix '" + region_->prefix() + "' is no longer running"};
+  uint64_t startTime = processStartTime(getpid());
   for (uint32_t i = 0; i < h->slotCount; i++) {
     Slot* s = region_->slot(i);
     uint32_t expected = kSlotFree;
     if (!s->state.compare_exchange_strong(expected, kSlotClaiming)) continue;
-    s->pid = uint32_t(getpid());
-    s->startTime = processStartTime(getpid());
+    // startTime before pid: the manager reads a claiming slot's pid first and then trusts its
+    // start time to tell whether the claimer died half-way.
+    s->startTime = startTime;
+    __atomic_store_n(&s->pid, uint32_t(getpid()), __ATOMIC_RELEASE);
     s->service = uint16_t(service);
     s->generation++;
     memset(s->name, 0, kNameLength);

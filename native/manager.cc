@@ -303,10 +303,12 @@ void Manager::checkLiveness() {
   for (uint32_t s = 0; s < h_->slotCount; s++) {
     Slot* slot = region_->slot(s);
     uint32_t state = slot->state.load(std::memory_order_acquire);
-    if (state == kSlotFree || slot->pid == 0) continue;  // pid 0: a claim still being written
-    if (processAlive(int(slot->pid), slot->startTime)) continue;
+    uint32_t pid = __atomic_load_n(&slot->pid, __ATOMIC_ACQUIRE);
+    if (state == kSlotFree || pid == 0) continue;  // pid 0: a claim still being written
+    if (processAlive(int(pid), slot->startTime)) continue;
     if (state == kSlotClaiming) {
       slot->pid = 0;
+      slot->startTime = 0;
       slot->state.store(kSlotFree, std::memory_order_release);
     } else {
       reclaim(s, state == kSlotActive);
@@ -341,6 +343,7 @@ void Manager::reclaim(uint32_t s, bool died) {
     region_->service(slot->service)->deaths++;
   }
   slot->pid = 0;
+  slot->startTime = 0;
   slot->state.store(kSlotFree, std::memory_order_release);
 }
 

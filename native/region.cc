@@ -183,8 +183,10 @@ std::shared_ptr<Region> Region::attach(const std::string& prefix, bool readOnly)
     fail("NOT_A_REGION", path(prefix) + " is too small to be an xio region");
   }
   size_t size = size_t(st.st_size);
-  int prot = PROT_READ | PROT_WRITE;
-  void* p = mmap(nullptr, size, prot, readOnly ? MAP_PRIVATE : (MAP_SHARED | MAP_POPULATE), fd, 0);
+  // Observers map read-only: a private copy-on-write mapping would not do, since it can keep
+  // showing the zero page for parts of the file that were holes when it first read them.
+  int prot = readOnly ? PROT_READ : PROT_READ | PROT_WRITE;
+  void* p = mmap(nullptr, size, prot, MAP_SHARED | (readOnly ? 0 : MAP_POPULATE), fd, 0);
   int err = errno;
   close(fd);
   if (p == MAP_FAILED) fail("SYSTEM", "mapping " + path(prefix) + ": " + strerror(err));

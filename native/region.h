@@ -28,7 +28,8 @@ class Region {
   // Throws Failure: ALREADY_OWNED, BAD_CONFIG, PERMISSION, SYSTEM.
   static std::shared_ptr<Region> create(const std::string& prefix, const RegionConfig& config);
   // Throws Failure: NO_REGION, PERMISSION, NOT_A_REGION, LAYOUT_VERSION, MANAGER_GONE.
-  // A read-only attach maps a private copy-on-write view, so a stray write cannot reach others.
+  // A read-only attach maps the region read-only: an observer cannot disturb the data path
+  // (a stray write faults in the observer, never reaches others).
   static std::shared_ptr<Region> attach(const std::string& prefix, bool readOnly);
   ~Region();
 

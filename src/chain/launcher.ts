@@ -37,6 +37,8 @@ export interface NfInstanceProcess {
   child: ChildProcess
   restarts: number
   stderr: string
+  /** It said `ready`: attached, and its NF accepted the config. */
+  ready: boolean
 }
 
 export class ChainError extends Error {
@@ -48,6 +50,8 @@ export class RunningChain extends EventEmitter {
   readonly ports = new Map<string, Port>()
   readonly instances: NfInstanceProcess[] = []
   private stopping = false
+  /** stop() has begun: NFs that exit from now on are not restarted. */
+  private closing = false
   private pumping: Promise<void> | null = null
   private fatal: ChainError | null = null
 
@@ -97,27 +101,27 @@ export class RunningChain extends EventEmitter {
       const cpu = this.nfCpus(managerCpu, (e.spec as { cpu?: number[] }).cpu)
       for (let i = 0; i < e.instances; i++) this.instances.push(this.spawnNf(e.name, cpu, 0))
     }
-    const want = this.instances.length
     const deadline = Date.now() + 20_000
-    while (this.activeNfs() < want) {
+    while (!this.instances.every((p) => p.ready)) {
       if (this.fatal) throw this.fatal
-      const failed = this.instances.find((p) => p.child.exitCode !== null)
-      if (failed) throw new ChainError(`NF '${failed.endpoint}' exited with status ${failed.child.exitCode} while starting:\n${failed.stderr.trim()}`)
-      if (Date.now() > deadline) throw new ChainError(`NFs did not attach within 20 s (${this.activeNfs()} of ${want})`)
+      const failed = this.instances.find((p) => p.child.exitCode !== null || p.child.signalCode !== null)
+      if (failed) {
+        if (!failed.child.stderr!.readableEnded) await once(failed.child.stderr!, 'end')
+        throw new ChainError(`NF '${failed.endpoint}' exited with status ${failed.child.exitCode ?? failed.child.signalCode} while starting:\n${failed.stderr.trim()}`)
+      }
+      if (Date.now() > deadline) throw new ChainError(`NFs did not start within 20 s: ${this.instances.filter((p) => !p.ready).map((p) => p.endpoint).join(', ')}`)
       await sleep(20)
     }
   }
 
-  private activeNfs(): number {
-    const nfNames = new Set([...this.chain.endpoints.values()].filter((e) => !e.isPort).map((e) => e.name))
-    return this.manager.snapshot().slots.filter((s) => s.state === 'active' && nfNames.has(s.name)).length
-  }
-
   private spawnNf(endpoint: string, cpu: string, restarts: number): NfInstanceProcess {
     const child = spawn(process.execPath, ['--import', 'tsx', nfProcessScript, this.chain.file, endpoint, this.prefix, cpu], {
-      stdio: ['ignore', 'inherit', 'pipe'],
+      stdio: ['ignore', 'pipe', 'pipe'],
     })
-    const proc: NfInstanceProcess = { endpoint, child, restarts, stderr: '' }
+    const proc: NfInstanceProcess = { endpoint, child, restarts, stderr: '', ready: false }
+    child.stdout!.on('data', (c: Buffer) => {
+      if (c.toString().includes('ready\n')) proc.ready = true
+    })
     child.stderr!.on('data', (c: Buffer) => {
       proc.stderr = (proc.stderr + c.toString()).slice(-4000)
     })
@@ -126,7 +130,7 @@ export class RunningChain extends EventEmitter {
   }
 
   private onNfExit(proc: NfInstanceProcess, cpu: string, code: number | null, signal: NodeJS.Signals | null) {
-    if (this.stopping) return
+    if (this.closing) return
     const limit = this.options.maxRestarts ?? 5
     const restarting = proc.restarts < limit
     this.emit('nf-exit', { endpoint: proc.endpoint, pid: proc.child.pid, code, signal, restarting, stderr: proc.stderr })
@@ -140,7 +144,7 @@ export class RunningChain extends EventEmitter {
     }
     // A short pause, so a crash loop does not spin.
     setTimeout(() => {
-      if (!this.stopping && index >= 0) this.instances[index] = this.spawnNf(proc.endpoint, cpu, proc.restarts + 1)
+      if (!this.closing && index >= 0) this.instances[index] = this.spawnNf(proc.endpoint, cpu, proc.restarts + 1)
     }, 200)
   }
 
@@ -240,7 +244,8 @@ export class RunningChain extends EventEmitter {
 
   /** Stops sources, drains, flushes outputs, stops the NFs and removes the region. */
   async stop(): Promise<void> {
-    if (this.stopping) return
+    if (this.closing) return
+    this.closing = true
     for (const port of this.ports.values()) port.stopSources()
     await this.drain(2000)
     this.stopping = true

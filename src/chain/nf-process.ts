@@ -1,8 +1,9 @@
 // The entry point of one NF instance: `node --import tsx nf-process.ts <spec> <endpoint> <prefix> [cpus]`.
 // The launcher starts one per instance. It loads the same spec the launcher validated, takes
-// its endpoint's config, attaches by prefix and runs until SIGTERM or SIGINT, then detaches
-// so the manager takes back anything it still holds.
-import { attach, runNF, setAffinity } from '../xio/index.ts'
+// its endpoint's config, attaches by prefix, says `ready` on stdout once the NF accepted its
+// config, and runs until SIGTERM (or until the manager is gone), then detaches so the manager
+// takes back anything it still holds.
+import { attach, createNF, runNF, setAffinity } from '../xio/index.ts'
 import { NFConfigError } from '../xio/nf-types.ts'
 import { nfs } from './registry.ts'
 import { loadChain } from './spec.ts'
@@ -15,18 +16,21 @@ if (!endpoint || endpoint.isPort) throw new Error(`${specFile}: no NF named '${n
 const nf = nfs[endpoint.kind]
 
 let stopping = false
-for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => (stopping = true))
+process.on('SIGTERM', () => (stopping = true))
+// Ctrl-C reaches the whole process group; the launcher answers it by draining the chain and
+// then sending SIGTERM here, so an NF must not leave with packets still on their way to it.
+process.on('SIGINT', () => {})
 
 const xio = await attach({ prefix, name })
 try {
-  await runNF(xio, nf, (endpoint.spec as { config?: unknown }).config ?? {}, {
-    stopping: () => stopping || !xio.managerAlive(),
-  })
+  const instance = createNF(xio, nf, (endpoint.spec as { config?: unknown }).config ?? {})
+  // The launcher counts an instance as started only once its config has been accepted.
+  process.stdout.write('ready\n')
+  await runNF(xio, instance, { stopping: () => stopping || !xio.managerAlive() })
 } catch (e) {
-  if (e instanceof NFConfigError) {
-    process.stderr.write(`${specFile}: /endpoints/${name}/config${e.path}: ${e.message.slice(e.path.length + 2)}\n`)
-    process.exitCode = 2
-  } else throw e
+  if (!(e instanceof NFConfigError)) throw e
+  process.stderr.write(`${specFile}: /endpoints/${name}/config${e.path}: ${e.message.slice(e.path.length + 2)}\n`)
+  process.exitCode = 2
 } finally {
   xio.detach()
 }

@@ -9,4 +9,4 @@ export * from './nf-types.ts'
 import { addon } from './native.ts'
 /** Pins this whole process to the given CPUs (the launcher places NFs away from the manager). */
 export const setAffinity = (cpus: number[]): void => addon.setAffinity(cpus)
-export { defineNF, runNF, nfEnv, type RunOptions } from './nf.ts'
+export { createNF, defineNF, runNF, nfEnv, type RunOptions } from './nf.ts'

@@ -32,9 +32,13 @@ export function nfEnv(xio: Xio, gates: readonly string[]): NFEnv {
   }
 }
 
-/** Builds the NF from its config (throws NFConfigError on a bad one) and runs it until stopped. */
-export async function runNF<Config>(xio: Xio, nf: NFModule<Config>, config: Config, options: RunOptions): Promise<NFInstance> {
-  const instance = nf.create(config, nfEnv(xio, nf.gates))
+/** Builds the NF from its config for this endpoint; throws NFConfigError on a bad config. */
+export function createNF<Config>(xio: Xio, nf: NFModule<Config>, config: Config): NFInstance {
+  return nf.create(config, nfEnv(xio, nf.gates))
+}
+
+/** Runs an NF's rx → process → tx loop until options.stopping() says so. */
+export async function runNF(xio: Xio, instance: NFInstance, options: RunOptions): Promise<void> {
   const burst = new Uint32Array(options.burst ?? 32)
   const p: Packet = { bytes: xio.bytes, view: xio.view, d: 0, at: 0, length: 0, from: 0, inPort: 0, flowHash: 0 }
   let lastTick = performance.now()
@@ -78,5 +82,4 @@ export async function runNF<Config>(xio: Xio, nf: NFModule<Config>, config: Conf
       lastYield = performance.now()
     }
   }
-  return instance
 }

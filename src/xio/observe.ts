@@ -1,5 +1,5 @@
-// Read-only attachment for observers (the dashboard, tests, scripts): a private
-// copy-on-write mapping, so nothing an observer does can reach the data path.
+// Read-only attachment for observers (the dashboard, tests, scripts): the region is mapped
+// read-only, so nothing an observer does can reach the data path. Only read its views.
 import { asXioError } from './errors.ts'
 import { addon, type NativeRegion } from './native.ts'
 import { RegionView } from './region-view.ts'

@@ -1,0 +1,102 @@
+// The launcher's promises: Ctrl-C (or SIGTERM) leaves no process and no region behind, an NF
+// that dies is restarted and the chain goes on, and an NF that cannot start stops the chain
+// with its reason.
+import test from 'ava'
+import { once } from 'node:events'
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { observe, type Observer } from '../../src/xio/index.ts'
+import { root, startXioChain, xioChain } from '../helpers/cli.ts'
+import { uniquePrefix, until } from '../helpers/processes.ts'
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+async function watch(prefix: string): Promise<Observer> {
+  let observer: Observer | undefined
+  await until(() => {
+    try {
+      observer = observe(prefix)
+      return true
+    } catch {
+      return false
+    }
+  }, 20_000, 50)
+  if (!observer) throw new Error(`no region for ${prefix}`)
+  return observer
+}
+
+const nfSlots = (o: Observer, name: string) => o.view.snapshot().slots.filter((s) => s.state === 'active' && s.name === name)
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  test.serial(`run, then ${signal}: every NF process exits and the region is removed`, async (t) => {
+    const prefix = uniquePrefix('life')
+    const cli = startXioChain(['run', 'chains/fw-nat.json', '--no-tui', '--prefix', prefix])
+    const o = await watch(prefix)
+    t.true(await until(() => nfSlots(o, 'fw').length === 1 && nfSlots(o, 'nat').length === 1, 20_000))
+    t.true(await until(() => (nfSlots(o, 'nat')[0]?.route.rxPackets ?? 0) > 0, 10_000), 'traffic flows')
+    const pids = [...nfSlots(o, 'fw'), ...nfSlots(o, 'nat')].map((s) => s.pid)
+    t.true(pids.every((pid) => pid > 0), `NF pids ${pids}: ${cli.output()}`)
+    o.close()
+    cli.kill(signal)
+    const [code] = await once(cli, 'exit')
+    t.is(code, 0, cli.output())
+    for (const pid of pids) t.false(alive(pid), `NF process ${pid} is gone`)
+    t.false(existsSync(`/dev/shm/xio.${prefix}`))
+    t.true(existsSync(join(root, 'out/fw-nat/wan.pcap')), 'outputs were flushed')
+  })
+}
+
+test.serial('an NF killed mid-run is reported and restarted, and the chain goes on', async (t) => {
+  const prefix = uniquePrefix('restart')
+  const cli = startXioChain(['run', 'chains/fw-nat.json', '--no-tui', '--prefix', prefix])
+  const o = await watch(prefix)
+  t.true(await until(() => (nfSlots(o, 'fw')[0]?.route.rxPackets ?? 0) > 0, 20_000), 'the chain is running')
+  const victim = nfSlots(o, 'fw')[0].pid
+  process.kill(victim, 'SIGKILL')
+  t.true(await until(() => nfSlots(o, 'fw').some((s) => s.pid !== victim), 20_000), `a new fw instance attached: ${cli.output()}`)
+  t.true(await until(() => (nfSlots(o, 'fw')[0]?.route.rxPackets ?? 0) > 0, 10_000), 'the new instance gets traffic')
+  t.is(o.view.snapshot().services.find((s) => s.name === 'fw')!.deaths, 1)
+  o.close()
+  t.regex(cli.output(), new RegExp(`NF 'fw' \\(pid ${victim}\\) exited SIGKILL; restarting it`))
+  cli.kill('SIGINT')
+  const [code] = await once(cli, 'exit')
+  t.is(code, 0)
+  t.false(existsSync(`/dev/shm/xio.${prefix}`))
+})
+
+test.serial('an NF whose config it refuses stops the chain with the field and the reason', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'xio-life-'))
+  const spec = {
+    endpoints: {
+      in: { kind: 'pcap', input: join(root, 'pcaps/lan.pcap') },
+      nat: { kind: 'nat', config: { external: '203.0.113.1', inside: '10.0.0.1/24' } },
+      out: { kind: 'sink' },
+    },
+    links: ['in -> nat', 'nat.outside -> out', 'nat.inside -> out'],
+  }
+  writeFileSync(join(dir, 'bad-nat.json'), JSON.stringify(spec))
+  const prefix = uniquePrefix('badnf')
+  const r = await xioChain(['run', join(dir, 'bad-nat.json'), '--no-tui', '--prefix', prefix, '--duration', '5'])
+  t.is(r.code, 1)
+  t.regex(r.stderr, /NF 'nat' exited with status 2 while starting/)
+  t.regex(r.stderr, /\/endpoints\/nat\/config\/inside: /)
+  t.false(existsSync(`/dev/shm/xio.${prefix}`))
+})
+
+test.serial('a capture in a format pcap-parser cannot read is refused with what to do', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'xio-life-'))
+  const pcapng = Buffer.alloc(64)
+  pcapng.writeUInt32BE(0x0a0d0d0a, 0)
+  writeFileSync(join(dir, 'capture.pcapng'), pcapng)
+  const r = await xioChain(['replay', 'chains/l2fwd.json', '--input', `in=${join(dir, 'capture.pcapng')}`, '--prefix', uniquePrefix('pcapng')])
+  t.is(r.code, 1)
+  t.regex(r.stderr, /capture\.pcapng: pcapng is not supported; convert it: tshark -F pcap/)
+})

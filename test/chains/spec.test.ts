@@ -1,0 +1,129 @@
+// Spec validation: every kind of mistake is reported with the file, the JSON path of the
+// offending field and what was expected.
+import test from 'ava'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { checkChain, loadChain, SpecError } from '../../src/chain/spec.ts'
+import { xioChain } from '../helpers/cli.ts'
+
+const FILE = 'chains/x.json'
+const base = () => ({
+  endpoints: {
+    in: { kind: 'pcap', input: 'in.pcap' },
+    fw: { kind: 'firewall', config: { default: 'drop', rules: [{ action: 'allow', proto: 'tcp', dstPort: 80 }] } },
+    out: { kind: 'sink' },
+  } as Record<string, unknown>,
+  links: ['in -> fw', 'fw -> out'],
+})
+
+function problems(json: unknown): string[] {
+  try {
+    checkChain(FILE, json)
+  } catch (e) {
+    if (e instanceof SpecError) return e.message.split('\n')
+    throw e
+  }
+  return []
+}
+
+test('a valid spec resolves endpoints, gates and links', (t) => {
+  const chain = checkChain(FILE, base())
+  t.deepEqual([...chain.endpoints.keys()], ['in', 'fw', 'out'])
+  t.deepEqual(chain.links.map((l) => `${l.from}.${l.gate}(${l.gateIndex}) -> ${l.to}`), ['in.out(0) -> fw', 'fw.out(0) -> out'])
+  t.is(chain.prefix, 'x')
+})
+
+test('a bad field deep in an NF config names its path and what was expected', (t) => {
+  const spec = base()
+  ;(spec.endpoints.fw as { config: { rules: unknown[] } }).config.rules.push({ action: 'allow' }, { action: 'allow', dstPort: 'http' })
+  t.deepEqual(problems(spec), [`${FILE}: /endpoints/fw/config/rules/2/dstPort: must be a port or [low, high], or a list of them`])
+})
+
+test('an unknown field is named', (t) => {
+  const spec = base()
+  ;(spec.endpoints.in as Record<string, unknown>).spede = 'top'
+  t.deepEqual(problems(spec), [`${FILE}: /endpoints/in/spede: unknown field 'spede'`])
+})
+
+test('a missing required field is named', (t) => {
+  const spec = base()
+  spec.endpoints.nat = { kind: 'nat' }
+  spec.links.push('fw.out -> nat')
+  t.true(problems(spec).includes(`${FILE}: /endpoints/nat/config: is required`))
+})
+
+test('an unknown endpoint kind lists the kinds there are', (t) => {
+  const spec = base()
+  spec.endpoints.fw = { kind: 'firewal' }
+  t.deepEqual(problems(spec), [`${FILE}: /endpoints/fw: kind must be one of l2fwd, firewall, nat, pcap, generator, sink`])
+})
+
+test('a bad address says what an address looks like', (t) => {
+  const spec = base()
+  spec.endpoints.nat = { kind: 'nat', config: { external: '203.0.113.300' } }
+  t.true(problems(spec).includes(`${FILE}: /endpoints/nat/config/external: must be an IPv4 address like 192.0.2.1`))
+})
+
+test('a malformed link is pointed at', (t) => {
+  const spec = base()
+  spec.links[1] = 'fw => out'
+  t.deepEqual(problems(spec), [`${FILE}: /links/1: must be "from -> to" or "from.gate -> to"`])
+})
+
+test('a link to an endpoint that does not exist lists the ones that do', (t) => {
+  const spec = base()
+  spec.links[1] = 'fw -> outt'
+  t.deepEqual(problems(spec), [`${FILE}: /links/1: no endpoint named 'outt' (have: in, fw, out)`])
+})
+
+test('a gate the NF does not have lists its gates', (t) => {
+  const spec = base()
+  spec.links[1] = 'fw.inside -> out'
+  t.deepEqual(problems(spec), [`${FILE}: /links/1: firewall 'fw' has no gate 'inside' (its gates: out)`])
+})
+
+test('a gate wired twice is refused', (t) => {
+  const spec = base()
+  spec.links.push('fw.out -> in')
+  t.deepEqual(problems(spec), [`${FILE}: /links/2: gate fw.out is already linked by /links/1: a gate leads to one endpoint`])
+})
+
+test('an endpoint no packet can reach is reported', (t) => {
+  const spec = base()
+  spec.endpoints.idle = { kind: 'l2fwd' }
+  spec.links.push('idle -> out')
+  t.deepEqual(problems(spec), [`${FILE}: /endpoints/idle: no packet can reach 'idle': no link leads to it from a port that brings packets in`])
+})
+
+test('a cycle with no exit is reported for each NF on it', (t) => {
+  const spec = base()
+  spec.endpoints.a = { kind: 'l2fwd' }
+  spec.endpoints.b = { kind: 'l2fwd' }
+  spec.links = ['in -> fw', 'fw -> a', 'a -> b', 'b -> a', 'out -> out']
+  const found = problems(spec)
+  t.true(found.some((p) => p.startsWith(`${FILE}: /endpoints/a: packets reaching 'a' can never leave the chain: its links loop through`)))
+  t.true(found.some((p) => p.startsWith(`${FILE}: /endpoints/b: packets reaching 'b' can never leave the chain`)))
+})
+
+test('a file that is not JSON, or missing, says so', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'xio-spec-'))
+  writeFileSync(join(dir, 'broken.json'), '{ "endpoints": ')
+  t.throws(() => loadChain(join(dir, 'broken.json')), { instanceOf: SpecError, message: /broken\.json: \/: not valid JSON/ })
+  t.throws(() => loadChain(join(dir, 'missing.json')), { instanceOf: SpecError, message: /missing\.json: \/: cannot read the spec/ })
+})
+
+test('xio-chain validate exits 0 on the bundled chains and 1 with the errors otherwise', async (t) => {
+  for (const name of ['fw-nat', 'l2fwd', 'firewall']) {
+    const ok = await xioChain(['validate', `chains/${name}.json`])
+    t.is(ok.code, 0, ok.stderr)
+    t.regex(ok.stdout, new RegExp(`valid chain '${name}'`))
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'xio-spec-'))
+  const spec = base()
+  spec.links[1] = 'fw -> outt'
+  writeFileSync(join(dir, 'bad.json'), JSON.stringify(spec))
+  const bad = await xioChain(['validate', join(dir, 'bad.json')])
+  t.is(bad.code, 1)
+  t.is(bad.stderr.trim(), `${join(dir, 'bad.json')}: /links/1: no endpoint named 'outt' (have: in, fw, out)`)
+})
