@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url'
 import { attach, Manager, type Xio } from '../xio/index.ts'
 import type { Chain } from './spec.ts'
 import type { PcapPort as PcapSpec, GeneratorPort as GeneratorSpec } from './spec-types.ts'
-import { readPcap } from './pcap.ts'
+import { LINKTYPE_ETHERNET, readPcap } from './pcap.ts'
 import type { Port } from './ports/port.ts'
 import { PcapPort } from './ports/pcap.ts'
 import { SinkPort } from './ports/sink.ts'
@@ -30,6 +30,8 @@ export interface LaunchOptions {
   maxRestarts?: number
   /** Every capture once, at top speed, whatever the spec says (for replayInOrder). */
   replay?: boolean
+  /** Where notices go that do not stop the chain (default: stderr). */
+  warn?: (message: string) => void
 }
 
 export interface NfInstanceProcess {
@@ -61,6 +63,11 @@ export class RunningChain extends EventEmitter {
 
   get prefix(): string {
     return this.manager.prefix
+  }
+
+  private warn(message: string): void {
+    if (this.options.warn) this.options.warn(message)
+    else process.stderr.write(`warning: ${message}\n`)
   }
 
   static async start(chain: Chain, options: LaunchOptions = {}): Promise<RunningChain> {
@@ -162,7 +169,11 @@ export class RunningChain extends EventEmitter {
     const pcap: PcapSpec = this.options.replay ? { ...(spec as PcapSpec), speed: 'top', loop: 1 } : (spec as PcapSpec)
     const input = this.options.inputs?.[name] ?? (pcap.input && resolve(this.chain.dir, pcap.input))
     const output = this.options.outputs?.[name] ?? (pcap.output && resolve(this.chain.dir, pcap.output))
-    const records = input ? (await readPcap(input)).records : []
+    const capture = input ? await readPcap(input) : null
+    if (capture?.truncated) this.warn(`${input}: the file ends inside its last record, which was left out`)
+    if (capture && capture.linkType !== LINKTYPE_ETHERNET)
+      throw new ChainError(`${input}: link type ${capture.linkType} is not Ethernet (1); xio-chain replays Ethernet captures`)
+    const records = capture?.records ?? []
     return new PcapPort(name, xio, pcap, records, output || null, !this.options.replay)
   }
 
