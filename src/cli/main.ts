@@ -7,6 +7,8 @@ import { ChainError, RunningChain } from '../chain/launcher.ts'
 import { PcapError } from '../chain/pcap.ts'
 import { XioError, observe } from '../xio/index.ts'
 import { statsLines } from './stats.ts'
+import { showDashboard } from '../tui/dashboard.tsx'
+import { chainSource, describeExit, observerSource } from '../tui/sources.ts'
 
 function pairs(values: string[] | undefined, flag: string): Record<string, string> {
   const out: Record<string, string> = {}
@@ -25,21 +27,28 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 async function run(spec: string, options: { duration?: number; tui: boolean; prefix?: string }) {
   const chain = loadChain(spec)
   const running = await RunningChain.start(chain, { prefix: options.prefix })
-  running.on('nf-exit', (e) =>
-    process.stderr.write(`NF '${e.endpoint}' (pid ${e.pid}) exited ${e.signal ?? `with status ${e.code}`}${e.restarting ? '; restarting it' : ''}\n`),
-  )
+  const dashboard = options.tui && process.stdout.isTTY === true
+  // The dashboard shows NF exits itself and prints them when it closes; stderr would tear its screen.
+  if (!dashboard) running.on('nf-exit', (e) => process.stderr.write(`${describeExit(e)}\n`))
   let stop = false
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => (stop = true))
   const pumping = running.pump()
   const started = Date.now()
   const deadline = options.duration === undefined ? Infinity : started + options.duration * 1000
-  process.stdout.write(`chain '${chain.name}' running on prefix '${running.prefix}'; Ctrl-C stops it\n`)
-  let before = running.manager.snapshot()
-  while (!stop && !running.failure && Date.now() < deadline) {
-    await sleep(Math.min(1000, Math.max(10, deadline - Date.now())))
-    const after = running.manager.snapshot()
-    process.stdout.write(`-- ${((Date.now() - started) / 1000).toFixed(0)}s\n${statsLines(before, after).join('\n')}\n`)
-    before = after
+  process.stdout.write(`chain '${chain.name}' running on prefix '${running.prefix}'; ${dashboard ? 'q' : 'Ctrl-C'} stops it\n`)
+  if (dashboard) {
+    const source = chainSource(running)
+    await showDashboard(source, { owns: true, durationMs: options.duration === undefined ? undefined : options.duration * 1000 })
+    source.detach()
+    for (const event of source.events) process.stderr.write(`${event}\n`)
+  } else {
+    let before = running.manager.snapshot()
+    while (!stop && !running.failure && Date.now() < deadline) {
+      await sleep(Math.min(1000, Math.max(10, deadline - Date.now())))
+      const after = running.manager.snapshot()
+      process.stdout.write(`-- ${((Date.now() - started) / 1000).toFixed(0)}s\n${statsLines(before, after).join('\n')}\n`)
+      before = after
+    }
   }
   await running.stop()
   await pumping
@@ -79,20 +88,28 @@ async function replay(spec: string, options: { input?: string[]; output?: string
 
 async function top(prefix: string) {
   const observer = observe(prefix)
-  let stop = false
-  process.on('SIGINT', () => (stop = true))
-  let before = observer.view.snapshot()
-  while (!stop) {
-    await sleep(1000)
-    if (!observer.managerAlive()) {
-      process.stdout.write(`the chain on prefix '${prefix}' has stopped\n`)
-      break
+  try {
+    if (process.stdout.isTTY) {
+      const end = await showDashboard(observerSource(observer), { owns: false })
+      if (end.reason === 'gone') process.stdout.write(`${end.message}\n`)
+      return
     }
-    const after = observer.view.snapshot()
-    process.stdout.write(`-- ${new Date().toISOString()}\n${statsLines(before, after).join('\n')}\n`)
-    before = after
+    let stop = false
+    process.on('SIGINT', () => (stop = true))
+    let before = observer.view.snapshot()
+    while (!stop) {
+      await sleep(1000)
+      if (!observer.managerAlive()) {
+        process.stdout.write(`the chain on prefix '${prefix}' has stopped\n`)
+        break
+      }
+      const after = observer.view.snapshot()
+      process.stdout.write(`-- ${new Date().toISOString()}\n${statsLines(before, after).join('\n')}\n`)
+      before = after
+    }
+  } finally {
+    observer.close()
   }
-  observer.close()
 }
 
 const cli = yargs(hideBin(process.argv))

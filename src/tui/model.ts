@@ -1,0 +1,247 @@
+// From region snapshots to what the dashboard shows. Rates are counter deltas over the real
+// time between two snapshots (snapshot.time, not the refresh period, which timers stretch);
+// a counter seen for the first time has no rate yet rather than a made-up one.
+import type { RegionSnapshot, RingSnapshot, SlotSnapshot } from '../xio/index.ts'
+import type { Topology } from './topology.ts'
+
+export type EndpointState = 'running' | 'sleeping' | 'detaching' | 'restarting' | 'dead'
+
+export interface EndpointRow {
+  label: string
+  endpoint: string
+  state: EndpointState
+  pid: number | null
+  /** Per second; null when there is no earlier sample of this instance. */
+  rx: number | null
+  rxBits: number | null
+  tx: number | null
+  txBits: number | null
+  drop: number | null
+  rxTotal: number | null
+  txTotal: number | null
+  dropTotal: number | null
+  restarts: number
+}
+
+export interface RingRow {
+  label: string
+  ring: 'rx' | 'tx'
+  used: number
+  size: number
+  /** Descriptors enqueued per second. */
+  rate: number | null
+  /** Descriptors refused because the ring was full: the sender kept them and retried. */
+  full: number
+  fullRate: number | null
+}
+
+export interface PoolInfo {
+  buffers: number
+  free: number
+  inUse: number
+  /** Endpoints' mallocs that found their cache empty, and manager refills that found the pool dry. */
+  allocFailures: number
+}
+
+export interface ManagerInfo {
+  routed: number
+  routedRate: number | null
+  /** Share of polls that found work, over the last interval. */
+  busy: number | null
+  sleeping: boolean
+  sleeps: number
+  sleepRate: number | null
+  wakeups: number
+  wakeRate: number | null
+  held: number
+}
+
+export interface NfInfo {
+  label: string
+  kind: 'firewall' | 'nat' | 'other'
+  counters: Record<string, number>
+  rules?: string[]
+}
+
+export interface DashboardModel {
+  name: string
+  prefix: string
+  /** Seconds since the dashboard started watching. */
+  watching: number
+  endpoints: EndpointRow[]
+  rings: RingRow[]
+  pool: PoolInfo
+  manager: ManagerInfo
+  nfs: NfInfo[]
+  /** Routed packets/s, one sample per refresh, oldest first, at most a minute's worth. */
+  throughput: number[]
+  /** The latest thing that happened to an NF process (exit, restart), if any. */
+  event?: string
+}
+
+/** What the launcher knows of NF exits; `top` has only the region's death counts. */
+export interface ExitRecord {
+  count: number
+  /** Whether the launcher said it would restart it after the last exit. */
+  restarting: boolean
+}
+
+export interface Sample {
+  snapshot: RegionSnapshot
+  exits?: ReadonlyMap<string, ExitRecord>
+  event?: string
+}
+
+const slotKey = (s: SlotSnapshot) => `${s.slot}/${s.generation}`
+
+function delta(now: number, before: number | undefined, seconds: number): number | null {
+  if (before === undefined || seconds <= 0) return null
+  return Math.max(0, now - before) / seconds
+}
+
+const live = (s: SlotSnapshot) => s.state === 'active' || s.state === 'detaching'
+
+/** Keeps the previous snapshot and a minute of throughput; turns each new sample into a model. */
+export class Sampler {
+  private prev: RegionSnapshot | null = null
+  private prevSlots = new Map<string, SlotSnapshot>()
+  private readonly history: number[] = []
+  private started: number | null = null
+  /** Instances seen per endpoint: one that vanishes without a spec to say so is dead. */
+  private readonly seen = new Map<string, number>()
+
+  constructor(private readonly topology: Topology, private readonly historyLength = 120) {}
+
+  next(sample: Sample): DashboardModel {
+    const s = sample.snapshot
+    const prev = this.prev
+    const seconds = prev ? (s.time - prev.time) / 1000 : 0
+    const rate = (now: number, before: number | undefined) => delta(now, before, seconds)
+    const m = s.manager
+
+    const routedRate = prev ? rate(m.routed, prev.manager.routed) : null
+    if (routedRate !== null) {
+      this.history.push(routedRate)
+      if (this.history.length > this.historyLength) this.history.shift()
+    }
+    const loops = prev ? m.loops - prev.manager.loops : 0
+    const manager: ManagerInfo = {
+      routed: m.routed,
+      routedRate,
+      busy: loops > 0 ? (m.busyLoops - prev!.manager.busyLoops) / loops : null,
+      sleeping: m.sleeping,
+      sleeps: m.sleeps,
+      sleepRate: rate(m.sleeps, prev?.manager.sleeps),
+      wakeups: m.wakeups,
+      wakeRate: rate(m.wakeups, prev?.manager.wakeups),
+      held: m.held,
+    }
+
+    const endpoints: EndpointRow[] = []
+    const rings: RingRow[] = []
+    const nfs: NfInfo[] = []
+    const slots = s.slots.filter(live)
+    const deaths = new Map(s.services.map((x) => [x.name, x.deaths]))
+    for (const e of this.endpointOrder(s)) {
+      const mine = slots.filter((x) => x.name === e.name).sort((a, b) => a.instance - b.instance)
+      const expected = Math.max(e.instances ?? 0, this.seen.get(e.name) ?? 0, mine.length)
+      if (e.instances === undefined) this.seen.set(e.name, expected)
+      const exits = sample.exits?.get(e.name)
+      const restarts = exits?.count ?? deaths.get(e.name) ?? 0
+      const label = (instance: number) => (expected > 1 ? `${e.name}#${instance}` : e.name)
+      for (const slot of mine) {
+        const before = this.prevSlots.get(slotKey(slot))
+        const r = slot.route, b = before?.route
+        const drops = r.dropped + r.noRoute
+        endpoints.push({
+          label: label(slot.instance),
+          endpoint: e.name,
+          state: slot.state === 'detaching' ? 'detaching' : slot.sleeping ? 'sleeping' : 'running',
+          pid: slot.pid,
+          rx: rate(r.rxPackets, b?.rxPackets),
+          rxBits: rate(r.rxBytes * 8, b && b.rxBytes * 8),
+          tx: rate(r.txPackets, b?.txPackets),
+          txBits: rate(r.txBytes * 8, b && b.txBytes * 8),
+          drop: rate(drops, b && b.dropped + b.noRoute),
+          rxTotal: r.rxPackets,
+          txTotal: r.txPackets,
+          dropTotal: drops,
+          restarts,
+        })
+        for (const ring of ['rx', 'tx'] as const) rings.push(ringRow(label(slot.instance), ring, slot.rings[ring], before?.rings[ring], rate))
+        if (Object.keys(slot.nf).length) nfs.push({ label: label(slot.instance), ...nfKind(e.kind, slot.nf), counters: slot.nf, rules: e.rules })
+      }
+      // Instances that should be there and are not: between an exit and the restart, or gone.
+      for (let i = mine.length; i < expected; i++) {
+        endpoints.push({
+          label: label(i),
+          endpoint: e.name,
+          state: exits?.restarting ? 'restarting' : 'dead',
+          pid: null,
+          rx: null, rxBits: null, tx: null, txBits: null, drop: null,
+          rxTotal: null, txTotal: null, dropTotal: null,
+          restarts,
+        })
+      }
+    }
+
+    let mallocFails = 0
+    for (const slot of slots) mallocFails += slot.endpoint.mallocFails
+    const pool: PoolInfo = {
+      buffers: s.pool.buffers,
+      free: s.pool.free + s.pool.cached,
+      inUse: s.pool.inUse,
+      allocFailures: mallocFails + m.poolDry,
+    }
+
+    this.prev = s
+    this.prevSlots = new Map(s.slots.filter(live).map((x) => [slotKey(x), x]))
+    this.started ??= s.time
+    return {
+      name: this.topology.name,
+      prefix: s.prefix,
+      watching: (s.time - this.started) / 1000,
+      endpoints,
+      rings,
+      pool,
+      manager,
+      nfs,
+      throughput: [...this.history],
+      event: sample.event,
+    }
+  }
+
+  // The topology's order (the spec's, or the region's declaration order); endpoints the region
+  // has and the topology lacks go last, so nothing running is hidden.
+  private endpointOrder(s: RegionSnapshot) {
+    const order = [...this.topology.endpoints]
+    const known = new Set(order.map((e) => e.name))
+    for (const svc of s.services) if (!known.has(svc.name)) order.push({ name: svc.name, gates: 0 })
+    return order
+  }
+}
+
+function ringRow(
+  label: string,
+  ring: 'rx' | 'tx',
+  now: RingSnapshot,
+  before: RingSnapshot | undefined,
+  rate: (a: number, b: number | undefined) => number | null,
+): RingRow {
+  return {
+    label,
+    ring,
+    used: Math.min(now.used, now.size),
+    size: now.size,
+    rate: rate(now.enqueued, before?.enqueued),
+    full: now.refused,
+    fullRate: rate(now.refused, before?.refused),
+  }
+}
+
+// Counter names say what an NF is when the spec is not at hand (`top`).
+function nfKind(kind: string | undefined, counters: Record<string, number>): { kind: NfInfo['kind'] } {
+  if (kind === 'firewall' || (kind === undefined && 'defaultPackets' in counters)) return { kind: 'firewall' }
+  if (kind === 'nat' || (kind === undefined && 'mappingsActive' in counters)) return { kind: 'nat' }
+  return { kind: 'other' }
+}

@@ -1,0 +1,75 @@
+// What each NF counts for itself (published into its slot about twice a second): firewall
+// rule hits by rule, NAT mappings and translations. Unknown NFs show their counters as named.
+import { Text } from 'ink'
+import { si } from '../format.ts'
+import type { DashboardModel, NfInfo } from '../model.ts'
+import type { PanelContent } from './panel.tsx'
+
+type Item = [name: string, value: string]
+
+function firewallItems(nf: NfInfo): Item[] {
+  const c = nf.counters
+  const items: Item[] = []
+  const rules = Object.keys(c)
+    .map((k) => /^rules\/(\d+)\/packets$/.exec(k))
+    .filter((m) => m !== null)
+    .map((m) => Number(m![1]))
+    .sort((a, b) => a - b)
+  for (const i of rules) items.push([nf.rules?.[i] ?? `rule ${i}`, si(c[`rules/${i}/packets`])])
+  if ('defaultPackets' in c) items.push(['default', si(c.defaultPackets)])
+  const lookups = (c.cacheHits ?? 0) + (c.cacheMisses ?? 0)
+  if (lookups) items.push(['flow cache hits', `${Math.round((c.cacheHits / lookups) * 100)}%`])
+  if ('conntrackActive' in c) items.push(['conntrack', si(c.conntrackActive)])
+  return items
+}
+
+function natItems(nf: NfInfo): Item[] {
+  const c = nf.counters
+  const items: Item[] = [
+    ['mappings', si(c.mappingsActive)],
+    ['created', si(c.mappingsCreated)],
+    ['expired', si(c.mappingsExpired)],
+    ['out', si(c.translatedOut)],
+    ['in', si(c.translatedIn)],
+  ]
+  for (const [key, name] of [['exhaustedDrops', 'ports exhausted'], ['noMappingDrops', 'no mapping']] as const)
+    if (c[key]) items.push([name, si(c[key])])
+  return items
+}
+
+function items(nf: NfInfo): Item[] {
+  if (nf.kind === 'firewall') return firewallItems(nf)
+  if (nf.kind === 'nat') return natItems(nf)
+  return Object.entries(nf.counters).map(([k, v]) => [k, si(v)])
+}
+
+/** Items packed into lines of `width`, the NF's name leading its first. */
+export function nfLines(nf: NfInfo, width: number): string[][] {
+  const indent = 12
+  const lines: string[][] = [[]]
+  let used = indent
+  for (const [name, value] of items(nf)) {
+    const text = `${name} ${value}`
+    if (used + text.length + 2 > width && lines.at(-1)!.length) {
+      lines.push([])
+      used = indent
+    }
+    lines.at(-1)!.push(text)
+    used += text.length + 2
+  }
+  return lines
+}
+
+export function nfsContent(model: DashboardModel, width: number): PanelContent {
+  const lines = model.nfs.flatMap((nf) =>
+    nfLines(nf, width).map((parts, i) => (
+      <Text key={i}>
+        <Text bold color="cyan">
+          {(i ? '' : nf.label).slice(0, 11).padEnd(12)}
+        </Text>
+        {parts.join('  ')}
+      </Text>
+    )),
+  )
+  return { lines }
+}

@@ -1,0 +1,47 @@
+// Where the dashboard's numbers come from. Inside `run`, the chain's own manager (the spec
+// gives names and gates, the launcher tells of NF exits and restarts); in `top`, a read-only
+// observer of the prefix, which knows only what the region holds.
+import type { RunningChain } from '../chain/launcher.ts'
+import type { Observer } from '../xio/index.ts'
+import type { DashboardSource } from './dashboard.tsx'
+import type { ExitRecord } from './model.ts'
+import { topologyOfChain, topologyOfRegion } from './topology.ts'
+
+interface NfExit {
+  endpoint: string
+  pid?: number
+  code: number | null
+  signal: string | null
+  restarting: boolean
+}
+
+export function describeExit(e: NfExit): string {
+  return `NF '${e.endpoint}' (pid ${e.pid}) exited ${e.signal ?? `with status ${e.code}`}${e.restarting ? '; restarting it' : ''}`
+}
+
+export function chainSource(running: RunningChain): DashboardSource & { events: string[]; detach(): void } {
+  const exits = new Map<string, ExitRecord>()
+  const events: string[] = []
+  const onExit = (e: NfExit) => {
+    const before = exits.get(e.endpoint)
+    exits.set(e.endpoint, { count: (before?.count ?? 0) + 1, restarting: e.restarting })
+    events.push(describeExit(e))
+  }
+  running.on('nf-exit', onExit)
+  return {
+    topology: topologyOfChain(running.chain),
+    events,
+    read: () => ({ snapshot: running.manager.snapshot(), exits, event: events.at(-1) }),
+    gone: () => (running.failure ? running.failure.message : null),
+    detach: () => void running.off('nf-exit', onExit),
+  }
+}
+
+export function observerSource(observer: Observer): DashboardSource {
+  const prefix = observer.view.prefix
+  return {
+    topology: topologyOfRegion(observer.view.snapshot()),
+    read: () => ({ snapshot: observer.view.snapshot() }),
+    gone: () => (observer.managerAlive() ? null : `the chain on prefix '${prefix}' has stopped`),
+  }
+}

@@ -1,0 +1,114 @@
+// The real CLI on a real terminal (tmux): `run` shows the dashboard over a loaded chain, `top`
+// watches it from a second terminal, q stops the chain cleanly, and top says the chain stopped.
+import test from 'ava'
+import { execFileSync } from 'node:child_process'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { bin, root, xioChain } from '../helpers/cli.ts'
+import { uniquePrefix, until } from '../helpers/processes.ts'
+
+const socket = `xio-dash-${process.pid}`
+const tmux = (...args: string[]) => execFileSync('tmux', ['-L', socket, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
+const capture = (session: string) => {
+  try {
+    return tmux('capture-pane', '-p', '-t', session)
+  } catch {
+    return ''
+  }
+}
+const sessionAlive = (session: string) => {
+  try {
+    tmux('has-session', '-t', session)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** Pids of processes whose command line mentions the prefix (the CLI and its NF processes). */
+function processesOf(prefix: string): number[] {
+  const pids: number[] = []
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue
+    try {
+      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').includes(prefix)) pids.push(Number(entry))
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return pids
+}
+
+// Starts a command in its own tmux session (a real terminal), recording its exit status.
+function start(session: string, args: string[], dir: string): string {
+  const status = join(dir, `${session}.status`)
+  const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`
+  const command = `${[process.execPath, bin, ...args].map(quote).join(' ')}; echo $? > ${quote(status)}`
+  tmux('new-session', '-d', '-s', session, '-x', '120', '-y', '40', '-c', root, '-e', 'LANG=C.UTF-8', command)
+  return status
+}
+
+const ringRow = (screen: string, endpoint: string, ring: string) =>
+  new RegExp(`^${endpoint} +${ring} +[█▏▎▍▌▋▊▉░]+ +(\\d+)/(\\d+) +\\d+% +(\\S+)`, 'm').exec(screen)
+const nonZero = (cell: string | undefined) => !!cell && /^[\d.]+[kMG]?$/.test(cell) && Number.parseFloat(cell) > 0
+
+test('run shows the dashboard under load, top watches it, q stops everything and leaves /dev/shm clean', async (t) => {
+  try {
+    execFileSync('tmux', ['-V'])
+  } catch {
+    t.fail('tmux is needed for this test (apt-get install tmux; .ci/run installs it)')
+    return
+  }
+  const prefix = uniquePrefix('dash')
+  const dir = mkdtempSync(join(tmpdir(), 'xio-dash-'))
+  t.teardown(() => {
+    try {
+      tmux('kill-server')
+    } catch {
+      // no server left: every session ended
+    }
+    for (const pid of processesOf(prefix)) process.kill(pid, 'SIGKILL')
+    rmSync(`/dev/shm/xio.${prefix}`, { force: true })
+    rmSync(dir, { recursive: true, force: true })
+  })
+
+  const runStatus = start('run', ['run', 'test/fixtures/fw-nat-generator.json', '--prefix', prefix], dir)
+  let screen = ''
+  const loaded = await until(() => {
+    screen = capture('run')
+    const fwRx = ringRow(screen, 'fw', 'rx')
+    const lanTx = /^lan +running +\d+ +\S+ +\S+ +(\S+)/m.exec(screen)
+    return nonZero(fwRx?.[3]) && nonZero(lanTx?.[1])
+  }, 60_000, 250)
+  t.log(`\n${screen}`)
+  t.true(loaded, `no ring rows with non-zero rates on the screen:\n${screen}`)
+  for (const endpoint of ['lan', 'wan', 'fw', 'nat']) for (const ring of ['rx', 'tx']) t.truthy(ringRow(screen, endpoint, ring), `${endpoint} ${ring} ring row`)
+  t.regex(screen, /lan ──▶ fw ──▶ nat ─outside─▶ wan/)
+  t.regex(screen, /^fw +web \S+/m, 'firewall rule hits')
+  t.regex(screen, /q quit \(stops the chain\)/)
+
+  const topStatus = start('top', ['top', '--prefix', prefix], dir)
+  let topScreen = ''
+  const watching = await until(() => {
+    topScreen = capture('top')
+    return /^xio-chain top/.test(topScreen) && nonZero(ringRow(topScreen, 'fw', 'rx')?.[3])
+  }, 30_000, 250)
+  t.true(watching, `top shows no rates:\n${topScreen}`)
+  t.regex(topScreen, /nat ─1─▶ wan/, 'top draws gates by number')
+
+  tmux('send-keys', '-t', 'run', 'q')
+  t.true(await until(() => existsSync(runStatus) && !sessionAlive('run'), 30_000, 100), 'run did not exit after q')
+  t.is(readFileSync(runStatus, 'utf8').trim(), '0')
+  t.true(await until(() => existsSync(topStatus), 10_000, 100), 'top did not exit when the chain stopped')
+  t.is(readFileSync(topStatus, 'utf8').trim(), '0')
+  t.true(await until(() => processesOf(prefix).length === 0, 10_000, 100), `processes left: ${processesOf(prefix)}`)
+  t.false(existsSync(`/dev/shm/xio.${prefix}`), 'the region was removed')
+})
+
+test('top on a prefix with no chain says so and exits 1', async (t) => {
+  const prefix = uniquePrefix('dash-none')
+  const r = await xioChain(['top', '--prefix', prefix])
+  t.is(r.code, 1)
+  t.regex(r.stderr, new RegExp(`no xio region for prefix '${prefix}'.*is a chain running`))
+})

@@ -1,0 +1,89 @@
+import test from 'ava'
+import { Sampler } from '../../src/tui/model.ts'
+import { chainLines, topologyOfRegion } from '../../src/tui/topology.ts'
+import { after, before, fwNat, snapshot } from './snapshots.ts'
+
+test('rates are counter deltas over the snapshots\' real elapsed time', (t) => {
+  const sampler = new Sampler(fwNat)
+  const first = sampler.next({ snapshot: before })
+  t.is(first.endpoints[0].rx, null, 'no rate before a second sample')
+  t.is(first.manager.busy, null)
+  const m = sampler.next({ snapshot: after })
+  const fw = m.endpoints.find((e) => e.label === 'fw')!
+  t.deepEqual(
+    { rx: fw.rx, tx: fw.tx, drop: fw.drop, rxBits: fw.rxBits, txBits: fw.txBits, state: fw.state },
+    { rx: 20_000, tx: 18_000, drop: 2_000, rxBits: 10_240_000, txBits: 9_216_000, state: 'sleeping' },
+  )
+  t.deepEqual([fw.rxTotal, fw.txTotal, fw.dropTotal], [70_000, 63_000, 7_000])
+  t.is(m.manager.routedRate, 60_000)
+  t.is(m.manager.busy, 0.75)
+  t.is(m.manager.sleepRate, 2)
+  t.is(m.manager.wakeRate, 5)
+  t.deepEqual(m.throughput, [60_000])
+  t.deepEqual(m.pool, { buffers: 8192, free: 7064, inUse: 1128, allocFailures: 3 })
+})
+
+test('a refresh that comes late does not inflate rates', (t) => {
+  const sampler = new Sampler(fwNat)
+  sampler.next({ snapshot: before })
+  const late = { ...after, time: before.time + 2000 }
+  t.is(sampler.next({ snapshot: late }).manager.routedRate, 30_000)
+})
+
+test('rings: rx and tx per endpoint in spec order, with enqueue and refusal rates', (t) => {
+  const sampler = new Sampler(fwNat)
+  sampler.next({ snapshot: before })
+  const rings = sampler.next({ snapshot: after }).rings
+  t.deepEqual(
+    rings.map((r) => `${r.label}.${r.ring}`),
+    ['lan.rx', 'lan.tx', 'wan.rx', 'wan.tx', 'fw.rx', 'fw.tx', 'nat.rx', 'nat.tx'],
+  )
+  const wanRx = rings[2]
+  t.deepEqual([wanRx.used, wanRx.size, wanRx.rate, wanRx.full, wanRx.fullRate], [1000, 1024, 20_000, 2_500, 2_500])
+})
+
+test('an instance that left: restarting while the launcher restarts it, dead otherwise', (t) => {
+  const withoutFw = (s: typeof after) => ({ ...s, slots: s.slots.filter((x) => x.name !== 'fw') })
+  const restarting = new Sampler(fwNat).next({
+    snapshot: withoutFw(after),
+    exits: new Map([['fw', { count: 2, restarting: true }]]),
+  })
+  const fw = restarting.endpoints.find((e) => e.endpoint === 'fw')!
+  t.is(fw.state, 'restarting')
+  t.is(fw.restarts, 2)
+  t.is(fw.rx, null)
+  const dead = new Sampler(fwNat).next({ snapshot: withoutFw(after), exits: new Map([['fw', { count: 6, restarting: false }]]) })
+  t.is(dead.endpoints.find((e) => e.endpoint === 'fw')!.state, 'dead')
+})
+
+test('top: restarts are the region\'s deaths, and an instance seen then gone is dead', (t) => {
+  const sampler = new Sampler(topologyOfRegion(before))
+  sampler.next({ snapshot: before })
+  const gone = snapshot({ time: 11_000, slots: [], deaths: { nat: 1 } })
+  const m = sampler.next({ snapshot: gone })
+  const nat = m.endpoints.find((e) => e.endpoint === 'nat')!
+  t.deepEqual([nat.state, nat.restarts], ['dead', 1])
+})
+
+test('a restarted instance (new slot generation) has no rate until its second sample', (t) => {
+  const sampler = new Sampler(fwNat)
+  sampler.next({ snapshot: before })
+  const restarted = { ...after, slots: after.slots.map((s) => (s.name === 'fw' ? { ...s, generation: 2 } : s)) }
+  const fw = sampler.next({ snapshot: restarted }).endpoints.find((e) => e.label === 'fw')!
+  t.is(fw.rx, null)
+  t.is(fw.rxTotal, 70_000)
+})
+
+test('chain lines follow packets from port to port, with gate names where an NF has several', (t) => {
+  const text = chainLines(fwNat).map((line) => line.map((h) => h.endpoint + (h.gate ? `.${h.gate}` : '')).join(' > '))
+  t.deepEqual(text, ['lan > fw > nat.outside > wan', 'wan > nat.inside > lan'])
+})
+
+test('from the region alone: each endpoint and where its gates lead, gates as numbers', (t) => {
+  const s = snapshot({ time: 0, slots: [] })
+  s.services[0].routes = [2]
+  s.services[2].routes = [3]
+  s.services[3].routes = [0, 1]
+  const text = chainLines(topologyOfRegion(s)).map((line) => line.map((h) => h.endpoint + (h.gate ? `.${h.gate}` : '')).join(' > '))
+  t.deepEqual(text, ['lan > fw', 'fw > nat', 'nat.0 > lan', 'nat.1 > wan'])
+})

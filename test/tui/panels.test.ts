@@ -1,0 +1,103 @@
+// Panels rendered by ink on fixed snapshots: what a user reads, cell by cell.
+import test from 'ava'
+import { createElement as h } from 'react'
+import { render } from 'ink-testing-library'
+import chalk from 'chalk'
+import { Sampler, type DashboardModel } from '../../src/tui/model.ts'
+import { panels } from '../../src/tui/panels/index.ts'
+import { Panel, wanted } from '../../src/tui/panels/panel.tsx'
+import { after, before, fwNat } from './snapshots.ts'
+
+const ESC = '\x1b'
+// Ink colours through chalk, which turns colour off when the output is not a terminal.
+chalk.level = 1
+const strip = (s: string) => s.replace(new RegExp(`${ESC}\\[[0-9;]*m`, 'g'), '')
+
+function model(): DashboardModel {
+  const sampler = new Sampler(fwNat)
+  sampler.next({ snapshot: before })
+  return sampler.next({ snapshot: after })
+}
+
+function show(id: string, width = 120, height?: number, m = model()): { text: string; raw: string } {
+  const def = panels.find((p) => p.id === id)!
+  const content = def.content(m, width, fwNat)
+  const { lastFrame, unmount } = render(h(Panel, { title: def.title, focused: false, width, height: height ?? wanted(content), content }))
+  const raw = lastFrame() ?? ''
+  unmount()
+  return { text: strip(raw), raw }
+}
+
+const row = (text: string, start: string) => text.split('\n').find((l) => l.startsWith(start)) ?? ''
+const cells = (line: string) => line.trim().split(/\s+/)
+
+test('endpoints: rates in packets/s and bits/s with suffixes, totals, state, restarts', (t) => {
+  const { text } = show('endpoints')
+  t.regex(text, /endpoint\s+state\s+pid\s+rx pps\s+rx bps\s+tx pps\s+tx bps\s+drop\/s\s+rx tot\s+tx tot\s+drops\s+restarts/)
+  t.deepEqual(cells(row(text, 'fw ')), ['fw', 'sleeping', '1002', '20.0k', '10.2M', '18.0k', '9.22M', '2.00k', '70.0k', '63.0k', '7.00k', '0'])
+  t.deepEqual(cells(row(text, 'lan ')), ['lan', 'running', '1000', '0', '0', '20.0k', '10.2M', '0', '0', '70.0k', '0', '0'])
+})
+
+test('endpoints: the same column for a number whatever its size', (t) => {
+  const { text } = show('endpoints')
+  const header = row(text, 'endpoint')
+  const end = header.indexOf('tx pps') + 'tx pps'.length
+  for (const name of ['lan ', 'wan ', 'fw ', 'nat ']) t.is(row(text, name)[end - 1] !== ' ', true, `${name}: tx pps ends under its title`)
+})
+
+test('endpoints: a narrow terminal loses totals before rates', (t) => {
+  const { text } = show('endpoints', 80)
+  const header = row(text, 'endpoint')
+  t.true(header.length <= 80)
+  for (const title of ['rx pps', 'tx pps', 'drop/s', 'restarts']) t.true(header.includes(title), title)
+  t.false(header.includes('pid'))
+  t.false(header.includes('tx tot'))
+})
+
+test('rings: used/size, a bar of the right length, enqueue rate and refusals', (t) => {
+  const { text } = show('rings')
+  const wanRx = row(text, 'wan          rx')
+  t.regex(wanRx, /^wan +rx +█{39}▏ +1000\/1024 +98% +20\.0k +2\.50k +2\.50k$/, '1000/1024 of a 40-cell bar is 39 cells and an eighth')
+  t.regex(row(text, 'nat          rx'), /^nat +rx +█{20}░{20} +512\/1024 +50% +18\.0k +0 +0$/)
+  t.is(text.split('\n').filter((l) => / (rx|tx) +[█▏▎▍▌▋▊▉░]+ /.test(l)).length, 8, 'a row per ring')
+})
+
+test('rings: colour by fill — green at half, yellow above, red near full', (t) => {
+  const { raw } = show('rings')
+  const line = (start: string) => raw.split('\n').find((l) => strip(l).startsWith(start))!
+  const green = `${ESC}[32m`, yellow = `${ESC}[33m`, red = `${ESC}[31m`
+  t.true(line('wan          rx').includes(red), 'wan rx 1000/1024 is red')
+  t.true(line('fw           rx').includes(yellow), 'fw rx 600/1024 is yellow')
+  t.true(line('nat          rx').includes(green), 'nat rx 512/1024 is green')
+  t.false(line('nat          rx').includes(yellow))
+})
+
+test('pool and manager', (t) => {
+  t.regex(show('pool').text, /in use 1128\/8192 +free 7064 +alloc failures 3/)
+  t.regex(show('manager').text, /routed 60\.0k pps +busy +75% +sleeps +12 \( +2\/s\) +wake-ups +15 \( +5\/s\)/)
+})
+
+test('NF counters: firewall rule hits by rule comment, NAT mappings', (t) => {
+  const { text } = show('nfs')
+  t.regex(row(text, 'fw'), /web 63\.0k +ping 12 +default 7\.00k +flow cache hits 99%/)
+  t.regex(row(text, 'nat'), /mappings 64 +created 64 +expired 0 +out 60\.0k +in 0/)
+})
+
+test('chain: ports and NFs in spec order, gates named', (t) => {
+  const { text } = show('chain')
+  t.true(text.includes('lan ──▶ fw ──▶ nat ─outside─▶ wan'))
+  t.true(text.includes('wan ──▶ nat ─inside─▶ lan'))
+})
+
+test('throughput: a sparkline of the minute with the latest and peak rates', (t) => {
+  const m = { ...model(), throughput: [0, 10_000, 20_000, 60_000] }
+  t.regex(show('throughput', 80, undefined, m).text, /▁▂▃█ +now 60\.0k pps +peak 60\.0k pps/)
+})
+
+test('a panel cut short says how many rows it hides', (t) => {
+  const { text } = show('rings', 120, 5)
+  const lines = text.split('\n')
+  t.is(lines.length, 5)
+  t.regex(lines[1], /^endpoint/)
+  t.regex(lines[4], /… 6 more rows \(tab to this panel to see them\)/)
+})
