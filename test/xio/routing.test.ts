@@ -34,7 +34,7 @@ test.serial('a route changed while packets flow takes effect at once, losing not
   t.is((a.received as number) + (b.received as number), 20_000)
   // One flow, split at one point in its sequence: a saw a prefix, b the rest, each in order.
   t.is(a.outOfOrder, 0)
-  t.is((a.flows as Record<string, number>)['0'], a.received)
+  t.is((a.flows as Record<string, number>)['0'], a.received as number)
   t.is(b.outOfOrder, 1, 'b starts where a stopped, not at 0')
   m.close()
 })
