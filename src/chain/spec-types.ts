@@ -22,31 +22,29 @@ export type Instances = number;
  */
 export type Cpu = [number, ...number[]];
 /**
+ * IP protocol: "tcp", "udp", "icmp" or a protocol number (0-255).
+ *
  * This interface was referenced by `ChainSpec`'s JSON-Schema
  * via the `definition` "Proto".
  */
 export type Proto = ("tcp" | "udp" | "icmp") | number;
 /**
- * This interface was referenced by `ChainSpec`'s JSON-Schema
- * via the `definition` "Cidrs".
- */
-export type Cidrs = Cidr | [Cidr, ...Cidr[]];
-/**
+ * An IPv4 address (a /32) or prefix "a.b.c.d/n". The NFs refuse host bits set below the prefix ("10.0.0.5/8" is more often a typo than a wish).
+ *
  * This interface was referenced by `ChainSpec`'s JSON-Schema
  * via the `definition` "Cidr".
  */
 export type Cidr = string;
 /**
- * This interface was referenced by `ChainSpec`'s JSON-Schema
- * via the `definition` "Ports".
- */
-export type Ports = Port | PortRange | [Port | PortRange, ...(Port | PortRange)[]];
-/**
+ * A TCP or UDP port.
+ *
  * This interface was referenced by `ChainSpec`'s JSON-Schema
  * via the `definition` "Port".
  */
 export type Port = number;
 /**
+ * Ports [low, high], both included; low must not be above high.
+ *
  * @minItems 2
  * @maxItems 2
  *
@@ -55,22 +53,57 @@ export type Port = number;
  */
 export type PortRange = [Port, Port];
 /**
- * External ports handed out (default [20000, 59999]).
+ * Name(s) of the endpoint(s) where the packet entered the chain (its ingress port); each must name an endpoint of the chain.
+ *
+ * This interface was referenced by `ChainSpec`'s JSON-Schema
+ * via the `definition` "EndpointNames".
+ */
+export type EndpointNames = string | [string, ...string[]];
+/**
+ * External ports (and ICMP identifiers) to hand out, [low, high], both included. Default: [20000, 59999].
  *
  * @minItems 2
  * @maxItems 2
+ *
+ * This interface was referenced by `ChainSpec`'s JSON-Schema
+ * via the `definition` "NatPorts".
  */
-export type PortRange1 = [Port, Port];
+export type NatPorts = [number, number];
 /**
+ * A MAC address, six hex bytes separated by ':' (or '-').
+ *
  * This interface was referenced by `ChainSpec`'s JSON-Schema
  * via the `definition` "Mac".
  */
 export type Mac = string;
 /**
+ * A dotted-quad IPv4 address (decimal, no leading zeros, as inet_pton reads it).
+ *
  * This interface was referenced by `ChainSpec`'s JSON-Schema
  * via the `definition` "Ipv4".
  */
 export type Ipv4 = string;
+/**
+ * An IPv4 address or prefix, or a non-empty list of them.
+ *
+ * This interface was referenced by `ChainSpec`'s JSON-Schema
+ * via the `definition` "Cidrs".
+ */
+export type Cidrs = Cidr | [Cidr, ...Cidr[]];
+/**
+ * A port (53), a range [low, high] ([1024, 65535]), or a non-empty list of ports and ranges ([22, [8000, 8080]]). A list of exactly two numbers is a range: write [[80, 80], [443, 443]] (or [80, [443, 443]]) for two single ports.
+ *
+ * This interface was referenced by `ChainSpec`'s JSON-Schema
+ * via the `definition` "Ports".
+ */
+export type Ports = Port | PortRange | [Port | PortRange, ...(Port | PortRange)[]];
+/**
+ * An idle timeout in seconds.
+ *
+ * This interface was referenced by `ChainSpec`'s JSON-Schema
+ * via the `definition` "Seconds".
+ */
+export type Seconds = number;
 
 /**
  * An xio-chain chain: its endpoints (NFs and ports) and the links from each endpoint's gates to the next endpoint.
@@ -146,18 +179,18 @@ export interface L2FwdEndpoint {
   config?: L2FwdConfig;
 }
 /**
- * Rewrites Ethernet addresses, as DPDK l2fwd does. Without src and dst it swaps them.
+ * Rewrites the Ethernet addresses and sends the frame on, as DPDK l2fwd and OpenNetVM simple_forward do. By default it swaps source and destination MAC; src and/or dst set fixed addresses instead (the other one is still taken from the swap).
  *
  * This interface was referenced by `ChainSpec`'s JSON-Schema
  * via the `definition` "L2fwdConfig".
  */
 export interface L2FwdConfig {
   /**
-   * Source MAC to write (default: the frame's destination).
+   * Source MAC to write, e.g. "02:00:00:00:00:01". Default: the frame's destination MAC.
    */
   src?: string;
   /**
-   * Destination MAC to write (default: the frame's source).
+   * Destination MAC to write. Default: the frame's source MAC.
    */
   dst?: string;
 }
@@ -172,50 +205,103 @@ export interface FirewallEndpoint {
   config?: FirewallConfig;
 }
 /**
- * Ordered rules, first match wins, else the default policy (as an nftables chain with a policy).
+ * An ordered rule list, first match wins, with a default policy (an iptables filter chain or an nftables base chain, for IPv4). With stateful, replies and related ICMP errors of allowed flows pass before any rule.
  *
  * This interface was referenced by `ChainSpec`'s JSON-Schema
  * via the `definition` "FirewallConfig".
  */
 export interface FirewallConfig {
   /**
-   * Policy when no rule matches (default allow).
+   * Policy for IPv4 packets no rule matches. Default: allow, as a new iptables chain (ACCEPT).
    */
   default?: "allow" | "drop";
   /**
-   * Packets that are not IPv4, ARP included (default allow).
+   * Policy for frames that are not IPv4 (ARP, IPv6, other EtherTypes). Default: allow, so ARP works.
    */
   nonIp?: "allow" | "drop";
   /**
-   * Let replies of allowed flows back in, like ct state established,related accept.
+   * Checked in order; the first that matches decides.
+   */
+  rules?: FirewallRule[];
+  /**
+   * Let replies and related ICMP errors of allowed flows pass before the rules, as `ct state established,related accept` at the top of a chain does. Default: false.
    */
   stateful?: boolean;
+  timeouts?: FirewallTimeouts;
   /**
-   * Connection-tracking timeouts in seconds.
+   * Most flows tracked at once (stateful); beyond it new flows pass untracked and are counted. Default: 65536.
    */
-  timeouts?: {
-    tcp?: number;
-    udp?: number;
-    icmp?: number;
-  };
-  rules?: FirewallRule[];
+  conntrackSize?: number;
+  /**
+   * Flows whose rule decision is cached (two-way set-associative, rounded up to a power of two). Default: 65536.
+   */
+  flowCacheSize?: number;
 }
 /**
+ * One rule: it matches a packet when every field it has matches. Port constraints only match TCP and UDP packets with ports (not ICMP, not non-first fragments); without proto they mean tcp or udp, and with another proto they are refused.
+ *
  * This interface was referenced by `ChainSpec`'s JSON-Schema
  * via the `definition` "FirewallRule".
  */
 export interface FirewallRule {
+  /**
+   * What to do with a packet this rule matches first.
+   */
   action: "allow" | "drop";
   proto?: Proto;
-  src?: Cidrs;
-  dst?: Cidrs;
-  srcPort?: Ports;
-  dstPort?: Ports;
   /**
-   * Name of the port the packet entered the chain through.
+   * Source address or prefix ("10.0.0.0/8"), or a list of them. Any if absent.
    */
-  in?: string;
+  src?: Cidr | [Cidr, ...Cidr[]];
+  /**
+   * Destination address or prefix, or a list of them. Any if absent.
+   */
+  dst?: Cidr | [Cidr, ...Cidr[]];
+  /**
+   * Source port(s). Any if absent.
+   */
+  srcPort?: Port | PortRange | [Port | PortRange, ...(Port | PortRange)[]];
+  /**
+   * Destination port(s). Any if absent.
+   */
+  dstPort?: Port | PortRange | [Port | PortRange, ...(Port | PortRange)[]];
+  in?: EndpointNames;
+  /**
+   * Free text for people reading the spec.
+   */
   comment?: string;
+}
+/**
+ * Connection-tracking idle timeouts in seconds, by default Linux conntrack's. tcpEstablished must not be shorter than tcpTransitory.
+ *
+ * This interface was referenced by `ChainSpec`'s JSON-Schema
+ * via the `definition` "FirewallTimeouts".
+ */
+export interface FirewallTimeouts {
+  /**
+   * TCP after the reply direction is seen and before any FIN or RST. Default: 432000 (5 days).
+   */
+  tcpEstablished?: number;
+  /**
+   * TCP before a reply (SYN sent) and after a FIN or RST. Default: 120.
+   */
+  tcpTransitory?: number;
+  /**
+   * UDP once both directions have been seen (Linux's "stream"). Default: 120.
+   */
+  udp?: number;
+  /**
+   * UDP seen in one direction only. Default: 30.
+   */
+  udpUnreplied?: number;
+  /**
+   * ICMP queries (echo, timestamp). Default: 30.
+   */
+  icmp?: number;
+  /**
+   * Any other IP protocol. Default: 600.
+   */
+  other?: number;
 }
 /**
  * This interface was referenced by `ChainSpec`'s JSON-Schema
@@ -228,38 +314,78 @@ export interface NatEndpoint {
   config: NatConfig;
 }
 /**
- * Source NAT (masquerade) for an inside network, and port forwards to inside hosts.
+ * Source NAT (masquerade) for an inside network, with port forwards (DNAT) to inside hosts, as Linux's masquerade and dnat to do.
  *
  * This interface was referenced by `ChainSpec`'s JSON-Schema
  * via the `definition` "NatConfig".
  */
 export interface NatConfig {
   /**
-   * The outside address translated packets carry.
+   * The external (public) IPv4 address outbound packets leave with.
    */
   external: string;
   /**
-   * Sources that are masqueraded (default: every source).
+   * Inside source prefix(es) to masquerade, e.g. "10.0.0.0/8". Default: every source from the inside.
    */
   inside?: Cidr | [Cidr, ...Cidr[]];
-  ports?: PortRange1;
+  ports?: NatPorts;
+  timeouts?: NatTimeouts;
   /**
-   * Mapping timeouts in seconds.
+   * Port forwards (DNAT) from the external address to inside hosts; one per protocol and port.
    */
-  timeouts?: {
-    tcpEstablished?: number;
-    tcpTransitory?: number;
-    udp?: number;
-    icmp?: number;
-  };
+  forwards?: NatForward[];
   /**
-   * Port forwards (DNAT) from the external address to inside hosts.
+   * Most sessions at once (all protocols, forwards included). Default: 65536.
    */
-  forwards?: {
-    proto: "tcp" | "udp";
-    port: Port;
-    to: string;
-  }[];
+  maxMappings?: number;
+}
+/**
+ * Mapping idle timeouts in seconds. tcpEstablished must not be shorter than tcpTransitory.
+ *
+ * This interface was referenced by `ChainSpec`'s JSON-Schema
+ * via the `definition` "NatTimeouts".
+ */
+export interface NatTimeouts {
+  /**
+   * TCP after the reply direction is seen and before any FIN or RST. Default: 7440, the RFC 5382 minimum.
+   */
+  tcpEstablished?: number;
+  /**
+   * TCP before a reply and after a FIN or RST. Default: 240 (RFC 5382).
+   */
+  tcpTransitory?: number;
+  /**
+   * UDP once both directions have been seen. Default: 120, RFC 4787's minimum and Linux's stream timeout.
+   */
+  udp?: number;
+  /**
+   * UDP seen in one direction only. Default: 30 (Linux conntrack).
+   */
+  udpUnreplied?: number;
+  /**
+   * ICMP queries (echo, timestamp). Default: 30 (Linux conntrack).
+   */
+  icmp?: number;
+}
+/**
+ * A port forward: new flows to this external port go on to an inside host.
+ *
+ * This interface was referenced by `ChainSpec`'s JSON-Schema
+ * via the `definition` "NatForward".
+ */
+export interface NatForward {
+  /**
+   * "tcp" or "udp".
+   */
+  proto: "tcp" | "udp";
+  /**
+   * A TCP or UDP port.
+   */
+  port: number;
+  /**
+   * Inside host, "10.0.0.5:80"; without ":port" the same port.
+   */
+  to: string;
 }
 /**
  * Reads a capture into the chain and/or writes what reaches it to a capture (classic pcap, Ethernet).
@@ -315,11 +441,11 @@ export interface GeneratorPort {
    */
   proto?: "udp" | "tcp";
   /**
-   * Source addresses are drawn from this network (default 10.0.0.0/16).
+   * An IPv4 address (a /32) or prefix "a.b.c.d/n". The NFs refuse host bits set below the prefix ("10.0.0.5/8" is more often a typo than a wish).
    */
   src?: string;
   /**
-   * Destination network (default 198.51.100.0/24).
+   * An IPv4 address (a /32) or prefix "a.b.c.d/n". The NFs refuse host bits set below the prefix ("10.0.0.5/8" is more often a typo than a wish).
    */
   dst?: string;
   /**

@@ -6,18 +6,17 @@
 //
 // Gate: `out`.
 //
+// Config: L2fwdConfig in chains/chain.schema.json, which generates its type.
+//
 //     { "dst": "02:00:00:00:00:02" }
 
 import { DROP, type NFEnv, type NFInstance, type NFModule, type Packet } from '../xio/nf-types.ts'
 import { ETH_DST, ETH_HLEN, ETH_SRC, swapMacs, writeMac } from '../packet/ethernet.ts'
+import type { L2FwdConfig } from '../chain/spec-types.ts'
 import { macAt, objectAt, type Json } from './lib/config.ts'
 
-export interface L2fwdConfig {
-  /** Source MAC to write, e.g. "02:00:00:00:00:01". Default: the frame's destination MAC. */
-  src?: string
-  /** Destination MAC to write. Default: the frame's source MAC. */
-  dst?: string
-}
+/** json2ts spells the schema's L2fwdConfig "L2FwdConfig"; the NF keeps its own spelling. */
+export type L2fwdConfig = L2FwdConfig
 
 const OUT = 0
 

@@ -44,3 +44,28 @@ export function checksumUpdate32(check: number, from: number, to: number): numbe
   s = (s & 0xffff) + (s >>> 16)
   return ~s & 0xffff
 }
+
+/**
+ * RFC 1624's ~m + m' for a 16-bit word changing from `from` to `to`, folded to 16 bits: the
+ * part of eqn. 3 that depends on the rewrite alone, so a rewrite done for many packets (a NAT
+ * session's) sums it once. Deltas add (fold16(d1 + d2)); checksumApply applies one.
+ */
+export function checksumDelta16(from: number, to: number): number {
+  return fold16((~from & 0xffff) + (to & 0xffff))
+}
+
+/** checksumDelta16 for a 32-bit field (an IPv4 address): both halves at once. */
+export function checksumDelta32(from: number, to: number): number {
+  return fold16(((~from >>> 16) & 0xffff) + (~from & 0xffff) + ((to >>> 16) & 0xffff) + (to & 0xffff))
+}
+
+/**
+ * RFC 1624 eqn. 3 with a precomputed delta: ~(~HC + delta). The same result as applying
+ * checksumUpdate16/32 for each changed field in turn: both are ~ of a non-zero ones'
+ * complement sum of the same words, and such a sum has one 16-bit form.
+ */
+export function checksumApply(check: number, delta: number): number {
+  let s = (~check & 0xffff) + delta
+  s = (s & 0xffff) + (s >>> 16)
+  return ~s & 0xffff
+}

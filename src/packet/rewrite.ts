@@ -5,8 +5,8 @@
 // and the delta applies to it as to a whole datagram. A UDP checksum of zero means "none"
 // and stays zero; a computed zero is sent as 0xffff (RFC 768).
 
-import { viewOf } from './bytes.ts'
-import { checksumUpdate16, checksumUpdate32 } from './checksum.ts'
+import { get16, set16, set32, viewOf } from './bytes.ts'
+import { checksumApply, checksumDelta16, checksumDelta32, checksumUpdate16, checksumUpdate32, fold16 } from './checksum.ts'
 import type { Headers } from './headers.ts'
 import { IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP, IPV4_CHECKSUM, IPV4_DST, IPV4_SRC } from './ipv4.ts'
 import { TCP_CHECKSUM } from './tcp.ts'
@@ -115,4 +115,57 @@ export function rewriteIcmpId(b: Uint8Array, h: Headers, id: number): void {
   v.setUint16(at, id)
   adjustChecksum16(b, h.l4 + _ICMP_CHECKSUM, old, id)
   h.icmpId = id
+}
+
+// Translations with precomputed checksum deltas, for a rewrite applied to many packets (a NAT
+// session's): the address and the port (or ICMP identifier) of one end change together, and
+// the deltas of both are summed once by translationDelta, so the per-packet work is the field
+// writes and one addition per checksum.
+
+/**
+ * The checksum deltas of rewriting one end of a flow from (fromAddr, fromPort) to (toAddr,
+ * toPort), as ip | l4 << 16: `ip` for the IP header checksum; `l4` for the TCP or UDP
+ * checksum (address in the pseudo-header, and port), or for ICMP the identifier alone (the
+ * ICMP checksum covers no pseudo-header).
+ */
+export function translationDelta(proto: number, fromAddr: number, toAddr: number, fromPort: number, toPort: number): number {
+  const ip = checksumDelta32(fromAddr, toAddr)
+  const port = checksumDelta16(fromPort, toPort)
+  const l4 = proto === _IPPROTO_ICMP ? port : fold16(ip + port)
+  return ip | (l4 << 16)
+}
+
+function translate(b: Uint8Array, h: Headers, addrAt: number, addr: number, portAt: number, port: number, delta: number): void {
+  const l3 = h.l3
+  const l4 = h.l4
+  const proto = h.proto
+  set32(b, addrAt, addr)
+  const ipc = l3 + _IPV4_CHECKSUM
+  set16(b, ipc, checksumApply(get16(b, ipc), delta & 0xffff))
+  set16(b, portAt, port)
+  if (proto === _IPPROTO_TCP) {
+    const c = l4 + _TCP_CHECKSUM
+    set16(b, c, checksumApply(get16(b, c), delta >>> 16))
+  } else if (proto === _IPPROTO_UDP) {
+    const c = l4 + _UDP_CHECKSUM
+    const old = get16(b, c)
+    if (old !== 0) set16(b, c, checksumApply(old, delta >>> 16) || 0xffff)
+  } else {
+    const c = l4 + _ICMP_CHECKSUM
+    set16(b, c, checksumApply(get16(b, c), delta >>> 16))
+  }
+}
+
+/**
+ * Rewrites the source address and the source port (TCP, UDP) or identifier (ICMP query) of
+ * a packet with its L4 header (h.l4 >= 0), applying `delta` from translationDelta. h's
+ * fields keep the values parsed.
+ */
+export function translateSource(b: Uint8Array, h: Headers, addr: number, port: number, delta: number): void {
+  translate(b, h, h.l3 + _IPV4_SRC, addr, h.proto === _IPPROTO_ICMP ? h.l4 + _ICMP_ID : h.l4, port, delta)
+}
+
+/** translateSource for the destination address and port (or ICMP identifier). */
+export function translateDestination(b: Uint8Array, h: Headers, addr: number, port: number, delta: number): void {
+  translate(b, h, h.l3 + _IPV4_DST, addr, h.proto === _IPPROTO_ICMP ? h.l4 + _ICMP_ID : h.l4 + 2, port, delta)
 }

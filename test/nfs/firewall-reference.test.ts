@@ -26,13 +26,15 @@ const rangeArb = fc.tuple(portArb, portArb).map(([a, b]) => [Math.min(a, b), Mat
 const portSpecArb = fc.oneof(
   portArb,
   rangeArb,
-  fc.array(fc.oneof(portArb, rangeArb), { minLength: 3, maxLength: 4 }),
+  // Non-empty, as the schema's Ports type says.
+  fc.array(fc.oneof(portArb, rangeArb), { minLength: 3, maxLength: 4 }).map(a => a as [number | [number, number], ...Array<number | [number, number]>]),
 )
+const cidrListArb = fc.array(cidrArb, { minLength: 1, maxLength: 3 }).map(a => a as [string, ...string[]])
 const ruleArb: fc.Arbitrary<FirewallRule> = fc.record({
   action: fc.constantFrom<'allow' | 'drop'>('allow', 'drop'),
   proto: fc.constantFrom<'tcp' | 'udp'>('tcp', 'udp'),
-  src: fc.oneof(cidrArb, fc.array(cidrArb, { minLength: 1, maxLength: 3 })),
-  dst: fc.oneof(cidrArb, fc.array(cidrArb, { minLength: 1, maxLength: 3 })),
+  src: fc.oneof(cidrArb, cidrListArb),
+  dst: fc.oneof(cidrArb, cidrListArb),
   srcPort: portSpecArb,
   dstPort: portSpecArb,
   in: fc.constantFrom('lan', 'wan'),

@@ -39,7 +39,7 @@ test('src/dst: address, CIDR edges, lists, /0 and /32', t => {
   t.true(verdict({ src: '128.0.0.0/1' }, { src: '200.0.0.1' }))
   t.false(verdict({ src: '128.0.0.0/1' }, { src: '127.255.255.255' }))
   t.true(verdict({ src: '0.0.0.0/1' }, { src: '127.255.255.255' }))
-  const list = { src: ['192.168.0.0/16', '172.16.0.0/12', '10.0.0.1'] }
+  const list: Omit<FirewallRule, 'action'> = { src: ['192.168.0.0/16', '172.16.0.0/12', '10.0.0.1'] }
   t.true(verdict(list, { src: '172.31.255.255' }))
   t.false(verdict(list, { src: '172.32.0.0' }))
   t.true(verdict(list, { src: '10.0.0.1' }))

@@ -51,6 +51,29 @@ test('a flow keeps its mapping; other flows get other ports', t => {
   t.is(nf.counters!().mappingsActive, 4)
 })
 
+test('a reply finds its session only from the remote end it went to; a reused port maps to its new flow', t => {
+  const { nf, at } = natOf({ ports: [20000, 20000], timeouts: { udp: 10, udpUnreplied: 10 } })
+  const p = fromInside({ ...H, proto: 'udp', srcPort: 1111, dstPort: 53 })
+  t.is(nf.process(p), OUTSIDE)
+  t.is(headers(p).srcPort, 20000)
+  const to = (spec: Parameters<typeof fromOutside>[0]) => nf.process(fromOutside({ dst: EXT, proto: 'udp', dstPort: 20000, ...spec }))
+  t.is(to({ src: '198.51.100.10', srcPort: 53 }), DROP) // another remote host
+  t.is(to({ src: '198.51.100.9', srcPort: 54 }), DROP) // another remote port
+  t.is(nf.process(fromOutside({ src: '198.51.100.9', dst: EXT, proto: 'tcp', srcPort: 53, dstPort: 20000 })), DROP) // another protocol
+  t.is(to({ src: '198.51.100.9', srcPort: 53 }), INSIDE)
+  at(11)
+  // The only port goes to a new flow of another inside host; the old remote reaches nobody.
+  const q = fromInside({ src: '10.0.0.3', dst: '198.51.100.20', proto: 'udp', srcPort: 2222, dstPort: 123 })
+  t.is(nf.process(q), OUTSIDE)
+  t.is(headers(q).srcPort, 20000)
+  t.is(to({ src: '198.51.100.9', srcPort: 53 }), DROP)
+  const r = replyTo(q)
+  t.is(nf.process(r), INSIDE)
+  t.is(formatIpv4(headers(r).dst), '10.0.0.3')
+  t.is(headers(r).dstPort, 2222)
+  t.true(checksumsOk(r))
+})
+
 test('UDP: a zero checksum stays zero, others stay right', t => {
   const { nf } = natOf()
   const z = fromInside({ ...H, proto: 'udp', srcPort: 5353, dstPort: 53, noUdpChecksum: true, payload: 20 })

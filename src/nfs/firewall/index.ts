@@ -9,6 +9,10 @@
 //
 // Gate: `out` (allowed packets). Dropped packets return to the pool.
 //
+// Config: FirewallConfig and FirewallRule in chains/chain.schema.json, which generates their
+// types and documents every field and default; compileRules and the reader below add what a
+// schema cannot say (host bits, low <= high, ports only with tcp/udp, `in` endpoints exist).
+//
 // Cost: a rule lookup intersects per-field bitsets (classifier.ts) instead of walking the
 // rules, and its answer is cached per flow, so thousands of rules cost about what ten do.
 //
@@ -22,63 +26,26 @@ import { hash4 } from '../../packet/flow.ts'
 import { IPPROTO_ICMP } from '../../packet/ipv4.ts'
 import { icmpIsError, ICMP_HLEN } from '../../packet/icmp.ts'
 import { booleanAt, integerAt, objectAt, oneOf, type Json } from '../lib/config.ts'
-import { type FlowTimeouts, type Timeouts, timeoutsAt } from '../lib/flow-state.ts'
+import type { FirewallConfig } from '../../chain/spec-types.ts'
+import { type Timeouts, timeoutsAt } from '../lib/flow-state.ts'
 import { Classifier, NO_PORT } from './classifier.ts'
 import { Conntrack } from './conntrack.ts'
 import { compileRules } from './rules.ts'
 
-/** A port, a [low, high] range (inclusive), or a list of ports and ranges. */
-export type PortSpec = number | [number, number] | Array<number | [number, number]>
+export type { FirewallConfig, FirewallRule } from '../../chain/spec-types.ts'
 
-export interface FirewallRule {
-  /** What to do with a packet this rule matches first. */
-  action: 'allow' | 'drop'
-  /** IP protocol: "tcp", "udp", "icmp" or a number (0-255). Any if absent. */
-  proto?: 'tcp' | 'udp' | 'icmp' | number
-  /** Source address or prefix ("10.0.0.0/8"), or a list of them. Any if absent. */
-  src?: string | string[]
-  /** Destination address or prefix, or a list of them. Any if absent. */
-  dst?: string | string[]
-  /**
-   * Source port(s): 53, [1024, 65535] (a range), or a list such as [22, [8000, 8080]].
-   * A list of exactly two numbers is a range; write [[80, 80], [443, 443]] for two ports.
-   * Only TCP and UDP packets with ports match (not ICMP, not non-first fragments).
-   */
-  srcPort?: PortSpec
-  /** Destination port(s), as srcPort. */
-  dstPort?: PortSpec
-  /** Name(s) of the endpoint(s) where the packet entered the chain (its ingress port). */
-  in?: string | string[]
-  /** Free text for people reading the spec. */
-  comment?: string
-}
-
-export interface FirewallConfig {
-  /** Policy for IPv4 packets no rule matches. Default "allow", as a new iptables chain (ACCEPT). */
-  default?: 'allow' | 'drop'
-  /** Policy for frames that are not IPv4 (ARP, IPv6, other EtherTypes). Default "allow", so ARP works. */
-  nonIp?: 'allow' | 'drop'
-  /** Checked in order; the first that matches decides. */
-  rules?: FirewallRule[]
-  /** Let replies and related ICMP errors of allowed flows pass before the rules. Default false. */
-  stateful?: boolean
-  /**
-   * Connection-tracking idle timeouts in seconds. Defaults are Linux conntrack's:
-   * tcpEstablished 432000 (5 days), tcpTransitory 120, udp 120 (a replied "stream"),
-   * udpUnreplied 30, icmp 30, other 600.
-   */
-  timeouts?: FlowTimeouts
-  /** Most flows tracked at once (stateful); beyond it new flows pass untracked and are counted. Default 65536. */
-  conntrackSize?: number
-  /** Flows whose rule decision is cached (two-way set-associative). Default 65536. */
-  flowCacheSize?: number
-}
+/** The defaults of chains/chain.schema.json's FirewallConfig (a test checks they agree). */
+export const FIREWALL_DEFAULTS = {
+  default: 'allow',
+  nonIp: 'allow',
+  stateful: false,
+  conntrackSize: 65536,
+  flowCacheSize: 65536,
+  /** Linux conntrack's, in seconds. */
+  timeouts: { tcpEstablished: 432000, tcpTransitory: 120, udp: 120, udpUnreplied: 30, icmp: 30, other: 600 } as Timeouts,
+} as const
 
 const CONFIG_FIELDS = ['default', 'nonIp', 'rules', 'stateful', 'timeouts', 'conntrackSize', 'flowCacheSize'] as const
-
-const LINUX_CONNTRACK: Timeouts = {
-  tcpEstablished: 432000, tcpTransitory: 120, udp: 120, udpUnreplied: 30, icmp: 30, other: 600,
-}
 
 const OUT = 0
 
@@ -87,12 +54,13 @@ const SWEEP_TICKS = 20
 
 function create(config: FirewallConfig, env: NFEnv): NFInstance {
   const c = objectAt(config as Json, '', CONFIG_FIELDS)
-  const defaultAllow = (c.default === undefined ? 'allow' : oneOf(c.default, '/default', ['allow', 'drop'])) === 'allow'
-  const nonIpAllow = (c.nonIp === undefined ? 'allow' : oneOf(c.nonIp, '/nonIp', ['allow', 'drop'])) === 'allow'
-  const stateful = c.stateful === undefined ? false : booleanAt(c.stateful, '/stateful')
-  const timeouts = timeoutsAt(c.timeouts, '/timeouts', LINUX_CONNTRACK)
-  const ctSize = c.conntrackSize === undefined ? 65536 : integerAt(c.conntrackSize, '/conntrackSize', 1, 1 << 24)
-  const cacheWanted = c.flowCacheSize === undefined ? 65536 : integerAt(c.flowCacheSize, '/flowCacheSize', 1, 1 << 24)
+  const d = FIREWALL_DEFAULTS
+  const defaultAllow = (c.default === undefined ? d.default : oneOf(c.default, '/default', ['allow', 'drop'])) === 'allow'
+  const nonIpAllow = (c.nonIp === undefined ? d.nonIp : oneOf(c.nonIp, '/nonIp', ['allow', 'drop'])) === 'allow'
+  const stateful = c.stateful === undefined ? d.stateful : booleanAt(c.stateful, '/stateful')
+  const timeouts = timeoutsAt(c.timeouts, '/timeouts', d.timeouts)
+  const ctSize = c.conntrackSize === undefined ? d.conntrackSize : integerAt(c.conntrackSize, '/conntrackSize', 1, 1 << 24)
+  const cacheWanted = c.flowCacheSize === undefined ? d.flowCacheSize : integerAt(c.flowCacheSize, '/flowCacheSize', 1, 1 << 24)
   const rules = compileRules(c.rules, '/rules', env)
 
   let maxEndpointId = 0

@@ -17,24 +17,25 @@ export const FLOW_NEW = 0
 export const FLOW_REPLIED = 1
 export const FLOW_CLOSING = 2
 
-/** Idle timeouts in seconds; each NF documents its defaults. */
-export interface FlowTimeouts {
+/**
+ * Idle timeouts by kind of flow: seconds as a config gives them, milliseconds once read.
+ * Which of them a user may set, and their defaults, are each NF's timeouts in
+ * chains/chain.schema.json (FirewallTimeouts, NatTimeouts).
+ */
+export interface Timeouts {
   /** TCP after the reply direction is seen and before any FIN or RST. */
-  tcpEstablished?: number
+  tcpEstablished: number
   /** TCP before a reply (SYN sent) and after a FIN or RST. */
-  tcpTransitory?: number
+  tcpTransitory: number
   /** UDP once both directions have been seen. */
-  udp?: number
+  udp: number
   /** UDP seen in one direction only. */
-  udpUnreplied?: number
+  udpUnreplied: number
   /** ICMP queries (echo, timestamp). */
-  icmp?: number
+  icmp: number
   /** Any other IP protocol (firewall only). */
-  other?: number
+  other: number
 }
-
-/** Timeouts in milliseconds, by field. */
-export type Timeouts = Required<FlowTimeouts>
 
 /** Reads the `timeouts` object (seconds) over the defaults; `known` limits the fields a user may set. */
 export function timeoutsAt(v: Json, path: string, defaults: Timeouts, known: readonly string[] = Object.keys(defaults)): Timeouts {

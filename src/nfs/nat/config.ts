@@ -1,4 +1,5 @@
-// Reads and checks the NAT's config (types and defaults in index.ts).
+// Reads and checks the NAT's config (its type and documentation: NatConfig in
+// chains/chain.schema.json) into the settings the NAT runs with.
 
 import type { Cidr } from '../../packet/address.ts'
 import { parseIpv4, prefixMask } from '../../packet/address.ts'
@@ -28,10 +29,15 @@ export interface NatSettings {
 
 const FIELDS = ['external', 'inside', 'ports', 'timeouts', 'forwards', 'maxMappings'] as const
 
-/** RFC 5382 (TCP) and RFC 4787 (UDP) minimums where they exist, Linux conntrack's values elsewhere. */
-export const NAT_TIMEOUTS: Timeouts = {
-  tcpEstablished: 7440, tcpTransitory: 240, udp: 120, udpUnreplied: 30, icmp: 30, other: 600,
-}
+/** The defaults of chains/chain.schema.json's NatConfig (a test checks they agree). */
+export const NAT_DEFAULTS = {
+  ports: [20000, 59999] as [number, number],
+  maxMappings: 65536,
+  /** RFC 5382 (TCP) and RFC 4787 (UDP) minimums where they exist, Linux conntrack's elsewhere. */
+  timeouts: { tcpEstablished: 7440, tcpTransitory: 240, udp: 120, udpUnreplied: 30, icmp: 30, other: 600 } as Timeouts,
+} as const
+
+const TIMEOUT_FIELDS = ['tcpEstablished', 'tcpTransitory', 'udp', 'udpUnreplied', 'icmp']
 
 function forwardAt(v: Json, path: string): Forward {
   const o = objectAt(v, path, ['proto', 'port', 'to'])
@@ -51,7 +57,7 @@ export function readNatConfig(config: Json): NatSettings {
   if (c.external === undefined) fail('/external', 'missing; expected the external IPv4 address, e.g. "203.0.113.1"')
   const external = ipv4At(c.external, '/external')
   const inside: Cidr[] = c.inside === undefined ? [] : cidrListAt(c.inside, '/inside')
-  const ports = c.ports === undefined ? [20000, 59999] as [number, number] : portRangeAt(c.ports, '/ports')
+  const ports = c.ports === undefined ? NAT_DEFAULTS.ports : portRangeAt(c.ports, '/ports')
   if (ports[0] === 0) fail('/ports/0', 'port 0 cannot be an external port')
   const forwards = c.forwards === undefined ? [] : arrayAt(c.forwards, '/forwards').map((f, i) => forwardAt(f, `/forwards/${i}`))
   const seen = new Map<string, number>()
@@ -65,8 +71,8 @@ export function readNatConfig(config: Json): NatSettings {
     insideNet: Int32Array.from(inside, x => x.addr),
     insideMask: Int32Array.from(inside, x => prefixMask(x.prefix)),
     ports,
-    timeouts: timeoutsAt(c.timeouts, '/timeouts', NAT_TIMEOUTS, ['tcpEstablished', 'tcpTransitory', 'udp', 'udpUnreplied', 'icmp']),
+    timeouts: timeoutsAt(c.timeouts, '/timeouts', NAT_DEFAULTS.timeouts, TIMEOUT_FIELDS),
     forwards,
-    maxMappings: c.maxMappings === undefined ? 65536 : integerAt(c.maxMappings, '/maxMappings', 1, 1 << 22),
+    maxMappings: c.maxMappings === undefined ? NAT_DEFAULTS.maxMappings : integerAt(c.maxMappings, '/maxMappings', 1, 1 << 22),
   }
 }

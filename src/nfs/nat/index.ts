@@ -15,6 +15,10 @@
 // counted: malformed frames, non-first fragments (no ports to translate; reassemble first),
 // protocols other than TCP, UDP and ICMP, inbound packets with no session or forward.
 //
+// Config: NatConfig in chains/chain.schema.json, which generates its type and documents every
+// field and default; config.ts adds what a schema cannot say (host bits, low <= high,
+// tcpEstablished >= tcpTransitory, one forward per port).
+//
 //     { "external": "203.0.113.1", "inside": "10.0.0.0/8", "ports": [20000, 59999],
 //       "forwards": [ { "proto": "tcp", "port": 8080, "to": "10.0.0.5:80" } ] }
 
@@ -22,46 +26,26 @@ import { DROP, type NFEnv, type NFInstance, type NFModule, type Packet } from '.
 import { Headers, parse, parseQuoted, PARSE_IPV4 } from '../../packet/headers.ts'
 import { IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP } from '../../packet/ipv4.ts'
 import { ICMP_HLEN, icmpIsError, icmpIsQuery, icmpIsRequest } from '../../packet/icmp.ts'
-import { rewriteDstPort, rewriteIcmpId, rewriteIpv4Dst, rewriteIpv4Src, rewriteSrcPort } from '../../packet/rewrite.ts'
+import { translateDestination, translateSource } from '../../packet/rewrite.ts'
 import type { Json } from '../lib/config.ts'
-import type { FlowTimeouts } from '../lib/flow-state.ts'
+import type { NatConfig } from '../../chain/spec-types.ts'
 import { readNatConfig } from './config.ts'
 import { translateIcmpError } from './icmp-error.ts'
-import { PortPool, Sessions } from './sessions.ts'
+import { PortPool, R_EXT_PORT, R_IN_DELTA, R_INSIDE_IP, R_INSIDE_PORT, R_OUT_DELTA, Sessions, STRIDE } from './sessions.ts'
 
 // Module-local copies of imported constants: TurboFan folds these, not imported bindings.
 const _IPPROTO_ICMP = IPPROTO_ICMP
 const _IPPROTO_TCP = IPPROTO_TCP
 const _IPPROTO_UDP = IPPROTO_UDP
 const _ICMP_HLEN = ICMP_HLEN
+const _STRIDE = STRIDE
+const _R_EXT_PORT = R_EXT_PORT
+const _R_INSIDE_IP = R_INSIDE_IP
+const _R_INSIDE_PORT = R_INSIDE_PORT
+const _R_OUT_DELTA = R_OUT_DELTA
+const _R_IN_DELTA = R_IN_DELTA
 
-export interface NatPortForward {
-  /** "tcp" or "udp". */
-  proto: 'tcp' | 'udp'
-  /** External port the forward listens on (taken out of the dynamic range if inside it). */
-  port: number
-  /** Inside host, "10.0.0.5:80"; without ":port" the same port. */
-  to: string
-}
-
-export interface NatConfig {
-  /** The external (public) IPv4 address outbound packets leave with. */
-  external: string
-  /** Inside source prefix(es) to masquerade, e.g. "10.0.0.0/8". Default: every source from the inside. */
-  inside?: string | string[]
-  /** External ports (and ICMP identifiers) to use, [low, high]. Default [20000, 59999]. */
-  ports?: [number, number]
-  /**
-   * Idle timeouts in seconds. Defaults: tcpEstablished 7440 and tcpTransitory 240 (the
-   * RFC 5382 minimums), udp 120 (RFC 4787's minimum; Linux's stream timeout), udpUnreplied 30
-   * and icmp 30 (Linux conntrack).
-   */
-  timeouts?: Omit<FlowTimeouts, 'other'>
-  /** Port forwards (DNAT) from the external address to inside hosts. */
-  forwards?: NatPortForward[]
-  /** Most sessions at once (all protocols, forwards included). Default 65536. */
-  maxMappings?: number
-}
+export type { NatConfig } from '../../chain/spec-types.ts'
 
 const INSIDE = 0
 const OUTSIDE = 1
@@ -88,6 +72,8 @@ function create(config: NatConfig, env: NFEnv): NFInstance {
   const insideMask = s.insideMask
   const sweepSlice = Math.ceil(s.maxMappings / SWEEP_TICKS)
 
+  /** The session records (sessions.ts): a translation reads its port and deltas there. */
+  const r = sessions.r
   const h = new Headers()
   const q = new Headers()
   let outsideId = env.gateTarget('outside')
@@ -120,8 +106,8 @@ function create(config: NatConfig, env: NFEnv): NFInstance {
         if (id < 0) return DROP
       }
       sessions.touch(id, true, h.tcpFlags, now)
-      rewriteIpv4Src(b, h, ext)
-      rewriteSrcPort(b, h, sessions.extPort[id])
+      const o = id * _STRIDE
+      translateSource(b, h, ext, r[o + _R_EXT_PORT], r[o + _R_OUT_DELTA])
       translatedOut++
       return OUTSIDE
     }
@@ -134,8 +120,8 @@ function create(config: NatConfig, env: NFEnv): NFInstance {
           if (id < 0) return DROP
         }
         sessions.touch(id, true, 0, now)
-        rewriteIpv4Src(b, h, ext)
-        rewriteIcmpId(b, h, sessions.extPort[id])
+        const o = id * _STRIDE
+        translateSource(b, h, ext, r[o + _R_EXT_PORT], r[o + _R_OUT_DELTA])
         translatedOut++
         return OUTSIDE
       }
@@ -145,7 +131,7 @@ function create(config: NatConfig, env: NFEnv): NFInstance {
           ? sessions.findFromInside(q.dst, q.src, _IPPROTO_ICMP, q.icmpId, 0, now)
           : sessions.findFromInside(q.dst, q.src, q.proto, q.dstPort, q.srcPort, now)
         if (id < 0) return noSession()
-        translateIcmpError(b, h, q, true, ext, sessions.extPort[id])
+        translateIcmpError(b, h, q, true, ext, sessions.extPort(id))
         translatedOut++
         return OUTSIDE
       }
@@ -174,8 +160,8 @@ function create(config: NatConfig, env: NFEnv): NFInstance {
         if (id < 0) return DROP
       }
       sessions.touch(id, false, h.tcpFlags, now)
-      rewriteIpv4Dst(b, h, sessions.insideIp[id])
-      rewriteDstPort(b, h, sessions.insidePort[id])
+      const o = id * _STRIDE
+      translateDestination(b, h, r[o + _R_INSIDE_IP], r[o + _R_INSIDE_PORT], r[o + _R_IN_DELTA])
       translatedIn++
       return INSIDE
     }
@@ -185,8 +171,8 @@ function create(config: NatConfig, env: NFEnv): NFInstance {
         const id = sessions.findFromOutside(h.src, proto, 0, h.icmpId, now)
         if (id < 0) return noSession()
         sessions.touch(id, false, 0, now)
-        rewriteIpv4Dst(b, h, sessions.insideIp[id])
-        rewriteIcmpId(b, h, sessions.insidePort[id])
+        const o = id * _STRIDE
+        translateDestination(b, h, r[o + _R_INSIDE_IP], r[o + _R_INSIDE_PORT], r[o + _R_IN_DELTA])
         translatedIn++
         return INSIDE
       }
@@ -196,7 +182,7 @@ function create(config: NatConfig, env: NFEnv): NFInstance {
           ? sessions.findFromOutside(q.dst, _IPPROTO_ICMP, 0, q.icmpId, now)
           : sessions.findFromOutside(q.dst, q.proto, q.dstPort, q.srcPort, now)
         if (id < 0) return noSession()
-        translateIcmpError(b, h, q, false, sessions.insideIp[id], sessions.insidePort[id])
+        translateIcmpError(b, h, q, false, sessions.insideIp(id), sessions.insidePort(id))
         translatedIn++
         return INSIDE
       }

@@ -6,12 +6,22 @@
 // port range bounds the concurrent flows per protocol. Freed ports go to the back of a FIFO,
 // so a port is reused as late as possible after its flow ends.
 //
+// Laid out for the per-packet lookup of an established flow, which should cost a cache line
+// or two. A session is one 64-byte record holding its keys, its state, its expiry and the
+// checksum deltas of its two rewrites (RFC 1624's ~m + m' over the words that change, summed
+// once when the session opens, so a translation is a few byte writes and two additions).
+// From the inside, a session is found through open addressing over 8-byte (hash, session)
+// slots, a quarter of the size of slots holding whole keys. From the outside, a reply names
+// its session by the external port it is sent to, since a pool port belongs to one session
+// at a time: a direct table by protocol and port, where ports handed out in order sit side
+// by side. Only sessions of port forwards, which share their external port, are hashed.
+//
 // All of it is preallocated typed arrays: opening, finding and refreshing a session
 // allocates nothing.
 
 import { hash4 } from '../../packet/flow.ts'
 import { IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP } from '../../packet/ipv4.ts'
-import { FlowIndex } from '../lib/flow-index.ts'
+import { translationDelta } from '../../packet/rewrite.ts'
 import { FLOW_NEW, flowTimeout, nextFlowState, type Timeouts } from '../lib/flow-state.ts'
 
 // Module-local copies of imported constants: TurboFan folds these, not imported bindings.
@@ -49,22 +59,78 @@ export class PortPool {
   }
 }
 
+// A session record: 16 int32 words, one cache line.
+export const STRIDE = 16
+/** Inside key: insideIp, remoteIp, INSIDE_KEY (ports: insidePort << 16 | remotePort; ICMP: id << 16), PROTO. */
+export const R_INSIDE_IP = 0
+export const R_REMOTE_IP = 1
+const R_INSIDE_KEY = 2
+/** Outside key: remoteIp, external, OUTSIDE_KEY (remotePort << 16 | extPort; ICMP: id), PROTO. */
+const R_OUTSIDE_KEY = 3
+const R_PROTO = 4
+const R_STATE = 5
+/** 1 if opened from the outside through a port forward (its port is not from the pool). */
+const R_FORWARDED = 6
+export const R_EXT_PORT = 7
+export const R_INSIDE_PORT = 8
+const R_REMOTE_PORT = 9
+/** Checksum deltas of the outbound rewrite (inside -> external) and the inbound one (translationDelta). */
+export const R_OUT_DELTA = 10
+export const R_IN_DELTA = 11
+/** Expiry time in ms (a float64 over words 12-13), or -1 for a free session. */
+const F_EXPIRES = 6
+const R_INSIDE_HASH = 14
+const R_OUTSIDE_HASH = 15
+
+// Index slots: (hash, session id) pairs; an empty slot has id -1.
+const EMPTY = -1
+
+function indexOf(maxEntries: number): Int32Array {
+  let cap = 16
+  while (cap < maxEntries * 2) cap *= 2 // load factor at most 1/2
+  return new Int32Array(cap * 2).fill(EMPTY)
+}
+
+function indexInsert(x: Int32Array, hash: number, id: number): void {
+  const mask = (x.length >> 1) - 1
+  let i = hash & mask
+  while (x[(i << 1) + 1] !== EMPTY) i = (i + 1) & mask
+  x[i << 1] = hash
+  x[(i << 1) + 1] = id
+}
+
+/** Removes the slot of session id (found by its hash), shifting later entries of its run back (Knuth's algorithm R: no tombstones). */
+function indexRemove(x: Int32Array, hash: number, id: number): void {
+  const mask = (x.length >> 1) - 1
+  let i = hash & mask
+  while (x[(i << 1) + 1] !== id) {
+    if (x[(i << 1) + 1] === EMPTY) return
+    i = (i + 1) & mask
+  }
+  let j = i
+  for (;;) {
+    j = (j + 1) & mask
+    const hj = x[j << 1]
+    const idj = x[(j << 1) + 1]
+    if (idj === EMPTY) break
+    const home = hj & mask
+    const stays = i <= j ? i < home && home <= j : i < home || home <= j
+    if (stays) continue
+    x[i << 1] = hj
+    x[(i << 1) + 1] = idj
+    i = j
+  }
+  x[(i << 1) + 1] = EMPTY
+}
+
 export class Sessions {
-  readonly inside: FlowIndex
-  readonly outside: FlowIndex
-  readonly proto: Uint8Array
-  readonly insideIp: Int32Array
-  readonly insidePort: Int32Array
-  readonly remoteIp: Int32Array
-  readonly remotePort: Int32Array
-  readonly extPort: Int32Array
-  /** 1 if opened from the outside through a port forward (its port is not from the pool). */
-  readonly forwarded: Uint8Array
-  readonly state: Uint8Array
-  /** Expiry time in ms, or -1 for a free session. */
-  readonly expires: Float64Array
-  private readonly insideHash: Int32Array
-  private readonly outsideHash: Int32Array
+  /** The session records, STRIDE words each; `expires` views the same memory as float64. */
+  readonly r: Int32Array
+  private readonly expires: Float64Array
+  private readonly inside: Int32Array
+  private readonly outside: Int32Array
+  /** Session id + 1 by protocol (TCP, UDP, ICMP) and external pool port; 0 if none. */
+  private readonly owner: Int32Array
   private readonly free: Int32Array
   private freeTop: number
   private sweepAt = 0
@@ -80,19 +146,12 @@ export class Sessions {
     private readonly pools: { tcp: PortPool; udp: PortPool; icmp: PortPool },
     private readonly timeouts: Timeouts,
   ) {
-    this.inside = new FlowIndex(capacity)
-    this.outside = new FlowIndex(capacity)
-    this.proto = new Uint8Array(capacity)
-    this.insideIp = new Int32Array(capacity)
-    this.insidePort = new Int32Array(capacity)
-    this.remoteIp = new Int32Array(capacity)
-    this.remotePort = new Int32Array(capacity)
-    this.extPort = new Int32Array(capacity)
-    this.forwarded = new Uint8Array(capacity)
-    this.state = new Uint8Array(capacity)
-    this.expires = new Float64Array(capacity).fill(-1)
-    this.insideHash = new Int32Array(capacity)
-    this.outsideHash = new Int32Array(capacity)
+    this.r = new Int32Array(capacity * STRIDE)
+    this.expires = new Float64Array(this.r.buffer)
+    for (let id = 0; id < capacity; id++) this.expires[id * (STRIDE >> 1) + F_EXPIRES] = -1
+    this.inside = indexOf(capacity)
+    this.outside = indexOf(capacity)
+    this.owner = new Int32Array(3 << 16)
     this.free = new Int32Array(capacity)
     for (let i = 0; i < capacity; i++) this.free[i] = capacity - 1 - i
     this.freeTop = capacity
@@ -102,6 +161,10 @@ export class Sessions {
     return this.capacity - this.freeTop
   }
 
+  private ownerAt(proto: number, port: number): number {
+    return (proto === _IPPROTO_TCP ? 0 : proto === _IPPROTO_UDP ? 1 << 16 : 2 << 16) | port
+  }
+
   private pool(proto: number): PortPool {
     return proto === _IPPROTO_TCP ? this.pools.tcp : proto === _IPPROTO_UDP ? this.pools.udp : this.pools.icmp
   }
@@ -109,21 +172,50 @@ export class Sessions {
   /** Session of a packet from the inside (ICMP: identifier as srcPort, dstPort 0), or -1. */
   findFromInside(src: number, dst: number, proto: number, srcPort: number, dstPort: number, now: number): number {
     const c = (srcPort << 16) | dstPort
-    const id = this.inside.find(src, dst, c, proto, hash4(src, dst, c, proto))
-    if (id < 0) return -1
-    if (this.expires[id] <= now) {
-      this.release(id)
-      return -1
+    const hash = hash4(src, dst, c, proto)
+    const x = this.inside
+    const r = this.r
+    const mask = (x.length >> 1) - 1
+    let i = hash & mask
+    for (;;) {
+      const id = x[(i << 1) + 1]
+      if (id === EMPTY) return -1
+      const o = id * STRIDE
+      if (x[i << 1] === hash && r[o + R_INSIDE_IP] === src && r[o + R_REMOTE_IP] === dst && r[o + R_INSIDE_KEY] === c && r[o + R_PROTO] === proto) {
+        return this.live(id, now)
+      }
+      i = (i + 1) & mask
     }
-    return id
   }
 
   /** Session of a packet from the outside to the external address (ICMP: srcPort 0, identifier as dstPort), or -1. */
   findFromOutside(src: number, proto: number, srcPort: number, dstPort: number, now: number): number {
+    const r = this.r
     const c = (srcPort << 16) | dstPort
-    const id = this.outside.find(src, this.external, c, proto, hash4(src, this.external, c, proto))
-    if (id < 0) return -1
-    if (this.expires[id] <= now) {
+    const owner = this.owner[(proto === _IPPROTO_TCP ? 0 : proto === _IPPROTO_UDP ? 1 << 16 : 2 << 16) | dstPort] - 1
+    if (owner >= 0) {
+      const o = owner * STRIDE
+      // The port's one session, if the reply comes from its remote end.
+      return r[o + R_REMOTE_IP] === src && r[o + R_OUTSIDE_KEY] === c && r[o + R_PROTO] === proto ? this.live(owner, now) : -1
+    }
+    const hash = hash4(src, this.external, c, proto)
+    const x = this.outside
+    const mask = (x.length >> 1) - 1
+    let i = hash & mask
+    for (;;) {
+      const id = x[(i << 1) + 1]
+      if (id === EMPTY) return -1
+      const o = id * STRIDE
+      if (x[i << 1] === hash && r[o + R_REMOTE_IP] === src && r[o + R_OUTSIDE_KEY] === c && r[o + R_PROTO] === proto) {
+        return this.live(id, now)
+      }
+      i = (i + 1) & mask
+    }
+  }
+
+  /** The session if it has not expired; an expired one found by a packet is released. */
+  private live(id: number, now: number): number {
+    if (this.expires[id * (STRIDE >> 1) + F_EXPIRES] <= now) {
       this.release(id)
       return -1
     }
@@ -149,46 +241,71 @@ export class Sessions {
       }
     }
     const id = this.free[--this.freeTop]
-    this.proto[id] = proto
-    this.insideIp[id] = insideIp
-    this.insidePort[id] = insidePort
-    this.remoteIp[id] = remoteIp
-    this.remotePort[id] = remotePort
-    this.extPort[id] = extPort
-    this.forwarded[id] = forwarded ? 1 : 0
-    this.state[id] = FLOW_NEW
-    this.expires[id] = now + flowTimeout(this.timeouts, proto, FLOW_NEW)
-    const ic = proto === _IPPROTO_ICMP ? insidePort << 16 : (insidePort << 16) | remotePort
-    const oc = proto === _IPPROTO_ICMP ? extPort : (remotePort << 16) | extPort
-    this.insideHash[id] = hash4(insideIp, remoteIp, ic, proto)
-    this.outsideHash[id] = hash4(remoteIp, this.external, oc, proto)
-    this.inside.insert(insideIp, remoteIp, ic, proto, this.insideHash[id], id)
-    this.outside.insert(remoteIp, this.external, oc, proto, this.outsideHash[id], id)
+    const r = this.r
+    const o = id * STRIDE
+    const ext = this.external
+    const icmp = proto === _IPPROTO_ICMP
+    const ic = icmp ? insidePort << 16 : (insidePort << 16) | remotePort
+    const oc = icmp ? extPort : (remotePort << 16) | extPort
+    r[o + R_INSIDE_IP] = insideIp
+    r[o + R_REMOTE_IP] = remoteIp
+    r[o + R_INSIDE_KEY] = ic
+    r[o + R_OUTSIDE_KEY] = oc
+    r[o + R_PROTO] = proto
+    r[o + R_STATE] = FLOW_NEW
+    r[o + R_FORWARDED] = forwarded ? 1 : 0
+    r[o + R_EXT_PORT] = extPort
+    r[o + R_INSIDE_PORT] = insidePort
+    r[o + R_REMOTE_PORT] = remotePort
+    r[o + R_OUT_DELTA] = translationDelta(proto, insideIp, ext, insidePort, extPort)
+    r[o + R_IN_DELTA] = translationDelta(proto, ext, insideIp, extPort, insidePort)
+    this.expires[id * (STRIDE >> 1) + F_EXPIRES] = now + flowTimeout(this.timeouts, proto, FLOW_NEW)
+    const ih = hash4(insideIp, remoteIp, ic, proto)
+    const oh = hash4(remoteIp, ext, oc, proto)
+    r[o + R_INSIDE_HASH] = ih
+    r[o + R_OUTSIDE_HASH] = oh
+    indexInsert(this.inside, ih, id)
+    if (forwarded) indexInsert(this.outside, oh, id)
+    else this.owner[this.ownerAt(proto, extPort)] = id + 1
     this.created++
     return id
   }
 
   /** Refreshes a session for a packet; `fromInside` tells its direction. */
   touch(id: number, fromInside: boolean, tcpFlags: number, now: number): void {
-    const proto = this.proto[id]
+    const r = this.r
+    const o = id * STRIDE
+    const proto = r[o + R_PROTO]
+    const state = r[o + R_STATE]
     // The reply direction is the one that did not open the session.
-    const reply = fromInside === (this.forwarded[id] === 1)
-    const st = nextFlowState(this.state[id], proto, reply, tcpFlags)
-    this.state[id] = st
-    this.expires[id] = now + flowTimeout(this.timeouts, proto, st)
+    const reply = fromInside === (r[o + R_FORWARDED] === 1)
+    const st = nextFlowState(state, proto, reply, tcpFlags)
+    if (st !== state) r[o + R_STATE] = st
+    this.expires[id * (STRIDE >> 1) + F_EXPIRES] = now + flowTimeout(this.timeouts, proto, st)
+  }
+
+  extPort(id: number): number {
+    return this.r[id * STRIDE + R_EXT_PORT]
+  }
+
+  insideIp(id: number): number {
+    return this.r[id * STRIDE + R_INSIDE_IP]
+  }
+
+  insidePort(id: number): number {
+    return this.r[id * STRIDE + R_INSIDE_PORT]
   }
 
   release(id: number): void {
-    const proto = this.proto[id]
-    const ip = this.insidePort[id]
-    const rp = this.remotePort[id]
-    const ep = this.extPort[id]
-    const ic = proto === _IPPROTO_ICMP ? ip << 16 : (ip << 16) | rp
-    const oc = proto === _IPPROTO_ICMP ? ep : (rp << 16) | ep
-    this.inside.remove(this.insideIp[id], this.remoteIp[id], ic, proto, this.insideHash[id])
-    this.outside.remove(this.remoteIp[id], this.external, oc, proto, this.outsideHash[id])
-    if (this.forwarded[id] === 0) this.pool(proto).give(ep)
-    this.expires[id] = -1
+    const r = this.r
+    const o = id * STRIDE
+    indexRemove(this.inside, r[o + R_INSIDE_HASH], id)
+    if (r[o + R_FORWARDED] === 1) indexRemove(this.outside, r[o + R_OUTSIDE_HASH], id)
+    else {
+      this.owner[this.ownerAt(r[o + R_PROTO], r[o + R_EXT_PORT])] = 0
+      this.pool(r[o + R_PROTO]).give(r[o + R_EXT_PORT])
+    }
+    this.expires[id * (STRIDE >> 1) + F_EXPIRES] = -1
     this.free[this.freeTop++] = id
     this.expired++
   }
@@ -199,7 +316,7 @@ export class Sessions {
     for (let k = 0; k < slice && k < cap; k++) {
       const id = this.sweepAt
       this.sweepAt = id + 1 === cap ? 0 : id + 1
-      const e = this.expires[id]
+      const e = this.expires[id * (STRIDE >> 1) + F_EXPIRES]
       if (e >= 0 && e <= now) this.release(id)
     }
   }

@@ -1,0 +1,310 @@
+// The chain schema (chains/chain.schema.json) is the one description of each NF's config: it
+// generates the config types the NFs import (src/chain/spec-types.ts) and validates a spec at
+// load. The NFs' own readers run after it and add what a schema cannot say. These tests prove
+// the two agree: the same field names at every level, the same defaults, every documented
+// field accepted by both, and whatever an NF accepts accepted by the schema too, while the
+// schema accepts what an NF refuses only for the reasons listed in SEMANTIC.
+
+import test from 'ava'
+import fc from 'fast-check'
+import { readFileSync } from 'node:fs'
+import { checkChain, SpecError } from '../../src/chain/spec.ts'
+import type { FirewallConfig, L2FwdConfig, NatConfig } from '../../src/chain/spec-types.ts'
+import l2fwd from '../../src/nfs/l2fwd.ts'
+import firewall, { FIREWALL_DEFAULTS } from '../../src/nfs/firewall/index.ts'
+import nat from '../../src/nfs/nat/index.ts'
+import { NAT_DEFAULTS } from '../../src/nfs/nat/config.ts'
+import { NFConfigError, type NFModule } from '../../src/xio/nf-types.ts'
+import { TestEnv } from './env.ts'
+
+type Kind = 'l2fwd' | 'firewall' | 'nat'
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const NFS: Record<Kind, NFModule<any>> = { l2fwd, firewall, nat }
+
+interface SchemaNode {
+  properties?: Record<string, SchemaNode & { default?: unknown }>
+  required?: string[]
+  $ref?: string
+  items?: SchemaNode
+  default?: unknown
+}
+const schema = JSON.parse(readFileSync(new URL('../../chains/chain.schema.json', import.meta.url), 'utf8')) as {
+  definitions: Record<string, SchemaNode>
+}
+const def = (name: string): SchemaNode => schema.definitions[name]
+const fieldsOf = (name: string): string[] => Object.keys(def(name).properties!).sort()
+
+// The chain around the NF: `lan` brings packets in, `wan` takes them out.
+const env = () => new TestEnv({ lan: 1, wan: 2 }, { out: 2, inside: 1, outside: 2 })
+const FILE = 'chains/agreement.json'
+function chainAround(kind: Kind, config: unknown): unknown {
+  const gates = kind === 'nat' ? ['x.inside -> lan', 'x.outside -> wan'] : ['x -> wan']
+  return {
+    endpoints: { lan: { kind: 'pcap', input: 'lan.pcap', output: 'lan-out.pcap' }, wan: { kind: 'sink' }, x: { kind, config } },
+    links: ['lan -> x', ...gates],
+  }
+}
+
+/** The schema's problems with this config, as paths inside it ('' for the config itself); [] if valid. */
+function schemaProblems(kind: Kind, config: unknown): string[] {
+  try {
+    checkChain(FILE, chainAround(kind, config))
+    return []
+  } catch (e) {
+    if (!(e instanceof SpecError)) throw e
+    return e.problems.map(p => {
+      if (!p.path.startsWith('/endpoints/x')) throw new Error(`a problem outside the NF's config: ${p.path}: ${p.message}`)
+      return p.path.slice('/endpoints/x/config'.length)
+    })
+  }
+}
+
+/** The NF reader's refusal, or null if it builds an instance. */
+function nfRefusal(kind: Kind, config: unknown): NFConfigError | null {
+  try {
+    NFS[kind].create(config, env())
+    return null
+  } catch (e) {
+    if (e instanceof NFConfigError) return e
+    throw e
+  }
+}
+
+// Every field of every NF config, typed by the generated types (so the types have them too).
+const fullL2fwd: L2FwdConfig = { src: '02:00:00:00:00:01', dst: '02-00-00-00-00-02' }
+const fullFirewall: FirewallConfig = {
+  default: 'drop',
+  nonIp: 'drop',
+  stateful: true,
+  timeouts: { tcpEstablished: 3600, tcpTransitory: 60, udp: 60, udpUnreplied: 10, icmp: 10, other: 100 },
+  conntrackSize: 1024,
+  flowCacheSize: 1024,
+  rules: [
+    { action: 'allow', proto: 'tcp', src: '10.0.0.0/8', dst: ['192.0.2.0/24', '198.51.100.7'], srcPort: [1024, 65535], dstPort: [22, [80, 89], 443], in: 'lan', comment: 'web' },
+    { action: 'drop', proto: 47, in: ['lan', 'wan'] },
+    { action: 'allow', proto: 'udp', dstPort: 53 },
+  ],
+}
+const fullNat: NatConfig = {
+  external: '203.0.113.1',
+  inside: ['10.0.0.0/8', '192.168.0.0/16'],
+  ports: [1024, 65535],
+  timeouts: { tcpEstablished: 3600, tcpTransitory: 60, udp: 60, udpUnreplied: 10, icmp: 10 },
+  forwards: [{ proto: 'tcp', port: 8080, to: '10.0.0.5:80' }, { proto: 'udp', port: 53, to: '10.0.0.53' }],
+  maxMappings: 1024,
+}
+
+test('a config using every documented field passes the schema and the NF', t => {
+  const cases: Array<[Kind, unknown, string]> = [['l2fwd', fullL2fwd, 'L2fwdConfig'], ['firewall', fullFirewall, 'FirewallConfig'], ['nat', fullNat, 'NatConfig']]
+  for (const [kind, config, name] of cases) {
+    t.deepEqual(Object.keys(config as object).sort(), fieldsOf(name), `${name}: the full config uses every field`)
+    t.deepEqual(schemaProblems(kind, config), [], kind)
+    t.is(nfRefusal(kind, config), null, kind)
+  }
+  t.deepEqual([...new Set(fullFirewall.rules!.flatMap(r => Object.keys(r)))].sort(), fieldsOf('FirewallRule'))
+  t.deepEqual(Object.keys(fullFirewall.timeouts!).sort(), fieldsOf('FirewallTimeouts'))
+  t.deepEqual(Object.keys(fullNat.timeouts!).sort(), fieldsOf('NatTimeouts'))
+  t.deepEqual(Object.keys(fullNat.forwards![0]).sort(), fieldsOf('NatForward'))
+})
+
+test('the NF readers know exactly the fields the schema has, at every level', t => {
+  // objectAt refuses an unknown field listing the ones it knows: compare them with the schema's.
+  const known = (kind: Kind, config: unknown, path: string): string[] => {
+    const e = nfRefusal(kind, config)
+    if (e === null) throw new Error(`${kind} accepted ${JSON.stringify(config)}`)
+    t.is(e.path, path)
+    return /expected one of (.*)$/.exec(e.message)![1].split(', ').sort()
+  }
+  const x = { zzz: 1 }
+  const cases: Array<[Kind, unknown, string, string]> = [
+    ['l2fwd', x, '/zzz', 'L2fwdConfig'],
+    ['firewall', x, '/zzz', 'FirewallConfig'],
+    ['firewall', { rules: [{ action: 'allow', ...x }] }, '/rules/0/zzz', 'FirewallRule'],
+    ['firewall', { timeouts: x }, '/timeouts/zzz', 'FirewallTimeouts'],
+    ['nat', { external: '203.0.113.1', ...x }, '/zzz', 'NatConfig'],
+    ['nat', { external: '203.0.113.1', timeouts: x }, '/timeouts/zzz', 'NatTimeouts'],
+    ['nat', { external: '203.0.113.1', forwards: [{ proto: 'tcp', port: 1, to: '10.0.0.1', ...x }] }, '/forwards/0/zzz', 'NatForward'],
+  ]
+  for (const [kind, config, path, name] of cases) {
+    t.deepEqual(known(kind, config, path), fieldsOf(name), name)
+    t.deepEqual(schemaProblems(kind, config), [path], name)
+  }
+  // Required fields: the schema's and the readers' ("missing").
+  t.deepEqual(def('NatConfig').required, ['external'])
+  t.regex(nfRefusal('nat', {})!.message, /^\/external: missing/)
+  t.deepEqual(def('FirewallRule').required, ['action'])
+  t.regex(nfRefusal('firewall', { rules: [{}] })!.message, /^\/rules\/0\/action: missing/)
+  t.deepEqual(def('NatForward').required, ['proto', 'port', 'to'])
+  for (const f of ['proto', 'port', 'to']) {
+    const fwd: Record<string, unknown> = { proto: 'tcp', port: 1, to: '10.0.0.1' }
+    delete fwd[f]
+    const config = { external: '203.0.113.1', forwards: [fwd] }
+    t.is(nfRefusal('nat', config)?.path, `/forwards/0/${f}`)
+    t.deepEqual(schemaProblems('nat', config), [`/forwards/0/${f}`])
+  }
+})
+
+test('the schema documents the defaults the NFs use', t => {
+  const defaults = (name: string) => Object.fromEntries(Object.entries(def(name).properties!).filter(([, p]) => 'default' in p).map(([k, p]) => [k, p.default]))
+  const { timeouts: fwTimeouts, ...fw } = FIREWALL_DEFAULTS
+  t.deepEqual(defaults('FirewallConfig'), fw)
+  t.deepEqual(defaults('FirewallTimeouts'), fwTimeouts)
+  const { timeouts: natTimeouts, ports, ...rest } = NAT_DEFAULTS
+  t.deepEqual(defaults('NatConfig'), rest)
+  t.deepEqual(def('NatPorts').default, ports)
+  const { other: _notNat, ...natSettable } = natTimeouts
+  t.deepEqual(defaults('NatTimeouts'), natSettable)
+  // Each default is also in the words a reader of the generated types sees.
+  for (const name of ['FirewallConfig', 'FirewallTimeouts', 'NatConfig', 'NatTimeouts']) {
+    for (const [k, p] of Object.entries(def(name).properties!)) {
+      if ('default' in p) t.true((p as { description: string }).description.includes(`Default: ${String(p.default)}`), `${name}.${k}`)
+    }
+  }
+})
+
+// What a JSON Schema cannot express, so only the NF reader refuses it (with these words).
+const SEMANTIC = [
+  /host bits zero/, // "10.0.0.1/8": an address with host bits set below its prefix
+  /range low \d+ is above high \d+/, // [3000, 2000]
+  /is shorter than tcpTransitory/, // timeouts.tcpEstablished < timeouts.tcpTransitory
+  /is already forwarded by/, // two forwards of one proto and port
+  /ports only exist for tcp and udp/, // a port constraint on an icmp or numbered-proto rule
+  /no endpoint named/, // rules[].in naming an endpoint the chain does not have
+]
+
+test('invalid fields are refused by both, at the same place', t => {
+  const E = '203.0.113.1'
+  const cases: Array<[Kind, unknown]> = [
+    ['l2fwd', { src: '02:00:00:00:00' }],
+    ['l2fwd', { dst: 5 }],
+    ['firewall', { default: 'accept' }],
+    ['firewall', { stateful: 'yes' }],
+    ['firewall', { conntrackSize: 0 }],
+    ['firewall', { flowCacheSize: 16777217 }],
+    ['firewall', { flowCacheSize: 1.5 }],
+    ['firewall', { timeouts: { udp: 0 } }],
+    ['firewall', { timeouts: { tcp: 10 } }],
+    ['firewall', { rules: {} }],
+    ['firewall', { rules: [{ action: 'permit' }] }],
+    ['firewall', { rules: [{ action: 'allow', proto: 'sctp' }] }],
+    ['firewall', { rules: [{ action: 'allow', proto: 256 }] }],
+    ['firewall', { rules: [{ action: 'allow', src: '10.0.0.0/33' }] }],
+    ['firewall', { rules: [{ action: 'allow', src: [] }] }],
+    ['firewall', { rules: [{ action: 'allow', dst: ['10.0.0.0/8', 'x'] }] }],
+    ['firewall', { rules: [{ action: 'allow', dstPort: 'http' }] }],
+    ['firewall', { rules: [{ action: 'allow', dstPort: [] }] }],
+    ['firewall', { rules: [{ action: 'allow', dstPort: 65536 }] }],
+    ['firewall', { rules: [{ action: 'allow', dstPort: [1, 2, 3, [4]] }] }],
+    ['firewall', { rules: [{ action: 'allow', in: [] }] }],
+    ['firewall', { rules: [{ action: 'allow', in: ['lan', 3] }] }],
+    ['firewall', { rules: [{ action: 'allow', comment: 7 }] }],
+    ['nat', { external: '203.0.113.300' }],
+    ['nat', { external: E, inside: '10.0.0.0/8/8' }],
+    ['nat', { external: E, ports: [0, 10] }],
+    ['nat', { external: E, ports: [1, 70000] }],
+    ['nat', { external: E, ports: [1] }],
+    ['nat', { external: E, timeouts: { other: 5 } }],
+    ['nat', { external: E, forwards: [{ proto: 'icmp', port: 1, to: '10.0.0.5' }] }],
+    ['nat', { external: E, forwards: [{ proto: 'tcp', port: 80, to: '10.0.0.5:65536' }] }],
+    ['nat', { external: E, forwards: [{ proto: 'tcp', port: 80, to: 'host:80' }] }],
+    ['nat', { external: E, maxMappings: 0 }],
+    ['nat', { external: E, maxMappings: 4194305 }],
+  ]
+  for (const [kind, config] of cases) {
+    const what = `${kind} ${JSON.stringify(config)}`
+    const e = nfRefusal(kind, config)
+    const s = schemaProblems(kind, config)
+    t.not(e, null, what)
+    t.not(s.length, 0, what)
+    // One field: the NF may point one level deeper (a list item) than a composite's message.
+    const within = (a: string, b: string) => a === b || a.startsWith(`${b}/`)
+    t.true(e !== null && s.every(p => within(e.path, p) || within(p, e.path)), `${what}: NF ${e?.path}, schema ${s.join(', ')}`)
+  }
+})
+
+test('what only the NF can check passes the schema and is refused by the NF', t => {
+  const E = '203.0.113.1'
+  const cases: Array<[Kind, unknown]> = [
+    ['firewall', { rules: [{ action: 'allow', src: '10.0.0.1/8' }] }],
+    ['firewall', { rules: [{ action: 'allow', dstPort: [3000, 2000] }] }],
+    ['firewall', { rules: [{ action: 'allow', proto: 'icmp', dstPort: 1 }] }],
+    ['firewall', { rules: [{ action: 'allow', in: 'nowhere' }] }],
+    ['firewall', { timeouts: { tcpEstablished: 10, tcpTransitory: 20 } }],
+    ['nat', { external: E, inside: ['10.0.0.0/8', '10.0.0.1/8'] }],
+    ['nat', { external: E, ports: [3000, 2000] }],
+    ['nat', { external: E, forwards: [{ proto: 'tcp', port: 80, to: '10.0.0.5' }, { proto: 'tcp', port: 80, to: '10.0.0.6' }] }],
+  ]
+  for (const [kind, config] of cases) {
+    const what = `${kind} ${JSON.stringify(config)}`
+    t.deepEqual(schemaProblems(kind, config), [], what)
+    const e = nfRefusal(kind, config)
+    t.true(e !== null && SEMANTIC.some(r => r.test(e.message)), `${what}: ${e?.message}`)
+  }
+})
+
+// Random configs: right values, near misses and junk, for every field.
+const junk: fc.Arbitrary<unknown> = fc.oneof(
+  fc.constantFrom(null, true, 'x', '', -1, 0, 1.5, 65535, 65536, 70000, {}, [], [[]], '10.0.0.0/8', '10.0.0.5', '10.0.0.1/8',
+    '256.0.0.1', '10.0.0.5:80', '10.0.0.5:99999', 'tcp', 'icmp', 'lan', 'allow'),
+  fc.array(fc.oneof(fc.integer({ min: -1, max: 70000 }), fc.constantFrom('10.0.0.0/8', 'x', [1, 2], [2, 1], [1]), fc.string({ maxLength: 3 })), { maxLength: 4 }),
+  fc.integer({ min: -2, max: 70000 }),
+)
+const pick = (good: unknown[]) => fc.oneof({ arbitrary: fc.constantFrom(...good), weight: 12 }, { arbitrary: junk, weight: 1 })
+const maybe = (fields: Record<string, fc.Arbitrary<unknown>>) => fc.record(fields, { requiredKeys: [] })
+const seconds = pick([1, 30, 120, 7440, 0.5])
+const cidrs = pick(['10.0.0.0/8', '192.0.2.7', ['10.0.0.0/8', '172.16.0.0/12'], '0.0.0.0/0', '10.0.0.1/8'])
+const portSet = pick([80, [1024, 65535], [22, [80, 89], 443], [[80, 80], [443, 443]], [2000, 1000], 0])
+
+const configArb: Record<Kind, fc.Arbitrary<unknown>> = {
+  l2fwd: maybe({ src: pick(['02:00:00:00:00:01', 'aa-bb-cc-dd-ee-ff']), dst: pick(['02:00:00:00:00:02']) }),
+  firewall: maybe({
+    default: pick(['allow', 'drop']),
+    nonIp: pick(['allow', 'drop']),
+    stateful: pick([true, false]),
+    conntrackSize: pick([1, 1024, 65536]),
+    flowCacheSize: pick([1, 1024]),
+    timeouts: fc.oneof(maybe({ tcpEstablished: seconds, tcpTransitory: seconds, udp: seconds, udpUnreplied: seconds, icmp: seconds, other: seconds }), junk),
+    rules: fc.oneof(fc.array(fc.oneof(maybe({
+      action: pick(['allow', 'drop']),
+      proto: pick(['tcp', 'udp', 'icmp', 6, 17, 47, 0, 255]),
+      src: cidrs,
+      dst: cidrs,
+      srcPort: portSet,
+      dstPort: portSet,
+      in: pick(['lan', ['lan', 'wan'], 'nowhere']),
+      comment: pick(['a comment']),
+    }), junk), { maxLength: 3 }), junk),
+  }),
+  nat: fc.tuple(pick(['203.0.113.1', '198.51.100.1']), maybe({
+    inside: cidrs,
+    ports: pick([[20000, 29999], [1, 65535], [5, 5], [6, 5]]),
+    maxMappings: pick([1, 1024]),
+    timeouts: fc.oneof(maybe({ tcpEstablished: seconds, tcpTransitory: seconds, udp: seconds, udpUnreplied: seconds, icmp: seconds }), junk),
+    forwards: fc.oneof(fc.array(fc.oneof(maybe({
+      proto: pick(['tcp', 'udp']),
+      port: pick([80, 8080, 53, 0, 65535]),
+      to: pick(['10.0.0.5:80', '10.0.0.6', '10.0.0.7:65535', '10.0.0.7:0']),
+    }), junk), { maxLength: 3 }), junk),
+  })).map(([external, rest]) => ({ external, ...(rest as object) })),
+}
+
+for (const kind of ['l2fwd', 'firewall', 'nat'] as const) {
+  test(`${kind}: what the NF accepts the schema accepts; the schema accepts what the NF refuses only for what a schema cannot say`, t => {
+    let both = 0, neither = 0, onlyNf = 0
+    fc.assert(fc.property(configArb[kind], config => {
+      const schemaOk = schemaProblems(kind, config).length === 0
+      const e = nfRefusal(kind, config)
+      if (e === null && !schemaOk) throw new Error(`the NF accepts what the schema refuses: ${JSON.stringify(config)}`)
+      if (e !== null && schemaOk && !SEMANTIC.some(r => r.test(e.message))) {
+        throw new Error(`the schema accepts what the NF refuses (${e.message}): ${JSON.stringify(config)}`)
+      }
+      if (e === null) both++
+      else if (schemaOk) onlyNf++
+      else neither++
+    }), { numRuns: 600, seed: 20240611 })
+    // The generators reach every outcome, so the property is not passing vacuously.
+    t.true(both > 20, `accepted by both: ${both}`)
+    t.true(neither > 20, `refused by both: ${neither}`)
+    if (kind !== 'l2fwd') t.true(onlyNf > 0, `refused by the NF only: ${onlyNf}`)
+  })
+}
