@@ -6,7 +6,7 @@
 // Each prints one JSON line when done.
 import { attach, setAffinity } from '../src/xio/index.ts'
 import { addon } from '../src/xio/native.ts'
-import { percentiles } from './stats.ts'
+import { ping } from './pingpong.ts'
 
 const [mode, prefix, name, json] = process.argv.slice(2)
 const o = JSON.parse(json ?? '{}') as { cpu?: number; size?: number; durationMs?: number; rounds?: number; burst?: number }
@@ -44,26 +44,7 @@ if (mode === 'blast') {
   }
   print({ received })
 } else if (mode === 'ping') {
-  const size = o.size ?? 64
-  const rounds = o.rounds ?? 20000
-  const warmup = Math.min(1000, rounds / 10)
-  const rtt = new Float64Array(rounds)
-  const one = new Uint32Array(1)
-  if (xio.malloc(one, 1) !== 1) throw new Error('pool dry')
-  const d = one[0]
-  for (let r = 0; r < rounds + warmup; r++) {
-    const at = xio.offset(d)
-    xio.bytes.fill(r & 0xff, at, at + size)  // the sender writes its message in place, once
-    xio.setLength(d, size)
-    const t0 = process.hrtime.bigint()
-    xio.tx(one, 1)
-    while (xio.rxWait(one, 1000) === 0) if (!xio.managerAlive()) throw new Error('manager gone')
-    const t1 = process.hrtime.bigint()
-    if (xio.bytes[at + size - 1] !== (r & 0xff)) throw new Error('payload changed in flight')
-    if (r >= warmup) rtt[r - warmup] = Number(t1 - t0) / 1000
-  }
-  xio.free(one, 1)
-  print(percentiles(rtt))
+  print(ping(xio, o.size ?? 64, o.rounds ?? 20000))
 } else if (mode === 'pong') {
   while (!stopping) {
     const n = xio.rxWait(burst, 50)
