@@ -15,6 +15,10 @@ const xio = await attach({ prefix, name, spinUs: 500 })
 const burst = new Uint32Array(o.burst ?? 32)
 let stopping = false
 process.on('SIGTERM', () => (stopping = true))
+// If the benchmark dies, leave with its manager instead of polling forever.
+setInterval(() => {
+  if (!xio.managerAlive()) process.exit(3)
+}, 200).unref()
 const print = (x: object) => process.stdout.write(JSON.stringify(x) + '\n')
 const events = () => new Promise((r) => setImmediate(r))
 
