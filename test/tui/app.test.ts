@@ -32,6 +32,12 @@ function models() {
 
 const tick = () => new Promise((r) => setTimeout(r, 50))
 
+/** Waits until `ok()` holds (ink re-renders after a key asynchronously); false after 3 s. */
+async function eventually(ok: () => boolean): Promise<boolean> {
+  for (const deadline = Date.now() + 3000; Date.now() < deadline; await tick()) if (ok()) return true
+  return ok()
+}
+
 function screen(size: { columns: number; rows: number }, owns = true) {
   const { first, second } = models()
   const feed = new TestFeed(second)
@@ -66,55 +72,47 @@ test('too small a terminal says so instead of drawing', (t) => {
   ui.unmount()
 })
 
-test('q quits, and the help line says whether that stops the chain', async (t) => {
+test.serial('q quits, and the help line says whether that stops the chain', async (t) => {
   const { ui, quits } = screen({ columns: 120, rows: 40 }, false)
   t.regex(ui.lastFrame()!, /q quit · p pause/)
   await tick()
   ui.stdin.write('q')
-  await tick()
-  t.is(quits(), 1)
+  t.true(await eventually(() => quits() === 1))
   ui.unmount()
 })
 
-test('tab and the arrows move the focus between panels', async (t) => {
+test.serial('tab and the arrows move the focus between panels', async (t) => {
   const { ui } = screen({ columns: 120, rows: 40 })
   const focused = () => /next panel \((.+)\)/.exec(ui.lastFrame()!)?.[1]
   t.is(focused(), 'Chain')
   await tick()
   ui.stdin.write('\t')
-  await tick()
-  t.is(focused(), 'Endpoints')
+  t.true(await eventually(() => focused() === 'Endpoints'), `${focused()}`)
   ui.stdin.write('\x1b[C')
-  await tick()
-  t.is(focused(), 'Rings')
+  t.true(await eventually(() => focused() === 'Rings'), `${focused()}`)
   ui.stdin.write('\x1b[D')
-  await tick()
+  t.true(await eventually(() => focused() === 'Endpoints'), `${focused()}`)
   ui.stdin.write('\x1b[D')
-  await tick()
-  t.is(focused(), 'Chain')
+  t.true(await eventually(() => focused() === 'Chain'), `${focused()}`)
   ui.stdin.write('\x1b[A')
-  await tick()
-  t.is(focused(), 'NF counters', 'wraps around')
+  t.true(await eventually(() => focused() === 'NF counters'), `wraps around: ${focused()}`)
   ui.unmount()
 })
 
-test('p freezes the numbers while the feed goes on; p again shows the latest', async (t) => {
+test.serial('p freezes the numbers while the feed goes on; p again shows the latest', async (t) => {
   const { ui, feed, first, second } = screen({ columns: 120, rows: 40 })
   const fwRow = () => ui.lastFrame()!.split('\n').find((l) => l.startsWith('fw '))!
   t.regex(fwRow(), /20\.0k/)
   await tick()
   ui.stdin.write('p')
-  await tick()
-  t.regex(ui.lastFrame()!, /PAUSED/)
+  t.true(await eventually(() => /PAUSED/.test(ui.lastFrame()!)))
   feed.publish(first)
   await tick()
   t.regex(fwRow(), /20\.0k/, 'still the paused numbers')
   ui.stdin.write('p')
-  await tick()
-  t.notRegex(ui.lastFrame()!, /PAUSED/)
-  t.notRegex(fwRow(), /20\.0k/, 'the latest model: the first sample, no rates')
+  t.true(await eventually(() => !/PAUSED/.test(ui.lastFrame()!)))
+  t.true(await eventually(() => !/20\.0k/.test(fwRow())), 'the latest model: the first sample, no rates')
   feed.publish(second)
-  await tick()
-  t.regex(fwRow(), /20\.0k/)
+  t.true(await eventually(() => /20\.0k/.test(fwRow())))
   ui.unmount()
 })
