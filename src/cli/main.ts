@@ -24,9 +24,9 @@ class UsageError extends Error {}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
-async function run(spec: string, options: { duration?: number; tui: boolean; prefix?: string }) {
+async function run(spec: string, options: { duration?: number; tui: boolean; prefix?: string; maxRestarts: number }) {
   const chain = loadChain(spec)
-  const running = await RunningChain.start(chain, { prefix: options.prefix })
+  const running = await RunningChain.start(chain, { prefix: options.prefix, maxRestarts: options.maxRestarts })
   const dashboard = options.tui && process.stdout.isTTY === true
   // The dashboard shows NF exits itself and prints them when it closes; stderr would tear its screen.
   if (!dashboard) running.on('nf-exit', (e) => process.stderr.write(`${describeExit(e)}\n`))
@@ -124,9 +124,10 @@ const cli = yargs(hideBin(process.argv))
         .option('duration', { type: 'number', describe: 'stop after this many seconds' })
         .option('tui', { type: 'boolean', default: true, describe: 'dashboard on a terminal (--no-tui: plain stats lines)' })
         .option('prefix', { type: 'string', describe: 'shared data prefix (default: from the spec)' })
+        .option('max-restarts', { type: 'number', default: 5, describe: 'restarts of one NF instance before the chain gives up' })
         .example('$0 run chains/fw-nat.json', 'replay the bundled captures through firewall and NAT')
         .example('$0 run chains/l2fwd.json --duration 10 --no-tui', 'ten seconds, stats as plain lines'),
-    (a) => run(a.spec, { duration: a.duration, tui: a.tui, prefix: a.prefix }),
+    (a) => run(a.spec, { duration: a.duration, tui: a.tui, prefix: a.prefix, maxRestarts: a.maxRestarts }),
   )
   .command(
     'replay <spec>',

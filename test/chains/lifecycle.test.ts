@@ -72,6 +72,22 @@ test.serial('an NF killed mid-run is reported and restarted, and the chain goes 
   t.false(existsSync(`/dev/shm/xio.${prefix}`))
 })
 
+test.serial('an NF that keeps dying stops the chain after --max-restarts, saying so', async (t) => {
+  const prefix = uniquePrefix('crashloop')
+  const cli = startXioChain(['run', 'chains/fw-nat.json', '--no-tui', '--prefix', prefix, '--max-restarts', '1'])
+  const o = await watch(prefix)
+  for (let kill = 0; kill < 2; kill++) {
+    t.true(await until(() => (nfSlots(o, 'fw')[0]?.route.rxPackets ?? 0) > 0, 20_000), `fw running before kill ${kill + 1}`)
+    process.kill(nfSlots(o, 'fw')[0].pid, 'SIGKILL')
+    await until(() => nfSlots(o, 'fw').length === 0 || kill === 1, 5000)
+  }
+  o.close()
+  const [code] = await once(cli, 'exit')
+  t.is(code, 1)
+  t.regex(cli.output(), /NF 'fw' exited 2 times \(last: SIGKILL\); stopping the chain/)
+  t.false(existsSync(`/dev/shm/xio.${prefix}`))
+})
+
 test.serial('an NF whose config it refuses stops the chain with the field and the reason', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'xio-life-'))
   const spec = {
