@@ -11,7 +11,8 @@ const MAX_TEMPLATE_FLOWS = 4096
 export class GeneratorPort implements Port {
   readonly isSource = true
   private readonly burst = new Uint32Array(BURST)
-  private readonly templates: Uint8Array
+  /** One view per flow's template frame, made once so the hot loop allocates nothing. */
+  private readonly templates: Uint8Array[] = []
   private readonly hashes: Uint32Array
   private readonly flows: number
   private readonly size: number
@@ -26,7 +27,7 @@ export class GeneratorPort implements Port {
     this.size = Math.min(spec.size ?? 64, xio.capacity)
     this.flows = Math.min(spec.flows ?? 64, MAX_TEMPLATE_FLOWS)
     this.limit = spec.count ?? Infinity
-    this.templates = new Uint8Array(this.flows * this.size)
+    const frames = new Uint8Array(this.flows * this.size)
     this.hashes = new Uint32Array(this.flows)
     const src = parseCidr(spec.src ?? '10.0.0.0/16')!
     const dst = parseCidr(spec.dst ?? '198.51.100.0/24')!
@@ -37,7 +38,8 @@ export class GeneratorPort implements Port {
       const d = (dst.addr & prefixMask(dst.prefix)) | ((i * 7 + 1) & hostBits(dst))
       const srcPort = 1024 + (i % 60000)
       const dstPort = spec.dstPort ?? 80
-      buildIpv4Frame(this.templates, i * this.size, { src: s, dst: d, proto, srcPort, dstPort, size: this.size })
+      buildIpv4Frame(frames, i * this.size, { src: s, dst: d, proto, srcPort, dstPort, size: this.size })
+      this.templates.push(frames.subarray(i * this.size, (i + 1) * this.size))
       this.hashes[i] = symmetricFlowHash(s, d, proto, srcPort, dstPort)
     }
   }
@@ -57,8 +59,7 @@ export class GeneratorPort implements Port {
       if (!n) break
       for (let i = 0; i < n; i++) {
         const d = this.burst[i]
-        const from = this.flow * this.size
-        this.xio.bytes.set(this.templates.subarray(from, from + this.size), this.xio.offset(d))
+        this.xio.bytes.set(this.templates[this.flow], this.xio.offset(d))
         this.xio.setLength(d, this.size)
         this.xio.setFlowHash(d, this.hashes[this.flow])
         if (++this.flow === this.flows) this.flow = 0
