@@ -286,6 +286,8 @@ void Manager::refreshSlots() {
     // A detaching endpoint gets nothing new, but what it transmitted before leaving is still
     // routed; pollOnce reclaims the slot once its TX ring and held descriptors are empty.
     if (state == kSlotDetaching && slots_[s].active) slots_[s].detaching = true;
+    // Claimed and left before we ever served it: it holds nothing, so free the slot now.
+    if (state == kSlotDetaching && !slots_[s].active) reclaim(s, false);
   }
   active_.clear();
   for (auto& live : instances_) live.clear();
@@ -305,13 +307,16 @@ void Manager::checkLiveness() {
     uint32_t state = slot->state.load(std::memory_order_acquire);
     uint32_t pid = __atomic_load_n(&slot->pid, __ATOMIC_ACQUIRE);
     if (state == kSlotFree || pid == 0) continue;  // pid 0: a claim still being written
+    // A detached endpoint may exit at once; what it transmitted before is still routed, and
+    // pollOnce reclaims the slot when its TX ring is empty.
+    if (state == kSlotDetaching) continue;
     if (processAlive(int(pid), slot->startTime)) continue;
     if (state == kSlotClaiming) {
       slot->pid = 0;
       slot->startTime = 0;
       slot->state.store(kSlotFree, std::memory_order_release);
     } else {
-      reclaim(s, state == kSlotActive);
+      reclaim(s, true);
       changed = true;
     }
   }
