@@ -19,7 +19,9 @@ export class GeneratorPort implements Port {
   private readonly limit: number
   private flow = 0
   private sent = 0
-  private startedAt = -1
+  /** Packets the rate allows now: a token bucket holding at most 10 ms of traffic. */
+  private tokens = 0
+  private lastMs = -1
   private stopped = false
   private readonly discard = () => {}
 
@@ -51,9 +53,15 @@ export class GeneratorPort implements Port {
   pump(nowMs: number): number {
     let moved = drainRx(this.xio, this.burst, this.discard)
     if (this.exhausted) return moved
-    if (this.startedAt < 0) this.startedAt = nowMs
     let due = Math.min(BURST * 8, this.limit - this.sent)
-    if (this.spec.rate) due = Math.min(due, Math.floor(((nowMs - this.startedAt) / 1000) * this.spec.rate) - this.sent)
+    const rate = this.spec.rate
+    if (rate) {
+      // A stall (a busy event loop, GC) is not made up for with a flood afterwards.
+      if (this.lastMs < 0) this.lastMs = nowMs
+      this.tokens = Math.min(this.tokens + ((nowMs - this.lastMs) / 1000) * rate, Math.max(BURST, rate / 100))
+      this.lastMs = nowMs
+      due = Math.min(due, Math.floor(this.tokens))
+    }
     while (due > 0) {
       const n = this.xio.malloc(this.burst, Math.min(BURST, due))
       if (!n) break
@@ -67,6 +75,7 @@ export class GeneratorPort implements Port {
       const sent = this.xio.tx(this.burst, n)
       if (sent < n) this.xio.free(this.burst.subarray(sent), n - sent)
       this.sent += sent
+      this.tokens -= sent
       moved += sent
       due -= sent
       if (sent < n) break
