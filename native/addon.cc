@@ -119,7 +119,9 @@ class RegionHandle : public Napi::ObjectWrap<RegionHandle> {
     c.sleepNs = uint64_t(u32(o, "sleepMs", uint32_t(c.sleepNs / 1000000))) * 1000000;
     c.livenessEveryNs = uint64_t(u32(o, "livenessMs", uint32_t(c.livenessEveryNs / 1000000))) * 1000000;
     c.cpu = o.Get("cpu").IsNumber() ? o.Get("cpu").As<Napi::Number>().Int32Value() : -1;
-    if (!manager) manager = std::make_unique<Manager>(region, c);
+    // declare() and route() may have made a Manager with the default config; routes and
+    // services live in the region, so a fresh one with the asked-for config loses nothing.
+    if (!manager || !manager->running()) manager = std::make_unique<Manager>(region, c);
     manager->start();
     return info.Env().Undefined();
   }
@@ -252,7 +254,10 @@ class EndpointHandle : public Napi::ObjectWrap<EndpointHandle> {
   // rxWait(descs, timeoutMs): blocks this thread; for NF loops that have nothing else to do.
   Napi::Value rxWait(const Napi::CallbackInfo& info) {
     Burst b = burstArg(info, 0);
-    uint64_t timeoutNs = uint64_t(info[1].As<Napi::Number>().DoubleValue() * 1e6);
+    double ms = info[1].IsNumber() ? info[1].As<Napi::Number>().DoubleValue() : 0;
+    if (!(ms >= 0)) throw Napi::RangeError::New(info.Env(), "rxWait timeout must be a number of milliseconds >= 0");
+    // At most a minute per call: the caller's loop, not this call, decides how long to wait.
+    uint64_t timeoutNs = uint64_t(std::min(ms, 60000.0) * 1e6);
     return Napi::Number::New(info.Env(), call(info.Env(), [&] { return endpoint_->rxWait(b.data, b.capacity, timeoutNs); }));
   }
   Napi::Value readable(const Napi::CallbackInfo& info) {

@@ -152,7 +152,8 @@ uint32_t Endpoint::rxWait(uint32_t* descs, uint32_t max, uint64_t timeoutNs) {
 bool Endpoint::waitReadable(uint64_t timeoutNs) {
   uint64_t deadline = nowNs() + timeoutNs;
   while (!closed_.load()) {
-    s_->sleeping.store(1);  // seq_cst: the manager's wake check sees it, or we see its entries
+    s_->sleeping.store(1, std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_seq_cst);  // the manager sees the flag, or we see its entries
     if (ringHasWork(rx_)) {
       s_->sleeping.store(0, std::memory_order_relaxed);
       return true;

@@ -26,6 +26,7 @@ constexpr uint32_t kNfCounters = 128;
 constexpr uint32_t kCounterName = 24;
 constexpr uint16_t kNoService = 0xffff;
 constexpr uint16_t kOwnerPool = 0xffff;
+constexpr uint16_t kOwnerManager = 0xfffe;  // taken from a TX ring, not yet delivered
 
 // A descriptor's action, in its metadata: kind in the top byte, argument below.
 enum ActionKind : uint32_t { kActionGate = 0, kActionTo = 1, kActionDrop = 2 };
@@ -162,7 +163,7 @@ struct Header {
   uint64_t servicesOffset;
   uint64_t slotsOffset;
   uint64_t ringsOffset;
-  uint64_t ownersOffset;  // u16 per buffer: slot that owns it, or kOwnerPool (manager)
+  uint64_t ownersOffset;  // u16 per buffer: slot that owns it, kOwnerManager or kOwnerPool (manager)
   uint64_t poolOffset;    // the pool's free stack: u32 count, then u32 indices (manager)
   uint64_t buffersOffset;
   std::atomic<uint32_t> state;  // RegionState

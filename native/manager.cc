@@ -115,7 +115,8 @@ bool Manager::pollOnce() {
 }
 
 void Manager::sleep() {
-  h_->managerSleeping.store(1);  // seq_cst: ordered before the re-check below
+  h_->managerSleeping.store(1, std::memory_order_relaxed);
+  std::atomic_thread_fence(std::memory_order_seq_cst);  // the flag, then the re-check: pairs with wakeIfSleeping
   if (anyInput() || h_->slotsGeneration.load() != seenGeneration_ || stop_.load()) {
     h_->managerSleeping.store(0, std::memory_order_relaxed);
     return;
@@ -193,15 +194,18 @@ uint32_t Manager::routeTx(uint32_t s) {
   uint32_t n = ringDequeue(region_->ring(s, kRingTx), held.desc, config_.burst);
   if (!n) return 0;
   uint16_t* owners = region_->owners();
-  const uint16_t* routes = region_->service(from->service)->routes;
+  const uint16_t* routes = region_->service(slots_[s].service)->routes;
   uint64_t bytes = 0;
   uint32_t kept = 0;
   for (uint32_t i = 0; i < n; i++) {
     uint32_t d = held.desc[i];
     if (d >= h_->bufferCount || owners[d] != s) {
+      // Not the sender's (a duplicate in this burst, a buffer it already freed or sent): passing
+      // it on would give one buffer two owners.
       h_->manager.invalid++;
       continue;
     }
+    owners[d] = kOwnerManager;
     Meta* m = region_->meta(d);
     bytes += m->length;
     uint32_t kind = m->action >> 24, arg = m->action & 0xffffff;
@@ -213,7 +217,7 @@ uint32_t Manager::routeTx(uint32_t s) {
     }
     uint32_t to = kind == kActionGate ? (arg < kMaxGates ? loadRoute(&routes[arg]) : kNoService)
                                       : (kind == kActionTo && arg < kMaxServices ? arg : kNoService);
-    if (to == kNoService || instances_[to].empty()) {
+    if (to >= kMaxServices || instances_[to].empty()) {
       recycle(d);
       from->route.noRoute++;
       h_->manager.noRoute++;
@@ -237,7 +241,7 @@ uint32_t Manager::routeTx(uint32_t s) {
 // instead of losing packets, and per-flow order holds. Returns how many it moved.
 uint32_t Manager::deliverHeld(uint32_t s) {
   Held& held = slots_[s].held;
-  uint16_t prev = region_->slot(s)->service;
+  uint16_t prev = slots_[s].service;
   uint16_t* owners = region_->owners();
   uint32_t start = held.next;
   while (held.next < held.count) {
@@ -282,7 +286,13 @@ void Manager::refreshSlots() {
   seenGeneration_ = h_->slotsGeneration.load(std::memory_order_acquire);
   for (uint32_t s = 0; s < h_->slotCount; s++) {
     uint32_t state = region_->slot(s)->state.load(std::memory_order_acquire);
-    if (state == kSlotActive && !slots_[s].active) slots_[s].active = true;
+    if (state == kSlotActive && !slots_[s].active) {
+      // Our own copy, checked once: the region is writable by every endpoint.
+      uint16_t service = region_->slot(s)->service;
+      if (service >= kMaxServices) continue;
+      slots_[s].active = true;
+      slots_[s].service = service;
+    }
     // A detaching endpoint gets nothing new, but what it transmitted before leaving is still
     // routed; pollOnce reclaims the slot once its TX ring and held descriptors are empty.
     if (state == kSlotDetaching && slots_[s].active) slots_[s].detaching = true;
@@ -294,7 +304,7 @@ void Manager::refreshSlots() {
   for (uint32_t s = 0; s < h_->slotCount; s++) {
     if (!slots_[s].active) continue;
     active_.push_back(s);
-    if (!slots_[s].detaching) instances_[region_->slot(s)->service].push_back(uint16_t(s));
+    if (!slots_[s].detaching) instances_[slots_[s].service].push_back(uint16_t(s));
   }
   for (uint32_t i = 0; i < kMaxServices; i++) region_->service(i)->instances = uint32_t(instances_[i].size());
 }
@@ -332,9 +342,11 @@ void Manager::reclaim(uint32_t s, bool died) {
   Slot* slot = region_->slot(s);
   slots_[s].active = false;
   slots_[s].detaching = false;
-  slots_[s].held.count = slots_[s].held.next = 0;
-  uint16_t* owners = region_->owners();
   uint64_t count = 0;
+  Held& held = slots_[s].held;
+  for (uint32_t i = held.next; i < held.count; i++, count++) recycle(held.desc[i]);  // owned by the manager
+  held.count = held.next = 0;
+  uint16_t* owners = region_->owners();
   for (uint32_t d = 0; d < h_->bufferCount; d++) {
     if (owners[d] != s) continue;
     recycle(d);
@@ -345,7 +357,7 @@ void Manager::reclaim(uint32_t s, bool died) {
   h_->manager.reclaimed += count;
   if (died) {
     h_->manager.deaths++;
-    region_->service(slot->service)->deaths++;
+    region_->service(slots_[s].service)->deaths++;
   }
   slot->pid = 0;
   slot->startTime = 0;

@@ -46,6 +46,7 @@ class Manager {
   struct SlotState {
     bool active = false;
     bool detaching = false;
+    uint16_t service = 0;
     Held held;
   };
 

@@ -5,6 +5,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <climits>
 #include <cstdio>
 #include <cstring>
 
@@ -24,14 +26,16 @@ bool futexWait(std::atomic<uint32_t>* word, uint32_t expected, uint64_t timeoutN
 }
 
 void futexWake(std::atomic<uint32_t>* word) {
-  syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), FUTEX_WAKE, 1, nullptr, nullptr, 0);
+  // Everyone: an rxWait and a readable() may wait on one word.
+  syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), FUTEX_WAKE, INT32_MAX, nullptr, nullptr, 0);
 }
 
 uint64_t processStartTime(int pid) {
   char path[64];
   snprintf(path, sizeof path, "/proc/%d/stat", pid);
   FILE* f = fopen(path, "r");
-  if (!f) return 0;
+  // Only a missing entry means gone; anything else (hidepid, out of descriptors) cannot tell.
+  if (!f) return errno == ENOENT ? 0 : kStartTimeUnknown;
   char buf[1024];
   size_t n = fread(buf, 1, sizeof buf - 1, f);
   fclose(f);
@@ -49,7 +53,9 @@ uint64_t processStartTime(int pid) {
 }
 
 bool processAlive(int pid, uint64_t startTime) {
-  return pid > 0 && startTime != 0 && processStartTime(pid) == startTime;
+  if (pid <= 0 || startTime == 0) return false;
+  uint64_t now = processStartTime(pid);
+  return now == startTime || now == kStartTimeUnknown;
 }
 
 }  // namespace xio

@@ -30,7 +30,9 @@ inline bool wakeIfSleeping(std::atomic<uint32_t>* word) {
   return true;
 }
 
-// starttime (field 22 of /proc/<pid>/stat), which with the pid names one process for good.
+// starttime (field 22 of /proc/<pid>/stat), which with the pid names one process for good:
+// 0 if the process is gone (or a zombie), kStartTimeUnknown if /proc cannot tell.
+constexpr uint64_t kStartTimeUnknown = ~0ull;
 uint64_t processStartTime(int pid);
 bool processAlive(int pid, uint64_t startTime);
 

@@ -218,9 +218,17 @@ void Region::unlink() {
   }
 }
 
+// Called per burst by NF loops, so /proc is read at most every 20 ms (it costs ~15 µs).
 bool Region::managerAlive() const {
   Header* h = header();
-  return h->state.load(std::memory_order_acquire) == kRegionReady && processAlive(int(h->managerPid), h->managerStartTime);
+  if (h->state.load(std::memory_order_acquire) != kRegionReady) return false;
+  uint64_t now = nowNs();
+  uint64_t checked = aliveCheckedAt_.load(std::memory_order_relaxed);
+  if (checked && now - checked < 20000000) return alive_.load(std::memory_order_relaxed);
+  bool alive = processAlive(int(h->managerPid), h->managerStartTime);
+  alive_.store(alive, std::memory_order_relaxed);
+  aliveCheckedAt_.store(now, std::memory_order_relaxed);
+  return alive;
 }
 
 Service* Region::service(uint32_t i) const {

@@ -4,6 +4,7 @@
 // one isolation domain: a process can reach only the regions it attached to by name.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <memory>
 #include <string>
@@ -60,6 +61,8 @@ class Region {
   size_t size_;
   bool owner_;
   bool unlinked_ = false;
+  mutable std::atomic<uint64_t> aliveCheckedAt_{0};
+  mutable std::atomic<bool> alive_{false};
 };
 
 std::string shmName(const std::string& prefix);

@@ -201,14 +201,19 @@ export class RunningChain extends EventEmitter {
    * after every packet, when NF instances could interleave), so NF state such as NAT mappings
    * sees the same order every run and the outputs are byte-identical.
    */
-  async replayInOrder(): Promise<void> {
+  async replayInOrder(interrupted: () => boolean = () => false): Promise<void> {
     const sources = [...this.ports.values()].filter((p) => p.isSource)
     const pcaps = sources.filter((p): p is PcapPort => p instanceof PcapPort)
     if (pcaps.length !== sources.length) throw new ChainError('replay takes pcap inputs only; this chain has a generator port (use run)')
     if (!pcaps.length) throw new ChainError(`no input capture: give one with --input <endpoint>=<file.pcap>`)
-    const eachPacket = [...this.chain.endpoints.values()].some((e) => e.instances > 1)
+    // Where packets of two senders meet (several instances, or two links into one endpoint),
+    // their interleaving depends on timing: drain after every packet there.
+    const senders = new Map<string, number>()
+    for (const l of this.chain.links) senders.set(l.to, (senders.get(l.to) ?? 0) + 1)
+    const eachPacket = [...this.chain.endpoints.values()].some((e) => e.instances > 1 || (senders.get(e.name) ?? 0) > 1)
     let last: PcapPort | null = null
     for (;;) {
+      if (interrupted()) throw new ChainError('replay interrupted; outputs hold what got through so far')
       let next: PcapPort | null = null
       for (const p of pcaps) if (!p.exhausted && (!next || p.nextTime() < next.nextTime())) next = p
       if (!next) break
@@ -220,6 +225,7 @@ export class RunningChain extends EventEmitter {
       for (const p of pcaps) if (p !== next && !p.exhausted && (until === null || p.nextTime() < until)) until = p.nextTime()
       const want = eachPacket ? 1 : next.countBefore(until, 32)
       let moved = 0
+      const deadline = Date.now() + 10_000
       while (moved < want) {
         moved += next.inject(want - moved)
         if (moved < want) {
@@ -227,6 +233,7 @@ export class RunningChain extends EventEmitter {
           await new Promise((r) => setImmediate(r))
         }
         if (this.fatal) throw this.fatal
+        if (Date.now() > deadline) throw new ChainError('the chain took no packet for 10 s during replay')
       }
       this.pumpOnce()
     }
@@ -258,10 +265,8 @@ export class RunningChain extends EventEmitter {
     if (this.closing) return
     this.closing = true
     for (const port of this.ports.values()) port.stopSources()
-    await this.drain(2000)
-    this.stopping = true
-    await this.pumping
-    for (const port of this.ports.values()) port.close()
+    if (!(await this.drain(2000))) this.warn(`${this.manager.region.buffersInUse()} packets were still in flight after 2 s; they are dropped`)
+    // NFs go first, while the ports still take what they send on their way out.
     const exits = this.instances.filter((p) => p.child.exitCode === null && p.child.signalCode === null).map((p) => {
       p.child.kill('SIGTERM')
       return once(p.child, 'exit')
@@ -269,6 +274,10 @@ export class RunningChain extends EventEmitter {
     const killTimer = setTimeout(() => this.instances.forEach((p) => p.child.kill('SIGKILL')), 5000)
     await Promise.all(exits)
     clearTimeout(killTimer)
+    await this.drain(500)
+    this.stopping = true
+    await this.pumping
+    for (const port of this.ports.values()) port.close()
     this.manager.close()
   }
 }

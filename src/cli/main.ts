@@ -26,17 +26,18 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 async function run(spec: string, options: { duration?: number; tui: boolean; prefix?: string; maxRestarts: number }) {
   const chain = loadChain(spec)
+  // Before start: a Ctrl-C while NFs come up must still stop them and remove the region.
+  let stop = false
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => (stop = true))
   const running = await RunningChain.start(chain, { prefix: options.prefix, maxRestarts: options.maxRestarts })
   const dashboard = options.tui && process.stdout.isTTY === true
   // The dashboard shows NF exits itself and prints them when it closes; stderr would tear its screen.
   if (!dashboard) running.on('nf-exit', (e) => process.stderr.write(`${describeExit(e)}\n`))
-  let stop = false
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => (stop = true))
   const pumping = running.pump()
   const started = Date.now()
   const deadline = options.duration === undefined ? Infinity : started + options.duration * 1000
   process.stdout.write(`chain '${chain.name}' running on prefix '${running.prefix}'; ${dashboard ? 'q' : 'Ctrl-C'} stops it\n`)
-  if (dashboard) {
+  if (dashboard && !stop) {
     const source = chainSource(running)
     await showDashboard(source, { owns: true, durationMs: options.duration === undefined ? undefined : options.duration * 1000 })
     source.detach()
@@ -58,6 +59,8 @@ async function run(spec: string, options: { duration?: number; tui: boolean; pre
 
 async function replay(spec: string, options: { input?: string[]; output?: string[]; json: boolean; prefix?: string }) {
   const chain = loadChain(spec)
+  let interrupted = false
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => (interrupted = true))
   const running = await RunningChain.start(chain, {
     prefix: options.prefix ?? `${chain.prefix}-replay-${process.pid}`,
     inputs: pairs(options.input, '--input'),
@@ -66,7 +69,7 @@ async function replay(spec: string, options: { input?: string[]; output?: string
     replay: true,
   })
   try {
-    await running.replayInOrder()
+    await running.replayInOrder(() => interrupted)
     const snapshot = running.manager.snapshot()
     await running.stop()
     const endpoints: Record<string, object> = {}

@@ -62,10 +62,15 @@ export async function runNF(xio: Xio, instance: NFInstance, options: RunOptions)
       if (p.length !== length) xio.setLength(d, p.length)
       if (p.flowHash !== hash) xio.setFlowHash(d, p.flowHash)
     }
-    let sent = xio.tx(burst, n)
-    while (sent < n) {
+    let left = n
+    let sent = xio.tx(burst, left)
+    for (let tries = 1; sent < left; tries++) {
       addon.schedYield()  // the manager is behind: give it (or whoever shares our CPU) the core
-      sent += xio.tx(burst.subarray(sent), n - sent)
+      burst.copyWithin(0, sent, left)
+      left -= sent
+      sent = xio.tx(burst, left)
+      // A manager that stopped will never drain the ring; leave, and detaching returns the rest.
+      if ((tries & 1023) === 0 && (options.stopping() || !xio.managerAlive())) return
     }
     const now = performance.now()
     if (instance.tick && now - lastTick >= TICK_MS) {

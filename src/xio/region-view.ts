@@ -308,13 +308,17 @@ export class RegionView {
    * endpoint's. Zero means the chain has drained.
    */
   buffersInUse(): number {
-    let free = this.header32('poolFree')
-    for (let s = 0; s < this.slotCount; s++) {
-      if (this.u32[(this.slotOffset(s) + L.slot.state) / 4] !== L.slotState.active) continue
-      const at = this.ringOffset(s, 'alloc')
-      free += (this.u32[(at + L.ring.head) / 4] - this.u32[(at + L.ring.tail) / 4]) >>> 0
+    for (;;) {
+      const pool = this.header32('poolFree')
+      let free = pool
+      for (let s = 0; s < this.slotCount; s++) {
+        if (this.u32[(this.slotOffset(s) + L.slot.state) / 4] !== L.slotState.active) continue
+        const at = this.ringOffset(s, 'alloc')
+        free += (this.u32[(at + L.ring.head) / 4] - this.u32[(at + L.ring.tail) / 4]) >>> 0
+      }
+      // Buffers the manager moved from the pool to a cache meanwhile were counted twice: again.
+      if (this.header32('poolFree') === pool) return this.bufferCount - free
     }
-    return this.bufferCount - free
   }
 
   /** Everything an observer shows, read without writing a byte of the region. */

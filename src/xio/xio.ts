@@ -35,6 +35,7 @@ export class Xio {
   private readonly base: number
   private readonly stride: number
   private readonly data: number
+  private pendingReadable: Promise<void> | null = null
 
   constructor(readonly prefix: string, readonly name: string, private readonly native: NativeRegion, private readonly endpoint: NativeEndpoint) {
     this.region = new RegionView(prefix, native.buffer())
@@ -97,13 +98,21 @@ export class Xio {
     }
   }
 
-  /** Resolves when the RX ring has work, waiting off the event loop (on a pool thread). */
-  async readable(): Promise<void> {
-    try {
-      await this.endpoint.readable()
-    } catch (e) {
-      throw asXioError(e)
-    }
+  /**
+   * Resolves when the RX ring has work, waiting off the event loop (on a pool thread). Calls
+   * made while one wait is pending share it, so waiters never pile up on libuv's threads.
+   */
+  readable(): Promise<void> {
+    this.pendingReadable ??= this.endpoint.readable().then(
+      () => {
+        this.pendingReadable = null
+      },
+      (e: unknown) => {
+        this.pendingReadable = null
+        throw asXioError(e)
+      },
+    )
+    return this.pendingReadable
   }
 
   /** Offset in `bytes` of the first packet byte of descriptor d. */
