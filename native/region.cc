@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -70,10 +71,22 @@ void validateConfig(const RegionConfig& c) {
 }
 
 // Maps the header alone to ask whether a live manager still owns an existing region.
+// The creating manager holds an exclusive flock on the region for its whole life, from the
+// moment it creates the name: the kernel drops it when that process dies, however it dies.
 bool ownedByLiveManager(const std::string& prefix, uint32_t* pid) {
   int fd = shm_open(shmName(prefix).c_str(), O_RDONLY, 0);
   if (fd < 0) return false;
   struct stat st;
+  if (flock(fd, LOCK_SH | LOCK_NB) != 0) {
+    *pid = 0;  // it may not have sized the file, let alone written the header, yet
+    void* p = fstat(fd, &st) == 0 && size_t(st.st_size) >= kPage ? mmap(nullptr, kPage, PROT_READ, MAP_SHARED, fd, 0) : MAP_FAILED;
+    if (p != MAP_FAILED) {
+      *pid = static_cast<Header*>(p)->managerPid;
+      munmap(p, kPage);
+    }
+    close(fd);
+    return true;
+  }
   bool live = false;
   if (fstat(fd, &st) == 0 && size_t(st.st_size) >= kPage) {
     void* p = mmap(nullptr, kPage, PROT_READ, MAP_SHARED, fd, 0);
@@ -109,12 +122,19 @@ std::shared_ptr<Region> Region::create(const std::string& prefix, const RegionCo
     if (fd >= 0 || errno != EEXIST) break;
     uint32_t pid = 0;
     if (ownedByLiveManager(prefix, &pid))
-      fail("ALREADY_OWNED", "prefix '" + prefix + "' is owned by a running manager (pid " + std::to_string(pid) +
-                                "); stop that chain or choose another prefix");
+      fail("ALREADY_OWNED", "prefix '" + prefix + "' is owned by a running manager" +
+                                (pid ? " (pid " + std::to_string(pid) + ")" : " (still starting)") +
+                                "; stop that chain or choose another prefix");
     // Left behind by a manager that died: never trust its contents, start afresh.
     shm_unlink(name.c_str());
   }
   if (fd < 0) failOpen(prefix, errno, true);
+  // Held until this process unlinks the region or dies (see ownedByLiveManager). A creator
+  // that lost the race to another one between open and lock finds it taken and gives up.
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    close(fd);
+    fail("ALREADY_OWNED", "prefix '" + prefix + "' is being created by another manager at this moment");
+  }
 
   Geometry g = geometry(c);
   // The umask must not narrow the mode asked for, and a group grant needs the group set.
@@ -127,12 +147,13 @@ std::shared_ptr<Region> Region::create(const std::string& prefix, const RegionCo
   }
   void* p = mmap(nullptr, g.total, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
   int err = errno;
-  close(fd);
   if (p == MAP_FAILED) {
+    close(fd);
     shm_unlink(name.c_str());
     fail("SYSTEM", "mapping " + path(prefix) + ": " + strerror(err));
   }
   std::shared_ptr<Region> r(new Region(prefix, static_cast<uint8_t*>(p), g.total, true));
+  r->lockFd_ = fd;
 
   Header* h = r->header();
   h->version = kLayoutVersion;
@@ -207,6 +228,7 @@ std::shared_ptr<Region> Region::attach(const std::string& prefix, bool readOnly)
 }
 
 Region::~Region() {
+  releaseLock();
   if (base_) munmap(base_, size_);
 }
 
@@ -215,7 +237,13 @@ void Region::unlink() {
     header()->state.store(kRegionStopped, std::memory_order_release);
     shm_unlink(shmName(prefix_).c_str());
     unlinked_ = true;
+    releaseLock();
   }
+}
+
+void Region::releaseLock() {
+  if (lockFd_ >= 0) close(lockFd_);
+  lockFd_ = -1;
 }
 
 // Called per burst by NF loops, so /proc is read at most every 20 ms (it costs ~15 µs).

@@ -59,8 +59,10 @@ class Region {
   std::string prefix_;
   uint8_t* base_;
   size_t size_;
+  void releaseLock();
   bool owner_;
   bool unlinked_ = false;
+  int lockFd_ = -1;  // the creator's: holds the flock that says a live manager owns the prefix
   mutable std::atomic<uint64_t> aliveCheckedAt_{0};
   mutable std::atomic<bool> alive_{false};
 };

@@ -1,5 +1,7 @@
 // Every failure a user can cause at attach or create time gives a typed, explanatory error.
 import test from 'ava'
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
 import { writeFileSync, rmSync, statSync } from 'node:fs'
 import { attach, Manager, XioError } from '../../src/xio/index.ts'
 import { finished, removeLeftoverRegions, tryInChild, uniquePrefix, until } from '../helpers/processes.ts'
@@ -51,6 +53,23 @@ test('a second manager for a live prefix is refused, naming the owner', async (t
   t.is(second.code, 'ALREADY_OWNED')
   t.true((second.message as string).includes(`pid ${owner.child.pid}`))
   owner.child.kill('SIGTERM')
+})
+
+test('a prefix another manager is still creating is refused, not taken over', async (t) => {
+  const prefix = uniquePrefix('creating')
+  const file = `/dev/shm/xio.${prefix}`
+  writeFileSync(file, '')
+  // A creator between shm_open and writing its header: the file exists, empty, and locked.
+  const holder = spawn('flock', ['--close', file, 'sleep', '5'], { stdio: 'ignore' })
+  await new Promise((r) => setTimeout(r, 300))
+  const e = t.throws(() => Manager.create({ prefix, buffers: 256 }), { instanceOf: XioError })
+  t.is(e!.code, 'ALREADY_OWNED')
+  t.regex(e!.message, /still starting/)
+  holder.kill()
+  await once(holder, 'exit')
+  const m = Manager.create({ prefix, buffers: 256 })
+  t.pass('once the creator is gone, the prefix is free')
+  m.close()
 })
 
 test('a region left by a dead manager is reported stale, then replaced on create', async (t) => {
