@@ -13,6 +13,9 @@ const Ajv = require('ajv') as typeof import('ajv').default
 const ajvErrors = require('ajv-errors') as (ajv: InstanceType<typeof Ajv>) => void
 const schemaPath = resolve(dirname(new URL(import.meta.url).pathname), '../../chains/chain.schema.json')
 
+/** Region slots (layout.maxSlots, 64) less the spare ones restarts and observers may need. */
+export const MAX_ENDPOINT_PROCESSES = 56
+
 export interface Problem {
   /** JSON pointer of the offending field, e.g. /endpoints/fw/config/rules/2/dstPort */
   path: string
@@ -108,6 +111,9 @@ export function checkChain(file: string, json: unknown): Chain {
     wired.set(key, i)
     links.push({ from, gate, gateIndex, to })
   })
+  const slots = [...endpoints.values()].reduce((n, e) => n + e.instances, 0)
+  if (slots > MAX_ENDPOINT_PROCESSES)
+    problems.push({ path: '/endpoints', message: `${slots} endpoints and NF instances in all; a chain holds at most ${MAX_ENDPOINT_PROCESSES}` })
   if (!problems.length) problems.push(...reachability(endpoints, links))
   if (problems.length) throw new SpecError(file, problems)
   const name = spec.name ?? basename(file).replace(/\.json$/, '')

@@ -135,12 +135,12 @@ export class Xio {
 
   /** Sends d out of one of this endpoint's gates when it is transmitted (gate 0 by default). */
   send(d: number, gate: number): void {
-    this.u32[(this.base + d * this.stride + M.action) >>> 2] = ACTION_GATE | gate
+    this.u32[(this.base + d * this.stride + M.action) >>> 2] = ACTION_GATE | (gate & 0xffffff)
   }
 
   /** Sends d straight to an endpoint by id, whatever the gates say. */
   sendTo(d: number, endpointId: number): void {
-    this.u32[(this.base + d * this.stride + M.action) >>> 2] = ACTION_TO | endpointId
+    this.u32[(this.base + d * this.stride + M.action) >>> 2] = ACTION_TO | (endpointId & 0xffffff)
   }
 
   /** Marks d to be dropped (returned to the pool) by the manager when transmitted. */

@@ -106,6 +106,16 @@ test('a cycle with no exit is reported for each NF on it', (t) => {
   t.true(found.some((p) => p.startsWith(`${FILE}: /endpoints/b: packets reaching 'b' can never leave the chain`)))
 })
 
+test('more endpoints and instances than a region has slots for is refused up front', (t) => {
+  const spec = base()
+  spec.endpoints.fw = { kind: 'firewall', instances: 16 }
+  spec.endpoints.nat = { kind: 'l2fwd', instances: 16 }
+  spec.endpoints.l2 = { kind: 'l2fwd', instances: 16 }
+  spec.endpoints.l3 = { kind: 'l2fwd', instances: 16 }
+  spec.links = ['in -> fw', 'fw -> nat', 'nat -> l2', 'l2 -> l3', 'l3 -> out']
+  t.deepEqual(problems(spec), [`${FILE}: /endpoints: 66 endpoints and NF instances in all; a chain holds at most 56`])
+})
+
 test('a file that is not JSON, or missing, says so', (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'xio-spec-'))
   writeFileSync(join(dir, 'broken.json'), '{ "endpoints": ')
