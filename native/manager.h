@@ -47,6 +47,7 @@ class Manager {
     bool active = false;
     bool detaching = false;
     uint16_t service = 0;
+    uint64_t verifiedAt = 0;  // last full (/proc) liveness check of its process
     Held held;
   };
 
