@@ -249,7 +249,7 @@ export class RunningChain extends EventEmitter {
   async drain(timeoutMs = 5000): Promise<boolean> {
     const deadline = Date.now() + timeoutMs
     for (;;) {
-      for (const port of this.ports.values()) port.pump(performance.now())
+      this.pumpOnce()
       if (this.manager.region.buffersInUse() === 0) return true
       if (Date.now() > deadline || this.fatal) return false
       await sleep(1)

@@ -86,3 +86,6 @@ interface Addon {
 const require = createRequire(import.meta.url)
 export const addon: Addon = require('../../build/Release/xio.node')
 export const layout: Layout = addon.layout
+
+/** Pins this whole process to the given CPUs (the launcher places NFs away from the manager). */
+export const setAffinity = (cpus: number[]): void => addon.setAffinity(cpus)

@@ -192,7 +192,7 @@ export class Sessions {
   findFromOutside(src: number, proto: number, srcPort: number, dstPort: number, now: number): number {
     const r = this.r
     const c = (srcPort << 16) | dstPort
-    const owner = this.owner[(proto === _IPPROTO_TCP ? 0 : proto === _IPPROTO_UDP ? 1 << 16 : 2 << 16) | dstPort] - 1
+    const owner = this.owner[this.ownerAt(proto, dstPort)] - 1
     if (owner >= 0) {
       const o = owner * STRIDE
       // The port's one session, if the reply comes from its remote end.
