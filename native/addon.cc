@@ -67,7 +67,6 @@ class RegionHandle : public Napi::ObjectWrap<RegionHandle> {
                         InstanceMethod<&RegionHandle::managerAlive>("managerAlive"),
                         InstanceMethod<&RegionHandle::close>("close")});
   }
-  static Napi::FunctionReference constructor;
 
   RegionHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<RegionHandle>(info) {}
   std::shared_ptr<Region> region;
@@ -75,7 +74,9 @@ class RegionHandle : public Napi::ObjectWrap<RegionHandle> {
 
  private:
   static Napi::Value wrap(Napi::Env env, std::shared_ptr<Region> r) {
-    Napi::Object o = constructor.New({});
+    // Per environment (main thread or worker), never a process global: the addon may be
+    // loaded by several threads.
+    Napi::Object o = env.GetInstanceData<Napi::FunctionReference>()->New({});
     RegionHandle::Unwrap(o)->region = std::move(r);
     return o;
   }
@@ -119,10 +120,13 @@ class RegionHandle : public Napi::ObjectWrap<RegionHandle> {
     c.sleepNs = uint64_t(u32(o, "sleepMs", uint32_t(c.sleepNs / 1000000))) * 1000000;
     c.livenessEveryNs = uint64_t(u32(o, "livenessMs", uint32_t(c.livenessEveryNs / 1000000))) * 1000000;
     c.cpu = o.Get("cpu").IsNumber() ? o.Get("cpu").As<Napi::Number>().Int32Value() : -1;
-    // declare() and route() may have made a Manager with the default config; routes and
-    // services live in the region, so a fresh one with the asked-for config loses nothing.
-    if (!manager || !manager->running()) manager = std::make_unique<Manager>(region, c);
-    manager->start();
+    // One Manager for the region's life: it holds the pool and buffer ownership, so a stop and
+    // a start must not replace it (declare() and route() may have made it already).
+    guard(info.Env(), [&] {
+      if (!manager) manager = std::make_unique<Manager>(region, c);
+      else if (!manager->running()) manager->configure(c);
+      manager->start();
+    });
     return info.Env().Undefined();
   }
 
@@ -134,7 +138,7 @@ class RegionHandle : public Napi::ObjectWrap<RegionHandle> {
   Manager& control(Napi::Env env) {
     requireOpen(env);
     if (!region->owner()) throw Napi::Error::New(env, "only the process that created the region can change its routes");
-    if (!manager) manager = std::make_unique<Manager>(region, ManagerConfig{});
+    if (!manager) manager = guard(env, [&] { return std::make_unique<Manager>(region, ManagerConfig{}); });
     return *manager;
   }
 
@@ -170,7 +174,6 @@ class RegionHandle : public Napi::ObjectWrap<RegionHandle> {
     if (!region) throw Napi::Error::New(env, "region is closed");
   }
 };
-Napi::FunctionReference RegionHandle::constructor;
 
 // Waits for RX work on a pool thread, so readable() never blocks the event loop.
 class ReadableWorker : public Napi::AsyncWorker {
@@ -291,8 +294,8 @@ Napi::Object layout(Napi::Env env) {
   set(l, "maxGates", kMaxGates);
   set(l, "nameLength", kNameLength);
   set(l, "noService", kNoService);
-  set(l, "ownerPool", kOwnerPool);
   set(l, "ringsPerSlot", kRingsPerSlot);
+  set(l, "page", kPage);
 
   Napi::Object action = group("action");
   set(action, "gate", kActionGate);
@@ -300,21 +303,27 @@ Napi::Object layout(Napi::Env env) {
   set(action, "drop", kActionDrop);
   Napi::Object slotState = group("slotState");
   set(slotState, "free", kSlotFree);
-  set(slotState, "claiming", kSlotClaiming);
   set(slotState, "active", kSlotActive);
   set(slotState, "detaching", kSlotDetaching);
+  set(slotState, "faulted", kSlotFaulted);
+  Napi::Object claimState = group("claimState");
+  set(claimState, "none", kClaimNone);
+  set(claimState, "active", kClaimActive);
+  set(claimState, "detaching", kClaimDetaching);
 
 #define FIELD(obj, type, field) set(obj, #field, offsetof(type, field))
   Napi::Object header = group("header");
   FIELD(header, Header, magic); FIELD(header, Header, version); FIELD(header, Header, regionSize);
   FIELD(header, Header, slotCount); FIELD(header, Header, serviceCount); FIELD(header, Header, ringSize);
   FIELD(header, Header, cacheSize); FIELD(header, Header, bufferCount); FIELD(header, Header, bufferSize);
-  FIELD(header, Header, dataOffset); FIELD(header, Header, slotStride); FIELD(header, Header, ringStride);
-  FIELD(header, Header, servicesOffset); FIELD(header, Header, slotsOffset); FIELD(header, Header, ringsOffset);
-  FIELD(header, Header, ownersOffset); FIELD(header, Header, poolOffset); FIELD(header, Header, buffersOffset);
+  FIELD(header, Header, dataOffset); FIELD(header, Header, slotStride); FIELD(header, Header, managerSideOffset);
+  FIELD(header, Header, endpointEntries); FIELD(header, Header, managerEntries);
+  FIELD(header, Header, doorbellOffset); FIELD(header, Header, servicesOffset); FIELD(header, Header, slotsOffset);
+  FIELD(header, Header, buffersOffset);
   FIELD(header, Header, state); FIELD(header, Header, managerPid); FIELD(header, Header, managerTid);
-  FIELD(header, Header, epoch); FIELD(header, Header, slotsGeneration); FIELD(header, Header, poolFree);
-  FIELD(header, Header, manager); FIELD(header, Header, managerSleeping);
+  FIELD(header, Header, epoch); FIELD(header, Header, poolFree); FIELD(header, Header, manager);
+  Napi::Object doorbell = group("doorbell");
+  FIELD(doorbell, Doorbell, managerSleeping); FIELD(doorbell, Doorbell, claims);
 
   Napi::Object manager = group("managerCounters");
   FIELD(manager, ManagerCounters, loops); FIELD(manager, ManagerCounters, busyLoops);
@@ -323,27 +332,33 @@ Napi::Object layout(Napi::Env env) {
   FIELD(manager, ManagerCounters, wakeups); FIELD(manager, ManagerCounters, reclaimed);
   FIELD(manager, ManagerCounters, deaths); FIELD(manager, ManagerCounters, poolDry);
   FIELD(manager, ManagerCounters, held); FIELD(manager, ManagerCounters, invalid);
+  FIELD(manager, ManagerCounters, oversize); FIELD(manager, ManagerCounters, faults);
 
   Napi::Object meta = group("meta");
   set(meta, "size", sizeof(Meta));
   FIELD(meta, Meta, length); FIELD(meta, Meta, inPort); FIELD(meta, Meta, prev); FIELD(meta, Meta, action);
   FIELD(meta, Meta, flowHash); FIELD(meta, Meta, timestamp); FIELD(meta, Meta, user);
 
-  Napi::Object ring = group("ring");
-  set(ring, "head", offsetof(Ring, prod) + offsetof(RingProducer, head));
-  set(ring, "enqueued", offsetof(Ring, prod) + offsetof(RingProducer, enqueued));
-  set(ring, "refused", offsetof(Ring, prod) + offsetof(RingProducer, refused));
-  set(ring, "enqueueBursts", offsetof(Ring, prod) + offsetof(RingProducer, bursts));
-  set(ring, "tail", offsetof(Ring, cons) + offsetof(RingConsumer, tail));
-  set(ring, "dequeued", offsetof(Ring, cons) + offsetof(RingConsumer, dequeued));
-  set(ring, "dequeueBursts", offsetof(Ring, cons) + offsetof(RingConsumer, bursts));
-  FIELD(ring, Ring, size);
-  set(ring, "rx", kRingRx); set(ring, "tx", kRingTx); set(ring, "alloc", kRingAlloc); set(ring, "free", kRingFree);
+  Napi::Object producer = group("ringProducer");
+  FIELD(producer, RingProducer, head); FIELD(producer, RingProducer, enqueued); FIELD(producer, RingProducer, refused);
+  FIELD(producer, RingProducer, bursts);
+  Napi::Object consumer = group("ringConsumer");
+  FIELD(consumer, RingConsumer, tail); FIELD(consumer, RingConsumer, dequeued); FIELD(consumer, RingConsumer, bursts);
 
-  Napi::Object slot = group("slot");
-  FIELD(slot, Slot, state); FIELD(slot, Slot, pid); FIELD(slot, Slot, service); FIELD(slot, Slot, instance);
-  FIELD(slot, Slot, generation); FIELD(slot, Slot, name); FIELD(slot, Slot, endpoint); FIELD(slot, Slot, route);
-  FIELD(slot, Slot, sleeping); FIELD(slot, Slot, nf);
+  // A slot is two sides, each page-aligned: the endpoint's, then (at managerSideOffset) the manager's.
+  Napi::Object endpointSide = group("endpointSide");
+  FIELD(endpointSide, EndpointSide, claim); FIELD(endpointSide, EndpointSide, pid);
+  FIELD(endpointSide, EndpointSide, service); FIELD(endpointSide, EndpointSide, instance);
+  FIELD(endpointSide, EndpointSide, generation); FIELD(endpointSide, EndpointSide, name);
+  FIELD(endpointSide, EndpointSide, counters); FIELD(endpointSide, EndpointSide, sleepRequests);
+  FIELD(endpointSide, EndpointSide, asleep); FIELD(endpointSide, EndpointSide, rx);
+  FIELD(endpointSide, EndpointSide, alloc); FIELD(endpointSide, EndpointSide, tx);
+  FIELD(endpointSide, EndpointSide, free); FIELD(endpointSide, EndpointSide, nf);
+  Napi::Object managerSide = group("managerSide");
+  FIELD(managerSide, ManagerSide, state); FIELD(managerSide, ManagerSide, service);
+  FIELD(managerSide, ManagerSide, route); FIELD(managerSide, ManagerSide, wakeSeq);
+  FIELD(managerSide, ManagerSide, rx); FIELD(managerSide, ManagerSide, alloc);
+  FIELD(managerSide, ManagerSide, tx); FIELD(managerSide, ManagerSide, free);
   Napi::Object nf = group("nfCounters");
   set(nf, "max", kNfCounters);
   set(nf, "nameLength", kCounterName);
@@ -355,6 +370,7 @@ Napi::Object layout(Napi::Env env) {
   FIELD(route, RouteCounters, rxPackets); FIELD(route, RouteCounters, rxBytes); FIELD(route, RouteCounters, txPackets);
   FIELD(route, RouteCounters, txBytes); FIELD(route, RouteCounters, dropped); FIELD(route, RouteCounters, noRoute);
   FIELD(route, RouteCounters, freed); FIELD(route, RouteCounters, wakes); FIELD(route, RouteCounters, reclaimed);
+  FIELD(route, RouteCounters, invalid);
 
   Napi::Object service = group("service");
   set(service, "size", sizeof(Service));
@@ -389,7 +405,7 @@ Napi::Value setAffinity(const Napi::CallbackInfo& info) {
 
 Napi::Object init(Napi::Env env, Napi::Object exports) {
   Napi::Function region = RegionHandle::define(env);
-  RegionHandle::constructor = Napi::Persistent(region);
+  env.SetInstanceData(new Napi::FunctionReference(Napi::Persistent(region)));
   exports.Set("Region", region);
   exports.Set("Endpoint", EndpointHandle::define(env));
   exports.Set("layout", layout(env));

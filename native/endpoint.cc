@@ -18,7 +18,7 @@ constexpr uint64_t kMallocPatienceNs = 2000000;
 
 Endpoint::Endpoint(std::shared_ptr<Region> region, const std::string& name, uint64_t spinNs)
     : region_(std::move(region)), spinNs_(spinNs) {
-  Header* h = region_->header();
+  const Geometry& g = region_->geometry();
   int service = region_->serviceByName(name);
   if (service < 0) {
     std::string known;
@@ -29,41 +29,45 @@ Endpoint::Endpoint(std::shared_ptr<Region> region, const std::string& name, uint
   }
   if (!region_->managerAlive())
     throw Failure{"MANAGER_GONE", "the manager of prefix '" + region_->prefix() + "' is no longer running"};
-  uint64_t startTime = processStartTime(getpid());
-  for (uint32_t i = 0; i < h->slotCount; i++) {
-    Slot* s = region_->slot(i);
-    uint32_t expected = kSlotFree;
-    if (!s->state.compare_exchange_strong(expected, kSlotClaiming)) continue;
-    // startTime before pid: the manager reads a claiming slot's pid first and then trusts its
-    // start time to tell whether the claimer died half-way.
-    s->startTime = startTime;
-    __atomic_store_n(&s->pid, uint32_t(getpid()), __ATOMIC_RELEASE);
+  for (uint32_t i = 0; i < g.slots; i++) {
+    // A slot is ours once we hold its lease and the manager has finished with its last
+    // occupant (it frees the slot only after taking back everything that one held). Nothing
+    // is written before both hold, so a claimer that dies half-way leaves nothing behind.
+    if (region_->managerSide(i)->state.load(std::memory_order_acquire) != kSlotFree) continue;
+    if (!region_->tryLease(i)) continue;
+    if (region_->managerSide(i)->state.load(std::memory_order_acquire) != kSlotFree) {
+      region_->releaseLease(i);
+      continue;
+    }
+    region_->openEndpointSide(i);
+    EndpointSide* s = region_->endpointSide(i);
+    s->pid = uint32_t(getpid());
     s->service = uint16_t(service);
     s->generation++;
     memset(s->name, 0, kNameLength);
     strncpy(s->name, name.c_str(), kNameLength - 1);
-    // While the slot is being claimed nobody else writes it, the manager's counters included.
-    memset(&s->endpoint, 0, sizeof s->endpoint);
-    memset(&s->route, 0, sizeof s->route);
+    memset(&s->counters, 0, sizeof s->counters);
     s->nf.count.store(0);
-    s->sleeping.store(0);
+    s->asleep.store(0);
     uint16_t instance = 0;
-    for (uint32_t j = 0; j < h->slotCount; j++)
-      if (j != i && region_->slot(j)->state.load() == kSlotActive && region_->slot(j)->service == service) instance++;
+    for (uint32_t j = 0; j < g.slots; j++)
+      if (j != i && region_->managerSide(j)->state.load() == kSlotActive && region_->managerSide(j)->service == service)
+        instance++;
     s->instance = instance;
-    s_ = s;
+    side_ = s;
+    managerSide_ = region_->managerSide(i);
     slot_ = i;
     service_ = uint16_t(service);
     rx_ = region_->ring(i, kRingRx);
     tx_ = region_->ring(i, kRingTx);
     alloc_ = region_->ring(i, kRingAlloc);
     free_ = region_->ring(i, kRingFree);
-    s->state.store(kSlotActive, std::memory_order_release);
-    h->slotsGeneration.fetch_add(1);
+    s->claim.store(kClaimActive, std::memory_order_release);
+    region_->doorbell()->claims.fetch_add(1);
     wakeManager();
     return;
   }
-  throw Failure{"NO_SLOT", "all " + std::to_string(h->slotCount) + " endpoint slots of prefix '" + region_->prefix() +
+  throw Failure{"NO_SLOT", "all " + std::to_string(g.slots) + " endpoint slots of prefix '" + region_->prefix() +
                                "' are taken; create the region with more slots"};
 }
 
@@ -71,11 +75,15 @@ Endpoint::~Endpoint() { detach(); }
 
 void Endpoint::requireOpen() const {
   if (closed_.load(std::memory_order_relaxed))
-    throw Failure{"DETACHED", "endpoint '" + std::string(s_->name) + "' has detached from prefix '" + region_->prefix() + "'"};
+    throw Failure{"DETACHED", "endpoint '" + std::string(side_->name, strnlen(side_->name, kNameLength)) + "' has detached from prefix '" + region_->prefix() + "'"};
+  if (managerSide_->state.load(std::memory_order_relaxed) == kSlotFaulted)
+    throw Failure{"FAULTED", "the manager of prefix '" + region_->prefix() + "' cut endpoint '" + std::string(side_->name, strnlen(side_->name, kNameLength)) +
+                                 "' off: it wrote a ring index no correct endpoint writes (a stray write into its own slot?). "
+                                 "Its buffers were taken back; detach and attach again"};
 }
 
 void Endpoint::wakeManager() {
-  if (wakeIfSleeping(&region_->header()->managerSleeping)) s_->endpoint.wakesSent++;
+  if (wakeIfSleeping(&region_->doorbell()->managerSleeping)) side_->counters.wakesSent++;
 }
 
 uint32_t Endpoint::rx(uint32_t* descs, uint32_t max) {
@@ -83,9 +91,24 @@ uint32_t Endpoint::rx(uint32_t* descs, uint32_t max) {
   return ringDequeue(rx_, descs, max);
 }
 
+uint32_t Endpoint::publish(const RingRef& ring, uint32_t& marked, const uint32_t* descs, uint32_t n) {
+  uint32_t taken = alloc_.cons->tail.load(std::memory_order_relaxed);
+  if (taken == marked) return ringEnqueue(ring, descs, n);
+  uint32_t room = ringRoom(ring, n + 1);
+  if (!room) {
+    ring.prod->refused += n;
+    return 0;
+  }
+  uint32_t k = std::min(n, room - 1);
+  ringPublishMarked(ring, kAllocMark | (taken & ~kAllocMark), descs, k);
+  ring.prod->refused += n - k;
+  marked = taken;
+  return k;
+}
+
 uint32_t Endpoint::tx(const uint32_t* descs, uint32_t n) {
   requireOpen();
-  uint32_t k = ringEnqueue(tx_, descs, n);
+  uint32_t k = publish(tx_, markedTx_, descs, n);
   if (k) wakeManager();
   return k;
 }
@@ -93,19 +116,20 @@ uint32_t Endpoint::tx(const uint32_t* descs, uint32_t n) {
 uint32_t Endpoint::malloc(uint32_t* descs, uint32_t n) {
   requireOpen();
   Header* h = region_->header();
+  const Geometry& g = region_->geometry();
   uint32_t got = ringDequeue(alloc_, descs, n);
-  if (got < n || ringUsed(alloc_) < h->cacheSize / 2) wakeManager();
+  if (got < n || ringUsed(alloc_) < g.cacheSize / 2) wakeManager();
   if (got < n) {
     uint64_t deadline = nowNs() + kMallocPatienceNs;
     while (got < n && h->poolFree.load(std::memory_order_relaxed) && nowNs() < deadline) {
       sched_yield();
       got += ringDequeue(alloc_, descs + got, n - got);
     }
-    s_->endpoint.mallocFails += n - got;
+    side_->counters.mallocFails += n - got;
   }
-  uint8_t* buffers = region_->base() + h->buffersOffset;
   for (uint32_t i = 0; i < got; i++) {
-    Meta* m = reinterpret_cast<Meta*>(buffers + size_t(h->bufferSize) * descs[i]);
+    if (descs[i] >= g.bufferCount) continue;  // the manager never sends one; never write past the pool
+    Meta* m = region_->meta(descs[i]);
     m->length = 0;
     m->inPort = service_;
     m->prev = service_;
@@ -119,12 +143,10 @@ uint32_t Endpoint::malloc(uint32_t* descs, uint32_t n) {
 void Endpoint::free(const uint32_t* descs, uint32_t n) {
   requireOpen();
   while (n) {
-    uint32_t k = std::min(n, ringRoom(free_, n));
-    if (k) {
-      ringPublish(free_, descs, k);
-      descs += k;
-      n -= k;
-    }
+    uint32_t k = publish(free_, markedFree_, descs, n);
+    free_.prod->refused -= n - k;  // not refused: retried below until the manager drains
+    descs += k;
+    n -= k;
     wakeManager();
     if (n) {
       if (!region_->managerAlive())
@@ -149,35 +171,38 @@ uint32_t Endpoint::rxWait(uint32_t* descs, uint32_t max, uint64_t timeoutNs) {
   return ringDequeue(rx_, descs, max);
 }
 
+// Sleeps on the manager's wake word for this slot. The request is counted before the ring is
+// checked and the word read before that: the manager, publishing first and reading requests
+// second, either sees this request and bumps the word (so the wait returns at once), or this
+// check sees its entries. Several threads may wait at once (rxWait and a readable()): each
+// adds its own request and nobody clears another's, so none sleeps through a delivery.
 bool Endpoint::waitReadable(uint64_t timeoutNs) {
   uint64_t deadline = nowNs() + timeoutNs;
   while (!closed_.load()) {
-    s_->sleeping.store(1, std::memory_order_relaxed);
-    std::atomic_thread_fence(std::memory_order_seq_cst);  // the manager sees the flag, or we see its entries
-    if (ringHasWork(rx_)) {
-      s_->sleeping.store(0, std::memory_order_relaxed);
-      return true;
-    }
+    uint32_t seq = managerSide_->wakeSeq.load(std::memory_order_acquire);
+    side_->sleepRequests.fetch_add(1, std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (ringHasWork(rx_)) return true;
     uint64_t now = nowNs();
-    if (now >= deadline) {
-      s_->sleeping.store(0, std::memory_order_relaxed);
-      return false;
-    }
-    futexWait(&s_->sleeping, 1, deadline - now);
-    s_->sleeping.store(0, std::memory_order_relaxed);
-    s_->endpoint.sleeps++;
+    if (now >= deadline) return false;
+    side_->asleep.fetch_add(1, std::memory_order_relaxed);
+    futexWait(&managerSide_->wakeSeq, seq, deadline - now);
+    side_->asleep.fetch_sub(1, std::memory_order_relaxed);
+    side_->counters.sleeps++;
   }
   return false;
 }
 
+// Says it is leaving, then lets go of the lease: the manager routes what this endpoint already
+// transmitted, takes back whatever it still holds, and frees the slot.
 void Endpoint::detach() {
   if (closed_.exchange(true)) return;
-  // Wake a readable() waiter so it sees closed_ and returns.
-  s_->sleeping.store(0);
-  futexWake(&s_->sleeping);
-  // The manager takes back whatever this endpoint still holds, then frees the slot.
-  s_->state.store(kSlotDetaching, std::memory_order_release);
-  region_->header()->slotsGeneration.fetch_add(1);
+  // Wake a readable() waiter so it sees closed_ and returns (a waiter that has not yet gone to
+  // sleep sees closed_ within its next timeout slice).
+  futexWake(&managerSide_->wakeSeq);
+  side_->claim.store(kClaimDetaching, std::memory_order_release);
+  region_->releaseLease(slot_);
+  region_->doorbell()->claims.fetch_add(1);
   wakeManager();
 }
 

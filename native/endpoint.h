@@ -12,8 +12,9 @@ namespace xio {
 
 class Endpoint {
  public:
-  // Claims a free slot for a declared endpoint name. Throws Failure: UNKNOWN_ENDPOINT,
-  // NO_SLOT, MANAGER_GONE.
+  // Claims a free slot for a declared endpoint name: takes the slot's lease (an OFD lock the
+  // kernel drops when this process dies), then fills in the slot and says it is active.
+  // Throws Failure: UNKNOWN_ENDPOINT, NO_SLOT, MANAGER_GONE.
   Endpoint(std::shared_ptr<Region> region, const std::string& name, uint64_t spinNs);
   ~Endpoint();
 
@@ -34,10 +35,15 @@ class Endpoint {
 
  private:
   void wakeManager();
+  // Publishes descs on a TX or free ring, led by a mark if buffers were taken from the cache
+  // since that ring's last mark. Returns how many descriptors went in.
+  uint32_t publish(const RingRef& ring, uint32_t& marked, const uint32_t* descs, uint32_t n);
   void requireOpen() const;
   std::shared_ptr<Region> region_;
-  Slot* s_;
-  Ring *rx_, *tx_, *alloc_, *free_;
+  EndpointSide* side_;
+  ManagerSide* managerSide_;
+  RingRef rx_, tx_, alloc_, free_;
+  uint32_t markedTx_ = 0, markedFree_ = 0;  // alloc tail last announced on each ring
   uint32_t slot_;
   uint16_t service_;
   uint64_t spinNs_;

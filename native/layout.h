@@ -6,6 +6,13 @@
 //
 // Ownership rule (X-IO §III-B): every ring has one producer and one consumer; every field is
 // written by one party only, named in its comment. Observers (the dashboard) only read.
+//
+// Trust boundary: the region is cut into page-aligned parts by who may write them. An
+// endpoint maps the header, the services, every manager side and every other endpoint's side
+// read-only; only the doorbell page, its own endpoint side and the packet buffers are
+// writable in its mapping. The manager trusts nothing an endpoint can write: it keeps the
+// geometry, the pool's free stack and buffer ownership in its own memory, and bounds-checks
+// every index, descriptor, length and action it reads from endpoint-writable memory.
 #pragma once
 
 #include <atomic>
@@ -15,25 +22,42 @@
 namespace xio {
 
 constexpr uint64_t kMagic = 0x4e49414843'4f4958ULL;  // "XIOCHAIN" in memory order
-constexpr uint32_t kLayoutVersion = 1;
+constexpr uint32_t kLayoutVersion = 2;
 constexpr uint32_t kMaxSlots = 64;
 constexpr uint32_t kMaxServices = 64;
+constexpr uint32_t kMaxBuffers = 65534;
 constexpr uint32_t kMaxGates = 8;
 constexpr uint32_t kNameLength = 32;
 constexpr uint32_t kMetaSize = 64;
 constexpr uint32_t kCacheLine = 64;
+constexpr uint32_t kPage = 4096;
 constexpr uint32_t kNfCounters = 128;
 constexpr uint32_t kCounterName = 24;
 constexpr uint16_t kNoService = 0xffff;
-constexpr uint16_t kOwnerPool = 0xffff;
-constexpr uint16_t kOwnerManager = 0xfffe;  // taken from a TX ring, not yet delivered
+
+// Byte-range (OFD) locks on the region file, not bytes of its contents: the manager holds
+// kManagerLease for its life, an endpoint holds kSlotLeaseBase + slot while it holds the slot.
+// The kernel drops a lock when its holder dies, whatever pid namespace it runs in.
+constexpr uint64_t kManagerLease = 0;
+constexpr uint64_t kSlotLeaseBase = 1;
+
+// An entry of a TX or free ring with this bit set is not a descriptor but a mark: the endpoint's
+// alloc-ring tail (low 31 bits) when it published what follows. It tells the manager which
+// cached buffers the endpoint had taken by then, so a descriptor sent or freed before the
+// endpoint took it (a stale one, back in its cache) is refused. Buffer indices never reach it.
+constexpr uint32_t kAllocMark = 0x80000000u;
 
 // A descriptor's action, in its metadata: kind in the top byte, argument below.
 enum ActionKind : uint32_t { kActionGate = 0, kActionTo = 1, kActionDrop = 2 };
 inline constexpr uint32_t action(ActionKind kind, uint32_t arg) { return (uint32_t(kind) << 24) | (arg & 0xffffff); }
 
 enum RegionState : uint32_t { kRegionInit = 0, kRegionReady = 1, kRegionStopped = 2 };
-enum SlotState : uint32_t { kSlotFree = 0, kSlotClaiming = 1, kSlotActive = 2, kSlotDetaching = 3 };
+// A slot as the manager sees it (ManagerSide::state).
+// Faulted: the endpoint broke the ring protocol (an index no correct peer could write), so the
+// manager took back its buffers and serves it no more; the slot frees when its process lets go.
+enum SlotState : uint32_t { kSlotFree = 0, kSlotActive = 2, kSlotDetaching = 3, kSlotFaulted = 4 };
+// What the endpoint says of its claim (EndpointSide::claim).
+enum ClaimState : uint32_t { kClaimNone = 0, kClaimActive = 1, kClaimDetaching = 2 };
 
 // Per-buffer metadata, the first 64 bytes of every pool buffer. Written by the buffer's owner,
 // except `prev` and `action`, which the manager sets as it hands the buffer on.
@@ -48,36 +72,27 @@ struct Meta {
 };
 static_assert(sizeof(Meta) == kMetaSize);
 
-// An SPSC ring of u32 buffer indices. Producer and consumer indices live on separate cache
-// lines (no false sharing); each side keeps a cached copy of the other side's index so it
-// reads the remote line only when the ring looks full (or empty).
+// The two sides of an SPSC ring of u32 buffer indices, each on its own cache line and in the
+// part of the slot its writer owns. Each side caches the other side's index, so it reads the
+// remote line only when the ring looks full (or empty). The entries live with the producer.
 struct alignas(kCacheLine) RingProducer {
-  std::atomic<uint32_t> head;  // next index to write (producer)
-  uint32_t cachedTail;         // producer's last view of tail
+  std::atomic<uint32_t> head;  // next index to write
+  uint32_t cachedTail;         // the producer's last view of tail
   uint64_t enqueued;           // descriptors accepted
   uint64_t refused;            // descriptors refused because the ring was full
   uint64_t bursts;             // enqueue calls that moved at least one descriptor
 };
 struct alignas(kCacheLine) RingConsumer {
-  std::atomic<uint32_t> tail;  // next index to read (consumer)
+  std::atomic<uint32_t> tail;  // next index to read
   uint32_t cachedHead;
   uint64_t dequeued;
   uint64_t bursts;
 };
-struct alignas(kCacheLine) Ring {
-  RingProducer prod;
-  RingConsumer cons;
-  uint32_t size;  // power of two; fixed at creation
-  uint32_t mask;
-  alignas(kCacheLine) uint32_t entries[];  // size entries follow
-};
-static_assert(offsetof(Ring, entries) == 3 * kCacheLine);
 
-// Counters an endpoint writes about itself.
-// (Bursts and refusals are on its rings.)
+// Counters an endpoint writes about itself (bursts and refusals are on its rings).
 struct alignas(kCacheLine) EndpointCounters {
   uint64_t mallocFails;  // buffers asked for and not given (pool dry)
-  uint64_t sleeps;       // times it slept on its futex word
+  uint64_t sleeps;       // times it slept on its wake word
   uint64_t wakesSent;    // times it woke the manager
 };
 
@@ -85,13 +100,14 @@ struct alignas(kCacheLine) EndpointCounters {
 struct alignas(kCacheLine) RouteCounters {
   uint64_t rxPackets;  // delivered into its RX ring
   uint64_t rxBytes;
-  uint64_t txPackets;  // taken from its TX ring
+  uint64_t txPackets;  // valid descriptors taken from its TX ring
   uint64_t txBytes;
   uint64_t dropped;    // it asked for a drop
   uint64_t noRoute;    // sent through a gate or to a service with no live endpoint
   uint64_t freed;      // buffers it gave back through its free ring
   uint64_t wakes;      // times the manager woke it
   uint64_t reclaimed;  // buffers taken back when it died or detached
+  uint64_t invalid;    // descriptors it sent or freed that were not its own, or over-long
 };
 
 // An NF's own counters (rule hits, NAT mappings...), published by the endpoint about twice a
@@ -103,29 +119,45 @@ struct NfCounters {
   double values[kNfCounters];
 };
 
-// One endpoint (NF instance or port): identity, counters, wake-up word, then its four rings
-// at ringsOffset + n * ringStride: RX (manager → endpoint), TX (endpoint → manager), alloc
-// (manager → endpoint, its buffer cache), free (endpoint → manager).
-struct Slot {
-  std::atomic<uint32_t> state;  // SlotState; claimed by the endpoint, freed by the manager
-  uint32_t pid;
-  uint64_t startTime;  // /proc/<pid>/stat starttime, so a reused pid is not mistaken for it
-  uint16_t service;
+// The part of a slot its endpoint writes (read-only to every other endpoint). The entries of
+// its TX and free rings follow at Geometry::endpointEntries.
+struct EndpointSide {
+  std::atomic<uint32_t> claim;  // ClaimState, written once the slot's lease is held
+  uint32_t pid;                 // as the endpoint sees itself (for people; never trusted)
+  uint16_t service;             // read once by the manager, when it takes the slot on
   uint16_t instance;
-  uint32_t generation;  // bumped on every claim, so observers notice a restart
+  uint32_t generation;          // bumped on every claim, so observers notice a restart
   char name[kNameLength];
-  EndpointCounters endpoint;
-  RouteCounters route;
-  alignas(kCacheLine) std::atomic<uint32_t> sleeping;  // futex word: 1 while it sleeps on RX
+  EndpointCounters counters;
+  alignas(kCacheLine) std::atomic<uint32_t> sleepRequests;  // bumped before every sleep on RX
+  std::atomic<uint32_t> asleep;                             // threads asleep now (for observers)
+  RingConsumer rx;
+  RingConsumer alloc;
+  RingProducer tx;
+  RingProducer free;
   alignas(kCacheLine) NfCounters nf;
+};
+
+// The part of a slot the manager writes (read-only to endpoints). The entries of the RX and
+// alloc rings follow at Geometry::managerEntries.
+struct ManagerSide {
+  std::atomic<uint32_t> state;  // SlotState
+  uint16_t service;             // the manager's copy, as it serves the slot
+  uint16_t pad;
+  RouteCounters route;
+  alignas(kCacheLine) std::atomic<uint32_t> wakeSeq;  // futex word: bumped to wake the endpoint
+  RingProducer rx;
+  RingProducer alloc;
+  RingConsumer tx;
+  RingConsumer free;
 };
 enum SlotRing : uint32_t { kRingRx = 0, kRingTx = 1, kRingAlloc = 2, kRingFree = 3, kRingsPerSlot = 4 };
 
-// A service is an endpoint name; its instances share its routes.
+// A service is an endpoint name; its instances share its routes. Manager-written.
 struct Service {
   std::atomic<uint32_t> declared;
-  uint32_t instances;  // live instances (manager)
-  uint64_t deaths;     // instances that died without detaching (manager)
+  uint32_t instances;  // live instances
+  uint64_t deaths;     // instances that died without detaching
   uint16_t routes[kMaxGates];  // gate → service (kNoService: none)
   char name[kNameLength];
 };
@@ -134,7 +166,7 @@ struct alignas(kCacheLine) ManagerCounters {
   uint64_t loops;
   uint64_t busyLoops;   // loops that found work
   uint64_t routed;
-  uint64_t dropped;
+  uint64_t dropped;     // asked for by an endpoint, or in flight when the manager stopped
   uint64_t noRoute;
   uint64_t sleeps;
   uint64_t wakeups;     // sleeps ended by a producer rather than the timeout
@@ -143,8 +175,11 @@ struct alignas(kCacheLine) ManagerCounters {
   uint64_t poolDry;     // refills that found the pool empty
   uint64_t held;        // descriptors held back because a destination RX ring was full
   uint64_t invalid;     // descriptors an endpoint sent or freed that were not its own
+  uint64_t oversize;    // descriptors sent with a length beyond their buffer
+  uint64_t faults;      // endpoints cut off for breaking the ring protocol
 };
 
+// Written by the creator and the manager only (read-only to endpoints).
 struct Header {
   uint64_t magic;  // written last at creation, so a half-built region never looks valid
   uint32_t version;
@@ -158,24 +193,29 @@ struct Header {
   uint32_t bufferSize;
   uint32_t dataOffset;  // from a buffer's start to its packet bytes (metadata + headroom)
   uint32_t slotStride;
-  uint32_t ringStride;
+  uint32_t managerSideOffset;  // from a slot's start to its ManagerSide
+  uint32_t endpointEntries;    // from an EndpointSide to its TX entries (free entries follow)
+  uint32_t managerEntries;     // from a ManagerSide to its RX entries (alloc entries follow)
   uint32_t pad0;
+  uint64_t doorbellOffset;
   uint64_t servicesOffset;
   uint64_t slotsOffset;
-  uint64_t ringsOffset;
-  uint64_t ownersOffset;  // u16 per buffer: slot that owns it, kOwnerManager or kOwnerPool (manager)
-  uint64_t poolOffset;    // the pool's free stack: u32 count, then u32 indices (manager)
   uint64_t buffersOffset;
   std::atomic<uint32_t> state;  // RegionState
   uint32_t managerPid;
   uint64_t managerStartTime;
   uint32_t managerTid;
   uint32_t epoch;
-  std::atomic<uint32_t> slotsGeneration;  // bumped on every claim and detach
-  std::atomic<uint32_t> poolFree;         // buffers on the free stack (manager)
+  std::atomic<uint32_t> poolFree;  // buffers on the pool's free stack, published by the manager
   ManagerCounters manager;
-  alignas(kCacheLine) std::atomic<uint32_t> managerSleeping;  // futex word
 };
-static_assert(sizeof(Header) <= 4096);
+static_assert(sizeof(Header) <= kPage);
+
+// The one page every endpoint may write: how it rings the manager.
+struct Doorbell {
+  std::atomic<uint32_t> managerSleeping;  // futex word: the manager sets it, a waker clears it
+  alignas(kCacheLine) std::atomic<uint32_t> claims;  // bumped on every claim and detach
+};
+static_assert(sizeof(Doorbell) <= kPage);
 
 }  // namespace xio

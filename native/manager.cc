@@ -1,8 +1,6 @@
 #include "manager.h"
 
-#include <errno.h>
 #include <pthread.h>
-#include <signal.h>
 #include <sched.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -17,19 +15,52 @@ namespace xio {
 
 namespace {
 constexpr uint16_t kNoSlot = 0xffff;
+// Who has a buffer (owners_): a slot index (delivered to that endpoint), that index with kCached
+// (put in its alloc ring at allocPos_; taken or not, its marks tell), the manager (in flight),
+// or the pool.
+constexpr uint16_t kOwnerPool = 0xffff;
+constexpr uint16_t kOwnerManager = 0xfffe;
+constexpr uint16_t kCached = 0x8000;
 constexpr uint64_t kHeldRetryNs = 1000000;  // a full RX ring does not wake us when it drains
-constexpr uint64_t kFullLivenessEveryNs = 250000000;
+constexpr uint64_t kDetachDrainNs = 1000000000;  // a leaving endpoint's TX ring is routed this long at most
 uint16_t loadRoute(const uint16_t* r) { return __atomic_load_n(r, __ATOMIC_RELAXED); }
 }  // namespace
 
 Manager::Manager(std::shared_ptr<Region> region, ManagerConfig config)
-    : region_(std::move(region)), h_(region_->header()), config_(config) {
-  config_.burst = std::clamp<uint32_t>(config_.burst, 1, 256);
-  slots_.resize(h_->slotCount);
+    : region_(std::move(region)),
+      h_(region_->header()),
+      doorbell_(region_->doorbell()),
+      g_(region_->geometry()),
+      capacity_(g_.bufferSize - g_.dataOffset),
+      leaseQuery_(region_->openLeaseQuery()) {
+  configure(config);
+  slots_.resize(g_.slots);
+  for (uint32_t s = 0; s < g_.slots; s++) {
+    slots_[s].rx = region_->ring(s, kRingRx);
+    slots_[s].tx = region_->ring(s, kRingTx);
+    slots_[s].alloc = region_->ring(s, kRingAlloc);
+    slots_[s].free = region_->ring(s, kRingFree);
+  }
   instances_.resize(kMaxServices);
+  // Every buffer starts on the free stack, lowest index on top.
+  freeStack_.resize(g_.bufferCount);
+  owners_.assign(g_.bufferCount, kOwnerPool);
+  allocPos_.assign(g_.bufferCount, 0);
+  for (uint32_t i = 0; i < g_.bufferCount; i++) freeStack_[i] = g_.bufferCount - 1 - i;
+  poolFree_ = g_.bufferCount;
+  publishPool();
 }
 
-Manager::~Manager() { stop(); }
+Manager::~Manager() {
+  stop();
+  close(leaseQuery_);
+}
+
+void Manager::configure(const ManagerConfig& config) {
+  if (running()) throw Failure{"BAD_CONFIG", "the manager's config can change only while it is stopped"};
+  config_ = config;
+  config_.burst = std::clamp<uint32_t>(config_.burst, 1, kHeldMax);
+}
 
 void Manager::start() {
   if (thread_.joinable()) return;
@@ -40,9 +71,10 @@ void Manager::start() {
 void Manager::stop() {
   if (!thread_.joinable()) return;
   stop_.store(true);
-  h_->managerSleeping.store(0);
-  futexWake(&h_->managerSleeping);
+  doorbell_->managerSleeping.store(0);
+  futexWake(&doorbell_->managerSleeping);
   thread_.join();
+  dropHeld();
 }
 
 int Manager::declare(const std::string& name) {
@@ -78,7 +110,7 @@ void Manager::run() {
   uint64_t idleSince = 0;
   lastLiveness_ = nowNs();
   while (!stop_.load(std::memory_order_relaxed)) {
-    if (h_->slotsGeneration.load(std::memory_order_acquire) != seenGeneration_) refreshSlots();
+    if (doorbell_->claims.load(std::memory_order_acquire) != seenClaims_) refreshSlots();
     bool busy = pollOnce();
     h_->manager.loops++;
     if (busy) {
@@ -90,7 +122,8 @@ void Manager::run() {
     uint64_t now = nowNs();
     if (now - lastLiveness_ > config_.livenessEveryNs) checkLiveness();
     if (!idleSince) idleSince = now;
-    if (now - idleSince < config_.spinNs) {
+    // sleepNs 0 is poll mode: a core kept for the manager, no futex round trip ever.
+    if (config_.sleepNs == 0 || now - idleSince < config_.spinNs) {
       sched_yield();  // hand the core over if someone else wants it, instead of pause-spinning
     } else {
       sleep();
@@ -103,84 +136,151 @@ bool Manager::pollOnce() {
   uint32_t work = 0;
   bool finishedDetaching = false;
   for (uint32_t s : active_) {
+    SlotState& slot = slots_[s];
     work += drainFree(s);
     work += routeTx(s);
-    if (slots_[s].detaching && !ringHasWork(region_->ring(s, kRingTx)) && slots_[s].held.next == slots_[s].held.count) {
-      reclaim(s, false);
+    if (slot.detaching && !slot.held.pending() &&
+        (!ringHasWork(slot.tx) || nowNs() - slot.detachingSince > kDetachDrainNs)) {
+      reclaim(s, Leaving::Detached);
       finishedDetaching = true;
     }
   }
   for (uint32_t s : active_) {
     if (slots_[s].active && !slots_[s].detaching) work += refill(s);
   }
-  if (finishedDetaching) refreshSlots();
+  if (!faulted_.empty()) cutOff();
+  else if (finishedDetaching) refreshSlots();
+  publishPool();
   return work != 0;
 }
 
 void Manager::sleep() {
-  h_->managerSleeping.store(1, std::memory_order_relaxed);
+  doorbell_->managerSleeping.store(1, std::memory_order_relaxed);
   std::atomic_thread_fence(std::memory_order_seq_cst);  // the flag, then the re-check: pairs with wakeIfSleeping
-  if (anyInput() || h_->slotsGeneration.load() != seenGeneration_ || stop_.load()) {
-    h_->managerSleeping.store(0, std::memory_order_relaxed);
+  if (anyInput() || doorbell_->claims.load() != seenClaims_ || stop_.load()) {
+    doorbell_->managerSleeping.store(0, std::memory_order_relaxed);
     return;
   }
   bool holding = false;
-  for (uint32_t s : active_) holding = holding || slots_[s].held.next < slots_[s].held.count;
-  uint64_t timeout = holding ? kHeldRetryNs : config_.sleepNs;
-  bool woken = futexWait(&h_->managerSleeping, 1, timeout);
-  h_->managerSleeping.store(0, std::memory_order_relaxed);
+  for (uint32_t s : active_) holding = holding || slots_[s].held.pending();
+  uint64_t timeout = holding ? std::min(kHeldRetryNs, config_.sleepNs) : config_.sleepNs;
+  bool woken = futexWait(&doorbell_->managerSleeping, 1, timeout);
+  doorbell_->managerSleeping.store(0, std::memory_order_relaxed);
   h_->manager.sleeps++;
   if (woken) h_->manager.wakeups++;
 }
 
+// Work that a poll would do now. A sender whose descriptors are held for a full ring is not
+// work: nothing moves until that ring drains, which the timed retry in sleep() finds.
 bool Manager::anyInput() {
-  uint32_t poolFree = h_->poolFree.load(std::memory_order_relaxed);
   for (uint32_t s : active_) {
-    if (ringHasWork(region_->ring(s, kRingTx)) || ringHasWork(region_->ring(s, kRingFree))) return true;
-    if (poolFree && ringUsed(region_->ring(s, kRingAlloc)) < h_->cacheSize / 2) return true;
+    SlotState& slot = slots_[s];
+    if (!slot.held.pending() && ringHasWork(slot.tx)) return true;
+    if (ringHasWork(slot.free)) return true;
+    if (slot.detaching) continue;
+    uint32_t cached = slot.alloc.prod->head.load(std::memory_order_relaxed) - allocTaken(s);
+    if (poolFree_ && cached < g_.cacheSize / 2) return true;
   }
   return false;
 }
 
+void Manager::fault(uint32_t s) {
+  if (std::find(faulted_.begin(), faulted_.end(), s) == faulted_.end()) faulted_.push_back(s);
+}
+
+// An endpoint that wrote a ring index or mark no correct endpoint writes is cut off: its
+// buffers come back, it is served no more, and its calls fail with FAULTED.
+void Manager::cutOff() {
+  for (uint32_t s : faulted_)
+    if (slots_[s].active) reclaim(s, Leaving::Faulted);
+  faulted_.clear();
+  refreshSlots();
+}
+
 void Manager::recycle(uint32_t d) {
-  region_->owners()[d] = kOwnerPool;
-  uint32_t n = h_->poolFree.load(std::memory_order_relaxed);
-  region_->poolStack()[n] = d;
-  h_->poolFree.store(n + 1, std::memory_order_relaxed);
+  owners_[d] = kOwnerPool;
+  freeStack_[poolFree_++] = d;
+}
+
+void Manager::publishPool() { h_->poolFree.store(poolFree_, std::memory_order_relaxed); }
+
+// A mark on a TX or free ring: the endpoint had taken its cache up to this alloc-ring tail
+// before publishing what follows on that ring. A mark behind the ring's last one or past what
+// was published is one no correct endpoint writes.
+void Manager::markTaken(uint32_t s, uint32_t& ringMark, uint32_t mark) {
+  SlotState& slot = slots_[s];
+  uint32_t head = slot.alloc.prod->head.load(std::memory_order_relaxed);
+  uint32_t full = ringMark + ((mark - ringMark) & ~kAllocMark);  // the mark holds 31 bits of the tail
+  if (full - ringMark > head - ringMark) return fault(s);
+  ringMark = full;
+  if (full - slot.allocSeen <= head - slot.allocSeen) slot.allocSeen = full;
+}
+
+// Whether the endpoint may send or free d, on a ring whose last mark is ringMark: d is in its
+// hands (delivered to it), or came from its cache at a position the mark says it had taken.
+// A buffer still cached when the entry was published (a stale descriptor) is refused.
+bool Manager::holds(uint32_t s, uint32_t d, uint32_t ringMark) const {
+  if (d >= g_.bufferCount) return false;
+  uint16_t owner = owners_[d];
+  return owner == s || (owner == (uint16_t(s) | kCached) && int32_t(ringMark - allocPos_[d]) > 0);
+}
+
+// How far the endpoint has really taken its cache (for refills): its tail, which must lie
+// within what was published and not behind what its marks already said.
+uint32_t Manager::allocTaken(uint32_t s) {
+  const SlotState& slot = slots_[s];
+  uint32_t head = slot.alloc.prod->head.load(std::memory_order_relaxed);
+  uint32_t tail = slot.alloc.cons->tail.load(std::memory_order_acquire);
+  if (tail - slot.allocSeen <= head - slot.allocSeen) return tail;
+  fault(s);
+  return head;  // no refill for it meanwhile
 }
 
 uint32_t Manager::drainFree(uint32_t s) {
-  uint32_t n = ringDequeue(region_->ring(s, kRingFree), scratch_, 1024);
-  uint16_t* owners = region_->owners();
+  SlotState& slot = slots_[s];
+  bool overrun = false;
+  uint32_t n = ringDequeue(slot.free, scratch_, 1024, &overrun);
+  if (overrun) fault(s);
+  if (!n) return 0;
+  uint32_t valid = 0, marks = 0;
   for (uint32_t i = 0; i < n; i++) {
     uint32_t d = scratch_[i];
-    if (d < h_->bufferCount && owners[d] == s)
+    if (d & kAllocMark) {
+      markTaken(s, slot.markFree, d);
+      marks++;
+    } else if (holds(s, d, slot.markFree)) {
       recycle(d);
-    else
-      h_->manager.invalid++;  // not this endpoint's to free: recycling it could hand it out twice
+      valid++;
+    }
   }
-  region_->slot(s)->route.freed += n;
+  RouteCounters& route = region_->managerSide(s)->route;
+  route.freed += valid;
+  // Not this endpoint's to free (sent, freed already, still in its cache): recycling it could
+  // hand it out twice.
+  route.invalid += n - marks - valid;
+  h_->manager.invalid += n - marks - valid;
+  slot.free.cons->dequeued -= marks;
   return n;
 }
 
 uint32_t Manager::refill(uint32_t s) {
-  Ring* alloc = region_->ring(s, kRingAlloc);
-  uint32_t used = ringUsed(alloc);
-  if (used >= h_->cacheSize / 2) return 0;
-  uint32_t want = std::min<uint32_t>(h_->cacheSize - used, 1024);
-  uint32_t free = h_->poolFree.load(std::memory_order_relaxed);
-  uint32_t k = std::min(want, free);
+  SlotState& slot = slots_[s];
+  uint32_t cached = slot.alloc.prod->head.load(std::memory_order_relaxed) - allocTaken(s);
+  if (cached >= g_.cacheSize / 2) return 0;
+  uint32_t want = std::min<uint32_t>(g_.cacheSize - cached, 1024);
+  uint32_t k = std::min(want, poolFree_);
   if (k < want) h_->manager.poolDry++;
   if (!k) return 0;
-  uint32_t* stack = region_->poolStack();
-  uint16_t* owners = region_->owners();
+  uint32_t head = slot.alloc.prod->head.load(std::memory_order_relaxed);
   for (uint32_t i = 0; i < k; i++) {
-    uint32_t d = stack[free - 1 - i];
-    owners[d] = uint16_t(s);
+    uint32_t d = freeStack_[--poolFree_];
+    owners_[d] = uint16_t(s) | kCached;
+    allocPos_[d] = head + i;
     scratch_[i] = d;
   }
-  h_->poolFree.store(free - k, std::memory_order_relaxed);
-  ringPublish(alloc, scratch_, k);  // room is certain: cacheSize <= ringSize
+  publishPool();  // before the ring: an observer may count a buffer in both, never in neither
+  // Room is certain without asking the endpoint: cached + k <= cacheSize <= ringSize.
+  ringPublish(slot.alloc, scratch_, k);
   return k;
 }
 
@@ -191,30 +291,46 @@ uint16_t Manager::pick(uint32_t service, uint32_t flowHash) const {
 }
 
 uint32_t Manager::routeTx(uint32_t s) {
-  Held& held = slots_[s].held;
-  if (held.next < held.count) return deliverHeld(s);
-  Slot* from = region_->slot(s);
-  uint32_t n = ringDequeue(region_->ring(s, kRingTx), held.desc, config_.burst);
+  SlotState& slot = slots_[s];
+  Held& held = slot.held;
+  if (held.pending()) return deliverHeld(s);
+  bool overrun = false;
+  uint32_t n = ringDequeue(slot.tx, scratch_, config_.burst, &overrun);
+  if (overrun) fault(s);
   if (!n) return 0;
-  uint16_t* owners = region_->owners();
-  const uint16_t* routes = region_->service(slots_[s].service)->routes;
+  RouteCounters& route = region_->managerSide(s)->route;
+  const uint16_t* routes = region_->service(slot.service)->routes;
   uint64_t bytes = 0;
-  uint32_t kept = 0;
+  uint32_t kept = 0, valid = 0, marks = 0;
   for (uint32_t i = 0; i < n; i++) {
-    uint32_t d = held.desc[i];
-    if (d >= h_->bufferCount || owners[d] != s) {
-      // Not the sender's (a duplicate in this burst, a buffer it already freed or sent): passing
-      // it on would give one buffer two owners.
-      h_->manager.invalid++;
+    uint32_t d = scratch_[i];
+    if (d & kAllocMark) {
+      markTaken(s, slot.markTx, d);
+      marks++;
       continue;
     }
-    owners[d] = kOwnerManager;
-    Meta* m = region_->meta(d);
-    bytes += m->length;
-    uint32_t kind = m->action >> 24, arg = m->action & 0xffffff;
+    if (!holds(s, d, slot.markTx)) {
+      // Not the sender's (a duplicate in this burst, a buffer it already freed or sent, or one
+      // still in its cache): passing it on would give one buffer two owners.
+      h_->manager.invalid++;
+      route.invalid++;
+      continue;
+    }
+    owners_[d] = kOwnerManager;
+    const Meta* m = region_->meta(d);
+    uint32_t length = m->length, act = m->action, hash = m->flowHash;
+    if (length > capacity_) {  // a reader would run past the buffer into the next one
+      recycle(d);
+      h_->manager.oversize++;
+      route.invalid++;
+      continue;
+    }
+    valid++;
+    bytes += length;
+    uint32_t kind = act >> 24, arg = act & 0xffffff;
     if (kind == kActionDrop) {
       recycle(d);
-      from->route.dropped++;
+      route.dropped++;
       h_->manager.dropped++;
       continue;
     }
@@ -222,16 +338,19 @@ uint32_t Manager::routeTx(uint32_t s) {
                                       : (kind == kActionTo && arg < kMaxServices ? arg : kNoService);
     if (to >= kMaxServices || instances_[to].empty()) {
       recycle(d);
-      from->route.noRoute++;
+      route.noRoute++;
       h_->manager.noRoute++;
       continue;
     }
     held.desc[kept] = d;
+    held.length[kept] = length;
+    held.hash[kept] = hash;
     held.dest[kept] = uint16_t(to);  // a service; the instance is picked at delivery
     kept++;
   }
-  from->route.txPackets += n;
-  from->route.txBytes += bytes;
+  route.txPackets += valid;
+  route.txBytes += bytes;
+  slot.tx.cons->dequeued -= marks;
   held.count = kept;
   held.next = 0;
   deliverHeld(s);
@@ -245,24 +364,23 @@ uint32_t Manager::routeTx(uint32_t s) {
 uint32_t Manager::deliverHeld(uint32_t s) {
   Held& held = slots_[s].held;
   uint16_t prev = slots_[s].service;
-  uint16_t* owners = region_->owners();
   uint32_t start = held.next;
-  while (held.next < held.count) {
+  while (held.pending()) {
     uint32_t first = held.next;
-    uint16_t dest = pick(held.dest[first], region_->meta(held.desc[first])->flowHash);
+    uint16_t dest = pick(held.dest[first], held.hash[first]);
     if (dest == kNoSlot) {  // every instance died while this waited
       recycle(held.desc[first]);
-      region_->slot(s)->route.noRoute++;
+      region_->managerSide(s)->route.noRoute++;
       h_->manager.noRoute++;
       held.next++;
       continue;
     }
     uint32_t end = first + 1;
-    while (end < held.count && held.dest[end] == held.dest[first] &&
-           pick(held.dest[end], region_->meta(held.desc[end])->flowHash) == dest)
-      end++;
-    Ring* rx = region_->ring(dest, kRingRx);
-    uint32_t k = std::min(end - first, ringRoom(rx, end - first));
+    while (end < held.count && held.dest[end] == held.dest[first] && pick(held.dest[end], held.hash[end]) == dest) end++;
+    const RingRef& rx = slots_[dest].rx;
+    bool overrun = false;
+    uint32_t k = std::min(end - first, ringRoom(rx, end - first, &overrun));
+    if (overrun) fault(dest);  // held here until it is cut off and another instance is picked
     if (!k) break;
     uint64_t bytes = 0;
     for (uint32_t i = first; i < first + k; i++) {
@@ -270,41 +388,59 @@ uint32_t Manager::deliverHeld(uint32_t s) {
       Meta* m = region_->meta(d);
       m->prev = prev;
       m->action = action(kActionGate, 0);  // a receiver that just transmits uses its own gate 0
-      bytes += m->length;
-      owners[d] = dest;
+      bytes += held.length[i];
+      owners_[d] = dest;
     }
     ringPublish(rx, held.desc + first, k);
-    Slot* to = region_->slot(dest);
-    to->route.rxPackets += k;
-    to->route.rxBytes += bytes;
+    RouteCounters& to = region_->managerSide(dest)->route;
+    to.rxPackets += k;
+    to.rxBytes += bytes;
     h_->manager.routed += k;
-    if (wakeIfSleeping(&to->sleeping)) to->route.wakes++;
+    wakeEndpoint(dest);
     held.next += k;
     if (held.next < end) break;
   }
   return held.next - start;
 }
 
+// Wakes the endpoint if it asked to sleep since the last wake: one syscall per sleep, however
+// many bursts arrive. Pairs with Endpoint::waitReadable (publish, fence, read the requests).
+void Manager::wakeEndpoint(uint32_t s) {
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  uint32_t requests = region_->endpointSide(s)->sleepRequests.load(std::memory_order_relaxed);
+  if (requests == slots_[s].wakeRequests) return;
+  slots_[s].wakeRequests = requests;
+  ManagerSide* side = region_->managerSide(s);
+  side->wakeSeq.fetch_add(1, std::memory_order_release);
+  futexWake(&side->wakeSeq);
+  side->route.wakes++;
+}
+
+// Takes on newly claimed slots and notes the ones leaving; then rebuilds the lists it routes by.
 void Manager::refreshSlots() {
-  seenGeneration_ = h_->slotsGeneration.load(std::memory_order_acquire);
-  for (uint32_t s = 0; s < h_->slotCount; s++) {
-    uint32_t state = region_->slot(s)->state.load(std::memory_order_acquire);
-    if (state == kSlotActive && !slots_[s].active) {
-      // Our own copy, checked once: the region is writable by every endpoint.
-      uint16_t service = region_->slot(s)->service;
-      if (service >= kMaxServices) continue;
-      slots_[s].active = true;
-      slots_[s].service = service;
+  seenClaims_ = doorbell_->claims.load(std::memory_order_acquire);
+  for (uint32_t s = 0; s < g_.slots; s++) {
+    uint32_t claim = region_->endpointSide(s)->claim.load(std::memory_order_acquire);
+    if (!slots_[s].active) {
+      if (slots_[s].retired || claim != kClaimActive ||
+          region_->managerSide(s)->state.load(std::memory_order_relaxed) != kSlotFree)
+        continue;
+      // Read once and checked: the endpoint side is the endpoint's to write.
+      uint16_t service = region_->endpointSide(s)->service;
+      if (service < kMaxServices && region_->service(service)->declared.load(std::memory_order_acquire)) takeOn(s, service);
+      continue;
     }
-    // A detaching endpoint gets nothing new, but what it transmitted before leaving is still
+    // A leaving endpoint gets nothing new, but what it transmitted before leaving is still
     // routed; pollOnce reclaims the slot once its TX ring and held descriptors are empty.
-    if (state == kSlotDetaching && slots_[s].active) slots_[s].detaching = true;
-    // Claimed and left before we ever served it: it holds nothing, so free the slot now.
-    if (state == kSlotDetaching && !slots_[s].active) reclaim(s, false);
+    if (claim == kClaimDetaching && !slots_[s].detaching) {
+      slots_[s].detaching = true;
+      slots_[s].detachingSince = nowNs();
+      region_->managerSide(s)->state.store(kSlotDetaching, std::memory_order_release);
+    }
   }
   active_.clear();
   for (auto& live : instances_) live.clear();
-  for (uint32_t s = 0; s < h_->slotCount; s++) {
+  for (uint32_t s = 0; s < g_.slots; s++) {
     if (!slots_[s].active) continue;
     active_.push_back(s);
     if (!slots_[s].detaching) instances_[slots_[s].service].push_back(uint16_t(s));
@@ -312,66 +448,105 @@ void Manager::refreshSlots() {
   for (uint32_t i = 0; i < kMaxServices; i++) region_->service(i)->instances = uint32_t(instances_[i].size());
 }
 
-void Manager::checkLiveness() {
-  lastLiveness_ = nowNs();
-  bool changed = false;
-  for (uint32_t s = 0; s < h_->slotCount; s++) {
-    Slot* slot = region_->slot(s);
-    uint32_t state = slot->state.load(std::memory_order_acquire);
-    uint32_t pid = __atomic_load_n(&slot->pid, __ATOMIC_ACQUIRE);
-    if (state == kSlotFree || pid == 0) continue;  // pid 0: a claim still being written
-    // A detached endpoint may exit at once; what it transmitted before is still routed, and
-    // pollOnce reclaims the slot when its TX ring is empty.
-    if (state == kSlotDetaching) continue;
-    // kill(pid, 0) is a cheap syscall and sees most deaths at once; the /proc start-time check
-    // (~15 µs, on this routing thread) also catches zombies and reused pids, so it runs less often.
-    uint64_t now = nowNs();
-    bool gone = kill(pid_t(pid), 0) != 0 && errno == ESRCH;
-    if (!gone && now - slots_[s].verifiedAt < kFullLivenessEveryNs) continue;
-    slots_[s].verifiedAt = now;
-    if (!gone && processAlive(int(pid), slot->startTime)) continue;
-    if (state == kSlotClaiming) {
-      slot->pid = 0;
-      slot->startTime = 0;
-      slot->state.store(kSlotFree, std::memory_order_release);
-    } else {
-      reclaim(s, true);
-      changed = true;
-    }
-  }
-  if (changed) {
-    seenGeneration_ = ~0u;
-    refreshSlots();
-  }
+void Manager::takeOn(uint32_t s, uint16_t service) {
+  SlotState& slot = slots_[s];
+  slot.active = true;
+  slot.detaching = false;
+  slot.service = service;
+  slot.allocSeen = slot.markTx = slot.markFree = slot.alloc.prod->head.load(std::memory_order_relaxed);
+  slot.wakeRequests = region_->endpointSide(s)->sleepRequests.load(std::memory_order_relaxed);
+  ManagerSide* side = region_->managerSide(s);
+  side->service = service;
+  memset(&side->route, 0, sizeof side->route);
+  side->state.store(kSlotActive, std::memory_order_release);
 }
 
-// Takes back every buffer the endpoint held (in its rings, its cache, its hands, or held here
-// for it): exactly those whose owner is this slot, since only the manager changes owners.
-void Manager::reclaim(uint32_t s, bool died) {
-  Slot* slot = region_->slot(s);
-  slots_[s].active = false;
-  slots_[s].detaching = false;
-  slots_[s].verifiedAt = 0;
+// An endpoint lives while it holds its slot's lease: the kernel drops the lock when the
+// process dies, in whatever pid namespace it runs, and no write to shared memory can fake it.
+void Manager::checkLiveness() {
+  lastLiveness_ = nowNs();
+  // Claims are also looked for here, in case a doorbell ring was lost.
+  bool changed = doorbell_->claims.load(std::memory_order_acquire) != seenClaims_;
+  for (uint32_t s = 0; s < g_.slots; s++) {
+    if (!slots_[s].active) {
+      if (slots_[s].retired && !leaseHeld(leaseQuery_, kSlotLeaseBase + s)) {
+        // Its process let go: clean what it may have written since it was retired, then the
+        // slot is free for the next claimer.
+        slots_[s].retired = false;
+        resetSides(s);
+        region_->managerSide(s)->state.store(kSlotFree, std::memory_order_release);
+      }
+      changed = changed || (!slots_[s].retired &&
+                            region_->endpointSide(s)->claim.load(std::memory_order_relaxed) == kClaimActive &&
+                            region_->managerSide(s)->state.load(std::memory_order_relaxed) == kSlotFree);
+      continue;
+    }
+    if (slots_[s].detaching || leaseHeld(leaseQuery_, kSlotLeaseBase + s)) continue;
+    if (region_->endpointSide(s)->claim.load(std::memory_order_acquire) == kClaimDetaching) {
+      changed = true;  // it said it was leaving, then left: refreshSlots drains it
+      continue;
+    }
+    reclaim(s, Leaving::Died);
+    changed = true;
+  }
+  if (changed) refreshSlots();
+}
+
+// Takes back every buffer the endpoint had (in its rings, its cache, its hands, or held here
+// for it): exactly those owned by this slot, since only the manager changes owners.
+void Manager::reclaim(uint32_t s, Leaving how) {
+  SlotState& slot = slots_[s];
   uint64_t count = 0;
-  Held& held = slots_[s].held;
+  Held& held = slot.held;
   for (uint32_t i = held.next; i < held.count; i++, count++) recycle(held.desc[i]);  // owned by the manager
   held.count = held.next = 0;
-  uint16_t* owners = region_->owners();
-  for (uint32_t d = 0; d < h_->bufferCount; d++) {
-    if (owners[d] != s) continue;
+  const uint16_t mine = uint16_t(s), cached = uint16_t(s) | kCached;
+  for (uint32_t d = 0; d < g_.bufferCount; d++) {
+    if (owners_[d] != mine && owners_[d] != cached) continue;
     recycle(d);
     count++;
   }
-  for (uint32_t k = 0; k < kRingsPerSlot; k++) ringReset(region_->ring(s, SlotRing(k)), h_->ringSize);
-  slot->route.reclaimed = count;
+  publishPool();
+  resetSides(s);
+  ManagerSide* side = region_->managerSide(s);
+  side->route.reclaimed = count;
   h_->manager.reclaimed += count;
-  if (died) {
+  if (how == Leaving::Died) {
     h_->manager.deaths++;
-    region_->service(slots_[s].service)->deaths++;
+    region_->service(slot.service)->deaths++;
   }
-  slot->pid = 0;
-  slot->startTime = 0;
-  slot->state.store(kSlotFree, std::memory_order_release);
+  if (how == Leaving::Faulted) h_->manager.faults++;
+  slot.active = slot.detaching = false;
+  slot.retired = how != Leaving::Died && leaseHeld(leaseQuery_, kSlotLeaseBase + s);
+  slot.allocSeen = slot.markTx = slot.markFree = 0;
+  // A faulted endpoint still running learns from the state why it is served no more.
+  side->state.store(how == Leaving::Faulted && slot.retired ? kSlotFaulted : kSlotFree, std::memory_order_release);
+}
+
+// Empties the slot's rings and claim, so the next claimer starts clean. Only once its last
+// occupant has stopped writing (gone, or retired until it lets go of the lease).
+void Manager::resetSides(uint32_t s) {
+  SlotState& slot = slots_[s];
+  ringReset(slot.rx);
+  ringReset(slot.tx);
+  ringReset(slot.alloc);
+  ringReset(slot.free);
+  region_->endpointSide(s)->claim.store(kClaimNone, std::memory_order_relaxed);
+}
+
+// On stop: what was held for a full RX ring goes back to the pool rather than staying the
+// manager's for ever (a restarted manager starts with nothing in flight).
+void Manager::dropHeld() {
+  for (uint32_t s = 0; s < g_.slots; s++) {
+    Held& held = slots_[s].held;
+    uint32_t n = held.count - held.next;
+    for (uint32_t i = held.next; i < held.count; i++) recycle(held.desc[i]);
+    held.count = held.next = 0;
+    if (!n) continue;
+    region_->managerSide(s)->route.dropped += n;
+    h_->manager.dropped += n;
+  }
+  publishPool();
 }
 
 }  // namespace xio

@@ -4,6 +4,11 @@
 // names, from free rings back to the pool, from the pool into each endpoint's alloc ring (its
 // buffer cache). It is the only writer of buffer ownership, so when an endpoint dies it can
 // find every buffer that endpoint held and take it back.
+//
+// Trust: the pool's free stack, buffer ownership and each slot's identity live here, in this
+// process's memory, never in the region; the region's geometry is the Region's private copy.
+// Whatever it reads from memory an endpoint can write (the other side's ring index,
+// descriptors, lengths, actions, a claim) is checked before use.
 #pragma once
 
 #include <atomic>
@@ -19,7 +24,7 @@ namespace xio {
 struct ManagerConfig {
   uint32_t burst = 32;
   uint64_t spinNs = 100000;          // poll this long without work before sleeping
-  uint64_t sleepNs = 50000000;       // longest sleep; bounds how late a death is noticed
+  uint64_t sleepNs = 50000000;       // longest sleep; bounds how late a death is noticed. 0: never sleep
   uint64_t livenessEveryNs = 20000000;
   int cpu = -1;                      // pin the thread to this CPU (-1: leave it to the scheduler)
 };
@@ -28,8 +33,12 @@ class Manager {
  public:
   Manager(std::shared_ptr<Region> region, ManagerConfig config);
   ~Manager();
+  // Applies a config; only while stopped (Failure BAD_CONFIG otherwise, or for a bad value).
+  void configure(const ManagerConfig& config);
   void start();
-  void stop();  // returns once the thread has exited
+  // Returns once the thread has exited. Descriptors it held for full RX rings go back to the
+  // pool (counted as dropped); everything endpoints hold stays theirs.
+  void stop();
   bool running() const { return thread_.joinable(); }
 
   // Control plane, callable while the manager runs: services and routes live in the region.
@@ -37,17 +46,29 @@ class Manager {
   void route(uint32_t from, uint32_t gate, uint32_t to);  // to = kNoService removes the route
 
  private:
+  static constexpr uint32_t kHeldMax = 256;
   struct Held {  // descriptors taken from a TX ring that their destination could not take yet
-    uint32_t desc[256];
-    uint16_t dest[256];
+    uint32_t desc[kHeldMax];
+    uint32_t length[kHeldMax];
+    uint32_t hash[kHeldMax];
+    uint16_t dest[kHeldMax];
     uint32_t count = 0;
     uint32_t next = 0;
+    bool pending() const { return next < count; }
   };
   struct SlotState {
     bool active = false;
     bool detaching = false;
-    uint16_t service = 0;
-    uint64_t verifiedAt = 0;  // last full (/proc) liveness check of its process
+    // Reclaimed while its process still held the lease (it said it was leaving, or said
+    // nonsense): not taken on again until that process lets go, whatever its side says.
+    bool retired = false;
+    uint16_t service = 0;        // copied once, when the slot is taken on
+    uint32_t allocSeen = 0;      // the furthest alloc-ring tail any mark has announced
+    uint32_t markTx = 0;         // the last mark on its TX ring, and on its free ring
+    uint32_t markFree = 0;
+    uint32_t wakeRequests = 0;   // the endpoint's sleep requests already answered
+    uint64_t detachingSince = 0;
+    RingRef rx, tx, alloc, free;
     Held held;
   };
 
@@ -55,25 +76,47 @@ class Manager {
   bool pollOnce();
   void refreshSlots();
   void checkLiveness();
-  void reclaim(uint32_t slot, bool died);
+  void takeOn(uint32_t slot, uint16_t service);
+  enum class Leaving { Detached, Died, Faulted };
+  void reclaim(uint32_t slot, Leaving how);
+  void fault(uint32_t slot);  // cut off at the end of this poll
+  void cutOff();
+  void resetSides(uint32_t slot);
+  void markTaken(uint32_t slot, uint32_t& ringMark, uint32_t mark);
+  bool holds(uint32_t slot, uint32_t desc, uint32_t ringMark) const;
+  uint32_t allocTaken(uint32_t slot);
   uint32_t drainFree(uint32_t slot);
   uint32_t routeTx(uint32_t slot);
   uint32_t deliverHeld(uint32_t slot);
   uint32_t refill(uint32_t slot);
+  void wakeEndpoint(uint32_t slot);
   uint16_t pick(uint32_t service, uint32_t flowHash) const;
   void recycle(uint32_t desc);
+  void publishPool();
+  void dropHeld();
   bool anyInput();
   void sleep();
 
   std::shared_ptr<Region> region_;
   Header* h_;
+  Doorbell* doorbell_;
+  Geometry g_;
+  uint32_t capacity_;  // packet bytes a buffer holds
   ManagerConfig config_;
+  int leaseQuery_;
   std::thread thread_;
   std::atomic<bool> stop_{false};
   std::vector<SlotState> slots_;
-  std::vector<uint32_t> active_;                // slot indices being served
+  std::vector<uint32_t> active_;                  // slot indices being served
+  std::vector<uint32_t> faulted_;                 // to cut off once the poll is over
   std::vector<std::vector<uint16_t>> instances_;  // per service: its live slots
-  uint32_t seenGeneration_ = ~0u;
+  // The pool: a free stack, and per buffer who has it (a slot, a slot's cache, the manager
+  // in flight, or the pool).
+  std::vector<uint32_t> freeStack_;
+  uint32_t poolFree_;
+  std::vector<uint16_t> owners_;
+  std::vector<uint32_t> allocPos_;  // for a cached buffer: where it was put in its alloc ring
+  uint32_t seenClaims_ = ~0u;
   uint64_t lastLiveness_ = 0;
   uint32_t scratch_[1024];
 };

@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -16,8 +15,6 @@
 namespace xio {
 
 namespace {
-
-constexpr size_t kPage = 4096;
 
 size_t alignUp(size_t n, size_t to) { return (n + to - 1) / to * to; }
 bool powerOfTwo(uint32_t n) { return n && !(n & (n - 1)); }
@@ -37,72 +34,80 @@ std::string path(const std::string& prefix) { return "/dev/shm" + shmName(prefix
   fail("SYSTEM", std::string(creating ? "creating " : "opening ") + path(prefix) + ": " + strerror(err));
 }
 
-struct Geometry {
-  size_t servicesOffset, slotsOffset, ringsOffset, ownersOffset, poolOffset, buffersOffset, total;
-  uint32_t slotStride, ringStride;
-};
-
-Geometry geometry(const RegionConfig& c) {
-  Geometry g;
-  g.servicesOffset = kPage;
-  g.slotsOffset = alignUp(g.servicesOffset + sizeof(Service) * kMaxServices, kPage);
-  g.slotStride = uint32_t(alignUp(sizeof(Slot), kCacheLine));
-  g.ringsOffset = alignUp(g.slotsOffset + size_t(g.slotStride) * c.slots, kPage);
-  g.ringStride = uint32_t(alignUp(sizeof(Ring) + sizeof(uint32_t) * c.ringSize, kCacheLine));
-  g.ownersOffset = alignUp(g.ringsOffset + size_t(g.ringStride) * kRingsPerSlot * c.slots, kPage);
-  g.poolOffset = alignUp(g.ownersOffset + sizeof(uint16_t) * c.bufferCount, kPage);
-  g.buffersOffset = alignUp(g.poolOffset + sizeof(uint32_t) * c.bufferCount, kPage);
-  g.total = alignUp(g.buffersOffset + size_t(c.bufferSize) * c.bufferCount, kPage);
-  return g;
-}
-
 void validateConfig(const RegionConfig& c) {
   if (c.slots < 1 || c.slots > kMaxSlots) fail("BAD_CONFIG", "slots must be 1.." + std::to_string(kMaxSlots));
   if (!powerOfTwo(c.ringSize) || c.ringSize < 64 || c.ringSize > (1u << 20))
     fail("BAD_CONFIG", "ringSize must be a power of two from 64 to 1048576, got " + std::to_string(c.ringSize));
   if (c.cacheSize < 32 || c.cacheSize > c.ringSize)
     fail("BAD_CONFIG", "cacheSize must be from 32 to ringSize, got " + std::to_string(c.cacheSize));
-  if (c.bufferCount < 64 || c.bufferCount >= kOwnerPool)
-    fail("BAD_CONFIG", "buffers must be from 64 to 65534, got " + std::to_string(c.bufferCount));
+  if (c.bufferCount < 64 || c.bufferCount > kMaxBuffers)
+    fail("BAD_CONFIG", "buffers must be from 64 to " + std::to_string(kMaxBuffers) + ", got " + std::to_string(c.bufferCount));
   if (c.bufferSize % kCacheLine || c.bufferSize < 256 || c.bufferSize > (1u << 16))
     fail("BAD_CONFIG", "bufferSize must be a multiple of 64 from 256 to 65536, got " + std::to_string(c.bufferSize));
   if (c.headroom % 8 || kMetaSize + c.headroom + 64 > c.bufferSize)
     fail("BAD_CONFIG", "headroom must be a multiple of 8 leaving at least 64 packet bytes per buffer");
 }
 
-// Maps the header alone to ask whether a live manager still owns an existing region.
-// The creating manager holds an exclusive flock on the region for its whole life, from the
-// moment it creates the name: the kernel drops it when that process dies, however it dies.
-bool ownedByLiveManager(const std::string& prefix, uint32_t* pid) {
-  int fd = shm_open(shmName(prefix).c_str(), O_RDONLY, 0);
-  if (fd < 0) return false;
+// An OFD lock on one byte of the file: owned by this open file, dropped when it is closed,
+// which the kernel does when the process dies.
+bool lockByte(int fd, uint64_t offset, short type) {
+  struct flock l {};
+  l.l_type = type;
+  l.l_whence = SEEK_SET;
+  l.l_start = off_t(offset);
+  l.l_len = 1;
+  return fcntl(fd, F_OFD_SETLK, &l) == 0;
+}
+
+uint32_t managerPidOf(int fd) {
   struct stat st;
-  if (flock(fd, LOCK_SH | LOCK_NB) != 0) {
-    *pid = 0;  // it may not have sized the file, let alone written the header, yet
-    void* p = fstat(fd, &st) == 0 && size_t(st.st_size) >= kPage ? mmap(nullptr, kPage, PROT_READ, MAP_SHARED, fd, 0) : MAP_FAILED;
-    if (p != MAP_FAILED) {
-      *pid = static_cast<Header*>(p)->managerPid;
-      munmap(p, kPage);
-    }
-    close(fd);
-    return true;
-  }
-  bool live = false;
-  if (fstat(fd, &st) == 0 && size_t(st.st_size) >= kPage) {
-    void* p = mmap(nullptr, kPage, PROT_READ, MAP_SHARED, fd, 0);
-    if (p != MAP_FAILED) {
-      auto* h = static_cast<Header*>(p);
-      live = h->magic == kMagic && h->version == kLayoutVersion && h->state.load() == kRegionReady &&
-             processAlive(int(h->managerPid), h->managerStartTime);
-      *pid = h->managerPid;
-      munmap(p, kPage);
-    }
-  }
-  close(fd);
-  return live;
+  if (fstat(fd, &st) != 0 || size_t(st.st_size) < kPage) return 0;  // not even sized yet
+  void* p = mmap(nullptr, kPage, PROT_READ, MAP_SHARED, fd, 0);
+  if (p == MAP_FAILED) return 0;
+  uint32_t pid = static_cast<Header*>(p)->managerPid;
+  munmap(p, kPage);
+  return pid;
+}
+
+// Whether the name still leads to the file open as fd (another creator may have replaced it).
+bool nameLeadsTo(const std::string& prefix, int fd) {
+  struct stat mine, named;
+  return fstat(fd, &mine) == 0 && stat(path(prefix).c_str(), &named) == 0 && mine.st_ino == named.st_ino &&
+         mine.st_dev == named.st_dev;
 }
 
 }  // namespace
+
+Geometry geometryOf(const RegionConfig& c) {
+  Geometry g;
+  g.slots = c.slots;
+  g.ringSize = c.ringSize;
+  g.cacheSize = c.cacheSize;
+  g.bufferCount = c.bufferCount;
+  g.bufferSize = c.bufferSize;
+  g.dataOffset = kMetaSize + c.headroom;
+  g.doorbellOffset = kPage;
+  g.servicesOffset = 2 * kPage;
+  g.slotsOffset = alignUp(g.servicesOffset + sizeof(Service) * kMaxServices, kPage);
+  // Each side of a slot starts on a page of its own, so a mapping can protect it alone.
+  g.endpointEntries = uint32_t(alignUp(sizeof(EndpointSide), kCacheLine));
+  g.managerEntries = uint32_t(alignUp(sizeof(ManagerSide), kCacheLine));
+  g.managerSideOffset = uint32_t(alignUp(g.endpointEntries + 2 * sizeof(uint32_t) * size_t(c.ringSize), kPage));
+  g.slotStride = g.managerSideOffset + uint32_t(alignUp(g.managerEntries + 2 * sizeof(uint32_t) * size_t(c.ringSize), kPage));
+  g.buffersOffset = alignUp(g.slotsOffset + size_t(g.slotStride) * c.slots, kPage);
+  g.total = alignUp(g.buffersOffset + size_t(c.bufferSize) * c.bufferCount, kPage);
+  return g;
+}
+
+bool leaseHeld(int fd, uint64_t offset) {
+  struct flock l {};
+  l.l_type = F_RDLCK;  // any lock conflicts with a read lock but another read lock
+  l.l_whence = SEEK_SET;
+  l.l_start = off_t(offset);
+  l.l_len = 1;
+  if (fcntl(fd, F_OFD_GETLK, &l) != 0) return true;  // cannot tell: not gone
+  return l.l_type != F_UNLCK;
+}
 
 std::string shmName(const std::string& prefix) { return "/xio." + prefix; }
 
@@ -112,48 +117,54 @@ void validatePrefix(const std::string& prefix) {
   if (!ok) fail("BAD_PREFIX", "prefix '" + prefix + "' must be 1-64 characters of letters, digits, '-', '_' or '.'");
 }
 
+// Creation is decided by the manager lease on the file the name leads to: whoever takes it on
+// an empty file creates the region; a held lease means a live manager (or one still
+// creating); a free lease on a sized file means its manager died, and the name is replaced.
+// Locking the inode and then checking that the name still leads to it leaves no window in
+// which two creators both win.
 std::shared_ptr<Region> Region::create(const std::string& prefix, const RegionConfig& c) {
   validatePrefix(prefix);
   validateConfig(c);
   std::string name = shmName(prefix);
   int fd = -1;
-  for (int attempt = 0; attempt < 2 && fd < 0; attempt++) {
-    fd = shm_open(name.c_str(), O_RDWR | O_CREAT | O_EXCL, c.mode);
-    if (fd >= 0 || errno != EEXIST) break;
-    uint32_t pid = 0;
-    if (ownedByLiveManager(prefix, &pid))
+  for (int attempt = 0; attempt < 16 && fd < 0; attempt++) {
+    fd = shm_open(name.c_str(), O_RDWR | O_CREAT, c.mode);
+    if (fd < 0) failOpen(prefix, errno, true);
+    if (!lockByte(fd, kManagerLease, F_WRLCK)) {
+      uint32_t pid = managerPidOf(fd);
+      close(fd);
       fail("ALREADY_OWNED", "prefix '" + prefix + "' is owned by a running manager" +
                                 (pid ? " (pid " + std::to_string(pid) + ")" : " (still starting)") +
                                 "; stop that chain or choose another prefix");
-    // Left behind by a manager that died: never trust its contents, start afresh.
-    shm_unlink(name.c_str());
-  }
-  if (fd < 0) failOpen(prefix, errno, true);
-  // Held until this process unlinks the region or dies (see ownedByLiveManager). A creator
-  // that lost the race to another one between open and lock finds it taken and gives up.
-  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    }
+    struct stat st;
+    bool ours = nameLeadsTo(prefix, fd) && fstat(fd, &st) == 0;
+    if (ours && st.st_size == 0) break;
+    // Replaced under us (close, try the new one), or left by a manager that died: never trust
+    // its contents, start afresh.
+    if (ours) shm_unlink(name.c_str());
     close(fd);
-    fail("ALREADY_OWNED", "prefix '" + prefix + "' is being created by another manager at this moment");
+    fd = -1;
   }
+  if (fd < 0) fail("SYSTEM", "creating " + path(prefix) + ": it kept being replaced by other creators");
 
-  Geometry g = geometry(c);
+  Geometry g = geometryOf(c);
   // The umask must not narrow the mode asked for, and a group grant needs the group set.
   if (fchmod(fd, c.mode) != 0 || (c.gid >= 0 && fchown(fd, uid_t(-1), gid_t(c.gid)) != 0) ||
       ftruncate(fd, off_t(g.total)) != 0) {
     int err = errno;
-    close(fd);
     shm_unlink(name.c_str());
+    close(fd);
     fail("SYSTEM", "sizing " + path(prefix) + " to " + std::to_string(g.total) + " bytes: " + strerror(err));
   }
   void* p = mmap(nullptr, g.total, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
   int err = errno;
   if (p == MAP_FAILED) {
-    close(fd);
     shm_unlink(name.c_str());
+    close(fd);
     fail("SYSTEM", "mapping " + path(prefix) + ": " + strerror(err));
   }
-  std::shared_ptr<Region> r(new Region(prefix, static_cast<uint8_t*>(p), g.total, true));
-  r->lockFd_ = fd;
+  std::shared_ptr<Region> r(new Region(prefix, static_cast<uint8_t*>(p), g, fd, true));
 
   Header* h = r->header();
   h->version = kLayoutVersion;
@@ -165,28 +176,21 @@ std::shared_ptr<Region> Region::create(const std::string& prefix, const RegionCo
   h->cacheSize = c.cacheSize;
   h->bufferCount = c.bufferCount;
   h->bufferSize = c.bufferSize;
-  h->dataOffset = kMetaSize + c.headroom;
+  h->dataOffset = g.dataOffset;
   h->slotStride = g.slotStride;
-  h->ringStride = g.ringStride;
+  h->managerSideOffset = g.managerSideOffset;
+  h->endpointEntries = g.endpointEntries;
+  h->managerEntries = g.managerEntries;
+  h->doorbellOffset = g.doorbellOffset;
   h->servicesOffset = g.servicesOffset;
   h->slotsOffset = g.slotsOffset;
-  h->ringsOffset = g.ringsOffset;
-  h->ownersOffset = g.ownersOffset;
-  h->poolOffset = g.poolOffset;
   h->buffersOffset = g.buffersOffset;
   h->managerPid = uint32_t(getpid());
   h->managerStartTime = processStartTime(getpid());
   h->epoch = uint32_t(nowNs());
   for (uint32_t s = 0; s < kMaxServices; s++)
     for (uint32_t gate = 0; gate < kMaxGates; gate++) r->service(s)->routes[gate] = kNoService;
-  for (uint32_t s = 0; s < c.slots; s++)
-    for (uint32_t k = 0; k < kRingsPerSlot; k++) ringReset(r->ring(s, SlotRing(k)), c.ringSize);
-  // Every buffer starts on the pool's free stack, lowest index on top.
-  uint32_t* stack = r->poolStack();
-  for (uint32_t i = 0; i < c.bufferCount; i++) {
-    stack[i] = c.bufferCount - 1 - i;
-    r->owners()[i] = kOwnerPool;
-  }
+  // Slots and rings start zeroed (free, empty) from ftruncate; the pool starts full.
   h->poolFree.store(c.bufferCount, std::memory_order_relaxed);
   h->state.store(kRegionReady, std::memory_order_relaxed);
   std::atomic_thread_fence(std::memory_order_release);
@@ -194,42 +198,97 @@ std::shared_ptr<Region> Region::create(const std::string& prefix, const RegionCo
   return r;
 }
 
+namespace {
+
+// The geometry an attacher trusts: recomputed from the header's config, and only if every
+// offset the header states agrees with it (and the file is that large).
+Geometry attachGeometry(const std::string& prefix, const Header* h, size_t fileSize) {
+  RegionConfig c;
+  c.slots = h->slotCount;
+  c.ringSize = h->ringSize;
+  c.cacheSize = h->cacheSize;
+  c.bufferCount = h->bufferCount;
+  c.bufferSize = h->bufferSize;
+  c.headroom = h->dataOffset - kMetaSize;
+  std::string bad = path(prefix) + " has an inconsistent header";
+  try {
+    validateConfig(c);
+  } catch (const Failure& f) {
+    fail("NOT_A_REGION", bad + " (" + f.message + ")");
+  }
+  Geometry g = geometryOf(c);
+  if (h->regionSize != g.total || fileSize != g.total) fail("NOT_A_REGION", path(prefix) + " is truncated or resized: its header says " + std::to_string(h->regionSize) + " bytes");
+  if (h->dataOffset < kMetaSize || h->slotStride != g.slotStride || h->managerSideOffset != g.managerSideOffset ||
+      h->endpointEntries != g.endpointEntries || h->managerEntries != g.managerEntries ||
+      h->doorbellOffset != g.doorbellOffset || h->servicesOffset != g.servicesOffset ||
+      h->slotsOffset != g.slotsOffset || h->buffersOffset != g.buffersOffset)
+    fail("NOT_A_REGION", bad);
+  return g;
+}
+
+}  // namespace
+
 std::shared_ptr<Region> Region::attach(const std::string& prefix, bool readOnly) {
   validatePrefix(prefix);
   int fd = shm_open(shmName(prefix).c_str(), readOnly ? O_RDONLY : O_RDWR, 0);
   if (fd < 0) failOpen(prefix, errno, false);
   struct stat st;
-  if (fstat(fd, &st) != 0 || size_t(st.st_size) < kPage) {
+  if (fstat(fd, &st) != 0 || size_t(st.st_size) < 2 * kPage) {
     close(fd);
     fail("NOT_A_REGION", path(prefix) + " is too small to be an xio region");
   }
-  size_t size = size_t(st.st_size);
+  Geometry g;
+  {
+    void* p = mmap(nullptr, kPage, PROT_READ, MAP_SHARED, fd, 0);
+    if (p == MAP_FAILED) {
+      int err = errno;
+      close(fd);
+      fail("SYSTEM", "mapping " + path(prefix) + ": " + strerror(err));
+    }
+    const Header* h = static_cast<const Header*>(p);
+    try {
+      if (reinterpret_cast<const std::atomic<uint64_t>*>(&h->magic)->load(std::memory_order_acquire) != kMagic)
+        fail("NOT_A_REGION", path(prefix) + " is not an xio region (bad magic), or is still being created");
+      if (h->version != kLayoutVersion)
+        fail("LAYOUT_VERSION", path(prefix) + " has region layout version " + std::to_string(h->version) +
+                                   " but this xio-chain uses version " + std::to_string(kLayoutVersion) +
+                                   ": run the chain and its NFs from the same xio-chain install");
+      g = attachGeometry(prefix, h, size_t(st.st_size));
+    } catch (...) {
+      munmap(p, kPage);
+      close(fd);
+      throw;
+    }
+    munmap(p, kPage);
+  }
   // Observers map read-only: a private copy-on-write mapping would not do, since it can keep
   // showing the zero page for parts of the file that were holes when it first read them.
   int prot = readOnly ? PROT_READ : PROT_READ | PROT_WRITE;
-  void* p = mmap(nullptr, size, prot, MAP_SHARED | (readOnly ? 0 : MAP_POPULATE), fd, 0);
+  void* p = mmap(nullptr, g.total, prot, MAP_SHARED | (readOnly ? 0 : MAP_POPULATE), fd, 0);
   int err = errno;
-  close(fd);
-  if (p == MAP_FAILED) fail("SYSTEM", "mapping " + path(prefix) + ": " + strerror(err));
-  std::shared_ptr<Region> r(new Region(prefix, static_cast<uint8_t*>(p), size, false));
-  Header* h = r->header();
-  if (reinterpret_cast<std::atomic<uint64_t>*>(&h->magic)->load(std::memory_order_acquire) != kMagic)
-    fail("NOT_A_REGION", path(prefix) + " is not an xio region (bad magic), or is still being created");
-  if (h->version != kLayoutVersion)
-    fail("LAYOUT_VERSION", path(prefix) + " has region layout version " + std::to_string(h->version) +
-                               " but this xio-chain uses version " + std::to_string(kLayoutVersion) +
-                               ": run the chain and its NFs from the same xio-chain install");
-  if (h->regionSize != size) fail("NOT_A_REGION", path(prefix) + " is truncated: its header says " +
-                                                       std::to_string(h->regionSize) + " bytes");
+  if (p == MAP_FAILED) {
+    close(fd);
+    fail("SYSTEM", "mapping " + path(prefix) + ": " + strerror(err));
+  }
+  auto* base = static_cast<uint8_t*>(p);
+  // An endpoint writes the doorbell and packet buffers; its own slot's side once claimed.
+  if (!readOnly && (mprotect(base, g.buffersOffset, PROT_READ) != 0 ||
+                    mprotect(base + g.doorbellOffset, kPage, PROT_READ | PROT_WRITE) != 0)) {
+    err = errno;
+    munmap(p, g.total);
+    close(fd);
+    fail("SYSTEM", "protecting " + path(prefix) + ": " + strerror(err));
+  }
+  std::shared_ptr<Region> r(new Region(prefix, base, g, fd, false));
   if (!r->managerAlive())
-    fail("MANAGER_GONE", "the manager of prefix '" + prefix + "' (pid " + std::to_string(h->managerPid) +
+    fail("MANAGER_GONE", "the manager of prefix '" + prefix + "' (pid " + std::to_string(r->header()->managerPid) +
                              ") is no longer running; " + path(prefix) + " is stale. Start the chain again");
   return r;
 }
 
 Region::~Region() {
-  releaseLock();
-  if (base_) munmap(base_, size_);
+  if (base_) munmap(base_, g_.total);
+  if (fd_ >= 0) close(fd_);
 }
 
 void Region::unlink() {
@@ -237,48 +296,57 @@ void Region::unlink() {
     header()->state.store(kRegionStopped, std::memory_order_release);
     shm_unlink(shmName(prefix_).c_str());
     unlinked_ = true;
-    releaseLock();
+    lockByte(fd_, kManagerLease, F_UNLCK);
   }
 }
 
-void Region::releaseLock() {
-  if (lockFd_ >= 0) close(lockFd_);
-  lockFd_ = -1;
-}
-
-// Called per burst by NF loops, so /proc is read at most every 20 ms (it costs ~15 µs).
+// Called per burst by NF loops, so the lease is asked about at most every 20 ms. The lease,
+// not a pid, says whether the manager lives: it works from another pid namespace too.
 bool Region::managerAlive() const {
   Header* h = header();
   if (h->state.load(std::memory_order_acquire) != kRegionReady) return false;
+  if (owner_) return true;  // this process is the manager's
   uint64_t now = nowNs();
   uint64_t checked = aliveCheckedAt_.load(std::memory_order_relaxed);
   if (checked && now - checked < 20000000) return alive_.load(std::memory_order_relaxed);
-  bool alive = processAlive(int(h->managerPid), h->managerStartTime);
+  bool alive = leaseHeld(fd_, kManagerLease);
   alive_.store(alive, std::memory_order_relaxed);
   aliveCheckedAt_.store(now, std::memory_order_relaxed);
   return alive;
 }
 
-Service* Region::service(uint32_t i) const {
-  return reinterpret_cast<Service*>(base_ + header()->servicesOffset) + i;
+bool Region::tryLease(uint32_t slot) const { return lockByte(fd_, kSlotLeaseBase + slot, F_WRLCK); }
+void Region::releaseLease(uint32_t slot) const { lockByte(fd_, kSlotLeaseBase + slot, F_UNLCK); }
+
+void Region::openEndpointSide(uint32_t slot) const {
+  if (owner_) return;  // the creator's mapping is writable throughout
+  if (mprotect(endpointSide(slot), g_.managerSideOffset, PROT_READ | PROT_WRITE) != 0)
+    fail("SYSTEM", "unprotecting slot " + std::to_string(slot) + " of " + path(prefix_) + ": " + strerror(errno));
 }
 
-Slot* Region::slot(uint32_t i) const {
-  return reinterpret_cast<Slot*>(base_ + header()->slotsOffset + size_t(header()->slotStride) * i);
+int Region::openLeaseQuery() const {
+  std::string self = "/proc/self/fd/" + std::to_string(fd_);
+  int fd = open(self.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) fail("SYSTEM", "reopening " + path(prefix_) + " to watch endpoint leases: " + strerror(errno));
+  return fd;
 }
 
-Ring* Region::ring(uint32_t s, SlotRing which) const {
-  Header* h = header();
-  return reinterpret_cast<Ring*>(base_ + h->ringsOffset + size_t(h->ringStride) * (s * kRingsPerSlot + which));
+RingRef Region::ring(uint32_t slot, SlotRing which) const {
+  EndpointSide* e = endpointSide(slot);
+  ManagerSide* m = managerSide(slot);
+  auto* endpointEntries = reinterpret_cast<uint32_t*>(reinterpret_cast<uint8_t*>(e) + g_.endpointEntries);
+  auto* managerEntries = reinterpret_cast<uint32_t*>(reinterpret_cast<uint8_t*>(m) + g_.managerEntries);
+  RingRef r;
+  r.size = g_.ringSize;
+  r.mask = g_.ringSize - 1;
+  switch (which) {
+    case kRingRx: r.prod = &m->rx; r.cons = &e->rx; r.entries = managerEntries; break;
+    case kRingAlloc: r.prod = &m->alloc; r.cons = &e->alloc; r.entries = managerEntries + g_.ringSize; break;
+    case kRingTx: r.prod = &e->tx; r.cons = &m->tx; r.entries = endpointEntries; break;
+    default: r.prod = &e->free; r.cons = &m->free; r.entries = endpointEntries + g_.ringSize; break;
+  }
+  return r;
 }
-
-Meta* Region::meta(uint32_t buffer) const {
-  Header* h = header();
-  return reinterpret_cast<Meta*>(base_ + h->buffersOffset + size_t(h->bufferSize) * buffer);
-}
-
-uint16_t* Region::owners() const { return reinterpret_cast<uint16_t*>(base_ + header()->ownersOffset); }
-uint32_t* Region::poolStack() const { return reinterpret_cast<uint32_t*>(base_ + header()->poolOffset); }
 
 int Region::serviceByName(const std::string& name) const {
   for (uint32_t i = 0; i < kMaxServices; i++) {

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "layout.h"
+#include "ring.h"
 
 namespace xio {
 
@@ -24,48 +25,77 @@ struct RegionConfig {
   int gid = -1;
 };
 
+// Where everything lives, computed from a config. Every process keeps its own copy: the
+// header's copy is only compared against it at attach, never used to index.
+struct Geometry {
+  uint32_t slots, ringSize, cacheSize, bufferCount, bufferSize, dataOffset;
+  size_t doorbellOffset, servicesOffset, slotsOffset, buffersOffset, total;
+  uint32_t slotStride, managerSideOffset, endpointEntries, managerEntries;
+};
+Geometry geometryOf(const RegionConfig& config);
+
 class Region {
  public:
   // Throws Failure: ALREADY_OWNED, BAD_CONFIG, PERMISSION, SYSTEM.
   static std::shared_ptr<Region> create(const std::string& prefix, const RegionConfig& config);
   // Throws Failure: NO_REGION, PERMISSION, NOT_A_REGION, LAYOUT_VERSION, MANAGER_GONE.
-  // A read-only attach maps the region read-only: an observer cannot disturb the data path
-  // (a stray write faults in the observer, never reaches others).
+  // A read-only attach maps everything read-only (an observer cannot disturb the data path);
+  // a read-write attach (an endpoint) can write only the doorbell and the buffers until it
+  // claims a slot, and then that slot's endpoint side too. A stray write anywhere else faults
+  // in the writer, never reaches others.
   static std::shared_ptr<Region> attach(const std::string& prefix, bool readOnly);
   ~Region();
 
+  const Geometry& geometry() const { return g_; }
   Header* header() const { return reinterpret_cast<Header*>(base_); }
+  Doorbell* doorbell() const { return reinterpret_cast<Doorbell*>(base_ + g_.doorbellOffset); }
   uint8_t* base() const { return base_; }
-  size_t size() const { return size_; }
+  size_t size() const { return g_.total; }
   bool owner() const { return owner_; }
   const std::string& prefix() const { return prefix_; }
 
-  Service* service(uint32_t i) const;
-  Slot* slot(uint32_t i) const;
-  Ring* ring(uint32_t slot, SlotRing which) const;
-  Meta* meta(uint32_t buffer) const;
-  uint16_t* owners() const;
-  uint32_t* poolStack() const;  // poolFree entries
+  Service* service(uint32_t i) const { return reinterpret_cast<Service*>(base_ + g_.servicesOffset) + i; }
+  EndpointSide* endpointSide(uint32_t slot) const {
+    return reinterpret_cast<EndpointSide*>(base_ + g_.slotsOffset + size_t(g_.slotStride) * slot);
+  }
+  ManagerSide* managerSide(uint32_t slot) const {
+    return reinterpret_cast<ManagerSide*>(base_ + g_.slotsOffset + size_t(g_.slotStride) * slot + g_.managerSideOffset);
+  }
+  RingRef ring(uint32_t slot, SlotRing which) const;
+  Meta* meta(uint32_t buffer) const { return reinterpret_cast<Meta*>(base_ + g_.buffersOffset + size_t(g_.bufferSize) * buffer); }
 
   int serviceByName(const std::string& name) const;  // -1 if not declared
   bool managerAlive() const;
+
+  // Slot leases (see kSlotLeaseBase). tryLease takes slot's lease on this mapping's open file;
+  // another process's lease on it makes it fail. leaseHeld asks whether anyone else holds it.
+  bool tryLease(uint32_t slot) const;
+  void releaseLease(uint32_t slot) const;
+  // Lets this (read-write, attached) mapping write the slot's endpoint side.
+  void openEndpointSide(uint32_t slot) const;
+
+  // A second open of the same file, for asking about leases: locks taken through this
+  // mapping's own open file would not show as held by someone else.
+  int openLeaseQuery() const;
 
   // Removes the shared-memory name (owner only); mapped views stay valid until unmapped.
   void unlink();
 
  private:
-  Region(std::string prefix, uint8_t* base, size_t size, bool owner)
-      : prefix_(std::move(prefix)), base_(base), size_(size), owner_(owner) {}
+  Region(std::string prefix, uint8_t* base, const Geometry& g, int fd, bool owner)
+      : prefix_(std::move(prefix)), base_(base), g_(g), fd_(fd), owner_(owner) {}
   std::string prefix_;
   uint8_t* base_;
-  size_t size_;
-  void releaseLock();
+  Geometry g_;
+  int fd_;  // kept open: the leases (OFD locks) live on it
   bool owner_;
   bool unlinked_ = false;
-  int lockFd_ = -1;  // the creator's: holds the flock that says a live manager owns the prefix
   mutable std::atomic<uint64_t> aliveCheckedAt_{0};
   mutable std::atomic<bool> alive_{false};
 };
+
+// Whether any open file other than fd's holds a lock on the byte at offset.
+bool leaseHeld(int fd, uint64_t offset);
 
 std::string shmName(const std::string& prefix);
 void validatePrefix(const std::string& prefix);

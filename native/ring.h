@@ -1,78 +1,114 @@
-// Burst enqueue and dequeue on a single-producer/single-consumer ring (see Ring in layout.h).
+// Burst enqueue and dequeue on a single-producer/single-consumer ring (see RingProducer and
+// RingConsumer in layout.h).
 //
 // Indices run freely over u32 and are masked on access, so used = head - tail even across
 // wrap-around. The producer publishes entries with a release store of head; the consumer
 // reads head with acquire, so it never sees an index before the entry behind it.
+//
+// Size and mask come from the caller's own geometry, never from shared memory, and the other
+// side's index is clamped before use: a producer or consumer that writes nonsense into its own
+// index can only lose its own descriptors, never make the other side index out of the ring.
 #pragma once
 
 #include "layout.h"
 
 namespace xio {
 
-inline uint32_t ringUsed(const Ring* r) {
-  return r->prod.head.load(std::memory_order_acquire) - r->cons.tail.load(std::memory_order_acquire);
+struct RingRef {
+  RingProducer* prod = nullptr;
+  RingConsumer* cons = nullptr;
+  uint32_t* entries = nullptr;
+  uint32_t size = 0;  // power of two
+  uint32_t mask = 0;
+};
+
+// Entries between the consumer and the producer, at most size (for observers and refills).
+inline uint32_t ringUsed(const RingRef& r) {
+  uint32_t used = r.prod->head.load(std::memory_order_acquire) - r.cons->tail.load(std::memory_order_acquire);
+  return used > r.size ? r.size : used;
 }
 
-// Room the producer may fill now, reading the consumer's line only when the cached view says full.
-inline uint32_t ringRoom(Ring* r, uint32_t wanted) {
-  uint32_t head = r->prod.head.load(std::memory_order_relaxed);
-  uint32_t room = r->size - (head - r->prod.cachedTail);
-  if (room < wanted) {
-    r->prod.cachedTail = r->cons.tail.load(std::memory_order_acquire);
-    room = r->size - (head - r->prod.cachedTail);
+// Room the producer may fill now, reading the consumer's line only when the cached view says
+// full. A tail that is not behind head by at most size (no correct consumer writes one) means
+// no room, and sets *overrun.
+inline uint32_t ringRoom(const RingRef& r, uint32_t wanted, bool* overrun = nullptr) {
+  uint32_t head = r.prod->head.load(std::memory_order_relaxed);
+  uint32_t used = head - r.prod->cachedTail;
+  if (used > r.size || r.size - used < wanted) {
+    r.prod->cachedTail = r.cons->tail.load(std::memory_order_acquire);
+    used = head - r.prod->cachedTail;
   }
-  return room;
+  if (used > r.size) {
+    if (overrun) *overrun = true;
+    return 0;
+  }
+  return r.size - used;
 }
 
 // Copies n entries that the caller has made room for (ringRoom) and publishes them.
-inline void ringPublish(Ring* r, const uint32_t* src, uint32_t n) {
-  uint32_t head = r->prod.head.load(std::memory_order_relaxed);
-  for (uint32_t i = 0; i < n; i++) r->entries[(head + i) & r->mask] = src[i];
-  r->prod.head.store(head + n, std::memory_order_release);
-  r->prod.enqueued += n;
-  r->prod.bursts++;
+inline void ringPublish(const RingRef& r, const uint32_t* src, uint32_t n) {
+  uint32_t head = r.prod->head.load(std::memory_order_relaxed);
+  for (uint32_t i = 0; i < n; i++) r.entries[(head + i) & r.mask] = src[i];
+  r.prod->head.store(head + n, std::memory_order_release);
+  r.prod->enqueued += n;
+  r.prod->bursts++;
+}
+
+// Publishes a mark entry then n entries (room for n + 1 made by the caller); the mark is not
+// counted as enqueued.
+inline void ringPublishMarked(const RingRef& r, uint32_t mark, const uint32_t* src, uint32_t n) {
+  uint32_t head = r.prod->head.load(std::memory_order_relaxed);
+  r.entries[head & r.mask] = mark;
+  for (uint32_t i = 0; i < n; i++) r.entries[(head + 1 + i) & r.mask] = src[i];
+  r.prod->head.store(head + 1 + n, std::memory_order_release);
+  r.prod->enqueued += n;
+  r.prod->bursts++;
 }
 
 // Enqueues up to n; returns how many went in and counts the rest as refused.
-inline uint32_t ringEnqueue(Ring* r, const uint32_t* src, uint32_t n) {
+inline uint32_t ringEnqueue(const RingRef& r, const uint32_t* src, uint32_t n) {
   uint32_t room = ringRoom(r, n);
   uint32_t k = n < room ? n : room;
   if (k) ringPublish(r, src, k);
-  r->prod.refused += n - k;
+  r.prod->refused += n - k;
   return k;
 }
 
-inline uint32_t ringDequeue(Ring* r, uint32_t* dst, uint32_t max) {
-  uint32_t tail = r->cons.tail.load(std::memory_order_relaxed);
-  uint32_t avail = r->cons.cachedHead - tail;
-  if (avail < max) {
-    r->cons.cachedHead = r->prod.head.load(std::memory_order_acquire);
-    avail = r->cons.cachedHead - tail;
+// Dequeues up to max. A head more than size ahead of tail (no correct producer writes one)
+// dequeues nothing and sets *overrun.
+inline uint32_t ringDequeue(const RingRef& r, uint32_t* dst, uint32_t max, bool* overrun = nullptr) {
+  uint32_t tail = r.cons->tail.load(std::memory_order_relaxed);
+  uint32_t avail = r.cons->cachedHead - tail;
+  if (avail < max || avail > r.size) {
+    r.cons->cachedHead = r.prod->head.load(std::memory_order_acquire);
+    avail = r.cons->cachedHead - tail;
+  }
+  if (avail > r.size) {
+    if (overrun) *overrun = true;
+    return 0;
   }
   uint32_t k = avail < max ? avail : max;
   if (!k) return 0;
-  for (uint32_t i = 0; i < k; i++) dst[i] = r->entries[(tail + i) & r->mask];
-  r->cons.tail.store(tail + k, std::memory_order_release);
-  r->cons.dequeued += k;
-  r->cons.bursts++;
+  for (uint32_t i = 0; i < k; i++) dst[i] = r.entries[(tail + i) & r.mask];
+  r.cons->tail.store(tail + k, std::memory_order_release);
+  r.cons->dequeued += k;
+  r.cons->bursts++;
   return k;
 }
 
 // Whether the consumer would find work, reading the producer's line.
-inline bool ringHasWork(Ring* r) {
-  return r->prod.head.load(std::memory_order_acquire) != r->cons.tail.load(std::memory_order_relaxed);
+inline bool ringHasWork(const RingRef& r) {
+  return r.prod->head.load(std::memory_order_acquire) != r.cons->tail.load(std::memory_order_relaxed);
 }
 
 // Empties a ring whose producer and consumer are both gone; only the manager does this.
-inline void ringReset(Ring* r, uint32_t size) {
-  r->prod.head.store(0, std::memory_order_relaxed);
-  r->prod.cachedTail = 0;
-  r->prod.enqueued = r->prod.refused = r->prod.bursts = 0;
-  r->cons.tail.store(0, std::memory_order_relaxed);
-  r->cons.cachedHead = 0;
-  r->cons.dequeued = r->cons.bursts = 0;
-  r->size = size;
-  r->mask = size - 1;
+inline void ringReset(const RingRef& r) {
+  r.prod->head.store(0, std::memory_order_relaxed);
+  r.prod->cachedTail = 0;
+  r.prod->enqueued = r.prod->refused = r.prod->bursts = 0;
+  r.cons->tail.store(0, std::memory_order_relaxed);
+  r.cons->cachedHead = 0;
+  r.cons->dequeued = r.cons->bursts = 0;
 }
 
 }  // namespace xio

@@ -12,6 +12,7 @@ export type XioErrorCode =
   | 'UNKNOWN_ENDPOINT'
   | 'NO_SLOT'
   | 'DETACHED'
+  | 'FAULTED'
   | 'TOO_MANY_ENDPOINTS'
   | 'BAD_ROUTE'
   | 'SYSTEM'

@@ -23,6 +23,7 @@ export interface ManagerOptions {
   burst?: number
   /** Poll this long without work before sleeping on the futex. */
   spinUs?: number
+  /** Longest futex sleep when idle; 0 never sleeps (poll mode: the manager keeps its core). */
   sleepMs?: number
   livenessMs?: number
   /** Pin the manager thread to this CPU. */
@@ -60,15 +61,19 @@ export interface Layout {
   maxGates: number
   nameLength: number
   noService: number
-  ownerPool: number
   ringsPerSlot: number
+  page: number
   action: { gate: number; to: number; drop: number }
-  slotState: { free: number; claiming: number; active: number; detaching: number }
+  slotState: { free: number; active: number; detaching: number; faulted: number }
+  claimState: { none: number; active: number; detaching: number }
   header: Offsets
+  doorbell: Offsets
   managerCounters: Offsets
   meta: Offsets & { size: number }
-  ring: Offsets & { rx: number; tx: number; alloc: number; free: number }
-  slot: Offsets
+  ringProducer: Offsets
+  ringConsumer: Offsets
+  endpointSide: Offsets
+  managerSide: Offsets
   endpointCounters: Offsets
   routeCounters: Offsets
   nfCounters: Offsets & { max: number; nameLength: number }

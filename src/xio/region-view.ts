@@ -21,13 +21,16 @@ export interface RingSnapshot {
 
 export interface SlotSnapshot {
   slot: number
-  state: 'free' | 'claiming' | 'active' | 'detaching'
+  /** As the manager serves it; faulted: cut off for breaking the ring protocol, until its process lets go. */
+  state: 'free' | 'active' | 'detaching' | 'faulted'
   pid: number
   name: string
   service: number
   instance: number
   generation: number
   sleeping: boolean
+  /** Threads of the endpoint asleep on its RX ring now (rxWait, readable). */
+  asleep: number
   endpoint: { mallocFails: number; sleeps: number; wakesSent: number }
   route: {
     rxPackets: number
@@ -39,6 +42,8 @@ export interface SlotSnapshot {
     freed: number
     wakes: number
     reclaimed: number
+    /** Descriptors it sent or freed that were not its own, or longer than a buffer: refused. */
+    invalid: number
   }
   rings: Record<RingName, RingSnapshot>
   /** The NF's own counters, as it last published them. */
@@ -70,6 +75,9 @@ export interface ManagerSnapshot {
   poolDry: number
   held: number
   invalid: number
+  oversize: number
+  /** Endpoints cut off for breaking the ring protocol. */
+  faults: number
 }
 
 export interface PoolSnapshot {
@@ -91,7 +99,7 @@ export interface RegionSnapshot {
   slots: SlotSnapshot[]
 }
 
-const slotStates = ['free', 'claiming', 'active', 'detaching'] as const
+const slotStates: Record<number, SlotSnapshot['state']> = { [L.slotState.free]: 'free', [L.slotState.active]: 'active', [L.slotState.detaching]: 'detaching', [L.slotState.faulted]: 'faulted' }
 const ringNames: RingName[] = ['rx', 'tx', 'alloc', 'free']
 
 export class RegionView {
@@ -133,13 +141,25 @@ export class RegionView {
     return decoder.decode(end < 0 ? raw : raw.subarray(0, end))
   }
 
+  /** The page every endpoint may write (the manager's futex word, the claims counter). */
+  get doorbellOffset(): number {
+    return Number(this.u64[L.header.doorbellOffset / 8])
+  }
+
+  /** Where a slot's endpoint side starts (its manager side is at managerSideOffset from it). */
   slotOffset(slot: number): number {
     return Number(this.u64[L.header.slotsOffset / 8]) + this.header32('slotStride') * slot
   }
 
-  ringOffset(slot: number, ring: RingName): number {
-    const index = slot * L.ringsPerSlot + L.ring[ring]
-    return Number(this.u64[L.header.ringsOffset / 8]) + this.header32('ringStride') * index
+  managerSideOffset(slot: number): number {
+    return this.slotOffset(slot) + this.header32('managerSideOffset')
+  }
+
+  /** Producer and consumer sides of a ring: RX and alloc are produced by the manager, TX and free by the endpoint. */
+  ringSides(slot: number, ring: RingName): { producer: number; consumer: number } {
+    const endpoint = this.slotOffset(slot) + L.endpointSide[ring]
+    const manager = this.managerSideOffset(slot) + L.managerSide[ring]
+    return ring === 'rx' || ring === 'alloc' ? { producer: manager, consumer: endpoint } : { producer: endpoint, consumer: manager }
   }
 
   serviceOffset(id: number): number {
@@ -165,36 +185,40 @@ export class RegionView {
   }
 
   ring(slot: number, ring: RingName): RingSnapshot {
-    const at = this.ringOffset(slot, ring)
-    const head = this.u32[(at + L.ring.head) / 4]
-    const tail = this.u32[(at + L.ring.tail) / 4]
+    const { producer, consumer } = this.ringSides(slot, ring)
+    const P = L.ringProducer, C = L.ringConsumer
+    const head = this.u32[(producer + P.head) / 4]
+    const tail = this.u32[(consumer + C.tail) / 4]
     return {
-      size: this.u32[(at + L.ring.size) / 4],
+      size: this.header32('ringSize'),
       used: (head - tail) >>> 0,
-      enqueued: this.counter(at + L.ring.enqueued),
-      dequeued: this.counter(at + L.ring.dequeued),
-      refused: this.counter(at + L.ring.refused),
-      enqueueBursts: this.counter(at + L.ring.enqueueBursts),
-      dequeueBursts: this.counter(at + L.ring.dequeueBursts),
+      enqueued: this.counter(producer + P.enqueued),
+      dequeued: this.counter(consumer + C.dequeued),
+      refused: this.counter(producer + P.refused),
+      enqueueBursts: this.counter(producer + P.bursts),
+      dequeueBursts: this.counter(consumer + C.bursts),
     }
   }
 
   slot(slot: number): SlotSnapshot {
     const at = this.slotOffset(slot)
-    const ep = at + L.slot.endpoint
-    const rt = at + L.slot.route
+    const ms = this.managerSideOffset(slot)
+    const E = L.endpointSide
+    const ep = at + E.counters
+    const rt = ms + L.managerSide.route
     const c = (base: number, group: Record<string, number>, field: string) => this.counter(base + group[field])
     const rings = {} as Record<RingName, RingSnapshot>
     for (const r of ringNames) rings[r] = this.ring(slot, r)
     return {
       slot,
-      state: slotStates[this.u32[(at + L.slot.state) / 4]] ?? 'free',
-      pid: this.u32[(at + L.slot.pid) / 4],
-      name: this.name(at + L.slot.name),
-      service: this.u16[(at + L.slot.service) / 2],
-      instance: this.u16[(at + L.slot.instance) / 2],
-      generation: this.u32[(at + L.slot.generation) / 4],
-      sleeping: this.u32[(at + L.slot.sleeping) / 4] !== 0,
+      state: slotStates[this.u32[(ms + L.managerSide.state) / 4]] ?? 'free',
+      pid: this.u32[(at + E.pid) / 4],
+      name: this.name(at + E.name),
+      service: this.u16[(ms + L.managerSide.service) / 2],
+      instance: this.u16[(at + E.instance) / 2],
+      generation: this.u32[(at + E.generation) / 4],
+      sleeping: this.u32[(at + E.asleep) / 4] !== 0,
+      asleep: this.u32[(at + E.asleep) / 4],
       endpoint: {
         mallocFails: c(ep, L.endpointCounters, 'mallocFails'),
         sleeps: c(ep, L.endpointCounters, 'sleeps'),
@@ -210,6 +234,7 @@ export class RegionView {
         freed: c(rt, L.routeCounters, 'freed'),
         wakes: c(rt, L.routeCounters, 'wakes'),
         reclaimed: c(rt, L.routeCounters, 'reclaimed'),
+        invalid: c(rt, L.routeCounters, 'invalid'),
       },
       rings,
       nf: this.nfCounters(slot),
@@ -217,7 +242,7 @@ export class RegionView {
   }
 
   nfCounters(slot: number): Record<string, number> {
-    const at = this.slotOffset(slot) + L.slot.nf
+    const at = this.slotOffset(slot) + L.endpointSide.nf
     const N = L.nfCounters
     const count = Math.min(this.u32[(at + N.count) / 4], N.max)
     const out: Record<string, number> = {}
@@ -234,7 +259,7 @@ export class RegionView {
    * nfCounters.max fit: the general ones first, then per-rule ones with the most packets.
    */
   publishNfCounters(slot: number, counters: Record<string, number>): void {
-    const at = this.slotOffset(slot) + L.slot.nf
+    const at = this.slotOffset(slot) + L.endpointSide.nf
     const N = L.nfCounters
     const entries = Object.entries(counters)
     const perRule = (name: string) => name.startsWith('rules/')
@@ -259,7 +284,7 @@ export class RegionView {
     return {
       pid: this.header32('managerPid'),
       tid: this.header32('managerTid'),
-      sleeping: this.header32('managerSleeping') !== 0,
+      sleeping: this.u32[(this.doorbellOffset + L.doorbell.managerSleeping) / 4] !== 0,
       loops: c('loops'),
       busyLoops: c('busyLoops'),
       routed: c('routed'),
@@ -272,6 +297,8 @@ export class RegionView {
       poolDry: c('poolDry'),
       held: c('held'),
       invalid: c('invalid'),
+      oversize: c('oversize'),
+      faults: c('faults'),
     }
   }
 
@@ -312,9 +339,8 @@ export class RegionView {
       const pool = this.header32('poolFree')
       let free = pool
       for (let s = 0; s < this.slotCount; s++) {
-        if (this.u32[(this.slotOffset(s) + L.slot.state) / 4] !== L.slotState.active) continue
-        const at = this.ringOffset(s, 'alloc')
-        free += (this.u32[(at + L.ring.head) / 4] - this.u32[(at + L.ring.tail) / 4]) >>> 0
+        if (this.u32[(this.managerSideOffset(s) + L.managerSide.state) / 4] !== L.slotState.active) continue
+        free += this.ring(s, 'alloc').used
       }
       // Buffers the manager moved from the pool to a cache meanwhile were counted twice: again.
       if (this.header32('poolFree') === pool) return this.bufferCount - free

@@ -35,6 +35,7 @@ export class Xio {
   private readonly base: number
   private readonly stride: number
   private readonly data: number
+  private readonly room: number
   private pendingReadable: Promise<void> | null = null
 
   constructor(readonly prefix: string, readonly name: string, private readonly native: NativeRegion, private readonly endpoint: NativeEndpoint) {
@@ -46,6 +47,7 @@ export class Xio {
     this.base = this.region.bufferBase
     this.stride = this.region.bufferSize
     this.data = this.region.dataOffset
+    this.room = this.stride - this.data
     this.id = endpoint.service
     this.slot = endpoint.slot
   }
@@ -122,11 +124,15 @@ export class Xio {
 
   /** Bytes a packet may hold: buffer size less metadata and headroom. */
   get capacity(): number {
-    return this.stride - this.data
+    return this.room
   }
 
+  /**
+   * Packet bytes in d, never more than a buffer holds: the manager refuses an over-long packet
+   * at TX, and a length scribbled on later must not send a reader into the next buffer.
+   */
   length(d: number): number {
-    return this.u32[(this.base + d * this.stride + M.length) >>> 2]
+    return Math.min(this.u32[(this.base + d * this.stride + M.length) >>> 2], this.room)
   }
 
   setLength(d: number, n: number): void {

@@ -5,6 +5,7 @@ import { once } from 'node:events'
 import { readdirSync, readFileSync, rmSync } from 'node:fs'
 
 const traffic = fileURLToPath(new URL('../fixtures/traffic.ts', import.meta.url))
+const faulty = fileURLToPath(new URL('../fixtures/faulty-nf.ts', import.meta.url))
 let counter = 0
 
 /** A prefix no other test (or leftover) uses. */
@@ -23,14 +24,28 @@ export interface Proc {
   lines: Record<string, unknown>[]
   stderr: string[]
   exited: Promise<number | null>
+  /** The signal that ended it, if one did. */
+  signal: Promise<NodeJS.Signals | null>
 }
 
 export function startTraffic(mode: string, prefix: string, name: string, options: object = {}): Proc {
   return startScript(traffic, [mode, prefix, name, JSON.stringify(options)])
 }
 
-function startScript(script: string, args: string[], as?: { uid: number; gid: number }): Proc {
-  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { stdio: ['ignore', 'pipe', 'pipe'], ...as })
+/** A misbehaving endpoint (test/fixtures/faulty-nf.ts). */
+export function startFaulty(mode: string, prefix: string, name: string, options: object = {}): Proc {
+  return startScript(faulty, [mode, prefix, name, JSON.stringify(options)])
+}
+
+/** Runs a script under another command (e.g. `unshare … node`), in its own process tree. */
+export function startTrafficUnder(wrapper: string[], mode: string, prefix: string, name: string, options: object = {}): Proc {
+  return startScript(traffic, [mode, prefix, name, JSON.stringify(options)], undefined, wrapper)
+}
+
+function startScript(script: string, args: string[], as?: { uid: number; gid: number }, wrapper: string[] = []): Proc {
+  const argv = [process.execPath, '--import', 'tsx', script, ...args]
+  const [command, ...rest] = [...wrapper, ...argv]
+  const child = spawn(command, rest, { stdio: ['ignore', 'pipe', 'pipe'], ...as })
   const lines: Record<string, unknown>[] = []
   const stderr: string[] = []
   let buffered = ''
@@ -43,8 +58,8 @@ function startScript(script: string, args: string[], as?: { uid: number; gid: nu
     }
   })
   child.stderr!.on('data', (chunk: Buffer) => stderr.push(chunk.toString()))
-  const exited = once(child, 'exit').then(([code]) => code as number | null)
-  return { child, lines, stderr, exited }
+  const ended = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>
+  return { child, lines, stderr, exited: ended.then(([code]) => code), signal: ended.then(([, signal]) => signal) }
 }
 
 /** Polls until `ready()` is true or the timeout passes; returns whether it became true. */

@@ -55,6 +55,7 @@ export function slot(c: SlotCounters): SlotSnapshot {
     instance: c.instance ?? 0,
     generation: c.generation ?? 1,
     sleeping: c.sleeping ?? false,
+    asleep: c.sleeping ? 1 : 0,
     endpoint: { mallocFails: c.mallocFails ?? 0, sleeps: 0, wakesSent: 0 },
     route: {
       rxPackets: c.rx ?? 0,
@@ -66,6 +67,7 @@ export function slot(c: SlotCounters): SlotSnapshot {
       freed: 0,
       wakes: 0,
       reclaimed: 0,
+      invalid: 0,
     },
     rings: { rx: c.rxRing ?? ring(), tx: c.txRing ?? ring(), alloc: ring(16), free: ring() },
     nf: c.nf ?? {},
@@ -98,7 +100,7 @@ export function snapshot(at: At): RegionSnapshot {
       pid: 1, tid: 2, sleeping: false,
       loops: at.loops ?? 0, busyLoops: at.busyLoops ?? 0, routed: at.routed ?? 0,
       dropped: 0, noRoute: 0, sleeps: at.sleeps ?? 0, wakeups: at.wakeups ?? 0,
-      reclaimed: 0, deaths: 0, poolDry: 0, held: 0, invalid: 0,
+      reclaimed: 0, deaths: 0, poolDry: 0, held: 0, invalid: 0, oversize: 0, faults: 0,
     },
     services: serviceNames.map((name, id) => ({
       id,

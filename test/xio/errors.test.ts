@@ -59,9 +59,15 @@ test('a prefix another manager is still creating is refused, not taken over', as
   const prefix = uniquePrefix('creating')
   const file = `/dev/shm/xio.${prefix}`
   writeFileSync(file, '')
-  // A creator between shm_open and writing its header: the file exists, empty, and locked.
-  const holder = spawn('flock', ['--close', file, 'sleep', '5'], { stdio: 'ignore' })
-  await new Promise((r) => setTimeout(r, 300))
+  // A creator between shm_open and writing its header: the file exists, empty, and its
+  // manager lease (a lock on byte 0) is held. POSIX record locks and OFD locks conflict.
+  const lease = `import fcntl, os, sys, time
+fd = os.open(sys.argv[1], os.O_RDWR)
+fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, 0)
+print('held', flush=True)
+time.sleep(30)`
+  const holder = spawn('python3', ['-c', lease, file], { stdio: ['ignore', 'pipe', 'inherit'] })
+  await once(holder.stdout!, 'data')
   const e = t.throws(() => Manager.create({ prefix, buffers: 256 }), { instanceOf: XioError })
   t.is(e!.code, 'ALREADY_OWNED')
   t.regex(e!.message, /still starting/)

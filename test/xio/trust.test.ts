@@ -1,0 +1,344 @@
+// The manager's trust boundary: no endpoint, however faulty, can crash the manager, damage
+// another endpoint's rings or slot, or unbalance the pool. Each test plays one kind of faulty
+// NF in a real child process against a manager thread in this one.
+import test from 'ava'
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { attach, Manager, type RegionSnapshot } from '../../src/xio/index.ts'
+import * as processes from '../helpers/processes.ts'
+import { finished, removeLeftoverRegions, stop, uniquePrefix, until, type Proc } from '../helpers/processes.ts'
+
+// Every child a test starts is killed when it ends, passed or failed.
+const children: Proc[] = []
+const track = (p: Proc) => (children.push(p), p)
+const startFaulty = (...a: Parameters<typeof processes.startFaulty>) => track(processes.startFaulty(...a))
+const startTraffic = (...a: Parameters<typeof processes.startTraffic>) => track(processes.startTraffic(...a))
+const startTrafficUnder = (...a: Parameters<typeof processes.startTrafficUnder>) => track(processes.startTrafficUnder(...a))
+test.afterEach.always(async () => {
+  for (const p of children.splice(0)) {
+    if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL')
+    await p.exited
+  }
+})
+test.after.always(removeLeftoverRegions)
+
+const slotOf = (s: RegionSnapshot, name: string) => s.slots.find((x) => x.state === 'active' && x.name === name)
+const active = (m: Manager, name: string) => m.snapshot().slots.filter((x) => x.state === 'active' && x.name === name).length
+const delivered = (m: Manager, name: string) => slotOf(m.snapshot(), name)?.route.rxPackets ?? 0
+const deaths = (m: Manager, name: string) => m.snapshot().services.find((s) => s.name === name)!.deaths
+
+function chain(tag: string, options: { buffers?: number; ringSize?: number; cacheSize?: number; slots?: number } = {}) {
+  const m = Manager.create({ prefix: uniquePrefix(tag), buffers: options.buffers ?? 4096, ...options })
+  for (const name of ['gen', 'sink', 'bad']) m.declare(name)
+  m.route('gen', 0, 'sink')
+  m.route('bad', 0, 'sink')
+  return m
+}
+
+/** Sends `count` numbered packets gen → sink in child processes; returns the sink's findings. */
+async function cleanRun(m: Manager, count: number) {
+  const sink = startTraffic('consume', m.prefix, 'sink')
+  await until(() => active(m, 'sink') === 1)
+  const before = delivered(m, 'sink')
+  const gen = startTraffic('produce', m.prefix, 'gen', { count, flows: 4 })
+  t_assert((await finished(gen)).sent === count, 'the generator sent its count')
+  const drained = await until(() => delivered(m, 'sink') - before >= count && slotOf(m.snapshot(), 'sink')!.rings.rx.used === 0)
+  t_assert(drained, `the sink got ${delivered(m, 'sink') - before} of ${count}`)
+  const result = await stop(sink)
+  await until(() => active(m, 'sink') === 0)
+  return result
+}
+function t_assert(ok: boolean, what: string) {
+  if (!ok) throw new Error(what)
+}
+
+async function poolWhole(m: Manager, buffers: number) {
+  return until(() => m.snapshot().pool.free === buffers && m.snapshot().slots.every((s) => s.state === 'free'))
+}
+
+test.serial('a stray write outside what an endpoint may write faults in that endpoint alone', async (t) => {
+  const m = chain('stray')
+  m.start()
+  const sink = await attach({ prefix: m.prefix, name: 'sink' })
+  const view = m.region
+  const targets = {
+    header: 16,
+    services: view.serviceOffset(0) + 4,
+    'another endpoint side': view.slotOffset(sink.slot) + 8,
+    "another endpoint's TX ring": view.ringSides(sink.slot, 'tx').producer,
+    'a manager side': view.managerSideOffset(1) + 8,
+  }
+  for (const [what, offset] of Object.entries(targets)) {
+    const bad = startFaulty('write-at', m.prefix, 'bad', { offset })
+    t.is(await bad.signal, 'SIGSEGV', `a write to ${what} faults`)
+    t.false(bad.lines.some((l) => l.wrote), `and never lands (${what})`)
+  }
+  t.true(await until(() => deaths(m, 'bad') === Object.keys(targets).length), 'each faulty endpoint is reclaimed')
+  sink.detach()
+  const result = await cleanRun(m, 5000)
+  t.is(result.received, 5000)
+  t.is(result.corrupt, 0)
+  t.true(await poolWhole(m, 4096))
+  m.close()
+})
+
+test.serial('an endpoint that writes impossible ring indices is cut off, its buffers taken back; the others go on', async (t) => {
+  const m = chain('indices')
+  m.start()
+  const bad = startFaulty('corrupt', m.prefix, 'bad')
+  t.true(await until(() => bad.lines.some((l) => l.corrupted)))
+  t.true(await until(() => bad.lines.some((l) => l.code)), 'it learns it was cut off')
+  t.is(bad.lines.find((l) => l.code)!.code, 'FAULTED')
+  t.is(m.snapshot().manager.faults, 1)
+  t.is(m.snapshot().slots.filter((s) => s.state === 'faulted').length, 1, 'its slot waits for it to let go')
+  const result = await cleanRun(m, 5000)
+  t.is(result.received, 5000, `the others go on: ${JSON.stringify(result)}`)
+  t.is(result.outOfOrder, 0)
+  await stop(bad)
+  t.true(await poolWhole(m, 4096), 'every buffer it had is taken back')
+  m.close()
+})
+
+test.serial('random bytes over everything an endpoint can write, for 10 s: the manager and a clean flow survive, the pool balances', async (t) => {
+  const buffers = 8192
+  const m = chain('scribble', { buffers })
+  m.start()
+  const sink = startTraffic('consume', m.prefix, 'sink')
+  t.true(await until(() => active(m, 'sink') === 1))
+  const gen = startTraffic('produce', m.prefix, 'gen', { count: 100_000_000, flows: 4, pauseMs: 1 })
+  t.true(await until(() => delivered(m, 'sink') > 1000))
+  const bad = startFaulty('scribble', m.prefix, 'bad', { durationMs: 10_000 })
+  t.true(await until(() => bad.lines.some((l) => l.attached)))
+  const atStart = delivered(m, 'sink')
+  const scribbled = await finished(bad)
+  const atEnd = delivered(m, 'sink')
+  t.true((scribbled.passes as number) > 100, `it scribbled ${scribbled.passes} times`)
+  t.true(atEnd - atStart > 10_000, `the clean flow kept going: ${atEnd - atStart} packets during the storm`)
+  const s = m.snapshot().manager
+  t.true(s.invalid + s.faults > 0, 'its junk was refused, or it was cut off, and counted')
+  await stop(gen)
+  await stop(sink)
+  t.true(await poolWhole(m, buffers), `the pool accounts for every buffer (free ${m.snapshot().pool.free})`)
+  // And the chain is as good as new.
+  const result = await cleanRun(m, 20_000)
+  t.is(result.received, 20_000)
+  t.is(result.corrupt, 0)
+  t.is(result.outOfOrder, 0)
+  t.true(await poolWhole(m, buffers))
+  m.close()
+})
+
+test.serial('a stale second free of a buffer back in the same cache is refused; no buffer is handed out twice', async (t) => {
+  const m = chain('stale', { buffers: 256, cacheSize: 32, ringSize: 64 })
+  m.start()
+  const bad = startFaulty('stale-free', m.prefix, 'bad')
+  t.true(await until(() => bad.lines.some((l) => l.mode === 'stale-free')))
+  const result = bad.lines.find((l) => l.mode === 'stale-free')!
+  t.is(result.distinct, result.handouts, 'every descriptor it holds is a different buffer')
+  t.true((result.handouts as number) <= 256)
+  t.is(m.snapshot().manager.invalid, 1, 'the stale free was counted')
+  await stop(bad)
+  t.true(await poolWhole(m, 256))
+  m.close()
+})
+
+test.serial('a sender held back by a full ring (or a stopped consumer) lets the manager sleep', async (t) => {
+  const m = chain('stalled', { ringSize: 64 })
+  m.start()
+  const sink = startTraffic('hold', m.prefix, 'sink')
+  t.true(await until(() => sink.lines.length > 0 && active(m, 'sink') === 1))
+  const gen = await attach({ prefix: m.prefix, name: 'gen' })
+  const burst = new Uint32Array(32)
+  for (let i = 0; i < 10; i++) gen.tx(burst, gen.malloc(burst))
+  t.true(await until(() => m.snapshot().manager.held > 0 && slotOf(m.snapshot(), 'gen')!.rings.tx.used > 0))
+  sink.child.kill('SIGSTOP')
+  const before = m.snapshot().manager
+  t.true(await until(() => m.snapshot().manager.sleeps - before.sleeps >= 50, 5000), 'it sleeps between retries')
+  const after = m.snapshot().manager
+  t.true(after.loops - before.loops < 200 * (after.sleeps - before.sleeps), `loops ${after.loops - before.loops} for ${after.sleeps - before.sleeps} sleeps`)
+  sink.child.kill('SIGCONT')
+  gen.detach()
+  await stop(sink)
+  t.true(await poolWhole(m, 4096))
+  m.close()
+})
+
+test.serial('descriptors held for a full ring go back to the pool when the manager stops, and a restart goes on', async (t) => {
+  const m = chain('restart', { buffers: 256, ringSize: 64, cacheSize: 32 })
+  m.start()
+  const sink = await attach({ prefix: m.prefix, name: 'sink' })
+  const gen = await attach({ prefix: m.prefix, name: 'gen' })
+  const burst = new Uint32Array(32)
+  while (m.snapshot().manager.held === 0 || slotOf(m.snapshot(), 'sink')!.rings.rx.used < 64) {
+    gen.tx(burst, gen.malloc(burst))
+    await new Promise((r) => setTimeout(r, 2))
+  }
+  m.stop()
+  t.true(m.snapshot().manager.dropped > 0, 'what it held was dropped, and counted')
+  m.start()
+  const got = new Uint32Array(64)
+  for (let n; (n = sink.rxWait(got, 100)) > 0; ) sink.free(got, n)
+  gen.detach()
+  sink.detach()
+  t.true(await poolWhole(m, 256), `pool ${m.snapshot().pool.free} of 256 after every endpoint left`)
+  m.close()
+})
+
+test.serial('a packet longer than its buffer is dropped at TX and counted, never delivered', async (t) => {
+  const m = chain('oversize')
+  m.start()
+  const sink = await attach({ prefix: m.prefix, name: 'sink' })
+  const bad = startFaulty('oversize', m.prefix, 'bad', { count: 4, lengths: [4000, 2 ** 24, 0xffffffff, 1857] })
+  t.true(await until(() => m.snapshot().manager.oversize === 4))
+  const s = slotOf(m.snapshot(), 'bad')!
+  t.is(s.route.invalid, 4)
+  t.is(s.route.txPackets, 0)
+  t.is(sink.rx(new Uint32Array(8)), 0, 'nothing reached the sink')
+  await stop(bad)
+  sink.detach()
+  t.true(await poolWhole(m, 4096))
+  m.close()
+})
+
+test.serial('an endpoint in its own pid namespace attaches, exchanges packets, and is reclaimed within a second of SIGKILL', async (t) => {
+  const m = chain('pidns')
+  m.start()
+  const sink = startTrafficUnder(['unshare', '--pid', '--fork', '--mount-proc', '--kill-child'], 'consume', m.prefix, 'sink')
+  t.true(await until(() => active(m, 'sink') === 1), sink.stderr.join(''))
+  t.is(slotOf(m.snapshot(), 'sink')!.pid, 1, 'it sees itself as pid 1 of its namespace')
+  const gen = startTraffic('produce', m.prefix, 'gen', { count: 10_000 })
+  t.is((await finished(gen)).sent, 10_000)
+  t.true(await until(() => delivered(m, 'sink') === 10_000))
+  sink.child.kill('SIGKILL')
+  await sink.exited
+  t.true(await until(() => deaths(m, 'sink') === 1 && active(m, 'sink') === 0, 1000), 'reclaimed within a second')
+  t.true(await poolWhole(m, 4096))
+  m.close()
+})
+
+test.serial('a claimer killed half-way leaves its slot free for the next one', async (t) => {
+  const m = chain('halfclaim', { slots: 1 })
+  m.start()
+  // A claimer that has taken slot 0's lease (a lock on byte 1 of the region) and nothing else.
+  const lease = `import fcntl, os, sys, time
+fd = os.open(sys.argv[1], os.O_RDWR)
+fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, 1)
+print('held', flush=True)
+time.sleep(60)`
+  const claimer = spawn('python3', ['-c', lease, `/dev/shm/xio.${m.prefix}`], { stdio: ['ignore', 'pipe', 'inherit'] })
+  await once(claimer.stdout!, 'data')
+  await t.throwsAsync(attach({ prefix: m.prefix, name: 'gen' }), { message: /slots .* are taken/ })
+  claimer.kill('SIGKILL')
+  await once(claimer, 'exit')
+  const gen = await attach({ prefix: m.prefix, name: 'gen' })
+  t.is(gen.slot, 0)
+  gen.detach()
+  m.close()
+})
+
+test.serial('with sleepMs 0 the manager never sleeps, and still notices a death', async (t) => {
+  const m = chain('nosleep')
+  m.start({ sleepMs: 0, spinUs: 10 })
+  const sink = startTraffic('consume', m.prefix, 'sink')
+  t.true(await until(() => active(m, 'sink') === 1))
+  const loops = m.snapshot().manager.loops
+  t.true(await until(() => m.snapshot().manager.loops > loops + 10_000), 'it polls')
+  sink.child.kill('SIGKILL')
+  t.true(await until(() => deaths(m, 'sink') === 1, 2000), 'the death is noticed')
+  t.is(m.snapshot().manager.sleeps, 0)
+  m.close()
+})
+
+test.serial('counters add up: refused descriptors are not counted as sent or freed, and a death is its own service\'s', async (t) => {
+  const m = chain('counters', { buffers: 256, cacheSize: 32, ringSize: 64 })
+  m.start()
+  const sink = await attach({ prefix: m.prefix, name: 'sink' })
+  const gen = await attach({ prefix: m.prefix, name: 'gen' })
+  const burst = new Uint32Array(4)
+  t.is(gen.malloc(burst, 2), 2)
+  for (let i = 0; i < 2; i++) gen.setLength(burst[i], 100)
+  burst[2] = burst[0] // a duplicate
+  burst[3] = 99_999 // not a buffer at all
+  t.is(gen.tx(burst, 4), 4)
+  t.true(await until(() => m.snapshot().manager.routed === 2 && slotOf(m.snapshot(), 'gen')!.route.invalid === 2))
+  let route = slotOf(m.snapshot(), 'gen')!.route
+  t.is(route.txPackets, 2, 'the two refused are not counted as sent')
+  t.is(route.txBytes, 200, 'and bytes agree with packets')
+  const junk = new Uint32Array([burst[1], 70_000])
+  gen.free(junk, 2) // both refused: the first was sent already
+  t.true(await until(() => slotOf(m.snapshot(), 'gen')!.route.invalid === 4))
+  route = slotOf(m.snapshot(), 'gen')!.route
+  t.is(route.freed, 0, 'refused frees are not counted as freed')
+  t.is(m.snapshot().manager.invalid, 4)
+  gen.detach()
+  // The slot gen left is taken by another service's endpoint, which dies at once.
+  const victim = startTraffic('hold', m.prefix, 'bad')
+  t.true(await until(() => victim.lines.length > 0))
+  victim.child.kill('SIGKILL')
+  t.true(await until(() => deaths(m, 'bad') === 1))
+  t.is(deaths(m, 'gen'), 0)
+  const got = new Uint32Array(8)
+  sink.free(got, sink.rxWait(got, 100))
+  sink.detach()
+  t.true(await poolWhole(m, 256))
+  m.close()
+})
+
+test.serial('a delivery wakes rxWait even while a readable() waits on the same endpoint', async (t) => {
+  const m = chain('waiters')
+  m.start()
+  const sink = await attach({ prefix: m.prefix, name: 'sink' })
+  const readable = sink.readable()
+  // The producer sends once both waits are asleep (readable's pool thread and rxWait here).
+  const gen = startTraffic('produce', m.prefix, 'gen', { count: 1, whenAsleep: 'sink', waiters: 2 })
+  const got = new Uint32Array(8)
+  const started = Date.now()
+  const n = sink.rxWait(got, 20_000)
+  const waited = Date.now() - started
+  t.is(n, 1)
+  t.true(waited < 10_000, `rxWait returned after ${waited} ms, woken rather than timed out`)
+  sink.free(got, n)
+  await finished(gen)
+  // The other waiter may have found the ring empty again; leaving releases it either way.
+  sink.detach()
+  await readable
+  t.true(await poolWhole(m, 4096))
+  m.close()
+})
+
+test.serial('three creators racing over a stale region, or a fresh prefix: exactly one wins every time', async (t) => {
+  const { Worker } = await import('node:worker_threads')
+  const { writeFileSync, existsSync } = await import('node:fs')
+  const prefix = uniquePrefix('race')
+  const file = `/dev/shm/xio.${prefix}`
+  const control = new SharedArrayBuffer(8)
+  const ctl = new Int32Array(control)
+  const racer = new URL('../fixtures/create-racer.mjs', import.meta.url)
+  const addonPath = new URL('../../build/Release/xio.node', import.meta.url).pathname
+  const workers = [0, 1, 2].map(() => new Worker(racer, { workerData: { control, prefix, addonPath } }))
+  const messages: { trial: number; kind: string; won?: boolean; code?: string }[] = []
+  for (const w of workers) w.on('message', (msg) => messages.push(msg))
+  const trials = 300
+  let multipleWinners = 0, noWinner = 0, otherErrors = 0
+  for (let trial = 1; trial <= trials; trial++) {
+    if (trial % 2) writeFileSync(file, Buffer.alloc(64 * 1024, 0x5a)) // stale: sized, nobody's lease
+    Atomics.store(ctl, 0, trial)
+    Atomics.notify(ctl, 0)
+    t_assert(await until(() => messages.filter((x) => x.trial === trial && x.kind === 'result').length === 3, 10_000), 'racers answer')
+    const results = messages.filter((x) => x.trial === trial && x.kind === 'result')
+    const winners = results.filter((x) => x.won).length
+    if (winners > 1) multipleWinners++
+    if (winners === 0) noWinner++
+    otherErrors += results.filter((x) => !x.won && x.code !== 'ALREADY_OWNED').length
+    Atomics.store(ctl, 1, trial)
+    Atomics.notify(ctl, 1)
+    t_assert(await until(() => messages.filter((x) => x.trial === trial && x.kind === 'closed').length === 3, 10_000), 'racers close')
+    t_assert(!existsSync(file), 'the winner removed its region')
+  }
+  Atomics.store(ctl, 0, -1)
+  Atomics.notify(ctl, 0)
+  await Promise.all(workers.map((w) => once(w, 'exit')))
+  t.is(multipleWinners, 0, 'never two creators')
+  t.is(noWinner, 0, 'never none')
+  t.is(otherErrors, 0, 'every loser is told the prefix is owned')
+})
