@@ -139,17 +139,19 @@ struct EndpointSide {
 };
 
 // The part of a slot the manager writes (read-only to endpoints). The entries of the RX and
-// alloc rings follow at Geometry::managerEntries.
+// alloc rings follow at Geometry::managerEntries. Its ring lines and entries sit at other
+// offsets within a page than the endpoint side's, so the manager's stores to one never alias
+// (4 KiB aliasing) its loads from the other.
 struct ManagerSide {
   std::atomic<uint32_t> state;  // SlotState
   uint16_t service;             // the manager's copy, as it serves the slot
   uint16_t pad;
-  RouteCounters route;
-  alignas(kCacheLine) std::atomic<uint32_t> wakeSeq;  // futex word: bumped to wake the endpoint
-  RingProducer rx;
+  alignas(1024) RingProducer rx;
   RingProducer alloc;
   RingConsumer tx;
   RingConsumer free;
+  RouteCounters route;
+  alignas(kCacheLine) std::atomic<uint32_t> wakeSeq;  // futex word: bumped to wake the endpoint
 };
 enum SlotRing : uint32_t { kRingRx = 0, kRingTx = 1, kRingAlloc = 2, kRingFree = 3, kRingsPerSlot = 4 };
 

@@ -15,12 +15,17 @@ namespace xio {
 
 namespace {
 constexpr uint16_t kNoSlot = 0xffff;
-// Who has a buffer (owners_): a slot index (delivered to that endpoint), that index with kCached
-// (put in its alloc ring at allocPos_; taken or not, its marks tell), the manager (in flight),
-// or the pool.
-constexpr uint16_t kOwnerPool = 0xffff;
-constexpr uint16_t kOwnerManager = 0xfffe;
-constexpr uint16_t kCached = 0x8000;
+// Who has a buffer, in the top byte of owners_[d]: a slot index (delivered to that endpoint),
+// that index with kCached (put in its alloc ring; taken or not, its marks tell), the manager
+// (in flight) or the pool. For a cached buffer the low 24 bits hold its position in that alloc
+// ring: one word per buffer, one cache miss at most.
+constexpr uint32_t kOwnerShift = 24;
+constexpr uint32_t kCached = 0x40;
+static_assert(kMaxSlots <= kCached, "a slot index and kCached share the owner byte");
+constexpr uint32_t kOwnerManager = 0xfe;
+constexpr uint32_t kOwnerPool = 0xff;
+constexpr uint32_t owned(uint32_t who, uint32_t position = 0) { return who << kOwnerShift | (position & 0xffffff); }
+constexpr uint32_t ownerOf(uint32_t word) { return word >> kOwnerShift; }
 constexpr uint64_t kHeldRetryNs = 1000000;  // a full RX ring does not wake us when it drains
 constexpr uint64_t kDetachDrainNs = 1000000000;  // a leaving endpoint's TX ring is routed this long at most
 uint16_t loadRoute(const uint16_t* r) { return __atomic_load_n(r, __ATOMIC_RELAXED); }
@@ -44,8 +49,7 @@ Manager::Manager(std::shared_ptr<Region> region, ManagerConfig config)
   instances_.resize(kMaxServices);
   // Every buffer starts on the free stack, lowest index on top.
   freeStack_.resize(g_.bufferCount);
-  owners_.assign(g_.bufferCount, kOwnerPool);
-  allocPos_.assign(g_.bufferCount, 0);
+  owners_.assign(g_.bufferCount, owned(kOwnerPool));
   for (uint32_t i = 0; i < g_.bufferCount; i++) freeStack_[i] = g_.bufferCount - 1 - i;
   poolFree_ = g_.bufferCount;
   publishPool();
@@ -59,7 +63,7 @@ Manager::~Manager() {
 void Manager::configure(const ManagerConfig& config) {
   if (running()) throw Failure{"BAD_CONFIG", "the manager's config can change only while it is stopped"};
   config_ = config;
-  config_.burst = std::clamp<uint32_t>(config_.burst, 1, kHeldMax);
+  config_.burst = std::clamp<uint32_t>(config_.burst, 1, kHeldMax - 1);
 }
 
 void Manager::start() {
@@ -198,7 +202,7 @@ void Manager::cutOff() {
 }
 
 void Manager::recycle(uint32_t d) {
-  owners_[d] = kOwnerPool;
+  owners_[d] = owned(kOwnerPool);
   freeStack_[poolFree_++] = d;
 }
 
@@ -221,8 +225,11 @@ void Manager::markTaken(uint32_t s, uint32_t& ringMark, uint32_t mark) {
 // A buffer still cached when the entry was published (a stale descriptor) is refused.
 bool Manager::holds(uint32_t s, uint32_t d, uint32_t ringMark) const {
   if (d >= g_.bufferCount) return false;
-  uint16_t owner = owners_[d];
-  return owner == s || (owner == (uint16_t(s) | kCached) && int32_t(ringMark - allocPos_[d]) > 0);
+  uint32_t word = owners_[d], who = ownerOf(word);
+  if (who == s) return true;
+  // Positions are 24 bits: a cached buffer is fewer than 2^23 behind any mark of its ring.
+  int32_t taken = int32_t(((ringMark - word) & 0xffffff) << 8) >> 8;
+  return who == (s | kCached) && taken > 0;
 }
 
 // How far the endpoint has really taken its cache (for refills): its tail, which must lie
@@ -274,8 +281,7 @@ uint32_t Manager::refill(uint32_t s) {
   uint32_t head = slot.alloc.prod->head.load(std::memory_order_relaxed);
   for (uint32_t i = 0; i < k; i++) {
     uint32_t d = freeStack_[--poolFree_];
-    owners_[d] = uint16_t(s) | kCached;
-    allocPos_[d] = head + i;
+    owners_[d] = owned(s | kCached, head + i);
     scratch_[i] = d;
   }
   publishPool();  // before the ring: an observer may count a buffer in both, never in neither
@@ -295,7 +301,8 @@ uint32_t Manager::routeTx(uint32_t s) {
   Held& held = slot.held;
   if (held.pending()) return deliverHeld(s);
   bool overrun = false;
-  uint32_t n = ringDequeue(slot.tx, scratch_, config_.burst, &overrun);
+  // One more than a burst: a sender's burst is usually led by a mark.
+  uint32_t n = ringDequeue(slot.tx, scratch_, config_.burst + 1, &overrun);
   if (overrun) fault(s);
   if (!n) return 0;
   RouteCounters& route = region_->managerSide(s)->route;
@@ -316,9 +323,9 @@ uint32_t Manager::routeTx(uint32_t s) {
       route.invalid++;
       continue;
     }
-    owners_[d] = kOwnerManager;
+    owners_[d] = owned(kOwnerManager);
     const Meta* m = region_->meta(d);
-    uint32_t length = m->length, act = m->action, hash = m->flowHash;
+    uint32_t length = m->length, act = m->action;
     if (length > capacity_) {  // a reader would run past the buffer into the next one
       recycle(d);
       h_->manager.oversize++;
@@ -343,8 +350,6 @@ uint32_t Manager::routeTx(uint32_t s) {
       continue;
     }
     held.desc[kept] = d;
-    held.length[kept] = length;
-    held.hash[kept] = hash;
     held.dest[kept] = uint16_t(to);  // a service; the instance is picked at delivery
     kept++;
   }
@@ -367,7 +372,7 @@ uint32_t Manager::deliverHeld(uint32_t s) {
   uint32_t start = held.next;
   while (held.pending()) {
     uint32_t first = held.next;
-    uint16_t dest = pick(held.dest[first], held.hash[first]);
+    uint16_t dest = pick(held.dest[first], region_->meta(held.desc[first])->flowHash);
     if (dest == kNoSlot) {  // every instance died while this waited
       recycle(held.desc[first]);
       region_->managerSide(s)->route.noRoute++;
@@ -376,7 +381,9 @@ uint32_t Manager::deliverHeld(uint32_t s) {
       continue;
     }
     uint32_t end = first + 1;
-    while (end < held.count && held.dest[end] == held.dest[first] && pick(held.dest[end], held.hash[end]) == dest) end++;
+    while (end < held.count && held.dest[end] == held.dest[first] &&
+           pick(held.dest[end], region_->meta(held.desc[end])->flowHash) == dest)
+      end++;
     const RingRef& rx = slots_[dest].rx;
     bool overrun = false;
     uint32_t k = std::min(end - first, ringRoom(rx, end - first, &overrun));
@@ -388,8 +395,8 @@ uint32_t Manager::deliverHeld(uint32_t s) {
       Meta* m = region_->meta(d);
       m->prev = prev;
       m->action = action(kActionGate, 0);  // a receiver that just transmits uses its own gate 0
-      bytes += held.length[i];
-      owners_[d] = dest;
+      bytes += std::min(m->length, capacity_);  // a counter: whatever the sender wrote since
+      owners_[d] = owned(dest);
     }
     ringPublish(rx, held.desc + first, k);
     RouteCounters& to = region_->managerSide(dest)->route;
@@ -500,9 +507,9 @@ void Manager::reclaim(uint32_t s, Leaving how) {
   Held& held = slot.held;
   for (uint32_t i = held.next; i < held.count; i++, count++) recycle(held.desc[i]);  // owned by the manager
   held.count = held.next = 0;
-  const uint16_t mine = uint16_t(s), cached = uint16_t(s) | kCached;
   for (uint32_t d = 0; d < g_.bufferCount; d++) {
-    if (owners_[d] != mine && owners_[d] != cached) continue;
+    uint32_t who = ownerOf(owners_[d]);
+    if (who != s && who != (s | kCached)) continue;
     recycle(d);
     count++;
   }

@@ -49,8 +49,6 @@ class Manager {
   static constexpr uint32_t kHeldMax = 256;
   struct Held {  // descriptors taken from a TX ring that their destination could not take yet
     uint32_t desc[kHeldMax];
-    uint32_t length[kHeldMax];
-    uint32_t hash[kHeldMax];
     uint16_t dest[kHeldMax];
     uint32_t count = 0;
     uint32_t next = 0;
@@ -114,8 +112,7 @@ class Manager {
   // in flight, or the pool).
   std::vector<uint32_t> freeStack_;
   uint32_t poolFree_;
-  std::vector<uint16_t> owners_;
-  std::vector<uint32_t> allocPos_;  // for a cached buffer: where it was put in its alloc ring
+  std::vector<uint32_t> owners_;
   uint32_t seenClaims_ = ~0u;
   uint64_t lastLiveness_ = 0;
   uint32_t scratch_[1024];

@@ -91,7 +91,10 @@ Geometry geometryOf(const RegionConfig& c) {
   g.slotsOffset = alignUp(g.servicesOffset + sizeof(Service) * kMaxServices, kPage);
   // Each side of a slot starts on a page of its own, so a mapping can protect it alone.
   g.endpointEntries = uint32_t(alignUp(sizeof(EndpointSide), kCacheLine));
+  // RX entries half a page off the TX entries' offset within a page (see ManagerSide).
   g.managerEntries = uint32_t(alignUp(sizeof(ManagerSide), kCacheLine));
+  uint32_t wantedInPage = (g.endpointEntries + kPage / 2) % kPage;
+  g.managerEntries += (wantedInPage - g.managerEntries % kPage + kPage) % kPage;
   g.managerSideOffset = uint32_t(alignUp(g.endpointEntries + 2 * sizeof(uint32_t) * size_t(c.ringSize), kPage));
   g.slotStride = g.managerSideOffset + uint32_t(alignUp(g.managerEntries + 2 * sizeof(uint32_t) * size_t(c.ringSize), kPage));
   g.buffersOffset = alignUp(g.slotsOffset + size_t(g.slotStride) * c.slots, kPage);
