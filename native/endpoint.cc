@@ -14,6 +14,7 @@ namespace {
 // How long malloc waits for the manager to refill the cache while the pool still has buffers:
 // long enough for a wake-up across vCPUs (~60 µs here), so only a dry pool counts as a failure.
 constexpr uint64_t kMallocPatienceNs = 2000000;
+constexpr uint64_t kServiceWaitNs = 2000000000;
 }
 
 Endpoint::Endpoint(std::shared_ptr<Region> region, const std::string& name, uint64_t spinNs)
@@ -65,6 +66,7 @@ Endpoint::Endpoint(std::shared_ptr<Region> region, const std::string& name, uint
     s->claim.store(kClaimActive, std::memory_order_release);
     region_->doorbell()->claims.fetch_add(1);
     wakeManager();
+    awaitService();
     return;
   }
   throw Failure{"NO_SLOT", "all " + std::to_string(g.slots) + " endpoint slots of prefix '" + region_->prefix() +
@@ -72,6 +74,16 @@ Endpoint::Endpoint(std::shared_ptr<Region> region, const std::string& name, uint
 }
 
 Endpoint::~Endpoint() { detach(); }
+
+// Waits (a little) for the manager to take the slot on and fill its cache, so the first malloc
+// finds buffers. A manager not started yet is no error: the endpoint is served once it runs.
+void Endpoint::awaitService() {
+  uint64_t deadline = nowNs() + kServiceWaitNs;
+  while (nowNs() < deadline && region_->managerAlive()) {
+    if (managerSide_->state.load(std::memory_order_acquire) == kSlotActive && ringUsed(alloc_) > 0) return;
+    usleep(50);
+  }
+}
 
 void Endpoint::requireOpen() const {
   if (closed_.load(std::memory_order_relaxed))

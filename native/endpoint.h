@@ -35,6 +35,7 @@ class Endpoint {
 
  private:
   void wakeManager();
+  void awaitService();
   // Publishes descs on a TX or free ring, led by a mark if buffers were taken from the cache
   // since that ring's last mark. Returns how many descriptors went in.
   uint32_t publish(const RingRef& ring, uint32_t& marked, const uint32_t* descs, uint32_t n);

@@ -47,12 +47,13 @@ test('a file that is not a region is refused', async (t) => {
 
 test('a second manager for a live prefix is refused, naming the owner', async (t) => {
   const prefix = uniquePrefix('double')
-  const owner = tryInChild(['create', prefix, '3000'])
+  const owner = tryInChild(['create', prefix, '60000'])
   t.true(await until(() => owner.lines.length > 0))
   const second = await finished(tryInChild(['create', prefix]))
   t.is(second.code, 'ALREADY_OWNED')
   t.true((second.message as string).includes(`pid ${owner.child.pid}`))
   owner.child.kill('SIGTERM')
+  await owner.exited
 })
 
 test('a prefix another manager is still creating is refused, not taken over', async (t) => {
