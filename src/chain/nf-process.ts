@@ -3,7 +3,7 @@
 // its endpoint's config, attaches by prefix, says `ready` on stdout once the NF accepted its
 // config, and runs until SIGTERM (or until the manager is gone), then detaches so the manager
 // takes back anything it still holds.
-import { attach, createNF, runNF, setAffinity } from '../xio/index.ts'
+import { attach, createNF, runNF, setAffinity, XioError } from '../xio/index.ts'
 import { NFConfigError } from '../xio/nf-types.ts'
 import { nfs } from './registry.ts'
 import { loadChain } from './spec.ts'
@@ -28,9 +28,16 @@ try {
   process.stdout.write('ready\n')
   await runNF(xio, instance, { stopping: () => stopping || !xio.managerAlive() })
 } catch (e) {
-  if (!(e instanceof NFConfigError)) throw e
-  process.stderr.write(`${specFile}: /endpoints/${name}/config${e.path}: ${e.message.slice(e.path.length + 2)}\n`)
-  process.exitCode = 2
+  if (e instanceof XioError && e.code === 'FAULTED') {
+    // Cut off by the manager for a stray write into its own rings: leave, to be restarted.
+    process.stderr.write(`${name}: ${e.message}\n`)
+    process.exitCode = 3
+  } else if (e instanceof NFConfigError) {
+    process.stderr.write(`${specFile}: /endpoints/${name}/config${e.path}: ${e.message.slice(e.path.length + 2)}\n`)
+    process.exitCode = 2
+  } else {
+    throw e
+  }
 } finally {
   xio.detach()
 }

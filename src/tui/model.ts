@@ -54,6 +54,10 @@ export interface ManagerInfo {
   wakeups: number
   wakeRate: number | null
   held: number
+  /** Descriptors refused (not the sender's, or longer than a buffer): a faulty NF at work. */
+  refused: number
+  /** Endpoints cut off for breaking the ring protocol. */
+  faults: number
 }
 
 export interface NfInfo {
@@ -135,6 +139,8 @@ export class Sampler {
       wakeups: m.wakeups,
       wakeRate: rate(m.wakeups, prev?.manager.wakeups),
       held: m.held,
+      refused: m.invalid + m.oversize,
+      faults: m.faults,
     }
 
     const endpoints: EndpointRow[] = []

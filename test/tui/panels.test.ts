@@ -75,6 +75,14 @@ test('rings: colour by fill — green at half, yellow above, red near full', (t)
 test('pool and manager', (t) => {
   t.regex(show('pool').text, /in use 1128\/8192 +free 7064 +alloc failures 3/)
   t.regex(show('manager').text, /routed 60\.0k pps +busy +75% +sleeps +12 \( +2\/s\) +wake-ups +15 \( +5\/s\)/)
+  t.notRegex(show('manager').text, /refused/, 'a clean chain shows no refusals')
+})
+
+test('manager: a faulty NF\'s refused descriptors and cut-off endpoints show, in red', (t) => {
+  const m = model()
+  const { text, raw } = show('manager', 140, undefined, { ...m, manager: { ...m.manager, refused: 1234, faults: 1 } })
+  t.regex(text, /refused 1\.23k +cut off 1/)
+  t.true(raw.includes(`${ESC}[31m  refused`))
 })
 
 test('NF counters: firewall rule hits by rule comment, NAT mappings', (t) => {
