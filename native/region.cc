@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -128,6 +129,11 @@ void validatePrefix(const std::string& prefix) {
 std::shared_ptr<Region> Region::create(const std::string& prefix, const RegionConfig& c) {
   validatePrefix(prefix);
   validateConfig(c);
+  // JavaScript views the whole region as one typed array, which holds less than 4 GiB.
+  if (geometryOf(c).total >= (uint64_t(1) << 32))
+    fail("BAD_CONFIG", "a region must be under 4096 MB (JavaScript maps it whole); " + std::to_string(c.bufferCount) +
+                           " buffers of " + std::to_string(c.bufferSize) + " bytes need " +
+                           std::to_string(geometryOf(c).total >> 20) + " MB: use fewer or smaller buffers");
   std::string name = shmName(prefix);
   int fd = -1;
   for (int attempt = 0; attempt < 16 && fd < 0; attempt++) {
@@ -159,6 +165,20 @@ std::shared_ptr<Region> Region::create(const std::string& prefix, const RegionCo
     shm_unlink(name.c_str());
     close(fd);
     fail("SYSTEM", "sizing " + path(prefix) + " to " + std::to_string(g.total) + " bytes: " + strerror(err));
+  }
+  // Reserve every page now: a tmpfs that runs out later kills whoever touches the missing page
+  // with SIGBUS, here or in an NF. Refused at creation instead, saying how much is needed.
+  if (int err = posix_fallocate(fd, 0, off_t(g.total))) {
+    shm_unlink(name.c_str());
+    close(fd);
+    struct statvfs fs {};
+    std::string room = statvfs("/dev/shm", &fs) == 0
+                           ? ", " + std::to_string(uint64_t(fs.f_bavail) * fs.f_frsize >> 20) + " MB free"
+                           : "";
+    if (err == ENOSPC)
+      fail("NO_SPACE", "the region for prefix '" + prefix + "' needs " + std::to_string(g.total >> 20) +
+                           " MB in /dev/shm" + room + ": free some, or create it with fewer buffers");
+    fail("SYSTEM", "reserving " + std::to_string(g.total) + " bytes for " + path(prefix) + ": " + strerror(err));
   }
   void* p = mmap(nullptr, g.total, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
   int err = errno;

@@ -15,6 +15,7 @@ export type XioErrorCode =
   | 'FAULTED'
   | 'TOO_MANY_ENDPOINTS'
   | 'BAD_ROUTE'
+  | 'NO_SPACE'
   | 'SYSTEM'
 
 export class XioError extends Error {

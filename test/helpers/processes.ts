@@ -89,8 +89,8 @@ export async function finished(p: Proc): Promise<Record<string, unknown>> {
 const tryScript = fileURLToPath(new URL('../fixtures/try.ts', import.meta.url))
 
 /** Runs test/fixtures/try.ts in a child (optionally as another user) and returns its JSON line. */
-export function tryInChild(args: string[], as?: { uid: number; gid: number }): Proc {
-  return startScript(tryScript, args, as)
+export function tryInChild(args: string[], as?: { uid: number; gid: number }, wrapper: string[] = []): Proc {
+  return startScript(tryScript, args, as, wrapper)
 }
 
 /** CPU seconds (user + system) a process, or one thread of it, has used so far. */

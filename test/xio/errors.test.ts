@@ -2,7 +2,7 @@
 import test from 'ava'
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { writeFileSync, rmSync, statSync } from 'node:fs'
+import { existsSync, writeFileSync, rmSync, statSync } from 'node:fs'
 import { attach, Manager, XioError } from '../../src/xio/index.ts'
 import { finished, removeLeftoverRegions, tryInChild, uniquePrefix, until } from '../helpers/processes.ts'
 
@@ -54,6 +54,22 @@ test('a second manager for a live prefix is refused, naming the owner', async (t
   t.true((second.message as string).includes(`pid ${owner.child.pid}`))
   owner.child.kill('SIGTERM')
   await owner.exited
+})
+
+test('a /dev/shm too small for the region is refused at creation, saying how much it needs', async (t) => {
+  // A private mount namespace with a 1 MB /dev/shm: the region needs more.
+  const smallShm = ['unshare', '--mount', '--propagation', 'private', 'sh', '-c', 'mount -t tmpfs -o size=1m tmpfs /dev/shm && exec "$0" "$@"']
+  const result = await finished(tryInChild(['create', uniquePrefix('nospace')], undefined, smallShm))
+  t.is(result.code, 'NO_SPACE')
+  t.regex(result.message as string, /needs \d+ MB in \/dev\/shm, 1 MB free/)
+})
+
+test('a region too large for JavaScript to map is refused before anything is made', (t) => {
+  const prefix = uniquePrefix('huge')
+  const e = t.throws(() => Manager.create({ prefix, buffers: 65534, bufferSize: 65536 }), { instanceOf: XioError })
+  t.is(e!.code, 'BAD_CONFIG')
+  t.regex(e!.message, /under 4096 MB/)
+  t.false(existsSync(`/dev/shm/xio.${prefix}`))
 })
 
 test('a prefix another manager is still creating is refused, not taken over', async (t) => {
