@@ -78,11 +78,19 @@ export async function readPcap(file: string): Promise<PcapCapture> {
   return { records, linkType, truncated: consumed < statSync(file).size }
 }
 
-/** Appends records to a new pcap file; frames are written byte for byte. */
+/** How often buffered records reach the file, as `tcpdump -U` would: a crash loses at most this much. */
+export const FLUSH_EVERY_MS = 1000
+
+/**
+ * Appends records to a new pcap file; frames are written byte for byte. Records are buffered
+ * and written at least every FLUSH_EVERY_MS, so readers (tcpdump -r, tail -f | tcpdump) see
+ * them while the chain runs, and a kill -9 loses at most the last second.
+ */
 export class PcapWriter {
   private readonly fd: number
   private readonly buffer = Buffer.alloc(1 << 20)
   private used = 0
+  private readonly flusher: NodeJS.Timeout
   count = 0
 
   constructor(readonly file: string, snapLength = 65535, linkType = LINKTYPE_ETHERNET) {
@@ -97,6 +105,8 @@ export class PcapWriter {
     h.writeUInt32LE(snapLength, 16)
     h.writeUInt32LE(linkType, 20)
     writeSync(this.fd, h)
+    this.flusher = setInterval(() => this.flush(), FLUSH_EVERY_MS)
+    this.flusher.unref()
   }
 
   /** Writes frame bytes[at, at + length) with the given capture time. */
@@ -119,6 +129,7 @@ export class PcapWriter {
   }
 
   close(): void {
+    clearInterval(this.flusher)
     this.flush()
     closeSync(this.fd)
   }
