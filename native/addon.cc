@@ -187,23 +187,28 @@ class ReadableWorker : public Napi::AsyncWorker {
         readable_ = true;
         return;
       }
+      if (endpoint_->faulted()) {
+        failure_ = Failure{"FAULTED", "the manager of prefix '" + endpoint_->region()->prefix() +
+                                          "' cut this endpoint off (it wrote a ring index no correct endpoint writes)"};
+        SetError(failure_.code);
+        return;
+      }
       if (!endpoint_->region()->managerAlive()) {
-        SetError("MANAGER_GONE");
+        failure_ = Failure{"MANAGER_GONE", "the manager of prefix '" + endpoint_->region()->prefix() +
+                                               "' stopped while this endpoint waited"};
+        SetError(failure_.code);
         return;
       }
     }
   }
   void OnOK() override { deferred_.Resolve(Napi::Boolean::New(Env(), readable_)); }
-  void OnError(const Napi::Error&) override {
-    deferred_.Reject(toError(Env(), Failure{"MANAGER_GONE", "the manager of prefix '" + endpoint_->region()->prefix() +
-                                                                "' stopped while this endpoint waited"})
-                         .Value());
-  }
+  void OnError(const Napi::Error&) override { deferred_.Reject(toError(Env(), failure_).Value()); }
 
  private:
   std::shared_ptr<Endpoint> endpoint_;
   Napi::Promise::Deferred deferred_;
   bool readable_ = false;
+  Failure failure_;
 };
 
 class EndpointHandle : public Napi::ObjectWrap<EndpointHandle> {
@@ -221,6 +226,9 @@ class EndpointHandle : public Napi::ObjectWrap<EndpointHandle> {
 
   // new Endpoint(region, name, spinUs)
   EndpointHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<EndpointHandle>(info) {
+    Napi::FunctionReference* regionClass = info.Env().GetInstanceData<Napi::FunctionReference>();
+    if (!info[0].IsObject() || !info[0].As<Napi::Object>().InstanceOf(regionClass->Value()) || !info[1].IsString())
+      throw Napi::TypeError::New(info.Env(), "new Endpoint(region, name, spinUs?): region must be a Region");
     RegionHandle* r = RegionHandle::Unwrap(info[0].As<Napi::Object>());
     if (!r->region) throw Napi::Error::New(info.Env(), "region is closed");
     std::string name = info[1].As<Napi::String>();
@@ -234,8 +242,19 @@ class EndpointHandle : public Napi::ObjectWrap<EndpointHandle> {
     return guard(env, std::forward<F>(f));
   }
 
+  // A burst array must be the caller's own: a view of the region could be read-only here (a
+  // write into it would fault) or could alias the rings themselves.
+  Burst ownBurst(const Napi::CallbackInfo& info, size_t index) {
+    Burst b = burstArg(info, index);
+    auto* p = reinterpret_cast<uint8_t*>(b.data);
+    const Region& r = *endpoint_->region();
+    if (p < r.base() + r.size() && p + size_t(b.capacity) * 4 > r.base())
+      throw Napi::TypeError::New(info.Env(), "descriptors must be a Uint32Array of your own, not a view of the region");
+    return b;
+  }
+
   Napi::Value rx(const Napi::CallbackInfo& info) {
-    Burst b = burstArg(info, 0);
+    Burst b = ownBurst(info, 0);
     return Napi::Number::New(info.Env(), call(info.Env(), [&] { return endpoint_->rx(b.data, b.capacity); }));
   }
   Napi::Value tx(const Napi::CallbackInfo& info) {
@@ -244,7 +263,7 @@ class EndpointHandle : public Napi::ObjectWrap<EndpointHandle> {
     return Napi::Number::New(info.Env(), call(info.Env(), [&] { return endpoint_->tx(b.data, n); }));
   }
   Napi::Value malloc(const Napi::CallbackInfo& info) {
-    Burst b = burstArg(info, 0);
+    Burst b = ownBurst(info, 0);
     uint32_t n = countArg(info, 1, b.capacity);
     return Napi::Number::New(info.Env(), call(info.Env(), [&] { return endpoint_->malloc(b.data, n); }));
   }
@@ -256,7 +275,7 @@ class EndpointHandle : public Napi::ObjectWrap<EndpointHandle> {
   }
   // rxWait(descs, timeoutMs): blocks this thread; for NF loops that have nothing else to do.
   Napi::Value rxWait(const Napi::CallbackInfo& info) {
-    Burst b = burstArg(info, 0);
+    Burst b = ownBurst(info, 0);
     double ms = info[1].IsNumber() ? info[1].As<Napi::Number>().DoubleValue() : 0;
     if (!(ms >= 0)) throw Napi::RangeError::New(info.Env(), "rxWait timeout must be a number of milliseconds >= 0");
     // At most a minute per call: the caller's loop, not this call, decides how long to wait.

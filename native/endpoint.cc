@@ -15,6 +15,7 @@ namespace {
 // long enough for a wake-up across vCPUs (~60 µs here), so only a dry pool counts as a failure.
 constexpr uint64_t kMallocPatienceNs = 2000000;
 constexpr uint64_t kServiceWaitNs = 2000000000;
+constexpr uint64_t kFreeStallNs = 5000000000;
 }
 
 Endpoint::Endpoint(std::shared_ptr<Region> region, const std::string& name, uint64_t spinNs)
@@ -88,7 +89,7 @@ void Endpoint::awaitService() {
 void Endpoint::requireOpen() const {
   if (closed_.load(std::memory_order_relaxed))
     throw Failure{"DETACHED", "endpoint '" + std::string(side_->name, strnlen(side_->name, kNameLength)) + "' has detached from prefix '" + region_->prefix() + "'"};
-  if (managerSide_->state.load(std::memory_order_relaxed) == kSlotFaulted)
+  if (faulted())
     throw Failure{"FAULTED", "the manager of prefix '" + region_->prefix() + "' cut endpoint '" + std::string(side_->name, strnlen(side_->name, kNameLength)) +
                                  "' off: it wrote a ring index no correct endpoint writes (a stray write into its own slot?). "
                                  "Its buffers were taken back; detach and attach again"};
@@ -154,17 +155,23 @@ uint32_t Endpoint::malloc(uint32_t* descs, uint32_t n) {
 
 void Endpoint::free(const uint32_t* descs, uint32_t n) {
   requireOpen();
+  uint64_t lastProgress = nowNs();
   while (n) {
     uint32_t k = publish(free_, markedFree_, descs, n);
     free_.prod->refused -= n - k;  // not refused: retried below until the manager drains
     descs += k;
     n -= k;
     wakeManager();
-    if (n) {
-      if (!region_->managerAlive())
-        throw Failure{"MANAGER_GONE", "the manager of prefix '" + region_->prefix() + "' stopped"};
-      sched_yield();
-    }
+    if (!n) break;
+    uint64_t now = nowNs();
+    if (k) lastProgress = now;
+    if (!region_->managerAlive())
+      throw Failure{"MANAGER_GONE", "the manager of prefix '" + region_->prefix() + "' stopped"};
+    requireOpen();  // cut off meanwhile: nobody will drain this ring again
+    if (now - lastProgress > kFreeStallNs)
+      throw Failure{"MANAGER_STALLED", "the manager of prefix '" + region_->prefix() +
+                                           "' has not drained this endpoint's free ring for 5 s (is it stopped?)"};
+    sched_yield();
   }
 }
 
@@ -189,8 +196,14 @@ uint32_t Endpoint::rxWait(uint32_t* descs, uint32_t max, uint64_t timeoutNs) {
 // check sees its entries. Several threads may wait at once (rxWait and a readable()): each
 // adds its own request and nobody clears another's, so none sleeps through a delivery.
 bool Endpoint::waitReadable(uint64_t timeoutNs) {
+  // Counted in this process, so detach() can wait until no waiter writes the side any more.
+  waiters_.fetch_add(1);
+  struct Leave {
+    std::atomic<int>& waiters;
+    ~Leave() { waiters.fetch_sub(1); }
+  } leave{waiters_};
   uint64_t deadline = nowNs() + timeoutNs;
-  while (!closed_.load()) {
+  while (!closed_.load() && !faulted()) {
     uint32_t seq = managerSide_->wakeSeq.load(std::memory_order_acquire);
     side_->sleepRequests.fetch_add(1, std::memory_order_relaxed);
     std::atomic_thread_fence(std::memory_order_seq_cst);
@@ -207,15 +220,24 @@ bool Endpoint::waitReadable(uint64_t timeoutNs) {
 
 // Says it is leaving, then lets go of the lease: the manager routes what this endpoint already
 // transmitted, takes back whatever it still holds, and frees the slot.
+// Says it is leaving, makes its side read-only again (a stray write through a view kept after
+// detaching must not reach the slot's next occupant), then lets go of the lease: the manager
+// routes what this endpoint already transmitted, takes back whatever it still holds, and frees
+// the slot.
 void Endpoint::detach() {
   if (closed_.exchange(true)) return;
   // Wake a readable() waiter so it sees closed_ and returns (a waiter that has not yet gone to
-  // sleep sees closed_ within its next timeout slice).
+  // sleep sees closed_ within its timeout slice, 50 ms), and wait until none is left.
   futexWake(&managerSide_->wakeSeq);
+  while (waiters_.load()) {
+    futexWake(&managerSide_->wakeSeq);
+    usleep(100);
+  }
   side_->claim.store(kClaimDetaching, std::memory_order_release);
+  region_->closeEndpointSide(slot_);
   region_->releaseLease(slot_);
   region_->doorbell()->claims.fetch_add(1);
-  wakeManager();
+  wakeIfSleeping(&region_->doorbell()->managerSleeping);
 }
 
 }  // namespace xio

@@ -31,6 +31,8 @@ class Endpoint {
   uint32_t slotIndex() const { return slot_; }
   uint32_t serviceId() const { return service_; }
   bool closed() const { return closed_.load(); }
+  // Cut off by the manager for breaking the ring protocol (see kSlotFaulted).
+  bool faulted() const { return managerSide_->state.load(std::memory_order_relaxed) == kSlotFaulted; }
   const std::shared_ptr<Region>& region() const { return region_; }
 
  private:
@@ -49,6 +51,7 @@ class Endpoint {
   uint16_t service_;
   uint64_t spinNs_;
   std::atomic<bool> closed_{false};
+  std::atomic<int> waiters_{0};  // threads in waitReadable
 };
 
 }  // namespace xio

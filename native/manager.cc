@@ -143,8 +143,9 @@ bool Manager::pollOnce() {
     SlotState& slot = slots_[s];
     work += drainFree(s);
     work += routeTx(s);
-    if (slot.detaching && !slot.held.pending() &&
-        (!ringHasWork(slot.tx) || nowNs() - slot.detachingSince > kDetachDrainNs)) {
+    // Reclaimed once what it sent is routed, or after kDetachDrainNs whatever is left (a
+    // stuck receiver must not pin the slot and its cache for ever).
+    if (slot.detaching && ((!slot.held.pending() && !ringHasWork(slot.tx)) || nowNs() - slot.detachingSince > kDetachDrainNs)) {
       reclaim(s, Leaving::Detached);
       finishedDetaching = true;
     }
@@ -182,7 +183,9 @@ bool Manager::anyInput() {
     if (!slot.held.pending() && ringHasWork(slot.tx)) return true;
     if (ringHasWork(slot.free)) return true;
     if (slot.detaching) continue;
-    uint32_t cached = slot.alloc.prod->head.load(std::memory_order_relaxed) - allocTaken(s);
+    uint32_t taken;
+    if (!allocTaken(s, &taken)) return true;  // a fault to act on
+    uint32_t cached = slot.alloc.prod->head.load(std::memory_order_relaxed) - taken;
     if (poolFree_ && cached < g_.cacheSize / 2) return true;
   }
   return false;
@@ -234,13 +237,13 @@ bool Manager::holds(uint32_t s, uint32_t d, uint32_t ringMark) const {
 
 // How far the endpoint has really taken its cache (for refills): its tail, which must lie
 // within what was published and not behind what its marks already said.
-uint32_t Manager::allocTaken(uint32_t s) {
+bool Manager::allocTaken(uint32_t s, uint32_t* tail) {
   const SlotState& slot = slots_[s];
   uint32_t head = slot.alloc.prod->head.load(std::memory_order_relaxed);
-  uint32_t tail = slot.alloc.cons->tail.load(std::memory_order_acquire);
-  if (tail - slot.allocSeen <= head - slot.allocSeen) return tail;
+  *tail = slot.alloc.cons->tail.load(std::memory_order_acquire);
+  if (*tail - slot.allocSeen <= head - slot.allocSeen) return true;
   fault(s);
-  return head;  // no refill for it meanwhile
+  return false;
 }
 
 uint32_t Manager::drainFree(uint32_t s) {
@@ -272,7 +275,9 @@ uint32_t Manager::drainFree(uint32_t s) {
 
 uint32_t Manager::refill(uint32_t s) {
   SlotState& slot = slots_[s];
-  uint32_t cached = slot.alloc.prod->head.load(std::memory_order_relaxed) - allocTaken(s);
+  uint32_t taken;
+  if (!allocTaken(s, &taken)) return 0;  // to be cut off: no refill
+  uint32_t cached = slot.alloc.prod->head.load(std::memory_order_relaxed) - taken;
   if (cached >= g_.cacheSize / 2) return 0;
   uint32_t want = std::min<uint32_t>(g_.cacheSize - cached, 1024);
   uint32_t k = std::min(want, poolFree_);
@@ -461,7 +466,9 @@ void Manager::takeOn(uint32_t s, uint16_t service) {
   slot.detaching = false;
   slot.service = service;
   slot.allocSeen = slot.markTx = slot.markFree = slot.alloc.prod->head.load(std::memory_order_relaxed);
-  slot.wakeRequests = region_->endpointSide(s)->sleepRequests.load(std::memory_order_relaxed);
+  // One behind: it may have gone to sleep before it was taken on, and the first delivery must
+  // wake it (at worst one needless wake).
+  slot.wakeRequests = region_->endpointSide(s)->sleepRequests.load(std::memory_order_relaxed) - 1;
   ManagerSide* side = region_->managerSide(s);
   side->service = service;
   memset(&side->route, 0, sizeof side->route);
@@ -527,7 +534,10 @@ void Manager::reclaim(uint32_t s, Leaving how) {
   slot.retired = how != Leaving::Died && leaseHeld(leaseQuery_, kSlotLeaseBase + s);
   slot.allocSeen = slot.markTx = slot.markFree = 0;
   // A faulted endpoint still running learns from the state why it is served no more.
-  side->state.store(how == Leaving::Faulted && slot.retired ? kSlotFaulted : kSlotFree, std::memory_order_release);
+  // Retired (its process still holds the lease): not free until it lets go, and a faulted one
+  // learns from the state why it is served no more.
+  uint32_t state = !slot.retired ? kSlotFree : how == Leaving::Faulted ? kSlotFaulted : kSlotDetaching;
+  side->state.store(state, std::memory_order_release);
 }
 
 // Empties the slot's rings and claim, so the next claimer starts clean. Only once its last

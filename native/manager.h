@@ -82,7 +82,7 @@ class Manager {
   void resetSides(uint32_t slot);
   void markTaken(uint32_t slot, uint32_t& ringMark, uint32_t mark);
   bool holds(uint32_t slot, uint32_t desc, uint32_t ringMark) const;
-  uint32_t allocTaken(uint32_t slot);
+  bool allocTaken(uint32_t slot, uint32_t* tail);
   uint32_t drainFree(uint32_t slot);
   uint32_t routeTx(uint32_t slot);
   uint32_t deliverHeld(uint32_t slot);

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -146,12 +147,28 @@ std::shared_ptr<Region> Region::create(const std::string& prefix, const RegionCo
                                 (pid ? " (pid " + std::to_string(pid) + ")" : " (still starting)") +
                                 "; stop that chain or choose another prefix");
     }
+    // A manager of the previous layout (version 1) said it was alive with a whole-file flock.
+    if (flock(fd, LOCK_SH | LOCK_NB) != 0) {
+      uint32_t pid = managerPidOf(fd);
+      close(fd);
+      fail("ALREADY_OWNED", "prefix '" + prefix + "' is owned by a running manager of an older xio-chain" +
+                                (pid ? " (pid " + std::to_string(pid) + ")" : "") + "; stop that chain or choose another prefix");
+    }
+    flock(fd, LOCK_UN);
     struct stat st;
-    bool ours = nameLeadsTo(prefix, fd) && fstat(fd, &st) == 0;
-    if (ours && st.st_size == 0) break;
-    // Replaced under us (close, try the new one), or left by a manager that died: never trust
-    // its contents, start afresh.
-    if (ours) shm_unlink(name.c_str());
+    bool named = nameLeadsTo(prefix, fd) && fstat(fd, &st) == 0;
+    // Empty and ours: we create it. Anything else that leads from the name is left by a manager
+    // that died (never trust its contents), or an empty file someone else made and may still
+    // have open: replace it and start afresh.
+    if (named && st.st_size == 0 && st.st_uid == geteuid()) break;
+    if (named && shm_unlink(name.c_str()) != 0 && errno != ENOENT) {
+      int err = errno;
+      close(fd);
+      if (err == EACCES || err == EPERM)
+        fail("PERMISSION", path(prefix) + " is a stale region of another user, which this user may not remove: "
+                           "remove it as that user or root, or choose another prefix");
+      fail("SYSTEM", "removing the stale " + path(prefix) + ": " + strerror(err));
+    }
     close(fd);
     fd = -1;
   }
@@ -338,13 +355,27 @@ bool Region::managerAlive() const {
   return alive;
 }
 
-bool Region::tryLease(uint32_t slot) const { return lockByte(fd_, kSlotLeaseBase + slot, F_WRLCK); }
-void Region::releaseLease(uint32_t slot) const { lockByte(fd_, kSlotLeaseBase + slot, F_UNLCK); }
+bool Region::tryLease(uint32_t slot) const {
+  std::lock_guard<std::mutex> hold(leasesMutex_);
+  if (leasedHere_[slot] || !lockByte(fd_, kSlotLeaseBase + slot, F_WRLCK)) return false;
+  leasedHere_[slot] = true;
+  return true;
+}
+
+void Region::releaseLease(uint32_t slot) const {
+  std::lock_guard<std::mutex> hold(leasesMutex_);
+  lockByte(fd_, kSlotLeaseBase + slot, F_UNLCK);
+  leasedHere_[slot] = false;
+}
 
 void Region::openEndpointSide(uint32_t slot) const {
   if (owner_) return;  // the creator's mapping is writable throughout
   if (mprotect(endpointSide(slot), g_.managerSideOffset, PROT_READ | PROT_WRITE) != 0)
     fail("SYSTEM", "unprotecting slot " + std::to_string(slot) + " of " + path(prefix_) + ": " + strerror(errno));
+}
+
+void Region::closeEndpointSide(uint32_t slot) const {
+  if (!owner_) mprotect(endpointSide(slot), g_.managerSideOffset, PROT_READ);
 }
 
 int Region::openLeaseQuery() const {

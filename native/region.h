@@ -5,7 +5,9 @@
 #pragma once
 
 #include <atomic>
+#include <bitset>
 #include <cstddef>
+#include <mutex>
 #include <memory>
 #include <string>
 
@@ -71,8 +73,9 @@ class Region {
   // another process's lease on it makes it fail. leaseHeld asks whether anyone else holds it.
   bool tryLease(uint32_t slot) const;
   void releaseLease(uint32_t slot) const;
-  // Lets this (read-write, attached) mapping write the slot's endpoint side.
+  // Lets this (read-write, attached) mapping write the slot's endpoint side, or not any more.
   void openEndpointSide(uint32_t slot) const;
+  void closeEndpointSide(uint32_t slot) const;
 
   // A second open of the same file, for asking about leases: locks taken through this
   // mapping's own open file would not show as held by someone else.
@@ -90,6 +93,10 @@ class Region {
   int fd_;  // kept open: the leases (OFD locks) live on it
   bool owner_;
   bool unlinked_ = false;
+  // Slots leased through this open file: OFD locks of one open file never conflict with each
+  // other, so two endpoints of one process sharing this Region are kept apart here.
+  mutable std::mutex leasesMutex_;
+  mutable std::bitset<kMaxSlots> leasedHere_;
   mutable std::atomic<uint64_t> aliveCheckedAt_{0};
   mutable std::atomic<bool> alive_{false};
 };

@@ -6,6 +6,7 @@ export type XioErrorCode =
   | 'NOT_A_REGION'
   | 'LAYOUT_VERSION'
   | 'MANAGER_GONE'
+  | 'MANAGER_STALLED'
   | 'ALREADY_OWNED'
   | 'BAD_PREFIX'
   | 'BAD_CONFIG'
