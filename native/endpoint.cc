@@ -104,18 +104,22 @@ uint32_t Endpoint::rx(uint32_t* descs, uint32_t max) {
   return ringDequeue(rx_, descs, max);
 }
 
-uint32_t Endpoint::publish(const RingRef& ring, uint32_t& marked, const uint32_t* descs, uint32_t n) {
-  uint32_t taken = alloc_.cons->tail.load(std::memory_order_relaxed);
-  if (taken == marked) return ringEnqueue(ring, descs, n);
-  uint32_t room = ringRoom(ring, n + 1);
-  if (!room) {
+uint32_t Endpoint::publish(const RingRef& ring, uint32_t* marked, const uint32_t* descs, uint32_t n) {
+  uint32_t taken[2] = {alloc_.cons->tail.load(std::memory_order_relaxed), rx_.cons->tail.load(std::memory_order_relaxed)};
+  uint32_t marks[2], m = 0;
+  if (taken[0] != marked[0]) marks[m++] = kMark | (taken[0] & kMarkValue);
+  if (taken[1] != marked[1]) marks[m++] = kMark | kMarkRx | (taken[1] & kMarkValue);
+  if (!m) return ringEnqueue(ring, descs, n);
+  uint32_t room = ringRoom(ring, n + m);
+  if (room <= m) {
     ring.prod->refused += n;
     return 0;
   }
-  uint32_t k = std::min(n, room - 1);
-  ringPublishMarked(ring, kAllocMark | (taken & ~kAllocMark), descs, k);
+  uint32_t k = std::min(n, room - m);
+  ringPublishMarked(ring, marks, m, descs, k);
   ring.prod->refused += n - k;
-  marked = taken;
+  marked[0] = taken[0];
+  marked[1] = taken[1];
   return k;
 }
 

@@ -38,15 +38,16 @@ class Endpoint {
  private:
   void wakeManager();
   void awaitService();
-  // Publishes descs on a TX or free ring, led by a mark if buffers were taken from the cache
-  // since that ring's last mark. Returns how many descriptors went in.
-  uint32_t publish(const RingRef& ring, uint32_t& marked, const uint32_t* descs, uint32_t n);
+  // Publishes descs on a TX or free ring, led by a mark for each of its alloc and RX rings it
+  // has taken from since that ring's last marks. Returns how many descriptors went in.
+  uint32_t publish(const RingRef& ring, uint32_t* marked, const uint32_t* descs, uint32_t n);
   void requireOpen() const;
   std::shared_ptr<Region> region_;
   EndpointSide* side_;
   ManagerSide* managerSide_;
   RingRef rx_, tx_, alloc_, free_;
-  uint32_t markedTx_ = 0, markedFree_ = 0;  // alloc tail last announced on each ring
+  // Alloc and RX tails last announced on each ring.
+  uint32_t markedTx_[2] = {0, 0}, markedFree_[2] = {0, 0};
   uint32_t slot_;
   uint16_t service_;
   uint64_t spinNs_;

@@ -41,11 +41,15 @@ constexpr uint16_t kNoService = 0xffff;
 constexpr uint64_t kManagerLease = 0;
 constexpr uint64_t kSlotLeaseBase = 1;
 
-// An entry of a TX or free ring with this bit set is not a descriptor but a mark: the endpoint's
-// alloc-ring tail (low 31 bits) when it published what follows. It tells the manager which
-// cached buffers the endpoint had taken by then, so a descriptor sent or freed before the
-// endpoint took it (a stale one, back in its cache) is refused. Buffer indices never reach it.
-constexpr uint32_t kAllocMark = 0x80000000u;
+// An entry of a TX or free ring with kMark set is not a descriptor but a mark: one of the
+// endpoint's ring tails (30 bits) when it published what follows: its alloc-ring tail, or with
+// kMarkRx its RX-ring tail. It tells the manager which buffers of its cache, and which
+// delivered to it, the endpoint had taken by then, so a descriptor sent or freed before the
+// endpoint took it (a stale one, back in its cache or RX ring) is refused. Buffer indices never
+// reach these bits.
+constexpr uint32_t kMark = 0x80000000u;
+constexpr uint32_t kMarkRx = 0x40000000u;
+constexpr uint32_t kMarkValue = 0x3fffffffu;
 
 // A descriptor's action, in its metadata: kind in the top byte, argument below.
 enum ActionKind : uint32_t { kActionGate = 0, kActionTo = 1, kActionDrop = 2 };

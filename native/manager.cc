@@ -15,17 +15,24 @@ namespace xio {
 
 namespace {
 constexpr uint16_t kNoSlot = 0xffff;
-// Who has a buffer, in the top byte of owners_[d]: a slot index (delivered to that endpoint),
-// that index with kCached (put in its alloc ring; taken or not, its marks tell), the manager
-// (in flight) or the pool. For a cached buffer the low 24 bits hold its position in that alloc
-// ring: one word per buffer, one cache miss at most.
+// Who has a buffer, in the top byte of owners_[d]: a slot index (known to be in that
+// endpoint's hands), that index with kCached (put in its alloc ring) or kInRx (put in its RX
+// ring) while its marks have not yet said it was taken, the manager (in flight) or the pool.
+// For kCached and kInRx the low 24 bits hold the buffer's position in that ring: one word per
+// buffer, one cache miss at most.
 constexpr uint32_t kOwnerShift = 24;
 constexpr uint32_t kCached = 0x40;
+constexpr uint32_t kInRx = 0x80;
+constexpr uint32_t kSlotBits = 0x3f;
 static_assert(kMaxSlots <= kCached, "a slot index and kCached share the owner byte");
 constexpr uint32_t kOwnerManager = 0xfe;
 constexpr uint32_t kOwnerPool = 0xff;
 constexpr uint32_t owned(uint32_t who, uint32_t position = 0) { return who << kOwnerShift | (position & 0xffffff); }
 constexpr uint32_t ownerOf(uint32_t word) { return word >> kOwnerShift; }
+// Whether ring position `word` (its low 24 bits) lies before `bound`: positions are 24 bits, and
+// the sweep keeps every position it still has to judge within 2^23 of its ring's marks.
+inline bool before(uint32_t word, uint32_t bound) { return (int32_t(((bound - word) & 0xffffff) << 8) >> 8) > 0; }
+enum Taken : uint32_t { kFromAlloc = 0, kFromRx = 1 };
 constexpr uint64_t kHeldRetryNs = 1000000;  // a full RX ring does not wake us when it drains
 constexpr uint64_t kDetachDrainNs = 1000000000;  // a leaving endpoint's TX ring is routed this long at most
 uint16_t loadRoute(const uint16_t* r) { return __atomic_load_n(r, __ATOMIC_RELAXED); }
@@ -211,39 +218,48 @@ void Manager::recycle(uint32_t d) {
 
 void Manager::publishPool() { h_->poolFree.store(poolFree_, std::memory_order_relaxed); }
 
-// A mark on a TX or free ring: the endpoint had taken its cache up to this alloc-ring tail
+// A mark on a TX or free ring: the endpoint had taken its alloc (or RX) ring up to this tail
 // before publishing what follows on that ring. A mark behind the ring's last one or past what
 // was published is one no correct endpoint writes.
-void Manager::markTaken(uint32_t s, uint32_t& ringMark, uint32_t mark) {
+void Manager::markTaken(uint32_t s, uint32_t* ringMarks, uint32_t mark) {
   SlotState& slot = slots_[s];
-  uint32_t head = slot.alloc.prod->head.load(std::memory_order_relaxed);
-  uint32_t full = ringMark + ((mark - ringMark) & ~kAllocMark);  // the mark holds 31 bits of the tail
-  if (full - ringMark > head - ringMark) return fault(s);
-  ringMark = full;
-  if (full - slot.allocSeen <= head - slot.allocSeen) slot.allocSeen = full;
+  Taken kind = mark & kMarkRx ? kFromRx : kFromAlloc;
+  uint32_t head = (kind == kFromRx ? slot.rx : slot.alloc).prod->head.load(std::memory_order_relaxed);
+  uint32_t last = ringMarks[kind];
+  uint32_t full = last + ((mark - last) & kMarkValue);  // the mark holds 30 bits of the tail
+  if (full - last > head - last) return fault(s);
+  ringMarks[kind] = full;
+  if (full - slot.seen[kind] <= head - slot.seen[kind]) slot.seen[kind] = full;
 }
 
-// Whether the endpoint may send or free d, on a ring whose last mark is ringMark: d is in its
-// hands (delivered to it), or came from its cache at a position the mark says it had taken.
-// A buffer still cached when the entry was published (a stale descriptor) is refused.
-bool Manager::holds(uint32_t s, uint32_t d, uint32_t ringMark) const {
+// Whether the endpoint may send or free d, on a ring whose last marks are ringMarks: d is known
+// to be in its hands, or came through its alloc or RX ring at a position a mark says it had
+// taken. A buffer still in either ring when the entry was published (a stale descriptor) is
+// refused.
+bool Manager::holds(uint32_t s, uint32_t d, const uint32_t* ringMarks) const {
   if (d >= g_.bufferCount) return false;
   uint32_t word = owners_[d], who = ownerOf(word);
   if (who == s) return true;
-  // Positions are 24 bits: a cached buffer is fewer than 2^23 behind any mark of its ring.
-  int32_t taken = int32_t(((ringMark - word) & 0xffffff) << 8) >> 8;
-  return who == (s | kCached) && taken > 0;
+  if (who == (s | kCached)) return before(word, ringMarks[kFromAlloc]);
+  return who == (s | kInRx) && before(word, ringMarks[kFromRx]);
 }
 
 // How far the endpoint has really taken its cache (for refills): its tail, which must lie
 // within what was published and not behind what its marks already said.
 bool Manager::allocTaken(uint32_t s, uint32_t* tail) {
-  const SlotState& slot = slots_[s];
-  uint32_t head = slot.alloc.prod->head.load(std::memory_order_relaxed);
-  *tail = slot.alloc.cons->tail.load(std::memory_order_acquire);
-  if (*tail - slot.allocSeen <= head - slot.allocSeen) return true;
+  if (ringTaken(s, kFromAlloc, tail)) return true;
   fault(s);
   return false;
+}
+
+// The endpoint's tail on its alloc or RX ring, if it lies within what was published and not
+// behind what its marks already said.
+bool Manager::ringTaken(uint32_t s, uint32_t kind, uint32_t* tail) const {
+  const SlotState& slot = slots_[s];
+  const RingRef& ring = kind == kFromRx ? slot.rx : slot.alloc;
+  uint32_t head = ring.prod->head.load(std::memory_order_relaxed);
+  *tail = ring.cons->tail.load(std::memory_order_acquire);
+  return *tail - slot.seen[kind] <= head - slot.seen[kind];
 }
 
 uint32_t Manager::drainFree(uint32_t s) {
@@ -255,7 +271,7 @@ uint32_t Manager::drainFree(uint32_t s) {
   uint32_t valid = 0, marks = 0;
   for (uint32_t i = 0; i < n; i++) {
     uint32_t d = scratch_[i];
-    if (d & kAllocMark) {
+    if (d & kMark) {
       markTaken(s, slot.markFree, d);
       marks++;
     } else if (holds(s, d, slot.markFree)) {
@@ -316,7 +332,7 @@ uint32_t Manager::routeTx(uint32_t s) {
   uint32_t kept = 0, valid = 0, marks = 0;
   for (uint32_t i = 0; i < n; i++) {
     uint32_t d = scratch_[i];
-    if (d & kAllocMark) {
+    if (d & kMark) {
       markTaken(s, slot.markTx, d);
       marks++;
       continue;
@@ -390,6 +406,7 @@ uint32_t Manager::deliverHeld(uint32_t s) {
            pick(held.dest[end], region_->meta(held.desc[end])->flowHash) == dest)
       end++;
     const RingRef& rx = slots_[dest].rx;
+    uint32_t rxHead = rx.prod->head.load(std::memory_order_relaxed);
     bool overrun = false;
     uint32_t k = std::min(end - first, ringRoom(rx, end - first, &overrun));
     if (overrun) fault(dest);  // held here until it is cut off and another instance is picked
@@ -401,7 +418,7 @@ uint32_t Manager::deliverHeld(uint32_t s) {
       m->prev = prev;
       m->action = action(kActionGate, 0);  // a receiver that just transmits uses its own gate 0
       bytes += std::min(m->length, capacity_);  // a counter: whatever the sender wrote since
-      owners_[d] = owned(dest);
+      owners_[d] = owned(dest | kInRx, rxHead + (i - first));
     }
     ringPublish(rx, held.desc + first, k);
     RouteCounters& to = region_->managerSide(dest)->route;
@@ -465,7 +482,8 @@ void Manager::takeOn(uint32_t s, uint16_t service) {
   slot.active = true;
   slot.detaching = false;
   slot.service = service;
-  slot.allocSeen = slot.markTx = slot.markFree = slot.alloc.prod->head.load(std::memory_order_relaxed);
+  uint32_t heads[2] = {slot.alloc.prod->head.load(std::memory_order_relaxed), slot.rx.prod->head.load(std::memory_order_relaxed)};
+  for (uint32_t kind : {kFromAlloc, kFromRx}) slot.seen[kind] = slot.markTx[kind] = slot.markFree[kind] = heads[kind];
   // One behind: it may have gone to sleep before it was taken on, and the first delivery must
   // wake it (at worst one needless wake).
   slot.wakeRequests = region_->endpointSide(s)->sleepRequests.load(std::memory_order_relaxed) - 1;
@@ -504,6 +522,35 @@ void Manager::checkLiveness() {
     changed = true;
   }
   if (changed) refreshSlots();
+  sweep();
+}
+
+// Buffers an endpoint has certainly taken from its alloc or RX ring become plainly its own,
+// so their positions never have to be judged again (a buffer held for minutes would otherwise
+// outlive the 24-bit position). Certainly taken: before its tail, read first, with no entry of
+// its TX or free ring still unread that could have been published before the take (a ring
+// that is empty now, or whose last mark is past the position).
+void Manager::sweep() {
+  uint32_t bound[kMaxSlots][2];
+  bool sweepable[kMaxSlots] = {};
+  for (uint32_t s : active_) {
+    SlotState& slot = slots_[s];
+    uint32_t taken[2];
+    if (slot.detaching || !ringTaken(s, kFromAlloc, &taken[0]) || !ringTaken(s, kFromRx, &taken[1])) continue;
+    bool txEmpty = slot.tx.prod->head.load(std::memory_order_acquire) == slot.tx.cons->tail.load(std::memory_order_relaxed);
+    bool freeEmpty = slot.free.prod->head.load(std::memory_order_acquire) == slot.free.cons->tail.load(std::memory_order_relaxed);
+    for (uint32_t kind : {kFromAlloc, kFromRx}) {
+      uint32_t a = txEmpty ? taken[kind] : slot.markTx[kind], b = freeEmpty ? taken[kind] : slot.markFree[kind];
+      bound[s][kind] = before(a, b) ? a : b;  // the earlier of the two
+    }
+    sweepable[s] = true;
+  }
+  for (uint32_t d = 0; d < g_.bufferCount; d++) {
+    uint32_t word = owners_[d], who = ownerOf(word);
+    if (who >= (kCached | kInRx) || !(who & (kCached | kInRx))) continue;
+    uint32_t s = who & kSlotBits;
+    if (sweepable[s] && before(word, bound[s][who & kInRx ? kFromRx : kFromAlloc])) owners_[d] = owned(s);
+  }
 }
 
 // Takes back every buffer the endpoint had (in its rings, its cache, its hands, or held here
@@ -516,7 +563,7 @@ void Manager::reclaim(uint32_t s, Leaving how) {
   held.count = held.next = 0;
   for (uint32_t d = 0; d < g_.bufferCount; d++) {
     uint32_t who = ownerOf(owners_[d]);
-    if (who != s && who != (s | kCached)) continue;
+    if (who != s && who != (s | kCached) && who != (s | kInRx)) continue;
     recycle(d);
     count++;
   }
@@ -532,7 +579,7 @@ void Manager::reclaim(uint32_t s, Leaving how) {
   if (how == Leaving::Faulted) h_->manager.faults++;
   slot.active = slot.detaching = false;
   slot.retired = how != Leaving::Died && leaseHeld(leaseQuery_, kSlotLeaseBase + s);
-  slot.allocSeen = slot.markTx = slot.markFree = 0;
+  for (uint32_t kind : {kFromAlloc, kFromRx}) slot.seen[kind] = slot.markTx[kind] = slot.markFree[kind] = 0;
   // A faulted endpoint still running learns from the state why it is served no more.
   // Retired (its process still holds the lease): not free until it lets go, and a faulted one
   // learns from the state why it is served no more.

@@ -61,9 +61,11 @@ class Manager {
     // nonsense): not taken on again until that process lets go, whatever its side says.
     bool retired = false;
     uint16_t service = 0;        // copied once, when the slot is taken on
-    uint32_t allocSeen = 0;      // the furthest alloc-ring tail any mark has announced
-    uint32_t markTx = 0;         // the last mark on its TX ring, and on its free ring
-    uint32_t markFree = 0;
+    // Per ring it takes from (alloc, RX): the furthest tail any mark has announced, and the
+    // last mark on its TX ring and on its free ring.
+    uint32_t seen[2] = {0, 0};
+    uint32_t markTx[2] = {0, 0};
+    uint32_t markFree[2] = {0, 0};
     uint32_t wakeRequests = 0;   // the endpoint's sleep requests already answered
     uint64_t detachingSince = 0;
     RingRef rx, tx, alloc, free;
@@ -80,8 +82,10 @@ class Manager {
   void fault(uint32_t slot);  // cut off at the end of this poll
   void cutOff();
   void resetSides(uint32_t slot);
-  void markTaken(uint32_t slot, uint32_t& ringMark, uint32_t mark);
-  bool holds(uint32_t slot, uint32_t desc, uint32_t ringMark) const;
+  void markTaken(uint32_t slot, uint32_t* ringMarks, uint32_t mark);
+  bool holds(uint32_t slot, uint32_t desc, const uint32_t* ringMarks) const;
+  bool ringTaken(uint32_t slot, uint32_t kind, uint32_t* tail) const;
+  void sweep();
   bool allocTaken(uint32_t slot, uint32_t* tail);
   uint32_t drainFree(uint32_t slot);
   uint32_t routeTx(uint32_t slot);

@@ -54,13 +54,13 @@ inline void ringPublish(const RingRef& r, const uint32_t* src, uint32_t n) {
   r.prod->bursts++;
 }
 
-// Publishes a mark entry then n entries (room for n + 1 made by the caller); the mark is not
-// counted as enqueued.
-inline void ringPublishMarked(const RingRef& r, uint32_t mark, const uint32_t* src, uint32_t n) {
+// Publishes marks then n entries (room for both made by the caller); marks are not counted as
+// enqueued.
+inline void ringPublishMarked(const RingRef& r, const uint32_t* marks, uint32_t m, const uint32_t* src, uint32_t n) {
   uint32_t head = r.prod->head.load(std::memory_order_relaxed);
-  r.entries[head & r.mask] = mark;
-  for (uint32_t i = 0; i < n; i++) r.entries[(head + 1 + i) & r.mask] = src[i];
-  r.prod->head.store(head + 1 + n, std::memory_order_release);
+  for (uint32_t i = 0; i < m; i++) r.entries[(head + i) & r.mask] = marks[i];
+  for (uint32_t i = 0; i < n; i++) r.entries[(head + m + i) & r.mask] = src[i];
+  r.prod->head.store(head + m + n, std::memory_order_release);
   r.prod->enqueued += n;
   r.prod->bursts++;
 }

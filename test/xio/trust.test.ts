@@ -4,7 +4,7 @@
 import test from 'ava'
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { attach, Manager, type RegionSnapshot } from '../../src/xio/index.ts'
+import { attach, layout, Manager, type RegionSnapshot } from '../../src/xio/index.ts'
 import * as processes from '../helpers/processes.ts'
 import { finished, removeLeftoverRegions, stop, uniquePrefix, until, type Proc } from '../helpers/processes.ts'
 
@@ -341,4 +341,113 @@ test.serial('three creators racing over a stale region, or a fresh prefix: exact
   t.is(multipleWinners, 0, 'never two creators')
   t.is(noWinner, 0, 'never none')
   t.is(otherErrors, 0, 'every loser is told the prefix is owned')
+})
+
+test.serial('a view kept after detaching cannot write the slot it had: the write faults in the writer', async (t) => {
+  const m = chain('afterdetach')
+  m.start()
+  const bad = startFaulty('write-after-detach', m.prefix, 'bad')
+  t.is(await bad.signal, 'SIGSEGV')
+  t.false(bad.lines.some((l) => l.wrote))
+  const gen = await attach({ prefix: m.prefix, name: 'gen' })
+  t.is(m.snapshot().slots[gen.slot].state, 'active', 'the next occupant is served')
+  gen.detach()
+  t.true(await poolWhole(m, 4096))
+  m.close()
+})
+
+test.serial('a stale descriptor for a buffer delivered back to the same endpoint, still unread, is refused', async (t) => {
+  const m = chain('rxstale', { buffers: 64, ringSize: 64, cacheSize: 32 })
+  m.route('gen', 0, 'gen') // a loop: what gen sends comes back to it
+  m.start()
+  const gen = await attach({ prefix: m.prefix, name: 'gen' })
+  const one = new Uint32Array(1)
+  t.is(gen.malloc(one, 1), 1)
+  const d = one[0]
+  gen.tx(one, 1)
+  t.true(await until(() => slotOf(m.snapshot(), 'gen')!.rings.rx.used === 1))
+  gen.free(one, 1) // the bug: it sent d, and d is back in its RX ring, unread
+  t.true(await until(() => slotOf(m.snapshot(), 'gen')!.route.invalid === 1), 'the free is refused')
+  const got = new Uint32Array(4)
+  t.is(gen.rx(got), 1)
+  t.is(got[0], d, 'd is still delivered, once')
+  const sink = await attach({ prefix: m.prefix, name: 'sink' })
+  const all = new Uint32Array(64)
+  const n = sink.malloc(all)
+  t.false(all.subarray(0, n).includes(d), 'and never handed to anyone else meanwhile')
+  sink.free(all, n)
+  gen.free(got, 1)
+  gen.detach()
+  sink.detach()
+  t.true(await poolWhole(m, 64))
+  m.close()
+})
+
+test.serial('a buffer held while millions of others pass through the same cache is still accepted when freed', async (t) => {
+  const m = chain('wrap', { buffers: 16384, ringSize: 4096, cacheSize: 4096, slots: 4 })
+  m.start()
+  const gen = await attach({ prefix: m.prefix, name: 'gen' })
+  const kept = new Uint32Array(1)
+  t.is(gen.malloc(kept, 1), 1)
+  const burst = new Uint32Array(2048)
+  let cycled = 0
+  // More than 2^23 allocations: past the range a ring position can be judged in.
+  while (cycled < (1 << 23) + 8192) {
+    const n = gen.malloc(burst)
+    gen.free(burst, n)
+    cycled += n
+  }
+  gen.free(kept, 1)
+  t.true(await until(() => m.snapshot().pool.free + slotOf(m.snapshot(), 'gen')!.rings.alloc.used === 16384))
+  t.is(slotOf(m.snapshot(), 'gen')!.route.invalid, 0, 'nothing refused')
+  gen.detach()
+  t.true(await poolWhole(m, 16384))
+  m.close()
+})
+
+test.serial('an endpoint that slept before the manager ran is woken by its first delivery', async (t) => {
+  const m = chain('latewake')
+  // Attached before the manager runs, it goes to sleep for up to 20 s.
+  const sink = startTraffic('consume', m.prefix, 'sink', { waitMs: 20_000 })
+  t.true(await until(() => sink.stderr.length > 0 || m.snapshot().slots.some((s) => s.name === 'sink'), 10_000))
+  await until(() => m.snapshot().slots.some((s) => s.name === 'sink' && s.asleep > 0), 10_000)
+  m.start()
+  const gen = startTraffic('produce', m.prefix, 'gen', { count: 1 })
+  await finished(gen)
+  t.true(await until(() => (slotOf(m.snapshot(), 'sink')?.rings.rx.dequeued ?? 0) === 1, 5000), 'read well before its 20 s timeout')
+  await stop(sink)
+  m.close()
+})
+
+test.serial('an endpoint that says it is leaving but keeps its lease shows as detaching, never free, until it lets go', async (t) => {
+  const m = chain('retired', { slots: 2 })
+  m.start()
+  const gen = await attach({ prefix: m.prefix, name: 'gen' })
+  const view = gen.region
+  view.u32[(view.slotOffset(gen.slot) + layout.endpointSide.claim) / 4] = layout.claimState.detaching
+  view.u32[(view.doorbellOffset + layout.doorbell.claims) / 4] += 1
+  t.true(await until(() => m.snapshot().manager.reclaimed > 0 || m.snapshot().slots[gen.slot].state === 'detaching'))
+  await new Promise((r) => setTimeout(r, 100)) // several liveness rounds: it must stay detaching
+  t.is(m.snapshot().slots[gen.slot].state, 'detaching')
+  gen.detach()
+  t.true(await until(() => m.snapshot().slots[gen.slot].state === 'free'))
+  const next = await attach({ prefix: m.prefix, name: 'sink' })
+  t.is(next.malloc(new Uint32Array(4)), 4, 'the next occupant is served')
+  next.detach()
+  m.close()
+})
+
+test.serial('free() in an endpoint that was cut off throws FAULTED instead of spinning', async (t) => {
+  const m = chain('freefault', { ringSize: 64, cacheSize: 32 })
+  m.start()
+  const gen = await attach({ prefix: m.prefix, name: 'gen' })
+  const burst = new Uint32Array(32)
+  t.is(gen.malloc(burst), 32)
+  const { producer } = gen.region.ringSides(gen.slot, 'tx')
+  gen.region.u32[(producer + layout.ringProducer.head) / 4] += 1000 // impossible: cut off
+  t.true(await until(() => m.snapshot().manager.faults === 1))
+  const big = new Uint32Array(200).fill(burst[0])
+  t.throws(() => gen.free(big), { message: /cut endpoint 'gen' off/ })
+  gen.detach()
+  m.close()
 })
