@@ -2,7 +2,9 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { once } from 'node:events'
-import { readdirSync, readFileSync, rmSync } from 'node:fs'
+import { chmodSync, copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 
 const traffic = fileURLToPath(new URL('../fixtures/traffic.ts', import.meta.url))
 const faulty = fileURLToPath(new URL('../fixtures/faulty-nf.ts', import.meta.url))
@@ -91,6 +93,43 @@ const tryScript = fileURLToPath(new URL('../fixtures/try.ts', import.meta.url))
 /** Runs test/fixtures/try.ts in a child (optionally as another user) and returns its JSON line. */
 export function tryInChild(args: string[], as?: { uid: number; gid: number }, wrapper: string[] = []): Proc {
   return startScript(tryScript, args, as, wrapper)
+}
+
+const attachProbe = `import { createRequire } from 'node:module'
+const addon = createRequire(import.meta.url)('./xio.node')
+const [prefix, name] = process.argv.slice(2)
+try {
+  const region = addon.Region.attach(prefix, false)
+  const endpoint = new addon.Endpoint(region, name, 10)
+  console.log(JSON.stringify({ ok: true, id: endpoint.service }))
+  endpoint.detach()
+  region.close()
+} catch (e) {
+  console.log(JSON.stringify({ ok: false, code: e.code, message: e.message }))
+}
+`
+
+/**
+ * Attaches as another user from a folder of its own: that user may not be able to enter the
+ * checkout (a clone under a 0700 home or mktemp -d folder), so the probe carries the addon
+ * with it and needs nothing else from here.
+ */
+export async function attachAs(as: { uid: number; gid: number }, prefix: string, name: string): Promise<Record<string, unknown>> {
+  const dir = mkdtempSync(join(tmpdir(), 'xio-probe-'))
+  try {
+    chmodSync(dir, 0o755)
+    copyFileSync(fileURLToPath(new URL('../../build/Release/xio.node', import.meta.url)), join(dir, 'xio.node'))
+    writeFileSync(join(dir, 'probe.mjs'), attachProbe)
+    const child = spawn(process.execPath, [join(dir, 'probe.mjs'), prefix, name], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], ...as })
+    let out = '', err = ''
+    child.stdout!.on('data', (c: Buffer) => (out += c))
+    child.stderr!.on('data', (c: Buffer) => (err += c))
+    const [code] = await once(child, 'exit')
+    if (code !== 0) throw new Error(`probe exited with ${code}: ${err}`)
+    return JSON.parse(out.trim())
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
 }
 
 /** CPU seconds (user + system) a process, or one thread of it, has used so far. */

@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { existsSync, writeFileSync, rmSync, statSync } from 'node:fs'
 import { attach, Manager, XioError } from '../../src/xio/index.ts'
-import { finished, removeLeftoverRegions, tryInChild, uniquePrefix, until } from '../helpers/processes.ts'
+import { attachAs, finished, removeLeftoverRegions, tryInChild, uniquePrefix, until } from '../helpers/processes.ts'
 
 test.after.always(removeLeftoverRegions)
 
@@ -117,7 +117,7 @@ test('the region is owner-only unless a group is given; others get a permission 
   m.declare('a')
   m.start()
   t.is(statSync(`/dev/shm/xio.${prefix}`).mode & 0o777, 0o600)
-  const denied = await finished(tryInChild(['attach', prefix, 'a'], NOBODY))
+  const denied = await attachAs(NOBODY, prefix, 'a')
   t.is(denied.code, 'PERMISSION')
   t.regex(denied.message as string, /permission denied/)
   m.close()
@@ -126,7 +126,7 @@ test('the region is owner-only unless a group is given; others get a permission 
   shared.declare('a')
   shared.start()
   t.is(statSync(`/dev/shm/xio.${prefix}`).gid, NOBODY.gid)
-  const allowed = await finished(tryInChild(['attach', prefix, 'a'], NOBODY))
+  const allowed = await attachAs(NOBODY, prefix, 'a')
   t.true(allowed.ok as boolean)
   shared.close()
 })
