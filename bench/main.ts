@@ -3,13 +3,27 @@ import { existsSync } from 'node:fs'
 import { jsonMode, Report } from './report.ts'
 
 const suites: Record<string, string> = { dataplane: './dataplane.ts', nfs: './nfs.ts' }
-const onlyAt = process.argv.indexOf('--only')
-const only = onlyAt >= 0 ? process.argv[onlyAt + 1].split(',') : Object.keys(suites)
+const usage = `npm run bench [-- --json] [-- --only ${Object.keys(suites).join(',')}]
+  --json   one JSON object, for machines
+  --only   the suites to run, comma-separated (default: all)`
+const args = process.argv.slice(2)
+if (args.includes('--help')) {
+  process.stdout.write(`${usage}\n`)
+  process.exit(0)
+}
+const onlyAt = args.indexOf('--only')
+const only = onlyAt >= 0 ? (args[onlyAt + 1] ?? '').split(',').filter(Boolean) : Object.keys(suites)
+const known = new Set(['--json', '--only', ...(onlyAt >= 0 ? [args[onlyAt + 1]] : [])])
+const unknown = args.find((a) => !known.has(a))
+const badSuite = only.find((name) => !suites[name])
+if (unknown !== undefined || badSuite !== undefined || !only.length) {
+  process.stderr.write(`bench: ${unknown !== undefined ? `unknown argument '${unknown}'` : `unknown suite '${badSuite ?? ''}' (have: ${Object.keys(suites).join(', ')})`}; usage: ${usage.split('\n')[0]}\n`)
+  process.exit(1)
+}
 
 const report = new Report()
 for (const name of only) {
   const path = suites[name]
-  if (!path) throw new Error(`unknown suite '${name}' (have: ${Object.keys(suites).join(', ')})`)
   if (!existsSync(new URL(path, import.meta.url))) continue
   const suite = (await import(path)) as { run(report: Report): Promise<void> }
   await suite.run(report)

@@ -174,7 +174,7 @@ export class RunningChain extends EventEmitter {
     if (capture && capture.linkType !== LINKTYPE_ETHERNET)
       throw new ChainError(`${input}: link type ${capture.linkType} is not Ethernet (1); xio-chain replays Ethernet captures`)
     const records = capture?.records ?? []
-    return new PcapPort(name, xio, pcap, records, output || null, !this.options.replay)
+    return new PcapPort(name, xio, pcap, records, capture !== null, output || null, !this.options.replay)
   }
 
   /** Pumps the ports until stop() (or a fatal NF failure); resolves when pumping ends. */

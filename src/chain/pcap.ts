@@ -39,7 +39,7 @@ const MAGIC_NS = 0xa1b23c4d
 const MAGIC_PCAPNG = 0x0a0d0d0a
 
 /** Says why a file is not classic microsecond pcap, before pcap-parser's terse error can. */
-function checkFormat(file: string): void {
+export function checkPcapFormat(file: string): void {
   let fd: number
   try {
     fd = openSync(file, 'r')
@@ -60,7 +60,7 @@ function checkFormat(file: string): void {
 }
 
 export async function readPcap(file: string): Promise<PcapCapture> {
-  checkFormat(file)
+  checkPcapFormat(file)
   const records: PcapRecord[] = []
   let linkType = LINKTYPE_ETHERNET
   let consumed = 24

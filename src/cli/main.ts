@@ -2,22 +2,37 @@
 import { resolve } from 'node:path'
 import yargs from 'yargs'
 import { hideBin } from 'yargs/helpers'
-import { loadChain, SpecError } from '../chain/spec.ts'
+import { loadChain, SpecError, type Chain } from '../chain/spec.ts'
 import { ChainError, RunningChain } from '../chain/launcher.ts'
-import { PcapError } from '../chain/pcap.ts'
+import { checkPcapFormat, PcapError } from '../chain/pcap.ts'
 import { XioError, observe } from '../xio/index.ts'
 import { statsLines } from './stats.ts'
 import { showDashboard } from '../tui/dashboard.tsx'
 import { chainSource, describeExit, observerSource } from '../tui/sources.ts'
 
-function pairs(values: string[] | undefined, flag: string): Record<string, string> {
+/** `<endpoint>=<file>` pairs, each naming a pcap port of the chain. */
+function pairs(values: string[] | undefined, flag: string, chain: Chain): Record<string, string> {
   const out: Record<string, string> = {}
+  const pcapPorts = [...chain.endpoints.values()].filter((e) => e.kind === 'pcap').map((e) => e.name)
   for (const v of values ?? []) {
     const eq = v.indexOf('=')
-    if (eq < 1) throw new UsageError(`${flag} ${v}: expected <endpoint>=<file.pcap>`)
-    out[v.slice(0, eq)] = resolve(v.slice(eq + 1))
+    if (eq < 1 || eq === v.length - 1) throw new UsageError(`${flag} ${v}: expected <endpoint>=<file.pcap>`)
+    const name = v.slice(0, eq)
+    const endpoint = chain.endpoints.get(name)
+    const ports = `its pcap ports: ${pcapPorts.join(', ') || 'none'}`
+    if (!endpoint) throw new UsageError(`${flag} ${v}: chain '${chain.name}' has no endpoint '${name}' (${ports})`)
+    if (endpoint.kind !== 'pcap') throw new UsageError(`${flag} ${v}: '${name}' is a ${endpoint.kind}, not a pcap port (${ports})`)
+    out[name] = resolve(v.slice(eq + 1))
   }
   return out
+}
+
+/** Every input capture a chain names exists and is a capture xio-chain can read. */
+function checkInputs(chain: Chain): void {
+  for (const e of chain.endpoints.values()) {
+    const input = e.kind === 'pcap' ? (e.spec as { input?: string }).input : undefined
+    if (input) checkPcapFormat(resolve(chain.dir, input))
+  }
 }
 
 class UsageError extends Error {}
@@ -59,12 +74,14 @@ async function run(spec: string, options: { duration?: number; tui: boolean; pre
 
 async function replay(spec: string, options: { input?: string[]; output?: string[]; json: boolean; prefix?: string }) {
   const chain = loadChain(spec)
+  const inputs = pairs(options.input, '--input', chain)
+  const outputs = pairs(options.output, '--output', chain)
   let interrupted = false
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => (interrupted = true))
   const running = await RunningChain.start(chain, {
     prefix: options.prefix ?? `${chain.prefix}-replay-${process.pid}`,
-    inputs: pairs(options.input, '--input'),
-    outputs: pairs(options.output, '--output'),
+    inputs,
+    outputs,
     maxRestarts: 0,
     replay: true,
   })
@@ -124,13 +141,17 @@ const cli = yargs(hideBin(process.argv))
     (y) =>
       y
         .positional('spec', { type: 'string', demandOption: true, describe: 'chain spec (JSON)' })
-        .option('duration', { type: 'number', describe: 'stop after this many seconds' })
+        .option('duration', { type: 'string', describe: 'stop after this many seconds' })
+        .check((a) => {
+          if (a.duration !== undefined && !(Number(a.duration) > 0)) throw new UsageError(`--duration ${a.duration}: expected a number of seconds above 0`)
+          return true
+        })
         .option('tui', { type: 'boolean', default: true, describe: 'dashboard on a terminal (--no-tui: plain stats lines)' })
         .option('prefix', { type: 'string', describe: 'shared data prefix (default: from the spec)' })
         .option('max-restarts', { type: 'number', default: 5, describe: 'restarts of one NF instance before the chain gives up' })
         .example('$0 run chains/fw-nat.json', 'replay the bundled captures through firewall and NAT')
         .example('$0 run chains/l2fwd.json --duration 10 --no-tui', 'ten seconds, stats as plain lines'),
-    (a) => run(a.spec, { duration: a.duration, tui: a.tui, prefix: a.prefix, maxRestarts: a.maxRestarts }),
+    (a) => run(a.spec, { duration: a.duration === undefined ? undefined : Number(a.duration), tui: a.tui, prefix: a.prefix, maxRestarts: a.maxRestarts }),
   )
   .command(
     'replay <spec>',
@@ -151,6 +172,7 @@ const cli = yargs(hideBin(process.argv))
     (y) => y.positional('spec', { type: 'string', demandOption: true }).example('$0 validate chains/fw-nat.json', ''),
     (a) => {
       const chain = loadChain(a.spec)
+      checkInputs(chain)
       process.stdout.write(`${a.spec}: valid chain '${chain.name}' (${chain.endpoints.size} endpoints, ${chain.links.length} links)\n`)
     },
   )
@@ -163,9 +185,10 @@ const cli = yargs(hideBin(process.argv))
   .demandCommand(1, 'name a command: run, replay, validate or top')
   .strict()
   .help()
-  .fail((message, error, y) => {
+  .fail((message, error) => {
     if (error) throw error
-    process.stderr.write(`${y.help()}\n\n${message}\n`)
+    // One line: what was wrong, and where the usage is.
+    process.stderr.write(`xio-chain: ${message.replace(/\n+/g, '; ')} (xio-chain --help shows the usage)\n`)
     process.exit(1)
   })
 

@@ -2,11 +2,11 @@
 // write exactly the expected captures, and an independent reader (tshark) must agree that
 // they are what the chain should produce. UPDATE_GOLDEN=1 rewrites the expected files.
 import test from 'ava'
-import { copyFileSync, mkdtempSync, readFileSync } from 'node:fs'
+import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { root, tsharkFields, xioChain } from '../helpers/cli.ts'
-import { readPcap } from '../../src/chain/pcap.ts'
+import { PcapWriter, readPcap } from '../../src/chain/pcap.ts'
 
 const golden = (chain: string, endpoint: string) => join(root, 'test/golden', chain, `${endpoint}.pcap`)
 
@@ -85,4 +85,15 @@ test.serial('replay is deterministic: the same captures give byte-identical outp
   const a = await replay('fw-nat', ['lan', 'wan'])
   const b = await replay('fw-nat', ['lan', 'wan'])
   for (const o of ['lan', 'wan']) sameBytes(t, join(a.dir, `${o}.pcap`), join(b.dir, `${o}.pcap`))
+})
+
+test.serial('an empty capture (a header, no records) replays as zero packets, as tcpdump reads it', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'xio-empty-'))
+  const empty = join(dir, 'empty.pcap')
+  new PcapWriter(empty).close()
+  const r = await xioChain(['replay', 'chains/l2fwd.json', '--json', '--input', `in=${empty}`, '--output', `out=${join(dir, 'out.pcap')}`])
+  t.is(r.code, 0, r.stderr)
+  t.is(JSON.parse(r.stdout).endpoints.fwd.rx, 0)
+  t.is((await readPcap(join(dir, 'out.pcap'))).records.length, 0, 'and writes an empty capture')
+  rmSync(dir, { recursive: true, force: true })
 })

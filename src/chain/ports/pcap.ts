@@ -33,11 +33,13 @@ export class PcapPort implements Port {
     readonly xio: Xio,
     private readonly spec: PcapSpec,
     private readonly records: PcapRecord[],
+    /** Whether it has an input capture at all: an empty one is a source of zero packets. */
+    hasInput: boolean,
     outputFile: string | null,
     /** False when a replayer decides what goes in when (inject); pump then only drains. */
     private readonly selfPaced = true,
   ) {
-    this.isSource = records.length > 0
+    this.isSource = hasInput
     this.writer = outputFile ? new PcapWriter(outputFile) : null
   }
 

@@ -1,0 +1,62 @@
+// The CLI refuses bad input with one line naming what is wrong, and a non-zero exit, before it
+// starts anything.
+import test from 'ava'
+import { execFile } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { root, xioChain } from '../helpers/cli.ts'
+
+const oneLine = (s: string) => s.trim().split('\n').length === 1
+
+const refusals: [string[], RegExp][] = [
+  [['run', 'chains/l2fwd.json', '--duration', 'ten', '--no-tui'], /--duration ten: expected a number of seconds above 0/],
+  [['run', 'chains/l2fwd.json', '--duration', '-1', '--no-tui'], /--duration -1: expected a number of seconds above 0/],
+  [['replay', 'chains/fw-nat.json', '--output', 'wna=/tmp/x.pcap'], /no endpoint 'wna' \(its pcap ports: lan, wan\)/],
+  [['replay', 'chains/fw-nat.json', '--output', 'fw=/tmp/x.pcap'], /'fw' is a firewall, not a pcap port/],
+  [['replay', 'chains/fw-nat.json', '--input', 'lan='], /expected <endpoint>=<file.pcap>/],
+  [['frob'], /Unknown argument: frob/],
+  [['run'], /Not enough non-option arguments/],
+]
+for (const [args, message] of refusals) {
+  test(`xio-chain ${args.join(' ')}: refused in one line, exit 1`, async (t) => {
+    const r = await xioChain(args, 20_000)
+    t.is(r.code, 1)
+    t.regex(r.stderr, message)
+    t.true(oneLine(r.stderr), r.stderr)
+  })
+}
+
+test('validate refuses a chain whose input capture is missing or is pcapng, naming the file', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'xio-validate-'))
+  const spec = (input: string) => {
+    const file = join(dir, `chain-${input}.json`)
+    writeFileSync(file, JSON.stringify({
+      name: 'v',
+      endpoints: { in: { kind: 'pcap', input }, fwd: { kind: 'l2fwd' }, out: { kind: 'pcap', output: 'out.pcap' } },
+      links: ['in -> fwd', 'fwd -> out'],
+    }))
+    return file
+  }
+  const missing = await xioChain(['validate', spec('nowhere.pcap')])
+  t.is(missing.code, 1)
+  t.regex(missing.stderr, new RegExp(`${join(dir, 'nowhere.pcap')}: cannot open`))
+  const pcapng = join(dir, 'trace.pcapng')
+  writeFileSync(pcapng, Buffer.from('0a0d0d0a1c0000004d3c2b1a01000000ffffffffffffffff1c000000', 'hex'))
+  const ng = await xioChain(['validate', spec('trace.pcapng')])
+  t.is(ng.code, 1)
+  t.regex(ng.stderr, /trace\.pcapng: pcapng is not supported; convert it: tshark -F pcap/)
+  t.true(oneLine(ng.stderr))
+  rmSync(dir, { recursive: true, force: true })
+})
+
+test('npm run bench -- --help prints the usage and runs nothing', async (t) => {
+  const r = await new Promise<{ code: number; stdout: string }>((resolve) =>
+    execFile(process.execPath, ['--import', 'tsx', 'bench/main.ts', '--help'], { cwd: root, timeout: 20_000 }, (error, stdout) =>
+      resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout }),
+    ),
+  )
+  t.is(r.code, 0)
+  t.regex(r.stdout, /--only/)
+  t.notRegex(r.stdout, /Mpps/)
+})
