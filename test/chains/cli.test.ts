@@ -2,10 +2,10 @@
 // starts anything.
 import test from 'ava'
 import { execFile } from 'node:child_process'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { root, xioChain } from '../helpers/cli.ts'
+import { scratchDir } from '../helpers/scratch.ts'
 
 const oneLine = (s: string) => s.trim().split('\n').length === 1
 
@@ -28,7 +28,7 @@ for (const [args, message] of refusals) {
 }
 
 test('validate refuses a chain whose input capture is missing or is pcapng, naming the file', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'xio-validate-'))
+  const dir = scratchDir('validate')
   const spec = (input: string) => {
     const file = join(dir, `chain-${input}.json`)
     writeFileSync(file, JSON.stringify({

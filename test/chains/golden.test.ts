@@ -2,16 +2,16 @@
 // write exactly the expected captures, and an independent reader (tshark) must agree that
 // they are what the chain should produce. UPDATE_GOLDEN=1 rewrites the expected files.
 import test from 'ava'
-import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { copyFileSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { root, tsharkFields, xioChain } from '../helpers/cli.ts'
 import { PcapWriter, readPcap } from '../../src/chain/pcap.ts'
+import { scratchDir } from '../helpers/scratch.ts'
 
 const golden = (chain: string, endpoint: string) => join(root, 'test/golden', chain, `${endpoint}.pcap`)
 
 async function replay(chain: string, outputs: string[]) {
-  const dir = mkdtempSync(join(tmpdir(), `xio-golden-${chain}-`))
+  const dir = scratchDir(`golden-${chain}`)
   const args = ['replay', `chains/${chain}.json`, '--json']
   for (const o of outputs) args.push('--output', `${o}=${join(dir, `${o}.pcap`)}`)
   const r = await xioChain(args)
@@ -88,7 +88,7 @@ test.serial('replay is deterministic: the same captures give byte-identical outp
 })
 
 test.serial('an empty capture (a header, no records) replays as zero packets, as tcpdump reads it', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'xio-empty-'))
+  const dir = scratchDir('empty')
   const empty = join(dir, 'empty.pcap')
   new PcapWriter(empty).close()
   const r = await xioChain(['replay', 'chains/l2fwd.json', '--json', '--input', `in=${empty}`, '--output', `out=${join(dir, 'out.pcap')}`])

@@ -3,12 +3,12 @@
 // with its reason.
 import test from 'ava'
 import { once } from 'node:events'
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { existsSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { observe, type Observer } from '../../src/xio/index.ts'
 import { root, startXioChain, xioChain } from '../helpers/cli.ts'
 import { uniquePrefix, until } from '../helpers/processes.ts'
+import { scratchDir } from '../helpers/scratch.ts'
 
 const alive = (pid: number) => {
   try {
@@ -89,7 +89,7 @@ test.serial('an NF that keeps dying stops the chain after --max-restarts, saying
 })
 
 test.serial('an NF whose config it refuses stops the chain with the field and the reason', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'xio-life-'))
+  const dir = scratchDir('life')
   const spec = {
     endpoints: {
       in: { kind: 'pcap', input: join(root, 'pcaps/lan.pcap') },
@@ -108,7 +108,7 @@ test.serial('an NF whose config it refuses stops the chain with the field and th
 })
 
 test.serial('a capture in a format pcap-parser cannot read is refused with what to do', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'xio-life-'))
+  const dir = scratchDir('life')
   const pcapng = Buffer.alloc(64)
   pcapng.writeUInt32BE(0x0a0d0d0a, 0)
   writeFileSync(join(dir, 'capture.pcapng'), pcapng)

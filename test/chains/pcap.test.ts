@@ -4,15 +4,15 @@ import test from 'ava'
 import fc from 'fast-check'
 import { execFile, execFileSync } from 'node:child_process'
 import { once } from 'node:events'
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { PcapError, PcapWriter, readPcap } from '../../src/chain/pcap.ts'
 import { observe } from '../../src/xio/index.ts'
 import { root, startXioChain } from '../helpers/cli.ts'
 import { uniquePrefix, until } from '../helpers/processes.ts'
+import { scratchDir } from '../helpers/scratch.ts'
 
-const dir = mkdtempSync(join(tmpdir(), 'xio-pcap-'))
+const dir = scratchDir('pcap')
 let n = 0
 const file = (name = `f${n++}.pcap`) => join(dir, name)
 
@@ -77,7 +77,7 @@ test('formats pcap-parser cannot read are refused with what to do', async (t) =>
 })
 
 test.serial('run writes its output captures as packets arrive: tcpdump reads them mid-run, and a kill -9 loses at most the last second', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'xio-live-'))
+  const dir = scratchDir('live')
   const out = join(dir, 'out.pcap')
   const spec = join(dir, 'live.json')
   writeFileSync(spec, JSON.stringify({

@@ -1,14 +1,14 @@
 // Ports inside a running chain: the generator builds real frames in pool buffers and stops
 // after its count; a sink counts what reaches it; a pcap output gets valid frames.
 import test from 'ava'
-import { mkdtempSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { tsharkFields, xioChain } from '../helpers/cli.ts'
 import { uniquePrefix } from '../helpers/processes.ts'
+import { scratchDir } from '../helpers/scratch.ts'
 
 test('a generator sends exactly its count of valid frames through an NF to its outputs', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'xio-ports-'))
+  const dir = scratchDir('ports')
   const spec = {
     endpoints: {
       gen: { kind: 'generator', count: 3000, flows: 16, size: 128, proto: 'tcp', dst: '198.51.100.0/24', dstPort: 443 },

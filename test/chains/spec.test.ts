@@ -1,11 +1,11 @@
 // Spec validation: every kind of mistake is reported with the file, the JSON path of the
 // offending field and what was expected.
 import test from 'ava'
-import { mkdtempSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { checkChain, loadChain, SpecError } from '../../src/chain/spec.ts'
 import { xioChain } from '../helpers/cli.ts'
+import { scratchDir } from '../helpers/scratch.ts'
 
 const FILE = 'chains/x.json'
 const base = () => ({
@@ -117,7 +117,7 @@ test('more endpoints and instances than a region has slots for is refused up fro
 })
 
 test('a file that is not JSON, or missing, says so', (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'xio-spec-'))
+  const dir = scratchDir('spec')
   writeFileSync(join(dir, 'broken.json'), '{ "endpoints": ')
   t.throws(() => loadChain(join(dir, 'broken.json')), { instanceOf: SpecError, message: /broken\.json: \/: not valid JSON/ })
   t.throws(() => loadChain(join(dir, 'missing.json')), { instanceOf: SpecError, message: /missing\.json: \/: cannot read the spec/ })
@@ -129,7 +129,7 @@ test('xio-chain validate exits 0 on the bundled chains and 1 with the errors oth
     t.is(ok.code, 0, ok.stderr)
     t.regex(ok.stdout, new RegExp(`valid chain '${name}'`))
   }
-  const dir = mkdtempSync(join(tmpdir(), 'xio-spec-'))
+  const dir = scratchDir('spec')
   const spec = base()
   spec.links[1] = 'fw -> outt'
   writeFileSync(join(dir, 'bad.json'), JSON.stringify(spec))

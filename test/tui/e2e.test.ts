@@ -2,11 +2,11 @@
 // watches it from a second terminal, q stops the chain cleanly, and top says the chain stopped.
 import test from 'ava'
 import { execFileSync } from 'node:child_process'
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { bin, root, xioChain } from '../helpers/cli.ts'
 import { uniquePrefix, until } from '../helpers/processes.ts'
+import { scratchDir } from '../helpers/scratch.ts'
 
 const socket = `xio-dash-${process.pid}`
 const tmux = (...args: string[]) => execFileSync('tmux', ['-L', socket, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
@@ -63,7 +63,7 @@ test('run shows the dashboard under load, top watches it, q stops everything and
     return
   }
   const prefix = uniquePrefix('dash')
-  const dir = mkdtempSync(join(tmpdir(), 'xio-dash-'))
+  const dir = scratchDir('dash')
   t.teardown(() => {
     try {
       tmux('kill-server')
