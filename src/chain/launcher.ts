@@ -277,8 +277,18 @@ export class RunningChain extends EventEmitter {
     await this.drain(500)
     this.stopping = true
     await this.pumping
-    for (const port of this.ports.values()) port.close()
+    // Every port closes and the region goes whatever fails on the way; the first failure (a
+    // capture that could not be written) is reported after.
+    let failure: unknown = null
+    for (const port of this.ports.values()) {
+      try {
+        port.close()
+      } catch (e) {
+        failure ??= e
+      }
+    }
     this.manager.close()
+    if (failure) throw failure
   }
 }
 

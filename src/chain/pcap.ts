@@ -44,7 +44,7 @@ export function checkPcapFormat(file: string): void {
   try {
     fd = openSync(file, 'r')
   } catch (e) {
-    throw new PcapError(file, `cannot open: ${(e as Error).message}`)
+    throw new PcapError(file, `cannot open: ${fileProblem(e)}`)
   }
   const head = Buffer.alloc(24)
   const n = readSync(fd, head, 0, 24, 0)
@@ -78,6 +78,23 @@ export async function readPcap(file: string): Promise<PcapCapture> {
   return { records, linkType, truncated: consumed < statSync(file).size }
 }
 
+const problems: Record<string, string> = {
+  EROFS: 'read-only file system',
+  EACCES: 'permission denied',
+  EPERM: 'permission denied',
+  ENOSPC: 'no space left on the device',
+  EDQUOT: 'disk quota exceeded',
+  ENOENT: 'no such file or folder',
+  ENOTDIR: 'a part of the path is not a folder',
+  EISDIR: 'it is a folder',
+}
+
+/** A file error in a few words, without Node's stack or repeated path. */
+export function fileProblem(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException).code
+  return (code && problems[code]) ?? (e as Error).message
+}
+
 /** How often buffered records reach the file, as `tcpdump -U` would: a crash loses at most this much. */
 export const FLUSH_EVERY_MS = 1000
 
@@ -94,8 +111,12 @@ export class PcapWriter {
   count = 0
 
   constructor(readonly file: string, snapLength = 65535, linkType = LINKTYPE_ETHERNET) {
-    mkdirSync(dirname(file), { recursive: true })
-    this.fd = openSync(file, 'w')
+    try {
+      mkdirSync(dirname(file), { recursive: true })
+      this.fd = openSync(file, 'w')
+    } catch (e) {
+      throw new PcapError(file, `cannot write: ${fileProblem(e)}`)
+    }
     const h = Buffer.alloc(24)
     h.writeUInt32LE(MAGIC_US, 0)
     h.writeUInt16LE(2, 4)
@@ -105,13 +126,33 @@ export class PcapWriter {
     h.writeUInt32LE(snapLength, 16)
     h.writeUInt32LE(linkType, 20)
     writeSync(this.fd, h)
-    this.flusher = setInterval(() => this.flush(), FLUSH_EVERY_MS)
+    this.flusher = setInterval(() => this.flushOrStop(), FLUSH_EVERY_MS)
     this.flusher.unref()
+  }
+
+  /** Why writing stopped (the disk filled, the file went away), or null. */
+  failure: PcapError | null = null
+  /** Records dropped after writing stopped. */
+  lost = 0
+
+  // From the timer: an error here has no caller to go to, so it is said once and writing stops.
+  private flushOrStop(): void {
+    if (this.failure) return
+    try {
+      this.flush()
+    } catch (e) {
+      this.failure = e instanceof PcapError ? e : new PcapError(this.file, `cannot write: ${fileProblem(e)}`)
+      process.stderr.write(`${this.failure.message}; records from now on are lost\n`)
+    }
   }
 
   /** Writes frame bytes[at, at + length) with the given capture time. */
   write(bytes: Uint8Array, at: number, length: number, timestampNs: bigint, originalLength = length): void {
-    if (this.used + 16 + length > this.buffer.length) this.flush()
+    if (this.failure) {
+      this.lost++
+      return
+    }
+    if (this.used + 16 + length > this.buffer.length) this.flushOrStop()
     const seconds = timestampNs / 1_000_000_000n
     const micros = (timestampNs % 1_000_000_000n) / 1000n
     this.buffer.writeUInt32LE(Number(seconds & 0xffffffffn), this.used)
@@ -124,13 +165,22 @@ export class PcapWriter {
   }
 
   flush(): void {
-    if (this.used) writeSync(this.fd, this.buffer, 0, this.used)
+    if (this.used) {
+      try {
+        writeSync(this.fd, this.buffer, 0, this.used)
+      } catch (e) {
+        throw new PcapError(this.file, `cannot write: ${fileProblem(e)}`)
+      }
+    }
     this.used = 0
   }
 
   close(): void {
     clearInterval(this.flusher)
-    this.flush()
-    closeSync(this.fd)
+    try {
+      if (!this.failure) this.flush()
+    } finally {
+      closeSync(this.fd)
+    }
   }
 }

@@ -2,7 +2,7 @@
 // starts anything.
 import test from 'ava'
 import { execFile } from 'node:child_process'
-import { rmSync, writeFileSync } from 'node:fs'
+import { readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { root, xioChain } from '../helpers/cli.ts'
 import { scratchDir } from '../helpers/scratch.ts'
@@ -59,4 +59,19 @@ test('npm run bench -- --help prints the usage and runs nothing', async (t) => {
   t.is(r.code, 0)
   t.regex(r.stdout, /--only/)
   t.notRegex(r.stdout, /Mpps/)
+})
+
+test('an output capture on a read-only file system is one line naming the file, and the chain leaves nothing behind', async (t) => {
+  const dir = scratchDir('rofs')
+  const out = join(dir, 'out.pcap')
+  // A read-only tmpfs over the folder, in a mount namespace of its own.
+  const readOnly = ['unshare', '--mount', '--propagation', 'private', 'sh', '-c', `mount -t tmpfs -o ro tmpfs ${dir} && exec "$0" "$@"`]
+  const r = await new Promise<{ code: number; stderr: string }>((resolve) =>
+    execFile(readOnly[0], [...readOnly.slice(1), process.execPath, join(root, 'bin/xio-chain.js'), 'replay', 'chains/l2fwd.json', '--output', `out=${out}`], { cwd: root, timeout: 60_000 }, (error, _stdout, stderr) =>
+      resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stderr }),
+    ),
+  )
+  t.is(r.code, 1)
+  t.is(r.stderr.trim(), `${out}: cannot write: read-only file system`)
+  t.false(readdirSync('/dev/shm').some((f) => f.startsWith('xio.l2fwd-replay-')), 'no region left')
 })

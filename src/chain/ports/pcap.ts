@@ -131,12 +131,19 @@ export class PcapPort implements Port {
   }
 
   close(): void {
-    drainRx(this.xio, this.burst, this.writer ? this.write : this.discard, Infinity)
-    this.writer?.close()
-    this.xio.detach()
+    try {
+      drainRx(this.xio, this.burst, this.writer ? this.write : this.discard, Infinity)
+      this.writer?.close()
+      if (this.writer?.failure) throw this.writer.failure
+    } finally {
+      this.xio.detach()
+    }
   }
 
-  stats() {
-    return { sent: this.sent, written: this.written, oversize: this.oversize, ...(this.writer ? { output: this.writer.file } : {}) }
+  stats(): Record<string, string | number> {
+    const stats: Record<string, string | number> = { sent: this.sent, written: this.written, oversize: this.oversize }
+    if (this.writer?.lost) stats.lost = this.writer.lost
+    if (this.writer) stats.output = this.writer.file
+    return stats
   }
 }
