@@ -1,5 +1,5 @@
 // `npm run bench [-- --json] [-- --only dataplane,nfs]`: every suite, one report.
-import { existsSync } from 'node:fs'
+import { existsSync, readdirSync, rmSync } from 'node:fs'
 import { jsonMode, Report } from './report.ts'
 
 const suites: Record<string, string> = { dataplane: './dataplane.ts', nfs: './nfs.ts' }
@@ -20,6 +20,14 @@ if (unknown !== undefined || badSuite !== undefined || !only.length) {
   process.stderr.write(`bench: ${unknown !== undefined ? `unknown argument '${unknown}'` : `unknown suite '${badSuite ?? ''}' (have: ${Object.keys(suites).join(', ')})`}; usage: ${usage.split('\n')[0]}\n`)
   process.exit(1)
 }
+
+// Ctrl-C or SIGTERM mid-run: the regions this run made go with it (their endpoint processes
+// leave by themselves once the manager is gone).
+for (const signal of ['SIGINT', 'SIGTERM'] as const)
+  process.on(signal, () => {
+    for (const f of readdirSync('/dev/shm')) if (f.startsWith('xio.bench-') && f.endsWith(`-${process.pid}`)) rmSync(`/dev/shm/${f}`, { force: true })
+    process.exit(130)
+  })
 
 const report = new Report()
 for (const name of only) {

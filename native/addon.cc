@@ -60,6 +60,7 @@ class RegionHandle : public Napi::ObjectWrap<RegionHandle> {
   static Napi::Function define(Napi::Env env) {
     return DefineClass(env, "Region",
                        {StaticMethod<&RegionHandle::create>("create"), StaticMethod<&RegionHandle::attach>("attach"),
+                        StaticMethod<&RegionHandle::removeIfStale>("removeIfStale"),
                         InstanceMethod<&RegionHandle::buffer>("buffer"),
                         InstanceMethod<&RegionHandle::startManager>("startManager"),
                         InstanceMethod<&RegionHandle::stopManager>("stopManager"),
@@ -94,6 +95,11 @@ class RegionHandle : public Napi::ObjectWrap<RegionHandle> {
     c.mode = u32(o, "mode", c.mode);
     c.gid = o.Get("gid").IsNumber() ? o.Get("gid").As<Napi::Number>().Int32Value() : -1;
     return wrap(info.Env(), guard(info.Env(), [&] { return Region::create(prefix, c); }));
+  }
+
+  static Napi::Value removeIfStale(const Napi::CallbackInfo& info) {
+    std::string prefix = info[0].As<Napi::String>();
+    return Napi::Boolean::New(info.Env(), guard(info.Env(), [&] { return xio::removeIfStale(prefix); }));
   }
 
   static Napi::Value attach(const Napi::CallbackInfo& info) {

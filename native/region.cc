@@ -116,6 +116,30 @@ bool leaseHeld(int fd, uint64_t offset) {
 
 std::string shmName(const std::string& prefix) { return "/xio." + prefix; }
 
+bool removeIfStale(const std::string& prefix) {
+  validatePrefix(prefix);
+  int fd = shm_open(shmName(prefix).c_str(), O_RDONLY, 0);
+  if (fd < 0) {
+    if (errno == ENOENT) return false;
+    failOpen(prefix, errno, false);
+  }
+  // A live manager (or one still creating) holds the lease; one of layout 1, a whole-file flock.
+  bool held = leaseHeld(fd, kManagerLease) || flock(fd, LOCK_SH | LOCK_NB) != 0;
+  bool removed = false;
+  if (!held && nameLeadsTo(prefix, fd)) {
+    if (shm_unlink(shmName(prefix).c_str()) != 0 && errno != ENOENT) {
+      int err = errno;
+      close(fd);
+      if (err == EACCES || err == EPERM)
+        fail("PERMISSION", path(prefix) + " is left by another user's chain; remove it as that user or root");
+      fail("SYSTEM", "removing " + path(prefix) + ": " + strerror(err));
+    }
+    removed = true;
+  }
+  close(fd);
+  return removed;
+}
+
 void validatePrefix(const std::string& prefix) {
   bool ok = !prefix.empty() && prefix.size() <= 64;
   for (char c : prefix) ok = ok && (isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.');

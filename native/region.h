@@ -104,6 +104,11 @@ class Region {
 // Whether any open file other than fd's holds a lock on the byte at offset.
 bool leaseHeld(int fd, uint64_t offset);
 
+// What is left of a prefix a manager no longer holds, for `xio-chain clean`: removes
+// /dev/shm/xio.<prefix> if no live manager (or creator) holds it. Returns true if it removed
+// it; false if it is in use or gone already. Throws Failure PERMISSION or SYSTEM.
+bool removeIfStale(const std::string& prefix);
+
 std::string shmName(const std::string& prefix);
 void validatePrefix(const std::string& prefix);
 

@@ -5,7 +5,7 @@ import { hideBin } from 'yargs/helpers'
 import { loadChain, SpecError, type Chain } from '../chain/spec.ts'
 import { ChainError, RunningChain } from '../chain/launcher.ts'
 import { checkPcapFormat, PcapError } from '../chain/pcap.ts'
-import { XioError, observe } from '../xio/index.ts'
+import { cleanStaleRegions, XioError, observe } from '../xio/index.ts'
 import { statsLines } from './stats.ts'
 import { showDashboard } from '../tui/dashboard.tsx'
 import { chainSource, describeExit, observerSource } from '../tui/sources.ts'
@@ -44,6 +44,11 @@ async function run(spec: string, options: { duration?: number; tui: boolean; pre
   // Before start: a Ctrl-C while NFs come up must still stop them and remove the region.
   let stop = false
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => (stop = true))
+  // A reader that went away (`| head`) stops the chain as Ctrl-C would, cleanly.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') throw e
+    stop = true
+  })
   const running = await RunningChain.start(chain, { prefix: options.prefix, maxRestarts: options.maxRestarts })
   const dashboard = options.tui && process.stdout.isTTY === true
   // The dashboard shows NF exits itself and prints them when it closes; stderr would tear its screen.
@@ -182,7 +187,19 @@ const cli = yargs(hideBin(process.argv))
     (y) => y.option('prefix', { type: 'string', demandOption: true, describe: 'the running chain\'s prefix' }).example('$0 top --prefix fw-nat', ''),
     (a) => top(a.prefix),
   )
-  .demandCommand(1, 'name a command: run, replay, validate or top')
+  .command(
+    'clean',
+    'Remove what chains killed with kill -9 left in /dev/shm (running chains are left alone)',
+    (y) => y.example('$0 clean', ''),
+    () => {
+      const r = cleanStaleRegions()
+      for (const file of r.removed) process.stdout.write(`removed ${file} (its chain is gone)\n`)
+      if (!r.removed.length) process.stdout.write(`nothing to clean${r.inUse.length ? ` (${r.inUse.length} region(s) of running chains left alone)` : ''}\n`)
+      for (const f of r.failed) process.stderr.write(`${f.file}: ${f.message}\n`)
+      if (r.failed.length) process.exitCode = 1
+    },
+  )
+  .demandCommand(1, 'name a command: run, replay, validate, top or clean')
   .strict()
   .help()
   .fail((message, error) => {

@@ -6,3 +6,4 @@ export { layout, setAffinity, type RegionOptions, type ManagerOptions } from './
 export { createNF, defineNF, runNF, nfEnv, type RunOptions } from './nf.ts'
 export * from './region-view.ts'
 export * from './nf-types.ts'
+export { cleanStaleRegions, type CleanResult } from './clean.ts'

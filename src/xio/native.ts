@@ -81,7 +81,12 @@ export interface Layout {
 }
 
 interface Addon {
-  Region: { create(prefix: string, options?: RegionOptions): NativeRegion; attach(prefix: string, readOnly?: boolean): NativeRegion }
+  Region: {
+    create(prefix: string, options?: RegionOptions): NativeRegion
+    attach(prefix: string, readOnly?: boolean): NativeRegion
+    /** Removes /dev/shm/xio.<prefix> if no live manager holds it; true if it did. */
+    removeIfStale(prefix: string): boolean
+  }
   Endpoint: new (region: NativeRegion, name: string, spinUs?: number) => NativeEndpoint
   layout: Layout
   schedYield(): void

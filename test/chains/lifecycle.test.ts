@@ -5,7 +5,7 @@ import test from 'ava'
 import { once } from 'node:events'
 import { existsSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { observe, type Observer } from '../../src/xio/index.ts'
+import { Manager, observe, type Observer } from '../../src/xio/index.ts'
 import { root, startXioChain, xioChain } from '../helpers/cli.ts'
 import { uniquePrefix, until } from '../helpers/processes.ts'
 import { scratchDir } from '../helpers/scratch.ts'
@@ -115,4 +115,39 @@ test.serial('a capture in a format pcap-parser cannot read is refused with what 
   const r = await xioChain(['replay', 'chains/l2fwd.json', '--input', `in=${join(dir, 'capture.pcapng')}`, '--prefix', uniquePrefix('pcapng')])
   t.is(r.code, 1)
   t.regex(r.stderr, /capture\.pcapng: pcapng is not supported; convert it: tshark -F pcap/)
+})
+
+test.serial('run | head: the reader going away stops the chain cleanly, leaving no process and no region', async (t) => {
+  const prefix = uniquePrefix('epipe')
+  const cli = startXioChain(['run', 'chains/l2fwd.json', '--no-tui', '--prefix', prefix])
+  const o = await watch(prefix)
+  t.true(await until(() => nfSlots(o, 'fwd').length === 1, 20_000))
+  const pids = nfSlots(o, 'fwd').map((s) => s.pid)
+  o.close()
+  t.true(await until(() => cli.output().includes('-- 1s'), 20_000), 'stats lines flow')
+  cli.stdout!.destroy() // as head does once it has its lines
+  const [code] = await once(cli, 'exit')
+  t.is(code, 0, cli.output())
+  for (const pid of pids) t.false(alive(pid), `NF process ${pid} is gone`)
+  t.false(existsSync(`/dev/shm/xio.${prefix}`))
+})
+
+test.serial('xio-chain clean removes what a kill -9 of run left, and leaves a running chain alone', async (t) => {
+  const killed = uniquePrefix('killed')
+  const cli = startXioChain(['run', 'chains/l2fwd.json', '--no-tui', '--prefix', killed])
+  const o = await watch(killed)
+  t.true(await until(() => nfSlots(o, 'fwd').length === 1, 20_000))
+  const pids = nfSlots(o, 'fwd').map((s) => s.pid)
+  o.close()
+  cli.kill('SIGKILL')
+  await once(cli, 'exit')
+  t.true(existsSync(`/dev/shm/xio.${killed}`), 'a kill -9 leaves the region')
+  t.true(await until(() => pids.every((pid) => !alive(pid)), 5000), 'its NF processes leave by themselves')
+  const live = Manager.create({ prefix: uniquePrefix('alive'), buffers: 256 })
+  const r = await xioChain(['clean'])
+  t.is(r.code, 0, r.stderr)
+  t.true(r.stdout.includes(`removed /dev/shm/xio.${killed}`), r.stdout)
+  t.false(existsSync(`/dev/shm/xio.${killed}`))
+  t.true(existsSync(`/dev/shm/xio.${live.prefix}`), 'the running one is untouched')
+  live.close()
 })
