@@ -1,8 +1,8 @@
 // The CLI refuses bad input with one line naming what is wrong, and a non-zero exit, before it
 // starts anything.
 import test from 'ava'
-import { execFile } from 'node:child_process'
-import { readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { execFile, execFileSync, spawnSync } from 'node:child_process'
+import { chmodSync, copyFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { root, xioChain } from '../helpers/cli.ts'
 import { scratchDir } from '../helpers/scratch.ts'
@@ -74,4 +74,15 @@ test('an output capture on a read-only file system is one line naming the file, 
   t.is(r.code, 1)
   t.is(r.stderr.trim(), `${out}: cannot write: read-only file system`)
   t.false(readdirSync('/dev/shm').some((f) => f.startsWith('xio.l2fwd-replay-')), 'no region left')
+})
+
+test('npm test says which system tools are missing, and how to install them, when it cannot itself', async (t) => {
+  // As a user who is not root, with none of the tools on its PATH.
+  const dir = scratchDir('deps')
+  chmodSync(dir, 0o755)
+  copyFileSync(join(root, 'scripts/system-deps.sh'), join(dir, 'system-deps.sh'))
+  symlinkSync(execFileSync('sh', ['-c', 'command -v id']).toString().trim(), join(dir, 'id'))
+  const r = spawnSync('/bin/sh', [join(dir, 'system-deps.sh')], { env: { PATH: dir }, uid: 65534, gid: 65534, encoding: 'utf8' })
+  t.is(r.status, 1)
+  t.is(r.stderr.trim(), 'the tests need tcpdump tshark tmux: install them (sudo apt-get install tcpdump tshark tmux), then run npm test again')
 })
