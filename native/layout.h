@@ -104,7 +104,7 @@ struct alignas(kCacheLine) EndpointCounters {
 struct alignas(kCacheLine) RouteCounters {
   uint64_t rxPackets;  // delivered into its RX ring
   uint64_t rxBytes;
-  uint64_t txPackets;  // valid descriptors taken from its TX ring
+  uint64_t txPackets;  // sent on: taken from its TX ring to a live route (drops, no-route, refusals apart)
   uint64_t txBytes;
   uint64_t dropped;    // it asked for a drop
   uint64_t noRoute;    // sent through a gate or to a service with no live endpoint

@@ -329,7 +329,7 @@ uint32_t Manager::routeTx(uint32_t s) {
   RouteCounters& route = region_->managerSide(s)->route;
   const uint16_t* routes = region_->service(slot.service)->routes;
   uint64_t bytes = 0;
-  uint32_t kept = 0, valid = 0, marks = 0;
+  uint32_t kept = 0, marks = 0;
   for (uint32_t i = 0; i < n; i++) {
     uint32_t d = scratch_[i];
     if (d & kMark) {
@@ -353,8 +353,6 @@ uint32_t Manager::routeTx(uint32_t s) {
       route.invalid++;
       continue;
     }
-    valid++;
-    bytes += length;
     uint32_t kind = act >> 24, arg = act & 0xffffff;
     if (kind == kActionDrop) {
       recycle(d);
@@ -373,8 +371,10 @@ uint32_t Manager::routeTx(uint32_t s) {
     held.desc[kept] = d;
     held.dest[kept] = uint16_t(to);  // a service; the instance is picked at delivery
     kept++;
+    bytes += length;
   }
-  route.txPackets += valid;
+  // Sent on: drops, no-route and refusals are counted apart, so an NF's tx is what it passed.
+  route.txPackets += kept;
   route.txBytes += bytes;
   slot.tx.cons->dequeued -= marks;
   held.count = kept;

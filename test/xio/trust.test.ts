@@ -249,7 +249,7 @@ test.serial('with sleepMs 0 the manager never sleeps, and still notices a death'
   m.close()
 })
 
-test.serial('counters add up: refused descriptors are not counted as sent or freed, and a death is its own service\'s', async (t) => {
+test.serial('counters add up: refused and dropped descriptors are not counted as sent, refused ones not as freed, and a death is its own service\'s', async (t) => {
   const m = chain('counters', { buffers: 256, cacheSize: 32, ringSize: 64 })
   m.start()
   const sink = await attach({ prefix: m.prefix, name: 'sink' })
@@ -264,6 +264,12 @@ test.serial('counters add up: refused descriptors are not counted as sent or fre
   let route = slotOf(m.snapshot(), 'gen')!.route
   t.is(route.txPackets, 2, 'the two refused are not counted as sent')
   t.is(route.txBytes, 200, 'and bytes agree with packets')
+  const dropped = new Uint32Array(3)
+  t.is(gen.malloc(dropped), 3)
+  for (const d of dropped) gen.drop(d)
+  gen.tx(dropped)
+  t.true(await until(() => slotOf(m.snapshot(), 'gen')!.route.dropped === 3))
+  t.is(slotOf(m.snapshot(), 'gen')!.route.txPackets, 2, 'what it dropped is not counted as sent either')
   const junk = new Uint32Array([burst[1], 70_000])
   gen.free(junk, 2) // both refused: the first was sent already
   t.true(await until(() => slotOf(m.snapshot(), 'gen')!.route.invalid === 4))
