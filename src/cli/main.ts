@@ -167,7 +167,7 @@ const cli = yargs(hideBin(process.argv))
         .option('input', { type: 'string', array: true, describe: '<endpoint>=<file.pcap> to read (repeatable)' })
         .option('output', { type: 'string', array: true, describe: '<endpoint>=<file.pcap> to write (repeatable)' })
         .option('json', { type: 'boolean', default: false, describe: 'counters as JSON' })
-        .option('prefix', { type: 'string' })
+        .option('prefix', { type: 'string', describe: 'shared data prefix (default: <spec prefix>-replay-<pid>, so a replay never meets a running chain)' })
         .example('$0 replay chains/fw-nat.json --output wan=/tmp/wan.pcap --json', 'what the NAT sent out, and every counter'),
     (a) => replay(a.spec, { input: a.input, output: a.output, json: a.json, prefix: a.prefix }),
   )
@@ -200,6 +200,10 @@ const cli = yargs(hideBin(process.argv))
     },
   )
   .demandCommand(1, 'name a command: run, replay, validate, top or clean')
+  .epilog(
+    'A chain spec is JSON: endpoints (NFs and ports) and links between them, checked against chains/chain.schema.json ' +
+      '(point "$schema" at it for editor completion). The bundled chains in chains/ are examples; the README explains each.',
+  )
   .strict()
   .help()
   .fail((message, error) => {

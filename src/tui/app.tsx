@@ -88,7 +88,8 @@ export function App({ feed, topology, owns, onQuit, size, keys = true }: AppProp
       </Text>
     )
 
-  const help = `q quit${owns ? ' (stops the chain)' : ''} · p ${paused ? 'resume' : 'pause'} · tab/arrows: next panel (${focused.def.title})`
+  // p freezes what is shown, not the chain: say so, so nobody takes it for a paused data plane.
+  const help = `q quit${owns ? ' (stops the chain)' : ''} · p ${paused ? 'unfreeze' : 'freeze'} display · tab/arrows: next panel (${focused.def.title})`
   return (
     <Box flexDirection="column" width={width}>
       <Text wrap="truncate">
@@ -96,7 +97,7 @@ export function App({ feed, topology, owns, onQuit, size, keys = true }: AppProp
         {`  ${model.name === model.prefix ? '' : `${model.name}  `}prefix ${model.prefix}  ${clock(model.watching)}`}
         {paused && (
           <Text inverse color="yellow">
-            {' PAUSED '}
+            {' DISPLAY FROZEN, traffic flows on '}
           </Text>
         )}
         {model.event && <Text color="yellow">{`  ${model.event}`}</Text>}
