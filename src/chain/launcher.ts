@@ -122,7 +122,9 @@ export class RunningChain extends EventEmitter {
   }
 
   private spawnNf(endpoint: string, cpu: string, restarts: number): NfInstanceProcess {
-    const child = spawn(process.execPath, ['--import', 'tsx', nfProcessScript, this.chain.file, endpoint, this.prefix, cpu], {
+    // A replay runs NFs on the captures' time, so it gives the same output however long it takes.
+    const clock = this.options.replay ? 'packets' : 'wall'
+    const child = spawn(process.execPath, ['--import', 'tsx', nfProcessScript, this.chain.file, endpoint, this.prefix, cpu, clock], {
       stdio: ['ignore', 'pipe', 'pipe'],
     })
     const proc: NfInstanceProcess = { endpoint, child, restarts, stderr: '', ready: false }

@@ -1,4 +1,4 @@
-// The entry point of one NF instance: `node --import tsx nf-process.ts <spec> <endpoint> <prefix> [cpus]`.
+// The entry point of one NF instance: `node --import tsx nf-process.ts <spec> <endpoint> <prefix> [cpus] [wall|packets]`.
 // The launcher starts one per instance. It loads the same spec the launcher validated, takes
 // its endpoint's config, attaches by prefix, says `ready` on stdout once the NF accepted its
 // config, and runs until SIGTERM (or until the manager is gone), then detaches so the manager
@@ -8,7 +8,7 @@ import { NFConfigError } from '../xio/nf-types.ts'
 import { nfs } from './registry.ts'
 import { loadChain } from './spec.ts'
 
-const [specFile, name, prefix, cpus] = process.argv.slice(2)
+const [specFile, name, prefix, cpus, clock] = process.argv.slice(2)
 if (cpus) setAffinity(cpus.split(',').map(Number))
 const chain = loadChain(specFile)
 const endpoint = chain.endpoints.get(name)
@@ -26,7 +26,7 @@ try {
   const instance = createNF(xio, nf, (endpoint.spec as { config?: unknown }).config ?? {})
   // The launcher counts an instance as started only once its config has been accepted.
   process.stdout.write('ready\n')
-  await runNF(xio, instance, { stopping: () => stopping || !xio.managerAlive() })
+  await runNF(xio, instance, { stopping: () => stopping || !xio.managerAlive(), clock: clock === 'packets' ? 'packets' : 'wall' })
 } catch (e) {
   if (e instanceof XioError && e.code === 'FAULTED') {
     // Cut off by the manager for a stray write into its own rings: leave, to be restarted.

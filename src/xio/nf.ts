@@ -15,6 +15,12 @@ export interface RunOptions {
   burst?: number
   /** Checked between bursts; the loop returns once it is true. */
   stopping: () => boolean
+  /**
+   * The NF's time: 'wall' (the default), or 'packets', each packet's capture timestamp, so a
+   * replay expires NAT mappings and conntrack entries exactly as the captures' own time says,
+   * however fast or slow the machine replays them.
+   */
+  clock?: 'wall' | 'packets'
 }
 
 const TICK_MS = 100
@@ -41,13 +47,23 @@ export function createNF<Config>(xio: Xio, nf: NFModule<Config>, config: Config)
 export async function runNF(xio: Xio, instance: NFInstance, options: RunOptions): Promise<void> {
   const burst = new Uint32Array(options.burst ?? 32)
   const p: Packet = { bytes: xio.bytes, view: xio.view, d: 0, at: 0, length: 0, from: 0, inPort: 0, flowHash: 0 }
-  let lastTick = performance.now()
-  let lastYield = lastTick
+  const packetClock = options.clock === 'packets'
+  let lastTick = packetClock ? -Infinity : performance.now()
+  let lastYield = performance.now()
   let lastPublish = 0
   while (!options.stopping()) {
     const n = xio.rxWait(burst, TICK_MS)
     for (let i = 0; i < n; i++) {
       const d = burst[i]
+      if (packetClock && instance.tick) {
+        // Ticks follow the packets one by one, so their timing never depends on how they
+        // happened to be batched.
+        const t = xio.timestampMs(d)
+        if (t - lastTick >= TICK_MS) {
+          instance.tick(t)
+          lastTick = t
+        }
+      }
       const length = xio.length(d)
       const hash = xio.flowHash(d)
       p.d = d
@@ -73,7 +89,7 @@ export async function runNF(xio: Xio, instance: NFInstance, options: RunOptions)
       if ((tries & 1023) === 0 && (options.stopping() || !xio.managerAlive())) return
     }
     const now = performance.now()
-    if (instance.tick && now - lastTick >= TICK_MS) {
+    if (!packetClock && instance.tick && now - lastTick >= TICK_MS) {
       instance.tick(now)
       lastTick = now
     }

@@ -177,6 +177,12 @@ export class Xio {
     return this.view.getBigUint64(this.base + d * this.stride + M.timestamp, true)
   }
 
+  /** Capture or creation time in ms, as a number: no allocation, for per-packet use. */
+  timestampMs(d: number): number {
+    const at = (this.base + d * this.stride + M.timestamp) >>> 2
+    return (this.u32[at + 1] * 4294967296 + this.u32[at]) / 1e6
+  }
+
   setTimestamp(d: number, ns: bigint): void {
     this.view.setBigUint64(this.base + d * this.stride + M.timestamp, ns, true)
   }

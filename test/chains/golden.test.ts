@@ -6,6 +6,7 @@ import { copyFileSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { root, tsharkFields, xioChain } from '../helpers/cli.ts'
 import { PcapWriter, readPcap } from '../../src/chain/pcap.ts'
+import { ipv4Frame } from '../packet/craft.ts'
 import { scratchDir } from '../helpers/scratch.ts'
 
 const golden = (chain: string, endpoint: string) => join(root, 'test/golden', chain, `${endpoint}.pcap`)
@@ -96,4 +97,33 @@ test.serial('an empty capture (a header, no records) replays as zero packets, as
   t.is(JSON.parse(r.stdout).endpoints.fwd.rx, 0)
   t.is((await readPcap(join(dir, 'out.pcap'))).records.length, 0, 'and writes an empty capture')
   rmSync(dir, { recursive: true, force: true })
+})
+
+test.serial('replay runs the NFs on the captures\' time: a mapping expires when the captures say, however fast the replay', async (t) => {
+  const dir = scratchDir('clock')
+  const t0 = 1_700_000_000_000_000_000n // ns
+  const second = 1_000_000_000n
+  const capture = (file: string, frames: [bigint, Uint8Array][]) => {
+    const w = new PcapWriter(join(dir, file))
+    for (const [at, frame] of frames) w.write(frame, 0, frame.length, at)
+    w.close()
+    return join(dir, file)
+  }
+  const query = ipv4Frame({ src: '10.0.0.2', dst: '198.51.100.1', proto: 'udp', srcPort: 5000, dstPort: 53, payload: 20 })
+  const answer = ipv4Frame({ src: '198.51.100.1', dst: '203.0.113.1', proto: 'udp', srcPort: 53, dstPort: 20000, payload: 40 })
+  const lan = capture('lan.pcap', [[t0, query]])
+  // The first answer comes at once; the second 200 s later, past the 120 s an answered UDP
+  // mapping lives: the NAT must have forgotten it by then, as it would have live.
+  const wan = capture('wan.pcap', [[t0 + second / 2n, answer], [t0 + 200n * second, answer]])
+  const outputs: Buffer[] = []
+  for (let run = 0; run < 2; run++) {
+    const out = join(dir, `lan-out-${run}.pcap`)
+    const r = await xioChain(['replay', 'chains/fw-nat.json', '--json', '--input', `lan=${lan}`, '--input', `wan=${wan}`, '--output', `lan=${out}`, '--output', `wan=${join(dir, 'wan-out.pcap')}`])
+    t.is(r.code, 0, r.stderr)
+    const delivered = (await readPcap(out)).records
+    t.is(delivered.length, 1, 'only the answer within the mapping\'s life gets in')
+    t.is(delivered[0].timestampNs, t0 + second / 2n)
+    outputs.push(readFileSync(out))
+  }
+  t.true(outputs[0].equals(outputs[1]), 'and every replay gives the same bytes')
 })
