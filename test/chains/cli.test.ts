@@ -86,3 +86,11 @@ test('npm test says which system tools are missing, and how to install them, whe
   t.is(r.status, 1)
   t.is(r.stderr.trim(), 'the tests need tcpdump tshark tmux: install them (sudo apt-get install tcpdump tshark tmux), then run npm test again')
 })
+
+test('a chain runs from any folder, not only from inside the checkout', async (t) => {
+  const elsewhere = scratchDir('elsewhere')
+  const out = join(elsewhere, 'out.pcap')
+  const r = await xioChain(['replay', join(root, 'chains/l2fwd.json'), '--json', '--output', `out=${out}`], 60_000, elsewhere)
+  t.is(r.code, 0, r.stderr)
+  t.true(JSON.parse(r.stdout).endpoints.fwd.rx > 0, 'the NF process started and forwarded')
+})

@@ -11,9 +11,9 @@ export interface Result {
   stderr: string
 }
 
-export function xioChain(args: string[], timeoutMs = 60_000): Promise<Result> {
+export function xioChain(args: string[], timeoutMs = 60_000, cwd = root): Promise<Result> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [bin, ...args], { cwd: root, timeout: timeoutMs }, (error, stdout, stderr) =>
+    execFile(process.execPath, [bin, ...args], { cwd, timeout: timeoutMs }, (error, stdout, stderr) =>
       resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     )
   })
