@@ -128,14 +128,14 @@ function rules(n: number, seed: number): FirewallRule[] {
       out.push({
         action: 'allow', proto: 'tcp',
         dst: `${q(ip(10, Math.floor(r() * 64), Math.floor(r() * 256), 0))}/24`,
-        dstPort: pick<FirewallRule['dstPort']>([22, 80, 443, 8080, [[80, 80], [443, 443]], [8000, 8999]]),
+        dstPort: pick<FirewallRule['dstPort']>([22, 80, 443, 8080, [80, 443], '8000-8999']),
       })
     } else if (k < 0.75) {
       out.push({ action: 'drop', src: `${q(ip(100 + Math.floor(r() * 100), Math.floor(r() * 256), 0, 0))}/16` })
     } else if (k < 0.9) {
       out.push({ action: 'allow', proto: 'udp', dst: q(ip(10, Math.floor(r() * 64), Math.floor(r() * 256), Math.floor(r() * 256))), dstPort: 53 })
     } else {
-      out.push({ action: 'allow', proto: 'tcp', src: `${q(ip(172, 16 + Math.floor(r() * 16), Math.floor(r() * 256), 0))}/24`, dstPort: [1024, 65535], in: 'lan' })
+      out.push({ action: 'allow', proto: 'tcp', src: `${q(ip(172, 16 + Math.floor(r() * 16), Math.floor(r() * 256), 0))}/24`, dstPort: '1024-65535', in: 'lan' })
     }
   }
   return out

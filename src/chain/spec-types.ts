@@ -43,15 +43,12 @@ export type Cidr = string;
  */
 export type Port = number;
 /**
- * Ports [low, high], both included; low must not be above high.
- *
- * @minItems 2
- * @maxItems 2
+ * Ports low to high, both included, as text: "8000-8499" (low must not be above high).
  *
  * This interface was referenced by `ChainSpec`'s JSON-Schema
- * via the `definition` "PortRange".
+ * via the `definition` "PortRangeText".
  */
-export type PortRange = [Port, Port];
+export type PortRangeText = string;
 /**
  * Name(s) of the endpoint(s) where the packet entered the chain (its ingress port); each must name an endpoint of the chain.
  *
@@ -91,12 +88,12 @@ export type Ipv4 = string;
  */
 export type Cidrs = Cidr | [Cidr, ...Cidr[]];
 /**
- * A port (53), a range [low, high] ([1024, 65535]), or a non-empty list of ports and ranges ([22, [8000, 8080]]). A list of exactly two numbers is a range: write [[80, 80], [443, 443]] (or [80, [443, 443]]) for two single ports.
+ * A port (53), a range as text ("1024-65535"), or a non-empty list of ports and ranges ([80, 443, "8000-8499"]). A list is always a list: [80, 443] is ports 80 and 443, never the ports between them.
  *
  * This interface was referenced by `ChainSpec`'s JSON-Schema
  * via the `definition` "Ports".
  */
-export type Ports = Port | PortRange | [Port | PortRange, ...(Port | PortRange)[]];
+export type Ports = Port | PortRangeText | [Port | PortRangeText, ...(Port | PortRangeText)[]];
 /**
  * An idle timeout in seconds.
  *
@@ -260,11 +257,11 @@ export interface FirewallRule {
   /**
    * Source port(s). Any if absent.
    */
-  srcPort?: Port | PortRange | [Port | PortRange, ...(Port | PortRange)[]];
+  srcPort?: Port | PortRangeText | [Port | PortRangeText, ...(Port | PortRangeText)[]];
   /**
    * Destination port(s). Any if absent.
    */
-  dstPort?: Port | PortRange | [Port | PortRange, ...(Port | PortRange)[]];
+  dstPort?: Port | PortRangeText | [Port | PortRangeText, ...(Port | PortRangeText)[]];
   in?: EndpointNames;
   /**
    * Free text for people reading the spec.

@@ -6,7 +6,8 @@ import { basename, dirname, resolve } from 'node:path'
 import { createRequire } from 'node:module'
 import type { ErrorObject, ValidateFunction } from 'ajv'
 import type { ChainSpec, Endpoint } from './spec-types.ts'
-import { gatesOf, isPortKind } from './registry.ts'
+import { gatesOf, isPortKind, nfs } from './registry.ts'
+import { NFConfigError, type NFEnv } from '../xio/nf-types.ts'
 
 const require = createRequire(import.meta.url)
 const Ajv = require('ajv') as typeof import('ajv').default
@@ -82,8 +83,42 @@ export function loadChain(file: string): Chain {
   return checkChain(file, json)
 }
 
+/**
+ * Each NF's config as the NF itself reads it at start (what a schema cannot say: a range
+ * written backwards, a port forward inside another's range...), so validate refuses what run
+ * would. Endpoint ids are the launcher's: the order endpoints are declared in.
+ */
+function nfConfigProblems(endpoints: Map<string, ChainEndpoint>, links: ChainLink[]): Problem[] {
+  const ids = [...endpoints.keys()]
+  const problems: Problem[] = []
+  for (const e of endpoints.values()) {
+    const nf = nfs[e.kind]
+    if (e.isPort || !nf) continue
+    const env: NFEnv = {
+      endpointId: (name) => ids.indexOf(name),
+      gateTarget: (gate) => {
+        const link = links.find((l) => l.from === e.name && l.gate === gate)
+        return link ? ids.indexOf(link.to) : -1
+      },
+      now: () => 0,
+    }
+    try {
+      nf.create((e.spec as { config?: unknown }).config ?? {}, env)
+    } catch (err) {
+      if (!(err instanceof NFConfigError)) throw err
+      problems.push({ path: `/endpoints/${e.name}/config${err.path}`, message: err.message.slice(err.path.length + 2) })
+    }
+  }
+  return problems
+}
+
+export interface CheckOptions {
+  /** Also build each NF from its config, as run will (default true); false checks the schema and wiring only. */
+  nfConfigs?: boolean
+}
+
 /** Validates parsed JSON as a chain and resolves it; throws SpecError with every problem found. */
-export function checkChain(file: string, json: unknown): Chain {
+export function checkChain(file: string, json: unknown, options: CheckOptions = {}): Chain {
   const v = validate()
   if (!v(json)) throw new SpecError(file, schemaProblems(v.errors ?? []))
   const spec = json as ChainSpec
@@ -115,6 +150,7 @@ export function checkChain(file: string, json: unknown): Chain {
   if (slots > MAX_ENDPOINT_PROCESSES)
     problems.push({ path: '/endpoints', message: `${slots} endpoints and NF instances in all; a chain holds at most ${MAX_ENDPOINT_PROCESSES}` })
   if (!problems.length) problems.push(...reachability(endpoints, links))
+  if (!problems.length && options.nfConfigs !== false) problems.push(...nfConfigProblems(endpoints, links))
   if (problems.length) throw new SpecError(file, problems)
   const name = spec.name ?? basename(file).replace(/\.json$/, '')
   return { file, dir: dirname(resolve(file)), name, prefix: spec.prefix ?? name.replace(/[^A-Za-z0-9_.-]/g, '-'), spec, endpoints, links }

@@ -37,7 +37,7 @@ test('a valid spec resolves endpoints, gates and links', (t) => {
 test('a bad field deep in an NF config names its path and what was expected', (t) => {
   const spec = base()
   ;(spec.endpoints.fw as { config: { rules: unknown[] } }).config.rules.push({ action: 'allow' }, { action: 'allow', dstPort: 'http' })
-  t.deepEqual(problems(spec), [`${FILE}: /endpoints/fw/config/rules/2/dstPort: must be a port or [low, high], or a list of them`])
+  t.deepEqual(problems(spec), [`${FILE}: /endpoints/fw/config/rules/2/dstPort: must be a port, a range "low-high", or a list of them`])
 })
 
 test('an unknown field is named', (t) => {

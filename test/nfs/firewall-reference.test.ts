@@ -22,12 +22,12 @@ const cidrArb = fc.tuple(addrArb, fc.integer({ min: 0, max: 32 })).map(([a, p]) 
   return `${(x >>> 24) & 255}.${(x >>> 16) & 255}.${(x >>> 8) & 255}.${x & 255}/${p}`
 })
 const portArb = fc.oneof(fc.constantFrom(...PORTS), fc.nat(65535))
-const rangeArb = fc.tuple(portArb, portArb).map(([a, b]) => [Math.min(a, b), Math.max(a, b)] as [number, number])
+const rangeArb = fc.tuple(portArb, portArb).map(([a, b]) => `${Math.min(a, b)}-${Math.max(a, b)}`)
 const portSpecArb = fc.oneof(
   portArb,
   rangeArb,
-  // Non-empty, as the schema's Ports type says.
-  fc.array(fc.oneof(portArb, rangeArb), { minLength: 3, maxLength: 4 }).map(a => a as [number | [number, number], ...Array<number | [number, number]>]),
+  // Non-empty, as the schema's Ports type says; two plain ports are a list of two, not a range.
+  fc.array(fc.oneof(portArb, rangeArb), { minLength: 1, maxLength: 4 }).map(a => a as [number | string, ...Array<number | string>]),
 )
 const cidrListArb = fc.array(cidrArb, { minLength: 1, maxLength: 3 }).map(a => a as [string, ...string[]])
 const ruleArb: fc.Arbitrary<FirewallRule> = fc.record({
@@ -64,9 +64,12 @@ function inCidrs(spec: string | string[] | undefined, a: number): boolean {
 function inPorts(spec: FirewallRule['srcPort'], has: boolean, p: number): boolean {
   if (spec === undefined) return true
   if (!has) return false
-  if (typeof spec === 'number') return p === spec
-  if (spec.length === 2 && typeof spec[0] === 'number' && typeof spec[1] === 'number') return p >= spec[0] && p <= spec[1]
-  return spec.some(x => (typeof x === 'number' ? p === x : p >= x[0] && p <= x[1]))
+  const one = (x: number | string) => {
+    if (typeof x === 'number') return p === x
+    const [low, high] = x.split('-').map(Number)
+    return p >= low && p <= high
+  }
+  return Array.isArray(spec) ? spec.some(one) : one(spec)
 }
 
 /** Index of the first matching rule, or -1. */

@@ -52,23 +52,23 @@ test('ports: single, range edges, lists, both directions', t => {
   t.true(verdict({ dstPort: 443 }, { dstPort: 443 }))
   t.false(verdict({ dstPort: 443 }, { dstPort: 444 }))
   for (const [p, ok] of [[1023, false], [1024, true], [2000, true], [65535, true]] as const) {
-    t.is(verdict({ dstPort: [1024, 65535] }, { proto: 'udp', dstPort: p }), ok, String(p))
+    t.is(verdict({ dstPort: '1024-65535' }, { proto: 'udp', dstPort: p }), ok, String(p))
   }
   for (const [p, ok] of [[0, true], [1, false]] as const) t.is(verdict({ srcPort: 0 }, { srcPort: p }), ok)
   for (const [p, ok] of [[79, false], [80, true], [81, false], [442, false], [443, true], [8000, true], [8080, true], [8081, false]] as const) {
-    t.is(verdict({ proto: 'tcp', dstPort: [80, [443, 443], [8000, 8080]] }, { dstPort: p }), ok, String(p))
+    t.is(verdict({ proto: 'tcp', dstPort: [80, '443-443', '8000-8080'] }, { dstPort: p }), ok, String(p))
   }
-  t.true(verdict({ dstPort: [[80, 80], [443, 443]] }, { dstPort: 443 }))
-  t.false(verdict({ dstPort: [[80, 80], [443, 443]] }, { dstPort: 100 }))
-  // Two plain numbers are a range, as the grammar says.
-  t.true(verdict({ dstPort: [80, 443] }, { dstPort: 100 }))
-  t.true(verdict({ srcPort: [1024, 2048], dstPort: 53 }, { proto: 'udp', srcPort: 2048, dstPort: 53 }))
-  t.false(verdict({ srcPort: [1024, 2048], dstPort: 53 }, { proto: 'udp', srcPort: 2049, dstPort: 53 }))
+  // A list is always a list: [80, 443] is those two ports, never the ports between them.
+  t.true(verdict({ dstPort: [80, 443] }, { dstPort: 443 }))
+  t.true(verdict({ dstPort: [80, 443] }, { dstPort: 80 }))
+  t.false(verdict({ dstPort: [80, 443] }, { dstPort: 200 }))
+  t.true(verdict({ srcPort: '1024-2048', dstPort: 53 }, { proto: 'udp', srcPort: 2048, dstPort: 53 }))
+  t.false(verdict({ srcPort: '1024-2048', dstPort: 53 }, { proto: 'udp', srcPort: 2049, dstPort: 53 }))
 })
 
 test('ports never match ICMP or other protocols', t => {
-  t.false(verdict({ dstPort: [0, 65535] }, { proto: 'icmp' }))
-  t.false(verdict({ srcPort: [0, 65535] }, { proto: 47, payload: 8 }))
+  t.false(verdict({ dstPort: '0-65535' }, { proto: 'icmp' }))
+  t.false(verdict({ srcPort: '0-65535' }, { proto: 47, payload: 8 }))
 })
 
 test('in: ingress endpoint names, and lists', t => {
@@ -129,7 +129,7 @@ test('non-first fragments never match port constraints; first fragments do', t =
   const any = firewall.create({ default: 'drop', rules: [{ action: 'allow', proto: 'udp', dst: '192.0.2.0/24' }] }, env())
   t.is(any.process(packetOf(ipv4Frame({ proto: 'udp', fragOffset: 5, rawL4: new Uint8Array(16) }))), OUT)
   // ... and a drop rule with ports does not catch them either.
-  const d = firewall.create({ default: 'allow', rules: [{ action: 'drop', dstPort: [0, 65535] }] }, env())
+  const d = firewall.create({ default: 'allow', rules: [{ action: 'drop', dstPort: '0-65535' }] }, env())
   t.is(d.process(packetOf(ipv4Frame({ proto: 'tcp', fragOffset: 20, rawL4: new Uint8Array(16) }))), OUT)
 })
 
@@ -165,8 +165,9 @@ test('malformed and truncated frames are counted and dropped', t => {
 test('config errors name the JSON path', t => {
   const bad: Array<[unknown, string]> = [
     [{ rules: [{ action: 'allow' }, { action: 'allow' }, { action: 'allow', dstPort: 70000 }] }, '/rules/2/dstPort'],
-    [{ rules: [{ action: 'allow', dstPort: [443, 80] }] }, '/rules/0/dstPort'],
-    [{ rules: [{ action: 'allow', dstPort: [22, [443, 80]] }] }, '/rules/0/dstPort/1'],
+    [{ rules: [{ action: 'allow', dstPort: '443-80' }] }, '/rules/0/dstPort'],
+    [{ rules: [{ action: 'allow', dstPort: [22, '443-80'] }] }, '/rules/0/dstPort/1'],
+    [{ rules: [{ action: 'allow', dstPort: [22, [443, 450]] }] }, '/rules/0/dstPort/1'],
     [{ rules: [{ action: 'allow', src: '10.0.0.0/33' }] }, '/rules/0/src'],
     [{ rules: [{ action: 'allow', src: '10.0.0.1/8' }] }, '/rules/0/src'],
     [{ rules: [{ action: 'allow', dst: ['10.0.0.0/8', 'x'] }] }, '/rules/0/dst/1'],

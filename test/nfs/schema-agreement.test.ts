@@ -48,7 +48,7 @@ function chainAround(kind: Kind, config: unknown): unknown {
 /** The schema's problems with this config, as paths inside it ('' for the config itself); [] if valid. */
 function schemaProblems(kind: Kind, config: unknown): string[] {
   try {
-    checkChain(FILE, chainAround(kind, config))
+    checkChain(FILE, chainAround(kind, config), { nfConfigs: false })
     return []
   } catch (e) {
     if (!(e instanceof SpecError)) throw e
@@ -80,7 +80,7 @@ const fullFirewall: FirewallConfig = {
   conntrackSize: 1024,
   flowCacheSize: 1024,
   rules: [
-    { action: 'allow', proto: 'tcp', src: '10.0.0.0/8', dst: ['192.0.2.0/24', '198.51.100.7'], srcPort: [1024, 65535], dstPort: [22, [80, 89], 443], in: 'lan', comment: 'web' },
+    { action: 'allow', proto: 'tcp', src: '10.0.0.0/8', dst: ['192.0.2.0/24', '198.51.100.7'], srcPort: '1024-65535', dstPort: [22, '80-89', 443], in: 'lan', comment: 'web' },
     { action: 'drop', proto: 47, in: ['lan', 'wan'] },
     { action: 'allow', proto: 'udp', dstPort: 53 },
   ],
@@ -165,10 +165,12 @@ test('the schema documents the defaults the NFs use', t => {
 // What a JSON Schema cannot express, so only the NF reader refuses it (with these words).
 const SEMANTIC = [
   /host bits zero/, // "10.0.0.1/8": an address with host bits set below its prefix
-  /range low \d+ is above high \d+/, // [3000, 2000]
+  /range low \d+ is above high \d+/, // NAT ports [3000, 2000]
+  /runs backwards/, // a rule's "3000-2000"
   /is shorter than tcpTransitory/, // timeouts.tcpEstablished < timeouts.tcpTransitory
   /is already forwarded by/, // two forwards of one proto and port
   /ports only exist for tcp and udp/, // a port constraint on an icmp or numbered-proto rule
+  /ports go up to 65535/, // a range "80-70000"
   /no endpoint named/, // rules[].in naming an endpoint the chain does not have
 ]
 
@@ -195,6 +197,8 @@ test('invalid fields are refused by both, at the same place', t => {
     ['firewall', { rules: [{ action: 'allow', dstPort: [] }] }],
     ['firewall', { rules: [{ action: 'allow', dstPort: 65536 }] }],
     ['firewall', { rules: [{ action: 'allow', dstPort: [1, 2, 3, [4]] }] }],
+    ['firewall', { rules: [{ action: 'allow', dstPort: [80, [443, 450]] }] }],
+    ['firewall', { rules: [{ action: 'allow', dstPort: '80to90' }] }],
     ['firewall', { rules: [{ action: 'allow', in: [] }] }],
     ['firewall', { rules: [{ action: 'allow', in: ['lan', 3] }] }],
     ['firewall', { rules: [{ action: 'allow', comment: 7 }] }],
@@ -226,7 +230,8 @@ test('what only the NF can check passes the schema and is refused by the NF', t 
   const E = '203.0.113.1'
   const cases: Array<[Kind, unknown]> = [
     ['firewall', { rules: [{ action: 'allow', src: '10.0.0.1/8' }] }],
-    ['firewall', { rules: [{ action: 'allow', dstPort: [3000, 2000] }] }],
+    ['firewall', { rules: [{ action: 'allow', dstPort: '3000-2000' }] }],
+    ['firewall', { rules: [{ action: 'allow', dstPort: '80-70000' }] }],
     ['firewall', { rules: [{ action: 'allow', proto: 'icmp', dstPort: 1 }] }],
     ['firewall', { rules: [{ action: 'allow', in: 'nowhere' }] }],
     ['firewall', { timeouts: { tcpEstablished: 10, tcpTransitory: 20 } }],

@@ -96,22 +96,29 @@ export function portRangeAt(v: Json, path: string): [number, number] {
  * A list of exactly two plain numbers is a range, as the field's grammar says: to list two
  * single ports write [[80, 80], [443, 443]] or [80, [443, 443]].
  */
+/**
+ * Ports as a rule names them: a port (22), a range as a string ("8000-8499"), or a list of
+ * those ([80, 443, "8000-8499"]). A list is always a list: [80, 443] is two ports, never the
+ * ports between them.
+ */
 export function portSetAt(v: Json, path: string): Array<[number, number]> {
+  if (!Array.isArray(v)) return [portOrRangeAt(v, path)]
+  if (v.length === 0) fail(path, 'expected at least one port or range')
+  return v.map((x, i) => portOrRangeAt(x, `${path}/${i}`))
+}
+
+function portOrRangeAt(v: Json, path: string): [number, number] {
   if (typeof v === 'number') {
     const p = portAt(v, path)
-    return [[p, p]]
+    return [p, p]
   }
-  const a = arrayAt(v, path)
-  if (a.length === 2 && typeof a[0] === 'number' && typeof a[1] === 'number') return [portRangeAt(a, path)]
-  if (a.length === 0) fail(path, 'expected at least one port or range')
-  return a.map((x, i) => {
-    const p = `${path}/${i}`
-    if (typeof x === 'number') {
-      const n = portAt(x, p)
-      return [n, n] as [number, number]
-    }
-    return portRangeAt(x, p)
-  })
+  if (Array.isArray(v)) fail(path, `[low, high] is not a range here: write a range as "low-high", like "${v.join('-')}"`)
+  const m = typeof v === 'string' ? /^(\d{1,5})-(\d{1,5})$/.exec(v) : null
+  if (!m) return fail(path, `expected a port or a range "low-high" like "8000-8499", got ${show(v)}`)
+  const low = Number(m[1]), high = Number(m[2])
+  if (low > 65535 || high > 65535) fail(path, `ports go up to 65535, got ${show(v)}`)
+  if (low > high) fail(path, `the range "${v}" runs backwards: write "${high}-${low}"`)
+  return [low, high]
 }
 
 const PROTO_NUMBERS: Record<string, number> = { icmp: 1, tcp: 6, udp: 17 }
