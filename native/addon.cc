@@ -2,6 +2,7 @@
 // errors carrying a `code`. Every data-path call moves a whole burst.
 #include <napi.h>
 #include <dirent.h>
+#include <sys/file.h>
 #include <sched.h>
 
 #include <algorithm>
@@ -410,6 +411,13 @@ Napi::Value schedYield(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// An exclusive flock on an open file, without waiting: false if another open file holds one.
+// The kernel drops it when the file is closed or the process dies. (Node has no flock.)
+Napi::Value lockFile(const Napi::CallbackInfo& info) {
+  if (!info[0].IsNumber()) throw Napi::TypeError::New(info.Env(), "lockFile(fd): fd must be a number");
+  return Napi::Boolean::New(info.Env(), flock(info[0].As<Napi::Number>().Int32Value(), LOCK_EX | LOCK_NB) == 0);
+}
+
 // Pins every thread of this process (Node's own included) to the given CPUs, as taskset does.
 Napi::Value setAffinity(const Napi::CallbackInfo& info) {
   Napi::Array cpus = info[0].As<Napi::Array>();
@@ -436,6 +444,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("layout", layout(env));
   exports.Set("schedYield", Napi::Function::New(env, schedYield));
   exports.Set("setAffinity", Napi::Function::New(env, setAffinity));
+  exports.Set("lockFile", Napi::Function::New(env, lockFile));
   return exports;
 }
 

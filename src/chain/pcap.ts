@@ -1,9 +1,10 @@
 // Classic pcap files: reading through pcap-parser (which knows only microsecond pcap), writing
 // by hand (a 24-byte global header, then a 16-byte header per record, as libpcap does), so
 // tcpdump, tshark and Wireshark read what we write.
-import { closeSync, mkdirSync, openSync, readSync, statSync, writeSync } from 'node:fs'
+import { closeSync, ftruncateSync, mkdirSync, openSync, readSync, statSync, writeSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { createRequire } from 'node:module'
+import { lockFile } from '../xio/native.ts'
 
 const require = createRequire(import.meta.url)
 const pcapParser = require('pcap-parser') as {
@@ -113,10 +114,17 @@ export class PcapWriter {
   constructor(readonly file: string, snapLength = 65535, linkType = LINKTYPE_ETHERNET) {
     try {
       mkdirSync(dirname(file), { recursive: true })
-      this.fd = openSync(file, 'w')
+      // Opened without truncating, locked, then emptied: a capture another chain is writing
+      // (two runs of one spec under different prefixes) is refused, never overwritten.
+      this.fd = openSync(file, 'a')
     } catch (e) {
       throw new PcapError(file, `cannot write: ${fileProblem(e)}`)
     }
+    if (!lockFile(this.fd)) {
+      closeSync(this.fd)
+      throw new PcapError(file, 'another running chain is writing this capture; give this run another output (--output, or another spec)')
+    }
+    ftruncateSync(this.fd, 0)
     const h = Buffer.alloc(24)
     h.writeUInt32LE(MAGIC_US, 0)
     h.writeUInt16LE(2, 4)

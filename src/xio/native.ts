@@ -91,11 +91,16 @@ interface Addon {
   layout: Layout
   schedYield(): void
   setAffinity(cpus: number[]): void
+  /** An exclusive flock on an open file without waiting; false if another holds one. */
+  lockFile(fd: number): boolean
 }
 
 const require = createRequire(import.meta.url)
 export const addon: Addon = require('../../build/Release/xio.node')
 export const layout: Layout = addon.layout
+
+/** An exclusive flock on an open file without waiting; false if another open file holds one. */
+export const lockFile = (fd: number): boolean => addon.lockFile(fd)
 
 /** Pins this whole process to the given CPUs (the launcher places NFs away from the manager). */
 export const setAffinity = (cpus: number[]): void => addon.setAffinity(cpus)

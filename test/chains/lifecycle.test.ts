@@ -150,3 +150,26 @@ test.serial('xio-chain clean removes what a kill -9 of run left, and leaves a ru
   t.true(existsSync(`/dev/shm/xio.${live.prefix}`), 'the running one is untouched')
   live.close()
 })
+
+test.serial('a second run of one spec under another prefix is refused before it can overwrite the first one\'s captures', async (t) => {
+  const dir = scratchDir('twice')
+  const spec = join(dir, 'twice.json')
+  writeFileSync(spec, JSON.stringify({
+    name: 'twice',
+    endpoints: {
+      in: { kind: 'pcap', input: join(root, 'pcaps/l2fwd-in.pcap'), speed: 100, loop: 0 },
+      fwd: { kind: 'l2fwd' },
+      out: { kind: 'pcap', output: 'out.pcap' },
+    },
+    links: ['in -> fwd', 'fwd -> out'],
+  }))
+  const first = startXioChain(['run', spec, '--no-tui', '--prefix', uniquePrefix('first')])
+  t.teardown(() => first.kill('SIGKILL'))
+  t.true(await until(() => first.output().includes('-- 1s'), 20_000), first.output())
+  const second = await xioChain(['run', spec, '--no-tui', '--prefix', uniquePrefix('second'), '--duration', '5'])
+  t.is(second.code, 1)
+  t.is(second.stderr.trim(), `${join(dir, 'out.pcap')}: another running chain is writing this capture; give this run another output (--output, or another spec)`)
+  first.kill('SIGINT')
+  const [code] = await once(first, 'exit')
+  t.is(code, 0, first.output())
+})
