@@ -17,9 +17,12 @@ import { PcapPort } from './ports/pcap.ts'
 import { SinkPort } from './ports/sink.ts'
 import { GeneratorPort } from './ports/generator.ts'
 
-const nfProcessScript = fileURLToPath(new URL('./nf-process.ts', import.meta.url))
+// Compiled (dist/, as installed) NF processes run as plain JavaScript; from the TypeScript
+// sources (a checkout) they run through tsx.
+const compiled = import.meta.url.endsWith('.js')
+const nfProcessScript = fileURLToPath(new URL(compiled ? './nf-process.js' : './nf-process.ts', import.meta.url))
 // tsx as this install resolves it, not as the working folder would: a chain runs from anywhere.
-const tsxLoader = import.meta.resolve('tsx')
+const nodeArgs = compiled ? [] : ['--import', import.meta.resolve('tsx')]
 
 export interface LaunchOptions {
   /** Overrides the spec's (or the file name's) prefix. */
@@ -126,7 +129,7 @@ export class RunningChain extends EventEmitter {
   private spawnNf(endpoint: string, cpu: string, restarts: number): NfInstanceProcess {
     // A replay runs NFs on the captures' time, so it gives the same output however long it takes.
     const clock = this.options.replay ? 'packets' : 'wall'
-    const child = spawn(process.execPath, ['--import', tsxLoader, nfProcessScript, this.chain.file, endpoint, this.prefix, cpu, clock], {
+    const child = spawn(process.execPath, [...nodeArgs, nfProcessScript, this.chain.file, endpoint, this.prefix, cpu, clock], {
       stdio: ['ignore', 'pipe', 'pipe'],
     })
     const proc: NfInstanceProcess = { endpoint, child, restarts, stderr: '', ready: false }

@@ -7,7 +7,6 @@ import { ChainError, RunningChain } from '../chain/launcher.ts'
 import { checkPcapFormat, PcapError } from '../chain/pcap.ts'
 import { cleanStaleRegions, XioError, observe } from '../xio/index.ts'
 import { statsLines } from './stats.ts'
-import { showDashboard } from '../tui/dashboard.tsx'
 import { chainSource, describeExit, observerSource } from '../tui/sources.ts'
 
 /** `<endpoint>=<file>` pairs, each naming a pcap port of the chain. */
@@ -58,6 +57,8 @@ async function run(spec: string, options: { duration?: number; tui: boolean; pre
   const deadline = options.duration === undefined ? Infinity : started + options.duration * 1000
   process.stdout.write(`chain '${chain.name}' running on prefix '${running.prefix}'; ${dashboard ? 'q' : 'Ctrl-C'} stops it\n`)
   if (dashboard && !stop) {
+    // Loaded only for a terminal: ink and React take longer to load than the rest of the CLI.
+    const { showDashboard } = await import('../tui/dashboard.tsx')
     const source = chainSource(running)
     await showDashboard(source, { owns: true, durationMs: options.duration === undefined ? undefined : options.duration * 1000 })
     source.detach()
@@ -115,6 +116,7 @@ async function top(prefix: string) {
   const observer = observe(prefix)
   try {
     if (process.stdout.isTTY) {
+      const { showDashboard } = await import('../tui/dashboard.tsx')
       const end = await showDashboard(observerSource(observer), { owns: false })
       if (end.reason === 'gone') process.stdout.write(`${end.message}\n`)
       return
