@@ -3,7 +3,7 @@
 // processes run the JavaScript compiled at pack time.
 import test from 'ava'
 import { execFile } from 'node:child_process'
-import { existsSync, readdirSync } from 'node:fs'
+import { existsSync, readdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { root } from '../helpers/cli.ts'
 import { scratchDir } from '../helpers/scratch.ts'
@@ -17,7 +17,7 @@ function sh(command: string, args: string[], cwd: string, timeout = 180_000): Pr
   )
 }
 
-test('a global install runs a chain from any folder, without tsx', async (t) => {
+test('a global install, or a project depending on it, runs a chain from any folder, without tsx', async (t) => {
   const dir = scratchDir('install')
   const pack = await sh('npm', ['pack', '--pack-destination', dir, '--silent'], root)
   t.is(pack.code, 0, pack.stderr)
@@ -33,4 +33,14 @@ test('a global install runs a chain from any folder, without tsx', async (t) => 
   t.is(r.code, 0, r.stderr)
   t.true(JSON.parse(r.stdout).endpoints.nat.rx > 0, 'the NFs ran')
   t.true((await readPcap(wan)).records.length > 0, 'and the output was written where asked')
+
+  // A project that depends on it, running it through its own npx.
+  const project = scratchDir('project')
+  writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'my-chains', private: true, allowScripts: { 'xio-chain': true } }))
+  const add = await sh('npm', ['install', tarball, '--no-audit', '--no-fund'], project)
+  t.is(add.code, 0, add.stderr)
+  const l2fwd = join(project, 'node_modules/xio-chain/chains/l2fwd.json')
+  const local = await sh('npx', ['xio-chain', 'replay', l2fwd, '--json', '--output', `out=${join(project, 'out.pcap')}`], project, 60_000)
+  t.is(local.code, 0, local.stderr)
+  t.true(JSON.parse(local.stdout).endpoints.fwd.rx > 0)
 })
