@@ -95,6 +95,7 @@ class RegionHandle : public Napi::ObjectWrap<RegionHandle> {
     c.headroom = u32(o, "headroom", c.headroom);
     c.mode = u32(o, "mode", c.mode);
     c.gid = o.Get("gid").IsNumber() ? o.Get("gid").As<Napi::Number>().Int32Value() : -1;
+    if (o.Get("chainFile").IsString()) c.chainFile = o.Get("chainFile").As<Napi::String>().Utf8Value();
     return wrap(info.Env(), guard(info.Env(), [&] { return Region::create(prefix, c); }));
   }
 
@@ -348,6 +349,8 @@ Napi::Object layout(Napi::Env env) {
   FIELD(header, Header, buffersOffset);
   FIELD(header, Header, state); FIELD(header, Header, managerPid); FIELD(header, Header, managerTid);
   FIELD(header, Header, epoch); FIELD(header, Header, poolFree); FIELD(header, Header, manager);
+  FIELD(header, Header, chainFile);
+  set(l, "chainFileLength", kChainFileLength);
   Napi::Object doorbell = group("doorbell");
   FIELD(doorbell, Doorbell, managerSleeping); FIELD(doorbell, Doorbell, claims);
 

@@ -33,6 +33,7 @@ constexpr uint32_t kCacheLine = 64;
 constexpr uint32_t kPage = 4096;
 constexpr uint32_t kNfCounters = 128;
 constexpr uint32_t kCounterName = 24;
+constexpr uint32_t kChainFileLength = 1024;
 constexpr uint16_t kNoService = 0xffff;
 
 // Byte-range (OFD) locks on the region file, not bytes of its contents: the manager holds
@@ -214,6 +215,9 @@ struct Header {
   uint32_t epoch;
   std::atomic<uint32_t> poolFree;  // buffers on the pool's free stack, published by the manager
   ManagerCounters manager;
+  // The chain spec the region was made for (absolute path, may be empty), so an observer
+  // (`top`) can name gates and rules as `run` does.
+  char chainFile[kChainFileLength];
 };
 static_assert(sizeof(Header) <= kPage);
 

@@ -252,6 +252,7 @@ std::shared_ptr<Region> Region::create(const std::string& prefix, const RegionCo
   h->managerPid = uint32_t(getpid());
   h->managerStartTime = processStartTime(getpid());
   h->epoch = uint32_t(nowNs());
+  strncpy(h->chainFile, c.chainFile.c_str(), kChainFileLength - 1);
   for (uint32_t s = 0; s < kMaxServices; s++)
     for (uint32_t gate = 0; gate < kMaxGates; gate++) r->service(s)->routes[gate] = kNoService;
   // Slots and rings start zeroed (free, empty) from ftruncate; the pool starts full.

@@ -25,6 +25,7 @@ struct RegionConfig {
   uint32_t headroom = 128;
   uint32_t mode = 0600;  // 0660 with a group lets that group's processes attach
   int gid = -1;
+  std::string chainFile;  // recorded in the header for observers
 };
 
 // Where everything lives, computed from a config. Every process keeps its own copy: the

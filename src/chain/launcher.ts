@@ -84,6 +84,7 @@ export class RunningChain extends EventEmitter {
       buffers: spec.pool?.buffers,
       bufferSize: spec.pool?.bufferSize,
       ringSize: spec.pool?.ringSize,
+      chainFile: resolve(chain.file),
     })
     const running = new RunningChain(chain, manager, options)
     try {

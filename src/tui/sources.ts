@@ -5,7 +5,8 @@ import type { RunningChain } from '../chain/launcher.ts'
 import type { Observer } from '../xio/index.ts'
 import type { DashboardSource } from './dashboard.tsx'
 import type { ExitRecord } from './model.ts'
-import { topologyOfChain, topologyOfRegion } from './topology.ts'
+import { topologyOfChain, topologyOfRegion, type Topology } from './topology.ts'
+import { loadChain } from '../chain/spec.ts'
 
 interface NfExit {
   endpoint: string
@@ -40,8 +41,26 @@ export function chainSource(running: RunningChain): DashboardSource & { events: 
 export function observerSource(observer: Observer): DashboardSource {
   const prefix = observer.view.prefix
   return {
-    topology: topologyOfRegion(observer.view.snapshot()),
+    topology: observedTopology(observer),
     read: () => ({ snapshot: observer.view.snapshot() }),
     gone: () => (observer.managerAlive() ? null : `the chain on prefix '${prefix}' has stopped`),
   }
+}
+
+/**
+ * What `top` draws: the chain as its spec says (gate names, ports, rule comments), read from
+ * the spec file the region records, if it can still be read and names the same endpoints; else
+ * what the region alone tells.
+ */
+function observedTopology(observer: Observer): Topology {
+  const snapshot = observer.view.snapshot()
+  const file = observer.view.chainFile()
+  try {
+    const chain = file ? loadChain(file) : null
+    const names = new Set(snapshot.services.map((s) => s.name))
+    if (chain && chain.endpoints.size === names.size && [...chain.endpoints.keys()].every((n) => names.has(n))) return topologyOfChain(chain)
+  } catch {
+    // Moved, edited or unreadable since: the region's own names will do.
+  }
+  return topologyOfRegion(snapshot)
 }

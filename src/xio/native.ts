@@ -17,6 +17,8 @@ export interface RegionOptions {
   /** File mode of /dev/shm/xio.<prefix>; 0o600 unless a group is to attach too. */
   mode?: number
   gid?: number
+  /** The chain spec this region runs (absolute path), for observers to name gates and rules. */
+  chainFile?: string
 }
 
 export interface ManagerOptions {
@@ -60,6 +62,7 @@ export interface Layout {
   maxServices: number
   maxGates: number
   nameLength: number
+  chainFileLength: number
   noService: number
   ringsPerSlot: number
   page: number

@@ -141,6 +141,14 @@ export class RegionView {
     return decoder.decode(end < 0 ? raw : raw.subarray(0, end))
   }
 
+  /** The chain spec the region was made for, or '' if none was recorded. */
+  chainFile(): string {
+    const at = L.header.chainFile
+    const raw = this.bytes.subarray(at, at + L.chainFileLength)
+    const end = raw.indexOf(0)
+    return decoder.decode(end < 0 ? raw : raw.subarray(0, end))
+  }
+
   /** The page every endpoint may write (the manager's futex word, the claims counter). */
   get doorbellOffset(): number {
     return Number(this.u64[L.header.doorbellOffset / 8])

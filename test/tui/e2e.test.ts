@@ -4,7 +4,10 @@ import test from 'ava'
 import { execFileSync } from 'node:child_process'
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
-import { bin, root, xioChain } from '../helpers/cli.ts'
+import { bin, root, startXioChain, xioChain } from '../helpers/cli.ts'
+import { once } from 'node:events'
+import { observe, type Observer } from '../../src/xio/index.ts'
+import { observerSource } from '../../src/tui/sources.ts'
 import { uniquePrefix, until } from '../helpers/processes.ts'
 import { scratchDir } from '../helpers/scratch.ts'
 
@@ -97,7 +100,8 @@ test('run shows the dashboard under load, top watches it, q stops everything and
     return /^xio-chain top/.test(topScreen) && nonZero(ringRow(topScreen, 'fw', 'rx')?.[3])
   }, 30_000, 250)
   t.true(watching, `top shows no rates:\n${topScreen}`)
-  t.regex(topScreen, /nat ─1─▶ wan/, 'top draws gates by number')
+  t.regex(topScreen, /lan ──▶ fw ──▶ nat ─outside─▶ wan/, 'top draws the chain with its gate names, as run does')
+  t.regex(topScreen, /^fw +web \S+/m, 'and names firewall rules by their comments')
 
   tmux('send-keys', '-t', 'run', 'q')
   t.true(await until(() => existsSync(runStatus) && !sessionAlive('run'), 30_000, 100), 'run did not exit after q')
@@ -113,4 +117,26 @@ test('top on a prefix with no chain says so and exits 1', async (t) => {
   const r = await xioChain(['top', '--prefix', prefix])
   t.is(r.code, 1)
   t.regex(r.stderr, new RegExp(`no xio region for prefix '${prefix}'.*is a chain running`))
+})
+
+test.serial('top names gates and rules as run does, from the spec the region records', async (t) => {
+  const prefix = uniquePrefix('names')
+  const cli = startXioChain(['run', 'chains/fw-nat.json', '--no-tui', '--prefix', prefix])
+  t.teardown(() => cli.kill('SIGKILL'))
+  let observer: Observer | undefined
+  t.true(await until(() => {
+    try {
+      observer ??= observe(prefix)
+      return observer.view.snapshot().slots.filter((s) => s.state === 'active').length >= 4
+    } catch {
+      return false
+    }
+  }, 20_000, 50), cli.output())
+  const topology = observerSource(observer!).topology
+  t.true(topology.links.some((l) => l.from === 'nat' && l.gate === 'outside' && l.to === 'wan'), JSON.stringify(topology.links))
+  t.deepEqual(topology.endpoints.find((e) => e.name === 'fw')?.rules, ['web', 'web over TLS', 'DNS', 'ping'])
+  t.true(topology.endpoints.find((e) => e.name === 'lan')?.isPort, 'ports are told from NFs')
+  observer!.close()
+  cli.kill('SIGINT')
+  await once(cli, 'exit')
 })
