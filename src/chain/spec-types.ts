@@ -209,11 +209,11 @@ export interface FirewallEndpoint {
  */
 export interface FirewallConfig {
   /**
-   * Policy for IPv4 packets no rule matches. Default: allow, as a new iptables chain (ACCEPT).
+   * Policy for IP packets no rule matches (IPv6 always takes it: rules match IPv4 only so far). Default: allow, as a new iptables chain (ACCEPT).
    */
   default?: "allow" | "drop";
   /**
-   * Policy for frames that are not IPv4 (ARP, IPv6, other EtherTypes). Default: allow, so ARP works.
+   * Policy for frames that are not IP (ARP, other EtherTypes). Default: allow, so ARP works; validate warns when default is drop and this is allow.
    */
   nonIp?: "allow" | "drop";
   /**

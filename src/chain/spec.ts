@@ -55,6 +55,8 @@ export interface Chain {
   spec: ChainSpec
   endpoints: Map<string, ChainEndpoint>
   links: ChainLink[]
+  /** What the NFs said of their configs that is allowed but likely not meant. */
+  warnings: Problem[]
 }
 
 let validator: ValidateFunction | undefined
@@ -88,7 +90,7 @@ export function loadChain(file: string): Chain {
  * written backwards, a port forward inside another's range...), so validate refuses what run
  * would. Endpoint ids are the launcher's: the order endpoints are declared in.
  */
-function nfConfigProblems(endpoints: Map<string, ChainEndpoint>, links: ChainLink[]): Problem[] {
+function nfConfigProblems(endpoints: Map<string, ChainEndpoint>, links: ChainLink[], warnings: Problem[]): Problem[] {
   const ids = [...endpoints.keys()]
   const problems: Problem[] = []
   for (const e of endpoints.values()) {
@@ -101,6 +103,7 @@ function nfConfigProblems(endpoints: Map<string, ChainEndpoint>, links: ChainLin
         return link ? ids.indexOf(link.to) : -1
       },
       now: () => 0,
+      warn: (path, message) => warnings.push({ path: `/endpoints/${e.name}/config${path}`, message }),
     }
     try {
       nf.create((e.spec as { config?: unknown }).config ?? {}, env)
@@ -150,10 +153,11 @@ export function checkChain(file: string, json: unknown, options: CheckOptions = 
   if (slots > MAX_ENDPOINT_PROCESSES)
     problems.push({ path: '/endpoints', message: `${slots} endpoints and NF instances in all; a chain holds at most ${MAX_ENDPOINT_PROCESSES}` })
   if (!problems.length) problems.push(...reachability(endpoints, links))
-  if (!problems.length && options.nfConfigs !== false) problems.push(...nfConfigProblems(endpoints, links))
+  const warnings: Problem[] = []
+  if (!problems.length && options.nfConfigs !== false) problems.push(...nfConfigProblems(endpoints, links, warnings))
   if (problems.length) throw new SpecError(file, problems)
   const name = spec.name ?? basename(file).replace(/\.json$/, '')
-  return { file, dir: dirname(resolve(file)), name, prefix: spec.prefix ?? name.replace(/[^A-Za-z0-9_.-]/g, '-'), spec, endpoints, links }
+  return { file, dir: dirname(resolve(file)), name, prefix: spec.prefix ?? name.replace(/[^A-Za-z0-9_.-]/g, '-'), spec, endpoints, links, warnings }
 }
 
 function isSource(e: ChainEndpoint): boolean {

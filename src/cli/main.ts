@@ -180,6 +180,7 @@ const cli = yargs(hideBin(process.argv))
     (a) => {
       const chain = loadChain(a.spec)
       checkInputs(chain)
+      for (const w of chain.warnings) process.stderr.write(`warning: ${a.spec}: ${w.path}: ${w.message}\n`)
       process.stdout.write(`${a.spec}: valid chain '${chain.name}' (${chain.endpoints.size} endpoints, ${chain.links.length} links)\n`)
     },
   )

@@ -34,6 +34,11 @@ export interface NFEnv {
   gateTarget(gate: string): number
   /** Monotonic milliseconds (injected so tests control time). */
   now(): number
+  /**
+   * Says something about the config that is allowed but likely not meant (at `path` in it);
+   * `validate` prints these as warnings. Optional: a runner may ignore them.
+   */
+  warn?(path: string, message: string): void
 }
 
 export type Counters = Record<string, number>

@@ -138,15 +138,31 @@ test('VLAN-tagged packets are classified on their IPv4 header', t => {
   t.false(verdict({ proto: 'tcp', dstPort: 22 }, { vlan: [10, 20], qinq: true, dstPort: 23 }))
 })
 
-test('non-IP frames follow the nonIp policy', t => {
+test('non-IP frames follow the nonIp policy; IPv6 follows the default, as a drop policy means', t => {
   const open = firewall.create({ default: 'drop' }, env())
   t.is(open.process(packetOf(arpFrame())), OUT)
-  t.is(open.process(packetOf(ipv6Frame())), OUT)
+  // A "drop everything but SSH" set: IPv6 TCP/22 does not slip through (rules match IPv4 only).
+  const onlySsh = firewall.create({ default: 'drop', rules: [{ action: 'allow', proto: 'tcp', dstPort: 22 }] }, env())
+  t.is(onlySsh.process(packetOf(ipv6Frame({ nextHeader: 6 }))), DROP)
+  t.is(onlySsh.counters!().ipv6Dropped, 1)
   const shut = firewall.create({ default: 'allow', nonIp: 'drop' }, env())
   t.is(shut.process(packetOf(arpFrame())), DROP)
   t.is(shut.process(packetOf(ipv4Frame())), OUT)
+  t.is(shut.process(packetOf(ipv6Frame())), OUT, 'IPv6 is IP: the default (allow) decides, not nonIp')
   t.is(shut.counters!().nonIpDropped, 1)
-  t.is(open.counters!().nonIpAllowed, 2)
+  t.is(shut.counters!().ipv6Allowed, 1)
+  t.is(open.counters!().nonIpAllowed, 1)
+})
+
+test('a drop policy that leaves nonIp to its default is warned about; an explicit choice is not', t => {
+  const said: string[] = []
+  const warnEnv = Object.assign(env(), { warn: (path: string, message: string) => void said.push(`${path}: ${message}`) })
+  firewall.create({ default: 'drop' }, warnEnv)
+  t.is(said.length, 1)
+  t.regex(said[0], /^\/nonIp: .*still lets ARP and other non-IP frames through/)
+  firewall.create({ default: 'drop', nonIp: 'allow' }, warnEnv)
+  firewall.create({ default: 'allow' }, warnEnv)
+  t.is(said.length, 1)
 })
 
 test('malformed and truncated frames are counted and dropped', t => {

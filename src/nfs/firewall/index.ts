@@ -4,8 +4,9 @@
 // action is allow or drop. Port constraints never match a non-first fragment (as in BPF and
 // netfilter without reassembly). With `stateful: true` it tracks the flows it lets through,
 // and their replies and ICMP errors about them pass before any rule, as `ct state
-// established,related accept` at the top of a chain does. Frames that are not IPv4 follow
-// the `nonIp` policy; malformed frames are counted and dropped.
+// established,related accept` at the top of a chain does. IPv6 packets take the default
+// policy (rules match IPv4 only so far); frames that are not IP follow the `nonIp` policy;
+// malformed frames are counted and dropped.
 //
 // Gate: `out` (allowed packets). Dropped packets return to the pool.
 //
@@ -21,7 +22,7 @@
 //       { "action": "allow", "proto": "udp", "dstPort": 53, "in": "lan" } ] }
 
 import { DROP, type NFEnv, type NFInstance, type NFModule, type Packet } from '../../xio/nf-types.ts'
-import { Headers, parse, parseQuoted, PARSE_IPV4 } from '../../packet/headers.ts'
+import { Headers, parse, parseQuoted, PARSE_IPV4, PARSE_IPV6 } from '../../packet/headers.ts'
 import { hash4 } from '../../packet/flow.ts'
 import { IPPROTO_ICMP } from '../../packet/ipv4.ts'
 import { icmpIsError, ICMP_HLEN } from '../../packet/icmp.ts'
@@ -57,6 +58,9 @@ function create(config: FirewallConfig, env: NFEnv): NFInstance {
   const d = FIREWALL_DEFAULTS
   const defaultAllow = (c.default === undefined ? d.default : oneOf(c.default, '/default', ['allow', 'drop'])) === 'allow'
   const nonIpAllow = (c.nonIp === undefined ? d.nonIp : oneOf(c.nonIp, '/nonIp', ['allow', 'drop'])) === 'allow'
+  // Said only when nonIp was left to its default: an explicit "allow" is a choice.
+  if (!defaultAllow && c.nonIp === undefined)
+    env.warn?.('/nonIp', '"default": "drop" drops IPv4 and IPv6 no rule allows, but nonIp (allow unless given) still lets ARP and other non-IP frames through; say "nonIp": "drop" if nothing else should pass, or "allow" to keep ARP')
   const stateful = c.stateful === undefined ? d.stateful : booleanAt(c.stateful, '/stateful')
   const timeouts = timeoutsAt(c.timeouts, '/timeouts', d.timeouts)
   const ctSize = c.conntrackSize === undefined ? d.conntrackSize : integerAt(c.conntrackSize, '/conntrackSize', 1, 1 << 24)
@@ -87,7 +91,7 @@ function create(config: FirewallConfig, env: NFEnv): NFInstance {
   const h = new Headers()
   const quoted = new Headers()
   let now = env.now()
-  let malformed = 0, nonIpAllowed = 0, nonIpDropped = 0, established = 0, related = 0
+  let malformed = 0, nonIpAllowed = 0, nonIpDropped = 0, ipv6Allowed = 0, ipv6Dropped = 0, established = 0, related = 0
   let cacheHits = 0, cacheMisses = 0
 
   /** The deciding rule's index, or n for the default policy. */
@@ -129,6 +133,16 @@ function create(config: FirewallConfig, env: NFEnv): NFInstance {
         malformed++
         return DROP
       }
+      if (s === PARSE_IPV6) {
+        // Rules speak IPv4 only so far, so IPv6 takes the default policy: a "drop everything
+        // but ..." set drops it, as an nftables inet chain with that policy would.
+        if (defaultAllow) {
+          ipv6Allowed++
+          return OUT
+        }
+        ipv6Dropped++
+        return DROP
+      }
       if (s !== PARSE_IPV4) {
         if (nonIpAllow) {
           nonIpAllowed++
@@ -165,7 +179,7 @@ function create(config: FirewallConfig, env: NFEnv): NFInstance {
 
     counters() {
       const out: Record<string, number> = {
-        malformed, nonIpAllowed, nonIpDropped,
+        malformed, nonIpAllowed, nonIpDropped, ipv6Allowed, ipv6Dropped,
         defaultPackets: packets[n], defaultBytes: bytes[n],
         cacheHits, cacheMisses,
       }
