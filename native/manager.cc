@@ -34,7 +34,7 @@ constexpr uint32_t ownerOf(uint32_t word) { return word >> kOwnerShift; }
 inline bool before(uint32_t word, uint32_t bound) { return (int32_t(((bound - word) & 0xffffff) << 8) >> 8) > 0; }
 enum Taken : uint32_t { kFromAlloc = 0, kFromRx = 1 };
 constexpr uint64_t kHeldRetryNs = 1000000;  // a full RX ring does not wake us when it drains
-constexpr uint64_t kDetachDrainNs = 1000000000;  // a leaving endpoint's TX ring is routed this long at most
+constexpr uint64_t kDetachDrainNs = 10000000000;  // a leaving endpoint is reclaimed after this long without progress
 uint16_t loadRoute(const uint16_t* r) { return __atomic_load_n(r, __ATOMIC_RELAXED); }
 }  // namespace
 
@@ -149,10 +149,15 @@ bool Manager::pollOnce() {
   for (uint32_t s : active_) {
     SlotState& slot = slots_[s];
     work += drainFree(s);
-    work += routeTx(s);
-    // Reclaimed once what it sent is routed, or after kDetachDrainNs whatever is left (a
-    // stuck receiver must not pin the slot and its cache for ever).
-    if (slot.detaching && ((!slot.held.pending() && !ringHasWork(slot.tx)) || nowNs() - slot.detachingSince > kDetachDrainNs)) {
+    uint32_t moved = routeTx(s);
+    work += moved;
+    if (!slot.detaching) continue;
+    // Reclaimed once what it sent is routed, or once nothing of it has moved for
+    // kDetachDrainNs (a stuck receiver must not pin the slot and its cache for ever; a slow
+    // one still gets everything).
+    uint64_t now = nowNs();
+    if (moved) slot.detachingSince = now;
+    if ((!slot.held.pending() && !ringHasWork(slot.tx)) || now - slot.detachingSince > kDetachDrainNs) {
       reclaim(s, Leaving::Detached);
       finishedDetaching = true;
     }

@@ -67,7 +67,7 @@ class Manager {
     uint32_t markTx[2] = {0, 0};
     uint32_t markFree[2] = {0, 0};
     uint32_t wakeRequests = 0;   // the endpoint's sleep requests already answered
-    uint64_t detachingSince = 0;
+    uint64_t detachingSince = 0;  // when it said it was leaving, or last made progress since
     RingRef rx, tx, alloc, free;
     Held held;
   };

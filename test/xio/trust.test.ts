@@ -457,3 +457,24 @@ test.serial('free() in an endpoint that was cut off throws FAULTED instead of sp
   gen.detach()
   m.close()
 })
+
+test.serial('what a sender transmitted before leaving reaches a receiver that was stopped for a while', async (t) => {
+  const m = chain('slowreader')
+  m.start()
+  const sink = startTraffic('consume', m.prefix, 'sink')
+  t.true(await until(() => active(m, 'sink') === 1))
+  sink.child.kill('SIGSTOP')
+  const gen = startTraffic('produce', m.prefix, 'gen', { count: 1500 })
+  t.is((await finished(gen)).sent, 1500, 'sent, and gone')
+  // More than a second with nothing moving: the leaving sender's slot waits for the receiver.
+  const since = m.snapshot().manager.loops
+  await until(() => m.snapshot().manager.sleeps > 0 && m.snapshot().manager.loops > since + 100, 5000)
+  await new Promise((r) => setTimeout(r, 1500))
+  sink.child.kill('SIGCONT')
+  t.true(await until(() => delivered(m, 'sink') === 1500 && slotOf(m.snapshot(), 'sink')!.rings.rx.used === 0), `delivered ${delivered(m, 'sink')}`)
+  const r = await stop(sink)
+  t.is(r.received, 1500)
+  t.is(r.outOfOrder, 0)
+  t.true(await poolWhole(m, 4096))
+  m.close()
+})
