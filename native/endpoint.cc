@@ -14,7 +14,9 @@ namespace {
 // How long malloc waits for the manager to refill the cache while the pool still has buffers:
 // long enough for a wake-up across vCPUs (~60 µs here), so only a dry pool counts as a failure.
 constexpr uint64_t kMallocPatienceNs = 2000000;
+// How long attach waits for the manager to serve the new slot (it returns either way).
 constexpr uint64_t kServiceWaitNs = 2000000000;
+// How long free() waits for room in a free ring nobody drains before it gives up.
 constexpr uint64_t kFreeStallNs = 5000000000;
 }
 
