@@ -41,14 +41,15 @@ async function cleanRun(m: Manager, count: number) {
   await until(() => active(m, 'sink') === 1)
   const before = delivered(m, 'sink')
   const gen = startTraffic('produce', m.prefix, 'gen', { count, flows: 4 })
-  t_assert((await finished(gen)).sent === count, 'the generator sent its count')
+  ensure((await finished(gen)).sent === count, 'the generator sent its count')
   const drained = await until(() => delivered(m, 'sink') - before >= count && slotOf(m.snapshot(), 'sink')!.rings.rx.used === 0)
-  t_assert(drained, `the sink got ${delivered(m, 'sink') - before} of ${count}`)
+  ensure(drained, `the sink got ${delivered(m, 'sink') - before} of ${count}`)
   const result = await stop(sink)
   await until(() => active(m, 'sink') === 0)
   return result
 }
-function t_assert(ok: boolean, what: string) {
+// For helpers that have no t: a failed condition fails the test that called them.
+function ensure(ok: boolean, what: string) {
   if (!ok) throw new Error(what)
 }
 
@@ -330,7 +331,7 @@ test.serial('three creators racing over a stale region, or a fresh prefix: exact
     if (trial % 2) writeFileSync(file, Buffer.alloc(64 * 1024, 0x5a)) // stale: sized, nobody's lease
     Atomics.store(ctl, 0, trial)
     Atomics.notify(ctl, 0)
-    t_assert(await until(() => messages.filter((x) => x.trial === trial && x.kind === 'result').length === 3, 10_000), 'racers answer')
+    ensure(await until(() => messages.filter((x) => x.trial === trial && x.kind === 'result').length === 3, 10_000), 'racers answer')
     const results = messages.filter((x) => x.trial === trial && x.kind === 'result')
     const winners = results.filter((x) => x.won).length
     if (winners > 1) multipleWinners++
@@ -338,8 +339,8 @@ test.serial('three creators racing over a stale region, or a fresh prefix: exact
     otherErrors += results.filter((x) => !x.won && x.code !== 'ALREADY_OWNED').length
     Atomics.store(ctl, 1, trial)
     Atomics.notify(ctl, 1)
-    t_assert(await until(() => messages.filter((x) => x.trial === trial && x.kind === 'closed').length === 3, 10_000), 'racers close')
-    t_assert(!existsSync(file), 'the winner removed its region')
+    ensure(await until(() => messages.filter((x) => x.trial === trial && x.kind === 'closed').length === 3, 10_000), 'racers close')
+    ensure(!existsSync(file), 'the winner removed its region')
   }
   Atomics.store(ctl, 0, -1)
   Atomics.notify(ctl, 0)
