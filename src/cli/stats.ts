@@ -13,18 +13,22 @@ interface Totals {
   rx: number
   tx: number
   rxBytes: number
+  /** Really dropped: asked for, no route, or refused by the manager. */
   drop: number
+  /** Offered to a full TX ring and refused there: the sender still has them and retries. */
+  backpressure: number
 }
 
 function totals(s: RegionSnapshot): Map<string, Totals> {
   const byName = new Map<string, Totals>()
   for (const slot of s.slots) {
     if (slot.state !== 'active') continue
-    const t = byName.get(slot.name) ?? { rx: 0, tx: 0, rxBytes: 0, drop: 0 }
+    const t = byName.get(slot.name) ?? { rx: 0, tx: 0, rxBytes: 0, drop: 0, backpressure: 0 }
     t.rx += slot.route.rxPackets
     t.tx += slot.route.txPackets
     t.rxBytes += slot.route.rxBytes
-    t.drop += slot.route.dropped + slot.route.noRoute + slot.rings.tx.refused
+    t.drop += slot.route.dropped + slot.route.noRoute + slot.route.invalid
+    t.backpressure += slot.rings.tx.refused
     byName.set(slot.name, t)
   }
   return byName
@@ -36,11 +40,12 @@ export function statsLines(before: RegionSnapshot, after: RegionSnapshot): strin
   const a = totals(before), b = totals(after)
   const lines: string[] = []
   for (const [name, t] of b) {
-    const p = a.get(name) ?? { rx: 0, tx: 0, rxBytes: 0, drop: 0 }
+    const p = a.get(name) ?? { rx: 0, tx: 0, rxBytes: 0, drop: 0, backpressure: 0 }
     const rate = (x: number, y: number) => formatRate(Math.max(0, x - y) / seconds)
     lines.push(
       `${name.padEnd(12)} rx ${rate(t.rx, p.rx).padStart(6)}pps ${rate(t.rxBytes * 8, p.rxBytes * 8).padStart(6)}bps` +
-        `  tx ${rate(t.tx, p.tx).padStart(6)}pps  drop ${rate(t.drop, p.drop).padStart(6)}pps  total rx ${t.rx} tx ${t.tx} drop ${t.drop}`,
+        `  tx ${rate(t.tx, p.tx).padStart(6)}pps  drop ${rate(t.drop, p.drop).padStart(6)}pps` +
+        `  backpressure ${rate(t.backpressure, p.backpressure).padStart(6)}/s  total rx ${t.rx} tx ${t.tx} drop ${t.drop}`,
     )
   }
   const m = after.manager, pm = before.manager
