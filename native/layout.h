@@ -209,8 +209,7 @@ struct Header {
   uint64_t slotsOffset;
   uint64_t buffersOffset;
   std::atomic<uint32_t> state;  // RegionState
-  uint32_t managerPid;
-  uint64_t managerStartTime;
+  uint32_t managerPid;  // for people: liveness is the manager lease, never this pid
   uint32_t managerTid;
   uint32_t epoch;
   std::atomic<uint32_t> poolFree;  // buffers on the pool's free stack, published by the manager

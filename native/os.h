@@ -1,4 +1,5 @@
-// The few operating-system services the data plane needs: futexes, clocks, process identity.
+// The few operating-system services the data plane needs: futexes and clocks. (Who is alive is
+// told by leases, OFD locks on the region file: see region.h.)
 #pragma once
 
 #include <atomic>
@@ -29,11 +30,5 @@ inline bool wakeIfSleeping(std::atomic<uint32_t>* word) {
   futexWake(word);
   return true;
 }
-
-// starttime (field 22 of /proc/<pid>/stat), which with the pid names one process for good:
-// 0 if the process is gone (or a zombie), kStartTimeUnknown if /proc cannot tell.
-constexpr uint64_t kStartTimeUnknown = ~0ull;
-uint64_t processStartTime(int pid);
-bool processAlive(int pid, uint64_t startTime);
 
 }  // namespace xio

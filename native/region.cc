@@ -250,7 +250,6 @@ std::shared_ptr<Region> Region::create(const std::string& prefix, const RegionCo
   h->slotsOffset = g.slotsOffset;
   h->buffersOffset = g.buffersOffset;
   h->managerPid = uint32_t(getpid());
-  h->managerStartTime = processStartTime(getpid());
   h->epoch = uint32_t(nowNs());
   strncpy(h->chainFile, c.chainFile.c_str(), kChainFileLength - 1);
   for (uint32_t s = 0; s < kMaxServices; s++)
