@@ -10,7 +10,9 @@ import { loadChain } from './spec.ts'
 
 const [specFile, name, prefix, cpus, clock] = process.argv.slice(2)
 if (cpus) setAffinity(cpus.split(',').map(Number))
-const chain = loadChain(specFile)
+// The launcher checked every NF's config already, and this process builds its own NF next
+// (which says what is wrong with its config): no need to build every NF of the chain here.
+const chain = loadChain(specFile, { nfConfigs: false })
 const endpoint = chain.endpoints.get(name)
 if (!endpoint || endpoint.isPort) throw new Error(`${specFile}: no NF named '${name}'`)
 const nf = nfs[endpoint.kind]

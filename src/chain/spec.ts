@@ -69,7 +69,7 @@ function validate(): ValidateFunction {
   return validator
 }
 
-export function loadChain(file: string): Chain {
+export function loadChain(file: string, options: CheckOptions = {}): Chain {
   let text: string
   try {
     text = readFileSync(file, 'utf8')
@@ -82,7 +82,7 @@ export function loadChain(file: string): Chain {
   } catch (e) {
     throw new SpecError(file, [{ path: '', message: `not valid JSON: ${(e as Error).message}` }])
   }
-  return checkChain(file, json)
+  return checkChain(file, json, options)
 }
 
 /**

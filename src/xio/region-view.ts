@@ -192,14 +192,18 @@ export class RegionView {
     return target === L.noService ? -1 : target
   }
 
+  /** Entries between the ring's consumer and producer. */
+  ringUsed(slot: number, ring: RingName): number {
+    const { producer, consumer } = this.ringSides(slot, ring)
+    return (this.u32[(producer + L.ringProducer.head) / 4] - this.u32[(consumer + L.ringConsumer.tail) / 4]) >>> 0
+  }
+
   ring(slot: number, ring: RingName): RingSnapshot {
     const { producer, consumer } = this.ringSides(slot, ring)
     const P = L.ringProducer, C = L.ringConsumer
-    const head = this.u32[(producer + P.head) / 4]
-    const tail = this.u32[(consumer + C.tail) / 4]
     return {
       size: this.header32('ringSize'),
-      used: (head - tail) >>> 0,
+      used: this.ringUsed(slot, ring),
       enqueued: this.counter(producer + P.enqueued),
       dequeued: this.counter(consumer + C.dequeued),
       refused: this.counter(producer + P.refused),
@@ -348,7 +352,7 @@ export class RegionView {
       let free = pool
       for (let s = 0; s < this.slotCount; s++) {
         if (this.u32[(this.managerSideOffset(s) + L.managerSide.state) / 4] !== L.slotState.active) continue
-        free += this.ring(s, 'alloc').used
+        free += this.ringUsed(s, 'alloc')
       }
       // Buffers the manager moved from the pool to a cache meanwhile were counted twice: again.
       if (this.header32('poolFree') === pool) return this.bufferCount - free
