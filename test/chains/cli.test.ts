@@ -2,10 +2,11 @@
 // starts anything.
 import test from 'ava'
 import { execFile, execFileSync, spawnSync } from 'node:child_process'
-import { chmodSync, copyFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { chmodSync, copyFileSync, existsSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { root, xioChain } from '../helpers/cli.ts'
 import { scratchDir } from '../helpers/scratch.ts'
+import { uniquePrefix } from '../helpers/processes.ts'
 
 const oneLine = (s: string) => s.trim().split('\n').length === 1
 
@@ -66,14 +67,16 @@ test('an output capture on a read-only file system is one line naming the file, 
   const out = join(dir, 'out.pcap')
   // A read-only tmpfs over the folder, in a mount namespace of its own.
   const readOnly = ['unshare', '--mount', '--propagation', 'private', 'sh', '-c', `mount -t tmpfs -o ro tmpfs ${dir} && exec "$0" "$@"`]
+  // A prefix of its own: other tests in this file replay the same chain at the same time.
+  const prefix = uniquePrefix('rofs')
   const r = await new Promise<{ code: number; stderr: string }>((resolve) =>
-    execFile(readOnly[0], [...readOnly.slice(1), process.execPath, join(root, 'bin/xio-chain.js'), 'replay', 'chains/l2fwd.json', '--output', `out=${out}`], { cwd: root, timeout: 60_000 }, (error, _stdout, stderr) =>
+    execFile(readOnly[0], [...readOnly.slice(1), process.execPath, join(root, 'bin/xio-chain.js'), 'replay', 'chains/l2fwd.json', '--prefix', prefix, '--output', `out=${out}`], { cwd: root, timeout: 60_000 }, (error, _stdout, stderr) =>
       resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stderr }),
     ),
   )
   t.is(r.code, 1)
   t.is(r.stderr.trim(), `${out}: cannot write: read-only file system`)
-  t.false(readdirSync('/dev/shm').some((f) => f.startsWith('xio.l2fwd-replay-')), 'no region left')
+  t.false(existsSync(`/dev/shm/xio.${prefix}`), 'no region left')
 })
 
 test('npm test says which system tools are missing, and how to install them, when it cannot itself', async (t) => {
