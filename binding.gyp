@@ -4,6 +4,7 @@
       "target_name": "xio",
       "sources": [
         "native/addon.cc",
+        "native/afpacket.cc",
         "native/endpoint.cc",
         "native/manager.cc",
         "native/os.cc",

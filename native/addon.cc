@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstddef>
 
+#include "afpacket.h"
 #include "endpoint.h"
 #include "manager.h"
 #include "os.h"
@@ -16,6 +17,11 @@
 namespace {
 
 using namespace xio;
+
+// The addon's classes in this environment (main thread or worker), for InstanceOf checks.
+struct Classes {
+  Napi::FunctionReference region, endpoint;
+};
 
 Napi::Error toError(Napi::Env env, const Failure& f) {
   Napi::Error e = Napi::Error::New(env, f.message);
@@ -78,7 +84,7 @@ class RegionHandle : public Napi::ObjectWrap<RegionHandle> {
   static Napi::Value wrap(Napi::Env env, std::shared_ptr<Region> r) {
     // Per environment (main thread or worker), never a process global: the addon may be
     // loaded by several threads.
-    Napi::Object o = env.GetInstanceData<Napi::FunctionReference>()->New({});
+    Napi::Object o = env.GetInstanceData<Classes>()->region.New({});
     RegionHandle::Unwrap(o)->region = std::move(r);
     return o;
   }
@@ -234,8 +240,8 @@ class EndpointHandle : public Napi::ObjectWrap<EndpointHandle> {
 
   // new Endpoint(region, name, spinUs)
   EndpointHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<EndpointHandle>(info) {
-    Napi::FunctionReference* regionClass = info.Env().GetInstanceData<Napi::FunctionReference>();
-    if (!info[0].IsObject() || !info[0].As<Napi::Object>().InstanceOf(regionClass->Value()) || !info[1].IsString())
+    Napi::Function regionClass = info.Env().GetInstanceData<Classes>()->region.Value();
+    if (!info[0].IsObject() || !info[0].As<Napi::Object>().InstanceOf(regionClass) || !info[1].IsString())
       throw Napi::TypeError::New(info.Env(), "new Endpoint(region, name, spinUs?): region must be a Region");
     RegionHandle* r = RegionHandle::Unwrap(info[0].As<Napi::Object>());
     if (!r->region) throw Napi::Error::New(info.Env(), "region is closed");
@@ -250,6 +256,11 @@ class EndpointHandle : public Napi::ObjectWrap<EndpointHandle> {
     return guard(env, std::forward<F>(f));
   }
 
+  void notDriven(Napi::Env env) {
+    if (endpoint_->driven())
+      throw Napi::Error::New(env, "this endpoint is driven by its afpacket port's threads: stop the port before using or detaching it");
+  }
+
   // A burst array must be the caller's own: a view of the region could be read-only here (a
   // write into it would fault) or could alias the rings themselves.
   Burst ownBurst(const Napi::CallbackInfo& info, size_t index) {
@@ -262,20 +273,24 @@ class EndpointHandle : public Napi::ObjectWrap<EndpointHandle> {
   }
 
   Napi::Value rx(const Napi::CallbackInfo& info) {
+    notDriven(info.Env());
     Burst b = ownBurst(info, 0);
     return Napi::Number::New(info.Env(), call(info.Env(), [&] { return endpoint_->rx(b.data, b.capacity); }));
   }
   Napi::Value tx(const Napi::CallbackInfo& info) {
+    notDriven(info.Env());
     Burst b = burstArg(info, 0);
     uint32_t n = countArg(info, 1, b.capacity);
     return Napi::Number::New(info.Env(), call(info.Env(), [&] { return endpoint_->tx(b.data, n); }));
   }
   Napi::Value malloc(const Napi::CallbackInfo& info) {
+    notDriven(info.Env());
     Burst b = ownBurst(info, 0);
     uint32_t n = countArg(info, 1, b.capacity);
     return Napi::Number::New(info.Env(), call(info.Env(), [&] { return endpoint_->malloc(b.data, n); }));
   }
   Napi::Value free(const Napi::CallbackInfo& info) {
+    notDriven(info.Env());
     Burst b = burstArg(info, 0);
     uint32_t n = countArg(info, 1, b.capacity);
     call(info.Env(), [&] { endpoint_->free(b.data, n); });
@@ -283,6 +298,7 @@ class EndpointHandle : public Napi::ObjectWrap<EndpointHandle> {
   }
   // rxWait(descs, timeoutMs): blocks this thread; for NF loops that have nothing else to do.
   Napi::Value rxWait(const Napi::CallbackInfo& info) {
+    notDriven(info.Env());
     Burst b = ownBurst(info, 0);
     double ms = info[1].IsNumber() ? info[1].As<Napi::Number>().DoubleValue() : 0;
     if (!(ms >= 0)) throw Napi::RangeError::New(info.Env(), "rxWait timeout must be a number of milliseconds >= 0");
@@ -291,20 +307,107 @@ class EndpointHandle : public Napi::ObjectWrap<EndpointHandle> {
     return Napi::Number::New(info.Env(), call(info.Env(), [&] { return endpoint_->rxWait(b.data, b.capacity, timeoutNs); }));
   }
   Napi::Value readable(const Napi::CallbackInfo& info) {
+    notDriven(info.Env());
     auto* worker = new ReadableWorker(info.Env(), endpoint_);
     Napi::Promise p = worker->promise();
     worker->Queue();
     return p;
   }
   Napi::Value detach(const Napi::CallbackInfo& info) {
+    notDriven(info.Env());
     endpoint_->detach();
     return info.Env().Undefined();
   }
   Napi::Value slot(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), endpoint_->slotIndex()); }
   Napi::Value service(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), endpoint_->serviceId()); }
 
+ public:
   std::shared_ptr<Endpoint> endpoint_;
 };
+
+// new AfPacket(endpoint, { interface, blockSize?, blocks?, blockTimeoutMs?, promiscuous? }):
+// the endpoint's data path is the port's two threads' from then on, until stop().
+class AfPacketHandle : public Napi::ObjectWrap<AfPacketHandle> {
+ public:
+  static Napi::Function define(Napi::Env env) {
+    return DefineClass(env, "AfPacket", {InstanceMethod<&AfPacketHandle::stats>("stats"),
+                                           InstanceMethod<&AfPacketHandle::failure>("failure"),
+                                           InstanceMethod<&AfPacketHandle::stopReceiving>("stopReceiving"),
+                                           InstanceMethod<&AfPacketHandle::stop>("stop")});
+  }
+
+  AfPacketHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<AfPacketHandle>(info) {
+    Napi::Env env = info.Env();
+    Napi::Function endpointClass = env.GetInstanceData<Classes>()->endpoint.Value();
+    if (!info[0].IsObject() || !info[0].As<Napi::Object>().InstanceOf(endpointClass) || !info[1].IsObject())
+      throw Napi::TypeError::New(env, "new AfPacket(endpoint, options): endpoint must be an Endpoint");
+    Napi::Object o = info[1].As<Napi::Object>();
+    AfPacketOptions options;
+    if (!o.Get("interface").IsString()) throw Napi::TypeError::New(env, "new AfPacket: options.interface must be a string");
+    options.interface = o.Get("interface").As<Napi::String>();
+    options.blockSize = u32(o, "blockSize", options.blockSize);
+    options.blocks = u32(o, "blocks", options.blocks);
+    options.blockTimeoutMs = u32(o, "blockTimeoutMs", options.blockTimeoutMs);
+    if (o.Get("promiscuous").IsBoolean()) options.promiscuous = o.Get("promiscuous").As<Napi::Boolean>();
+    std::shared_ptr<Endpoint> endpoint = EndpointHandle::Unwrap(info[0].As<Napi::Object>())->endpoint_;
+    port_ = guard(env, [&] { return std::make_unique<AfPacketPort>(endpoint, options); });
+  }
+
+ private:
+  Napi::Value stats(const Napi::CallbackInfo& info) {
+    Napi::Object o = Napi::Object::New(info.Env());
+    AfPacketStats s = port_->stats();
+    auto set = [&](const char* k, uint64_t v) { o.Set(k, Napi::Number::New(info.Env(), double(v))); };
+    set("rxFrames", s.rxFrames);
+    set("rxBytes", s.rxBytes);
+    set("txFrames", s.txFrames);
+    set("txBytes", s.txBytes);
+    set("kernelDrops", s.kernelDrops);
+    set("oversize", s.oversize);
+    set("runts", s.runts);
+    set("txErrors", s.txErrors);
+    set("linkErrors", s.linkErrors);
+    set("poolWaits", s.poolWaits);
+    set("checksumsCompleted", s.checksumsCompleted);
+    return o;
+  }
+  Napi::Value failure(const Napi::CallbackInfo& info) {
+    std::string f = port_->failure();
+    return f.empty() ? info.Env().Null() : Napi::String::New(info.Env(), f);
+  }
+  Napi::Value stopReceiving(const Napi::CallbackInfo& info) {
+    port_->stopReceiving();
+    return info.Env().Undefined();
+  }
+  Napi::Value stop(const Napi::CallbackInfo& info) {
+    port_->stop();
+    return info.Env().Undefined();
+  }
+
+  std::unique_ptr<AfPacketPort> port_;
+};
+
+// interfaceInfo(name): { index, mtu, gro, lro, txChecksum } — what a port on it should know.
+Napi::Value interfaceInfoOf(const Napi::CallbackInfo& info) {
+  if (!info[0].IsString()) throw Napi::TypeError::New(info.Env(), "interfaceInfo(name): name must be a string");
+  InterfaceInfo i = guard(info.Env(), [&] { return interfaceInfo(info[0].As<Napi::String>()); });
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("index", Napi::Number::New(info.Env(), i.index));
+  o.Set("mtu", Napi::Number::New(info.Env(), i.mtu));
+  o.Set("gro", Napi::Boolean::New(info.Env(), i.gro));
+  o.Set("lro", Napi::Boolean::New(info.Env(), i.lro));
+  o.Set("txChecksum", Napi::Boolean::New(info.Env(), i.txChecksum));
+  return o;
+}
+
+// frameFlowHash(bytes): the flow hash the afpacket port gives a frame (tests compare it with
+// src/packet/flow.ts).
+Napi::Value frameFlowHashOf(const Napi::CallbackInfo& info) {
+  if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
+    throw Napi::TypeError::New(info.Env(), "frameFlowHash(bytes): bytes must be a Uint8Array");
+  auto bytes = info[0].As<Napi::Uint8Array>();
+  return Napi::Number::New(info.Env(), frameFlowHash(bytes.Data(), uint32_t(bytes.ElementLength())));
+}
 
 // Every constant and field offset TypeScript needs, straight from the structs.
 Napi::Object layout(Napi::Env env) {
@@ -441,9 +544,13 @@ Napi::Value setAffinity(const Napi::CallbackInfo& info) {
 
 Napi::Object init(Napi::Env env, Napi::Object exports) {
   Napi::Function region = RegionHandle::define(env);
-  env.SetInstanceData(new Napi::FunctionReference(Napi::Persistent(region)));
+  Napi::Function endpoint = EndpointHandle::define(env);
+  env.SetInstanceData(new Classes{Napi::Persistent(region), Napi::Persistent(endpoint)});
   exports.Set("Region", region);
-  exports.Set("Endpoint", EndpointHandle::define(env));
+  exports.Set("Endpoint", endpoint);
+  exports.Set("AfPacket", AfPacketHandle::define(env));
+  exports.Set("interfaceInfo", Napi::Function::New(env, interfaceInfoOf));
+  exports.Set("frameFlowHash", Napi::Function::New(env, frameFlowHashOf));
   exports.Set("layout", layout(env));
   exports.Set("schedYield", Napi::Function::New(env, schedYield));
   exports.Set("setAffinity", Napi::Function::New(env, setAffinity));

@@ -98,7 +98,8 @@ void Endpoint::requireOpen() const {
 }
 
 void Endpoint::wakeManager() {
-  if (wakeIfSleeping(&region_->doorbell()->managerSleeping)) side_->counters.wakesSent++;
+  // Atomic: an afpacket port wakes from two threads.
+  if (wakeIfSleeping(&region_->doorbell()->managerSleeping)) __atomic_fetch_add(&side_->counters.wakesSent, 1, __ATOMIC_RELAXED);
 }
 
 uint32_t Endpoint::rx(uint32_t* descs, uint32_t max) {

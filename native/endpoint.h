@@ -34,6 +34,12 @@ class Endpoint {
   // Cut off by the manager for breaking the ring protocol (see kSlotFaulted).
   bool faulted() const { return managerSide_->state.load(std::memory_order_relaxed) == kSlotFaulted; }
   const std::shared_ptr<Region>& region() const { return region_; }
+  // Native threads (an afpacket port) take over the data path: while they drive it, the
+  // JavaScript side must not call it (two producers on one ring) nor detach under them.
+  // drive() is false if something drives it already.
+  bool drive() { return !driven_.exchange(true); }
+  void release() { driven_.store(false); }
+  bool driven() const { return driven_.load(); }
 
  private:
   void wakeManager();
@@ -53,6 +59,7 @@ class Endpoint {
   uint64_t spinNs_;
   std::atomic<bool> closed_{false};
   std::atomic<int> waiters_{0};  // threads in waitReadable
+  std::atomic<bool> driven_{false};
 };
 
 }  // namespace xio

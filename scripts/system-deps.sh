@@ -1,11 +1,14 @@
 #!/bin/sh
-# The system tools the tests use as independent readers and real peers (tcpdump and tshark
-# read what the chain writes; tmux drives the dashboard as a person would). Installed with
-# apt-get when missing and run as root on Debian or Ubuntu; otherwise it says what to install.
+# The system tools the tests use as independent readers and real peers: tcpdump and tshark
+# read what the chain writes; tmux drives the dashboard as a person would; ip, ethtool and curl
+# make the namespace lab and talk through it. Installed with apt-get when missing and run as
+# root on Debian or Ubuntu; otherwise it says what to install.
 set -e
+PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 missing=""
-for tool in tcpdump tshark tmux; do
-  command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"
+# command:package
+for pair in tcpdump:tcpdump tshark:tshark tmux:tmux ip:iproute2 ethtool:ethtool curl:curl ping:iputils-ping; do
+  command -v "${pair%%:*}" >/dev/null 2>&1 || missing="$missing ${pair#*:}"
 done
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

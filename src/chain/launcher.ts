@@ -10,12 +10,13 @@ import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { attach, Manager, type Xio } from '../xio/index.ts'
 import type { Chain } from './spec.ts'
-import type { PcapPort as PcapSpec, GeneratorPort as GeneratorSpec } from './spec-types.ts'
+import type { AfPacketPort as AfPacketSpec, GeneratorPort as GeneratorSpec, PcapPort as PcapSpec } from './spec-types.ts'
 import { LINKTYPE_ETHERNET, readPcap } from './pcap.ts'
 import type { Port } from './ports/port.ts'
 import { PcapPort } from './ports/pcap.ts'
 import { SinkPort } from './ports/sink.ts'
 import { GeneratorPort } from './ports/generator.ts'
+import { AfPacketPort } from './ports/afpacket.ts'
 
 // Compiled (dist/, as installed) NF processes run as plain JavaScript; from the TypeScript
 // sources (a checkout) they run through tsx.
@@ -174,6 +175,7 @@ export class RunningChain extends EventEmitter {
   private async makePort(name: string, spec: { kind: string }, xio: Xio): Promise<Port> {
     if (spec.kind === 'sink') return new SinkPort(name, xio)
     if (spec.kind === 'generator') return new GeneratorPort(name, xio, spec as GeneratorSpec)
+    if (spec.kind === 'afpacket') return this.openInterface(name, xio, spec as AfPacketSpec)
     const pcap: PcapSpec = this.options.replay ? { ...(spec as PcapSpec), speed: 'top', loop: 1 } : (spec as PcapSpec)
     const input = this.options.inputs?.[name] ?? (pcap.input && resolve(this.chain.dir, pcap.input))
     const output = this.options.outputs?.[name] ?? (pcap.output && resolve(this.chain.dir, pcap.output))
@@ -183,6 +185,15 @@ export class RunningChain extends EventEmitter {
       throw new ChainError(`${input}: link type ${capture.linkType} is not Ethernet (1); xio-chain replays Ethernet captures`)
     const records = capture?.records ?? []
     return new PcapPort(name, xio, pcap, records, capture !== null, output || null, !this.options.replay)
+  }
+
+  private openInterface(name: string, xio: Xio, spec: AfPacketSpec): Port {
+    try {
+      return new AfPacketPort(name, xio, spec, (message) => this.warn(message))
+    } catch (e) {
+      xio.detach()
+      throw new ChainError(`${this.chain.file}: /endpoints/${name}: ${(e as Error).message}`)
+    }
   }
 
   /** Pumps the ports until stop() (or a fatal NF failure); resolves when pumping ends. */

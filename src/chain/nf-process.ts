@@ -25,10 +25,10 @@ process.on('SIGINT', () => {})
 
 const xio = await attach({ prefix, name })
 try {
-  const instance = createNF(xio, nf, (endpoint.spec as { config?: unknown }).config ?? {})
+  const created = createNF(xio, nf, (endpoint.spec as { config?: unknown }).config ?? {})
   // The launcher counts an instance as started only once its config has been accepted.
   process.stdout.write('ready\n')
-  await runNF(xio, instance, { stopping: () => stopping || !xio.managerAlive(), clock: clock === 'packets' ? 'packets' : 'wall' })
+  await runNF(xio, created, { stopping: () => stopping || !xio.managerAlive(), clock: clock === 'packets' ? 'packets' : 'wall' })
 } catch (e) {
   if (e instanceof XioError && e.code === 'FAULTED') {
     // Cut off by the manager for a stray write into its own rings: leave, to be restarted.

@@ -3,11 +3,12 @@ import type { NFModule } from '../xio/nf-types.ts'
 import l2fwd from '../nfs/l2fwd.ts'
 import firewall from '../nfs/firewall/index.ts'
 import nat from '../nfs/nat/index.ts'
+import router from '../nfs/router/index.ts'
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const nfs: Record<string, NFModule<any>> = { l2fwd, firewall, nat }
+export const nfs: Record<string, NFModule<any>> = { l2fwd, firewall, nat, router }
 
-export const portKinds = ['pcap', 'generator', 'sink'] as const
+export const portKinds = ['pcap', 'afpacket', 'generator', 'sink'] as const
 export type PortKind = (typeof portKinds)[number]
 
 /** Every port sends what it brings in out of its one gate. */

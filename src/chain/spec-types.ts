@@ -4,7 +4,8 @@
  * This interface was referenced by `ChainSpec`'s JSON-Schema
  * via the `definition` "Endpoint".
  */
-export type Endpoint = L2FwdEndpoint | FirewallEndpoint | NatEndpoint | PcapPort | GeneratorPort | SinkPort;
+export type Endpoint =
+  L2FwdEndpoint | FirewallEndpoint | NatEndpoint | RouterEndpoint | PcapPort | AfPacketPort | GeneratorPort | SinkPort;
 /**
  * Processes running this NF; flows are spread over them by flow hash.
  *
@@ -66,6 +67,13 @@ export type EndpointNames = string | [string, ...string[]];
  * via the `definition` "NatPorts".
  */
 export type NatPorts = [number, number];
+/**
+ * An address on a link with the link's prefix, as `ip addr add` takes it: "10.0.0.1/24" (host bits set on purpose; prefix at most /31).
+ *
+ * This interface was referenced by `ChainSpec`'s JSON-Schema
+ * via the `definition` "InterfaceAddress".
+ */
+export type InterfaceAddress = string;
 /**
  * A MAC address, six hex bytes separated by ':' (or '-').
  *
@@ -385,6 +393,39 @@ export interface NatForward {
   to: string;
 }
 /**
+ * This interface was referenced by `ChainSpec`'s JSON-Schema
+ * via the `definition` "RouterEndpoint".
+ */
+export interface RouterEndpoint {
+  kind: "router";
+  instances?: Instances;
+  cpu?: Cpu;
+  config: RouterConfig;
+}
+/**
+ * One leg of a router: sits between a port on a link and the rest of the chain. Answers ARP for its address, resolves its neighbours (holding packets meanwhile), rewrites MACs, decrements TTL and answers its expiry with ICMP time exceeded, as a Linux router does.
+ *
+ * This interface was referenced by `ChainSpec`'s JSON-Schema
+ * via the `definition` "RouterConfig".
+ */
+export interface RouterConfig {
+  address: InterfaceAddress;
+  /**
+   * The router's MAC on this link, unicast (default: 02:78:69 followed by the last three bytes of the address).
+   */
+  mac?: string;
+  /**
+   * Next hop for destinations outside the link's prefix, itself on the link (default: none; such packets are dropped, counted as noRoute).
+   */
+  gateway?: string;
+  /**
+   * Static neighbours on the link, IPv4 address to MAC (as `ip neigh add ... permanent`).
+   */
+  neighbours?: {
+    [k: string]: Mac;
+  };
+}
+/**
  * Reads a capture into the chain and/or writes what reaches it to a capture (classic pcap, Ethernet).
  *
  * This interface was referenced by `ChainSpec`'s JSON-Schema
@@ -408,6 +449,35 @@ export interface PcapPort {
    * Times to replay the input (0: forever; default 1).
    */
   loop?: number;
+}
+/**
+ * A Linux interface: frames it receives enter the chain, frames that reach this port are sent on it (AF_PACKET, TPACKET_V3; one copy each way between the kernel's ring and a pool buffer).
+ *
+ * This interface was referenced by `ChainSpec`'s JSON-Schema
+ * via the `definition` "AfPacketPort".
+ */
+export interface AfPacketPort {
+  kind: "afpacket";
+  /**
+   * Interface name, as `ip link` shows it (e.g. xl-lan).
+   */
+  interface: string;
+  /**
+   * Bytes per block of the kernel's receive ring, a power of two (default 262144).
+   */
+  blockSize?: number;
+  /**
+   * Blocks in the receive ring (default 32: 8 MiB with the default block size).
+   */
+  blocks?: number;
+  /**
+   * The kernel hands over a block that is not full after this long: the longest a lone frame waits (default 1).
+   */
+  blockTimeoutMs?: number;
+  /**
+   * Receive frames addressed to any MAC (default true: the chain answers for addresses the interface itself does not have).
+   */
+  promiscuous?: boolean;
 }
 /**
  * Synthetic UDP or TCP traffic built in place in pool buffers.

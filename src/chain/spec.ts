@@ -161,7 +161,7 @@ export function checkChain(file: string, json: unknown, options: CheckOptions = 
 }
 
 function isSource(e: ChainEndpoint): boolean {
-  return e.kind === 'generator' || (e.kind === 'pcap' && (e.spec as { input?: string }).input !== undefined)
+  return e.kind === 'generator' || e.kind === 'afpacket' || (e.kind === 'pcap' && (e.spec as { input?: string }).input !== undefined)
 }
 
 // Packets start at source ports and leave at ports; every NF must lie on such a path.

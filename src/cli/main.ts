@@ -7,6 +7,7 @@ import { ChainError, RunningChain } from '../chain/launcher.ts'
 import { checkPcapFormat, PcapError } from '../chain/pcap.ts'
 import { cleanStaleRegions, XioError, observe } from '../xio/index.ts'
 import { statsLines } from './stats.ts'
+import { LabError, labDown, labUp } from './lab.ts'
 import { chainSource, describeExit, observerSource } from '../tui/sources.ts'
 
 /** `<endpoint>=<file>` pairs, each naming a pcap port of the chain. */
@@ -202,7 +203,25 @@ const cli = yargs(hideBin(process.argv))
       if (r.failed.length) process.exitCode = 1
     },
   )
-  .demandCommand(1, 'name a command: run, replay, validate, top or clean')
+  .command(
+    'lab <action>',
+    'Make (up) or remove (down) the lab: namespaces lan and wan, joined to the root namespace by veths xl-lan and xl-wan',
+    (y) =>
+      y
+        .positional('action', { choices: ['up', 'down'] as const, demandOption: true })
+        .example('$0 lab up && $0 run chains/lab-fw-nat.json', 'the chain as the router between lan and wan')
+        .example('ip netns exec lan curl http://203.0.113.2:8000/', 'a request from lan, through the chain'),
+    (a) => {
+      if (a.action === 'up') {
+        for (const side of labUp())
+          process.stdout.write(`namespace ${side.namespace}: eth0 ${side.host}/${side.prefix}${side.gateway ? ` via ${side.gateway}` : ''}; chain side: ${side.interface}\n`)
+      } else {
+        const removed = labDown()
+        process.stdout.write(removed.length ? `removed ${removed.join(', ')}\n` : 'no lab to remove\n')
+      }
+    },
+  )
+  .demandCommand(1, 'name a command: run, replay, validate, top, clean or lab')
   .epilog(
     'A chain spec is JSON: endpoints (NFs and ports) and links between them, checked against chains/chain.schema.json ' +
       '(point "$schema" at it for editor completion). The bundled chains in chains/ are examples; the README explains each.',
@@ -219,7 +238,7 @@ const cli = yargs(hideBin(process.argv))
 try {
   await cli.parseAsync()
 } catch (e) {
-  if (e instanceof SpecError || e instanceof XioError || e instanceof ChainError || e instanceof PcapError || e instanceof UsageError) {
+  if (e instanceof SpecError || e instanceof XioError || e instanceof ChainError || e instanceof PcapError || e instanceof UsageError || e instanceof LabError) {
     process.stderr.write(`${e.message}\n`)
     process.exit(1)
   }

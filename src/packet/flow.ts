@@ -32,3 +32,13 @@ export function symmetricFlowHash(src: number, dst: number, proto: number, srcPo
 export function flowHashOf(h: Headers): number {
   return h.hasPorts ? flowHash(h.src, h.dst, h.proto, h.srcPort, h.dstPort) : flowHash(h.src, h.dst, h.proto, h.icmpId, 0)
 }
+
+/**
+ * symmetricFlowHash of a parsed IPv4 packet: TCP and UDP by their ports; ICMP queries by
+ * their identifier, as both ports, since a request and its reply carry the same one; other
+ * protocols and non-first fragments by addresses and protocol alone.
+ */
+export function symmetricFlowHashOf(h: Headers): number {
+  if (h.hasPorts) return symmetricFlowHash(h.src, h.dst, h.proto, h.srcPort, h.dstPort)
+  return symmetricFlowHash(h.src, h.dst, h.proto, h.icmpId, h.icmpId)
+}

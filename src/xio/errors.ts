@@ -17,6 +17,8 @@ export type XioErrorCode =
   | 'TOO_MANY_ENDPOINTS'
   | 'BAD_ROUTE'
   | 'NO_SPACE'
+  | 'NO_INTERFACE'
+  | 'MTU_TOO_LARGE'
   | 'SYSTEM'
 
 export class XioError extends Error {

@@ -54,6 +54,46 @@ export interface NativeEndpoint {
   detach(): void
 }
 
+/** A Linux interface's port: two native threads driving one endpoint (native/afpacket.h). */
+export interface NativeAfPacket {
+  stats(): AfPacketStats
+  /** Why a thread of the port stopped early (the manager gone, the endpoint cut off), or null. */
+  failure(): string | null
+  stopReceiving(): void
+  stop(): void
+}
+
+export interface AfPacketOptions {
+  interface: string
+  blockSize?: number
+  blocks?: number
+  blockTimeoutMs?: number
+  promiscuous?: boolean
+}
+
+export interface AfPacketStats {
+  rxFrames: number
+  rxBytes: number
+  txFrames: number
+  txBytes: number
+  kernelDrops: number
+  oversize: number
+  runts: number
+  txErrors: number
+  linkErrors: number
+  poolWaits: number
+  checksumsCompleted: number
+}
+
+export interface InterfaceInfo {
+  index: number
+  mtu: number
+  /** Receive aggregation: frames far beyond the MTU reach the port (and are dropped as oversize). */
+  gro: boolean
+  lro: boolean
+  txChecksum: boolean
+}
+
 type Offsets = Record<string, number>
 
 export interface Layout {
@@ -91,6 +131,10 @@ interface Addon {
     removeIfStale(prefix: string): boolean
   }
   Endpoint: new (region: NativeRegion, name: string, spinUs?: number) => NativeEndpoint
+  AfPacket: new (endpoint: NativeEndpoint, options: AfPacketOptions) => NativeAfPacket
+  interfaceInfo(name: string): InterfaceInfo
+  /** The flow hash the afpacket port gives a frame. */
+  frameFlowHash(frame: Uint8Array): number
   layout: Layout
   schedYield(): void
   setAffinity(cpus: number[]): void

@@ -6,6 +6,12 @@
 
 /** Returned by process() to drop the packet; any other return is an output gate number. */
 export const DROP = -1
+/**
+ * Returned by process() to keep the packet for later: the NF sends or drops it itself with
+ * env.packets (a router holding packets while it resolves their next hop). Until then it is
+ * the NF's, and it must not keep more than it can account for.
+ */
+export const HOLD = -2
 
 /** One packet as an NF sees it. One object per NF, refilled for every packet: never keep it. */
 export interface Packet {
@@ -39,6 +45,21 @@ export interface NFEnv {
    * `validate` prints these as warnings. Optional: a runner may ignore them.
    */
   warn?(path: string, message: string): void
+  /**
+   * Packets beyond the one process() decides on: ones it held, and new ones of its own
+   * making (an ARP request, an ICMP error). Absent where no packets run (validate).
+   */
+  readonly packets?: PacketOut
+}
+
+/** Sending packets outside process()'s return. What is sent leaves with the current burst. */
+export interface PacketOut {
+  /** A fresh packet to fill in (length 0), or null when the pool has none to spare. */
+  alloc(): Packet | null
+  /** Sends a held or allocated packet of `length` bytes out of a gate. */
+  send(d: number, gate: number, length: number): void
+  /** Gives a held or allocated packet back to the pool, counted as the NF's drop. */
+  drop(d: number): void
 }
 
 export type Counters = Record<string, number>

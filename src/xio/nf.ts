@@ -3,7 +3,7 @@
 // nothing per packet; the action (a gate, or drop) goes into the descriptor's metadata and
 // the whole burst goes back to the manager in one tx.
 import { addon } from './native.ts'
-import { DROP, type NFEnv, type NFInstance, type NFModule, type Packet } from './nf-types.ts'
+import { DROP, HOLD, type NFEnv, type NFInstance, type NFModule, type Packet, type PacketOut } from './nf-types.ts'
 import type { Xio } from './xio.ts'
 
 /** Declares an NF; the identity, there to type the config. */
@@ -27,7 +27,53 @@ const TICK_MS = 100
 const EVENT_LOOP_EVERY_MS = 20
 const PUBLISH_EVERY_MS = 500
 
-export function nfEnv(xio: Xio, gates: readonly string[]): NFEnv {
+/**
+ * What an NF sends outside process()'s return (held packets, packets of its own making),
+ * collected and put on the TX ring with the runner's next burst.
+ */
+export class Outbox implements PacketOut {
+  private readonly pending = new Uint32Array(256)
+  private count = 0
+  private readonly one = new Uint32Array(1)
+
+  constructor(private readonly xio: Xio) {}
+
+  alloc(): Packet | null {
+    if (!this.xio.malloc(this.one, 1)) return null
+    const d = this.one[0]
+    return { bytes: this.xio.bytes, view: this.xio.view, d, at: this.xio.offset(d), length: 0, from: this.xio.id, inPort: this.xio.id, flowHash: 0 }
+  }
+
+  send(d: number, gate: number, length: number): void {
+    this.xio.setLength(d, length)
+    this.xio.send(d, gate)
+    this.push(d)
+  }
+
+  drop(d: number): void {
+    this.xio.drop(d)
+    this.push(d)
+  }
+
+  private push(d: number): void {
+    if (this.count === this.pending.length) this.flush(() => false)
+    this.pending[this.count++] = d
+  }
+
+  /** Puts everything pending on the TX ring; false if it gave up because `stopping` said so. */
+  flush(stopping: () => boolean): boolean {
+    if (!this.count) return true
+    const done = transmitAll(this.xio, this.pending, this.count, stopping)
+    this.count = 0
+    return done
+  }
+}
+
+export interface NFEnvWithOutbox extends NFEnv {
+  readonly packets: Outbox
+}
+
+export function nfEnv(xio: Xio, gates: readonly string[]): NFEnvWithOutbox {
   return {
     endpointId: (name) => xio.endpointId(name),
     gateTarget: (gate) => {
@@ -35,16 +81,43 @@ export function nfEnv(xio: Xio, gates: readonly string[]): NFEnv {
       return index < 0 ? -1 : xio.gateTarget(index)
     },
     now: () => performance.now(),
+    packets: new Outbox(xio),
   }
 }
 
+/** An NF built for an endpoint, with the environment it was built in. */
+export interface CreatedNF {
+  instance: NFInstance
+  env: NFEnvWithOutbox
+}
+
 /** Builds the NF from its config for this endpoint; throws NFConfigError on a bad config. */
-export function createNF<Config>(xio: Xio, nf: NFModule<Config>, config: Config): NFInstance {
-  return nf.create(config, nfEnv(xio, nf.gates))
+export function createNF<Config>(xio: Xio, nf: NFModule<Config>, config: Config): CreatedNF {
+  const env = nfEnv(xio, nf.gates)
+  return { instance: nf.create(config, env), env }
+}
+
+/**
+ * Transmits descs[0, n), waiting for room as long as it takes: the manager always drains.
+ * Returns false if it gave up because the manager stopped (or `stopping` said so) meanwhile;
+ * detaching then returns what is left.
+ */
+function transmitAll(xio: Xio, descs: Uint32Array, n: number, stopping: () => boolean): boolean {
+  let left = n
+  let sent = xio.tx(descs, left)
+  for (let tries = 1; sent < left; tries++) {
+    addon.schedYield()  // the manager is behind: give it (or whoever shares our CPU) the core
+    descs.copyWithin(0, sent, left)
+    left -= sent
+    sent = xio.tx(descs, left)
+    if ((tries & 1023) === 0 && (stopping() || !xio.managerAlive())) return false
+  }
+  return true
 }
 
 /** Runs an NF's rx → process → tx loop until options.stopping() says so. */
-export async function runNF(xio: Xio, instance: NFInstance, options: RunOptions): Promise<void> {
+export async function runNF(xio: Xio, nf: CreatedNF, options: RunOptions): Promise<void> {
+  const { instance, env } = nf
   const burst = new Uint32Array(options.burst ?? 32)
   const p: Packet = { bytes: xio.bytes, view: xio.view, d: 0, at: 0, length: 0, from: 0, inPort: 0, flowHash: 0 }
   const packetClock = options.clock === 'packets'
@@ -53,6 +126,7 @@ export async function runNF(xio: Xio, instance: NFInstance, options: RunOptions)
   let lastPublish = 0
   while (!options.stopping()) {
     const n = xio.rxWait(burst, TICK_MS)
+    let out = 0  // descriptors going back with this burst: all but the ones the NF held
     for (let i = 0; i < n; i++) {
       const d = burst[i]
       if (packetClock && instance.tick) {
@@ -73,26 +147,21 @@ export async function runNF(xio: Xio, instance: NFInstance, options: RunOptions)
       p.inPort = xio.inPort(d)
       p.flowHash = hash
       const gate = instance.process(p)
-      if (gate === DROP) xio.drop(d)
-      else xio.send(d, gate)
       if (p.length !== length) xio.setLength(d, p.length)
       if (p.flowHash !== hash) xio.setFlowHash(d, p.flowHash)
+      if (gate === HOLD) continue
+      if (gate === DROP) xio.drop(d)
+      else xio.send(d, gate)
+      burst[out++] = d
     }
-    let left = n
-    let sent = xio.tx(burst, left)
-    for (let tries = 1; sent < left; tries++) {
-      addon.schedYield()  // the manager is behind: give it (or whoever shares our CPU) the core
-      burst.copyWithin(0, sent, left)
-      left -= sent
-      sent = xio.tx(burst, left)
-      // A manager that stopped will never drain the ring; leave, and detaching returns the rest.
-      if ((tries & 1023) === 0 && (options.stopping() || !xio.managerAlive())) return
-    }
+    // A manager that stopped will never drain the ring; leave, and detaching returns the rest.
+    if (!transmitAll(xio, burst, out, options.stopping)) return
     const now = performance.now()
     if (!packetClock && instance.tick && now - lastTick >= TICK_MS) {
       instance.tick(now)
       lastTick = now
     }
+    if (!env.packets.flush(options.stopping)) return
     if (instance.counters && now - lastPublish >= PUBLISH_EVERY_MS) {
       xio.region.publishNfCounters(xio.slot, instance.counters())
       lastPublish = now

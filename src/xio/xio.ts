@@ -202,6 +202,14 @@ export class Xio {
     return this.native.managerAlive()
   }
 
+  /**
+   * The native endpoint, for a port whose native threads drive this endpoint's rings (afpacket).
+   * While they run, rx, tx, malloc, free and detach here throw: stop the port first.
+   */
+  get nativeEndpoint(): NativeEndpoint {
+    return this.endpoint
+  }
+
   /** Leaves the chain: the manager takes back every buffer this endpoint still holds. */
   detach(): void {
     this.endpoint.detach()

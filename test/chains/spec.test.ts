@@ -56,7 +56,7 @@ test('a missing required field is named', (t) => {
 test('an unknown endpoint kind lists the kinds there are', (t) => {
   const spec = base()
   spec.endpoints.fw = { kind: 'firewal' }
-  t.deepEqual(problems(spec), [`${FILE}: /endpoints/fw: kind must be one of l2fwd, firewall, nat, pcap, generator, sink`])
+  t.deepEqual(problems(spec), [`${FILE}: /endpoints/fw: kind must be one of l2fwd, firewall, nat, router, pcap, afpacket, generator, sink`])
 })
 
 test('a bad address says what an address looks like', (t) => {

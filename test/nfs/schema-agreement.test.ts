@@ -9,17 +9,18 @@ import test from 'ava'
 import fc from 'fast-check'
 import { readFileSync } from 'node:fs'
 import { checkChain, SpecError } from '../../src/chain/spec.ts'
-import type { FirewallConfig, L2FwdConfig, NatConfig } from '../../src/chain/spec-types.ts'
+import type { FirewallConfig, L2FwdConfig, NatConfig, RouterConfig } from '../../src/chain/spec-types.ts'
 import l2fwd from '../../src/nfs/l2fwd.ts'
 import firewall, { FIREWALL_DEFAULTS } from '../../src/nfs/firewall/index.ts'
 import nat from '../../src/nfs/nat/index.ts'
 import { NAT_DEFAULTS } from '../../src/nfs/nat/config.ts'
+import router from '../../src/nfs/router/index.ts'
 import { NFConfigError, type NFModule } from '../../src/xio/nf-types.ts'
 import { TestEnv } from './env.ts'
 
-type Kind = 'l2fwd' | 'firewall' | 'nat'
+type Kind = 'l2fwd' | 'firewall' | 'nat' | 'router'
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-const NFS: Record<Kind, NFModule<any>> = { l2fwd, firewall, nat }
+const NFS: Record<Kind, NFModule<any>> = { l2fwd, firewall, nat, router }
 
 interface SchemaNode {
   properties?: Record<string, SchemaNode & { default?: unknown }>
@@ -35,10 +36,10 @@ const def = (name: string): SchemaNode => schema.definitions[name]
 const fieldsOf = (name: string): string[] => Object.keys(def(name).properties!).sort()
 
 // The chain around the NF: `lan` brings packets in, `wan` takes them out.
-const env = () => new TestEnv({ lan: 1, wan: 2 }, { out: 2, inside: 1, outside: 2 })
+const env = () => new TestEnv({ lan: 1, wan: 2 }, { out: 2, inside: 1, outside: 2, wire: 1, chain: 2 })
 const FILE = 'chains/agreement.json'
 function chainAround(kind: Kind, config: unknown): unknown {
-  const gates = kind === 'nat' ? ['x.inside -> lan', 'x.outside -> wan'] : ['x -> wan']
+  const gates = kind === 'nat' ? ['x.inside -> lan', 'x.outside -> wan'] : kind === 'router' ? ['x.chain -> wan', 'x.wire -> lan'] : ['x -> wan']
   return {
     endpoints: { lan: { kind: 'pcap', input: 'lan.pcap', output: 'lan-out.pcap' }, wan: { kind: 'sink' }, x: { kind, config } },
     links: ['lan -> x', ...gates],
@@ -93,9 +94,15 @@ const fullNat: NatConfig = {
   forwards: [{ proto: 'tcp', port: 8080, to: '10.0.0.5:80' }, { proto: 'udp', port: 53, to: '10.0.0.53' }],
   maxMappings: 1024,
 }
+const fullRouter: RouterConfig = {
+  address: '10.0.0.1/24',
+  mac: '02:00:00:00:01:01',
+  gateway: '10.0.0.254',
+  neighbours: { '10.0.0.5': '02:00:00:00:00:05', '10.0.0.254': '02-00-00-00-00-FE' },
+}
 
 test('a config using every documented field passes the schema and the NF', t => {
-  const cases: Array<[Kind, unknown, string]> = [['l2fwd', fullL2fwd, 'L2fwdConfig'], ['firewall', fullFirewall, 'FirewallConfig'], ['nat', fullNat, 'NatConfig']]
+  const cases: Array<[Kind, unknown, string]> = [['l2fwd', fullL2fwd, 'L2fwdConfig'], ['firewall', fullFirewall, 'FirewallConfig'], ['nat', fullNat, 'NatConfig'], ['router', fullRouter, 'RouterConfig']]
   for (const [kind, config, name] of cases) {
     t.deepEqual(Object.keys(config as object).sort(), fieldsOf(name), `${name}: the full config uses every field`)
     t.deepEqual(schemaProblems(kind, config), [], kind)
@@ -124,6 +131,7 @@ test('the NF readers know exactly the fields the schema has, at every level', t 
     ['nat', { external: '203.0.113.1', ...x }, '/zzz', 'NatConfig'],
     ['nat', { external: '203.0.113.1', timeouts: x }, '/timeouts/zzz', 'NatTimeouts'],
     ['nat', { external: '203.0.113.1', forwards: [{ proto: 'tcp', port: 1, to: '10.0.0.1', ...x }] }, '/forwards/0/zzz', 'NatForward'],
+    ['router', { address: '10.0.0.1/24', ...x }, '/zzz', 'RouterConfig'],
   ]
   for (const [kind, config, path, name] of cases) {
     t.deepEqual(known(kind, config, path), fieldsOf(name), name)
@@ -132,6 +140,9 @@ test('the NF readers know exactly the fields the schema has, at every level', t 
   // Required fields: the schema's and the readers' ("missing").
   t.deepEqual(def('NatConfig').required, ['external'])
   t.regex(nfRefusal('nat', {})!.message, /^\/external: missing/)
+  t.deepEqual(def('RouterConfig').required, ['address'])
+  t.regex(nfRefusal('router', {})!.message, /^\/address: missing/)
+  t.deepEqual(schemaProblems('router', {}), ['/address'])
   t.deepEqual(def('FirewallRule').required, ['action'])
   t.regex(nfRefusal('firewall', { rules: [{}] })!.message, /^\/rules\/0\/action: missing/)
   t.deepEqual(def('NatForward').required, ['proto', 'port', 'to'])
@@ -154,6 +165,9 @@ test('the schema documents the defaults the NFs use', t => {
   t.deepEqual(def('NatPorts').default, ports)
   const { other: _notNat, ...natSettable } = natTimeouts
   t.deepEqual(defaults('NatTimeouts'), natSettable)
+  // The router's one default (its MAC) depends on the address: said in words, tested in router.test.ts.
+  t.deepEqual(defaults('RouterConfig'), {})
+  t.true((def('RouterConfig').properties!.mac as { description: string }).description.includes('02:78:69'))
   // Each default is also in the words a reader of the generated types sees.
   for (const name of ['FirewallConfig', 'FirewallTimeouts', 'NatConfig', 'NatTimeouts']) {
     for (const [k, p] of Object.entries(def(name).properties!)) {
@@ -172,6 +186,11 @@ const SEMANTIC = [
   /ports only exist for tcp and udp/, // a port constraint on an icmp or numbered-proto rule
   /ports go up to 65535/, // a range "80-70000"
   /no endpoint named/, // rules[].in naming an endpoint the chain does not have
+  /is the (network|broadcast) address of/, // a router address, gateway or neighbour that is no host of its link
+  /is not a unicast host address/, // a router address in 0/8, 127/8 or 224/3
+  /is not on the link/, // a gateway or static neighbour outside the address's prefix
+  /is the router's own address/, // a gateway or static neighbour that is the router
+  /is a multicast \(group\) address/, // a router MAC with the group bit set
 ]
 
 test('invalid fields are refused by both, at the same place', t => {
@@ -213,6 +232,17 @@ test('invalid fields are refused by both, at the same place', t => {
     ['nat', { external: E, forwards: [{ proto: 'tcp', port: 80, to: 'host:80' }] }],
     ['nat', { external: E, maxMappings: 0 }],
     ['nat', { external: E, maxMappings: 4194305 }],
+    ['router', { address: '10.0.0.1/33' }],
+    ['router', { address: '10.0.0.1' }],
+    ['router', { address: '10.0.0.1/32' }],
+    ['router', { address: 'router' }],
+    ['router', { address: 5 }],
+    ['router', { address: '10.0.0.1/24', mac: '02:00:00:00:01' }],
+    ['router', { address: '10.0.0.1/24', gateway: '10.0.0.300' }],
+    ['router', { address: '10.0.0.1/24', gateway: '10.0.0.0/24' }],
+    ['router', { address: '10.0.0.1/24', neighbours: [] }],
+    ['router', { address: '10.0.0.1/24', neighbours: { 'host-5': '02:00:00:00:00:05' } }],
+    ['router', { address: '10.0.0.1/24', neighbours: { '10.0.0.5': 'nope' } }],
   ]
   for (const [kind, config] of cases) {
     const what = `${kind} ${JSON.stringify(config)}`
@@ -238,6 +268,13 @@ test('what only the NF can check passes the schema and is refused by the NF', t 
     ['nat', { external: E, inside: ['10.0.0.0/8', '10.0.0.1/8'] }],
     ['nat', { external: E, ports: [3000, 2000] }],
     ['nat', { external: E, forwards: [{ proto: 'tcp', port: 80, to: '10.0.0.5' }, { proto: 'tcp', port: 80, to: '10.0.0.6' }] }],
+    ['router', { address: '10.0.0.0/24' }],
+    ['router', { address: '10.0.0.255/24' }],
+    ['router', { address: '127.0.0.1/8' }],
+    ['router', { address: '10.0.0.1/24', mac: '01:00:5e:00:00:01' }],
+    ['router', { address: '10.0.0.1/24', gateway: '10.0.1.1' }],
+    ['router', { address: '10.0.0.1/24', gateway: '10.0.0.1' }],
+    ['router', { address: '10.0.0.1/24', neighbours: { '192.0.2.5': '02:00:00:00:00:05' } }],
   ]
   for (const [kind, config] of cases) {
     const what = `${kind} ${JSON.stringify(config)}`
@@ -291,9 +328,15 @@ const configArb: Record<Kind, fc.Arbitrary<unknown>> = {
       to: pick(['10.0.0.5:80', '10.0.0.6', '10.0.0.7:65535', '10.0.0.7:0']),
     }), junk), { maxLength: 3 }), junk),
   })).map(([external, rest]) => ({ external, ...(rest as object) })),
+  router: fc.tuple(pick(['10.0.0.1/24', '192.168.1.254/16', '10.0.0.1/8', '10.0.0.2/31', '10.0.0.0/24', '10.0.0.1']), maybe({
+    mac: pick(['02:00:00:00:01:01', 'aa-bb-cc-dd-ee-fe', '01:00:5e:00:00:01']),
+    gateway: pick(['10.0.0.254', '192.168.0.1', '10.0.0.3', '192.0.2.1', '10.0.0.1']),
+    neighbours: pick([{}, { '10.0.0.5': '02:00:00:00:00:05' }, { '10.0.0.3': '02:00:00:00:00:03', '192.168.7.7': '02:00:00:00:00:07' },
+      { '192.0.2.5': '02:00:00:00:00:05' }, { host: '02:00:00:00:00:05' }, { '10.0.0.5': 'nope' }]),
+  })).map(([address, rest]) => ({ address, ...(rest as object) })),
 }
 
-for (const kind of ['l2fwd', 'firewall', 'nat'] as const) {
+for (const kind of ['l2fwd', 'firewall', 'nat', 'router'] as const) {
   test(`${kind}: what the NF accepts the schema accepts; the schema accepts what the NF refuses only for what a schema cannot say`, t => {
     let both = 0, neither = 0, onlyNf = 0
     fc.assert(fc.property(configArb[kind], config => {

@@ -4,7 +4,7 @@
 // and a symmetric flow hash (so a flow and its replies meet the same NF instance); output
 // frames are written byte for byte with the timestamp they came in with. Speed: "top" (as
 // fast as the chain takes them), "timed" (the capture's own gaps) or packets per second.
-import { Headers, parse, symmetricFlowHash } from '../../packet/index.ts'
+import { Headers, parse, symmetricFlowHashOf } from '../../packet/index.ts'
 import type { Xio } from '../../xio/index.ts'
 import type { PcapPort as PcapSpec } from '../spec-types.ts'
 import { PcapWriter, type PcapRecord } from '../pcap.ts'
@@ -123,7 +123,7 @@ export class PcapPort implements Port {
     this.xio.setLength(d, length)
     this.xio.setTimestamp(d, r.timestampNs)
     const h = this.headers
-    this.xio.setFlowHash(d, parse(this.xio.bytes, at, length, h) === 0 ? symmetricFlowHash(h.src, h.dst, h.proto, h.srcPort, h.dstPort) : 0)
+    this.xio.setFlowHash(d, parse(this.xio.bytes, at, length, h) === 0 ? symmetricFlowHashOf(h) : 0)
   }
 
   stopSources(): void {
