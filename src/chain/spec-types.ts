@@ -345,7 +345,7 @@ export interface NatConfig {
   maxMappings?: number;
 }
 /**
- * Mapping idle timeouts in seconds. tcpEstablished must not be shorter than tcpTransitory.
+ * Session idle timeouts in seconds (a mapping, an inside endpoint's external port, lasts while any of its sessions does). tcpEstablished must not be shorter than tcpTransitory.
  *
  * This interface was referenced by `ChainSpec`'s JSON-Schema
  * via the `definition` "NatTimeouts".

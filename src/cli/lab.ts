@@ -34,8 +34,12 @@ const HOST_INTERFACE = 'eth0'
 
 export class LabError extends Error {}
 
-/** PATH with the system folders where ip, ethtool and sysctl live, which a user's PATH may lack. */
-export const SYSTEM_PATH = [process.env.PATH, '/usr/local/sbin', '/usr/sbin', '/sbin'].filter(Boolean).join(':')
+/**
+ * PATH for the system's own tools (ip, ethtool, sysctl, nft), which a user's PATH may lack:
+ * the system folders first, so that a package's command of the same name (npm puts its
+ * node_modules/.bin first) is not taken for them.
+ */
+export const SYSTEM_PATH = ['/usr/local/sbin', '/usr/sbin', '/sbin', '/usr/local/bin', '/usr/bin', '/bin', process.env.PATH].filter(Boolean).join(':')
 
 function tool(command: string, args: string[]): string {
   try {

@@ -29,12 +29,12 @@ test('outbound TCP is masqueraded, its reply translated back, checksums right', 
   t.true(checksumsOk(r))
   const c = nf.counters!()
   t.is(c.mappingsActive, 1)
-  t.is(c.mappingsCreated, 1)
+  t.is(c.sessionsCreated, 1)
   t.is(c.translatedOut, 1)
   t.is(c.translatedIn, 1)
 })
 
-test('a flow keeps its mapping; other flows get other ports', t => {
+test('endpoint-independent mapping: an inside endpoint keeps its external port for every destination (RFC 4787 REQ-1); other endpoints get other ports', t => {
   const { nf } = natOf()
   const port = (spec: Parameters<typeof fromInside>[0]) => {
     const p = fromInside(spec)
@@ -44,11 +44,13 @@ test('a flow keeps its mapping; other flows get other ports', t => {
   const a = port({ ...H, srcPort: 1000 })
   t.is(port({ ...H, srcPort: 1000 }), a)
   const b = port({ ...H, srcPort: 1001 })
-  const c = port({ ...H, srcPort: 1000, dst: '198.51.100.10' })
+  const c = port({ ...H, srcPort: 1000, dst: '198.51.100.10', dstPort: 8443 })
   const d = port({ ...H, srcPort: 1000, proto: 'udp' })
-  t.is(new Set([a, b, c]).size, 3)
+  t.is(c, a)
+  t.not(b, a)
   t.true(d >= 20000)
-  t.is(nf.counters!().mappingsActive, 4)
+  t.is(nf.counters!().mappingsActive, 3)
+  t.is(nf.counters!().sessionsActive, 4)
 })
 
 test('a reply finds its session only from the remote end it went to; a reused port maps to its new flow', t => {
@@ -180,7 +182,7 @@ test('mappings expire: UDP unreplied and replied, TCP transitory and established
   t.is(nf.process(replyTo(est)), DROP)
   const c = nf.counters!()
   t.is(c.mappingsActive, 0)
-  t.is(c.mappingsExpired, 6)
+  t.is(c.sessionsExpired, 6)
 })
 
 test('the sweep expires mappings nobody asks about', t => {
@@ -189,7 +191,7 @@ test('the sweep expires mappings nobody asks about', t => {
   t.is(nf.counters!().mappingsActive, 100)
   for (let s = 0; s < 30; s++) at(2 + s * 0.1)
   t.is(nf.counters!().mappingsActive, 0)
-  t.is(nf.counters!().mappingsExpired, 100)
+  t.is(nf.counters!().sessionsExpired, 100)
 })
 
 test('exhaustion: new flows dropped and counted, old ones keep working, ports come back after expiry', t => {
@@ -335,4 +337,56 @@ test('config errors name the JSON path', t => {
     const e = t.throws(() => nat.create(cfg as never, new TestEnv()), { instanceOf: NFConfigError }, JSON.stringify(cfg))
     t.is(e?.path, path, JSON.stringify(cfg))
   }
+})
+
+test('filtering is address- and port-dependent, as Linux conntrack: only the remote endpoint a session went to gets in', t => {
+  const { nf } = natOf()
+  const p = fromInside({ ...H, proto: 'udp', srcPort: 5000, dstPort: 3478 })
+  nf.process(p)
+  const ext = headers(p).srcPort
+  const to = (src: string, srcPort: number) => nf.process(fromOutside({ src, dst: EXT, proto: 'udp', srcPort, dstPort: ext }))
+  t.is(to('198.51.100.9', 3478), INSIDE)
+  t.is(to('198.51.100.9', 3479), DROP) // same host, another port
+  t.is(to('198.51.100.77', 3478), DROP) // another host
+  // Once the inside endpoint talks to that other host, it gets in, through the same mapping.
+  const q = fromInside({ ...H, dst: '198.51.100.77', proto: 'udp', srcPort: 5000, dstPort: 3478 })
+  nf.process(q)
+  t.is(headers(q).srcPort, ext)
+  t.is(to('198.51.100.77', 3478), INSIDE)
+})
+
+test('a mapping lives while any of its sessions does, and its port returns to the range with the last', t => {
+  const { nf, at } = natOf({ ports: [20000, 20000], timeouts: { udp: 10, udpUnreplied: 10 } })
+  const send = (dst: string, srcPort = 5000, src = '10.0.0.2') => {
+    const p = fromInside({ src, dst, proto: 'udp', srcPort, dstPort: 53 })
+    return nf.process(p) === DROP ? -1 : headers(p).srcPort
+  }
+  t.is(send('198.51.100.1'), 20000)
+  at(6)
+  t.is(send('198.51.100.2'), 20000) // a second session on the one port of the range
+  t.is(send('198.51.100.1', 5001), -1) // another endpoint: the range is used up
+  at(11) // the first session expired; the second keeps the mapping
+  t.is(send('198.51.100.1', 5001), -1)
+  t.is(nf.counters!().mappingsActive, 1)
+  at(17) // the last session expired: the port is free for another endpoint
+  t.is(send('198.51.100.1', 5001, '10.0.0.3'), 20000)
+})
+
+test('hairpinning: an inside host reaches a port forward through the external address, and the reply comes back the same way (RFC 4787 REQ-9)', t => {
+  const { nf } = natOf({ forwards: [{ proto: 'tcp', port: 8080, to: '10.0.0.5:80' }] })
+  const p = fromInside({ src: '10.0.0.3', dst: EXT, srcPort: 5555, dstPort: 8080, tcpFlags: 0x02, payload: 20 })
+  t.is(nf.process(p), INSIDE)
+  const h = headers(p)
+  // The server sees the request from the external address, so its reply goes to the NAT.
+  t.is(formatIpv4(h.src), EXT)
+  t.true(h.srcPort >= 20000)
+  t.is(formatIpv4(h.dst), '10.0.0.5')
+  t.is(h.dstPort, 80)
+  t.true(checksumsOk(p))
+  const reply = fromInside({ src: '10.0.0.5', dst: EXT, srcPort: 80, dstPort: h.srcPort, tcpFlags: 0x12, payload: 20 })
+  t.is(nf.process(reply), INSIDE)
+  const rh = headers(reply)
+  t.deepEqual([formatIpv4(rh.src), rh.srcPort, formatIpv4(rh.dst), rh.dstPort], [EXT, 8080, '10.0.0.3', 5555])
+  t.true(checksumsOk(reply))
+  t.is(nf.counters!().hairpinned, 2)
 })

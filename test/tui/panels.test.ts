@@ -88,7 +88,7 @@ test('manager: a faulty NF\'s refused descriptors and cut-off endpoints show, in
 test('NF counters: firewall rule hits by rule comment, NAT mappings', (t) => {
   const { text } = show('nfs')
   t.regex(row(text, 'fw'), /web 63\.0k +ping 12 +default 7\.00k +flow cache hits 99%/)
-  t.regex(row(text, 'nat'), /mappings 64 +created 64 +expired 0 +out 60\.0k +in 0/)
+  t.regex(row(text, 'nat'), /mappings 64 +sessions 64 +created 64 +expired 0 +out 60\.0k +in 0/)
 })
 
 test('chain: ports and NFs in spec order, gates named', (t) => {

@@ -2,8 +2,10 @@
 // `masquerade` and `dnat to` do. Outbound TCP and UDP from the inside leave with the external
 // address and a port from the configured range, ICMP echo with a translated identifier;
 // replies find their session and are translated back. Port forwards send new flows to an
-// external port on to an inside host. IPv4 and L4 checksums are updated incrementally
-// (RFC 1624), ICMP errors about a session are translated inside and out (RFC 5508).
+// external port on to an inside host. Mapping is endpoint-independent and filtering address-
+// and port-dependent, as sessions.ts explains (RFC 4787, RFC 5382); an inside host reaches
+// another through the external address (hairpinning). IPv4 and L4 checksums are updated
+// incrementally (RFC 1624), ICMP errors about a session are translated inside and out (RFC 5508).
 // Sessions expire when idle (TCP: established and transitory timeouts, FIN or RST shortens;
 // UDP: unreplied and replied) and their ports return to the range. With the range or the
 // table exhausted, new flows are dropped and counted while existing ones keep working.
@@ -79,7 +81,7 @@ function create(config: NatConfig, env: NFEnv): NFInstance {
   let outsideId = env.gateTarget('outside')
   let now = env.now()
   let malformed = 0, nonIp = 0, passed = 0, fragments = 0, unsupported = 0, noMapping = 0
-  let translatedOut = 0, translatedIn = 0
+  let translatedOut = 0, translatedIn = 0, hairpinned = 0
 
   function masqueraded(a: number): boolean {
     const n = insideNet.length
@@ -109,7 +111,7 @@ function create(config: NatConfig, env: NFEnv): NFInstance {
       const o = id * _STRIDE
       translateSource(b, h, ext, r[o + _R_EXT_PORT], r[o + _R_OUT_DELTA])
       translatedOut++
-      return OUTSIDE
+      return h.dst === ext ? hairpin(p) : OUTSIDE
     }
     if (proto === _IPPROTO_ICMP) {
       if (icmpIsQuery(h.icmpType)) {
@@ -138,6 +140,17 @@ function create(config: NatConfig, env: NFEnv): NFInstance {
     }
     unsupported++
     return DROP
+  }
+
+  /**
+   * An inside host sent to the external address (RFC 4787 REQ-9, RFC 5382 REQ-8): its
+   * source is translated already, and now it arrives as if from the outside, from that
+   * external address and port, so the other inside host's reply comes back the same way.
+   */
+  function hairpin(p: Packet): number {
+    hairpinned++
+    parse(p.bytes, p.at, p.length, h)
+    return inbound(p)
   }
 
   function inbound(p: Packet): number {
@@ -219,11 +232,12 @@ function create(config: NatConfig, env: NFEnv): NFInstance {
     },
 
     counters: () => ({
-      mappingsActive: sessions.active,
-      mappingsCreated: sessions.created,
-      mappingsExpired: sessions.expired,
+      mappingsActive: sessions.mappings,
+      sessionsActive: sessions.active,
+      sessionsCreated: sessions.created,
+      sessionsExpired: sessions.expired,
       exhaustedDrops: sessions.exhausted,
-      translatedOut, translatedIn, passed, nonIp, malformed,
+      translatedOut, translatedIn, hairpinned, passed, nonIp, malformed,
       fragmentDrops: fragments, unsupportedDrops: unsupported, noMappingDrops: noMapping,
     }),
   }

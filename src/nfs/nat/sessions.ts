@@ -1,20 +1,22 @@
-// The NAT's mappings. A session joins an inside endpoint (address, port or ICMP identifier)
-// talking to a remote endpoint with the external port it appears from, and is found from
-// either side: by the 5-tuple as the inside sends it, and by the 5-tuple the replies carry
-// on the outside. Like Linux masquerade it is a per-connection mapping (address- and
-// port-dependent, RFC 4787), but an external port belongs to one session at a time, so the
-// port range bounds the concurrent flows per protocol. Freed ports go to the back of a FIFO,
-// so a port is reused as late as possible after its flow ends.
+// The NAT's mappings and sessions (RFC 4787's terms). A mapping gives an inside endpoint
+// (address and port, or ICMP identifier) its external port; a session joins it with one
+// remote endpoint it talks to. Mapping is endpoint-independent (RFC 4787 REQ-1, RFC 5382
+// REQ-1): while any session of an inside endpoint lives, every remote sees it from the same
+// external port, so peer-to-peer applications can tell others where to reach it. Filtering
+// is address- and port-dependent, as Linux's connection tracking does it: a packet from the
+// outside passes only if a session with exactly its remote address and port exists (or a
+// port forward opens one). An external port belongs to one mapping at a time, so the port
+// range bounds the concurrent inside endpoints per protocol. Freed ports go to the back of a
+// FIFO, so a port is reused as late as possible after its last session ends.
 //
 // Laid out for the per-packet lookup of an established flow, which should cost a cache line
 // or two. A session is one 64-byte record holding its keys, its state, its expiry and the
 // checksum deltas of its two rewrites (RFC 1624's ~m + m' over the words that change, summed
 // once when the session opens, so a translation is a few byte writes and two additions).
-// From the inside, a session is found through open addressing over 8-byte (hash, session)
-// slots, a quarter of the size of slots holding whole keys. From the outside, a reply names
-// its session by the external port it is sent to, since a pool port belongs to one session
-// at a time: a direct table by protocol and port, where ports handed out in order sit side
-// by side. Only sessions of port forwards, which share their external port, are hashed.
+// Sessions are found through open addressing over 8-byte (hash, session) slots, a quarter
+// of the size of slots holding whole keys: from the inside by the 5-tuple the inside sends,
+// from the outside by the one the replies carry; mappings, by inside endpoint, when a
+// session opens.
 //
 // All of it is preallocated typed arrays: opening, finding and refreshing a session
 // allocates nothing.
@@ -69,8 +71,8 @@ const R_INSIDE_KEY = 2
 const R_OUTSIDE_KEY = 3
 const R_PROTO = 4
 const R_STATE = 5
-/** 1 if opened from the outside through a port forward (its port is not from the pool). */
-const R_FORWARDED = 6
+/** Mapping id + 1, or 0 for a session opened from the outside through a port forward (its port is the forward's). */
+const R_MAPPING = 6
 export const R_EXT_PORT = 7
 export const R_INSIDE_PORT = 8
 const R_REMOTE_PORT = 9
@@ -123,16 +125,28 @@ function indexRemove(x: Int32Array, hash: number, id: number): void {
   x[(i << 1) + 1] = EMPTY
 }
 
+// A mapping record: inside address, inside port (ICMP: identifier), protocol, external port.
+const M_STRIDE = 4
+const M_INSIDE_IP = 0
+const M_INSIDE_PORT = 1
+const M_PROTO = 2
+const M_EXT_PORT = 3
+
 export class Sessions {
   /** The session records, STRIDE words each; `expires` views the same memory as float64. */
   readonly r: Int32Array
   private readonly expires: Float64Array
   private readonly inside: Int32Array
   private readonly outside: Int32Array
-  /** Session id + 1 by protocol (TCP, UDP, ICMP) and external pool port; 0 if none. */
-  private readonly owner: Int32Array
   private readonly free: Int32Array
   private freeTop: number
+  /** Mappings: records (M_STRIDE words), sessions using each, the hash each is indexed under. */
+  private readonly m: Int32Array
+  private readonly mSessions: Int32Array
+  private readonly mHash: Int32Array
+  private readonly mIndex: Int32Array
+  private readonly mFree: Int32Array
+  private mFreeTop: number
   private sweepAt = 0
   private lastReclaim = -1
 
@@ -151,18 +165,27 @@ export class Sessions {
     for (let id = 0; id < capacity; id++) this.expires[id * (STRIDE >> 1) + F_EXPIRES] = -1
     this.inside = indexOf(capacity)
     this.outside = indexOf(capacity)
-    this.owner = new Int32Array(3 << 16)
     this.free = new Int32Array(capacity)
     for (let i = 0; i < capacity; i++) this.free[i] = capacity - 1 - i
     this.freeTop = capacity
+    // Every mapping has a session: as many of them as sessions at most.
+    this.m = new Int32Array(capacity * M_STRIDE)
+    this.mSessions = new Int32Array(capacity)
+    this.mHash = new Int32Array(capacity)
+    this.mIndex = indexOf(capacity)
+    this.mFree = new Int32Array(capacity)
+    for (let i = 0; i < capacity; i++) this.mFree[i] = capacity - 1 - i
+    this.mFreeTop = capacity
   }
 
+  /** Sessions open now. */
   get active(): number {
     return this.capacity - this.freeTop
   }
 
-  private ownerAt(proto: number, port: number): number {
-    return (proto === _IPPROTO_TCP ? 0 : proto === _IPPROTO_UDP ? 1 << 16 : 2 << 16) | port
+  /** Mappings (inside endpoints with an external port) now. */
+  get mappings(): number {
+    return this.capacity - this.mFreeTop
   }
 
   private pool(proto: number): PortPool {
@@ -192,12 +215,6 @@ export class Sessions {
   findFromOutside(src: number, proto: number, srcPort: number, dstPort: number, now: number): number {
     const r = this.r
     const c = (srcPort << 16) | dstPort
-    const owner = this.owner[this.ownerAt(proto, dstPort)] - 1
-    if (owner >= 0) {
-      const o = owner * STRIDE
-      // The port's one session, if the reply comes from its remote end.
-      return r[o + R_REMOTE_IP] === src && r[o + R_OUTSIDE_KEY] === c && r[o + R_PROTO] === proto ? this.live(owner, now) : -1
-    }
     const hash = hash4(src, this.external, c, proto)
     const x = this.outside
     const mask = (x.length >> 1) - 1
@@ -222,23 +239,74 @@ export class Sessions {
     return id
   }
 
+  /** The mapping of an inside endpoint, or -1. */
+  private findMapping(proto: number, insideIp: number, insidePort: number): number {
+    const hash = hash4(insideIp, insidePort, proto, 0)
+    const x = this.mIndex
+    const m = this.m
+    const mask = (x.length >> 1) - 1
+    let i = hash & mask
+    for (;;) {
+      const id = x[(i << 1) + 1]
+      if (id === EMPTY) return -1
+      const o = id * M_STRIDE
+      if (x[i << 1] === hash && m[o + M_INSIDE_IP] === insideIp && m[o + M_INSIDE_PORT] === insidePort && m[o + M_PROTO] === proto) return id
+      i = (i + 1) & mask
+    }
+  }
+
+  /** The inside endpoint's mapping, made with a port from the pool if it has none; -1 if the pool is dry. */
+  private mappingFor(proto: number, insideIp: number, insidePort: number, now: number): number {
+    const found = this.findMapping(proto, insideIp, insidePort)
+    if (found >= 0) return found
+    if (this.pool(proto).size === 0) this.reclaim(now)
+    const extPort = this.pool(proto).take()
+    if (extPort < 0) return -1
+    const id = this.mFree[--this.mFreeTop]
+    const o = id * M_STRIDE
+    this.m[o + M_INSIDE_IP] = insideIp
+    this.m[o + M_INSIDE_PORT] = insidePort
+    this.m[o + M_PROTO] = proto
+    this.m[o + M_EXT_PORT] = extPort
+    this.mSessions[id] = 0
+    const hash = hash4(insideIp, insidePort, proto, 0)
+    this.mHash[id] = hash
+    indexInsert(this.mIndex, hash, id)
+    return id
+  }
+
+  /** A session of the mapping ended; the mapping, and its port, go with the last. */
+  private leaveMapping(id: number): void {
+    if (--this.mSessions[id] > 0) return
+    const o = id * M_STRIDE
+    const proto = this.m[o + M_PROTO]
+    const extPort = this.m[o + M_EXT_PORT]
+    indexRemove(this.mIndex, this.mHash[id], id)
+    this.pool(proto).give(extPort)
+    this.mFree[this.mFreeTop++] = id
+  }
+
   /**
-   * Opens a session; extPort -1 takes one from the protocol's pool (a port forward passes
-   * its own). -1 if the pool or the table is exhausted, even after reclaiming expired ones.
+   * Opens a session; extPort -1 uses the inside endpoint's mapping (made with a port from the
+   * protocol's pool if it has none), a port forward passes its own. -1 if the pool or the
+   * table is exhausted, even after reclaiming expired ones.
    */
   open(proto: number, insideIp: number, insidePort: number, remoteIp: number, remotePort: number, extPort: number, now: number): number {
     const forwarded = extPort >= 0
-    if ((!forwarded && this.pool(proto).size === 0) || this.freeTop === 0) this.reclaim(now)
+    if (this.freeTop === 0) this.reclaim(now)
     if (this.freeTop === 0) {
       this.exhausted++
       return -1
     }
+    let mapping = -1
     if (!forwarded) {
-      extPort = this.pool(proto).take()
-      if (extPort < 0) {
+      mapping = this.mappingFor(proto, insideIp, insidePort, now)
+      if (mapping < 0) {
         this.exhausted++
         return -1
       }
+      this.mSessions[mapping]++
+      extPort = this.m[mapping * M_STRIDE + M_EXT_PORT]
     }
     const id = this.free[--this.freeTop]
     const r = this.r
@@ -253,7 +321,7 @@ export class Sessions {
     r[o + R_OUTSIDE_KEY] = oc
     r[o + R_PROTO] = proto
     r[o + R_STATE] = FLOW_NEW
-    r[o + R_FORWARDED] = forwarded ? 1 : 0
+    r[o + R_MAPPING] = mapping + 1
     r[o + R_EXT_PORT] = extPort
     r[o + R_INSIDE_PORT] = insidePort
     r[o + R_REMOTE_PORT] = remotePort
@@ -265,8 +333,7 @@ export class Sessions {
     r[o + R_INSIDE_HASH] = ih
     r[o + R_OUTSIDE_HASH] = oh
     indexInsert(this.inside, ih, id)
-    if (forwarded) indexInsert(this.outside, oh, id)
-    else this.owner[this.ownerAt(proto, extPort)] = id + 1
+    indexInsert(this.outside, oh, id)
     this.created++
     return id
   }
@@ -278,7 +345,7 @@ export class Sessions {
     const proto = r[o + R_PROTO]
     const state = r[o + R_STATE]
     // The reply direction is the one that did not open the session.
-    const reply = fromInside === (r[o + R_FORWARDED] === 1)
+    const reply = fromInside === (r[o + R_MAPPING] === 0)
     const st = nextFlowState(state, proto, reply, tcpFlags)
     if (st !== state) r[o + R_STATE] = st
     this.expires[id * (STRIDE >> 1) + F_EXPIRES] = now + flowTimeout(this.timeouts, proto, st)
@@ -300,11 +367,8 @@ export class Sessions {
     const r = this.r
     const o = id * STRIDE
     indexRemove(this.inside, r[o + R_INSIDE_HASH], id)
-    if (r[o + R_FORWARDED] === 1) indexRemove(this.outside, r[o + R_OUTSIDE_HASH], id)
-    else {
-      this.owner[this.ownerAt(r[o + R_PROTO], r[o + R_EXT_PORT])] = 0
-      this.pool(r[o + R_PROTO]).give(r[o + R_EXT_PORT])
-    }
+    indexRemove(this.outside, r[o + R_OUTSIDE_HASH], id)
+    if (r[o + R_MAPPING] !== 0) this.leaveMapping(r[o + R_MAPPING] - 1)
     this.expires[id * (STRIDE >> 1) + F_EXPIRES] = -1
     this.free[this.freeTop++] = id
     this.expired++

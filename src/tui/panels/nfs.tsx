@@ -27,8 +27,9 @@ function natItems(nf: NfInfo): Item[] {
   const c = nf.counters
   const items: Item[] = [
     ['mappings', si(c.mappingsActive)],
-    ['created', si(c.mappingsCreated)],
-    ['expired', si(c.mappingsExpired)],
+    ['sessions', si(c.sessionsActive)],
+    ['created', si(c.sessionsCreated)],
+    ['expired', si(c.sessionsExpired)],
     ['out', si(c.translatedOut)],
     ['in', si(c.translatedIn)],
   ]
