@@ -62,7 +62,8 @@ export interface ManagerInfo {
 
 export interface NfInfo {
   label: string
-  kind: 'firewall' | 'nat' | 'other'
+  /** 'interface': an afpacket port's counters (kernel drops and the like). */
+  kind: 'firewall' | 'nat' | 'interface' | 'other'
   counters: Record<string, number>
   rules?: string[]
 }
@@ -249,5 +250,6 @@ function ringRow(
 function nfKind(kind: string | undefined, counters: Record<string, number>): { kind: NfInfo['kind'] } {
   if (kind === 'firewall' || (kind === undefined && 'defaultPackets' in counters)) return { kind: 'firewall' }
   if (kind === 'nat' || (kind === undefined && 'mappingsActive' in counters)) return { kind: 'nat' }
+  if (kind === 'afpacket' || (kind === undefined && 'kernelDrops' in counters)) return { kind: 'interface' }
   return { kind: 'other' }
 }

@@ -91,6 +91,13 @@ test('NF counters: firewall rule hits by rule comment, NAT mappings', (t) => {
   t.regex(row(text, 'nat'), /mappings 64 +sessions 64 +created 64 +expired 0 +out 60\.0k +in 0/)
 })
 
+test('NF counters: an interface port shows its frames, and its kernel drops and errors once there are any', (t) => {
+  const m = model()
+  const counters = { rxFrames: 1_200_000, rxBytes: 9e8, txFrames: 1_100_000, txBytes: 8e8, kernelDrops: 4_321, oversize: 0, runts: 0, txErrors: 2, linkErrors: 0, poolWaits: 0, checksumsCompleted: 0 }
+  const { text } = show('nfs', 120, undefined, { ...m, nfs: [...m.nfs, { label: 'lan', kind: 'interface', counters }] })
+  t.regex(row(text, 'lan'), /^lan +rx frames 1\.20M +tx frames 1\.10M +kernel drops 4\.32k +tx errors 2$/)
+})
+
 test('chain: ports and NFs in spec order, gates named', (t) => {
   const { text } = show('chain')
   t.true(text.includes('lan ──▶ fw ──▶ nat ─outside─▶ wan'))

@@ -1,5 +1,6 @@
 // What each NF counts for itself (published into its slot about twice a second): firewall
-// rule hits by rule, NAT mappings and translations. Unknown NFs show their counters as named.
+// rule hits by rule, NAT mappings and translations, interface ports' frames and drops. Unknown
+// NFs show their counters as named.
 import { Text } from 'ink'
 import { si } from '../format.ts'
 import type { DashboardModel, NfInfo } from '../model.ts'
@@ -38,9 +39,25 @@ function natItems(nf: NfInfo): Item[] {
   return items
 }
 
+// An interface port: frames each way, and whatever went wrong, by name, only once it has.
+function interfaceItems(nf: NfInfo): Item[] {
+  const c = nf.counters
+  const items: Item[] = [
+    ['rx frames', si(c.rxFrames)],
+    ['tx frames', si(c.txFrames)],
+  ]
+  const problems = [
+    ['kernelDrops', 'kernel drops'], ['oversize', 'oversize'], ['runts', 'runts'], ['txErrors', 'tx errors'],
+    ['linkErrors', 'link errors'], ['poolWaits', 'pool waits'], ['checksumsCompleted', 'checksums completed'],
+  ] as const
+  for (const [key, name] of problems) if (c[key]) items.push([name, si(c[key])])
+  return items
+}
+
 function items(nf: NfInfo): Item[] {
   if (nf.kind === 'firewall') return firewallItems(nf)
   if (nf.kind === 'nat') return natItems(nf)
+  if (nf.kind === 'interface') return interfaceItems(nf)
   return Object.entries(nf.counters).map(([k, v]) => [k, si(v)])
 }
 
