@@ -2,7 +2,7 @@
 import { existsSync, readdirSync, rmSync } from 'node:fs'
 import { jsonMode, Report } from './report.ts'
 
-const suites: Record<string, string> = { dataplane: './dataplane.ts', nfs: './nfs.ts', cli: './cli.ts' }
+const suites: Record<string, string> = { dataplane: './dataplane.ts', nfs: './nfs.ts', cli: './cli.ts', forward: './forward.ts' }
 const usage = `npm run bench [-- --json] [-- --only ${Object.keys(suites).join(',')}]
   --json   one JSON object, for machines
   --only   the suites to run, comma-separated (default: all)`
