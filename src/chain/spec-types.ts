@@ -23,12 +23,12 @@ export type Instances = number;
  */
 export type Cpu = [number, ...number[]];
 /**
- * IP protocol: "tcp", "udp", "icmp" or a protocol number (0-255).
+ * IP protocol: "tcp", "udp", "icmp" (IPv4's, 1), "icmpv6" (IPv6's, 58) or a protocol number (0-255; for IPv6 the next header after the extension headers).
  *
  * This interface was referenced by `ChainSpec`'s JSON-Schema
  * via the `definition` "Proto".
  */
-export type Proto = ("tcp" | "udp" | "icmp") | number;
+export type Proto = ("tcp" | "udp" | "icmp" | "icmpv6") | number;
 /**
  * An IPv4 address (a /32) or prefix "a.b.c.d/n". The NFs refuse host bits set below the prefix ("10.0.0.5/8" is more often a typo than a wish).
  *
@@ -36,6 +36,13 @@ export type Proto = ("tcp" | "udp" | "icmp") | number;
  * via the `definition` "Cidr".
  */
 export type Cidr = string;
+/**
+ * An IPv6 address (a /128) or prefix "2001:db8::/32", as RFC 4291 writes them: "::" for a run of zero groups, a dotted-quad tail as in "::ffff:192.0.2.1", no zone. The NFs refuse host bits set below the prefix, as for IPv4.
+ *
+ * This interface was referenced by `ChainSpec`'s JSON-Schema
+ * via the `definition` "Ipv6Cidr".
+ */
+export type Ipv6Cidr = string;
 /**
  * A TCP or UDP port.
  *
@@ -95,6 +102,13 @@ export type Ipv4 = string;
  * via the `definition` "Cidrs".
  */
 export type Cidrs = Cidr | [Cidr, ...Cidr[]];
+/**
+ * An IPv4 or IPv6 address or prefix, or a non-empty list of them. The firewall refuses a list that mixes the two families.
+ *
+ * This interface was referenced by `ChainSpec`'s JSON-Schema
+ * via the `definition` "IpCidrs".
+ */
+export type IpCidrs = Cidr | Ipv6Cidr | [Cidr | Ipv6Cidr, ...(Cidr | Ipv6Cidr)[]];
 /**
  * A port (53), a range as text ("1024-65535"), or a non-empty list of ports and ranges ([80, 443, "8000-8499"]). A list is always a list: [80, 443] is ports 80 and 443, never the ports between them.
  *
@@ -210,14 +224,14 @@ export interface FirewallEndpoint {
   config?: FirewallConfig;
 }
 /**
- * An ordered rule list, first match wins, with a default policy (an iptables filter chain or an nftables base chain, for IPv4). With stateful, replies and related ICMP errors of allowed flows pass before any rule.
+ * An ordered rule list, first match wins, with a default policy, over IPv4 and IPv6 (an nftables base chain of the inet family). With stateful, replies and related ICMP and ICMPv6 errors of allowed flows pass before any rule.
  *
  * This interface was referenced by `ChainSpec`'s JSON-Schema
  * via the `definition` "FirewallConfig".
  */
 export interface FirewallConfig {
   /**
-   * Policy for IP packets no rule matches (IPv6 always takes it: rules match IPv4 only so far). Default: allow, as a new iptables chain (ACCEPT).
+   * Policy for IPv4 and IPv6 packets no rule matches. With drop, allow ICMPv6 (neighbour discovery) for IPv6 hosts to keep their links, as ARP for IPv4. Default: allow, as a new iptables chain (ACCEPT).
    */
   default?: "allow" | "drop";
   /**
@@ -229,7 +243,7 @@ export interface FirewallConfig {
    */
   rules?: FirewallRule[];
   /**
-   * Let replies and related ICMP errors of allowed flows pass before the rules, as `ct state established,related accept` at the top of a chain does. Default: false.
+   * Let replies and related ICMP and ICMPv6 errors of allowed flows pass before the rules, as `ct state established,related accept` at the top of a chain does. Default: false.
    */
   stateful?: boolean;
   timeouts?: FirewallTimeouts;
@@ -243,7 +257,7 @@ export interface FirewallConfig {
   flowCacheSize?: number;
 }
 /**
- * One rule: it matches a packet when every field it has matches. Port constraints only match TCP and UDP packets with ports (not ICMP, not non-first fragments); without proto they mean tcp or udp, and with another proto they are refused.
+ * One rule: it matches a packet when every field it has matches. A rule naming IPv4 addresses or proto icmp (1) matches IPv4 only, one naming IPv6 addresses or icmpv6 (58) IPv6 only, any other both (as in an nftables inet chain); src and dst must be of one family. Port constraints only match TCP and UDP packets with ports (not ICMP, not non-first fragments); without proto they mean tcp or udp, and with another proto they are refused.
  *
  * This interface was referenced by `ChainSpec`'s JSON-Schema
  * via the `definition` "FirewallRule".
@@ -255,13 +269,13 @@ export interface FirewallRule {
   action: "allow" | "drop";
   proto?: Proto;
   /**
-   * Source address or prefix ("10.0.0.0/8"), or a list of them. Any if absent.
+   * Source address or prefix ("10.0.0.0/8", "2001:db8::/32"), or a list of them. Any if absent.
    */
-  src?: Cidr | [Cidr, ...Cidr[]];
+  src?: Cidr | Ipv6Cidr | [Cidr | Ipv6Cidr, ...(Cidr | Ipv6Cidr)[]];
   /**
    * Destination address or prefix, or a list of them. Any if absent.
    */
-  dst?: Cidr | [Cidr, ...Cidr[]];
+  dst?: Cidr | Ipv6Cidr | [Cidr | Ipv6Cidr, ...(Cidr | Ipv6Cidr)[]];
   /**
    * Source port(s). Any if absent.
    */
@@ -300,7 +314,7 @@ export interface FirewallTimeouts {
    */
   udpUnreplied?: number;
   /**
-   * ICMP queries (echo, timestamp). Default: 30.
+   * ICMP queries (echo, timestamp) and ICMPv6 echo. Default: 30.
    */
   icmp?: number;
   /**

@@ -1,6 +1,7 @@
 // Text forms of addresses, for configs and messages (not for the data path): dotted-quad
-// IPv4, CIDR prefixes, colon-separated MACs. IPv4 addresses are int32 values, a.b.c.d being
-// a << 24 | b << 16 | c << 8 | d, as the header readers return them.
+// IPv4, RFC 4291 IPv6, CIDR prefixes of both, colon-separated MACs. IPv4 addresses are int32
+// values, a.b.c.d being a << 24 | b << 16 | c << 8 | d, as the header readers return them;
+// IPv6 addresses are four such big-endian words, as Headers.src6 and dst6 hold them.
 
 /** a.b.c.d (decimal, no leading zeros, as inet_pton) to an int32, or null. */
 export function parseIpv4(s: string): number | null {
@@ -51,6 +52,91 @@ export function parseCidr(s: string): Cidr | null {
 export function cidrContains(c: Cidr, a: number): boolean {
   const m = prefixMask(c.prefix)
   return (a & m) === (c.addr & m)
+}
+
+/**
+ * RFC 4291 2.2 text to four int32 words, or null: eight groups of 1-4 hex digits, one "::"
+ * standing for one or more zero groups, and optionally a dotted-quad IPv4 address as the last
+ * 32 bits ("::ffff:192.0.2.1"). No zone ("%eth0"), as inet_pton.
+ */
+export function parseIpv6(s: string): Int32Array | null {
+  const halves = s.split('::')
+  if (halves.length > 2) return null
+  const groups: number[] = []
+  const read = (part: string, last: boolean): number[] | null => {
+    if (part === '') return []
+    const out: number[] = []
+    const pieces = part.split(':')
+    for (let i = 0; i < pieces.length; i++) {
+      const x = pieces[i]
+      if (last && i === pieces.length - 1 && x.includes('.')) {
+        const v4 = parseIpv4(x)
+        if (v4 === null) return null
+        out.push(v4 >>> 16, v4 & 0xffff)
+      } else if (/^[0-9a-f]{1,4}$/i.test(x)) out.push(parseInt(x, 16))
+      else return null
+    }
+    return out
+  }
+  const head = read(halves[0], halves.length === 1)
+  const tail = halves.length === 2 ? read(halves[1], true) : []
+  if (head === null || tail === null) return null
+  if (halves.length === 1 ? head.length !== 8 : head.length + tail.length > 7) return null
+  groups.push(...head, ...new Array<number>(8 - head.length - tail.length).fill(0), ...tail)
+  const w = new Int32Array(4)
+  for (let i = 0; i < 4; i++) w[i] = (groups[2 * i] << 16) | groups[2 * i + 1]
+  return w
+}
+
+/** RFC 5952 text: lower-case hex, no leading zeros, the longest run of two or more zero groups as "::". */
+export function formatIpv6(w: ArrayLike<number>): string {
+  const g: number[] = []
+  for (let i = 0; i < 4; i++) g.push((w[i] >>> 16) & 0xffff, w[i] & 0xffff)
+  let best = -1, bestLen = 1
+  for (let i = 0; i < 8;) {
+    let j = i
+    while (j < 8 && g[j] === 0) j++
+    if (j - i > bestLen) {
+      best = i
+      bestLen = j - i
+    }
+    i = j === i ? i + 1 : j
+  }
+  const hex = (a: number[]) => a.map(x => x.toString(16)).join(':')
+  return best < 0 ? hex(g) : `${hex(g.slice(0, best))}::${hex(g.slice(best + bestLen))}`
+}
+
+export interface Cidr6 {
+  /** Network address, four int32 words, host bits cleared. */
+  words: Int32Array
+  prefix: number
+}
+
+/** The mask of a prefix's bits within word i (0-3) of an IPv6 address, as an int32. */
+export function prefixMask6(prefix: number, i: number): number {
+  const bits = prefix - 32 * i
+  return bits <= 0 ? 0 : bits >= 32 ? -1 : prefixMask(bits)
+}
+
+/** "2001:db8::/32" or a bare address (/128); null if not a prefix, or if host bits are set (as parseCidr). */
+export function parseCidr6(s: string): Cidr6 | null {
+  const slash = s.indexOf('/')
+  const words = parseIpv6(slash < 0 ? s : s.slice(0, slash))
+  if (words === null) return null
+  if (slash < 0) return { words, prefix: 128 }
+  const p = s.slice(slash + 1)
+  if (!/^(12[0-8]|1[01]\d|[1-9]?\d)$/.test(p)) return null
+  const prefix = Number(p)
+  for (let i = 0; i < 4; i++) if ((words[i] & ~prefixMask6(prefix, i)) !== 0) return null
+  return { words, prefix }
+}
+
+export function cidr6Contains(c: Cidr6, a: ArrayLike<number>): boolean {
+  for (let i = 0; i < 4; i++) {
+    const m = prefixMask6(c.prefix, i)
+    if ((a[i] & m) !== (c.words[i] & m)) return false
+  }
+  return true
 }
 
 /** "aa:bb:cc:dd:ee:ff" (or with dashes) to 6 bytes, or null. */

@@ -1,15 +1,21 @@
 // One pass over a frame's headers into a reused Headers object: Ethernet and VLAN tags, then
-// ARP, IPv6 (recognised) or IPv4 and its TCP, UDP or ICMP header. The NFs' per-packet
-// decisions read integers from it; nothing is allocated and nothing at or past at + length is
-// read. A frame that claims more than it holds (bad IHL, total length past the frame, short
-// TCP header) is reported as malformed, never guessed at.
+// ARP, or IPv4 or IPv6 and the TCP, UDP, ICMP or ICMPv6 header they carry. For IPv6 it walks
+// the extension headers (RFC 8200 4) to the upper layer, as nftables' inet family does to
+// match ports. The NFs' per-packet decisions read integers from it; nothing is allocated and
+// nothing at or past at + length is read. A frame that claims more than it holds (bad IHL,
+// total or payload length past the frame, an extension header or TCP header cut short) is
+// reported as malformed, never guessed at.
 
 import { viewOf } from './bytes.ts'
 import {
   ETH_TYPE, ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_QINQ, ETHERTYPE_QINQ_OLD, ETHERTYPE_VLAN, VLAN_TAG_LEN,
 } from './ethernet.ts'
 import { ARP_LEN } from './arp.ts'
-import { IPV6_HLEN } from './ipv6.ts'
+import {
+  IPPROTO_AH, IPPROTO_DSTOPTS, IPPROTO_FRAGMENT, IPPROTO_HOPOPTS, IPPROTO_ICMPV6, IPPROTO_MH, IPPROTO_ROUTING,
+  IPV6_FRAG_HLEN, IPV6_FRAG_ID, IPV6_HLEN, IPV6_MAX_EXT_HEADERS, IPV6_SRC, IPV6_DST,
+} from './ipv6.ts'
+import { ICMPV6_ECHO_REPLY, ICMPV6_ECHO_REQUEST } from './icmpv6.ts'
 import {
   IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP, IPV4_FLAG_MF, IPV4_FRAG, IPV4_FRAG_OFFSET_MASK, IPV4_ID, IPV4_MIN_HLEN,
   IPV4_PROTO, IPV4_DST, IPV4_SRC, IPV4_TOTAL_LENGTH, IPV4_TTL,
@@ -26,11 +32,19 @@ export const PARSE_IPV6 = 2
 export const PARSE_OTHER = 3
 /** The frame ends inside the Ethernet header, a VLAN tag, ARP, or the fixed IP header. */
 export const PARSE_TRUNCATED = -1
-/** IPv4 version field not 4, or IHL under 5. */
+/** IP version field not the EtherType's (4 for IPv4, 6 for IPv6), or an IPv4 IHL under 5. */
 export const PARSE_BAD_IPV4 = -2
-/** IPv4 total length under the header length or past the end of the frame. */
+/**
+ * IPv4 total length under the header length or past the end of the frame; IPv6 payload
+ * length past the end of the frame, or a jumbogram (RFC 2675: payload length 0 and a
+ * Hop-by-Hop header), which no Ethernet frame can carry.
+ */
 export const PARSE_BAD_LENGTH = -3
-/** TCP, UDP or ICMP header short or inconsistent, or a fragment that hides or overlaps it (RFC 1858). */
+/**
+ * TCP, UDP, ICMP or ICMPv6 header short or inconsistent, or a fragment that hides or overlaps
+ * it (RFC 1858); for IPv6 also an extension header that runs past the packet, a chain of
+ * more than IPV6_MAX_EXT_HEADERS, or a first fragment without the whole chain (RFC 7112).
+ */
 export const PARSE_BAD_L4 = -4
 
 // Module-local copies of the header constants: TurboFan folds a module's own consts into the
@@ -42,6 +56,20 @@ const _ETHERTYPE_ARP = ETHERTYPE_ARP
 const _ETHERTYPE_IPV6 = ETHERTYPE_IPV6
 const _ARP_LEN = ARP_LEN
 const _IPV6_HLEN = IPV6_HLEN
+const _IPV6_SRC = IPV6_SRC
+const _IPV6_DST = IPV6_DST
+const _IPV6_FRAG_HLEN = IPV6_FRAG_HLEN
+const _IPV6_FRAG_ID = IPV6_FRAG_ID
+const _IPV6_MAX_EXT_HEADERS = IPV6_MAX_EXT_HEADERS
+const _IPPROTO_HOPOPTS = IPPROTO_HOPOPTS
+const _IPPROTO_ROUTING = IPPROTO_ROUTING
+const _IPPROTO_FRAGMENT = IPPROTO_FRAGMENT
+const _IPPROTO_AH = IPPROTO_AH
+const _IPPROTO_ICMPV6 = IPPROTO_ICMPV6
+const _IPPROTO_DSTOPTS = IPPROTO_DSTOPTS
+const _IPPROTO_MH = IPPROTO_MH
+const _ICMPV6_ECHO_REQUEST = ICMPV6_ECHO_REQUEST
+const _ICMPV6_ECHO_REPLY = ICMPV6_ECHO_REPLY
 const _IPPROTO_ICMP = IPPROTO_ICMP
 const _IPPROTO_TCP = IPPROTO_TCP
 const _IPPROTO_UDP = IPPROTO_UDP
@@ -76,30 +104,47 @@ export class Headers {
   vlanId = -1
   /** Offset of the network header in the byte view. */
   l3 = 0
-  /** IPv4: header length in bytes (options included). */
+  /**
+   * Bytes of IP headers before the upper layer: IPv4's header, options included; IPv6's fixed
+   * header and extension headers (for a non-first fragment, up to its Fragment header).
+   */
   ipHeaderLength = 0
+  /** IPv4 total length; IPv6: 40 + payload length. */
   totalLength = 0
-  /** End of the IPv4 datagram in the byte view: at most the end of the frame (which may be padded). */
+  /** End of the IP datagram in the byte view: at most the end of the frame (which may be padded). */
   l3End = 0
+  /**
+   * IPv4 protocol; IPv6: the next header the walk stopped at (the upper layer, ESP or 59), or
+   * for a non-first fragment its Fragment header's.
+   */
   proto = 0
-  /** Addresses as int32 (a.b.c.d = a << 24 | ...). */
+  /**
+   * IPv4 addresses as int32 (a.b.c.d = a << 24 | ...). IPv6: the xor of the address's four
+   * words, a 32-bit fold for hashing only (many addresses share it; compare src6 and dst6).
+   */
   src = 0
   dst = 0
+  /** IPv6 addresses as four big-endian int32 words each, set when parse() returns PARSE_IPV6. */
+  readonly src6 = new Int32Array(4)
+  readonly dst6 = new Int32Array(4)
+  /** IPv4: the 16-bit identification; IPv6: the Fragment header's 32-bit one (0 without). */
   ipId = 0
+  /** IPv4 TTL; IPv6 hop limit. */
   ttl = 0
   /** Fragment offset in 8-byte units; non-zero means no L4 header in this packet. */
   fragOffset = 0
   moreFragments = false
-  /** Offset of the L4 header, or -1 for a non-first fragment. */
+  /** Offset of the L4 header (IPv6 ESP and No Next Header: where they start), or -1 for a non-first fragment. */
   l4 = -1
   /** 1 if srcPort/dstPort were read (TCP or UDP, not a non-first fragment). */
   hasPorts = false
   srcPort = 0
   dstPort = 0
   tcpFlags = 0
-  /** ICMP fields, or -1 when not ICMP. */
+  /** ICMP or ICMPv6 fields, or -1 when neither. */
   icmpType = -1
   icmpCode = -1
+  /** The query identifier: ICMP's at bytes 4-5 of any message, ICMPv6's of echo only (else 0). */
   icmpId = 0
 }
 
@@ -132,9 +177,7 @@ function parseFrame(v: DataView, at: number, end: number, h: Headers): number {
   if (type === _ETHERTYPE_ARP) {
     return o + _ARP_LEN <= end && v.getInt32(o) === 0x00010800 && v.getUint16(o + 4) === 0x0604 ? PARSE_ARP : PARSE_TRUNCATED
   }
-  if (type === _ETHERTYPE_IPV6) {
-    return o + _IPV6_HLEN <= end && v.getUint8(o) >>> 4 === 6 && o + _IPV6_HLEN + v.getUint16(o + 4) <= end ? PARSE_IPV6 : PARSE_TRUNCATED
-  }
+  if (type === _ETHERTYPE_IPV6) return parseIpv6(v, o, end, h)
   return PARSE_OTHER
 }
 
@@ -205,6 +248,126 @@ function parseIpv4(v: DataView, o: number, end: number, h: Headers): number {
   return PARSE_IPV4
 }
 
+function parseIpv6(v: DataView, o: number, end: number, h: Headers): number {
+  if (o + _IPV6_HLEN > end) return PARSE_TRUNCATED
+  const w0 = v.getInt32(o)
+  if (w0 >>> 28 !== 6) return PARSE_BAD_IPV4
+  const w1 = v.getInt32(o + 4)
+  const payload = w1 >>> 16
+  const next = (w1 >>> 8) & 0xff
+  const l3End = o + _IPV6_HLEN + payload
+  if (l3End > end) return PARSE_BAD_LENGTH
+  if (payload === 0 && next === _IPPROTO_HOPOPTS) return PARSE_BAD_LENGTH
+  readAddresses6(v, o, h)
+  h.ttl = w1 & 0xff
+  h.totalLength = _IPV6_HLEN + payload
+  h.l3End = l3End
+  const s = walkIpv6(v, o, next, l3End, h)
+  if (s < 0 || h.l4 < 0) return s
+  const l4 = h.l4
+  const proto = h.proto
+  if (proto === _IPPROTO_TCP) {
+    if (l4 + _TCP_MIN_HLEN > l3End) return PARSE_BAD_L4
+    const w3 = v.getInt32(l4 + _TCP_DATA_OFFSET)
+    const thl = (w3 >>> 28) << 2
+    if (thl < _TCP_MIN_HLEN || l4 + thl > l3End) return PARSE_BAD_L4
+    const ports = v.getInt32(l4)
+    h.srcPort = ports >>> 16
+    h.dstPort = ports & 0xffff
+    h.tcpFlags = (w3 >>> 16) & 0xff
+    h.hasPorts = true
+  } else if (proto === _IPPROTO_UDP) {
+    if (l4 + _UDP_HLEN > l3End) return PARSE_BAD_L4
+    const ul = v.getUint16(l4 + _UDP_LENGTH)
+    // A first fragment's UDP length covers the whole packet, not this fragment.
+    if (!h.moreFragments && (ul < _UDP_HLEN || l4 + ul > l3End)) return PARSE_BAD_L4
+    const ports = v.getInt32(l4)
+    h.srcPort = ports >>> 16
+    h.dstPort = ports & 0xffff
+    h.hasPorts = true
+  } else if (proto === _IPPROTO_ICMPV6) {
+    if (l4 + _ICMP_HLEN > l3End) return PARSE_BAD_L4
+    const w = v.getInt32(l4)
+    const type = w >>> 24
+    h.icmpType = type
+    h.icmpCode = (w >>> 16) & 0xff
+    if (type === _ICMPV6_ECHO_REQUEST || type === _ICMPV6_ECHO_REPLY) h.icmpId = v.getUint16(l4 + _ICMP_ID)
+  }
+  return PARSE_IPV6
+}
+
+function readAddresses6(v: DataView, o: number, h: Headers): void {
+  const s = h.src6
+  const d = h.dst6
+  s[0] = v.getInt32(o + _IPV6_SRC)
+  s[1] = v.getInt32(o + _IPV6_SRC + 4)
+  s[2] = v.getInt32(o + _IPV6_SRC + 8)
+  s[3] = v.getInt32(o + _IPV6_SRC + 12)
+  d[0] = v.getInt32(o + _IPV6_DST)
+  d[1] = v.getInt32(o + _IPV6_DST + 4)
+  d[2] = v.getInt32(o + _IPV6_DST + 8)
+  d[3] = v.getInt32(o + _IPV6_DST + 12)
+  h.src = s[0] ^ s[1] ^ s[2] ^ s[3]
+  h.dst = d[0] ^ d[1] ^ d[2] ^ d[3]
+}
+
+/**
+ * Walks the extension headers after the fixed header at o, the first being `next`, all of
+ * them before end: sets proto, l4 (-1 for a non-first fragment, whose upper-layer header is
+ * in the first), ipHeaderLength and the fragment fields, and clears the L4 fields. The walk
+ * stops at the first header that is not an extension header: the upper layer, or ESP and
+ * No Next Header, where there is nothing more to read (their l4 is where they start, as for
+ * IPv4's other protocols). A first fragment must hold the whole chain (RFC 7112), so a header
+ * cut by end is malformed in any packet.
+ */
+function walkIpv6(v: DataView, o: number, next: number, end: number, h: Headers): number {
+  h.fragOffset = 0
+  h.moreFragments = false
+  h.ipId = 0
+  h.l4 = -1
+  h.hasPorts = false
+  h.srcPort = 0
+  h.dstPort = 0
+  h.tcpFlags = 0
+  h.icmpType = -1
+  h.icmpCode = -1
+  h.icmpId = 0
+  let p = o + _IPV6_HLEN
+  for (let n = 0; ; n++) {
+    let len: number
+    if (next === _IPPROTO_HOPOPTS || next === _IPPROTO_ROUTING || next === _IPPROTO_DSTOPTS || next === _IPPROTO_MH) {
+      if (p + 2 > end) return PARSE_BAD_L4
+      len = (v.getUint8(p + 1) + 1) << 3
+    } else if (next === _IPPROTO_AH) {
+      if (p + 2 > end) return PARSE_BAD_L4
+      len = (v.getUint8(p + 1) + 2) << 2
+    } else if (next === _IPPROTO_FRAGMENT) {
+      len = _IPV6_FRAG_HLEN
+    } else break
+    if (n === _IPV6_MAX_EXT_HEADERS || p + len > end) return PARSE_BAD_L4
+    const w = v.getInt32(p)
+    if (next === _IPPROTO_FRAGMENT) {
+      // RFC 6946: offset 0 without M (an atomic fragment) is a whole packet; walk on.
+      const fragOffset = (w & 0xffff) >>> 3
+      h.fragOffset = fragOffset
+      h.moreFragments = (w & 1) !== 0
+      h.ipId = v.getUint32(p + _IPV6_FRAG_ID)
+      if (fragOffset !== 0) {
+        h.proto = w >>> 24
+        h.ipHeaderLength = p + len - o
+        // RFC 1858, as for IPv4: 8 bytes in can only be rewriting the first fragment's TCP flags.
+        return h.proto === _IPPROTO_TCP && fragOffset === 1 ? PARSE_BAD_L4 : PARSE_IPV6
+      }
+    }
+    next = w >>> 24
+    p += len
+  }
+  h.proto = next
+  h.l4 = p
+  h.ipHeaderLength = p - o
+  return PARSE_IPV6
+}
+
 /**
  * Reads the datagram an ICMP error quotes (RFC 792: its IP header and at least 8 bytes after
  * it) at o, into q: addresses, protocol, ports or ICMP identifier. The quote is cut short by
@@ -242,6 +405,40 @@ export function parseQuoted(b: Uint8Array, o: number, end: number, q: Headers): 
     q.icmpType = v.getUint8(l4 + _ICMP_TYPE)
     q.icmpCode = v.getUint8(l4 + _ICMP_CODE)
     q.icmpId = v.getUint16(l4 + _ICMP_ID)
+  }
+  return true
+}
+
+/**
+ * Reads the IPv6 packet an ICMPv6 error quotes (RFC 4443 2.4: as much of it as fits in the
+ * minimum MTU) at o, into q: addresses, the upper-layer protocol after the extension headers,
+ * ports or echo identifier, as parse() would. The quote may be cut short, so its payload
+ * length is not checked against the bytes there. False if the IPv6 header, its extension
+ * headers and 8 bytes of L4 do not fit before end (a quoted non-first fragment needs no L4).
+ */
+export function parseQuoted6(b: Uint8Array, o: number, end: number, q: Headers): boolean {
+  const v = viewOf(b)
+  if (o + _IPV6_HLEN > end || v.getUint8(o) >>> 4 !== 6) return false
+  const w1 = v.getInt32(o + 4)
+  readAddresses6(v, o, q)
+  q.l3 = o
+  q.totalLength = _IPV6_HLEN + (w1 >>> 16)
+  q.l3End = end
+  q.ttl = w1 & 0xff
+  if (walkIpv6(v, o, (w1 >>> 8) & 0xff, end, q) < 0) return false
+  const l4 = q.l4
+  if (l4 < 0) return true
+  if (l4 + 8 > end) return false
+  const proto = q.proto
+  if (proto === _IPPROTO_TCP || proto === _IPPROTO_UDP) {
+    q.srcPort = v.getUint16(l4)
+    q.dstPort = v.getUint16(l4 + 2)
+    q.hasPorts = true
+  } else if (proto === _IPPROTO_ICMPV6) {
+    const type = v.getUint8(l4 + _ICMP_TYPE)
+    q.icmpType = type
+    q.icmpCode = v.getUint8(l4 + _ICMP_CODE)
+    if (type === _ICMPV6_ECHO_REQUEST || type === _ICMPV6_ECHO_REPLY) q.icmpId = v.getUint16(l4 + _ICMP_ID)
   }
   return true
 }

@@ -1,7 +1,7 @@
 import test from 'ava'
 import firewall, { type FirewallConfig, type FirewallRule } from '../../src/nfs/firewall/index.ts'
 import { DROP, NFConfigError } from '../../src/xio/nf-types.ts'
-import { arpFrame, ipv4Frame, ipv6Frame, packetOf, type FrameSpec } from '../packet/craft.ts'
+import { arpFrame, ipv4Frame, ipv6Frame, packetOf, type FrameSpec, type Ipv6FrameSpec } from '../packet/craft.ts'
 import { TestEnv } from './env.ts'
 
 const OUT = 0
@@ -11,6 +11,12 @@ const env = () => new TestEnv({ lan: 1, wan: 2, dmz: 7 })
 function verdict(rule: Omit<FirewallRule, 'action'>, spec: FrameSpec, inPort = 0): boolean {
   const nf = firewall.create({ default: 'drop', rules: [{ action: 'allow', ...rule }] }, env())
   return nf.process(packetOf(ipv4Frame(spec), { inPort })) === OUT
+}
+
+/** verdict() for an IPv6 packet. */
+function verdict6(rule: Omit<FirewallRule, 'action'>, spec: Ipv6FrameSpec, inPort = 0): boolean {
+  const nf = firewall.create({ default: 'drop', rules: [{ action: 'allow', ...rule }] }, env())
+  return nf.process(packetOf(ipv6Frame(spec), { inPort })) === OUT
 }
 
 test('gates', t => t.deepEqual([...firewall.gates], ['out']))
@@ -120,6 +126,20 @@ test('the flow cache gives the same answers as the classifier, counters keep cou
   t.is(c.cacheHits, 8)
 })
 
+test('the flow cache keys IPv6 flows by prefix interval, apart from IPv4 flows with the same numbers', t => {
+  const nf = firewall.create({ default: 'drop', rules: [{ action: 'allow', proto: 'tcp', dst: '2001:db8::/32', dstPort: 80 }] }, env())
+  const v6 = (dst: string) => nf.process(packetOf(ipv6Frame({ proto: 'tcp', src: '2001:db8:ffff::1', dst, srcPort: 1000, dstPort: 80 })))
+  t.is(v6('2001:db8::1'), OUT)
+  t.is(v6('2001:db8:1234::99'), OUT) // the same interval: answered from the cache
+  t.is(v6('2001:db9::1'), DROP)
+  // Interval indices are small numbers: src interval 0, dst interval 1, as this IPv4 packet's addresses.
+  t.is(nf.process(packetOf(ipv4Frame({ proto: 'tcp', src: '0.0.0.0', dst: '0.0.0.1', srcPort: 1000, dstPort: 80 }))), DROP)
+  t.is(v6('2001:db8::2'), OUT)
+  const c = nf.counters!()
+  t.deepEqual([c.cacheMisses, c.cacheHits], [3, 2])
+  t.deepEqual([c['rules/0/packets'], c.defaultPackets], [3, 2])
+})
+
 test('non-first fragments never match port constraints; first fragments do', t => {
   const rules: FirewallRule[] = [{ action: 'allow', proto: 'udp', dstPort: 53 }]
   const nf = firewall.create({ default: 'drop', rules }, env())
@@ -138,20 +158,143 @@ test('VLAN-tagged packets are classified on their IPv4 header', t => {
   t.false(verdict({ proto: 'tcp', dstPort: 22 }, { vlan: [10, 20], qinq: true, dstPort: 23 }))
 })
 
-test('non-IP frames follow the nonIp policy; IPv6 follows the default, as a drop policy means', t => {
+test('non-IP frames follow the nonIp policy; IPv6 is IP: rules and the default decide it', t => {
   const open = firewall.create({ default: 'drop' }, env())
   t.is(open.process(packetOf(arpFrame())), OUT)
-  // A "drop everything but SSH" set: IPv6 TCP/22 does not slip through (rules match IPv4 only).
-  const onlySsh = firewall.create({ default: 'drop', rules: [{ action: 'allow', proto: 'tcp', dstPort: 22 }] }, env())
-  t.is(onlySsh.process(packetOf(ipv6Frame({ nextHeader: 6 }))), DROP)
-  t.is(onlySsh.counters!().ipv6Dropped, 1)
+  t.is(open.process(packetOf(ipv6Frame())), DROP)
   const shut = firewall.create({ default: 'allow', nonIp: 'drop' }, env())
   t.is(shut.process(packetOf(arpFrame())), DROP)
   t.is(shut.process(packetOf(ipv4Frame())), OUT)
-  t.is(shut.process(packetOf(ipv6Frame())), OUT, 'IPv6 is IP: the default (allow) decides, not nonIp')
-  t.is(shut.counters!().nonIpDropped, 1)
-  t.is(shut.counters!().ipv6Allowed, 1)
+  t.is(shut.process(packetOf(ipv6Frame())), OUT, 'the default (allow) decides IPv6, not nonIp')
+  const other = ipv4Frame()
+  other[12] = 0x88
+  other[13] = 0xcc
+  t.is(shut.process(packetOf(other)), DROP)
+  t.is(shut.counters!().nonIpDropped, 2)
+  t.is(shut.counters!().ipv6Packets, 1)
+  t.is(shut.counters!().defaultPackets, 2)
   t.is(open.counters!().nonIpAllowed, 1)
+})
+
+test('IPv6: an SSH-only "default drop" set lets TCP/22 in and nothing else, as an nftables inet chain', t => {
+  const nf = firewall.create({ default: 'drop', nonIp: 'allow', rules: [{ action: 'allow', proto: 'tcp', dstPort: 22 }] }, env())
+  const v = (s: Ipv6FrameSpec) => nf.process(packetOf(ipv6Frame(s)))
+  t.is(v({ proto: 'tcp', dstPort: 22 }), OUT)
+  t.is(v({ proto: 'tcp', dstPort: 23 }), DROP)
+  t.is(v({ proto: 'udp', dstPort: 22 }), DROP)
+  t.is(v({ proto: 'icmpv6', icmpType: 128 }), DROP)
+  t.is(nf.process(packetOf(ipv4Frame({ proto: 'tcp', dstPort: 22 }))), OUT)
+  t.is(nf.process(packetOf(ipv4Frame({ proto: 'tcp', dstPort: 23 }))), DROP)
+  t.is(nf.process(packetOf(arpFrame())), OUT)
+  const c = nf.counters!()
+  t.is(c['rules/0/packets'], 2)
+  t.is(c['rules/0/bytes'], ipv6Frame({ proto: 'tcp', dstPort: 22 }).length + ipv4Frame({ proto: 'tcp', dstPort: 22 }).length)
+  t.is(c.defaultPackets, 4)
+  t.is(c.ipv6Packets, 4)
+})
+
+test('IPv6 src/dst: prefixes, their edges, lists, ::/0 and /128; a rule of one family never matches the other', t => {
+  for (const [a, ok] of [
+    ['2001:db7:ffff:ffff:ffff:ffff:ffff:ffff', false], ['2001:db8::', true], ['2001:db8:ffff:ffff:ffff:ffff:ffff:ffff', true], ['2001:db9::', false],
+  ] as const) t.is(verdict6({ dst: '2001:db8::/32' }, { dst: a }), ok, a)
+  for (const [a, ok] of [['fe80::1', true], ['febf:ffff::1', true], ['fec0::', false], ['fe7f::1', false]] as const) {
+    t.is(verdict6({ src: 'fe80::/10' }, { src: a }), ok, a)
+  }
+  t.true(verdict6({ src: '::/0' }, { src: 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff' }))
+  t.true(verdict6({ src: '::/0' }, { src: '::' }))
+  t.true(verdict6({ src: '::1' }, { src: '::1' }))
+  t.false(verdict6({ src: '::1' }, { src: '::2' }))
+  t.true(verdict6({ src: '8000::/1' }, { src: 'c000::1' }))
+  t.false(verdict6({ src: '8000::/1' }, { src: '7fff:ffff:ffff:ffff:ffff:ffff:ffff:ffff' }))
+  t.true(verdict6({ dst: '2001:db8:0:0:0:0:0:1/128' }, { dst: '2001:db8::1' }))
+  t.false(verdict6({ dst: '2001:db8::1/128' }, { dst: '2001:db8::1:1' }))
+  // Prefixes across word boundaries.
+  t.true(verdict6({ dst: '2001:db8:1:2:8000::/65' }, { dst: '2001:db8:1:2:ffff::' }))
+  t.false(verdict6({ dst: '2001:db8:1:2:8000::/65' }, { dst: '2001:db8:1:2:7fff::' }))
+  t.true(verdict6({ dst: '::ffff:0:0/96' }, { dst: '::ffff:192.0.2.1' }))
+  const list: Omit<FirewallRule, 'action'> = { src: ['2001:db8:a::/48', '2001:db8:b::5', 'fd00::/8'] }
+  t.true(verdict6(list, { src: '2001:db8:a:ffff::9' }))
+  t.true(verdict6(list, { src: '2001:db8:b::5' }))
+  t.false(verdict6(list, { src: '2001:db8:b::6' }))
+  t.true(verdict6(list, { src: 'fdff::1' }))
+  t.true(verdict6({ src: '2001:db8::/32', dst: 'fd00::/8' }, { src: '2001:db8::9', dst: 'fd12::1' }))
+  t.false(verdict6({ src: '2001:db8::/32', dst: 'fd00::/8' }, { src: '2001:db9::9', dst: 'fd12::1' }))
+  // Families apart: ::/0 is every IPv6 address and no IPv4 one; 0.0.0.0/0 the reverse.
+  t.false(verdict({ src: '::/0' }, {}))
+  t.false(verdict6({ src: '0.0.0.0/0' }, {}))
+  t.false(verdict6({ dst: '10.0.0.0/8', proto: 'tcp' }, { proto: 'tcp' }))
+})
+
+test('IPv6 protocols and ports: icmpv6 is IPv6\'s, icmp IPv4\'s; tcp, udp, numbers and ports match both', t => {
+  t.true(verdict6({ proto: 'icmpv6' }, { proto: 'icmpv6' }))
+  t.true(verdict6({ proto: 58 }, { proto: 'icmpv6' }))
+  t.false(verdict({ proto: 'icmpv6' }, { proto: 'icmp' }))
+  t.false(verdict({ proto: 58 }, { proto: 58, payload: 8 }))
+  t.false(verdict6({ proto: 'icmp' }, { proto: 'icmpv6' }))
+  t.false(verdict6({ proto: 1 }, { proto: 1, payload: 8 }))
+  t.true(verdict6({ proto: 'udp', dstPort: 53 }, { proto: 'udp', dstPort: 53 }))
+  t.false(verdict6({ proto: 'udp', dstPort: 53 }, { proto: 'tcp', dstPort: 53 }))
+  t.true(verdict6({ dstPort: [80, '443-444'] }, { proto: 'tcp', dstPort: 444 }))
+  t.false(verdict6({ dstPort: [80, '443-444'] }, { proto: 'tcp', dstPort: 445 }))
+  t.true(verdict6({ srcPort: '1024-2048', dstPort: 53 }, { proto: 'udp', srcPort: 2048, dstPort: 53 }))
+  t.false(verdict6({ srcPort: '1024-2048', dstPort: 53 }, { proto: 'udp', srcPort: 2049, dstPort: 53 }))
+  t.false(verdict6({ dstPort: '0-65535' }, { proto: 'icmpv6' }))
+  t.true(verdict6({ proto: 47 }, { proto: 47, payload: 8 }))
+  t.true(verdict6({ proto: 50 }, { proto: 50, ext: [0], payload: 16 }))
+  t.true(verdict6({ in: ['wan', 'dmz'] }, {}, 7))
+  t.false(verdict6({ in: ['wan', 'dmz'] }, {}, 1))
+  const v = firewall.create({ default: 'drop', rules: [{ action: 'allow', proto: 'icmpv6', src: 'fe80::/10' }] }, env())
+  t.is(v.process(packetOf(ipv6Frame({ proto: 'icmpv6', icmpType: 135, src: 'fe80::1', payload: 16 }))), OUT)
+  t.is(v.process(packetOf(ipv6Frame({ proto: 'icmpv6', icmpType: 135, src: '2001:db8::1', payload: 16 }))), DROP)
+})
+
+test('first match wins across families; each rule counts its own packets', t => {
+  const cfg: FirewallConfig = {
+    default: 'allow',
+    rules: [
+      { action: 'allow', src: '2001:db8::5' },
+      { action: 'drop', proto: 'tcp', dstPort: 22 },
+      { action: 'allow', src: '10.0.0.0/8' },
+      { action: 'drop', dst: '2001:db8:1::/48' },
+      { action: 'allow', proto: 'tcp', dstPort: '20-30' },
+      { action: 'drop', proto: 'tcp' },
+    ],
+  }
+  const nf = firewall.create(cfg, env())
+  const v4 = (s: FrameSpec) => nf.process(packetOf(ipv4Frame(s)))
+  const v6 = (s: Ipv6FrameSpec) => nf.process(packetOf(ipv6Frame(s)))
+  t.is(v6({ src: '2001:db8::5', proto: 'tcp', dstPort: 22 }), OUT) // rule 0
+  t.is(v6({ src: '2001:db8::6', proto: 'tcp', dstPort: 22 }), DROP) // rule 1
+  t.is(v4({ src: '10.0.0.1', dstPort: 22 }), DROP) // rule 1
+  t.is(v4({ src: '10.0.0.1', dstPort: 23 }), OUT) // rule 2
+  t.is(v6({ dst: '2001:db8:1::9', proto: 'tcp', dstPort: 23 }), DROP) // rule 3
+  t.is(v6({ proto: 'tcp', dstPort: 23 }), OUT) // rule 4
+  t.is(v4({ src: '11.0.0.1', dstPort: 23 }), OUT) // rule 4
+  t.is(v6({ proto: 'tcp', dstPort: 80 }), DROP) // rule 5
+  t.is(v6({ proto: 'udp' }), OUT) // default
+  const c = nf.counters!()
+  t.deepEqual([0, 1, 2, 3, 4, 5].map(i => c[`rules/${i}/packets`]), [1, 2, 1, 1, 2, 1])
+  t.is(c.defaultPackets, 1)
+})
+
+test('IPv6 extension headers before TCP or UDP: the rules still see the ports', t => {
+  const rule = { proto: 'tcp' as const, dstPort: 22 }
+  for (const ext of [[0], [60], [43], [51], [0, 60, 43, 51], [44]]) {
+    t.true(verdict6(rule, { proto: 'tcp', dstPort: 22, ext }), JSON.stringify(ext))
+    t.false(verdict6(rule, { proto: 'tcp', dstPort: 23, ext }), JSON.stringify(ext))
+  }
+  t.true(verdict6({ proto: 'udp', dstPort: 53 }, { proto: 'udp', dstPort: 53, ext: [0, 60] }))
+  // A first fragment behind a Hop-by-Hop header still has its ports.
+  t.true(verdict6(rule, { proto: 'tcp', dstPort: 22, ext: [0, 44], mf: true, payload: 40 }))
+})
+
+test('a non-first IPv6 fragment never matches a port rule; a rule without ports does', t => {
+  const later = { proto: 'tcp' as const, fragOffset: 5, rawL4: new Uint8Array(16) }
+  t.false(verdict6({ proto: 'tcp', dstPort: '0-65535' }, later))
+  t.true(verdict6({ proto: 'tcp', dst: '2001:db8::/32' }, later))
+  const d = firewall.create({ default: 'allow', rules: [{ action: 'drop', dstPort: '0-65535' }] }, env())
+  t.is(d.process(packetOf(ipv6Frame(later))), OUT)
+  t.is(d.process(packetOf(ipv6Frame({ proto: 'udp', dstPort: 1 }))), DROP)
 })
 
 test('a drop policy that leaves nonIp to its default is warned about; an explicit choice is not', t => {
@@ -176,6 +319,16 @@ test('malformed and truncated frames are counted and dropped', t => {
   t.is(nf.process(packetOf(bad)), DROP)
   t.is(nf.process(packetOf(arpFrame().slice(0, 20))), DROP)
   t.is(nf.counters!().malformed, 5)
+  // IPv6: cut short, a chain past the packet, a jumbogram, a tiny first fragment.
+  const g = ipv6Frame({ proto: 'tcp', ext: [60] })
+  t.is(nf.process(packetOf(g.slice(0, g.length - 1))), DROP)
+  const long = g.slice()
+  long[14 + 40 + 1] = 9
+  t.is(nf.process(packetOf(long)), DROP)
+  t.is(nf.process(packetOf(ipv6Frame({ ext: [0], payloadLength: 0 }))), DROP)
+  t.is(nf.process(packetOf(ipv6Frame({ proto: 6, mf: true, rawL4: new Uint8Array(12) }))), DROP)
+  t.is(nf.counters!().malformed, 9)
+  t.is(nf.counters!().ipv6Packets, 0)
 })
 
 test('config errors name the JSON path', t => {
@@ -199,6 +352,16 @@ test('config errors name the JSON path', t => {
     [{ stateful: 'yes' }, '/stateful'],
     [{ timeouts: { udp: -1 } }, '/timeouts/udp'],
     [{ rules: {} }, '/rules'],
+    [{ rules: [{ action: 'allow', proto: 'icmp6' }] }, '/rules/0/proto'],
+    [{ rules: [{ action: 'allow', src: '2001:db8::1/32' }] }, '/rules/0/src'],
+    [{ rules: [{ action: 'allow', src: '2001:db8::/129' }] }, '/rules/0/src'],
+    [{ rules: [{ action: 'allow', dst: '2001:db8:::1' }] }, '/rules/0/dst'],
+    [{ rules: [{ action: 'allow', src: ['2001:db8::/32', '10.0.0.0/8'] }] }, '/rules/0/src/1'],
+    [{ rules: [{ action: 'allow', src: '10.0.0.0/8', dst: '2001:db8::/32' }] }, '/rules/0/dst'],
+    [{ rules: [{ action: 'allow', proto: 'icmp', dst: '2001:db8::/32' }] }, '/rules/0/proto'],
+    [{ rules: [{ action: 'allow', proto: 1, src: '::1' }] }, '/rules/0/proto'],
+    [{ rules: [{ action: 'allow', proto: 'icmpv6', src: '10.0.0.1' }] }, '/rules/0/proto'],
+    [{ rules: [{ action: 'allow', proto: 'icmpv6', dstPort: 1 }] }, '/rules/0/dstPort'],
   ]
   for (const [cfg, path] of bad) {
     const e = t.throws(() => firewall.create(cfg as FirewallConfig, env()), { instanceOf: NFConfigError }, JSON.stringify(cfg))
@@ -289,5 +452,99 @@ test('stateful: a full table lets flows through untracked, and counts them', t =
   for (let p = 1; p <= 3; p++) t.is(nf.process(packetOf(ipv4Frame({ ...LAN, srcPort: p }))), OUT)
   t.is(nf.process(packetOf(ipv4Frame({ ...WAN, dstPort: 2, srcPort: 80 }))), OUT)
   t.is(nf.process(packetOf(ipv4Frame({ ...WAN, dstPort: 3, srcPort: 80 }))), DROP)
+  t.is(nf.counters!().conntrackFull, 1)
+})
+
+// Stateful mode over IPv6.
+
+const LAN6 = { src: '2001:db8:a::2', dst: '2001:db8:f::9' }
+const WAN6 = { src: '2001:db8:f::9', dst: '2001:db8:a::2' }
+const outboundOnly6: FirewallConfig = {
+  default: 'drop', stateful: true,
+  rules: [{ action: 'allow', src: '2001:db8:a::/48' }],
+}
+
+test('stateful IPv6: replies of allowed flows pass, others do not; ICMPv6 echo by identifier', t => {
+  const nf = firewall.create(outboundOnly6, env())
+  const rx = (s: Ipv6FrameSpec) => nf.process(packetOf(ipv6Frame(s)))
+  t.is(rx({ ...WAN6, proto: 'tcp', srcPort: 80, dstPort: 40000 }), DROP) // unsolicited
+  t.is(rx({ ...LAN6, proto: 'tcp', srcPort: 40000, dstPort: 80, tcpFlags: 0x02 }), OUT)
+  t.is(rx({ ...WAN6, proto: 'tcp', srcPort: 80, dstPort: 40000, tcpFlags: 0x12 }), OUT)
+  t.is(rx({ ...WAN6, proto: 'tcp', srcPort: 80, dstPort: 40001 }), DROP) // another port
+  t.is(rx({ ...WAN6, src: '2001:db8:f::8', proto: 'tcp', srcPort: 80, dstPort: 40000 }), DROP) // another host
+  t.is(rx({ ...WAN6, proto: 'udp', srcPort: 80, dstPort: 40000 }), DROP) // another protocol
+  t.is(rx({ ...LAN6, proto: 'udp', srcPort: 5353, dstPort: 53, ext: [0] }), OUT)
+  t.is(rx({ ...WAN6, proto: 'udp', srcPort: 53, dstPort: 5353, ext: [60] }), OUT)
+  t.is(rx({ ...LAN6, proto: 'icmpv6', icmpType: 128, icmpId: 77 }), OUT)
+  t.is(rx({ ...WAN6, proto: 'icmpv6', icmpType: 129, icmpId: 77 }), OUT)
+  t.is(rx({ ...WAN6, proto: 'icmpv6', icmpType: 129, icmpId: 78 }), DROP)
+  // Neighbour discovery is no flow: the rules decide it.
+  t.is(rx({ ...WAN6, proto: 'icmpv6', icmpType: 136, payload: 16 }), DROP)
+  const c = nf.counters!()
+  t.is(c.established, 3)
+  t.is(c.conntrackActive, 3)
+})
+
+test('stateful: IPv4 and IPv6 flows never answer for each other, even when the addresses fold alike', t => {
+  const nf = firewall.create({ default: 'drop', stateful: true, rules: [{ action: 'allow', proto: 'tcp', dstPort: 80 }] }, env())
+  // ::a00:2 and ::c633:6409 fold (xor of words) to 10.0.0.2 and 198.51.100.9.
+  t.is(nf.process(packetOf(ipv4Frame({ src: '10.0.0.2', dst: '198.51.100.9', srcPort: 40000, dstPort: 80 }))), OUT)
+  t.is(nf.process(packetOf(ipv6Frame({ src: '::c633:6409', dst: '::a00:2', proto: 'tcp', srcPort: 80, dstPort: 40000 }))), DROP)
+  // Two IPv6 hosts whose addresses fold to the same value (1:0:0:2 and 1:2:0:0 in the last four
+  // groups): only the one the flow went to answers.
+  t.is(nf.process(packetOf(ipv6Frame({ src: '2001:db8::1', dst: '2001:db8::1:0:0:2', proto: 'tcp', srcPort: 1000, dstPort: 80 }))), OUT)
+  t.is(nf.process(packetOf(ipv6Frame({ src: '2001:db8::1:0:0:2', dst: '2001:db8::1', proto: 'tcp', srcPort: 80, dstPort: 1000 }))), OUT)
+  t.is(nf.process(packetOf(ipv6Frame({ src: '2001:db8:0:0:1:2::', dst: '2001:db8::1', proto: 'tcp', srcPort: 80, dstPort: 1000 }))), DROP)
+  t.is(nf.process(packetOf(ipv4Frame({ src: '198.51.100.9', dst: '10.0.0.2', srcPort: 80, dstPort: 40000 }))), OUT)
+  t.is(nf.counters!().established, 2)
+})
+
+test('stateful IPv6: ICMPv6 errors about a tracked flow are related, quoting through extension headers', t => {
+  const nf = firewall.create(outboundOnly6, env())
+  nf.process(packetOf(ipv6Frame({ ...LAN6, proto: 'udp', srcPort: 5000, dstPort: 33434 })))
+  nf.process(packetOf(ipv6Frame({ ...LAN6, proto: 'icmpv6', icmpType: 128, icmpId: 9 })))
+  const quote = (spec: Ipv6FrameSpec) => ipv6Frame({ ...LAN6, ...spec }).slice(14)
+  const err = (type: number, q: Uint8Array) =>
+    packetOf(ipv6Frame({ src: '2001:db8:ff::1', dst: LAN6.src, proto: 'icmpv6', icmpType: type, icmpId: 0, payload: q }))
+  t.is(nf.process(err(3, quote({ proto: 'udp', srcPort: 5000, dstPort: 33434, payload: 12 }))), OUT)
+  t.is(nf.process(err(1, quote({ proto: 'udp', srcPort: 5000, dstPort: 33434, ext: [0, 60] }))), OUT)
+  t.is(nf.process(err(2, quote({ proto: 'icmpv6', icmpType: 128, icmpId: 9 }))), OUT)
+  t.is(nf.process(err(4, quote({ proto: 'udp', srcPort: 5001, dstPort: 33434 }))), DROP)
+  t.is(nf.process(err(1, quote({ proto: 'udp', dst: '2001:db8:f::8', srcPort: 5000, dstPort: 33434 }))), DROP)
+  // Not an error type: never related.
+  t.is(nf.process(err(135, quote({ proto: 'udp', srcPort: 5000, dstPort: 33434 }))), DROP)
+  t.is(nf.counters!().related, 3)
+})
+
+test('stateful IPv6: later fragments follow an allowed first fragment, by its 32-bit identification', t => {
+  const nf = firewall.create({ default: 'drop', stateful: true, rules: [{ action: 'allow', proto: 'udp', dstPort: 53 }] }, env())
+  const frag = { ...LAN6, proto: 'udp' as const, id: 0x12345678 }
+  const later = (id: number) => packetOf(ipv6Frame({ ...frag, id, fragOffset: 3, rawL4: new Uint8Array(8) }))
+  t.is(nf.process(later(0x12345678)), DROP)
+  t.is(nf.process(packetOf(ipv6Frame({ ...frag, dstPort: 53, mf: true, payload: 16 }))), OUT)
+  t.is(nf.process(later(0x12345678)), OUT)
+  t.is(nf.process(later(0x12345679)), DROP)
+  t.is(nf.process(later(0x02345678)), DROP)
+  // A first fragment of an established flow opens the way for its own rest too.
+  t.is(nf.process(packetOf(ipv6Frame({ ...frag, id: 5, dstPort: 53, mf: true, payload: 16 }))), OUT)
+  t.is(nf.process(later(5)), OUT)
+})
+
+test('stateful IPv6: address ids are freed with their flows, so a small table serves address after address', t => {
+  const e = env()
+  const nf = firewall.create({ ...outboundOnly6, conntrackSize: 2, timeouts: { udp: 1, udpUnreplied: 1 } }, e)
+  for (let k = 1; k <= 20; k++) {
+    const src = `2001:db8:a::${k.toString(16)}`
+    const dst = `2001:db8:f::${k.toString(16)}`
+    t.is(nf.process(packetOf(ipv6Frame({ src, dst, proto: 'udp', srcPort: 1, dstPort: 2 }))), OUT)
+    t.is(nf.process(packetOf(ipv6Frame({ src: dst, dst: src, proto: 'udp', srcPort: 2, dstPort: 1 }))), OUT, `flow ${k}`)
+    nf.tick!((e.time += 5000))
+  }
+  t.is(nf.counters!().conntrackFull, 0)
+  for (let i = 0; i < 2; i++) nf.tick!((e.time += 5000))
+  t.is(nf.counters!().conntrackActive, 0)
+  // Three flows in a table of two: the third is counted and its replies dropped.
+  for (let k = 1; k <= 3; k++) nf.process(packetOf(ipv6Frame({ ...LAN6, proto: 'udp', srcPort: k, dstPort: 53 })))
+  t.is(nf.process(packetOf(ipv6Frame({ ...WAN6, proto: 'udp', srcPort: 53, dstPort: 3 }))), DROP)
   t.is(nf.counters!().conntrackFull, 1)
 })

@@ -8,6 +8,7 @@
 import test from 'ava'
 import fc from 'fast-check'
 import { readFileSync } from 'node:fs'
+import { isIPv6 } from 'node:net'
 import { checkChain, SpecError } from '../../src/chain/spec.ts'
 import type { FirewallConfig, L2FwdConfig, NatConfig, RouterConfig } from '../../src/chain/spec-types.ts'
 import l2fwd from '../../src/nfs/l2fwd.ts'
@@ -16,6 +17,7 @@ import nat from '../../src/nfs/nat/index.ts'
 import { NAT_DEFAULTS } from '../../src/nfs/nat/config.ts'
 import router from '../../src/nfs/router/index.ts'
 import { NFConfigError, type NFModule } from '../../src/xio/nf-types.ts'
+import { parseIpv6 } from '../../src/packet/address.ts'
 import { TestEnv } from './env.ts'
 
 type Kind = 'l2fwd' | 'firewall' | 'nat' | 'router'
@@ -23,6 +25,7 @@ type Kind = 'l2fwd' | 'firewall' | 'nat' | 'router'
 const NFS: Record<Kind, NFModule<any>> = { l2fwd, firewall, nat, router }
 
 interface SchemaNode {
+  pattern?: string
   properties?: Record<string, SchemaNode & { default?: unknown }>
   required?: string[]
   $ref?: string
@@ -84,6 +87,8 @@ const fullFirewall: FirewallConfig = {
     { action: 'allow', proto: 'tcp', src: '10.0.0.0/8', dst: ['192.0.2.0/24', '198.51.100.7'], srcPort: '1024-65535', dstPort: [22, '80-89', 443], in: 'lan', comment: 'web' },
     { action: 'drop', proto: 47, in: ['lan', 'wan'] },
     { action: 'allow', proto: 'udp', dstPort: 53 },
+    { action: 'allow', proto: 'tcp', src: ['2001:db8::/32', '::ffff:192.0.2.1'], dst: 'fd00::1', dstPort: 22 },
+    { action: 'allow', proto: 'icmpv6', src: 'fe80::/10' },
   ],
 }
 const fullNat: NatConfig = {
@@ -191,6 +196,9 @@ const SEMANTIC = [
   /is not on the link/, // a gateway or static neighbour outside the address's prefix
   /is the router's own address/, // a gateway or static neighbour that is the router
   /is a multicast \(group\) address/, // a router MAC with the group bit set
+  /a rule's addresses are of one family/, // a rule with an IPv4 src and an IPv6 dst (or the reverse)
+  /a list holds one family/, // a src or dst list of IPv4 and IPv6 prefixes
+  /is IPv[46]'s but this rule's (src|dst) is IPv[46]/, // proto icmp with IPv6 addresses, icmpv6 with IPv4 ones
 ]
 
 test('invalid fields are refused by both, at the same place', t => {
@@ -221,6 +229,14 @@ test('invalid fields are refused by both, at the same place', t => {
     ['firewall', { rules: [{ action: 'allow', in: [] }] }],
     ['firewall', { rules: [{ action: 'allow', in: ['lan', 3] }] }],
     ['firewall', { rules: [{ action: 'allow', comment: 7 }] }],
+    ['firewall', { rules: [{ action: 'allow', proto: 'icmp6' }] }],
+    ['firewall', { rules: [{ action: 'allow', src: '2001:db8::/129' }] }],
+    ['firewall', { rules: [{ action: 'allow', src: '2001:db8::/032' }] }],
+    ['firewall', { rules: [{ action: 'allow', dst: '2001:db8:::1' }] }],
+    ['firewall', { rules: [{ action: 'allow', dst: '1:2:3:4:5:6:7:8:9' }] }],
+    ['firewall', { rules: [{ action: 'allow', dst: '::ffff:192.0.2.01' }] }],
+    ['firewall', { rules: [{ action: 'allow', src: 'fe80::1%eth0' }] }],
+    ['nat', { external: E, inside: '2001:db8::/32' }],
     ['nat', { external: '203.0.113.300' }],
     ['nat', { external: E, inside: '10.0.0.0/8/8' }],
     ['nat', { external: E, ports: [0, 10] }],
@@ -264,6 +280,16 @@ test('what only the NF can check passes the schema and is refused by the NF', t 
     ['firewall', { rules: [{ action: 'allow', dstPort: '80-70000' }] }],
     ['firewall', { rules: [{ action: 'allow', proto: 'icmp', dstPort: 1 }] }],
     ['firewall', { rules: [{ action: 'allow', in: 'nowhere' }] }],
+    ['firewall', { rules: [{ action: 'allow', src: '2001:db8::1/32' }] }],
+    ['firewall', { rules: [{ action: 'allow', dst: 'fe80::/8' }] }],
+    ['firewall', { rules: [{ action: 'allow', src: '10.0.0.0/8', dst: '2001:db8::/32' }] }],
+    ['firewall', { rules: [{ action: 'allow', src: ['2001:db8::/32', '10.0.0.0/8'] }] }],
+    ['firewall', { rules: [{ action: 'allow', dst: ['10.0.0.0/8', '::1'] }] }],
+    ['firewall', { rules: [{ action: 'allow', src: ['2001:db8::/32'], dst: '192.0.2.1' }] }],
+    ['firewall', { rules: [{ action: 'allow', proto: 'icmp', src: '::1' }] }],
+    ['firewall', { rules: [{ action: 'allow', proto: 1, dst: '2001:db8::/32' }] }],
+    ['firewall', { rules: [{ action: 'allow', proto: 'icmpv6', dst: '10.0.0.0/8' }] }],
+    ['firewall', { rules: [{ action: 'allow', proto: 'icmpv6', dstPort: 1 }] }],
     ['firewall', { timeouts: { tcpEstablished: 10, tcpTransitory: 20 } }],
     ['nat', { external: E, inside: ['10.0.0.0/8', '10.0.0.1/8'] }],
     ['nat', { external: E, ports: [3000, 2000] }],
@@ -284,10 +310,41 @@ test('what only the NF can check passes the schema and is refused by the NF', t 
   }
 })
 
+test('the schema\'s IPv6 pattern reads the text the firewall reads, and Node\'s isIPv6 agrees on addresses (property)', t => {
+  const pattern = new RegExp(def('Ipv6Cidr').pattern!, 'u')
+  // The reader's verdict on the text alone (host bits set are the NF's own refusal: SEMANTIC).
+  const reads = (s: string) => {
+    const [addr, prefix, ...more] = s.split('/')
+    return more.length === 0 && parseIpv6(addr) !== null && (prefix === undefined || /^(12[0-8]|1[01]\d|[1-9]?\d)$/.test(prefix))
+  }
+  const token = fc.oneof(
+    fc.stringMatching(/^[0-9a-fA-F]{1,5}$/),
+    fc.constantFrom(':', ':', '::', ':::', '.', '0', '1.2.3.4', '192.0.2.01', '256.1.1.1', '/', '/64', '/128', '/129', '/08', '%1'),
+  )
+  const valid = fc.tuple(fc.array(fc.nat(0xffff), { minLength: 8, maxLength: 8 }), fc.nat(8), fc.nat(8), fc.boolean(), fc.option(fc.nat(128)))
+    .map(([g, at, len, v4, prefix]) => {
+      const groups = g.map(x => x.toString(16))
+      const tail = v4 ? [`${g[6] >> 8}.${g[6] & 255}.${g[7] >> 8}.${g[7] & 255}`] : groups.slice(6)
+      const all = [...groups.slice(0, 6), ...tail]
+      const n = all.length
+      const a = Math.min(at, n)
+      const l = Math.min(len, n - a)
+      const text = l >= 1 && !(v4 && a + l > 6 && a + l < n) ? `${all.slice(0, a).join(':')}::${all.slice(a + l).join(':')}` : all.join(':')
+      return prefix === null ? text : `${text}/${prefix}`
+    })
+  let accepted = 0
+  fc.assert(fc.property(fc.oneof(fc.array(token, { maxLength: 14 }).map(a => a.join('')), valid), s => {
+    t.is(pattern.test(s), reads(s), s)
+    if (!s.includes('/') && !s.includes('%')) t.is(pattern.test(s), isIPv6(s), `isIPv6 ${s}`)
+    if (pattern.test(s)) accepted++
+  }), { numRuns: 5000, seed: 4291 })
+  t.true(accepted > 1000, `accepted ${accepted}`)
+})
+
 // Random configs: right values, near misses and junk, for every field.
 const junk: fc.Arbitrary<unknown> = fc.oneof(
   fc.constantFrom(null, true, 'x', '', -1, 0, 1.5, 65535, 65536, 70000, {}, [], [[]], '10.0.0.0/8', '10.0.0.5', '10.0.0.1/8',
-    '256.0.0.1', '10.0.0.5:80', '10.0.0.5:99999', 'tcp', 'icmp', 'lan', 'allow'),
+    '256.0.0.1', '10.0.0.5:80', '10.0.0.5:99999', 'tcp', 'icmp', 'icmpv6', 'lan', 'allow', '2001:db8::/32', '::1'),
   fc.array(fc.oneof(fc.integer({ min: -1, max: 70000 }), fc.constantFrom('10.0.0.0/8', 'x', [1, 2], [2, 1], [1]), fc.string({ maxLength: 3 })), { maxLength: 4 }),
   fc.integer({ min: -2, max: 70000 }),
 )
@@ -295,6 +352,10 @@ const pick = (good: unknown[]) => fc.oneof({ arbitrary: fc.constantFrom(...good)
 const maybe = (fields: Record<string, fc.Arbitrary<unknown>>) => fc.record(fields, { requiredKeys: [] })
 const seconds = pick([1, 30, 120, 7440, 0.5])
 const cidrs = pick(['10.0.0.0/8', '192.0.2.7', ['10.0.0.0/8', '172.16.0.0/12'], '0.0.0.0/0', '10.0.0.1/8'])
+// A rule's addresses: either family, and the near misses of IPv6's (host bits, a list of two families, bad text).
+const ipCidrs = pick(['10.0.0.0/8', '192.0.2.7', ['10.0.0.0/8', '172.16.0.0/12'], '0.0.0.0/0', '10.0.0.1/8',
+  '2001:db8::/32', '::1', 'fe80::/10', '::/0', ['2001:db8::/32', 'fd00::/8'], '::ffff:192.0.2.1', '2001:db8::1/32',
+  ['10.0.0.0/8', '2001:db8::/32'], '2001:db8:::1', '2001:db8::/129'])
 const portSet = pick([80, [1024, 65535], [22, [80, 89], 443], [[80, 80], [443, 443]], [2000, 1000], 0])
 
 const configArb: Record<Kind, fc.Arbitrary<unknown>> = {
@@ -308,9 +369,9 @@ const configArb: Record<Kind, fc.Arbitrary<unknown>> = {
     timeouts: fc.oneof(maybe({ tcpEstablished: seconds, tcpTransitory: seconds, udp: seconds, udpUnreplied: seconds, icmp: seconds, other: seconds }), junk),
     rules: fc.oneof(fc.array(fc.oneof(maybe({
       action: pick(['allow', 'drop']),
-      proto: pick(['tcp', 'udp', 'icmp', 6, 17, 47, 0, 255]),
-      src: cidrs,
-      dst: cidrs,
+      proto: pick(['tcp', 'udp', 'icmp', 'icmpv6', 6, 17, 1, 58, 47, 0, 255]),
+      src: ipCidrs,
+      dst: ipCidrs,
       srcPort: portSet,
       dstPort: portSet,
       in: pick(['lan', ['lan', 'wan'], 'nowhere']),

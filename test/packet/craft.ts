@@ -1,10 +1,11 @@
-// Builds test frames: Ethernet (optionally VLAN-tagged) with ARP, IPv6, or IPv4 (options,
-// fragments) carrying TCP, UDP or ICMP, all checksums right unless asked otherwise.
+// Builds test frames: Ethernet (optionally VLAN-tagged) with ARP, IPv4 (options, fragments)
+// carrying TCP, UDP or ICMP, or IPv6 (extension headers, fragments) carrying TCP, UDP or
+// ICMPv6, all checksums right unless asked otherwise.
 // Tests may allocate freely; this is not data-path code.
 
 import type { Packet } from '../../src/xio/nf-types.ts'
 import {
-  ipv4SetChecksum, l4SetChecksum, parseIpv4, parseMac, set16, set32,
+  checksumOf, ipv4SetChecksum, l4SetChecksum, parseIpv4, parseIpv6, parseMac, set16, set32,
 } from '../../src/packet/index.ts'
 
 export interface FrameSpec {
@@ -98,9 +99,9 @@ export function l4Header(spec: FrameSpec): Uint8Array {
     set16(h, 2, spec.dstPort ?? 53)
     set16(h, 4, 8 + pay.length)
     h.set(pay, 8)
-  } else if (proto === 1) {
+  } else if (proto === 1 || proto === 58) {
     h = new Uint8Array(8 + pay.length)
-    h[0] = spec.icmpType ?? 8
+    h[0] = spec.icmpType ?? (proto === 1 ? 8 : 128)
     h[1] = spec.icmpCode ?? 0
     set16(h, 4, spec.icmpId ?? 0x1234)
     set16(h, 6, spec.icmpSeq ?? 1)
@@ -148,17 +149,68 @@ export function arpFrame(spec: FrameSpec & { op?: number; senderIp?: string; tar
   return l2({ padTo: 60, ...spec, dstMac: spec.dstMac ?? 'ff:ff:ff:ff:ff:ff' }, 0x0806, a)
 }
 
-export function ipv6Frame(spec: FrameSpec & { nextHeader?: number } = {}): Uint8Array {
-  const pay = payloadBytes(spec.payload ?? 8)
-  const d = new Uint8Array(40 + pay.length)
+export interface Ipv6FrameSpec extends Omit<FrameSpec, 'proto' | 'options' | 'df'> {
+  /** src and dst are IPv6 text here. Default udp. */
+  proto?: 'tcp' | 'udp' | 'icmpv6' | number
+  /**
+   * Extension headers before the upper layer, in order: a next-header value, or [value,
+   * bytes] (default 8; AH 16). 44 is a Fragment header from fragOffset, mf and id; one is
+   * added last when those ask for a fragment and the list has none.
+   */
+  ext?: ReadonlyArray<number | readonly [number, number]>
+  /** The fixed header's next header, when it should not be the first of ext or proto. */
+  nextHeader?: number
+  /** The payload length field, when it should not be the real one. */
+  payloadLength?: number
+}
+
+const PROTOS6 = { tcp: 6, udp: 17, icmpv6: 58 } as const
+
+/** An IPv6 address's 16 bytes. */
+function ip6(s: string): Uint8Array {
+  const a = parseIpv6(s)
+  if (a === null) throw new Error(`bad address ${s}`)
+  const b = new Uint8Array(16)
+  a.forEach((w, i) => set32(b, i * 4, w))
+  return b
+}
+
+/** An Ethernet + IPv6 frame; TCP, UDP and ICMPv6 checksums over the RFC 8200 8.1 pseudo-header. */
+export function ipv6Frame(spec: Ipv6FrameSpec = {}): Uint8Array {
+  const proto = typeof spec.proto === 'number' ? spec.proto : PROTOS6[spec.proto ?? 'udp']
+  const fragment = spec.mf === true || (spec.fragOffset ?? 0) !== 0
+  const ext = [...(spec.ext ?? [])].map(e => (typeof e === 'number' ? [e, e === 51 ? 16 : 8] as const : e))
+  if (fragment && !ext.some(([t]) => t === 44)) ext.push([44, 8])
+  const l4 = spec.rawL4 ?? l4Header({ ...spec, proto })
+  const extLen = ext.reduce((n, [, len]) => n + len, 0)
+  const d = new Uint8Array(40 + extLen + l4.length)
   d[0] = 0x60
-  set16(d, 4, pay.length)
-  d[6] = spec.nextHeader ?? 17
-  d[7] = 64
-  d[23] = 1
-  d[39] = 2
-  d.set(pay, 40)
-  return l2(spec, 0x86dd, d)
+  set16(d, 4, spec.payloadLength ?? d.length - 40)
+  d[7] = spec.ttl ?? 64
+  d.set(ip6(spec.src ?? '2001:db8::1'), 8)
+  d.set(ip6(spec.dst ?? '2001:db8::2'), 24)
+  let next = 6 // where the next-header field of the current header is
+  let o = 40
+  for (const [type, len] of ext) {
+    d[next] = type
+    next = o
+    if (type === 44) {
+      set16(d, o + 2, ((spec.fragOffset ?? 0) << 3) | (spec.mf ? 1 : 0))
+      set32(d, o + 4, spec.id ?? 0x4242)
+    } else d[o + 1] = type === 51 ? len / 4 - 2 : len / 8 - 1
+    o += len
+  }
+  d[next] = proto
+  if (spec.nextHeader !== undefined) d[6] = spec.nextHeader
+  d.set(l4, o)
+  const field = proto === 6 ? 16 : proto === 17 ? 6 : proto === 58 ? 2 : -1
+  if (!spec.rawL4 && !fragment && field >= 0 && !(proto === 17 && spec.noUdpChecksum)) {
+    let sum = l4.length + proto
+    for (let i = 8; i < 40; i += 2) sum += (d[i] << 8) | d[i + 1]
+    const c = checksumOf(d, o, l4.length, sum)
+    set16(d, o + field, proto === 17 && c === 0 ? 0xffff : c)
+  }
+  return l2({ ...spec, proto }, 0x86dd, d)
 }
 
 /** A Packet over a frame copied into a larger buffer at offset `at`, with guard bytes around it. */

@@ -4,16 +4,25 @@
 // Keys are canonical (lower address end first), so one lookup serves both directions.
 // Non-first fragments carry no ports; a first fragment let through records its IP id so the
 // rest of its datagram follows it, as reassembly before conntrack would give in Linux.
+// IPv6 flows share the table: their keys hold the ids AddressIds gives their addresses
+// (exact, so no two flows share a key) and a bit of their own; ICMPv6 echo identifiers play
+// the part of ICMP's. There are two ids per entry, so ids never run out before entries do;
+// they cost about as much memory again as the table itself.
 
 import { hash4 } from '../../packet/flow.ts'
 import type { Headers } from '../../packet/headers.ts'
 import { IPPROTO_ICMP } from '../../packet/ipv4.ts'
+import { IPPROTO_ICMPV6 } from '../../packet/ipv6.ts'
 import { icmpIsQuery, icmpIsRequest } from '../../packet/icmp.ts'
+import { icmpv6IsQuery, icmpv6IsRequest } from '../../packet/icmpv6.ts'
+import { AddressIds } from '../lib/address-ids.ts'
 import { FlowIndex } from '../lib/flow-index.ts'
 import { FLOW_NEW, flowTimeout, nextFlowState, type Timeouts } from '../lib/flow-state.ts'
 
 /** Marks a fragment key apart from any flow key (protocols are 0..255). */
 const FRAGMENT = 0x100
+/** Marks an IPv6 key, whose first two words are address ids rather than IPv4 addresses. */
+const IPV6 = 0x200
 /** Linux ipfrag_time: how long the rest of a datagram may take to follow its first fragment. */
 const FRAGMENT_TIMEOUT_MS = 30_000
 
@@ -34,6 +43,7 @@ export class Conntrack {
   private readonly expires: Float64Array
   private readonly free: Int32Array
   private freeTop: number
+  private readonly ids: AddressIds
   private sweepAt = 0
   /** Set by key(): whether the packet goes from the lower end to the higher. */
   private low = false
@@ -55,6 +65,7 @@ export class Conntrack {
     this.free = new Int32Array(capacity)
     for (let i = 0; i < capacity; i++) this.free[i] = capacity - 1 - i
     this.freeTop = capacity
+    this.ids = new AddressIds(2 * capacity)
   }
 
   get active(): number {
@@ -85,9 +96,32 @@ export class Conntrack {
     return true
   }
 
-  /** True if the packet belongs to a tracked flow (either direction); refreshes that flow. */
+  /** Loads the key of a parsed IPv6 packet whose addresses have ids s and d; false as packetKey. */
+  private packetKey6(h: Headers, s: number, d: number): boolean {
+    if (h.l4 < 0) this.key(s, d, h.proto | FRAGMENT | IPV6, h.ipId >>> 16, h.ipId & 0xffff)
+    else if (h.hasPorts) this.key(s, d, h.proto | IPV6, h.srcPort, h.dstPort)
+    else if (h.proto === IPPROTO_ICMPV6) {
+      if (!icmpv6IsQuery(h.icmpType)) return false
+      this.key(s, d, h.proto | IPV6, h.icmpId, h.icmpId)
+    } else this.key(s, d, h.proto | IPV6, 0, 0)
+    return true
+  }
+
+  /** True if the IPv4 packet belongs to a tracked flow (either direction); refreshes that flow. */
   established(h: Headers, now: number): boolean {
-    if (!this.packetKey(h)) return false
+    return this.packetKey(h) && this.refresh(h, now, false)
+  }
+
+  /** established() for an IPv6 packet: an address without an id is in no tracked flow. */
+  established6(h: Headers, now: number): boolean {
+    const s = this.ids.find(h.src6)
+    if (s < 0) return false
+    const d = this.ids.find(h.dst6)
+    return d >= 0 && this.packetKey6(h, s, d) && this.refresh(h, now, true)
+  }
+
+  /** Finds the loaded key's flow and refreshes it with the packet; false if untracked or expired. */
+  private refresh(h: Headers, now: number, v6: boolean): boolean {
     const hash = hash4(this.a, this.b, this.c, this.d)
     const id = this.index.find(this.a, this.b, this.c, this.d, hash)
     if (id < 0) return false
@@ -100,7 +134,10 @@ export class Conntrack {
     const st = nextFlowState(this.state[id], h.proto, reply, h.tcpFlags)
     this.state[id] = st
     this.expires[id] = now + flowTimeout(this.timeouts, h.proto, st)
-    if (h.moreFragments) this.trackFragments(h, now)
+    if (h.moreFragments) {
+      if (v6) this.insert6(h, true, now + FRAGMENT_TIMEOUT_MS, 0)
+      else this.trackFragments(h, now)
+    }
     return true
   }
 
@@ -115,6 +152,23 @@ export class Conntrack {
     if (q.hasPorts) this.key(q.src, q.dst, q.proto, q.srcPort, q.dstPort)
     else if (q.proto === IPPROTO_ICMP && q.l4 >= 0 && icmpIsQuery(q.icmpType)) this.key(q.src, q.dst, q.proto, q.icmpId, q.icmpId)
     else return false
+    return this.live(now)
+  }
+
+  /** related() for an ICMPv6 error's quoted packet (parseQuoted6). */
+  related6(q: Headers, now: number): boolean {
+    const s = this.ids.find(q.src6)
+    if (s < 0) return false
+    const d = this.ids.find(q.dst6)
+    if (d < 0) return false
+    if (q.hasPorts) this.key(s, d, q.proto | IPV6, q.srcPort, q.dstPort)
+    else if (q.proto === IPPROTO_ICMPV6 && q.l4 >= 0 && icmpv6IsQuery(q.icmpType)) this.key(s, d, q.proto | IPV6, q.icmpId, q.icmpId)
+    else return false
+    return this.live(now)
+  }
+
+  /** True if the loaded key's flow is tracked and not expired. */
+  private live(now: number): boolean {
     const id = this.index.find(this.a, this.b, this.c, this.d, hash4(this.a, this.b, this.c, this.d))
     return id >= 0 && this.expires[id] > now
   }
@@ -128,12 +182,38 @@ export class Conntrack {
     if (h.moreFragments) this.trackFragments(h, now)
   }
 
-  private insert(proto: number, state: number, expires: number, tcpFlags: number): void {
-    const hash = hash4(this.a, this.b, this.c, this.d)
-    if (this.index.find(this.a, this.b, this.c, this.d, hash) >= 0) return
-    if (this.freeTop === 0) {
+  /** track() for an IPv6 packet. */
+  track6(h: Headers, now: number): void {
+    if (h.l4 < 0) return // a lone later fragment opens nothing
+    if (h.proto === IPPROTO_ICMPV6 && !icmpv6IsRequest(h.icmpType)) return
+    this.insert6(h, false, now + flowTimeout(this.timeouts, h.proto, FLOW_NEW), h.tcpFlags)
+    if (h.moreFragments) this.insert6(h, true, now + FRAGMENT_TIMEOUT_MS, 0)
+  }
+
+  /** Tracks an IPv6 packet's flow, or (fragments) the rest of its packet; the entry holds its address ids. */
+  private insert6(h: Headers, fragments: boolean, expires: number, tcpFlags: number): void {
+    const s = this.ids.acquire(h.src6)
+    const d = s < 0 ? -1 : this.ids.acquire(h.dst6)
+    if (d < 0) {
+      if (s >= 0) this.ids.release(s)
       this.full++
       return
+    }
+    if (fragments) this.key(s, d, h.proto | FRAGMENT | IPV6, h.ipId >>> 16, h.ipId & 0xffff)
+    else this.packetKey6(h, s, d)
+    if (!this.insert(h.proto, FLOW_NEW, expires, tcpFlags)) {
+      this.ids.release(s)
+      this.ids.release(d)
+    }
+  }
+
+  /** Adds the loaded key unless it is there already; false if it was not added. */
+  private insert(proto: number, state: number, expires: number, tcpFlags: number): boolean {
+    const hash = hash4(this.a, this.b, this.c, this.d)
+    if (this.index.find(this.a, this.b, this.c, this.d, hash) >= 0) return false
+    if (this.freeTop === 0) {
+      this.full++
+      return false
     }
     const id = this.free[--this.freeTop]
     this.index.insert(this.a, this.b, this.c, this.d, hash, id)
@@ -145,10 +225,15 @@ export class Conntrack {
     this.origLow[id] = this.low ? 1 : 0
     this.state[id] = nextFlowState(state, proto, false, tcpFlags)
     this.expires[id] = expires
+    return true
   }
 
   private release(id: number): void {
     this.index.remove(this.ka[id], this.kb[id], this.kc[id], this.kd[id], this.hash[id])
+    if ((this.kd[id] & IPV6) !== 0) {
+      this.ids.release(this.ka[id])
+      this.ids.release(this.kb[id])
+    }
     this.expires[id] = -1
     this.free[this.freeTop++] = id
     this.expired++

@@ -1,37 +1,49 @@
-// firewall — an ordered rule list, first match wins, with a default policy: iptables'
-// filter chain or an nftables base chain, for IPv4. A rule matches on protocol, source and
+// firewall — an ordered rule list, first match wins, with a default policy: an nftables base
+// chain of the inet family, over IPv4 and IPv6. A rule matches on protocol, source and
 // destination prefixes, source and destination port ranges and the ingress endpoint; its
-// action is allow or drop. Port constraints never match a non-first fragment (as in BPF and
+// action is allow or drop. A rule naming IPv4 addresses or icmp matches IPv4 packets only,
+// one naming IPv6 addresses or icmpv6 IPv6 only, and any other both (`tcp dport 22 accept`
+// in an inet chain); first match wins across families. IPv6 ports are read after the
+// extension headers. Port constraints never match a non-first fragment (as in BPF and
 // netfilter without reassembly). With `stateful: true` it tracks the flows it lets through,
-// and their replies and ICMP errors about them pass before any rule, as `ct state
-// established,related accept` at the top of a chain does. IPv6 packets take the default
-// policy (rules match IPv4 only so far); frames that are not IP follow the `nonIp` policy;
-// malformed frames are counted and dropped.
+// and their replies and ICMP or ICMPv6 errors about them pass before any rule, as `ct state
+// established,related accept` at the top of a chain does. Frames that are not IP (ARP, other
+// EtherTypes) follow the `nonIp` policy; malformed frames are counted and dropped. A drop
+// policy drops IPv6 neighbour discovery too unless a rule allows icmpv6, as in nftables.
 //
 // Gate: `out` (allowed packets). Dropped packets return to the pool.
 //
 // Config: FirewallConfig and FirewallRule in chains/chain.schema.json, which generates their
 // types and documents every field and default; compileRules and the reader below add what a
-// schema cannot say (host bits, low <= high, ports only with tcp/udp, `in` endpoints exist).
+// schema cannot say (host bits, low <= high, ports only with tcp/udp, `in` endpoints exist,
+// one family per rule).
 //
 // Cost: a rule lookup intersects per-field bitsets (classifier.ts) instead of walking the
 // rules, and its answer is cached per flow, so thousands of rules cost about what ten do.
+// Each family has its classifier over its rules and the both-family ones; IPv6 addresses
+// enter theirs as the index of the interval of the rules' prefixes they fall in
+// (ipv6-intervals.ts), and the flow cache keys IPv6 flows by those indices.
 //
 //     { "default": "drop", "stateful": true, "rules": [
 //       { "action": "allow", "proto": "tcp", "dst": "10.0.0.0/8", "dstPort": [[80, 80], [443, 443]] },
+//       { "action": "allow", "proto": "tcp", "dst": "2001:db8::/64", "dstPort": 443 },
+//       { "action": "allow", "proto": "icmpv6" },
 //       { "action": "allow", "proto": "udp", "dstPort": 53, "in": "lan" } ] }
 
 import { DROP, type NFEnv, type NFInstance, type NFModule, type Packet } from '../../xio/nf-types.ts'
-import { Headers, parse, parseQuoted, PARSE_IPV4, PARSE_IPV6 } from '../../packet/headers.ts'
+import { Headers, parse, parseQuoted, parseQuoted6, PARSE_IPV4, PARSE_IPV6 } from '../../packet/headers.ts'
 import { hash4 } from '../../packet/flow.ts'
 import { IPPROTO_ICMP } from '../../packet/ipv4.ts'
+import { IPPROTO_ICMPV6 } from '../../packet/ipv6.ts'
 import { icmpIsError, ICMP_HLEN } from '../../packet/icmp.ts'
+import { icmpv6IsError } from '../../packet/icmpv6.ts'
 import { booleanAt, integerAt, objectAt, oneOf, type Json } from '../lib/config.ts'
 import type { FirewallConfig } from '../../chain/spec-types.ts'
 import { type Timeouts, timeoutsAt } from '../lib/flow-state.ts'
 import { Classifier, NO_PORT } from './classifier.ts'
 import { Conntrack } from './conntrack.ts'
-import { compileRules } from './rules.ts'
+import { Ipv6Intervals } from './ipv6-intervals.ts'
+import { compileRules, FAMILY_ANY, type CompiledRule } from './rules.ts'
 
 export type { FirewallConfig, FirewallRule } from '../../chain/spec-types.ts'
 
@@ -49,6 +61,22 @@ export const FIREWALL_DEFAULTS = {
 const CONFIG_FIELDS = ['default', 'nonIp', 'rules', 'stateful', 'timeouts', 'conntrackSize', 'flowCacheSize'] as const
 
 const OUT = 0
+
+/** The flow cache's mark for an IPv6 key (addresses are interval indices there). */
+const CACHE_IPV6 = 0x200
+
+/**
+ * One family's classifier: over the rules that can match it (in order), with each of its
+ * rule indices mapped back to the rule's index in the config, so first match wins across
+ * families. `fields` gives a rule's fields as this classifier sees them.
+ */
+function familyClassifier(rules: CompiledRule[], family: 4 | 6, maxEndpointId: number, fields: (r: CompiledRule) => CompiledRule) {
+  const picked: number[] = []
+  rules.forEach((r, i) => {
+    if (r.family === family || r.family === FAMILY_ANY) picked.push(i)
+  })
+  return { classifier: new Classifier(picked.map(i => fields(rules[i])), maxEndpointId), rule: Int32Array.from(picked) }
+}
 
 /** A conntrack sweep visits the table in this many ticks (~2 s at the runner's 100 ms). */
 const SWEEP_TICKS = 20
@@ -70,7 +98,14 @@ function create(config: FirewallConfig, env: NFEnv): NFInstance {
   let maxEndpointId = 0
   for (const r of rules) if (r.in) for (const [id] of r.in) maxEndpointId = Math.max(maxEndpointId, id)
   const usesIn = rules.some(r => r.in !== null)
-  const classifier = new Classifier(rules, maxEndpointId)
+  const { classifier: classifier4, rule: rule4 } = familyClassifier(rules, 4, maxEndpointId, r => r)
+  const v6src = new Ipv6Intervals(rules.flatMap(r => r.src6 ?? []))
+  const v6dst = new Ipv6Intervals(rules.flatMap(r => r.dst6 ?? []))
+  const { classifier: classifier6, rule: rule6 } = familyClassifier(rules, 6, maxEndpointId, r => ({
+    ...r,
+    src: r.src6 && r.src6.map(c => v6src.range(c)),
+    dst: r.dst6 && r.dst6.map(c => v6dst.range(c)),
+  }))
   const ruleAllow = Uint8Array.from(rules, r => (r.allow ? 1 : 0))
   // Per rule, then the default policy at index n.
   const n = rules.length
@@ -91,16 +126,18 @@ function create(config: FirewallConfig, env: NFEnv): NFInstance {
   const h = new Headers()
   const quoted = new Headers()
   let now = env.now()
-  let malformed = 0, nonIpAllowed = 0, nonIpDropped = 0, ipv6Allowed = 0, ipv6Dropped = 0, established = 0, related = 0
+  let malformed = 0, nonIpAllowed = 0, nonIpDropped = 0, ipv6Packets = 0, established = 0, related = 0
   let cacheHits = 0, cacheMisses = 0
 
-  /** The deciding rule's index, or n for the default policy. */
-  function decide(inPort: number): number {
-    const src = h.src
-    const dst = h.dst
+  /**
+   * The deciding rule's index, or n for the default policy. src and dst are IPv4 addresses,
+   * or with family CACHE_IPV6 the IPv6 addresses' interval indices: the classifier's answer
+   * depends on nothing else, so they key the cache as well as the addresses would.
+   */
+  function decide(src: number, dst: number, family: number, inPort: number): number {
     const ports = h.hasPorts ? (h.srcPort << 16) | h.dstPort : 0
     const inKey = usesIn && inPort >= 0 && inPort <= maxEndpointId ? inPort + 1 : 0
-    const meta = h.proto | (h.hasPorts ? 0 : 0x100) | (inKey << 9)
+    const meta = h.proto | (h.hasPorts ? 0 : 0x100) | family | (inKey << 10)
     const i = hash4(src, dst, ports, meta) & setMask
     const k = i << 2
     let r = cacheRule[i]
@@ -114,7 +151,10 @@ function create(config: FirewallConfig, env: NFEnv): NFInstance {
       return r === 1 ? n : r - 2
     }
     cacheMisses++
-    const c = classifier.classify(h.proto, src, dst, h.hasPorts ? h.srcPort : NO_PORT, h.hasPorts ? h.dstPort : NO_PORT, inPort)
+    const sp = h.hasPorts ? h.srcPort : NO_PORT
+    const dp = h.hasPorts ? h.dstPort : NO_PORT
+    const f = family === 0 ? classifier4.classify(h.proto, src, dst, sp, dp, inPort) : classifier6.classify(h.proto, src, dst, sp, dp, inPort)
+    const c = f < 0 ? -1 : family === 0 ? rule4[f] : rule6[f]
     // The newest flow takes way 0; the one it displaces moves to way 1.
     cacheKeys.copyWithin(k + 4, k, k + 4)
     cacheRule[i + 1] = cacheRule[i]
@@ -126,6 +166,30 @@ function create(config: FirewallConfig, env: NFEnv): NFInstance {
     return c < 0 ? n : c
   }
 
+  /** process() for a well-formed IPv6 packet: as IPv4, with its own classifier and conntrack keys. */
+  function process6(p: Packet): number {
+    ipv6Packets++
+    if (ct !== null) {
+      if (ct.established6(h, now)) {
+        established++
+        return OUT
+      }
+      if (h.proto === IPPROTO_ICMPV6 && icmpv6IsError(h.icmpType) &&
+        parseQuoted6(p.bytes, h.l4 + ICMP_HLEN, h.l3End, quoted) && ct.related6(quoted, now)) {
+        related++
+        return OUT
+      }
+    }
+    const r = decide(v6src.indexOf(h.src6), v6dst.indexOf(h.dst6), CACHE_IPV6, p.inPort)
+    packets[r]++
+    bytes[r] += p.length
+    if (r < n ? ruleAllow[r] === 1 : defaultAllow) {
+      if (ct !== null) ct.track6(h, now)
+      return OUT
+    }
+    return DROP
+  }
+
   return {
     process(p: Packet): number {
       const s = parse(p.bytes, p.at, p.length, h)
@@ -133,16 +197,7 @@ function create(config: FirewallConfig, env: NFEnv): NFInstance {
         malformed++
         return DROP
       }
-      if (s === PARSE_IPV6) {
-        // Rules speak IPv4 only so far, so IPv6 takes the default policy: a "drop everything
-        // but ..." set drops it, as an nftables inet chain with that policy would.
-        if (defaultAllow) {
-          ipv6Allowed++
-          return OUT
-        }
-        ipv6Dropped++
-        return DROP
-      }
+      if (s === PARSE_IPV6) return process6(p)
       if (s !== PARSE_IPV4) {
         if (nonIpAllow) {
           nonIpAllowed++
@@ -162,7 +217,7 @@ function create(config: FirewallConfig, env: NFEnv): NFInstance {
           return OUT
         }
       }
-      const r = decide(p.inPort)
+      const r = decide(h.src, h.dst, 0, p.inPort)
       packets[r]++
       bytes[r] += p.length
       if (r < n ? ruleAllow[r] === 1 : defaultAllow) {
@@ -179,7 +234,7 @@ function create(config: FirewallConfig, env: NFEnv): NFInstance {
 
     counters() {
       const out: Record<string, number> = {
-        malformed, nonIpAllowed, nonIpDropped, ipv6Allowed, ipv6Dropped,
+        malformed, nonIpAllowed, nonIpDropped, ipv6Packets,
         defaultPackets: packets[n], defaultBytes: bytes[n],
         cacheHits, cacheMisses,
       }

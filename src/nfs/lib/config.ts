@@ -3,7 +3,7 @@
 // Config time only: these allocate freely.
 
 import { NFConfigError } from '../../xio/nf-types.ts'
-import { type Cidr, parseCidr, parseIpv4, parseMac } from '../../packet/address.ts'
+import { type Cidr, type Cidr6, parseCidr, parseCidr6, parseIpv4, parseMac } from '../../packet/address.ts'
 
 export type Json = unknown
 
@@ -71,6 +71,31 @@ export function cidrListAt(v: Json, path: string): Cidr[] {
   return v.map((x, i) => cidrAt(x, `${path}/${i}`))
 }
 
+/** Addresses or prefixes of one family, as a rule's src or dst gives them. */
+export type IpCidrList = { family: 4; list: Cidr[] } | { family: 6; list: Cidr6[] }
+
+/** An IPv4 or IPv6 address or prefix, or a non-empty list of them, all of one family. */
+export function ipCidrListAt(v: Json, path: string): IpCidrList {
+  const items = Array.isArray(v) ? v : [v]
+  if (items.length === 0) fail(path, 'expected at least one address or prefix')
+  const v4: Cidr[] = []
+  const v6: Cidr6[] = []
+  items.forEach((x, i) => {
+    const p = Array.isArray(v) ? `${path}/${i}` : path
+    const c4 = typeof x === 'string' ? parseCidr(x) : null
+    const c6 = c4 === null && typeof x === 'string' ? parseCidr6(x) : null
+    if (c4 === null && c6 === null) {
+      fail(p, `expected an IPv4 or IPv6 address or prefix like "10.0.0.0/8" or "2001:db8::/32" (host bits zero), got ${show(x)}`)
+    }
+    if (c4 !== null) v4.push(c4)
+    else v6.push(c6!)
+    if (v4.length > 0 && v6.length > 0) {
+      fail(p, `${show(x)} is ${c4 ? 'IPv4' : 'IPv6'} but ${show(items[0])} is ${c4 ? 'IPv6' : 'IPv4'}: a list holds one family; write a rule per family`)
+    }
+  })
+  return v4.length > 0 ? { family: 4, list: v4 } : { family: 6, list: v6 }
+}
+
 export function macAt(v: Json, path: string): Uint8Array {
   const m = typeof v === 'string' ? parseMac(v) : null
   if (m === null) fail(path, `expected a MAC address like "02:00:00:00:00:01", got ${show(v)}`)
@@ -121,11 +146,11 @@ function portOrRangeAt(v: Json, path: string): [number, number] {
   return [low, high]
 }
 
-const PROTO_NUMBERS: Record<string, number> = { icmp: 1, tcp: 6, udp: 17 }
+const PROTO_NUMBERS: Record<string, number> = { icmp: 1, tcp: 6, udp: 17, icmpv6: 58 }
 
-/** "tcp", "udp", "icmp" or an IP protocol number. */
+/** "tcp", "udp", "icmp", "icmpv6" or an IP protocol number. */
 export function protoAt(v: Json, path: string): number {
-  if (typeof v === 'string' && v in PROTO_NUMBERS) return PROTO_NUMBERS[v]
+  if (typeof v === 'string' && Object.hasOwn(PROTO_NUMBERS, v)) return PROTO_NUMBERS[v]
   if (typeof v === 'number') return integerAt(v, path, 0, 255)
-  return fail(path, `expected "tcp", "udp", "icmp" or a protocol number 0-255, got ${show(v)}`)
+  return fail(path, `expected "tcp", "udp", "icmp", "icmpv6" or a protocol number 0-255, got ${show(v)}`)
 }

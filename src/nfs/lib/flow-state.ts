@@ -3,11 +3,13 @@
 // or RST goes by, which shortens its timeout to the transitory one as Linux conntrack does.
 
 import { IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP } from '../../packet/ipv4.ts'
+import { IPPROTO_ICMPV6 } from '../../packet/ipv6.ts'
 import { TCP_FIN, TCP_RST } from '../../packet/tcp.ts'
 import { fail, objectAt, positiveAt, type Json } from './config.ts'
 
 // Module-local copies of imported constants: TurboFan folds these, not imported bindings.
 const _IPPROTO_ICMP = IPPROTO_ICMP
+const _IPPROTO_ICMPV6 = IPPROTO_ICMPV6
 const _IPPROTO_TCP = IPPROTO_TCP
 const _IPPROTO_UDP = IPPROTO_UDP
 const _TCP_FIN = TCP_FIN
@@ -31,7 +33,7 @@ export interface Timeouts {
   udp: number
   /** UDP seen in one direction only. */
   udpUnreplied: number
-  /** ICMP queries (echo, timestamp). */
+  /** ICMP queries (echo, timestamp) and ICMPv6 echo. */
   icmp: number
   /** Any other IP protocol (firewall only). */
   other: number
@@ -64,6 +66,6 @@ export function nextFlowState(state: number, proto: number, reply: boolean, tcpF
 export function flowTimeout(t: Timeouts, proto: number, state: number): number {
   if (proto === _IPPROTO_TCP) return state === FLOW_REPLIED ? t.tcpEstablished : t.tcpTransitory
   if (proto === _IPPROTO_UDP) return state === FLOW_NEW ? t.udpUnreplied : t.udp
-  if (proto === _IPPROTO_ICMP) return t.icmp
+  if (proto === _IPPROTO_ICMP || proto === _IPPROTO_ICMPV6) return t.icmp
   return t.other
 }

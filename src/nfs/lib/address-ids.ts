@@ -1,0 +1,62 @@
+// Small int ids for IPv6 addresses, so a table keyed by four int32 words (FlowIndex) can key
+// IPv6 flows exactly: a flow's two addresses become two ids. Ids are counted by reference,
+// one per table entry that names the address, and freed with the last; the map is exact (the
+// address itself is the key), so two addresses never share an id. Preallocated typed arrays:
+// find, acquire and release allocate nothing.
+
+import { hash4 } from '../../packet/flow.ts'
+import { FlowIndex } from './flow-index.ts'
+
+export class AddressIds {
+  private readonly index: FlowIndex
+  private readonly words: Int32Array
+  private readonly hash: Int32Array
+  private readonly refs: Int32Array
+  private readonly free: Int32Array
+  private freeTop: number
+
+  constructor(readonly capacity: number) {
+    this.index = new FlowIndex(capacity)
+    this.words = new Int32Array(capacity * 4)
+    this.hash = new Int32Array(capacity)
+    this.refs = new Int32Array(capacity)
+    this.free = new Int32Array(capacity)
+    for (let i = 0; i < capacity; i++) this.free[i] = capacity - 1 - i
+    this.freeTop = capacity
+  }
+
+  /** Addresses holding an id. */
+  get size(): number {
+    return this.index.size
+  }
+
+  /** The address's id, or -1 if no entry names it. */
+  find(a: Int32Array): number {
+    return this.index.find(a[0], a[1], a[2], a[3], hash4(a[0], a[1], a[2], a[3]))
+  }
+
+  /** The address's id with one more reference, a new id if it had none; -1 if all ids are taken. */
+  acquire(a: Int32Array): number {
+    const hash = hash4(a[0], a[1], a[2], a[3])
+    let id = this.index.find(a[0], a[1], a[2], a[3], hash)
+    if (id < 0) {
+      if (this.freeTop === 0) return -1
+      id = this.free[--this.freeTop]
+      this.index.insert(a[0], a[1], a[2], a[3], hash, id)
+      this.words.set(a, id * 4)
+      this.hash[id] = hash
+      this.refs[id] = 0
+    }
+    this.refs[id]++
+    return id
+  }
+
+  /** Drops one reference; the id is free again after its last. */
+  release(id: number): void {
+    if (--this.refs[id] > 0) return
+    const w = this.words
+    const k = id * 4
+    this.index.remove(w[k], w[k + 1], w[k + 2], w[k + 3], this.hash[id])
+    this.free[this.freeTop++] = id
+  }
+}
