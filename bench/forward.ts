@@ -30,10 +30,12 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Report } from './report.ts'
 import { jsonMode } from './report.ts'
+import { SYSTEM_PATH } from '../src/cli/lab.ts'
 
 const root = fileURLToPath(new URL('../', import.meta.url))
 const peerSource = fileURLToPath(new URL('./peers/udp-flood.c', import.meta.url))
-const PATH = [process.env.PATH, '/usr/local/sbin', '/usr/sbin', '/sbin'].filter(Boolean).join(':')
+// The lab's tool PATH: the system's folders first (npm's node_modules/.bin has an unrelated nft).
+const PATH = SYSTEM_PATH
 /** Where system tools are looked for: the system's folders first, then PATH without npm's
  *  node_modules/.bin, where `npm run` puts packages' commands (@vercel/nft installs an `nft`). */
 const TOOL_DIRS = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin', ...(process.env.PATH ?? '').split(':').filter((d) => d && !d.includes('node_modules'))]

@@ -138,10 +138,3 @@ export function labDown(): string[] {
   }
   return removed
 }
-
-/** Whether the lab is up: both namespaces and both root ends exist. */
-export function labIsUp(): boolean {
-  if (!linkExists(LAB.lan.interface) || !linkExists(LAB.wan.interface)) return false
-  const present = namespaces()
-  return present.has(LAB.lan.namespace) && present.has(LAB.wan.namespace)
-}
