@@ -5,17 +5,16 @@
 // takes back anything it still holds.
 import { attach, createNF, runNF, setAffinity, XioError } from '../xio/index.ts'
 import { NFConfigError } from '../xio/nf-types.ts'
-import { nfs } from './registry.ts'
 import { loadChain } from './spec.ts'
 
 const [specFile, name, prefix, cpus, clock] = process.argv.slice(2)
 if (cpus) setAffinity(cpus.split(',').map(Number))
 // The launcher checked every NF's config already, and this process builds its own NF next
 // (which says what is wrong with its config): no need to build every NF of the chain here.
-const chain = loadChain(specFile, { nfConfigs: false })
+const chain = await loadChain(specFile, { nfConfigs: false })
 const endpoint = chain.endpoints.get(name)
-if (!endpoint || endpoint.isPort) throw new Error(`${specFile}: no NF named '${name}'`)
-const nf = nfs[endpoint.kind]
+if (!endpoint || !endpoint.nf) throw new Error(`${specFile}: no NF named '${name}'`)
+const nf = endpoint.nf
 
 let stopping = false
 process.on('SIGTERM', () => (stopping = true))

@@ -1,4 +1,5 @@
-// The kinds of endpoint a spec can name: NFs (each its own process) and ports.
+// The kinds of endpoint a spec can name: the built-in NFs (each its own process) and ports.
+// NFs of one's own come as modules (kind "nf", nf-modules.ts).
 import type { NFModule } from '../xio/nf-types.ts'
 import l2fwd from '../nfs/l2fwd.ts'
 import firewall from '../nfs/firewall/index.ts'
@@ -16,8 +17,4 @@ export const PORT_GATES = ['out'] as const
 
 export function isPortKind(kind: string): kind is PortKind {
   return (portKinds as readonly string[]).includes(kind)
-}
-
-export function gatesOf(kind: string): readonly string[] {
-  return isPortKind(kind) ? PORT_GATES : (nfs[kind]?.gates ?? [])
 }

@@ -5,7 +5,15 @@
  * via the `definition` "Endpoint".
  */
 export type Endpoint =
-  L2FwdEndpoint | FirewallEndpoint | NatEndpoint | RouterEndpoint | PcapPort | AfPacketPort | GeneratorPort | SinkPort;
+  | L2FwdEndpoint
+  | FirewallEndpoint
+  | NatEndpoint
+  | RouterEndpoint
+  | ModuleEndpoint
+  | PcapPort
+  | AfPacketPort
+  | GeneratorPort
+  | SinkPort;
 /**
  * Processes running this NF; flows are spread over them by flow hash.
  *
@@ -437,6 +445,27 @@ export interface RouterConfig {
    */
   neighbours?: {
     [k: string]: Mac;
+  };
+}
+/**
+ * An NF of your own: a module whose default export is defineNF({ name, gates, config, create }). Its config is checked against the schema the module gives.
+ *
+ * This interface was referenced by `ChainSpec`'s JSON-Schema
+ * via the `definition` "ModuleEndpoint".
+ */
+export interface ModuleEndpoint {
+  kind: "nf";
+  /**
+   * The module: a path relative to this spec (./nfs/ttl-guard.ts; .ts, .mts, .js, .mjs) or a package name resolved from this spec's folder.
+   */
+  module: string;
+  instances?: Instances;
+  cpu?: Cpu;
+  /**
+   * The module's config, as its own schema says.
+   */
+  config?: {
+    [k: string]: unknown;
   };
 }
 /**

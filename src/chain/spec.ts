@@ -6,8 +6,9 @@ import { basename, dirname, resolve } from 'node:path'
 import { createRequire } from 'node:module'
 import type { ErrorObject, ValidateFunction } from 'ajv'
 import type { ChainSpec, Endpoint } from './spec-types.ts'
-import { gatesOf, isPortKind, nfs } from './registry.ts'
-import { NFConfigError, type NFEnv } from '../xio/nf-types.ts'
+import { isPortKind, nfs, PORT_GATES } from './registry.ts'
+import { NFConfigError, type NFEnv, type NFModule } from '../xio/nf-types.ts'
+import { importNfModule, ModuleProblem, resolveNfModule } from './nf-modules.ts'
 
 const require = createRequire(import.meta.url)
 const Ajv = require('ajv') as typeof import('ajv').default
@@ -37,6 +38,9 @@ export interface ChainEndpoint {
   gates: readonly string[]
   instances: number
   spec: Endpoint
+  /** The NF an NF endpoint runs: a built-in, or the module a "nf" endpoint names. */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  nf?: NFModule<any>
 }
 
 export interface ChainLink {
@@ -59,17 +63,41 @@ export interface Chain {
   warnings: Problem[]
 }
 
+let ajvInstance: InstanceType<typeof Ajv> | undefined
+function ajv(): InstanceType<typeof Ajv> {
+  if (!ajvInstance) {
+    ajvInstance = new Ajv({ allErrors: true, discriminator: true, strict: false })
+    ajvErrors(ajvInstance)
+  }
+  return ajvInstance
+}
+
 let validator: ValidateFunction | undefined
 function validate(): ValidateFunction {
-  if (!validator) {
-    const ajv = new Ajv({ allErrors: true, discriminator: true, strict: false })
-    ajvErrors(ajv)
-    validator = ajv.compile(JSON.parse(readFileSync(schemaPath, 'utf8')))
-  }
+  validator ??= ajv().compile(JSON.parse(readFileSync(schemaPath, 'utf8')))
   return validator
 }
 
-export function loadChain(file: string, options: CheckOptions = {}): Chain {
+/** Each NF module's config validator, compiled once. */
+const moduleValidators = new WeakMap<object, ValidateFunction>()
+function moduleValidator(schema: Record<string, unknown>, file: string, name: string): ValidateFunction {
+  let v = moduleValidators.get(schema)
+  if (!v) {
+    try {
+      v = ajv().compile(schema)
+    } catch (e) {
+      throw new SpecError(file, [{ path: `/endpoints/${name}/module`, message: `its config schema is not a valid JSON Schema: ${(e as Error).message}` }])
+    }
+    moduleValidators.set(schema, v)
+  }
+  return v
+}
+
+/**
+ * Reads, checks and resolves a chain spec, importing the NF modules it names (so it is
+ * async); throws SpecError with every problem found.
+ */
+export async function loadChain(file: string, options: CheckOptions = {}): Promise<Chain> {
   let text: string
   try {
     text = readFileSync(file, 'utf8')
@@ -82,7 +110,25 @@ export function loadChain(file: string, options: CheckOptions = {}): Chain {
   } catch (e) {
     throw new SpecError(file, [{ path: '', message: `not valid JSON: ${(e as Error).message}` }])
   }
-  return checkChain(file, json, options)
+  return checkChain(file, json, { ...options, modules: await loadModules(file, json) })
+}
+
+/** The modules of the spec's "nf" endpoints, by endpoint name (none if the spec is invalid: checkChain says why). */
+async function loadModules(file: string, json: unknown): Promise<Map<string, NFModule<unknown>>> {
+  const modules = new Map<string, NFModule<unknown>>()
+  if (!validate()(json)) return modules
+  const problems: Problem[] = []
+  for (const [name, e] of Object.entries((json as ChainSpec).endpoints)) {
+    if (e.kind !== 'nf') continue
+    try {
+      modules.set(name, await importNfModule(resolveNfModule(dirname(resolve(file)), e.module)))
+    } catch (err) {
+      if (!(err instanceof ModuleProblem)) throw err
+      problems.push({ path: `/endpoints/${name}/module`, message: err.message })
+    }
+  }
+  if (problems.length) throw new SpecError(file, problems)
+  return modules
 }
 
 /**
@@ -94,7 +140,7 @@ function nfConfigProblems(endpoints: Map<string, ChainEndpoint>, links: ChainLin
   const ids = [...endpoints.keys()]
   const problems: Problem[] = []
   for (const e of endpoints.values()) {
-    const nf = nfs[e.kind]
+    const nf = e.nf
     if (e.isPort || !nf) continue
     const env: NFEnv = {
       endpointId: (name) => ids.indexOf(name),
@@ -118,6 +164,8 @@ function nfConfigProblems(endpoints: Map<string, ChainEndpoint>, links: ChainLin
 export interface CheckOptions {
   /** Also build each NF from its config, as run will (default true); false checks the schema and wiring only. */
   nfConfigs?: boolean
+  /** The NF modules of "nf" endpoints, by endpoint name (loadChain imports them). */
+  modules?: Map<string, NFModule<unknown>>
 }
 
 /** Validates parsed JSON as a chain and resolves it; throws SpecError with every problem found. */
@@ -129,7 +177,15 @@ export function checkChain(file: string, json: unknown, options: CheckOptions = 
   const endpoints = new Map<string, ChainEndpoint>()
   for (const [name, e] of Object.entries(spec.endpoints)) {
     const isPort = isPortKind(e.kind)
-    endpoints.set(name, { name, kind: e.kind, isPort, gates: gatesOf(e.kind), instances: isPort ? 1 : ((e as { instances?: number }).instances ?? 1), spec: e })
+    const nf = isPort ? undefined : e.kind === 'nf' ? options.modules?.get(name) : nfs[e.kind]
+    if (!isPort && !nf) problems.push({ path: `/endpoints/${name}/module`, message: 'not loaded (a spec with NF modules is read with loadChain)' })
+    const instances = isPort ? 1 : ((e as { instances?: number }).instances ?? 1)
+    endpoints.set(name, { name, kind: e.kind, isPort, gates: isPort ? PORT_GATES : (nf?.gates ?? []), instances, spec: e, nf })
+    // A built-in's config is checked by the chain schema itself; a module's by its own.
+    if (e.kind === 'nf' && nf?.config) {
+      const v = moduleValidator(nf.config, file, name)
+      if (!v(e.config ?? {})) problems.push(...schemaProblems(v.errors ?? []).map((p) => ({ path: `/endpoints/${name}/config${p.path}`, message: p.message })))
+    }
   }
   const links: ChainLink[] = []
   const wired = new Map<string, number>()

@@ -40,7 +40,7 @@ class UsageError extends Error {}
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 async function run(spec: string, options: { duration?: number; tui: boolean; prefix?: string; maxRestarts: number }) {
-  const chain = loadChain(spec)
+  const chain = await loadChain(spec)
   // Before start: a Ctrl-C while NFs come up must still stop them and remove the region.
   let stop = false
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => (stop = true))
@@ -80,7 +80,7 @@ async function run(spec: string, options: { duration?: number; tui: boolean; pre
 }
 
 async function replay(spec: string, options: { input?: string[]; output?: string[]; json: boolean; prefix?: string }) {
-  const chain = loadChain(spec)
+  const chain = await loadChain(spec)
   const inputs = pairs(options.input, '--input', chain)
   const outputs = pairs(options.output, '--output', chain)
   let interrupted = false
@@ -118,7 +118,7 @@ async function top(prefix: string) {
   try {
     if (process.stdout.isTTY) {
       const { showDashboard } = await import('../tui/dashboard.tsx')
-      const end = await showDashboard(observerSource(observer), { owns: false })
+      const end = await showDashboard(await observerSource(observer), { owns: false })
       if (end.reason === 'gone') process.stdout.write(`${end.message}\n`)
       return
     }
@@ -178,8 +178,8 @@ const cli = yargs(hideBin(process.argv))
     'validate <spec>',
     'Check a chain spec: exit 0 if valid, else every error with its field',
     (y) => y.positional('spec', { type: 'string', demandOption: true }).example('$0 validate chains/fw-nat.json', ''),
-    (a) => {
-      const chain = loadChain(a.spec)
+    async (a) => {
+      const chain = await loadChain(a.spec)
       checkInputs(chain)
       for (const w of chain.warnings) process.stderr.write(`warning: ${a.spec}: ${w.path}: ${w.message}\n`)
       process.stdout.write(`${a.spec}: valid chain '${chain.name}' (${chain.endpoints.size} endpoints, ${chain.links.length} links)\n`)

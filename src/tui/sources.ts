@@ -38,10 +38,10 @@ export function chainSource(running: RunningChain): DashboardSource & { events: 
   }
 }
 
-export function observerSource(observer: Observer): DashboardSource {
+export async function observerSource(observer: Observer): Promise<DashboardSource> {
   const prefix = observer.view.prefix
   return {
-    topology: observedTopology(observer),
+    topology: await observedTopology(observer),
     read: () => ({ snapshot: observer.view.snapshot() }),
     gone: () => (observer.managerAlive() ? null : `the chain on prefix '${prefix}' has stopped`),
   }
@@ -52,11 +52,11 @@ export function observerSource(observer: Observer): DashboardSource {
  * the spec file the region records, if it can still be read and names the same endpoints; else
  * what the region alone tells.
  */
-function observedTopology(observer: Observer): Topology {
+async function observedTopology(observer: Observer): Promise<Topology> {
   const snapshot = observer.view.snapshot()
   const file = observer.view.chainFile()
   try {
-    const chain = file ? loadChain(file) : null
+    const chain = file ? await loadChain(file) : null
     const names = new Set(snapshot.services.map((s) => s.name))
     if (chain && chain.endpoints.size === names.size && [...chain.endpoints.keys()].every((n) => names.has(n))) return topologyOfChain(chain)
   } catch {

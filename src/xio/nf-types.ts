@@ -73,8 +73,15 @@ export interface NFInstance {
 }
 
 export interface NFModule<Config> {
+  /** What it is called in messages (a module's own name for itself; built-ins go by their kind). */
+  name?: string
   /** Output gate names; gate number = index. */
   gates: readonly string[]
+  /**
+   * JSON Schema of its config. A chain's validator checks an endpoint's config against it at
+   * `validate` and `run`, errors naming the field; create() then checks what a schema cannot.
+   */
+  config?: Record<string, unknown>
   /** Validates and compiles the config (throws NFConfigError naming the field) and builds the NF. */
   create(config: Config, env: NFEnv): NFInstance
 }

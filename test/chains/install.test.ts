@@ -43,4 +43,22 @@ test('a global install, or a project depending on it, runs a chain from any fold
   const local = await sh('npx', ['xio-chain', 'replay', l2fwd, '--json', '--output', `out=${join(project, 'out.pcap')}`], project, 60_000)
   t.is(local.code, 0, local.stderr)
   t.true(JSON.parse(local.stdout).endpoints.fwd.rx > 0)
+
+  // The project's own NF, in JavaScript, in a chain of its own; a TypeScript one needs the
+  // project's tsx, and says so.
+  writeFileSync(join(project, 'pass.mjs'), "export default { name: 'pass', gates: ['out'], create: () => ({ process: () => 0 }) }\n")
+  writeFileSync(join(project, 'pass.ts'), "export default { name: 'pass', gates: ['out'], create: () => ({ process: (): number => 0 }) }\n")
+  const lan = join(project, 'node_modules/xio-chain/pcaps/lan.pcap')
+  const chain = (module: string) => JSON.stringify({
+    endpoints: { in: { kind: 'pcap', input: lan }, mine: { kind: 'nf', module }, out: { kind: 'pcap' } },
+    links: ['in -> mine', 'mine -> out'],
+  })
+  writeFileSync(join(project, 'mine.json'), chain('./pass.mjs'))
+  const mine = await sh('npx', ['xio-chain', 'replay', 'mine.json', '--json', '--output', `out=${join(project, 'mine.pcap')}`], project, 60_000)
+  t.is(mine.code, 0, mine.stderr)
+  t.is(JSON.parse(mine.stdout).endpoints.mine.rx, 8)
+  writeFileSync(join(project, 'mine-ts.json'), chain('./pass.ts'))
+  const typescript = await sh('npx', ['xio-chain', 'validate', 'mine-ts.json'], project, 60_000)
+  t.is(typescript.code, 1)
+  t.regex(typescript.stderr, /\/endpoints\/mine\/module: .*pass\.ts is TypeScript: add tsx to its project/)
 })

@@ -56,7 +56,7 @@ test('a missing required field is named', (t) => {
 test('an unknown endpoint kind lists the kinds there are', (t) => {
   const spec = base()
   spec.endpoints.fw = { kind: 'firewal' }
-  t.deepEqual(problems(spec), [`${FILE}: /endpoints/fw: kind must be one of l2fwd, firewall, nat, router, pcap, afpacket, generator, sink`])
+  t.deepEqual(problems(spec), [`${FILE}: /endpoints/fw: kind must be one of l2fwd, firewall, nat, router, nf, pcap, afpacket, generator, sink`])
 })
 
 test('a bad address says what an address looks like', (t) => {
@@ -116,11 +116,11 @@ test('more endpoints and instances than a region has slots for is refused up fro
   t.deepEqual(problems(spec), [`${FILE}: /endpoints: 66 endpoints and NF instances in all; a chain holds at most 56`])
 })
 
-test('a file that is not JSON, or missing, says so', (t) => {
+test('a file that is not JSON, or missing, says so', async (t) => {
   const dir = scratchDir('spec')
   writeFileSync(join(dir, 'broken.json'), '{ "endpoints": ')
-  t.throws(() => loadChain(join(dir, 'broken.json')), { instanceOf: SpecError, message: /broken\.json: \/: not valid JSON/ })
-  t.throws(() => loadChain(join(dir, 'missing.json')), { instanceOf: SpecError, message: /missing\.json: \/: cannot read the spec/ })
+  await t.throwsAsync(loadChain(join(dir, 'broken.json')), { instanceOf: SpecError, message: /broken\.json: \/: not valid JSON/ })
+  await t.throwsAsync(loadChain(join(dir, 'missing.json')), { instanceOf: SpecError, message: /missing\.json: \/: cannot read the spec/ })
 })
 
 test('xio-chain validate exits 0 on the bundled chains and 1 with the errors otherwise', async (t) => {

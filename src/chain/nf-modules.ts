@@ -1,0 +1,76 @@
+// NFs of one's own: an endpoint `{ "kind": "nf", "module": "./nfs/ttl-guard.ts" }` names a
+// module whose default export is an NF (defineNF({ name, gates, config, create })). The
+// module is found as Node would find it from the spec's folder: a path relative to the spec,
+// or a package name. JavaScript modules load directly; TypeScript ones through tsx, the
+// module's project's own or, in a checkout, this one's.
+import { createRequire } from 'node:module'
+import { extname, isAbsolute, resolve } from 'node:path'
+import { pathToFileURL } from 'node:url'
+import type { NFModule } from '../xio/nf-types.ts'
+
+const TYPESCRIPT = new Set(['.ts', '.mts', '.cts'])
+
+export class ModuleProblem extends Error {}
+
+/** The file a module specifier names, seen from the spec's folder; throws ModuleProblem. */
+export function resolveNfModule(specDir: string, specifier: string): string {
+  if (specifier.startsWith('.') || isAbsolute(specifier)) return resolve(specDir, specifier)
+  try {
+    return createRequire(resolve(specDir, 'chain.json')).resolve(specifier)
+  } catch {
+    throw new ModuleProblem(`cannot find package '${specifier}' from ${specDir} (install it there, or name the module by its path, e.g. ./nfs/my-nf.ts)`)
+  }
+}
+
+type TsxApi = typeof import('tsx/esm/api')
+
+/**
+ * tsx, to load a TypeScript module: the module's own project's if it has one, else this
+ * install's (a checkout has it; an install of the package does not, to stay small).
+ */
+async function typescriptLoader(file: string): Promise<TsxApi> {
+  try {
+    return (await import(pathToFileURL(createRequire(file).resolve('tsx/esm/api')).href)) as TsxApi
+  } catch {}
+  try {
+    return await import('tsx/esm/api')
+  } catch {
+    throw new ModuleProblem(`${file} is TypeScript: add tsx to its project (npm install --save-dev tsx), or compile it to JavaScript`)
+  }
+}
+
+/** Imports a module and checks that its default export is an NF; throws ModuleProblem. */
+export async function importNfModule(file: string): Promise<NFModule<unknown>> {
+  let loaded: { default?: unknown }
+  try {
+    if (TYPESCRIPT.has(extname(file))) {
+      const { tsImport } = await typescriptLoader(file)
+      loaded = (await tsImport(pathToFileURL(file).href, import.meta.url)) as { default?: unknown }
+    } else {
+      loaded = (await import(pathToFileURL(file).href)) as { default?: unknown }
+    }
+  } catch (e) {
+    const error = e as NodeJS.ErrnoException
+    if (error.code === 'ERR_MODULE_NOT_FOUND' && error.message.includes(file)) throw new ModuleProblem(`no such module: ${file}`)
+    throw new ModuleProblem(`${file} failed to load: ${error.message.split('\n')[0]}`)
+  }
+  // A TypeScript file outside an ES-module package is compiled as CommonJS: its default export
+  // then sits one level down.
+  let nf = loaded.default as { default?: unknown; gates?: unknown } | undefined
+  if (nf && typeof nf === 'object' && nf.gates === undefined && nf.default !== undefined) nf = nf.default as typeof nf
+  return asNfModule(nf, file)
+}
+
+function asNfModule(v: unknown, file: string): NFModule<unknown> {
+  const nf = v as Partial<NFModule<unknown>> | undefined
+  const problem = (what: string) => new ModuleProblem(`${file}: ${what} (export default defineNF({ name, gates, config, create }))`)
+  if (!nf || typeof nf !== 'object') throw problem('its default export is not an NF')
+  if (!Array.isArray(nf.gates) || !nf.gates.length || !nf.gates.every((g) => typeof g === 'string' && g.length))
+    throw problem('gates must be a list of gate names')
+  if (new Set(nf.gates).size !== nf.gates.length) throw problem('two gates have one name')
+  if (typeof nf.create !== 'function') throw problem('create must be a function (config, env) => NF instance')
+  if (nf.config !== undefined && (typeof nf.config !== 'object' || nf.config === null || Array.isArray(nf.config)))
+    throw problem('config must be a JSON Schema (an object)')
+  if (nf.name !== undefined && typeof nf.name !== 'string') throw problem('name must be a string')
+  return nf as NFModule<unknown>
+}

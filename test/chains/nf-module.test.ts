@@ -1,0 +1,98 @@
+// NFs of one's own: a chain names a module (TypeScript or JavaScript, in a folder of the
+// user's), its config is checked against the module's own schema, and it runs in the chain
+// like a built-in, in its own process.
+import test from 'ava'
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { buildIpv4Frame, IPPROTO_UDP } from '../../src/packet/index.ts'
+import { PcapWriter, readPcap } from '../../src/chain/pcap.ts'
+import { root, xioChain } from '../helpers/cli.ts'
+import { scratchDir } from '../helpers/scratch.ts'
+
+const dir = scratchDir('nf-module')
+mkdirSync(join(dir, 'nfs'))
+copyFileSync(join(root, 'examples/ttl-guard/ttl-guard.ts'), join(dir, 'nfs/ttl-guard.ts'))
+// The same NF as plain JavaScript, as a user without TypeScript would write it.
+writeFileSync(join(dir, 'nfs/ttl-guard.mjs'), `
+export default {
+  name: 'ttl-guard',
+  gates: ['out'],
+  config: { type: 'object', additionalProperties: false, required: ['minTtl'], properties: { minTtl: { type: 'integer', minimum: 1, maximum: 255 } } },
+  create(config) {
+    return { process: (p) => (p.bytes[p.at + 12] === 8 && p.bytes[p.at + 22] < config.minTtl ? -1 : 0) }
+  },
+}
+`)
+writeFileSync(join(dir, 'nfs/not-an-nf.mjs'), 'export default { gates: [], process() {} }\n')
+
+// Ten UDP packets with TTLs 1 to 10.
+const capture = join(dir, 'ttls.pcap')
+const writer = new PcapWriter(capture)
+const frame = new Uint8Array(60)
+for (let ttl = 1; ttl <= 10; ttl++) {
+  buildIpv4Frame(frame, 0, { src: 0x0a000002, dst: 0xc6336409, proto: IPPROTO_UDP, srcPort: 1000 + ttl, dstPort: 53, ttl })
+  writer.write(frame, 0, frame.length, BigInt(ttl) * 1_000_000n)
+}
+writer.close()
+
+function spec(name: string, guard: object): string {
+  const file = join(dir, `${name}.json`)
+  writeFileSync(file, JSON.stringify({
+    endpoints: { in: { kind: 'pcap', input: './ttls.pcap' }, guard: { kind: 'nf', ...guard }, out: { kind: 'pcap' } },
+    links: ['in -> guard', 'guard -> out'],
+  }))
+  return file
+}
+
+for (const module of ['./nfs/ttl-guard.ts', './nfs/ttl-guard.mjs']) {
+  test(`a chain runs a module of the user's (${module}) in its own process, from the user's folder`, async (t) => {
+    const file = spec(`run-${module.slice(-3)}`, { module, config: { minTtl: 5 } })
+    const out = join(dir, `out-${module.slice(-3)}.pcap`)
+    const r = await xioChain(['replay', file, '--json', '--output', `out=${out}`], 60_000, dir)
+    t.is(r.code, 0, r.stderr)
+    t.is(JSON.parse(r.stdout).endpoints.guard.rx, 10)
+    const ttls = (await readPcap(out)).records.map((rec) => rec.data[22])
+    t.deepEqual(ttls, [5, 6, 7, 8, 9, 10])
+  })
+}
+
+test('the module\'s config is checked against the module\'s own schema, naming the file and the field', async (t) => {
+  const file = spec('bad-config', { module: './nfs/ttl-guard.ts', config: { minTtl: 300, colour: 'red' } })
+  const r = await xioChain(['validate', file], 60_000, dir)
+  t.is(r.code, 1)
+  t.deepEqual(r.stderr.trim().split('\n').sort(), [
+    `${file}: /endpoints/guard/config/colour: unknown field 'colour'`,
+    `${file}: /endpoints/guard/config/minTtl: must be <= 255`,
+  ])
+})
+
+test('a missing module, or one that is not an NF, is refused naming the endpoint and the file', async (t) => {
+  const missing = spec('missing', { module: './nfs/nowhere.ts' })
+  const r1 = await xioChain(['validate', missing], 60_000, dir)
+  t.is(r1.code, 1)
+  t.is(r1.stderr.trim(), `${missing}: /endpoints/guard/module: no such module: ${join(dir, 'nfs/nowhere.ts')}`)
+  const notNf = spec('not-nf', { module: './nfs/not-an-nf.mjs' })
+  const r2 = await xioChain(['validate', notNf], 60_000, dir)
+  t.is(r2.code, 1)
+  t.regex(r2.stderr, /\/endpoints\/guard\/module: .*not-an-nf\.mjs: gates must be a list of gate names/)
+  const noPackage = spec('no-package', { module: 'xio-nf-that-does-not-exist' })
+  const r3 = await xioChain(['validate', noPackage], 60_000, dir)
+  t.regex(r3.stderr, /\/endpoints\/guard\/module: cannot find package 'xio-nf-that-does-not-exist'/)
+})
+
+test('links name a module\'s own gates', async (t) => {
+  const file = join(dir, 'gates.json')
+  writeFileSync(file, JSON.stringify({
+    endpoints: { in: { kind: 'pcap', input: './ttls.pcap' }, guard: { kind: 'nf', module: './nfs/ttl-guard.ts', config: { minTtl: 1 } }, out: { kind: 'pcap' } },
+    links: ['in -> guard', 'guard.rejected -> out'],
+  }))
+  const r = await xioChain(['validate', file], 60_000, dir)
+  t.is(r.code, 1)
+  t.regex(r.stderr, /\/links\/1: nf 'guard' has no gate 'rejected' \(its gates: out\)/)
+})
+
+test('the bundled example validates and replays', async (t) => {
+  const r = await xioChain(['replay', join(root, 'examples/ttl-guard/chain.json'), '--json', '--output', `out=${join(dir, 'example.pcap')}`])
+  t.is(r.code, 0, r.stderr)
+  t.is(JSON.parse(r.stdout).endpoints.out.written, 8)
+})
