@@ -4,7 +4,8 @@
 // or a package name. JavaScript modules load directly; TypeScript ones through tsx, the
 // module's project's own or, in a checkout, this one's.
 import { createRequire } from 'node:module'
-import { extname, isAbsolute, resolve } from 'node:path'
+import { readFileSync } from 'node:fs'
+import { dirname, extname, isAbsolute, join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import type { NFModule } from '../xio/nf-types.ts'
 
@@ -30,7 +31,11 @@ type TsxApi = typeof import('tsx/esm/api')
  */
 async function typescriptLoader(file: string): Promise<TsxApi> {
   try {
-    return (await import(pathToFileURL(createRequire(file).resolve('tsx/esm/api')).href)) as TsxApi
+    // The ES-module entry its package.json names: require's resolution would give the
+    // CommonJS one, which does not load through import().
+    const manifest = createRequire(file).resolve('tsx/package.json')
+    const entry = (JSON.parse(readFileSync(manifest, 'utf8')) as { exports: Record<string, { import: { default: string } }> }).exports['./esm/api'].import.default
+    return (await import(pathToFileURL(join(dirname(manifest), entry)).href)) as TsxApi
   } catch {}
   try {
     return await import('tsx/esm/api')
