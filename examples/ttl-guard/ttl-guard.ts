@@ -3,21 +3,16 @@
 // its name, its gates, the JSON Schema of its config (the chain's validator checks configs
 // against it, errors naming the field) and create(), which builds it from a checked config.
 // Run it: xio-chain replay examples/ttl-guard/chain.json --json
+import { defineNF, DROP, type Packet } from 'xio-chain'
+import { ETH_HLEN, ETHERTYPE_IPV4, get16, ipv4Ttl } from 'xio-chain/packet'
 
 interface Config {
   minTtl: number
 }
 
-interface Packet {
-  bytes: Uint8Array
-  at: number
-  length: number
-}
-
-const DROP = -1
 const OUT = 0
 
-export default {
+export default defineNF<Config>({
   name: 'ttl-guard',
   gates: ['out'],
   config: {
@@ -26,15 +21,13 @@ export default {
     required: ['minTtl'],
     properties: { minTtl: { type: 'integer', minimum: 1, maximum: 255, description: 'Lowest TTL let through.' } },
   },
-  create(config: Config) {
+  create(config) {
     let passed = 0
     let dropped = 0
     return {
       process(p: Packet): number {
-        const b = p.bytes
-        const at = p.at
-        // Untagged Ethernet carrying IPv4: the TTL is byte 8 of the IP header.
-        if (p.length >= 34 && b[at + 12] === 0x08 && b[at + 13] === 0x00 && b[at + 22] < config.minTtl) {
+        // Untagged Ethernet carrying IPv4 (VLAN tags and IPv6 pass untouched).
+        if (p.length >= ETH_HLEN + 20 && get16(p.bytes, p.at + 12) === ETHERTYPE_IPV4 && ipv4Ttl(p.bytes, p.at + ETH_HLEN) < config.minTtl) {
           dropped++
           return DROP
         }
@@ -44,4 +37,4 @@ export default {
       counters: () => ({ passed, dropped }),
     }
   },
-}
+})

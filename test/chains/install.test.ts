@@ -57,6 +57,37 @@ test('a global install, or a project depending on it, runs a chain from any fold
   const mine = await sh('npx', ['xio-chain', 'replay', 'mine.json', '--json', '--output', `out=${join(project, 'mine.pcap')}`], project, 60_000)
   t.is(mine.code, 0, mine.stderr)
   t.is(JSON.parse(mine.stdout).endpoints.mine.rx, 8)
+  // The SDK: an NF written against the package's own exports, run, and type-checked.
+  const guard = `import { defineNF, DROP, type Packet } from 'xio-chain'
+import { ipv4Ttl } from 'xio-chain/packet'
+
+export default defineNF<{ minTtl: number }>({
+  name: 'guard',
+  gates: ['out'],
+  config: { type: 'object', required: ['minTtl'], properties: { minTtl: { type: 'integer', minimum: 1, maximum: 255 } } },
+  create: (config) => ({ process: (p: Packet) => (ipv4Ttl(p.bytes, p.at + 14) < config.minTtl ? DROP : 0) }),
+})
+`
+  writeFileSync(join(project, 'guard.mjs'), guard.replace(', type Packet', '').replace('<{ minTtl: number }>', '').replace('(p: Packet)', '(p)'))
+  writeFileSync(join(project, 'guard.ts'), guard)
+  writeFileSync(join(project, 'wrong.ts'), guard.replace('DROP : 0)', "DROP : 'zero')"))
+  writeFileSync(join(project, 'guard.json'), JSON.stringify({
+    endpoints: { in: { kind: 'pcap', input: lan }, guard: { kind: 'nf', module: './guard.mjs', config: { minTtl: 65 } }, out: { kind: 'pcap' } },
+    links: ['in -> guard', 'guard -> out'],
+  }))
+  const guarded = await sh('npx', ['xio-chain', 'replay', 'guard.json', '--json', '--output', `out=${join(project, 'guarded.pcap')}`], project, 60_000)
+  t.is(guarded.code, 0, guarded.stderr)
+  t.deepEqual([JSON.parse(guarded.stdout).endpoints.guard.rx, JSON.parse(guarded.stdout).endpoints.out.written], [8, 0], 'every packet of the capture has TTL 64, under 65')
+  const typecheck = (file: string) => {
+    writeFileSync(join(project, 'tsconfig.json'), JSON.stringify({ compilerOptions: { strict: true, module: 'nodenext', moduleResolution: 'nodenext', noEmit: true, types: [] }, files: [file] }))
+    return sh(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], project, 60_000)
+  }
+  const typed = await typecheck('guard.ts')
+  t.is(typed.code, 0, typed.stdout + typed.stderr)
+  const mistyped = await typecheck('wrong.ts')
+  t.not(mistyped.code, 0)
+  t.regex(mistyped.stdout, /wrong\.ts.*error TS2322/)
+
   writeFileSync(join(project, 'mine-ts.json'), chain('./pass.ts'))
   const typescript = await sh('npx', ['xio-chain', 'validate', 'mine-ts.json'], project, 60_000)
   t.is(typescript.code, 1)

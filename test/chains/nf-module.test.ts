@@ -2,7 +2,7 @@
 // user's), its config is checked against the module's own schema, and it runs in the chain
 // like a built-in, in its own process.
 import test from 'ava'
-import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs'
+import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { buildIpv4Frame, IPPROTO_UDP } from '../../src/packet/index.ts'
 import { PcapWriter, readPcap } from '../../src/chain/pcap.ts'
@@ -11,7 +11,18 @@ import { scratchDir } from '../helpers/scratch.ts'
 
 const dir = scratchDir('nf-module')
 mkdirSync(join(dir, 'nfs'))
-copyFileSync(join(root, 'examples/ttl-guard/ttl-guard.ts'), join(dir, 'nfs/ttl-guard.ts'))
+// In TypeScript, without the SDK (a project with xio-chain installed imports it: the install test).
+writeFileSync(join(dir, 'nfs/ttl-guard.ts'), `
+interface Packet { bytes: Uint8Array; at: number; length: number }
+export default {
+  name: 'ttl-guard',
+  gates: ['out'],
+  config: { type: 'object', additionalProperties: false, required: ['minTtl'], properties: { minTtl: { type: 'integer', minimum: 1, maximum: 255 } } },
+  create(config: { minTtl: number }) {
+    return { process: (p: Packet): number => (p.bytes[p.at + 12] === 8 && p.bytes[p.at + 22] < config.minTtl ? -1 : 0) }
+  },
+}
+`)
 // The same NF as plain JavaScript, as a user without TypeScript would write it.
 writeFileSync(join(dir, 'nfs/ttl-guard.mjs'), `
 export default {
