@@ -78,6 +78,16 @@ export default defineNF<{ minTtl: number }>({
   const guarded = await sh('npx', ['xio-chain', 'replay', 'guard.json', '--json', '--output', `out=${join(project, 'guarded.pcap')}`], project, 60_000)
   t.is(guarded.code, 0, guarded.stderr)
   t.deepEqual([JSON.parse(guarded.stdout).endpoints.guard.rx, JSON.parse(guarded.stdout).endpoints.out.written], [8, 0], 'every packet of the capture has TTL 64, under 65')
+  // Its test, through the harness, on a frame the packet helpers build.
+  writeFileSync(join(project, 'guard.test.mjs'), `import { harness } from 'xio-chain/testing'
+import { buildIpv4Frame } from 'xio-chain/packet'
+import guard from './guard.mjs'
+const frame = (ttl) => { const b = new Uint8Array(60); buildIpv4Frame(b, 0, { src: 1, dst: 2, proto: 17, ttl }); return b }
+const h = harness(guard, { minTtl: 10 })
+console.log(JSON.stringify([h.send(frame(9)).verdict, h.send(frame(10)).verdict]))
+`)
+  const harnessed = await sh(process.execPath, ['guard.test.mjs'], project, 60_000)
+  t.is(harnessed.stdout.trim(), '["drop","out"]', harnessed.stderr)
   const typecheck = (file: string) => {
     writeFileSync(join(project, 'tsconfig.json'), JSON.stringify({ compilerOptions: { strict: true, module: 'nodenext', moduleResolution: 'nodenext', noEmit: true, types: [] }, files: [file] }))
     return sh(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], project, 60_000)
