@@ -218,26 +218,8 @@ function parseIpv4(v: DataView, o: number, end: number, h: Headers): number {
   const l4 = o + hl
   const l4End = o + tl
   h.l4 = l4
-  if (proto === _IPPROTO_TCP) {
-    // A first fragment must hold the whole TCP header too (RFC 1858 tiny fragments).
-    if (l4 + _TCP_MIN_HLEN > l4End) return PARSE_BAD_L4
-    const w3 = v.getInt32(l4 + _TCP_DATA_OFFSET)
-    const thl = (w3 >>> 28) << 2
-    if (thl < _TCP_MIN_HLEN || l4 + thl > l4End) return PARSE_BAD_L4
-    const ports = v.getInt32(l4)
-    h.srcPort = ports >>> 16
-    h.dstPort = ports & 0xffff
-    h.tcpFlags = (w3 >>> 16) & 0xff
-    h.hasPorts = true
-  } else if (proto === _IPPROTO_UDP) {
-    if (l4 + _UDP_HLEN > l4End) return PARSE_BAD_L4
-    const ul = v.getUint16(l4 + _UDP_LENGTH)
-    // A first fragment's UDP length covers the whole datagram, not this fragment.
-    if (!mf && (ul < _UDP_HLEN || l4 + ul > l4End)) return PARSE_BAD_L4
-    const ports = v.getInt32(l4)
-    h.srcPort = ports >>> 16
-    h.dstPort = ports & 0xffff
-    h.hasPorts = true
+  if (proto === _IPPROTO_TCP || proto === _IPPROTO_UDP) {
+    if (!readPorts(v, proto, l4, l4End, mf, h)) return PARSE_BAD_L4
   } else if (proto === _IPPROTO_ICMP) {
     if (l4 + _ICMP_HLEN > l4End) return PARSE_BAD_L4
     const w = v.getInt32(l4)
@@ -246,6 +228,30 @@ function parseIpv4(v: DataView, o: number, end: number, h: Headers): number {
     h.icmpId = v.getUint16(l4 + _ICMP_ID)
   }
   return PARSE_IPV4
+}
+
+/**
+ * Reads a TCP or UDP header at l4 into h (ports; TCP flags), for IPv4 and IPv6 alike; false if
+ * it is short or inconsistent. A first fragment must hold the whole TCP header (RFC 1858 tiny
+ * fragments); its UDP length covers the whole datagram, not this fragment, so is not checked.
+ */
+function readPorts(v: DataView, proto: number, l4: number, l4End: number, moreFragments: boolean, h: Headers): boolean {
+  if (proto === _IPPROTO_TCP) {
+    if (l4 + _TCP_MIN_HLEN > l4End) return false
+    const w3 = v.getInt32(l4 + _TCP_DATA_OFFSET)
+    const thl = (w3 >>> 28) << 2
+    if (thl < _TCP_MIN_HLEN || l4 + thl > l4End) return false
+    h.tcpFlags = (w3 >>> 16) & 0xff
+  } else {
+    if (l4 + _UDP_HLEN > l4End) return false
+    const ul = v.getUint16(l4 + _UDP_LENGTH)
+    if (!moreFragments && (ul < _UDP_HLEN || l4 + ul > l4End)) return false
+  }
+  const ports = v.getInt32(l4)
+  h.srcPort = ports >>> 16
+  h.dstPort = ports & 0xffff
+  h.hasPorts = true
+  return true
 }
 
 function parseIpv6(v: DataView, o: number, end: number, h: Headers): number {
@@ -266,25 +272,8 @@ function parseIpv6(v: DataView, o: number, end: number, h: Headers): number {
   if (s < 0 || h.l4 < 0) return s
   const l4 = h.l4
   const proto = h.proto
-  if (proto === _IPPROTO_TCP) {
-    if (l4 + _TCP_MIN_HLEN > l3End) return PARSE_BAD_L4
-    const w3 = v.getInt32(l4 + _TCP_DATA_OFFSET)
-    const thl = (w3 >>> 28) << 2
-    if (thl < _TCP_MIN_HLEN || l4 + thl > l3End) return PARSE_BAD_L4
-    const ports = v.getInt32(l4)
-    h.srcPort = ports >>> 16
-    h.dstPort = ports & 0xffff
-    h.tcpFlags = (w3 >>> 16) & 0xff
-    h.hasPorts = true
-  } else if (proto === _IPPROTO_UDP) {
-    if (l4 + _UDP_HLEN > l3End) return PARSE_BAD_L4
-    const ul = v.getUint16(l4 + _UDP_LENGTH)
-    // A first fragment's UDP length covers the whole packet, not this fragment.
-    if (!h.moreFragments && (ul < _UDP_HLEN || l4 + ul > l3End)) return PARSE_BAD_L4
-    const ports = v.getInt32(l4)
-    h.srcPort = ports >>> 16
-    h.dstPort = ports & 0xffff
-    h.hasPorts = true
+  if (proto === _IPPROTO_TCP || proto === _IPPROTO_UDP) {
+    if (!readPorts(v, proto, l4, l3End, h.moreFragments, h)) return PARSE_BAD_L4
   } else if (proto === _IPPROTO_ICMPV6) {
     if (l4 + _ICMP_HLEN > l3End) return PARSE_BAD_L4
     const w = v.getInt32(l4)
