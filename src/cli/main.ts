@@ -8,6 +8,7 @@ import { checkPcapFormat, PcapError } from '../chain/pcap.ts'
 import { cleanStaleRegions, XioError, observe } from '../xio/index.ts'
 import { statsLines } from './stats.ts'
 import { LabError, labDown, labUp } from './lab.ts'
+import { ScaffoldError, scaffoldNf } from './scaffold.ts'
 import { chainSource, describeExit, observerSource } from '../tui/sources.ts'
 
 /** `<endpoint>=<file>` pairs, each naming a pcap port of the chain. */
@@ -221,7 +222,22 @@ const cli = yargs(hideBin(process.argv))
       }
     },
   )
-  .demandCommand(1, 'name a command: run, replay, validate, top, clean or lab')
+  .command(
+    'new <what> <name>',
+    'Start an NF of your own: its module, a test through the harness, and a chain that runs it',
+    (y) =>
+      y
+        .positional('what', { choices: ['nf'] as const, demandOption: true })
+        .positional('name', { type: 'string', demandOption: true, describe: 'the NF\'s name (lowercase, digits, -)' })
+        .option('dir', { type: 'string', describe: 'folder for its files (default: ./<name>)' })
+        .example('$0 new nf ttl-guard', 'writes ttl-guard/ttl-guard.ts, ttl-guard.test.ts and chain.json'),
+    (a) => {
+      const files = scaffoldNf(a.name, a.dir ?? a.name)
+      process.stdout.write(`${files.map((f) => `wrote ${f}`).join('\n')}\n` +
+        `next: npm install --save-dev tsx (for TypeScript), node --import tsx --test ${a.name}.test.ts, xio-chain run chain.json (in ${a.dir ?? a.name})\n`)
+    },
+  )
+  .demandCommand(1, 'name a command: run, replay, validate, top, clean, lab or new')
   .epilog(
     'A chain spec is JSON: endpoints (NFs and ports) and links between them, checked against chains/chain.schema.json ' +
       '(point "$schema" at it for editor completion). The bundled chains in chains/ are examples; the README explains each.',
@@ -238,7 +254,7 @@ const cli = yargs(hideBin(process.argv))
 try {
   await cli.parseAsync()
 } catch (e) {
-  if (e instanceof SpecError || e instanceof XioError || e instanceof ChainError || e instanceof PcapError || e instanceof UsageError || e instanceof LabError) {
+  if (e instanceof SpecError || e instanceof XioError || e instanceof ChainError || e instanceof PcapError || e instanceof UsageError || e instanceof LabError || e instanceof ScaffoldError) {
     process.stderr.write(`${e.message}\n`)
     process.exit(1)
   }

@@ -1,0 +1,114 @@
+// `xio-chain new nf <name>`: the files of a new NF of one's own, ready to edit — the module
+// (against the SDK), a test through the harness that passes as written, and a chain that runs
+// it between a generator and a sink. Nothing is overwritten.
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
+import { join, relative, resolve } from 'node:path'
+
+export class ScaffoldError extends Error {}
+
+const NAME = /^[a-z][a-z0-9-]{0,39}$/
+
+function moduleText(name: string): string {
+  return `// ${name}: an NF of your own. process() decides each packet in place: return a gate's
+// index (here 0, "out") or DROP. Its config is checked against the schema below by
+// \`xio-chain validate\` and \`run\`; create() then builds the NF from it.
+import { defineNF, DROP, type Packet } from 'xio-chain'
+import { ETH_HLEN, ETHERTYPE_IPV4, get16 } from 'xio-chain/packet'
+
+export interface Config {
+  /** Drop what is not IPv4 (default false). */
+  ipv4Only?: boolean
+}
+
+const OUT = 0
+
+export default defineNF<Config>({
+  name: '${name}',
+  gates: ['out'],
+  config: {
+    type: 'object',
+    additionalProperties: false,
+    properties: { ipv4Only: { type: 'boolean', description: 'Drop what is not IPv4 (default false).' } },
+  },
+  create(config) {
+    let passed = 0
+    let dropped = 0
+    return {
+      process(p: Packet): number {
+        const ipv4 = p.length >= ETH_HLEN && get16(p.bytes, p.at + 12) === ETHERTYPE_IPV4
+        if (config.ipv4Only && !ipv4) {
+          dropped++
+          return DROP
+        }
+        passed++
+        return OUT
+      },
+      counters: () => ({ passed, dropped }),
+    }
+  },
+})
+`
+}
+
+function testText(name: string): string {
+  return `// ${name}'s test, without the data plane: node --import tsx --test ${name}.test.ts
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { harness } from 'xio-chain/testing'
+import { buildIpv4Frame, IPPROTO_UDP } from 'xio-chain/packet'
+import nf from './${name}.ts'
+
+const udp = () => {
+  const frame = new Uint8Array(60)
+  buildIpv4Frame(frame, 0, { src: 0x0a000002, dst: 0xc6336409, proto: IPPROTO_UDP, srcPort: 5000, dstPort: 53 })
+  return frame
+}
+const arp = () => Uint8Array.from({ length: 60 }, (_, i) => (i === 12 ? 0x08 : i === 13 ? 0x06 : 0))
+
+test('passes IPv4 out of its gate', () => {
+  const h = harness(nf, {})
+  assert.equal(h.send(udp()).verdict, 'out')
+  assert.equal(h.counters().passed, 1)
+})
+
+test('with ipv4Only, drops what is not IPv4', () => {
+  const h = harness(nf, { ipv4Only: true })
+  assert.equal(h.send(arp()).verdict, 'drop')
+  assert.equal(h.send(udp()).verdict, 'out')
+  assert.deepEqual(h.counters(), { passed: 1, dropped: 1 })
+})
+`
+}
+
+function chainText(name: string): string {
+  return `${JSON.stringify(
+    {
+      name,
+      description: `${name} between a generator and a sink: xio-chain run chain.json`,
+      endpoints: {
+        traffic: { kind: 'generator', rate: 1000, flows: 16 },
+        [name]: { kind: 'nf', module: `./${name}.ts`, config: { ipv4Only: true } },
+        sink: { kind: 'sink' },
+      },
+      links: [`traffic -> ${name}`, `${name} -> sink`],
+    },
+    null,
+    2,
+  )}\n`
+}
+
+/** Writes the new NF's files into `dir`; returns their paths. Refuses a bad name or any file that exists. */
+export function scaffoldNf(name: string, dir: string): string[] {
+  if (!NAME.test(name)) throw new ScaffoldError(`'${name}' is not an NF name: lowercase letters, digits and '-', starting with a letter`)
+  const folder = resolve(dir)
+  const files: Array<[string, string]> = [
+    [join(folder, `${name}.ts`), moduleText(name)],
+    [join(folder, `${name}.test.ts`), testText(name)],
+    [join(folder, 'chain.json'), chainText(name)],
+  ]
+  const existing = files.filter(([file]) => existsSync(file)).map(([file]) => relative(process.cwd(), file) || file)
+  if (existing.length) throw new ScaffoldError(`not overwriting ${existing.join(', ')}: pick another --dir or name`)
+  mkdirSync(folder, { recursive: true })
+  for (const [file, text] of files) writeFileSync(file, text, { flag: 'wx' })
+  return files.map(([file]) => file)
+}

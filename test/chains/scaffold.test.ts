@@ -1,0 +1,46 @@
+// `xio-chain new nf <name>`: what it writes works as written — the generated test passes
+// through the harness, the chain validates and runs the NF — and nothing is overwritten.
+import test from 'ava'
+import { execFile } from 'node:child_process'
+import { existsSync, mkdirSync, readFileSync, symlinkSync } from 'node:fs'
+import { join } from 'node:path'
+import { root, xioChain } from '../helpers/cli.ts'
+import { scratchDir } from '../helpers/scratch.ts'
+
+const tsx = join(root, 'node_modules/tsx/dist/loader.mjs')
+
+function node(args: string[], cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) =>
+    execFile(process.execPath, args, { cwd, timeout: 60_000 }, (error, stdout, stderr) => resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr })),
+  )
+}
+
+test('a new NF: its module, a harness test that passes as generated, a chain that runs it', async (t) => {
+  // A project with xio-chain installed (here: linked to this checkout).
+  const project = scratchDir('scaffold')
+  mkdirSync(join(project, 'node_modules'))
+  symlinkSync(root, join(project, 'node_modules/xio-chain'))
+  const made = await xioChain(['new', 'nf', 'ttl-check'], 60_000, project)
+  t.is(made.code, 0, made.stderr)
+  const dir = join(project, 'ttl-check')
+  for (const f of ['ttl-check.ts', 'ttl-check.test.ts', 'chain.json']) t.true(existsSync(join(dir, f)), f)
+  t.regex(readFileSync(join(dir, 'ttl-check.ts'), 'utf8'), /import \{ defineNF, DROP, type Packet \} from 'xio-chain'/)
+
+  const tested = await node(['--import', tsx, '--test', 'ttl-check.test.ts'], dir)
+  t.is(tested.code, 0, tested.stdout + tested.stderr)
+  t.regex(tested.stdout, /# pass 2/)
+  t.regex(tested.stdout, /# fail 0/)
+
+  const valid = await xioChain(['validate', 'chain.json'], 60_000, dir)
+  t.is(valid.code, 0, valid.stderr)
+  const ran = await xioChain(['run', 'chain.json', '--duration', '2', '--no-tui'], 60_000, dir)
+  t.is(ran.code, 0, ran.stderr)
+  t.regex(ran.stdout, /^ttl-check +rx +\S+pps/m)
+
+  const again = await xioChain(['new', 'nf', 'ttl-check'], 60_000, project)
+  t.is(again.code, 1)
+  t.regex(again.stderr.trim(), /^not overwriting ttl-check\/ttl-check\.ts, ttl-check\/ttl-check\.test\.ts, ttl-check\/chain\.json: pick another --dir or name$/)
+  const bad = await xioChain(['new', 'nf', 'Bad_Name'], 60_000, project)
+  t.is(bad.code, 1)
+  t.regex(bad.stderr, /'Bad_Name' is not an NF name/)
+})
