@@ -181,6 +181,17 @@ function parseFrame(v: DataView, at: number, end: number, h: Headers): number {
   return PARSE_OTHER
 }
 
+/** No ports, TCP flags or ICMP fields: what a packet has until its L4 header is read. */
+function clearTransport(h: Headers): void {
+  h.hasPorts = false
+  h.srcPort = 0
+  h.dstPort = 0
+  h.tcpFlags = 0
+  h.icmpType = -1
+  h.icmpCode = -1
+  h.icmpId = 0
+}
+
 function parseIpv4(v: DataView, o: number, end: number, h: Headers): number {
   if (o + _IPV4_MIN_HLEN > end) return PARSE_TRUNCATED
   // Whole 32-bit words: version, IHL, TOS, total length; then id, flags, fragment offset.
@@ -205,12 +216,7 @@ function parseIpv4(v: DataView, o: number, end: number, h: Headers): number {
   h.dst = v.getInt32(o + _IPV4_DST)
   h.fragOffset = fragOffset
   h.moreFragments = mf
-  h.srcPort = 0
-  h.dstPort = 0
-  h.tcpFlags = 0
-  h.icmpType = -1
-  h.icmpCode = -1
-  h.icmpId = 0
+  clearTransport(h)
   if (fragOffset !== 0) {
     // RFC 1858: a TCP fragment at offset 8 bytes can only be rewriting the flags of the first.
     return proto === _IPPROTO_TCP && fragOffset === 1 ? PARSE_BAD_L4 : PARSE_IPV4
@@ -314,13 +320,7 @@ function walkIpv6(v: DataView, o: number, next: number, end: number, h: Headers)
   h.moreFragments = false
   h.ipId = 0
   h.l4 = -1
-  h.hasPorts = false
-  h.srcPort = 0
-  h.dstPort = 0
-  h.tcpFlags = 0
-  h.icmpType = -1
-  h.icmpCode = -1
-  h.icmpId = 0
+  clearTransport(h)
   let p = o + _IPV6_HLEN
   for (let n = 0; ; n++) {
     let len: number
@@ -379,12 +379,7 @@ export function parseQuoted(b: Uint8Array, o: number, end: number, q: Headers): 
   q.fragOffset = v.getUint16(o + _IPV4_FRAG) & _IPV4_FRAG_OFFSET_MASK
   q.moreFragments = (v.getUint16(o + _IPV4_FRAG) & _IPV4_FLAG_MF) !== 0
   q.l4 = q.fragOffset === 0 ? l4 : -1
-  q.hasPorts = false
-  q.srcPort = 0
-  q.dstPort = 0
-  q.icmpType = -1
-  q.icmpCode = -1
-  q.icmpId = 0
+  clearTransport(q)
   if (q.l4 < 0) return true
   if (q.proto === _IPPROTO_TCP || q.proto === _IPPROTO_UDP) {
     q.srcPort = v.getUint16(l4)
