@@ -75,15 +75,27 @@ uint16_t fold(uint32_t sum) {
   return uint16_t(~sum);
 }
 
+// Where an Ethernet frame's IPv4 header starts, past any VLAN tags (the TPIDs
+// src/packet/headers.ts knows), or 0 if it carries something else or ends first.
+uint32_t ipv4Offset(const uint8_t* frame, uint32_t length) {
+  uint32_t o = 12;
+  if (o + 2 > length) return 0;
+  uint32_t type = get16(frame + o);
+  while (type == 0x8100 || type == 0x88a8 || type == 0x9100) {
+    o += kVlanTagLength;
+    if (o + 2 > length) return 0;
+    type = get16(frame + o);
+  }
+  return type == 0x0800 ? o + 2 : 0;
+}
+
 // Computes the TCP or UDP checksum of an unfragmented IPv4 frame in place. False for
 // anything else (left as it is).
 bool completeL4Checksum(uint8_t* frame, uint32_t length) {
-  uint32_t o = 12;
-  while (o + 2 <= length && (get16(frame + o) == 0x8100 || get16(frame + o) == 0x88a8)) o += kVlanTagLength;
-  if (o + 2 > length || get16(frame + o) != 0x0800) return false;
-  uint8_t* ip = frame + o + 2;
-  uint32_t room = length - (o + 2);
-  if (room < 20) return false;
+  uint32_t o = ipv4Offset(frame, length);
+  if (!o || o + 20 > length) return false;
+  uint8_t* ip = frame + o;
+  uint32_t room = length - o;
   uint32_t headerLength = (ip[0] & 0x0f) * 4, totalLength = get16(ip + 2), proto = ip[9];
   if (headerLength < 20 || totalLength < headerLength || totalLength > room || (get16(ip + 6) & 0x3fff)) return false;
   uint32_t l4Length = totalLength - headerLength;
@@ -103,16 +115,8 @@ bool completeL4Checksum(uint8_t* frame, uint32_t length) {
 
 uint32_t frameFlowHash(const uint8_t* frame, uint32_t length) {
   // The checks of src/packet/headers.ts's parse(): a frame it would not call good IPv4 hashes to 0.
-  uint32_t o = 12;
-  if (o + 2 > length) return 0;
-  uint32_t type = get16(frame + o);
-  while (type == 0x8100 || type == 0x88a8 || type == 0x9100) {
-    o += kVlanTagLength;
-    if (o + 2 > length) return 0;
-    type = get16(frame + o);
-  }
-  o += 2;
-  if (type != 0x0800 || o + 20 > length) return 0;
+  uint32_t o = ipv4Offset(frame, length);
+  if (!o || o + 20 > length) return 0;
   const uint8_t* ip = frame + o;
   uint32_t headerLength = (ip[0] & 0x0f) * 4, totalLength = get16(ip + 2);
   if (ip[0] >> 4 != 4 || headerLength < 20 || totalLength < headerLength || o + totalLength > length) return 0;
