@@ -36,9 +36,9 @@ const root = fileURLToPath(new URL('../', import.meta.url))
 const peerSource = fileURLToPath(new URL('./peers/udp-flood.c', import.meta.url))
 // The lab's tool PATH: the system's folders first (npm's node_modules/.bin has an unrelated nft).
 const PATH = SYSTEM_PATH
-/** Where system tools are looked for: the system's folders first, then PATH without npm's
- *  node_modules/.bin, where `npm run` puts packages' commands (@vercel/nft installs an `nft`). */
-const TOOL_DIRS = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin', ...(process.env.PATH ?? '').split(':').filter((d) => d && !d.includes('node_modules'))]
+/** Where system tools are looked for: that PATH without npm's node_modules/.bin, where `npm run`
+ *  puts packages' commands (@vercel/nft installs an `nft`). */
+const TOOL_DIRS = SYSTEM_PATH.split(':').filter((d) => d && !d.includes('node_modules'))
 
 const NS = { lan: 'xb-lan', wan: 'xb-wan', router: 'xb-router' } as const
 const RLAN = 'xb-rlan'
