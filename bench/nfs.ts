@@ -9,7 +9,7 @@
 
 import type { Report } from './report.ts'
 import type { NFEnv, NFInstance, Packet } from '../src/xio/nf-types.ts'
-import l2fwd from '../src/nfs/l2fwd.ts'
+import l2fwd from '../src/nfs/l2fwd/index.ts'
 import firewall, { type FirewallRule } from '../src/nfs/firewall/index.ts'
 import nat from '../src/nfs/nat/index.ts'
 import { ipv4SetChecksum, l4SetChecksum, set16, set32 } from '../src/packet/index.ts'

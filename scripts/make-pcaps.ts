@@ -18,7 +18,7 @@ const GATEWAY = mac('02:00:00:00:0a:01')
 const WAN_ROUTER = mac('02:00:00:00:0b:01')
 const WAN_SIDE = mac('02:00:00:00:0b:02')
 
-type Record = { ms: number; frame: Partial<FrameFields> & { src: string; dst: string; proto: number } } | { ms: number; raw: Uint8Array }
+type Record = { ms: number; frame: Omit<Partial<FrameFields>, 'src' | 'dst'> & { src: string; dst: string; proto: number } } | { ms: number; raw: Uint8Array }
 
 function write(name: string, records: Record[], defaults: Partial<FrameFields> = {}) {
   const w = new PcapWriter(dir + name)

@@ -1,13 +1,8 @@
-// The kinds of endpoint a spec can name: the built-in NFs (each its own process) and ports.
-// NFs of one's own come as modules (kind "nf", nf-modules.ts).
-import type { NFModule } from '../xio/nf-types.ts'
-import l2fwd from '../nfs/l2fwd.ts'
-import firewall from '../nfs/firewall/index.ts'
-import nat from '../nfs/nat/index.ts'
-import router from '../nfs/router/index.ts'
+// The kinds of endpoint a spec can name: the built-in NFs (each its own process; src/nfs lists
+// them) and ports. NFs of one's own come as modules (kind "nf", nf-modules.ts).
+import { builtinNFs } from '../nfs/index.ts'
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const nfs: Record<string, NFModule<any>> = { l2fwd, firewall, nat, router }
+export const nfs = builtinNFs
 
 export const portKinds = ['pcap', 'afpacket', 'generator', 'sink'] as const
 export type PortKind = (typeof portKinds)[number]

@@ -1,19 +1,19 @@
-// Loading a chain spec: JSON Schema validation (chains/chain.schema.json, the one source of
-// truth), then the checks a schema cannot express: links to endpoints and gates that exist,
+// Loading a chain spec: JSON Schema validation (the chain schema, composed from the spec's own
+// part and each NF's config schema: schema.ts), then the checks a schema cannot express: links to endpoints and gates that exist,
 // endpoints that packets can reach, and no cycle that packets can never leave.
 import { readFileSync } from 'node:fs'
 import { basename, dirname, resolve } from 'node:path'
 import { createRequire } from 'node:module'
 import type { ErrorObject, ValidateFunction } from 'ajv'
-import type { ChainSpec, Endpoint } from './spec-types.ts'
+import type { ChainSpec, Endpoint, ModuleEndpoint } from './spec-types.ts'
 import { isPortKind, nfs, PORT_GATES } from './registry.ts'
 import { NFConfigError, type NFEnv, type NFModule } from '../xio/nf-types.ts'
 import { importNfModule, ModuleProblem, resolveNfModule } from './nf-modules.ts'
+import { chainSchema } from './schema.ts'
 
 const require = createRequire(import.meta.url)
 const Ajv = require('ajv') as typeof import('ajv').default
 const ajvErrors = require('ajv-errors') as (ajv: InstanceType<typeof Ajv>) => void
-const schemaPath = resolve(dirname(new URL(import.meta.url).pathname), '../../chains/chain.schema.json')
 
 /** Region slots (layout.maxSlots, 64) less the spare ones restarts and observers may need. */
 export const MAX_ENDPOINT_PROCESSES = 56
@@ -74,7 +74,7 @@ function ajv(): InstanceType<typeof Ajv> {
 
 let validator: ValidateFunction | undefined
 function validate(): ValidateFunction {
-  validator ??= ajv().compile(JSON.parse(readFileSync(schemaPath, 'utf8')))
+  validator ??= ajv().compile(chainSchema(nfs))
   return validator
 }
 
@@ -121,7 +121,7 @@ async function loadModules(file: string, json: unknown): Promise<Map<string, NFM
   for (const [name, e] of Object.entries((json as ChainSpec).endpoints)) {
     if (e.kind !== 'nf') continue
     try {
-      modules.set(name, await importNfModule(resolveNfModule(dirname(resolve(file)), e.module)))
+      modules.set(name, await importNfModule(resolveNfModule(dirname(resolve(file)), (e as ModuleEndpoint).module)))
     } catch (err) {
       if (!(err instanceof ModuleProblem)) throw err
       problems.push({ path: `/endpoints/${name}/module`, message: err.message })

@@ -86,6 +86,11 @@ export interface NFModule<Config> {
   create(config: Config, env: NFEnv): NFInstance
 }
 
+/** Declares an NF; the identity, there to type the config. */
+export function defineNF<Config>(nf: NFModule<Config>): NFModule<Config> {
+  return nf
+}
+
 /** A config mistake, naming the JSON path of the field (e.g. /rules/2/dstPort). */
 export class NFConfigError extends Error {
   constructor(readonly path: string, message: string) {

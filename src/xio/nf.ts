@@ -4,12 +4,8 @@
 // the whole burst goes back to the manager in one tx.
 import { addon } from './native.ts'
 import { DROP, HOLD, type NFEnv, type NFInstance, type NFModule, type Packet, type PacketOut } from './nf-types.ts'
+export { defineNF } from './nf-types.ts'
 import type { Xio } from './xio.ts'
-
-/** Declares an NF; the identity, there to type the config. */
-export function defineNF<Config>(nf: NFModule<Config>): NFModule<Config> {
-  return nf
-}
 
 export interface RunOptions {
   burst?: number

@@ -1,5 +1,5 @@
 import test from 'ava'
-import l2fwd from '../../src/nfs/l2fwd.ts'
+import l2fwd from '../../src/nfs/l2fwd/index.ts'
 import { DROP, NFConfigError } from '../../src/xio/nf-types.ts'
 import { formatMac } from '../../src/packet/index.ts'
 import { frameOf, ipv4Frame, packetOf } from '../packet/craft.ts'

@@ -1,17 +1,21 @@
-// The chain schema (chains/chain.schema.json) is the one description of each NF's config: it
-// generates the config types the NFs import (src/chain/spec-types.ts) and validates a spec at
-// load. The NFs' own readers run after it and add what a schema cannot say. These tests prove
+// Each NF's config schema (config.schema.json beside its code, composed into the chain schema)
+// is the one description of its config: it generates the config type the NF imports
+// (config-types.ts) and validates a spec at load. The NFs' own readers run after it and add what a schema cannot say. These tests prove
 // the two agree: the same field names at every level, the same defaults, every documented
 // field accepted by both, and whatever an NF accepts accepted by the schema too, while the
 // schema accepts what an NF refuses only for the reasons listed in SEMANTIC.
 
 import test from 'ava'
 import fc from 'fast-check'
-import { readFileSync } from 'node:fs'
 import { isIPv6 } from 'node:net'
 import { checkChain, SpecError } from '../../src/chain/spec.ts'
-import type { FirewallConfig, L2FwdConfig, NatConfig, RouterConfig } from '../../src/chain/spec-types.ts'
-import l2fwd from '../../src/nfs/l2fwd.ts'
+import { chainSchema } from '../../src/chain/schema.ts'
+import { builtinNFs } from '../../src/nfs/index.ts'
+import type { L2FwdConfig } from '../../src/nfs/l2fwd/config-types.ts'
+import type { FirewallConfig } from '../../src/nfs/firewall/config-types.ts'
+import type { NatConfig } from '../../src/nfs/nat/config-types.ts'
+import type { RouterConfig } from '../../src/nfs/router/config-types.ts'
+import l2fwd from '../../src/nfs/l2fwd/index.ts'
 import firewall, { FIREWALL_DEFAULTS } from '../../src/nfs/firewall/index.ts'
 import nat from '../../src/nfs/nat/index.ts'
 import { NAT_DEFAULTS } from '../../src/nfs/nat/config.ts'
@@ -32,9 +36,7 @@ interface SchemaNode {
   items?: SchemaNode
   default?: unknown
 }
-const schema = JSON.parse(readFileSync(new URL('../../chains/chain.schema.json', import.meta.url), 'utf8')) as {
-  definitions: Record<string, SchemaNode>
-}
+const schema = chainSchema(builtinNFs) as { definitions: Record<string, SchemaNode> }
 const def = (name: string): SchemaNode => schema.definitions[name]
 const fieldsOf = (name: string): string[] => Object.keys(def(name).properties!).sort()
 

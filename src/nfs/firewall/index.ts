@@ -13,8 +13,8 @@
 //
 // Gate: `out` (allowed packets). Dropped packets return to the pool.
 //
-// Config: FirewallConfig and FirewallRule in chains/chain.schema.json, which generates their
-// types and documents every field and default; compileRules and the reader below add what a
+// Config: config.schema.json beside this file, which documents every field and default and
+// generates the types (config-types.ts, npm run schema:types); compileRules and the reader below add what a
 // schema cannot say (host bits, low <= high, ports only with tcp/udp, `in` endpoints exist,
 // one family per rule).
 //
@@ -30,7 +30,9 @@
 //       { "action": "allow", "proto": "icmpv6" },
 //       { "action": "allow", "proto": "udp", "dstPort": 53, "in": "lan" } ] }
 
-import { DROP, type NFEnv, type NFInstance, type NFModule, type Packet } from '../../xio/nf-types.ts'
+import { defineNF, DROP, type NFEnv, type NFInstance, type Packet } from '../../xio/nf-types.ts'
+import { bundle } from '../../packet/schema.ts'
+import schema from './config.schema.json' with { type: 'json' }
 import { Headers, parse, parseQuoted, parseQuoted6, PARSE_IPV4, PARSE_IPV6 } from '../../packet/headers.ts'
 import { hash4 } from '../../packet/flow.ts'
 import { IPPROTO_ICMP } from '../../packet/ipv4.ts'
@@ -38,16 +40,16 @@ import { IPPROTO_ICMPV6 } from '../../packet/ipv6.ts'
 import { icmpIsError, ICMP_HLEN } from '../../packet/icmp.ts'
 import { icmpv6IsError } from '../../packet/icmpv6.ts'
 import { booleanAt, integerAt, objectAt, oneOf, type Json } from '../lib/config.ts'
-import type { FirewallConfig } from '../../chain/spec-types.ts'
+import type { FirewallConfig } from './config-types.ts'
 import { type Timeouts, timeoutsAt } from '../lib/flow-state.ts'
 import { Classifier, NO_PORT } from './classifier.ts'
 import { Conntrack } from './conntrack.ts'
 import { Ipv6Intervals } from './ipv6-intervals.ts'
 import { compileRules, FAMILY_ANY, type CompiledRule } from './rules.ts'
 
-export type { FirewallConfig, FirewallRule } from '../../chain/spec-types.ts'
+export type { FirewallConfig, FirewallRule } from './config-types.ts'
 
-/** The defaults of chains/chain.schema.json's FirewallConfig (a test checks they agree). */
+/** The defaults config.schema.json states (a test checks they agree). */
 export const FIREWALL_DEFAULTS = {
   default: 'allow',
   nonIp: 'allow',
@@ -254,5 +256,4 @@ function create(config: FirewallConfig, env: NFEnv): NFInstance {
   }
 }
 
-const firewall: NFModule<FirewallConfig> = { gates: ['out'], create }
-export default firewall
+export default defineNF<FirewallConfig>({ name: 'firewall', gates: ['out'], config: bundle(schema), create })

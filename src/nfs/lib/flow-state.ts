@@ -22,7 +22,7 @@ export const FLOW_CLOSING = 2
 /**
  * Idle timeouts by kind of flow: seconds as a config gives them, milliseconds once read.
  * Which of them a user may set, and their defaults, are each NF's timeouts in
- * chains/chain.schema.json (FirewallTimeouts, NatTimeouts).
+ * config schemas (FirewallTimeouts, NatTimeouts).
  */
 export interface Timeouts {
   /** TCP after the reply direction is seen and before any FIN or RST. */

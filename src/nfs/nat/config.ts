@@ -1,5 +1,4 @@
-// Reads and checks the NAT's config (its type and documentation: NatConfig in
-// chains/chain.schema.json) into the settings the NAT runs with.
+// Reads and checks the NAT's config (its schema and documentation: config.schema.json) into the settings the NAT runs with.
 
 import type { Cidr } from '../../packet/address.ts'
 import { parseIpv4, prefixMask } from '../../packet/address.ts'
@@ -29,7 +28,7 @@ export interface NatSettings {
 
 const FIELDS = ['external', 'inside', 'ports', 'timeouts', 'forwards', 'maxMappings'] as const
 
-/** The defaults of chains/chain.schema.json's NatConfig (a test checks they agree). */
+/** The defaults config.schema.json states (a test checks they agree). */
 export const NAT_DEFAULTS = {
   ports: [20000, 59999] as [number, number],
   maxMappings: 65536,

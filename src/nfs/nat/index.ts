@@ -17,20 +17,22 @@
 // counted: malformed frames, non-first fragments (no ports to translate; reassemble first),
 // protocols other than TCP, UDP and ICMP, inbound packets with no session or forward.
 //
-// Config: NatConfig in chains/chain.schema.json, which generates its type and documents every
-// field and default; config.ts adds what a schema cannot say (host bits, low <= high,
+// Config: config.schema.json beside this file, which documents every field and default and
+// generates the type (config-types.ts, npm run schema:types); config.ts adds what a schema cannot say (host bits, low <= high,
 // tcpEstablished >= tcpTransitory, one forward per port).
 //
 //     { "external": "203.0.113.1", "inside": "10.0.0.0/8", "ports": [20000, 59999],
 //       "forwards": [ { "proto": "tcp", "port": 8080, "to": "10.0.0.5:80" } ] }
 
-import { DROP, type NFEnv, type NFInstance, type NFModule, type Packet } from '../../xio/nf-types.ts'
+import { defineNF, DROP, type NFEnv, type NFInstance, type Packet } from '../../xio/nf-types.ts'
+import { bundle } from '../../packet/schema.ts'
+import schema from './config.schema.json' with { type: 'json' }
 import { Headers, parse, parseQuoted, PARSE_IPV4 } from '../../packet/headers.ts'
 import { IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP } from '../../packet/ipv4.ts'
 import { ICMP_HLEN, icmpIsError, icmpIsQuery, icmpIsRequest } from '../../packet/icmp.ts'
 import { translateDestination, translateSource } from '../../packet/rewrite.ts'
 import type { Json } from '../lib/config.ts'
-import type { NatConfig } from '../../chain/spec-types.ts'
+import type { NatConfig } from './config-types.ts'
 import { readNatConfig } from './config.ts'
 import { translateIcmpError } from './icmp-error.ts'
 import { PortPool, R_EXT_PORT, R_IN_DELTA, R_INSIDE_IP, R_INSIDE_PORT, R_OUT_DELTA, Sessions, STRIDE } from './sessions.ts'
@@ -47,7 +49,7 @@ const _R_INSIDE_PORT = R_INSIDE_PORT
 const _R_OUT_DELTA = R_OUT_DELTA
 const _R_IN_DELTA = R_IN_DELTA
 
-export type { NatConfig } from '../../chain/spec-types.ts'
+export type { NatConfig } from './config-types.ts'
 
 const INSIDE = 0
 const OUTSIDE = 1
@@ -243,5 +245,4 @@ function create(config: NatConfig, env: NFEnv): NFInstance {
   }
 }
 
-const nat: NFModule<NatConfig> = { gates: ['inside', 'outside'], create }
-export default nat
+export default defineNF<NatConfig>({ name: 'nat', gates: ['inside', 'outside'], config: bundle(schema), create })

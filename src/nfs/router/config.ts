@@ -1,5 +1,5 @@
-// Reads and checks the router's config (its type and documentation: RouterConfig in
-// chains/chain.schema.json) into the settings it runs with, adding what a schema cannot
+// Reads and checks the router's config (its schema and documentation:
+// config.schema.json) into the settings it runs with, adding what a schema cannot
 // say: the address is a host on its prefix (not the network or broadcast address), the
 // gateway and the static neighbours are on the link, the router's own MAC is unicast.
 

@@ -32,13 +32,15 @@
 // chain does not know the link's MTU. Frames are untagged on the link as far as ARP goes;
 // VLAN tags on forwarded frames pass through untouched.
 //
-// Config: RouterConfig in chains/chain.schema.json, which generates its type and documents
-// every field and default; config.ts adds what a schema cannot say (the address is a host
+// Config: config.schema.json beside this file, which documents every field and default and
+// generates the type (config-types.ts, npm run schema:types); config.ts adds what a schema cannot say (the address is a host
 // on its prefix, the gateway and the static neighbours are on the link, the MAC unicast).
 //
 //     { "address": "10.0.0.1/24", "gateway": "10.0.0.254", "neighbours": { "10.0.0.5": "02:00:00:00:00:05" } }
 
-import { DROP, HOLD, type NFEnv, type NFInstance, type NFModule, type Packet } from '../../xio/nf-types.ts'
+import { defineNF, DROP, HOLD, type NFEnv, type NFInstance, type Packet } from '../../xio/nf-types.ts'
+import { bundle } from '../../packet/schema.ts'
+import schema from './config.schema.json' with { type: 'json' }
 import { get16, get32, set16 } from '../../packet/bytes.ts'
 import { checksumUpdate16 } from '../../packet/checksum.ts'
 import { copyMac, ETH_DST, ETH_SRC, writeMac } from '../../packet/ethernet.ts'
@@ -48,11 +50,11 @@ import { ICMP_HLEN, ICMP_TIME_EXCEEDED, icmpErrorInPlace, icmpIsError } from '..
 import { IPPROTO_ICMP, IPV4_CHECKSUM, IPV4_TTL, ipv4ChecksumOk } from '../../packet/ipv4.ts'
 import { symmetricFlowHashOf } from '../../packet/flow.ts'
 import type { Json } from '../lib/config.ts'
-import type { RouterConfig } from '../../chain/spec-types.ts'
+import type { RouterConfig } from './config-types.ts'
 import { readRouterConfig } from './config.ts'
 import { NB_INCOMPLETE, NB_REACHABLE, NB_STATIC, Neighbours } from './neighbours.ts'
 
-export type { RouterConfig } from '../../chain/spec-types.ts'
+export type { RouterConfig } from './config-types.ts'
 
 // Module-local copies of imported constants: TurboFan folds these, not imported bindings.
 const _ETH_DST = ETH_DST
@@ -426,5 +428,4 @@ function create(config: RouterConfig, env: NFEnv): NFInstance {
   }
 }
 
-const router: NFModule<RouterConfig> = { gates: ['chain', 'wire'], create }
-export default router
+export default defineNF<RouterConfig>({ name: 'router', gates: ['chain', 'wire'], config: bundle(schema), create })

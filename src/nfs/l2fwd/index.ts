@@ -6,16 +6,18 @@
 //
 // Gate: `out`.
 //
-// Config: L2fwdConfig in chains/chain.schema.json, which generates its type.
+// Config: config.schema.json beside this file, which generates its type (config-types.ts).
 //
 //     { "dst": "02:00:00:00:00:02" }
 
-import { DROP, type NFEnv, type NFInstance, type NFModule, type Packet } from '../xio/nf-types.ts'
-import { ETH_DST, ETH_HLEN, ETH_SRC, swapMacs, writeMac } from '../packet/ethernet.ts'
-import type { L2FwdConfig } from '../chain/spec-types.ts'
-import { macAt, objectAt, type Json } from './lib/config.ts'
+import { defineNF, DROP, type NFEnv, type NFInstance, type Packet } from '../../xio/nf-types.ts'
+import { ETH_DST, ETH_HLEN, ETH_SRC, swapMacs, writeMac } from '../../packet/ethernet.ts'
+import { bundle } from '../../packet/schema.ts'
+import { macAt, objectAt, type Json } from '../lib/config.ts'
+import type { L2FwdConfig } from './config-types.ts'
+import schema from './config.schema.json' with { type: 'json' }
 
-/** json2ts spells the schema's L2fwdConfig "L2FwdConfig"; the NF keeps its own spelling. */
+/** json2ts spells L2fwdConfig "L2FwdConfig"; the NF keeps its own spelling. */
 export type L2fwdConfig = L2FwdConfig
 
 const OUT = 0
@@ -42,5 +44,4 @@ function create(config: L2fwdConfig, _env: NFEnv): NFInstance {
   }
 }
 
-const l2fwd: NFModule<L2fwdConfig> = { gates: ['out'], create }
-export default l2fwd
+export default defineNF<L2fwdConfig>({ name: 'l2fwd', gates: ['out'], config: bundle(schema), create })
