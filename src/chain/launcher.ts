@@ -57,6 +57,8 @@ export class ChainError extends Error {
 export class RunningChain extends EventEmitter {
   readonly ports = new Map<string, Port>()
   readonly instances: NfInstanceProcess[] = []
+  /** Each NF endpoint's counters as its instances left them, summed over them; filled by stop(). */
+  readonly finalNfCounters = new Map<string, Record<string, number>>()
   private stopping = false
   /** stop() has begun: NFs that exit from now on are not restarted. */
   private closing = false
@@ -138,8 +140,16 @@ export class RunningChain extends EventEmitter {
     child.stdout!.on('data', (c: Buffer) => {
       if (c.toString().includes('ready\n')) proc.ready = true
     })
+    let partial = ''
     child.stderr!.on('data', (c: Buffer) => {
-      proc.stderr = (proc.stderr + c.toString()).slice(-4000)
+      const text = c.toString()
+      proc.stderr = (proc.stderr + text).slice(-4000)
+      // Once running, what an NF says (its faults: src/xio/nf-faults.ts) is passed on as it comes;
+      // before, it is the cause of a failed start, reported with it.
+      if (!proc.ready) return
+      const lines = (partial + text).split('\n')
+      partial = lines.pop()!
+      for (const line of lines) if (line) this.warn(line)
     })
     child.on('exit', (code, signal) => this.onNfExit(proc, cpu, code, signal))
     return proc
@@ -295,6 +305,9 @@ export class RunningChain extends EventEmitter {
     this.closing = true
     for (const port of this.ports.values()) port.stopSources()
     if (!(await this.drain(2000))) this.warn(`${this.manager.region.buffersInUse()} packets were still in flight after 2 s; they are dropped`)
+    // Which slots the NF instances hold, while they hold them: each publishes its final counters
+    // as it leaves, and those are read once all have left.
+    const nfSlots = this.manager.snapshot().slots.filter((x) => x.state === 'active' && this.chain.endpoints.get(x.name)?.isPort === false)
     // NFs go first, while the ports still take what they send on their way out.
     const exits = this.instances.filter((p) => p.child.exitCode === null && p.child.signalCode === null).map((p) => {
       p.child.kill('SIGTERM')
@@ -303,6 +316,11 @@ export class RunningChain extends EventEmitter {
     const killTimer = setTimeout(() => this.instances.forEach((p) => p.child.kill('SIGKILL')), 5000)
     await Promise.all(exits)
     clearTimeout(killTimer)
+    for (const { slot, name } of nfSlots) {
+      const total = this.finalNfCounters.get(name) ?? {}
+      for (const [counter, value] of Object.entries(this.manager.region.nfCounters(slot))) total[counter] = (total[counter] ?? 0) + value
+      this.finalNfCounters.set(name, total)
+    }
     await this.drain(500)
     this.stopping = true
     await this.pumping

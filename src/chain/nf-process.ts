@@ -3,9 +3,9 @@
 // its endpoint's config, attaches by prefix, says `ready` on stdout once the NF accepted its
 // config, and runs until SIGTERM (or until the manager is gone), then detaches so the manager
 // takes back anything it still holds.
-import { attach, createNF, runNF, setAffinity, XioError } from '../xio/index.ts'
+import { attach, createNF, runNF, setAffinity, XioError, type CreatedNF } from '../xio/index.ts'
 import { NFConfigError } from '../xio/nf-types.ts'
-import { loadChain } from './spec.ts'
+import { loadChain, nfLabel } from './spec.ts'
 
 const [specFile, name, prefix, cpus, clock] = process.argv.slice(2)
 if (cpus) setAffinity(cpus.split(',').map(Number))
@@ -23,11 +23,12 @@ process.on('SIGTERM', () => (stopping = true))
 process.on('SIGINT', () => {})
 
 const xio = await attach({ prefix, name })
+let created: CreatedNF | undefined
 try {
-  const created = createNF(xio, nf, (endpoint.spec as { config?: unknown }).config ?? {})
+  created = createNF(xio, nf, (endpoint.spec as { config?: unknown }).config ?? {})
   // The launcher counts an instance as started only once its config has been accepted.
   process.stdout.write('ready\n')
-  await runNF(xio, created, { stopping: () => stopping || !xio.managerAlive(), clock: clock === 'packets' ? 'packets' : 'wall' })
+  await runNF(xio, created, { stopping: () => stopping || !xio.managerAlive(), clock: clock === 'packets' ? 'packets' : 'wall', name })
 } catch (e) {
   if (e instanceof XioError && e.code === 'FAULTED') {
     // Cut off by the manager for a stray write into its own rings: leave, to be restarted.
@@ -37,7 +38,11 @@ try {
     process.stderr.write(`${specFile}: /endpoints/${name}/config${e.path}: ${e.message.slice(e.path.length + 2)}\n`)
     process.exitCode = 2
   } else {
-    throw e
+    if (!created) {
+      // create() threw what validate did not see it throw: the NF's own bug, named in one line.
+      process.stderr.write(`${specFile}: /endpoints/${name}: ${nfLabel(endpoint)}: create() threw ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}\n`)
+      process.exitCode = 2
+    } else throw e
   }
 } finally {
   xio.detach()

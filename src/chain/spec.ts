@@ -154,11 +154,16 @@ function nfConfigProblems(endpoints: Map<string, ChainEndpoint>, links: ChainLin
     try {
       nf.create((e.spec as { config?: unknown }).config ?? {}, env)
     } catch (err) {
-      if (!(err instanceof NFConfigError)) throw err
-      problems.push({ path: `/endpoints/${e.name}/config${err.path}`, message: err.message.slice(err.path.length + 2) })
+      if (err instanceof NFConfigError) problems.push({ path: `/endpoints/${e.name}/config${err.path}`, message: err.message.slice(err.path.length + 2) })
+      else problems.push({ path: `/endpoints/${e.name}`, message: `${nfLabel(e)}: create() threw ${String(err instanceof Error ? `${err.name}: ${err.message}` : err)}` })
     }
   }
   return problems
+}
+
+/** What messages call an endpoint's NF: the module it names, or the built-in's kind. */
+export function nfLabel(e: ChainEndpoint): string {
+  return e.kind === 'nf' ? `module ${(e.spec as ModuleEndpoint).module}` : `${e.kind}`
 }
 
 export interface CheckOptions {

@@ -106,6 +106,7 @@ async function replay(spec: string, options: { input?: string[]; output?: string
       e.noRoute += s.route.noRoute
     }
     for (const [name, port] of running.ports) Object.assign(endpoints[name] ?? {}, port.stats())
+    for (const [name, counters] of running.finalNfCounters) if (endpoints[name]) Object.assign(endpoints[name], { counters })
     if (options.json) process.stdout.write(JSON.stringify({ chain: chain.name, endpoints }, null, 2) + '\n')
     else for (const [name, e] of Object.entries(endpoints)) process.stdout.write(`${name.padEnd(12)} ${JSON.stringify(e)}\n`)
   } catch (e) {

@@ -6,6 +6,7 @@ import { addon } from './native.ts'
 import { DROP, HOLD, type NFEnv, type NFInstance, type NFModule, type Packet, type PacketOut } from './nf-types.ts'
 export { defineNF } from './nf-types.ts'
 import type { Xio } from './xio.ts'
+import { NFFaults } from './nf-faults.ts'
 
 export interface RunOptions {
   burst?: number
@@ -17,6 +18,8 @@ export interface RunOptions {
    * however fast or slow the machine replays them.
    */
   clock?: 'wall' | 'packets'
+  /** What its messages call the NF (default: its endpoint id). */
+  name?: string
 }
 
 const TICK_MS = 100
@@ -67,6 +70,8 @@ export class Outbox implements PacketOut {
 
 export interface NFEnvWithOutbox extends NFEnv {
   readonly packets: Outbox
+  /** How many gates the NF has: a verdict outside [0, gateCount) is a fault. */
+  readonly gateCount: number
 }
 
 export function nfEnv(xio: Xio, gates: readonly string[]): NFEnvWithOutbox {
@@ -78,6 +83,7 @@ export function nfEnv(xio: Xio, gates: readonly string[]): NFEnvWithOutbox {
     },
     now: () => performance.now(),
     packets: new Outbox(xio),
+    gateCount: gates.length,
   }
 }
 
@@ -114,58 +120,85 @@ function transmitAll(xio: Xio, descs: Uint32Array, n: number, stopping: () => bo
 /** Runs an NF's rx → process → tx loop until options.stopping() says so. */
 export async function runNF(xio: Xio, nf: CreatedNF, options: RunOptions): Promise<void> {
   const { instance, env } = nf
+  const gates = env.gateCount
+  const faults = new NFFaults(options.name ?? `endpoint ${xio.id}`)
   const burst = new Uint32Array(options.burst ?? 32)
   const p: Packet = { bytes: xio.bytes, view: xio.view, d: 0, at: 0, length: 0, from: 0, inPort: 0, flowHash: 0 }
   const packetClock = options.clock === 'packets'
   let lastTick = packetClock ? -Infinity : performance.now()
   let lastYield = performance.now()
   let lastPublish = 0
-  while (!options.stopping()) {
-    const n = xio.rxWait(burst, TICK_MS)
-    let out = 0  // descriptors going back with this burst: all but the ones the NF held
-    for (let i = 0; i < n; i++) {
-      const d = burst[i]
-      if (packetClock && instance.tick) {
-        // Ticks follow the packets one by one, so their timing never depends on how they
-        // happened to be batched.
-        const t = xio.timestampMs(d)
-        if (t - lastTick >= TICK_MS) {
-          instance.tick(t)
-          lastTick = t
+  const publish = () => {
+    const counters = instance.counters ? faults.guard('counters', () => instance.counters!()) : undefined
+    if (counters || faults.any()) xio.region.publishNfCounters(xio.slot, faults.addTo(counters ?? {}))
+  }
+  let failed = false
+  try {
+    while (!options.stopping()) {
+      const n = xio.rxWait(burst, TICK_MS)
+      let out = 0  // descriptors going back with this burst: all but the ones the NF held
+      for (let i = 0; i < n; i++) {
+        const d = burst[i]
+        if (packetClock && instance.tick) {
+          // Ticks follow the packets one by one, so their timing never depends on how they
+          // happened to be batched.
+          const t = xio.timestampMs(d)
+          if (t - lastTick >= TICK_MS) {
+            faults.guard('tick', () => instance.tick!(t))
+            lastTick = t
+          }
         }
+        const length = xio.length(d)
+        const hash = xio.flowHash(d)
+        p.d = d
+        p.at = xio.offset(d)
+        p.length = length
+        p.from = xio.from(d)
+        p.inPort = xio.inPort(d)
+        p.flowHash = hash
+        let gate: number
+        try {
+          gate = instance.process(p)
+        } catch (e) {
+          // A bug in the NF costs the packet, not the chain: dropped, counted, said once a while.
+          faults.threw(e)
+          gate = DROP
+        }
+        if (p.length !== length) xio.setLength(d, p.length)
+        if (p.flowHash !== hash) xio.setFlowHash(d, p.flowHash)
+        if (gate === HOLD) continue
+        if (gate === DROP) xio.drop(d)
+        else if (gate >= 0 && gate < gates && gate === (gate | 0)) xio.send(d, gate)
+        else {
+          faults.badVerdict(gate)
+          xio.drop(d)
+        }
+        burst[out++] = d
       }
-      const length = xio.length(d)
-      const hash = xio.flowHash(d)
-      p.d = d
-      p.at = xio.offset(d)
-      p.length = length
-      p.from = xio.from(d)
-      p.inPort = xio.inPort(d)
-      p.flowHash = hash
-      const gate = instance.process(p)
-      if (p.length !== length) xio.setLength(d, p.length)
-      if (p.flowHash !== hash) xio.setFlowHash(d, p.flowHash)
-      if (gate === HOLD) continue
-      if (gate === DROP) xio.drop(d)
-      else xio.send(d, gate)
-      burst[out++] = d
+      // A manager that stopped will never drain the ring; leave, and detaching returns the rest.
+      if (!transmitAll(xio, burst, out, options.stopping)) return
+      const now = performance.now()
+      if (!packetClock && instance.tick && now - lastTick >= TICK_MS) {
+        faults.guard('tick', () => instance.tick!(now))
+        lastTick = now
+      }
+      if (!env.packets.flush(options.stopping)) return
+      if (now - lastPublish >= PUBLISH_EVERY_MS) {
+        publish()
+        lastPublish = now
+      }
+      // Signals and timers run only when the event loop gets a turn.
+      if (n === 0 || now - lastYield >= EVENT_LOOP_EVERY_MS) {
+        await new Promise((r) => setImmediate(r))
+        lastYield = performance.now()
+      }
     }
-    // A manager that stopped will never drain the ring; leave, and detaching returns the rest.
-    if (!transmitAll(xio, burst, out, options.stopping)) return
-    const now = performance.now()
-    if (!packetClock && instance.tick && now - lastTick >= TICK_MS) {
-      instance.tick(now)
-      lastTick = now
-    }
-    if (!env.packets.flush(options.stopping)) return
-    if (instance.counters && now - lastPublish >= PUBLISH_EVERY_MS) {
-      xio.region.publishNfCounters(xio.slot, instance.counters())
-      lastPublish = now
-    }
-    // Signals and timers run only when the event loop gets a turn.
-    if (n === 0 || now - lastYield >= EVENT_LOOP_EVERY_MS) {
-      await new Promise((r) => setImmediate(r))
-      lastYield = performance.now()
-    }
+  } catch (e) {
+    failed = true
+    throw e
+  } finally {
+    // The final figures, for whoever reads the slot after this NF has gone (a replay's summary);
+    // not after a failure (cut off by the manager), when the slot may no longer be its own.
+    if (!failed) publish()
   }
 }

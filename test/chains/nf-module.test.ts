@@ -35,6 +35,22 @@ export default {
 }
 `)
 writeFileSync(join(dir, 'nfs/not-an-nf.mjs'), 'export default { gates: [], process() {} }\n')
+// Bad NFs, each wrong in its own way.
+const nfText = (body: string) => `export default { name: 'bad', gates: ['out'], ${body} }\n`
+writeFileSync(join(dir, 'nfs/throws-on-import.mjs'), `throw new Error('settings.json not found')\n${nfText('create: () => ({ process: () => 0 })')}`)
+writeFileSync(join(dir, 'nfs/bad-schema.mjs'), nfText(`config: { type: 'object', properties: { limit: { type: 'integr' } } }, create: () => ({ process: () => 0 })`))
+writeFileSync(join(dir, 'nfs/create-throws.mjs'), nfText(`create(config) { const size = config.table.size; return { process: () => size } }`))
+// At TTL 3 process() throws, at TTL 4 it forgets to return a gate; tick() always throws.
+writeFileSync(join(dir, 'nfs/faulty.mjs'), nfText(`create: () => ({
+  process(p) {
+    const ttl = p.bytes[p.at + 22]
+    if (ttl === 3) throw new RangeError('no rule for TTL 3')
+    if (ttl === 4) return
+    return 0
+  },
+  tick() { throw new Error('timer table corrupt') },
+  counters: () => ({ seen: 1 }),
+})`))
 
 // Ten UDP packets with TTLs 1 to 10.
 const capture = join(dir, 'ttls.pcap')
@@ -89,6 +105,38 @@ test('a missing module, or one that is not an NF, is refused naming the endpoint
   const noPackage = spec('no-package', { module: 'xio-nf-that-does-not-exist' })
   const r3 = await xioChain(['validate', noPackage], 60_000, dir)
   t.regex(r3.stderr, /\/endpoints\/guard\/module: cannot find package 'xio-nf-that-does-not-exist'/)
+})
+
+test('a module that throws on import, has a broken schema, or whose create() throws stops validate and run, naming the module and the cause', async (t) => {
+  const cases: Array<[string, RegExp]> = [
+    ['./nfs/throws-on-import.mjs', /\/endpoints\/guard\/module: .*throws-on-import\.mjs failed to load: settings\.json not found$/],
+    ['./nfs/bad-schema.mjs', /\/endpoints\/guard\/module: its config schema is not a valid JSON Schema: .*type/],
+    ['./nfs/create-throws.mjs', /\/endpoints\/guard: module \.\/nfs\/create-throws\.mjs: create\(\) threw TypeError: Cannot read properties of undefined \(reading 'size'\)$/],
+  ]
+  for (const [module, expected] of cases) {
+    const file = spec(`bad-${module.slice(6, -4)}`, { module })
+    for (const command of ['validate', 'run']) {
+      const r = await xioChain([command, file], 60_000, dir)
+      t.is(r.code, 1, `${command} ${module}`)
+      t.regex(r.stderr.trim(), expected, `${command} ${module}`)
+      t.notRegex(r.stderr, /\n\s+at /, 'no stack trace')
+    }
+  }
+})
+
+test('an NF whose process() throws or returns no gate loses that packet, counted by name; the chain runs on', async (t) => {
+  const file = spec('faulty', { module: './nfs/faulty.mjs' })
+  const out = join(dir, 'faulty-out.pcap')
+  const r = await xioChain(['replay', file, '--json', '--output', `out=${out}`], 60_000, dir)
+  t.is(r.code, 0, r.stderr)
+  const guard = JSON.parse(r.stdout).endpoints.guard
+  t.is(guard.rx, 10)
+  t.like(guard.counters, { processErrors: 1, badVerdicts: 1, seen: 1 })
+  t.true(guard.counters.tickErrors >= 1)
+  t.deepEqual((await readPcap(out)).records.map((rec) => rec.data[22]), [1, 2, 5, 6, 7, 8, 9, 10])
+  t.regex(r.stderr, /guard: process\(\) threw \(packet dropped; 1 so far\): RangeError: no rule for TTL 3/)
+  t.regex(r.stderr, /guard: process\(\) returned undefined, which is no gate of this NF/)
+  t.regex(r.stderr, /guard: tick\(\) threw \(1 so far\): Error: timer table corrupt/)
 })
 
 test('links name a module\'s own gates', async (t) => {

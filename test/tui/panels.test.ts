@@ -98,6 +98,15 @@ test('NF counters: an interface port shows its frames, and its kernel drops and 
   t.regex(row(text, 'lan'), /^lan +rx frames 1\.20M +tx frames 1\.10M +kernel drops 4\.32k +tx errors 2$/)
 })
 
+test('NF counters: an NF whose own code threw shows it first, whatever kind of NF', (t) => {
+  const m = model()
+  const guard = { label: 'guard', kind: 'other' as const, counters: { processErrors: 1_500, badVerdicts: 2, passed: 98_000 } }
+  const fw = { ...m.nfs[0], counters: { tickErrors: 1, ...m.nfs[0].counters } }
+  const { text } = show('nfs', 140, undefined, { ...m, nfs: [fw, guard] })
+  t.regex(row(text, 'guard'), /^guard +process\(\) threw 1\.50k +bad verdicts 2 +passed 98\.0k$/)
+  t.regex(row(text, 'fw'), /^fw +tick\(\) threw 1 +web 63\.0k/)
+})
+
 test('chain: ports and NFs in spec order, gates named', (t) => {
   const { text } = show('chain')
   t.true(text.includes('lan ──▶ fw ──▶ nat ─outside─▶ wan'))

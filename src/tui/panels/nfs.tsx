@@ -1,6 +1,6 @@
 // What each NF counts for itself (published into its slot about twice a second): firewall
 // rule hits by rule, NAT mappings and translations, interface ports' frames and drops. Unknown
-// NFs show their counters as named.
+// NFs show their counters as named; faults of the NF's own code come first for every NF.
 import { Text } from 'ink'
 import { si } from '../format.ts'
 import type { DashboardModel, NfInfo } from '../model.ts'
@@ -54,11 +54,18 @@ function interfaceItems(nf: NfInfo): Item[] {
   return items
 }
 
+// The NF's own bugs, counted by the runner (src/xio/nf-faults.ts), lead its line whatever it is.
+const FAULTS = [
+  ['processErrors', 'process() threw'], ['badVerdicts', 'bad verdicts'], ['tickErrors', 'tick() threw'], ['countersErrors', 'counters() threw'],
+] as const
+
 function items(nf: NfInfo): Item[] {
-  if (nf.kind === 'firewall') return firewallItems(nf)
-  if (nf.kind === 'nat') return natItems(nf)
-  if (nf.kind === 'interface') return interfaceItems(nf)
-  return Object.entries(nf.counters).map(([k, v]) => [k, si(v)])
+  const faults: Item[] = FAULTS.filter(([key]) => nf.counters[key]).map(([key, name]) => [name, si(nf.counters[key])])
+  if (nf.kind === 'firewall') return [...faults, ...firewallItems(nf)]
+  if (nf.kind === 'nat') return [...faults, ...natItems(nf)]
+  if (nf.kind === 'interface') return [...faults, ...interfaceItems(nf)]
+  const own = Object.entries(nf.counters).filter(([k]) => !FAULTS.some(([key]) => key === k))
+  return [...faults, ...own.map(([k, v]): Item => [k, si(v)])]
 }
 
 /** Items packed into lines of `width`, the NF's name leading its first. */

@@ -1,0 +1,63 @@
+// What an NF's own bugs cost: never the chain. A process() that throws loses its packet, one
+// that returns something that is no gate (undefined: a forgotten return) has it dropped, a
+// tick() or counters() that throws is skipped. Each is counted under its own name beside the
+// NF's counters, where the dashboard shows it, and said on stderr with the error, at most once
+// a second per kind, so a fault on every packet does not flood the log.
+const SAY_EVERY_MS = 1000
+
+export class NFFaults {
+  /** process() threw: the packet was dropped. */
+  processErrors = 0
+  /** process() returned no gate of the NF's (nor DROP or HOLD): the packet was dropped. */
+  badVerdicts = 0
+  tickErrors = 0
+  countersErrors = 0
+  private readonly lastSaid = new Map<string, number>()
+
+  constructor(private readonly name: string) {}
+
+  threw(e: unknown): void {
+    this.processErrors++
+    this.say('process', `process() threw (packet dropped; ${this.processErrors} so far): ${describe(e)}`)
+  }
+
+  badVerdict(gate: unknown): void {
+    this.badVerdicts++
+    this.say('verdict', `process() returned ${String(gate)}, which is no gate of this NF (packet dropped; ${this.badVerdicts} so far)`)
+  }
+
+  /** Runs tick() or counters(), counting and saying what it throws. */
+  guard<R>(what: 'tick' | 'counters', f: () => R): R | undefined {
+    try {
+      return f()
+    } catch (e) {
+      const count = what === 'tick' ? ++this.tickErrors : ++this.countersErrors
+      this.say(what, `${what}() threw (${count} so far): ${describe(e)}`)
+      return undefined
+    }
+  }
+
+  any(): boolean {
+    return this.processErrors + this.badVerdicts + this.tickErrors + this.countersErrors > 0
+  }
+
+  /** The NF's counters with the faults that happened added (none of them when all is well). */
+  addTo(counters: Record<string, number>): Record<string, number> {
+    if (!this.any()) return counters
+    const { processErrors, badVerdicts, tickErrors, countersErrors } = this
+    const faults = Object.entries({ processErrors, badVerdicts, tickErrors, countersErrors }).filter(([, n]) => n > 0)
+    return { ...Object.fromEntries(faults), ...counters }
+  }
+
+  private say(kind: string, message: string): void {
+    const now = performance.now()
+    if (now - (this.lastSaid.get(kind) ?? -Infinity) < SAY_EVERY_MS) return
+    this.lastSaid.set(kind, now)
+    process.stderr.write(`${this.name}: ${message}\n`)
+  }
+}
+
+function describe(e: unknown): string {
+  if (e instanceof Error) return `${e.name}: ${e.message}${e.stack ? `\n${e.stack.split('\n').slice(1, 4).join('\n')}` : ''}`
+  return String(e)
+}
