@@ -91,10 +91,22 @@ export function defineNF<Config>(nf: NFModule<Config>): NFModule<Config> {
   return nf
 }
 
+// A module of one's own may be loaded with its own copy of this file (tsx compiles each
+// TypeScript module graph apart; a project may install its own xio-chain): its NFConfigError
+// is then another class. A brand in the global symbol registry makes `instanceof` hold across
+// every copy.
+const CONFIG_ERROR = Symbol.for('xio-chain.NFConfigError')
+
 /** A config mistake, naming the JSON path of the field (e.g. /rules/2/dstPort). */
 export class NFConfigError extends Error {
+  readonly [CONFIG_ERROR] = true
+
   constructor(readonly path: string, message: string) {
     super(`${path}: ${message}`)
     this.name = 'NFConfigError'
+  }
+
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return typeof value === 'object' && value !== null && (value as { [CONFIG_ERROR]?: unknown })[CONFIG_ERROR] === true
   }
 }
