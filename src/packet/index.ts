@@ -17,3 +17,5 @@ export * from './flow.ts'
 export * from './address.ts'
 export * from './l4-checksum.ts'
 export * from './build.ts'
+// A config schema may use the shared address and port definitions ({ "$ref": "#/definitions/Ipv4" }): bundle() adds them.
+export { bundle, type JsonSchema } from './schema.ts'
