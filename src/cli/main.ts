@@ -7,6 +7,7 @@ import { ChainError, RunningChain } from '../chain/launcher.ts'
 import { checkPcapFormat, PcapError } from '../chain/pcap.ts'
 import { cleanStaleRegions, XioError, observe } from '../xio/index.ts'
 import { statsLines } from './stats.ts'
+import { ChainMetrics, parseListen, serveMetrics } from './metrics.ts'
 import { LabError, labDown, labUp } from './lab.ts'
 import { ScaffoldError, scaffoldNf } from './scaffold.ts'
 import { chainSource, describeExit, observerSource } from '../tui/sources.ts'
@@ -40,7 +41,8 @@ class UsageError extends Error {}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
-async function run(spec: string, options: { duration?: number; tui: boolean; prefix?: string; maxRestarts: number }) {
+async function run(spec: string, options: { duration?: number; tui: boolean; prefix?: string; maxRestarts: number; metrics?: string }) {
+  const listen = options.metrics === undefined ? undefined : listenAt(options.metrics, '--metrics')
   const chain = await loadChain(spec)
   // Before start: a Ctrl-C while NFs come up must still stop them and remove the region.
   let stop = false
@@ -51,6 +53,10 @@ async function run(spec: string, options: { duration?: number; tui: boolean; pre
     stop = true
   })
   const running = await RunningChain.start(chain, { prefix: options.prefix, maxRestarts: options.maxRestarts })
+  const metricsServer = listen && (await serveMetrics(new ChainMetrics(() => running.manager.snapshot()), listen).catch(async (e: Error) => {
+    await running.stop()
+    throw new UsageError(`--metrics ${options.metrics}: ${e.message}`)
+  }))
   const dashboard = options.tui && process.stdout.isTTY === true
   // The dashboard shows NF exits itself and prints them when it closes; stderr would tear its screen.
   if (!dashboard) running.on('nf-exit', (e) => process.stderr.write(`${describeExit(e)}\n`))
@@ -74,6 +80,7 @@ async function run(spec: string, options: { duration?: number; tui: boolean; pre
       before = after
     }
   }
+  metricsServer?.close()
   await running.stop()
   await pumping
   if (running.failure) throw running.failure
@@ -142,6 +149,42 @@ async function top(prefix: string) {
   }
 }
 
+function listenAt(text: string, flag: string): { host: string; port: number } {
+  const listen = parseListen(text)
+  if (!listen) throw new UsageError(`${flag} ${text}: expected [host:]port, e.g. 9464 or 0.0.0.0:9464`)
+  return listen
+}
+
+/** One snapshot of a running chain: JSON, or the Prometheus text `metrics` would serve. */
+async function stats(prefix: string, json: boolean) {
+  const observer = observe(prefix)
+  try {
+    if (json) process.stdout.write(`${JSON.stringify(observer.view.snapshot(), null, 2)}\n`)
+    else process.stdout.write(await new ChainMetrics(() => observer.view.snapshot()).text())
+  } finally {
+    observer.close()
+  }
+}
+
+async function metrics(prefix: string, listenText: string) {
+  const listen = listenAt(listenText, '--listen')
+  const observer = observe(prefix)
+  let server
+  try {
+    server = await serveMetrics(new ChainMetrics(() => observer.view.snapshot()), listen)
+  } catch (e) {
+    observer.close()
+    throw new UsageError(`--listen ${listenText}: ${(e as Error).message}`)
+  }
+  process.stdout.write(`serving chain '${prefix}' at http://${listen.host.includes(':') ? `[${listen.host}]` : listen.host}:${listen.port}/metrics; Ctrl-C stops\n`)
+  let stop = false
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => (stop = true))
+  while (!stop && observer.managerAlive()) await sleep(200)
+  if (!stop) process.stdout.write(`the chain on prefix '${prefix}' has stopped\n`)
+  server.close()
+  observer.close()
+}
+
 const cli = yargs(hideBin(process.argv))
   .scriptName('xio-chain')
   .usage('$0 <command>\n\nRun chains of network functions on a zero-copy shared-memory data plane.')
@@ -159,9 +202,10 @@ const cli = yargs(hideBin(process.argv))
         .option('tui', { type: 'boolean', default: true, describe: 'dashboard on a terminal (--no-tui: plain stats lines)' })
         .option('prefix', { type: 'string', describe: 'shared data prefix (default: from the spec)' })
         .option('max-restarts', { type: 'number', default: 5, describe: 'restarts of one NF instance before the chain gives up' })
+        .option('metrics', { type: 'string', describe: 'serve Prometheus metrics at http://[host:]port/metrics (host default 127.0.0.1)' })
         .example('$0 run chains/fw-nat.json', 'replay the bundled captures through firewall and NAT')
         .example('$0 run chains/l2fwd.json --duration 10 --no-tui', 'ten seconds, stats as plain lines'),
-    (a) => run(a.spec, { duration: a.duration === undefined ? undefined : Number(a.duration), tui: a.tui, prefix: a.prefix, maxRestarts: a.maxRestarts }),
+    (a) => run(a.spec, { duration: a.duration === undefined ? undefined : Number(a.duration), tui: a.tui, prefix: a.prefix, maxRestarts: a.maxRestarts, metrics: a.metrics }),
   )
   .command(
     'replay <spec>',
@@ -192,6 +236,26 @@ const cli = yargs(hideBin(process.argv))
     'Watch a running chain from another terminal (read-only)',
     (y) => y.option('prefix', { type: 'string', demandOption: true, describe: 'the running chain\'s prefix' }).example('$0 top --prefix fw-nat', ''),
     (a) => top(a.prefix),
+  )
+  .command(
+    'stats',
+    'Print a running chain\'s counters once (read-only)',
+    (y) =>
+      y
+        .option('prefix', { type: 'string', demandOption: true, describe: 'the running chain\'s prefix' })
+        .option('json', { type: 'boolean', default: false, describe: 'every counter as JSON (else: Prometheus text)' })
+        .example('$0 stats --prefix fw-nat --json', ''),
+    (a) => stats(a.prefix, a.json),
+  )
+  .command(
+    'metrics',
+    'Serve a running chain\'s counters to Prometheus (read-only) until Ctrl-C',
+    (y) =>
+      y
+        .option('prefix', { type: 'string', demandOption: true, describe: 'the running chain\'s prefix' })
+        .option('listen', { type: 'string', demandOption: true, describe: '[host:]port to serve /metrics on (host default 127.0.0.1)' })
+        .example('$0 metrics --prefix fw-nat --listen 9464', 'scrape http://127.0.0.1:9464/metrics'),
+    (a) => metrics(a.prefix, a.listen),
   )
   .command(
     'clean',
@@ -238,7 +302,7 @@ const cli = yargs(hideBin(process.argv))
         `next: npm install --save-dev tsx (for TypeScript), node --import tsx --test ${a.name}.test.ts, xio-chain run chain.json (in ${a.dir ?? a.name})\n`)
     },
   )
-  .demandCommand(1, 'name a command: run, replay, validate, top, clean, lab or new')
+  .demandCommand(1, 'name a command: run, replay, validate, top, stats, metrics, clean, lab or new')
   .epilog(
     'A chain spec is JSON: endpoints (NFs and ports) and links between them, checked against chains/chain.schema.json ' +
       '(point "$schema" at it for editor completion). The bundled chains in chains/ are examples; the README explains each.',

@@ -65,10 +65,10 @@ function startScript(script: string, args: string[], as?: { uid: number; gid: nu
 }
 
 /** Polls until `ready()` is true or the timeout passes; returns whether it became true. */
-export async function until(ready: () => boolean, timeoutMs = 10_000, everyMs = 10): Promise<boolean> {
+export async function until(ready: () => boolean | Promise<boolean>, timeoutMs = 10_000, everyMs = 10): Promise<boolean> {
   const deadline = Date.now() + timeoutMs
   while (Date.now() < deadline) {
-    if (ready()) return true
+    if (await ready()) return true
     await new Promise((r) => setTimeout(r, everyMs))
   }
   return ready()

@@ -1,0 +1,135 @@
+// Every counter of a running chain in the Prometheus text format (prom-client), read from the
+// region at each scrape: per endpoint instance, per ring, the pool, the manager, and each NF's
+// own counters. `run --metrics <port>` serves the chain it runs; `metrics --prefix P --listen
+// <port>` serves one running elsewhere, attached read-only. Nothing is kept between scrapes
+// but the last snapshot, so a scrape costs one read of the region and the data path never
+// waits for it.
+import { createServer, type Server } from 'node:http'
+import { Counter, Gauge, Registry } from 'prom-client'
+import type { RegionSnapshot, RingName, SlotSnapshot } from '../xio/index.ts'
+
+type Labels = Record<string, string | number>
+type Metric = Counter<string> | Gauge<string>
+
+/** NF counters whose names start so are drop reasons: `drop/<reason>`. */
+export const DROP_PREFIX = 'drop/'
+
+/** A chain's metrics; `text()` reads a fresh snapshot and renders all of them. */
+export class ChainMetrics {
+  readonly registry = new Registry()
+  private snapshot: RegionSnapshot | undefined
+
+  constructor(private readonly read: () => RegionSnapshot) {
+    const slots = () => this.snapshot!.slots.filter((s) => s.state !== 'free')
+    const perSlot = (s: SlotSnapshot): Labels => ({ endpoint: s.name, instance: s.instance, slot: s.slot })
+    const endpoint = (name: string, help: string, value: (s: SlotSnapshot) => number, type: 'counter' | 'gauge' = 'counter') =>
+      this.family(type, `xio_endpoint_${name}`, help, ['endpoint', 'instance', 'slot'], () => slots().map((s) => [perSlot(s), value(s)]))
+
+    endpoint('rx_packets_total', 'Packets the manager delivered to the endpoint.', (s) => s.route.rxPackets)
+    endpoint('rx_bytes_total', 'Bytes the manager delivered to the endpoint.', (s) => s.route.rxBytes)
+    endpoint('tx_packets_total', 'Packets the endpoint sent on.', (s) => s.route.txPackets)
+    endpoint('tx_bytes_total', 'Bytes the endpoint sent on.', (s) => s.route.txBytes)
+    endpoint('dropped_total', 'Packets the endpoint asked to drop (its reasons: xio_nf_drops_total).', (s) => s.route.dropped)
+    endpoint('no_route_total', 'Packets sent through a gate that leads nowhere, or to an endpoint with no live instance.', (s) => s.route.noRoute)
+    endpoint('invalid_total', 'Descriptors the endpoint sent or freed that were not its own, or longer than a buffer: refused.', (s) => s.route.invalid)
+    endpoint('reclaimed_total', 'Buffers taken back from the endpoint when it left or died.', (s) => s.route.reclaimed)
+    endpoint('wakes_total', 'Times the manager woke the endpoint.', (s) => s.route.wakes)
+    endpoint('malloc_failures_total', 'Allocations that found the pool dry.', (s) => s.endpoint.mallocFails)
+    endpoint('sleeps_total', 'Times the endpoint slept waiting for packets.', (s) => s.endpoint.sleeps)
+    endpoint('up', 'Whether the manager serves the endpoint (0: detaching or cut off for a fault).', (s) => (s.state === 'active' ? 1 : 0), 'gauge')
+
+    const ringNames: RingName[] = ['rx', 'tx', 'alloc', 'free']
+    const ring = (name: string, help: string, value: (s: SlotSnapshot, r: RingName) => number, type: 'counter' | 'gauge') =>
+      this.family(type, `xio_ring_${name}`, help, ['endpoint', 'instance', 'slot', 'ring'], () =>
+        slots().flatMap((s) => ringNames.map((r): [Labels, number] => [{ ...perSlot(s), ring: r }, value(s, r)])),
+      )
+    ring('used', 'Descriptors in the ring now.', (s, r) => s.rings[r].used, 'gauge')
+    ring('size', 'Descriptors the ring holds.', (s, r) => s.rings[r].size, 'gauge')
+    ring('enqueued_total', 'Descriptors put on the ring.', (s, r) => s.rings[r].enqueued, 'counter')
+    ring('refused_total', 'Descriptors offered to the full ring and refused: backpressure, the sender keeps and retries them.', (s, r) => s.rings[r].refused, 'counter')
+
+    const nfCounters = (drops: boolean) => () =>
+      slots().flatMap((s) =>
+        Object.entries(s.nf)
+          .filter(([name]) => name.startsWith(DROP_PREFIX) === drops)
+          .map(([name, value]): [Labels, number] => [{ ...perSlot(s), [drops ? 'reason' : 'name']: drops ? name.slice(DROP_PREFIX.length) : name }, value]),
+      )
+    this.family('counter', 'xio_nf_drops_total', 'Packets the NF dropped, by its reason.', ['endpoint', 'instance', 'slot', 'reason'], nfCounters(true))
+    this.family('gauge', 'xio_nf_value', 'The NF\'s own counters, by name, as it last published them (about twice a second).', ['endpoint', 'instance', 'slot', 'name'], nfCounters(false))
+
+    const pool = (name: string, help: string, value: (s: RegionSnapshot) => number) => this.family('gauge', `xio_pool_${name}`, help, [], () => [[{}, value(this.snapshot!)]])
+    pool('buffers', 'Packet buffers in the pool.', (s) => s.pool.buffers)
+    pool('free_buffers', 'Buffers on the pool\'s free stack.', (s) => s.pool.free)
+    pool('cached_buffers', 'Free buffers parked in endpoints\' alloc rings.', (s) => s.pool.cached)
+    pool('in_use_buffers', 'Buffers holding packets (in rings, endpoints or NFs).', (s) => s.pool.inUse)
+
+    const manager = (name: string, help: string, value: (m: RegionSnapshot['manager']) => number, type: 'counter' | 'gauge' = 'counter') =>
+      this.family(type, `xio_manager_${name}`, help, [], () => [[{}, value(this.snapshot!.manager)]])
+    manager('routed_total', 'Descriptors the manager routed.', (m) => m.routed)
+    manager('loops_total', 'Passes of the manager\'s loop.', (m) => m.loops)
+    manager('busy_loops_total', 'Passes that moved at least one descriptor.', (m) => m.busyLoops)
+    manager('sleeps_total', 'Times the manager slept for lack of work.', (m) => m.sleeps)
+    manager('wakeups_total', 'Times the manager was woken.', (m) => m.wakeups)
+    manager('dropped_total', 'Packets the manager freed because an endpoint asked it to drop them.', (m) => m.dropped)
+    manager('no_route_total', 'Packets with nowhere to go: a gate not linked, or an endpoint with no live instance.', (m) => m.noRoute)
+    manager('invalid_total', 'Descriptors refused: not the sender\'s own, or longer than a buffer.', (m) => m.invalid)
+    manager('oversize_total', 'Descriptors whose length exceeded a buffer.', (m) => m.oversize)
+    manager('held', 'Descriptors the manager holds for endpoints whose rings are full.', (m) => m.held, 'gauge')
+    manager('faults_total', 'Endpoints cut off for breaking the ring protocol.', (m) => m.faults)
+    manager('deaths_total', 'Endpoint processes that died holding a slot.', (m) => m.deaths)
+    manager('reclaimed_total', 'Buffers reclaimed from endpoints that left or died.', (m) => m.reclaimed)
+    manager('pool_dry_total', 'Times the pool had no buffer to refill an alloc ring.', (m) => m.poolDry)
+  }
+
+  /** The Prometheus text exposition of a fresh snapshot. */
+  async text(): Promise<string> {
+    this.snapshot = this.read()
+    return this.registry.metrics()
+  }
+
+  get contentType(): string {
+    return this.registry.contentType
+  }
+
+  private family(type: 'counter' | 'gauge', name: string, help: string, labelNames: string[], samples: () => Array<[Labels, number]>): Metric {
+    // Values are the region's, set at each scrape: reset, then each sample as it is now.
+    const collect = function (this: Metric) {
+      this.reset()
+      for (const [labels, value] of samples()) {
+        if (this instanceof Counter) this.inc(labels, value)
+        else this.set(labels, value)
+      }
+    }
+    const options = { name, help, labelNames, registers: [this.registry], collect }
+    return type === 'counter' ? new Counter(options) : new Gauge(options)
+  }
+}
+
+/** Serves `metrics.text()` at /metrics on host:port; resolves once listening. */
+export function serveMetrics(metrics: ChainMetrics, listen: { host: string; port: number }): Promise<Server> {
+  const server = createServer((request, response) => {
+    if (request.method !== 'GET' || (request.url ?? '/').split('?')[0] !== '/metrics') {
+      response.writeHead(404, { 'content-type': 'text/plain' }).end('metrics are at /metrics\n')
+      return
+    }
+    metrics.text().then(
+      (text) => response.writeHead(200, { 'content-type': metrics.contentType }).end(text),
+      (e: Error) => response.writeHead(500, { 'content-type': 'text/plain' }).end(`${e.message}\n`),
+    )
+  })
+  return new Promise((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(listen.port, listen.host, () => {
+      server.off('error', reject)
+      resolve(server)
+    })
+  })
+}
+
+/** `[host:]port` as --listen takes it; the host defaults to loopback. */
+export function parseListen(text: string): { host: string; port: number } | null {
+  const m = /^(?:(\[[^\]]+\]|[^:]+):)?(\d{1,5})$/.exec(text)
+  const port = m ? Number(m[2]) : NaN
+  if (!m || port < 1 || port > 65535) return null
+  return { host: m[1]?.replace(/^\[|\]$/g, '') ?? '127.0.0.1', port }
+}
