@@ -25,10 +25,10 @@ process.on('SIGINT', () => {})
 const xio = await attach({ prefix, name })
 let created: CreatedNF | undefined
 try {
-  created = createNF(xio, nf, (endpoint.spec as { config?: unknown }).config ?? {})
+  created = createNF(xio, nf, (endpoint.spec as { config?: unknown }).config ?? {}, clock === 'packets' ? 'packets' : 'wall')
   // The launcher counts an instance as started only once its config has been accepted.
   process.stdout.write('ready\n')
-  await runNF(xio, created, { stopping: () => stopping || !xio.managerAlive(), clock: clock === 'packets' ? 'packets' : 'wall', name })
+  await runNF(xio, created, { stopping: () => stopping || !xio.managerAlive(), name })
 } catch (e) {
   if (e instanceof XioError && e.code === 'FAULTED') {
     // Cut off by the manager for a stray write into its own rings: leave, to be restarted.

@@ -12,12 +12,6 @@ export interface RunOptions {
   burst?: number
   /** Checked between bursts; the loop returns once it is true. */
   stopping: () => boolean
-  /**
-   * The NF's time: 'wall' (the default), or 'packets', each packet's capture timestamp, so a
-   * replay expires NAT mappings and conntrack entries exactly as the captures' own time says,
-   * however fast or slow the machine replays them.
-   */
-  clock?: 'wall' | 'packets'
   /** What its messages call the NF (default: its endpoint id). */
   name?: string
 }
@@ -72,19 +66,34 @@ export interface NFEnvWithOutbox extends NFEnv {
   readonly packets: Outbox
   /** How many gates the NF has: a verdict outside [0, gateCount) is a fault. */
   readonly gateCount: number
+  /** The NF's time, as createNF was told (see NFClock). */
+  readonly clock: NFClock
+  /** On the packet clock: the capture time (ms) of the packet being decided, which now() returns. */
+  packetMs: number
 }
 
-export function nfEnv(xio: Xio, gates: readonly string[]): NFEnvWithOutbox {
-  return {
+/**
+ * An NF's time: 'wall' (the default), or 'packets', each packet's capture timestamp, for
+ * env.now() and tick() alike, so a replay expires NAT mappings and conntrack entries and
+ * refills token buckets exactly as the captures' own time says, however fast or slow the
+ * machine replays them.
+ */
+export type NFClock = 'wall' | 'packets'
+
+export function nfEnv(xio: Xio, gates: readonly string[], clock: NFClock = 'wall'): NFEnvWithOutbox {
+  const env: NFEnvWithOutbox = {
     endpointId: (name) => xio.endpointId(name),
     gateTarget: (gate) => {
       const index = gates.indexOf(gate)
       return index < 0 ? -1 : xio.gateTarget(index)
     },
-    now: () => performance.now(),
+    now: clock === 'packets' ? () => env.packetMs : () => performance.now(),
     packets: new Outbox(xio),
     gateCount: gates.length,
+    clock,
+    packetMs: 0,
   }
+  return env
 }
 
 /** An NF built for an endpoint, with the environment it was built in. */
@@ -94,8 +103,8 @@ export interface CreatedNF {
 }
 
 /** Builds the NF from its config for this endpoint; throws NFConfigError on a bad config. */
-export function createNF<Config>(xio: Xio, nf: NFModule<Config>, config: Config): CreatedNF {
-  const env = nfEnv(xio, nf.gates)
+export function createNF<Config>(xio: Xio, nf: NFModule<Config>, config: Config, clock: NFClock = 'wall'): CreatedNF {
+  const env = nfEnv(xio, nf.gates, clock)
   return { instance: nf.create(config, env), env }
 }
 
@@ -124,7 +133,7 @@ export async function runNF(xio: Xio, nf: CreatedNF, options: RunOptions): Promi
   const faults = new NFFaults(options.name ?? `endpoint ${xio.id}`)
   const burst = new Uint32Array(options.burst ?? 32)
   const p: Packet = { bytes: xio.bytes, view: xio.view, d: 0, at: 0, length: 0, from: 0, inPort: 0, flowHash: 0 }
-  const packetClock = options.clock === 'packets'
+  const packetClock = env.clock === 'packets'
   let lastTick = packetClock ? -Infinity : performance.now()
   let lastYield = performance.now()
   let lastPublish = 0
@@ -139,11 +148,12 @@ export async function runNF(xio: Xio, nf: CreatedNF, options: RunOptions): Promi
       let out = 0  // descriptors going back with this burst: all but the ones the NF held
       for (let i = 0; i < n; i++) {
         const d = burst[i]
-        if (packetClock && instance.tick) {
-          // Ticks follow the packets one by one, so their timing never depends on how they
-          // happened to be batched.
+        if (packetClock) {
+          // now() and ticks follow the packets one by one, so their timing never depends on
+          // how they happened to be batched.
           const t = xio.timestampMs(d)
-          if (t - lastTick >= TICK_MS) {
+          env.packetMs = t
+          if (instance.tick && t - lastTick >= TICK_MS) {
             faults.guard('tick', () => instance.tick!(t))
             lastTick = t
           }
