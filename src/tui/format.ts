@@ -21,6 +21,13 @@ export function si(value: number | null | undefined): string {
 }
 
 /** si() right-aligned in `width` columns. */
+/** Nanoseconds as people read them: 850ns, 12.4µs, 3.10ms, 1.20s. */
+export function duration(ns: number): string {
+  if (ns < 1000) return `${Math.round(ns)}ns`
+  const [value, unit] = ns < 1e6 ? [ns / 1e3, 'µs'] : ns < 1e9 ? [ns / 1e6, 'ms'] : [ns / 1e9, 's']
+  return `${value.toFixed(value >= 100 ? 0 : value >= 10 ? 1 : 2)}${unit}`
+}
+
 export function cell(value: number | null | undefined, width = CELL): string {
   return si(value).padStart(width)
 }

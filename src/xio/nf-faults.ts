@@ -41,7 +41,7 @@ export class NFFaults {
     return this.processErrors + this.badVerdicts + this.tickErrors + this.countersErrors > 0
   }
 
-  /** The NF's counters with the faults that happened added (none of them when all is well). */
+  /** The NF's counters with the faults that happened added first (none of them when all is well). */
   addTo(counters: Record<string, number>): Record<string, number> {
     if (!this.any()) return counters
     const { processErrors, badVerdicts, tickErrors, countersErrors } = this

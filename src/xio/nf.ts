@@ -7,6 +7,7 @@ import { DROP, HOLD, type NFEnv, type NFInstance, type NFModule, type Packet, ty
 export { defineNF } from './nf-types.ts'
 import type { Xio } from './xio.ts'
 import { NFFaults } from './nf-faults.ts'
+import { BurstTimes } from './burst-times.ts'
 
 export interface RunOptions {
   burst?: number
@@ -137,14 +138,20 @@ export async function runNF(xio: Xio, nf: CreatedNF, options: RunOptions): Promi
   let lastTick = packetClock ? -Infinity : performance.now()
   let lastYield = performance.now()
   let lastPublish = 0
+  const times = new BurstTimes()
   const publish = () => {
     const counters = instance.counters ? faults.guard('counters', () => instance.counters!()) : undefined
-    if (counters || faults.any()) xio.region.publishNfCounters(xio.slot, faults.addTo(counters ?? {}))
+    // The runner's own figures first (how long bursts take, the NF's faults), then the NF's.
+    const published: Record<string, number> = {}
+    times.publishInto(published)
+    Object.assign(published, faults.addTo(counters ?? {}))
+    if (Object.keys(published).length) xio.region.publishNfCounters(xio.slot, published)
   }
   let failed = false
   try {
     while (!options.stopping()) {
       const n = xio.rxWait(burst, TICK_MS)
+      const started = n > 0 ? performance.now() : 0
       let out = 0  // descriptors going back with this burst: all but the ones the NF held
       for (let i = 0; i < n; i++) {
         const d = burst[i]
@@ -186,6 +193,7 @@ export async function runNF(xio: Xio, nf: CreatedNF, options: RunOptions): Promi
         burst[out++] = d
       }
       // A manager that stopped will never drain the ring; leave, and detaching returns the rest.
+      if (n > 0) times.record((performance.now() - started) * 1e6, n)
       if (!transmitAll(xio, burst, out, options.stopping)) return
       const now = performance.now()
       if (!packetClock && instance.tick && now - lastTick >= TICK_MS) {

@@ -107,6 +107,13 @@ test('NF counters: an NF whose own code threw shows it first, whatever kind of N
   t.regex(row(text, 'fw'), /^fw +tick\(\) threw 1 +web 63\.0k/)
 })
 
+test('NF counters: how long an NF takes over a burst, p50 and p99, and per packet', (t) => {
+  const m = model()
+  const guard = { label: 'guard', kind: 'other' as const, counters: { burstP50Ns: 1024, burstP99Ns: 18_432, nsPerPacket: 45, passed: 7 } }
+  const { text } = show('nfs', 140, undefined, { ...m, nfs: [guard] })
+  t.regex(row(text, 'guard'), /^guard +burst p50 1\.02µs +p99 18\.4µs +per packet 45ns +passed 7$/)
+})
+
 test('chain: ports and NFs in spec order, gates named', (t) => {
   const { text } = show('chain')
   t.true(text.includes('lan ──▶ fw ──▶ nat ─outside─▶ wan'))

@@ -1,8 +1,9 @@
 // What each NF counts for itself (published into its slot about twice a second): firewall
 // rule hits by rule, NAT mappings and translations, interface ports' frames and drops. Unknown
-// NFs show their counters as named; faults of the NF's own code come first for every NF.
+// NFs show their counters as named. For every NF, what its runner measured comes first: faults
+// of the NF's own code, then how long its bursts take.
 import { Text } from 'ink'
-import { si } from '../format.ts'
+import { duration, si } from '../format.ts'
 import type { DashboardModel, NfInfo } from '../model.ts'
 import type { PanelContent } from './panel.tsx'
 
@@ -54,18 +55,30 @@ function interfaceItems(nf: NfInfo): Item[] {
   return items
 }
 
-// The NF's own bugs, counted by the runner (src/xio/nf-faults.ts), lead its line whatever it is.
+// The NF's own bugs, counted by the runner (src/xio/nf-faults.ts), lead its line whatever it
+// is, then how long its bursts take.
 const FAULTS = [
   ['processErrors', 'process() threw'], ['badVerdicts', 'bad verdicts'], ['tickErrors', 'tick() threw'], ['countersErrors', 'counters() threw'],
 ] as const
 
+// The runner's timing of the NF's bursts (src/xio/burst-times.ts).
+const TIMING = ['burstP50Ns', 'burstP99Ns', 'nsPerPacket']
+
+function timingItems(c: Record<string, number>): Item[] {
+  if (c.burstP50Ns === undefined) return []
+  return [['burst p50', duration(c.burstP50Ns)], ['p99', duration(c.burstP99Ns)], ['per packet', duration(c.nsPerPacket)]]
+}
+
 function items(nf: NfInfo): Item[] {
-  const faults: Item[] = FAULTS.filter(([key]) => nf.counters[key]).map(([key, name]) => [name, si(nf.counters[key])])
-  if (nf.kind === 'firewall') return [...faults, ...firewallItems(nf)]
-  if (nf.kind === 'nat') return [...faults, ...natItems(nf)]
-  if (nf.kind === 'interface') return [...faults, ...interfaceItems(nf)]
-  const own = Object.entries(nf.counters).filter(([k]) => !FAULTS.some(([key]) => key === k))
-  return [...faults, ...own.map(([k, v]): Item => [k, si(v)])]
+  const runner: Item[] = [
+    ...FAULTS.filter(([key]) => nf.counters[key]).map(([key, name]): Item => [name, si(nf.counters[key])]),
+    ...timingItems(nf.counters),
+  ]
+  if (nf.kind === 'firewall') return [...runner, ...firewallItems(nf)]
+  if (nf.kind === 'nat') return [...runner, ...natItems(nf)]
+  if (nf.kind === 'interface') return [...runner, ...interfaceItems(nf)]
+  const own = Object.entries(nf.counters).filter(([k]) => !FAULTS.some(([key]) => key === k) && !TIMING.includes(k))
+  return [...runner, ...own.map(([k, v]): Item => [k, si(v)])]
 }
 
 /** Items packed into lines of `width`, the NF's name leading its first. */
