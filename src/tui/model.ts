@@ -33,7 +33,12 @@ export interface RingRow {
   /** Descriptors refused because the ring was full: the sender kept them and retried. */
   full: number
   fullRate: number | null
+  /** Descriptors enqueued per second, one sample per refresh, oldest first (at most RING_HISTORY). */
+  history: number[]
 }
+
+/** Samples of each ring's rate kept for its sparkline. */
+export const RING_HISTORY = 30
 
 export interface PoolInfo {
   buffers: number
@@ -112,6 +117,9 @@ export class Sampler {
   private prevSlots = new Map<string, SlotSnapshot>()
   private readonly history: number[] = []
   private started: number | null = null
+  /** Each ring's recent rates, by slot, generation and ring; rings of slots gone are forgotten. */
+  private ringRates = new Map<string, number[]>()
+  private ringRatesNext = new Map<string, number[]>()
   /** Instances seen per endpoint: one that vanishes without a spec to say so is dead. */
   private readonly seen = new Map<string, number>()
 
@@ -175,7 +183,11 @@ export class Sampler {
           dropTotal: drops,
           restarts,
         })
-        for (const ring of ['rx', 'tx'] as const) rings.push(ringRow(label(slot.instance), ring, slot.rings[ring], before?.rings[ring], rate))
+        for (const ring of ['rx', 'tx'] as const) {
+          const row = ringRow(label(slot.instance), ring, slot.rings[ring], before?.rings[ring], rate)
+          row.history = this.ringHistory(`${slotKey(slot)}/${ring}`, row.rate)
+          rings.push(row)
+        }
         if (Object.keys(slot.nf).length) nfs.push({ label: label(slot.instance), ...nfKind(e.kind, slot.nf), counters: slot.nf, rules: e.rules })
       }
       // Instances that should be there and are not: between an exit and the restart, or gone.
@@ -203,6 +215,8 @@ export class Sampler {
 
     this.prev = s
     this.prevSlots = new Map(s.slots.filter(live).map((x) => [slotKey(x), x]))
+    this.ringRates = this.ringRatesNext
+    this.ringRatesNext = new Map()
     this.started ??= s.time
     return {
       name: this.topology.name,
@@ -226,6 +240,13 @@ export class Sampler {
     for (const svc of s.services) if (!known.has(svc.name)) order.push({ name: svc.name, gates: 0 })
     return order
   }
+
+  /** The ring's rates so far with this one added; carried to the next sample only if the ring is still there. */
+  private ringHistory(key: string, rate: number | null): number[] {
+    const history = [...(this.ringRates.get(key) ?? []), ...(rate === null ? [] : [rate])].slice(-RING_HISTORY)
+    this.ringRatesNext.set(key, history)
+    return history
+  }
 }
 
 function ringRow(
@@ -243,6 +264,7 @@ function ringRow(
     rate: rate(now.enqueued, before?.enqueued),
     full: now.refused,
     fullRate: rate(now.refused, before?.refused),
+    history: [],
   }
 }
 

@@ -90,7 +90,8 @@ test('run shows the dashboard under load, top watches it, q stops everything and
   t.true(loaded, `no ring rows with non-zero rates on the screen:\n${screen}`)
   for (const endpoint of ['lan', 'wan', 'fw', 'nat']) for (const ring of ['rx', 'tx']) t.truthy(ringRow(screen, endpoint, ring), `${endpoint} ${ring} ring row`)
   t.regex(screen, /lan ──▶ fw ──▶ nat ─outside─▶ wan/)
-  t.regex(screen, /^fw +web \S+/m, 'firewall rule hits')
+  t.regex(screen, /^fw +burst p50 \S+ +p99 \S+/m, 'how long the firewall takes over a burst')
+  t.regex(screen, /\bweb [\d.]+[kM]?\b/, 'firewall rule hits')
   t.regex(screen, /q quit \(stops the chain\)/)
 
   const topStatus = start('top', ['top', '--prefix', prefix], dir)
@@ -101,7 +102,7 @@ test('run shows the dashboard under load, top watches it, q stops everything and
   }, 30_000, 250)
   t.true(watching, `top shows no rates:\n${topScreen}`)
   t.regex(topScreen, /lan ──▶ fw ──▶ nat ─outside─▶ wan/, 'top draws the chain with its gate names, as run does')
-  t.regex(topScreen, /^fw +web \S+/m, 'and names firewall rules by their comments')
+  t.regex(topScreen, /\bweb [\d.]+[kM]?\b/, 'and names firewall rules by their comments')
 
   tmux('send-keys', '-t', 'run', 'q')
   t.true(await until(() => existsSync(runStatus) && !sessionAlive('run'), 30_000, 100), 'run did not exit after q')

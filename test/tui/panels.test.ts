@@ -55,11 +55,19 @@ test('endpoints: a narrow terminal loses totals before rates', (t) => {
 })
 
 test('rings: used/size, a bar of the right length, enqueue rate and refusals', (t) => {
-  const { text } = show('rings')
+  const { text } = show('rings', 131)
   const wanRx = row(text, 'wan          rx')
-  t.regex(wanRx, /^wan +rx +█{39}▏ +1000\/1024 +98% +20\.0k +2\.50k +2\.50k$/, '1000/1024 of a 40-cell bar is 39 cells and an eighth')
-  t.regex(row(text, 'nat          rx'), /^nat +rx +█{20}░{20} +512\/1024 +50% +18\.0k +0 +0$/)
+  t.regex(wanRx, /^wan +rx +█{39}▏ +1000\/1024 +98% +20\.0k +[▁-█]* +2\.50k +2\.50k$/, '1000/1024 of a 40-cell bar is 39 cells and an eighth')
+  t.regex(row(text, 'nat          rx'), /^nat +rx +█{20}░{20} +512\/1024 +50% +18\.0k +[▁-█]* +0 +0$/)
   t.is(text.split('\n').filter((l) => / (rx|tx) +[█▏▎▍▌▋▊▉░]+ /.test(l)).length, 8, 'a row per ring')
+})
+
+test('rings: a sparkline of each ring\'s rate over the last refreshes, dropped first when narrow', (t) => {
+  const m = model()
+  const rings = m.rings.map((r) => (r.label === 'wan' && r.ring === 'rx' ? { ...r, history: [0, 5_000, 10_000, 20_000] } : r))
+  const { text } = show('rings', 131, undefined, { ...m, rings })
+  t.regex(row(text, 'wan          rx'), / 20\.0k +▁▃▅█ +2\.50k/)
+  t.notRegex(show('rings', 70, undefined, { ...m, rings }).text, /▁▃▅█/)
 })
 
 test('rings: colour by fill — green at half, yellow above, red near full', (t) => {
