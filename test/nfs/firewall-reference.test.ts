@@ -7,8 +7,8 @@ import test from 'ava'
 import fc from 'fast-check'
 import firewall, { type FirewallConfig, type FirewallRule } from '../../src/nfs/firewall/index.ts'
 import { parseCidr, parseIpv4, prefixMask } from '../../src/packet/index.ts'
-import { ipv4Frame, ipv6Frame, packetOf, type FrameSpec, type Ipv6FrameSpec } from '../packet/craft.ts'
-import { TestEnv } from './env.ts'
+import { harness } from '../../src/testing/index.ts'
+import { ipv4Frame, ipv6Frame, type FrameSpec, type Ipv6FrameSpec } from '../packet/craft.ts'
 
 const ENDPOINTS = { lan: 1, wan: 2 }
 const BASES = ['10.0.0.0', '10.1.0.0', '192.168.1.0', '0.0.0.0', '255.255.255.0', '127.255.255.0']
@@ -97,7 +97,7 @@ type Spec = { proto: 'tcp' | 'udp' | 'icmp' | 47; src: string; dst: string; srcP
 
 /** Checks every packet twice; returns how many matched a rule rather than the default. */
 function check(t: { is: (a: unknown, b: unknown, m?: string) => void }, cfg: FirewallConfig, pkts: Spec[]): number {
-  const nf = firewall.create(cfg, new TestEnv(ENDPOINTS))
+  const nf = harness(firewall, cfg, { endpoints: ENDPOINTS, buffers: 4 })
   let matched = 0
   // Twice: the second pass answers from the flow cache.
   for (let pass = 0; pass < 2; pass++) {
@@ -113,7 +113,7 @@ function check(t: { is: (a: unknown, b: unknown, m?: string) => void }, cfg: Fir
       })
       if (r >= 0) matched++
       const want = r >= 0 ? cfg.rules![r].action === 'allow' : (cfg.default ?? 'allow') === 'allow'
-      t.is(nf.process(packetOf(ipv4Frame(spec), { inPort: x.inPort })) === 0, want, JSON.stringify(x))
+      t.is(nf.send(ipv4Frame(spec), { inPort: x.inPort }).verdict === 'out', want, JSON.stringify(x))
     }
   }
   return matched
@@ -262,7 +262,7 @@ const mixedPacketArb: fc.Arbitrary<MixedSpec> = fc.oneof(packetArb.map(p => ({ v
 
 /** check() for both families; returns how many packets of each family matched a rule. */
 function checkMixed(t: { is: (a: unknown, b: unknown, m?: string) => void }, cfg: FirewallConfig, pkts: MixedSpec[]): [number, number] {
-  const nf = firewall.create(cfg, new TestEnv(ENDPOINTS))
+  const nf = harness(firewall, cfg, { endpoints: ENDPOINTS, buffers: 4 })
   const matched: [number, number] = [0, 0]
   for (let pass = 0; pass < 2; pass++) {
     for (const m of pkts) {
@@ -293,7 +293,7 @@ function checkMixed(t: { is: (a: unknown, b: unknown, m?: string) => void }, cfg
       const r = reference6(cfg, k)
       if (r >= 0 && pass === 0) matched[m.v6 ? 1 : 0]++
       const want = r >= 0 ? cfg.rules![r].action === 'allow' : (cfg.default ?? 'allow') === 'allow'
-      t.is(nf.process(packetOf(frame, { inPort: k.inPort })) === 0, want, JSON.stringify(m, (_, v) => (typeof v === 'bigint' ? text6(v, true) : v)))
+      t.is(nf.send(frame, { inPort: k.inPort }).verdict === 'out', want, JSON.stringify(m, (_, v) => (typeof v === 'bigint' ? text6(v, true) : v)))
     }
   }
   return matched

@@ -1,9 +1,9 @@
 import test from 'ava'
 import l2fwd from '../../src/nfs/l2fwd/index.ts'
-import { DROP, NFConfigError } from '../../src/xio/nf-types.ts'
+import { NFConfigError } from '../../src/xio/nf-types.ts'
 import { formatMac } from '../../src/packet/index.ts'
-import { frameOf, ipv4Frame, packetOf } from '../packet/craft.ts'
-import { TestEnv } from './env.ts'
+import { harness, MARKER } from '../../src/testing/index.ts'
+import { ipv4Frame } from '../packet/craft.ts'
 
 const A = '02:00:00:00:00:0a'
 const B = '02:00:00:00:00:0b'
@@ -11,45 +11,43 @@ const B = '02:00:00:00:00:0b'
 test('gates', t => t.deepEqual([...l2fwd.gates], ['out']))
 
 test('swaps MACs by default and leaves the rest alone', t => {
-  const nf = l2fwd.create({}, new TestEnv())
+  const h = harness(l2fwd, {})
   const f = ipv4Frame({ srcMac: A, dstMac: B, payload: 50 })
-  const p = packetOf(f)
-  t.is(nf.process(p), 0)
-  const g = frameOf(p)
+  const out = h.send(f)
+  t.is(out.verdict, 'out')
+  const g = out.frame
   t.is(formatMac(g, 0), A)
   t.is(formatMac(g, 6), B)
   t.deepEqual(g.slice(12), f.slice(12))
-  t.is(p.bytes[p.at - 1], 0xee)
-  t.is(p.bytes[p.at + p.length], 0xee)
+  // Nothing written just outside the frame: the buffer's marker is still there on both sides.
+  const at = h.offset(out.d)
+  t.is(h.bytes[at - 1], MARKER)
+  t.is(h.bytes[at + g.length], MARKER)
 })
 
 test('fixed dst: src becomes the old dst', t => {
-  const nf = l2fwd.create({ dst: 'aa:bb:cc:dd:ee:ff' }, new TestEnv())
-  const p = packetOf(ipv4Frame({ srcMac: A, dstMac: B }))
-  t.is(nf.process(p), 0)
-  t.is(formatMac(p.bytes, p.at), 'aa:bb:cc:dd:ee:ff')
-  t.is(formatMac(p.bytes, p.at + 6), B)
+  const out = harness(l2fwd, { dst: 'aa:bb:cc:dd:ee:ff' }).send(ipv4Frame({ srcMac: A, dstMac: B }))
+  t.is(out.verdict, 'out')
+  t.is(formatMac(out.frame, 0), 'aa:bb:cc:dd:ee:ff')
+  t.is(formatMac(out.frame, 6), B)
 })
 
 test('fixed src and dst', t => {
-  const nf = l2fwd.create({ src: '02:11:11:11:11:11', dst: '02:22:22:22:22:22' }, new TestEnv())
-  const p = packetOf(ipv4Frame({ srcMac: A, dstMac: B }))
-  nf.process(p)
-  t.is(formatMac(p.bytes, p.at), '02:22:22:22:22:22')
-  t.is(formatMac(p.bytes, p.at + 6), '02:11:11:11:11:11')
+  const out = harness(l2fwd, { src: '02:11:11:11:11:11', dst: '02:22:22:22:22:22' }).send(ipv4Frame({ srcMac: A, dstMac: B }))
+  t.is(formatMac(out.frame, 0), '02:22:22:22:22:22')
+  t.is(formatMac(out.frame, 6), '02:11:11:11:11:11')
 })
 
 test('frames shorter than an Ethernet header are dropped and counted', t => {
-  const nf = l2fwd.create({}, new TestEnv())
-  const p = packetOf(ipv4Frame().slice(0, 13))
-  t.is(nf.process(p), DROP)
-  t.is(nf.counters!().malformed, 1)
-  t.is(nf.process(packetOf(ipv4Frame().slice(0, 14))), 0)
+  const h = harness(l2fwd, {})
+  t.is(h.send(ipv4Frame().slice(0, 13)).verdict, 'drop')
+  t.is(h.counters().malformed, 1)
+  t.is(h.send(ipv4Frame().slice(0, 14)).verdict, 'out')
 })
 
 test('config errors name the field', t => {
-  const e = t.throws(() => l2fwd.create({ dst: 'nope' }, new TestEnv()), { instanceOf: NFConfigError })
+  const e = t.throws(() => harness(l2fwd, { dst: 'nope' }), { instanceOf: NFConfigError })
   t.is(e.path, '/dst')
-  const u = t.throws(() => l2fwd.create({ sorce: A } as never, new TestEnv()), { instanceOf: NFConfigError })
+  const u = t.throws(() => harness(l2fwd, { sorce: A } as never), { instanceOf: NFConfigError })
   t.is(u.path, '/sorce')
 })

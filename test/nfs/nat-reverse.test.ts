@@ -5,15 +5,15 @@
 import test from 'ava'
 import fc from 'fast-check'
 import { adjustChecksum16 } from '../../src/packet/index.ts'
-import { ipv4Frame, packetOf, frameOf } from '../packet/craft.ts'
-import { checksumsOk, fromInside, headers, INSIDE, LAN, natOf, OUTSIDE, replyTo } from './nat-helpers.ts'
+import { ipv4Frame } from '../packet/craft.ts'
+import { checksumsOk, headers, LAN, natOf, replyTo, WAN } from './nat-helpers.ts'
 
 const insideArb = fc.tuple(fc.nat(255), fc.nat(255), fc.nat(255)).map(([a, b, c]) => `10.${a}.${b}.${c}`)
 const remoteArb = fc.tuple(fc.integer({ min: 1, max: 223 }), fc.nat(255), fc.nat(255), fc.nat(255))
   .filter(([a]) => a !== 10).map(q => q.join('.'))
 
 test('translate then reverse gives back the original packet (property)', t => {
-  const { nf } = natOf()
+  const { h: nat, c } = natOf()
   fc.assert(fc.property(
     fc.constantFrom<'tcp' | 'udp' | 'icmp'>('tcp', 'udp', 'icmp'), insideArb, remoteArb,
     fc.integer({ min: 0, max: 65535 }), fc.integer({ min: 0, max: 65535 }), fc.uint8Array({ maxLength: 200 }),
@@ -21,49 +21,49 @@ test('translate then reverse gives back the original packet (property)', t => {
     (proto, src, dst, sp, dp, payload, options, vlan, noUdpChecksum) => {
       const spec = { proto, src, dst, srcPort: sp, dstPort: dp, icmpType: 8, icmpId: sp, payload, options, vlan, noUdpChecksum }
       const original = ipv4Frame(spec)
-      const p = packetOf(original, { from: LAN })
-      t.is(nf.process(p), OUTSIDE)
-      t.true(checksumsOk(p))
-      const r = replyTo(p)
+      const out = nat.send(original, { from: LAN })
+      t.is(out.verdict, 'outside')
+      t.true(checksumsOk(out.frame))
+      const r = replyTo(out.frame)
       const h = headers(r)
       if (proto === 'icmp') {
-        r.bytes[h.l4] = 0 // echo reply
-        adjustChecksum16(r.bytes, h.l4 + 2, 0x0800, 0x0000)
+        r[h.l4] = 0 // echo reply
+        adjustChecksum16(r, h.l4 + 2, 0x0800, 0x0000)
       }
-      t.is(nf.process(r), INSIDE)
-      t.true(checksumsOk(r))
-      const back = replyTo(r, LAN)
+      const back = nat.send(r, { from: WAN })
+      t.is(back.verdict, 'inside')
+      t.true(checksumsOk(back.frame))
+      const again = replyTo(back.frame)
       if (proto === 'icmp') {
-        back.bytes[h.l4] = 8
-        adjustChecksum16(back.bytes, h.l4 + 2, 0x0000, 0x0800)
+        again[h.l4] = 8
+        adjustChecksum16(again, h.l4 + 2, 0x0000, 0x0800)
       }
-      t.deepEqual(frameOf(back), original)
+      t.deepEqual(again, original)
     },
   ), { numRuns: 1000 })
-  t.true(nf.counters!().mappingsActive > 900)
+  t.true(c().mappingsActive > 900)
 })
 
 test('translate then reverse through a port forward (property)', t => {
-  const { nf } = natOf({ forwards: [{ proto: 'tcp', port: 443, to: '10.0.0.5:8443' }, { proto: 'udp', port: 53, to: '10.0.0.53' }] })
+  const { h: nat } = natOf({ forwards: [{ proto: 'tcp', port: 443, to: '10.0.0.5:8443' }, { proto: 'udp', port: 53, to: '10.0.0.53' }] })
   fc.assert(fc.property(fc.constantFrom<'tcp' | 'udp'>('tcp', 'udp'), remoteArb, fc.integer({ min: 1, max: 65535 }), fc.uint8Array({ maxLength: 100 }),
     (proto, remote, sp, payload) => {
       const original = ipv4Frame({ proto, src: remote, dst: '203.0.113.1', srcPort: sp, dstPort: proto === 'tcp' ? 443 : 53, payload })
-      const p = packetOf(original, { from: 2 })
-      t.is(nf.process(p), INSIDE)
-      const r = replyTo(p, LAN)
-      t.is(nf.process(r), OUTSIDE)
-      t.deepEqual(frameOf(replyTo(r)), original)
+      const p = nat.send(original, { from: WAN })
+      t.is(p.verdict, 'inside')
+      const r = nat.send(replyTo(p.frame), { from: LAN })
+      t.is(r.verdict, 'outside')
+      t.deepEqual(replyTo(r.frame), original)
     },
   ), { numRuns: 300 })
 })
 
 test('the inside sees unchanged inbound traffic for a flow it opened, over many packets', t => {
-  const { nf } = natOf()
+  const { fromInside, answer } = natOf()
   const out = fromInside({ src: '10.0.0.9', dst: '198.51.100.1', srcPort: 5555, dstPort: 80 })
-  nf.process(out)
   for (let i = 0; i < 100; i++) {
-    const r = replyTo(out)
-    t.is(nf.process(r), INSIDE)
-    t.true(checksumsOk(r))
+    const r = answer(out)
+    t.is(r.verdict, 'inside')
+    t.true(checksumsOk(r.frame))
   }
 })

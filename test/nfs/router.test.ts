@@ -6,19 +6,19 @@
 import test from 'ava'
 import fc from 'fast-check'
 import router from '../../src/nfs/router/index.ts'
-import { DROP, HOLD, NFConfigError, type NFInstance } from '../../src/xio/nf-types.ts'
+import { NFConfigError } from '../../src/xio/nf-types.ts'
 import {
   checksumOf, formatIpv4, formatMac, get16, get32, Headers, ipv4ChecksumOk, l4ComputeChecksum, parse, parseIpv4, PARSE_IPV4,
   set16, symmetricFlowHash,
 } from '../../src/packet/index.ts'
+import { harness, MARKER, type HarnessOptions, type Outcome } from '../../src/testing/index.ts'
 import { arpFrame, ipv4Frame, ipv6Frame, type FrameSpec } from '../packet/craft.ts'
-import { TestEnv, TestPool } from './env.ts'
 
-const CHAIN = 0
-const WIRE = 1
 /** The port on the link (the `wire` gate leads to it) and the NF the `chain` gate leads to. */
 const LAN = 1
 const FW = 2
+/** The clock's start: not 0, so an NF that takes 0 for "never" shows it. */
+const T0 = 1_000_000
 
 const MAC = '02:00:00:00:01:01' // the router's on this link
 const ADDR = '10.0.0.1/24'
@@ -30,20 +30,20 @@ const FAR = '198.51.100.9' // off the link
 
 type Config = Parameters<typeof router.create>[0]
 
-function routerOf(config: Partial<Config> = {}, buffers = 600) {
-  const pool = new TestPool(buffers)
-  const env = new TestEnv({ lan: LAN, fw: FW }, { wire: LAN, chain: FW }, pool)
-  const nf = router.create({ address: ADDR, mac: MAC, ...config }, env)
-  const t0 = env.time
+/** The router on the harness, wired as in a chain; enough buffers for all it may hold (256) and more. */
+function routerOf(config: Partial<Config> = {}, options: HarnessOptions = {}) {
+  const h = harness(router, { address: ADDR, mac: MAC, ...config }, {
+    gates: { wire: LAN, chain: FW }, endpoints: { lan: LAN, fw: FW }, buffers: 600, now: T0, ...options,
+  })
   return {
-    nf, env, pool,
+    h,
     /** A frame arriving on the link. */
-    wire: (f: Uint8Array) => pool.process(nf, f, LAN),
+    wire: (f: Uint8Array) => h.send(f, { from: LAN }),
     /** A frame arriving from the chain, to go out on the link. */
-    chain: (f: Uint8Array) => pool.process(nf, f, FW),
-    /** Moves the clock to t0 + ms and ticks, as the runner does. */
-    at: (ms: number) => nf.tick!((env.time = t0 + ms)),
-    c: () => nf.counters!(),
+    chain: (f: Uint8Array) => h.send(f, { from: FW }),
+    /** Moves the clock to T0 + ms, ticking on the way as the runner does. */
+    at: (ms: number) => h.advance(T0 + ms - h.now),
+    c: () => h.counters(),
   }
 }
 
@@ -72,7 +72,7 @@ test('gates', t => t.deepEqual([...router.gates], ['chain', 'wire']))
 test('answers an ARP request for its address, in place: the reply byte for byte', t => {
   const r = routerOf()
   const out = r.wire(whoHas('10.0.0.1'))
-  t.is(out.gate, WIRE)
+  t.is(out.verdict, 'wire')
   // Written out by hand from RFC 826: to the requester, from us; opcode 2; sender and
   // target swapped; the request's padding left as it was.
   t.deepEqual(out.frame, hex(`
@@ -87,7 +87,7 @@ test('answers an ARP request for its address, in place: the reply byte for byte'
 test('answers a DAD probe (sender 0.0.0.0) without learning it', t => {
   const r = routerOf()
   const out = r.wire(whoHas('10.0.0.1', '0.0.0.0'))
-  t.is(out.gate, WIRE)
+  t.is(out.verdict, 'wire')
   t.is(formatIpv4(get32(out.frame, 38)), '0.0.0.0')
   t.is(formatMac(out.frame, 32), HOST)
   t.is(r.c().neighbours, 0)
@@ -95,12 +95,12 @@ test('answers a DAD probe (sender 0.0.0.0) without learning it', t => {
 
 test('ARP for another host, replies, odd opcodes, group senders and frames to another MAC are dropped', t => {
   const r = routerOf()
-  t.is(r.wire(whoHas('10.0.0.2')).gate, DROP)
-  t.is(r.wire(arpFrame({ op: 3, srcMac: HOST, senderIp: HOST_IP, targetIp: '10.0.0.1' })).gate, DROP)
-  t.is(r.wire(arpFrame({ op: 1, srcMac: '03:00:00:00:00:05', senderIp: HOST_IP, targetIp: '10.0.0.1' })).gate, DROP)
-  t.is(r.wire(arpFrame({ op: 1, srcMac: MAC, senderIp: HOST_IP, targetIp: '10.0.0.1' })).gate, DROP)
+  t.is(r.wire(whoHas('10.0.0.2')).verdict, 'drop')
+  t.is(r.wire(arpFrame({ op: 3, srcMac: HOST, senderIp: HOST_IP, targetIp: '10.0.0.1' })).verdict, 'drop')
+  t.is(r.wire(arpFrame({ op: 1, srcMac: '03:00:00:00:00:05', senderIp: HOST_IP, targetIp: '10.0.0.1' })).verdict, 'drop')
+  t.is(r.wire(arpFrame({ op: 1, srcMac: MAC, senderIp: HOST_IP, targetIp: '10.0.0.1' })).verdict, 'drop')
   // A request for us, unicast to another host's MAC: the promiscuous port's, not ours.
-  t.is(r.wire(arpFrame({ op: 1, srcMac: HOST, dstMac: '02:00:00:00:00:77', senderIp: HOST_IP, targetIp: '10.0.0.1' })).gate, DROP)
+  t.is(r.wire(arpFrame({ op: 1, srcMac: HOST, dstMac: '02:00:00:00:00:77', senderIp: HOST_IP, targetIp: '10.0.0.1' })).verdict, 'drop')
   t.is(r.c().arp, 5)
   t.is(r.c().arpReplies, 0)
   t.is(r.c().neighbours, 0)
@@ -112,11 +112,11 @@ test('gleaning: a request for our address teaches the sender; the next packet to
   t.is(r.c().neighbours, 1)
   const f = outbound({ payload: 20 })
   const out = r.chain(f)
-  t.is(out.gate, WIRE)
+  t.is(out.verdict, 'wire')
   t.is(formatMac(out.frame, 0), HOST)
   t.is(formatMac(out.frame, 6), MAC)
   t.deepEqual(out.frame.slice(12), f.slice(12), 'nothing but the MACs changes toward the wire (the TTL went down on the way in)')
-  t.is(r.pool.sent.length, 0, 'no ARP request')
+  t.is(r.h.packets.sent.length, 0, 'no ARP request')
   t.is(r.c().toWire, 1)
 })
 
@@ -126,9 +126,9 @@ test('gleaning: not from requests for others, not from off-link senders; a reply
   r.wire(whoHas('10.0.0.1', '192.0.2.5')) // off the link: answered, not learned
   t.is(r.c().arpReplies, 1)
   t.is(r.c().neighbours, 0)
-  t.is(r.wire(isAt('10.0.0.6', '02:00:00:00:00:06', '10.0.0.9')).gate, DROP) // a reply to someone else
+  t.is(r.wire(isAt('10.0.0.6', '02:00:00:00:00:06', '10.0.0.9')).verdict, 'drop') // a reply to someone else
   t.is(r.c().neighbours, 0)
-  t.is(r.wire(isAt('10.0.0.6', '02:00:00:00:00:06')).gate, DROP)
+  t.is(r.wire(isAt('10.0.0.6', '02:00:00:00:00:06')).verdict, 'drop')
   t.is(r.c().neighbours, 1)
   t.is(formatMac(r.chain(outbound({ dst: '10.0.0.6' })).frame, 0), '02:00:00:00:00:06')
 })
@@ -138,16 +138,15 @@ test('ARP refreshes and moves a learned neighbour, but never a static one', t =>
   r.wire(whoHas('10.0.0.1'))
   r.wire(whoHas('10.0.0.77', HOST_IP, '02:00:00:00:00:55')) // the host moved to another MAC
   t.is(formatMac(r.chain(outbound()).frame, 0), '02:00:00:00:00:55')
-  t.is(r.wire(whoHas('10.0.0.1', '10.0.0.9', '02:00:00:00:00:66')).gate, WIRE) // still answered
+  t.is(r.wire(whoHas('10.0.0.1', '10.0.0.9', '02:00:00:00:00:66')).verdict, 'wire') // still answered
   const out = r.chain(outbound({ dst: '10.0.0.9' }))
-  t.is(out.gate, WIRE)
+  t.is(out.verdict, 'wire')
   t.is(formatMac(out.frame, 0), '02:00:00:00:00:09')
 })
 
 test('the default MAC is 02:78:69 and the address\'s last three bytes', t => {
-  const pool = new TestPool(8)
-  const nf = router.create({ address: '192.168.10.254/24' }, new TestEnv({}, { wire: LAN, chain: FW }, pool))
-  const out = pool.process(nf, whoHas('192.168.10.254', '192.168.10.2'), LAN)
+  const h = harness(router, { address: '192.168.10.254/24' }, { gates: { wire: LAN, chain: FW }, buffers: 8 })
+  const out = h.send(whoHas('192.168.10.254', '192.168.10.2'), { from: LAN })
   t.is(formatMac(out.frame, 6), '02:78:69:a8:0a:fe')
   t.is(formatMac(out.frame, 22), '02:78:69:a8:0a:fe')
 })
@@ -159,7 +158,7 @@ test('forwards to the chain with the TTL one less and a header checksum that ver
   for (const spec of [{ ttl: 64 }, { ttl: 2, proto: 'udp' as const }, { ttl: 255, options: [7, 7, 4, 0, 0, 0, 0] }, { ttl: 128, vlan: [5] }]) {
     const f = inbound({ ...spec, payload: 33 })
     const out = r.wire(f)
-    t.is(out.gate, CHAIN)
+    t.is(out.verdict, 'chain')
     const h = headersOf(out.frame)
     t.is(h.ttl, spec.ttl - 1)
     t.true(ipv4ChecksumOk(out.frame, h.l3))
@@ -202,7 +201,7 @@ test('sets a symmetric flow hash: TCP/UDP by ports, ICMP echo by identifier, ICM
   // A port unreachable from a router on the far side, quoting the TCP packet above.
   const quoted = ipv4Frame({ src: HOST_IP, dst: FAR, srcPort: 40000, dstPort: 443 }).slice(14, 14 + 28)
   const err = toWan({ src: '203.0.113.9', dst: HOST_IP, proto: 'icmp', icmpType: 3, icmpCode: 3, icmpId: 0, icmpSeq: 0, payload: quoted })
-  t.is(err.gate, CHAIN)
+  t.is(err.verdict, 'chain')
   t.is(err.flowHash, a.flowHash)
 })
 
@@ -228,19 +227,19 @@ test('drops what a router does not forward, each under its counter', t => {
   ]
   for (const [what, f, counter] of cases) {
     const before = r.c()[counter]
-    t.is(r.wire(f).gate, DROP, what)
+    t.is(r.wire(f).verdict, 'drop', what)
     t.is(r.c()[counter], before + 1, `${what}: ${counter}`)
   }
   t.is(r.c().toChain, 0)
   // Traffic to the router's own address goes on into the chain: a NAT behind it may own it.
-  t.is(r.wire(inbound({ dst: '10.0.0.1' })).gate, CHAIN)
+  t.is(r.wire(inbound({ dst: '10.0.0.1' })).verdict, 'chain')
 })
 
 // ---- ICMP time exceeded ----
 
 /** Checks that `out` is the time exceeded about `f` (the frame as it arrived, IP at 14 + tags). */
-function checkTimeExceeded(t: import('ava').ExecutionContext, f: Uint8Array, out: { gate: number; frame: Uint8Array }, l3 = 14): void {
-  t.is(out.gate, WIRE)
+function checkTimeExceeded(t: import('ava').ExecutionContext, f: Uint8Array, out: Outcome, l3 = 14): void {
+  t.is(out.verdict, 'wire')
   const g = out.frame
   t.is(formatMac(g, 0), formatMac(f, 6), 'to the sender\'s MAC')
   t.is(formatMac(g, 6), MAC, 'from ours')
@@ -293,23 +292,23 @@ test('a tiny datagram grows into its error (60-byte frame in, 70 out) without to
   const out = r.wire(f)
   checkTimeExceeded(t, f, out)
   t.is(out.frame.length, 14 + 28 + 28)
-  const at = r.pool.offset(out.d)
-  t.is(r.pool.bytes[at + 70], 0xee, 'nothing written past the error')
+  t.is(r.h.bytes[r.h.offset(out.d) + 70], MARKER, 'nothing written past the error')
 })
 
 test('no ICMP error about an ICMP error, nor about a non-first fragment', t => {
   const r = routerOf()
   for (const type of [3, 4, 5, 11, 12]) {
-    t.is(r.wire(inbound({ ttl: 1, proto: 'icmp', icmpType: type, payload: 28 })).gate, DROP, `type ${type}`)
+    t.is(r.wire(inbound({ ttl: 1, proto: 'icmp', icmpType: type, payload: 28 })).verdict, 'drop', `type ${type}`)
   }
-  t.is(r.wire(inbound({ ttl: 1, fragOffset: 100, rawL4: new Uint8Array(16) })).gate, DROP)
+  t.is(r.wire(inbound({ ttl: 1, fragOffset: 100, rawL4: new Uint8Array(16) })).verdict, 'drop')
   t.is(r.c().ttlExceeded, 6)
   t.is(r.c().icmpErrors, 0)
 })
 
 test('ICMP errors are rate-limited: bursts of 50, 1000 a second', t => {
-  const r = routerOf()
-  const answered = (n: number) => Array.from({ length: n }, () => r.wire(inbound({ ttl: 1 })).gate).filter(g => g === WIRE).length
+  // Ticks every 10 ms: the router's clock moves on ticks, and 100 ms would refill a whole burst.
+  const r = routerOf({}, { tickMs: 10 })
+  const answered = (n: number) => Array.from({ length: n }, () => r.wire(inbound({ ttl: 1 })).verdict).filter(v => v === 'wire').length
   t.is(answered(60), 50)
   r.at(10)
   t.is(answered(20), 10)
@@ -325,139 +324,139 @@ test('an unresolved neighbour: packets are held, one ARP request asks for it, it
   const r = routerOf()
   const frames = [0, 1, 2].map(i => outbound({ dst: '10.0.0.7', id: 100 + i, payload: 10 + i }))
   const first = r.chain(frames[0])
-  t.is(first.gate, HOLD)
+  t.is(first.verdict, 'held')
   // The request, written out by hand: broadcast, who has 10.0.0.7, tell 10.0.0.1 at our MAC.
-  t.is(r.pool.sent.length, 1)
-  t.is(r.pool.sent[0].gate, WIRE)
-  t.deepEqual(r.pool.sent[0].frame, hex(`
+  t.is(r.h.packets.sent.length, 1)
+  t.is(r.h.packets.sent[0].gate, 'wire')
+  t.deepEqual(r.h.packets.sent[0].frame, hex(`
     ffffffffffff 020000000101 0806
     0001 0800 06 04 0001
     020000000101 0a000001
     000000000000 0a000007`))
-  t.is(r.chain(frames[1]).gate, HOLD)
-  t.is(r.chain(frames[2]).gate, HOLD)
-  t.is(r.pool.sent.length, 1, 'one request, not one per packet')
+  t.is(r.chain(frames[1]).verdict, 'held')
+  t.is(r.chain(frames[2]).verdict, 'held')
+  t.is(r.h.packets.sent.length, 1, 'one request, not one per packet')
   t.is(r.c().held, 3)
-  t.is(r.pool.owned.size, 3)
+  t.is(r.h.held, 3)
   // Another neighbour's packets go on meanwhile.
   r.wire(whoHas('10.0.0.1'))
-  t.is(r.chain(outbound()).gate, WIRE)
+  t.is(r.chain(outbound()).verdict, 'wire')
 
-  t.is(r.wire(isAt('10.0.0.7', '02:00:00:00:00:07')).gate, DROP)
-  const released = r.pool.sent.slice(1)
+  t.is(r.wire(isAt('10.0.0.7', '02:00:00:00:00:07')).verdict, 'drop')
+  const released = r.h.packets.sent.slice(1)
   t.is(released.length, 3)
   released.forEach((s, i) => {
-    t.is(s.gate, WIRE)
+    t.is(s.gate, 'wire')
     t.is(formatMac(s.frame, 0), '02:00:00:00:00:07')
     t.is(formatMac(s.frame, 6), MAC)
     t.deepEqual(s.frame.slice(12), frames[i].slice(12), `packet ${i} whole and in order`)
   })
   t.is(r.c().held, 0)
-  t.is(r.pool.owned.size, 0)
+  t.is(r.h.held, 0)
   t.is(r.c().toWire, 4)
   t.is(r.c().arpRequests, 1)
   // Until the next tick, the runner would put what process() returns on the wire before what
   // went through PacketOut: a packet behind the released ones goes through PacketOut too.
   const next = outbound({ dst: '10.0.0.7', id: 200 })
-  t.is(r.chain(next).gate, HOLD)
-  t.is(r.pool.sent.length, 5)
-  t.deepEqual(r.pool.sent[4].frame.slice(12), next.slice(12))
-  t.is(formatMac(r.pool.sent[4].frame, 0), '02:00:00:00:00:07')
+  t.is(r.chain(next).verdict, 'held')
+  t.is(r.h.packets.sent.length, 5)
+  t.deepEqual(r.h.packets.sent[4].frame.slice(12), next.slice(12))
+  t.is(formatMac(r.h.packets.sent[4].frame, 0), '02:00:00:00:00:07')
   t.is(r.c().held, 0)
-  t.is(r.pool.owned.size, 0)
+  t.is(r.h.held, 0)
   r.at(100)
   // Resolved, and the released ones long gone: the next one goes straight out.
-  t.is(r.chain(next).gate, WIRE)
+  t.is(r.chain(next).verdict, 'wire')
   t.is(r.c().toWire, 6)
 })
 
 test('a request from the neighbour being resolved resolves it too', t => {
   const r = routerOf()
-  t.is(r.chain(outbound({ dst: '10.0.0.7' })).gate, HOLD)
-  t.is(r.wire(whoHas('10.0.0.1', '10.0.0.7', '02:00:00:00:00:07')).gate, WIRE)
-  t.is(r.pool.sent.length, 2) // our request, then the held packet (the reply left as process()'s answer)
-  t.is(formatMac(r.pool.sent[1].frame, 0), '02:00:00:00:00:07')
+  t.is(r.chain(outbound({ dst: '10.0.0.7' })).verdict, 'held')
+  t.is(r.wire(whoHas('10.0.0.1', '10.0.0.7', '02:00:00:00:00:07')).verdict, 'wire')
+  t.is(r.h.packets.sent.length, 2) // our request, then the held packet (the reply left as process()'s answer)
+  t.is(formatMac(r.h.packets.sent[1].frame, 0), '02:00:00:00:00:07')
 })
 
 test('held packets: at most 32 per neighbour and 256 in all, the rest dropped and counted', t => {
   const r = routerOf()
-  const gates = Array.from({ length: 33 }, () => r.chain(outbound({ dst: '10.0.0.7' })).gate)
-  t.deepEqual(gates, [...Array(32).fill(HOLD), DROP])
+  const verdicts = Array.from({ length: 33 }, () => r.chain(outbound({ dst: '10.0.0.7' })).verdict)
+  t.deepEqual(verdicts, [...Array(32).fill('held'), 'drop'])
   t.is(r.c().unresolvedQueueFull, 1)
-  for (let n = 10; n < 17; n++) for (let i = 0; i < 32; i++) t.is(r.chain(outbound({ dst: `10.0.0.${n}` })).gate, HOLD)
+  for (let n = 10; n < 17; n++) for (let i = 0; i < 32; i++) t.is(r.chain(outbound({ dst: `10.0.0.${n}` })).verdict, 'held')
   t.is(r.c().held, 256)
-  t.is(r.chain(outbound({ dst: '10.0.0.20' })).gate, DROP)
+  t.is(r.chain(outbound({ dst: '10.0.0.20' })).verdict, 'drop')
   t.is(r.c().unresolvedQueueFull, 2)
   t.is(r.c().arpRequests, 9, 'the neighbour that found no room is still asked for')
-  t.is(r.pool.owned.size, 256)
+  t.is(r.h.held, 256)
   // One answer frees its 32 places for others.
   r.wire(isAt('10.0.0.10', '02:00:00:00:00:10'))
   t.is(r.c().held, 224)
-  t.is(r.chain(outbound({ dst: '10.0.0.20' })).gate, HOLD)
+  t.is(r.chain(outbound({ dst: '10.0.0.20' })).verdict, 'held')
 })
 
 test('an unanswered neighbour: asked once a second, three times; then its packets are dropped', t => {
   const r = routerOf()
-  const requests = () => r.pool.sent.filter(s => get16(s.frame, 12) === 0x0806).length
-  t.is(r.chain(outbound({ dst: '10.0.0.7' })).gate, HOLD)
-  t.is(r.chain(outbound({ dst: '10.0.0.7' })).gate, HOLD)
+  const requests = () => r.h.packets.sent.filter(s => get16(s.frame, 12) === 0x0806).length
+  t.is(r.chain(outbound({ dst: '10.0.0.7' })).verdict, 'held')
+  t.is(r.chain(outbound({ dst: '10.0.0.7' })).verdict, 'held')
   t.is(requests(), 1)
   r.at(500)
   t.is(requests(), 1)
   r.at(1000)
   t.is(requests(), 2)
   r.at(1500)
-  t.is(r.chain(outbound({ dst: '10.0.0.7' })).gate, HOLD)
+  t.is(r.chain(outbound({ dst: '10.0.0.7' })).verdict, 'held')
   r.at(2000)
   t.is(requests(), 3)
   r.at(2900)
-  t.is(r.pool.dropped.length, 0)
+  t.is(r.h.packets.dropped.length, 0)
   r.at(3000)
   t.is(requests(), 3, 'no fourth try')
-  t.is(r.pool.dropped.length, 3)
+  t.is(r.h.packets.dropped.length, 3)
   t.is(r.c().unresolved, 3)
   t.is(r.c().held, 0)
   t.is(r.c().neighbours, 0)
-  t.is(r.pool.owned.size, 0)
+  t.is(r.h.held, 0)
   // A late reply is no longer awaited (Linux: the entry failed); the next packet asks again.
-  t.is(r.chain(outbound({ dst: '10.0.0.7' })).gate, HOLD)
+  t.is(r.chain(outbound({ dst: '10.0.0.7' })).verdict, 'held')
   t.is(requests(), 4)
 })
 
 test('off the link: through the gateway, resolved like any neighbour; without one, no route', t => {
   const r = routerOf({ gateway: GW_IP })
   const f = outbound({ dst: '192.0.2.44', payload: 5 })
-  t.is(r.chain(f).gate, HOLD)
-  t.is(formatIpv4(get32(r.pool.sent[0].frame, 38)), GW_IP, 'asks for the gateway, not the destination')
+  t.is(r.chain(f).verdict, 'held')
+  t.is(formatIpv4(get32(r.h.packets.sent[0].frame, 38)), GW_IP, 'asks for the gateway, not the destination')
   r.wire(isAt(GW_IP, GW))
-  t.is(r.pool.sent.length, 2)
-  t.is(formatMac(r.pool.sent[1].frame, 0), GW)
-  t.deepEqual(r.pool.sent[1].frame.slice(12), f.slice(12))
+  t.is(r.h.packets.sent.length, 2)
+  t.is(formatMac(r.h.packets.sent[1].frame, 0), GW)
+  t.deepEqual(r.h.packets.sent[1].frame.slice(12), f.slice(12))
   r.at(100)
   const g = r.chain(outbound({ dst: '8.8.8.8' }))
-  t.is(g.gate, WIRE)
+  t.is(g.verdict, 'wire')
   t.is(formatMac(g.frame, 0), GW)
   // On the link: the destination itself, not the gateway.
-  t.is(r.chain(outbound({ dst: '10.0.0.8' })).gate, HOLD)
-  t.is(formatIpv4(get32(r.pool.sent.at(-1)!.frame, 38)), '10.0.0.8')
+  t.is(r.chain(outbound({ dst: '10.0.0.8' })).verdict, 'held')
+  t.is(formatIpv4(get32(r.h.packets.sent.at(-1)!.frame, 38)), '10.0.0.8')
 
   const n = routerOf()
-  t.is(n.chain(outbound({ dst: '192.0.2.44' })).gate, DROP)
+  t.is(n.chain(outbound({ dst: '192.0.2.44' })).verdict, 'drop')
   t.is(n.c().noRoute, 1)
-  t.is(n.pool.sent.length, 0)
+  t.is(n.h.packets.sent.length, 0)
 })
 
 test('static neighbours: used at once, no ARP, never expire', t => {
   const r = routerOf({ gateway: GW_IP, neighbours: { [GW_IP]: GW, '10.0.0.3': '02:00:00:00:00:03' } })
   t.is(r.c().neighbours, 2)
   const a = r.chain(outbound({ dst: '10.0.0.3' }))
-  t.is(a.gate, WIRE)
+  t.is(a.verdict, 'wire')
   t.is(formatMac(a.frame, 0), '02:00:00:00:00:03')
   r.at(3_600_000)
   const b = r.chain(outbound({ dst: '203.0.113.50' }))
-  t.is(b.gate, WIRE)
+  t.is(b.verdict, 'wire')
   t.is(formatMac(b.frame, 0), GW)
-  t.is(r.pool.sent.length, 0)
+  t.is(r.h.packets.sent.length, 0)
   t.is(r.c().neighbours, 2)
 })
 
@@ -469,24 +468,24 @@ test('a learned neighbour expires after 5 minutes unless traffic from it confirm
   t.is(r.c().neighbours, 3)
   r.at(200_000)
   // From the host itself, and from far away through the gateway's MAC.
-  t.is(r.wire(inbound()).gate, CHAIN)
-  t.is(r.wire(inbound({ src: FAR, srcMac: GW, dst: '203.0.113.1' })).gate, CHAIN)
+  t.is(r.wire(inbound()).verdict, 'chain')
+  t.is(r.wire(inbound({ src: FAR, srcMac: GW, dst: '203.0.113.1' })).verdict, 'chain')
   // 10.0.0.6's address from another MAC confirms nothing.
-  t.is(r.wire(inbound({ src: '10.0.0.6', srcMac: '02:00:00:00:00:77' })).gate, CHAIN)
+  t.is(r.wire(inbound({ src: '10.0.0.6', srcMac: '02:00:00:00:00:77' })).verdict, 'chain')
   r.at(299_999)
   t.is(r.c().neighbours, 3)
   r.at(300_000)
   t.is(r.c().neighbours, 2, 'the unconfirmed one is gone')
-  t.is(r.chain(outbound({ dst: '10.0.0.6' })).gate, HOLD, 'and is resolved again')
-  t.is(r.chain(outbound()).gate, WIRE)
-  t.is(r.chain(outbound({ dst: FAR })).gate, WIRE)
+  t.is(r.chain(outbound({ dst: '10.0.0.6' })).verdict, 'held', 'and is resolved again')
+  t.is(r.chain(outbound()).verdict, 'wire')
+  t.is(r.chain(outbound({ dst: FAR })).verdict, 'wire')
   for (const ms of [301_000, 302_000, 303_000]) r.at(ms)
   t.is(r.c().unresolved, 1, '10.0.0.6 is gone for good: no one answers for it')
   r.at(499_999)
   t.is(r.c().neighbours, 2)
   r.at(500_000)
   t.is(r.c().neighbours, 0, 'the confirmed ones last five minutes from their confirmation')
-  t.is(r.chain(outbound()).gate, HOLD, 'forgotten: resolved again')
+  t.is(r.chain(outbound()).verdict, 'held', 'forgotten: resolved again')
 })
 
 test('from the chain: non-IPv4, broadcast and multicast, our own address and martians are dropped', t => {
@@ -503,33 +502,30 @@ test('from the chain: non-IPv4, broadcast and multicast, our own address and mar
   ]
   for (const [what, f, counter] of cases) {
     const before = r.c()[counter]
-    t.is(r.chain(f).gate, DROP, what)
+    t.is(r.chain(f).verdict, 'drop', what)
     t.is(r.c()[counter], before + 1, `${what}: ${counter}`)
   }
-  t.is(r.pool.sent.length, 0)
+  t.is(r.h.packets.sent.length, 0)
 })
 
 test('a /31 link (RFC 3021) has no broadcast address: both ends are hosts', t => {
   const r = routerOf({ address: '10.0.0.0/31' })
-  t.is(r.chain(outbound({ dst: '10.0.0.1' })).gate, HOLD)
+  t.is(r.chain(outbound({ dst: '10.0.0.1' })).verdict, 'held')
 })
 
 // ---- its environment ----
 
 test('built without PacketOut (as validate does): create works, an unresolved next hop is a drop', t => {
-  const nf = router.create({ address: ADDR }, new TestEnv({}, { wire: LAN, chain: FW }))
-  const p = new TestPool(4)
-  t.is(p.process(nf, outbound(), FW).gate, DROP)
-  t.is(nf.counters!().unresolved, 1)
-  nf.tick!(2_000_000)
+  const h = harness(router, { address: ADDR }, { gates: { wire: LAN, chain: FW }, packets: false, buffers: 4, now: T0 })
+  t.is(h.send(outbound(), { from: FW }).verdict, 'drop')
+  t.is(h.counters().unresolved, 1)
+  t.notThrows(() => h.advance(1_000_000))
 })
 
 test('the wire gate may be unknown when built: it is looked up again on the first packet', t => {
-  const gates: Record<string, number> = {}
-  const pool = new TestPool(8)
-  const nf = router.create({ address: ADDR, mac: MAC }, new TestEnv({}, gates, pool))
-  gates.wire = LAN
-  t.is(pool.process(nf, whoHas('10.0.0.1'), LAN).gate, WIRE)
+  const h = harness(router, { address: ADDR, mac: MAC }, { gates: { wire: -1, chain: -1 }, buffers: 8 })
+  h.route('wire', LAN)
+  t.is(h.send(whoHas('10.0.0.1'), { from: LAN }).verdict, 'wire')
 })
 
 // ---- config ----
@@ -557,11 +553,11 @@ test('config errors name the field', t => {
     [{ address: ADDR, neighbours: { '192.0.2.5': '02:00:00:00:00:05' } }, '/neighbours/192.0.2.5', /not on the link/],
   ]
   for (const [config, path, message] of cases) {
-    const e = t.throws(() => router.create(config as Config, new TestEnv()), { instanceOf: NFConfigError }, JSON.stringify(config))
+    const e = t.throws(() => harness(router, config as Config, { buffers: 1 }), { instanceOf: NFConfigError }, JSON.stringify(config))
     t.is(e?.path, path, JSON.stringify(config))
     t.regex(e?.message ?? '', message, JSON.stringify(config))
   }
-  t.notThrows(() => router.create({ address: '10.0.0.1/24', gateway: '10.0.0.254', neighbours: { '10.0.0.254': '02-00-00-00-00-fe' } }, new TestEnv()))
+  t.notThrows(() => harness(router, { address: '10.0.0.1/24', gateway: '10.0.0.254', neighbours: { '10.0.0.254': '02-00-00-00-00-fe' } }, { buffers: 1 }))
 })
 
 // ---- property ----
@@ -593,25 +589,29 @@ test('any bytes from either side: never a throw, always a gate, DROP or HOLD, ev
   fc.assert(fc.property(
     fc.array(fc.tuple(fc.boolean(), frameArb, fc.nat(1500)), { minLength: 1, maxLength: 60, size: 'medium' }),
     fc.boolean(),
-    (steps, withGateway) => {
-      const r = routerOf(withGateway ? { gateway: GW_IP } : {}, 400)
+    // Ticks on a period of its own per run: packets fall anywhere between them, as a runner's bursts do.
+    fc.integer({ min: 10, max: 1000 }),
+    (steps, withGateway, tickMs) => {
+      const r = routerOf(withGateway ? { gateway: GW_IP } : {}, { buffers: 400, tickMs })
       let clock = 0
       let n = 0, toChain = 0, wireAnswers = 0
       for (const [wire, frame, dt] of steps) {
         const out = wire ? r.wire(frame) : r.chain(frame)
         n++
-        if (![CHAIN, WIRE, DROP, HOLD].includes(out.gate)) throw new Error(`gate ${out.gate}`)
-        if (wire && out.gate === HOLD) throw new Error('a packet from the wire was held')
-        if (!wire && out.gate === CHAIN) throw new Error('a packet from the chain went back to the chain')
-        if (wire && out.gate === CHAIN) toChain++
-        if (wire && out.gate === WIRE) wireAnswers++
+        // (The harness itself throws on a verdict that is no gate, DROP or HOLD, and on a buffer
+        // sent or dropped that was not the NF's.)
+        if (!['chain', 'wire', 'drop', 'held'].includes(out.verdict)) throw new Error(`verdict ${out.verdict}`)
+        if (wire && out.verdict === 'held') throw new Error('a packet from the wire was held')
+        if (!wire && out.verdict === 'chain') throw new Error('a packet from the chain went back to the chain')
+        if (wire && out.verdict === 'chain') toChain++
+        if (wire && out.verdict === 'wire') wireAnswers++
         r.at((clock += dt))
         const c = r.c()
-        // Every packet in is still held or has met exactly one fate, and the pool agrees.
+        // Every packet in is still held or has met exactly one fate, and the pool agrees: the
+        // buffers the NF has are its held packets, no allocated one left unsent.
         const fates = FATES.reduce((sum, k) => sum + c[k], 0)
         if (fates + c.held !== n) throw new Error(`${n} packets, ${fates} fates + ${c.held} held: ${JSON.stringify(c)}`)
-        if (c.held !== r.pool.owned.size) throw new Error(`held ${c.held}, the pool says ${r.pool.owned.size}`)
-        if (r.pool.inFlight !== 0) throw new Error('a buffer neither free nor the NF\'s')
+        if (c.held !== r.h.held) throw new Error(`held ${c.held}, the pool says ${r.h.held}`)
       }
       const c = r.c()
       if (c.toChain !== toChain) throw new Error(`toChain ${c.toChain}, seen ${toChain}`)

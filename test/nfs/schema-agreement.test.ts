@@ -22,7 +22,7 @@ import { NAT_DEFAULTS } from '../../src/nfs/nat/config.ts'
 import router from '../../src/nfs/router/index.ts'
 import { NFConfigError, type NFModule } from '../../src/xio/nf-types.ts'
 import { parseIpv6 } from '../../src/packet/address.ts'
-import { TestEnv } from './env.ts'
+import { harness } from '../../src/testing/index.ts'
 
 type Kind = 'l2fwd' | 'firewall' | 'nat' | 'router'
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -40,8 +40,9 @@ const schema = chainSchema(builtinNFs) as { definitions: Record<string, SchemaNo
 const def = (name: string): SchemaNode => schema.definitions[name]
 const fieldsOf = (name: string): string[] => Object.keys(def(name).properties!).sort()
 
-// The chain around the NF: `lan` brings packets in, `wan` takes them out.
-const env = () => new TestEnv({ lan: 1, wan: 2 }, { out: 2, inside: 1, outside: 2, wire: 1, chain: 2 })
+// The chain around the NF: `lan` brings packets in, `wan` takes them out (as chainAround wires it).
+const ENDPOINTS = { lan: 1, wan: 2 }
+const GATES: Record<Kind, Record<string, number>> = { l2fwd: { out: 2 }, firewall: { out: 2 }, nat: { inside: 1, outside: 2 }, router: { wire: 1, chain: 2 } }
 const FILE = 'chains/agreement.json'
 function chainAround(kind: Kind, config: unknown): unknown {
   const gates = kind === 'nat' ? ['x.inside -> lan', 'x.outside -> wan'] : kind === 'router' ? ['x.chain -> wan', 'x.wire -> lan'] : ['x -> wan']
@@ -68,7 +69,7 @@ function schemaProblems(kind: Kind, config: unknown): string[] {
 /** The NF reader's refusal, or null if it builds an instance. */
 function nfRefusal(kind: Kind, config: unknown): NFConfigError | null {
   try {
-    NFS[kind].create(config, env())
+    harness(NFS[kind], config, { endpoints: ENDPOINTS, gates: GATES[kind], buffers: 1 })
     return null
   } catch (e) {
     if (e instanceof NFConfigError) return e
