@@ -3,26 +3,19 @@
 // endpoints that packets can reach, and no cycle that packets can never leave.
 import { readFileSync } from 'node:fs'
 import { basename, dirname, resolve } from 'node:path'
-import { createRequire } from 'node:module'
-import type { ErrorObject, ValidateFunction } from 'ajv'
+import type { ValidateFunction } from 'ajv'
 import type { ChainSpec, Endpoint, ModuleEndpoint } from './spec-types.ts'
 import { isPortKind, nfs, PORT_GATES } from './registry.ts'
 import { NFConfigError, type NFEnv, type NFModule } from '../xio/nf-types.ts'
 import { importNfModule, ModuleProblem, resolveNfModule } from './nf-modules.ts'
 import { chainSchema } from './schema.ts'
+import { compileSchema, configValidator, schemaProblems, type Problem } from './schema-check.ts'
 
-const require = createRequire(import.meta.url)
-const Ajv = require('ajv') as typeof import('ajv').default
-const ajvErrors = require('ajv-errors') as (ajv: InstanceType<typeof Ajv>) => void
+export type { Problem } from './schema-check.ts'
+
 
 /** Region slots (layout.maxSlots, 64) less the spare ones restarts and observers may need. */
 export const MAX_ENDPOINT_PROCESSES = 56
-
-export interface Problem {
-  /** JSON pointer of the offending field, e.g. /endpoints/fw/config/rules/2/dstPort */
-  path: string
-  message: string
-}
 
 export class SpecError extends Error {
   constructor(readonly file: string, readonly problems: Problem[]) {
@@ -63,34 +56,19 @@ export interface Chain {
   warnings: Problem[]
 }
 
-let ajvInstance: InstanceType<typeof Ajv> | undefined
-function ajv(): InstanceType<typeof Ajv> {
-  if (!ajvInstance) {
-    ajvInstance = new Ajv({ allErrors: true, discriminator: true, strict: false })
-    ajvErrors(ajvInstance)
-  }
-  return ajvInstance
-}
-
 let validator: ValidateFunction | undefined
 function validate(): ValidateFunction {
-  validator ??= ajv().compile(chainSchema(nfs))
+  validator ??= compileSchema(chainSchema(nfs))
   return validator
 }
 
 /** Each NF module's config validator, compiled once. */
-const moduleValidators = new WeakMap<object, ValidateFunction>()
 function moduleValidator(schema: Record<string, unknown>, file: string, name: string): ValidateFunction {
-  let v = moduleValidators.get(schema)
-  if (!v) {
-    try {
-      v = ajv().compile(schema)
-    } catch (e) {
-      throw new SpecError(file, [{ path: `/endpoints/${name}/module`, message: `its config schema is not a valid JSON Schema: ${(e as Error).message}` }])
-    }
-    moduleValidators.set(schema, v)
+  try {
+    return configValidator(schema)
+  } catch (e) {
+    throw new SpecError(file, [{ path: `/endpoints/${name}/module`, message: `its config schema is not a valid JSON Schema: ${(e as Error).message}` }])
   }
-  return v
 }
 
 /**
@@ -258,32 +236,4 @@ function reachability(endpoints: Map<string, ChainEndpoint>, links: ChainLink[])
     }
   }
   return problems
-}
-
-// One message per offending field, in the words of the schema's errorMessage where it has one.
-function schemaProblems(errors: ErrorObject[]): Problem[] {
-  const byPath = new Map<string, string>()
-  for (const e of errors) {
-    let path = e.instancePath
-    let message = e.message ?? 'is invalid'
-    if (e.keyword === 'additionalProperties') {
-      const extra = (e.params as { additionalProperty: string }).additionalProperty
-      path = `${path}/${extra}`
-      message = `unknown field '${extra}'`
-    } else if (e.keyword === 'required') {
-      const missing = (e.params as { missingProperty: string }).missingProperty
-      path = `${path}/${missing}`
-      message = 'is required'
-    } else if (e.keyword === 'propertyNames' || (e.keyword === 'errorMessage' && e.params && (e.params as { errors?: ErrorObject[] }).errors?.some((x) => x.propertyName))) {
-      const name = (e.params as { propertyName?: string; errors?: ErrorObject[] }).propertyName ??
-        (e.params as { errors?: ErrorObject[] }).errors?.find((x) => x.propertyName)?.propertyName
-      if (name) path = `${path}/${name}`
-    } else if (e.keyword === 'enum') {
-      message = `must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}`
-    } else if (e.keyword === 'const') {
-      continue // the discriminator's own message covers a wrong kind
-    }
-    if (!byPath.has(path)) byPath.set(path, message)
-  }
-  return [...byPath].map(([path, message]) => ({ path, message }))
 }

@@ -13,8 +13,9 @@
 // one; and what the runner would quietly count as a fault (a verdict that is no gate, sending
 // or dropping a buffer that is not the NF's, a length past the buffer) throws here, naming it.
 import type { Counters, NFEnv, NFInstance, NFModule, Packet, PacketOut } from '../xio/nf-types.ts'
-import { DROP, HOLD } from '../xio/nf-types.ts'
+import { DROP, HOLD, NFConfigError } from '../xio/nf-types.ts'
 import { readPcap } from '../chain/pcap.ts'
+import { configValidator, schemaProblems } from '../chain/schema-check.ts'
 
 /** The runner's tick period. */
 const TICK_MS = 100
@@ -49,6 +50,11 @@ export interface HarnessOptions {
   tickMs?: number
   /** False builds the NF without env.packets, as `validate` does: an NF must cope (default true). */
   packets?: boolean
+  /**
+   * False leaves the config to create() alone, skipping the check against the NF's schema that
+   * `validate` makes first (default true): for tests of create()'s own checks and messages.
+   */
+  schema?: boolean
 }
 
 export interface SendOptions {
@@ -100,6 +106,8 @@ export class Harness {
   readonly bytes: Uint8Array
   private clock: number
   private lastTick: number
+  /** When replay() last ticked: the runner's packet clock ticks at the first packet. */
+  private replayTick = -Infinity
   private readonly tickMs: number
   private readonly view: DataView
   private readonly capacity: number
@@ -173,6 +181,7 @@ export class Harness {
       warn: (path, message) => this.warnings.push({ path, message }),
       ...(options.packets === false ? {} : { packets }),
     }
+    if (options.schema !== false) checkAgainstSchema(nf, config)
     this.instance = nf.create(config, env)
   }
 
@@ -278,12 +287,15 @@ export class Harness {
     const capture = await readPcap(file)
     const outcomes: Outcome[] = []
     for (const record of capture.records) {
-      const t = Number(record.timestampNs / 1_000_000n)
-      if (outcomes.length === 0 && t > this.clock) {
-        this.clock = t
+      // Exactly as the runner on the captures' time: now() is the packet's timestamp, and
+      // tick() runs before a packet once tickMs have passed since the last (so before the first).
+      const t = Number(record.timestampNs) / 1e6
+      this.clock = t
+      if (t - this.replayTick >= this.tickMs) {
+        this.replayTick = t
         this.lastTick = t
+        this.instance.tick?.(t)
       }
-      if (t > this.clock) this.advance(t - this.clock)
       outcomes.push(this.send(record.data, options))
     }
     return outcomes
@@ -367,4 +379,13 @@ function outcome(verdict: string, frame: Uint8Array, flowHash: number, d: number
 /** Builds an NF from its config for a test; throws NFConfigError (naming the field) as `validate` would. */
 export function harness<Config>(nf: NFModule<Config>, config: Config, options: HarnessOptions = {}): Harness {
   return new Harness(nf as NFModule<unknown>, config, options)
+}
+
+/** The config checked against the NF's own schema, as `validate` does first; throws NFConfigError naming the first field wrong. */
+function checkAgainstSchema(nf: NFModule<unknown>, config: unknown): void {
+  if (!nf.config) return
+  const v = configValidator(nf.config)
+  if (v(config ?? {})) return
+  const [first] = schemaProblems(v.errors ?? [])
+  throw new NFConfigError(first.path || '/', first.message)
 }

@@ -315,6 +315,8 @@ test('the bundled chain validates and replays through the real CLI, the flooder 
   const h = harness(rateLimit, chainConfig)
   const outcomes = await h.replay(capture)
   t.deepEqual(written, h.out('out'))
+  // Ticks too: the harness's replay ticks as the runner on the captures' clock does.
+  t.like(endpoints.limit.counters, { sources: h.counters().sources, expired: h.counters().expired })
   const input = (await readPcap(capture)).records.map((rec) => new Uint8Array(rec.data))
   t.deepEqual(written, input.filter((_, i) => outcomes[i].verdict === 'out'))
 })

@@ -69,7 +69,7 @@ function schemaProblems(kind: Kind, config: unknown): string[] {
 /** The NF reader's refusal, or null if it builds an instance. */
 function nfRefusal(kind: Kind, config: unknown): NFConfigError | null {
   try {
-    harness(NFS[kind], config, { endpoints: ENDPOINTS, gates: GATES[kind], buffers: 1 })
+    harness(NFS[kind], config, { endpoints: ENDPOINTS, gates: GATES[kind], buffers: 1, schema: false })
     return null
   } catch (e) {
     if (e instanceof NFConfigError) return e

@@ -71,9 +71,19 @@ test('router: a packet held while ARP resolves, the request it sends, the packet
   t.deepEqual([...released[0].subarray(0, 6)], [2, 0, 0, 0, 0, 2], 'to the MAC the neighbour answered with')
 })
 
-test('a bad config is refused as validate would, naming the field', (t) => {
+test('a bad config is refused as validate would, naming the field: the schema first, then create()', (t) => {
   const e = t.throws(() => harness(nat, { external: '203.0.113.1', ports: [3000, 2000] } as never), { instanceOf: NFConfigError })
   t.regex(e!.message, /^\/ports/)
+  // What only the NF's schema says (create() alone would take it), as `validate` says it.
+  const guard = defineNF<{ minTtl: number }>({
+    gates: ['out'],
+    config: { type: 'object', required: ['minTtl'], properties: { minTtl: { type: 'integer', minimum: 1, maximum: 255 } } },
+    create: () => ({ process: () => 0 }),
+  })
+  const tooBig = t.throws(() => harness(guard, { minTtl: 300 }), { instanceOf: NFConfigError })
+  t.is(tooBig!.message, '/minTtl: must be <= 255')
+  t.is(t.throws(() => harness(guard, {} as never), { instanceOf: NFConfigError })!.path, '/minTtl')
+  t.notThrows(() => harness(guard, { minTtl: 300 }, { schema: false }))
 })
 
 // ---- strictness: what the harness catches in an NF of one's own ----

@@ -1,0 +1,68 @@
+// JSON Schema checking with ajv, as every config is checked: the chain spec against the chain
+// schema, an NF's config against the NF's own (at validate and run, and in the test harness,
+// so a config a chain refuses is refused in tests too). One message per offending field.
+import { createRequire } from 'node:module'
+import type { ErrorObject, ValidateFunction } from 'ajv'
+
+const require = createRequire(import.meta.url)
+const Ajv = require('ajv') as typeof import('ajv').default
+const ajvErrors = require('ajv-errors') as (ajv: InstanceType<typeof Ajv>) => void
+
+export interface Problem {
+  /** JSON pointer of the offending field, e.g. /endpoints/fw/config/rules/2/dstPort */
+  path: string
+  message: string
+}
+
+let ajvInstance: InstanceType<typeof Ajv> | undefined
+function ajv(): InstanceType<typeof Ajv> {
+  if (!ajvInstance) {
+    ajvInstance = new Ajv({ allErrors: true, discriminator: true, strict: false })
+    ajvErrors(ajvInstance)
+  }
+  return ajvInstance
+}
+
+/** Compiles a schema; throws if it is not a valid JSON Schema. */
+export function compileSchema(schema: Record<string, unknown>): ValidateFunction {
+  return ajv().compile(schema)
+}
+
+/** An NF's config validator, compiled once per schema object; throws if the schema is invalid. */
+const configValidators = new WeakMap<object, ValidateFunction>()
+export function configValidator(schema: Record<string, unknown>): ValidateFunction {
+  let v = configValidators.get(schema)
+  if (!v) {
+    v = compileSchema(schema)
+    configValidators.set(schema, v)
+  }
+  return v
+}
+
+// One message per offending field, in the words of the schema's errorMessage where it has one.
+export function schemaProblems(errors: ErrorObject[]): Problem[] {
+  const byPath = new Map<string, string>()
+  for (const e of errors) {
+    let path = e.instancePath
+    let message = e.message ?? 'is invalid'
+    if (e.keyword === 'additionalProperties') {
+      const extra = (e.params as { additionalProperty: string }).additionalProperty
+      path = `${path}/${extra}`
+      message = `unknown field '${extra}'`
+    } else if (e.keyword === 'required') {
+      const missing = (e.params as { missingProperty: string }).missingProperty
+      path = `${path}/${missing}`
+      message = 'is required'
+    } else if (e.keyword === 'propertyNames' || (e.keyword === 'errorMessage' && e.params && (e.params as { errors?: ErrorObject[] }).errors?.some((x) => x.propertyName))) {
+      const name = (e.params as { propertyName?: string; errors?: ErrorObject[] }).propertyName ??
+        (e.params as { errors?: ErrorObject[] }).errors?.find((x) => x.propertyName)?.propertyName
+      if (name) path = `${path}/${name}`
+    } else if (e.keyword === 'enum') {
+      message = `must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}`
+    } else if (e.keyword === 'const') {
+      continue // the discriminator's own message covers a wrong kind
+    }
+    if (!byPath.has(path)) byPath.set(path, message)
+  }
+  return [...byPath].map(([path, message]) => ({ path, message }))
+}
