@@ -7,12 +7,11 @@
 import { createServer, type Server } from 'node:http'
 import { Counter, Gauge, Registry } from 'prom-client'
 import type { RegionSnapshot, RingName, SlotSnapshot } from '../xio/index.ts'
+import { DROP_REASON } from '../xio/nf-types.ts'
 
 type Labels = Record<string, string | number>
 type Metric = Counter<string> | Gauge<string>
 
-/** NF counters whose names start so are drop reasons: `drop/<reason>`. */
-export const DROP_PREFIX = 'drop/'
 
 /** A chain's metrics; `text()` reads a fresh snapshot and renders all of them. */
 export class ChainMetrics {
@@ -51,8 +50,8 @@ export class ChainMetrics {
     const nfCounters = (drops: boolean) => () =>
       slots().flatMap((s) =>
         Object.entries(s.nf)
-          .filter(([name]) => name.startsWith(DROP_PREFIX) === drops)
-          .map(([name, value]): [Labels, number] => [{ ...perSlot(s), [drops ? 'reason' : 'name']: drops ? name.slice(DROP_PREFIX.length) : name }, value]),
+          .filter(([name]) => name.startsWith(DROP_REASON) === drops)
+          .map(([name, value]): [Labels, number] => [{ ...perSlot(s), [drops ? 'reason' : 'name']: drops ? name.slice(DROP_REASON.length) : name }, value]),
       )
     this.family('counter', 'xio_nf_drops_total', 'Packets the NF dropped, by its reason.', ['endpoint', 'instance', 'slot', 'reason'], nfCounters(true))
     this.family('gauge', 'xio_nf_value', 'The NF\'s own counters, by name, as it last published them (about twice a second).', ['endpoint', 'instance', 'slot', 'name'], nfCounters(false))

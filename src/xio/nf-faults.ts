@@ -1,8 +1,11 @@
 // What an NF's own bugs cost: never the chain. A process() that throws loses its packet, one
 // that returns something that is no gate (undefined: a forgotten return) has it dropped, a
 // tick() or counters() that throws is skipped. Each is counted under its own name beside the
-// NF's counters, where the dashboard shows it, and said on stderr with the error, at most once
-// a second per kind, so a fault on every packet does not flood the log.
+// NF's counters (the lost packets as drop reasons: drop/processThrew, drop/badVerdict), where
+// the dashboard shows it, and said on stderr with the error, at most once a second per kind,
+// so a fault on every packet does not flood the log.
+import { DROP_REASON } from './nf-types.ts'
+
 const SAY_EVERY_MS = 1000
 
 export class NFFaults {
@@ -44,8 +47,12 @@ export class NFFaults {
   /** The NF's counters with the faults that happened added first (none of them when all is well). */
   addTo(counters: Record<string, number>): Record<string, number> {
     if (!this.any()) return counters
-    const { processErrors, badVerdicts, tickErrors, countersErrors } = this
-    const faults = Object.entries({ processErrors, badVerdicts, tickErrors, countersErrors }).filter(([, n]) => n > 0)
+    const faults = Object.entries({
+      [`${DROP_REASON}processThrew`]: this.processErrors,
+      [`${DROP_REASON}badVerdict`]: this.badVerdicts,
+      tickErrors: this.tickErrors,
+      countersErrors: this.countersErrors,
+    }).filter(([, n]) => n > 0)
     return { ...Object.fromEntries(faults), ...counters }
   }
 

@@ -64,11 +64,19 @@ export interface PacketOut {
 
 export type Counters = Record<string, number>
 
+/** Counters named so count packets dropped, by the reason after it: see NFInstance.counters. */
+export const DROP_REASON = 'drop/'
+
 export interface NFInstance {
   process(p: Packet): number
   /** Called about every 100 ms, for timers (mapping expiry, connection tracking). */
   tick?(nowMs: number): void
-  /** Named totals for the dashboard, e.g. per-rule hits; called about twice a second. */
+  /**
+   * Named totals for the dashboard and metrics, e.g. per-rule hits; called about twice a second.
+   * A counter named `drop/<reason>` counts packets dropped for that reason (`drop/noRoute`,
+   * `drop/rule/3`): every drop an NF makes should be under one, so operators see why packets
+   * go missing (the dashboard lists the top reasons, Prometheus gets xio_nf_drops_total).
+   */
   counters?(): Counters
 }
 

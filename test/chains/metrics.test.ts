@@ -83,6 +83,10 @@ test('run --metrics serves every counter; promtool accepts it; a real Prometheus
   t.true((sample(text, 'xio_ring_size', { endpoint: 'fw', ring: 'rx' }) ?? 0) >= 64)
   t.true((sample(text, 'xio_nf_value', { endpoint: 'fw', name: 'defaultPackets' }) ?? -1) >= 0)
   t.true((sample(text, 'xio_manager_routed_total', {}) ?? 0) > 0)
+  // The NF's drops by reason, its drop rule by index, as xio_nf_drops_total{reason}.
+  t.is(sample(text, 'xio_nf_drops_total', { endpoint: 'fw', reason: 'rule/0' }), 0)
+  t.is(sample(text, 'xio_nf_drops_total', { endpoint: 'fw', reason: 'malformed' }), 0)
+  t.is(sample(text, 'xio_nf_value', { endpoint: 'fw', name: 'drop/malformed' }), undefined, 'drops are not NF values too')
   t.is((await get(`http://127.0.0.1:${port}/`))?.status, 404)
 
   const lint = await promtool(text)

@@ -131,7 +131,7 @@ test('an NF whose process() throws or returns no gate loses that packet, counted
   t.is(r.code, 0, r.stderr)
   const guard = JSON.parse(r.stdout).endpoints.guard
   t.is(guard.rx, 10)
-  t.like(guard.counters, { processErrors: 1, badVerdicts: 1, seen: 1 })
+  t.like(guard.counters, { 'drop/processThrew': 1, 'drop/badVerdict': 1, seen: 1 })
   t.true(guard.counters.tickErrors >= 1)
   t.deepEqual((await readPcap(out)).records.map((rec) => rec.data[22]), [1, 2, 5, 6, 7, 8, 9, 10])
   t.regex(r.stderr, /guard: process\(\) threw \(packet dropped; 1 so far\): RangeError: no rule for TTL 3/)

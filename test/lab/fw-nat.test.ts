@@ -156,13 +156,13 @@ test.serial('kill -9 of the NAT mid-transfer: the launcher restarts it, the tran
   t.not(after.pid, before.pid)
   const r = await transfer
   // The new NAT has no session for the transfer: the server's segments find none and are
-  // dropped (counted as noMappingDrops), the client, which only receives, sends nothing that would
+  // dropped (counted as drop/noMapping), the client, which only receives, sends nothing that would
   // make a new one, and the connection stalls until an end gives up (here: the client, after
   // 5 s without data). Keeping sessions across a restart is the NF-state issue's.
   t.deepEqual({ failed: r.failed, errors: r.errors }, { failed: [1], errors: ['stalled'] }, JSON.stringify(r))
   t.true(r.bytes < 400 << 20)
   // Published twice a second: wait for it.
-  const drops = await until('the NAT to count drops without a mapping', () => natSlot()?.nf.noMappingDrops || undefined)
+  const drops = await until('the NAT to count drops without a mapping', () => natSlot()?.nf['drop/noMapping'] || undefined)
   t.true(drops > 0)
   t.true(chain.output().includes(`NF 'nat' (pid ${before.pid}) exited SIGKILL; restarting it`), chain.output())
   const ok = await curl('lan', 'http://203.0.113.2:8000/', '--max-time', '10')

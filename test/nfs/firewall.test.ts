@@ -171,7 +171,7 @@ test('non-IP frames follow the nonIp policy; IPv6 is IP: rules and the default d
   other[12] = 0x88
   other[13] = 0xcc
   t.is(shut.send(other).verdict, 'drop')
-  t.is(shut.counters().nonIpDropped, 2)
+  t.is(shut.counters()['drop/nonIp'], 2)
   t.is(shut.counters().ipv6Packets, 1)
   t.is(shut.counters().defaultPackets, 2)
   t.is(open.counters().nonIpAllowed, 1)
@@ -307,6 +307,20 @@ test('a drop policy that leaves nonIp to its default is warned about; an explici
   t.deepEqual(fw({ default: 'allow' }).warnings, [])
 })
 
+test('every drop is counted under its reason: each drop rule, the default policy, non-IP, malformed', t => {
+  const nf = fw({ default: 'drop', nonIp: 'drop', rules: [{ action: 'allow', proto: 'tcp' }, { action: 'drop', proto: 'udp', dstPort: 53 }] })
+  t.is(nf.send(ipv4Frame({ proto: 'udp', dstPort: 53 })).verdict, 'drop')
+  t.is(nf.send(ipv4Frame({ proto: 'udp', dstPort: 54 })).verdict, 'drop')
+  t.is(nf.send(ipv4Frame({ proto: 'udp', dstPort: 54 })).verdict, 'drop')
+  t.is(nf.send(ipv4Frame({ proto: 'tcp' })).verdict, 'out')
+  t.is(nf.send(arpFrame()).verdict, 'drop')
+  t.is(nf.send(ipv4Frame({ proto: 'tcp' }).slice(0, 20)).verdict, 'drop')
+  const drops = Object.fromEntries(Object.entries(nf.counters()).filter(([k]) => k.startsWith('drop/')))
+  // Allow rules are no drop reason; every packet dropped is under exactly one.
+  t.deepEqual(drops, { 'drop/rule/1': 1, 'drop/default': 2, 'drop/nonIp': 1, 'drop/malformed': 1 })
+  t.false('drop/default' in fw({ default: 'allow' }).counters(), 'an allow policy drops nothing')
+})
+
 test('malformed and truncated frames are counted and dropped', t => {
   const nf = fw({ default: 'allow' })
   const f = ipv4Frame({ proto: 'tcp' })
@@ -317,7 +331,7 @@ test('malformed and truncated frames are counted and dropped', t => {
   bad[14] = 0x43
   t.is(nf.send(bad).verdict, 'drop')
   t.is(nf.send(arpFrame().slice(0, 20)).verdict, 'drop')
-  t.is(nf.counters().malformed, 5)
+  t.is(nf.counters()['drop/malformed'], 5)
   // IPv6: cut short, a chain past the packet, a jumbogram, a tiny first fragment.
   const g = ipv6Frame({ proto: 'tcp', ext: [60] })
   t.is(nf.send(g.slice(0, g.length - 1)).verdict, 'drop')
@@ -326,7 +340,7 @@ test('malformed and truncated frames are counted and dropped', t => {
   t.is(nf.send(long).verdict, 'drop')
   t.is(nf.send(ipv6Frame({ ext: [0], payloadLength: 0 })).verdict, 'drop')
   t.is(nf.send(ipv6Frame({ proto: 6, mf: true, rawL4: new Uint8Array(12) })).verdict, 'drop')
-  t.is(nf.counters().malformed, 9)
+  t.is(nf.counters()['drop/malformed'], 9)
   t.is(nf.counters().ipv6Packets, 0)
 })
 

@@ -41,7 +41,7 @@ test('fixed src and dst', t => {
 test('frames shorter than an Ethernet header are dropped and counted', t => {
   const h = harness(l2fwd, {})
   t.is(h.send(ipv4Frame().slice(0, 13)).verdict, 'drop')
-  t.is(h.counters().malformed, 1)
+  t.is(h.counters()['drop/malformed'], 1)
   t.is(h.send(ipv4Frame().slice(0, 14)).verdict, 'out')
 })
 

@@ -43,7 +43,8 @@ function routerOf(config: Partial<Config> = {}, options: HarnessOptions = {}) {
     chain: (f: Uint8Array) => h.send(f, { from: FW }),
     /** Moves the clock to T0 + ms, ticking on the way as the runner does. */
     at: (ms: number) => h.advance(T0 + ms - h.now),
-    c: () => h.counters(),
+    /** Its counters, each drop reason by its bare name (drop/noRoute read as noRoute): what became of packets, alike. */
+    c: () => Object.fromEntries(Object.entries(h.counters()).map(([k, v]) => [k.replace(/^drop\//, ''), v])),
   }
 }
 
@@ -518,7 +519,7 @@ test('a /31 link (RFC 3021) has no broadcast address: both ends are hosts', t =>
 test('built without PacketOut (as validate does): create works, an unresolved next hop is a drop', t => {
   const h = harness(router, { address: ADDR }, { gates: { wire: LAN, chain: FW }, packets: false, buffers: 4, now: T0 })
   t.is(h.send(outbound(), { from: FW }).verdict, 'drop')
-  t.is(h.counters().unresolved, 1)
+  t.is(h.counters()['drop/unresolved'], 1)
   t.notThrows(() => h.advance(1_000_000))
 })
 
@@ -558,6 +559,14 @@ test('config errors name the field', t => {
     t.regex(e?.message ?? '', message, JSON.stringify(config))
   }
   t.notThrows(() => harness(router, { address: '10.0.0.1/24', gateway: '10.0.0.254', neighbours: { '10.0.0.254': '02-00-00-00-00-fe' } }, { buffers: 1 }))
+})
+
+test('every packet the router drops is counted under drop/<reason>; what it answers or learns from is not a drop', t => {
+  const keys = Object.keys(routerOf().h.counters())
+  const drops = ['malformed', 'badChecksum', 'notIpv4', 'notForUs', 'broadcast', 'martian', 'sameLink', 'local', 'noRoute', 'ttlExceeded',
+    'unresolved', 'unresolvedQueueFull', 'neighbourTableFull']
+  t.deepEqual(keys.filter(k => k.startsWith('drop/')).sort(), drops.map(k => `drop/${k}`).sort())
+  for (const k of ['arp', 'arpReplies', 'toChain', 'toWire']) t.true(keys.includes(k), k)
 })
 
 // ---- property ----

@@ -30,7 +30,7 @@ test('NAT: a mapping out, its reply back in, and expiry on the harness clock', (
   t.is(h.send(reply(), { from: 'outside' }).verdict, 'inside')
   h.advance(121_000)
   t.is(h.send(reply(), { from: 'outside' }).verdict, 'drop')
-  t.is(h.counters().noMappingDrops, 1)
+  t.is(h.counters()['drop/noMapping'], 1)
   t.is(h.out('inside').length, 2)
   t.is(h.dropped.length, 1)
 })

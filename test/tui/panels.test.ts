@@ -108,7 +108,7 @@ test('NF counters: an interface port shows its frames, and its kernel drops and 
 
 test('NF counters: an NF whose own code threw shows it first, whatever kind of NF', (t) => {
   const m = model()
-  const guard = { label: 'guard', kind: 'other' as const, counters: { processErrors: 1_500, badVerdicts: 2, passed: 98_000 } }
+  const guard = { label: 'guard', kind: 'other' as const, counters: { 'drop/processThrew': 1_500, 'drop/badVerdict': 2, passed: 98_000 } }
   const fw = { ...m.nfs[0], counters: { tickErrors: 1, ...m.nfs[0].counters } }
   const { text } = show('nfs', 140, undefined, { ...m, nfs: [fw, guard] })
   t.regex(row(text, 'guard'), /^guard +process\(\) threw 1\.50k +bad verdicts 2 +passed 98\.0k$/)
@@ -120,6 +120,15 @@ test('NF counters: how long an NF takes over a burst, p50 and p99, and per packe
   const guard = { label: 'guard', kind: 'other' as const, counters: { burstP50Ns: 1024, burstP99Ns: 18_432, nsPerPacket: 45, passed: 7 } }
   const { text } = show('nfs', 140, undefined, { ...m, nfs: [guard] })
   t.regex(row(text, 'guard'), /^guard +burst p50 1\.02µs +p99 18\.4µs +per packet 45ns +passed 7$/)
+})
+
+test('NF counters: the top drop reasons of each NF, a firewall\'s drop rules by their comments, the rest summed', (t) => {
+  const m = model()
+  const nat = { label: 'nat', kind: 'other' as const, counters: { passed: 5, 'drop/noMapping': 1_200, 'drop/malformed': 3, 'drop/fragment': 0 } }
+  const fw = { ...m.nfs[0], counters: { ...m.nfs[0].counters, 'drop/rule/3': 40, 'drop/default': 7_000, 'drop/malformed': 2, 'drop/nonIp': 1 } }
+  const { text } = show('nfs', 200, undefined, { ...m, nfs: [fw, nat] })
+  t.regex(row(text, 'nat'), /^nat +drop noMapping 1\.20k +drop malformed 3 +passed 5$/)
+  t.regex(row(text, 'fw'), /^fw +drop default 7\.00k +drop ping 40 +drop malformed 2 +other drops 1 +web/)
 })
 
 test('chain: ports and NFs in spec order, gates named', (t) => {

@@ -147,7 +147,7 @@ export const after = snapshot({
     },
     {
       name: 'nat', service: 3, slot: 3, rx: 63_000, rxBytes: 4_032_000, tx: 60_000, txBytes: 3_840_000, rxRing: ring(512, 1024, 63_000),
-      nf: { mappingsActive: 64, sessionsActive: 64, sessionsCreated: 64, sessionsExpired: 0, translatedOut: 60_000, translatedIn: 0, exhaustedDrops: 0 },
+      nf: { mappingsActive: 64, sessionsActive: 64, sessionsCreated: 64, sessionsExpired: 0, translatedOut: 60_000, translatedIn: 0, 'drop/portsExhausted': 0 },
     },
   ],
 })

@@ -236,10 +236,13 @@ function create(config: FirewallConfig, env: NFEnv): NFInstance {
 
     counters() {
       const out: Record<string, number> = {
-        malformed, nonIpAllowed, nonIpDropped, ipv6Packets,
+        nonIpAllowed, ipv6Packets,
         defaultPackets: packets[n], defaultBytes: bytes[n],
         cacheHits, cacheMisses,
+        'drop/malformed': malformed, 'drop/nonIp': nonIpDropped,
       }
+      if (!defaultAllow) out['drop/default'] = packets[n]
+      for (let i = 0; i < n; i++) if (ruleAllow[i] !== 1) out[`drop/rule/${i}`] = packets[i]
       if (ct !== null) {
         out.established = established
         out.related = related

@@ -40,7 +40,7 @@ function create(config: L2fwdConfig, _env: NFEnv): NFInstance {
       if (dst !== null) writeMac(b, at + ETH_DST, dst)
       return OUT
     },
-    counters: () => ({ malformed }),
+    counters: () => ({ 'drop/malformed': malformed }),
   }
 }
 

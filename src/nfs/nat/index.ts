@@ -238,9 +238,9 @@ function create(config: NatConfig, env: NFEnv): NFInstance {
       sessionsActive: sessions.active,
       sessionsCreated: sessions.created,
       sessionsExpired: sessions.expired,
-      exhaustedDrops: sessions.exhausted,
-      translatedOut, translatedIn, hairpinned, passed, nonIp, malformed,
-      fragmentDrops: fragments, unsupportedDrops: unsupported, noMappingDrops: noMapping,
+      translatedOut, translatedIn, hairpinned, passed, nonIp,
+      'drop/noMapping': noMapping, 'drop/portsExhausted': sessions.exhausted, 'drop/fragment': fragments,
+      'drop/unsupported': unsupported, 'drop/malformed': malformed,
     }),
   }
 }

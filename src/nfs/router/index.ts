@@ -420,10 +420,12 @@ function create(config: RouterConfig, env: NFEnv): NFInstance {
     },
 
     counters: () => ({
-      toChain, toWire, malformed, badChecksum, notIpv4, notForUs, broadcast: broadcasts, martian, sameLink,
-      local, noRoute, ttlExceeded, icmpErrors, arp, arpReplies, arpRequests,
-      unresolved, unresolvedQueueFull, neighbourTableFull: nb.refused, noBuffer,
-      neighbours: nb.active, held: nb.held,
+      toChain, toWire, icmpErrors, arp, arpReplies, arpRequests, noBuffer, neighbours: nb.active, held: nb.held,
+      // Why packets went no further (ARP frames are answered or learnt from, not lost: arp).
+      'drop/malformed': malformed, 'drop/badChecksum': badChecksum, 'drop/notIpv4': notIpv4, 'drop/notForUs': notForUs,
+      'drop/broadcast': broadcasts, 'drop/martian': martian, 'drop/sameLink': sameLink, 'drop/local': local,
+      'drop/noRoute': noRoute, 'drop/ttlExceeded': ttlExceeded, 'drop/unresolved': unresolved,
+      'drop/unresolvedQueueFull': unresolvedQueueFull, 'drop/neighbourTableFull': nb.refused,
     }),
   }
 }

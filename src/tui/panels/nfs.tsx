@@ -4,6 +4,7 @@
 // of the NF's own code, then how long its bursts take.
 import { Text } from 'ink'
 import { duration, si } from '../format.ts'
+import { DROP_REASON } from '../../xio/nf-types.ts'
 import type { DashboardModel, NfInfo } from '../model.ts'
 import type { PanelContent } from './panel.tsx'
 
@@ -35,8 +36,6 @@ function natItems(nf: NfInfo): Item[] {
     ['out', si(c.translatedOut)],
     ['in', si(c.translatedIn)],
   ]
-  for (const [key, name] of [['exhaustedDrops', 'ports exhausted'], ['noMappingDrops', 'no mapping']] as const)
-    if (c[key]) items.push([name, si(c[key])])
   return items
 }
 
@@ -56,10 +55,26 @@ function interfaceItems(nf: NfInfo): Item[] {
 }
 
 // The NF's own bugs, counted by the runner (src/xio/nf-faults.ts), lead its line whatever it
-// is, then how long its bursts take.
+// is, then how long its bursts take, then why it drops packets, the commonest reasons first.
 const FAULTS = [
-  ['processErrors', 'process() threw'], ['badVerdicts', 'bad verdicts'], ['tickErrors', 'tick() threw'], ['countersErrors', 'counters() threw'],
+  [`${DROP_REASON}processThrew`, 'process() threw'], [`${DROP_REASON}badVerdict`, 'bad verdicts'],
+  ['tickErrors', 'tick() threw'], ['countersErrors', 'counters() threw'],
 ] as const
+const isFault = (key: string) => FAULTS.some(([k]) => k === key)
+/** Drop reasons shown per NF; the rest are summed as "other drops". */
+const TOP_DROPS = 3
+
+function dropItems(nf: NfInfo): Item[] {
+  const reasons = Object.entries(nf.counters)
+    .filter(([k, v]) => k.startsWith(DROP_REASON) && !isFault(k) && v > 0)
+    .sort((a, b) => b[1] - a[1])
+  // A firewall's drop rules by their comments, as its rule hits are.
+  const reason = (k: string) => k.slice(DROP_REASON.length).replace(/^rule\/(\d+)$/, (_, i: string) => nf.rules?.[Number(i)] ?? `rule ${i}`)
+  const items = reasons.slice(0, TOP_DROPS).map(([k, v]): Item => [`drop ${reason(k)}`, si(v)])
+  const rest = reasons.slice(TOP_DROPS).reduce((n, [, v]) => n + v, 0)
+  if (rest) items.push(['other drops', si(rest)])
+  return items
+}
 
 // The runner's timing of the NF's bursts (src/xio/burst-times.ts).
 const TIMING = ['burstP50Ns', 'burstP99Ns', 'nsPerPacket']
@@ -73,11 +88,12 @@ function items(nf: NfInfo): Item[] {
   const runner: Item[] = [
     ...FAULTS.filter(([key]) => nf.counters[key]).map(([key, name]): Item => [name, si(nf.counters[key])]),
     ...timingItems(nf.counters),
+    ...dropItems(nf),
   ]
   if (nf.kind === 'firewall') return [...runner, ...firewallItems(nf)]
   if (nf.kind === 'nat') return [...runner, ...natItems(nf)]
   if (nf.kind === 'interface') return [...runner, ...interfaceItems(nf)]
-  const own = Object.entries(nf.counters).filter(([k]) => !FAULTS.some(([key]) => key === k) && !TIMING.includes(k))
+  const own = Object.entries(nf.counters).filter(([k]) => !k.startsWith(DROP_REASON) && !isFault(k) && !TIMING.includes(k))
   return [...runner, ...own.map(([k, v]): Item => [k, si(v)])]
 }
 
