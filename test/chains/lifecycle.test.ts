@@ -3,17 +3,17 @@
 // with its reason.
 import test from 'ava'
 import { once } from 'node:events'
-import { existsSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Manager, observe, type Observer } from '../../src/xio/index.ts'
 import { root, startXioChain, xioChain } from '../helpers/cli.ts'
 import { uniquePrefix, until } from '../helpers/processes.ts'
 import { scratchDir } from '../helpers/scratch.ts'
 
+/** Running (or runnable): a process that exited is gone, even while a zombie awaiting its reaper. */
 const alive = (pid: number) => {
   try {
-    process.kill(pid, 0)
-    return true
+    return readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '')[0] !== 'Z'
   } catch {
     return false
   }
@@ -128,6 +128,30 @@ test.serial('run | head: the reader going away stops the chain cleanly, leaving 
   const [code] = await once(cli, 'exit')
   t.is(code, 0, cli.output())
   for (const pid of pids) t.false(alive(pid), `NF process ${pid} is gone`)
+  t.false(existsSync(`/dev/shm/xio.${prefix}`))
+})
+
+test.serial('kill -9 of the launcher: its NF processes leave within a second, and the next run on the prefix takes the stale region over', async (t) => {
+  const prefix = uniquePrefix('orphans')
+  const first = startXioChain(['run', 'chains/fw-nat.json', '--no-tui', '--prefix', prefix])
+  const o = await watch(prefix)
+  t.true(await until(() => nfSlots(o, 'fw').length === 1 && nfSlots(o, 'nat').length === 1, 20_000), first.output())
+  const pids = [...nfSlots(o, 'fw'), ...nfSlots(o, 'nat')].map((s) => s.pid)
+  o.close()
+  first.kill('SIGKILL')
+  await once(first, 'exit')
+  const killed = performance.now()
+  // The NFs notice the manager's lease go (the kernel drops it with the process) between bursts.
+  t.true(await until(() => pids.every((pid) => !alive(pid)), 1000, 5), `NF processes ${pids.filter(alive)} still alive a second after the launcher died`)
+  t.log(`NF processes gone ${(performance.now() - killed).toFixed(0)} ms after the launcher`)
+  const second = startXioChain(['run', 'chains/fw-nat.json', '--no-tui', '--prefix', prefix])
+  t.teardown(() => second.kill('SIGKILL'))
+  const o2 = await watch(prefix)
+  t.true(await until(() => (nfSlots(o2, 'nat')[0]?.route.rxPackets ?? 0) > 0, 20_000), `the second run carries traffic: ${second.output()}`)
+  o2.close()
+  second.kill('SIGINT')
+  const [code] = await once(second, 'exit')
+  t.is(code, 0, second.output())
   t.false(existsSync(`/dev/shm/xio.${prefix}`))
 })
 
