@@ -1,0 +1,76 @@
+// A slow NF behind a fast source: its rings fill, the pool runs dry, the source counts the
+// allocations that failed, and nothing deadlocks: once the NF catches up, traffic flows again
+// and every buffer comes back.
+import test from 'ava'
+import { once } from 'node:events'
+import { existsSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { observe, type Observer, type RegionSnapshot } from '../../src/xio/index.ts'
+import { startXioChain } from '../helpers/cli.ts'
+import { uniquePrefix, until } from '../helpers/processes.ts'
+import { scratchDir } from '../helpers/scratch.ts'
+
+const dir = scratchDir('exhaustion')
+// Slow for its first slowMs (each packet costs delayUs of busy work), then as fast as it can.
+writeFileSync(join(dir, 'slow.mjs'), `
+export default {
+  name: 'slow',
+  gates: ['out'],
+  create(config, env) {
+    const until = env.now() + config.slowMs
+    return {
+      process() {
+        if (env.now() < until) for (const end = performance.now() + config.delayUs / 1000; performance.now() < end;);
+        return 0
+      },
+    }
+  },
+}
+`)
+const spec = join(dir, 'chain.json')
+writeFileSync(spec, JSON.stringify({
+  pool: { buffers: 512, ringSize: 64 },
+  endpoints: {
+    traffic: { kind: 'generator', flows: 8 },
+    slow: { kind: 'nf', module: './slow.mjs', config: { slowMs: 3000, delayUs: 500 } },
+    sink: { kind: 'sink' },
+  },
+  links: ['traffic -> slow', 'slow -> sink'],
+}))
+
+const slotOf = (s: RegionSnapshot, name: string) => s.slots.find((x) => x.state === 'active' && x.name === name)
+
+test('a slow NF with full rings and a dry pool: the source counts failed allocations, nothing deadlocks, traffic resumes', async (t) => {
+  const prefix = uniquePrefix('dry')
+  const chain = startXioChain(['run', spec, '--no-tui', '--prefix', prefix])
+  t.teardown(() => chain.kill('SIGKILL'))
+  let o: Observer | undefined
+  t.true(await until(() => {
+    try {
+      o ??= observe(prefix)
+      return slotOf(o.view.snapshot(), 'slow') !== undefined
+    } catch {
+      return false
+    }
+  }, 20_000, 50), chain.output())
+  const view = o!.view
+  // While the NF is slow: the pool runs dry and the generator's allocations fail, counted.
+  let dry: RegionSnapshot | undefined
+  let last: RegionSnapshot | undefined
+  t.true(await until(() => {
+    const s = view.snapshot()
+    last = s
+    if ((slotOf(s, 'traffic')?.endpoint.mallocFails ?? 0) > 0 && s.pool.inUse > s.pool.buffers / 2) dry = s
+    return dry !== undefined
+  }, 10_000, 5), `the pool ran dry and the source counted failed allocations: ${JSON.stringify({ pool: last?.pool, traffic: last && slotOf(last, 'traffic')?.endpoint })}`)
+  const slowRing = slotOf(dry!, 'slow')!.rings.rx
+  t.log(`dry: pool ${dry!.pool.inUse}/${dry!.pool.buffers} in use, slow's rx ring ${slowRing.used}/${slowRing.size}, generator malloc failures ${slotOf(dry!, 'traffic')!.endpoint.mallocFails}`)
+  // Once it catches up: the sink receives many times what the pool holds, so buffers went round.
+  const atDry = slotOf(dry!, 'sink')?.route.rxPackets ?? 0
+  t.true(await until(() => (slotOf(view.snapshot(), 'sink')?.route.rxPackets ?? 0) > atDry + 50 * 512, 30_000, 20), 'traffic resumed')
+  o!.close()
+  chain.kill('SIGINT')
+  const [code] = await once(chain, 'exit')
+  t.is(code, 0, chain.output())
+  t.false(existsSync(`/dev/shm/xio.${prefix}`), 'no region left')
+})
