@@ -9,7 +9,7 @@ import { cpus } from 'node:os'
 import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { attach, Manager, type Xio } from '../xio/index.ts'
-import type { Chain } from './spec.ts'
+import { nfLabel, type Chain } from './spec.ts'
 import type { AfPacketPort as AfPacketSpec, GeneratorPort as GeneratorSpec, PcapPort as PcapSpec } from './spec-types.ts'
 import { LINKTYPE_ETHERNET, readPcap } from './pcap.ts'
 import type { Port } from './ports/port.ts'
@@ -38,6 +38,15 @@ export interface LaunchOptions {
   replay?: boolean
   /** Where notices go that do not stop the chain (default: stderr). */
   warn?: (message: string) => void
+}
+
+/** What an NF process runs (sent on its stdin): a built-in's kind, or a module's file, and the config. */
+export interface NfOrder {
+  kind: string
+  module?: string
+  config: unknown
+  /** What messages call it (nfLabel). */
+  label: string
 }
 
 export interface NfInstanceProcess {
@@ -134,8 +143,14 @@ export class RunningChain extends EventEmitter {
     // A replay runs NFs on the captures' time, so it gives the same output however long it takes.
     const clock = this.options.replay ? 'packets' : 'wall'
     const child = spawn(process.execPath, [...nodeArgs, nfProcessScript, this.chain.file, endpoint, this.prefix, cpu, clock], {
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: ['pipe', 'pipe', 'pipe'],
     })
+    // Its NF and config, as checked here: the process need not read and check the spec again
+    // (compiling the chain schema alone took a restart 140 ms).
+    const e = this.chain.endpoints.get(endpoint)!
+    const order: NfOrder = { kind: e.kind, module: e.moduleFile, config: (e.spec as { config?: unknown }).config ?? {}, label: nfLabel(e) }
+    child.stdin!.on('error', () => {})  // a process that died at once; its exit says why
+    child.stdin!.end(JSON.stringify(order))
     const proc: NfInstanceProcess = { endpoint, child, restarts, stderr: '', ready: false }
     child.stdout!.on('data', (c: Buffer) => {
       if (c.toString().includes('ready\n')) proc.ready = true

@@ -1,20 +1,20 @@
-// The entry point of one NF instance: `node --import tsx nf-process.ts <spec> <endpoint> <prefix> [cpus] [wall|packets]`.
-// The launcher starts one per instance. It loads the same spec the launcher validated, takes
-// its endpoint's config, attaches by prefix, says `ready` on stdout once the NF accepted its
-// config, and runs until SIGTERM (or until the manager is gone), then detaches so the manager
-// takes back anything it still holds.
+// The entry point of one NF instance: `node --import tsx nf-process.ts <spec> <endpoint> <prefix> [cpus] [wall|packets]`,
+// with its order on stdin (NfOrder: its NF and config, as the launcher checked them). The
+// launcher starts one per instance. It builds the NF, attaches by prefix, says `ready` on
+// stdout once the NF accepted its config, and runs until SIGTERM (or until the manager is
+// gone), then detaches so the manager takes back anything it still holds.
+import { text } from 'node:stream/consumers'
 import { attach, createNF, runNF, setAffinity, XioError, type CreatedNF } from '../xio/index.ts'
-import { NFConfigError } from '../xio/nf-types.ts'
-import { loadChain, nfLabel } from './spec.ts'
+import { NFConfigError, type NFModule } from '../xio/nf-types.ts'
+import { builtinNFs } from '../nfs/index.ts'
+import { importNfModule } from './nf-modules.ts'
+import type { NfOrder } from './launcher.ts'
 
 const [specFile, name, prefix, cpus, clock] = process.argv.slice(2)
 if (cpus) setAffinity(cpus.split(',').map(Number))
-// The launcher checked every NF's config already, and this process builds its own NF next
-// (which says what is wrong with its config): no need to build every NF of the chain here.
-const chain = await loadChain(specFile, { nfConfigs: false })
-const endpoint = chain.endpoints.get(name)
-if (!endpoint || !endpoint.nf) throw new Error(`${specFile}: no NF named '${name}'`)
-const nf = endpoint.nf
+const order = JSON.parse(await text(process.stdin)) as NfOrder
+const nf: NFModule<unknown> = order.module ? await importNfModule(order.module) : builtinNFs[order.kind]
+if (!nf) throw new Error(`${specFile}: no NF of kind '${order.kind}'`)
 
 let stopping = false
 process.on('SIGTERM', () => (stopping = true))
@@ -25,7 +25,7 @@ process.on('SIGINT', () => {})
 const xio = await attach({ prefix, name })
 let created: CreatedNF | undefined
 try {
-  created = createNF(xio, nf, (endpoint.spec as { config?: unknown }).config ?? {}, clock === 'packets' ? 'packets' : 'wall')
+  created = createNF(xio, nf, order.config, clock === 'packets' ? 'packets' : 'wall')
   // The launcher counts an instance as started only once its config has been accepted.
   process.stdout.write('ready\n')
   await runNF(xio, created, { stopping: () => stopping || !xio.managerAlive(), name })
@@ -40,7 +40,7 @@ try {
   } else {
     if (!created) {
       // create() threw what validate did not see it throw: the NF's own bug, named in one line.
-      process.stderr.write(`${specFile}: /endpoints/${name}: ${nfLabel(endpoint)}: create() threw ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}\n`)
+      process.stderr.write(`${specFile}: /endpoints/${name}: ${order.label}: create() threw ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}\n`)
       process.exitCode = 2
     } else throw e
   }

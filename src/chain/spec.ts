@@ -34,6 +34,14 @@ export interface ChainEndpoint {
   /** The NF an NF endpoint runs: a built-in, or the module a "nf" endpoint names. */
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   nf?: NFModule<any>
+  /** The file of the module a "nf" endpoint names, resolved from the spec's folder. */
+  moduleFile?: string
+}
+
+/** An NF module a spec names, imported, and the file it came from. */
+export interface LoadedModule {
+  nf: NFModule<unknown>
+  file: string
 }
 
 export interface ChainLink {
@@ -92,14 +100,15 @@ export async function loadChain(file: string, options: CheckOptions = {}): Promi
 }
 
 /** The modules of the spec's "nf" endpoints, by endpoint name (none if the spec is invalid: checkChain says why). */
-async function loadModules(file: string, json: unknown): Promise<Map<string, NFModule<unknown>>> {
-  const modules = new Map<string, NFModule<unknown>>()
+async function loadModules(file: string, json: unknown): Promise<Map<string, LoadedModule>> {
+  const modules = new Map<string, LoadedModule>()
   if (!validate()(json)) return modules
   const problems: Problem[] = []
   for (const [name, e] of Object.entries((json as ChainSpec).endpoints)) {
     if (e.kind !== 'nf') continue
     try {
-      modules.set(name, await importNfModule(resolveNfModule(dirname(resolve(file)), (e as ModuleEndpoint).module)))
+      const moduleFile = resolveNfModule(dirname(resolve(file)), (e as ModuleEndpoint).module)
+      modules.set(name, { nf: await importNfModule(moduleFile), file: moduleFile })
     } catch (err) {
       if (!(err instanceof ModuleProblem)) throw err
       problems.push({ path: `/endpoints/${name}/module`, message: err.message })
@@ -148,7 +157,7 @@ export interface CheckOptions {
   /** Also build each NF from its config, as run will (default true); false checks the schema and wiring only. */
   nfConfigs?: boolean
   /** The NF modules of "nf" endpoints, by endpoint name (loadChain imports them). */
-  modules?: Map<string, NFModule<unknown>>
+  modules?: Map<string, LoadedModule>
 }
 
 /** Validates parsed JSON as a chain and resolves it; throws SpecError with every problem found. */
@@ -160,10 +169,11 @@ export function checkChain(file: string, json: unknown, options: CheckOptions = 
   const endpoints = new Map<string, ChainEndpoint>()
   for (const [name, e] of Object.entries(spec.endpoints)) {
     const isPort = isPortKind(e.kind)
-    const nf = isPort ? undefined : e.kind === 'nf' ? options.modules?.get(name) : nfs[e.kind]
+    const loaded = e.kind === 'nf' ? options.modules?.get(name) : undefined
+    const nf = isPort ? undefined : e.kind === 'nf' ? loaded?.nf : nfs[e.kind]
     if (!isPort && !nf) problems.push({ path: `/endpoints/${name}/module`, message: 'not loaded (a spec with NF modules is read with loadChain)' })
     const instances = isPort ? 1 : ((e as { instances?: number }).instances ?? 1)
-    endpoints.set(name, { name, kind: e.kind, isPort, gates: isPort ? PORT_GATES : (nf?.gates ?? []), instances, spec: e, nf })
+    endpoints.set(name, { name, kind: e.kind, isPort, gates: isPort ? PORT_GATES : (nf?.gates ?? []), instances, spec: e, nf, moduleFile: loaded?.file })
     // A built-in's config is checked by the chain schema itself; a module's by its own.
     if (e.kind === 'nf' && nf?.config) {
       const v = moduleValidator(nf.config, file, name)
