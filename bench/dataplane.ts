@@ -110,6 +110,58 @@ async function throughput(report: Report) {
   }
 }
 
+// The cost of a capture: the same blast → drain flow with no capture attached, with one whose
+// tap sees nothing (on drain's output: it sends nothing), with one whose tap copies every
+// packet (blast's gate 0) and whose reader takes and frees copies as fast as it can, on the
+// endpoints' CPU, and with one that never reads (its ring full, each copy due is counted lost:
+// the manager's side alone). Copies a reader cannot keep up with are lost, never the flow's
+// packets. On two
+// vCPUs the endpoint processes share one CPU, which bounds the flow before the manager does:
+// the ratio says what a capture costs the chain here (the manager copies within its headroom).
+export async function captureCost(report: Report) {
+  type Run = { mpps: number; copiesPerSecond: number; copies: number; lost: number }
+  const tapKinds = ['none', 'idle', 'every packet', 'stuck'] as const
+  const runs: Record<string, Run[]> = { none: [], idle: [], 'every packet': [], stuck: [] }
+  // Alternated rounds, the median of each kept: these machines' noise moves by tens of %.
+  for (let round = 0; round < 3; round++) {
+    for (const tap of tapKinds) runs[tap].push(await routingWithCapture(tap))
+  }
+  const median = (tap: string, k: keyof Run) => runs[tap].map((r) => r[k]).sort((a, b) => a - b)[1]
+  report.add('manager routing, no capture (Mpps)', median('none', 'mpps'), 'Mpps')
+  report.compare('manager routing, capture tap on an idle output (Mpps)', median('idle', 'mpps'), 'Mpps', 'no capture', median('none', 'mpps'), 'higher')
+  report.compare('manager routing, capture tap on every packet (Mpps)', median('every packet', 'mpps'), 'Mpps', 'no capture', median('none', 'mpps'), 'higher')
+  report.compare('manager routing, tap on every packet, reader stuck (Mpps)', median('stuck', 'mpps'), 'Mpps', 'no capture', median('none', 'mpps'), 'higher')
+  const every = runs['every packet'].map((r) => (r.copies / (r.copies + r.lost || 1)) * 100).sort((a, b) => a - b)[1]
+  report.add('  copies delivered to the capture (tap on every packet)', median('every packet', 'copiesPerSecond') / 1e6, 'M/s')
+  report.add('  copies delivered, of those due (the rest counted lost)', every, '%')
+}
+
+async function routingWithCapture(tap: 'none' | 'idle' | 'every packet' | 'stuck') {
+  const m = chain(`capture-${tap.replace(' ', '-')}`, [['blast', 'drain']])
+  const drain = endpoint('drain', m.prefix, 'drain', { cpu: NF_CPU })
+  await until(() => activeInstances(m) === 1)
+  const ids = Object.fromEntries(m.snapshot().services.map((x) => [x.name, x.id]))
+  const taps = tap === 'idle' ? [{ service: ids.drain, kind: 'tx' }] : [{ service: ids.blast, kind: 'gate', gate: 0 }]
+  const capture = tap === 'none' ? null : endpoint('capture', m.prefix, '', { cpu: NF_CPU, taps, read: tap !== 'stuck' })
+  if (capture) await until(() => capture.lines.length > 0)
+  const blast = endpoint('blast', m.prefix, 'blast', { cpu: NF_CPU, durationMs: 2500 })
+  await until(() => activeInstances(m) === (capture ? 3 : 2))
+  await sleep(500)
+  const sample = () => {
+    const s = m.snapshot()
+    return { t: performance.now(), routed: s.manager.routed, copies: s.manager.captured, lost: s.manager.captureLost }
+  }
+  const a = sample()
+  await sleep(1500)
+  const b = sample()
+  await lastLine(blast)
+  for (const c of [drain, capture]) c?.process.kill('SIGTERM')
+  await Promise.all([drain, capture].map((c) => c && lastLine(c)))
+  m.close()
+  const seconds = (b.t - a.t) / 1000
+  return { mpps: (b.routed - a.routed) / seconds / 1e6, copiesPerSecond: (b.copies - a.copies) / seconds, copies: b.copies - a.copies, lost: b.lost - a.lost }
+}
+
 // NF ↔ NF: both ends are NF processes, the manager a thread of this one (three processes).
 async function nfRoundTrip(size: number, rounds: number): Promise<Percentiles> {
   const m = chain(`rtt${size}`, [['ping', 'pong'], ['pong', 'ping']])
@@ -203,6 +255,7 @@ export async function run(report: Report): Promise<void> {
   report.section('Data plane')
   setAffinity([MANAGER_CPU])  // the bench process hosts the manager thread: keep it off the NFs' CPU
   await throughput(report)
+  await captureCost(report)
   await roundTrips(report)
   await idleCpu(report)
   setAffinity([MANAGER_CPU, NF_CPU])

@@ -3,14 +3,17 @@
 //   drain: rx + free until SIGTERM
 //   ping:  one packet of `size` bytes round-trips `rounds` times; prints RTT percentiles (µs)
 //   pong:  sends every packet it receives back out of gate 0
+//   capture: a capture endpoint with options.taps; prints {"ready":true} once the manager
+//          applies them, then takes and frees copies until SIGTERM (read: false: takes none)
 // Each prints one JSON line when done.
-import { attach, setAffinity } from '../src/xio/index.ts'
+import { attach, attachCapture, setAffinity, type Tap } from '../src/xio/index.ts'
 import { addon } from '../src/xio/native.ts'
 import { ping } from './pingpong.ts'
 
 const [mode, prefix, name, json] = process.argv.slice(2)
-const o = JSON.parse(json ?? '{}') as { cpu?: number; size?: number; durationMs?: number; rounds?: number; burst?: number }
+const o = JSON.parse(json ?? '{}') as { cpu?: number; size?: number; durationMs?: number; rounds?: number; burst?: number; taps?: Tap[]; read?: boolean }
 if (o.cpu !== undefined) setAffinity([o.cpu])
+if (mode === 'capture') await captureCopies()
 const xio = await attach({ prefix, name, spinUs: 500 })
 const burst = new Uint32Array(o.burst ?? 32)
 let stopping = false
@@ -61,3 +64,24 @@ if (mode === 'blast') {
   throw new Error(`unknown mode ${mode}`)
 }
 xio.detach()
+
+async function captureCopies(): Promise<never> {
+  const capture = attachCapture(prefix, 500)
+  let stopping = false
+  process.on('SIGTERM', () => (stopping = true))
+  if (!capture.setTaps(o.taps ?? [])) throw new Error('the manager did not apply the taps')
+  process.stdout.write(JSON.stringify({ ready: true }) + '\n')
+  const burst = new Uint32Array(64)
+  let received = 0
+  while (o.read === false && !stopping) await new Promise((r) => setTimeout(r, 20))
+  for (let round = 0; !stopping; round++) {
+    const n = capture.rxWait(burst, 50)
+    if (n) capture.free(burst, n)
+    received += n
+    if (n === 0 || (round & 4095) === 0) await new Promise((r) => setImmediate(r))
+  }
+  capture.setTaps([])
+  process.stdout.write(JSON.stringify({ received, ...capture.counters() }) + '\n')
+  capture.detach()
+  process.exit(0)
+}

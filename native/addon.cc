@@ -234,11 +234,14 @@ class EndpointHandle : public Napi::ObjectWrap<EndpointHandle> {
                         InstanceMethod<&EndpointHandle::rxWait>("rxWait"),
                         InstanceMethod<&EndpointHandle::readable>("readable"),
                         InstanceMethod<&EndpointHandle::detach>("detach"),
+                        InstanceMethod<&EndpointHandle::setTaps>("setTaps"),
+                        InstanceMethod<&EndpointHandle::waitTaps>("waitTaps"),
                         InstanceAccessor<&EndpointHandle::slot>("slot"),
                         InstanceAccessor<&EndpointHandle::service>("service")});
   }
 
-  // new Endpoint(region, name, spinUs)
+  // new Endpoint(region, name, spinUs, capture?): capture true makes a capture endpoint (the
+  // name is then its own, capture:<pid>).
   EndpointHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<EndpointHandle>(info) {
     Napi::Function regionClass = info.Env().GetInstanceData<Classes>()->region.Value();
     if (!info[0].IsObject() || !info[0].As<Napi::Object>().InstanceOf(regionClass) || !info[1].IsString())
@@ -247,7 +250,8 @@ class EndpointHandle : public Napi::ObjectWrap<EndpointHandle> {
     if (!r->region) throw Napi::Error::New(info.Env(), "region is closed");
     std::string name = info[1].As<Napi::String>();
     uint64_t spinNs = uint64_t(info.Length() > 2 && info[2].IsNumber() ? info[2].As<Napi::Number>().Uint32Value() : 50) * 1000;
-    endpoint_ = guard(info.Env(), [&] { return std::make_shared<Endpoint>(r->region, name, spinNs); });
+    bool capture = info.Length() > 3 && info[3].ToBoolean();
+    endpoint_ = guard(info.Env(), [&] { return std::make_shared<Endpoint>(r->region, name, spinNs, capture); });
   }
 
  private:
@@ -317,6 +321,19 @@ class EndpointHandle : public Napi::ObjectWrap<EndpointHandle> {
     notDriven(info.Env());
     endpoint_->detach();
     return info.Env().Undefined();
+  }
+  // setTaps(words: Uint32Array): the sequence number waitTaps takes.
+  Napi::Value setTaps(const Napi::CallbackInfo& info) {
+    Burst b = burstArg(info, 0);
+    return Napi::Number::New(info.Env(), call(info.Env(), [&] { return endpoint_->setTaps(b.data, b.capacity); }));
+  }
+  // waitTaps(seq, timeoutMs): whether the manager applies those taps now (blocks, at most 10 s).
+  Napi::Value waitTaps(const Napi::CallbackInfo& info) {
+    uint32_t seq = info[0].IsNumber() ? info[0].As<Napi::Number>().Uint32Value() : 0;
+    double ms = info[1].IsNumber() ? info[1].As<Napi::Number>().DoubleValue() : 0;
+    if (!(ms >= 0)) throw Napi::RangeError::New(info.Env(), "waitTaps timeout must be a number of milliseconds >= 0");
+    uint64_t timeoutNs = uint64_t(std::min(ms, 10000.0) * 1e6);
+    return Napi::Boolean::New(info.Env(), call(info.Env(), [&] { return endpoint_->waitTaps(seq, timeoutNs); }));
   }
   Napi::Value slot(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), endpoint_->slotIndex()); }
   Napi::Value service(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), endpoint_->serviceId()); }
@@ -436,6 +453,12 @@ Napi::Object layout(Napi::Env env) {
   set(slotState, "active", kSlotActive);
   set(slotState, "detaching", kSlotDetaching);
   set(slotState, "faulted", kSlotFaulted);
+  Napi::Object capture = group("capture");
+  set(capture, "service", kCaptureService);
+  set(capture, "maxTaps", kMaxTaps);
+  set(capture, "rx", kTapRx);
+  set(capture, "gate", kTapGate);
+  set(capture, "tx", kTapTx);
   Napi::Object claimState = group("claimState");
   set(claimState, "none", kClaimNone);
   set(claimState, "active", kClaimActive);
@@ -465,11 +488,13 @@ Napi::Object layout(Napi::Env env) {
   FIELD(manager, ManagerCounters, deaths); FIELD(manager, ManagerCounters, poolDry);
   FIELD(manager, ManagerCounters, held); FIELD(manager, ManagerCounters, invalid);
   FIELD(manager, ManagerCounters, oversize); FIELD(manager, ManagerCounters, faults);
+  FIELD(manager, ManagerCounters, captured); FIELD(manager, ManagerCounters, captureLost);
+  FIELD(manager, ManagerCounters, taps);
 
   Napi::Object meta = group("meta");
   set(meta, "size", sizeof(Meta));
   FIELD(meta, Meta, length); FIELD(meta, Meta, inPort); FIELD(meta, Meta, prev); FIELD(meta, Meta, action);
-  FIELD(meta, Meta, flowHash); FIELD(meta, Meta, timestamp); FIELD(meta, Meta, user);
+  FIELD(meta, Meta, flowHash); FIELD(meta, Meta, timestamp); FIELD(meta, Meta, tap); FIELD(meta, Meta, user);
 
   Napi::Object producer = group("ringProducer");
   FIELD(producer, RingProducer, head); FIELD(producer, RingProducer, enqueued); FIELD(producer, RingProducer, refused);
@@ -485,12 +510,15 @@ Napi::Object layout(Napi::Env env) {
   FIELD(endpointSide, EndpointSide, counters); FIELD(endpointSide, EndpointSide, sleepRequests);
   FIELD(endpointSide, EndpointSide, asleep); FIELD(endpointSide, EndpointSide, rx);
   FIELD(endpointSide, EndpointSide, alloc); FIELD(endpointSide, EndpointSide, tx);
-  FIELD(endpointSide, EndpointSide, free); FIELD(endpointSide, EndpointSide, nf);
+  FIELD(endpointSide, EndpointSide, free); FIELD(endpointSide, EndpointSide, taps); FIELD(endpointSide, EndpointSide, nf);
+  Napi::Object captureTaps = group("captureTaps");
+  FIELD(captureTaps, CaptureTaps, seq); FIELD(captureTaps, CaptureTaps, count); FIELD(captureTaps, CaptureTaps, taps);
   Napi::Object managerSide = group("managerSide");
   FIELD(managerSide, ManagerSide, state); FIELD(managerSide, ManagerSide, service);
   FIELD(managerSide, ManagerSide, route); FIELD(managerSide, ManagerSide, wakeSeq);
   FIELD(managerSide, ManagerSide, rx); FIELD(managerSide, ManagerSide, alloc);
   FIELD(managerSide, ManagerSide, tx); FIELD(managerSide, ManagerSide, free);
+  FIELD(managerSide, ManagerSide, tapsSeen); FIELD(managerSide, ManagerSide, tapsActive);
   Napi::Object nf = group("nfCounters");
   set(nf, "max", kNfCounters);
   set(nf, "nameLength", kCounterName);
@@ -502,7 +530,7 @@ Napi::Object layout(Napi::Env env) {
   FIELD(route, RouteCounters, rxPackets); FIELD(route, RouteCounters, rxBytes); FIELD(route, RouteCounters, txPackets);
   FIELD(route, RouteCounters, txBytes); FIELD(route, RouteCounters, dropped); FIELD(route, RouteCounters, noRoute);
   FIELD(route, RouteCounters, freed); FIELD(route, RouteCounters, wakes); FIELD(route, RouteCounters, reclaimed);
-  FIELD(route, RouteCounters, invalid);
+  FIELD(route, RouteCounters, invalid); FIELD(route, RouteCounters, captured); FIELD(route, RouteCounters, captureLost);
 
   Napi::Object service = group("service");
   set(service, "size", sizeof(Service));

@@ -20,10 +20,11 @@ constexpr uint64_t kServiceWaitNs = 2000000000;
 constexpr uint64_t kFreeStallNs = 5000000000;
 }
 
-Endpoint::Endpoint(std::shared_ptr<Region> region, const std::string& name, uint64_t spinNs)
-    : region_(std::move(region)), spinNs_(spinNs) {
+Endpoint::Endpoint(std::shared_ptr<Region> region, const std::string& name, uint64_t spinNs, bool capture)
+    : region_(std::move(region)), capture_(capture), spinNs_(spinNs) {
   const Geometry& g = region_->geometry();
-  int service = region_->serviceByName(name);
+  int service = capture ? int(kCaptureService) : region_->serviceByName(name);
+  std::string slotName = capture ? "capture:" + std::to_string(getpid()) : name;
   if (service < 0) {
     std::string known;
     for (uint32_t i = 0; i < kMaxServices; i++)
@@ -49,8 +50,10 @@ Endpoint::Endpoint(std::shared_ptr<Region> region, const std::string& name, uint
     s->service = uint16_t(service);
     s->generation++;
     memset(s->name, 0, kNameLength);
-    strncpy(s->name, name.c_str(), kNameLength - 1);
+    strncpy(s->name, slotName.c_str(), kNameLength - 1);
     memset(&s->counters, 0, sizeof s->counters);
+    s->taps.count.store(0, std::memory_order_relaxed);  // none of a previous occupant's
+    s->taps.seq.store(0, std::memory_order_relaxed);
     s->nf.count.store(0);
     s->asleep.store(0);
     uint16_t instance = 0;
@@ -83,7 +86,7 @@ Endpoint::~Endpoint() { detach(); }
 void Endpoint::awaitService() {
   uint64_t deadline = nowNs() + kServiceWaitNs;
   while (nowNs() < deadline && region_->managerAlive()) {
-    if (managerSide_->state.load(std::memory_order_acquire) == kSlotActive && ringUsed(alloc_) > 0) return;
+    if (managerSide_->state.load(std::memory_order_acquire) == kSlotActive && (capture_ || ringUsed(alloc_) > 0)) return;
     usleep(50);
   }
 }
@@ -128,6 +131,7 @@ uint32_t Endpoint::publish(const RingRef& ring, uint32_t* marked, const uint32_t
 
 uint32_t Endpoint::tx(const uint32_t* descs, uint32_t n) {
   requireOpen();
+  if (capture_) throw Failure{"CAPTURE_ONLY", "a capture endpoint sends nothing into the chain; free what it received instead"};
   uint32_t k = publish(tx_, markedTx_, descs, n);
   if (k) wakeManager();
   return k;
@@ -135,6 +139,7 @@ uint32_t Endpoint::tx(const uint32_t* descs, uint32_t n) {
 
 uint32_t Endpoint::malloc(uint32_t* descs, uint32_t n) {
   requireOpen();
+  if (capture_) throw Failure{"CAPTURE_ONLY", "a capture endpoint has no buffers of its own: it receives copies"};
   Header* h = region_->header();
   const Geometry& g = region_->geometry();
   uint32_t got = ringDequeue(alloc_, descs, n);
@@ -223,6 +228,34 @@ bool Endpoint::waitReadable(uint64_t timeoutNs) {
     side_->counters.sleeps++;
   }
   return false;
+}
+
+uint32_t Endpoint::setTaps(const uint32_t* words, uint32_t n) {
+  requireOpen();
+  if (!capture_) throw Failure{"BAD_TAPS", "only a capture endpoint has taps"};
+  if (n > kMaxTaps) throw Failure{"BAD_TAPS", "a capture takes at most " + std::to_string(kMaxTaps) + " taps, got " + std::to_string(n)};
+  CaptureTaps& taps = side_->taps;
+  for (uint32_t i = 0; i < n; i++) taps.taps[i].store(words[i], std::memory_order_relaxed);
+  taps.count.store(n, std::memory_order_relaxed);
+  // Past whatever the manager last acknowledged, so no earlier acknowledgement (of this
+  // endpoint's, or of the slot's previous occupant's) can pass for this one.
+  uint32_t seen = managerSide_->tapsSeen.load(std::memory_order_acquire);
+  tapsSeq_ = (tapsSeq_ > seen ? tapsSeq_ : seen) + 1;
+  taps.seq.store(tapsSeq_, std::memory_order_release);  // pairs with the manager's acquire in readTaps
+  region_->doorbell()->claims.fetch_add(1);             // seq_cst: after the taps, and makes it refresh
+  wakeManager();
+  return tapsSeq_;
+}
+
+bool Endpoint::waitTaps(uint32_t seq, uint64_t timeoutNs) {
+  uint64_t deadline = nowNs() + timeoutNs;
+  for (;;) {
+    requireOpen();
+    // This call's seq, or a later one of this endpoint's (read in the same pass or after).
+    if (int32_t(managerSide_->tapsSeen.load(std::memory_order_acquire) - seq) >= 0) return true;
+    if (nowNs() >= deadline || !region_->managerAlive()) return false;
+    usleep(100);
+  }
 }
 
 // Says it is leaving, then lets go of the lease: the manager routes what this endpoint already

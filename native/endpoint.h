@@ -15,7 +15,10 @@ class Endpoint {
   // Claims a free slot for a declared endpoint name: takes the slot's lease (an OFD lock the
   // kernel drops when this process dies), then fills in the slot and says it is active.
   // Throws Failure: UNKNOWN_ENDPOINT, NO_SLOT, MANAGER_GONE.
-  Endpoint(std::shared_ptr<Region> region, const std::string& name, uint64_t spinNs);
+  // A capture endpoint (capture true; name unused) is no service of the chain: it is named
+  // capture:<pid>, has no buffer cache and sends nothing; it receives copies of what its taps
+  // (setTaps) see, and frees them.
+  Endpoint(std::shared_ptr<Region> region, const std::string& name, uint64_t spinNs, bool capture = false);
   ~Endpoint();
 
   uint32_t rx(uint32_t* descs, uint32_t max);
@@ -27,6 +30,13 @@ class Endpoint {
   // Blocks until the RX ring has work (true), or the timeout passes or the endpoint closes (false).
   bool waitReadable(uint64_t timeoutNs);
   void detach();
+  // A capture endpoint's taps (tapWord each, at most kMaxTaps; Failure BAD_TAPS otherwise):
+  // written to its side, then the manager is rung. Returns the sequence number waitTaps takes.
+  uint32_t setTaps(const uint32_t* words, uint32_t n);
+  // Whether the manager has read the taps of that setTaps call (it then copies by them, and
+  // by no earlier ones), waiting at most timeoutNs.
+  bool waitTaps(uint32_t seq, uint64_t timeoutNs);
+  bool capture() const { return capture_; }
 
   uint32_t slotIndex() const { return slot_; }
   uint32_t serviceId() const { return service_; }
@@ -56,6 +66,8 @@ class Endpoint {
   uint32_t markedTx_[2] = {0, 0}, markedFree_[2] = {0, 0};
   uint32_t slot_;
   uint16_t service_;
+  bool capture_;
+  uint32_t tapsSeq_ = 0;
   uint64_t spinNs_;
   std::atomic<bool> closed_{false};
   std::atomic<int> waiters_{0};  // threads in waitReadable

@@ -22,7 +22,7 @@
 namespace xio {
 
 constexpr uint64_t kMagic = 0x4e49414843'4f4958ULL;  // "XIOCHAIN" in memory order
-constexpr uint32_t kLayoutVersion = 2;
+constexpr uint32_t kLayoutVersion = 3;
 constexpr uint32_t kMaxSlots = 64;
 constexpr uint32_t kMaxServices = 64;
 constexpr uint32_t kMaxBuffers = 65534;
@@ -35,6 +35,10 @@ constexpr uint32_t kNfCounters = 128;
 constexpr uint32_t kCounterName = 24;
 constexpr uint32_t kChainFileLength = 1024;
 constexpr uint16_t kNoService = 0xffff;
+// EndpointSide::service of a capture endpoint: not a service of the chain (nothing routes to
+// it), it receives copies of what its taps see (CaptureTaps).
+constexpr uint16_t kCaptureService = 0xfffe;
+constexpr uint32_t kMaxTaps = 16;
 
 // Byte-range (OFD) locks on the region file, not bytes of its contents: the manager holds
 // kManagerLease for its life, an endpoint holds kSlotLeaseBase + slot while it holds the slot.
@@ -56,6 +60,15 @@ constexpr uint32_t kMarkValue = 0x3fffffffu;
 enum ActionKind : uint32_t { kActionGate = 0, kActionTo = 1, kActionDrop = 2 };
 inline constexpr uint32_t action(ActionKind kind, uint32_t arg) { return (uint32_t(kind) << 24) | (arg & 0xffffff); }
 
+// A capture endpoint's tap, one u32 (so it is read whole): the service in bits 0-15, a gate in
+// 16-23, the kind in 24-31. Rx: every packet delivered to the service (any instance). Gate:
+// every packet an instance of it sends through that gate to a live route (what its link
+// carries). Tx: every packet it sends on, whatever the gate or named destination.
+enum TapKind : uint32_t { kTapNone = 0, kTapRx = 1, kTapGate = 2, kTapTx = 3 };
+inline constexpr uint32_t tapWord(uint32_t service, TapKind kind, uint32_t gate) {
+  return (service & 0xffff) | (gate & 0xff) << 16 | uint32_t(kind) << 24;
+}
+
 enum RegionState : uint32_t { kRegionInit = 0, kRegionReady = 1, kRegionStopped = 2 };
 // A slot as the manager sees it (ManagerSide::state).
 // Faulted: the endpoint broke the ring protocol (an index no correct peer could write), so the
@@ -72,8 +85,9 @@ struct Meta {
   uint16_t prev;       // service that sent it last (manager)
   uint32_t action;     // what the owner wants done with it, see ActionKind
   uint32_t flowHash;   // picks the instance among several of one service
-  uint64_t timestamp;  // ns, capture or creation time
-  uint32_t user[10];   // free for NFs and ports
+  uint64_t timestamp;  // ns, capture or creation time; a capture copy: CLOCK_REALTIME when copied
+  uint32_t tap;        // a capture copy: the index of the tap that made it in its endpoint's list (manager)
+  uint32_t user[9];    // free for NFs and ports
 };
 static_assert(sizeof(Meta) == kMetaSize);
 
@@ -113,6 +127,9 @@ struct alignas(kCacheLine) RouteCounters {
   uint64_t wakes;      // times the manager woke it
   uint64_t reclaimed;  // buffers taken back when it died or detached
   uint64_t invalid;    // descriptors it sent or freed that were not its own, or over-long
+  uint64_t captured;     // a capture endpoint: copies put in its RX ring
+  uint64_t captureLost;  // a capture endpoint: copies its taps called for and it did not get
+                         // (its RX ring full, too many copies in its hands, or the pool low)
 };
 
 // An NF's own counters (rule hits, NAT mappings...), published by the endpoint about twice a
@@ -122,6 +139,15 @@ struct NfCounters {
   uint32_t updates;
   char names[kNfCounters][kCounterName];
   double values[kNfCounters];
+};
+
+// What a capture endpoint asks to see: written by the endpoint only, read by the manager as
+// untrusted input (count clamped, every tap checked) whenever the doorbell's claims counter
+// moves. The endpoint writes the taps, then bumps seq (release), then rings the doorbell.
+struct CaptureTaps {
+  std::atomic<uint32_t> seq;
+  std::atomic<uint32_t> count;
+  std::atomic<uint32_t> taps[kMaxTaps];  // tapWord
 };
 
 // The part of a slot its endpoint writes (read-only to every other endpoint). The entries of
@@ -140,6 +166,7 @@ struct EndpointSide {
   RingConsumer alloc;
   RingProducer tx;
   RingProducer free;
+  alignas(kCacheLine) CaptureTaps taps;  // a capture endpoint's only
   alignas(kCacheLine) NfCounters nf;
 };
 
@@ -151,6 +178,10 @@ struct ManagerSide {
   std::atomic<uint32_t> state;  // SlotState
   uint16_t service;             // the manager's copy, as it serves the slot
   uint16_t pad;
+  // A capture endpoint: the CaptureTaps::seq the manager last read, and how many of its taps
+  // it found valid and applies (release: the endpoint waits for its seq, then reads counters).
+  std::atomic<uint32_t> tapsSeen;
+  uint32_t tapsActive;
   alignas(1024) RingProducer rx;
   RingProducer alloc;
   RingConsumer tx;
@@ -184,6 +215,9 @@ struct alignas(kCacheLine) ManagerCounters {
   uint64_t invalid;     // descriptors an endpoint sent or freed that were not its own
   uint64_t oversize;    // descriptors sent with a length beyond their buffer
   uint64_t faults;      // endpoints cut off for breaking the ring protocol
+  uint64_t captured;    // copies made for capture endpoints
+  uint64_t captureLost; // copies taps called for and not made or not delivered
+  uint64_t taps;        // taps in force now (a gauge): 0 when no capture is attached
 };
 
 // Written by the creator and the manager only (read-only to endpoints).
@@ -223,7 +257,7 @@ static_assert(sizeof(Header) <= kPage);
 // The one page every endpoint may write: how it rings the manager.
 struct Doorbell {
   std::atomic<uint32_t> managerSleeping;  // futex word: the manager sets it, a waker clears it
-  alignas(kCacheLine) std::atomic<uint32_t> claims;  // bumped on every claim and detach
+  alignas(kCacheLine) std::atomic<uint32_t> claims;  // bumped on every claim, detach and change of taps
 };
 static_assert(sizeof(Doorbell) <= kPage);
 

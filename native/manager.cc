@@ -44,7 +44,9 @@ Manager::Manager(std::shared_ptr<Region> region, ManagerConfig config)
       doorbell_(region_->doorbell()),
       g_(region_->geometry()),
       capacity_(g_.bufferSize - g_.dataOffset),
-      leaseQuery_(region_->openLeaseQuery()) {
+      leaseQuery_(region_->openLeaseQuery()),
+      // A quarter of the pool stays the chain's: copies are made only above it.
+      captureReserve_(g_.bufferCount / 4) {
   configure(config);
   slots_.resize(g_.slots);
   for (uint32_t s = 0; s < g_.slots; s++) {
@@ -54,6 +56,8 @@ Manager::Manager(std::shared_ptr<Region> region, ManagerConfig config)
     slots_[s].free = region_->ring(s, kRingFree);
   }
   instances_.resize(kMaxServices);
+  taps_.reserve(size_t(kMaxSlots) * kMaxTaps);  // readTaps never allocates in the manager thread
+  captures_.reserve(kMaxSlots);
   // Every buffer starts on the free stack, lowest index on top.
   freeStack_.resize(g_.bufferCount);
   owners_.assign(g_.bufferCount, owned(kOwnerPool));
@@ -146,6 +150,7 @@ void Manager::run() {
 bool Manager::pollOnce() {
   uint32_t work = 0;
   bool finishedDetaching = false;
+  captureClock_ = 0;
   for (uint32_t s : active_) {
     SlotState& slot = slots_[s];
     work += drainFree(s);
@@ -162,8 +167,10 @@ bool Manager::pollOnce() {
       finishedDetaching = true;
     }
   }
+  // Before any slot is cut off or refreshed: what was staged for a capture goes out now.
+  flushCaptures();
   for (uint32_t s : active_) {
-    if (slots_[s].active && !slots_[s].detaching) work += refill(s);
+    if (slots_[s].active && !slots_[s].detaching && !slots_[s].capture) work += refill(s);
   }
   if (!faulted_.empty()) cutOff();
   else if (finishedDetaching) refreshSlots();
@@ -194,7 +201,7 @@ bool Manager::anyInput() {
     SlotState& slot = slots_[s];
     if (!slot.held.pending() && ringHasWork(slot.tx)) return true;
     if (ringHasWork(slot.free)) return true;
-    if (slot.detaching) continue;
+    if (slot.detaching || slot.capture) continue;  // a capture endpoint has no cache to refill
     uint32_t taken;
     if (!allocTaken(s, &taken)) return true;  // a fault to act on
     uint32_t cached = slot.alloc.prod->head.load(std::memory_order_relaxed) - taken;
@@ -286,6 +293,8 @@ uint32_t Manager::drainFree(uint32_t s) {
   }
   RouteCounters& route = region_->managerSide(s)->route;
   route.freed += valid;
+  // What a capture endpoint holds is copies only (it has no cache), so each valid free is one.
+  if (slot.capture) slot.outstanding -= std::min(valid, slot.outstanding);
   // Not this endpoint's to free (sent, freed already, still in its cache): recycling it could
   // hand it out twice.
   route.invalid += n - marks - valid;
@@ -324,6 +333,7 @@ uint16_t Manager::pick(uint32_t service, uint32_t flowHash) const {
 
 uint32_t Manager::routeTx(uint32_t s) {
   SlotState& slot = slots_[s];
+  if (slot.capture) return discardCaptureTx(s);
   Held& held = slot.held;
   if (held.pending()) return deliverHeld(s);
   bool overrun = false;
@@ -378,6 +388,17 @@ uint32_t Manager::routeTx(uint32_t s) {
     kept++;
     bytes += length;
   }
+  // Copies for a capture tapping this sender's output, before delivery hands the packets on.
+  // Apart from the loop above, which stays as it was: with no capture attached, routing pays
+  // this one load of manager memory and one predictable branch per burst. The action is read
+  // again (a stray write since can only make a copy go to another tap, or none).
+  if (__builtin_expect(outTaps_[slot.service] != 0, 0)) {
+    for (uint32_t i = 0; i < kept; i++) {
+      uint32_t d = held.desc[i];
+      uint32_t act = __atomic_load_n(&region_->meta(d)->action, __ATOMIC_RELAXED);
+      tapOut(d, slot.service, act >> 24 == kActionGate ? (act & 0xffffff) : kMaxGates);
+    }
+  }
   // Sent on: drops, no-route and refusals are counted apart, so an NF's tx is what it passed.
   route.txPackets += kept;
   route.txBytes += bytes;
@@ -425,6 +446,10 @@ uint32_t Manager::deliverHeld(uint32_t s) {
       bytes += std::min(m->length, capacity_);  // a counter: whatever the sender wrote since
       owners_[d] = owned(dest | kInRx, rxHead + (i - first));
     }
+    // A capture taps what this service receives: copies while the packets are still the
+    // manager's (once published, the receiver may change them). One branch per run.
+    if (__builtin_expect(rxTaps_[held.dest[first]] != 0, 0))
+      for (uint32_t i = first; i < first + k; i++) tapRx(held.desc[i], held.dest[first], prev);
     ringPublish(rx, held.desc + first, k);
     RouteCounters& to = region_->managerSide(dest)->route;
     to.rxPackets += k;
@@ -435,6 +460,162 @@ uint32_t Manager::deliverHeld(uint32_t s) {
     if (held.next < end) break;
   }
   return held.next - start;
+}
+
+// A capture endpoint sends nothing into the chain: what it transmits anyway goes back to the
+// pool, counted as no route, if it was its own (checked as any sender's).
+uint32_t Manager::discardCaptureTx(uint32_t s) {
+  SlotState& slot = slots_[s];
+  bool overrun = false;
+  uint32_t n = ringDequeue(slot.tx, scratch_, config_.burst + 1, &overrun);
+  if (overrun) fault(s);
+  if (!n) return 0;
+  RouteCounters& route = region_->managerSide(s)->route;
+  uint32_t marks = 0;
+  for (uint32_t i = 0; i < n; i++) {
+    uint32_t d = scratch_[i];
+    if (d & kMark) {
+      markTaken(s, slot.markTx, d);
+      marks++;
+    } else if (holds(s, d, slot.markTx)) {
+      recycle(d);
+      if (slot.outstanding) slot.outstanding--;
+      route.noRoute++;
+      h_->manager.noRoute++;
+    } else {
+      route.invalid++;
+      h_->manager.invalid++;
+    }
+  }
+  slot.tx.cons->dequeued -= marks;
+  return n;
+}
+
+// Rebuilds the taps in force from every capture endpoint served (not leaving), and the
+// per-service summary routing reads. Called with the slot lists, so whenever the doorbell's
+// claims counter moves: a capture endpoint rings it after changing its taps. Its side is its
+// own to write, so every word is read once and checked: a count beyond kMaxTaps is clamped, a
+// tap naming no declared service, an unknown kind or a gate out of range is skipped. A tap
+// list the endpoint is rewriting meanwhile is read partly old, partly new, each tap whole and
+// checked; its next doorbell ring brings the rest.
+void Manager::readTaps() {
+  taps_.clear();
+  captures_.clear();
+  memset(outTaps_, 0, sizeof outTaps_);
+  memset(rxTaps_, 0, sizeof rxTaps_);
+  for (uint32_t s : active_) {
+    SlotState& slot = slots_[s];
+    if (!slot.capture) continue;
+    ManagerSide* side = region_->managerSide(s);
+    if (slot.detaching) {  // leaving: no more copies
+      side->tapsActive = 0;
+      continue;
+    }
+    captures_.push_back(s);
+    CaptureTaps& wanted = region_->endpointSide(s)->taps;
+    // Acquire: pairs with the endpoint's release of seq, so the taps it wrote before are seen.
+    uint32_t seq = wanted.seq.load(std::memory_order_acquire);
+    uint32_t count = std::min(wanted.count.load(std::memory_order_relaxed), kMaxTaps);
+    uint32_t valid = 0;
+    for (uint32_t i = 0; i < count; i++) {
+      uint32_t word = wanted.taps[i].load(std::memory_order_relaxed);
+      uint32_t service = word & 0xffff, gate = word >> 16 & 0xff, kind = word >> 24;
+      if (service >= kMaxServices || !region_->service(service)->declared.load(std::memory_order_acquire)) continue;
+      if (kind == kTapRx) rxTaps_[service] = 1;
+      else if (kind == kTapGate && gate < kMaxGates) outTaps_[service] |= uint16_t(1u << gate);
+      else if (kind == kTapTx) outTaps_[service] |= uint16_t(kAllGates);
+      else continue;
+      taps_.push_back({uint16_t(s), uint16_t(i), uint16_t(service), uint8_t(kind), uint8_t(gate)});
+      valid++;
+    }
+    side->tapsActive = valid;
+    // Release: a capture endpoint that sees its seq here may trust that its taps are in force.
+    side->tapsSeen.store(seq, std::memory_order_release);
+  }
+  h_->manager.taps = taps_.size();
+}
+
+// d, taken from service's TX ring, goes on through gate (kMaxGates: sent to a named
+// endpoint). Each capture endpoint with a tap on that gate or on all service sends gets one
+// copy (taps_ holds one endpoint's taps together).
+void Manager::tapOut(uint32_t d, uint16_t service, uint32_t gate) {
+  uint32_t mask = outTaps_[service];
+  if (!(mask & kAllGates) && !(gate < kMaxGates && (mask >> gate & 1u))) return;
+  uint32_t last = kMaxSlots;
+  for (const TapEntry& t : taps_) {
+    if (t.service != service || t.slot == last) continue;
+    if (t.kind == kTapTx || (t.kind == kTapGate && t.gate == gate)) {
+      copyTo(t.slot, t.index, d, service);
+      last = t.slot;
+    }
+  }
+}
+
+// d is being delivered to an instance of service, sent by `from`.
+void Manager::tapRx(uint32_t d, uint16_t service, uint16_t from) {
+  uint32_t last = kMaxSlots;
+  for (const TapEntry& t : taps_) {
+    if (t.service != service || t.kind != kTapRx || t.slot == last) continue;
+    copyTo(t.slot, t.index, d, from);
+    last = t.slot;
+  }
+}
+
+// Copies d (in flight, the manager's) into a buffer of the pool for capture endpoint cs and
+// stages it on cs's RX ring. The chain's packet is never held or dropped for it: a copy that
+// cannot be made is counted lost instead, when cs's ring is full (a slow reader), when cs
+// already holds ringSize copies (one that does not free them), or when the pool is down to
+// the chain's reserve.
+void Manager::copyTo(uint32_t cs, uint32_t tapIndex, uint32_t d, uint16_t from) {
+  SlotState& cap = slots_[cs];
+  if (!cap.active || cap.detaching || !cap.capture) return;  // taps_ holds served captures only
+  bool overrun = false;
+  uint32_t room = ringRoom(cap.rx, cap.staged + 1, &overrun);
+  if (overrun) fault(cs);  // a tail no correct consumer writes: room is 0, cut off after the poll
+  if (room <= cap.staged || cap.outstanding >= g_.ringSize || poolFree_ <= captureReserve_) {
+    region_->managerSide(cs)->route.captureLost++;
+    h_->manager.captureLost++;
+    return;
+  }
+  const Meta* original = region_->meta(d);
+  // Read once: metadata lies in endpoint-writable memory, and the copy must not run past
+  // either buffer whatever is written there meanwhile.
+  uint32_t length = std::min(__atomic_load_n(&original->length, __ATOMIC_RELAXED), capacity_);
+  uint32_t c = freeStack_[--poolFree_];  // poolFree_ > captureReserve_ >= 0
+  owners_[c] = owned(cs | kInRx, cap.rx.prod->head.load(std::memory_order_relaxed) + cap.staged);
+  auto bytes = [this](uint32_t b) { return reinterpret_cast<uint8_t*>(region_->meta(b)) + g_.dataOffset; };
+  memcpy(bytes(c), bytes(d), length);
+  Meta* copy = region_->meta(c);
+  copy->length = length;
+  copy->inPort = __atomic_load_n(&original->inPort, __ATOMIC_RELAXED);
+  copy->prev = from;
+  copy->action = action(kActionGate, 0);
+  copy->flowHash = __atomic_load_n(&original->flowHash, __ATOMIC_RELAXED);
+  if (!captureClock_) captureClock_ = realtimeNs();  // once per poll, and only when copying
+  copy->timestamp = captureClock_;
+  copy->tap = tapIndex;
+  ringStage(cap.rx, cap.staged, c);
+  cap.staged++;
+  cap.stagedBytes += length;
+  cap.outstanding++;
+}
+
+// Publishes the copies staged this poll: one release store of head and at most one wake per
+// capture endpoint, however many copies.
+void Manager::flushCaptures() {
+  for (uint32_t cs : captures_) {
+    SlotState& cap = slots_[cs];
+    if (!cap.staged) continue;
+    ringCommit(cap.rx, cap.staged);
+    RouteCounters& route = region_->managerSide(cs)->route;
+    route.captured += cap.staged;
+    route.rxPackets += cap.staged;
+    route.rxBytes += cap.stagedBytes;
+    h_->manager.captured += cap.staged;
+    cap.staged = 0;
+    cap.stagedBytes = 0;
+    wakeEndpoint(cs);
+  }
 }
 
 // Wakes the endpoint if it asked to sleep since the last wake: one syscall per sleep, however
@@ -461,7 +642,9 @@ void Manager::refreshSlots() {
         continue;
       // Read once and checked: the endpoint side is the endpoint's to write.
       uint16_t service = region_->endpointSide(s)->service;
-      if (service < kMaxServices && region_->service(service)->declared.load(std::memory_order_acquire)) takeOn(s, service);
+      if (service == kCaptureService ||
+          (service < kMaxServices && region_->service(service)->declared.load(std::memory_order_acquire)))
+        takeOn(s, service);
       continue;
     }
     // A leaving endpoint gets nothing new, but what it transmitted before leaving is still
@@ -477,9 +660,10 @@ void Manager::refreshSlots() {
   for (uint32_t s = 0; s < g_.slots; s++) {
     if (!slots_[s].active) continue;
     active_.push_back(s);
-    if (!slots_[s].detaching) instances_[slots_[s].service].push_back(uint16_t(s));
+    if (!slots_[s].detaching && !slots_[s].capture) instances_[slots_[s].service].push_back(uint16_t(s));
   }
   for (uint32_t i = 0; i < kMaxServices; i++) region_->service(i)->instances = uint32_t(instances_[i].size());
+  readTaps();
 }
 
 void Manager::takeOn(uint32_t s, uint16_t service) {
@@ -487,6 +671,10 @@ void Manager::takeOn(uint32_t s, uint16_t service) {
   slot.active = true;
   slot.detaching = false;
   slot.service = service;
+  slot.capture = service == kCaptureService;
+  slot.staged = 0;
+  slot.stagedBytes = 0;
+  slot.outstanding = 0;
   uint32_t heads[2] = {slot.alloc.prod->head.load(std::memory_order_relaxed), slot.rx.prod->head.load(std::memory_order_relaxed)};
   for (uint32_t kind : {kFromAlloc, kFromRx}) slot.seen[kind] = slot.markTx[kind] = slot.markFree[kind] = heads[kind];
   // One behind: it may have gone to sleep before it was taken on, and the first delivery must
@@ -494,6 +682,8 @@ void Manager::takeOn(uint32_t s, uint16_t service) {
   slot.wakeRequests = region_->endpointSide(s)->sleepRequests.load(std::memory_order_relaxed) - 1;
   ManagerSide* side = region_->managerSide(s);
   side->service = service;
+  side->tapsSeen.store(0, std::memory_order_relaxed);  // published by the state store below
+  side->tapsActive = 0;
   memset(&side->route, 0, sizeof side->route);
   side->state.store(kSlotActive, std::memory_order_release);
 }
@@ -579,8 +769,14 @@ void Manager::reclaim(uint32_t s, Leaving how) {
   h_->manager.reclaimed += count;
   if (how == Leaving::Died) {
     h_->manager.deaths++;
-    region_->service(slot.service)->deaths++;
+    if (!slot.capture) region_->service(slot.service)->deaths++;
   }
+  // Its copies were among the buffers owned by the slot, taken back above.
+  slot.staged = 0;
+  slot.stagedBytes = 0;
+  slot.outstanding = 0;
+  slot.capture = false;
+  side->tapsActive = 0;
   if (how == Leaving::Faulted) h_->manager.faults++;
   slot.active = slot.detaching = false;
   slot.retired = how != Leaving::Died && leaseHeld(leaseQuery_, kSlotLeaseBase + s);

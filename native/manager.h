@@ -70,7 +70,21 @@ class Manager {
     uint64_t detachingSince = 0;  // when it said it was leaving, or last made progress since
     RingRef rx, tx, alloc, free;
     Held held;
+    // A capture endpoint (service kCaptureService): served copies, never a cache or a route.
+    bool capture = false;
+    uint32_t staged = 0;       // copies written past its RX head this poll, published by flushCaptures
+    uint64_t stagedBytes = 0;
+    uint32_t outstanding = 0;  // copies in its RX ring or hands; at most ringSize
   };
+  // A tap in force, read from a capture endpoint's side (CaptureTaps) and checked.
+  struct TapEntry {
+    uint16_t slot;     // the capture endpoint's
+    uint16_t index;    // in its list: stamped on the copy (Meta::tap)
+    uint16_t service;  // < kMaxServices
+    uint8_t kind;      // kTapRx, kTapGate or kTapTx
+    uint8_t gate;      // < kMaxGates for kTapGate
+  };
+  static constexpr uint32_t kAllGates = 1u << kMaxGates;  // outTaps_: a kTapTx tap
 
   void run();
   bool pollOnce();
@@ -89,6 +103,12 @@ class Manager {
   bool allocTaken(uint32_t slot, uint32_t* tail);
   uint32_t drainFree(uint32_t slot);
   uint32_t routeTx(uint32_t slot);
+  uint32_t discardCaptureTx(uint32_t slot);
+  void readTaps();
+  void tapOut(uint32_t desc, uint16_t service, uint32_t gate);
+  void tapRx(uint32_t desc, uint16_t service, uint16_t from);
+  void copyTo(uint32_t captureSlot, uint32_t tapIndex, uint32_t desc, uint16_t seenFrom);
+  void flushCaptures();
   uint32_t deliverHeld(uint32_t slot);
   uint32_t refill(uint32_t slot);
   void wakeEndpoint(uint32_t slot);
@@ -117,6 +137,16 @@ class Manager {
   std::vector<uint32_t> freeStack_;
   uint32_t poolFree_;
   std::vector<uint32_t> owners_;
+  // Capture: the taps in force by capture slot, and per service a summary the routing path
+  // reads (manager memory, rebuilt with the slot lists): bit g of outTaps_ for a tap on gate g,
+  // kAllGates for one on all it sends; rxTaps_ for one on what it receives. All zero when no
+  // capture is attached, so routing then pays a load and a predictable branch per burst.
+  std::vector<TapEntry> taps_;
+  std::vector<uint32_t> captures_;  // capture slots served now
+  uint16_t outTaps_[kMaxServices] = {};
+  uint8_t rxTaps_[kMaxServices] = {};
+  uint32_t captureReserve_;     // below this many free buffers, no copies: the chain's own come first
+  uint64_t captureClock_ = 0;   // CLOCK_REALTIME stamped on this poll's copies (0: not read yet)
   uint32_t seenClaims_ = ~0u;
   uint64_t lastLiveness_ = 0;
   uint32_t scratch_[1024];

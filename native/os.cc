@@ -15,6 +15,12 @@ uint64_t nowNs() {
   return uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
 }
 
+uint64_t realtimeNs() {
+  timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
+}
+
 bool futexWait(std::atomic<uint32_t>* word, uint32_t expected, uint64_t timeoutNs) {
   timespec ts{time_t(timeoutNs / 1000000000ull), long(timeoutNs % 1000000000ull)};
   long rc = syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), FUTEX_WAIT, expected,

@@ -15,6 +15,8 @@ struct Failure {
 };
 
 uint64_t nowNs();
+// Wall-clock time in ns since the epoch (CLOCK_REALTIME), for capture timestamps.
+uint64_t realtimeNs();
 
 // Sleeps while *word == expected, at most timeoutNs (0: no limit). Shared (not private)
 // futexes, since the waker is another process. Returns true if woken, false on timeout.

@@ -65,6 +65,21 @@ inline void ringPublishMarked(const RingRef& r, const uint32_t* marks, uint32_t 
   r.prod->bursts++;
 }
 
+// Writes one entry `staged` places past head without publishing it; the caller has made room
+// for staged + 1 (ringRoom) and publishes all it staged at once with ringCommit. The consumer
+// reads head with acquire, so it sees none of them before the commit and all of them after.
+inline void ringStage(const RingRef& r, uint32_t staged, uint32_t entry) {
+  uint32_t head = r.prod->head.load(std::memory_order_relaxed);
+  r.entries[(head + staged) & r.mask] = entry;
+}
+
+inline void ringCommit(const RingRef& r, uint32_t n) {
+  uint32_t head = r.prod->head.load(std::memory_order_relaxed);
+  r.prod->head.store(head + n, std::memory_order_release);
+  r.prod->enqueued += n;
+  r.prod->bursts++;
+}
+
 // Enqueues up to n; returns how many went in and counts the rest as refused.
 inline uint32_t ringEnqueue(const RingRef& r, const uint32_t* src, uint32_t n) {
   uint32_t room = ringRoom(r, n);

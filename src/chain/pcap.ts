@@ -96,6 +96,60 @@ export function fileProblem(e: unknown): string {
   return (code && problems[code]) ?? (e as Error).message
 }
 
+/** The 24-byte global header of a classic microsecond pcap. */
+function pcapHeader(snapLength: number, linkType: number): Buffer {
+  const h = Buffer.alloc(24)
+  h.writeUInt32LE(MAGIC_US, 0)
+  h.writeUInt16LE(2, 4)
+  h.writeUInt16LE(4, 6)
+  h.writeInt32LE(0, 8) // GMT offset
+  h.writeUInt32LE(0, 12) // timestamp accuracy
+  h.writeUInt32LE(snapLength, 16)
+  h.writeUInt32LE(linkType, 20)
+  return h
+}
+
+/** Puts one record (16-byte header, then the frame) into out at `used`; returns the new end. */
+function putRecord(out: Buffer, used: number, bytes: Uint8Array, at: number, length: number, timestampNs: bigint, originalLength: number): number {
+  const seconds = timestampNs / 1_000_000_000n
+  const micros = (timestampNs % 1_000_000_000n) / 1000n
+  out.writeUInt32LE(Number(seconds & 0xffffffffn), used)
+  out.writeUInt32LE(Number(micros), used + 4)
+  out.writeUInt32LE(length, used + 8)
+  out.writeUInt32LE(Math.max(length, originalLength), used + 12)
+  out.set(bytes.subarray(at, at + length), used + 16)
+  return used + 16 + length
+}
+
+/**
+ * Writes pcap to a stream (a file's, or standard output into `tcpdump -r -`): the header at
+ * once, then the records written since the last flush() as one chunk per flush, so a reader at
+ * the other end of a pipe sees each batch as it comes.
+ */
+export class PcapStreamWriter {
+  private readonly buffer = Buffer.alloc(1 << 20)
+  private used = 0
+  count = 0
+
+  constructor(readonly stream: NodeJS.WritableStream, snapLength = 65535, linkType = LINKTYPE_ETHERNET) {
+    stream.write(pcapHeader(snapLength, linkType))
+  }
+
+  /** Adds frame bytes[at, at + length) with the given capture time; flushes first if the batch is full. */
+  write(bytes: Uint8Array, at: number, length: number, timestampNs: bigint, originalLength = length): void {
+    if (this.used + 16 + length > this.buffer.length) this.flush()
+    this.used = putRecord(this.buffer, this.used, bytes, at, length, timestampNs, originalLength)
+    this.count++
+  }
+
+  /** Hands the batch to the stream (a copy: the buffer is reused). */
+  flush(): void {
+    if (!this.used) return
+    this.stream.write(Buffer.from(this.buffer.subarray(0, this.used)))
+    this.used = 0
+  }
+}
+
 /** How often buffered records reach the file, as `tcpdump -U` would: a crash loses at most this much. */
 export const FLUSH_EVERY_MS = 1000
 
@@ -125,15 +179,7 @@ export class PcapWriter {
       throw new PcapError(file, 'another running chain is writing this capture; give this run another output (--output, or another spec)')
     }
     ftruncateSync(this.fd, 0)
-    const h = Buffer.alloc(24)
-    h.writeUInt32LE(MAGIC_US, 0)
-    h.writeUInt16LE(2, 4)
-    h.writeUInt16LE(4, 6)
-    h.writeInt32LE(0, 8) // GMT offset
-    h.writeUInt32LE(0, 12) // timestamp accuracy
-    h.writeUInt32LE(snapLength, 16)
-    h.writeUInt32LE(linkType, 20)
-    writeSync(this.fd, h)
+    writeSync(this.fd, pcapHeader(snapLength, linkType))
     this.flusher = setInterval(() => this.flushOrStop(), FLUSH_EVERY_MS)
     this.flusher.unref()
   }
@@ -161,14 +207,7 @@ export class PcapWriter {
       return
     }
     if (this.used + 16 + length > this.buffer.length) this.flushOrStop()
-    const seconds = timestampNs / 1_000_000_000n
-    const micros = (timestampNs % 1_000_000_000n) / 1000n
-    this.buffer.writeUInt32LE(Number(seconds & 0xffffffffn), this.used)
-    this.buffer.writeUInt32LE(Number(micros), this.used + 4)
-    this.buffer.writeUInt32LE(length, this.used + 8)
-    this.buffer.writeUInt32LE(Math.max(length, originalLength), this.used + 12)
-    this.buffer.set(bytes.subarray(at, at + length), this.used + 16)
-    this.used += 16 + length
+    this.used = putRecord(this.buffer, this.used, bytes, at, length, timestampNs, originalLength)
     this.count++
   }
 

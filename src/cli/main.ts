@@ -8,6 +8,7 @@ import { checkPcapFormat, PcapError } from '../chain/pcap.ts'
 import { cleanStaleRegions, XioError, observe } from '../xio/index.ts'
 import { statsLines } from './stats.ts'
 import { ChainMetrics, parseListen, serveMetrics } from './metrics.ts'
+import { captureCommand } from './capture.ts'
 import { LabError, labDown, labUp } from './lab.ts'
 import { ScaffoldError, scaffoldNf } from './scaffold.ts'
 import { chainSource, describeExit, observerSource } from '../tui/sources.ts'
@@ -258,6 +259,22 @@ const cli = yargs(hideBin(process.argv))
     (a) => metrics(a.prefix, a.listen),
   )
   .command(
+    'capture',
+    'Copy the packets seen at endpoints of a running chain into pcap (a file, or - for tcpdump/Wireshark)',
+    (y) =>
+      y
+        .option('prefix', { type: 'string', demandOption: true, describe: 'the running chain\'s prefix' })
+        .option('at', { type: 'string', array: true, demandOption: true, describe: 'where: <endpoint>.rx (what it receives), .tx (all it sends), .<gate>, or \'<from>-><to>\' (repeatable)' })
+        .option('count', { alias: 'c', type: 'number', describe: 'stop after writing this many packets' })
+        .option('filter', { type: 'string', describe: 'keep only what matches firewall rule fields: "tcp and dst 10.0.0.0/8 and dstPort 80", "udp port 53 or icmp", or JSON rule fields' })
+        .option('write', { alias: 'w', type: 'string', demandOption: true, describe: 'pcap file to write, or - for standard output' })
+        .example('$0 capture --prefix fw-nat --at fw.out -w - | tcpdump -nr -', 'what the firewall passes, live')
+        .example('$0 capture --prefix fw-nat --at nat.rx -c 100 --filter "udp port 53" -w dns.pcap', 'a hundred DNS packets reaching the NAT'),
+    async (a) => {
+      process.exitCode = await captureCommand({ prefix: a.prefix, at: a.at, count: a.count, filter: a.filter, write: a.write })
+    },
+  )
+  .command(
     'clean',
     'Remove what chains killed with kill -9 left in /dev/shm (running chains are left alone)',
     (y) => y.example('$0 clean', ''),
@@ -302,7 +319,7 @@ const cli = yargs(hideBin(process.argv))
         `next: npm install --save-dev tsx (for TypeScript), node --import tsx --test ${a.name}.test.ts, xio-chain run chain.json (in ${a.dir ?? a.name})\n`)
     },
   )
-  .demandCommand(1, 'name a command: run, replay, validate, top, stats, metrics, clean, lab or new')
+  .demandCommand(1, 'name a command: run, replay, validate, top, capture, stats, metrics, clean, lab or new')
   .epilog(
     'A chain spec is JSON: endpoints (NFs and ports) and links between them, checked against chains/chain.schema.json ' +
       '(point "$schema" at it for editor completion). The bundled chains in chains/ are examples; the README explains each.',

@@ -52,7 +52,8 @@ export function statsLines(before: RegionSnapshot, after: RegionSnapshot): strin
   const busy = m.loops - pm.loops ? ((m.busyLoops - pm.busyLoops) / (m.loops - pm.loops)) * 100 : 0
   lines.push(
     `${'manager'.padEnd(12)} routed ${formatRate((m.routed - pm.routed) / seconds)}pps  busy ${busy.toFixed(0)}%  sleeps ${m.sleeps}  ` +
-      `pool ${after.pool.inUse}/${after.pool.buffers} in use`,
+      `pool ${after.pool.inUse}/${after.pool.buffers} in use` +
+      (m.taps || m.captured ? `  capture: ${m.taps} taps, copies ${formatRate((m.captured - pm.captured) / seconds)}/s, lost ${m.captureLost}` : ''),
   )
   return lines
 }

@@ -63,6 +63,10 @@ export interface ManagerInfo {
   refused: number
   /** Endpoints cut off for breaking the ring protocol. */
   faults: number
+  /** Capture taps in force (xio-chain capture), copies made for them, copies a slow reader lost. */
+  taps: number
+  captured: number
+  captureLost: number
 }
 
 export interface NfInfo {
@@ -150,6 +154,9 @@ export class Sampler {
       held: m.held,
       refused: m.invalid + m.oversize,
       faults: m.faults,
+      taps: m.taps,
+      captured: m.captured,
+      captureLost: m.captureLost,
     }
 
     const endpoints: EndpointRow[] = []

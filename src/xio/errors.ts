@@ -19,6 +19,8 @@ export type XioErrorCode =
   | 'NO_SPACE'
   | 'NO_INTERFACE'
   | 'MTU_TOO_LARGE'
+  | 'CAPTURE_ONLY'
+  | 'BAD_TAPS'
   | 'SYSTEM'
 
 export class XioError extends Error {

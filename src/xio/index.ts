@@ -1,6 +1,7 @@
 export { attach, Xio, type AttachOptions } from './xio.ts'
 export { Manager, type CreateOptions } from './manager.ts'
 export { observe, type Observer } from './observe.ts'
+export { attachCapture, Capture, type Tap } from './capture.ts'
 export { XioError, type XioErrorCode } from './errors.ts'
 export { layout, setAffinity, type RegionOptions, type ManagerOptions } from './native.ts'
 export { createNF, defineNF, runNF, nfEnv, Outbox, type CreatedNF, type RunOptions } from './nf.ts'

@@ -52,6 +52,10 @@ export interface NativeEndpoint {
   rxWait(descs: Uint32Array, timeoutMs: number): number
   readable(): Promise<boolean>
   detach(): void
+  /** A capture endpoint's taps (tap words, see layout.capture); returns the sequence number waitTaps takes. */
+  setTaps(words: Uint32Array): number
+  /** Whether the manager applies the taps of that setTaps call (blocks at most timeoutMs, up to 10 s). */
+  waitTaps(seq: number, timeoutMs: number): boolean
 }
 
 /** A Linux interface's port: two native threads driving one endpoint (native/afpacket.h). */
@@ -107,6 +111,8 @@ export interface Layout {
   ringsPerSlot: number
   page: number
   action: { gate: number; to: number; drop: number }
+  /** A capture endpoint's service id and its taps' kinds (a tap word: service | gate << 16 | kind << 24). */
+  capture: { service: number; maxTaps: number; rx: number; gate: number; tx: number }
   slotState: { free: number; active: number; detaching: number; faulted: number }
   claimState: { none: number; active: number; detaching: number }
   header: Offsets
@@ -116,6 +122,7 @@ export interface Layout {
   ringProducer: Offsets
   ringConsumer: Offsets
   endpointSide: Offsets
+  captureTaps: Offsets
   managerSide: Offsets
   endpointCounters: Offsets
   routeCounters: Offsets
@@ -130,7 +137,8 @@ interface Addon {
     /** Removes /dev/shm/xio.<prefix> if no live manager holds it; true if it did. */
     removeIfStale(prefix: string): boolean
   }
-  Endpoint: new (region: NativeRegion, name: string, spinUs?: number) => NativeEndpoint
+  /** capture true: a capture endpoint (its name is its own, capture:<pid>), see src/xio/capture.ts. */
+  Endpoint: new (region: NativeRegion, name: string, spinUs?: number, capture?: boolean) => NativeEndpoint
   AfPacket: new (endpoint: NativeEndpoint, options: AfPacketOptions) => NativeAfPacket
   interfaceInfo(name: string): InterfaceInfo
   /** The flow hash the afpacket port gives a frame. */

@@ -28,6 +28,8 @@ export interface SlotSnapshot {
   service: number
   instance: number
   generation: number
+  /** A capture endpoint (`xio-chain capture`): no service of the chain; it receives copies. */
+  capture: boolean
   sleeping: boolean
   /** Threads of the endpoint asleep on its RX ring now (rxWait, readable). */
   asleep: number
@@ -44,6 +46,10 @@ export interface SlotSnapshot {
     reclaimed: number
     /** Descriptors it sent or freed that were not its own, or longer than a buffer: refused. */
     invalid: number
+    /** A capture endpoint: copies put in its RX ring. */
+    captured: number
+    /** A capture endpoint: copies its taps called for that it did not get (it was slower than the chain). */
+    captureLost: number
   }
   rings: Record<RingName, RingSnapshot>
   /** The NF's own counters, as it last published them. */
@@ -78,6 +84,12 @@ export interface ManagerSnapshot {
   oversize: number
   /** Endpoints cut off for breaking the ring protocol. */
   faults: number
+  /** Copies made for capture endpoints. */
+  captured: number
+  /** Copies taps called for and not made or not delivered (a capture reader slower than the chain). */
+  captureLost: number
+  /** Taps in force now: 0 when no capture is attached. */
+  taps: number
 }
 
 export interface PoolSnapshot {
@@ -229,6 +241,7 @@ export class RegionView {
       service: this.u16[(ms + L.managerSide.service) / 2],
       instance: this.u16[(at + E.instance) / 2],
       generation: this.u32[(at + E.generation) / 4],
+      capture: this.u16[(ms + L.managerSide.service) / 2] === L.capture.service,
       sleeping: this.u32[(at + E.asleep) / 4] !== 0,
       asleep: this.u32[(at + E.asleep) / 4],
       endpoint: {
@@ -247,6 +260,8 @@ export class RegionView {
         wakes: c(rt, L.routeCounters, 'wakes'),
         reclaimed: c(rt, L.routeCounters, 'reclaimed'),
         invalid: c(rt, L.routeCounters, 'invalid'),
+        captured: c(rt, L.routeCounters, 'captured'),
+        captureLost: c(rt, L.routeCounters, 'captureLost'),
       },
       rings,
       nf: this.nfCounters(slot),
@@ -311,6 +326,9 @@ export class RegionView {
       invalid: c('invalid'),
       oversize: c('oversize'),
       faults: c('faults'),
+      captured: c('captured'),
+      captureLost: c('captureLost'),
+      taps: c('taps'),
     }
   }
 

@@ -72,7 +72,9 @@ test('run --metrics serves every counter; promtool accepts it; a real Prometheus
   t.true(await until(async () => {
     const r = await get(url)
     text = r?.text ?? ''
-    return (sample(text, 'xio_endpoint_rx_packets_total', { endpoint: 'sink' }) ?? 0) > 0
+    // Traffic through, and the firewall's counters published (it does so twice a second).
+    return (sample(text, 'xio_endpoint_rx_packets_total', { endpoint: 'sink' }) ?? 0) > 0 &&
+      sample(text, 'xio_nf_value', { endpoint: 'fw', name: 'defaultPackets' }) !== undefined
   }, 30_000, 100), chain.output())
 
   // Every family the chain has, with labels naming the endpoint, its instance and slot.
@@ -81,7 +83,7 @@ test('run --metrics serves every counter; promtool accepts it; a real Prometheus
     t.regex(text, new RegExp(`^# TYPE ${family} (counter|gauge)$`, 'm'), family)
   t.is(sample(text, 'xio_endpoint_up', { endpoint: 'fw', instance: '0' }), 1)
   t.true((sample(text, 'xio_ring_size', { endpoint: 'fw', ring: 'rx' }) ?? 0) >= 64)
-  t.true((sample(text, 'xio_nf_value', { endpoint: 'fw', name: 'defaultPackets' }) ?? -1) >= 0)
+  t.true((sample(text, 'xio_nf_value', { endpoint: 'fw', name: 'defaultPackets' }) ?? 0) > 0)
   t.true((sample(text, 'xio_manager_routed_total', {}) ?? 0) > 0)
   // The NF's drops by reason, its drop rule by index, as xio_nf_drops_total{reason}.
   t.is(sample(text, 'xio_nf_drops_total', { endpoint: 'fw', reason: 'rule/0' }), 0)

@@ -86,6 +86,13 @@ test('pool and manager', (t) => {
   t.notRegex(show('manager').text, /refused/, 'a clean chain shows no refusals')
 })
 
+test('manager: capture taps, their copies and the copies lost show only while a capture is attached', (t) => {
+  const m = model()
+  t.notRegex(show('manager', 160).text, /capture/)
+  const { text } = show('manager', 160, undefined, { ...m, manager: { ...m.manager, taps: 2, captured: 52_000, captureLost: 300 } })
+  t.regex(text, /capture: 2 taps, 52\.0k copies, 300 lost/)
+})
+
 test('manager: a faulty NF\'s refused descriptors and cut-off endpoints show, in red', (t) => {
   const m = model()
   const { text, raw } = show('manager', 140, undefined, { ...m, manager: { ...m.manager, refused: 1234, faults: 1 } })

@@ -1,6 +1,7 @@
 // The manager thread: packets routed per second, how busy it is (the share of its polls that
 // found work: near 100 % it is the bottleneck, as OpenNetVM found), and how often it slept
-// and was woken. Refusals and cut-off endpoints, the marks of a faulty NF, show only when there are any.
+// and was woken. Refusals and cut-off endpoints, the marks of a faulty NF, show only when there
+// are any; so do capture taps (xio-chain capture) and the copies they made and lost.
 import { Text } from 'ink'
 import { cell, percent, si } from '../format.ts'
 import type { DashboardModel } from '../model.ts'
@@ -16,6 +17,8 @@ export function managerContent(model: DashboardModel): PanelContent {
       {`  sleeps ${cell(m.sleeps)} (${cell(m.sleepRate)}/s)  wake-ups ${cell(m.wakeups)} (${cell(m.wakeRate)}/s)  held ${si(m.held)}  `}
       <Text color={m.sleeping ? 'blue' : 'green'}>{m.sleeping ? 'asleep' : 'polling'}</Text>
       {m.refused + m.faults > 0 && <Text color="red">{`  refused ${si(m.refused)}  cut off ${m.faults}`}</Text>}
+      {m.taps > 0 && `  capture: ${m.taps} taps, ${si(m.captured)} copies`}
+      {m.taps > 0 && m.captureLost > 0 && <Text color="yellow">{`, ${si(m.captureLost)} lost`}</Text>}
     </Text>
   )
   return { lines: [line] }

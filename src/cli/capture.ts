@@ -1,0 +1,242 @@
+// `xio-chain capture --prefix P --at fw.out [--at nat.rx …] [-c N] [--filter '…'] -w file.pcap|-`:
+// copies of the packets seen at endpoints of a running chain, as classic pcap, to a file or to
+// standard output (`| tcpdump -nr -`, `| wireshark -k -i -`).
+//
+// It attaches as a capture endpoint (src/xio/capture.ts): the manager copies what its taps see
+// into its RX ring, and only while it is attached. A reader slower than the chain loses copies,
+// never the chain's packets: when the output backs up, this stops taking copies, its ring
+// fills, and the manager counts the copies it could not deliver; they are said at exit.
+//
+// --at names what to watch, from the chain's own names:
+//   fw.rx      every packet delivered to fw
+//   fw.tx      every packet fw sends on, through any gate
+//   fw.out     what fw sends through its gate `out` (what the link from fw.out carries); a
+//              gate by number works too (fw.0)
+//   fw->nat    what fw sends to nat, through whichever of its gates lead there (quote it in
+//              a shell, where > redirects)
+import { createWriteStream, openSync } from 'node:fs'
+import { loadChain } from '../chain/spec.ts'
+import { fileProblem, PcapStreamWriter } from '../chain/pcap.ts'
+import { attachCapture, layout, observe, XioError, type RegionSnapshot, type Tap } from '../xio/index.ts'
+import { compileFilter, FilterError, type Filter } from './capture-filter.ts'
+
+export interface CaptureOptions {
+  prefix: string
+  at: string[]
+  count?: number
+  filter?: string
+  write: string
+}
+
+class CaptureError extends Error {}
+
+/** A copy the output has not taken yet beyond this many bytes: stop taking copies until it drains. */
+const BACKLOG_BYTES = 1 << 20
+const BURST = 64
+
+interface Named {
+  taps: Tap[]
+  /** Per tap, what --at said. */
+  labels: string[]
+}
+
+/** Each endpoint's gate names, from the spec the region records, if it still matches; else none. */
+async function gateNames(snapshot: RegionSnapshot, chainFile: string): Promise<Map<string, readonly string[]>> {
+  try {
+    const chain = chainFile ? await loadChain(chainFile, { nfConfigs: false }) : null
+    const names = new Set(snapshot.services.map((s) => s.name))
+    if (chain && chain.endpoints.size === names.size && [...chain.endpoints.keys()].every((n) => names.has(n)))
+      return new Map([...chain.endpoints.values()].map((e) => [e.name, e.gates]))
+  } catch {
+    // Moved or edited since the chain started: gates by number still work.
+  }
+  return new Map()
+}
+
+/** Resolves --at values to taps, or says in one line what exists. */
+export function resolveTaps(at: string[], snapshot: RegionSnapshot, gates: Map<string, readonly string[]>): Named {
+  const services = snapshot.services
+  const byName = new Map(services.map((s) => [s.name, s]))
+  const gatesOf = (name: string): string[] => {
+    const s = byName.get(name)!
+    const named = gates.get(name)
+    return (named ?? s.routes.map((_, g) => String(g)).filter((g) => s.routes[Number(g)] !== null)).slice()
+  }
+  const exists = () => services.map((s) => `${s.name}: rx, tx${gatesOf(s.name).map((g) => `, ${g}`).join('')}`).join('; ')
+  const taps: Tap[] = [], labels: string[] = []
+  const add = (tap: Tap, label: string) => {
+    taps.push(tap)
+    labels.push(label)
+  }
+  for (const text of at) {
+    const link = /^\s*(\S+?)\s*->\s*(\S+)\s*$/.exec(text)
+    if (link) {
+      const [, from, to] = link
+      const source = byName.get(from), target = byName.get(to)
+      if (!source || !target) throw new CaptureError(`--at ${text}: no endpoint '${source ? to : from}' on prefix '${snapshot.prefix}' (have: ${exists()})`)
+      const wired = source.routes.flatMap((r, g) => (r === target.id ? [g] : []))
+      if (!wired.length) throw new CaptureError(`--at ${text}: ${from} has no gate linked to ${to} (have: ${exists()})`)
+      for (const g of wired) add({ service: source.id, kind: 'gate', gate: g }, text)
+      continue
+    }
+    const dot = text.lastIndexOf('.')
+    const name = dot > 0 ? text.slice(0, dot) : text
+    const where = dot > 0 ? text.slice(dot + 1) : ''
+    const s = byName.get(name)
+    if (!s) throw new CaptureError(`--at ${text}: no endpoint '${name}' on prefix '${snapshot.prefix}' (have: ${exists()})`)
+    if (!where) throw new CaptureError(`--at ${text}: say ${name}.rx (what it receives), ${name}.tx (all it sends) or ${name}.<gate> (have: ${exists()})`)
+    if (where === 'rx' || where === 'tx') {
+      add({ service: s.id, kind: where }, text)
+      continue
+    }
+    const names = gates.get(name)
+    const gate = names?.includes(where) ? names.indexOf(where) : /^\d+$/.test(where) ? Number(where) : -1
+    if (gate < 0 || gate >= s.routes.length || (names && gate >= names.length))
+      throw new CaptureError(`--at ${text}: ${name} has no gate '${where}' (have: ${exists()})`)
+    add({ service: s.id, kind: 'gate', gate }, text)
+  }
+  if (taps.length > layout.capture.maxTaps) throw new CaptureError(`--at: ${taps.length} taps; a capture takes at most ${layout.capture.maxTaps}`)
+  return { taps, labels }
+}
+
+/** The output stream, opened before anything is attached: an unwritable file is one line, at once. */
+function openOutput(target: string): NodeJS.WritableStream {
+  if (target === '-') {
+    if (process.stdout.isTTY) throw new CaptureError('-w -: standard output is a terminal; pipe it (| tcpdump -nr -) or give a file')
+    return process.stdout
+  }
+  let fd: number
+  try {
+    fd = openSync(target, 'w')
+  } catch (e) {
+    throw new CaptureError(`-w ${target}: cannot write: ${fileProblem(e)}`)
+  }
+  return createWriteStream('', { fd })
+}
+
+/** Runs a capture to its end; returns the exit status (errors are said on stderr in one line). */
+export async function captureCommand(options: CaptureOptions): Promise<number> {
+  try {
+    return await run(options)
+  } catch (e) {
+    if (e instanceof CaptureError || e instanceof FilterError || e instanceof XioError) {
+      process.stderr.write(`xio-chain capture: ${e.message}\n`)
+      return 1
+    }
+    throw e
+  }
+}
+
+async function run(options: CaptureOptions): Promise<number> {
+  if (options.count !== undefined && !(Number.isInteger(options.count) && options.count > 0))
+    throw new CaptureError(`-c ${options.count}: expected a number of packets above 0`)
+  // Everything is checked against the chain before a copy is asked for.
+  const observer = observe(options.prefix)
+  let named: Named, filter: Filter | null
+  try {
+    const snapshot = observer.view.snapshot()
+    named = resolveTaps(options.at, snapshot, await gateNames(snapshot, observer.view.chainFile()))
+    filter = options.filter === undefined ? null : compileFilter(options.filter, (name) => observer.view.serviceId(name))
+  } finally {
+    observer.close()
+  }
+  const out = openOutput(options.write)
+  const capture = attachCapture(options.prefix)
+  let stopping: string | null = null
+  let wake = () => {}
+  const stopped = new Promise<void>((resolve) => (wake = resolve))
+  const stop = (why: string) => {
+    stopping ??= why
+    wake()
+  }
+  const onSignal = () => stop('signal')
+  process.on('SIGINT', onSignal)
+  process.on('SIGTERM', onSignal)
+  out.on('error', (e: NodeJS.ErrnoException) => stop(e.code === 'EPIPE' ? 'reader gone' : `cannot write: ${fileProblem(e)}`))
+
+  const writer = new PcapStreamWriter(out)
+  let seen = 0, filtered = 0
+  let failure: unknown = null
+  const limit = options.count ?? Infinity
+  const burst = new Uint32Array(BURST)
+  try {
+    if (!capture.setTaps(named.taps)) throw new CaptureError(`the manager of prefix '${options.prefix}' did not take the taps within 2 s`)
+    while (stopping === null) {
+      const n = capture.rx(burst)
+      if (!n) {
+        await Promise.race([capture.readable(), stopped]).catch((e: unknown) => {
+          if (e instanceof XioError && e.code === 'MANAGER_GONE') stop('chain stopped')
+          else throw e
+        })
+        continue
+      }
+      for (let i = 0; i < n && writer.count < limit; i++) {
+        const d = burst[i]
+        const at = capture.offset(d), length = capture.length(d)
+        seen++
+        if (filter && !filter.keep(capture.bytes, capture.region.view, at, length, capture.inPort(d))) {
+          filtered++
+          continue
+        }
+        writer.write(capture.bytes, at, length, capture.timestamp(d))
+      }
+      capture.free(burst, n)
+      writer.flush()
+      if (writer.count >= limit) stop('count')
+      // The output is behind: take no copies until it catches up (the manager counts the ones
+      // that do not fit meanwhile).
+      if (stopping === null && ((out as { writableLength?: number }).writableLength ?? 0) > BACKLOG_BYTES)
+        await Promise.race([new Promise((r) => out.once('drain', r)), stopped])
+    }
+  } catch (e) {
+    failure = e
+  } finally {
+    process.off('SIGINT', onSignal)
+    process.off('SIGTERM', onSignal)
+  }
+  // No taps left before the counters are read: after this, nothing more is copied for us.
+  let lost = 0
+  try {
+    capture.setTaps([], 1000)
+    lost = capture.counters().captureLost
+  } catch {
+    // Cut off, or the chain is gone: what was counted is what there is.
+  }
+  capture.detach()
+  writer.flush()
+  const why = stopping as string | null
+  const finished = why === 'reader gone' ? false : await endOutput(out, options.write === '-' ? 2000 : 10_000)
+  if (failure) throw failure
+  const lines = [`${writer.count} packet${writer.count === 1 ? '' : 's'} captured at ${named.labels.join(', ')}`]
+  if (filter) lines.push(`${seen} copies seen, ${filtered} did not match the filter`)
+  if (lost) lines.push(`${lost} copies lost: the reader was slower than the chain`)
+  if (why === 'chain stopped') lines.push(`the chain on prefix '${options.prefix}' has stopped`)
+  if (!finished && why !== 'reader gone') lines.push('the output did not take everything written to it before the capture ended')
+  if (why?.startsWith('cannot write')) lines.push(`xio-chain capture: -w ${options.write}: ${why.slice('cannot write: '.length)}`)
+  const status = why?.startsWith('cannot write') ? 1 : 0
+  // Said before any exit below: standard error may be a pipe that takes it asynchronously.
+  await new Promise((resolve) => process.stderr.write(`${lines.join('\n')}\n`, resolve))
+  // Standard output still holding what a reader never took would keep the process alive.
+  if (!finished) process.exit(status)
+  return status
+}
+
+/** Ends the output and waits until everything written reached it (false: not within timeoutMs). */
+function endOutput(out: NodeJS.WritableStream, timeoutMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), timeoutMs)
+    const done = () => {
+      clearTimeout(timer)
+      resolve(true)
+    }
+    if (out === process.stdout) {
+      // Standard output is not ended (Node owns it): written through is enough.
+      if (!process.stdout.writableLength) return done()
+      process.stdout.once('drain', done)
+      process.stdout.once('error', done)
+      return
+    }
+    out.once('error', done)
+    out.end(done)
+  })
+}

@@ -1,0 +1,154 @@
+// A capture endpoint: attached to a running chain in a slot of its own, it names taps (an
+// endpoint's input, one of its gates, or all it sends) and the manager, through which every
+// descriptor passes, copies what each tap sees into pool buffers delivered on this endpoint's
+// RX ring. Copies are made only while taps are set; the chain's own packets are never held or
+// dropped for them: a copy that does not fit (this endpoint's ring is full, it holds a ring's
+// worth already, or the pool is down to the chain's reserve) is counted lost instead.
+import { asXioError, XioError } from './errors.ts'
+import { addon, layout, type NativeEndpoint, type NativeRegion } from './native.ts'
+import { RegionView } from './region-view.ts'
+
+/** What a tap sees: what `service` receives (rx), sends through one gate, or sends at all (tx). */
+export type Tap = { service: number; kind: 'rx' } | { service: number; kind: 'gate'; gate: number } | { service: number; kind: 'tx' }
+
+const M = layout.meta
+const C = layout.capture
+
+export class Capture {
+  readonly region: RegionView
+  readonly bytes: Uint8Array
+  readonly slot: number
+  private readonly u32: Uint32Array
+  private readonly base: number
+  private readonly stride: number
+  private readonly data: number
+  private readonly room: number
+  private pendingReadable: Promise<void> | null = null
+
+  constructor(readonly prefix: string, private readonly native: NativeRegion, private readonly endpoint: NativeEndpoint) {
+    this.region = new RegionView(prefix, native.buffer())
+    this.bytes = this.region.bytes
+    this.u32 = this.region.u32
+    this.base = this.region.bufferBase
+    this.stride = this.region.bufferSize
+    this.data = this.region.dataOffset
+    this.room = this.stride - this.data
+    this.slot = endpoint.slot
+  }
+
+  /**
+   * Sets the taps (replacing any before) and waits until the manager copies by them; false if
+   * it did not say so within timeoutMs. An empty list stops every copy.
+   */
+  setTaps(taps: readonly Tap[], timeoutMs = 2000): boolean {
+    if (taps.length > C.maxTaps) throw new XioError('BAD_CONFIG', `a capture takes at most ${C.maxTaps} taps, got ${taps.length}`)
+    const words = Uint32Array.from(taps, (t) => {
+      const kind = t.kind === 'rx' ? C.rx : t.kind === 'tx' ? C.tx : C.gate
+      return ((t.service & 0xffff) | (((t.kind === 'gate' ? t.gate : 0) & 0xff) << 16) | (kind << 24)) >>> 0
+    })
+    try {
+      return this.endpoint.waitTaps(this.endpoint.setTaps(words), timeoutMs)
+    } catch (e) {
+      throw asXioError(e)
+    }
+  }
+
+  /** Takes a burst of copies from the RX ring; returns how many. */
+  rx(descs: Uint32Array): number {
+    try {
+      return this.endpoint.rx(descs)
+    } catch (e) {
+      throw asXioError(e)
+    }
+  }
+
+  /** rx that polls briefly, then sleeps until copies come or timeoutMs passes (blocks this thread). */
+  rxWait(descs: Uint32Array, timeoutMs: number): number {
+    try {
+      return this.endpoint.rxWait(descs, timeoutMs)
+    } catch (e) {
+      throw asXioError(e)
+    }
+  }
+
+  /** Gives copies back to the pool (each once read: until then they count against this endpoint). */
+  free(descs: Uint32Array, n: number = descs.length): void {
+    try {
+      this.endpoint.free(descs, n)
+    } catch (e) {
+      throw asXioError(e)
+    }
+  }
+
+  /** Resolves when copies are waiting, waiting off the event loop; shared by concurrent callers. */
+  readable(): Promise<void> {
+    this.pendingReadable ??= this.endpoint.readable().then(
+      () => {
+        this.pendingReadable = null
+      },
+      (e: unknown) => {
+        this.pendingReadable = null
+        throw asXioError(e)
+      },
+    )
+    return this.pendingReadable
+  }
+
+  offset(d: number): number {
+    return this.base + d * this.stride + this.data
+  }
+
+  length(d: number): number {
+    return Math.min(this.u32[(this.base + d * this.stride + M.length) >>> 2], this.room)
+  }
+
+  /** When the manager made the copy: ns since the epoch. */
+  timestamp(d: number): bigint {
+    return this.region.view.getBigUint64(this.base + d * this.stride + M.timestamp, true)
+  }
+
+  /** The index, in the list given to setTaps, of the tap that made the copy. */
+  tap(d: number): number {
+    return this.u32[(this.base + d * this.stride + M.tap) >>> 2]
+  }
+
+  /** Endpoint id of the port where the packet entered the chain. */
+  inPort(d: number): number {
+    return this.region.u16[(this.base + d * this.stride + M.inPort) >>> 1]
+  }
+
+  /** Endpoint id that sent the packet (at an rx tap) or is sending it (at a gate or tx tap). */
+  from(d: number): number {
+    return this.region.u16[(this.base + d * this.stride + M.prev) >>> 1]
+  }
+
+  flowHash(d: number): number {
+    return this.u32[(this.base + d * this.stride + M.flowHash) >>> 2]
+  }
+
+  /** What the manager counts for this endpoint: copies delivered, copies lost, taps it applies. */
+  counters(): { captured: number; captureLost: number; taps: number } {
+    const s = this.region.slot(this.slot)
+    const side = this.region.managerSideOffset(this.slot)
+    return { captured: s.route.captured, captureLost: s.route.captureLost, taps: this.u32[(side + layout.managerSide.tapsActive) >>> 2] }
+  }
+
+  managerAlive(): boolean {
+    return this.native.managerAlive()
+  }
+
+  /** Leaves the chain: its taps go with it, and the manager takes back every copy still here. */
+  detach(): void {
+    this.endpoint.detach()
+  }
+}
+
+/** Attaches a capture endpoint to the chain on `prefix`; it has no taps until setTaps. */
+export function attachCapture(prefix: string, spinUs = 50): Capture {
+  try {
+    const region = addon.Region.attach(prefix, false)
+    return new Capture(prefix, region, new addon.Endpoint(region, '', spinUs, true))
+  } catch (e) {
+    throw asXioError(e)
+  }
+}
