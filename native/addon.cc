@@ -448,6 +448,7 @@ Napi::Object layout(Napi::Env env) {
   set(action, "gate", kActionGate);
   set(action, "to", kActionTo);
   set(action, "drop", kActionDrop);
+  set(action, "lost", kActionLost);
   Napi::Object slotState = group("slotState");
   set(slotState, "free", kSlotFree);
   set(slotState, "active", kSlotActive);
@@ -459,6 +460,7 @@ Napi::Object layout(Napi::Env env) {
   set(capture, "rx", kTapRx);
   set(capture, "gate", kTapGate);
   set(capture, "tx", kTapTx);
+  set(capture, "trace", kTapTrace);
   Napi::Object claimState = group("claimState");
   set(claimState, "none", kClaimNone);
   set(claimState, "active", kClaimActive);
@@ -494,7 +496,7 @@ Napi::Object layout(Napi::Env env) {
   Napi::Object meta = group("meta");
   set(meta, "size", sizeof(Meta));
   FIELD(meta, Meta, length); FIELD(meta, Meta, inPort); FIELD(meta, Meta, prev); FIELD(meta, Meta, action);
-  FIELD(meta, Meta, flowHash); FIELD(meta, Meta, timestamp); FIELD(meta, Meta, tap); FIELD(meta, Meta, user);
+  FIELD(meta, Meta, flowHash); FIELD(meta, Meta, timestamp); FIELD(meta, Meta, tap); FIELD(meta, Meta, trace); FIELD(meta, Meta, user);
 
   Napi::Object producer = group("ringProducer");
   FIELD(producer, RingProducer, head); FIELD(producer, RingProducer, enqueued); FIELD(producer, RingProducer, refused);

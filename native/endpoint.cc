@@ -161,6 +161,7 @@ uint32_t Endpoint::malloc(uint32_t* descs, uint32_t n) {
     m->action = action(kActionGate, 0);
     m->flowHash = 0;
     m->timestamp = 0;
+    m->trace = 0;  // a buffer that carried a traced packet starts untraced
   }
   return got;
 }

@@ -22,7 +22,7 @@
 namespace xio {
 
 constexpr uint64_t kMagic = 0x4e49414843'4f4958ULL;  // "XIOCHAIN" in memory order
-constexpr uint32_t kLayoutVersion = 3;
+constexpr uint32_t kLayoutVersion = 4;
 constexpr uint32_t kMaxSlots = 64;
 constexpr uint32_t kMaxServices = 64;
 constexpr uint32_t kMaxBuffers = 65534;
@@ -57,14 +57,17 @@ constexpr uint32_t kMarkRx = 0x40000000u;
 constexpr uint32_t kMarkValue = 0x3fffffffu;
 
 // A descriptor's action, in its metadata: kind in the top byte, argument below.
-enum ActionKind : uint32_t { kActionGate = 0, kActionTo = 1, kActionDrop = 2 };
+// kActionLost appears only on a trace copy: the packet had nowhere to go (no route) and was freed.
+enum ActionKind : uint32_t { kActionGate = 0, kActionTo = 1, kActionDrop = 2, kActionLost = 3 };
 inline constexpr uint32_t action(ActionKind kind, uint32_t arg) { return (uint32_t(kind) << 24) | (arg & 0xffffff); }
 
 // A capture endpoint's tap, one u32 (so it is read whole): the service in bits 0-15, a gate in
 // 16-23, the kind in 24-31. Rx: every packet delivered to the service (any instance). Gate:
 // every packet an instance of it sends through that gate to a live route (what its link
 // carries). Tx: every packet it sends on, whatever the gate or named destination.
-enum TapKind : uint32_t { kTapNone = 0, kTapRx = 1, kTapGate = 2, kTapTx = 3 };
+// Trace: the service bits are a count, not a service: follow the next that many packets that
+// enter the chain (sent by the endpoint that brought them in), with a copy at every hop.
+enum TapKind : uint32_t { kTapNone = 0, kTapRx = 1, kTapGate = 2, kTapTx = 3, kTapTrace = 4 };
 inline constexpr uint32_t tapWord(uint32_t service, TapKind kind, uint32_t gate) {
   return (service & 0xffff) | (gate & 0xff) << 16 | uint32_t(kind) << 24;
 }
@@ -87,7 +90,12 @@ struct Meta {
   uint32_t flowHash;   // picks the instance among several of one service
   uint64_t timestamp;  // ns, capture or creation time; a capture copy: CLOCK_REALTIME when copied
   uint32_t tap;        // a capture copy: the index of the tap that made it in its endpoint's list (manager)
-  uint32_t user[9];    // free for NFs and ports
+  // A packet followed by a trace: nonzero, (tracer slot + 1) << 24 | its number, set by the
+  // manager as it enters the chain, cleared by malloc. Its copies carry it too.
+  uint32_t trace;
+  // A traced packet: why the last NF did what it did (ASCII, NUL-padded), written by its
+  // runner and carried into the copy. Otherwise free for NFs and ports.
+  uint32_t user[8];
 };
 static_assert(sizeof(Meta) == kMetaSize);
 

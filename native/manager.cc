@@ -370,6 +370,7 @@ uint32_t Manager::routeTx(uint32_t s) {
     }
     uint32_t kind = act >> 24, arg = act & 0xffffff;
     if (kind == kActionDrop) {
+      if (__builtin_expect(tracing_, 0)) traceHop(d, slot.service, act);
       recycle(d);
       route.dropped++;
       h_->manager.dropped++;
@@ -378,6 +379,7 @@ uint32_t Manager::routeTx(uint32_t s) {
     uint32_t to = kind == kActionGate ? (arg < kMaxGates ? loadRoute(&routes[arg]) : kNoService)
                                       : (kind == kActionTo && arg < kMaxServices ? arg : kNoService);
     if (to >= kMaxServices || instances_[to].empty()) {
+      if (__builtin_expect(tracing_, 0)) traceHop(d, slot.service, action(kActionLost, arg));
       recycle(d);
       route.noRoute++;
       h_->manager.noRoute++;
@@ -398,6 +400,12 @@ uint32_t Manager::routeTx(uint32_t s) {
       uint32_t act = __atomic_load_n(&region_->meta(d)->action, __ATOMIC_RELAXED);
       tapOut(d, slot.service, act >> 24 == kActionGate ? (act & 0xffffff) : kMaxGates);
     }
+  }
+  // A trace follows packets hop by hop (and marks those entering here); one branch per burst
+  // when none is attached.
+  if (__builtin_expect(tracing_, 0)) {
+    for (uint32_t i = 0; i < kept; i++)
+      traceHop(held.desc[i], slot.service, __atomic_load_n(&region_->meta(held.desc[i])->action, __ATOMIC_RELAXED));
   }
   // Sent on: drops, no-route and refusals are counted apart, so an NF's tx is what it passed.
   route.txPackets += kept;
@@ -503,12 +511,14 @@ void Manager::readTaps() {
   captures_.clear();
   memset(outTaps_, 0, sizeof outTaps_);
   memset(rxTaps_, 0, sizeof rxTaps_);
+  tracing_ = false;
   for (uint32_t s : active_) {
     SlotState& slot = slots_[s];
     if (!slot.capture) continue;
     ManagerSide* side = region_->managerSide(s);
     if (slot.detaching) {  // leaving: no more copies
       side->tapsActive = 0;
+      slot.tracer = false;
       continue;
     }
     captures_.push_back(s);
@@ -516,10 +526,21 @@ void Manager::readTaps() {
     // Acquire: pairs with the endpoint's release of seq, so the taps it wrote before are seen.
     uint32_t seq = wanted.seq.load(std::memory_order_acquire);
     uint32_t count = std::min(wanted.count.load(std::memory_order_relaxed), kMaxTaps);
+    // A new list (not one read again because another endpoint came or went) restarts a trace's count.
+    bool newList = seq != side->tapsSeen.load(std::memory_order_relaxed);
     uint32_t valid = 0;
+    slot.tracer = false;
     for (uint32_t i = 0; i < count; i++) {
       uint32_t word = wanted.taps[i].load(std::memory_order_relaxed);
       uint32_t service = word & 0xffff, gate = word >> 16 & 0xff, kind = word >> 24;
+      if (kind == kTapTrace) {  // no service: the low bits are how many packets to follow
+        if (!slot.tracer && newList) slot.traceLeft = service;
+        slot.tracer = true;
+        slot.traceTap = uint16_t(i);
+        tracing_ = true;
+        valid++;
+        continue;
+      }
       if (service >= kMaxServices || !region_->service(service)->declared.load(std::memory_order_acquire)) continue;
       if (kind == kTapRx) rxTaps_[service] = 1;
       else if (kind == kTapGate && gate < kMaxGates) outTaps_[service] |= uint16_t(1u << gate);
@@ -532,7 +553,9 @@ void Manager::readTaps() {
     // Release: a capture endpoint that sees its seq here may trust that its taps are in force.
     side->tapsSeen.store(seq, std::memory_order_release);
   }
-  h_->manager.taps = taps_.size();
+  uint32_t tracers = 0;
+  for (uint32_t s : captures_) tracers += slots_[s].tracer;
+  h_->manager.taps = taps_.size() + tracers;
 }
 
 // d, taken from service's TX ring, goes on through gate (kMaxGates: sent to a named
@@ -566,16 +589,16 @@ void Manager::tapRx(uint32_t d, uint16_t service, uint16_t from) {
 // cannot be made is counted lost instead, when cs's ring is full (a slow reader), when cs
 // already holds ringSize copies (one that does not free them), or when the pool is down to
 // the chain's reserve.
-void Manager::copyTo(uint32_t cs, uint32_t tapIndex, uint32_t d, uint16_t from) {
+uint32_t Manager::copyTo(uint32_t cs, uint32_t tapIndex, uint32_t d, uint16_t from) {
   SlotState& cap = slots_[cs];
-  if (!cap.active || cap.detaching || !cap.capture) return;  // taps_ holds served captures only
+  if (!cap.active || cap.detaching || !cap.capture) return kNoBuffer;  // taps_ holds served captures only
   bool overrun = false;
   uint32_t room = ringRoom(cap.rx, cap.staged + 1, &overrun);
   if (overrun) fault(cs);  // a tail no correct consumer writes: room is 0, cut off after the poll
   if (room <= cap.staged || cap.outstanding >= g_.ringSize || poolFree_ <= captureReserve_) {
     region_->managerSide(cs)->route.captureLost++;
     h_->manager.captureLost++;
-    return;
+    return kNoBuffer;
   }
   const Meta* original = region_->meta(d);
   // Read once: metadata lies in endpoint-writable memory, and the copy must not run past
@@ -594,10 +617,45 @@ void Manager::copyTo(uint32_t cs, uint32_t tapIndex, uint32_t d, uint16_t from) 
   if (!captureClock_) captureClock_ = realtimeNs();  // once per poll, and only when copying
   copy->timestamp = captureClock_;
   copy->tap = tapIndex;
+  copy->trace = 0;
   ringStage(cap.rx, cap.staged, c);
   cap.staged++;
   cap.stagedBytes += length;
   cap.outstanding++;
+  return c;
+}
+
+// A packet leaving `service` with action `act` (a gate, a named endpoint, a drop, or lost for
+// want of a route). If it is being traced, its tracer gets a copy of it as it is now, with the
+// action, the sender and why the sender's NF did it (Meta::user, its runner's note). If it is
+// not and it enters the chain here (sent by the endpoint that brought it in), the first tracer
+// still wanting packets marks it. Called only while some capture endpoint traces.
+void Manager::traceHop(uint32_t d, uint16_t service, uint32_t act) {
+  Meta* m = region_->meta(d);
+  // The mark is in endpoint-writable memory: read once, and trusted only to pick a tracer
+  // (a forged one costs that tracer a copy, bounded as any copy is).
+  uint32_t id = __atomic_load_n(&m->trace, __ATOMIC_RELAXED);
+  if (!id) {
+    if (__atomic_load_n(&m->inPort, __ATOMIC_RELAXED) != service) return;
+    for (uint32_t cs : captures_) {
+      SlotState& tracer = slots_[cs];
+      if (!tracer.tracer || !tracer.traceLeft) continue;
+      tracer.traceLeft--;
+      id = (cs + 1) << 24 | (++tracer.traceCount & 0xffffff);
+      __atomic_store_n(&m->trace, id, __ATOMIC_RELAXED);
+      break;
+    }
+    if (!id) return;
+  }
+  uint32_t cs = (id >> 24) - 1;
+  if (cs >= g_.slots || !slots_[cs].tracer) return;  // its tracer left (or a forged mark)
+  uint32_t c = copyTo(cs, slots_[cs].traceTap, d, service);
+  if (c == kNoBuffer) return;
+  Meta* copy = region_->meta(c);
+  copy->trace = id;
+  copy->action = act;
+  copy->timestamp = realtimeNs();  // hop by hop: the poll's one stamp would hide the steps
+  for (uint32_t i = 0; i < 8; i++) copy->user[i] = __atomic_load_n(&m->user[i], __ATOMIC_RELAXED);
 }
 
 // Publishes the copies staged this poll: one release store of head and at most one wake per
@@ -776,6 +834,8 @@ void Manager::reclaim(uint32_t s, Leaving how) {
   slot.stagedBytes = 0;
   slot.outstanding = 0;
   slot.capture = false;
+  slot.tracer = false;
+  slot.traceLeft = slot.traceCount = 0;
   side->tapsActive = 0;
   if (how == Leaving::Faulted) h_->manager.faults++;
   slot.active = slot.detaching = false;

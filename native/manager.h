@@ -75,6 +75,12 @@ class Manager {
     uint32_t staged = 0;       // copies written past its RX head this poll, published by flushCaptures
     uint64_t stagedBytes = 0;
     uint32_t outstanding = 0;  // copies in its RX ring or hands; at most ringSize
+    // A capture endpoint with a trace tap: its index, how many packets entering the chain it
+    // still wants marked, and the number of the last one marked.
+    bool tracer = false;
+    uint16_t traceTap = 0;
+    uint32_t traceLeft = 0;
+    uint32_t traceCount = 0;
   };
   // A tap in force, read from a capture endpoint's side (CaptureTaps) and checked.
   struct TapEntry {
@@ -97,6 +103,7 @@ class Manager {
   void cutOff();
   void resetSides(uint32_t slot);
   void markTaken(uint32_t slot, uint32_t* ringMarks, uint32_t mark);
+  void traceHop(uint32_t d, uint16_t service, uint32_t act);
   bool holds(uint32_t slot, uint32_t desc, const uint32_t* ringMarks) const;
   bool ringTaken(uint32_t slot, uint32_t kind, uint32_t* tail) const;
   void sweep();
@@ -107,7 +114,9 @@ class Manager {
   void readTaps();
   void tapOut(uint32_t desc, uint16_t service, uint32_t gate);
   void tapRx(uint32_t desc, uint16_t service, uint16_t from);
-  void copyTo(uint32_t captureSlot, uint32_t tapIndex, uint32_t desc, uint16_t seenFrom);
+  // The copy's buffer, or kNoBuffer when it could not be made (counted lost).
+  uint32_t copyTo(uint32_t captureSlot, uint32_t tapIndex, uint32_t desc, uint16_t seenFrom);
+  static constexpr uint32_t kNoBuffer = 0xffffffff;
   void flushCaptures();
   uint32_t deliverHeld(uint32_t slot);
   uint32_t refill(uint32_t slot);
@@ -146,7 +155,9 @@ class Manager {
   uint16_t outTaps_[kMaxServices] = {};
   uint8_t rxTaps_[kMaxServices] = {};
   uint32_t captureReserve_;     // below this many free buffers, no copies: the chain's own come first
-  uint64_t captureClock_ = 0;   // CLOCK_REALTIME stamped on this poll's copies (0: not read yet)
+  uint64_t captureClock_ = 0;
+  // Some capture endpoint traces: routing looks at each packet's trace mark (else one branch per burst).
+  bool tracing_ = false;   // CLOCK_REALTIME stamped on this poll's copies (0: not read yet)
   uint32_t seenClaims_ = ~0u;
   uint64_t lastLiveness_ = 0;
   uint32_t scratch_[1024];

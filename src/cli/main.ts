@@ -9,6 +9,7 @@ import { cleanStaleRegions, XioError, observe } from '../xio/index.ts'
 import { statsLines } from './stats.ts'
 import { ChainMetrics, parseListen, serveMetrics } from './metrics.ts'
 import { captureCommand } from './capture.ts'
+import { traceCommand } from './trace.ts'
 import { LabError, labDown, labUp } from './lab.ts'
 import { ScaffoldError, scaffoldNf } from './scaffold.ts'
 import { chainSource, describeExit, observerSource } from '../tui/sources.ts'
@@ -275,6 +276,19 @@ const cli = yargs(hideBin(process.argv))
     },
   )
   .command(
+    'trace',
+    'Follow the next packets that enter a running chain, hop by hop: where each went, what each NF did and why',
+    (y) =>
+      y
+        .option('prefix', { type: 'string', demandOption: true, describe: 'the running chain\'s prefix' })
+        .option('count', { alias: 'c', type: 'number', default: 10, describe: 'how many packets to follow' })
+        .option('json', { type: 'boolean', default: false, describe: 'the hops as JSON' })
+        .example('$0 trace --prefix fw-nat -c 20', 'the next twenty packets, through the firewall and the NAT'),
+    async (a) => {
+      process.exitCode = await traceCommand({ prefix: a.prefix, count: a.count, json: a.json })
+    },
+  )
+  .command(
     'clean',
     'Remove what chains killed with kill -9 left in /dev/shm (running chains are left alone)',
     (y) => y.example('$0 clean', ''),
@@ -319,7 +333,7 @@ const cli = yargs(hideBin(process.argv))
         `next: npm install --save-dev tsx (for TypeScript), node --import tsx --test ${a.name}.test.ts, xio-chain run chain.json (in ${a.dir ?? a.name})\n`)
     },
   )
-  .demandCommand(1, 'name a command: run, replay, validate, top, capture, stats, metrics, clean, lab or new')
+  .demandCommand(1, 'name a command: run, replay, validate, top, capture, trace, stats, metrics, clean, lab or new')
   .epilog(
     'A chain spec is JSON: endpoints (NFs and ports) and links between them, checked against chains/chain.schema.json ' +
       '(point "$schema" at it for editor completion). The bundled chains in chains/ are examples; the README explains each.',

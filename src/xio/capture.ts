@@ -7,12 +7,20 @@
 import { asXioError, XioError } from './errors.ts'
 import { addon, layout, type NativeEndpoint, type NativeRegion } from './native.ts'
 import { RegionView } from './region-view.ts'
+import { TRACE_NOTE_BYTES } from './xio.ts'
 
-/** What a tap sees: what `service` receives (rx), sends through one gate, or sends at all (tx). */
-export type Tap = { service: number; kind: 'rx' } | { service: number; kind: 'gate'; gate: number } | { service: number; kind: 'tx' }
+/**
+ * What a tap sees: what `service` receives (rx), sends through one gate, or sends at all (tx);
+ * or, a trace, the next `packets` packets that enter the chain, copied at every hop.
+ */
+export type Tap = { service: number; kind: 'rx' } | { service: number; kind: 'gate'; gate: number } | { service: number; kind: 'tx' } | { kind: 'trace'; packets: number }
+
+/** The most packets one trace follows (the tap word's 16 bits). */
+export const MAX_TRACED = 0xffff
 
 const M = layout.meta
 const C = layout.capture
+const decoder = new TextDecoder()
 
 export class Capture {
   readonly region: RegionView
@@ -43,6 +51,10 @@ export class Capture {
   setTaps(taps: readonly Tap[], timeoutMs = 2000): boolean {
     if (taps.length > C.maxTaps) throw new XioError('BAD_CONFIG', `a capture takes at most ${C.maxTaps} taps, got ${taps.length}`)
     const words = Uint32Array.from(taps, (t) => {
+      if (t.kind === 'trace') {
+        if (!(t.packets >= 1 && t.packets <= MAX_TRACED)) throw new XioError('BAD_CONFIG', `a trace follows 1 to ${MAX_TRACED} packets, not ${t.packets}`)
+        return (t.packets | (C.trace << 24)) >>> 0
+      }
       const kind = t.kind === 'rx' ? C.rx : t.kind === 'tx' ? C.tx : C.gate
       return ((t.service & 0xffff) | (((t.kind === 'gate' ? t.gate : 0) & 0xff) << 16) | (kind << 24)) >>> 0
     })
@@ -124,6 +136,24 @@ export class Capture {
 
   flowHash(d: number): number {
     return this.u32[(this.base + d * this.stride + M.flowHash) >>> 2]
+  }
+
+  /** A trace copy: the traced packet's number (its tracer's count), 0 on other copies. */
+  trace(d: number): number {
+    return this.u32[(this.base + d * this.stride + M.trace) >>> 2] & 0xffffff
+  }
+
+  /** A trace copy: what its sender did with it (the action word: see layout.action). */
+  action(d: number): number {
+    return this.u32[(this.base + d * this.stride + M.action) >>> 2]
+  }
+
+  /** A trace copy: why its sender's NF did it, as the NF's runner noted (empty for a port). */
+  note(d: number): string {
+    const at = this.base + d * this.stride + M.user
+    const raw = this.bytes.subarray(at, at + TRACE_NOTE_BYTES)
+    const end = raw.indexOf(0)
+    return decoder.decode(end < 0 ? raw : raw.subarray(0, end))
   }
 
   /** What the manager counts for this endpoint: copies delivered, copies lost, taps it applies. */

@@ -8,6 +8,7 @@ export { defineNF } from './nf-types.ts'
 import type { Xio } from './xio.ts'
 import { NFFaults } from './nf-faults.ts'
 import { BurstTimes } from './burst-times.ts'
+import { TraceNotes } from './trace-notes.ts'
 
 export interface RunOptions {
   burst?: number
@@ -139,6 +140,7 @@ export async function runNF(xio: Xio, nf: CreatedNF, options: RunOptions): Promi
   let lastYield = performance.now()
   let lastPublish = 0
   const times = new BurstTimes()
+  const notes = new TraceNotes(instance)
   const publish = () => {
     const counters = instance.counters ? faults.guard('counters', () => instance.counters!()) : undefined
     // The runner's own figures first (how long bursts take, the NF's faults), then the NF's.
@@ -173,23 +175,29 @@ export async function runNF(xio: Xio, nf: CreatedNF, options: RunOptions): Promi
         p.from = xio.from(d)
         p.inPort = xio.inPort(d)
         p.flowHash = hash
+        const traced = xio.traced(d)
+        if (traced) notes.start()
         let gate: number
+        let fault = ''
         try {
           gate = instance.process(p)
         } catch (e) {
           // A bug in the NF costs the packet, not the chain: dropped, counted, said once a while.
           faults.threw(e)
           gate = DROP
+          fault = 'drop/processThrew'
         }
         if (p.length !== length) xio.setLength(d, p.length)
         if (p.flowHash !== hash) xio.setFlowHash(d, p.flowHash)
+        if (gate !== HOLD && gate !== DROP && !(gate >= 0 && gate < gates && gate === (gate | 0))) {
+          faults.badVerdict(gate)
+          gate = DROP
+          fault = 'drop/badVerdict'
+        }
+        if (traced) xio.noteTrace(d, fault || notes.finish())
         if (gate === HOLD) continue
         if (gate === DROP) xio.drop(d)
-        else if (gate >= 0 && gate < gates && gate === (gate | 0)) xio.send(d, gate)
-        else {
-          faults.badVerdict(gate)
-          xio.drop(d)
-        }
+        else xio.send(d, gate)
         burst[out++] = d
       }
       // A manager that stopped will never drain the ring; leave, and detaching returns the rest.

@@ -18,6 +18,9 @@ export interface AttachOptions {
 }
 
 const M = layout.meta
+const encoder = new TextEncoder()
+/** Bytes of a traced packet's metadata (Meta::user) where its NF's runner notes why. */
+export const TRACE_NOTE_BYTES = 32
 const ACTION_GATE = layout.action.gate << 24
 const ACTION_TO = layout.action.to << 24
 const ACTION_DROP = layout.action.drop << 24
@@ -185,6 +188,19 @@ export class Xio {
 
   setTimestamp(d: number, ns: bigint): void {
     this.view.setBigUint64(this.base + d * this.stride + M.timestamp, ns, true)
+  }
+
+  /** Whether `xio-chain trace` follows this packet (the manager marked it as it entered the chain). */
+  traced(d: number): boolean {
+    return this.u32[(this.base + d * this.stride + M.trace) >>> 2] !== 0
+  }
+
+  /** For a traced packet: why this endpoint did what it did, as the trace shows it (cut to 32 bytes). */
+  noteTrace(d: number, why: string): void {
+    const at = this.base + d * this.stride + M.user
+    const field = this.bytes.subarray(at, at + TRACE_NOTE_BYTES)
+    field.fill(0)
+    encoder.encodeInto(why, field)
   }
 
   /** Endpoint id of a name in this chain, or -1. */

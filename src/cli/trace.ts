@@ -1,0 +1,196 @@
+// `xio-chain trace --prefix P [-c N] [--json]`: follows the next N packets that enter a running
+// chain hop by hop, as VPP's `trace add` does: every endpoint a packet left, what it did with
+// it (the gate it took, a drop, no route), why (the NF's note: the counters process() moved,
+// e.g. "rule 0", "sessionsCreated translatedOut", "drop/noMapping"), when, and the packet as
+// it was at each hop (a NAT's rewrite shows).
+//
+// It attaches as a capture endpoint with a trace tap (src/xio/capture.ts): the manager marks
+// the next N packets sent by the endpoint that brought them in (a port), and copies each marked
+// packet every time an endpoint sends or drops it; NF runners note why for marked packets
+// (src/xio/trace-notes.ts). A packet's trace ends where it leaves the chain or is dropped; the
+// command ends once N packets were seen and nothing more came for a while, or on Ctrl-C.
+import { formatIpv4, formatIpv6, Headers, IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP, parse, PARSE_ARP, PARSE_IPV4, PARSE_IPV6 } from '../packet/index.ts'
+import { attachCapture, layout, observe, XioError, type RegionSnapshot } from '../xio/index.ts'
+import { MAX_TRACED } from '../xio/capture.ts'
+import { loadChain } from '../chain/spec.ts'
+
+export interface TraceOptions {
+  prefix: string
+  count: number
+  json: boolean
+}
+
+class TraceError extends Error {}
+
+/** Nothing more for this long after the last traced packet's first hop: every trace has ended. */
+const QUIET_MS = 1000
+const BURST = 64
+
+export interface Hop {
+  /** µs since the packet's first hop. */
+  atUs: number
+  from: string
+  /** 'sent' through a gate (to the endpoint it leads to), 'dropped' by `from`, or 'no route'. */
+  verdict: 'sent' | 'dropped' | 'no route'
+  gate?: string
+  to?: string
+  why: string
+  /** The packet as it left `from`: "udp 10.0.0.1:1024 > 198.51.100.1:80". */
+  packet: string
+  length: number
+}
+
+export interface TracedPacket {
+  id: number
+  hops: Hop[]
+}
+
+/** One line about a frame, tcpdump-like. */
+export function describeFrame(bytes: Uint8Array, at: number, length: number): string {
+  const h = new Headers()
+  const st = parse(bytes, at, length, h)
+  if (st === PARSE_ARP) return 'arp'
+  if (st !== PARSE_IPV4 && st !== PARSE_IPV6) return st < 0 ? `malformed (${length} bytes)` : `ethertype 0x${h.etherType.toString(16)}`
+  const ip = (v4: number, v6: Int32Array) => (st === PARSE_IPV4 ? formatIpv4(v4) : formatIpv6(v6))
+  const src = ip(h.src, h.src6), dst = ip(h.dst, h.dst6)
+  const proto = h.proto === IPPROTO_TCP ? 'tcp' : h.proto === IPPROTO_UDP ? 'udp' : h.proto === IPPROTO_ICMP ? 'icmp' : `proto ${h.proto}`
+  if ((h.proto === IPPROTO_TCP || h.proto === IPPROTO_UDP) && h.l4 >= 0) return `${proto} ${src}:${h.srcPort} > ${dst}:${h.dstPort}`
+  return `${proto} ${src} > ${dst}`
+}
+
+interface Names {
+  /** Each endpoint's gate names. */
+  gates: Map<string, readonly string[]>
+  /** Each endpoint's rule comments, where its config has rules (a firewall's). */
+  rules: Map<string, Array<string | undefined>>
+}
+
+/** Names from the spec the region records, while it matches the chain; else none (gates by number). */
+async function specNames(snapshot: RegionSnapshot, chainFile: string): Promise<Names> {
+  const names: Names = { gates: new Map(), rules: new Map() }
+  try {
+    const chain = chainFile ? await loadChain(chainFile, { nfConfigs: false }) : null
+    if (!chain || !snapshot.services.every((s) => chain.endpoints.has(s.name))) return names
+    for (const e of chain.endpoints.values()) {
+      names.gates.set(e.name, e.gates)
+      const rules = (e.spec as { config?: { rules?: unknown } }).config?.rules
+      if (Array.isArray(rules)) names.rules.set(e.name, rules.map((r) => (r as { comment?: string })?.comment))
+    }
+  } catch {
+    // Moved or edited since the chain started.
+  }
+  return names
+}
+
+/** A note with each rule it names followed by the rule's comment: "drop/rule/2 (telnet)". */
+function withComments(why: string, comments: Array<string | undefined> | undefined): string {
+  if (!comments) return why
+  return why.replace(/\b(rule[ /])(\d+)\b/g, (whole, _: string, i: string) => (comments[Number(i)] ? `${whole} (${comments[Number(i)]})` : whole))
+}
+
+export async function traceCommand(options: TraceOptions): Promise<number> {
+  try {
+    return await run(options)
+  } catch (e) {
+    if (e instanceof TraceError || e instanceof XioError) {
+      process.stderr.write(`xio-chain trace: ${e.message}\n`)
+      return 1
+    }
+    throw e
+  }
+}
+
+async function run(options: TraceOptions): Promise<number> {
+  if (!(Number.isInteger(options.count) && options.count >= 1 && options.count <= MAX_TRACED))
+    throw new TraceError(`-c ${options.count}: expected a number of packets from 1 to ${MAX_TRACED}`)
+  const observer = observe(options.prefix)
+  let snapshot: RegionSnapshot, spec: Names
+  try {
+    snapshot = observer.view.snapshot()
+    spec = await specNames(snapshot, observer.view.chainFile())
+  } finally {
+    observer.close()
+  }
+  const names = new Map(snapshot.services.map((s) => [s.id, s.name]))
+  const routes = new Map(snapshot.services.map((s) => [s.id, s.routes]))
+  const nameOf = (id: number) => names.get(id) ?? `endpoint ${id}`
+  const gateName = (service: number, gate: number) => spec.gates.get(nameOf(service))?.[gate] ?? String(gate)
+
+  const capture = attachCapture(options.prefix)
+  let stopping = false
+  const onSignal = () => (stopping = true)
+  process.on('SIGINT', onSignal)
+  process.on('SIGTERM', onSignal)
+  const packets = new Map<number, { first: bigint; hops: Hop[] }>()
+  let lastNew = performance.now()
+  const burst = new Uint32Array(BURST)
+  try {
+    if (!capture.setTaps([{ kind: 'trace', packets: options.count }])) throw new TraceError(`the manager of prefix '${options.prefix}' did not take the trace within 2 s`)
+    if (!options.json) process.stderr.write(`tracing the next ${options.count} packet${options.count === 1 ? '' : 's'} to enter chain '${options.prefix}'; Ctrl-C ends it\n`)
+    while (!stopping && !(packets.size >= options.count && performance.now() - lastNew > QUIET_MS)) {
+      if (!capture.managerAlive()) break
+      const n = capture.rxWait(burst, 50)
+      for (let i = 0; i < n; i++) {
+        const d = burst[i]
+        const id = capture.trace(d)
+        if (!id) continue
+        const action = capture.action(d)
+        const kind = action >>> 24, arg = action & 0xffffff
+        const from = capture.from(d)
+        const t = capture.timestamp(d)
+        let packet = packets.get(id)
+        if (!packet) {
+          packet = { first: t, hops: [] }
+          packets.set(id, packet)
+          lastNew = performance.now()
+        }
+        const hop: Hop = {
+          atUs: Number(t - packet.first) / 1000,
+          from: nameOf(from),
+          verdict: kind === layout.action.drop ? 'dropped' : kind === layout.action.lost ? 'no route' : 'sent',
+          why: withComments(capture.note(d), spec.rules.get(nameOf(from))),
+          packet: describeFrame(capture.bytes, capture.offset(d), capture.length(d)),
+          length: capture.length(d),
+        }
+        if (kind === layout.action.gate || kind === layout.action.lost) hop.gate = gateName(from, arg)
+        if (kind === layout.action.gate) {
+          const to = routes.get(from)?.[arg]
+          if (to !== null && to !== undefined) hop.to = nameOf(to)
+        }
+        if (kind === layout.action.to) hop.to = nameOf(arg)
+        packet.hops.push(hop)
+      }
+      if (n) capture.free(burst, n)
+      else await new Promise((r) => setImmediate(r))  // signals get their turn
+    }
+  } finally {
+    process.off('SIGINT', onSignal)
+    process.off('SIGTERM', onSignal)
+    try {
+      capture.setTaps([], 1000)
+    } catch {
+      // The chain is gone: nothing more is copied anyway.
+    }
+    capture.detach()
+  }
+  const traced: TracedPacket[] = [...packets].sort((a, b) => a[0] - b[0]).map(([id, p]) => ({ id, hops: p.hops.sort((a, b) => a.atUs - b.atUs) }))
+  process.stdout.write(options.json ? `${JSON.stringify({ chain: options.prefix, packets: traced }, null, 2)}\n` : render(traced))
+  if (packets.size < options.count) process.stderr.write(`${packets.size} of ${options.count} packets entered the chain while tracing\n`)
+  return 0
+}
+
+/** Each packet, then a line per hop; the packet shown again only where an NF changed it. */
+export function render(traced: TracedPacket[]): string {
+  const lines: string[] = []
+  for (const p of traced) {
+    lines.push(`packet ${p.id}: ${p.hops[0]?.packet ?? ''}`)
+    let shown = p.hops[0]?.packet
+    for (const hop of p.hops) {
+      const where = hop.verdict === 'sent' ? `${hop.from}.${hop.gate ?? '?'} -> ${hop.to ?? '?'}` : hop.verdict === 'dropped' ? `${hop.from} dropped it` : `${hop.from}.${hop.gate} leads nowhere`
+      const changed = hop.packet !== shown ? `  now ${hop.packet}` : ''
+      shown = hop.packet
+      lines.push(`  ${`+${hop.atUs.toFixed(1)}µs`.padStart(11)}  ${where.padEnd(28)} ${hop.why}${changed}`.trimEnd())
+    }
+  }
+  return `${lines.join('\n')}\n`
+}

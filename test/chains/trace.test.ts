@@ -1,0 +1,89 @@
+// `xio-chain trace` on a running chain: the next packets to enter are followed hop by hop, with
+// each NF's reason, the packet as each hop left it, and time; the trace leaves nothing behind.
+import test from 'ava'
+import { once } from 'node:events'
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { observe, type Observer } from '../../src/xio/index.ts'
+import { startXioChain, xioChain } from '../helpers/cli.ts'
+import { uniquePrefix, until } from '../helpers/processes.ts'
+import { scratchDir } from '../helpers/scratch.ts'
+import type { TracedPacket } from '../../src/cli/trace.ts'
+
+const dir = scratchDir('trace')
+const spec = join(dir, 'chain.json')
+// Sixteen flows in turn; their destinations .1, .8, … .106: the first nine (below .64) are
+// dropped by the firewall's rule, the other seven pass and are masqueraded. Any sixteen
+// packets in a row hold both kinds.
+writeFileSync(spec, JSON.stringify({
+  endpoints: {
+    traffic: { kind: 'generator', rate: 400, flows: 16 },
+    fw: { kind: 'firewall', config: { default: 'allow', rules: [{ comment: 'lower quarter', action: 'drop', dst: '198.51.100.0/26' }] } },
+    nat: { kind: 'nat', config: { external: '203.0.113.1', inside: '10.0.0.0/16' } },
+    sink: { kind: 'sink' },
+  },
+  links: ['traffic -> fw', 'fw -> nat', 'nat.outside -> sink', 'nat.inside -> traffic'],
+}))
+
+test('trace -c 16 follows sixteen packets hop by hop: the firewall\'s rule and the NAT\'s translation, as each hop left them', async (t) => {
+  const prefix = uniquePrefix('trace')
+  const chain = startXioChain(['run', spec, '--no-tui', '--prefix', prefix])
+  t.teardown(() => chain.kill('SIGKILL'))
+  let o: Observer | undefined
+  t.true(await until(() => {
+    try {
+      o ??= observe(prefix)
+      return (o.view.snapshot().slots.find((s) => s.state === 'active' && s.name === 'sink')?.route.rxPackets ?? 0) > 0
+    } catch {
+      return false
+    }
+  }, 20_000, 50), chain.output())
+
+  const r = await xioChain(['trace', '--prefix', prefix, '-c', '16', '--json'], 60_000)
+  t.is(r.code, 0, r.stderr)
+  const { packets } = JSON.parse(r.stdout) as { packets: TracedPacket[] }
+  t.deepEqual(packets.map((p) => p.id), Array.from({ length: 16 }, (_, i) => i + 1))
+  let passed = 0, dropped = 0
+  for (const p of packets) {
+    const [entry, ...rest] = p.hops
+    t.like(entry, { from: 'traffic', gate: 'out', to: 'fw', verdict: 'sent', atUs: 0 })
+    t.regex(entry.packet, /^udp 10\.0\.\d+\.\d+:\d+ > 198\.51\.100\.(\d+):80$/)
+    const host = Number(/198\.51\.100\.(\d+)/.exec(entry.packet)![1])
+    if (host < 64) {
+      dropped++
+      t.is(rest.length, 1, JSON.stringify(p))
+      t.like(rest[0], { from: 'fw', verdict: 'dropped', why: 'drop/rule/0 (lower quarter)', packet: entry.packet })
+    } else {
+      passed++
+      t.is(rest.length, 2, JSON.stringify(p))
+      t.like(rest[0], { from: 'fw', gate: 'out', to: 'nat', verdict: 'sent', why: 'default', packet: entry.packet })
+      t.like(rest[1], { from: 'nat', gate: 'outside', to: 'sink', verdict: 'sent' })
+      t.regex(rest[1].why, /translatedOut/)
+      // As the NAT left it: masqueraded, the destination untouched.
+      t.regex(rest[1].packet, new RegExp(`^udp 203\\.0\\.113\\.1:\\d+ > 198\\.51\\.100\\.${host}:80$`))
+    }
+    for (let i = 1; i < p.hops.length; i++) t.true(p.hops[i].atUs >= p.hops[i - 1].atUs, 'hops in time order')
+  }
+  t.is(dropped, 9)
+  t.is(passed, 7)
+
+  // The trace left: no taps, nothing copied any more, every copy back in the pool.
+  t.true(await until(() => o!.view.snapshot().manager.taps === 0, 5000), 'no taps left')
+  const text = await xioChain(['trace', '--prefix', prefix, '-c', '2'], 60_000)
+  t.is(text.code, 0, text.stderr)
+  t.regex(text.stdout, /^packet 1: udp /m)
+  t.regex(text.stdout, /fw\.out -> nat +default|fw dropped it +drop\/rule\/0 \(lower quarter\)/)
+  o!.close()
+  chain.kill('SIGINT')
+  const [code] = await once(chain, 'exit')
+  t.is(code, 0, chain.output())
+})
+
+test('trace: a mistaken count or a prefix with no chain is one line and a non-zero exit', async (t) => {
+  const r1 = await xioChain(['trace', '--prefix', 'whatever', '-c', '0'])
+  t.is(r1.code, 1)
+  t.is(r1.stderr.trim(), 'xio-chain trace: -c 0: expected a number of packets from 1 to 65535')
+  const r2 = await xioChain(['trace', '--prefix', 'no-such-chain-here'])
+  t.is(r2.code, 1)
+  t.is(r2.stderr.trim().split('\n').length, 1, r2.stderr)
+})

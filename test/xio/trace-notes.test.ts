@@ -1,0 +1,34 @@
+// What an NF's runner notes for a traced packet: the counters process() moved, drop reasons
+// and rule hits first, with the noise (bytes, gauges, caches) left out.
+import test from 'ava'
+import { TraceNotes } from '../../src/xio/trace-notes.ts'
+import { harness } from '../../src/testing/index.ts'
+import { builtinNFs } from '../../src/nfs/index.ts'
+import { ipv4Frame } from '../packet/craft.ts'
+
+const noted = (h: ReturnType<typeof harness>, frame: Uint8Array, from: number) => {
+  const notes = new TraceNotes(h.instance)
+  notes.start()
+  h.send(frame, { from })
+  return notes.finish()
+}
+
+test('a NAT: a session made and the packet translated out; the reply translated in; an unsolicited one dropped, why', (t) => {
+  const h = harness(builtinNFs.nat, { external: '203.0.113.1' }, { gates: { inside: 1, outside: 2 } })
+  t.is(noted(h, ipv4Frame({ proto: 'udp', src: '10.0.0.2', dst: '198.51.100.9', srcPort: 5000, dstPort: 53 }), 1), 'sessionsCreated translatedOut')
+  const port = new DataView(h.out('outside')[0].buffer).getUint16(34)
+  t.is(noted(h, ipv4Frame({ proto: 'udp', src: '198.51.100.9', dst: '203.0.113.1', srcPort: 53, dstPort: port }), 2), 'translatedIn')
+  t.is(noted(h, ipv4Frame({ proto: 'udp', src: '198.51.100.7', dst: '203.0.113.1', srcPort: 53, dstPort: 40000 }), 2), 'drop/noMapping')
+})
+
+test('a firewall: the rule that decided, a drop rule as its drop reason, the default policy', (t) => {
+  const h = harness(builtinNFs.firewall, { default: 'drop', rules: [{ action: 'allow', proto: 'tcp' }, { action: 'drop', proto: 'udp', dstPort: 53 }] })
+  t.is(noted(h, ipv4Frame({ proto: 'tcp' }), 1), 'rule 0')
+  t.is(noted(h, ipv4Frame({ proto: 'udp', dstPort: 53 }), 1), 'drop/rule/1')
+  t.is(noted(h, ipv4Frame({ proto: 'udp', dstPort: 54 }), 1), 'drop/default')
+})
+
+test('an NF without counters notes nothing', (t) => {
+  const h = harness({ gates: ['out'], create: () => ({ process: () => 0 }) }, {})
+  t.is(noted(h, ipv4Frame({}), 1), '')
+})
