@@ -45,8 +45,10 @@ Manager::Manager(std::shared_ptr<Region> region, ManagerConfig config)
       g_(region_->geometry()),
       capacity_(g_.bufferSize - g_.dataOffset),
       leaseQuery_(region_->openLeaseQuery()),
-      // A quarter of the pool stays the chain's: copies are made only above it.
-      captureReserve_(g_.bufferCount / 4) {
+      // A quarter of the pool stays the chain's: copies are made only above it; and however many
+      // captures, they hold an eighth of it at most.
+      captureReserve_(g_.bufferCount / 4),
+      captureBudget_(std::max(1u, g_.bufferCount / 8)) {
   configure(config);
   slots_.resize(g_.slots);
   for (uint32_t s = 0; s < g_.slots; s++) {
@@ -151,6 +153,7 @@ bool Manager::pollOnce() {
   uint32_t work = 0;
   bool finishedDetaching = false;
   captureClock_ = 0;
+  copiesThisPoll_ = 0;
   for (uint32_t s : active_) {
     SlotState& slot = slots_[s];
     work += drainFree(s);
@@ -294,7 +297,11 @@ uint32_t Manager::drainFree(uint32_t s) {
   RouteCounters& route = region_->managerSide(s)->route;
   route.freed += valid;
   // What a capture endpoint holds is copies only (it has no cache), so each valid free is one.
-  if (slot.capture) slot.outstanding -= std::min(valid, slot.outstanding);
+  if (slot.capture) {
+    uint32_t returned = std::min(valid, slot.outstanding);
+    slot.outstanding -= returned;
+    captureHeld_ -= std::min(returned, captureHeld_);
+  }
   // Not this endpoint's to free (sent, freed already, still in its cache): recycling it could
   // hand it out twice.
   route.invalid += n - marks - valid;
@@ -487,7 +494,10 @@ uint32_t Manager::discardCaptureTx(uint32_t s) {
       marks++;
     } else if (holds(s, d, slot.markTx)) {
       recycle(d);
-      if (slot.outstanding) slot.outstanding--;
+      if (slot.outstanding) {
+        slot.outstanding--;
+        if (captureHeld_) captureHeld_--;
+      }
       route.noRoute++;
       h_->manager.noRoute++;
     } else {
@@ -516,7 +526,7 @@ void Manager::readTaps() {
     SlotState& slot = slots_[s];
     if (!slot.capture) continue;
     ManagerSide* side = region_->managerSide(s);
-    if (slot.detaching) {  // leaving: no more copies
+    if (slot.detaching || captures_.size() >= kMaxCaptures) {  // leaving, or one too many: no copies
       side->tapsActive = 0;
       slot.tracer = false;
       continue;
@@ -553,6 +563,15 @@ void Manager::readTaps() {
     // Release: a capture endpoint that sees its seq here may trust that its taps are in force.
     side->tapsSeen.store(seq, std::memory_order_release);
   }
+  // By service, then capture slot: routing then looks only at the taps on the service at hand.
+  std::sort(taps_.begin(), taps_.end(), [](const TapEntry& a, const TapEntry& b) {
+    return a.service != b.service ? a.service < b.service : a.slot < b.slot;
+  });
+  memset(tapCount_, 0, sizeof tapCount_);
+  for (uint32_t i = 0; i < taps_.size(); i++) {
+    if (!tapCount_[taps_[i].service]) tapStart_[taps_[i].service] = uint16_t(i);
+    tapCount_[taps_[i].service]++;
+  }
   uint32_t tracers = 0;
   for (uint32_t s : captures_) tracers += slots_[s].tracer;
   h_->manager.taps = taps_.size() + tracers;
@@ -565,8 +584,9 @@ void Manager::tapOut(uint32_t d, uint16_t service, uint32_t gate) {
   uint32_t mask = outTaps_[service];
   if (!(mask & kAllGates) && !(gate < kMaxGates && (mask >> gate & 1u))) return;
   uint32_t last = kMaxSlots;
-  for (const TapEntry& t : taps_) {
-    if (t.service != service || t.slot == last) continue;
+  for (uint32_t i = tapStart_[service], end = i + tapCount_[service]; i < end; i++) {
+    const TapEntry& t = taps_[i];
+    if (t.slot == last) continue;
     if (t.kind == kTapTx || (t.kind == kTapGate && t.gate == gate)) {
       copyTo(t.slot, t.index, d, service);
       last = t.slot;
@@ -577,8 +597,9 @@ void Manager::tapOut(uint32_t d, uint16_t service, uint32_t gate) {
 // d is being delivered to an instance of service, sent by `from`.
 void Manager::tapRx(uint32_t d, uint16_t service, uint16_t from) {
   uint32_t last = kMaxSlots;
-  for (const TapEntry& t : taps_) {
-    if (t.service != service || t.kind != kTapRx || t.slot == last) continue;
+  for (uint32_t i = tapStart_[service], end = i + tapCount_[service]; i < end; i++) {
+    const TapEntry& t = taps_[i];
+    if (t.kind != kTapRx || t.slot == last) continue;
     copyTo(t.slot, t.index, d, from);
     last = t.slot;
   }
@@ -595,7 +616,8 @@ uint32_t Manager::copyTo(uint32_t cs, uint32_t tapIndex, uint32_t d, uint16_t fr
   bool overrun = false;
   uint32_t room = ringRoom(cap.rx, cap.staged + 1, &overrun);
   if (overrun) fault(cs);  // a tail no correct consumer writes: room is 0, cut off after the poll
-  if (room <= cap.staged || cap.outstanding >= g_.ringSize || poolFree_ <= captureReserve_) {
+  if (room <= cap.staged || cap.outstanding >= g_.ringSize || captureHeld_ >= captureBudget_ ||
+      copiesThisPoll_ >= kCopiesPerPoll || poolFree_ <= captureReserve_) {
     region_->managerSide(cs)->route.captureLost++;
     h_->manager.captureLost++;
     return kNoBuffer;
@@ -622,6 +644,8 @@ uint32_t Manager::copyTo(uint32_t cs, uint32_t tapIndex, uint32_t d, uint16_t fr
   cap.staged++;
   cap.stagedBytes += length;
   cap.outstanding++;
+  captureHeld_++;
+  copiesThisPoll_++;
   return c;
 }
 
@@ -832,6 +856,7 @@ void Manager::reclaim(uint32_t s, Leaving how) {
   // Its copies were among the buffers owned by the slot, taken back above.
   slot.staged = 0;
   slot.stagedBytes = 0;
+  captureHeld_ -= std::min(slot.outstanding, captureHeld_);
   slot.outstanding = 0;
   slot.capture = false;
   slot.tracer = false;

@@ -150,14 +150,24 @@ class Manager {
   // reads (manager memory, rebuilt with the slot lists): bit g of outTaps_ for a tap on gate g,
   // kAllGates for one on all it sends; rxTaps_ for one on what it receives. All zero when no
   // capture is attached, so routing then pays a load and a predictable branch per burst.
+  // taps_ is sorted by service, then capture slot: a service's taps are taps_[tapStart_, +tapCount_).
   std::vector<TapEntry> taps_;
-  std::vector<uint32_t> captures_;  // capture slots served now
+  uint16_t tapStart_[kMaxServices] = {};
+  uint16_t tapCount_[kMaxServices] = {};
+  std::vector<uint32_t> captures_;  // capture slots served now (at most kMaxCaptures)
   uint16_t outTaps_[kMaxServices] = {};
   uint8_t rxTaps_[kMaxServices] = {};
-  uint32_t captureReserve_;     // below this many free buffers, no copies: the chain's own come first
-  uint64_t captureClock_ = 0;
+  // What copies may cost the chain: none below captureReserve_ free buffers, at most
+  // captureBudget_ held by all capture endpoints together, at most kCopiesPerPoll made per poll.
+  uint32_t captureReserve_;
+  uint32_t captureBudget_;
+  uint32_t captureHeld_ = 0;
+  uint32_t copiesThisPoll_ = 0;
+  static constexpr uint32_t kCopiesPerPoll = 1024;
+  static constexpr uint32_t kMaxCaptures = 4;
+  uint64_t captureClock_ = 0;   // CLOCK_REALTIME stamped on this poll's copies (0: not read yet)
   // Some capture endpoint traces: routing looks at each packet's trace mark (else one branch per burst).
-  bool tracing_ = false;   // CLOCK_REALTIME stamped on this poll's copies (0: not read yet)
+  bool tracing_ = false;
   uint32_t seenClaims_ = ~0u;
   uint64_t lastLiveness_ = 0;
   uint32_t scratch_[1024];

@@ -209,7 +209,7 @@ async function run(options: CaptureOptions): Promise<number> {
   if (failure) throw failure
   const lines = [`${writer.count} packet${writer.count === 1 ? '' : 's'} captured at ${named.labels.join(', ')}`]
   if (filter) lines.push(`${seen} copies seen, ${filtered} did not match the filter`)
-  if (lost) lines.push(`${lost} copies lost: the reader was slower than the chain`)
+  if (lost) lines.push(`${lost} copies lost: the reader was slower than the chain, or copies were over their share of the pool`)
   if (why === 'chain stopped') lines.push(`the chain on prefix '${options.prefix}' has stopped`)
   if (!finished && why !== 'reader gone') lines.push('the output did not take everything written to it before the capture ended')
   if (why?.startsWith('cannot write')) lines.push(`xio-chain capture: -w ${options.write}: ${why.slice('cannot write: '.length)}`)

@@ -79,7 +79,7 @@ export class ChainMetrics {
     manager('reclaimed_total', 'Buffers reclaimed from endpoints that left or died.', (m) => m.reclaimed)
     manager('pool_dry_total', 'Times the pool had no buffer to refill an alloc ring.', (m) => m.poolDry)
     manager('capture_copies_total', 'Copies made for capture endpoints (xio-chain capture).', (m) => m.captured)
-    manager('capture_lost_total', 'Copies capture taps called for and not made: a capture reader slower than the chain (the chain\'s packets are never held for one).', (m) => m.captureLost)
+    manager('capture_lost_total', 'Copies capture taps called for and not made: a reader slower than the chain, or copies over their share of the pool or of a manager poll (the chain\'s packets are never held for one).', (m) => m.captureLost)
     manager('capture_taps', 'Capture taps in force (0: no capture attached, no copies made).', (m) => m.taps, 'gauge')
   }
 
