@@ -813,7 +813,10 @@ void Manager::sweep() {
   for (uint32_t s : active_) {
     SlotState& slot = slots_[s];
     uint32_t taken[2];
-    if (slot.detaching || !ringTaken(s, kFromAlloc, &taken[0]) || !ringTaken(s, kFromRx, &taken[1])) continue;
+    // A capture has no cache: its alloc ring is never used, and a tail written there is no reason
+    // to stop judging the copies it was given.
+    if (slot.capture) taken[kFromAlloc] = slot.alloc.prod->head.load(std::memory_order_relaxed);
+    if (slot.detaching || !(slot.capture || ringTaken(s, kFromAlloc, &taken[0])) || !ringTaken(s, kFromRx, &taken[1])) continue;
     bool txEmpty = slot.tx.prod->head.load(std::memory_order_acquire) == slot.tx.cons->tail.load(std::memory_order_relaxed);
     bool freeEmpty = slot.free.prod->head.load(std::memory_order_acquire) == slot.free.cons->tail.load(std::memory_order_relaxed);
     for (uint32_t kind : {kFromAlloc, kFromRx}) {
