@@ -240,8 +240,9 @@ class EndpointHandle : public Napi::ObjectWrap<EndpointHandle> {
                         InstanceAccessor<&EndpointHandle::service>("service")});
   }
 
-  // new Endpoint(region, name, spinUs, capture?): capture true makes a capture endpoint (the
-  // name is then its own, capture:<pid>).
+  // new Endpoint(region, name, spinUs, capture?, instance?): capture true makes a capture
+  // endpoint (the name is then its own, capture:<pid>); instance, 0 to 65535, is which instance
+  // of its endpoint this is (kept across restarts; default: the next free number).
   EndpointHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<EndpointHandle>(info) {
     Napi::Function regionClass = info.Env().GetInstanceData<Classes>()->region.Value();
     if (!info[0].IsObject() || !info[0].As<Napi::Object>().InstanceOf(regionClass) || !info[1].IsString())
@@ -251,7 +252,13 @@ class EndpointHandle : public Napi::ObjectWrap<EndpointHandle> {
     std::string name = info[1].As<Napi::String>();
     uint64_t spinNs = uint64_t(info.Length() > 2 && info[2].IsNumber() ? info[2].As<Napi::Number>().Uint32Value() : 50) * 1000;
     bool capture = info.Length() > 3 && info[3].ToBoolean();
-    endpoint_ = guard(info.Env(), [&] { return std::make_shared<Endpoint>(r->region, name, spinNs, capture); });
+    int instance = Endpoint::kAnyInstance;
+    if (info.Length() > 4 && info[4].IsNumber()) {
+      double n = info[4].As<Napi::Number>().DoubleValue();
+      if (!(n >= 0 && n <= 65535 && n == double(int(n)))) throw Napi::RangeError::New(info.Env(), "instance must be an integer from 0 to 65535");
+      instance = int(n);
+    }
+    endpoint_ = guard(info.Env(), [&] { return std::make_shared<Endpoint>(r->region, name, spinNs, capture, instance); });
   }
 
  private:

@@ -20,7 +20,7 @@ constexpr uint64_t kServiceWaitNs = 2000000000;
 constexpr uint64_t kFreeStallNs = 5000000000;
 }
 
-Endpoint::Endpoint(std::shared_ptr<Region> region, const std::string& name, uint64_t spinNs, bool capture)
+Endpoint::Endpoint(std::shared_ptr<Region> region, const std::string& name, uint64_t spinNs, bool capture, int instance)
     : region_(std::move(region)), capture_(capture), spinNs_(spinNs) {
   const Geometry& g = region_->geometry();
   int service = capture ? int(kCaptureService) : region_->serviceByName(name);
@@ -56,11 +56,20 @@ Endpoint::Endpoint(std::shared_ptr<Region> region, const std::string& name, uint
     s->taps.seq.store(0, std::memory_order_relaxed);
     s->nf.count.store(0);
     s->asleep.store(0);
-    uint16_t instance = 0;
-    for (uint32_t j = 0; j < g.slots; j++)
-      if (j != i && region_->managerSide(j)->state.load() == kSlotActive && region_->managerSide(j)->service == service)
-        instance++;
-    s->instance = instance;
+    // Unless told, the lowest number no live instance of the endpoint has: the manager spreads
+    // flows by these numbers, and two instances with one number would split one share.
+    uint16_t number = 0;
+    if (instance >= 0) {
+      number = uint16_t(instance);
+    } else {
+      for (bool taken = true; taken; number += taken) {
+        taken = false;
+        for (uint32_t j = 0; j < g.slots && !taken; j++)
+          taken = j != i && region_->managerSide(j)->state.load() == kSlotActive &&
+                  region_->managerSide(j)->service == service && region_->endpointSide(j)->instance == number;
+      }
+    }
+    s->instance = number;
     side_ = s;
     managerSide_ = region_->managerSide(i);
     slot_ = i;

@@ -18,7 +18,10 @@ class Endpoint {
   // A capture endpoint (capture true; name unused) is no service of the chain: it is named
   // capture:<pid>, has no buffer cache and sends nothing; it receives copies of what its taps
   // (setTaps) see, and frees them.
-  Endpoint(std::shared_ptr<Region> region, const std::string& name, uint64_t spinNs, bool capture = false);
+  // instance: which instance of its endpoint this is (the launcher's index, kept across
+  // restarts, so the manager sends it the same flows); kAnyInstance: the next free number.
+  Endpoint(std::shared_ptr<Region> region, const std::string& name, uint64_t spinNs, bool capture = false, int instance = kAnyInstance);
+  static constexpr int kAnyInstance = -1;
   ~Endpoint();
 
   uint32_t rx(uint32_t* descs, uint32_t max);

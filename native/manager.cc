@@ -332,10 +332,30 @@ uint32_t Manager::refill(uint32_t s) {
   return k;
 }
 
+// Rendezvous (highest random weight) hashing over the live instances' numbers: a flow goes to
+// the instance whose weight for it is highest, so an instance that leaves moves only its own
+// flows (each to its next best), and one that comes back under its number takes exactly those
+// back. Flows of the instances that stay never move, so their order holds across a death.
 uint16_t Manager::pick(uint32_t service, uint32_t flowHash) const {
   const auto& live = instances_[service];
   if (live.empty()) return kNoSlot;
-  return live.size() == 1 ? live[0] : live[flowHash % live.size()];
+  if (live.size() == 1) return live[0];
+  uint16_t best = live[0];
+  uint32_t bestWeight = 0;
+  for (uint16_t s : live) {
+    // MurmurHash3's finaliser over the flow and the instance: every bit of both moves the weight.
+    uint32_t w = flowHash ^ (uint32_t(slots_[s].instanceId) + 1) * 0x9e3779b9u;
+    w ^= w >> 16;
+    w *= 0x85ebca6bu;
+    w ^= w >> 13;
+    w *= 0xc2b2ae35u;
+    w ^= w >> 16;
+    if (w > bestWeight || (w == bestWeight && s < best)) {
+      best = s;
+      bestWeight = w;
+    }
+  }
+  return best;
 }
 
 uint32_t Manager::routeTx(uint32_t s) {
@@ -754,6 +774,7 @@ void Manager::takeOn(uint32_t s, uint16_t service) {
   slot.detaching = false;
   slot.service = service;
   slot.capture = service == kCaptureService;
+  slot.instanceId = region_->endpointSide(s)->instance;  // its own to write: only its share depends on it
   slot.staged = 0;
   slot.stagedBytes = 0;
   slot.outstanding = 0;

@@ -72,6 +72,9 @@ class Manager {
     Held held;
     // A capture endpoint (service kCaptureService): served copies, never a cache or a route.
     bool capture = false;
+    // Which instance of its service it is (its endpoint's number, read once at take-on): the
+    // key flows are spread by, so a restarted instance gets its flows back.
+    uint16_t instanceId = 0;
     uint32_t staged = 0;       // copies written past its RX head this poll, published by flushCaptures
     uint64_t stagedBytes = 0;
     uint32_t outstanding = 0;  // copies in its RX ring or hands; at most ringSize

@@ -51,6 +51,8 @@ export interface NfOrder {
 
 export interface NfInstanceProcess {
   endpoint: string
+  /** Which instance of the endpoint (0 to instances - 1), the same across its restarts. */
+  instance: number
   child: ChildProcess
   restarts: number
   stderr: string
@@ -124,7 +126,7 @@ export class RunningChain extends EventEmitter {
     for (const e of this.chain.endpoints.values()) {
       if (e.isPort) continue
       const cpu = this.nfCpus(managerCpu, (e.spec as { cpu?: number[] }).cpu)
-      for (let i = 0; i < e.instances; i++) this.instances.push(this.spawnNf(e.name, cpu, 0))
+      for (let i = 0; i < e.instances; i++) this.instances.push(this.spawnNf(e.name, i, cpu, 0))
     }
     const deadline = Date.now() + 20_000
     while (!this.instances.every((p) => p.ready)) {
@@ -139,10 +141,10 @@ export class RunningChain extends EventEmitter {
     }
   }
 
-  private spawnNf(endpoint: string, cpu: string, restarts: number): NfInstanceProcess {
+  private spawnNf(endpoint: string, instance: number, cpu: string, restarts: number): NfInstanceProcess {
     // A replay runs NFs on the captures' time, so it gives the same output however long it takes.
     const clock = this.options.replay ? 'packets' : 'wall'
-    const child = spawn(process.execPath, [...nodeArgs, nfProcessScript, this.chain.file, endpoint, this.prefix, cpu, clock], {
+    const child = spawn(process.execPath, [...nodeArgs, nfProcessScript, this.chain.file, endpoint, this.prefix, cpu, clock, String(instance)], {
       stdio: ['pipe', 'pipe', 'pipe'],
     })
     // Its NF and config, as checked here: the process need not read and check the spec again
@@ -151,7 +153,7 @@ export class RunningChain extends EventEmitter {
     const order: NfOrder = { kind: e.kind, module: e.moduleFile, config: (e.spec as { config?: unknown }).config ?? {}, label: nfLabel(e) }
     child.stdin!.on('error', () => {})  // a process that died at once; its exit says why
     child.stdin!.end(JSON.stringify(order))
-    const proc: NfInstanceProcess = { endpoint, child, restarts, stderr: '', ready: false }
+    const proc: NfInstanceProcess = { endpoint, instance, child, restarts, stderr: '', ready: false }
     child.stdout!.on('data', (c: Buffer) => {
       if (c.toString().includes('ready\n')) proc.ready = true
     })
@@ -185,7 +187,7 @@ export class RunningChain extends EventEmitter {
     }
     // A short pause, so a crash loop does not spin.
     setTimeout(() => {
-      if (!this.closing && index >= 0) this.instances[index] = this.spawnNf(proc.endpoint, cpu, proc.restarts + 1)
+      if (!this.closing && index >= 0) this.instances[index] = this.spawnNf(proc.endpoint, proc.instance, cpu, proc.restarts + 1)
     }, 200)
   }
 

@@ -1,4 +1,4 @@
-// The entry point of one NF instance: `node --import tsx nf-process.ts <spec> <endpoint> <prefix> [cpus] [wall|packets]`,
+// The entry point of one NF instance: `node --import tsx nf-process.ts <spec> <endpoint> <prefix> [cpus] [wall|packets] [instance]`,
 // with its order on stdin (NfOrder: its NF and config, as the launcher checked them). The
 // launcher starts one per instance. It builds the NF, attaches by prefix, says `ready` on
 // stdout once the NF accepted its config, and runs until SIGTERM (or until the manager is
@@ -10,7 +10,7 @@ import { builtinNFs } from '../nfs/index.ts'
 import { importNfModule } from './nf-modules.ts'
 import type { NfOrder } from './launcher.ts'
 
-const [specFile, name, prefix, cpus, clock] = process.argv.slice(2)
+const [specFile, name, prefix, cpus, clock, instance] = process.argv.slice(2)
 if (cpus) setAffinity(cpus.split(',').map(Number))
 const order = JSON.parse(await text(process.stdin)) as NfOrder
 const nf: NFModule<unknown> = order.module ? await importNfModule(order.module) : builtinNFs[order.kind]
@@ -22,7 +22,7 @@ process.on('SIGTERM', () => (stopping = true))
 // then sending SIGTERM here, so an NF must not leave with packets still on their way to it.
 process.on('SIGINT', () => {})
 
-const xio = await attach({ prefix, name })
+const xio = await attach({ prefix, name, instance: instance === undefined ? undefined : Number(instance) })
 let created: CreatedNF | undefined
 try {
   created = createNF(xio, nf, order.config, clock === 'packets' ? 'packets' : 'wall')

@@ -139,7 +139,7 @@ interface Addon {
     removeIfStale(prefix: string): boolean
   }
   /** capture true: a capture endpoint (its name is its own, capture:<pid>), see src/xio/capture.ts. */
-  Endpoint: new (region: NativeRegion, name: string, spinUs?: number, capture?: boolean) => NativeEndpoint
+  Endpoint: new (region: NativeRegion, name: string, spinUs?: number, capture?: boolean, instance?: number) => NativeEndpoint
   AfPacket: new (endpoint: NativeEndpoint, options: AfPacketOptions) => NativeAfPacket
   interfaceInfo(name: string): InterfaceInfo
   /** The flow hash the afpacket port gives a frame. */

@@ -15,6 +15,12 @@ export interface AttachOptions {
   name: string
   /** How long rxWait polls before sleeping on its futex word. */
   spinUs?: number
+  /**
+   * Which instance of its endpoint this process is, kept across restarts: the manager spreads
+   * flows over instances by these numbers, so a restarted instance gets its own flows back.
+   * Default: the lowest number no live instance has.
+   */
+  instance?: number
 }
 
 const M = layout.meta
@@ -236,7 +242,7 @@ export class Xio {
 export async function attach(options: AttachOptions): Promise<Xio> {
   try {
     const region = addon.Region.attach(options.prefix, false)
-    const endpoint = new addon.Endpoint(region, options.name, options.spinUs ?? 50)
+    const endpoint = new addon.Endpoint(region, options.name, options.spinUs ?? 50, false, options.instance)
     return new Xio(options.prefix, options.name, region, endpoint)
   } catch (e) {
     throw asXioError(e)
