@@ -3,7 +3,7 @@
 // nothing per packet; the action (a gate, or drop) goes into the descriptor's metadata and
 // the whole burst goes back to the manager in one tx.
 import { addon } from './native.ts'
-import { DROP, HOLD, type NFEnv, type NFInstance, type NFModule, type Packet, type PacketOut } from './nf-types.ts'
+import { DROP, DROP_REASON, HOLD, type NFEnv, type NFInstance, type NFModule, type Packet, type PacketOut } from './nf-types.ts'
 export { defineNF } from './nf-types.ts'
 import type { Xio } from './xio.ts'
 import { NFFaults } from './nf-faults.ts'
@@ -185,14 +185,14 @@ export async function runNF(xio: Xio, nf: CreatedNF, options: RunOptions): Promi
           // A bug in the NF costs the packet, not the chain: dropped, counted, said once a while.
           faults.threw(e)
           gate = DROP
-          fault = 'drop/processThrew'
+          fault = `${DROP_REASON}processThrew`
         }
         if (p.length !== length) xio.setLength(d, p.length)
         if (p.flowHash !== hash) xio.setFlowHash(d, p.flowHash)
         if (gate !== HOLD && gate !== DROP && !(gate >= 0 && gate < gates && gate === (gate | 0))) {
           faults.badVerdict(gate)
           gate = DROP
-          fault = 'drop/badVerdict'
+          fault = `${DROP_REASON}badVerdict`
         }
         if (traced) xio.noteTrace(d, fault || notes.finish())
         if (gate === HOLD) continue
@@ -200,8 +200,8 @@ export async function runNF(xio: Xio, nf: CreatedNF, options: RunOptions): Promi
         else xio.send(d, gate)
         burst[out++] = d
       }
-      // A manager that stopped will never drain the ring; leave, and detaching returns the rest.
       if (n > 0) times.record((performance.now() - started) * 1e6, n)
+      // A manager that stopped will never drain the ring; leave, and detaching returns the rest.
       if (!transmitAll(xio, burst, out, options.stopping)) return
       const now = performance.now()
       if (!packetClock && instance.tick && now - lastTick >= TICK_MS) {
