@@ -2,17 +2,19 @@
 import { existsSync, readdirSync, rmSync } from 'node:fs'
 import { jsonMode, Report } from './report.ts'
 
-const suites: Record<string, string> = { dataplane: './dataplane.ts', nfs: './nfs.ts', cli: './cli.ts', forward: './forward.ts' }
+const suites: Record<string, string> = { dataplane: './dataplane.ts', nfs: './nfs.ts', cli: './cli.ts', forward: './forward.ts', soak: './soak.ts' }
+/** Run only when named: the soak takes ten minutes. */
+const onRequest = new Set(['soak'])
 const usage = `npm run bench [-- --json] [-- --only ${Object.keys(suites).join(',')}]
   --json   one JSON object, for machines
-  --only   the suites to run, comma-separated (default: all)`
+  --only   the suites to run, comma-separated (default: all but soak, which takes ten minutes)`
 const args = process.argv.slice(2)
 if (args.includes('--help')) {
   process.stdout.write(`${usage}\n`)
   process.exit(0)
 }
 const onlyAt = args.indexOf('--only')
-const only = onlyAt >= 0 ? (args[onlyAt + 1] ?? '').split(',').filter(Boolean) : Object.keys(suites)
+const only = onlyAt >= 0 ? (args[onlyAt + 1] ?? '').split(',').filter(Boolean) : Object.keys(suites).filter((name) => !onRequest.has(name))
 const known = new Set(['--json', '--only', ...(onlyAt >= 0 ? [args[onlyAt + 1]] : [])])
 const unknown = args.find((a) => !known.has(a))
 const badSuite = only.find((name) => !suites[name])
