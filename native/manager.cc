@@ -63,6 +63,7 @@ Manager::Manager(std::shared_ptr<Region> region, ManagerConfig config)
   // Every buffer starts on the free stack, lowest index on top.
   freeStack_.resize(g_.bufferCount);
   owners_.assign(g_.bufferCount, owned(kOwnerPool));
+  traceOf_.assign(g_.bufferCount, 0);
   for (uint32_t i = 0; i < g_.bufferCount; i++) freeStack_[i] = g_.bufferCount - 1 - i;
   poolFree_ = g_.bufferCount;
   publishPool();
@@ -228,6 +229,9 @@ void Manager::cutOff() {
 
 void Manager::recycle(uint32_t d) {
   owners_[d] = owned(kOwnerPool);
+  // The buffer's next packet is not the traced one. (Marks left while no trace runs are from
+  // earlier traces, whose numbers the next trace no longer accepts.)
+  if (__builtin_expect(tracing_, 0)) traceOf_[d] = 0;
   freeStack_[poolFree_++] = d;
 }
 
@@ -542,14 +546,22 @@ void Manager::readTaps() {
   memset(outTaps_, 0, sizeof outTaps_);
   memset(rxTaps_, 0, sizeof rxTaps_);
   tracing_ = false;
+  // Captures are served first come: one arriving while kMaxCaptures are never displaces them.
+  uint32_t served = 0;
+  for (uint32_t s : active_) served += slots_[s].capture && slots_[s].served && !slots_[s].detaching;
   for (uint32_t s : active_) {
     SlotState& slot = slots_[s];
     if (!slot.capture) continue;
     ManagerSide* side = region_->managerSide(s);
-    if (slot.detaching || captures_.size() >= kMaxCaptures) {  // leaving, or one too many: no copies
+    if (slot.detaching || (!slot.served && served >= kMaxCaptures)) {  // leaving, or one too many: no copies
       side->tapsActive = 0;
       slot.tracer = false;
+      slot.served = false;
       continue;
+    }
+    if (!slot.served) {
+      slot.served = true;
+      served++;
     }
     captures_.push_back(s);
     CaptureTaps& wanted = region_->endpointSide(s)->taps;
@@ -564,7 +576,10 @@ void Manager::readTaps() {
       uint32_t word = wanted.taps[i].load(std::memory_order_relaxed);
       uint32_t service = word & 0xffff, gate = word >> 16 & 0xff, kind = word >> 24;
       if (kind == kTapTrace) {  // no service: the low bits are how many packets to follow
-        if (!slot.tracer && newList) slot.traceLeft = service;
+        if (!slot.tracer && newList) {
+          slot.traceLeft = service;
+          slot.traceBase = slot.traceCount;
+        }
         slot.tracer = true;
         slot.traceTap = uint16_t(i);
         tracing_ = true;
@@ -676,30 +691,39 @@ uint32_t Manager::copyTo(uint32_t cs, uint32_t tapIndex, uint32_t d, uint16_t fr
 // still wanting packets marks it. Called only while some capture endpoint traces.
 void Manager::traceHop(uint32_t d, uint16_t service, uint32_t act) {
   Meta* m = region_->meta(d);
-  // The mark is in endpoint-writable memory: read once, and trusted only to pick a tracer
-  // (a forged one costs that tracer a copy, bounded as any copy is).
-  uint32_t id = __atomic_load_n(&m->trace, __ATOMIC_RELAXED);
-  if (!id) {
-    if (__atomic_load_n(&m->inPort, __ATOMIC_RELAXED) != service) return;
-    for (uint32_t cs : captures_) {
-      SlotState& tracer = slots_[cs];
-      if (!tracer.tracer || !tracer.traceLeft) continue;
-      tracer.traceLeft--;
-      id = (cs + 1) << 24 | (++tracer.traceCount & 0xffffff);
-      __atomic_store_n(&m->trace, id, __ATOMIC_RELAXED);
-      break;
-    }
-    if (!id) return;
-  }
+  uint32_t id = traceOf_[d];
   uint32_t cs = (id >> 24) - 1;
-  if (cs >= g_.slots || !slots_[cs].tracer) return;  // its tracer left (or a forged mark)
+  // A mark of this trace: its tracer is still there and gave the number in this trace.
+  bool live = id && cs < g_.slots && slots_[cs].tracer &&
+              ((id - slots_[cs].traceBase) & 0xffffff) - 1 < ((slots_[cs].traceCount - slots_[cs].traceBase) & 0xffffff);
+  if (!live) {
+    id = 0;
+    // Not followed yet: if it enters the chain here (sent by the endpoint that brought it in),
+    // the first tracer still wanting packets takes it.
+    if (__atomic_load_n(&m->inPort, __ATOMIC_RELAXED) == service) {
+      for (uint32_t t : captures_) {
+        SlotState& tracer = slots_[t];
+        if (!tracer.tracer || !tracer.traceLeft) continue;
+        tracer.traceLeft--;
+        id = (t + 1) << 24 | (++tracer.traceCount & 0xffffff);
+        cs = t;
+        __atomic_store_n(&m->user[0], 0, __ATOMIC_RELAXED);  // no note from the buffer's last life
+        break;
+      }
+    }
+    traceOf_[d] = id;
+  }
+  // What runners read: the true mark (a forged one is wiped while the packet is the manager's).
+  __atomic_store_n(&m->trace, id, __ATOMIC_RELAXED);
+  if (!id) return;
   uint32_t c = copyTo(cs, slots_[cs].traceTap, d, service);
   if (c == kNoBuffer) return;
   Meta* copy = region_->meta(c);
   copy->trace = id;
   copy->action = act;
-  copy->timestamp = realtimeNs();  // hop by hop: the poll's one stamp would hide the steps
+  copy->timestamp = nowNs();  // hop by hop, on a clock that never steps: only differences matter
   for (uint32_t i = 0; i < 8; i++) copy->user[i] = __atomic_load_n(&m->user[i], __ATOMIC_RELAXED);
+  __atomic_store_n(&m->user[0], 0, __ATOMIC_RELAXED);  // the next hop's note is its own
 }
 
 // Publishes the copies staged this poll: one release store of head and at most one wake per
@@ -884,7 +908,8 @@ void Manager::reclaim(uint32_t s, Leaving how) {
   slot.outstanding = 0;
   slot.capture = false;
   slot.tracer = false;
-  slot.traceLeft = slot.traceCount = 0;
+  slot.served = false;
+  slot.traceLeft = 0;  // traceCount stays: the next occupant's marks must not pass for this one's
   side->tapsActive = 0;
   if (how == Leaving::Faulted) h_->manager.faults++;
   slot.active = slot.detaching = false;

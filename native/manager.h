@@ -83,7 +83,12 @@ class Manager {
     bool tracer = false;
     uint16_t traceTap = 0;
     uint32_t traceLeft = 0;
+    // Numbers given so far in this slot, by any occupant (never reset: a mark from an earlier
+    // trace is then told from this one's), and the count when this trace began.
     uint32_t traceCount = 0;
+    uint32_t traceBase = 0;
+    // Served as a capture: first come, first served, kMaxCaptures at most.
+    bool served = false;
   };
   // A tap in force, read from a capture endpoint's side (CaptureTaps) and checked.
   struct TapEntry {
@@ -149,6 +154,9 @@ class Manager {
   std::vector<uint32_t> freeStack_;
   uint32_t poolFree_;
   std::vector<uint32_t> owners_;
+  // Per buffer, the trace mark the manager gave the packet in it (0: none). Kept here, not
+  // trusted from Meta::trace, which endpoints can write: a forged or stale mark follows nothing.
+  std::vector<uint32_t> traceOf_;
   // Capture: the taps in force by capture slot, and per service a summary the routing path
   // reads (manager memory, rebuilt with the slot lists): bit g of outTaps_ for a tap on gate g,
   // kAllGates for one on all it sends; rxTaps_ for one on what it receives. All zero when no

@@ -8,7 +8,9 @@
 // the next N packets sent by the endpoint that brought them in (a port), and copies each marked
 // packet every time an endpoint sends or drops it; NF runners note why for marked packets
 // (src/xio/trace-notes.ts). A packet's trace ends where it leaves the chain or is dropped; the
-// command ends once N packets were seen and nothing more came for a while, or on Ctrl-C.
+// command ends once N packets were seen (or copies were lost, so some never will be) and no hop
+// came for a second, when the chain stops, or on Ctrl-C. Hops are shown in the order the
+// manager made them, timed on a clock that never steps.
 import { formatIpv4, formatIpv6, Headers, IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP, parse, PARSE_ARP, PARSE_IPV4, PARSE_IPV6 } from '../packet/index.ts'
 import { attachCapture, layout, observe, XioError, type RegionSnapshot } from '../xio/index.ts'
 import { MAX_TRACED } from '../xio/capture.ts'
@@ -22,7 +24,7 @@ export interface TraceOptions {
 
 class TraceError extends Error {}
 
-/** Nothing more for this long after the last traced packet's first hop: every trace has ended. */
+/** No hop for this long, every packet seen: every trace has ended (a router's ARP wait is longer: its packets then end there). */
 const QUIET_MS = 1000
 const BURST = 64
 
@@ -121,15 +123,22 @@ async function run(options: TraceOptions): Promise<number> {
   const onSignal = () => (stopping = true)
   process.on('SIGINT', onSignal)
   process.on('SIGTERM', onSignal)
+  // By the manager's number for each packet, in the order they were first seen.
   const packets = new Map<number, { first: bigint; hops: Hop[] }>()
-  let lastNew = performance.now()
+  let lastHop = performance.now()
+  let chainGone = false
   const burst = new Uint32Array(BURST)
+  const lost = () => capture.counters().captureLost
   try {
     if (!capture.setTaps([{ kind: 'trace', packets: options.count }])) throw new TraceError(`the manager of prefix '${options.prefix}' did not take the trace within 2 s`)
     if (!options.json) process.stderr.write(`tracing the next ${options.count} packet${options.count === 1 ? '' : 's'} to enter chain '${options.prefix}'; Ctrl-C ends it\n`)
-    while (!stopping && !(packets.size >= options.count && performance.now() - lastNew > QUIET_MS)) {
-      if (!capture.managerAlive()) break
+    while (!stopping && !(performance.now() - lastHop > QUIET_MS && (packets.size >= options.count || lost() > 0))) {
+      if (!capture.managerAlive()) {
+        chainGone = true
+        break
+      }
       const n = capture.rxWait(burst, 50)
+      if (n) lastHop = performance.now()
       for (let i = 0; i < n; i++) {
         const d = burst[i]
         const id = capture.trace(d)
@@ -142,7 +151,6 @@ async function run(options: TraceOptions): Promise<number> {
         if (!packet) {
           packet = { first: t, hops: [] }
           packets.set(id, packet)
-          lastNew = performance.now()
         }
         const hop: Hop = {
           atUs: Number(t - packet.first) / 1000,
@@ -166,16 +174,24 @@ async function run(options: TraceOptions): Promise<number> {
   } finally {
     process.off('SIGINT', onSignal)
     process.off('SIGTERM', onSignal)
-    try {
-      capture.setTaps([], 1000)
-    } catch {
-      // The chain is gone: nothing more is copied anyway.
-    }
-    capture.detach()
   }
-  const traced: TracedPacket[] = [...packets].sort((a, b) => a[0] - b[0]).map(([id, p]) => ({ id, hops: p.hops.sort((a, b) => a.atUs - b.atUs) }))
+  let copiesLost = 0
+  try {
+    copiesLost = lost()
+    capture.setTaps([], 1000)
+  } catch {
+    // The chain is gone: nothing more is copied anyway.
+  }
+  capture.detach()
+  // Numbered as they were first seen; each packet's hops in the order the manager made them.
+  const traced: TracedPacket[] = [...packets.values()].map((p, i) => ({ id: i + 1, hops: p.hops }))
   process.stdout.write(options.json ? `${JSON.stringify({ chain: options.prefix, packets: traced }, null, 2)}\n` : render(traced))
-  if (packets.size < options.count) process.stderr.write(`${packets.size} of ${options.count} packets entered the chain while tracing\n`)
+  if (copiesLost) process.stderr.write(`${copiesLost} hop copies lost (the copies' share of the pool was spent, or this reader fell behind): some hops or packets are missing\n`)
+  if (chainGone) {
+    process.stderr.write(`the chain on prefix '${options.prefix}' has stopped\n`)
+    return 1
+  }
+  if (packets.size < options.count) process.stderr.write(`${packets.size} of ${options.count} packets seen\n`)
   return 0
 }
 

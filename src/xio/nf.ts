@@ -154,6 +154,8 @@ export async function runNF(xio: Xio, nf: CreatedNF, options: RunOptions): Promi
     while (!options.stopping()) {
       const n = xio.rxWait(burst, TICK_MS)
       const started = n > 0 ? performance.now() : 0
+      // Marks are looked at only while a trace can be running (a mark left from one is stale).
+      const tracing = n > 0 && xio.region.tapsInForce()
       let out = 0  // descriptors going back with this burst: all but the ones the NF held
       for (let i = 0; i < n; i++) {
         const d = burst[i]
@@ -175,8 +177,7 @@ export async function runNF(xio: Xio, nf: CreatedNF, options: RunOptions): Promi
         p.from = xio.from(d)
         p.inPort = xio.inPort(d)
         p.flowHash = hash
-        const traced = xio.traced(d)
-        if (traced) notes.start()
+        const traced = tracing && xio.traced(d) && notes.start()
         let gate: number
         let fault = ''
         try {

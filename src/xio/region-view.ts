@@ -147,6 +147,11 @@ export class RegionView {
     return Number(this.u64[offset / 8])
   }
 
+  /** Whether any capture or trace is attached (the manager's taps in force): a word, read per burst. */
+  tapsInForce(): boolean {
+    return this.u32[(L.header.manager + L.managerCounters.taps) >>> 2] !== 0
+  }
+
   name(offset: number): string {
     const raw = this.bytes.subarray(offset, offset + L.nameLength)
     const end = raw.indexOf(0)

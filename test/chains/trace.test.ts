@@ -46,7 +46,8 @@ test('trace -c 16 follows sixteen packets hop by hop: the firewall\'s rule and t
   let passed = 0, dropped = 0
   for (const p of packets) {
     const [entry, ...rest] = p.hops
-    t.like(entry, { from: 'traffic', gate: 'out', to: 'fw', verdict: 'sent', atUs: 0 })
+    // A port gives no reason, and none from the buffer's earlier lives shows.
+    t.like(entry, { from: 'traffic', gate: 'out', to: 'fw', verdict: 'sent', atUs: 0, why: '' })
     t.regex(entry.packet, /^udp 10\.0\.\d+\.\d+:\d+ > 198\.51\.100\.(\d+):80$/)
     const host = Number(/198\.51\.100\.(\d+)/.exec(entry.packet)![1])
     if (host < 64) {
@@ -62,6 +63,7 @@ test('trace -c 16 follows sixteen packets hop by hop: the firewall\'s rule and t
       // As the NAT left it: masqueraded, the destination untouched.
       t.regex(rest[1].packet, new RegExp(`^udp 203\\.0\\.113\\.1:\\d+ > 198\\.51\\.100\\.${host}:80$`))
     }
+    // Shown in the order the manager made them: their times (a monotonic clock) agree.
     for (let i = 1; i < p.hops.length; i++) t.true(p.hops[i].atUs >= p.hops[i - 1].atUs, 'hops in time order')
   }
   t.is(dropped, 9)
@@ -73,10 +75,22 @@ test('trace -c 16 follows sixteen packets hop by hop: the firewall\'s rule and t
   t.is(text.code, 0, text.stderr)
   t.regex(text.stdout, /^packet 1: udp /m)
   t.regex(text.stdout, /fw\.out -> nat +default|fw dropped it +drop\/rule\/0 \(lower quarter\)/)
+  // Twice more in a row: each trace sees only its own packets, numbered from 1.
+  for (let i = 0; i < 2; i++) {
+    const again = JSON.parse((await xioChain(['trace', '--prefix', prefix, '-c', '4', '--json'], 60_000)).stdout) as { packets: TracedPacket[] }
+    t.deepEqual(again.packets.map((p) => p.id), [1, 2, 3, 4])
+    for (const p of again.packets) t.like(p.hops[0], { from: 'traffic', why: '' })
+  }
+  // A trace whose chain stops says so.
+  const waiting = startXioChain(['trace', '--prefix', prefix, '-c', '65000'])
+  t.true(await until(() => o!.view.snapshot().manager.taps > 0, 10_000), waiting.output())
   o!.close()
   chain.kill('SIGINT')
   const [code] = await once(chain, 'exit')
   t.is(code, 0, chain.output())
+  const [traceCode] = await once(waiting, 'exit')
+  t.is(traceCode, 1)
+  t.regex(waiting.output(), /the chain on prefix '.*' has stopped/)
 })
 
 test('trace: a mistaken count or a prefix with no chain is one line and a non-zero exit', async (t) => {
