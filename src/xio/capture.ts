@@ -6,7 +6,7 @@
 // worth already, or the pool is down to the chain's reserve) is counted lost instead.
 import { asXioError, XioError } from './errors.ts'
 import { addon, layout, type NativeEndpoint, type NativeRegion } from './native.ts'
-import { RegionView } from './region-view.ts'
+import { EndpointBase } from './endpoint-base.ts'
 import { TRACE_NOTE_BYTES } from './xio.ts'
 
 /**
@@ -22,28 +22,7 @@ const M = layout.meta
 const C = layout.capture
 const decoder = new TextDecoder()
 
-export class Capture {
-  readonly region: RegionView
-  readonly bytes: Uint8Array
-  readonly slot: number
-  private readonly u32: Uint32Array
-  private readonly base: number
-  private readonly stride: number
-  private readonly data: number
-  private readonly room: number
-  private pendingReadable: Promise<void> | null = null
-
-  constructor(readonly prefix: string, private readonly native: NativeRegion, private readonly endpoint: NativeEndpoint) {
-    this.region = new RegionView(prefix, native.buffer())
-    this.bytes = this.region.bytes
-    this.u32 = this.region.u32
-    this.base = this.region.bufferBase
-    this.stride = this.region.bufferSize
-    this.data = this.region.dataOffset
-    this.room = this.stride - this.data
-    this.slot = endpoint.slot
-  }
-
+export class Capture extends EndpointBase {
   /**
    * Sets the taps (replacing any before) and waits until the manager copies by them; false if
    * it did not say so within timeoutMs. An empty list stops every copy.
@@ -65,78 +44,20 @@ export class Capture {
     }
   }
 
-  /** Takes a burst of copies from the RX ring; returns how many. */
-  rx(descs: Uint32Array): number {
-    try {
-      return this.endpoint.rx(descs)
-    } catch (e) {
-      throw asXioError(e)
-    }
-  }
 
-  /** rx that polls briefly, then sleeps until copies come or timeoutMs passes (blocks this thread). */
-  rxWait(descs: Uint32Array, timeoutMs: number): number {
-    try {
-      return this.endpoint.rxWait(descs, timeoutMs)
-    } catch (e) {
-      throw asXioError(e)
-    }
-  }
 
-  /** Gives copies back to the pool (each once read: until then they count against this endpoint). */
-  free(descs: Uint32Array, n: number = descs.length): void {
-    try {
-      this.endpoint.free(descs, n)
-    } catch (e) {
-      throw asXioError(e)
-    }
-  }
 
-  /** Resolves when copies are waiting, waiting off the event loop; shared by concurrent callers. */
-  readable(): Promise<void> {
-    this.pendingReadable ??= this.endpoint.readable().then(
-      () => {
-        this.pendingReadable = null
-      },
-      (e: unknown) => {
-        this.pendingReadable = null
-        throw asXioError(e)
-      },
-    )
-    return this.pendingReadable
-  }
 
-  offset(d: number): number {
-    return this.base + d * this.stride + this.data
-  }
 
-  length(d: number): number {
-    return Math.min(this.u32[(this.base + d * this.stride + M.length) >>> 2], this.room)
-  }
 
-  /** When the manager made the copy: ns since the epoch. */
-  timestamp(d: number): bigint {
-    return this.region.view.getBigUint64(this.base + d * this.stride + M.timestamp, true)
-  }
 
   /** The index, in the list given to setTaps, of the tap that made the copy. */
   tap(d: number): number {
     return this.u32[(this.base + d * this.stride + M.tap) >>> 2]
   }
 
-  /** Endpoint id of the port where the packet entered the chain. */
-  inPort(d: number): number {
-    return this.region.u16[(this.base + d * this.stride + M.inPort) >>> 1]
-  }
 
-  /** Endpoint id that sent the packet (at an rx tap) or is sending it (at a gate or tx tap). */
-  from(d: number): number {
-    return this.region.u16[(this.base + d * this.stride + M.prev) >>> 1]
-  }
 
-  flowHash(d: number): number {
-    return this.u32[(this.base + d * this.stride + M.flowHash) >>> 2]
-  }
 
   /** A trace copy: the traced packet's number (its tracer's count), 0 on other copies. */
   trace(d: number): number {
@@ -163,14 +84,7 @@ export class Capture {
     return { captured: s.route.captured, captureLost: s.route.captureLost, taps: this.u32[(side + layout.managerSide.tapsActive) >>> 2] }
   }
 
-  managerAlive(): boolean {
-    return this.native.managerAlive()
-  }
 
-  /** Leaves the chain: its taps go with it, and the manager takes back every copy still here. */
-  detach(): void {
-    this.endpoint.detach()
-  }
 }
 
 /** Attaches a capture endpoint to the chain on `prefix`; it has no taps until setTaps. */

@@ -6,7 +6,7 @@
 // that, neither read nor write its buffer. Every call moves a burst with one native call.
 import { asXioError } from './errors.ts'
 import { addon, layout, type NativeEndpoint, type NativeRegion } from './native.ts'
-import { RegionView } from './region-view.ts'
+import { EndpointBase } from './endpoint-base.ts'
 
 export interface AttachOptions {
   /** The chain's shared data prefix: the region is /dev/shm/xio.<prefix>. */
@@ -31,34 +31,13 @@ const ACTION_GATE = layout.action.gate << 24
 const ACTION_TO = layout.action.to << 24
 const ACTION_DROP = layout.action.drop << 24
 
-export class Xio {
-  /** The whole region, bytes: a frame is bytes[offset(d), offset(d) + length(d)). */
-  readonly bytes: Uint8Array
-  readonly view: DataView
-  readonly region: RegionView
+export class Xio extends EndpointBase {
   /** This endpoint's id (its name's service id), as it appears in `from` and `inPort`. */
   readonly id: number
-  readonly slot: number
-  private readonly u32: Uint32Array
-  private readonly u16: Uint16Array
-  private readonly base: number
-  private readonly stride: number
-  private readonly data: number
-  private readonly room: number
-  private pendingReadable: Promise<void> | null = null
 
-  constructor(readonly prefix: string, readonly name: string, private readonly native: NativeRegion, private readonly endpoint: NativeEndpoint) {
-    this.region = new RegionView(prefix, native.buffer())
-    this.bytes = this.region.bytes
-    this.view = this.region.view
-    this.u32 = this.region.u32
-    this.u16 = this.region.u16
-    this.base = this.region.bufferBase
-    this.stride = this.region.bufferSize
-    this.data = this.region.dataOffset
-    this.room = this.stride - this.data
+  constructor(prefix: string, readonly name: string, native: NativeRegion, endpoint: NativeEndpoint) {
+    super(prefix, native, endpoint)
     this.id = endpoint.service
-    this.slot = endpoint.slot
   }
 
   /** xio_malloc: fills descs[0, n) with fresh buffers; returns how many (fewer if the pool is dry). */
@@ -70,14 +49,6 @@ export class Xio {
     }
   }
 
-  /** xio_rx: takes a burst from this endpoint's RX ring into descs; returns how many. */
-  rx(descs: Uint32Array): number {
-    try {
-      return this.endpoint.rx(descs)
-    } catch (e) {
-      throw asXioError(e)
-    }
-  }
 
   /** xio_tx: puts descs[0, n) on the TX ring; returns how many fit (the rest are still yours). */
   tx(descs: Uint32Array, n: number = descs.length): number {
@@ -88,61 +59,15 @@ export class Xio {
     }
   }
 
-  /** Gives descs[0, n) back to the pool. */
-  free(descs: Uint32Array, n: number = descs.length): void {
-    try {
-      this.endpoint.free(descs, n)
-    } catch (e) {
-      throw asXioError(e)
-    }
-  }
 
-  /**
-   * rx that polls briefly, then sleeps on a futex until the manager delivers or timeoutMs
-   * passes. It blocks this thread: for NF loops, which have nothing else to do meanwhile.
-   */
-  rxWait(descs: Uint32Array, timeoutMs: number): number {
-    try {
-      return this.endpoint.rxWait(descs, timeoutMs)
-    } catch (e) {
-      throw asXioError(e)
-    }
-  }
 
-  /**
-   * Resolves when the RX ring has work, waiting off the event loop (on a pool thread). Calls
-   * made while one wait is pending share it, so waiters never pile up on libuv's threads.
-   */
-  readable(): Promise<void> {
-    this.pendingReadable ??= this.endpoint.readable().then(
-      () => {
-        this.pendingReadable = null
-      },
-      (e: unknown) => {
-        this.pendingReadable = null
-        throw asXioError(e)
-      },
-    )
-    return this.pendingReadable
-  }
 
-  /** Offset in `bytes` of the first packet byte of descriptor d. */
-  offset(d: number): number {
-    return this.base + d * this.stride + this.data
-  }
 
   /** Bytes a packet may hold: buffer size less metadata and headroom. */
   get capacity(): number {
     return this.room
   }
 
-  /**
-   * Packet bytes in d, never more than a buffer holds: the manager refuses an over-long packet
-   * at TX, and a length scribbled on later must not send a reader into the next buffer.
-   */
-  length(d: number): number {
-    return Math.min(this.u32[(this.base + d * this.stride + M.length) >>> 2], this.room)
-  }
 
   setLength(d: number, n: number): void {
     this.u32[(this.base + d * this.stride + M.length) >>> 2] = n
@@ -163,28 +88,13 @@ export class Xio {
     this.u32[(this.base + d * this.stride + M.action) >>> 2] = ACTION_DROP
   }
 
-  flowHash(d: number): number {
-    return this.u32[(this.base + d * this.stride + M.flowHash) >>> 2]
-  }
 
   setFlowHash(d: number, hash: number): void {
     this.u32[(this.base + d * this.stride + M.flowHash) >>> 2] = hash
   }
 
-  /** Endpoint id of the port the packet entered the chain through. */
-  inPort(d: number): number {
-    return this.u16[(this.base + d * this.stride + M.inPort) >>> 1]
-  }
 
-  /** Endpoint id that sent the packet to this endpoint. */
-  from(d: number): number {
-    return this.u16[(this.base + d * this.stride + M.prev) >>> 1]
-  }
 
-  /** Capture or creation time in ns (0 if never set). */
-  timestamp(d: number): bigint {
-    return this.view.getBigUint64(this.base + d * this.stride + M.timestamp, true)
-  }
 
   /** Capture or creation time in ms, as a number: no allocation, for per-packet use. */
   timestampMs(d: number): number {
@@ -219,10 +129,6 @@ export class Xio {
     return this.region.routeOf(this.id, gate)
   }
 
-  /** Whether the manager that owns the region still runs. */
-  managerAlive(): boolean {
-    return this.native.managerAlive()
-  }
 
   /**
    * The native endpoint, for a port whose native threads drive this endpoint's rings (afpacket).
@@ -232,10 +138,6 @@ export class Xio {
     return this.endpoint
   }
 
-  /** Leaves the chain: the manager takes back every buffer this endpoint still holds. */
-  detach(): void {
-    this.endpoint.detach()
-  }
 }
 
 /** Attaches this process to a chain by prefix and claims a slot for `name`. */
