@@ -394,6 +394,7 @@ uint32_t Manager::routeTx(uint32_t s) {
     const Meta* m = region_->meta(d);
     uint32_t length = m->length, act = m->action;
     if (length > capacity_) {  // a reader would run past the buffer into the next one
+      if (__builtin_expect(tracing_, 0)) traceHop(d, slot.service, action(kActionLost, kMaxGates));
       recycle(d);
       h_->manager.oversize++;
       route.invalid++;
@@ -460,6 +461,7 @@ uint32_t Manager::deliverHeld(uint32_t s) {
     uint32_t first = held.next;
     uint16_t dest = pick(held.dest[first], region_->meta(held.desc[first])->flowHash);
     if (dest == kNoSlot) {  // every instance died while this waited
+      if (__builtin_expect(tracing_, 0)) traceHop(held.desc[first], prev, action(kActionLost, kMaxGates));
       recycle(held.desc[first]);
       region_->managerSide(s)->route.noRoute++;
       h_->manager.noRoute++;

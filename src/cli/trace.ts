@@ -160,7 +160,8 @@ async function run(options: TraceOptions): Promise<number> {
           packet: describeFrame(capture.bytes, capture.offset(d), capture.length(d)),
           length: capture.length(d),
         }
-        if (kind === layout.action.gate || kind === layout.action.lost) hop.gate = gateName(from, arg)
+        // Lost without a gate: too long for a buffer, or every instance of its next hop died.
+        if (kind === layout.action.gate || (kind === layout.action.lost && arg < layout.maxGates)) hop.gate = gateName(from, arg)
         if (kind === layout.action.gate) {
           const to = routes.get(from)?.[arg]
           if (to !== null && to !== undefined) hop.to = nameOf(to)
@@ -202,7 +203,9 @@ export function render(traced: TracedPacket[]): string {
     lines.push(`packet ${p.id}: ${p.hops[0]?.packet ?? ''}`)
     let shown = p.hops[0]?.packet
     for (const hop of p.hops) {
-      const where = hop.verdict === 'sent' ? `${hop.from}.${hop.gate ?? '?'} -> ${hop.to ?? '?'}` : hop.verdict === 'dropped' ? `${hop.from} dropped it` : `${hop.from}.${hop.gate} leads nowhere`
+      const where = hop.verdict === 'sent' ? `${hop.from}.${hop.gate ?? '?'} -> ${hop.to ?? '?'}`
+        : hop.verdict === 'dropped' ? `${hop.from} dropped it`
+        : hop.gate !== undefined ? `${hop.from}.${hop.gate} leads nowhere` : `lost after ${hop.from}`
       const changed = hop.packet !== shown ? `  now ${hop.packet}` : ''
       shown = hop.packet
       lines.push(`  ${`+${hop.atUs.toFixed(1)}µs`.padStart(11)}  ${where.padEnd(28)} ${hop.why}${changed}`.trimEnd())
