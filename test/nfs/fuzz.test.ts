@@ -1,130 +1,19 @@
 // Fuzz, seeded: a million frames through every built-in NF, random bytes and valid frames
 // mutated (bytes flipped, cut short, lengths and headers lied about), from both sides of the
-// NFs that have sides. No NF may throw, and every packet it drops must be counted under a named
-// reason (drop/<reason>): the drops seen equal the sum of its drop counters at the end.
+// NFs that have sides (test/nfs/fuzzer.ts; ten million in `npm run bench -- --only fuzz`). No NF
+// may throw, and every packet it drops must be counted under a named reason (drop/<reason>):
+// the drops seen equal the sum of its drop counters at the end.
 import test from 'ava'
-import { harness, type Harness } from '../../src/testing/index.ts'
-import { builtinNFs } from '../../src/nfs/index.ts'
-import { arpFrame, ipv4Frame, ipv6Frame } from '../packet/craft.ts'
+import { fuzz, subjects } from './fuzzer.ts'
 
 const FRAMES = 1_000_000
-const SEED = 0x5eed_c0de
 
-/** xorshift32: the same frames every run, fast enough for millions. */
-function random(seed: number): () => number {
-  let x = seed >>> 0 || 1
-  return () => {
-    x ^= x << 13
-    x ^= x >>> 17
-    x ^= x << 5
-    return (x >>> 0) / 4294967296
-  }
-}
-
-// Valid frames of every kind the NFs read, to mutate: the mutations then reach deep into the
-// parsers instead of failing at the first byte.
-const seeds: Uint8Array[] = [
-  ipv4Frame({ proto: 'tcp', src: '10.0.0.2', dst: '198.51.100.10', dstPort: 80, tcpFlags: 0x02 }),
-  ipv4Frame({ proto: 'tcp', src: '198.51.100.10', dst: '203.0.113.1', srcPort: 80, dstPort: 20000, tcpFlags: 0x12 }),
-  ipv4Frame({ proto: 'udp', src: '10.0.0.3', dst: '198.51.100.53', dstPort: 53, payload: 30 }),
-  ipv4Frame({ proto: 'icmp', src: '10.0.0.4', dst: '198.51.100.1', icmpType: 8, icmpId: 7 }),
-  ipv4Frame({ proto: 'icmp', src: '198.51.100.1', dst: '203.0.113.1', icmpType: 3, icmpCode: 4, payload: ipv4Frame({ proto: 'udp', src: '203.0.113.1', dst: '198.51.100.1' }).slice(14, 42) }),
-  ipv4Frame({ proto: 'udp', src: '10.0.0.2', dst: '198.51.100.9', mf: true, options: [7, 7, 4], vlan: [5] }),
-  ipv4Frame({ proto: 'tcp', src: '10.0.0.2', dst: '10.0.0.1', ttl: 1 }),
-  ipv6Frame({ proto: 'tcp', src: '2001:db8::2', dst: '2001:db8:1::10', dstPort: 443, ext: [0, 60] }),
-  ipv6Frame({ proto: 'icmpv6', src: '2001:db8::2', dst: 'ff02::1', icmpType: 135 }),
-  arpFrame({ op: 1, senderIp: '10.0.0.2', targetIp: '10.0.0.1' }),
-  arpFrame({ op: 2, senderIp: '10.0.0.254', targetIp: '10.0.0.1' }),
-]
-
-function frame(next: () => number, buffer: Uint8Array): Uint8Array {
-  const choice = next()
-  if (choice < 0.2) {
-    // Bytes at random, of any length a buffer holds.
-    const length = Math.floor(next() * 200) + (next() < 0.1 ? Math.floor(next() * 1300) : 0)
-    for (let i = 0; i < length; i++) buffer[i] = next() * 256
-    return buffer.subarray(0, length)
-  }
-  const base = seeds[Math.floor(next() * seeds.length)]
-  buffer.set(base)
-  let length = base.length
-  const flips = 1 + Math.floor(next() * 4)
-  for (let i = 0; i < flips; i++) buffer[Math.floor(next() * length)] = next() * 256
-  if (next() < 0.3) length = Math.floor(next() * length)          // cut short
-  else if (next() < 0.1) {                                          // longer than its headers say
-    const more = Math.floor(next() * 64)
-    for (let i = 0; i < more; i++) buffer[length + i] = next() * 256
-    length += more
-  }
-  return buffer.subarray(0, length)
-}
-
-interface Subject {
-  h: Harness
-  /** Endpoint ids packets come from, picked at random (an NF with sides sees both). */
-  from: number[]
-  /** Counters of packets it consumed on purpose, not lost (the router answers ARP). */
-  consumed: string[]
-}
-
-const subjects: Record<string, () => Subject> = {
-  l2fwd: () => ({ h: harness(builtinNFs.l2fwd, {}, { buffers: 8 }), from: [1], consumed: [] }),
-  firewall: () => ({
-    h: harness(builtinNFs.firewall, {
-      default: 'drop', stateful: true, nonIp: 'drop',
-      rules: [
-        { action: 'allow', proto: 'tcp', dstPort: [80, 443], in: 'lan' },
-        { action: 'allow', proto: 'udp', dst: '198.51.100.0/24', dstPort: 53 },
-        { action: 'drop', src: '10.0.0.4' },
-        { action: 'allow', proto: 'icmp' },
-        { action: 'allow', proto: 'icmpv6' },
-        { action: 'allow', src: '2001:db8::/32', proto: 'tcp' },
-      ],
-    }, { endpoints: { lan: 1, wan: 2 }, buffers: 8 }),
-    from: [1, 2],
-    consumed: [],
-  }),
-  nat: () => ({
-    h: harness(builtinNFs.nat, { external: '203.0.113.1', inside: '10.0.0.0/24', ports: [20000, 20099], forwards: [{ proto: 'tcp', port: 8080, to: '10.0.0.5:80' }] },
-      { gates: { inside: 1, outside: 2 }, buffers: 8 }),
-    from: [1, 2],
-    consumed: [],
-  }),
-  router: () => ({
-    h: harness(builtinNFs.router, { address: '10.0.0.1/24', gateway: '10.0.0.254' }, { gates: { wire: 1, chain: 2 }, buffers: 2048 }),
-    from: [1, 2],
-    consumed: ['arp'],
-  }),
-}
-
-for (const [kind, make] of Object.entries(subjects)) {
+for (const kind of Object.keys(subjects)) {
   test(`${kind}: ${FRAMES.toLocaleString('en')} seeded random and mutated frames, no throw, every drop under a named reason`, (t) => {
-    const { h, from, consumed } = make()
-    const next = random(SEED ^ kind.length)
-    const buffer = new Uint8Array(1600)
-    let drops = 0
-    // Packets the NF dropped itself (held ones it gave up on), through env.packets.
-    let droppedByNf = 0
-    const forget = () => {
-      // What went out is not kept: a million frames of it would be the test's memory, not the NF's.
-      droppedByNf += h.packets.dropped.length
-      h.sent.length = h.dropped.length = h.packets.sent.length = h.packets.dropped.length = 0
-    }
-    for (let i = 0; i < FRAMES; i++) {
-      const f = frame(next, buffer)
-      const outcome = h.send(f, { from: from[Math.floor(next() * from.length)], flowHash: (next() * 4294967296) >>> 0 })
-      if (outcome.verdict === 'drop') drops++
-      // Time moves on now and then, so timers (expiry, ARP retries) run between the frames.
-      if ((i & 1023) === 0) h.advance(Math.floor(next() * 2000))
-      forget()
-    }
-    h.advance(600_000)  // held packets are released or given up
-    forget()
-    const counters = h.counters()
+    const { drops, droppedByNf, counters, consumed, held } = fuzz(kind, FRAMES)
     const named = Object.entries(counters).filter(([k]) => k.startsWith('drop/')).reduce((n, [, v]) => n + v, 0)
-    const purposely = consumed.reduce((n, k) => n + counters[k], 0)
-    t.is(named + purposely, drops + droppedByNf, `drops seen: ${drops} by verdict, ${droppedByNf} by env.packets; counters: ${JSON.stringify(counters)}`)
-    t.is(h.held, 0, 'nothing left held')
+    t.is(named + consumed, drops + droppedByNf, `drops seen: ${drops} by verdict, ${droppedByNf} by env.packets; counters: ${JSON.stringify(counters)}`)
+    t.is(held, 0, 'nothing left held')
     t.true(drops > FRAMES / 100, `the fuzz reaches drops: ${drops}`)
     t.log(`${kind}: ${drops} dropped, ${JSON.stringify(Object.fromEntries(Object.entries(counters).filter(([k, v]) => k.startsWith('drop/') && v > 0)))}`)
   })
