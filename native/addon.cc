@@ -464,6 +464,7 @@ Napi::Object layout(Napi::Env env) {
   Napi::Object capture = group("capture");
   set(capture, "service", kCaptureService);
   set(capture, "maxTaps", kMaxTaps);
+  set(capture, "maxCaptures", kMaxCaptures);
   set(capture, "rx", kTapRx);
   set(capture, "gate", kTapGate);
   set(capture, "tx", kTapTx);

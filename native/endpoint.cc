@@ -34,6 +34,15 @@ Endpoint::Endpoint(std::shared_ptr<Region> region, const std::string& name, uint
   }
   if (!region_->managerAlive())
     throw Failure{"MANAGER_GONE", "the manager of prefix '" + region_->prefix() + "' is no longer running"};
+  if (capture) {
+    uint32_t captures = 0;
+    for (uint32_t i = 0; i < g.slots; i++)
+      captures += region_->managerSide(i)->state.load(std::memory_order_acquire) != kSlotFree &&
+                  region_->endpointSide(i)->service == kCaptureService;
+    if (captures >= kMaxCaptures)
+      throw Failure{"TOO_MANY_CAPTURES", "the chain on prefix '" + region_->prefix() + "' already has " + std::to_string(captures) +
+                                             " captures or traces attached, the most it takes; end one first"};
+  }
   for (uint32_t i = 0; i < g.slots; i++) {
     // A slot is ours once we hold its lease and the manager has finished with its last
     // occupant (it frees the slot only after taking back everything that one held). Nothing

@@ -39,6 +39,9 @@ constexpr uint16_t kNoService = 0xffff;
 // it), it receives copies of what its taps see (CaptureTaps).
 constexpr uint16_t kCaptureService = 0xfffe;
 constexpr uint32_t kMaxTaps = 16;
+// Captures (and traces) attached to one chain at once: the manager serves these, the first to
+// come, and a fifth is refused at attach, so captures never take the slots NF restarts need.
+constexpr uint32_t kMaxCaptures = 4;
 
 // Byte-range (OFD) locks on the region file, not bytes of its contents: the manager holds
 // kManagerLease for its life, an endpoint holds kSlotLeaseBase + slot while it holds the slot.

@@ -175,7 +175,6 @@ class Manager {
   uint32_t captureHeld_ = 0;
   uint32_t copiesThisPoll_ = 0;
   static constexpr uint32_t kCopiesPerPoll = 1024;
-  static constexpr uint32_t kMaxCaptures = 4;
   uint64_t captureClock_ = 0;   // CLOCK_REALTIME stamped on this poll's copies (0: not read yet)
   // Some capture endpoint traces: routing looks at each packet's trace mark (else one branch per burst).
   bool tracing_ = false;

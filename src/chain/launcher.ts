@@ -8,7 +8,7 @@ import { EventEmitter, once } from 'node:events'
 import { cpus } from 'node:os'
 import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { attach, Manager, type Xio } from '../xio/index.ts'
+import { attach, layout, Manager, type Xio } from '../xio/index.ts'
 import { nfLabel, type Chain } from './spec.ts'
 import type { AfPacketPort as AfPacketSpec, GeneratorPort as GeneratorSpec, PcapPort as PcapSpec } from './spec-types.ts'
 import { LINKTYPE_ETHERNET, readPcap } from './pcap.ts'
@@ -94,7 +94,7 @@ export class RunningChain extends EventEmitter {
     const slots = [...chain.endpoints.values()].reduce((n, e) => n + e.instances, 0)
     const manager = Manager.create({
       prefix: options.prefix ?? chain.prefix,
-      slots: Math.min(64, slots + 8),  // room for restarts and observers' own endpoints
+      slots: Math.min(64, slots + 8 + layout.capture.maxCaptures),  // room for restarts, observers' own endpoints and captures
       buffers: spec.pool?.buffers,
       bufferSize: spec.pool?.bufferSize,
       ringSize: spec.pool?.ringSize,

@@ -21,6 +21,7 @@ export type XioErrorCode =
   | 'MTU_TOO_LARGE'
   | 'CAPTURE_ONLY'
   | 'BAD_TAPS'
+  | 'TOO_MANY_CAPTURES'
   | 'SYSTEM'
 
 export class XioError extends Error {

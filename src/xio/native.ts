@@ -113,7 +113,7 @@ export interface Layout {
   /** lost: on a trace copy only, a packet that had no route. */
   action: { gate: number; to: number; drop: number; lost: number }
   /** A capture endpoint's service id and its taps' kinds (a tap word: service | gate << 16 | kind << 24). */
-  capture: { service: number; maxTaps: number; rx: number; gate: number; tx: number; trace: number }
+  capture: { service: number; maxTaps: number; maxCaptures: number; rx: number; gate: number; tx: number; trace: number }
   slotState: { free: number; active: number; detaching: number; faulted: number }
   claimState: { none: number; active: number; detaching: number }
   header: Offsets

@@ -209,6 +209,21 @@ for (const [what, args, message] of refusals) {
   })
 }
 
+test.serial('four captures at once are served; a fifth is refused in one line, so captures never take the slots restarts need', async (t) => {
+  const view = steady!.observer.view
+  const four = Array.from({ length: 4 }, (_, i) => captureProcess(['--prefix', steady!.prefix, '--at', 'fw.rx', '-w', join(dir, `four-${i}.pcap`)], 'ignore'))
+  try {
+    t.true(await until(() => view.snapshot().manager.taps === 4, 20_000), four.map((c) => c.stderr()).join(''))
+    const fifth = await xioChain(['capture', '--prefix', steady!.prefix, '--at', 'fw.rx', '-w', join(dir, 'fifth.pcap')])
+    t.is(fifth.code, 1)
+    t.regex(fifth.stderr.trim(), /^xio-chain capture: the chain on prefix '.*' already has 4 captures or traces attached, the most it takes; end one first$/)
+  } finally {
+    for (const c of four) c.child.kill('SIGTERM')
+    await Promise.all(four.map((c) => c.exited))
+  }
+  t.true(await until(() => captures(view.snapshot()).length === 0, 10_000))
+})
+
 test.serial('a capture whose reader never reads, and one killed with SIGKILL, cost the chain no packet; then nothing is left', async (t) => {
   const web = 30_000, dns = 10_000
   let chain: Chain | undefined
