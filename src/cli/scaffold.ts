@@ -54,16 +54,11 @@ function testText(name: string): string {
   return `// ${name}'s test, without the data plane: node --import tsx --test ${name}.test.ts
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { harness } from 'xio-chain/testing'
-import { buildIpv4Frame, IPPROTO_UDP } from 'xio-chain/packet'
+import { arpFrame, harness, ipv4Frame } from 'xio-chain/testing'
 import nf from './${name}.ts'
 
-const udp = () => {
-  const frame = new Uint8Array(60)
-  buildIpv4Frame(frame, 0, { src: 0x0a000002, dst: 0xc6336409, proto: IPPROTO_UDP, srcPort: 5000, dstPort: 53 })
-  return frame
-}
-const arp = () => Uint8Array.from({ length: 60 }, (_, i) => (i === 12 ? 0x08 : i === 13 ? 0x06 : 0))
+const udp = () => ipv4Frame({ proto: 'udp', src: '10.0.0.2', dst: '198.51.100.9', srcPort: 5000, dstPort: 53 })
+const arp = () => arpFrame({ senderIp: '10.0.0.2', targetIp: '10.0.0.1' })
 
 test('passes IPv4 out of its gate', () => {
   const h = harness(nf, {})

@@ -6,7 +6,7 @@ import { copyFileSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { root, tsharkFields, xioChain } from '../helpers/cli.ts'
 import { PcapWriter, readPcap } from '../../src/chain/pcap.ts'
-import { ipv4Frame } from '../packet/craft.ts'
+import { ipv4Frame } from '../../src/testing/frames.ts'
 import { scratchDir } from '../helpers/scratch.ts'
 
 const golden = (chain: string, endpoint: string) => join(root, 'test/golden', chain, `${endpoint}.pcap`)

@@ -12,7 +12,7 @@ import rateLimit, { type Config } from '../../examples/rate-limit/rate-limit.ts'
 import { harness, type Harness } from '../../src/testing/index.ts'
 import { formatIpv4, formatIpv6, get16, get32 } from '../../src/packet/index.ts'
 import { readPcap } from '../../src/chain/pcap.ts'
-import { arpFrame, ipv4Frame, ipv6Frame } from '../packet/craft.ts'
+import { arpFrame, ipv4Frame, ipv6Frame } from '../../src/testing/frames.ts'
 import { root, xioChain } from '../helpers/cli.ts'
 import { scratchDir } from '../helpers/scratch.ts'
 

@@ -8,7 +8,7 @@ import fc from 'fast-check'
 import firewall, { type FirewallConfig, type FirewallRule } from '../../src/nfs/firewall/index.ts'
 import { parseCidr, parseIpv4, prefixMask } from '../../src/packet/index.ts'
 import { harness } from '../../src/testing/index.ts'
-import { ipv4Frame, ipv6Frame, type FrameSpec, type Ipv6FrameSpec } from '../packet/craft.ts'
+import { ipv4Frame, ipv6Frame, type FrameSpec, type Ipv6FrameSpec } from '../../src/testing/frames.ts'
 
 const ENDPOINTS = { lan: 1, wan: 2 }
 const BASES = ['10.0.0.0', '10.1.0.0', '192.168.1.0', '0.0.0.0', '255.255.255.0', '127.255.255.0']

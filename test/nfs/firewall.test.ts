@@ -2,7 +2,7 @@ import test from 'ava'
 import firewall, { type FirewallConfig, type FirewallRule } from '../../src/nfs/firewall/index.ts'
 import { NFConfigError } from '../../src/xio/nf-types.ts'
 import { harness, type HarnessOptions } from '../../src/testing/index.ts'
-import { arpFrame, ipv4Frame, ipv6Frame, type FrameSpec, type Ipv6FrameSpec } from '../packet/craft.ts'
+import { arpFrame, ipv4Frame, ipv6Frame, type FrameSpec, type Ipv6FrameSpec } from '../../src/testing/frames.ts'
 
 /** The clock's start: not 0, so an NF that takes 0 for "never" shows it. */
 const T0 = 1_000_000

@@ -2,7 +2,7 @@
 // million): seeded random and mutated frames, from both sides of the NFs that have sides.
 import { harness, type Harness } from '../../src/testing/index.ts'
 import { builtinNFs } from '../../src/nfs/index.ts'
-import { arpFrame, ipv4Frame, ipv6Frame } from '../packet/craft.ts'
+import { arpFrame, ipv4Frame, ipv6Frame } from '../../src/testing/frames.ts'
 
 export const SEED = 0x5eed_c0de
 

@@ -3,7 +3,7 @@ import l2fwd from '../../src/nfs/l2fwd/index.ts'
 import { NFConfigError } from '../../src/xio/nf-types.ts'
 import { formatMac } from '../../src/packet/index.ts'
 import { harness, MARKER } from '../../src/testing/index.ts'
-import { ipv4Frame } from '../packet/craft.ts'
+import { ipv4Frame } from '../../src/testing/frames.ts'
 
 const A = '02:00:00:00:00:0a'
 const B = '02:00:00:00:00:0b'

@@ -6,7 +6,7 @@ import { harness, type Outcome } from '../../src/testing/index.ts'
 import {
   get16, Headers, ipv4ChecksumOk, l4ComputeChecksum, parse, PARSE_IPV4, set16, set32, get32,
 } from '../../src/packet/index.ts'
-import { ipv4Frame, type FrameSpec } from '../packet/craft.ts'
+import { ipv4Frame, type FrameSpec } from '../../src/testing/frames.ts'
 
 export const LAN = 1
 export const WAN = 2

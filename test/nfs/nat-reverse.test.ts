@@ -5,7 +5,7 @@
 import test from 'ava'
 import fc from 'fast-check'
 import { adjustChecksum16 } from '../../src/packet/index.ts'
-import { ipv4Frame } from '../packet/craft.ts'
+import { ipv4Frame } from '../../src/testing/frames.ts'
 import { checksumsOk, headers, LAN, natOf, replyTo, WAN } from './nat-helpers.ts'
 
 const insideArb = fc.tuple(fc.nat(255), fc.nat(255), fc.nat(255)).map(([a, b, c]) => `10.${a}.${b}.${c}`)

@@ -3,7 +3,7 @@ import nat from '../../src/nfs/nat/index.ts'
 import { NFConfigError } from '../../src/xio/nf-types.ts'
 import { formatIpv4, get16, ipv4ChecksumOk, parseIpv4, parseQuoted, Headers, checksumOf, ipv4ComputeChecksum } from '../../src/packet/index.ts'
 import { harness } from '../../src/testing/index.ts'
-import { arpFrame, ipv4Frame } from '../packet/craft.ts'
+import { arpFrame, ipv4Frame } from '../../src/testing/frames.ts'
 import { checksumsOk, EXT, headers, LAN, natOf, WAN } from './nat-helpers.ts'
 
 const H = { src: '10.0.0.2', dst: '198.51.100.9' }

@@ -12,7 +12,7 @@ import {
   set16, symmetricFlowHash,
 } from '../../src/packet/index.ts'
 import { harness, MARKER, type HarnessOptions, type Outcome } from '../../src/testing/index.ts'
-import { arpFrame, ipv4Frame, ipv6Frame, type FrameSpec } from '../packet/craft.ts'
+import { arpFrame, ipv4Frame, ipv6Frame, type FrameSpec } from '../../src/testing/frames.ts'
 
 /** The port on the link (the `wire` gate leads to it) and the NF the `chain` gate leads to. */
 const LAN = 1

@@ -6,7 +6,7 @@ import {
   rewriteIpv4Src, rewriteIpv4Dst, rewriteSrcPort, rewriteDstPort, rewriteIcmpId, formatIpv4,
   translationDelta, translateSource, translateDestination, get32,
 } from '../../src/packet/index.ts'
-import { ipv4Frame } from './craft.ts'
+import { ipv4Frame } from '../../src/testing/frames.ts'
 import { guarded } from './guard.ts'
 
 test('RFC 1071 worked example', t => {

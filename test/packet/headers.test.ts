@@ -8,7 +8,7 @@ import {
   parseQuoted, parseQuoted6, swapMacs, formatMac, writeMac, parseMac, parseIpv6, formatIpv6, parseCidr6, cidr6Contains,
   icmpv6IsError, icmpv6IsQuery, icmpv6IsNeighbourDiscovery,
 } from '../../src/packet/index.ts'
-import { arpFrame, ipv4Frame, ipv6Frame, l4Header } from './craft.ts'
+import { arpFrame, ipv4Frame, ipv6Frame, l4Header } from '../../src/testing/frames.ts'
 
 /** Parses a frame placed at the very end of its buffer, so a read past it would throw. */
 function parsed(frame: Uint8Array, at = 10) {

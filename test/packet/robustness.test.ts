@@ -3,7 +3,7 @@ import fc from 'fast-check'
 import {
   Headers, parse, parseQuoted, parseQuoted6, flowHashOf, symmetricFlowHash, flowHash, PARSE_IPV4, PARSE_IPV6, set16,
 } from '../../src/packet/index.ts'
-import { ipv4Frame, ipv6Frame } from './craft.ts'
+import { ipv4Frame, ipv6Frame } from '../../src/testing/frames.ts'
 
 // Frames sit at the very end of their buffer: a read past the frame would throw RangeError.
 

@@ -8,7 +8,7 @@ import firewall from '../../src/nfs/firewall/index.ts'
 import router from '../../src/nfs/router/index.ts'
 import { defineNF, DROP, HOLD, NFConfigError, type NFEnv, type Packet } from '../../src/xio/nf-types.ts'
 import { Headers, parse, formatIpv4, ARP_OPER, ARP_REQUEST, get16 } from '../../src/packet/index.ts'
-import { ipv4Frame } from '../packet/craft.ts'
+import { ipv4Frame } from '../../src/testing/frames.ts'
 import { root } from '../helpers/cli.ts'
 
 const headers = (f: Uint8Array) => {

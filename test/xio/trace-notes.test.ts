@@ -4,7 +4,7 @@ import test from 'ava'
 import { TraceNotes } from '../../src/xio/trace-notes.ts'
 import { harness } from '../../src/testing/index.ts'
 import { builtinNFs } from '../../src/nfs/index.ts'
-import { ipv4Frame } from '../packet/craft.ts'
+import { ipv4Frame } from '../../src/testing/frames.ts'
 
 const noted = (h: ReturnType<typeof harness>, frame: Uint8Array, from: number) => {
   const notes = new TraceNotes(h.instance)

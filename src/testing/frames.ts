@@ -1,12 +1,12 @@
-// Builds test frames: Ethernet (optionally VLAN-tagged) with ARP, IPv4 (options, fragments)
-// carrying TCP, UDP or ICMP, or IPv6 (extension headers, fragments) carrying TCP, UDP or
-// ICMPv6, all checksums right unless asked otherwise.
-// Tests may allocate freely; this is not data-path code.
+// Frames to test NFs with: Ethernet (optionally VLAN-tagged) with ARP, IPv4 (options,
+// fragments) carrying TCP, UDP or ICMP, or IPv6 (extension headers, fragments) carrying TCP,
+// UDP or ICMPv6, every checksum right unless asked otherwise: `ipv4Frame({ proto: 'udp', src:
+// '10.0.0.2', dstPort: 53 })`. Test code: it allocates freely.
 
-import type { Packet } from '../../src/xio/nf-types.ts'
+import type { Packet } from '../xio/nf-types.ts'
 import {
   checksumOf, ipv4SetChecksum, l4SetChecksum, parseIpv4, parseIpv6, parseMac, set16, set32,
-} from '../../src/packet/index.ts'
+} from '../packet/index.ts'
 
 export interface FrameSpec {
   srcMac?: string
