@@ -32,8 +32,11 @@ export interface Hop {
   /** µs since the packet's first hop. */
   atUs: number
   from: string
-  /** 'sent' through a gate (to the endpoint it leads to), 'dropped' by `from`, or 'no route'. */
-  verdict: 'sent' | 'dropped' | 'no route'
+  /**
+   * 'sent' through a gate (to the endpoint it leads to), 'dropped' by `from`, 'no route' (its
+   * gate leads nowhere), or 'lost' (too long for a buffer, or every instance of its next hop died).
+   */
+  verdict: 'sent' | 'dropped' | 'no route' | 'lost'
   gate?: string
   to?: string
   why: string
@@ -155,13 +158,12 @@ async function run(options: TraceOptions): Promise<number> {
         const hop: Hop = {
           atUs: Number(t - packet.first) / 1000,
           from: nameOf(from),
-          verdict: kind === layout.action.drop ? 'dropped' : kind === layout.action.lost ? 'no route' : 'sent',
+          verdict: kind === layout.action.drop ? 'dropped' : kind === layout.action.lost ? (arg < layout.maxGates ? 'no route' : 'lost') : 'sent',
           why: withComments(capture.note(d), spec.rules.get(nameOf(from))),
           packet: describeFrame(capture.bytes, capture.offset(d), capture.length(d)),
           length: capture.length(d),
         }
-        // Lost without a gate: too long for a buffer, or every instance of its next hop died.
-        if (kind === layout.action.gate || (kind === layout.action.lost && arg < layout.maxGates)) hop.gate = gateName(from, arg)
+        if (kind === layout.action.gate || hop.verdict === 'no route') hop.gate = gateName(from, arg)
         if (kind === layout.action.gate) {
           const to = routes.get(from)?.[arg]
           if (to !== null && to !== undefined) hop.to = nameOf(to)
@@ -205,7 +207,7 @@ export function render(traced: TracedPacket[]): string {
     for (const hop of p.hops) {
       const where = hop.verdict === 'sent' ? `${hop.from}.${hop.gate ?? '?'} -> ${hop.to ?? '?'}`
         : hop.verdict === 'dropped' ? `${hop.from} dropped it`
-        : hop.gate !== undefined ? `${hop.from}.${hop.gate} leads nowhere` : `lost after ${hop.from}`
+        : hop.verdict === 'no route' ? `${hop.from}.${hop.gate} leads nowhere` : `lost after ${hop.from}`
       const changed = hop.packet !== shown ? `  now ${hop.packet}` : ''
       shown = hop.packet
       lines.push(`  ${`+${hop.atUs.toFixed(1)}µs`.padStart(11)}  ${where.padEnd(28)} ${hop.why}${changed}`.trimEnd())
