@@ -283,9 +283,10 @@ const cli = yargs(hideBin(process.argv))
         .option('prefix', { type: 'string', demandOption: true, describe: 'the running chain\'s prefix' })
         .option('count', { alias: 'c', type: 'number', default: 10, describe: 'how many packets to follow' })
         .option('json', { type: 'boolean', default: false, describe: 'the hops as JSON' })
+        .option('quiet', { type: 'number', default: 1, describe: 'end after this many seconds without a hop (longer for NFs that hold packets: a router waits up to 3 s for ARP)' })
         .example('$0 trace --prefix fw-nat -c 20', 'the next twenty packets, through the firewall and the NAT'),
     async (a) => {
-      process.exitCode = await traceCommand({ prefix: a.prefix, count: a.count, json: a.json })
+      process.exitCode = await traceCommand({ prefix: a.prefix, count: a.count, json: a.json, quiet: a.quiet })
     },
   )
   .command(

@@ -20,12 +20,14 @@ export interface TraceOptions {
   prefix: string
   count: number
   json: boolean
+  /** Seconds without a hop after which the trace ends (default 1; longer for NFs that hold packets a while). */
+  quiet?: number
 }
 
 class TraceError extends Error {}
 
-/** No hop for this long, every packet seen: every trace has ended (a router's ARP wait is longer: its packets then end there). */
-const QUIET_MS = 1000
+/** No hop for this long, every packet seen: the trace has ended (--quiet: a router holds packets up to 3 s for ARP). */
+const QUIET_S = 1
 const BURST = 64
 
 export interface Hop {
@@ -108,6 +110,8 @@ export async function traceCommand(options: TraceOptions): Promise<number> {
 async function run(options: TraceOptions): Promise<number> {
   if (!(Number.isInteger(options.count) && options.count >= 1 && options.count <= MAX_TRACED))
     throw new TraceError(`-c ${options.count}: expected a number of packets from 1 to ${MAX_TRACED}`)
+  const quietMs = (options.quiet ?? QUIET_S) * 1000
+  if (!(quietMs > 0 && quietMs <= 3_600_000)) throw new TraceError(`--quiet ${options.quiet}: expected seconds above 0, at most an hour`)
   const observer = observe(options.prefix)
   let snapshot: RegionSnapshot, spec: Names
   try {
@@ -135,7 +139,7 @@ async function run(options: TraceOptions): Promise<number> {
   try {
     if (!capture.setTaps([{ kind: 'trace', packets: options.count }])) throw new TraceError(`the manager of prefix '${options.prefix}' did not take the trace within 2 s`)
     if (!options.json) process.stderr.write(`tracing the next ${options.count} packet${options.count === 1 ? '' : 's'} to enter chain '${options.prefix}'; Ctrl-C ends it\n`)
-    while (!stopping && !(performance.now() - lastHop > QUIET_MS && (packets.size >= options.count || lost() > 0))) {
+    while (!stopping && !(performance.now() - lastHop > quietMs && (packets.size >= options.count || lost() > 0))) {
       if (!capture.managerAlive()) {
         chainGone = true
         break

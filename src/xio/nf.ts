@@ -30,6 +30,8 @@ export class Outbox implements PacketOut {
   private readonly pending = new Uint32Array(256)
   private count = 0
   private readonly one = new Uint32Array(1)
+  /** The packet process() is deciding (-1: none): its note is the runner's, after process(). */
+  current = -1
 
   constructor(private readonly xio: Xio) {}
 
@@ -42,12 +44,19 @@ export class Outbox implements PacketOut {
   send(d: number, gate: number, length: number): void {
     this.xio.setLength(d, length)
     this.xio.send(d, gate)
+    this.noteHeld(d, 'sent on after being held')
     this.push(d)
   }
 
   drop(d: number): void {
     this.xio.drop(d)
+    this.noteHeld(d, 'dropped after being held')
     this.push(d)
+  }
+
+  /** A traced packet the NF held and now lets go of (a router's, once ARP answered or gave up): say so. */
+  private noteHeld(d: number, why: string): void {
+    if (d !== this.current && this.xio.region.tapsInForce() && this.xio.traced(d)) this.xio.noteTrace(d, why)
   }
 
   private push(d: number): void {
@@ -180,6 +189,7 @@ export async function runNF(xio: Xio, nf: CreatedNF, options: RunOptions): Promi
         const traced = tracing && xio.traced(d) && notes.start()
         let gate: number
         let fault = ''
+        env.packets.current = d
         try {
           gate = instance.process(p)
         } catch (e) {
@@ -188,6 +198,7 @@ export async function runNF(xio: Xio, nf: CreatedNF, options: RunOptions): Promi
           gate = DROP
           fault = `${DROP_REASON}processThrew`
         }
+        env.packets.current = -1
         if (p.length !== length) xio.setLength(d, p.length)
         if (p.flowHash !== hash) xio.setFlowHash(d, p.flowHash)
         if (gate !== HOLD && gate !== DROP && !(gate >= 0 && gate < gates && gate === (gate | 0))) {

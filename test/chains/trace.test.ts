@@ -93,6 +93,31 @@ test('trace -c 16 follows sixteen packets hop by hop: the firewall\'s rule and t
   t.regex(waiting.output(), /the chain on prefix '.*' has stopped/)
 })
 
+test('a packet a router holds for ARP, then gives up on, shows it: held, then dropped after being held', async (t) => {
+  const held = join(dir, 'held.json')
+  // Nobody answers on the wire: the router asks three times, a second apart, then drops what it held.
+  writeFileSync(held, JSON.stringify({
+    endpoints: {
+      traffic: { kind: 'generator', rate: 2, flows: 1, dst: '10.0.0.7/32' },
+      r: { kind: 'router', config: { address: '10.0.0.1/24' } },
+      wire: { kind: 'sink' },
+    },
+    links: ['traffic -> r', 'r.wire -> wire', 'r.chain -> traffic'],
+  }))
+  const prefix = uniquePrefix('trace-held')
+  const chain = startXioChain(['run', held, '--no-tui', '--prefix', prefix])
+  t.teardown(() => chain.kill('SIGKILL'))
+  t.true(await until(async () => (await xioChain(['stats', '--prefix', prefix, '--json'])).code === 0, 20_000), chain.output())
+  const r = await xioChain(['trace', '--prefix', prefix, '-c', '1', '--json', '--quiet', '5'], 60_000)
+  t.is(r.code, 0, r.stderr)
+  const [packet] = (JSON.parse(r.stdout) as { packets: TracedPacket[] }).packets
+  t.like(packet.hops[0], { from: 'traffic', to: 'r', verdict: 'sent' })
+  t.like(packet.hops.at(-1), { from: 'r', verdict: 'dropped', why: 'dropped after being held' })
+  t.true(packet.hops.at(-1)!.atUs > 1_000_000, `held for its ARP tries: ${packet.hops.at(-1)!.atUs} µs`)
+  chain.kill('SIGINT')
+  await once(chain, 'exit')
+})
+
 test('trace: a mistaken count or a prefix with no chain is one line and a non-zero exit', async (t) => {
   const r1 = await xioChain(['trace', '--prefix', 'whatever', '-c', '0'])
   t.is(r1.code, 1)
