@@ -5,15 +5,19 @@
 // on CPU 0, the endpoint processes on CPU 1, everyone yielding the core when idle.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
+import { execFileSync } from 'node:child_process'
 import { readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { attach, Manager, setAffinity } from '../src/xio/index.ts'
 import { ping } from './pingpong.ts'
-import type { Report } from './report.ts'
+import { jsonMode, type Report } from './report.ts'
 import type { Percentiles } from './stats.ts'
 
 const endpointScript = fileURLToPath(new URL('./endpoint.ts', import.meta.url))
 const netScript = fileURLToPath(new URL('./peers/net-echo.ts', import.meta.url))
+const uringSource = fileURLToPath(new URL('./peers/uring-pingpong.c', import.meta.url))
 const MANAGER_CPU = 0
 const NF_CPU = 1
 
@@ -221,16 +225,46 @@ async function netRoundTrip(transport: 'uds' | 'tcp', size: number, rounds: numb
   return best!
 }
 
+/**
+ * The paper's peer (its Fig. 7): two C processes round-tripping over a Unix socket through
+ * io_uring, plain and with SQPOLL (bench/peers/uring-pingpong.c). Built here; null when there is
+ * no C compiler or liburing (Debian/Ubuntu: apt-get install liburing-dev).
+ */
+function uringPeer(): string | null {
+  const peer = join(tmpdir(), `xio-uring-pingpong-${process.pid}`)
+  try {
+    execFileSync('cc', ['-O2', '-Wall', '-o', peer, uringSource, '-luring'], { stdio: 'ignore' })
+    process.on('exit', () => rmSync(peer, { force: true }))
+    return peer
+  } catch {
+    if (!jsonMode()) console.log('  io_uring peer skipped: needs cc and liburing (apt-get install liburing-dev)')
+    return null
+  }
+}
+
+/** The better of the peer on this process's CPU and spread over every CPU, as for the Node peers. */
+function uringRoundTrip(peer: string, size: number, rounds: number, sqpoll: boolean): Pick<Percentiles, 'median' | 'p99'> {
+  const run = (spread: boolean) =>
+    JSON.parse(execFileSync(peer, [String(size), String(rounds), sqpoll ? '1' : '0', spread ? '1' : '0'], { encoding: 'utf8' })) as Pick<Percentiles, 'median' | 'p99'>
+  const [here, spread] = [run(false), run(true)]
+  return here.median <= spread.median ? here : spread
+}
+
 async function roundTrips(report: Report) {
+  const uring = uringPeer()
   for (const size of [64, 512, 1500]) {
     const port = await portRoundTrip(size, 20000)
     const nf = await nfRoundTrip(size, 20000)
     const uds = await netRoundTrip('uds', size, 5000)
     const tcp = await netRoundTrip('tcp', size, 5000)
+    const plain = uring && uringRoundTrip(uring, size, 20000, false)
+    const sqpoll = uring && uringRoundTrip(uring, size, 20000, true)
     for (const [label, ours] of [['port ↔ NF', port], ['NF ↔ NF', nf]] as const) {
       report.compare(`round trip ${size} B ${label} via manager, median`, ours.median, 'µs', 'Node net UDS', uds.median, 'lower')
       report.compare(`round trip ${size} B ${label} via manager, p99`, ours.p99, 'µs', 'Node net UDS', uds.p99, 'lower')
       report.compare(`round trip ${size} B ${label} via manager, median`, ours.median, 'µs', 'Node net TCP loopback', tcp.median, 'lower')
+      if (plain) report.compare(`round trip ${size} B ${label} via manager, median`, ours.median, 'µs', 'C over UDS with io_uring', plain.median, 'lower')
+      if (sqpoll) report.compare(`round trip ${size} B ${label} via manager, median`, ours.median, 'µs', 'C over UDS with io_uring SQPOLL', sqpoll.median, 'lower')
     }
   }
 }
