@@ -15,7 +15,7 @@
 //   fw->nat    what fw sends to nat, through whichever of its gates lead there (quote it in
 //              a shell, where > redirects)
 import { createWriteStream, openSync } from 'node:fs'
-import { loadChain } from '../chain/spec.ts'
+import { specNames } from './spec-names.ts'
 import { fileProblem, PcapStreamWriter } from '../chain/pcap.ts'
 import { attachCapture, layout, observe, XioError, type RegionSnapshot, type Tap } from '../xio/index.ts'
 import { compileFilter, FilterError, type Filter } from './capture-filter.ts'
@@ -38,19 +38,6 @@ interface Named {
   taps: Tap[]
   /** Per tap, what --at said. */
   labels: string[]
-}
-
-/** Each endpoint's gate names, from the spec the region records, if it still matches; else none. */
-async function gateNames(snapshot: RegionSnapshot, chainFile: string): Promise<Map<string, readonly string[]>> {
-  try {
-    const chain = chainFile ? await loadChain(chainFile, { nfConfigs: false }) : null
-    const names = new Set(snapshot.services.map((s) => s.name))
-    if (chain && chain.endpoints.size === names.size && [...chain.endpoints.keys()].every((n) => names.has(n)))
-      return new Map([...chain.endpoints.values()].map((e) => [e.name, e.gates]))
-  } catch {
-    // Moved or edited since the chain started: gates by number still work.
-  }
-  return new Map()
 }
 
 /** Resolves --at values to taps, or says in one line what exists. */
@@ -135,7 +122,7 @@ async function run(options: CaptureOptions): Promise<number> {
   let named: Named, filter: Filter | null
   try {
     const snapshot = observer.view.snapshot()
-    named = resolveTaps(options.at, snapshot, await gateNames(snapshot, observer.view.chainFile()))
+    named = resolveTaps(options.at, snapshot, (await specNames(snapshot, observer.view.chainFile())).gates)
     filter = options.filter === undefined ? null : compileFilter(options.filter, (name) => observer.view.serviceId(name))
   } finally {
     observer.close()

@@ -14,7 +14,7 @@
 import { formatIpv4, formatIpv6, Headers, IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP, parse, PARSE_ARP, PARSE_IPV4, PARSE_IPV6 } from '../packet/index.ts'
 import { attachCapture, layout, observe, XioError, type RegionSnapshot } from '../xio/index.ts'
 import { MAX_TRACED } from '../xio/capture.ts'
-import { loadChain } from '../chain/spec.ts'
+import { specNames, type SpecNames } from './spec-names.ts'
 
 export interface TraceOptions {
   prefix: string
@@ -65,30 +65,6 @@ export function describeFrame(bytes: Uint8Array, at: number, length: number): st
   return `${proto} ${src} > ${dst}`
 }
 
-interface Names {
-  /** Each endpoint's gate names. */
-  gates: Map<string, readonly string[]>
-  /** Each endpoint's rule comments, where its config has rules (a firewall's). */
-  rules: Map<string, Array<string | undefined>>
-}
-
-/** Names from the spec the region records, while it matches the chain; else none (gates by number). */
-async function specNames(snapshot: RegionSnapshot, chainFile: string): Promise<Names> {
-  const names: Names = { gates: new Map(), rules: new Map() }
-  try {
-    const chain = chainFile ? await loadChain(chainFile, { nfConfigs: false }) : null
-    if (!chain || !snapshot.services.every((s) => chain.endpoints.has(s.name))) return names
-    for (const e of chain.endpoints.values()) {
-      names.gates.set(e.name, e.gates)
-      const rules = (e.spec as { config?: { rules?: unknown } }).config?.rules
-      if (Array.isArray(rules)) names.rules.set(e.name, rules.map((r) => (r as { comment?: string })?.comment))
-    }
-  } catch {
-    // Moved or edited since the chain started.
-  }
-  return names
-}
-
 /** A note with each rule it names followed by the rule's comment: "drop/rule/2 (telnet)". */
 function withComments(why: string, comments: Array<string | undefined> | undefined): string {
   if (!comments) return why
@@ -113,7 +89,7 @@ async function run(options: TraceOptions): Promise<number> {
   const quietMs = (options.quiet ?? QUIET_S) * 1000
   if (!(quietMs > 0 && quietMs <= 3_600_000)) throw new TraceError(`--quiet ${options.quiet}: expected seconds above 0, at most an hour`)
   const observer = observe(options.prefix)
-  let snapshot: RegionSnapshot, spec: Names
+  let snapshot: RegionSnapshot, spec: SpecNames
   try {
     snapshot = observer.view.snapshot()
     spec = await specNames(snapshot, observer.view.chainFile())
