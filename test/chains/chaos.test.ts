@@ -7,9 +7,9 @@ import test from 'ava'
 import { once } from 'node:events'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { observe, type Observer, type RegionSnapshot } from '../../src/xio/index.ts'
+import type { RegionSnapshot } from '../../src/xio/index.ts'
 import { startXioChain } from '../helpers/cli.ts'
-import { uniquePrefix, until } from '../helpers/processes.ts'
+import { observeWhen, uniquePrefix, until } from '../helpers/processes.ts'
 import { scratchDir } from '../helpers/scratch.ts'
 
 const CHAOS_MS = 60_000
@@ -37,15 +37,8 @@ test('a random NF instance killed every 2 s for a minute: restarts within 1 s, l
   const prefix = uniquePrefix('chaos')
   const chain = startXioChain(['run', spec, '--no-tui', '--prefix', prefix, '--max-restarts', '1000'])
   t.teardown(() => chain.kill('SIGKILL'))
-  let o: Observer | undefined
-  t.true(await until(() => {
-    try {
-      o ??= observe(prefix)
-      return nfInstances(o.view.snapshot()).length === 4
-    } catch {
-      return false
-    }
-  }, 20_000, 50), chain.output())
+  const o = await observeWhen(prefix, (s) => nfInstances(s).length === 4)
+  t.truthy(o, chain.output())
   const view = o!.view
   const sinkRx = (s: RegionSnapshot) => active(s).find((x) => x.name === 'sink')?.route.rxPackets ?? 0
   t.true(await until(() => sinkRx(view.snapshot()) > 0, 10_000), 'traffic flows before the chaos')

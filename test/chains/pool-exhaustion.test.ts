@@ -5,9 +5,9 @@ import test from 'ava'
 import { once } from 'node:events'
 import { existsSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { observe, type Observer, type RegionSnapshot } from '../../src/xio/index.ts'
+import type { RegionSnapshot } from '../../src/xio/index.ts'
 import { startXioChain } from '../helpers/cli.ts'
-import { uniquePrefix, until } from '../helpers/processes.ts'
+import { observeWhen, uniquePrefix, until } from '../helpers/processes.ts'
 import { scratchDir } from '../helpers/scratch.ts'
 
 const dir = scratchDir('exhaustion')
@@ -44,15 +44,8 @@ test('a slow NF with full rings and a dry pool: the source counts failed allocat
   const prefix = uniquePrefix('dry')
   const chain = startXioChain(['run', spec, '--no-tui', '--prefix', prefix])
   t.teardown(() => chain.kill('SIGKILL'))
-  let o: Observer | undefined
-  t.true(await until(() => {
-    try {
-      o ??= observe(prefix)
-      return slotOf(o.view.snapshot(), 'slow') !== undefined
-    } catch {
-      return false
-    }
-  }, 20_000, 50), chain.output())
+  const o = await observeWhen(prefix, (s) => slotOf(s, 'slow') !== undefined)
+  t.truthy(o, chain.output())
   const view = o!.view
   // While the NF is slow: the pool runs dry and the generator's allocations fail, counted.
   let dry: RegionSnapshot | undefined

@@ -4,9 +4,8 @@ import test from 'ava'
 import { once } from 'node:events'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { observe, type Observer } from '../../src/xio/index.ts'
 import { startXioChain, xioChain } from '../helpers/cli.ts'
-import { uniquePrefix, until } from '../helpers/processes.ts'
+import { observeWhen, uniquePrefix, until } from '../helpers/processes.ts'
 import { scratchDir } from '../helpers/scratch.ts'
 import type { TracedPacket } from '../../src/cli/trace.ts'
 
@@ -29,15 +28,8 @@ test('trace -c 16 follows sixteen packets hop by hop: the firewall\'s rule and t
   const prefix = uniquePrefix('trace')
   const chain = startXioChain(['run', spec, '--no-tui', '--prefix', prefix])
   t.teardown(() => chain.kill('SIGKILL'))
-  let o: Observer | undefined
-  t.true(await until(() => {
-    try {
-      o ??= observe(prefix)
-      return (o.view.snapshot().slots.find((s) => s.state === 'active' && s.name === 'sink')?.route.rxPackets ?? 0) > 0
-    } catch {
-      return false
-    }
-  }, 20_000, 50), chain.output())
+  const o = await observeWhen(prefix, (s) => (s.slots.find((x) => x.state === 'active' && x.name === 'sink')?.route.rxPackets ?? 0) > 0)
+  t.truthy(o, chain.output())
 
   const r = await xioChain(['trace', '--prefix', prefix, '-c', '16', '--json'], 60_000)
   t.is(r.code, 0, r.stderr)

@@ -5,6 +5,7 @@ import { once } from 'node:events'
 import { chmodSync, copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { observe, type Observer, type RegionSnapshot } from '../../src/xio/index.ts'
 
 const traffic = fileURLToPath(new URL('../fixtures/traffic.ts', import.meta.url))
 const faulty = fileURLToPath(new URL('../fixtures/faulty-nf.ts', import.meta.url))
@@ -139,4 +140,22 @@ export function cpuSeconds(pid: number, tid?: number): number {
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
   // After the command: state is fields[0]; utime and stime are stat fields 14 and 15.
   return (Number(fields[11]) + Number(fields[12])) / 100
+}
+
+/**
+ * Attaches read-only to the chain on `prefix` once its region exists and `ready` holds of it
+ * (a chain just started takes a moment to make either true); undefined if not within timeoutMs.
+ */
+export async function observeWhen(prefix: string, ready: (s: RegionSnapshot) => boolean, timeoutMs = 20_000): Promise<Observer | undefined> {
+  let o: Observer | undefined
+  const ok = await until(() => {
+    try {
+      o ??= observe(prefix)
+      return ready(o.view.snapshot())
+    } catch {
+      return false
+    }
+  }, timeoutMs, 50)
+  if (!ok) o?.close()
+  return ok ? o : undefined
 }
