@@ -3,7 +3,7 @@
 // and every buffer comes back.
 import test from 'ava'
 import { once } from 'node:events'
-import { existsSync, writeFileSync } from 'node:fs'
+import { existsSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { RegionSnapshot } from '../../src/xio/index.ts'
 import { startXioChain } from '../helpers/cli.ts'
@@ -11,16 +11,20 @@ import { observeWhen, uniquePrefix, until } from '../helpers/processes.ts'
 import { scratchDir } from '../helpers/scratch.ts'
 
 const dir = scratchDir('exhaustion')
-// Slow for its first slowMs (each packet costs delayUs of busy work), then as fast as it can.
+// Slow while the test holds its brake file (each packet costs delayUs of busy work), then as
+// fast as it can. The test lifts the brake once it has seen the pool dry, not after a fixed
+// time, so a machine slow to start the chain cannot miss the dry spell.
+const brake = join(dir, 'brake')
+writeFileSync(brake, '')
 writeFileSync(join(dir, 'slow.mjs'), `
+import { existsSync } from 'node:fs'
 export default {
   name: 'slow',
   gates: ['out'],
-  create(config, env) {
-    const until = env.now() + config.slowMs
+  create(config) {
     return {
       process() {
-        if (env.now() < until) for (const end = performance.now() + config.delayUs / 1000; performance.now() < end;);
+        if (existsSync(config.brake)) for (const end = performance.now() + config.delayUs / 1000; performance.now() < end;);
         return 0
       },
     }
@@ -29,10 +33,10 @@ export default {
 `)
 const spec = join(dir, 'chain.json')
 writeFileSync(spec, JSON.stringify({
-  pool: { buffers: 512, ringSize: 64 },
+  pool: { buffers: 256, ringSize: 128 },
   endpoints: {
     traffic: { kind: 'generator', flows: 8 },
-    slow: { kind: 'nf', module: './slow.mjs', config: { slowMs: 3000, delayUs: 500 } },
+    slow: { kind: 'nf', module: './slow.mjs', config: { brake, delayUs: 500 } },
     sink: { kind: 'sink' },
   },
   links: ['traffic -> slow', 'slow -> sink'],
@@ -53,14 +57,15 @@ test('a slow NF with full rings and a dry pool: the source counts failed allocat
   t.true(await until(() => {
     const s = view.snapshot()
     last = s
-    if ((slotOf(s, 'traffic')?.endpoint.mallocFails ?? 0) > 0 && s.pool.inUse > s.pool.buffers / 2) dry = s
+    if ((slotOf(s, 'traffic')?.endpoint.mallocFails ?? 0) > 0 && s.pool.free === 0) dry = s
     return dry !== undefined
   }, 10_000, 5), `the pool ran dry and the source counted failed allocations: ${JSON.stringify({ pool: last?.pool, traffic: last && slotOf(last, 'traffic')?.endpoint })}`)
   const slowRing = slotOf(dry!, 'slow')!.rings.rx
-  t.log(`dry: pool ${dry!.pool.inUse}/${dry!.pool.buffers} in use, slow's rx ring ${slowRing.used}/${slowRing.size}, generator malloc failures ${slotOf(dry!, 'traffic')!.endpoint.mallocFails}`)
+  t.log(`dry: pool ${dry!.pool.inUse}/${dry!.pool.buffers} in use, ${dry!.pool.cached} in endpoint caches, none free, slow's rx ring ${slowRing.used}/${slowRing.size}, generator malloc failures ${slotOf(dry!, 'traffic')!.endpoint.mallocFails}`)
   // Once it catches up: the sink receives many times what the pool holds, so buffers went round.
   const atDry = slotOf(dry!, 'sink')?.route.rxPackets ?? 0
-  t.true(await until(() => (slotOf(view.snapshot(), 'sink')?.route.rxPackets ?? 0) > atDry + 50 * 512, 30_000, 20), 'traffic resumed')
+  rmSync(brake)
+  t.true(await until(() => (slotOf(view.snapshot(), 'sink')?.route.rxPackets ?? 0) > atDry + 50 * 256, 30_000, 20), 'traffic resumed')
   o!.close()
   chain.kill('SIGINT')
   const [code] = await once(chain, 'exit')
