@@ -8,7 +8,8 @@
         "native/endpoint.cc",
         "native/manager.cc",
         "native/os.cc",
-        "native/region.cc"
+        "native/region.cc",
+        "native/state.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"],

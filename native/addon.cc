@@ -13,6 +13,7 @@
 #include "manager.h"
 #include "os.h"
 #include "region.h"
+#include "state.h"
 
 namespace {
 
@@ -72,6 +73,7 @@ class RegionHandle : public Napi::ObjectWrap<RegionHandle> {
                         InstanceMethod<&RegionHandle::startManager>("startManager"),
                         InstanceMethod<&RegionHandle::stopManager>("stopManager"),
                         InstanceMethod<&RegionHandle::declare>("declare"), InstanceMethod<&RegionHandle::route>("route"),
+                        InstanceMethod<&RegionHandle::routes>("routes"),
                         InstanceMethod<&RegionHandle::managerAlive>("managerAlive"),
                         InstanceMethod<&RegionHandle::close>("close")});
   }
@@ -170,6 +172,27 @@ class RegionHandle : public Napi::ObjectWrap<RegionHandle> {
     return info.Env().Undefined();
   }
 
+  // [[from, gate, to | null], ...]: all in force at once (Manager::routes).
+  Napi::Value routes(const Napi::CallbackInfo& info) {
+    Manager& m = control(info.Env());
+    if (!info[0].IsArray()) throw Napi::TypeError::New(info.Env(), "routes([[from, gate, to | null], ...])");
+    Napi::Array list = info[0].As<Napi::Array>();
+    // Whole numbers only (a string or NaN must not become service 0 or an unwired gate).
+    auto index = [&](Napi::Value v) -> uint32_t {
+      double n = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : -1;
+      if (!(n >= 0 && n <= 0xffff && n == double(uint32_t(n)))) throw Napi::TypeError::New(info.Env(), "routes(): from, gate and to are endpoint and gate numbers");
+      return uint32_t(n);
+    };
+    std::vector<Manager::RouteChange> changes;
+    for (uint32_t i = 0; i < list.Length(); i++) {
+      if (!list.Get(i).IsArray()) throw Napi::TypeError::New(info.Env(), "routes([[from, gate, to | null], ...])");
+      Napi::Array c = list.Get(i).As<Napi::Array>();
+      changes.push_back({index(c.Get(0u)), index(c.Get(1u)), c.Get(2u).IsNull() ? kNoService : index(c.Get(2u))});
+    }
+    guard(info.Env(), [&] { m.routes(changes); });
+    return info.Env().Undefined();
+  }
+
   Napi::Value managerAlive(const Napi::CallbackInfo& info) {
     return Napi::Boolean::New(info.Env(), region && region->managerAlive());
   }
@@ -240,9 +263,10 @@ class EndpointHandle : public Napi::ObjectWrap<EndpointHandle> {
                         InstanceAccessor<&EndpointHandle::service>("service")});
   }
 
-  // new Endpoint(region, name, spinUs, capture?, instance?): capture true makes a capture
+  // new Endpoint(region, name, spinUs, capture?, instance?, also?): capture true makes a capture
   // endpoint (the name is then its own, capture:<pid>); instance, 0 to 65535, is which instance
-  // of its endpoint this is (kept across restarts; default: the next free number).
+  // of its endpoint this is (kept across restarts; default: the next free number); also, an
+  // array of other endpoint names it serves too (a placement group).
   EndpointHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<EndpointHandle>(info) {
     Napi::Function regionClass = info.Env().GetInstanceData<Classes>()->region.Value();
     if (!info[0].IsObject() || !info[0].As<Napi::Object>().InstanceOf(regionClass) || !info[1].IsString())
@@ -258,7 +282,12 @@ class EndpointHandle : public Napi::ObjectWrap<EndpointHandle> {
       if (!(n >= 0 && n <= 65535 && n == double(int(n)))) throw Napi::RangeError::New(info.Env(), "instance must be an integer from 0 to 65535");
       instance = int(n);
     }
-    endpoint_ = guard(info.Env(), [&] { return std::make_shared<Endpoint>(r->region, name, spinNs, capture, instance); });
+    std::vector<std::string> also;
+    if (info.Length() > 5 && info[5].IsArray()) {
+      Napi::Array names = info[5].As<Napi::Array>();
+      for (uint32_t i = 0; i < names.Length(); i++) also.push_back(names.Get(i).ToString());
+    }
+    endpoint_ = guard(info.Env(), [&] { return std::make_shared<Endpoint>(r->region, name, spinNs, capture, instance, also); });
   }
 
  private:
@@ -448,6 +477,7 @@ Napi::Object layout(Napi::Env env) {
   set(l, "maxGates", kMaxGates);
   set(l, "nameLength", kNameLength);
   set(l, "noService", kNoService);
+  set(l, "pausedRoute", kPausedRoute);
   set(l, "ringsPerSlot", kRingsPerSlot);
   set(l, "page", kPage);
 
@@ -456,6 +486,7 @@ Napi::Object layout(Napi::Env env) {
   set(action, "to", kActionTo);
   set(action, "drop", kActionDrop);
   set(action, "lost", kActionLost);
+  set(action, "gateOf", kActionGateOf);
   Napi::Object slotState = group("slotState");
   set(slotState, "free", kSlotFree);
   set(slotState, "active", kSlotActive);
@@ -545,7 +576,7 @@ Napi::Object layout(Napi::Env env) {
   Napi::Object service = group("service");
   set(service, "size", sizeof(Service));
   FIELD(service, Service, declared); FIELD(service, Service, instances); FIELD(service, Service, deaths);
-  FIELD(service, Service, routes); FIELD(service, Service, name);
+  FIELD(service, Service, routes); FIELD(service, Service, name); FIELD(service, Service, left);
 #undef FIELD
   return l;
 }
@@ -580,6 +611,31 @@ Napi::Value setAffinity(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// openState(prefix, endpoint, instance, bytes, tag): { buffer, resumed } — an NF instance's
+// state segment (state.h); the ArrayBuffer keeps the mapping alive until it is collected.
+Napi::Value openStateOf(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsString() || !info[1].IsString() || !info[2].IsNumber() || !info[3].IsNumber() || !info[4].IsString())
+    throw Napi::TypeError::New(env, "openState(prefix, endpoint, instance, bytes, tag)");
+  bool resumed = false;
+  auto segment = guard(env, [&] {
+    return openState(info[0].As<Napi::String>(), info[1].As<Napi::String>(), info[2].As<Napi::Number>().Uint32Value(),
+                     size_t(info[3].As<Napi::Number>().Int64Value()), info[4].As<Napi::String>(), &resumed);
+  });
+  auto* keep = new std::shared_ptr<StateSegment>(segment);
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("buffer", Napi::ArrayBuffer::New(env, segment->data(), segment->dataSize(),
+                                         [](Napi::Env, void*, std::shared_ptr<StateSegment>* k) { delete k; }, keep));
+  o.Set("resumed", Napi::Boolean::New(env, resumed));
+  return o;
+}
+
+// stateHeld(fileName): whether a live process holds /dev/shm/<fileName>, a state segment.
+Napi::Value stateHeldOf(const Napi::CallbackInfo& info) {
+  if (!info[0].IsString()) throw Napi::TypeError::New(info.Env(), "stateHeld(fileName): fileName must be a string");
+  return Napi::Boolean::New(info.Env(), guard(info.Env(), [&] { return stateHeld(info[0].As<Napi::String>()); }));
+}
+
 Napi::Object init(Napi::Env env, Napi::Object exports) {
   Napi::Function region = RegionHandle::define(env);
   Napi::Function endpoint = EndpointHandle::define(env);
@@ -593,6 +649,8 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("schedYield", Napi::Function::New(env, schedYield));
   exports.Set("setAffinity", Napi::Function::New(env, setAffinity));
   exports.Set("lockFile", Napi::Function::New(env, lockFile));
+  exports.Set("openState", Napi::Function::New(env, openStateOf));
+  exports.Set("stateHeld", Napi::Function::New(env, stateHeldOf));
   return exports;
 }
 

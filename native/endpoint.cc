@@ -20,17 +20,25 @@ constexpr uint64_t kServiceWaitNs = 2000000000;
 constexpr uint64_t kFreeStallNs = 5000000000;
 }
 
-Endpoint::Endpoint(std::shared_ptr<Region> region, const std::string& name, uint64_t spinNs, bool capture, int instance)
+Endpoint::Endpoint(std::shared_ptr<Region> region, const std::string& name, uint64_t spinNs, bool capture, int instance,
+                   const std::vector<std::string>& also)
     : region_(std::move(region)), capture_(capture), spinNs_(spinNs) {
   const Geometry& g = region_->geometry();
-  int service = capture ? int(kCaptureService) : region_->serviceByName(name);
-  std::string slotName = capture ? "capture:" + std::to_string(getpid()) : name;
-  if (service < 0) {
+  auto unknown = [&](const std::string& missing) {
     std::string known;
     for (uint32_t i = 0; i < kMaxServices; i++)
       if (region_->service(i)->declared.load()) known += (known.empty() ? "" : ", ") + std::string(region_->service(i)->name);
-    throw Failure{"UNKNOWN_ENDPOINT", "the chain on prefix '" + region_->prefix() + "' has no endpoint named '" + name +
-                                          "' (it has: " + (known.empty() ? "none" : known) + ")"};
+    return Failure{"UNKNOWN_ENDPOINT", "the chain on prefix '" + region_->prefix() + "' has no endpoint named '" + missing +
+                                           "' (it has: " + (known.empty() ? "none" : known) + ")"};
+  };
+  int service = capture ? int(kCaptureService) : region_->serviceByName(name);
+  std::string slotName = capture ? "capture:" + std::to_string(getpid()) : name;
+  if (service < 0) throw unknown(name);
+  uint64_t alsoServes = 0;
+  for (const std::string& other : also) {
+    int id = capture ? -1 : region_->serviceByName(other);
+    if (id < 0) throw unknown(other);
+    alsoServes |= 1ull << id;
   }
   if (!region_->managerAlive())
     throw Failure{"MANAGER_GONE", "the manager of prefix '" + region_->prefix() + "' is no longer running"};
@@ -57,6 +65,7 @@ Endpoint::Endpoint(std::shared_ptr<Region> region, const std::string& name, uint
     EndpointSide* s = region_->endpointSide(i);
     s->pid = uint32_t(getpid());
     s->service = uint16_t(service);
+    s->alsoServes = alsoServes;
     s->generation++;
     memset(s->name, 0, kNameLength);
     strncpy(s->name, slotName.c_str(), kNameLength - 1);
@@ -75,7 +84,8 @@ Endpoint::Endpoint(std::shared_ptr<Region> region, const std::string& name, uint
         taken = false;
         for (uint32_t j = 0; j < g.slots && !taken; j++)
           taken = j != i && region_->managerSide(j)->state.load() == kSlotActive &&
-                  region_->managerSide(j)->service == service && region_->endpointSide(j)->instance == number;
+                  (region_->managerSide(j)->service == service || (region_->endpointSide(j)->alsoServes >> service & 1)) &&
+                  region_->endpointSide(j)->instance == number;
       }
     }
     s->instance = number;

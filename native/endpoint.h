@@ -5,6 +5,7 @@
 #include <atomic>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "region.h"
 
@@ -20,7 +21,10 @@ class Endpoint {
   // (setTaps) see, and frees them.
   // instance: which instance of its endpoint this is (the launcher's index, kept across
   // restarts, so the manager sends it the same flows); kAnyInstance: the next free number.
-  Endpoint(std::shared_ptr<Region> region, const std::string& name, uint64_t spinNs, bool capture = false, int instance = kAnyInstance);
+  // also: other endpoint names this one serves too, as a placement group's process serves each
+  // of its NFs (UNKNOWN_ENDPOINT if one is not declared).
+  Endpoint(std::shared_ptr<Region> region, const std::string& name, uint64_t spinNs, bool capture = false, int instance = kAnyInstance,
+           const std::vector<std::string>& also = {});
   static constexpr int kAnyInstance = -1;
   ~Endpoint();
 

@@ -22,7 +22,7 @@
 namespace xio {
 
 constexpr uint64_t kMagic = 0x4e49414843'4f4958ULL;  // "XIOCHAIN" in memory order
-constexpr uint32_t kLayoutVersion = 4;
+constexpr uint32_t kLayoutVersion = 5;
 constexpr uint32_t kMaxSlots = 64;
 constexpr uint32_t kMaxServices = 64;
 constexpr uint32_t kMaxBuffers = 65534;
@@ -32,12 +32,18 @@ constexpr uint32_t kMetaSize = 64;
 constexpr uint32_t kCacheLine = 64;
 constexpr uint32_t kPage = 4096;
 constexpr uint32_t kNfCounters = 128;
-constexpr uint32_t kCounterName = 24;
+constexpr uint32_t kCounterName = 80;  // COUNTER_NAME_BYTES (nf-types.ts) behind a group member's @<endpoint>/
 constexpr uint32_t kChainFileLength = 1024;
 constexpr uint16_t kNoService = 0xffff;
 // EndpointSide::service of a capture endpoint: not a service of the chain (nothing routes to
 // it), it receives copies of what its taps see (CaptureTaps).
 constexpr uint16_t kCaptureService = 0xfffe;
+// A route held shut for a moment (a reload that must not let new packets overtake older ones
+// still on the old path): the sender's packets wait in the manager, in order, as for a full
+// receiver, until the route leads somewhere again.
+constexpr uint16_t kPausedRoute = 0xfffd;
+static_assert(kMaxServices <= 64, "a service set is a 64-bit mask (EndpointSide::alsoServes)");
+static_assert(kMaxGates <= 0xff && kMaxServices <= 0xffff, "kActionGateOf packs a service and a gate into 24 bits");
 constexpr uint32_t kMaxTaps = 16;
 // Captures (and traces) attached to one chain at once: the manager serves these, the first to
 // come, and a fifth is refused at attach, so captures never take the slots NF restarts need.
@@ -61,7 +67,10 @@ constexpr uint32_t kMarkValue = 0x3fffffffu;
 
 // A descriptor's action, in its metadata: kind in the top byte, argument below.
 // kActionLost appears only on a trace copy: the packet had nowhere to go (no route) and was freed.
-enum ActionKind : uint32_t { kActionGate = 0, kActionTo = 1, kActionDrop = 2, kActionLost = 3 };
+// kActionGateOf is a gate of one of the services an endpoint serves (a placement group: several
+// NFs run to completion in one process), the service in bits 8-23 and the gate below; the
+// manager also writes it on delivery to such an endpoint, naming the service delivered to.
+enum ActionKind : uint32_t { kActionGate = 0, kActionTo = 1, kActionDrop = 2, kActionLost = 3, kActionGateOf = 4 };
 inline constexpr uint32_t action(ActionKind kind, uint32_t arg) { return (uint32_t(kind) << 24) | (arg & 0xffffff); }
 
 // A capture endpoint's tap, one u32 (so it is read whole): the service in bits 0-15, a gate in
@@ -169,6 +178,10 @@ struct EndpointSide {
   uint16_t service;             // read once by the manager, when it takes the slot on
   uint16_t instance;
   uint32_t generation;          // bumped on every claim, so observers notice a restart
+  uint32_t pad;
+  // Services it serves besides `service` (bit i: service i), as a placement group's process
+  // serves each of its NFs; read once by the manager with `service`, and only declared ones kept.
+  uint64_t alsoServes;
   char name[kNameLength];
   EndpointCounters counters;
   alignas(kCacheLine) std::atomic<uint32_t> sleepRequests;  // bumped before every sleep on RX
@@ -209,6 +222,9 @@ struct Service {
   uint64_t deaths;     // instances that died without detaching
   uint16_t routes[kMaxGates];  // gate → service (kNoService: none)
   char name[kNameLength];
+  // What its past instances counted, added as each one's slot is taken by another endpoint: with
+  // the counters of the slots it holds or held last, the endpoint's totals across restarts.
+  RouteCounters left;
 };
 
 struct alignas(kCacheLine) ManagerCounters {

@@ -36,6 +36,31 @@ enum Taken : uint32_t { kFromAlloc = 0, kFromRx = 1 };
 constexpr uint64_t kHeldRetryNs = 1000000;  // a full RX ring does not wake us when it drains
 constexpr uint64_t kDetachDrainNs = 10000000000;  // a leaving endpoint is reclaimed after this long without progress
 uint16_t loadRoute(const uint16_t* r) { return __atomic_load_n(r, __ATOMIC_RELAXED); }
+
+// The gate an action sends through (kMaxGates: none, a named destination or a drop).
+uint32_t gateOf(uint32_t act) {
+  uint32_t kind = act >> 24, arg = act & 0xffffff;
+  return kind == kActionGate ? arg : kind == kActionGateOf ? (arg & 0xff) : kMaxGates;
+}
+
+// An action as a trace shows it: a group's gate of one of its services as a plain gate (the
+// hop already names the service).
+uint32_t asSeen(uint32_t act) { return act >> 24 == kActionGateOf ? action(kActionGate, act & 0xff) : act; }
+
+void addCounters(RouteCounters& to, const RouteCounters& from) {
+  to.rxPackets += from.rxPackets;
+  to.rxBytes += from.rxBytes;
+  to.txPackets += from.txPackets;
+  to.txBytes += from.txBytes;
+  to.dropped += from.dropped;
+  to.noRoute += from.noRoute;
+  to.freed += from.freed;
+  to.wakes += from.wakes;
+  to.reclaimed += from.reclaimed;
+  to.invalid += from.invalid;
+  to.captured += from.captured;
+  to.captureLost += from.captureLost;
+}
 }  // namespace
 
 Manager::Manager(std::shared_ptr<Region> region, ManagerConfig config)
@@ -104,6 +129,7 @@ int Manager::declare(const std::string& name) {
     memset(s->name, 0, kNameLength);
     strncpy(s->name, name.c_str(), kNameLength - 1);
     for (auto& r : s->routes) r = kNoService;
+    memset(&s->left, 0, sizeof s->left);
     s->declared.store(1, std::memory_order_release);
     return int(i);
   }
@@ -111,10 +137,55 @@ int Manager::declare(const std::string& name) {
 }
 
 void Manager::route(uint32_t from, uint32_t gate, uint32_t to) {
-  if (from >= kMaxServices || gate >= kMaxGates || (to >= kMaxServices && to != kNoService))
+  if (from >= kMaxServices || gate >= kMaxGates || (to >= kMaxServices && to != kNoService && to != kPausedRoute))
     throw Failure{"BAD_ROUTE", "route " + std::to_string(from) + ":" + std::to_string(gate) + " -> " +
                                    std::to_string(to) + " is out of range (gates 0.." + std::to_string(kMaxGates - 1) + ")"};
   __atomic_store_n(&region_->service(from)->routes[gate], uint16_t(to), __ATOMIC_RELEASE);
+}
+
+void Manager::routes(const std::vector<RouteChange>& changes) {
+  for (const RouteChange& c : changes)
+    if (c.from >= kMaxServices || c.gate >= kMaxGates || (c.to >= kMaxServices && c.to != kNoService && c.to != kPausedRoute))
+      throw Failure{"BAD_ROUTE", "route " + std::to_string(c.from) + ":" + std::to_string(c.gate) + " -> " +
+                                     std::to_string(c.to) + " is out of range"};
+  if (!running()) {
+    for (const RouteChange& c : changes) route(c.from, c.gate, c.to);
+    return;
+  }
+  uint64_t ticket;
+  {
+    std::lock_guard<std::mutex> lock(routeBatchMutex_);
+    routeBatch_.insert(routeBatch_.end(), changes.begin(), changes.end());
+    ticket = routeBatchesPosted_.fetch_add(1, std::memory_order_release) + 1;
+  }
+  // The thread applies a batch at its next poll, microseconds away; a second is a wedged
+  // manager. The wake is repeated: an endpoint may have cleared the doorbell word meanwhile.
+  uint64_t deadline = nowNs() + 1000000000ull, nextWake = 0;
+  while (routeBatchesApplied_.load(std::memory_order_acquire) < ticket) {
+    uint64_t now = nowNs();
+    if (now > nextWake) {
+      wakeIfSleeping(&doorbell_->managerSleeping);
+      futexWake(&doorbell_->managerSleeping);
+      nextWake = now + 1000000;
+    }
+    if (now > deadline) {
+      // Withdrawn, unless the thread took it meanwhile: a change reported as failed never
+      // comes into force later, over whatever the caller does next.
+      std::lock_guard<std::mutex> lock(routeBatchMutex_);
+      if (routeBatchesApplied_.load(std::memory_order_acquire) >= ticket) return;
+      routeBatch_.clear();
+      routeBatchesPosted_.fetch_sub(1, std::memory_order_release);
+      throw Failure{"MANAGER_STALLED", "the manager did not take the new routes within a second; they were not applied"};
+    }
+    sched_yield();
+  }
+}
+
+void Manager::applyRouteBatch() {
+  std::lock_guard<std::mutex> lock(routeBatchMutex_);
+  for (const RouteChange& c : routeBatch_) route(c.from, c.gate, c.to);
+  routeBatch_.clear();
+  routeBatchesApplied_.store(routeBatchesPosted_.load(std::memory_order_relaxed), std::memory_order_release);
 }
 
 void Manager::run() {
@@ -155,6 +226,7 @@ bool Manager::pollOnce() {
   bool finishedDetaching = false;
   captureClock_ = 0;
   copiesThisPoll_ = 0;
+  if (routeBatchPending()) applyRouteBatch();
   for (uint32_t s : active_) {
     SlotState& slot = slots_[s];
     work += drainFree(s);
@@ -185,7 +257,7 @@ bool Manager::pollOnce() {
 void Manager::sleep() {
   doorbell_->managerSleeping.store(1, std::memory_order_relaxed);
   std::atomic_thread_fence(std::memory_order_seq_cst);  // the flag, then the re-check: pairs with wakeIfSleeping
-  if (anyInput() || doorbell_->claims.load() != seenClaims_ || stop_.load()) {
+  if (anyInput() || doorbell_->claims.load() != seenClaims_ || stop_.load() || routeBatchPending()) {
     doorbell_->managerSleeping.store(0, std::memory_order_relaxed);
     return;
   }
@@ -408,10 +480,23 @@ uint32_t Manager::routeTx(uint32_t s) {
       h_->manager.dropped++;
       continue;
     }
-    uint32_t to = kind == kActionGate ? (arg < kMaxGates ? loadRoute(&routes[arg]) : kNoService)
-                                      : (kind == kActionTo && arg < kMaxServices ? arg : kNoService);
-    if (to >= kMaxServices || instances_[to].empty()) {
-      if (__builtin_expect(tracing_, 0)) traceHop(d, slot.service, action(kActionLost, arg));
+    uint32_t from = slot.service, gate = arg, to = kNoService;
+    if (kind == kActionGate) {
+      if (arg < kMaxGates) to = loadRoute(&routes[arg]);
+    } else if (kind == kActionTo) {
+      if (arg < kMaxServices) to = arg;
+    } else if (kind == kActionGateOf) {
+      // A gate of another service this endpoint serves (a placement group): that one's routes.
+      uint32_t service = arg >> 8;
+      gate = arg & 0xff;
+      if (service < kMaxServices && gate < kMaxGates && (slot.serves >> service & 1)) {
+        from = service;
+        to = loadRoute(&region_->service(service)->routes[gate]);
+      }
+    }
+    if (__builtin_expect(to == kPausedRoute, 0)) to = kHeldForGate | gate;  // resolved again at delivery (gate < kMaxGates)
+    else if (to >= kMaxServices || instances_[to].empty()) {
+      if (__builtin_expect(tracing_, 0)) traceHop(d, from, action(kActionLost, gate));
       recycle(d);
       route.noRoute++;
       h_->manager.noRoute++;
@@ -419,6 +504,7 @@ uint32_t Manager::routeTx(uint32_t s) {
     }
     held.desc[kept] = d;
     held.dest[kept] = uint16_t(to);  // a service; the instance is picked at delivery
+    held.from[kept] = uint16_t(from);
     kept++;
     bytes += length;
   }
@@ -426,18 +512,18 @@ uint32_t Manager::routeTx(uint32_t s) {
   // Apart from the loop above, which stays as it was: with no capture attached, routing pays
   // this one load of manager memory and one predictable branch per burst. The action is read
   // again (a stray write since can only make a copy go to another tap, or none).
-  if (__builtin_expect(outTaps_[slot.service] != 0, 0)) {
+  if (__builtin_expect(slot.outTapped, 0)) {
     for (uint32_t i = 0; i < kept; i++) {
       uint32_t d = held.desc[i];
       uint32_t act = __atomic_load_n(&region_->meta(d)->action, __ATOMIC_RELAXED);
-      tapOut(d, slot.service, act >> 24 == kActionGate ? (act & 0xffffff) : kMaxGates);
+      tapOut(d, held.from[i], gateOf(act));
     }
   }
   // A trace follows packets hop by hop (and marks those entering here); one branch per burst
   // when none is attached.
   if (__builtin_expect(tracing_, 0)) {
     for (uint32_t i = 0; i < kept; i++)
-      traceHop(held.desc[i], slot.service, __atomic_load_n(&region_->meta(held.desc[i])->action, __ATOMIC_RELAXED));
+      traceHop(held.desc[i], held.from[i], asSeen(__atomic_load_n(&region_->meta(held.desc[i])->action, __ATOMIC_RELAXED)));
   }
   // Sent on: drops, no-route and refusals are counted apart, so an NF's tx is what it passed.
   route.txPackets += kept;
@@ -455,13 +541,25 @@ uint32_t Manager::routeTx(uint32_t s) {
 // instead of losing packets, and per-flow order holds. Returns how many it moved.
 uint32_t Manager::deliverHeld(uint32_t s) {
   Held& held = slots_[s].held;
-  uint16_t prev = slots_[s].service;
   uint32_t start = held.next;
   while (held.pending()) {
     uint32_t first = held.next;
-    uint16_t dest = pick(held.dest[first], region_->meta(held.desc[first])->flowHash);
+    if (__builtin_expect(held.dest[first] & kHeldForGate, 0)) {
+      // Its gate's route was paused when it was sent: wait while it is, then go where it leads.
+      uint16_t to = loadRoute(&region_->service(held.from[first])->routes[held.dest[first] & kHeldGateMask]);
+      if (to == kPausedRoute) break;
+      // Unwired meanwhile: the same end as a packet sent to an unwired gate (below, as no route).
+      if (to >= kMaxServices) to = kHeldNowhere;
+      // Every later packet for the same gate of the same service goes the same way (a group
+      // slot may have the same gate of two services paused).
+      uint16_t paused = held.dest[first], as = held.from[first];
+      for (uint32_t i = first + 1; i < held.count; i++)
+        if (held.dest[i] == paused && held.from[i] == as) held.dest[i] = to;
+      held.dest[first] = to;
+    }
+    uint16_t dest = held.dest[first] == kHeldNowhere ? kNoSlot : pick(held.dest[first], region_->meta(held.desc[first])->flowHash);
     if (dest == kNoSlot) {  // every instance died while this waited
-      if (__builtin_expect(tracing_, 0)) traceHop(held.desc[first], prev, action(kActionLost, kMaxGates));
+      if (__builtin_expect(tracing_, 0)) traceHop(held.desc[first], held.from[first], action(kActionLost, kMaxGates));
       recycle(held.desc[first]);
       region_->managerSide(s)->route.noRoute++;
       h_->manager.noRoute++;
@@ -479,18 +577,21 @@ uint32_t Manager::deliverHeld(uint32_t s) {
     if (overrun) fault(dest);  // held here until it is cut off and another instance is picked
     if (!k) break;
     uint64_t bytes = 0;
+    // A receiver that just transmits leaves by gate 0 of the service it was sent to; a group's
+    // process learns from it which of its NFs the packet is for.
+    uint32_t delivered = slots_[dest].group ? action(kActionGateOf, uint32_t(held.dest[first]) << 8) : action(kActionGate, 0);
     for (uint32_t i = first; i < first + k; i++) {
       uint32_t d = held.desc[i];
       Meta* m = region_->meta(d);
-      m->prev = prev;
-      m->action = action(kActionGate, 0);  // a receiver that just transmits uses its own gate 0
+      m->prev = held.from[i];
+      m->action = delivered;
       bytes += std::min(m->length, capacity_);  // a counter: whatever the sender wrote since
       owners_[d] = owned(dest | kInRx, rxHead + (i - first));
     }
     // A capture taps what this service receives: copies while the packets are still the
     // manager's (once published, the receiver may change them). One branch per run.
     if (__builtin_expect(rxTaps_[held.dest[first]] != 0, 0))
-      for (uint32_t i = first; i < first + k; i++) tapRx(held.desc[i], held.dest[first], prev);
+      for (uint32_t i = first; i < first + k; i++) tapRx(held.desc[i], held.dest[first], held.from[i]);
     ringPublish(rx, held.desc + first, k);
     RouteCounters& to = region_->managerSide(dest)->route;
     to.rxPackets += k;
@@ -612,6 +713,11 @@ void Manager::readTaps() {
   uint32_t tracers = 0;
   for (uint32_t s : captures_) tracers += slots_[s].tracer;
   h_->manager.taps = taps_.size() + tracers;
+  // Whether anything taps what a slot sends, as any of the services it serves.
+  for (uint32_t s : active_) {
+    slots_[s].outTapped = false;
+    for (uint32_t i = 0; i < kMaxServices; i++) slots_[s].outTapped |= (slots_[s].serves >> i & 1) && outTaps_[i] != 0;
+  }
 }
 
 // d, taken from service's TX ring, goes on through gate (kMaxGates: sent to a named
@@ -788,7 +894,9 @@ void Manager::refreshSlots() {
   for (uint32_t s = 0; s < g_.slots; s++) {
     if (!slots_[s].active) continue;
     active_.push_back(s);
-    if (!slots_[s].detaching && !slots_[s].capture) instances_[slots_[s].service].push_back(uint16_t(s));
+    if (slots_[s].detaching || slots_[s].capture) continue;
+    for (uint32_t i = 0; i < kMaxServices; i++)
+      if (slots_[s].serves >> i & 1) instances_[i].push_back(uint16_t(s));
   }
   for (uint32_t i = 0; i < kMaxServices; i++) region_->service(i)->instances = uint32_t(instances_[i].size());
   readTaps();
@@ -796,10 +904,20 @@ void Manager::refreshSlots() {
 
 void Manager::takeOn(uint32_t s, uint16_t service) {
   SlotState& slot = slots_[s];
+  ManagerSide* side = region_->managerSide(s);
+  // The last occupant's counts go to its service's totals as its slot starts over (until then
+  // they are read from the slot: each count is in exactly one place).
+  if (!slot.capture && slot.service < kMaxServices) addCounters(region_->service(slot.service)->left, side->route);
   slot.active = true;
   slot.detaching = false;
   slot.service = service;
   slot.capture = service == kCaptureService;
+  // Read once and kept to declared services: what it may send as, and what is delivered to it.
+  uint64_t also = region_->endpointSide(s)->alsoServes;
+  slot.serves = slot.capture ? 0 : 1ull << service;
+  for (uint32_t i = 0; i < kMaxServices && !slot.capture; i++)
+    if ((also >> i & 1) && region_->service(i)->declared.load(std::memory_order_acquire)) slot.serves |= 1ull << i;
+  slot.group = __builtin_popcountll(slot.serves) > 1;
   slot.instanceId = region_->endpointSide(s)->instance;  // its own to write: only its share depends on it
   slot.staged = 0;
   slot.stagedBytes = 0;
@@ -809,7 +927,6 @@ void Manager::takeOn(uint32_t s, uint16_t service) {
   // One behind: it may have gone to sleep before it was taken on, and the first delivery must
   // wake it (at worst one needless wake).
   slot.wakeRequests = region_->endpointSide(s)->sleepRequests.load(std::memory_order_relaxed) - 1;
-  ManagerSide* side = region_->managerSide(s);
   side->service = service;
   side->tapsSeen.store(0, std::memory_order_relaxed);  // published by the state store below
   side->tapsActive = 0;

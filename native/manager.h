@@ -13,6 +13,7 @@
 
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -44,23 +45,48 @@ class Manager {
   // Control plane, callable while the manager runs: services and routes live in the region.
   int declare(const std::string& name);  // returns the service id (existing or new)
   void route(uint32_t from, uint32_t gate, uint32_t to);  // to = kNoService removes the route
+  struct RouteChange {
+    uint32_t from, gate, to;
+  };
+  // Applies every change at once, between two polls: no descriptor is routed by some of them
+  // and not the others (a reload rewiring a chain). Returns once they are in force.
+  void routes(const std::vector<RouteChange>& changes);
 
  private:
   static constexpr uint32_t kHeldMax = 256;
+  // Held::dest beyond a service id: a packet sent to a gate whose route was paused (the gate in
+  // the low bits, looked up again at delivery), or one whose gate was unwired while it waited.
+  static constexpr uint16_t kHeldForGate = 0x4000;
+  static constexpr uint16_t kHeldGateMask = 0x3fff;
+  static constexpr uint16_t kHeldNowhere = 0x3fff;
+  static_assert(kMaxServices < kHeldNowhere && kMaxGates <= kHeldGateMask, "held destinations: services, gates and kHeldNowhere apart");
   struct Held {  // descriptors taken from a TX ring that their destination could not take yet
     uint32_t desc[kHeldMax];
-    uint16_t dest[kHeldMax];
+    uint16_t dest[kHeldMax];  // a service, kHeldForGate | gate, or kHeldNowhere
+    uint16_t from[kHeldMax];  // the service it was sent as (a placement group serves several)
     uint32_t count = 0;
     uint32_t next = 0;
     bool pending() const { return next < count; }
   };
+  // A batch of route changes posted by routes() for the thread to apply between two polls.
+  std::mutex routeBatchMutex_;
+  std::vector<RouteChange> routeBatch_;
+  std::atomic<uint64_t> routeBatchesPosted_{0};
+  std::atomic<uint64_t> routeBatchesApplied_{0};
+  bool routeBatchPending() const {
+    return routeBatchesPosted_.load(std::memory_order_acquire) != routeBatchesApplied_.load(std::memory_order_relaxed);
+  }
+  void applyRouteBatch();
   struct SlotState {
     bool active = false;
     bool detaching = false;
     // Reclaimed while its process still held the lease (it said it was leaving, or said
     // nonsense): not taken on again until that process lets go, whatever its side says.
     bool retired = false;
-    uint16_t service = 0;        // copied once, when the slot is taken on
+    uint16_t service = kNoService;  // copied once, when the slot is taken on
+    uint64_t serves = 0;         // every service it serves (bit i: service i): its own, and a group's others
+    bool group = false;          // serves more than one: deliveries name the service
+    bool outTapped = false;      // a capture taps what it sends, as one of the services it serves (readTaps)
     // Per ring it takes from (alloc, RX): the furthest tail any mark has announced, and the
     // last mark on its TX ring and on its free ring.
     uint32_t seen[2] = {0, 0};

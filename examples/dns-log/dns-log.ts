@@ -19,8 +19,9 @@
 //
 // counters(): queries, responses, malformed and its reasons, other oddities once they happen,
 // namesTracked, namesEvicted, qtype/<TYPE>, and the `topNames` names counted most, as
-// names/<name> in order of count. The region keeps 128 counters of 23 characters
-// (native/layout.h kNfCounters, kCounterName), so a name longer than 17 characters is shown as
+// names/<name> in order of count. The region keeps 128 counters an NF (native/layout.h
+// kNfCounters) and shows names of COUNTER_NAME_BYTES whole; this NF keeps its counter names to
+// 23 characters so the dashboard's columns stay narrow: a name longer than 17 characters is shown as
 // '~' and its last 16 (cdn.assets.example.net as names/~sets.example.net): its right end says
 // most of what it is, and names that end alike add up under the one shortened name.
 //
@@ -317,7 +318,7 @@ export class NameCounts {
 
 // ---- Publishing ------------------------------------------------------------------------------
 
-/** The region's room for an NF's counters (native/layout.h kNfCounters, kCounterName less its NUL). */
+/** The region's room for an NF's counters (native/layout.h kNfCounters), and this NF's names' (at most COUNTER_NAME_BYTES). */
 export const REGION_COUNTERS = 128
 export const COUNTER_NAME_LENGTH = 23
 export const NAME_PREFIX = 'names/'

@@ -1,15 +1,19 @@
 // The launcher: runs a chain. It creates the region, declares every endpoint, wires the
 // routes from the spec's links, starts the manager thread, starts each NF instance as its own
 // process (attached by prefix), attaches the ports here, and pumps them. It restarts an NF
-// that dies, gives up after too many restarts, and on stop drains what is in flight, flushes
-// the outputs, stops every process and removes the region.
+// that dies, gives up after too many restarts, applies a reload's new spec to the running
+// chain, and on stop drains what is in flight, flushes the outputs, stops every process and
+// removes the region.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { EventEmitter, once } from 'node:events'
 import { cpus } from 'node:os'
 import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { attach, layout, Manager, type Xio } from '../xio/index.ts'
+import { attach, countersByEndpoint, layout, Manager, type Xio } from '../xio/index.ts'
+import { removeStateSegments } from '../xio/state.ts'
 import { nfLabel, type Chain } from './spec.ts'
+import { parseReconfigured, type NfReconfigure, type NfReconfigured } from './nf-control.ts'
+import { bypassed, planReload, type ReloadPlan, type RouteChange } from './reload-plan.ts'
 import type { AfPacketPort as AfPacketSpec, GeneratorPort as GeneratorSpec, PcapPort as PcapSpec } from './spec-types.ts'
 import { LINKTYPE_ETHERNET, readPcap } from './pcap.ts'
 import type { Port } from './ports/port.ts'
@@ -40,17 +44,31 @@ export interface LaunchOptions {
   warn?: (message: string) => void
 }
 
-/** What an NF process runs (sent on its stdin): a built-in's kind, or a module's file, and the config. */
+/**
+ * What an NF process runs (sent on its stdin): its NF, or a placement group's NFs, the first
+ * being the endpoint it attaches as.
+ */
 export interface NfOrder {
+  members: NfMemberOrder[]
+}
+
+/** One NF of a process: a built-in's kind or a module's file, its config, and where its gates lead. */
+export interface NfMemberOrder {
+  name: string
   kind: string
   module?: string
   config: unknown
   /** What messages call it (nfLabel). */
   label: string
+  /** By gate: the member (index) it leads to in the same process, or -1 (through the manager). */
+  next: number[]
 }
 
 export interface NfInstanceProcess {
+  /** The endpoint it attaches as: its NF's, or its group's first member's. */
   endpoint: string
+  /** The endpoints whose NFs it runs: its own, or its group's. */
+  members: string[]
   /** Which instance of the endpoint (0 to instances - 1), the same across its restarts. */
   instance: number
   child: ChildProcess
@@ -58,13 +76,17 @@ export interface NfInstanceProcess {
   stderr: string
   /** It said `ready`: attached, and its NF accepted the config. */
   ready: boolean
+  /** Stopped on purpose (a reload removed it): not restarted when it exits. */
+  retired: boolean
+  /** Reloads' configs sent to it and not yet answered, by seq. */
+  awaiting: Map<number, (answer: NfReconfigured | null) => void>
 }
 
 export class ChainError extends Error {
   override name = 'ChainError'
 }
 
-/** Events: 'nf-exit' ({ endpoint, pid, code, signal, restarting }), 'fatal' (ChainError). */
+/** Events: 'nf-exit' ({ endpoint, pid, code, signal, restarting }), 'fatal' (ChainError), 'notice' (a line for the dashboard). */
 export class RunningChain extends EventEmitter {
   readonly ports = new Map<string, Port>()
   readonly instances: NfInstanceProcess[] = []
@@ -76,8 +98,18 @@ export class RunningChain extends EventEmitter {
   private pumping: Promise<void> | null = null
   private fatal: ChainError | null = null
 
-  private constructor(readonly chain: Chain, readonly manager: Manager, private readonly options: LaunchOptions) {
+  /** Reloads, one after another. */
+  private reloading: Promise<unknown> = Promise.resolve()
+  private reconfigureSeq = 0
+
+  /** The chain as it runs now: the spec it started with, or its last reload's. */
+  chain: Chain
+  /** The chain before the reload being applied. */
+  private previous: Chain
+
+  private constructor(chain: Chain, readonly manager: Manager, private readonly options: LaunchOptions) {
     super()
+    this.chain = this.previous = chain
   }
 
   get prefix(): string {
@@ -100,6 +132,7 @@ export class RunningChain extends EventEmitter {
       ringSize: spec.pool?.ringSize,
       chainFile: resolve(chain.file),
     })
+    removeStateSegments(manager.prefix)  // the prefix is ours now: a fresh chain's NFs start with fresh state
     const running = new RunningChain(chain, manager, options)
     try {
       for (const name of chain.endpoints.keys()) manager.declare(name)
@@ -122,21 +155,29 @@ export class RunningChain extends EventEmitter {
     return (all.length > 1 ? all.filter((c) => c !== managerCpu) : all).join(',')
   }
 
-  private async startNfs(managerCpu: number) {
+  /**
+   * Starts the NF processes of the chain (of the endpoints `only` picks, from instance
+   * `first(name)` on), one per instance of each NF or placement group, and waits until each is
+   * ready.
+   */
+  private async startNfs(managerCpu: number, only?: (name: string) => boolean, first: (name: string) => number = () => 0) {
+    const started: NfInstanceProcess[] = []
     for (const e of this.chain.endpoints.values()) {
-      if (e.isPort) continue
+      // A group starts with its first member (the others are started with it).
+      if (e.isPort || (only && !only(e.name)) || (e.group && this.chain.groups.get(e.group)![0] !== e.name)) continue
       const cpu = this.nfCpus(managerCpu, (e.spec as { cpu?: number[] }).cpu)
-      for (let i = 0; i < e.instances; i++) this.instances.push(this.spawnNf(e.name, i, cpu, 0))
+      for (let i = first(e.name); i < e.instances; i++) started.push(this.spawnNf(e.name, i, cpu, 0))
     }
+    this.instances.push(...started)
     const deadline = Date.now() + 20_000
-    while (!this.instances.every((p) => p.ready)) {
+    while (!started.every((p) => p.ready)) {
       if (this.fatal) throw this.fatal
-      const failed = this.instances.find((p) => p.child.exitCode !== null || p.child.signalCode !== null)
+      const failed = started.find((p) => p.child.exitCode !== null || p.child.signalCode !== null)
       if (failed) {
         if (!failed.child.stderr!.readableEnded) await once(failed.child.stderr!, 'end')
         throw new ChainError(`NF '${failed.endpoint}' exited with status ${failed.child.exitCode ?? failed.child.signalCode} while starting:\n${failed.stderr.trim()}`)
       }
-      if (Date.now() > deadline) throw new ChainError(`NFs did not start within 20 s: ${this.instances.filter((p) => !p.ready).map((p) => p.endpoint).join(', ')}`)
+      if (Date.now() > deadline) throw new ChainError(`NFs did not start within 20 s: ${started.filter((p) => !p.ready).map((p) => p.endpoint).join(', ')}`)
       await sleep(20)
     }
   }
@@ -147,15 +188,23 @@ export class RunningChain extends EventEmitter {
     const child = spawn(process.execPath, [...nodeArgs, nfProcessScript, this.chain.file, endpoint, this.prefix, cpu, clock, String(instance)], {
       stdio: ['pipe', 'pipe', 'pipe'],
     })
-    // Its NF and config, as checked here: the process need not read and check the spec again
+    // Its NFs and configs, as checked here: the process need not read and check the spec again
     // (compiling the chain schema alone took a restart 140 ms).
-    const e = this.chain.endpoints.get(endpoint)!
-    const order: NfOrder = { kind: e.kind, module: e.moduleFile, config: (e.spec as { config?: unknown }).config ?? {}, label: nfLabel(e) }
+    const order = this.orderOf(endpoint)
     child.stdin!.on('error', () => {})  // a process that died at once; its exit says why
-    child.stdin!.end(JSON.stringify(order))
-    const proc: NfInstanceProcess = { endpoint, instance, child, restarts, stderr: '', ready: false }
+    // One line; stdin stays open for reloads' configs (nf-control.ts).
+    child.stdin!.write(`${JSON.stringify(order)}\n`)
+    const members = order.members.map((m) => m.name)
+    const proc: NfInstanceProcess = { endpoint, members, instance, child, restarts, stderr: '', ready: false, retired: false, awaiting: new Map() }
+    let said = ''
     child.stdout!.on('data', (c: Buffer) => {
-      if (c.toString().includes('ready\n')) proc.ready = true
+      const lines = (said + c.toString()).split('\n')
+      said = lines.pop()!
+      for (const line of lines) {
+        if (line === 'ready') proc.ready = true
+        const answer = parseReconfigured(line)
+        if (answer) proc.awaiting.get(answer.seq)?.(answer)
+      }
     })
     let partial = ''
     child.stderr!.on('data', (c: Buffer) => {
@@ -172,12 +221,26 @@ export class RunningChain extends EventEmitter {
     return proc
   }
 
+  /** What the process attached as `endpoint` runs: its NF, or its group's, with where their gates lead. */
+  private orderOf(endpoint: string): NfOrder {
+    const e = this.chain.endpoints.get(endpoint)!
+    const names = e.group ? this.chain.groups.get(e.group)! : [endpoint]
+    return {
+      members: names.map((name) => {
+        const m = this.chain.endpoints.get(name)!
+        const next = m.gates.map((_, gate) => names.indexOf(this.chain.links.find((l) => l.from === name && l.gateIndex === gate)?.to ?? ''))
+        return { name, kind: m.kind, module: m.moduleFile, config: (m.spec as { config?: unknown }).config ?? {}, label: nfLabel(m), next }
+      }),
+    }
+  }
+
   private onNfExit(proc: NfInstanceProcess, cpu: string, code: number | null, signal: NodeJS.Signals | null) {
-    if (this.closing) return
+    // A reload waiting for its answer: the restarted process starts on the chain's new config.
+    for (const answered of proc.awaiting.values()) answered(null)
+    if (this.closing || proc.retired) return
     const limit = this.options.maxRestarts ?? 5
     const restarting = proc.restarts < limit
     this.emit('nf-exit', { endpoint: proc.endpoint, pid: proc.child.pid, code, signal, restarting, stderr: proc.stderr })
-    const index = this.instances.indexOf(proc)
     if (!restarting) {
       this.fatal = new ChainError(
         `NF '${proc.endpoint}' exited ${limit + 1} times (last: ${signal ?? `status ${code}`}); stopping the chain.\n${proc.stderr.trim()}`,
@@ -187,13 +250,14 @@ export class RunningChain extends EventEmitter {
     }
     // A short pause, so a crash loop does not spin.
     setTimeout(() => {
-      if (!this.closing && index >= 0) this.instances[index] = this.spawnNf(proc.endpoint, proc.instance, cpu, proc.restarts + 1)
+      const index = this.instances.indexOf(proc)  // looked up now: a reload may have stopped others meanwhile
+      if (!this.closing && !proc.retired && index >= 0) this.instances[index] = this.spawnNf(proc.endpoint, proc.instance, cpu, proc.restarts + 1)
     }, 200)
   }
 
-  private async attachPorts() {
+  private async attachPorts(only?: (name: string) => boolean) {
     for (const e of this.chain.endpoints.values()) {
-      if (!e.isPort) continue
+      if (!e.isPort || e.kind === 'service' || (only && !only(e.name))) continue  // an application attaches to a service itself
       const xio = await attach({ prefix: this.prefix, name: e.name })
       this.ports.set(e.name, await this.makePort(e.name, e.spec as { kind: string }, xio))
     }
@@ -312,6 +376,154 @@ export class RunningChain extends EventEmitter {
     }
   }
 
+  /**
+   * Applies a new spec to the running chain (`xio-chain reload`, SIGHUP to run), one reload at
+   * a time: new endpoints start and are wired before anything sends to them; changed NF
+   * configs are taken live; every rewired gate changes at once; removed endpoints are unwired,
+   * drained, and stopped. Throws ReloadRefused (before changing anything) for what only a
+   * restart can change.
+   */
+  reload(next: Chain): Promise<ReloadPlan> {
+    const applied = this.reloading.then(() => this.applyReload(next))
+    this.reloading = applied.catch(() => {})
+    return applied
+  }
+
+  private async applyReload(next: Chain): Promise<ReloadPlan> {
+    if (this.closing) throw new ChainError('the chain is stopping')
+    const plan = planReload(this.chain, next)
+    const routesOf = (names: string[], chain: Chain, into = false): RouteChange[] =>
+      chain.links.filter((l) => names.includes(into ? l.to : l.from)).map((l) => ({ from: l.from, gate: l.gateIndex, to: l.to }))
+    // What is replaced leaves first: unwired, drained and stopped, under its old spec.
+    if (plan.replaced.length) {
+      this.manager.routes(routesOf(plan.replaced, this.chain, true).map((r) => ({ ...r, to: null })))
+      await this.retire(plan.replaced)
+    }
+    this.previous = this.chain
+    this.chain = next  // from here on, what starts (or restarts) runs the new spec
+    // New endpoints come up wired on their way out, before anything is wired to them.
+    const starting = [...plan.added, ...plan.replaced]
+    for (const name of plan.added) this.manager.declare(name)
+    this.manager.routes(routesOf(starting, next))
+    const managerCpu = next.spec.manager?.cpu ?? 0
+    await this.startNfs(managerCpu, (name) => starting.includes(name))
+    await this.attachPorts((name) => starting.includes(name))
+    // An NF that refuses its new config (what validate could not see) runs on as it was; the
+    // rest of the reload goes on, and the refusal is reported at its end.
+    const refusals: string[] = []
+    const reconfigureAll = (names: string[]) =>
+      Promise.all(names.flatMap((name) => this.instancesOf(name).map((p) => this.reconfigure(p, name, next).catch((e: Error) => void refusals.push(e.message)))))
+    await reconfigureAll(plan.reconfigured)
+    const grown = new Map(plan.rescaled.filter((r) => r.to > r.from).map((r) => [r.name, r.from]))
+    if (grown.size) await this.startNfs(managerCpu, (name) => grown.has(name), (name) => grown.get(name)!)
+    // A gate that will skip endpoints it led through is held shut until they have passed on
+    // what they had, so no flow's newer packets overtake its older ones.
+    const old = this.previous
+    const shortcuts = plan.routes.map((r) => ({ gate: r, skipped: bypassed(old, next, r) })).filter((s) => s.skipped.length)
+    // The new wiring, all at once: into new and replaced endpoints, and around removed ones
+    // (the paused gates among them open again, whatever happened while they waited).
+    const wiring = [...plan.routes, ...routesOf(plan.replaced, next, true).filter((r) => !plan.replaced.includes(r.from))]
+    try {
+      if (shortcuts.length) {
+        this.manager.pause(shortcuts.map((s) => s.gate))
+        await this.passedOn([...new Set(shortcuts.flatMap((s) => s.skipped))])
+      }
+    } finally {
+      this.manager.routes(wiring)
+    }
+    await reconfigureAll(plan.rewired)
+    await this.retire(plan.removed)
+    this.manager.routes(plan.removed.flatMap((name) => this.chainGatesOf(name)))
+    for (const r of plan.rescaled) if (r.to < r.from) await this.stopInstances(this.instancesOf(r.name).filter((p) => p.instance >= r.to))
+    if (refusals.length) throw new ChainError(`the rest of the reload is in force, but:\n${refusals.join('\n')}`)
+    return plan
+  }
+
+  /**
+   * Waits until the endpoints (in path order) have taken in what was on its way to them when
+   * their senders were paused, and passed it on. Gives up after 2 s (an NF that stopped taking
+   * packets), saying that order may not hold.
+   */
+  private async passedOn(names: string[]): Promise<void> {
+    const deadline = Date.now() + 2000
+    const slotsOf = (name: string) => this.manager.snapshot().slots.filter((x) => x.state === 'active' && x.name === name)
+    const sum = (name: string, ring: 'rx' | 'tx', field: 'enqueued' | 'dequeued') => slotsOf(name).reduce((n, x) => n + x.rings[ring][field], 0)
+    await sleep(5)  // what the manager held for them before the pause is delivered within a poll
+    for (const name of names) {
+      const arrived = sum(name, 'rx', 'enqueued')
+      while (sum(name, 'rx', 'dequeued') < arrived && Date.now() < deadline) await sleep(2)
+      // Taken in; now out: its TX ring empty twice over, so a burst it was deciding is sent too.
+      for (let empty = 0; empty < 2 && Date.now() < deadline; await sleep(5)) empty = sum(name, 'tx', 'enqueued') === sum(name, 'tx', 'dequeued') ? empty + 1 : 0
+    }
+    if (Date.now() >= deadline) this.warn(`reload: ${names.join(', ')} did not pass on what they had within 2 s; packets of their flows may arrive out of order`)
+  }
+
+  /** The processes running the endpoint's NF (alone, or in its group's). */
+  private instancesOf(name: string): NfInstanceProcess[] {
+    return this.instances.filter((p) => p.members.includes(name) && !p.retired)
+  }
+
+  /** Every gate of an endpoint, unwired. */
+  private chainGatesOf(name: string): RouteChange[] {
+    return Array.from({ length: layout.maxGates }, (_, gate) => ({ from: name, gate, to: null }))
+  }
+
+  /** Sends an NF process the new config of one of its NFs and waits until it runs on it (or restarted on it). */
+  private async reconfigure(proc: NfInstanceProcess, member: string, next: Chain): Promise<void> {
+    const e = next.endpoints.get(member)!
+    const order: NfReconfigure = { seq: ++this.reconfigureSeq, member, config: (e.spec as { config?: unknown }).config ?? {} }
+    const answer = await new Promise<NfReconfigured | null>((resolve) => {
+      const timer = setTimeout(() => resolve({ seq: order.seq, ok: false, message: 'no answer within 10 s (an NF that holds packets takes a new config once it holds none)' }), 10_000)
+      proc.awaiting.set(order.seq, (a) => {
+        clearTimeout(timer)
+        proc.awaiting.delete(order.seq)
+        resolve(a)
+      })
+      proc.child.stdin!.write(`${JSON.stringify(order)}\n`)
+    })
+    if (answer && !answer.ok)
+      throw new ChainError(`${next.file}: /endpoints/${member}/config${answer.path ?? ''}: instance ${proc.instance} kept its old config: ${answer.message}`)
+  }
+
+  /**
+   * Stops endpoints nothing routes to any more, once what is on its way to them has arrived and
+   * been passed on: their RX rings empty and no packet in for a while.
+   */
+  private async retire(names: string[]): Promise<void> {
+    const ports = names.map((n) => this.ports.get(n)).filter((p): p is Port => p !== undefined)
+    for (const port of ports) port.stopSources()
+    const received = () => this.manager.snapshot().slots.filter((x) => x.state === 'active' && names.includes(x.name))
+    const deadline = Date.now() + 5000
+    let before = -1
+    for (let quiet = 0; quiet < 5 && Date.now() < deadline; await sleep(10)) {
+      const slots = received()
+      const total = slots.reduce((n, x) => n + x.route.rxPackets, 0)
+      quiet = slots.every((x) => x.rings.rx.used === 0) && total === before ? quiet + 1 : 0
+      before = total
+    }
+    const left = received().reduce((n, x) => n + x.rings.rx.used, 0)
+    if (left) this.warn(`${names.join(', ')}: ${left} packets still waiting after 5 s are dropped as they stop`)
+    for (const port of ports) {
+      this.ports.delete(port.name)
+      port.close()
+    }
+    await this.stopInstances(this.instances.filter((p) => p.members.some((m) => names.includes(m)) && !p.retired))
+  }
+
+  /** Stops NF instances for good: each finishes its burst, passes it on, and leaves. */
+  private async stopInstances(procs: NfInstanceProcess[]): Promise<void> {
+    const exits = procs.map((p) => {
+      p.retired = true
+      const exited = p.child.exitCode !== null || p.child.signalCode !== null ? Promise.resolve() : once(p.child, 'exit')
+      p.child.kill('SIGTERM')
+      return exited
+    })
+    const killTimer = setTimeout(() => procs.forEach((p) => p.child.kill('SIGKILL')), 5000)
+    await Promise.all(exits)
+    clearTimeout(killTimer)
+    for (const p of procs) this.instances.splice(this.instances.indexOf(p), 1)
+  }
+
   get failure(): ChainError | null {
     return this.fatal
   }
@@ -334,9 +546,11 @@ export class RunningChain extends EventEmitter {
     await Promise.all(exits)
     clearTimeout(killTimer)
     for (const { slot, name } of nfSlots) {
-      const total = this.finalNfCounters.get(name) ?? {}
-      for (const [counter, value] of Object.entries(this.manager.region.nfCounters(slot))) total[counter] = (total[counter] ?? 0) + value
-      this.finalNfCounters.set(name, total)
+      for (const [endpoint, counters] of countersByEndpoint(name, this.manager.region.nfCounters(slot))) {
+        const total = this.finalNfCounters.get(endpoint) ?? {}
+        for (const [counter, value] of Object.entries(counters)) total[counter] = (total[counter] ?? 0) + value
+        this.finalNfCounters.set(endpoint, total)
+      }
     }
     await this.drain(500)
     this.stopping = true
@@ -352,6 +566,7 @@ export class RunningChain extends EventEmitter {
       }
     }
     this.manager.close()
+    removeStateSegments(this.prefix)  // the NFs' state goes with the chain
     if (failure) throw failure
   }
 }

@@ -1,20 +1,37 @@
 // The entry point of one NF instance: `node --import tsx nf-process.ts <spec> <endpoint> <prefix> [cpus] [wall|packets] [instance]`,
-// with its order on stdin (NfOrder: its NF and config, as the launcher checked them). The
-// launcher starts one per instance. It builds the NF, attaches by prefix, says `ready` on
-// stdout once the NF accepted its config, and runs until SIGTERM (or until the manager is
-// gone), then detaches so the manager takes back anything it still holds.
-import { text } from 'node:stream/consumers'
-import { attach, createNF, runNF, setAffinity, XioError, type CreatedNF } from '../xio/index.ts'
+// with its order on stdin (NfOrder, one line: its NF and config, as the launcher checked them;
+// a placement group's process gets each of its members'). The launcher starts one per
+// instance. It builds the NFs, attaches by prefix (a group's as its first member, serving the
+// others too), says `ready` on stdout once every NF accepted its config, and runs until
+// SIGTERM (or until the manager is gone), then detaches so the manager takes back anything it
+// still holds. Each later line on stdin is a reload's new config for one of its NFs
+// (NfReconfigure), answered on stdout once in force or refused.
+import { createInterface } from 'node:readline'
+import { attach, createNF, runNFs, setAffinity, XioError, type PendingConfig, type RunMember } from '../xio/index.ts'
 import { NFConfigError, type NFModule } from '../xio/nf-types.ts'
 import { builtinNFs } from '../nfs/index.ts'
 import { importNfModule } from './nf-modules.ts'
 import type { NfOrder } from './launcher.ts'
+import { reconfigureReply, type NfReconfigure } from './nf-control.ts'
 
 const [specFile, name, prefix, cpus, clock, instance] = process.argv.slice(2)
 if (cpus) setAffinity(cpus.split(',').map(Number))
-const order = JSON.parse(await text(process.stdin)) as NfOrder
-const nf: NFModule<unknown> = order.module ? await importNfModule(order.module) : builtinNFs[order.kind]
-if (!nf) throw new Error(`${specFile}: no NF of kind '${order.kind}'`)
+const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]()
+const order = JSON.parse((await lines.next()).value) as NfOrder
+// Reloads' configs, taken by the NFs between two bursts, in the order they came.
+const reconfigures: PendingConfig[] = []
+void (async () => {
+  for (let line = await lines.next(); !line.done; line = await lines.next()) {
+    const { seq, member, config } = JSON.parse(line.value) as NfReconfigure
+    reconfigures.push({ member, config, done: (error) => process.stdout.write(reconfigureReply(seq, error)) })
+  }
+})()
+const nfs: NFModule<unknown>[] = []
+for (const m of order.members) {
+  const nf = m.module ? await importNfModule(m.module) : builtinNFs[m.kind]
+  if (!nf) throw new Error(`${specFile}: /endpoints/${m.name}: no NF of kind '${m.kind}'`)
+  nfs.push(nf)
+}
 
 let stopping = false
 process.on('SIGTERM', () => (stopping = true))
@@ -22,28 +39,44 @@ process.on('SIGTERM', () => (stopping = true))
 // then sending SIGTERM here, so an NF must not leave with packets still on their way to it.
 process.on('SIGINT', () => {})
 
-const xio = await attach({ prefix, name, instance: instance === undefined ? undefined : Number(instance) })
-let created: CreatedNF | undefined
+const xio = await attach({
+  prefix,
+  name,
+  instance: instance === undefined ? undefined : Number(instance),
+  also: order.members.slice(1).map((m) => m.name),
+})
+const members: RunMember[] = []
+let creating = order.members[0]
 try {
-  created = createNF(xio, nf, order.config, clock === 'packets' ? 'packets' : 'wall')
+  for (const [i, m] of order.members.entries()) {
+    creating = m
+    const as = { id: xio.endpointId(m.name), name: m.name }
+    members.push({ nf: createNF(xio, nfs[i], m.config, clock === 'packets' ? 'packets' : 'wall', as), name: m.name, service: as.id, next: Int32Array.from(m.next) })
+  }
   // The launcher counts an instance as started only once its config has been accepted.
   process.stdout.write('ready\n')
-  await runNF(xio, created, { stopping: () => stopping || !xio.managerAlive(), name })
+  await runNFs(xio, members, {
+    stopping: () => stopping || !xio.managerAlive(),
+    name,
+    nextConfig: () => reconfigures.shift(),
+    retry: (pending) => reconfigures.unshift(pending),
+  })
 } catch (e) {
   if (e instanceof XioError && e.code === 'FAULTED') {
     // Cut off by the manager for a stray write into its own rings: leave, to be restarted.
     process.stderr.write(`${name}: ${e.message}\n`)
     process.exitCode = 3
   } else if (e instanceof NFConfigError) {
-    process.stderr.write(`${specFile}: /endpoints/${name}/config${e.path}: ${e.message.slice(e.path.length + 2)}\n`)
+    process.stderr.write(`${specFile}: /endpoints/${creating.name}/config${e.path}: ${e.message.slice(e.path.length + 2)}\n`)
     process.exitCode = 2
   } else {
-    if (!created) {
+    if (members.length < order.members.length) {
       // create() threw what validate did not see it throw: the NF's own bug, named in one line.
-      process.stderr.write(`${specFile}: /endpoints/${name}: ${order.label}: create() threw ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}\n`)
+      process.stderr.write(`${specFile}: /endpoints/${creating.name}: ${creating.label}: create() threw ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}\n`)
       process.exitCode = 2
     } else throw e
   }
 } finally {
   xio.detach()
+  process.stdin.destroy()  // the launcher keeps it open for reloads; the process leaves now
 }

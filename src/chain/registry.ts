@@ -4,7 +4,8 @@ import { builtinNFs } from '../nfs/index.ts'
 
 export const nfs = builtinNFs
 
-export const portKinds = ['pcap', 'afpacket', 'generator', 'sink'] as const
+// A service is no port the chain runs: an application process attaches to it (src/net).
+export const portKinds = ['pcap', 'afpacket', 'generator', 'sink', 'service'] as const
 export type PortKind = (typeof portKinds)[number]
 
 /** Every port sends what it brings in out of its one gate. */

@@ -47,8 +47,10 @@ export function schemaProblems(errors: ErrorObject[]): Problem[] {
     let message = e.message ?? 'is invalid'
     if (e.keyword === 'additionalProperties') {
       const extra = (e.params as { additionalProperty: string }).additionalProperty
+      message = extra === 'group' && /^\/endpoints\/[^/]+$/.test(path)
+        ? 'only NFs run in a placement group; a port runs in the launcher\'s process'
+        : `unknown field '${extra}'`
       path = `${path}/${extra}`
-      message = `unknown field '${extra}'`
     } else if (e.keyword === 'required') {
       const missing = (e.params as { missingProperty: string }).missingProperty
       path = `${path}/${missing}`

@@ -4,7 +4,8 @@
  * This interface was referenced by `ChainSpec`'s JSON-Schema
  * via the `definition` "Endpoint".
  */
-export type Endpoint = NfEndpoint | ModuleEndpoint | PcapPort | AfPacketPort | GeneratorPort | SinkPort;
+export type Endpoint =
+  NfEndpoint | ModuleEndpoint | PcapPort | AfPacketPort | GeneratorPort | SinkPort | ServiceEndpoint;
 /**
  * Processes running this NF; flows are spread over them by flow hash.
  *
@@ -21,6 +22,13 @@ export type Instances = number;
  * via the `definition` "Cpu".
  */
 export type Cpu = [number, ...number[]];
+/**
+ * A placement group: the NFs that name it run in one process per instance, run to completion (BESS, VPP style): a link between two of them is a call, with no ring and no pass through the manager. Its members must be linked to one another and have the same instances; the CPUs of its first. Without one, each NF runs in its own processes (isolation).
+ *
+ * This interface was referenced by `ChainSpec`'s JSON-Schema
+ * via the `definition` "Group".
+ */
+export type Group = string;
 /**
  * An IPv4 address (a /32) or prefix "a.b.c.d/n". The NFs refuse host bits set below the prefix ("10.0.0.5/8" is more often a typo than a wish).
  *
@@ -105,6 +113,7 @@ export interface NfEndpoint {
   kind: string;
   instances?: Instances;
   cpu?: Cpu;
+  group?: Group;
   /**
    * The NF's config, as its own schema says.
    */
@@ -126,6 +135,7 @@ export interface ModuleEndpoint {
   module: string;
   instances?: Instances;
   cpu?: Cpu;
+  group?: Group;
   /**
    * The module's config, as its own schema says.
    */
@@ -227,6 +237,10 @@ export interface GeneratorPort {
    * Default 80.
    */
   dstPort?: number;
+  /**
+   * Number each flow's packets 0, 1, 2… in the IPv4 identification field (wrapping at 65536; the header checksum kept right), as pktgen and trafgen do, so a capture at the far end shows any packet lost or reordered. Default false.
+   */
+  sequence?: boolean;
 }
 /**
  * Counts what reaches it and frees it.
@@ -236,4 +250,13 @@ export interface GeneratorPort {
  */
 export interface SinkPort {
   kind: "sink";
+}
+/**
+ * A name an application process attaches to itself (xio-chain/net: sockets and HTTP over the rings); the chain declares it and starts nothing. One process at a time may attach to a service that dials out.
+ *
+ * This interface was referenced by `ChainSpec`'s JSON-Schema
+ * via the `definition` "ServiceEndpoint".
+ */
+export interface ServiceEndpoint {
+  kind: "service";
 }

@@ -36,6 +36,8 @@ export interface ChainEndpoint {
   nf?: NFModule<any>
   /** The file of the module a "nf" endpoint names, resolved from the spec's folder. */
   moduleFile?: string
+  /** The placement group it runs in, if any (its members share one process per instance). */
+  group?: string
 }
 
 /** An NF module a spec names, imported, and the file it came from. */
@@ -60,6 +62,8 @@ export interface Chain {
   spec: ChainSpec
   endpoints: Map<string, ChainEndpoint>
   links: ChainLink[]
+  /** Placement groups: each group's members, in the spec's order (the first names the process). */
+  groups: Map<string, string[]>
   /** What the NFs said of their configs that is allowed but likely not meant. */
   warnings: Problem[]
 }
@@ -173,7 +177,8 @@ export function checkChain(file: string, json: unknown, options: CheckOptions = 
     const nf = isPort ? undefined : e.kind === 'nf' ? loaded?.nf : nfs[e.kind]
     if (!isPort && !nf) problems.push({ path: `/endpoints/${name}/module`, message: 'not loaded (a spec with NF modules is read with loadChain)' })
     const instances = isPort ? 1 : ((e as { instances?: number }).instances ?? 1)
-    endpoints.set(name, { name, kind: e.kind, isPort, gates: isPort ? PORT_GATES : (nf?.gates ?? []), instances, spec: e, nf, moduleFile: loaded?.file })
+    const group = isPort ? undefined : (e as { group?: string }).group
+    endpoints.set(name, { name, kind: e.kind, isPort, gates: isPort ? PORT_GATES : (nf?.gates ?? []), instances, spec: e, nf, moduleFile: loaded?.file, group })
     // A built-in's config is checked by the chain schema itself; a module's by its own.
     if (e.kind === 'nf' && nf?.config) {
       const v = moduleValidator(nf.config, file, name)
@@ -201,16 +206,48 @@ export function checkChain(file: string, json: unknown, options: CheckOptions = 
   const slots = [...endpoints.values()].reduce((n, e) => n + e.instances, 0)
   if (slots > MAX_ENDPOINT_PROCESSES)
     problems.push({ path: '/endpoints', message: `${slots} endpoints and NF instances in all; a chain holds at most ${MAX_ENDPOINT_PROCESSES}` })
+  const groups = new Map<string, string[]>()
+  for (const e of endpoints.values()) if (e.group) groups.set(e.group, [...(groups.get(e.group) ?? []), e.name])
+  if (!problems.length) problems.push(...groupProblems(groups, endpoints, links))
   if (!problems.length) problems.push(...reachability(endpoints, links))
   const warnings: Problem[] = []
   if (!problems.length && options.nfConfigs !== false) problems.push(...nfConfigProblems(endpoints, links, warnings))
   if (problems.length) throw new SpecError(file, problems)
   const name = spec.name ?? basename(file).replace(/\.json$/, '')
-  return { file, dir: dirname(resolve(file)), name, prefix: spec.prefix ?? name.replace(/[^A-Za-z0-9_.-]/g, '-'), spec, endpoints, links, warnings }
+  return { file, dir: dirname(resolve(file)), name, prefix: spec.prefix ?? name.replace(/[^A-Za-z0-9_.-]/g, '-'), spec, endpoints, links, groups, warnings }
+}
+
+/**
+ * A group runs as one process per instance, so its members must be one piece (each linked to
+ * another, either way) and have as many instances as each other.
+ */
+function groupProblems(groups: Map<string, string[]>, endpoints: Map<string, ChainEndpoint>, links: ChainLink[]): Problem[] {
+  const problems: Problem[] = []
+  for (const [group, members] of groups) {
+    const first = endpoints.get(members[0])!
+    for (const name of members.slice(1)) {
+      const e = endpoints.get(name)!
+      if (e.instances !== first.instances)
+        problems.push({ path: `/endpoints/${name}/instances`, message: `${e.instances}, but '${first.name}' of group '${group}' has ${first.instances}: a group runs as one process per instance, so its members have the same instances` })
+    }
+    // One piece: every member reached from the first over links between members, either way.
+    const reached = new Set([members[0]])
+    for (const name of reached)
+      for (const l of links)
+        if (members.includes(l.from) && members.includes(l.to) && (l.from === name || l.to === name)) reached.add(l.from === name ? l.to : l.from)
+    const apart = members.filter((m) => !reached.has(m))
+    if (apart.length)
+      problems.push({
+        path: `/endpoints/${apart[0]}/group`,
+        message: `'${apart.join("', '")}' ${apart.length > 1 ? 'are' : 'is'} not linked to the rest of group '${group}' (${[...reached].join(', ')}): a group's members pass packets to one another, so they must be linked`,
+      })
+  }
+  return problems
 }
 
 function isSource(e: ChainEndpoint): boolean {
-  return e.kind === 'generator' || e.kind === 'afpacket' || (e.kind === 'pcap' && (e.spec as { input?: string }).input !== undefined)
+  // A service's application sends by name (xio-chain/net), links or none: its own source and exit.
+  return e.kind === 'service' || e.kind === 'generator' || e.kind === 'afpacket' || (e.kind === 'pcap' && (e.spec as { input?: string }).input !== undefined)
 }
 
 // Packets start at source ports and leave at ports; every NF must lie on such a path.

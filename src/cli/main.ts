@@ -12,6 +12,8 @@ import { captureCommand } from './capture.ts'
 import { traceCommand } from './trace.ts'
 import { LabError, labDown, labUp } from './lab.ts'
 import { ScaffoldError, scaffoldNf } from './scaffold.ts'
+import { NoChain, sendControl, serveControl, type ControlAnswer } from './control.ts'
+import { describePlan, ReloadRefused } from '../chain/reload-plan.ts'
 import { chainSource, describeExit, observerSource } from '../tui/sources.ts'
 
 /** `<endpoint>=<file>` pairs, each naming a pcap port of the chain. */
@@ -55,6 +57,10 @@ async function run(spec: string, options: { duration?: number; tui: boolean; pre
     stop = true
   })
   const running = await RunningChain.start(chain, { prefix: options.prefix, maxRestarts: options.maxRestarts })
+  const control = await serveControl(running.prefix, (request) => reloadRunning(running, request.reload)).catch((e: Error) => {
+    process.stderr.write(`warning: reloads cannot reach this chain: ${e.message}\n`)
+    return undefined
+  })
   const metricsServer = listen && (await serveMetrics(new ChainMetrics(() => running.manager.snapshot()), listen).catch(async (e: Error) => {
     await running.stop()
     throw new UsageError(`--metrics ${options.metrics}: ${e.message}`)
@@ -62,6 +68,14 @@ async function run(spec: string, options: { duration?: number; tui: boolean; pre
   const dashboard = options.tui && process.stdout.isTTY === true
   // The dashboard shows NF exits itself and prints them when it closes; stderr would tear its screen.
   if (!dashboard) running.on('nf-exit', (e) => process.stderr.write(`${describeExit(e)}\n`))
+  // SIGHUP, as daemons take it: read the spec file again and apply what changed.
+  const specFile = resolve(spec)
+  process.on('SIGHUP', async () => {
+    const answer = await reloadRunning(running, specFile)
+    const said = answer.ok ? answer.changes.map((c) => `reload: ${c}`) : [`reload refused: ${answer.error}`]
+    if (dashboard) running.emit('notice', said.join('; '))
+    else process.stderr.write(`${said.join('\n')}\n`)
+  })
   const pumping = running.pump()
   const started = Date.now()
   const deadline = options.duration === undefined ? Infinity : started + options.duration * 1000
@@ -83,10 +97,40 @@ async function run(spec: string, options: { duration?: number; tui: boolean; pre
     }
   }
   metricsServer?.close()
+  control?.close()
   await running.stop()
   await pumping
   if (running.failure) throw running.failure
   for (const [name, port] of running.ports) process.stdout.write(`${name}: ${JSON.stringify(port.stats())}\n`)
+}
+
+/** Applies the spec in `file` to the running chain: what changed, or why nothing did. */
+async function reloadRunning(running: RunningChain, file: string): Promise<ControlAnswer> {
+  try {
+    const next = await loadChain(file)
+    checkInputs(next)
+    return { ok: true, changes: describePlan(await running.reload(next)) }
+  } catch (e) {
+    if (e instanceof ReloadRefused) return { ok: false, error: `${file}: ${e.message}` }
+    if (e instanceof SpecError || e instanceof ChainError || e instanceof PcapError || e instanceof XioError) return { ok: false, error: e.message }
+    throw e
+  }
+}
+
+/** `xio-chain reload`: checks the spec here (as validate does), then has the running chain apply it. */
+async function reload(spec: string, prefixOption?: string) {
+  const chain = await loadChain(spec)
+  checkInputs(chain)
+  const prefix = prefixOption ?? chain.prefix
+  let answer: ControlAnswer
+  try {
+    answer = await sendControl(prefix, { reload: resolve(spec) })
+  } catch (e) {
+    if (e instanceof NoChain) throw new UsageError(e.message)
+    throw e
+  }
+  if (!answer.ok) throw new UsageError(answer.error)
+  process.stdout.write(`${spec}: applied to the chain on prefix '${prefix}'\n${answer.changes.map((c) => `  ${c}`).join('\n')}\n`)
 }
 
 async function replay(spec: string, options: { input?: string[]; output?: string[]; json: boolean; prefix?: string }) {
@@ -115,7 +159,8 @@ async function replay(spec: string, options: { input?: string[]; output?: string
       e.noRoute += s.route.noRoute
     }
     for (const [name, port] of running.ports) Object.assign(endpoints[name] ?? {}, port.stats())
-    for (const [name, counters] of running.finalNfCounters) if (endpoints[name]) Object.assign(endpoints[name], { counters })
+    // A placement group's members other than its first have no slot of their own: their NF counters are theirs all the same.
+    for (const [name, counters] of running.finalNfCounters) Object.assign((endpoints[name] ??= {}), { counters })
     if (options.json) process.stdout.write(JSON.stringify({ chain: chain.name, endpoints }, null, 2) + '\n')
     else for (const [name, e] of Object.entries(endpoints)) process.stdout.write(`${name.padEnd(12)} ${JSON.stringify(e)}\n`)
   } catch (e) {
@@ -234,6 +279,16 @@ const cli = yargs(hideBin(process.argv))
     },
   )
   .command(
+    'reload <spec>',
+    'Apply a changed spec to a running chain without stopping it (or send SIGHUP to its run)',
+    (y) =>
+      y
+        .positional('spec', { type: 'string', demandOption: true, describe: 'the chain spec as it should be now' })
+        .option('prefix', { type: 'string', describe: 'the running chain\'s prefix (default: from the spec)' })
+        .example('$0 reload chains/fw-nat.json', 'new firewall rules and NAT forwards, live; connections and mappings kept'),
+    (a) => reload(a.spec, a.prefix),
+  )
+  .command(
     'top',
     'Watch a running chain from another terminal (read-only)',
     (y) => y.option('prefix', { type: 'string', demandOption: true, describe: 'the running chain\'s prefix' }).example('$0 top --prefix fw-nat', ''),
@@ -334,7 +389,7 @@ const cli = yargs(hideBin(process.argv))
         `next: npm install --save-dev tsx (for TypeScript), node --import tsx --test ${a.name}.test.ts, xio-chain run chain.json (in ${a.dir ?? a.name})\n`)
     },
   )
-  .demandCommand(1, 'name a command: run, replay, validate, top, capture, trace, stats, metrics, clean, lab or new')
+  .demandCommand(1, 'name a command: run, reload, replay, validate, top, capture, trace, stats, metrics, clean, lab or new')
   .epilog(
     'A chain spec is JSON: endpoints (NFs and ports) and links between them, checked against chains/chain.schema.json ' +
       '(point "$schema" at it for editor completion). The bundled chains in chains/ are examples; the README explains each.',

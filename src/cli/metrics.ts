@@ -6,8 +6,9 @@
 // waits for it.
 import { createServer, type Server } from 'node:http'
 import { Counter, Gauge, Registry } from 'prom-client'
-import type { RegionSnapshot, RingName, SlotSnapshot } from '../xio/index.ts'
+import type { RegionSnapshot, RingName, RouteCounts, SlotSnapshot } from '../xio/index.ts'
 import { DROP_REASON } from '../xio/nf-types.ts'
+import { countersByEndpoint } from '../xio/group-counters.ts'
 
 type Labels = Record<string, string | number>
 type Metric = Counter<string> | Gauge<string>
@@ -37,6 +38,19 @@ export class ChainMetrics {
     endpoint('sleeps_total', 'Times the endpoint slept waiting for packets.', (s) => s.endpoint.sleeps)
     endpoint('up', 'Whether the manager serves the endpoint (0: detaching or cut off for a fault).', (s) => (s.state === 'active' ? 1 : 0), 'gauge')
 
+    // The same per endpoint over all its instances, past ones included: no reset when an NF
+    // restarts, so rate() over them needs no reset handling and sums stay exact.
+    const services = () => this.snapshot!.services
+    const service = (name: string, help: string, value: (t: RouteCounts) => number) =>
+      this.family('counter', `xio_service_${name}`, `${help} Over every instance the endpoint has had.`, ['endpoint'], () => services().map((x) => [{ endpoint: x.name }, value(x.totals)]))
+    service('rx_packets_total', 'Packets the manager delivered to the endpoint.', (t) => t.rxPackets)
+    service('tx_packets_total', 'Packets the endpoint sent on.', (t) => t.txPackets)
+    service('dropped_total', 'Packets the endpoint asked to drop.', (t) => t.dropped)
+    service('no_route_total', 'Packets the endpoint sent that had nowhere to go.', (t) => t.noRoute)
+    service('invalid_total', 'Descriptors of the endpoint refused as not its own or over-long.', (t) => t.invalid)
+    service('reclaimed_total', 'Buffers taken back from its instances that left or died.', (t) => t.reclaimed)
+    this.family('counter', 'xio_service_deaths_total', 'Instances of the endpoint that died without detaching.', ['endpoint'], () => services().map((x) => [{ endpoint: x.name }, x.deaths]))
+
     const ringNames: RingName[] = ['rx', 'tx', 'alloc', 'free']
     const ring = (name: string, help: string, value: (s: SlotSnapshot, r: RingName) => number, type: 'counter' | 'gauge') =>
       this.family(type, `xio_ring_${name}`, help, ['endpoint', 'instance', 'slot', 'ring'], () =>
@@ -47,11 +61,14 @@ export class ChainMetrics {
     ring('enqueued_total', 'Descriptors put on the ring.', (s, r) => s.rings[r].enqueued, 'counter')
     ring('refused_total', 'Descriptors offered to the full ring and refused: backpressure, the sender keeps and retries them.', (s, r) => s.rings[r].refused, 'counter')
 
+    // A placement group's slot holds each member's counters: each goes to its own endpoint.
     const nfCounters = (drops: boolean) => () =>
       slots().flatMap((s) =>
-        Object.entries(s.nf)
-          .filter(([name]) => name.startsWith(DROP_REASON) === drops)
-          .map(([name, value]): [Labels, number] => [{ ...perSlot(s), [drops ? 'reason' : 'name']: drops ? name.slice(DROP_REASON.length) : name }, value]),
+        [...countersByEndpoint(s.name, s.nf)].flatMap(([endpoint, counters]) =>
+          Object.entries(counters)
+            .filter(([name]) => name.startsWith(DROP_REASON) === drops)
+            .map(([name, value]): [Labels, number] => [{ ...perSlot(s), endpoint, [drops ? 'reason' : 'name']: drops ? name.slice(DROP_REASON.length) : name }, value]),
+        ),
       )
     this.family('counter', 'xio_nf_drops_total', 'Packets the NF dropped, by its reason.', ['endpoint', 'instance', 'slot', 'reason'], nfCounters(true))
     this.family('gauge', 'xio_nf_value', 'The NF\'s own counters, by name, as it last published them (about twice a second).', ['endpoint', 'instance', 'slot', 'name'], nfCounters(false))

@@ -55,6 +55,20 @@ export interface HarnessOptions {
    * `validate` makes first (default true): for tests of create()'s own checks and messages.
    */
   schema?: boolean
+  /**
+   * The memory env.state gives the NF, if it asks with this tag and size: another harness's
+   * `state`, to test that an NF resumes what it kept there as a restarted process would (use
+   * the first harness no more; give it `{ ...h.state, buffer: h.state.buffer.slice(0) }` to
+   * keep it going). Default, or when tag or size differ: fresh zeroed memory, as a new chain's.
+   */
+  state?: NFState | null
+}
+
+/** What an NF got from env.state (Harness.state). */
+export interface NFState {
+  buffer: ArrayBuffer
+  bytes: number
+  tag: string
 }
 
 export interface SendOptions {
@@ -102,6 +116,8 @@ export class Harness {
   readonly packets: { readonly sent: Sent[]; readonly dropped: Uint8Array[] } = { sent: [], dropped: [] }
   /** What the NF said of its config that is allowed but likely not meant. */
   readonly warnings: Array<{ path: string; message: string }> = []
+  /** The memory env.state gave the NF, if it asked (null if not): see HarnessOptions.state. */
+  state: NFState | null = null
   /** The pool, as the NF sees it (Packet.bytes): a frame is bytes[offset(d), + length). */
   readonly bytes: Uint8Array
   private clock: number
@@ -179,6 +195,12 @@ export class Harness {
       gateTarget: (gate) => this.gateIds.get(gate) ?? -1,
       now: () => this.clock,
       warn: (path, message) => this.warnings.push({ path, message }),
+      state: (bytes, tag) => {
+        if (!Number.isInteger(bytes) || bytes <= 0) throw new RangeError(`env.state(${bytes}, ...): bytes must be a positive integer`)
+        const given = options.state
+        this.state = given && given.bytes === bytes && given.tag === tag ? given : { buffer: new ArrayBuffer(bytes), bytes, tag }
+        return this.state.buffer
+      },
       ...(options.packets === false ? {} : { packets }),
     }
     if (options.schema !== false) checkAgainstSchema(nf, config)

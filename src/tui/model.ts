@@ -2,6 +2,7 @@
 // time between two snapshots (snapshot.time, not the refresh period, which timers stretch);
 // a counter seen for the first time has no rate yet rather than a made-up one.
 import type { RegionSnapshot, RingSnapshot, SlotSnapshot } from '../xio/index.ts'
+import { countersByEndpoint } from '../xio/group-counters.ts'
 import type { Topology } from './topology.ts'
 
 export type EndpointState = 'running' | 'sleeping' | 'detaching' | 'restarting' | 'dead'
@@ -164,13 +165,18 @@ export class Sampler {
     const nfs: NfInfo[] = []
     const slots = s.slots.filter(live)
     const deaths = new Map(s.services.map((x) => [x.name, x.deaths]))
+    const byName = new Map(this.topology.endpoints.map((e) => [e.name, e]))
     for (const e of this.endpointOrder(s)) {
+      // A placement group is one process per instance, attached as its first member: its row
+      // is the group's, and its members' NF panels come from that process's slot.
+      if (e.group !== undefined && !e.groupMembers) continue
       const mine = slots.filter((x) => x.name === e.name).sort((a, b) => a.instance - b.instance)
       const expected = Math.max(e.instances ?? 0, this.seen.get(e.name) ?? 0, mine.length)
       if (e.instances === undefined) this.seen.set(e.name, expected)
       const exits = sample.exits?.get(e.name)
       const restarts = exits?.count ?? deaths.get(e.name) ?? 0
-      const label = (instance: number) => (expected > 1 ? `${e.name}#${instance}` : e.name)
+      const labelOf = (name: string, instance: number) => (expected > 1 ? `${name}#${instance}` : name)
+      const label = (instance: number) => labelOf(e.groupMembers ? `${e.group}(${e.groupMembers.join('+')})` : e.name, instance)
       for (const slot of mine) {
         const before = this.prevSlots.get(slotKey(slot))
         const r = slot.route, b = before?.route
@@ -195,7 +201,10 @@ export class Sampler {
           row.history = this.ringHistory(`${slotKey(slot)}/${ring}`, row.rate)
           rings.push(row)
         }
-        if (Object.keys(slot.nf).length) nfs.push({ label: label(slot.instance), ...nfKind(e.kind, slot.nf), counters: slot.nf, rules: e.rules })
+        for (const [name, counters] of countersByEndpoint(slot.name, slot.nf)) {
+          const nf = byName.get(name) ?? e
+          nfs.push({ label: labelOf(name, slot.instance), ...nfKind(nf.kind, counters), counters, rules: nf.rules })
+        }
       }
       // Instances that should be there and are not: between an exit and the restart, or gone.
       for (let i = mine.length; i < expected; i++) {

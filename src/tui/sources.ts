@@ -28,13 +28,18 @@ export function chainSource(running: RunningChain): DashboardSource & { events: 
     exits.set(e.endpoint, { count: (before?.count ?? 0) + 1, restarting: e.restarting })
     events.push(describeExit(e))
   }
+  const onNotice = (message: string) => events.push(message)
   running.on('nf-exit', onExit)
+  running.on('notice', onNotice)
   return {
     topology: topologyOfChain(running.chain),
     events,
     read: () => ({ snapshot: running.manager.snapshot(), exits, event: events.at(-1) }),
     gone: () => (running.failure ? running.failure.message : null),
-    detach: () => void running.off('nf-exit', onExit),
+    detach: () => {
+      running.off('nf-exit', onExit)
+      running.off('notice', onNotice)
+    },
   }
 }
 

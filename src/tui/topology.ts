@@ -16,6 +16,10 @@ export interface TopologyEndpoint {
   gates: number
   /** Firewall rule comments, by rule index, to name rule hit counters. */
   rules?: string[]
+  /** The placement group it runs in (one process per instance for all its members). */
+  group?: string
+  /** On a group's first member, whose process the group's is: every member, in order. */
+  groupMembers?: string[]
 }
 
 export interface TopologyLink {
@@ -42,6 +46,8 @@ export function topologyOfChain(chain: Chain): Topology {
       instances: e.instances,
       gates: e.gates.length,
       rules: e.kind === 'firewall' ? config?.rules?.map((r, i) => r.comment ?? `rule ${i}`) : undefined,
+      group: e.group,
+      groupMembers: e.group && chain.groups.get(e.group)![0] === e.name ? chain.groups.get(e.group) : undefined,
     }
   })
   return { name: chain.name, endpoints, links: chain.links.map((l) => ({ from: l.from, gate: l.gate, to: l.to })), fromSpec: true }

@@ -22,6 +22,8 @@ export type XioErrorCode =
   | 'CAPTURE_ONLY'
   | 'BAD_TAPS'
   | 'TOO_MANY_CAPTURES'
+  | 'STATE_BUSY'
+  | 'BAD_STATE'
   | 'SYSTEM'
 
 export class XioError extends Error {

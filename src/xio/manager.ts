@@ -51,6 +51,32 @@ export class Manager {
     }
   }
 
+  /**
+   * Rewires many gates at once: the manager applies them together between two polls, so no
+   * packet is routed by part of the change (a reload). Returns once they are in force.
+   */
+  routes(changes: { from: string; gate: number; to: string | null }[]): void {
+    const triples = changes.map((c): [number, number, number | null] => [this.id(c.from), c.gate, c.to === null ? null : this.id(c.to)])
+    try {
+      this.native.routes(triples)
+    } catch (e) {
+      throw asXioError(e)
+    }
+  }
+
+  /**
+   * Holds gates shut: what their endpoints send to them waits in the manager, in order (as for
+   * a full receiver), until routes() wires them again. A reload uses it so that packets on a
+   * new, shorter path cannot overtake older ones still on the old.
+   */
+  pause(gates: { from: string; gate: number }[]): void {
+    try {
+      this.native.routes(gates.map((g): [number, number, number] => [this.id(g.from), g.gate, layout.pausedRoute]))
+    } catch (e) {
+      throw asXioError(e)
+    }
+  }
+
   id(name: string): number {
     const id = this.region.serviceId(name)
     if (id < 0) throw new XioError('UNKNOWN_ENDPOINT', `no endpoint named '${name}' has been declared on prefix '${this.prefix}'`)

@@ -38,6 +38,8 @@ export interface NativeRegion {
   stopManager(): void
   declare(name: string): number
   route(from: number, gate: number, to: number | null): void
+  /** [from, gate, to] triples, in force all at once between two manager polls. */
+  routes(changes: [number, number, number | null][]): void
   managerAlive(): boolean
   close(): void
 }
@@ -108,10 +110,12 @@ export interface Layout {
   nameLength: number
   chainFileLength: number
   noService: number
+  /** A route value: the gate is held shut for a moment; what is sent to it waits, in order. */
+  pausedRoute: number
   ringsPerSlot: number
   page: number
   /** lost: on a trace copy only, a packet that had no route. */
-  action: { gate: number; to: number; drop: number; lost: number }
+  action: { gate: number; to: number; drop: number; lost: number; gateOf: number }
   /** A capture endpoint's service id and its taps' kinds (a tap word: service | gate << 16 | kind << 24). */
   capture: { service: number; maxTaps: number; maxCaptures: number; rx: number; gate: number; tx: number; trace: number }
   slotState: { free: number; active: number; detaching: number; faulted: number }
@@ -139,7 +143,7 @@ interface Addon {
     removeIfStale(prefix: string): boolean
   }
   /** capture true: a capture endpoint (its name is its own, capture:<pid>), see src/xio/capture.ts. */
-  Endpoint: new (region: NativeRegion, name: string, spinUs?: number, capture?: boolean, instance?: number) => NativeEndpoint
+  Endpoint: new (region: NativeRegion, name: string, spinUs?: number, capture?: boolean, instance?: number, also?: string[]) => NativeEndpoint
   AfPacket: new (endpoint: NativeEndpoint, options: AfPacketOptions) => NativeAfPacket
   interfaceInfo(name: string): InterfaceInfo
   /** The flow hash the afpacket port gives a frame. */

@@ -50,6 +50,20 @@ export interface NFEnv {
    * making (an ARP request, an ICMP error). Absent where no packets run (validate).
    */
   readonly packets?: PacketOut
+  /**
+   * Memory that outlives this process, for what an NF must not lose when it dies (NAT
+   * sessions, conntrack entries): `bytes` zeroed bytes the first time; after a restart of the
+   * same instance of the same endpoint (a kill -9 included), or its re-creation by a reload in
+   * the same process, the bytes as the last one left them, if it asked with the same
+   * `layoutTag` and size. A tag or size that differs (a capacity changed) gets zeroed bytes,
+   * never bytes laid out otherwise: the tag names the layout, so change it with the layout.
+   * Ask once, in create(), once the config is checked. The NF lays its typed arrays over it
+   * and is its only writer; the chain removes it when it stops (a new chain starts afresh).
+   * The process may die between any two of its stores: lay the state out so that every prefix
+   * of them reads back sound (src/nfs/lib/state.ts says how the built-in NFs do).
+   * Absent where nothing outlives create() (validate, a bench's own env): use fresh memory.
+   */
+  state?(bytes: number, layoutTag: string): ArrayBuffer
 }
 
 /** Sending packets outside process()'s return. What is sent leaves with the current burst. */
@@ -63,6 +77,12 @@ export interface PacketOut {
 }
 
 export type Counters = Record<string, number>
+
+/**
+ * The longest counter name shown whole: the region keeps 79 bytes a name, and in a placement
+ * group a member's counters are published behind `@<endpoint>/` (up to 33 bytes).
+ */
+export const COUNTER_NAME_BYTES = 46
 
 /** Counters named so count packets dropped, by the reason after it: see NFInstance.counters. */
 export const DROP_REASON = 'drop/'
@@ -78,6 +98,17 @@ export interface NFInstance {
    * go missing (the dashboard lists the top reasons, Prometheus gets xio_nf_drops_total).
    */
   counters?(): Counters
+  /**
+   * Takes a new config while the NF runs (`xio-chain reload`), already checked against the
+   * NF's schema; throw NFConfigError to refuse it (the reload then fails, naming the field, and
+   * the NF runs on as it was). Optional: without it the runner builds a fresh instance with
+   * create(config, env) between two bursts and sends it the next packet, so what the old one
+   * kept in memory of its own is gone (what it kept in env.state is not). An NF that holds
+   * packets is switched only once it holds none. A reload that rewires the NF's gates does the
+   * same with the config it has, so an NF that keeps what env.gateTarget() answered reads it
+   * again.
+   */
+  reconfigure?(config: unknown): void
 }
 
 export interface NFModule<Config> {

@@ -9,6 +9,8 @@ import type { Xio } from './xio.ts'
 import { NFFaults } from './nf-faults.ts'
 import { BurstTimes } from './burst-times.ts'
 import { TraceNotes } from './trace-notes.ts'
+import { groupCounterName } from './group-counters.ts'
+import { nfState } from './state.ts'
 
 export interface RunOptions {
   burst?: number
@@ -16,6 +18,19 @@ export interface RunOptions {
   stopping: () => boolean
   /** What its messages call the NF (default: its endpoint id). */
   name?: string
+  /** Asked between bursts: a new config to switch to (a reload), if one has come. */
+  nextConfig?: () => PendingConfig | undefined
+  /** Puts back a pending config that cannot be taken yet (its NF holds packets), to be asked again. */
+  retry?: (pending: PendingConfig) => void
+}
+
+/** A new config for a running NF, and whom to tell how taking it went. */
+export interface PendingConfig {
+  /** The group member it is for (absent: the NF that runs alone). */
+  member?: string
+  config: unknown
+  /** Called once the NF runs on the new config, or with why it refused it (it then runs on as it was). */
+  done(error?: unknown): void
 }
 
 const TICK_MS = 100
@@ -32,24 +47,36 @@ export class Outbox implements PacketOut {
   private readonly one = new Uint32Array(1)
   /** The packet process() is deciding (-1: none): its note is the runner's, after process(). */
   current = -1
+  /**
+   * Packets the NF has in hand between bursts: allocated or held, and not yet sent or
+   * dropped. A fresh instance knows nothing of the old one's, so a reload waits for none.
+   */
+  owned = 0
 
-  constructor(private readonly xio: Xio) {}
+  /** `as`: the endpoint id its packets go out as (a placement group member's, else xio's own). */
+  constructor(private readonly xio: Xio, private readonly as = xio.id) {}
 
   alloc(): Packet | null {
     if (!this.xio.malloc(this.one, 1)) return null
+    this.owned++
     const d = this.one[0]
-    return { bytes: this.xio.bytes, view: this.xio.view, d, at: this.xio.offset(d), length: 0, from: this.xio.id, inPort: this.xio.id, flowHash: 0 }
+    return { bytes: this.xio.bytes, view: this.xio.view, d, at: this.xio.offset(d), length: 0, from: this.as, inPort: this.as, flowHash: 0 }
   }
 
   send(d: number, gate: number, length: number): void {
     this.xio.setLength(d, length)
-    this.xio.send(d, gate)
+    // A group member's gate leads through the manager here, even to another member: a held
+    // packet goes on after the burst it came in with, so it cannot be a call.
+    if (this.as === this.xio.id) this.xio.send(d, gate)
+    else this.xio.sendVia(d, this.as, gate)
+    this.owned--
     this.noteHeld(d, 'sent on after being held')
     this.push(d)
   }
 
   drop(d: number): void {
     this.xio.drop(d)
+    this.owned--
     this.noteHeld(d, 'dropped after being held')
     this.push(d)
   }
@@ -91,15 +118,20 @@ export interface NFEnvWithOutbox extends NFEnv {
  */
 export type NFClock = 'wall' | 'packets'
 
-export function nfEnv(xio: Xio, gates: readonly string[], clock: NFClock = 'wall'): NFEnvWithOutbox {
+/**
+ * The environment of an NF run over xio: as the endpoint xio attached as, or (`as`) as another
+ * endpoint it serves, a member of a placement group, whose gates, packets and state it then has.
+ */
+export function nfEnv(xio: Xio, gates: readonly string[], clock: NFClock = 'wall', as = { id: xio.id, name: xio.name }): NFEnvWithOutbox {
   const env: NFEnvWithOutbox = {
     endpointId: (name) => xio.endpointId(name),
     gateTarget: (gate) => {
       const index = gates.indexOf(gate)
-      return index < 0 ? -1 : xio.gateTarget(index)
+      return index < 0 ? -1 : xio.region.routeOf(as.id, index)
     },
     now: clock === 'packets' ? () => env.packetMs : () => performance.now(),
-    packets: new Outbox(xio),
+    packets: new Outbox(xio, as.id),
+    state: nfState(xio, as.name),
     gateCount: gates.length,
     clock,
     packetMs: 0,
@@ -109,14 +141,16 @@ export function nfEnv(xio: Xio, gates: readonly string[], clock: NFClock = 'wall
 
 /** An NF built for an endpoint, with the environment it was built in. */
 export interface CreatedNF {
+  /** Replaced by a reload that re-creates it (see NFInstance.reconfigure). */
   instance: NFInstance
   env: NFEnvWithOutbox
+  module: NFModule<unknown>
 }
 
-/** Builds the NF from its config for this endpoint; throws NFConfigError on a bad config. */
-export function createNF<Config>(xio: Xio, nf: NFModule<Config>, config: Config, clock: NFClock = 'wall'): CreatedNF {
-  const env = nfEnv(xio, nf.gates, clock)
-  return { instance: nf.create(config, env), env }
+/** Builds the NF from its config for this endpoint (or `as` another it serves); throws NFConfigError on a bad config. */
+export function createNF<Config>(xio: Xio, nf: NFModule<Config>, config: Config, clock: NFClock = 'wall', as?: { id: number; name: string }): CreatedNF {
+  const env = nfEnv(xio, nf.gates, clock, as)
+  return { instance: nf.create(config, env), env, module: nf as NFModule<unknown> }
 }
 
 /**
@@ -138,31 +172,104 @@ function transmitAll(xio: Xio, descs: Uint32Array, n: number, stopping: () => bo
 }
 
 /** Runs an NF's rx → process → tx loop until options.stopping() says so. */
-export async function runNF(xio: Xio, nf: CreatedNF, options: RunOptions): Promise<void> {
-  const { instance, env } = nf
-  const gates = env.gateCount
-  const faults = new NFFaults(options.name ?? `endpoint ${xio.id}`)
+export function runNF(xio: Xio, nf: CreatedNF, options: RunOptions): Promise<void> {
+  return runNFs(xio, [{ nf, name: options.name ?? `endpoint ${xio.id}`, service: xio.id, next: new Int32Array(nf.env.gateCount).fill(-1) }], options)
+}
+
+/** One NF of those a process runs: alone, or a member of a placement group. */
+export interface RunMember {
+  nf: CreatedNF
+  /** What messages and counters call it: its endpoint's name. */
+  name: string
+  /** Its endpoint id: the one the packets it sends on go out as. */
+  service: number
+  /** By gate: the member (index) that gate leads to in the same process (a call), or -1 (through the manager). */
+  next: Int32Array
+}
+
+/** A member as the loop uses it: its NF, faults, timings, trace notes. */
+interface Running {
+  nf: CreatedNF
+  name: string
+  service: number
+  next: Int32Array
+  gates: number
+  faults: NFFaults
+  times: BurstTimes
+  notes: TraceNotes
+  lastTick: number
+  /** In a group, on a timed burst: this member's share of it so far. */
+  burstNs: number
+  burstPackets: number
+}
+
+// In a group, each member's own cost is timed on one burst in this many (two clock reads per
+// packet and member would cost more than a small NF itself).
+const MEMBER_TIMING_EVERY = 16
+
+/**
+ * Runs NFs over one endpoint's bursts until options.stopping() says so. Alone, an NF's verdict
+ * sends the packet on through the manager. In a placement group, a packet starts at the member
+ * it was delivered to, and a gate that leads to another member calls that member's process()
+ * on it at once, run to completion; a gate that leads out of the group sends it on through the
+ * manager as that member's.
+ */
+export async function runNFs(xio: Xio, group: RunMember[], options: RunOptions): Promise<void> {
+  const grouped = group.length > 1
+  const members: Running[] = group.map((m) => ({
+    ...m,
+    gates: m.nf.env.gateCount,
+    faults: new NFFaults(m.name),
+    times: new BurstTimes(),
+    notes: new TraceNotes(m.nf.instance),
+    lastTick: -Infinity,
+    burstNs: 0,
+    burstPackets: 0,
+  }))
+  // Which member a delivery is for, by the endpoint id it names: any 16-bit id maps to one (the
+  // id is read from packet metadata, which a faulty NF upstream may have written over).
+  const memberOf = new Int32Array(65536).fill(0)
+  members.forEach((m, i) => (memberOf[m.service] = i))
   const burst = new Uint32Array(options.burst ?? 32)
   const p: Packet = { bytes: xio.bytes, view: xio.view, d: 0, at: 0, length: 0, from: 0, inPort: 0, flowHash: 0 }
-  const packetClock = env.clock === 'packets'
-  let lastTick = packetClock ? -Infinity : performance.now()
+  const packetClock = members[0].nf.env.clock === 'packets'
+  if (!packetClock) for (const m of members) m.lastTick = performance.now()
   let lastYield = performance.now()
   let lastPublish = 0
+  let bursts = 0
+  // How long bursts take: alone, the NF's, timed on every burst; in a group, each member's
+  // share of the bursts it had a part in, timed on one in MEMBER_TIMING_EVERY.
   const times = new BurstTimes()
-  const notes = new TraceNotes(instance)
   const publish = () => {
-    const counters = instance.counters ? faults.guard('counters', () => instance.counters!()) : undefined
-    // The runner's own figures first (how long bursts take, the NF's faults), then the NF's.
     const published: Record<string, number> = {}
-    times.publishInto(published)
-    Object.assign(published, faults.addTo(counters ?? {}))
+    if (!grouped) times.publishInto(published)
+    for (const m of members) {
+      const instance = m.nf.instance
+      const counters = instance.counters ? m.faults.guard('counters', () => instance.counters!()) : undefined
+      // The runner's own figures first (how long bursts take, the NF's faults), then the NF's;
+      // a group's members each under their name (see groupCounterName).
+      const own: Record<string, number> = {}
+      if (grouped) m.times.publishInto(own)
+      Object.assign(own, m.faults.addTo(counters ?? {}))
+      for (const [k, v] of Object.entries(own)) published[grouped ? groupCounterName(m.name, k) : k] = v
+    }
     if (Object.keys(published).length) xio.region.publishNfCounters(xio.slot, published)
+  }
+  const tickAll = (now: number) => {
+    for (const m of members) {
+      const instance = m.nf.instance
+      if (instance.tick && now - m.lastTick >= TICK_MS) {
+        m.faults.guard('tick', () => instance.tick!(now))
+        m.lastTick = now
+      }
+    }
   }
   let failed = false
   try {
     while (!options.stopping()) {
       const n = xio.rxWait(burst, TICK_MS)
       const started = n > 0 ? performance.now() : 0
+      const timeMembers = grouped && n > 0 && ++bursts % MEMBER_TIMING_EVERY === 0
       // Marks are looked at only while a trace can be running (a mark left from one is stale).
       const tracing = n > 0 && xio.region.tapsInForce()
       let out = 0  // descriptors going back with this burst: all but the ones the NF held
@@ -172,11 +279,8 @@ export async function runNF(xio: Xio, nf: CreatedNF, options: RunOptions): Promi
           // now() and ticks follow the packets one by one, so their timing never depends on
           // how they happened to be batched.
           const t = xio.timestampMs(d)
-          env.packetMs = t
-          if (instance.tick && t - lastTick >= TICK_MS) {
-            faults.guard('tick', () => instance.tick!(t))
-            lastTick = t
-          }
+          for (const m of members) m.nf.env.packetMs = t
+          tickAll(t)
         }
         const length = xio.length(d)
         const hash = xio.flowHash(d)
@@ -186,41 +290,71 @@ export async function runNF(xio: Xio, nf: CreatedNF, options: RunOptions): Promi
         p.from = xio.from(d)
         p.inPort = xio.inPort(d)
         p.flowHash = hash
-        const traced = tracing && xio.traced(d) && notes.start()
+        let m = grouped ? members[memberOf[xio.deliveredTo(d)]] : members[0]
+        const traced = tracing && xio.traced(d)
+        let note = ''
+        let noted = false
         let gate: number
-        let fault = ''
-        env.packets.current = d
-        try {
-          gate = instance.process(p)
-        } catch (e) {
-          // A bug in the NF costs the packet, not the chain: dropped, counted, said once a while.
-          faults.threw(e)
-          gate = DROP
-          fault = `${DROP_REASON}processThrew`
+        for (;;) {
+          const noting = traced && m.notes.start()
+          let fault = ''
+          const env = m.nf.env
+          env.packets.current = d
+          const before = timeMembers ? performance.now() : 0
+          try {
+            gate = m.nf.instance.process(p)
+          } catch (e) {
+            // A bug in the NF costs the packet, not the chain: dropped, counted, said once a while.
+            m.faults.threw(e)
+            gate = DROP
+            fault = `${DROP_REASON}processThrew`
+          }
+          if (timeMembers) {
+            m.burstNs += (performance.now() - before) * 1e6
+            m.burstPackets++
+          }
+          env.packets.current = -1
+          if (gate !== HOLD && gate !== DROP && !(gate >= 0 && gate < m.gates && gate === (gate | 0))) {
+            m.faults.badVerdict(gate)
+            gate = DROP
+            fault = `${DROP_REASON}badVerdict`
+          }
+          if (noting || (traced && fault)) {
+            note = grouped ? `${note}${m.name}: ${fault || m.notes.finish()} ` : fault || m.notes.finish()
+            noted = true
+          }
+          // A link inside the group: the next member decides now, no ring, no manager.
+          if (!(gate >= 0 && m.next[gate] >= 0)) break
+          p.from = m.service
+          m = members[m.next[gate]]
         }
-        env.packets.current = -1
         if (p.length !== length) xio.setLength(d, p.length)
         if (p.flowHash !== hash) xio.setFlowHash(d, p.flowHash)
-        if (gate !== HOLD && gate !== DROP && !(gate >= 0 && gate < gates && gate === (gate | 0))) {
-          faults.badVerdict(gate)
-          gate = DROP
-          fault = `${DROP_REASON}badVerdict`
+        if (noted) xio.noteTrace(d, note.trimEnd())
+        if (gate === HOLD) {
+          m.nf.env.packets.owned++
+          continue
         }
-        if (traced) xio.noteTrace(d, fault || notes.finish())
-        if (gate === HOLD) continue
         if (gate === DROP) xio.drop(d)
-        else xio.send(d, gate)
+        else if (m.service === xio.id) xio.send(d, gate)
+        else xio.sendVia(d, m.service, gate)
         burst[out++] = d
       }
-      if (n > 0) times.record((performance.now() - started) * 1e6, n)
+      if (n > 0 && !grouped) times.record((performance.now() - started) * 1e6, n)
+      if (timeMembers)
+        for (const m of members)
+          if (m.burstPackets) {
+            m.times.record(m.burstNs, m.burstPackets)
+            m.burstNs = m.burstPackets = 0
+          }
       // A manager that stopped will never drain the ring; leave, and detaching returns the rest.
       if (!transmitAll(xio, burst, out, options.stopping)) return
       const now = performance.now()
-      if (!packetClock && instance.tick && now - lastTick >= TICK_MS) {
-        faults.guard('tick', () => instance.tick!(now))
-        lastTick = now
-      }
-      if (!env.packets.flush(options.stopping)) return
+      if (!packetClock) tickAll(now)
+      for (const m of members) if (!m.nf.env.packets.flush(options.stopping)) return
+      // Between bursts, with nothing of the old config's in flight here: a reload's new config.
+      const pending = options.nextConfig?.()
+      if (pending) reconfigure(members, pending, options)
       if (now - lastPublish >= PUBLISH_EVERY_MS) {
         publish()
         lastPublish = now
@@ -238,5 +372,27 @@ export async function runNF(xio: Xio, nf: CreatedNF, options: RunOptions): Promi
     // The final figures, for whoever reads the slot after this NF has gone (a replay's summary);
     // not after a failure (cut off by the manager), when the slot may no longer be its own.
     if (!failed) publish()
+  }
+}
+
+/**
+ * Gives the member a pending config is for (the only one, alone) its new config: through its
+ * reconfigure(), or as a fresh instance. One that holds packets and has no reconfigure() is
+ * asked again after the next burst, until it holds none.
+ */
+function reconfigure(members: Running[], pending: PendingConfig, options: RunOptions): void {
+  const m = pending.member === undefined ? members[0] : members.find((x) => x.name === pending.member)
+  if (!m) return pending.done(new Error(`no NF '${pending.member}' runs here`))
+  const { nf } = m
+  if (!nf.instance.reconfigure && nf.env.packets.owned > 0) return options.retry?.(pending)
+  // A re-created instance counts from zero, as a restarted one does (rule numbers may mean
+  // other rules now); metrics read that as a counter reset.
+  try {
+    if (nf.instance.reconfigure) nf.instance.reconfigure(pending.config)
+    else nf.instance = nf.module.create(pending.config, nf.env)
+    m.notes = new TraceNotes(nf.instance)
+    pending.done()
+  } catch (e) {
+    pending.done(e)
   }
 }

@@ -34,7 +34,14 @@ export interface SlotSnapshot {
   /** Threads of the endpoint asleep on its RX ring now (rxWait, readable). */
   asleep: number
   endpoint: { mallocFails: number; sleeps: number; wakesSent: number }
-  route: {
+  route: RouteCounts
+  rings: Record<RingName, RingSnapshot>
+  /** The NF's own counters, as it last published them. */
+  nf: Record<string, number>
+}
+
+/** What the manager counted for an endpoint (one slot's occupant, or a service's totals). */
+export interface RouteCounts {
     rxPackets: number
     rxBytes: number
     txPackets: number
@@ -50,10 +57,6 @@ export interface SlotSnapshot {
     captured: number
     /** A capture endpoint: copies its taps called for that it did not get (it was slower than the chain). */
     captureLost: number
-  }
-  rings: Record<RingName, RingSnapshot>
-  /** The NF's own counters, as it last published them. */
-  nf: Record<string, number>
 }
 
 export interface ServiceSnapshot {
@@ -63,6 +66,8 @@ export interface ServiceSnapshot {
   deaths: number
   /** Gate number → endpoint id it leads to (absent gates are not wired). */
   routes: (number | null)[]
+  /** Everything counted for the endpoint since the chain started: its instances now and every one before (restarted, died). */
+  totals: RouteCounts
 }
 
 export interface ManagerSnapshot {
@@ -113,6 +118,9 @@ export interface RegionSnapshot {
 
 const slotStates: Record<number, SlotSnapshot['state']> = { [L.slotState.free]: 'free', [L.slotState.active]: 'active', [L.slotState.detaching]: 'detaching', [L.slotState.faulted]: 'faulted' }
 const ringNames: RingName[] = ['rx', 'tx', 'alloc', 'free']
+const routeCountNames: (keyof RouteCounts)[] = [
+  'rxPackets', 'rxBytes', 'txPackets', 'txBytes', 'dropped', 'noRoute', 'freed', 'wakes', 'reclaimed', 'invalid', 'captured', 'captureLost',
+]
 
 export class RegionView {
   readonly bytes: Uint8Array
@@ -204,9 +212,10 @@ export class RegionView {
     return id >= 0 && id < L.maxServices ? this.name(this.serviceOffset(id) + L.service.name) : ''
   }
 
+  /** The endpoint id a gate leads to; -1 if unwired or, for a moment in a reload, paused. */
   routeOf(id: number, gate: number): number {
     const target = this.u16[(this.serviceOffset(id) + L.service.routes) / 2 + gate]
-    return target === L.noService ? -1 : target
+    return target >= L.maxServices ? -1 : target
   }
 
   /** Entries between the ring's consumer and producer. */
@@ -254,20 +263,7 @@ export class RegionView {
         sleeps: c(ep, L.endpointCounters, 'sleeps'),
         wakesSent: c(ep, L.endpointCounters, 'wakesSent'),
       },
-      route: {
-        rxPackets: c(rt, L.routeCounters, 'rxPackets'),
-        rxBytes: c(rt, L.routeCounters, 'rxBytes'),
-        txPackets: c(rt, L.routeCounters, 'txPackets'),
-        txBytes: c(rt, L.routeCounters, 'txBytes'),
-        dropped: c(rt, L.routeCounters, 'dropped'),
-        noRoute: c(rt, L.routeCounters, 'noRoute'),
-        freed: c(rt, L.routeCounters, 'freed'),
-        wakes: c(rt, L.routeCounters, 'wakes'),
-        reclaimed: c(rt, L.routeCounters, 'reclaimed'),
-        invalid: c(rt, L.routeCounters, 'invalid'),
-        captured: c(rt, L.routeCounters, 'captured'),
-        captureLost: c(rt, L.routeCounters, 'captureLost'),
-      },
+      route: this.routeCounts(rt),
       rings,
       nf: this.nfCounters(slot),
     }
@@ -337,6 +333,29 @@ export class RegionView {
     }
   }
 
+  /** The RouteCounters at `base`. */
+  private routeCounts(base: number): RouteCounts {
+    const counts = {} as Record<keyof RouteCounts, number>
+    for (const field of routeCountNames) counts[field] = this.counter(base + L.routeCounters[field])
+    return counts
+  }
+
+  /** What a slot's occupants counted for a service: the one there now, or the last (its counts go to the service's totals only when another takes the slot). */
+  private countedIn(slot: number, service: number): RouteCounts | undefined {
+    const ms = this.managerSideOffset(slot)
+    return this.u16[(ms + L.managerSide.service) / 2] === service ? this.routeCounts(ms + L.managerSide.route) : undefined
+  }
+
+  /** A service's totals: what its past instances counted, and what its slots hold now. */
+  private serviceTotals(id: number, at: number): RouteCounts {
+    const totals = this.routeCounts(at + L.service.left)
+    for (let s = 0; s < this.slotCount; s++) {
+      const counts = this.countedIn(s, id)
+      if (counts) for (const field of routeCountNames) totals[field] += counts[field]
+    }
+    return totals
+  }
+
   services(): ServiceSnapshot[] {
     const out: ServiceSnapshot[] = []
     for (let id = 0; id < L.maxServices; id++) {
@@ -353,6 +372,7 @@ export class RegionView {
         instances: this.u32[(at + L.service.instances) / 4],
         deaths: this.counter(at + L.service.deaths),
         routes,
+        totals: this.serviceTotals(id, at),
       })
     }
     return out

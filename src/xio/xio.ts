@@ -21,6 +21,12 @@ export interface AttachOptions {
    * Default: the lowest number no live instance has.
    */
   instance?: number
+  /**
+   * Other endpoint names this process serves too: a placement group's process serves each of
+   * its NFs, one slot for all (packets for any of them arrive on its RX ring; deliveredTo says
+   * for which, sendVia leaves by a gate of any of them).
+   */
+  also?: string[]
 }
 
 const M = layout.meta
@@ -30,6 +36,8 @@ export const TRACE_NOTE_BYTES = 32
 const ACTION_GATE = layout.action.gate << 24
 const ACTION_TO = layout.action.to << 24
 const ACTION_DROP = layout.action.drop << 24
+const ACTION_GATE_OF = layout.action.gateOf << 24
+const ACTION_KIND = 0xff000000
 
 export class Xio extends EndpointBase {
   /** This endpoint's id (its name's service id), as it appears in `from` and `inPort`. */
@@ -76,6 +84,20 @@ export class Xio extends EndpointBase {
   /** Sends d out of one of this endpoint's gates when it is transmitted (gate 0 by default). */
   send(d: number, gate: number): void {
     this.u32[(this.base + d * this.stride + M.action) >>> 2] = ACTION_GATE | (gate & 0xffffff)
+  }
+
+  /** Sends d out of a gate of another endpoint this one serves (`also`, a placement group): its routes apply. */
+  sendVia(d: number, endpointId: number, gate: number): void {
+    this.u32[(this.base + d * this.stride + M.action) >>> 2] = (ACTION_GATE_OF | (endpointId << 8) | (gate & 0xff)) >>> 0
+  }
+
+  /**
+   * Which endpoint a received packet was delivered to: this one, or (serving others too, as a
+   * placement group does) the one of them it was sent to.
+   */
+  deliveredTo(d: number): number {
+    const act = this.u32[(this.base + d * this.stride + M.action) >>> 2]
+    return ((act & ACTION_KIND) >>> 0) === ACTION_GATE_OF ? (act >>> 8) & 0xffff : this.id
   }
 
   /** Sends d straight to an endpoint by id, whatever the gates say. */
@@ -144,7 +166,7 @@ export class Xio extends EndpointBase {
 export async function attach(options: AttachOptions): Promise<Xio> {
   try {
     const region = addon.Region.attach(options.prefix, false)
-    const endpoint = new addon.Endpoint(region, options.name, options.spinUs ?? 50, false, options.instance)
+    const endpoint = new addon.Endpoint(region, options.name, options.spinUs ?? 50, false, options.instance, options.also)
     return new Xio(options.prefix, options.name, region, endpoint)
   } catch (e) {
     throw asXioError(e)

@@ -1,8 +1,8 @@
 // Chaos: under steady generator load, a random NF instance is killed with SIGKILL every 2 s for
 // a minute. Every kill is followed by a restart within a second; the packets lost are no more
 // than the dead processes held (the manager reclaims them, counted); the chain's counters add
-// up (sent = received + counted drops + lost); and once the traffic is through, every buffer
-// is back in the pool.
+// up, for the chain and for each endpoint across all its instances (in = out + counted drops
+// + lost with its dead); and once the traffic is through, every buffer is back in the pool.
 import test from 'ava'
 import { once } from 'node:events'
 import { writeFileSync } from 'node:fs'
@@ -46,12 +46,14 @@ test('a random NF instance killed every 2 s for a minute: restarts within 1 s, l
   // Pick a victim by a seeded sequence, so a failure can be replayed.
   let seed = 12345
   const restarts: number[] = []
+  const kills = new Map<string, number>()
   const started = performance.now()
   while (performance.now() - started < CHAOS_MS) {
     const before = nfInstances(view.snapshot())
     seed = (seed * 1103515245 + 12345) & 0x7fffffff
-    const victim = before[seed % before.length]
+    const victim = before[(seed >>> 16) % before.length]  // the high bits: an LCG's low bits cycle
     process.kill(victim.pid, 'SIGKILL')
+    kills.set(victim.name, (kills.get(victim.name) ?? 0) + 1)
     const killed = performance.now()
     // Back: as many instances as before, the victim's replaced by a new process.
     const back = await until(() => {
@@ -63,7 +65,7 @@ test('a random NF instance killed every 2 s for a minute: restarts within 1 s, l
     await new Promise((r) => setTimeout(r, Math.max(0, KILL_EVERY_MS - (performance.now() - killed))))
   }
   restarts.sort((a, b) => a - b)
-  t.log(`${restarts.length} kills; restart took median ${restarts[restarts.length >> 1].toFixed(0)} ms, worst ${restarts.at(-1)!.toFixed(0)} ms`)
+  t.log(`${restarts.length} kills (${[...kills].map(([n, k]) => `${n} ${k}`).join(', ')}); restart took median ${restarts[restarts.length >> 1].toFixed(0)} ms, worst ${restarts.at(-1)!.toFixed(0)} ms`)
   t.true(restarts.at(-1)! <= 1000, `every restart within 1 s (worst ${restarts.at(-1)!.toFixed(0)} ms)`)
 
   // The source runs out; everything still in flight reaches the sink.
@@ -84,6 +86,24 @@ test('a random NF instance killed every 2 s for a minute: restarts within 1 s, l
   t.true(lost <= s.manager.reclaimed, `lost ${lost} > the ${s.manager.reclaimed} buffers the dead held`)
   t.is(s.manager.deaths, restarts.length)
   t.is(s.pool.inUse, 0, 'every buffer back in the pool')
+
+  // Per endpoint, over every instance it had (the dead ones' counts kept by the region): what
+  // came in went out or was counted as dropped, but for what its dead instances held; what one
+  // endpoint passed on, the next received.
+  const totals = (name: string) => s.services.find((x) => x.name === name)!.totals
+  for (const name of ['fw', 'fwd']) {
+    const e = totals(name)
+    const unaccounted = e.rxPackets - e.txPackets - e.dropped - e.noRoute - e.invalid
+    t.log(`${name}: in ${e.rxPackets} = out ${e.txPackets} + drops ${e.dropped + e.noRoute + e.invalid} + lost with its dead ${unaccounted} (its dead held ${e.reclaimed} buffers)`)
+    t.true(unaccounted >= 0 && unaccounted <= e.reclaimed, `${name}: ${unaccounted} packets neither passed on nor counted, against ${e.reclaimed} reclaimed`)
+  }
+  for (const [from, to] of [['traffic', 'fw'], ['fw', 'fwd'], ['fwd', 'sink']]) {
+    const gap = totals(from).txPackets - totals(to).rxPackets
+    // Passed on, then found no live instance at delivery: counted as the sender's no route.
+    t.true(gap >= 0 && gap <= totals(from).noRoute, `${from} passed on ${totals(from).txPackets}, ${to} received ${totals(to).rxPackets}`)
+  }
+  t.is(totals('traffic').txPackets, sent)
+  t.is(totals('sink').rxPackets, received)
   o!.close()
   chain.kill('SIGINT')
   const [code] = await once(chain, 'exit')

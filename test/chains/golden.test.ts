@@ -2,7 +2,7 @@
 // write exactly the expected captures, and an independent reader (tshark) must agree that
 // they are what the chain should produce. UPDATE_GOLDEN=1 rewrites the expected files.
 import test from 'ava'
-import { copyFileSync, readFileSync, rmSync } from 'node:fs'
+import { copyFileSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { root, tsharkFields, xioChain } from '../helpers/cli.ts'
 import { PcapWriter, readPcap } from '../../src/chain/pcap.ts'
@@ -126,4 +126,23 @@ test.serial('replay runs the NFs on the captures\' time: a mapping expires when 
     outputs.push(readFileSync(out))
   }
   t.true(outputs[0].equals(outputs[1]), 'and every replay gives the same bytes')
+})
+
+test.serial('fw-nat with the firewall and the NAT in one placement group: the very same output, byte for byte', async (t) => {
+  // The same NF code run to completion in one process (fw.process, then nat.process, no hop
+  // between) must decide exactly as when each runs alone.
+  const dir = scratchDir('golden-grouped')
+  const spec = JSON.parse(readFileSync(join(root, 'chains/fw-nat.json'), 'utf8'))
+  delete spec.$schema
+  spec.endpoints.fw.group = spec.endpoints.nat.group = 'edge'
+  for (const port of ['lan', 'wan']) spec.endpoints[port].input = join(root, 'pcaps', `${port}.pcap`)
+  const file = join(dir, 'fw-nat-grouped.json')
+  writeFileSync(file, JSON.stringify(spec))
+  const r = await xioChain(['replay', file, '--json', '--output', `lan=${join(dir, 'lan.pcap')}`, '--output', `wan=${join(dir, 'wan.pcap')}`])
+  t.is(r.code, 0, r.stderr)
+  sameBytes(t, join(dir, 'wan.pcap'), golden('fw-nat', 'wan'))
+  sameBytes(t, join(dir, 'lan.pcap'), golden('fw-nat', 'lan'))
+  const counters = JSON.parse(r.stdout).endpoints as Record<string, { counters: Record<string, number> }>
+  t.is(counters.fw.counters['drop/default'], 2, 'telnet and SNMP stop at the firewall, counted as its own')
+  t.is(counters.nat.counters['drop/noMapping'], 1, 'the unsolicited SSH probe finds no mapping, counted as the NAT\'s')
 })

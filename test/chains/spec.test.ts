@@ -56,7 +56,7 @@ test('a missing required field is named', (t) => {
 test('an unknown endpoint kind lists the kinds there are', (t) => {
   const spec = base()
   spec.endpoints.fw = { kind: 'firewal' }
-  t.deepEqual(problems(spec), [`${FILE}: /endpoints/fw: kind must be one of l2fwd, firewall, nat, router, nf, pcap, afpacket, generator, sink`])
+  t.deepEqual(problems(spec), [`${FILE}: /endpoints/fw: kind must be one of l2fwd, firewall, nat, router, nf, pcap, afpacket, generator, sink, service`])
 })
 
 test('a bad address says what an address looks like', (t) => {
@@ -136,4 +136,25 @@ test('xio-chain validate exits 0 on the bundled chains and 1 with the errors oth
   const bad = await xioChain(['validate', join(dir, 'bad.json')])
   t.is(bad.code, 1)
   t.is(bad.stderr.trim(), `${join(dir, 'bad.json')}: /links/1: no endpoint named 'outt' (have: in, fw, out)`)
+})
+
+test('a placement group: its members must be linked to one another and have the same instances; a port is in none', (t) => {
+  const fw = { kind: 'firewall', config: { default: 'allow' } }
+  const spec = (group: Record<string, unknown>, links: string[]) => ({
+    endpoints: { in: { kind: 'pcap', input: 'in.pcap' }, a: { ...fw, group: 'g' }, b: { ...fw, ...group }, c: { ...fw, group: 'g' }, out: { kind: 'sink' } },
+    links,
+  })
+  const chained = ['in -> a', 'a -> b', 'b -> c', 'c -> out']
+  t.deepEqual(problems(spec({ group: 'g' }, chained)), [])
+  t.deepEqual(checkChain(FILE, spec({ group: 'g' }, chained)).groups.get('g'), ['a', 'b', 'c'])
+  // b outside the group: a and c are each other's only members, and not linked.
+  t.deepEqual(problems(spec({}, chained)), [
+    `${FILE}: /endpoints/c/group: 'c' is not linked to the rest of group 'g' (a): a group's members pass packets to one another, so they must be linked`,
+  ])
+  t.deepEqual(problems(spec({ group: 'g', instances: 2 }, chained)), [
+    `${FILE}: /endpoints/b/instances: 2, but 'a' of group 'g' has 1: a group runs as one process per instance, so its members have the same instances`,
+  ])
+  const port = spec({ group: 'g' }, chained)
+  ;(port.endpoints.out as Record<string, unknown>).group = 'g'
+  t.deepEqual(problems(port), [`${FILE}: /endpoints/out/group: only NFs run in a placement group; a port runs in the launcher's process`])
 })

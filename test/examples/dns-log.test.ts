@@ -10,6 +10,7 @@ import { join } from 'node:path'
 import { harness } from '../../src/testing/index.ts'
 import { readPcap } from '../../src/chain/pcap.ts'
 import { layout } from '../../src/xio/native.ts'
+import { COUNTER_NAME_BYTES } from '../../src/xio/nf-types.ts'
 import { RegionView } from '../../src/xio/region-view.ts'
 import { nfLines } from '../../src/tui/panels/nfs.tsx'
 import dnsLog, {
@@ -330,7 +331,9 @@ function busyLogger() {
 
 test('what it publishes fits the region: at most 128 counters, names of at most 23 bytes, all distinct', (t) => {
   t.is(REGION_COUNTERS, layout.nfCounters.max)
-  t.is(COUNTER_NAME_LENGTH, layout.nfCounters.nameLength - 1)
+  t.is(COUNTER_NAME_LENGTH, 23)
+  t.true(COUNTER_NAME_LENGTH <= COUNTER_NAME_BYTES, 'shown whole, alone or in a placement group')
+  t.is(COUNTER_NAME_BYTES + '@/'.length + 31, layout.nfCounters.nameLength - 1, 'the region keeps a group member\'s longest name behind its @<endpoint>/')
   const { h, filtered } = busyLogger()
   t.is(filtered, 1)
   const c = h.counters()

@@ -87,3 +87,26 @@ test('from the region alone: each endpoint and where its gates lead, gates as nu
   const text = chainLines(topologyOfRegion(s)).map((line) => line.map((h) => h.endpoint + (h.gate ? `.${h.gate}` : '')).join(' > '))
   t.deepEqual(text, ['lan > fw', 'fw > nat', 'nat.0 > lan', 'nat.1 > wan'])
 })
+
+test('a placement group is one row (its process), and each member\'s NF panel shows that member\'s counters', (t) => {
+  const grouped = {
+    ...fwNat,
+    endpoints: fwNat.endpoints.map((e) => (e.name === 'fw' ? { ...e, group: 'edge', groupMembers: ['fw', 'nat'] } : e.name === 'nat' ? { ...e, group: 'edge' } : e)),
+  }
+  const at = (time: number, rx: number) => snapshot({
+    time,
+    slots: [
+      { name: 'lan', service: 0, slot: 0, tx: rx },
+      { name: 'wan', service: 1, slot: 1, rx },
+      { name: 'fw', service: 2, slot: 2, rx, tx: rx, nf: { '@fw/rules/0/packets': rx, '@fw/nsPerPacket': 80, '@nat/mappingsActive': 12, '@nat/drop/noMapping': 1 } },
+    ],
+  })
+  const sampler = new Sampler(grouped)
+  sampler.next({ snapshot: at(1000, 100) })
+  const m = sampler.next({ snapshot: at(2000, 300) })
+  t.deepEqual(m.endpoints.map((e) => e.label), ['lan', 'wan', 'edge(fw+nat)'], 'no row for the member without a process of its own')
+  t.is(m.endpoints[2].rx, 200)
+  t.deepEqual(m.nfs.map((n) => n.label), ['fw', 'nat'])
+  t.deepEqual(m.nfs[0].counters, { 'rules/0/packets': 300, nsPerPacket: 80 })
+  t.deepEqual(m.nfs[1].counters, { mappingsActive: 12, 'drop/noMapping': 1 })
+})

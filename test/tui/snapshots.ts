@@ -1,6 +1,6 @@
 // Fixed region snapshots for the dashboard's tests: the fw-nat chain (lan, wan ports; fw, nat
 // NFs) at two instants one second apart, with counters chosen so every rate is known exactly.
-import type { RegionSnapshot, RingSnapshot, SlotSnapshot } from '../../src/xio/index.ts'
+import type { RegionSnapshot, RingSnapshot, RouteCounts, SlotSnapshot } from '../../src/xio/index.ts'
 import type { Topology } from '../../src/tui/topology.ts'
 
 export const fwNat: Topology = {
@@ -112,6 +112,7 @@ export function snapshot(at: At): RegionSnapshot {
       instances: slots.filter((s) => s.name === name).length,
       deaths: at.deaths?.[name] ?? 0,
       routes: [null],
+      totals: sumOfRoutes(slots.filter((s) => s.name === name)),
     })),
     slots,
   }
@@ -155,3 +156,10 @@ export const after = snapshot({
     },
   ],
 })
+
+/** A service's totals as the region adds them up; these fakes have no past instances, so the live ones' sum. */
+function sumOfRoutes(slots: SlotSnapshot[]): RouteCounts {
+  const sum = Object.fromEntries(Object.keys(slots[0]?.route ?? {}).map((k) => [k, 0])) as unknown as RouteCounts
+  for (const s of slots) for (const k of Object.keys(sum) as (keyof RouteCounts)[]) sum[k] += s.route[k]
+  return sum
+}

@@ -8,6 +8,12 @@
 // (exact, so no two flows share a key) and a bit of their own; ICMPv6 echo identifiers play
 // the part of ICMP's. There are two ids per entry, so ids never run out before entries do;
 // they cost about as much memory again as the table itself.
+//
+// The entries, and the addresses their IPv6 ids stand for, live in the firewall's state
+// (env.state), which outlives the process: a firewall restarted finds every tracked flow and
+// rebuilds the index and free lists from them. ../lib/state.ts says why an entry can be
+// trusted whenever the writer died: `valid` is stored last when an entry is made, first when
+// it goes.
 
 import { hash4 } from '../../packet/flow.ts'
 import type { Headers } from '../../packet/headers.ts'
@@ -17,7 +23,8 @@ import { icmpIsQuery, icmpIsRequest } from '../../packet/icmp.ts'
 import { icmpv6IsQuery, icmpv6IsRequest } from '../../packet/icmpv6.ts'
 import { AddressIds } from '../lib/address-ids.ts'
 import { FlowIndex } from '../lib/flow-index.ts'
-import { FLOW_NEW, flowTimeout, nextFlowState, type Timeouts } from '../lib/flow-state.ts'
+import { FLOW_CLOSING, FLOW_NEW, flowTimeout, nextFlowState, type Timeouts } from '../lib/flow-state.ts'
+import { float64s, int32s, StateLayout, storeValid, uint8s } from '../lib/state.ts'
 
 /** Marks a fragment key apart from any flow key (protocols are 0..255). */
 const FRAGMENT = 0x100
@@ -26,21 +33,61 @@ const IPV6 = 0x200
 /** Linux ipfrag_time: how long the rest of a datagram may take to follow its first fragment. */
 const FRAGMENT_TIMEOUT_MS = 30_000
 
+/** Names the state's layout (env.state's tag, with the capacity): change it with the layout. */
+export const CONNTRACK_STATE_TAG = 'xio-chain conntrack v1'
+/** The state's header: int32 word 0 is 1 once used; float64 1, the clock at the last tick. */
+const H_STARTED = 0
+const F_CLOCK = 1
+const HEADER_BYTES = 64
+
+/** Where a table of `capacity` entries lays out its state. */
+function stateLayout(capacity: number) {
+  const l = new StateLayout()
+  const at = {
+    header: l.int32(HEADER_BYTES / 4),
+    valid: l.uint8(capacity),
+    state: l.uint8(capacity),
+    origLow: l.uint8(capacity),
+    ka: l.int32(capacity),
+    kb: l.int32(capacity),
+    kc: l.int32(capacity),
+    kd: l.int32(capacity),
+    expires: l.float64(capacity),
+    addresses: l.int32(2 * capacity * 4),
+  }
+  return { at, bytes: l.bytes }
+}
+
+/** Bytes of state a table of `capacity` entries takes. */
+export function conntrackStateBytes(capacity: number): number {
+  return stateLayout(capacity).bytes
+}
+
 export class Conntrack {
   readonly index: FlowIndex
   /** Flows that could not be tracked because the table was full. */
   full = 0
   /** Flows forgotten after their idle timeout. */
   expired = 0
+  /** Flows found in the state when it was opened, and entries dropped then (expired, or contradicting another). */
+  readonly resumed: number = 0
+  readonly dropped: number = 0
+  /** What a resumed firewall adds to its clock so it carries on from where the state's left off. */
+  readonly clockOffset: number
+  // In the state: each entry's valid word, key, state, direction and expiry.
+  private readonly valid: Uint8Array
   private readonly ka: Int32Array
   private readonly kb: Int32Array
   private readonly kc: Int32Array
   private readonly kd: Int32Array
-  private readonly hash: Int32Array
   private readonly state: Uint8Array
   /** 1 if the flow's originator is the lower end of its canonical key. */
   private readonly origLow: Uint8Array
   private readonly expires: Float64Array
+  private readonly header: Int32Array
+  private readonly clock: Float64Array
+  // Derived, in the process's own memory: rebuilt from the valid entries.
+  private readonly hash: Int32Array
   private readonly free: Int32Array
   private freeTop: number
   private readonly ids: AddressIds
@@ -52,20 +99,84 @@ export class Conntrack {
   private c = 0
   private d = 0
 
-  constructor(readonly capacity: number, private readonly timeouts: Timeouts) {
+  /**
+   * A table of `capacity` entries over `memory` (conntrackStateBytes(capacity) bytes, zeroed or
+   * as a firewall left it); `now` is the NF's clock. Flows found there are resumed.
+   */
+  constructor(readonly capacity: number, private readonly timeouts: Timeouts,
+    memory: ArrayBuffer = new ArrayBuffer(conntrackStateBytes(capacity)), now = 0) {
+    const { at, bytes } = stateLayout(capacity)
+    if (memory.byteLength < bytes) throw new RangeError(`conntrack state of ${memory.byteLength} bytes: ${capacity} entries need ${bytes}`)
+    this.header = int32s(memory, at.header, HEADER_BYTES / 4)
+    this.clock = float64s(memory, at.header, HEADER_BYTES / 8)
+    this.valid = uint8s(memory, at.valid, capacity)
+    this.state = uint8s(memory, at.state, capacity)
+    this.origLow = uint8s(memory, at.origLow, capacity)
+    this.ka = int32s(memory, at.ka, capacity)
+    this.kb = int32s(memory, at.kb, capacity)
+    this.kc = int32s(memory, at.kc, capacity)
+    this.kd = int32s(memory, at.kd, capacity)
+    this.expires = float64s(memory, at.expires, capacity)
     this.index = new FlowIndex(capacity)
-    this.ka = new Int32Array(capacity)
-    this.kb = new Int32Array(capacity)
-    this.kc = new Int32Array(capacity)
-    this.kd = new Int32Array(capacity)
     this.hash = new Int32Array(capacity)
-    this.state = new Uint8Array(capacity)
-    this.origLow = new Uint8Array(capacity)
-    this.expires = new Float64Array(capacity).fill(-1)
     this.free = new Int32Array(capacity)
-    for (let i = 0; i < capacity; i++) this.free[i] = capacity - 1 - i
-    this.freeTop = capacity
-    this.ids = new AddressIds(2 * capacity)
+    this.freeTop = 0
+    this.ids = new AddressIds(2 * capacity, int32s(memory, at.addresses, 2 * capacity * 4))
+    const started = this.header[H_STARTED] === 1
+    this.clockOffset = started ? Math.max(0, this.clock[F_CLOCK] - now) : 0
+    this.header[H_STARTED] = 1
+    let resumed = 0, dropped = 0
+    const longest = Math.max(FRAGMENT_TIMEOUT_MS, ...Object.values(timeouts))
+    for (let id = 0; id < capacity; id++) {
+      if (this.resumeOne(id, now + this.clockOffset, longest)) resumed++
+      else {
+        if (this.valid[id] !== 0) {
+          storeValid(this.valid, id, 0)
+          dropped++
+        }
+        this.expires[id] = -1
+      }
+    }
+    for (let id = capacity - 1; id >= 0; id--) if (this.valid[id] === 0) this.free[this.freeTop++] = id
+    this.ids.freeUnadopted()
+    this.resumed = resumed
+    this.dropped = dropped
+    this.saveClock(now + this.clockOffset)
+  }
+
+  /** Notes the clock (the firewall calls it each tick), for a firewall that resumes this state. */
+  saveClock(now: number): void {
+    this.clock[F_CLOCK] = now
+  }
+
+  /** Takes a valid entry of the state back into the index, as ../lib/state.ts says; false to drop it. */
+  private resumeOne(id: number, now: number, longestTimeout: number): boolean {
+    if (this.valid[id] !== 1) return false
+    const e = this.expires[id]
+    if (!(e > now)) return false
+    // Timeouts shortened since (a reload): none lives longer than the longest of them now.
+    if (e > now + longestTimeout) this.expires[id] = now + longestTimeout
+    if (this.state[id] > FLOW_CLOSING || this.origLow[id] > 1) return false
+    const a = this.ka[id], b = this.kb[id], c = this.kc[id], d = this.kd[id]
+    if ((d & ~(0xff | FRAGMENT | IPV6)) !== 0) return false
+    if ((d & IPV6) !== 0) {
+      if (!this.ids.adopt(a)) return false
+      if (!this.ids.adopt(b)) {
+        this.ids.release(a)
+        return false
+      }
+    }
+    const hash = hash4(a, b, c, d)
+    if (this.index.find(a, b, c, d, hash) >= 0) {
+      if ((d & IPV6) !== 0) {
+        this.ids.release(a)
+        this.ids.release(b)
+      }
+      return false
+    }
+    this.index.insert(a, b, c, d, hash, id)
+    this.hash[id] = hash
+    return true
   }
 
   get active(): number {
@@ -225,10 +336,12 @@ export class Conntrack {
     this.origLow[id] = this.low ? 1 : 0
     this.state[id] = nextFlowState(state, proto, false, tcpFlags)
     this.expires[id] = expires
+    storeValid(this.valid, id, 1)  // last: the entry is whole
     return true
   }
 
   private release(id: number): void {
+    storeValid(this.valid, id, 0)  // first: its address ids may be freed and reused below
     this.index.remove(this.ka[id], this.kb[id], this.kc[id], this.kd[id], this.hash[id])
     if ((this.kd[id] & IPV6) !== 0) {
       this.ids.release(this.ka[id])
@@ -248,5 +361,30 @@ export class Conntrack {
       const e = this.expires[id]
       if (e >= 0 && e <= now) this.release(id)
     }
+  }
+
+  /** The tracked flows as canonical keys with their state, for tests and tools (allocates). */
+  list(): { key: [number, number, number, number]; state: number; origLow: number; expires: number }[] {
+    const out = []
+    for (let id = 0; id < this.capacity; id++) {
+      if (this.valid[id] !== 1) continue
+      out.push({ key: [this.ka[id], this.kb[id], this.kc[id], this.kd[id]] as [number, number, number, number], state: this.state[id], origLow: this.origLow[id], expires: this.expires[id] })
+    }
+    return out
+  }
+
+  /** What is wrong between the entries and what was derived from them (for tests): nothing, always. */
+  problems(): string[] {
+    const out: string[] = []
+    let valid = 0
+    for (let id = 0; id < this.capacity; id++) {
+      if (this.valid[id] !== 1) continue
+      valid++
+      const found = this.index.find(this.ka[id], this.kb[id], this.kc[id], this.kd[id], hash4(this.ka[id], this.kb[id], this.kc[id], this.kd[id]))
+      if (found !== id) out.push(`entry ${id} is not found by its key (found ${found})`)
+    }
+    if (valid !== this.index.size) out.push(`${valid} valid entries but ${this.index.size} indexed`)
+    if (valid + this.freeTop !== this.capacity) out.push(`${valid} valid entries and ${this.freeTop} free of ${this.capacity}`)
+    return out
   }
 }

@@ -7,7 +7,8 @@
 // extension headers. Port constraints never match a non-first fragment (as in BPF and
 // netfilter without reassembly). With `stateful: true` it tracks the flows it lets through,
 // and their replies and ICMP or ICMPv6 errors about them pass before any rule, as `ct state
-// established,related accept` at the top of a chain does. Frames that are not IP (ARP, other
+// established,related accept` at the top of a chain does; the tracked flows are kept in
+// env.state, so a firewall killed and restarted still knows them. Frames that are not IP (ARP, other
 // EtherTypes) follow the `nonIp` policy; malformed frames are counted and dropped. A drop
 // policy drops IPv6 neighbour discovery too unless a rule allows icmpv6, as in nftables.
 //
@@ -43,7 +44,8 @@ import { booleanAt, integerAt, objectAt, oneOf, type Json } from '../lib/config.
 import type { FirewallConfig } from './config-types.ts'
 import { type Timeouts, timeoutsAt } from '../lib/flow-state.ts'
 import { Classifier, NO_PORT } from './classifier.ts'
-import { Conntrack } from './conntrack.ts'
+import { Conntrack, CONNTRACK_STATE_TAG, conntrackStateBytes } from './conntrack.ts'
+import { stateMemory } from '../lib/state.ts'
 import { Ipv6Intervals } from './ipv6-intervals.ts'
 import { compileRules, FAMILY_ANY, type CompiledRule } from './rules.ts'
 
@@ -123,11 +125,15 @@ function create(config: FirewallConfig, env: NFEnv): NFInstance {
   /** Rule index + 2 (1: the default policy); 0: empty slot. */
   const cacheRule = new Int32Array(cacheSize)
 
-  const ct = stateful ? new Conntrack(ctSize, timeouts) : null
+  // Tracked flows live in env.state: a firewall restarted (or re-created by a reload) resumes
+  // them, so established connections still pass. Opened last, once nothing in the config can fail.
+  const ct = stateful ? new Conntrack(ctSize, timeouts, stateMemory(env, conntrackStateBytes(ctSize), `${CONNTRACK_STATE_TAG} ${ctSize}`), env.now()) : null
+  /** Added to env.now(): a resumed firewall's clock carries on from its state's (../lib/state.ts). */
+  const clockOffset = ct ? ct.clockOffset : 0
   const sweepSlice = Math.ceil(ctSize / SWEEP_TICKS)
   const h = new Headers()
   const quoted = new Headers()
-  let now = env.now()
+  let now = env.now() + clockOffset
   let malformed = 0, nonIpAllowed = 0, nonIpDropped = 0, ipv6Packets = 0, established = 0, related = 0
   let cacheHits = 0, cacheMisses = 0
 
@@ -230,8 +236,11 @@ function create(config: FirewallConfig, env: NFEnv): NFInstance {
     },
 
     tick(nowMs: number): void {
-      now = nowMs
-      if (ct !== null) ct.sweep(nowMs, sweepSlice)
+      now = nowMs + clockOffset
+      if (ct !== null) {
+        ct.sweep(now, sweepSlice)
+        ct.saveClock(now)
+      }
     },
 
     counters() {
@@ -247,6 +256,7 @@ function create(config: FirewallConfig, env: NFEnv): NFInstance {
         out.established = established
         out.related = related
         out.conntrackActive = ct.active
+        out.conntrackResumed = ct.resumed
         out.conntrackExpired = ct.expired
         out.conntrackFull = ct.full
       }

@@ -9,6 +9,8 @@
 // Sessions expire when idle (TCP: established and transitory timeouts, FIN or RST shortens;
 // UDP: unreplied and replied) and their ports return to the range. With the range or the
 // table exhausted, new flows are dropped and counted while existing ones keep working.
+// Sessions outlive the process: they are kept in env.state, so a NAT killed and restarted (or
+// re-created by a reload) resumes every one, established flows keeping their external ports.
 //
 // A packet is inbound iff it comes from the endpoint the `outside` gate leads to.
 // Gates: `inside` (inbound packets, translated back), `outside` (outbound, translated).
@@ -35,7 +37,10 @@ import type { Json } from '../lib/config.ts'
 import type { NatConfig } from './config-types.ts'
 import { readNatConfig } from './config.ts'
 import { translateIcmpError } from './icmp-error.ts'
-import { PortPool, R_EXT_PORT, R_IN_DELTA, R_INSIDE_IP, R_INSIDE_PORT, R_OUT_DELTA, Sessions, STRIDE } from './sessions.ts'
+import { stateMemory } from '../lib/state.ts'
+import {
+  PortPool, R_EXT_PORT, R_IN_DELTA, R_INSIDE_IP, R_INSIDE_PORT, R_OUT_DELTA, Sessions, SESSIONS_STATE_TAG, sessionsStateBytes, STRIDE,
+} from './sessions.ts'
 
 // Module-local copies of imported constants: TurboFan folds these, not imported bindings.
 const _IPPROTO_ICMP = IPPROTO_ICMP
@@ -61,11 +66,16 @@ function create(config: NatConfig, env: NFEnv): NFInstance {
   const ext = s.external
   const reserved = (proto: number) => new Set(s.forwards.filter(f => f.proto === proto).map(f => f.port))
   const [low, high] = s.ports
+  // The sessions live in env.state: a NAT restarted (or re-created by a reload) resumes them,
+  // established flows keeping their ports. Opened last, once nothing in the config can fail.
+  const state = stateMemory(env, sessionsStateBytes(s.maxMappings), `${SESSIONS_STATE_TAG} ${s.maxMappings}`)
   const sessions = new Sessions(s.maxMappings, ext, {
     tcp: new PortPool(low, high, reserved(_IPPROTO_TCP)),
     udp: new PortPool(low, high, reserved(_IPPROTO_UDP)),
     icmp: new PortPool(low, high, new Set()),
-  }, s.timeouts)
+  }, s.timeouts, state, env.now())
+  /** Added to env.now(): a resumed NAT's clock carries on from its state's (../lib/state.ts). */
+  const clockOffset = sessions.clockOffset
   // Forward index + 1 by port, for TCP and UDP.
   const tcpForward = new Int32Array(65536)
   const udpForward = new Int32Array(65536)
@@ -81,7 +91,7 @@ function create(config: NatConfig, env: NFEnv): NFInstance {
   const h = new Headers()
   const q = new Headers()
   let outsideId = env.gateTarget('outside')
-  let now = env.now()
+  let now = env.now() + clockOffset
   let malformed = 0, nonIp = 0, passed = 0, fragments = 0, unsupported = 0, noMapping = 0
   let translatedOut = 0, translatedIn = 0, hairpinned = 0
 
@@ -229,8 +239,9 @@ function create(config: NatConfig, env: NFEnv): NFInstance {
     },
 
     tick(nowMs: number): void {
-      now = nowMs
-      sessions.sweep(nowMs, sweepSlice)
+      now = nowMs + clockOffset
+      sessions.sweep(now, sweepSlice)
+      sessions.saveClock(now)
     },
 
     counters: () => ({
@@ -238,6 +249,7 @@ function create(config: NatConfig, env: NFEnv): NFInstance {
       sessionsActive: sessions.active,
       sessionsCreated: sessions.created,
       sessionsExpired: sessions.expired,
+      sessionsResumed: sessions.resumed,
       translatedOut, translatedIn, hairpinned, passed, nonIp,
       'drop/noMapping': noMapping, 'drop/portsExhausted': sessions.exhausted, 'drop/fragment': fragments,
       'drop/unsupported': unsupported, 'drop/malformed': malformed,

@@ -1,0 +1,139 @@
+// What a reload changes: the difference between the chain that runs and the spec it is given,
+// as the steps the launcher takes (RunningChain.reload). Pure: nothing here touches processes.
+import { isDeepStrictEqual } from 'node:util'
+import type { Chain, ChainEndpoint } from './spec.ts'
+
+export interface RouteChange {
+  from: string
+  gate: number
+  /** null: the gate is no longer wired. */
+  to: string | null
+}
+
+export interface ReloadPlan {
+  /** Endpoints that are new: started, then wired. */
+  added: string[]
+  /** Endpoints that are gone: unwired, drained, then stopped. */
+  removed: string[]
+  /**
+   * Endpoints whose kind, module, CPUs or port settings changed: stopped as removed ones are,
+   * then started again as added ones are.
+   */
+  replaced: string[]
+  /** NF endpoints that take a new config live, keeping their process. */
+  reconfigured: string[]
+  /**
+   * NF endpoints (kept, same process) whose gates lead elsewhere now: given their config again
+   * once the new routes are in force, so an NF that keeps where its gates lead (gateTarget)
+   * reads it again.
+   */
+  rewired: string[]
+  /** NF endpoints whose instance count changed. */
+  rescaled: { name: string; from: number; to: number }[]
+  /** Every gate whose destination changes, for endpoints in both chains, applied all at once. */
+  routes: RouteChange[]
+}
+
+/** A change a running chain cannot take: it names the spec field and why. */
+export class ReloadRefused extends Error {
+  constructor(readonly path: string, message: string) {
+    super(`${path}: ${message}`)
+    this.name = 'ReloadRefused'
+  }
+}
+
+/** The steps from `running` to `next`; throws ReloadRefused for what only a restart can change. */
+export function planReload(running: Chain, next: Chain): ReloadPlan {
+  // The pool and the manager's settings shape the region itself, made once at start.
+  for (const field of ['pool', 'manager'] as const)
+    if (!isDeepStrictEqual(running.spec[field] ?? {}, next.spec[field] ?? {}))
+      throw new ReloadRefused(`/${field}`, `the ${field} settings are fixed while the chain runs; stop it and run it again to change them`)
+  // A placement group is one process for all its members, so who is in which is fixed at
+  // start: a group stays as it is, or comes (or goes) whole with endpoints of its own.
+  const refuse = (name: string) => {
+    throw new ReloadRefused(`/endpoints/${name}/group`, 'placement groups are fixed while the chain runs (one process runs all of a group); stop the chain and run it again to change them')
+  }
+  for (const [group, members] of next.groups) {
+    const was = running.groups.get(group)
+    if (was ? !isDeepStrictEqual(was, members) : members.some((m) => running.endpoints.has(m)))
+      refuse(members.find((m) => !was?.includes(m)) ?? was!.find((m) => !members.includes(m)) ?? members[0])
+  }
+  for (const [group, members] of running.groups) if (!next.groups.has(group)) members.filter((m) => next.endpoints.has(m)).forEach(refuse)
+  const plan: ReloadPlan = { added: [], removed: [], replaced: [], reconfigured: [], rewired: [], rescaled: [], routes: [] }
+  for (const name of running.endpoints.keys()) if (!next.endpoints.has(name)) plan.removed.push(name)
+  for (const [name, e] of next.endpoints) {
+    const before = running.endpoints.get(name)
+    if (!before) plan.added.push(name)
+    else if (!sameProcess(before, e)) plan.replaced.push(name)
+    else {
+      if (!isDeepStrictEqual(config(before), config(e))) plan.reconfigured.push(name)
+      if (before.instances !== e.instances) plan.rescaled.push({ name, from: before.instances, to: e.instances })
+    }
+  }
+  const routeOf = (chain: Chain) => new Map(chain.links.map((l) => [`${l.from}\0${l.gateIndex}`, l.to]))
+  const before = routeOf(running)
+  const after = routeOf(next)
+  const kept = (name: string) => running.endpoints.has(name) && next.endpoints.has(name)
+  for (const [key, to] of after) {
+    const [from, gate] = key.split('\0')
+    if (kept(from) && before.get(key) !== to) plan.routes.push({ from, gate: Number(gate), to })
+  }
+  for (const key of before.keys()) {
+    const [from, gate] = key.split('\0')
+    if (kept(from) && !after.has(key)) plan.routes.push({ from, gate: Number(gate), to: null })
+  }
+  plan.rewired = [...new Set(plan.routes.map((r) => r.from))].filter((name) => !next.endpoints.get(name)!.isPort && !plan.replaced.includes(name))
+  return plan
+}
+
+/**
+ * The endpoints of the old path from a rewired gate that the new path skips, in path order:
+ * packets still in them would be overtaken by packets sent the new, shorter way after the
+ * switch (fw → mid → nat becoming fw → nat: what is still in mid). Empty when nothing can
+ * overtake (the gate leads to a longer path, or nowhere).
+ */
+export function bypassed(running: Chain, next: Chain, change: RouteChange): string[] {
+  const before = running.links.find((l) => l.from === change.from && l.gateIndex === change.gate)?.to
+  if (!before || change.to === null) return []
+  const onNewPath = reachable(next, change.to)
+  return [...reachable(running, before)].filter((name) => !onNewPath.has(name))
+}
+
+/** Endpoints reachable from `start` over the chain's links, breadth first (start included). */
+function reachable(chain: Chain, start: string): Set<string> {
+  const seen = new Set([start])
+  for (const name of seen) for (const l of chain.links) if (l.from === name) seen.add(l.to)
+  return seen
+}
+
+export function planIsEmpty(plan: ReloadPlan): boolean {
+  return !plan.added.length && !plan.removed.length && !plan.replaced.length && !plan.reconfigured.length && !plan.rescaled.length && !plan.routes.length
+}
+
+/** The plan in a few words a person reads: what starts, stops, changes. */
+export function describePlan(plan: ReloadPlan): string[] {
+  const lines: string[] = []
+  if (plan.added.length) lines.push(`started: ${plan.added.join(', ')}`)
+  if (plan.removed.length) lines.push(`drained and stopped: ${plan.removed.join(', ')}`)
+  if (plan.replaced.length) lines.push(`restarted (kind, module, CPUs or port settings changed): ${plan.replaced.join(', ')}`)
+  if (plan.reconfigured.length) lines.push(`new config, live: ${plan.reconfigured.join(', ')}`)
+  for (const r of plan.rescaled) lines.push(`instances of ${r.name}: ${r.from} → ${r.to}`)
+  if (plan.routes.length) lines.push(`links rewired: ${plan.routes.length}`)
+  return lines.length ? lines : ['nothing to change']
+}
+
+const config = (e: ChainEndpoint) => (e.spec as { config?: unknown }).config ?? {}
+
+/** Whether the endpoint keeps its process: the same NF code and placement, or the same port. */
+function sameProcess(a: ChainEndpoint, b: ChainEndpoint): boolean {
+  if (a.kind !== b.kind || a.isPort !== b.isPort || a.moduleFile !== b.moduleFile) return false
+  // A port is rebuilt for any change of its settings; an NF for a change of CPUs only (config
+  // and instances change live).
+  return a.isPort ? isDeepStrictEqual(a.spec, b.spec) : isDeepStrictEqual(placement(a), placement(b))
+}
+
+/** An NF endpoint's settings but its config and instance count. */
+function placement(e: ChainEndpoint): Record<string, unknown> {
+  const { config: _config, instances: _instances, ...rest } = e.spec as unknown as Record<string, unknown>
+  return rest
+}

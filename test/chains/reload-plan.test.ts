@@ -1,0 +1,82 @@
+// What a reload does to a running chain, decided from the two specs alone.
+import test from 'ava'
+import { checkChain } from '../../src/chain/spec.ts'
+import { bypassed, describePlan, planIsEmpty, planReload, ReloadRefused } from '../../src/chain/reload-plan.ts'
+
+const fw = (port: number) => ({ kind: 'firewall', config: { default: 'drop', nonIp: 'drop', rules: [{ action: 'allow', proto: 'tcp', dstPort: port }] } })
+const base = {
+  endpoints: {
+    lan: { kind: 'generator', rate: 1000 },
+    fw: fw(80),
+    nat: { kind: 'nat', config: { external: '203.0.113.1', inside: '10.0.0.0/16' } },
+    wan: { kind: 'sink' },
+  },
+  links: ['lan -> fw', 'fw -> nat', 'nat.outside -> wan'],
+}
+const chainOf = (spec: object) => checkChain('x.json', JSON.parse(JSON.stringify(spec)))
+const running = chainOf(base)
+
+test('the same spec changes nothing', (t) => {
+  const plan = planReload(running, chainOf(base))
+  t.true(planIsEmpty(plan))
+  t.deepEqual(describePlan(plan), ['nothing to change'])
+})
+
+test('a changed NF config is taken live; nothing starts or stops', (t) => {
+  const plan = planReload(running, chainOf({ ...base, endpoints: { ...base.endpoints, fw: fw(443) } }))
+  t.deepEqual(plan.reconfigured, ['fw'])
+  t.deepEqual([plan.added, plan.removed, plan.replaced, plan.routes], [[], [], [], []])
+})
+
+test('an NF put in a path starts; the gate it takes over is rewired; removing it again drains it and is a shortcut', (t) => {
+  const withMid = chainOf({ ...base, endpoints: { ...base.endpoints, mid: { kind: 'l2fwd' } }, links: ['lan -> fw', 'fw -> mid', 'mid -> nat', 'nat.outside -> wan'] })
+  const inserted = planReload(running, withMid)
+  t.deepEqual(inserted.added, ['mid'])
+  t.deepEqual(inserted.routes, [{ from: 'fw', gate: 0, to: 'mid' }])  // mid's own gate is wired as it starts
+  t.deepEqual(inserted.rewired, ['fw'], 'fw is given its config again once its gate leads to mid, to read where it leads')
+  t.deepEqual(bypassed(running, withMid, inserted.routes[0]), [], 'a longer path: nothing to overtake')
+  const removed = planReload(withMid, running)
+  t.deepEqual(removed.removed, ['mid'])
+  t.deepEqual(removed.routes, [{ from: 'fw', gate: 0, to: 'nat' }])
+  t.deepEqual(bypassed(withMid, running, removed.routes[0]), ['mid'], 'packets still in mid could be overtaken')
+})
+
+test('an endpoint gone and another in its place: the new one starts, the gate moves to it, the old one drains', (t) => {
+  const plan = planReload(running, chainOf({ ...base, endpoints: { ...base.endpoints, wan: undefined, out: { kind: 'sink' } }, links: ['lan -> fw', 'fw -> nat', 'nat.outside -> out'] }))
+  t.deepEqual([plan.added, plan.removed], [['out'], ['wan']])
+  t.deepEqual(plan.routes, [{ from: 'nat', gate: 1, to: 'out' }])  // outside is the NAT's second gate
+  t.deepEqual(describePlan(plan), ['started: out', 'drained and stopped: wan', 'links rewired: 1'])
+})
+
+test('instances change live; a port whose settings change, or an NF whose kind changes, is restarted', (t) => {
+  const plan = planReload(
+    running,
+    chainOf({
+      endpoints: { ...base.endpoints, lan: { kind: 'generator', rate: 2000 }, fw: { ...fw(80), instances: 2 }, nat: { kind: 'l2fwd' } },
+      links: ['lan -> fw', 'fw -> nat', 'nat -> wan'],
+    }),
+  )
+  t.deepEqual(plan.rescaled, [{ name: 'fw', from: 1, to: 2 }])
+  t.deepEqual(plan.replaced, ['lan', 'nat'])
+  t.deepEqual(plan.reconfigured, [])
+})
+
+test('the pool and the manager settings cannot change while the chain runs: refused, naming the field', (t) => {
+  const pool = t.throws(() => planReload(running, chainOf({ ...base, pool: { buffers: 4096 } })), { instanceOf: ReloadRefused })
+  t.is(pool?.path, '/pool')
+  const manager = t.throws(() => planReload(running, chainOf({ ...base, manager: { burst: 64 } })), { instanceOf: ReloadRefused })
+  t.is(manager?.path, '/manager')
+})
+
+test('a placement group is fixed while the chain runs: a member joining or leaving is refused; a whole new group may come', (t) => {
+  const grouped = chainOf({ ...base, endpoints: { ...base.endpoints, fw: { ...fw(80), group: 'edge' }, nat: { ...base.endpoints.nat, group: 'edge' } } })
+  const left = t.throws(() => planReload(grouped, running), { instanceOf: ReloadRefused })
+  t.is(left?.path, '/endpoints/fw/group')
+  t.throws(() => planReload(running, grouped), { instanceOf: ReloadRefused })
+  t.deepEqual(planReload(grouped, chainOf({ ...base, endpoints: { ...base.endpoints, fw: { ...fw(443), group: 'edge' }, nat: { ...base.endpoints.nat, group: 'edge' } } })).reconfigured, ['fw'], 'a member\'s config changes live')
+  const withNewGroup = chainOf({
+    endpoints: { ...base.endpoints, a: { kind: 'l2fwd', group: 'pair' }, b: { kind: 'l2fwd', group: 'pair' } },
+    links: ['lan -> fw', 'fw -> a', 'a -> b', 'b -> nat', 'nat.outside -> wan'],
+  })
+  t.deepEqual(planReload(running, withNewGroup).added, ['a', 'b'])
+})
