@@ -10,7 +10,7 @@ import { readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { attach, Manager, setAffinity } from '../src/xio/index.ts'
+import { attach, Manager, setAffinity, type Xio } from '../src/xio/index.ts'
 import { ping } from './pingpong.ts'
 import { jsonMode, type Report } from './report.ts'
 import type { Percentiles } from './stats.ts'
@@ -42,7 +42,7 @@ function start(script: string, args: string[]): Child {
   return { process: child, lines, exited: once(child, 'exit') }
 }
 
-const endpoint = (mode: string, prefix: string, name: string, options: object) =>
+export const endpoint = (mode: string, prefix: string, name: string, options: object) =>
   start(endpointScript, [mode, prefix, name, JSON.stringify(options)])
 
 async function lastLine<T>(c: Child): Promise<T> {
@@ -51,7 +51,7 @@ async function lastLine<T>(c: Child): Promise<T> {
   return JSON.parse(c.lines[c.lines.length - 1]) as T
 }
 
-async function until(ready: () => boolean, timeoutMs = 10_000) {
+export async function until(ready: () => boolean, timeoutMs = 10_000) {
   const deadline = Date.now() + timeoutMs
   while (!ready()) {
     if (Date.now() > deadline) throw new Error('benchmark setup timed out')
@@ -82,7 +82,8 @@ function chain(tag: string, links: [string, string][]): Manager {
 
 const activeInstances = (m: Manager) => m.snapshot().slots.filter((s) => s.state === 'active').length
 
-async function throughput(report: Report) {
+/** Producer → manager → consumer at burst 32: Mpps delivered and CPU ns per packet of each stage. */
+export async function measureThroughput(): Promise<{ mpps: number; ns: Record<'blast' | 'manager' | 'drain', number> }> {
   const m = chain('tput', [['blast', 'drain']])
   const drain = endpoint('drain', m.prefix, 'drain', { cpu: NF_CPU })
   await until(() => activeInstances(m) === 1)
@@ -107,10 +108,16 @@ async function throughput(report: Report) {
 
   const packets = b.delivered - a.delivered
   const seconds = (b.t - a.t) / 1000
-  report.add('producer → manager → consumer, burst 32 (Mpps)', packets / seconds / 1e6, 'Mpps')
+  const ns = (stage: 'blast' | 'manager' | 'drain') => ((b[stage] - a[stage]) * 1e9) / packets
+  return { mpps: packets / seconds / 1e6, ns: { blast: ns('blast'), manager: ns('manager'), drain: ns('drain') } }
+}
+
+async function throughput(report: Report) {
+  const { mpps, ns } = await measureThroughput()
+  report.add('producer → manager → consumer, burst 32 (Mpps)', mpps, 'Mpps')
   for (const stage of ['blast', 'manager', 'drain'] as const) {
     const label = { blast: 'producer (malloc + tx)', manager: 'manager (route + recycle)', drain: 'consumer (rx + free)' }[stage]
-    report.add(`CPU per packet: ${label}`, ((b[stage] - a[stage]) * 1e9) / packets, 'ns/packet')
+    report.add(`CPU per packet: ${label}`, ns[stage], 'ns/packet')
   }
 }
 
@@ -167,7 +174,7 @@ async function routingWithCapture(tap: 'none' | 'idle' | 'every packet' | 'stuck
 }
 
 // NF ↔ NF: both ends are NF processes, the manager a thread of this one (three processes).
-async function nfRoundTrip(size: number, rounds: number): Promise<Percentiles> {
+export async function nfRoundTrip(size: number, rounds: number): Promise<Percentiles> {
   const m = chain(`rtt${size}`, [['ping', 'pong'], ['pong', 'ping']])
   const pong = endpoint('pong', m.prefix, 'pong', { cpu: NF_CPU })
   await until(() => activeInstances(m) === 1)
@@ -184,27 +191,63 @@ async function nfRoundTrip(size: number, rounds: number): Promise<Percentiles> {
 async function portRoundTrip(size: number, rounds: number): Promise<Percentiles> {
   let best: Percentiles | undefined
   for (const [here, there] of [[MANAGER_CPU, NF_CPU], [NF_CPU, MANAGER_CPU]]) {
-    const prefix = `bench-port-rtt${size}-${process.pid}`
-    rmSync(`/dev/shm/xio.${prefix}`, { force: true })
-    const m = Manager.create({ prefix, buffers: 4096 })
-    m.declare('ping')
-    m.declare('pong')
-    m.route('ping', 0, 'pong')
-    m.route('pong', 0, 'ping')
-    m.start({ cpu: here })
-    setAffinity([here])
-    const pong = endpoint('pong', prefix, 'pong', { cpu: there })
-    await until(() => activeInstances(m) === 1)
-    const xio = await attach({ prefix, name: 'ping', spinUs: 500 })
-    const result = ping(xio, size, rounds)
-    xio.detach()
-    pong.process.kill('SIGTERM')
-    await lastLine(pong)
-    m.close()
+    const result = await portRoundTripAt(size, rounds, { manager: here, port: here, nf: there })
     if (!best || result.median < best.median) best = result
   }
   setAffinity([MANAGER_CPU])
   return best!
+}
+
+/** Where the actors of a round trip run: the manager thread, the port (this process's other threads), the NF process. */
+export interface Placement {
+  manager: number
+  port: number
+  nf: number
+}
+
+/** One port ↔ NF round trip run at one placement; leaves this process pinned to placement.port. */
+export async function portRoundTripAt(size: number, rounds: number, at: Placement): Promise<Percentiles & { sleeps: { port: number; nf: number }; wakes: number }> {
+  return withPortAndNf(at, 'pong', (xio, m) => {
+    const before = m.snapshot()
+    const result = ping(xio, size, rounds)
+    const after = m.snapshot()
+    // How each hand-over happened: a futex sleep on either end means a woken (slow) one.
+    const slept = (name: string) => after.slots.find((x) => x.name === name)!.endpoint.sleeps - before.slots.find((x) => x.name === name)!.endpoint.sleeps
+    return { ...result, sleeps: { port: slept('ping'), nf: slept('pong') }, wakes: after.manager.wakeups - before.manager.wakeups }
+  })
+}
+
+/**
+ * A port ↔ NF pair at one placement: a region with ping ⇄ pong routed, the manager thread,
+ * an NF process of bench/endpoint.ts's `pongMode`, and `ping` attached here (spin 500 µs);
+ * runs body with it, then takes everything down. Leaves this process pinned to at.port.
+ */
+export async function withPortAndNf<T>(at: Placement, pongMode: string, body: (xio: Xio, m: Manager) => T): Promise<T> {
+  const prefix = `bench-port-rtt-${process.pid}`
+  rmSync(`/dev/shm/xio.${prefix}`, { force: true })
+  const m = Manager.create({ prefix, buffers: 4096 })
+  m.declare('ping')
+  m.declare('pong')
+  m.route('ping', 0, 'pong')
+  m.route('pong', 0, 'ping')
+  // This process first (setAffinity pins every thread it has), then the manager thread, which
+  // pins itself to its own CPU as it starts.
+  setAffinity([at.port])
+  m.start({ cpu: at.manager })
+  const pong = endpoint(pongMode, prefix, 'pong', { cpu: at.nf })
+  try {
+    await until(() => activeInstances(m) === 1)
+    const xio = await attach({ prefix, name: 'ping', spinUs: 500 })
+    try {
+      return body(xio, m)
+    } finally {
+      xio.detach()
+    }
+  } finally {
+    pong.process.kill('SIGTERM')
+    await pong.exited
+    m.close()
+  }
 }
 
 // Node's `net` ping-pong, run unpinned and with both processes on one CPU; the better of the

@@ -3,18 +3,27 @@
 //   drain: rx + free until SIGTERM
 //   ping:  one packet of `size` bytes round-trips `rounds` times; prints RTT percentiles (µs)
 //   pong:  sends every packet it receives back out of gate 0
+//   pong-stamped: pong that writes, into the first 16 payload bytes, when rxWait gave it the
+//          packet and when it sends it back (CLOCK_MONOTONIC ns, as ping reads it: bench/rtt-parts.ts)
+//   turns: no endpoint: answers `rounds` turns of a polling ping-pong on a word of pool buffer 0
+//          (Atomics, addon.schedYield between polls), what rxWait's spin does minus the rings
+//   nf-pong-stamped: the same through the NF runner (runNF, attached as an NF process attaches,
+//          default spin): a one-gate NF whose process() writes when it saw the packet
 //   capture: a capture endpoint with options.taps; prints {"ready":true} once the manager
 //          applies them, then takes and frees copies until SIGTERM (read: false: takes none)
 // Each prints one JSON line when done.
-import { attach, attachCapture, setAffinity, type Tap } from '../src/xio/index.ts'
+import { attach, attachCapture, createNF, defineNF, runNF, setAffinity, type Tap } from '../src/xio/index.ts'
 import { addon } from '../src/xio/native.ts'
+import { RegionView } from '../src/xio/region-view.ts'
 import { ping } from './pingpong.ts'
 
 const [mode, prefix, name, json] = process.argv.slice(2)
 const o = JSON.parse(json ?? '{}') as { cpu?: number; size?: number; durationMs?: number; rounds?: number; burst?: number; taps?: Tap[]; read?: boolean }
 if (o.cpu !== undefined) setAffinity([o.cpu])
 if (mode === 'capture') await captureCopies()
-const xio = await attach({ prefix, name, spinUs: 500 })
+if (mode === 'turns') await answerTurns()
+// An NF process attaches with the default spin (src/chain/nf-process.ts); the bench's own ends spin 500 µs.
+const xio = await attach({ prefix, name, spinUs: mode === 'nf-pong-stamped' ? undefined : 500 })
 const burst = new Uint32Array(o.burst ?? 32)
 let stopping = false
 process.on('SIGTERM', () => (stopping = true))
@@ -60,6 +69,30 @@ if (mode === 'blast') {
     if (n === 0) await events()
   }
   print({ done: true })
+} else if (mode === 'pong-stamped') {
+  // A diagnostic: hrtime.bigint allocates, which the timestamps' own cost (measured apart) includes.
+  while (!stopping) {
+    const n = xio.rxWait(burst, 50)
+    const seen = process.hrtime.bigint()
+    for (let i = 0; i < n; i++) xio.view.setBigUint64(xio.offset(burst[i]), seen, true)
+    for (let i = 0; i < n; i++) xio.view.setBigUint64(xio.offset(burst[i]) + 8, process.hrtime.bigint(), true)
+    let done = 0
+    while (done < n) done += xio.tx(burst.subarray(done), n - done)
+    if (n === 0) await events()
+  }
+  print({ done: true })
+} else if (mode === 'nf-pong-stamped') {
+  const stamp = defineNF<object>({
+    gates: ['out'],
+    create: () => ({
+      process: (p) => {
+        p.view.setBigUint64(p.at, process.hrtime.bigint(), true)
+        return 0
+      },
+    }),
+  })
+  await runNF(xio, createNF(xio, stamp, {}), { stopping: () => stopping || !xio.managerAlive() })
+  print({ done: true })
 } else {
   throw new Error(`unknown mode ${mode}`)
 }
@@ -83,5 +116,19 @@ async function captureCopies(): Promise<never> {
   capture.setTaps([])
   process.stdout.write(JSON.stringify({ received, ...capture.counters() }) + '\n')
   capture.detach()
+  process.exit(0)
+}
+
+async function answerTurns(): Promise<never> {
+  const region = addon.Region.attach(prefix, false)  // read-write: the pool's buffers are writable before any claim
+  const view = new RegionView(prefix, region.buffer())
+  const words = new Int32Array(region.buffer())
+  const at = (view.bufferBase + view.dataOffset) >> 2
+  process.stdout.write(JSON.stringify({ ready: true }) + '\n')
+  for (let r = 0; r < (o.rounds ?? 0); r++) {
+    while (Atomics.load(words, at) !== 1) addon.schedYield()
+    Atomics.store(words, at, 0)
+  }
+  process.stdout.write(JSON.stringify({ done: true }) + '\n')
   process.exit(0)
 }

@@ -2,12 +2,12 @@
 import { existsSync, readdirSync, rmSync } from 'node:fs'
 import { jsonMode, Report } from './report.ts'
 
-const suites: Record<string, string> = { dataplane: './dataplane.ts', nfs: './nfs.ts', cli: './cli.ts', forward: './forward.ts', fuzz: './fuzz.ts', soak: './soak.ts' }
-/** Run only when named: the soak takes ten minutes, the fuzz a few. */
-const onRequest = new Set(['soak', 'fuzz'])
+const suites: Record<string, string> = { dataplane: './dataplane.ts', floor: './floor.ts', chain: './chain.ts', parts: './rtt-parts.ts', nfs: './nfs.ts', cli: './cli.ts', forward: './forward.ts', fuzz: './fuzz.ts', soak: './soak.ts', sockets: './sockets.ts' }
+/** Run only when named: the soak takes ten minutes, the fuzz a few; parts is a diagnosis (bench/rtt-parts.ts). */
+const onRequest = new Set(['soak', 'fuzz', 'parts'])
 const usage = `npm run bench [-- --json] [-- --only ${Object.keys(suites).join(',')}]
   --json   one JSON object, for machines
-  --only   the suites to run, comma-separated (default: all but soak and fuzz, which take minutes)`
+  --only   the suites to run, comma-separated (default: all but soak and fuzz, which take minutes, and parts)`
 const args = process.argv.slice(2)
 if (args.includes('--help')) {
   process.stdout.write(`${usage}\n`)

@@ -14,7 +14,7 @@ import firewall, { type FirewallRule } from '../src/nfs/firewall/index.ts'
 import nat from '../src/nfs/nat/index.ts'
 import { ipv4SetChecksum, l4SetChecksum, set16, set32 } from '../src/packet/index.ts'
 
-const SLOT = 2048
+export const SLOT = 2048
 const BURST = 32
 const MIN_SECONDS = 0.3
 
@@ -28,7 +28,7 @@ function rng(seed: number): () => number {
   }
 }
 
-interface Traffic {
+export interface Traffic {
   bytes: Uint8Array
   lengths: Int32Array
   count: number
@@ -81,12 +81,12 @@ function traffic(count: number, flows: number, gen: FlowGen, seed: number): Traf
   return { bytes, lengths, count }
 }
 
-function packetOver(t: Traffic, from: number): Packet {
+export function packetOver(t: Traffic, from: number): Packet {
   return { bytes: t.bytes, view: new DataView(t.bytes.buffer), d: 0, at: 0, length: 0, from, inPort: 1, flowHash: 0 }
 }
 
 /** ns per packet of `step` over the traffic, in bursts, for at least MIN_SECONDS after a warm-up. */
-function measure(t: Traffic, step: (p: Packet) => void, p: Packet): number {
+export function measure(t: Traffic, step: (p: Packet) => void, p: Packet): number {
   const run = (rounds: number): void => {
     const lengths = t.lengths
     for (let r = 0; r < rounds; r++) {
@@ -112,12 +112,12 @@ function measure(t: Traffic, step: (p: Packet) => void, p: Packet): number {
   }
 }
 
-const env: NFEnv = { endpointId: n => (n === 'lan' ? 1 : n === 'wan' ? 2 : -1), gateTarget: g => (g === 'inside' ? 1 : g === 'outside' ? 2 : -1), now: () => 0 }
+export const env: NFEnv = { endpointId: n => (n === 'lan' ? 1 : n === 'wan' ? 2 : -1), gateTarget: g => (g === 'inside' ? 1 : g === 'outside' ? 2 : -1), now: () => 0 }
 
 const ip = (a: number, b: number, c: number, d: number) => (a << 24) | (b << 16) | (c << 8) | d
 
 /** Realistic-looking rules: services on inside subnets, blocked sources, DNS, a few catch-alls. */
-function rules(n: number, seed: number): FirewallRule[] {
+export function rules(n: number, seed: number): FirewallRule[] {
   const r = rng(seed)
   const pick = <T>(xs: T[]): T => xs[Math.floor(r() * xs.length)]
   const q = (a: number) => `${(a >>> 24) & 255}.${(a >>> 16) & 255}.${(a >>> 8) & 255}.${a & 255}`

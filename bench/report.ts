@@ -9,6 +9,9 @@ export interface Result {
   peer?: string
   peerValue?: number
   ratio?: number
+  /** relative(): this figure over its peer's (xio / floor), and the most it may be (the issue's target). */
+  times?: number
+  target?: number
 }
 
 export type Better = 'lower' | 'higher'
@@ -30,6 +33,21 @@ export class Report {
     this.results.push(r)
     if (!jsonMode())
       console.log(`${name.padEnd(58)} ${fmt(value).padStart(12)} ${unit}   vs ${peer} ${fmt(peerValue)} ${unit}: ${ratio.toFixed(2)}x`)
+    return r
+  }
+
+  /**
+   * A figure beside a floor it is measured against (the C relay), as xio / floor: how many
+   * times the floor's it is, with the target where the issue sets one (at most that many times).
+   */
+  relative(name: string, value: number, unit: string, peer: string, peerValue: number, target?: number): Result {
+    const times = value / peerValue
+    const r: Result = { name, value, unit, peer, peerValue, times, ...(target === undefined ? {} : { target }) }
+    this.results.push(r)
+    if (!jsonMode()) {
+      const goal = target === undefined ? '' : ` (target <= ${target}x: ${times <= target ? 'met' : 'not met'})`
+      console.log(`${name.padEnd(58)} ${fmt(value).padStart(12)} ${unit}   vs ${peer} ${fmt(peerValue)} ${unit}: xio/floor ${times.toFixed(2)}x${goal}`)
+    }
     return r
   }
 

@@ -135,7 +135,13 @@ void Endpoint::wakeManager() {
 
 uint32_t Endpoint::rx(uint32_t* descs, uint32_t max) {
   requireOpen();
-  return ringDequeue(rx_, descs, max);
+  return take(descs, max);
+}
+
+uint32_t Endpoint::take(uint32_t* descs, uint32_t max) {
+  uint32_t n = ringDequeue(rx_, descs, max);
+  if (n && managerSide_->roomWanted.load(std::memory_order_relaxed)) wakeManager();
+  return n;
 }
 
 uint32_t Endpoint::publish(const RingRef& ring, uint32_t* marked, const uint32_t* descs, uint32_t n) {
@@ -218,17 +224,17 @@ void Endpoint::free(const uint32_t* descs, uint32_t n) {
 
 uint32_t Endpoint::rxWait(uint32_t* descs, uint32_t max, uint64_t timeoutNs) {
   requireOpen();
-  uint32_t n = ringDequeue(rx_, descs, max);
+  uint32_t n = take(descs, max);
   if (n) return n;
   uint64_t start = nowNs(), now = start;
   while (now - start < spinNs_ && now - start < timeoutNs) {
     sched_yield();
-    if ((n = ringDequeue(rx_, descs, max))) return n;
+    if ((n = take(descs, max))) return n;
     now = nowNs();
   }
   if (now - start >= timeoutNs) return 0;
   waitReadable(timeoutNs - (now - start));
-  return ringDequeue(rx_, descs, max);
+  return take(descs, max);
 }
 
 // Sleeps on the manager's wake word for this slot. The request is counted before the ring is

@@ -29,6 +29,10 @@ class Endpoint {
   ~Endpoint();
 
   uint32_t rx(uint32_t* descs, uint32_t max);
+ private:
+  // Takes from the RX ring; a manager waiting for room there is woken.
+  uint32_t take(uint32_t* descs, uint32_t max);
+ public:
   uint32_t tx(const uint32_t* descs, uint32_t n);
   uint32_t malloc(uint32_t* descs, uint32_t n);
   void free(const uint32_t* descs, uint32_t n);  // waits for room; the manager always drains

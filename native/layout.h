@@ -22,7 +22,7 @@
 namespace xio {
 
 constexpr uint64_t kMagic = 0x4e49414843'4f4958ULL;  // "XIOCHAIN" in memory order
-constexpr uint32_t kLayoutVersion = 5;
+constexpr uint32_t kLayoutVersion = 6;
 constexpr uint32_t kMaxSlots = 64;
 constexpr uint32_t kMaxServices = 64;
 constexpr uint32_t kMaxBuffers = 65534;
@@ -206,6 +206,9 @@ struct ManagerSide {
   // it found valid and applies (release: the endpoint waits for its seq, then reads counters).
   std::atomic<uint32_t> tapsSeen;
   uint32_t tapsActive;
+  // Set while the manager holds packets for this slot because its RX ring was full: the
+  // endpoint, taking from that ring, wakes the manager rather than let it wait out its retry.
+  std::atomic<uint32_t> roomWanted;
   alignas(1024) RingProducer rx;
   RingProducer alloc;
   RingConsumer tx;

@@ -575,6 +575,10 @@ uint32_t Manager::deliverHeld(uint32_t s) {
     bool overrun = false;
     uint32_t k = std::min(end - first, ringRoom(rx, end - first, &overrun));
     if (overrun) fault(dest);  // held here until it is cut off and another instance is picked
+    // Full: ask its endpoint to wake us as it takes from the ring; room again: stop asking.
+    std::atomic<uint32_t>& roomWanted = region_->managerSide(dest)->roomWanted;
+    if (k < end - first) roomWanted.store(1, std::memory_order_relaxed);
+    else if (roomWanted.load(std::memory_order_relaxed)) roomWanted.store(0, std::memory_order_relaxed);
     if (!k) break;
     uint64_t bytes = 0;
     // A receiver that just transmits leaves by gate 0 of the service it was sent to; a group's
@@ -929,6 +933,7 @@ void Manager::takeOn(uint32_t s, uint16_t service) {
   slot.wakeRequests = region_->endpointSide(s)->sleepRequests.load(std::memory_order_relaxed) - 1;
   side->service = service;
   side->tapsSeen.store(0, std::memory_order_relaxed);  // published by the state store below
+  side->roomWanted.store(0, std::memory_order_relaxed);
   side->tapsActive = 0;
   memset(&side->route, 0, sizeof side->route);
   side->state.store(kSlotActive, std::memory_order_release);

@@ -1,0 +1,252 @@
+// The chain benchmark (issue #11, `--only chain`): a firewall with 100 rules and a NAT between a
+// generator and a sink at full rate (64-byte frames over 1,024 flows), run as a real chain:
+// `xio-chain run --no-tui` on a generated spec, under a prefix of its own, read through the
+// region. Reported: Mpps at the sink, and the CPU all of the chain's processes spent per packet
+// (utime + stime of the launcher, whose threads include the manager and the ports, and of
+// every NF process, over the measured window) beside the floor: what the two NFs cost per
+// packet on their own (bench/nfs.ts's machinery, in this process, on the same frames).
+//
+// Each placement is one Variant: isolated (each NF its own process, OpenNetVM's way) and
+// grouped (fw and nat in one placement group: one process, run to completion, no hop between
+// them; its process shows under fw, the group's first member).
+import { spawn, type ChildProcess } from 'node:child_process'
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { observe, type Observer, type RegionSnapshot } from '../src/xio/index.ts'
+import firewall from '../src/nfs/firewall/index.ts'
+import nat from '../src/nfs/nat/index.ts'
+import { buildIpv4Frame, IPPROTO_UDP } from '../src/packet/index.ts'
+import { loadAverage } from './floor.ts'
+import { env, measure, packetOver, rules, SLOT, type Traffic } from './nfs.ts'
+import type { Report } from './report.ts'
+
+const root = fileURLToPath(new URL('../', import.meta.url))
+const FRAME = 64
+const FLOWS = 1024
+const RULES = 100
+const WARMUP_MS = 2000
+const WINDOW_MS = 6000
+// A bound on the whole chain's life, should this process die without stopping it.
+const DURATION_S = 30
+// Generator and sink are named lan and wan: the firewall's rules may say `in: "lan"`, and the
+// micro-benchmark's environment (bench/nfs.ts) calls them so too.
+const SOURCE = 'lan'
+const SINK = 'wan'
+// The generator's own defaults (src/chain/ports/generator.ts), written out: the floor's frames
+// are built from them.
+const SRC_NET = 0x0a000000  // 10.0.0.0/16
+const DST_NET = 0xc6336400  // 198.51.100.0/24
+const DST_PORT = 80
+
+/** The firewall: 99 rules of the micro-benchmark's mix, none of which these frames meet, then the one that lets them through. */
+function firewallConfig() {
+  return {
+    default: 'drop',
+    rules: [...rules(RULES - 1, RULES), { action: 'allow', proto: 'udp', src: '10.0.0.0/16', comment: 'the generator\'s flows' }],
+  }
+}
+
+const natConfig = { external: '203.0.113.1', inside: '10.0.0.0/16' }
+
+interface Variant {
+  name: string
+  /** The NF endpoints' specs, by name; ports and links are the same for every variant. */
+  nfs: Record<string, object>
+}
+
+const VARIANTS: Variant[] = [
+  { name: 'isolated', nfs: { fw: { kind: 'firewall', config: firewallConfig() }, nat: { kind: 'nat', config: natConfig } } },
+  { name: 'grouped', nfs: { fw: { kind: 'firewall', group: 'edge', config: firewallConfig() }, nat: { kind: 'nat', group: 'edge', config: natConfig } } },
+]
+
+function specOf(v: Variant) {
+  return {
+    name: `bench-chain-${v.name}`,
+    endpoints: {
+      [SOURCE]: { kind: 'generator', size: FRAME, flows: FLOWS, proto: 'udp', dstPort: DST_PORT },
+      ...v.nfs,
+      [SINK]: { kind: 'sink' },
+    },
+    links: [`${SOURCE} -> fw`, 'fw -> nat', `nat.outside -> ${SINK}`, `nat.inside -> ${SOURCE}`],
+  }
+}
+
+/** utime + stime of a process, all its threads, in seconds; 0 once it is gone. */
+function cpuSeconds(pid: number, tid?: number): number {
+  try {
+    const stat = readFileSync(tid ? `/proc/${pid}/task/${tid}/stat` : `/proc/${pid}/stat`, 'utf8')
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return (Number(f[11]) + Number(f[12])) / 100
+  } catch {
+    return 0
+  }
+}
+
+interface Sample {
+  t: number
+  received: number
+  cpu: Record<string, number>
+  /** Why a chain runs below its CPU: the manager's sleeps and descriptors it held for a full RX ring, the NFs' sends refused by a full TX ring. */
+  managerSleeps: number
+  managerWakeups: number
+  managerHeld: number
+  /** By NF endpoint: sends its TX ring refused (full: the manager is holding what it sent before for a full RX ring downstream). */
+  refused: Record<string, number>
+}
+
+function sample(o: Observer, launcher: number): Sample {
+  const s: RegionSnapshot = o.view.snapshot()
+  const active = s.slots.filter((x) => x.state === 'active')
+  // The launcher whole (every thread), and its manager thread alone: the rest is its ports.
+  const cpu: Record<string, number> = { launcher: cpuSeconds(launcher), manager: cpuSeconds(launcher, s.manager.tid) }
+  // NF processes by endpoint name (each instance's process summed); ports live in the launcher.
+  for (const x of active) if (x.name !== SOURCE && x.name !== SINK) cpu[x.name] = (cpu[x.name] ?? 0) + cpuSeconds(x.pid)
+  const refused: Record<string, number> = {}
+  for (const x of active) if (x.name !== SOURCE && x.name !== SINK) refused[x.name] = (refused[x.name] ?? 0) + x.rings.tx.refused
+  return { t: performance.now(), received: active.find((x) => x.name === SINK)?.route.rxPackets ?? 0, cpu, managerSleeps: s.manager.sleeps, managerWakeups: s.manager.wakeups, managerHeld: s.manager.held, refused }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+async function attachObserver(prefix: string, chain: ChildProcess): Promise<Observer> {
+  for (let i = 0; i < 300; i++) {
+    if (chain.exitCode !== null) throw new Error(`the chain exited with status ${chain.exitCode} before it ran`)
+    try {
+      const o = observe(prefix)
+      // Running once every NF has a slot and packets reach the sink.
+      const s = o.view.snapshot()
+      if ((s.slots.find((x) => x.name === SINK && x.state === 'active')?.route.rxPackets ?? 0) > 0) return o
+      o.close()
+    } catch {
+      // not created yet
+    }
+    await sleep(100)
+  }
+  throw new Error('the chain did not start carrying packets within 30 s')
+}
+
+interface ChainRun {
+  mpps: number
+  nsPerPacket: number
+  perProcess: Record<string, number>
+  managerSleepsPerSecond: number
+  /** Sleeps no endpoint's wake ended: they ran to their timeout (1 ms while holding descriptors). */
+  managerTimeoutsPerSecond: number
+  heldPerPacket: number
+  refusedPerPacket: Record<string, number>
+}
+
+/** Runs one variant for WARMUP_MS + WINDOW_MS; every exit path stops the chain and removes its region. */
+async function runChain(v: Variant): Promise<ChainRun> {
+  const prefix = `bench-chain-${process.pid}`
+  const specFile = join(tmpdir(), `xio-bench-chain-${process.pid}.json`)
+  writeFileSync(specFile, JSON.stringify(specOf(v)))
+  rmSync(`/dev/shm/xio.${prefix}`, { force: true })
+  let stderr = ''
+  const chain = spawn(process.execPath, [join(root, 'bin/xio-chain.js'), 'run', specFile, '--no-tui', '--prefix', prefix, '--duration', String(DURATION_S)], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  })
+  chain.stderr!.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-2000)))
+  const exited = new Promise((r) => chain.once('exit', r))
+  // This process leaving any way (main.ts's Ctrl-C handler exits at once): the chain stops too.
+  const stopChain = () => chain.kill('SIGINT')
+  process.on('exit', stopChain)
+  let o: Observer | undefined
+  try {
+    o = await attachObserver(prefix, chain)
+    await sleep(WARMUP_MS)
+    const a = sample(o, chain.pid!)
+    await sleep(WINDOW_MS)
+    const b = sample(o, chain.pid!)
+    if (chain.exitCode !== null) throw new Error(`the chain exited during the measurement:\n${stderr}`)
+    const packets = b.received - a.received
+    const perProcess: Record<string, number> = {}
+    for (const name of Object.keys(b.cpu)) perProcess[name] = ((b.cpu[name] - (a.cpu[name] ?? 0)) * 1e9) / packets
+    // The manager thread is inside the launcher: counted once, and shown apart.
+    const total = Object.entries(perProcess).reduce((x, [name, ns]) => (name === 'manager' ? x : x + ns), 0)
+    perProcess.launcher -= perProcess.manager
+    const seconds = (b.t - a.t) / 1000
+    return {
+      mpps: packets / seconds / 1e6,
+      nsPerPacket: total,
+      perProcess,
+      managerSleepsPerSecond: (b.managerSleeps - a.managerSleeps) / seconds,
+      managerTimeoutsPerSecond: (b.managerSleeps - a.managerSleeps - (b.managerWakeups - a.managerWakeups)) / seconds,
+      heldPerPacket: (b.managerHeld - a.managerHeld) / packets,
+      refusedPerPacket: Object.fromEntries(Object.keys(b.refused).map((name) => [name, (b.refused[name] - (a.refused[name] ?? 0)) / packets])),
+    }
+  } catch (e) {
+    throw new Error(`${(e as Error).message}${stderr ? `\nchain stderr:\n${stderr}` : ''}`)
+  } finally {
+    o?.close()
+    // SIGINT: the launcher drains, stops its NFs and removes the region, as on Ctrl-C.
+    chain.kill('SIGINT')
+    const killer = setTimeout(() => chain.kill('SIGKILL'), 10_000)
+    await exited
+    clearTimeout(killer)
+    // A launcher killed outright leaves its region, and any file named after it (an NF's kept
+    // state, xio.<prefix>.state.*); its NFs leave once the manager is gone.
+    for (const f of readdirSync('/dev/shm')) if (f === `xio.${prefix}` || f.startsWith(`xio.${prefix}.`)) rmSync(`/dev/shm/${f}`, { force: true })
+    rmSync(specFile, { force: true })
+    process.off('exit', stopChain)
+  }
+}
+
+/** The chain's frames as its generator builds them (one per flow), strided like the pool's buffers. */
+function generatorFrames(): Traffic {
+  const bytes = new Uint8Array(FLOWS * SLOT)
+  const lengths = new Int32Array(FLOWS)
+  for (let i = 0; i < FLOWS; i++) {
+    const src = SRC_NET | ((i + 1) & 0xffff)
+    const dst = DST_NET | ((i * 7 + 1) & 0xff)
+    lengths[i] = buildIpv4Frame(bytes, i * SLOT, { src, dst, proto: IPPROTO_UDP, srcPort: 1024 + (i % 60000), dstPort: DST_PORT, size: FRAME })
+  }
+  return { bytes, lengths, count: FLOWS }
+}
+
+/**
+ * The floor: ns per packet of the firewall and of the NAT's outbound translation, each alone in
+ * this process on the chain's frames, with warm flow tables (as in the chain, where 1,024
+ * flows repeat). The NAT rewrites a frame in place, so each is restored from a pristine copy
+ * before it; the restore alone is measured too and taken off.
+ */
+function nfFloor(): { fw: number; nat: number } {
+  const frames = generatorFrames()
+  const pristine = frames.bytes.slice()
+  const fw = firewall.create(firewallConfig() as Parameters<typeof firewall.create>[0], env)
+  const fwNs = measure(frames, (p) => {
+    if (fw.process(p) !== 0) throw new Error('chain bench: the firewall drops the generator\'s frames')
+  }, packetOver(frames, 1))
+  const nt = nat.create(natConfig, env)
+  const restore = (p: { at: number; length: number }) => frames.bytes.set(pristine.subarray(p.at, p.at + p.length), p.at)
+  const both = measure(frames, (p) => {
+    restore(p)
+    if (nt.process(p) !== 1) throw new Error('chain bench: the NAT does not translate the generator\'s frames')
+  }, packetOver(frames, 1))
+  const restoreOnly = measure(frames, restore, packetOver(frames, 1))
+  return { fw: fwNs, nat: Math.max(0, both - restoreOnly) }
+}
+
+export async function run(report: Report): Promise<void> {
+  report.section(`Chain: ${SOURCE} (generator, ${FRAME} B, ${FLOWS} flows) → firewall (${RULES} rules) → NAT → ${SINK} (sink), full rate`)
+  report.add('load average (1 min) before', loadAverage(), '')
+  const floor = nfFloor()
+  report.add('floor: firewall alone (bench/nfs.ts machinery)', floor.fw, 'ns/packet')
+  report.add('floor: NAT outbound alone', floor.nat, 'ns/packet')
+  for (const v of VARIANTS) {
+    const r = await runChain(v)
+    report.add(`${v.name}: at the sink (target >= ${v.name === 'isolated' ? 5 : 8})`, r.mpps, 'Mpps')
+    report.relative(`${v.name}: CPU per packet, all processes`, r.nsPerPacket, 'ns/packet', 'fw + NAT alone', floor.fw + floor.nat)
+    for (const [name, ns] of Object.entries(r.perProcess))
+      report.add(`  ${{ launcher: 'launcher but its manager thread (generator, sink)', manager: 'manager thread' }[name] ?? `${name} process`}`, ns, 'ns/packet')
+    // A loaded chain should never sleep (DESIGN.md): a manager that does, while NFs find their
+    // TX rings full, is waiting out its 1 ms retry for a full RX ring that drained meanwhile.
+    report.add(`  manager sleeps while loaded`, r.managerSleepsPerSecond, '/s')
+    report.add(`  of which ran to their timeout (no wake came)`, r.managerTimeoutsPerSecond, '/s')
+    report.add(`  descriptors held by the manager for a full RX ring`, r.heldPerPacket, 'per packet')
+    for (const [name, n] of Object.entries(r.refusedPerPacket)) report.add(`  ${name}'s sends refused by its full TX ring (retried)`, n, 'per packet')
+  }
+  report.add('load average (1 min) after', loadAverage(), '')
+}

@@ -1,0 +1,100 @@
+// The design's floor (issue #11): xio-chain's round trips and manager throughput beside a C++
+// relay built on native/ring.h with the same topology (bench/peers/ring-relay.cc: endpoint
+// processes A and B, a manager thread in a third; spin-then-futex waits, batched wakes), in
+// the same run, as xio / floor. The issue's target: port ↔ NF within 1.2x of the relay, flat
+// across 64, 512 and 1500 B.
+//
+// Placement decides these figures on two vCPUs, so each side gets the best of the same
+// placements: the manager alone on CPU 0 with both endpoints on CPU 1 (the design's), and
+// the ping end beside the manager (where a port sits in xio-chain today); at 64 B both are
+// printed side by side.
+import { execFileSync } from 'node:child_process'
+import { readFileSync, rmSync } from 'node:fs'
+import { cpus, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { setAffinity } from '../src/xio/index.ts'
+import { measureThroughput, nfRoundTrip, portRoundTripAt, type Placement } from './dataplane.ts'
+import { jsonMode, type Report } from './report.ts'
+import type { Percentiles } from './stats.ts'
+
+const relaySource = fileURLToPath(new URL('./peers/ring-relay.cc', import.meta.url))
+const nativeDir = fileURLToPath(new URL('../native/', import.meta.url))
+const SIZES = [64, 512, 1500]
+const ROUNDS = 20000
+// The two placements both sides are measured at (CPU numbers; the endpoints of the relay are
+// A = the ping end, the port's place, and B = the pong end, the NF's).
+const MANAGER_ALONE: Placement = { manager: 0, port: 1, nf: 1 }
+const BESIDE_MANAGER: Placement = { manager: 0, port: 0, nf: 1 }
+const PLACEMENTS = [MANAGER_ALONE, BESIDE_MANAGER]
+
+export const loadAverage = (): number => Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0])
+
+/**
+ * Builds the relay from source with the system compiler (C++17, native/ring.h and native/os.cc
+ * for the futex calls); null, said once, when there is no C++ compiler (Debian: g++).
+ */
+export function buildRelay(): string | null {
+  const bin = join(tmpdir(), `xio-ring-relay-${process.pid}`)
+  try {
+    execFileSync('c++', ['-O2', '-std=c++17', '-Wall', '-pthread', `-I${nativeDir}`, '-o', bin, relaySource, join(nativeDir, 'os.cc')], { stdio: ['ignore', 'ignore', 'pipe'] })
+    process.on('exit', () => rmSync(bin, { force: true }))
+    return bin
+  } catch (e) {
+    if (!jsonMode()) console.log(`  C relay skipped: it did not build (needs c++: apt-get install g++): ${String((e as { stderr?: Buffer }).stderr ?? e).split('\n')[0]}`)
+    return null
+  }
+}
+
+type RelayRtt = Percentiles & { sleeps: [number, number]; managerWakes: number }
+
+export function relayRoundTrip(bin: string, size: number, rounds: number, at: Placement): RelayRtt {
+  const out = execFileSync(bin, ['rtt', String(size), String(rounds), String(at.manager), String(at.port), String(at.nf)], { encoding: 'utf8', timeout: 60_000 })
+  return { ...(JSON.parse(out) as RelayRtt), count: rounds }
+}
+
+export function relayThroughput(bin: string, ms: number, at: Placement): number {
+  const out = execFileSync(bin, ['tput', String(ms), String(at.manager), String(at.port), String(at.nf)], { encoding: 'utf8', timeout: 60_000 })
+  return (JSON.parse(out) as { mdps: number }).mdps
+}
+
+function best<T extends { median: number }>(runs: T[]): T {
+  return runs.reduce((a, b) => (b.median < a.median ? b : a))
+}
+
+export async function run(report: Report): Promise<void> {
+  report.section('The design\'s floor: a C relay on native/ring.h, same topology')
+  const relay = buildRelay()
+  if (!relay) return
+  report.add('load average (1 min) before', loadAverage(), '')
+  try {
+    for (const size of SIZES) {
+      const floorAt = PLACEMENTS.map((at) => relayRoundTrip(relay, size, ROUNDS, at))
+      const portAt = []
+      for (const at of PLACEMENTS) portAt.push(await portRoundTripAt(size, ROUNDS, at))
+      // NF ↔ NF has no port: both NFs on CPU 1, the manager alone (the launcher's placement).
+      const nf = await nfRoundTrip(size, ROUNDS)
+      const floor = best(floorAt)
+      const port = best(portAt)
+      report.relative(`round trip ${size} B port ↔ NF, median`, port.median, 'µs', 'C relay', floor.median, 1.2)
+      report.relative(`round trip ${size} B port ↔ NF, p99`, port.p99, 'µs', 'C relay', floor.p99)
+      report.relative(`round trip ${size} B NF ↔ NF, median`, nf.median, 'µs', 'C relay', floor.median)
+      report.relative(`round trip ${size} B NF ↔ NF, p99`, nf.p99, 'µs', 'C relay', floor.p99)
+      if (size === SIZES[0]) {
+        // The same placements side by side: what placement alone is worth on each.
+        report.relative('  port ↔ NF, manager alone on CPU 0, median', portAt[0].median, 'µs', 'C relay placed so', floorAt[0].median)
+        report.relative('  port ↔ NF, port beside the manager, median', portAt[1].median, 'µs', 'C relay placed so', floorAt[1].median)
+        report.add(`  port ↔ NF, manager alone: futex sleeps, port + NF, of ${ROUNDS}`, portAt[0].sleeps.port + portAt[0].sleeps.nf, 'sleeps')
+        report.add(`  C relay, manager alone: futex sleeps, A + B, of ${ROUNDS}`, floorAt[0].sleeps[0] + floorAt[0].sleeps[1], 'sleeps')
+      }
+    }
+    // Throughput at the placement the data-plane bench uses: manager alone, both ends on CPU 1.
+    const floorMdps = relayThroughput(relay, 2500, MANAGER_ALONE)
+    setAffinity([MANAGER_ALONE.manager])  // as the data-plane suite: this process beside the manager thread
+    const xio = await measureThroughput()
+    report.relative('producer → manager → consumer, burst 32 (target >= 30)', xio.mpps, 'M/s', 'C relay', floorMdps)
+  } finally {
+    setAffinity(cpus().map((_, i) => i))
+  }
+  report.add('load average (1 min) after', loadAverage(), '')
+}
