@@ -21,13 +21,15 @@ const uringSource = fileURLToPath(new URL('./peers/uring-pingpong.c', import.met
 const MANAGER_CPU = 0
 const NF_CPU = 1
 
-interface Child {
+/** A benchmark's helper process and the lines it printed so far. */
+export interface Child {
   process: ChildProcess
   lines: string[]
   exited: Promise<unknown>
 }
 
-function start(script: string, args: string[]): Child {
+/** Starts `script` (through tsx) with args, collecting its stdout by line. */
+export function start(script: string, args: string[]): Child {
   const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
   const lines: string[] = []
   let buf = ''

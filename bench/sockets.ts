@@ -18,8 +18,6 @@
 //   sockets.ts short-client <transport> <where> <warmupMs> <measureMs>
 //   sockets.ts http-server <transport> <where>
 //   sockets.ts http-client <transport> <where> <connections> <warmupMs> <measureMs>
-import { spawn, type ChildProcess } from 'node:child_process'
-import { once } from 'node:events'
 import { readFileSync, rmSync } from 'node:fs'
 import nodeNet from 'node:net'
 import { fileURLToPath } from 'node:url'
@@ -28,6 +26,7 @@ import * as xioNet from '../src/net/index.ts'
 import * as xioHttp from '../src/http/index.ts'
 import { Manager } from '../src/xio/index.ts'
 import { percentiles, type Percentiles } from './stats.ts'
+import { start, until } from './dataplane.ts'
 import type { Report } from './report.ts'
 
 type Transport = 'xio' | 'uds' | 'tcp'
@@ -176,35 +175,6 @@ async function shortClient(transport: Transport, where: string, warmupMs: number
 
 // --- the benchmark, run by bench/main.ts ----------------------------------------------------
 
-interface Child {
-  process: ChildProcess
-  lines: string[]
-  exited: Promise<unknown>
-}
-
-function start(args: string[]): Child {
-  const child = spawn(process.execPath, ['--import', 'tsx', self, ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
-  const lines: string[] = []
-  let buf = ''
-  child.stdout!.on('data', (c: Buffer) => {
-    buf += c
-    let nl
-    while ((nl = buf.indexOf('\n')) >= 0) {
-      lines.push(buf.slice(0, nl))
-      buf = buf.slice(nl + 1)
-    }
-  })
-  return { process: child, lines, exited: once(child, 'exit') }
-}
-
-async function until(ready: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!ready()) {
-    if (Date.now() > deadline) throw new Error('sockets benchmark: setup timed out')
-    await new Promise((r) => setTimeout(r, 10))
-  }
-}
-
 type Result = Percentiles & { perSecond: number }
 
 /** One transport at one size and connection count: a fresh server and client (HTTP's when size is 'http'). */
@@ -223,11 +193,12 @@ async function measure(transport: Transport, size: number | 'http' | 'short', co
     rmSync(where, { force: true })
   } else where = String(21000 + (process.pid % 20000))
   const http = size === 'http'
-  const server = start([http ? 'http-server' : 'server', transport, where])
+  const server = start(self, [http ? 'http-server' : 'server', transport, where])
   try {
-    await until(() => server.lines.includes('listening'))
+    await until(() => server.lines.includes('listening'), 20_000)
     const load = [String(connections), String(WARMUP_MS), String(MEASURE_MS)]
     const c = start(
+      self,
       http ? ['http-client', transport, where, ...load] : size === 'short' ? ['short-client', transport, where, ...load.slice(1)] : ['client', transport, where, String(size), ...load],
     )
     await c.exited

@@ -6,9 +6,8 @@ import test from 'ava'
 import type { ChildProcess } from 'node:child_process'
 import { readdirSync } from 'node:fs'
 import { labDown, labUp } from '../../src/cli/lab.ts'
-import { observe, type SlotSnapshot } from '../../src/xio/index.ts'
 import { stateFileName, stateSegmentOf } from '../../src/xio/state.ts'
-import { runPeer, startChain, startPeer, stop, stopChain, type RunningCommand } from '../helpers/lab.ts'
+import { activeSlot, runPeer, startChain, startPeer, stop, stopChain, type RunningCommand, untilValue } from '../helpers/lab.ts'
 import { root } from '../helpers/cli.ts'
 
 const spec = `${root}chains/lab-fw-nat.json`
@@ -33,24 +32,8 @@ test.after.always(async () => {
   labDown()
 })
 
-function natSlot(): SlotSnapshot | undefined {
-  const o = observe(prefix)
-  try {
-    return o.view.snapshot().slots.find((s) => s.name === 'nat' && s.state === 'active')
-  } finally {
-    o.close()
-  }
-}
-
-async function until<T>(what: string, f: () => T | undefined, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const v = f()
-    if (v) return v
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 20))
-  }
-}
+const natSlot = () => activeSlot(prefix, 'nat')
+const until = untilValue
 
 interface FetchResult {
   ok: number

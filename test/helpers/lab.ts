@@ -4,6 +4,7 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
 import { SYSTEM_PATH } from '../../src/cli/lab.ts'
+import { observe, type SlotSnapshot } from '../../src/xio/index.ts'
 import { startXioChain } from './cli.ts'
 
 const peer = fileURLToPath(new URL('../fixtures/lab-peer.mjs', import.meta.url))
@@ -74,4 +75,25 @@ export async function stopChain(chain: RunningCommand): Promise<number | null> {
   chain.kill('SIGINT')
   const [code] = await exited
   return code as number | null
+}
+
+/** The active slot of `endpoint` in the chain on `prefix`, read once through an observer. */
+export function activeSlot(prefix: string, endpoint: string): SlotSnapshot | undefined {
+  const o = observe(prefix)
+  try {
+    return o.view.snapshot().slots.find((s) => s.name === endpoint && s.state === 'active')
+  } finally {
+    o.close()
+  }
+}
+
+/** Waits until f() gives something (every 20 ms); throws naming `what` after timeoutMs. */
+export async function untilValue<T>(what: string, f: () => T | undefined, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const v = f()
+    if (v) return v
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 20))
+  }
 }

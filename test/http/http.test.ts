@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url'
 import * as http from '../../src/http/index.ts'
 import { removeLeftoverRegions, uniquePrefix, until } from '../helpers/processes.ts'
 import { startXioChain } from '../helpers/cli.ts'
-import { chainOf, fixture, kill, type Child } from '../net/helpers.ts'
+import { chainOf, fixture, kill, spawnJsonLines, type Child } from '../net/helpers.ts'
 
 test.after.always(removeLeftoverRegions)
 
@@ -19,31 +19,7 @@ const example = (file: string) => fileURLToPath(new URL(`../../examples/http-ser
 
 /** A process running one of the example's services, on the chain `prefix` (XIO_PREFIX). */
 function run(file: string, prefix: string, args: string[] = []): Child {
-  const child = spawn(process.execPath, ['--import', 'tsx', example(file), ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, XIO_PREFIX: prefix } })
-  const lines: Record<string, unknown>[] = []
-  let err = '', buffered = ''
-  child.stdout!.on('data', (c: Buffer) => {
-    buffered += c
-    let nl
-    while ((nl = buffered.indexOf('\n')) >= 0) {
-      lines.push(JSON.parse(buffered.slice(0, nl)))
-      buffered = buffered.slice(nl + 1)
-    }
-  })
-  child.stderr!.on('data', (c: Buffer) => (err += c))
-  const exited = new Promise<[number | null, NodeJS.Signals | null]>((r) => child.on('exit', (code, signal) => r([code, signal])))
-  return {
-    child,
-    lines,
-    stderr: () => err,
-    exited,
-    async line(match, timeoutMs = 20_000) {
-      let found: Record<string, unknown> | undefined
-      if (!(await until(() => (found = lines.find(match)) !== undefined || child.exitCode !== null, timeoutMs, 5)) || !found)
-        throw new Error(`${file}: no such line; stderr: ${err}`)
-      return found
-    },
-  }
+  return spawnJsonLines(example(file), args, { ...process.env, XIO_PREFIX: prefix })
 }
 
 interface Answer {

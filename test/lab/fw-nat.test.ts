@@ -5,8 +5,7 @@ import test from 'ava'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { labDown, labUp, SYSTEM_PATH } from '../../src/cli/lab.ts'
-import { observe, type SlotSnapshot } from '../../src/xio/index.ts'
-import { inNamespace, runPeer, startChain, startPeer, stop, stopChain, type RunningCommand } from '../helpers/lab.ts'
+import { activeSlot, inNamespace, runPeer, startChain, startPeer, stop, stopChain, type RunningCommand, untilValue } from '../helpers/lab.ts'
 import { root } from '../helpers/cli.ts'
 
 const spec = `${root}chains/lab-fw-nat.json`
@@ -124,24 +123,8 @@ test.serial('one 200 MB transfer completes intact', async (t) => {
   t.log(`200 MB in ${r.ms} ms: ${((r.bytes * 8) / r.ms / 1000).toFixed(0)} Mbit/s`)
 })
 
-function natSlot(): SlotSnapshot | undefined {
-  const o = observe(prefix)
-  try {
-    return o.view.snapshot().slots.find((s) => s.name === 'nat' && s.state === 'active')
-  } finally {
-    o.close()
-  }
-}
-
-async function until<T>(what: string, f: () => T | undefined, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const v = f()
-    if (v) return v
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 20))
-  }
-}
+const natSlot = () => activeSlot(prefix, 'nat')
+const until = untilValue
 
 test.serial('kill -9 of the NAT mid-transfer: the launcher restarts it, it resumes its mappings from shared memory, and the transfer completes', async (t) => {
   const before = natSlot()!

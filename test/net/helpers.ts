@@ -21,8 +21,12 @@ process.on('exit', () => {
 })
 
 export function fixture(name: string, args: string[]): Child {
-  const script = fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url))
-  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+  return spawnJsonLines(fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url)), args)
+}
+
+/** A process running `script` (through tsx), read as one JSON object a line; killed when the test process exits. */
+export function spawnJsonLines(script: string, args: string[], env: NodeJS.ProcessEnv = process.env): Child {
+  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env })
   started.add(child)
   const lines: Record<string, unknown>[] = []
   let err = '', buffered = ''
@@ -45,7 +49,7 @@ export function fixture(name: string, args: string[]): Child {
     async line(match, timeoutMs = 20_000) {
       let found: Record<string, unknown> | undefined
       const ok = await until(() => (found = lines.find(match)) !== undefined || child.exitCode !== null, timeoutMs, 5)
-      if (!ok || !found) throw new Error(`no such line from ${name} (exit ${child.exitCode}); lines: ${JSON.stringify(lines)}; stderr: ${err}`)
+      if (!ok || !found) throw new Error(`no such line from ${script} (exit ${child.exitCode}); lines: ${JSON.stringify(lines)}; stderr: ${err}`)
       return found
     },
   }
