@@ -259,6 +259,7 @@ class EndpointHandle : public Napi::ObjectWrap<EndpointHandle> {
                         InstanceMethod<&EndpointHandle::detach>("detach"),
                         InstanceMethod<&EndpointHandle::setTaps>("setTaps"),
                         InstanceMethod<&EndpointHandle::waitTaps>("waitTaps"),
+                        InstanceMethod<&EndpointHandle::wakeManager>("wakeManager"),
                         InstanceAccessor<&EndpointHandle::slot>("slot"),
                         InstanceAccessor<&EndpointHandle::service>("service")});
   }
@@ -371,6 +372,12 @@ class EndpointHandle : public Napi::ObjectWrap<EndpointHandle> {
     uint64_t timeoutNs = uint64_t(std::min(ms, 10000.0) * 1e6);
     return Napi::Boolean::New(info.Env(), call(info.Env(), [&] { return endpoint_->waitTaps(seq, timeoutNs); }));
   }
+  // For the rings' JavaScript side (src/xio/rings.ts), which calls it only when it saw the
+  // manager's sleeping flag set: the futex wake is a system call.
+  Napi::Value wakeManager(const Napi::CallbackInfo& info) {
+    endpoint_->wakeManager();
+    return info.Env().Undefined();
+  }
   Napi::Value slot(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), endpoint_->slotIndex()); }
   Napi::Value service(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), endpoint_->serviceId()); }
 
@@ -479,6 +486,7 @@ Napi::Object layout(Napi::Env env) {
   set(l, "noService", kNoService);
   set(l, "pausedRoute", kPausedRoute);
   set(l, "ringsPerSlot", kRingsPerSlot);
+  set(l, "entryBytes", uint32_t(sizeof(Entry)));
   set(l, "page", kPage);
 
   Napi::Object action = group("action");
@@ -487,6 +495,7 @@ Napi::Object layout(Napi::Env env) {
   set(action, "drop", kActionDrop);
   set(action, "lost", kActionLost);
   set(action, "gateOf", kActionGateOf);
+  set(action, "invalid", kActionInvalid);
   Napi::Object slotState = group("slotState");
   set(slotState, "free", kSlotFree);
   set(slotState, "active", kSlotActive);
@@ -539,9 +548,10 @@ Napi::Object layout(Napi::Env env) {
 
   Napi::Object producer = group("ringProducer");
   FIELD(producer, RingProducer, head); FIELD(producer, RingProducer, enqueued); FIELD(producer, RingProducer, refused);
-  FIELD(producer, RingProducer, bursts);
+  FIELD(producer, RingProducer, bursts); FIELD(producer, RingProducer, cachedTail);
   Napi::Object consumer = group("ringConsumer");
   FIELD(consumer, RingConsumer, tail); FIELD(consumer, RingConsumer, dequeued); FIELD(consumer, RingConsumer, bursts);
+  FIELD(consumer, RingConsumer, cachedHead);
 
   // A slot is two sides, each page-aligned: the endpoint's, then (at managerSideOffset) the manager's.
   Napi::Object endpointSide = group("endpointSide");
@@ -560,6 +570,7 @@ Napi::Object layout(Napi::Env env) {
   FIELD(managerSide, ManagerSide, rx); FIELD(managerSide, ManagerSide, alloc);
   FIELD(managerSide, ManagerSide, tx); FIELD(managerSide, ManagerSide, free);
   FIELD(managerSide, ManagerSide, tapsSeen); FIELD(managerSide, ManagerSide, tapsActive);
+  FIELD(managerSide, ManagerSide, roomWanted);
   Napi::Object nf = group("nfCounters");
   set(nf, "max", kNfCounters);
   set(nf, "nameLength", kCounterName);

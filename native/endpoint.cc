@@ -84,7 +84,8 @@ Endpoint::Endpoint(std::shared_ptr<Region> region, const std::string& name, uint
         taken = false;
         for (uint32_t j = 0; j < g.slots && !taken; j++)
           taken = j != i && region_->managerSide(j)->state.load() == kSlotActive &&
-                  (region_->managerSide(j)->service == service || (region_->endpointSide(j)->alsoServes >> service & 1)) &&
+                  (region_->managerSide(j)->service == service ||
+                   (service < int(kMaxServices) && (region_->endpointSide(j)->alsoServes >> service & 1))) &&
                   region_->endpointSide(j)->instance == number;
       }
     }
@@ -92,6 +93,7 @@ Endpoint::Endpoint(std::shared_ptr<Region> region, const std::string& name, uint
     side_ = s;
     managerSide_ = region_->managerSide(i);
     slot_ = i;
+    bufferCount_ = g.bufferCount;
     service_ = uint16_t(service);
     rx_ = region_->ring(i, kRingRx);
     tx_ = region_->ring(i, kRingTx);
@@ -138,25 +140,49 @@ uint32_t Endpoint::rx(uint32_t* descs, uint32_t max) {
   return take(descs, max);
 }
 
+// What the manager says of each packet (who sent it, which of this endpoint's services it is
+// for, its length as routed) goes into the buffer's metadata here: the buffer is now this
+// endpoint's, its NF is about to read it, and the manager never touches packet memory.
 uint32_t Endpoint::take(uint32_t* descs, uint32_t max) {
-  uint32_t n = ringDequeue(rx_, descs, max);
+  uint32_t buffers = bufferCount_;
+  Region& region = *region_;
+  uint32_t n = ringConsume(rx_, max, [&](uint32_t i, Entry e) {
+    uint32_t d = entryIndex(e);
+    descs[i] = d;
+    if (d >= buffers) return;  // the manager never sends one; never write past the pool
+    Meta* m = region.meta(d);
+    m->length = entryLength(e);
+    m->prev = uint16_t(entryWord(e));
+    m->action = unpackAction(entryAction(e));
+  });
   if (n && managerSide_->roomWanted.load(std::memory_order_relaxed)) wakeManager();
   return n;
 }
 
-uint32_t Endpoint::publish(const RingRef& ring, uint32_t* marked, const uint32_t* descs, uint32_t n) {
+// The entry for descriptor d: on a TX ring packed from its metadata (the sender's own buffer,
+// just written, in its cache), so the manager routes without reading the buffer; on a free ring
+// the index alone. An index the pool does not have becomes kNoIndex, refused by the manager,
+// never another buffer's.
+Entry Endpoint::entryFor(uint32_t d, bool withMeta) const {
+  if (d >= bufferCount_) return makeEntry(kNoIndex, 0, 0, 0);
+  if (!withMeta) return d;
+  const Meta* m = region_->meta(d);
+  return makeEntry(d, m->length, foldHash(m->flowHash), packAction(m->action));
+}
+
+uint32_t Endpoint::publish(const RingRef& ring, uint32_t* marked, const uint32_t* descs, uint32_t n, bool withMeta) {
   uint32_t taken[2] = {alloc_.cons->tail.load(std::memory_order_relaxed), rx_.cons->tail.load(std::memory_order_relaxed)};
-  uint32_t marks[2], m = 0;
-  if (taken[0] != marked[0]) marks[m++] = kMark | (taken[0] & kMarkValue);
-  if (taken[1] != marked[1]) marks[m++] = kMark | kMarkRx | (taken[1] & kMarkValue);
-  if (!m) return ringEnqueue(ring, descs, n);
+  Entry marks[2];
+  uint32_t m = 0;
+  if (taken[0] != marked[0]) marks[m++] = kEntryMark | kMark | (taken[0] & kMarkValue);
+  if (taken[1] != marked[1]) marks[m++] = kEntryMark | kMark | kMarkRx | (taken[1] & kMarkValue);
   uint32_t room = ringRoom(ring, n + m);
   if (room <= m) {
     ring.prod->refused += n;
     return 0;
   }
   uint32_t k = std::min(n, room - m);
-  ringPublishMarked(ring, marks, m, descs, k);
+  ringPublishMarked(ring, marks, m, k, [&](uint32_t i) { return entryFor(descs[i], withMeta); });
   ring.prod->refused += n - k;
   marked[0] = taken[0];
   marked[1] = taken[1];
@@ -166,7 +192,7 @@ uint32_t Endpoint::publish(const RingRef& ring, uint32_t* marked, const uint32_t
 uint32_t Endpoint::tx(const uint32_t* descs, uint32_t n) {
   requireOpen();
   if (capture_) throw Failure{"CAPTURE_ONLY", "a capture endpoint sends nothing into the chain; free what it received instead"};
-  uint32_t k = publish(tx_, markedTx_, descs, n);
+  uint32_t k = publish(tx_, markedTx_, descs, n, true);
   if (k) wakeManager();
   return k;
 }
@@ -176,13 +202,14 @@ uint32_t Endpoint::malloc(uint32_t* descs, uint32_t n) {
   if (capture_) throw Failure{"CAPTURE_ONLY", "a capture endpoint has no buffers of its own: it receives copies"};
   Header* h = region_->header();
   const Geometry& g = region_->geometry();
-  uint32_t got = ringDequeue(alloc_, descs, n);
+  auto index = [](uint32_t* to) { return [to](uint32_t i, Entry e) { to[i] = entryIndex(e); }; };
+  uint32_t got = ringConsume(alloc_, n, index(descs));
   if (got < n || ringUsed(alloc_) < g.cacheSize / 2) wakeManager();
   if (got < n) {
     uint64_t deadline = nowNs() + kMallocPatienceNs;
     while (got < n && h->poolFree.load(std::memory_order_relaxed) && nowNs() < deadline) {
       sched_yield();
-      got += ringDequeue(alloc_, descs + got, n - got);
+      got += ringConsume(alloc_, n - got, index(descs + got));
     }
     side_->counters.mallocFails += n - got;
   }
@@ -204,7 +231,7 @@ void Endpoint::free(const uint32_t* descs, uint32_t n) {
   requireOpen();
   uint64_t lastProgress = nowNs();
   while (n) {
-    uint32_t k = publish(free_, markedFree_, descs, n);
+    uint32_t k = publish(free_, markedFree_, descs, n, false);
     free_.prod->refused -= n - k;  // not refused: retried below until the manager drains
     descs += k;
     n -= k;

@@ -62,12 +62,16 @@ class Endpoint {
   void release() { driven_.store(false); }
   bool driven() const { return driven_.load(); }
 
- private:
+  // Wakes the manager if it sleeps (counted in wakesSent): every call that publishes does.
   void wakeManager();
+
+ private:
   void awaitService();
   // Publishes descs on a TX or free ring, led by a mark for each of its alloc and RX rings it
   // has taken from since that ring's last marks. Returns how many descriptors went in.
-  uint32_t publish(const RingRef& ring, uint32_t* marked, const uint32_t* descs, uint32_t n);
+  // withMeta: a TX ring, whose entries carry what the manager routes by (entryFor).
+  uint32_t publish(const RingRef& ring, uint32_t* marked, const uint32_t* descs, uint32_t n, bool withMeta);
+  Entry entryFor(uint32_t d, bool withMeta) const;
   void requireOpen() const;
   std::shared_ptr<Region> region_;
   EndpointSide* side_;
@@ -76,6 +80,7 @@ class Endpoint {
   // Alloc and RX tails last announced on each ring.
   uint32_t markedTx_[2] = {0, 0}, markedFree_[2] = {0, 0};
   uint32_t slot_;
+  uint32_t bufferCount_;  // from this process's own geometry: an index at or past it is no buffer
   uint16_t service_;
   bool capture_;
   uint32_t tapsSeq_ = 0;

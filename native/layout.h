@@ -22,7 +22,7 @@
 namespace xio {
 
 constexpr uint64_t kMagic = 0x4e49414843'4f4958ULL;  // "XIOCHAIN" in memory order
-constexpr uint32_t kLayoutVersion = 6;
+constexpr uint32_t kLayoutVersion = 7;
 constexpr uint32_t kMaxSlots = 64;
 constexpr uint32_t kMaxServices = 64;
 constexpr uint32_t kMaxBuffers = 65534;
@@ -55,12 +55,37 @@ constexpr uint32_t kMaxCaptures = 4;
 constexpr uint64_t kManagerLease = 0;
 constexpr uint64_t kSlotLeaseBase = 1;
 
-// An entry of a TX or free ring with kMark set is not a descriptor but a mark: one of the
-// endpoint's ring tails (30 bits) when it published what follows: its alloc-ring tail, or with
-// kMarkRx its RX-ring tail. It tells the manager which buffers of its cache, and which
-// delivered to it, the endpoint had taken by then, so a descriptor sent or freed before the
-// endpoint took it (a stale one, back in its cache or RX ring) is refused. Buffer indices never
-// reach these bits.
+// A ring entry: a descriptor, one u64 that carries beside the buffer's index everything the
+// manager routes by, so that routing never touches packet memory (a cache miss per packet at
+// scale, on a line the sender's CPU just wrote). The sending endpoint packs it from the
+// buffer's metadata as it transmits; the manager packs what the receiver needs (who sent it,
+// which of its services it is for) into the RX entry, and the receiving endpoint writes that
+// into the metadata as it takes it. Bits:
+//   0-15   buffer index (kNoIndex: none the pool has, so the manager refuses it)
+//   16-31  length: packet bytes, saturated at 0xffff (more than any buffer holds)
+//   32-47  TX: the flow hash folded to 16 bits; RX: the service that sent it (Meta::prev)
+//   48-62  action, packed (packAction)
+//   63     kEntryMark: not a descriptor but a mark, its low 32 bits as below
+// Alloc entries carry the index only.
+using Entry = uint64_t;
+constexpr Entry kEntryMark = 1ull << 63;
+constexpr uint32_t kNoIndex = 0xffff;
+static_assert(kMaxBuffers < kNoIndex, "buffer indices fit an entry's 16 bits, kNoIndex apart");
+inline constexpr uint32_t entryIndex(Entry e) { return uint32_t(e) & 0xffff; }
+inline constexpr uint32_t entryLength(Entry e) { return uint32_t(e) >> 16; }
+inline constexpr uint32_t entryWord(Entry e) { return uint32_t(e >> 32) & 0xffff; }  // TX: flow hash; RX: sender
+inline constexpr uint32_t entryAction(Entry e) { return uint32_t(e >> 48) & 0x7fff; }
+inline constexpr Entry makeEntry(uint32_t index, uint32_t length, uint32_t word, uint32_t packedAction) {
+  return Entry(index & 0xffff) | Entry(length > 0xffff ? 0xffff : length) << 16 | Entry(word & 0xffff) << 32 |
+         Entry(packedAction & 0x7fff) << 48;
+}
+inline constexpr uint32_t foldHash(uint32_t hash) { return (hash ^ hash >> 16) & 0xffff; }
+
+// A mark, the low 32 bits of an entry with kEntryMark set: one of the endpoint's ring tails (30
+// bits) when it published what follows: its alloc-ring tail, or with kMarkRx its RX-ring tail.
+// It tells the manager which buffers of its cache, and which delivered to it, the endpoint had
+// taken by then, so a descriptor sent or freed before the endpoint took it (a stale one, back
+// in its cache or RX ring) is refused.
 constexpr uint32_t kMark = 0x80000000u;
 constexpr uint32_t kMarkRx = 0x40000000u;
 constexpr uint32_t kMarkValue = 0x3fffffffu;
@@ -68,10 +93,30 @@ constexpr uint32_t kMarkValue = 0x3fffffffu;
 // A descriptor's action, in its metadata: kind in the top byte, argument below.
 // kActionLost appears only on a trace copy: the packet had nowhere to go (no route) and was freed.
 // kActionGateOf is a gate of one of the services an endpoint serves (a placement group: several
-// NFs run to completion in one process), the service in bits 8-23 and the gate below; the
-// manager also writes it on delivery to such an endpoint, naming the service delivered to.
-enum ActionKind : uint32_t { kActionGate = 0, kActionTo = 1, kActionDrop = 2, kActionLost = 3, kActionGateOf = 4 };
+// NFs run to completion in one process), the service in bits 8-23 and the gate below; on
+// delivery to such an endpoint, its RX entry names so the service the packet is for.
+// kActionInvalid: an action with an argument out of range, as packed (no route).
+enum ActionKind : uint32_t { kActionGate = 0, kActionTo = 1, kActionDrop = 2, kActionLost = 3, kActionGateOf = 4, kActionInvalid = 7 };
 inline constexpr uint32_t action(ActionKind kind, uint32_t arg) { return (uint32_t(kind) << 24) | (arg & 0xffffff); }
+
+// An action packed into an entry's 15 bits: the kind in bits 12-14, the argument below, with
+// room for every argument in range (a gate, a service, a group's service and gate, a lost
+// packet's gate up to kMaxGates).
+inline constexpr uint32_t packAction(uint32_t act) {
+  uint32_t kind = act >> 24, arg = act & 0xffffff;
+  bool valid = (kind == kActionGate && arg < kMaxGates) || (kind == kActionTo && arg < kMaxServices) ||
+               kind == kActionDrop || (kind == kActionLost && arg <= kMaxGates) ||
+               (kind == kActionGateOf && (arg >> 8) < kMaxServices && (arg & 0xff) < kMaxGates);
+  if (!valid) return kActionInvalid << 12;
+  return kind << 12 | (kind == kActionGateOf ? (arg >> 8) << 3 | (arg & 0xff) : kind == kActionDrop ? 0 : arg);
+}
+inline constexpr uint32_t unpackAction(uint32_t packed) {
+  uint32_t kind = packed >> 12 & 7, arg = packed & 0xfff;
+  return action(ActionKind(kind), kind == kActionGateOf ? (arg >> 3) << 8 | (arg & 7) : arg);
+}
+static_assert(kMaxServices <= 64 && kMaxGates <= 8, "packAction gives a group's service 6 bits and its gate 3");
+static_assert(unpackAction(packAction(action(kActionGateOf, 63 << 8 | 7))) == action(kActionGateOf, 63 << 8 | 7));
+static_assert(unpackAction(packAction(action(kActionTo, kMaxServices))) == action(kActionInvalid, 0));
 
 // A capture endpoint's tap, one u32 (so it is read whole): the service in bits 0-15, a gate in
 // 16-23, the kind in 24-31. Rx: every packet delivered to the service (any instance). Gate:
@@ -92,14 +137,16 @@ enum SlotState : uint32_t { kSlotFree = 0, kSlotActive = 2, kSlotDetaching = 3, 
 // What the endpoint says of its claim (EndpointSide::claim).
 enum ClaimState : uint32_t { kClaimNone = 0, kClaimActive = 1, kClaimDetaching = 2 };
 
-// Per-buffer metadata, the first 64 bytes of every pool buffer. Written by the buffer's owner,
-// except `prev` and `action`, which the manager sets as it hands the buffer on.
+// Per-buffer metadata, the first 64 bytes of every pool buffer, written by the buffer's owner.
+// The manager routes by the TX entry (packed from length, action and flowHash as the owner
+// transmits) and never reads or writes this on the routing path; `prev` and `action` are what
+// the receiver's RX entry says, written by the receiving endpoint as it takes the buffer.
 struct Meta {
   uint32_t length;     // packet bytes after the headroom
   uint16_t inPort;     // service that brought the packet into the chain
-  uint16_t prev;       // service that sent it last (manager)
+  uint16_t prev;       // service that sent it last (from the RX entry)
   uint32_t action;     // what the owner wants done with it, see ActionKind
-  uint32_t flowHash;   // picks the instance among several of one service
+  uint32_t flowHash;   // picks the instance among several of one service (folded to 16 bits)
   uint64_t timestamp;  // ns, capture or creation time; a capture copy: CLOCK_REALTIME when copied
   uint32_t tap;        // a capture copy: the index of the tap that made it in its endpoint's list (manager)
   // A packet followed by a trace: nonzero, (tracer slot + 1) << 24 | its number, set by the
@@ -111,7 +158,7 @@ struct Meta {
 };
 static_assert(sizeof(Meta) == kMetaSize);
 
-// The two sides of an SPSC ring of u32 buffer indices, each on its own cache line and in the
+// The two sides of an SPSC ring of entries (Entry: descriptors and marks), each on its own cache line and in the
 // part of the slot its writer owns. Each side caches the other side's index, so it reads the
 // remote line only when the ring looks full (or empty). The entries live with the producer.
 struct alignas(kCacheLine) RingProducer {

@@ -361,12 +361,12 @@ uint32_t Manager::drainFree(uint32_t s) {
   if (!n) return 0;
   uint32_t valid = 0, marks = 0;
   for (uint32_t i = 0; i < n; i++) {
-    uint32_t d = scratch_[i];
-    if (d & kMark) {
-      markTaken(s, slot.markFree, d);
+    Entry e = scratch_[i];
+    if (e & kEntryMark) {
+      markTaken(s, slot.markFree, uint32_t(e));
       marks++;
-    } else if (holds(s, d, slot.markFree)) {
-      recycle(d);
+    } else if (holds(s, entryIndex(e), slot.markFree)) {
+      recycle(entryIndex(e));
       valid++;
     }
   }
@@ -400,7 +400,7 @@ uint32_t Manager::refill(uint32_t s) {
   for (uint32_t i = 0; i < k; i++) {
     uint32_t d = freeStack_[--poolFree_];
     owners_[d] = owned(s | kCached, head + i);
-    scratch_[i] = d;
+    scratch_[i] = d;  // an alloc entry is the index alone
   }
   publishPool();  // before the ring: an observer may count a buffer in both, never in neither
   // Room is certain without asking the endpoint: cached + k <= cacheSize <= ringSize.
@@ -449,12 +449,13 @@ uint32_t Manager::routeTx(uint32_t s) {
   uint64_t bytes = 0;
   uint32_t kept = 0, marks = 0;
   for (uint32_t i = 0; i < n; i++) {
-    uint32_t d = scratch_[i];
-    if (d & kMark) {
-      markTaken(s, slot.markTx, d);
+    Entry e = scratch_[i];
+    if (e & kEntryMark) {
+      markTaken(s, slot.markTx, uint32_t(e));
       marks++;
       continue;
     }
+    uint32_t d = entryIndex(e);
     if (!holds(s, d, slot.markTx)) {
       // Not the sender's (a duplicate in this burst, a buffer it already freed or sent, or one
       // still in its cache): passing it on would give one buffer two owners.
@@ -463,10 +464,10 @@ uint32_t Manager::routeTx(uint32_t s) {
       continue;
     }
     owners_[d] = owned(kOwnerManager);
-    const Meta* m = region_->meta(d);
-    uint32_t length = m->length, act = m->action;
+    // What the sender said of the packet is in the entry: no load from the buffer.
+    uint32_t length = entryLength(e), act = unpackAction(entryAction(e));
     if (length > capacity_) {  // a reader would run past the buffer into the next one
-      if (__builtin_expect(tracing_, 0)) traceHop(d, slot.service, action(kActionLost, kMaxGates));
+      if (__builtin_expect(tracing_, 0)) traceHop(d, slot.service, action(kActionLost, kMaxGates), capacity_);
       recycle(d);
       h_->manager.oversize++;
       route.invalid++;
@@ -474,35 +475,34 @@ uint32_t Manager::routeTx(uint32_t s) {
     }
     uint32_t kind = act >> 24, arg = act & 0xffffff;
     if (kind == kActionDrop) {
-      if (__builtin_expect(tracing_, 0)) traceHop(d, slot.service, act);
+      if (__builtin_expect(tracing_, 0)) traceHop(d, slot.service, act, length);
       recycle(d);
       route.dropped++;
       h_->manager.dropped++;
       continue;
     }
-    uint32_t from = slot.service, gate = arg, to = kNoService;
+    // Arguments are in range here (packAction packs any other as kActionInvalid: no route).
+    uint32_t from = slot.service, gate = kMaxGates, to = kNoService;
     if (kind == kActionGate) {
-      if (arg < kMaxGates) to = loadRoute(&routes[arg]);
+      gate = arg;
+      to = loadRoute(&routes[gate]);
     } else if (kind == kActionTo) {
-      if (arg < kMaxServices) to = arg;
-    } else if (kind == kActionGateOf) {
+      to = arg;
+    } else if (kind == kActionGateOf && (slot.serves >> (arg >> 8) & 1)) {
       // A gate of another service this endpoint serves (a placement group): that one's routes.
-      uint32_t service = arg >> 8;
+      from = arg >> 8;
       gate = arg & 0xff;
-      if (service < kMaxServices && gate < kMaxGates && (slot.serves >> service & 1)) {
-        from = service;
-        to = loadRoute(&region_->service(service)->routes[gate]);
-      }
+      to = loadRoute(&region_->service(from)->routes[gate]);
     }
     if (__builtin_expect(to == kPausedRoute, 0)) to = kHeldForGate | gate;  // resolved again at delivery (gate < kMaxGates)
     else if (to >= kMaxServices || instances_[to].empty()) {
-      if (__builtin_expect(tracing_, 0)) traceHop(d, from, action(kActionLost, gate));
+      if (__builtin_expect(tracing_, 0)) traceHop(d, from, action(kActionLost, gate), length);
       recycle(d);
       route.noRoute++;
       h_->manager.noRoute++;
       continue;
     }
-    held.desc[kept] = d;
+    held.entry[kept] = e;
     held.dest[kept] = uint16_t(to);  // a service; the instance is picked at delivery
     held.from[kept] = uint16_t(from);
     kept++;
@@ -510,20 +510,20 @@ uint32_t Manager::routeTx(uint32_t s) {
   }
   // Copies for a capture tapping this sender's output, before delivery hands the packets on.
   // Apart from the loop above, which stays as it was: with no capture attached, routing pays
-  // this one load of manager memory and one predictable branch per burst. The action is read
-  // again (a stray write since can only make a copy go to another tap, or none).
+  // this one load of manager memory and one predictable branch per burst.
   if (__builtin_expect(slot.outTapped, 0)) {
     for (uint32_t i = 0; i < kept; i++) {
-      uint32_t d = held.desc[i];
-      uint32_t act = __atomic_load_n(&region_->meta(d)->action, __ATOMIC_RELAXED);
-      tapOut(d, held.from[i], gateOf(act));
+      Entry e = held.entry[i];
+      tapOut(entryIndex(e), held.from[i], gateOf(unpackAction(entryAction(e))), entryLength(e));
     }
   }
   // A trace follows packets hop by hop (and marks those entering here); one branch per burst
   // when none is attached.
   if (__builtin_expect(tracing_, 0)) {
-    for (uint32_t i = 0; i < kept; i++)
-      traceHop(held.desc[i], held.from[i], asSeen(__atomic_load_n(&region_->meta(held.desc[i])->action, __ATOMIC_RELAXED)));
+    for (uint32_t i = 0; i < kept; i++) {
+      Entry e = held.entry[i];
+      traceHop(entryIndex(e), held.from[i], asSeen(unpackAction(entryAction(e))), entryLength(e));
+    }
   }
   // Sent on: drops, no-route and refusals are counted apart, so an NF's tx is what it passed.
   route.txPackets += kept;
@@ -557,10 +557,11 @@ uint32_t Manager::deliverHeld(uint32_t s) {
         if (held.dest[i] == paused && held.from[i] == as) held.dest[i] = to;
       held.dest[first] = to;
     }
-    uint16_t dest = held.dest[first] == kHeldNowhere ? kNoSlot : pick(held.dest[first], region_->meta(held.desc[first])->flowHash);
+    uint16_t dest = held.dest[first] == kHeldNowhere ? kNoSlot : pick(held.dest[first], entryWord(held.entry[first]));
     if (dest == kNoSlot) {  // every instance died while this waited
-      if (__builtin_expect(tracing_, 0)) traceHop(held.desc[first], held.from[first], action(kActionLost, kMaxGates));
-      recycle(held.desc[first]);
+      uint32_t d = entryIndex(held.entry[first]);
+      if (__builtin_expect(tracing_, 0)) traceHop(d, held.from[first], action(kActionLost, kMaxGates), entryLength(held.entry[first]));
+      recycle(d);
       region_->managerSide(s)->route.noRoute++;
       h_->manager.noRoute++;
       held.next++;
@@ -568,7 +569,7 @@ uint32_t Manager::deliverHeld(uint32_t s) {
     }
     uint32_t end = first + 1;
     while (end < held.count && held.dest[end] == held.dest[first] &&
-           pick(held.dest[end], region_->meta(held.desc[end])->flowHash) == dest)
+           pick(held.dest[end], entryWord(held.entry[end])) == dest)
       end++;
     const RingRef& rx = slots_[dest].rx;
     uint32_t rxHead = rx.prod->head.load(std::memory_order_relaxed);
@@ -582,21 +583,22 @@ uint32_t Manager::deliverHeld(uint32_t s) {
     if (!k) break;
     uint64_t bytes = 0;
     // A receiver that just transmits leaves by gate 0 of the service it was sent to; a group's
-    // process learns from it which of its NFs the packet is for.
-    uint32_t delivered = slots_[dest].group ? action(kActionGateOf, uint32_t(held.dest[first]) << 8) : action(kActionGate, 0);
+    // process learns from it which of its NFs the packet is for. The receiving endpoint writes
+    // this and the sender into the buffer's metadata as it takes it.
+    uint32_t delivered = packAction(slots_[dest].group ? action(kActionGateOf, uint32_t(held.dest[first]) << 8) : action(kActionGate, 0));
     for (uint32_t i = first; i < first + k; i++) {
-      uint32_t d = held.desc[i];
-      Meta* m = region_->meta(d);
-      m->prev = held.from[i];
-      m->action = delivered;
-      bytes += std::min(m->length, capacity_);  // a counter: whatever the sender wrote since
+      Entry e = held.entry[i];
+      uint32_t d = entryIndex(e), length = entryLength(e);
+      bytes += length;
       owners_[d] = owned(dest | kInRx, rxHead + (i - first));
+      ringStage(rx, i - first, makeEntry(d, length, held.from[i], delivered));
     }
     // A capture taps what this service receives: copies while the packets are still the
     // manager's (once published, the receiver may change them). One branch per run.
     if (__builtin_expect(rxTaps_[held.dest[first]] != 0, 0))
-      for (uint32_t i = first; i < first + k; i++) tapRx(held.desc[i], held.dest[first], held.from[i]);
-    ringPublish(rx, held.desc + first, k);
+      for (uint32_t i = first; i < first + k; i++)
+        tapRx(entryIndex(held.entry[i]), held.dest[first], held.from[i], entryLength(held.entry[i]));
+    ringCommit(rx, k);
     RouteCounters& to = region_->managerSide(dest)->route;
     to.rxPackets += k;
     to.rxBytes += bytes;
@@ -619,12 +621,12 @@ uint32_t Manager::discardCaptureTx(uint32_t s) {
   RouteCounters& route = region_->managerSide(s)->route;
   uint32_t marks = 0;
   for (uint32_t i = 0; i < n; i++) {
-    uint32_t d = scratch_[i];
-    if (d & kMark) {
-      markTaken(s, slot.markTx, d);
+    Entry e = scratch_[i];
+    if (e & kEntryMark) {
+      markTaken(s, slot.markTx, uint32_t(e));
       marks++;
-    } else if (holds(s, d, slot.markTx)) {
-      recycle(d);
+    } else if (holds(s, entryIndex(e), slot.markTx)) {
+      recycle(entryIndex(e));
       if (slot.outstanding) {
         slot.outstanding--;
         if (captureHeld_) captureHeld_--;
@@ -727,7 +729,7 @@ void Manager::readTaps() {
 // d, taken from service's TX ring, goes on through gate (kMaxGates: sent to a named
 // endpoint). Each capture endpoint with a tap on that gate or on all service sends gets one
 // copy (taps_ holds one endpoint's taps together).
-void Manager::tapOut(uint32_t d, uint16_t service, uint32_t gate) {
+void Manager::tapOut(uint32_t d, uint16_t service, uint32_t gate, uint32_t length) {
   uint32_t mask = outTaps_[service];
   if (!(mask & kAllGates) && !(gate < kMaxGates && (mask >> gate & 1u))) return;
   uint32_t last = kMaxSlots;
@@ -735,19 +737,19 @@ void Manager::tapOut(uint32_t d, uint16_t service, uint32_t gate) {
     const TapEntry& t = taps_[i];
     if (t.slot == last) continue;
     if (t.kind == kTapTx || (t.kind == kTapGate && t.gate == gate)) {
-      copyTo(t.slot, t.index, d, service);
+      copyTo(t.slot, t.index, d, service, length, action(kActionGate, 0));
       last = t.slot;
     }
   }
 }
 
 // d is being delivered to an instance of service, sent by `from`.
-void Manager::tapRx(uint32_t d, uint16_t service, uint16_t from) {
+void Manager::tapRx(uint32_t d, uint16_t service, uint16_t from, uint32_t length) {
   uint32_t last = kMaxSlots;
   for (uint32_t i = tapStart_[service], end = i + tapCount_[service]; i < end; i++) {
     const TapEntry& t = taps_[i];
     if (t.kind != kTapRx || t.slot == last) continue;
-    copyTo(t.slot, t.index, d, from);
+    copyTo(t.slot, t.index, d, from, length, action(kActionGate, 0));
     last = t.slot;
   }
 }
@@ -756,8 +758,9 @@ void Manager::tapRx(uint32_t d, uint16_t service, uint16_t from) {
 // stages it on cs's RX ring. The chain's packet is never held or dropped for it: a copy that
 // cannot be made is counted lost instead, when cs's ring is full (a slow reader), when cs
 // already holds ringSize copies (one that does not free them), or when the pool is down to
-// the chain's reserve.
-uint32_t Manager::copyTo(uint32_t cs, uint32_t tapIndex, uint32_t d, uint16_t from) {
+// the chain's reserve. length: what the sender's entry said (at most capacity_); act: what the
+// copy's RX entry says was done with the packet.
+uint32_t Manager::copyTo(uint32_t cs, uint32_t tapIndex, uint32_t d, uint16_t from, uint32_t length, uint32_t act) {
   SlotState& cap = slots_[cs];
   if (!cap.active || cap.detaching || !cap.capture) return kNoBuffer;  // taps_ holds served captures only
   bool overrun = false;
@@ -770,9 +773,6 @@ uint32_t Manager::copyTo(uint32_t cs, uint32_t tapIndex, uint32_t d, uint16_t fr
     return kNoBuffer;
   }
   const Meta* original = region_->meta(d);
-  // Read once: metadata lies in endpoint-writable memory, and the copy must not run past
-  // either buffer whatever is written there meanwhile.
-  uint32_t length = std::min(__atomic_load_n(&original->length, __ATOMIC_RELAXED), capacity_);
   uint32_t c = freeStack_[--poolFree_];  // poolFree_ > captureReserve_ >= 0
   owners_[c] = owned(cs | kInRx, cap.rx.prod->head.load(std::memory_order_relaxed) + cap.staged);
   auto bytes = [this](uint32_t b) { return reinterpret_cast<uint8_t*>(region_->meta(b)) + g_.dataOffset; };
@@ -780,14 +780,13 @@ uint32_t Manager::copyTo(uint32_t cs, uint32_t tapIndex, uint32_t d, uint16_t fr
   Meta* copy = region_->meta(c);
   copy->length = length;
   copy->inPort = __atomic_load_n(&original->inPort, __ATOMIC_RELAXED);
-  copy->prev = from;
-  copy->action = action(kActionGate, 0);
   copy->flowHash = __atomic_load_n(&original->flowHash, __ATOMIC_RELAXED);
   if (!captureClock_) captureClock_ = realtimeNs();  // once per poll, and only when copying
   copy->timestamp = captureClock_;
   copy->tap = tapIndex;
   copy->trace = 0;
-  ringStage(cap.rx, cap.staged, c);
+  // The endpoint writes prev and action from the entry as it takes the copy.
+  ringStage(cap.rx, cap.staged, makeEntry(c, length, from, packAction(act)));
   cap.staged++;
   cap.stagedBytes += length;
   cap.outstanding++;
@@ -801,7 +800,7 @@ uint32_t Manager::copyTo(uint32_t cs, uint32_t tapIndex, uint32_t d, uint16_t fr
 // action, the sender and why the sender's NF did it (Meta::user, its runner's note). If it is
 // not and it enters the chain here (sent by the endpoint that brought it in), the first tracer
 // still wanting packets marks it. Called only while some capture endpoint traces.
-void Manager::traceHop(uint32_t d, uint16_t service, uint32_t act) {
+void Manager::traceHop(uint32_t d, uint16_t service, uint32_t act, uint32_t length) {
   Meta* m = region_->meta(d);
   uint32_t id = traceOf_[d];
   uint32_t cs = (id >> 24) - 1;
@@ -828,11 +827,10 @@ void Manager::traceHop(uint32_t d, uint16_t service, uint32_t act) {
   // What runners read: the true mark (a forged one is wiped while the packet is the manager's).
   __atomic_store_n(&m->trace, id, __ATOMIC_RELAXED);
   if (!id) return;
-  uint32_t c = copyTo(cs, slots_[cs].traceTap, d, service);
+  uint32_t c = copyTo(cs, slots_[cs].traceTap, d, service, std::min(length, capacity_), act);
   if (c == kNoBuffer) return;
   Meta* copy = region_->meta(c);
   copy->trace = id;
-  copy->action = act;
   copy->timestamp = nowNs();  // hop by hop, on a clock that never steps: only differences matter
   for (uint32_t i = 0; i < 8; i++) copy->user[i] = __atomic_load_n(&m->user[i], __ATOMIC_RELAXED);
   __atomic_store_n(&m->user[0], 0, __ATOMIC_RELAXED);  // the next hop's note is its own
@@ -1008,7 +1006,7 @@ void Manager::reclaim(uint32_t s, Leaving how) {
   SlotState& slot = slots_[s];
   uint64_t count = 0;
   Held& held = slot.held;
-  for (uint32_t i = held.next; i < held.count; i++, count++) recycle(held.desc[i]);  // owned by the manager
+  for (uint32_t i = held.next; i < held.count; i++, count++) recycle(entryIndex(held.entry[i]));  // owned by the manager
   held.count = held.next = 0;
   for (uint32_t d = 0; d < g_.bufferCount; d++) {
     uint32_t who = ownerOf(owners_[d]);
@@ -1063,7 +1061,7 @@ void Manager::dropHeld() {
   for (uint32_t s = 0; s < g_.slots; s++) {
     Held& held = slots_[s].held;
     uint32_t n = held.count - held.next;
-    for (uint32_t i = held.next; i < held.count; i++) recycle(held.desc[i]);
+    for (uint32_t i = held.next; i < held.count; i++) recycle(entryIndex(held.entry[i]));
     held.count = held.next = 0;
     if (!n) continue;
     region_->managerSide(s)->route.dropped += n;

@@ -61,7 +61,7 @@ class Manager {
   static constexpr uint16_t kHeldNowhere = 0x3fff;
   static_assert(kMaxServices < kHeldNowhere && kMaxGates <= kHeldGateMask, "held destinations: services, gates and kHeldNowhere apart");
   struct Held {  // descriptors taken from a TX ring that their destination could not take yet
-    uint32_t desc[kHeldMax];
+    Entry entry[kHeldMax];    // as the sender packed it (index, length, flow hash, action)
     uint16_t dest[kHeldMax];  // a service, kHeldForGate | gate, or kHeldNowhere
     uint16_t from[kHeldMax];  // the service it was sent as (a placement group serves several)
     uint32_t count = 0;
@@ -137,7 +137,7 @@ class Manager {
   void cutOff();
   void resetSides(uint32_t slot);
   void markTaken(uint32_t slot, uint32_t* ringMarks, uint32_t mark);
-  void traceHop(uint32_t d, uint16_t service, uint32_t act);
+  void traceHop(uint32_t d, uint16_t service, uint32_t act, uint32_t length);
   bool holds(uint32_t slot, uint32_t desc, const uint32_t* ringMarks) const;
   bool ringTaken(uint32_t slot, uint32_t kind, uint32_t* tail) const;
   void sweep();
@@ -146,10 +146,10 @@ class Manager {
   uint32_t routeTx(uint32_t slot);
   uint32_t discardCaptureTx(uint32_t slot);
   void readTaps();
-  void tapOut(uint32_t desc, uint16_t service, uint32_t gate);
-  void tapRx(uint32_t desc, uint16_t service, uint16_t from);
+  void tapOut(uint32_t desc, uint16_t service, uint32_t gate, uint32_t length);
+  void tapRx(uint32_t desc, uint16_t service, uint16_t from, uint32_t length);
   // The copy's buffer, or kNoBuffer when it could not be made (counted lost).
-  uint32_t copyTo(uint32_t captureSlot, uint32_t tapIndex, uint32_t desc, uint16_t seenFrom);
+  uint32_t copyTo(uint32_t captureSlot, uint32_t tapIndex, uint32_t desc, uint16_t seenFrom, uint32_t length, uint32_t act);
   static constexpr uint32_t kNoBuffer = 0xffffffff;
   void flushCaptures();
   uint32_t deliverHeld(uint32_t slot);
@@ -206,7 +206,7 @@ class Manager {
   bool tracing_ = false;
   uint32_t seenClaims_ = ~0u;
   uint64_t lastLiveness_ = 0;
-  uint32_t scratch_[1024];
+  Entry scratch_[1024];
 };
 
 }  // namespace xio

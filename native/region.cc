@@ -97,8 +97,8 @@ Geometry geometryOf(const RegionConfig& c) {
   g.managerEntries = uint32_t(alignUp(sizeof(ManagerSide), kCacheLine));
   uint32_t wantedInPage = (g.endpointEntries + kPage / 2) % kPage;
   g.managerEntries += (wantedInPage - g.managerEntries % kPage + kPage) % kPage;
-  g.managerSideOffset = uint32_t(alignUp(g.endpointEntries + 2 * sizeof(uint32_t) * size_t(c.ringSize), kPage));
-  g.slotStride = g.managerSideOffset + uint32_t(alignUp(g.managerEntries + 2 * sizeof(uint32_t) * size_t(c.ringSize), kPage));
+  g.managerSideOffset = uint32_t(alignUp(g.endpointEntries + 2 * sizeof(Entry) * size_t(c.ringSize), kPage));
+  g.slotStride = g.managerSideOffset + uint32_t(alignUp(g.managerEntries + 2 * sizeof(Entry) * size_t(c.ringSize), kPage));
   g.buffersOffset = alignUp(g.slotsOffset + size_t(g.slotStride) * c.slots, kPage);
   g.total = alignUp(g.buffersOffset + size_t(c.bufferSize) * c.bufferCount, kPage);
   return g;
@@ -412,8 +412,8 @@ int Region::openLeaseQuery() const {
 RingRef Region::ring(uint32_t slot, SlotRing which) const {
   EndpointSide* e = endpointSide(slot);
   ManagerSide* m = managerSide(slot);
-  auto* endpointEntries = reinterpret_cast<uint32_t*>(reinterpret_cast<uint8_t*>(e) + g_.endpointEntries);
-  auto* managerEntries = reinterpret_cast<uint32_t*>(reinterpret_cast<uint8_t*>(m) + g_.managerEntries);
+  auto* endpointEntries = reinterpret_cast<Entry*>(reinterpret_cast<uint8_t*>(e) + g_.endpointEntries);
+  auto* managerEntries = reinterpret_cast<Entry*>(reinterpret_cast<uint8_t*>(m) + g_.managerEntries);
   RingRef r;
   r.size = g_.ringSize;
   r.mask = g_.ringSize - 1;

@@ -17,7 +17,7 @@ namespace xio {
 struct RingRef {
   RingProducer* prod = nullptr;
   RingConsumer* cons = nullptr;
-  uint32_t* entries = nullptr;
+  Entry* entries = nullptr;
   uint32_t size = 0;  // power of two
   uint32_t mask = 0;
 };
@@ -46,7 +46,7 @@ inline uint32_t ringRoom(const RingRef& r, uint32_t wanted, bool* overrun = null
 }
 
 // Copies n entries that the caller has made room for (ringRoom) and publishes them.
-inline void ringPublish(const RingRef& r, const uint32_t* src, uint32_t n) {
+inline void ringPublish(const RingRef& r, const Entry* src, uint32_t n) {
   uint32_t head = r.prod->head.load(std::memory_order_relaxed);
   for (uint32_t i = 0; i < n; i++) r.entries[(head + i) & r.mask] = src[i];
   r.prod->head.store(head + n, std::memory_order_release);
@@ -54,12 +54,13 @@ inline void ringPublish(const RingRef& r, const uint32_t* src, uint32_t n) {
   r.prod->bursts++;
 }
 
-// Publishes marks then n entries (room for both made by the caller); marks are not counted as
-// enqueued.
-inline void ringPublishMarked(const RingRef& r, const uint32_t* marks, uint32_t m, const uint32_t* src, uint32_t n) {
+// Publishes marks then n entries, entry i being make(i) (room for both made by the caller);
+// marks are not counted as enqueued.
+template <class Make>
+inline void ringPublishMarked(const RingRef& r, const Entry* marks, uint32_t m, uint32_t n, Make&& make) {
   uint32_t head = r.prod->head.load(std::memory_order_relaxed);
   for (uint32_t i = 0; i < m; i++) r.entries[(head + i) & r.mask] = marks[i];
-  for (uint32_t i = 0; i < n; i++) r.entries[(head + m + i) & r.mask] = src[i];
+  for (uint32_t i = 0; i < n; i++) r.entries[(head + m + i) & r.mask] = make(i);
   r.prod->head.store(head + m + n, std::memory_order_release);
   r.prod->enqueued += n;
   r.prod->bursts++;
@@ -68,7 +69,7 @@ inline void ringPublishMarked(const RingRef& r, const uint32_t* marks, uint32_t 
 // Writes one entry `staged` places past head without publishing it; the caller has made room
 // for staged + 1 (ringRoom) and publishes all it staged at once with ringCommit. The consumer
 // reads head with acquire, so it sees none of them before the commit and all of them after.
-inline void ringStage(const RingRef& r, uint32_t staged, uint32_t entry) {
+inline void ringStage(const RingRef& r, uint32_t staged, Entry entry) {
   uint32_t head = r.prod->head.load(std::memory_order_relaxed);
   r.entries[(head + staged) & r.mask] = entry;
 }
@@ -81,7 +82,7 @@ inline void ringCommit(const RingRef& r, uint32_t n) {
 }
 
 // Enqueues up to n; returns how many went in and counts the rest as refused.
-inline uint32_t ringEnqueue(const RingRef& r, const uint32_t* src, uint32_t n) {
+inline uint32_t ringEnqueue(const RingRef& r, const Entry* src, uint32_t n) {
   uint32_t room = ringRoom(r, n);
   uint32_t k = n < room ? n : room;
   if (k) ringPublish(r, src, k);
@@ -89,9 +90,11 @@ inline uint32_t ringEnqueue(const RingRef& r, const uint32_t* src, uint32_t n) {
   return k;
 }
 
-// Dequeues up to max. A head more than size ahead of tail (no correct producer writes one)
-// dequeues nothing and sets *overrun.
-inline uint32_t ringDequeue(const RingRef& r, uint32_t* dst, uint32_t max, bool* overrun = nullptr) {
+// Takes up to max entries, handing each to each(i, entry) in order, then publishes the new
+// tail. A head more than size ahead of tail (no correct producer writes one) takes nothing and
+// sets *overrun.
+template <class Each>
+inline uint32_t ringConsume(const RingRef& r, uint32_t max, Each&& each, bool* overrun = nullptr) {
   uint32_t tail = r.cons->tail.load(std::memory_order_relaxed);
   uint32_t avail = r.cons->cachedHead - tail;
   if (avail < max || avail > r.size) {
@@ -104,11 +107,16 @@ inline uint32_t ringDequeue(const RingRef& r, uint32_t* dst, uint32_t max, bool*
   }
   uint32_t k = avail < max ? avail : max;
   if (!k) return 0;
-  for (uint32_t i = 0; i < k; i++) dst[i] = r.entries[(tail + i) & r.mask];
+  for (uint32_t i = 0; i < k; i++) each(i, r.entries[(tail + i) & r.mask]);
   r.cons->tail.store(tail + k, std::memory_order_release);
   r.cons->dequeued += k;
   r.cons->bursts++;
   return k;
+}
+
+// Dequeues up to max entries into dst (see ringConsume).
+inline uint32_t ringDequeue(const RingRef& r, Entry* dst, uint32_t max, bool* overrun = nullptr) {
+  return ringConsume(r, max, [dst](uint32_t i, Entry e) { dst[i] = e; }, overrun);
 }
 
 // Whether the consumer would find work, reading the producer's line.

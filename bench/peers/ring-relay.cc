@@ -84,8 +84,8 @@ struct SlotGeometry {
     managerEntries = uint32_t(alignUp(sizeof(ManagerSide), kCacheLine));
     uint32_t wantedInPage = (endpointEntries + kPage / 2) % kPage;
     managerEntries += (wantedInPage - managerEntries % kPage + kPage) % kPage;
-    managerSideOffset = uint32_t(alignUp(endpointEntries + 2 * sizeof(uint32_t) * kRingSize, kPage));
-    stride = managerSideOffset + uint32_t(alignUp(managerEntries + 2 * sizeof(uint32_t) * kRingSize, kPage));
+    managerSideOffset = uint32_t(alignUp(endpointEntries + 2 * sizeof(Entry) * kRingSize, kPage));
+    stride = managerSideOffset + uint32_t(alignUp(managerEntries + 2 * sizeof(Entry) * kRingSize, kPage));
   }
 };
 
@@ -103,8 +103,8 @@ struct Shared {
   RingRef ring(uint32_t s, SlotRing which) const {  // as Region::ring
     EndpointSide* e = endpoint(s);
     ManagerSide* m = manager(s);
-    auto* ee = reinterpret_cast<uint32_t*>(reinterpret_cast<uint8_t*>(e) + g.endpointEntries);
-    auto* me = reinterpret_cast<uint32_t*>(reinterpret_cast<uint8_t*>(m) + g.managerEntries);
+    auto* ee = reinterpret_cast<Entry*>(reinterpret_cast<uint8_t*>(e) + g.endpointEntries);
+    auto* me = reinterpret_cast<Entry*>(reinterpret_cast<uint8_t*>(m) + g.managerEntries);
     RingRef r;
     r.size = kRingSize;
     r.mask = kRingSize - 1;
@@ -155,8 +155,23 @@ struct Endpoint {
 
   void wakeManager() { wakeIfSleeping(&sh.control()->doorbell.managerSleeping); }
 
+  // Entries as xio-chain's endpoints make them: a TX entry packed from the buffer's metadata,
+  // the others the index alone.
+  uint32_t enqueue(const RingRef& r, const uint32_t* d, uint32_t n, bool withMeta) {
+    uint32_t k = std::min(n, ringRoom(r, n));
+    ringPublishMarked(r, nullptr, 0, k, [&](uint32_t i) {
+      if (!withMeta) return Entry(d[i]);
+      const Meta* m = sh.meta(d[i]);
+      return makeEntry(d[i], m->length, foldHash(m->flowHash), packAction(m->action));
+    });
+    return k;
+  }
+  static uint32_t dequeue(const RingRef& r, uint32_t* d, uint32_t max) {
+    return ringConsume(r, max, [d](uint32_t i, Entry e) { d[i] = entryIndex(e); });
+  }
+
   uint32_t send(const uint32_t* d, uint32_t n) {
-    uint32_t k = ringEnqueue(tx, d, n);
+    uint32_t k = enqueue(tx, d, n, true);
     if (k) wakeManager();
     return k;
   }
@@ -171,29 +186,29 @@ struct Endpoint {
     }
   }
   uint32_t malloc(uint32_t* d, uint32_t n) {
-    uint32_t got = ringDequeue(alloc, d, n);
+    uint32_t got = dequeue(alloc, d, n);
     if (got < n || ringUsed(alloc) < kCacheSize / 2) wakeManager();
     return got;
   }
   void freeAll(const uint32_t* d, uint32_t n) {
     for (uint32_t done = 0; done < n && !over();) {
-      done += ringEnqueue(free, d + done, n - done);
+      done += enqueue(free, d + done, n - done, false);
       wakeManager();
       if (done < n) sched_yield();
     }
   }
   uint32_t rxWait(uint32_t* d, uint32_t max, uint64_t timeoutNs) {
-    uint32_t n = ringDequeue(rx, d, max);
+    uint32_t n = dequeue(rx, d, max);
     if (n) return n;
     uint64_t start = nowNs(), now = start;
     while (now - start < spinNs && now - start < timeoutNs) {
       sched_yield();
-      if ((n = ringDequeue(rx, d, max))) return n;
+      if ((n = dequeue(rx, d, max))) return n;
       now = nowNs();
     }
     if (now - start >= timeoutNs) return 0;
     waitReadable(timeoutNs - (now - start));
-    return ringDequeue(rx, d, max);
+    return dequeue(rx, d, max);
   }
   // The request is counted before the ring is checked, the word read before that: the
   // manager, publishing then reading requests, either sees it and bumps the word, or the
@@ -217,7 +232,7 @@ struct Relay {
   uint32_t wakeRequests[kSlots] = {};
   // Manager memory, never the region's: the pool's free stack and who holds each buffer.
   std::vector<uint32_t> freeStack, owners;
-  uint32_t scratch[1024];
+  Entry scratch[1024];
   uint64_t wakes = 0;
 
   explicit Relay(const Shared& s) : sh(s), owners(kBuffers, kOwnerPool) {
@@ -246,7 +261,7 @@ struct Relay {
   uint32_t drainFree(uint32_t s) {
     uint32_t n = ringDequeue(free[s], scratch, 1024);
     for (uint32_t i = 0; i < n; i++) {
-      uint32_t d = scratch[i];
+      uint32_t d = entryIndex(scratch[i]);
       if (d >= kBuffers || owners[d] != s) continue;  // not its to free: recycling it could hand it out twice
       owners[d] = kOwnerPool;
       freeStack.push_back(d);
@@ -263,10 +278,10 @@ struct Relay {
     uint32_t n = ringDequeue(tx[s], scratch, std::min(room, kBurst));
     uint32_t kept = 0;
     for (uint32_t i = 0; i < n; i++) {
-      uint32_t d = scratch[i];
+      uint32_t d = entryIndex(scratch[i]);
       if (d >= kBuffers || owners[d] != s) continue;  // not the sender's: one buffer, two owners
       owners[d] = dest;
-      scratch[kept++] = d;
+      scratch[kept++] = scratch[i];
     }
     if (kept) {
       ringPublish(rx[dest], scratch, kept);

@@ -5,8 +5,10 @@
 import { asXioError } from './errors.ts'
 import { layout, type NativeEndpoint, type NativeRegion } from './native.ts'
 import { RegionView } from './region-view.ts'
+import { EndpointRings } from './rings.ts'
 
 const M = layout.meta
+const FAULTED = layout.slotState.faulted
 
 export class EndpointBase {
   /** The whole region, bytes: a frame is bytes[offset(d), offset(d) + length(d)). */
@@ -21,6 +23,13 @@ export class EndpointBase {
   protected readonly data: number
   protected readonly room: number
   private pendingReadable: Promise<void> | null = null
+  /**
+   * The rings' JavaScript side, which serves rx, tx, malloc and free without a native call;
+   * null once detached or handed to native threads (then every call goes to the native side,
+   * which refuses it with the reason).
+   */
+  protected fast: EndpointRings | null
+  private readonly slotState: number
 
   constructor(readonly prefix: string, protected readonly native: NativeRegion, protected readonly endpoint: NativeEndpoint) {
     this.region = new RegionView(prefix, native.buffer())
@@ -33,10 +42,24 @@ export class EndpointBase {
     this.data = this.region.dataOffset
     this.room = this.stride - this.data
     this.slot = endpoint.slot
+    this.fast = new EndpointRings(this.region, this.slot, endpoint.service, endpoint)
+    this.slotState = (this.region.managerSideOffset(this.slot) + layout.managerSide.state) >>> 2
+  }
+
+  /**
+   * The JavaScript rings if they may serve a call with descs now: attached, not cut off by the
+   * manager, and descs a Uint32Array of the caller's own (a view of the region could alias the
+   * rings). Otherwise null, and the native side answers, or throws why not.
+   */
+  protected ringsFor(descs: Uint32Array): EndpointRings | null {
+    if (this.fast === null || this.u32[this.slotState] === FAULTED) return null
+    return descs instanceof Uint32Array && descs.buffer !== this.region.buffer ? this.fast : null
   }
 
   /** xio_rx: takes a burst from this endpoint's RX ring into descs; returns how many. */
   rx(descs: Uint32Array): number {
+    const rings = this.ringsFor(descs)
+    if (rings !== null) return rings.rx(descs)
     try {
       return this.endpoint.rx(descs)
     } catch (e) {
@@ -46,6 +69,8 @@ export class EndpointBase {
 
   /** Gives descs[0, n) back to the pool. */
   free(descs: Uint32Array, n: number = descs.length): void {
+    const rings = this.ringsFor(descs)
+    if (rings !== null) return rings.free(descs, burstCount(descs, n))
     try {
       this.endpoint.free(descs, n)
     } catch (e) {
@@ -58,6 +83,12 @@ export class EndpointBase {
    * passes. It blocks this thread: for NF loops, which have nothing else to do meanwhile.
    */
   rxWait(descs: Uint32Array, timeoutMs: number): number {
+    // What is there already is taken here; the native side spins, then sleeps, for the rest.
+    const rings = this.ringsFor(descs)
+    if (rings !== null) {
+      const n = rings.rx(descs)
+      if (n !== 0) return n
+    }
     try {
       return this.endpoint.rxWait(descs, timeoutMs)
     } catch (e) {
@@ -121,7 +152,13 @@ export class EndpointBase {
 
   /** Leaves the chain: the manager takes back every buffer this endpoint still holds. */
   detach(): void {
+    this.fast = null
     this.endpoint.detach()
   }
 
+}
+
+/** A burst's count as the native side takes it: at most the array's length, a bad count as none. */
+export function burstCount(descs: Uint32Array, n: number): number {
+  return n >= descs.length ? descs.length : n > 0 ? n >>> 0 : 0
 }

@@ -58,6 +58,8 @@ export interface NativeEndpoint {
   setTaps(words: Uint32Array): number
   /** Whether the manager applies the taps of that setTaps call (blocks at most timeoutMs, up to 10 s). */
   waitTaps(seq: number, timeoutMs: number): boolean
+  /** Wakes the manager if it sleeps: for the rings' JavaScript side, when it saw the manager's flag set. */
+  wakeManager(): void
 }
 
 /** A Linux interface's port: two native threads driving one endpoint (native/afpacket.h). */
@@ -113,9 +115,11 @@ export interface Layout {
   /** A route value: the gate is held shut for a moment; what is sent to it waits, in order. */
   pausedRoute: number
   ringsPerSlot: number
+  /** Bytes of a ring entry: a u64 whose low 16 bits are the buffer index (native/layout.h Entry). */
+  entryBytes: number
   page: number
   /** lost: on a trace copy only, a packet that had no route. */
-  action: { gate: number; to: number; drop: number; lost: number; gateOf: number }
+  action: { gate: number; to: number; drop: number; lost: number; gateOf: number; invalid: number }
   /** A capture endpoint's service id and its taps' kinds (a tap word: service | gate << 16 | kind << 24). */
   capture: { service: number; maxTaps: number; maxCaptures: number; rx: number; gate: number; tx: number; trace: number }
   slotState: { free: number; active: number; detaching: number; faulted: number }

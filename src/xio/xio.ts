@@ -6,7 +6,7 @@
 // that, neither read nor write its buffer. Every call moves a burst with one native call.
 import { asXioError } from './errors.ts'
 import { addon, layout, type NativeEndpoint, type NativeRegion } from './native.ts'
-import { EndpointBase } from './endpoint-base.ts'
+import { burstCount, EndpointBase } from './endpoint-base.ts'
 
 export interface AttachOptions {
   /** The chain's shared data prefix: the region is /dev/shm/xio.<prefix>. */
@@ -50,6 +50,8 @@ export class Xio extends EndpointBase {
 
   /** xio_malloc: fills descs[0, n) with fresh buffers; returns how many (fewer if the pool is dry). */
   malloc(descs: Uint32Array, n: number = descs.length): number {
+    const rings = this.ringsFor(descs)
+    if (rings !== null) return rings.malloc(descs, burstCount(descs, n))
     try {
       return this.endpoint.malloc(descs, n)
     } catch (e) {
@@ -60,6 +62,8 @@ export class Xio extends EndpointBase {
 
   /** xio_tx: puts descs[0, n) on the TX ring; returns how many fit (the rest are still yours). */
   tx(descs: Uint32Array, n: number = descs.length): number {
+    const rings = this.ringsFor(descs)
+    if (rings !== null) return rings.tx(descs, burstCount(descs, n))
     try {
       return this.endpoint.tx(descs, n)
     } catch (e) {
@@ -157,6 +161,7 @@ export class Xio extends EndpointBase {
    * While they run, rx, tx, malloc, free and detach here throw: stop the port first.
    */
   get nativeEndpoint(): NativeEndpoint {
+    this.fast = null // its native threads drive the rings now: calls here go to the native side, which refuses them
     return this.endpoint
   }
 
