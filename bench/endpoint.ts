@@ -9,21 +9,35 @@
 //          (Atomics, addon.schedYield between polls), what rxWait's spin does minus the rings
 //   nf-pong-stamped: the same through the NF runner (runNF, attached as an NF process attaches,
 //          default spin): a one-gate NF whose process() writes when it saw the packet
+//   pass:  an NF process (runNF, default spin) whose NF sends every packet on through gate 0
+//   group-pass: a placement group's process serving `name` and options.also (runNFs, run to
+//          completion): each member a pass NF, each member's gate 0 a call to the next member, the
+//          last one's through the manager
 //   capture: a capture endpoint with options.taps; prints {"ready":true} once the manager
 //          applies them, then takes and frees copies until SIGTERM (read: false: takes none)
 // Each prints one JSON line when done.
-import { attach, attachCapture, createNF, defineNF, runNF, setAffinity, type Tap } from '../src/xio/index.ts'
+import { attach, attachCapture, createNF, defineNF, runNF, runNFs, setAffinity, type RunMember, type Tap } from '../src/xio/index.ts'
 import { addon } from '../src/xio/native.ts'
 import { RegionView } from '../src/xio/region-view.ts'
 import { ping } from './pingpong.ts'
 
 const [mode, prefix, name, json] = process.argv.slice(2)
-const o = JSON.parse(json ?? '{}') as { cpu?: number; size?: number; durationMs?: number; rounds?: number; burst?: number; taps?: Tap[]; read?: boolean }
+const o = JSON.parse(json ?? '{}') as {
+  cpu?: number
+  size?: number
+  durationMs?: number
+  rounds?: number
+  burst?: number
+  taps?: Tap[]
+  read?: boolean
+  also?: string[]
+}
 if (o.cpu !== undefined) setAffinity([o.cpu])
 if (mode === 'capture') await captureCopies()
 if (mode === 'turns') await answerTurns()
 // An NF process attaches with the default spin (src/chain/nf-process.ts); the bench's own ends spin 500 µs.
-const xio = await attach({ prefix, name, spinUs: mode === 'nf-pong-stamped' ? undefined : 500 })
+const nfMode = mode === 'nf-pong-stamped' || mode === 'pass' || mode === 'group-pass'
+const xio = await attach({ prefix, name, spinUs: nfMode ? undefined : 500, also: o.also })
 const burst = new Uint32Array(o.burst ?? 32)
 let stopping = false
 process.on('SIGTERM', () => (stopping = true))
@@ -92,6 +106,15 @@ if (mode === 'blast') {
     }),
   })
   await runNF(xio, createNF(xio, stamp, {}), { stopping: () => stopping || !xio.managerAlive() })
+  print({ done: true })
+} else if (mode === 'pass' || mode === 'group-pass') {
+  const pass = defineNF<object>({ gates: ['out'], create: () => ({ process: () => 0 }) })
+  const names = [name, ...(mode === 'group-pass' ? (o.also ?? []) : [])]
+  const members: RunMember[] = names.map((member, i) => {
+    const as = { id: xio.endpointId(member), name: member }
+    return { nf: createNF(xio, pass, {}, 'wall', as), name: member, service: as.id, next: Int32Array.of(i + 1 < names.length ? i + 1 : -1) }
+  })
+  await runNFs(xio, members, { stopping: () => stopping }) // a dead manager ends the process (the interval above)
   print({ done: true })
 } else {
   throw new Error(`unknown mode ${mode}`)

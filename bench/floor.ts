@@ -13,8 +13,9 @@ import { readFileSync, rmSync } from 'node:fs'
 import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { setAffinity } from '../src/xio/index.ts'
-import { measureThroughput, nfRoundTrip, portRoundTripAt, type Placement } from './dataplane.ts'
+import { attach, Manager, setAffinity } from '../src/xio/index.ts'
+import { endpoint, measureThroughput, nfRoundTrip, portRoundTripAt, until, type Placement } from './dataplane.ts'
+import { ping } from './pingpong.ts'
 import { jsonMode, type Report } from './report.ts'
 import type { Percentiles } from './stats.ts'
 
@@ -58,6 +59,42 @@ export function relayThroughput(bin: string, ms: number, at: Placement): number 
   return (JSON.parse(out) as { mdps: number }).mdps
 }
 
+/** How a round trip from the port crosses NFs: one NF; two, each its own process; two in one placement group. */
+export type Hops = 'one NF' | 'two NFs' | 'a group of two'
+
+/**
+ * Port → NFs → port at the design's placement (manager alone on CPU 0, the port and the NF
+ * processes on CPU 1), every NF passing each packet on by gate 0 through the NF runner.
+ */
+export async function portThrough(hops: Hops, size: number, rounds: number): Promise<Percentiles> {
+  const at = MANAGER_ALONE
+  const prefix = `bench-hops-${process.pid}`
+  rmSync(`/dev/shm/xio.${prefix}`, { force: true })
+  const m = Manager.create({ prefix, buffers: 4096 })
+  const path = hops === 'one NF' ? ['ping', 'a', 'ping'] : ['ping', 'a', 'b', 'ping']
+  for (const name of new Set(path)) m.declare(name)
+  for (let i = 0; i + 1 < path.length; i++) m.route(path[i], 0, path[i + 1])
+  setAffinity([at.port])
+  m.start({ cpu: at.manager })
+  const nfs =
+    hops === 'a group of two'
+      ? [endpoint('group-pass', prefix, 'a', { cpu: at.nf, also: ['b'] })]
+      : path.slice(1, -1).map((name) => endpoint('pass', prefix, name, { cpu: at.nf }))
+  try {
+    await until(() => m.snapshot().slots.filter((s) => s.state === 'active').length === nfs.length)
+    const xio = await attach({ prefix, name: 'ping', spinUs: 500 })
+    try {
+      return ping(xio, size, rounds)
+    } finally {
+      xio.detach()
+    }
+  } finally {
+    for (const nf of nfs) nf.process.kill('SIGTERM')
+    await Promise.all(nfs.map((nf) => nf.exited))
+    m.close()
+  }
+}
+
 function best<T extends { median: number }>(runs: T[]): T {
   return runs.reduce((a, b) => (b.median < a.median ? b : a))
 }
@@ -88,6 +125,13 @@ export async function run(report: Report): Promise<void> {
         report.add(`  C relay, manager alone: futex sleeps, A + B, of ${ROUNDS}`, floorAt[0].sleeps[0] + floorAt[0].sleeps[1], 'sleeps')
       }
     }
+    // What a placement group saves: a packet through two NFs in one group should cost what one
+    // NF costs (one hop), where two NF processes cost a hop each.
+    const one = await portThrough('one NF', SIZES[0], ROUNDS)
+    const two = await portThrough('two NFs', SIZES[0], ROUNDS)
+    const group = await portThrough('a group of two', SIZES[0], ROUNDS)
+    report.relative(`round trip ${SIZES[0]} B port ↔ a group of two NFs, median`, group.median, 'µs', 'port ↔ one NF', one.median)
+    report.relative(`round trip ${SIZES[0]} B port ↔ two NF processes in a row, median`, two.median, 'µs', 'port ↔ one NF', one.median)
     // Throughput at the placement the data-plane bench uses: manager alone, both ends on CPU 1.
     const floorMdps = relayThroughput(relay, 2500, MANAGER_ALONE)
     setAffinity([MANAGER_ALONE.manager])  // as the data-plane suite: this process beside the manager thread

@@ -567,9 +567,10 @@ uint32_t Manager::deliverHeld(uint32_t s) {
       held.next++;
       continue;
     }
+    // The run: the packets after it for the same service and instance (any, if it has one).
     uint32_t end = first + 1;
-    while (end < held.count && held.dest[end] == held.dest[first] &&
-           pick(held.dest[end], entryWord(held.entry[end])) == dest)
+    bool single = held.dest[first] < kMaxServices && instances_[held.dest[first]].size() == 1;
+    while (end < held.count && held.dest[end] == held.dest[first] && (single || pick(held.dest[end], entryWord(held.entry[end])) == dest))
       end++;
     const RingRef& rx = slots_[dest].rx;
     uint32_t rxHead = rx.prod->head.load(std::memory_order_relaxed);
@@ -588,10 +589,10 @@ uint32_t Manager::deliverHeld(uint32_t s) {
     uint32_t delivered = packAction(slots_[dest].group ? action(kActionGateOf, uint32_t(held.dest[first]) << 8) : action(kActionGate, 0));
     for (uint32_t i = first; i < first + k; i++) {
       Entry e = held.entry[i];
-      uint32_t d = entryIndex(e), length = entryLength(e);
+      uint32_t d = entryIndex(e), length = entryLength(e), at = rxHead + (i - first);
       bytes += length;
-      owners_[d] = owned(dest | kInRx, rxHead + (i - first));
-      ringStage(rx, i - first, makeEntry(d, length, held.from[i], delivered));
+      owners_[d] = owned(dest | kInRx, at);
+      rx.entries[at & rx.mask] = makeEntry(d, length, held.from[i], delivered);  // published by ringCommit below
     }
     // A capture taps what this service receives: copies while the packets are still the
     // manager's (once published, the receiver may change them). One branch per run.
