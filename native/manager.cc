@@ -43,6 +43,14 @@ uint32_t gateOf(uint32_t act) {
   return kind == kActionGate ? arg : kind == kActionGateOf ? (arg & 0xff) : kMaxGates;
 }
 
+// The action a TX entry packs, if it is one packAction makes (every argument in range);
+// otherwise kActionInvalid, routed nowhere. The entry is the sender's to write: its packing is
+// checked here, where it is trusted, not where it was done.
+uint32_t decodeAction(uint32_t packed) {
+  uint32_t act = unpackAction(packed);
+  return packAction(act) == packed ? act : action(kActionInvalid, 0);
+}
+
 // An action as a trace shows it: a group's gate of one of its services as a plain gate (the
 // hop already names the service).
 uint32_t asSeen(uint32_t act) { return act >> 24 == kActionGateOf ? action(kActionGate, act & 0xff) : act; }
@@ -465,7 +473,7 @@ uint32_t Manager::routeTx(uint32_t s) {
     }
     owners_[d] = owned(kOwnerManager);
     // What the sender said of the packet is in the entry: no load from the buffer.
-    uint32_t length = entryLength(e), act = unpackAction(entryAction(e));
+    uint32_t length = entryLength(e), act = decodeAction(entryAction(e));
     if (length > capacity_) {  // a reader would run past the buffer into the next one
       if (__builtin_expect(tracing_, 0)) traceHop(d, slot.service, action(kActionLost, kMaxGates), capacity_);
       recycle(d);
@@ -481,7 +489,7 @@ uint32_t Manager::routeTx(uint32_t s) {
       h_->manager.dropped++;
       continue;
     }
-    // Arguments are in range here (packAction packs any other as kActionInvalid: no route).
+    // Arguments are in range here (decodeAction): a gate below kMaxGates, a service below kMaxServices.
     uint32_t from = slot.service, gate = kMaxGates, to = kNoService;
     if (kind == kActionGate) {
       gate = arg;
@@ -514,7 +522,7 @@ uint32_t Manager::routeTx(uint32_t s) {
   if (__builtin_expect(slot.outTapped, 0)) {
     for (uint32_t i = 0; i < kept; i++) {
       Entry e = held.entry[i];
-      tapOut(entryIndex(e), held.from[i], gateOf(unpackAction(entryAction(e))), entryLength(e));
+      tapOut(entryIndex(e), held.from[i], gateOf(decodeAction(entryAction(e))), entryLength(e));
     }
   }
   // A trace follows packets hop by hop (and marks those entering here); one branch per burst
@@ -522,7 +530,7 @@ uint32_t Manager::routeTx(uint32_t s) {
   if (__builtin_expect(tracing_, 0)) {
     for (uint32_t i = 0; i < kept; i++) {
       Entry e = held.entry[i];
-      traceHop(entryIndex(e), held.from[i], asSeen(unpackAction(entryAction(e))), entryLength(e));
+      traceHop(entryIndex(e), held.from[i], asSeen(decodeAction(entryAction(e))), entryLength(e));
     }
   }
   // Sent on: drops, no-route and refusals are counted apart, so an NF's tx is what it passed.

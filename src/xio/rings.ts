@@ -9,11 +9,25 @@
 //   low:  buffer index (bits 0-15), length (16-31); a mark: the mark word
 //   high: TX, the folded flow hash (0-15), the packed action (16-30); RX, the sender instead
 //         of the hash; bit 31, kEntryMark
+import { asXioError } from './errors.ts'
 import { addon, layout, type NativeEndpoint } from './native.ts'
 import type { RegionView } from './region-view.ts'
 
 const L = layout
-const M = L.meta
+// Offsets and kinds as constants, not property loads on the layout object in the hot loops.
+const META_LENGTH = L.meta.length
+const META_IN_PORT = L.meta.inPort
+const META_PREV = L.meta.prev
+const META_ACTION = L.meta.action
+const META_FLOW_HASH = L.meta.flowHash
+const META_TIMESTAMP = L.meta.timestamp
+const META_TRACE = L.meta.trace
+const MAX_GATES = L.maxGates
+const MAX_SERVICES = L.maxServices
+const ACTION_GATE = L.action.gate
+const ACTION_TO = L.action.to
+const ACTION_DROP = L.action.drop
+const ACTION_LOST = L.action.lost
 const MARK = 0x80000000
 const MARK_RX = 0x40000000
 const MARK_VALUE = 0x3fffffff
@@ -27,23 +41,16 @@ const MALLOC_PATIENCE_MS = 2 // native/endpoint.cc kMallocPatienceNs
 export function packAction(act: number): number {
   const kind = act >>> 24
   const arg = act & 0xffffff
-  switch (kind) {
-    case L.action.gate:
-      return arg < L.maxGates ? (kind << 12) | arg : ACTION_INVALID
-    case L.action.to:
-      return arg < L.maxServices ? (kind << 12) | arg : ACTION_INVALID
-    case L.action.drop:
-      return kind << 12
-    case L.action.lost:
-      return arg <= L.maxGates ? (kind << 12) | arg : ACTION_INVALID
-    case ACTION_GATE_OF: {
-      const service = arg >>> 8
-      const gate = arg & 0xff
-      return service < L.maxServices && gate < L.maxGates ? (kind << 12) | (service << 3) | gate : ACTION_INVALID
-    }
-    default:
-      return ACTION_INVALID
+  if (kind === ACTION_GATE) return arg < MAX_GATES ? (kind << 12) | arg : ACTION_INVALID
+  if (kind === ACTION_TO) return arg < MAX_SERVICES ? (kind << 12) | arg : ACTION_INVALID
+  if (kind === ACTION_DROP) return kind << 12
+  if (kind === ACTION_GATE_OF) {
+    const service = arg >>> 8
+    const gate = arg & 0xff
+    return service < MAX_SERVICES && gate < MAX_GATES ? (kind << 12) | (service << 3) | gate : ACTION_INVALID
   }
+  if (kind === ACTION_LOST) return arg <= MAX_GATES ? (kind << 12) | arg : ACTION_INVALID
+  return ACTION_INVALID
 }
 
 /** native/layout.h unpackAction. */
@@ -147,9 +154,9 @@ export class EndpointRings {
       descs[i] = d
       if (d >= this.bufferCount) continue // the manager never sends one; never write past the pool
       const meta = this.base + d * this.stride
-      u32[(meta + M.length) >>> 2] = low >>> 16
-      u16[(meta + M.prev) >>> 1] = high & 0xffff
-      u32[(meta + M.action) >>> 2] = unpackAction((high >>> 16) & 0x7fff)
+      u32[(meta + META_LENGTH) >>> 2] = low >>> 16
+      u16[(meta + META_PREV) >>> 1] = high & 0xffff
+      u32[(meta + META_ACTION) >>> 2] = unpackAction((high >>> 16) & 0x7fff)
     }
     this.consumed(r, tail, k)
     // A manager holding packets for this full ring waits for word that there is room.
@@ -185,15 +192,14 @@ export class EndpointRings {
       const d = descs[i]
       if (d >= this.bufferCount) continue
       const meta = this.base + d * this.stride
-      const w = meta >>> 2
-      u32[w + (M.length >>> 2)] = 0
-      u16[(meta + M.inPort) >>> 1] = this.service
-      u16[(meta + M.prev) >>> 1] = this.service
-      u32[w + (M.action >>> 2)] = 0 // gate 0
-      u32[w + (M.flowHash >>> 2)] = 0
-      u32[w + (M.timestamp >>> 2)] = 0
-      u32[w + (M.timestamp >>> 2) + 1] = 0
-      u32[w + (M.trace >>> 2)] = 0 // a buffer that carried a traced packet starts untraced
+      u32[(meta + META_LENGTH) >>> 2] = 0
+      u16[(meta + META_IN_PORT) >>> 1] = this.service
+      u16[(meta + META_PREV) >>> 1] = this.service
+      u32[(meta + META_ACTION) >>> 2] = 0 // gate 0
+      u32[(meta + META_FLOW_HASH) >>> 2] = 0
+      u32[(meta + META_TIMESTAMP) >>> 2] = 0
+      u32[(meta + META_TIMESTAMP + 4) >>> 2] = 0
+      u32[(meta + META_TRACE) >>> 2] = 0 // a buffer that carried a traced packet starts untraced
     }
     return got
   }
@@ -205,7 +211,12 @@ export class EndpointRings {
   free(descs: Uint32Array, n: number): void {
     const done = this.publish(this.freeRing, this.markedFree, descs, 0, n, false)
     this.wakeManager()
-    if (done < n) this.native.free(descs.subarray(done, n))
+    if (done === n) return
+    try {
+      this.native.free(descs.subarray(done, n))
+    } catch (e) {
+      throw asXioError(e)
+    }
   }
 
   private wakeManager(): void {
@@ -282,11 +293,11 @@ export class EndpointRings {
         u32[e] = NO_INDEX // refused by the manager, never taken for another buffer
         u32[e + 1] = 0
       } else if (withMeta) {
-        const w = (this.base + d * this.stride) >>> 2
-        const length = u32[w + (M.length >>> 2)]
-        const hash = u32[w + (M.flowHash >>> 2)]
+        const meta = this.base + d * this.stride
+        const length = u32[(meta + META_LENGTH) >>> 2]
+        const hash = u32[(meta + META_FLOW_HASH) >>> 2]
         u32[e] = d | ((length > 0xffff ? 0xffff : length) << 16)
-        u32[e + 1] = ((hash ^ (hash >>> 16)) & 0xffff) | (packAction(u32[w + (M.action >>> 2)]) << 16)
+        u32[e + 1] = ((hash ^ (hash >>> 16)) & 0xffff) | (packAction(u32[(meta + META_ACTION) >>> 2]) << 16)
       } else {
         u32[e] = d
         u32[e + 1] = 0

@@ -4,7 +4,7 @@
 import test from 'ava'
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { attach, layout, Manager, type RegionSnapshot } from '../../src/xio/index.ts'
+import { attach, attachCapture, layout, Manager, type RegionSnapshot } from '../../src/xio/index.ts'
 import * as processes from '../helpers/processes.ts'
 import { finished, removeLeftoverRegions, stop, uniquePrefix, until, type Proc } from '../helpers/processes.ts'
 
@@ -197,6 +197,40 @@ test.serial('a packet longer than its buffer is dropped at TX and counted, never
   t.is(sink.rx(new Uint32Array(8)), 0, 'nothing reached the sink')
   await stop(bad)
   sink.detach()
+  t.true(await poolWhole(m, 4096))
+  m.close()
+})
+
+test.serial('every packed action a sender may write in a TX entry, its output tapped by a capture: only valid ones route, the rest count as no route', async (t) => {
+  const m = chain('every-action')
+  m.start()
+  const id = (name: string) => m.snapshot().services.find((s) => s.name === name)!.id
+  const sink = await attach({ prefix: m.prefix, name: 'sink' })
+  const capture = attachCapture(m.prefix)
+  t.true(capture.setTaps([{ service: id('bad'), kind: 'tx' }]))
+  const bad = startFaulty('every-action', m.prefix, 'bad')
+  // Take what reaches the sink and the capture as it comes, so neither ring fills.
+  const got = new Uint32Array(64)
+  const senders = new Map<number, number>()
+  let copies = 0
+  const take = () => {
+    for (let n; (n = sink.rx(got)) > 0; sink.free(got, n)) for (let i = 0; i < n; i++) senders.set(sink.from(got[i]), (senders.get(sink.from(got[i])) ?? 0) + 1)
+    for (let n; (n = capture.rx(got)) > 0; capture.free(got, n)) copies += n
+  }
+  t.true(await until(() => (take(), bad.lines.some((l) => l.mode === 'every-action')), 60_000), bad.stderr.join(''))
+  const sent = bad.lines.find((l) => l.mode === 'every-action')!.sent
+  t.is(sent, 0x8000)
+  // Three of them lead to the sink: gate 0, the sink by name, and gate 0 of its own service by
+  // a group's action. Every other packs nothing valid, or leads nowhere live, or is a drop.
+  const bad_ = () => slotOf(m.snapshot(), 'bad')!.route
+  t.true(await until(() => (take(), bad_().txPackets + bad_().noRoute + bad_().dropped === 0x8000)))
+  t.deepEqual([...senders], [[id('bad'), 3]], 'the sink got three, each from bad')
+  t.is(bad_().dropped, 1, 'one drop')
+  t.true(await until(() => (take(), copies === bad_().txPackets)), 'a copy of each packet sent on, none of the others')
+  t.is(m.snapshot().manager.invalid, 64 * Math.ceil(0x8000 / 32), 'every junk free refused')
+  await stop(bad)
+  sink.detach()
+  capture.detach()
   t.true(await poolWhole(m, 4096))
   m.close()
 })
