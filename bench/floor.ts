@@ -7,7 +7,7 @@
 // Placement decides these figures on two vCPUs, so each side gets the best of the same
 // placements: the manager alone on CPU 0 with both endpoints on CPU 1 (the design's), and
 // the ping end beside the manager (where a port sits in xio-chain today); at 64 B both are
-// printed side by side.
+// printed side by side. Every figure is the median of three rounds (ROUNDS_OF).
 import { execFileSync } from 'node:child_process'
 import { readFileSync, rmSync } from 'node:fs'
 import { cpus, tmpdir } from 'node:os'
@@ -99,6 +99,11 @@ function best<T extends { median: number }>(runs: T[]): T {
   return runs.reduce((a, b) => (b.median < a.median ? b : a))
 }
 
+// Each figure is the median of this many rounds, xio-chain and the relay alternating within a
+// round: on these shared machines one noisy second can move a single run by 2x.
+const ROUNDS_OF = 3
+const medianOf = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1]
+
 export async function run(report: Report): Promise<void> {
   report.section('The design\'s floor: a C relay on native/ring.h, same topology')
   const relay = buildRelay()
@@ -106,37 +111,45 @@ export async function run(report: Report): Promise<void> {
   report.add('load average (1 min) before', loadAverage(), '')
   try {
     for (const size of SIZES) {
-      const floorAt = PLACEMENTS.map((at) => relayRoundTrip(relay, size, ROUNDS, at))
-      const portAt = []
-      for (const at of PLACEMENTS) portAt.push(await portRoundTripAt(size, ROUNDS, at))
-      // NF ↔ NF has no port: both NFs on CPU 1, the manager alone (the launcher's placement).
-      const nf = await nfRoundTrip(size, ROUNDS)
-      const floor = best(floorAt)
-      const port = best(portAt)
+      const rounds: { floorAt: RelayRtt[]; portAt: Awaited<ReturnType<typeof portRoundTripAt>>[]; nf: Percentiles }[] = []
+      for (let r = 0; r < ROUNDS_OF; r++) {
+        const floorAt = PLACEMENTS.map((at) => relayRoundTrip(relay, size, ROUNDS, at))
+        const portAt = []
+        for (const at of PLACEMENTS) portAt.push(await portRoundTripAt(size, ROUNDS, at))
+        // NF ↔ NF has no port: both NFs on CPU 1, the manager alone (the launcher's placement).
+        rounds.push({ floorAt, portAt, nf: await nfRoundTrip(size, ROUNDS) })
+      }
+      const of = (pick: (r: (typeof rounds)[number]) => number) => medianOf(rounds.map(pick))
+      const floor = { median: of((r) => best(r.floorAt).median), p99: of((r) => best(r.floorAt).p99) }
+      const port = { median: of((r) => best(r.portAt).median), p99: of((r) => best(r.portAt).p99) }
+      const nf = { median: of((r) => r.nf.median), p99: of((r) => r.nf.p99) }
       report.relative(`round trip ${size} B port ↔ NF, median`, port.median, 'µs', 'C relay', floor.median, 1.2)
       report.relative(`round trip ${size} B port ↔ NF, p99`, port.p99, 'µs', 'C relay', floor.p99)
       report.relative(`round trip ${size} B NF ↔ NF, median`, nf.median, 'µs', 'C relay', floor.median)
       report.relative(`round trip ${size} B NF ↔ NF, p99`, nf.p99, 'µs', 'C relay', floor.p99)
       if (size === SIZES[0]) {
         // The same placements side by side: what placement alone is worth on each.
-        report.relative('  port ↔ NF, manager alone on CPU 0, median', portAt[0].median, 'µs', 'C relay placed so', floorAt[0].median)
-        report.relative('  port ↔ NF, port beside the manager, median', portAt[1].median, 'µs', 'C relay placed so', floorAt[1].median)
-        report.add(`  port ↔ NF, manager alone: futex sleeps, port + NF, of ${ROUNDS}`, portAt[0].sleeps.port + portAt[0].sleeps.nf, 'sleeps')
-        report.add(`  C relay, manager alone: futex sleeps, A + B, of ${ROUNDS}`, floorAt[0].sleeps[0] + floorAt[0].sleeps[1], 'sleeps')
+        report.relative('  port ↔ NF, manager alone on CPU 0, median', of((r) => r.portAt[0].median), 'µs', 'C relay placed so', of((r) => r.floorAt[0].median))
+        report.relative('  port ↔ NF, port beside the manager, median', of((r) => r.portAt[1].median), 'µs', 'C relay placed so', of((r) => r.floorAt[1].median))
+        report.add(`  port ↔ NF, manager alone: futex sleeps, port + NF, of ${ROUNDS}`, of((r) => r.portAt[0].sleeps.port + r.portAt[0].sleeps.nf), 'sleeps')
+        report.add(`  C relay, manager alone: futex sleeps, A + B, of ${ROUNDS}`, of((r) => r.floorAt[0].sleeps[0] + r.floorAt[0].sleeps[1]), 'sleeps')
       }
     }
     // What a placement group saves: a packet through two NFs in one group should cost what one
     // NF costs (one hop), where two NF processes cost a hop each.
-    const one = await portThrough('one NF', SIZES[0], ROUNDS)
-    const two = await portThrough('two NFs', SIZES[0], ROUNDS)
-    const group = await portThrough('a group of two', SIZES[0], ROUNDS)
-    report.relative(`round trip ${SIZES[0]} B port ↔ a group of two NFs, median`, group.median, 'µs', 'port ↔ one NF', one.median)
-    report.relative(`round trip ${SIZES[0]} B port ↔ two NF processes in a row, median`, two.median, 'µs', 'port ↔ one NF', one.median)
+    const hops: Record<Hops, number[]> = { 'one NF': [], 'two NFs': [], 'a group of two': [] }
+    for (let r = 0; r < ROUNDS_OF; r++) for (const h of Object.keys(hops) as Hops[]) hops[h].push((await portThrough(h, SIZES[0], ROUNDS)).median)
+    const one = medianOf(hops['one NF'])
+    report.relative(`round trip ${SIZES[0]} B port ↔ a group of two NFs, median`, medianOf(hops['a group of two']), 'µs', 'port ↔ one NF', one)
+    report.relative(`round trip ${SIZES[0]} B port ↔ two NF processes in a row, median`, medianOf(hops['two NFs']), 'µs', 'port ↔ one NF', one)
     // Throughput at the placement the data-plane bench uses: manager alone, both ends on CPU 1.
-    const floorMdps = relayThroughput(relay, 2500, MANAGER_ALONE)
-    setAffinity([MANAGER_ALONE.manager])  // as the data-plane suite: this process beside the manager thread
-    const xio = await measureThroughput()
-    report.relative('producer → manager → consumer, burst 32 (target >= 30)', xio.mpps, 'M/s', 'C relay', floorMdps)
+    const floorMdps: number[] = [], xioMpps: number[] = []
+    for (let r = 0; r < ROUNDS_OF; r++) {
+      floorMdps.push(relayThroughput(relay, 2500, MANAGER_ALONE))
+      setAffinity([MANAGER_ALONE.manager])  // as the data-plane suite: this process beside the manager thread
+      xioMpps.push((await measureThroughput()).mpps)
+    }
+    report.relative('producer → manager → consumer, burst 32 (target >= 30)', medianOf(xioMpps), 'M/s', 'C relay', medianOf(floorMdps))
   } finally {
     setAffinity(cpus().map((_, i) => i))
   }

@@ -261,6 +261,7 @@ class EndpointHandle : public Napi::ObjectWrap<EndpointHandle> {
                         InstanceMethod<&EndpointHandle::waitTaps>("waitTaps"),
                         InstanceMethod<&EndpointHandle::wakeManager>("wakeManager"),
                         InstanceAccessor<&EndpointHandle::slot>("slot"),
+                        InstanceAccessor<&EndpointHandle::spinUs>("spinUs"),
                         InstanceAccessor<&EndpointHandle::service>("service")});
   }
 
@@ -337,7 +338,8 @@ class EndpointHandle : public Napi::ObjectWrap<EndpointHandle> {
     call(info.Env(), [&] { endpoint_->free(b.data, n); });
     return info.Env().Undefined();
   }
-  // rxWait(descs, timeoutMs): blocks this thread; for NF loops that have nothing else to do.
+  // rxWait(descs, timeoutMs, spin?): blocks this thread; for NF loops that have nothing else to do.
+  // spin false: sleep without polling first (the JavaScript side has polled).
   Napi::Value rxWait(const Napi::CallbackInfo& info) {
     notDriven(info.Env());
     Burst b = ownBurst(info, 0);
@@ -345,7 +347,8 @@ class EndpointHandle : public Napi::ObjectWrap<EndpointHandle> {
     if (!(ms >= 0)) throw Napi::RangeError::New(info.Env(), "rxWait timeout must be a number of milliseconds >= 0");
     // At most a minute per call: the caller's loop, not this call, decides how long to wait.
     uint64_t timeoutNs = uint64_t(std::min(ms, 60000.0) * 1e6);
-    return Napi::Number::New(info.Env(), call(info.Env(), [&] { return endpoint_->rxWait(b.data, b.capacity, timeoutNs); }));
+    bool spin = info.Length() < 3 || info[2].ToBoolean();
+    return Napi::Number::New(info.Env(), call(info.Env(), [&] { return endpoint_->rxWait(b.data, b.capacity, timeoutNs, spin); }));
   }
   Napi::Value readable(const Napi::CallbackInfo& info) {
     notDriven(info.Env());
@@ -379,6 +382,7 @@ class EndpointHandle : public Napi::ObjectWrap<EndpointHandle> {
     return info.Env().Undefined();
   }
   Napi::Value slot(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), endpoint_->slotIndex()); }
+  Napi::Value spinUs(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), double(endpoint_->spinNs()) / 1000); }
   Napi::Value service(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), endpoint_->serviceId()); }
 
  public:

@@ -249,12 +249,12 @@ void Endpoint::free(const uint32_t* descs, uint32_t n) {
   }
 }
 
-uint32_t Endpoint::rxWait(uint32_t* descs, uint32_t max, uint64_t timeoutNs) {
+uint32_t Endpoint::rxWait(uint32_t* descs, uint32_t max, uint64_t timeoutNs, bool spin) {
   requireOpen();
   uint32_t n = take(descs, max);
   if (n) return n;
   uint64_t start = nowNs(), now = start;
-  while (now - start < spinNs_ && now - start < timeoutNs) {
+  while (spin && now - start < spinNs_ && now - start < timeoutNs) {
     sched_yield();
     if ((n = take(descs, max))) return n;
     now = nowNs();

@@ -36,8 +36,10 @@ class Endpoint {
   uint32_t tx(const uint32_t* descs, uint32_t n);
   uint32_t malloc(uint32_t* descs, uint32_t n);
   void free(const uint32_t* descs, uint32_t n);  // waits for room; the manager always drains
-  // rx that polls for spinNs, then sleeps on the slot's futex word, for at most timeoutNs.
-  uint32_t rxWait(uint32_t* descs, uint32_t max, uint64_t timeoutNs);
+  // rx that polls for spinNs (unless spin is false: the caller has polled already), then sleeps
+  // on the slot's futex word, for at most timeoutNs.
+  uint32_t rxWait(uint32_t* descs, uint32_t max, uint64_t timeoutNs, bool spin = true);
+  uint64_t spinNs() const { return spinNs_; }
   // Blocks until the RX ring has work (true), or the timeout passes or the endpoint closes (false).
   bool waitReadable(uint64_t timeoutNs);
   void detach();

@@ -51,7 +51,10 @@ export interface NativeEndpoint {
   tx(descs: Uint32Array, n?: number): number
   malloc(descs: Uint32Array, n?: number): number
   free(descs: Uint32Array, n?: number): void
-  rxWait(descs: Uint32Array, timeoutMs: number): number
+  /** spin false: sleeps at once, the caller having polled already. */
+  rxWait(descs: Uint32Array, timeoutMs: number, spin?: boolean): number
+  /** How long rxWait polls before it sleeps. */
+  readonly spinUs: number
   readable(): Promise<boolean>
   detach(): void
   /** A capture endpoint's taps (tap words, see layout.capture); returns the sequence number waitTaps takes. */

@@ -159,8 +159,8 @@ export class EndpointRings {
       u32[(meta + META_ACTION) >>> 2] = unpackAction((high >>> 16) & 0x7fff)
     }
     this.consumed(r, tail, k)
-    // A manager holding packets for this full ring waits for word that there is room.
-    if (u32[this.roomWanted] !== 0) this.native.wakeManager()
+    // A manager holding packets for this full ring, if asleep, waits for word that there is room.
+    if (u32[this.roomWanted] !== 0) this.wakeManager()
     return k
   }
 
