@@ -84,10 +84,25 @@ function cpuSeconds(pid: number, tid?: number): number {
   }
 }
 
+/**
+ * Context switches of one thread (voluntary: it slept or yielded; forced: preempted), 0 once it
+ * is gone. A thread that hands its CPU over on every empty poll shows here what it pays for it.
+ */
+function switches(pid: number, tid = pid): number {
+  try {
+    const status = readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8')
+    return Number(/^voluntary_ctxt_switches:\s*(\d+)/m.exec(status)?.[1] ?? 0) + Number(/^nonvoluntary_ctxt_switches:\s*(\d+)/m.exec(status)?.[1] ?? 0)
+  } catch {
+    return 0
+  }
+}
+
 interface Sample {
   t: number
   received: number
   cpu: Record<string, number>
+  /** Context switches of the thread that does the work: the launcher's JS thread, the manager's, each NF process's. */
+  switches: Record<string, number>
   /** Why a chain runs below its CPU: the manager's sleeps and descriptors it held for a full RX ring, the NFs' sends refused by a full TX ring. */
   managerSleeps: number
   managerWakeups: number
@@ -103,9 +118,11 @@ function sample(o: Observer, launcher: number): Sample {
   const cpu: Record<string, number> = { launcher: cpuSeconds(launcher), manager: cpuSeconds(launcher, s.manager.tid) }
   // NF processes by endpoint name (each instance's process summed); ports live in the launcher.
   for (const x of active) if (x.name !== SOURCE && x.name !== SINK) cpu[x.name] = (cpu[x.name] ?? 0) + cpuSeconds(x.pid)
+  const switched: Record<string, number> = { launcher: switches(launcher), manager: switches(launcher, s.manager.tid) }
+  for (const x of active) if (x.name !== SOURCE && x.name !== SINK) switched[x.name] = (switched[x.name] ?? 0) + switches(x.pid)
   const refused: Record<string, number> = {}
   for (const x of active) if (x.name !== SOURCE && x.name !== SINK) refused[x.name] = (refused[x.name] ?? 0) + x.rings.tx.refused
-  return { t: performance.now(), received: active.find((x) => x.name === SINK)?.route.rxPackets ?? 0, cpu, managerSleeps: s.manager.sleeps, managerWakeups: s.manager.wakeups, managerHeld: s.manager.held, refused }
+  return { t: performance.now(), received: active.find((x) => x.name === SINK)?.route.rxPackets ?? 0, cpu, switches: switched, managerSleeps: s.manager.sleeps, managerWakeups: s.manager.wakeups, managerHeld: s.manager.held, refused }
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
@@ -131,6 +148,8 @@ interface ChainRun {
   mpps: number
   nsPerPacket: number
   perProcess: Record<string, number>
+  /** Context switches per 1,000 packets, by the same names as perProcess. */
+  switchesPerKPacket: Record<string, number>
   managerSleepsPerSecond: number
   /** Sleeps no endpoint's wake ended: they ran to their timeout (1 ms while holding descriptors). */
   managerTimeoutsPerSecond: number
@@ -172,6 +191,7 @@ async function runChain(v: Variant): Promise<ChainRun> {
       mpps: packets / seconds / 1e6,
       nsPerPacket: total,
       perProcess,
+      switchesPerKPacket: Object.fromEntries(Object.keys(b.switches).map((name) => [name, ((b.switches[name] - (a.switches[name] ?? 0)) * 1000) / packets])),
       managerSleepsPerSecond: (b.managerSleeps - a.managerSleeps) / seconds,
       managerTimeoutsPerSecond: (b.managerSleeps - a.managerSleeps - (b.managerWakeups - a.managerWakeups)) / seconds,
       heldPerPacket: (b.managerHeld - a.managerHeld) / packets,
@@ -241,6 +261,8 @@ export async function run(report: Report): Promise<void> {
     report.relative(`${v.name}: CPU per packet, all processes`, r.nsPerPacket, 'ns/packet', 'fw + NAT alone', floor.fw + floor.nat)
     for (const [name, ns] of Object.entries(r.perProcess))
       report.add(`  ${{ launcher: 'launcher but its manager thread (generator, sink)', manager: 'manager thread' }[name] ?? `${name} process`}`, ns, 'ns/packet')
+    for (const [name, n] of Object.entries(r.switchesPerKPacket))
+      report.add(`  context switches, ${{ launcher: 'launcher\'s JS thread', manager: 'manager thread' }[name] ?? `${name} process`}`, n, 'per 1k packets')
     // A loaded chain should never sleep (DESIGN.md): a manager that does, while NFs find their
     // TX rings full, is waiting out its 1 ms retry for a full RX ring that drained meanwhile.
     report.add(`  manager sleeps while loaded`, r.managerSleepsPerSecond, '/s')

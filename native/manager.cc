@@ -45,11 +45,16 @@ uint32_t gateOf(uint32_t act) {
 
 // The action a TX entry packs, if it is one packAction makes (every argument in range);
 // otherwise kActionInvalid, routed nowhere. The entry is the sender's to write: its packing is
-// checked here, where it is trusted, not where it was done.
-uint32_t decodeAction(uint32_t packed) {
-  uint32_t act = unpackAction(packed);
-  return packAction(act) == packed ? act : action(kActionInvalid, 0);
+// checked here, where it is trusted, not where it was done. (packAction's checks, on the
+// packed form: a group's member and gate are 6 and 3 bits of arg, so arg < 512.)
+inline uint32_t decodeAction(uint32_t packed) {
+  uint32_t kind = packed >> 12 & 7, arg = packed & 0xfff;
+  bool valid = (kind == kActionGate && arg < kMaxGates) || (kind == kActionTo && arg < kMaxServices) ||
+               (kind == kActionDrop && arg == 0) || (kind == kActionLost && arg <= kMaxGates) ||
+               (kind == kActionGateOf && arg < (kMaxServices << 3));
+  return valid ? unpackAction(packed) : action(kActionInvalid, 0);
 }
+static_assert(kMaxGates == 8, "decodeAction: a group's gate is 3 bits of a packed argument");
 
 // An action as a trace shows it: a group's gate of one of its services as a plain gate (the
 // hop already names the service).
@@ -335,7 +340,7 @@ void Manager::markTaken(uint32_t s, uint32_t* ringMarks, uint32_t mark) {
 // to be in its hands, or came through its alloc or RX ring at a position a mark says it had
 // taken. A buffer still in either ring when the entry was published (a stale descriptor) is
 // refused.
-bool Manager::holds(uint32_t s, uint32_t d, const uint32_t* ringMarks) const {
+inline bool Manager::holds(uint32_t s, uint32_t d, const uint32_t* ringMarks) const {
   if (d >= g_.bufferCount) return false;
   uint32_t word = owners_[d], who = ownerOf(word);
   if (who == s) return true;
@@ -405,14 +410,14 @@ uint32_t Manager::refill(uint32_t s) {
   if (k < want) h_->manager.poolDry++;
   if (!k) return 0;
   uint32_t head = slot.alloc.prod->head.load(std::memory_order_relaxed);
+  // Room is certain without asking the endpoint: cached + k <= cacheSize <= ringSize.
   for (uint32_t i = 0; i < k; i++) {
     uint32_t d = freeStack_[--poolFree_];
     owners_[d] = owned(s | kCached, head + i);
-    scratch_[i] = d;  // an alloc entry is the index alone
+    slot.alloc.entries[(head + i) & slot.alloc.mask] = d;  // an alloc entry is the index alone
   }
   publishPool();  // before the ring: an observer may count a buffer in both, never in neither
-  // Room is certain without asking the endpoint: cached + k <= cacheSize <= ringSize.
-  ringPublish(slot.alloc, scratch_, k);
+  ringCommit(slot.alloc, k);
   return k;
 }
 
@@ -503,7 +508,7 @@ uint32_t Manager::routeTx(uint32_t s) {
       to = loadRoute(&region_->service(from)->routes[gate]);
     }
     if (__builtin_expect(to == kPausedRoute, 0)) to = kHeldForGate | gate;  // resolved again at delivery (gate < kMaxGates)
-    else if (to >= kMaxServices || instances_[to].empty()) {
+    else if (to >= kMaxServices || !(live_ >> to & 1)) {
       if (__builtin_expect(tracing_, 0)) traceHop(d, from, action(kActionLost, gate), length);
       recycle(d);
       route.noRoute++;
@@ -909,7 +914,11 @@ void Manager::refreshSlots() {
     for (uint32_t i = 0; i < kMaxServices; i++)
       if (slots_[s].serves >> i & 1) instances_[i].push_back(uint16_t(s));
   }
-  for (uint32_t i = 0; i < kMaxServices; i++) region_->service(i)->instances = uint32_t(instances_[i].size());
+  live_ = 0;
+  for (uint32_t i = 0; i < kMaxServices; i++) {
+    region_->service(i)->instances = uint32_t(instances_[i].size());
+    if (!instances_[i].empty()) live_ |= 1ull << i;
+  }
   readTaps();
 }
 

@@ -175,6 +175,7 @@ class Manager {
   std::vector<uint32_t> active_;                  // slot indices being served
   std::vector<uint32_t> faulted_;                 // to cut off once the poll is over
   std::vector<std::vector<uint16_t>> instances_;  // per service: its live slots
+  uint64_t live_ = 0;                             // bit i: service i has a live instance
   // The pool: a free stack, and per buffer who has it (a slot, a slot's cache, the manager
   // in flight, or the pool).
   std::vector<uint32_t> freeStack_;

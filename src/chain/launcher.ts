@@ -9,8 +9,9 @@ import { EventEmitter, once } from 'node:events'
 import { cpus } from 'node:os'
 import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { attach, countersByEndpoint, layout, Manager, type Xio } from '../xio/index.ts'
+import { attach, countersByEndpoint, layout, Manager, setAffinity, type Xio } from '../xio/index.ts'
 import { removeStateSegments } from '../xio/state.ts'
+import { addon } from '../xio/native.ts'
 import { nfLabel, type Chain } from './spec.ts'
 import { parseReconfigured, type NfReconfigure, type NfReconfigured } from './nf-control.ts'
 import { bypassed, planReload, type ReloadPlan, type RouteChange } from './reload-plan.ts'
@@ -42,6 +43,13 @@ export interface LaunchOptions {
   replay?: boolean
   /** Where notices go that do not stop the chain (default: stderr). */
   warn?: (message: string) => void
+  /**
+   * Pins this process (its JS thread, which pumps the ports) to the manager's CPU, as `run`
+   * does. The ports and the manager both poll lightly and hand the CPU over when they wait, so
+   * they share it well; left to float, the port pumping lands beside the NFs, on the CPUs kept
+   * for them, as often as not (on 2 vCPUs: a third poller on the NFs' one).
+   */
+  portsOnManagerCpu?: boolean
 }
 
 /**
@@ -93,6 +101,8 @@ export class RunningChain extends EventEmitter {
   /** Each NF endpoint's counters as its instances left them, summed over them; filled by stop(). */
   readonly finalNfCounters = new Map<string, Record<string, number>>()
   private stopping = false
+  /** The CPU this process is pinned to (LaunchOptions.portsOnManagerCpu), or null. */
+  private pinnedTo: number | null = null
   /** stop() has begun: NFs that exit from now on are not restarted. */
   private closing = false
   private pumping: Promise<void> | null = null
@@ -138,7 +148,13 @@ export class RunningChain extends EventEmitter {
       for (const name of chain.endpoints.keys()) manager.declare(name)
       for (const l of chain.links) manager.route(l.from, l.gateIndex, l.to)
       const managerCpu = spec.manager?.cpu ?? 0
-      manager.start({ cpu: managerCpu < cpus().length ? managerCpu : undefined, burst: spec.manager?.burst, spinUs: spec.manager?.spinUs })
+      const pinned = managerCpu < cpus().length
+      manager.start({ cpu: pinned ? managerCpu : undefined, burst: spec.manager?.burst, spinUs: spec.manager?.spinUs })
+      // Every thread of this process, the manager's included (already on that CPU).
+      if (options.portsOnManagerCpu && pinned && cpus().length > 1) {
+        setAffinity([managerCpu])
+        running.pinnedTo = managerCpu
+      }
       await running.startNfs(managerCpu)
       await running.attachPorts()
     } catch (e) {
@@ -185,9 +201,11 @@ export class RunningChain extends EventEmitter {
   private spawnNf(endpoint: string, instance: number, cpu: string, restarts: number): NfInstanceProcess {
     // A replay runs NFs on the captures' time, so it gives the same output however long it takes.
     const clock = this.options.replay ? 'packets' : 'wall'
-    const child = spawn(process.execPath, [...nodeArgs, nfProcessScript, this.chain.file, endpoint, this.prefix, cpu, clock, String(instance)], {
-      stdio: ['pipe', 'pipe', 'pipe'],
-    })
+    const child = this.unpinned(() =>
+      spawn(process.execPath, [...nodeArgs, nfProcessScript, this.chain.file, endpoint, this.prefix, cpu, clock, String(instance)], {
+        stdio: ['pipe', 'pipe', 'pipe'],
+      }),
+    )
     // Its NFs and configs, as checked here: the process need not read and check the spec again
     // (compiling the chain schema alone took a restart 140 ms).
     const order = this.orderOf(endpoint)
@@ -219,6 +237,21 @@ export class RunningChain extends EventEmitter {
     })
     child.on('exit', (code, signal) => this.onNfExit(proc, cpu, code, signal))
     return proc
+  }
+
+  /**
+   * Runs `start` (a spawn) with this process on every CPU. A child inherits its parent's CPUs
+   * until it sets its own, which an NF process does only once its modules are loaded: most of
+   * its start (~0.5 s of CPU), which would otherwise crowd the manager's CPU and slow a restart.
+   */
+  private unpinned<T>(start: () => T): T {
+    if (this.pinnedTo === null) return start()
+    setAffinity(cpus().map((_, i) => i))
+    try {
+      return start()
+    } finally {
+      setAffinity([this.pinnedTo])  // the manager's thread with the rest: it belongs there too
+    }
   }
 
   /** What the process attached as `endpoint` runs: its NF, or its group's, with where their gates lead. */
@@ -291,12 +324,24 @@ export class RunningChain extends EventEmitter {
    * Pumps the ports until stop() (or a fatal NF failure); resolves when pumping ends. Idle,
    * it looks again after 1 ms, then less and less often (up to every 16 ms): a chain at rest
    * (or one whose ports run natively, as afpacket's do) costs next to nothing here.
+   *
+   * A source held back by a full TX ring is not idle: the chain is loaded. Napping 1 ms then
+   * stalls it (the sinks here are not drained meanwhile, so the chain backs up to the source,
+   * every NF and the manager go to sleep, and each wake-up across vCPUs costs ~50 µs); spinning
+   * on the refused ring burns a CPU the NFs need. Instead the loop waits for packets to reach
+   * a sink (rxWait: a short polite spin, then a futex): what leaves the chain makes room for
+   * what enters it, so a loaded chain clocks its source by its output.
    */
   pump(): Promise<void> {
     this.pumping ??= (async () => {
       let idleMs = 1
       while (!this.stopping && !this.fatal) {
-        if (this.pumpOnce() === 0) {
+        const moved = this.pumpOnce()
+        if (this.backlogged()) {
+          idleMs = 1
+          this.awaitOutput()
+          await new Promise((r) => setImmediate(r))
+        } else if (moved === 0) {
           await sleep(idleMs)
           idleMs = Math.min(idleMs * 2, MAX_IDLE_PUMP_MS)
         } else {
@@ -313,6 +358,25 @@ export class RunningChain extends EventEmitter {
     let moved = 0
     for (const port of this.ports.values()) moved += port.pump(now)
     return moved
+  }
+
+  /** Whether a source port's last pump left packets the chain did not take (Port.backlogged). */
+  private backlogged(): boolean {
+    for (const port of this.ports.values()) if (port.backlogged) return true
+    return false
+  }
+
+  /**
+   * Blocks (at most BACKLOG_WAIT_MS) until packets reach a sink, and takes them; without a
+   * port that can wait so, gives the CPU away once. Either way the event loop runs next.
+   */
+  private awaitOutput(): void {
+    for (const port of this.ports.values())
+      if (port.pumpWhenReadable) {
+        port.pumpWhenReadable(BACKLOG_WAIT_MS)
+        return
+      }
+    addon.schedYield()
   }
 
   /**
@@ -573,3 +637,6 @@ export class RunningChain extends EventEmitter {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 const MAX_IDLE_PUMP_MS = 16
+// The longest a backlogged source waits for the chain's output before trying again: what a
+// blocked event loop may be late by.
+const BACKLOG_WAIT_MS = 1

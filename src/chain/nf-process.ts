@@ -55,8 +55,13 @@ try {
   }
   // The launcher counts an instance as started only once its config has been accepted.
   process.stdout.write('ready\n')
+  // Whether the manager lives is asked between bursts' event-loop turns, not on every burst:
+  // it is a native call (and the answer is cached for 20 ms natively anyway).
+  let managerGone = false
+  const watch = setInterval(() => (managerGone ||= !xio.managerAlive()), 20)
+  watch.unref()
   await runNFs(xio, members, {
-    stopping: () => stopping || !xio.managerAlive(),
+    stopping: () => stopping || managerGone,
     name,
     nextConfig: () => reconfigures.shift(),
     retry: (pending) => reconfigures.unshift(pending),

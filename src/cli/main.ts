@@ -56,7 +56,7 @@ async function run(spec: string, options: { duration?: number; tui: boolean; pre
     if (e.code !== 'EPIPE') throw e
     stop = true
   })
-  const running = await RunningChain.start(chain, { prefix: options.prefix, maxRestarts: options.maxRestarts })
+  const running = await RunningChain.start(chain, { prefix: options.prefix, maxRestarts: options.maxRestarts, portsOnManagerCpu: true })
   const control = await serveControl(running.prefix, (request) => reloadRunning(running, request.reload)).catch((e: Error) => {
     process.stderr.write(`warning: reloads cannot reach this chain: ${e.message}\n`)
     return undefined

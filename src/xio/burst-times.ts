@@ -54,6 +54,12 @@ export class BurstTimes {
 export function bucketOf(ns: number): number {
   const n = ns <= 0 ? 0 : Math.floor(ns)
   if (n < SUB) return n
+  // Below 2^32 ns (4.3 s: every burst that matters), integer arithmetic: this runs once a burst,
+  // and its log2 and powers showed in NF profiles (ieee754::pow). Same buckets either way.
+  if (n < 4294967296) {
+    const exponent = 31 - Math.clz32(n)
+    return (exponent - LOG_SUB + 1) * SUB + ((n >>> (exponent - LOG_SUB)) - SUB)
+  }
   let exponent = Math.floor(Math.log2(n))
   if (2 ** exponent > n) exponent--  // log2 rounded up just below a power of two
   const sub = Math.floor(n / 2 ** (exponent - LOG_SUB)) - SUB

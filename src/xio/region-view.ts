@@ -340,23 +340,19 @@ export class RegionView {
     return counts
   }
 
-  /** What a slot's occupants counted for a service: the one there now, or the last (its counts go to the service's totals only when another takes the slot). */
-  private countedIn(slot: number, service: number): RouteCounts | undefined {
-    const ms = this.managerSideOffset(slot)
-    return this.u16[(ms + L.managerSide.service) / 2] === service ? this.routeCounts(ms + L.managerSide.route) : undefined
-  }
-
-  /** A service's totals: what its past instances counted, and what its slots hold now. */
-  private serviceTotals(id: number, at: number): RouteCounts {
+  /**
+   * A service's totals: what its past instances counted, and what its slots' occupants counted,
+   * the one there now or the last (whose counts go to the totals only when another takes the
+   * slot). With the slots of the same snapshot, their counts as read there, so an endpoint's
+   * totals and its slots' counts agree however fast packets flow.
+   */
+  private serviceTotals(id: number, at: number, slots: SlotSnapshot[]): RouteCounts {
     const totals = this.routeCounts(at + L.service.left)
-    for (let s = 0; s < this.slotCount; s++) {
-      const counts = this.countedIn(s, id)
-      if (counts) for (const field of routeCountNames) totals[field] += counts[field]
-    }
+    for (const slot of slots) if (slot.service === id) for (const field of routeCountNames) totals[field] += slot.route[field]
     return totals
   }
 
-  services(): ServiceSnapshot[] {
+  services(slots: SlotSnapshot[] = this.slots()): ServiceSnapshot[] {
     const out: ServiceSnapshot[] = []
     for (let id = 0; id < L.maxServices; id++) {
       const at = this.serviceOffset(id)
@@ -372,7 +368,7 @@ export class RegionView {
         instances: this.u32[(at + L.service.instances) / 4],
         deaths: this.counter(at + L.service.deaths),
         routes,
-        totals: this.serviceTotals(id, at),
+        totals: this.serviceTotals(id, at, slots),
       })
     }
     return out
@@ -403,15 +399,20 @@ export class RegionView {
   }
 
   /** Everything an observer shows, read without writing a byte of the region. */
-  snapshot(): RegionSnapshot {
+  slots(): SlotSnapshot[] {
     const slots: SlotSnapshot[] = []
     for (let s = 0; s < this.slotCount; s++) slots.push(this.slot(s))
+    return slots
+  }
+
+  snapshot(): RegionSnapshot {
+    const slots = this.slots()
     return {
       prefix: this.prefix,
       time: performance.now(),
       pool: this.pool(slots),
       manager: this.manager(),
-      services: this.services(),
+      services: this.services(slots),
       slots,
     }
   }

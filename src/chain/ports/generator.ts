@@ -1,6 +1,9 @@
 // generator — synthetic UDP or TCP traffic for demos and benchmarks. One template frame per
 // flow is built at start (real headers, real checksums); each packet is a copy of its flow's
 // template into a fresh pool buffer, so the hot loop only copies bytes and sets metadata.
+// A pump builds up to 8 bursts and puts them on the TX ring with one tx; what the ring
+// refuses (the chain is behind) is kept, built, and sent first next time, rather than freed
+// and allocated and copied again.
 import { buildIpv4Frame, checksumUpdate16, IPPROTO_TCP, IPPROTO_UDP, parseCidr, prefixMask, symmetricFlowHash } from '../../packet/index.ts'
 import type { Xio } from '../../xio/index.ts'
 import type { GeneratorPort as GeneratorSpec } from '../spec-types.ts'
@@ -10,10 +13,19 @@ const MAX_TEMPLATE_FLOWS = 4096
 // Offsets in the frame of the IPv4 header's identification and checksum (after 14 of Ethernet).
 const IP_ID = 14 + 4
 const IP_CHECKSUM = 14 + 10
+const PUMP_BURSTS = 8
 
 export class GeneratorPort implements Port {
   readonly isSource = true
   private readonly burst = new Uint32Array(BURST)
+  /** Fresh buffers, a malloc at a time, before they join `out`. */
+  private readonly fresh = new Uint32Array(BURST)
+  /**
+   * Built frames on their way out, sent with one tx: [0, pending) are the ones the TX ring
+   * refused last time (sent first, in order), then this pump's.
+   */
+  private readonly out = new Uint32Array(BURST * PUMP_BURSTS)
+  private pending = 0
   /** One view per flow's template frame, made once so the hot loop allocates nothing. */
   private readonly templates: Uint8Array[] = []
   private readonly hashes: Uint32Array
@@ -29,6 +41,7 @@ export class GeneratorPort implements Port {
   private tokens = 0
   private lastMs = -1
   private stopped = false
+  backlogged = false
   private readonly discard = () => {}
 
   constructor(readonly name: string, readonly xio: Xio, private readonly spec: GeneratorSpec) {
@@ -61,37 +74,53 @@ export class GeneratorPort implements Port {
 
   pump(nowMs: number): number {
     let moved = drainRx(this.xio, this.burst, this.discard)
+    this.backlogged = false
     if (this.exhausted) return moved
-    let due = Math.min(BURST * 8, this.limit - this.sent)
+    // Frames built but not yet sent count as sent for the limit and the rate: they already are
+    // the next packets.
+    let due = Math.min(BURST * PUMP_BURSTS, this.limit - this.sent) - this.pending
     const rate = this.spec.rate
     if (rate) {
       // A stall (a busy event loop, GC) is not made up for with a flood afterwards.
       if (this.lastMs < 0) this.lastMs = nowMs
       this.tokens = Math.min(this.tokens + ((nowMs - this.lastMs) / 1000) * rate, Math.max(BURST, rate / 100))
       this.lastMs = nowMs
-      due = Math.min(due, Math.floor(this.tokens))
+      due = Math.min(due, Math.floor(this.tokens) - this.pending)
     }
-    while (due > 0) {
-      const n = this.xio.malloc(this.burst, Math.min(BURST, due))
+    let built = this.pending
+    while (due > 0 && built < this.out.length) {
+      const n = this.xio.malloc(this.fresh, Math.min(BURST, due, this.out.length - built))
       if (!n) break
-      for (let i = 0; i < n; i++) {
-        const d = this.burst[i]
-        const at = this.xio.offset(d)
-        this.xio.bytes.set(this.templates[this.flow], at)
-        if (this.sequence) this.number(at)
-        this.xio.setLength(d, this.size)
-        this.xio.setFlowHash(d, this.hashes[this.flow])
-        if (++this.flow === this.flows) this.flow = 0
-      }
-      const sent = this.xio.tx(this.burst, n)
-      if (sent < n) this.xio.free(this.burst.subarray(sent), n - sent)
-      this.sent += sent
-      this.tokens -= sent
-      moved += sent
-      due -= sent
-      if (sent < n) break
+      for (let i = 0; i < n; i++) this.out[built + i] = this.fresh[i]
+      this.build(built, n)
+      built += n
+      due -= n
     }
-    return moved
+    if (!built) return moved
+    const sent = this.xio.tx(this.out, built)
+    // What the ring refused stays ours, built: it goes first next time, in order.
+    this.pending = built - sent
+    if (this.pending) {
+      this.out.copyWithin(0, sent, built)
+      this.backlogged = true
+    }
+    this.sent += sent
+    this.tokens -= sent
+    return moved + sent
+  }
+
+  /** Fills the n fresh buffers at out[from, from + n) with the next flows' frames. */
+  private build(from: number, n: number): void {
+    const xio = this.xio
+    for (let i = from; i < from + n; i++) {
+      const d = this.out[i]
+      const at = xio.offset(d)
+      xio.bytes.set(this.templates[this.flow], at)
+      if (this.sequence) this.number(at)
+      xio.setLength(d, this.size)
+      xio.setFlowHash(d, this.hashes[this.flow])
+      if (++this.flow === this.flows) this.flow = 0
+    }
   }
 
   /** Writes the flow's next number into the frame at `at` (IPv4 id, checksum updated from the template's). */
@@ -107,6 +136,10 @@ export class GeneratorPort implements Port {
 
   stopSources(): void {
     this.stopped = true
+    // Built frames the chain never took are not sent after all: the pool gets them back now,
+    // so a drain does not wait for them.
+    if (this.pending) this.xio.free(this.out, this.pending)
+    this.pending = 0
   }
 
   close(): void {

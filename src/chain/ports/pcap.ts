@@ -51,9 +51,18 @@ export class PcapPort implements Port {
     return this.spec.loop ?? 1
   }
 
+  /** The last pump's records were due and the TX ring took fewer (Port.backlogged). */
+  backlogged = false
+
   pump(nowMs: number): number {
     let moved = drainRx(this.xio, this.burst, this.writer ? this.write : this.discard)
-    if (this.selfPaced && !this.exhausted) moved += this.inject(this.due(nowMs))
+    this.backlogged = false
+    if (this.selfPaced && !this.exhausted) {
+      const due = this.due(nowMs)
+      const sent = this.inject(due)
+      this.backlogged = sent < due && !this.exhausted
+      moved += sent
+    }
     return moved
   }
 

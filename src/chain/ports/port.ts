@@ -10,8 +10,18 @@ export interface Port {
   readonly isSource: boolean
   /** A source with nothing left to send. */
   readonly exhausted: boolean
+  /**
+   * After pump(): a source had packets due that the chain did not take (its TX ring was full).
+   * The chain is loaded, not idle: the launcher retries at once instead of backing off.
+   */
+  readonly backlogged?: boolean
   /** Does a bounded amount of work (a few bursts) and returns how many packets it moved. */
   pump(nowMs: number): number
+  /**
+   * A port that takes packets out of the chain (sink): waits, blocking this thread at most
+   * timeoutMs, until packets reach it, takes them as pump() does, and returns how many.
+   */
+  pumpWhenReadable?(timeoutMs: number): number
   /** Stops bringing packets in (outputs keep draining until close). */
   stopSources(): void
   /** Flushes outputs and leaves the chain. */
