@@ -112,9 +112,11 @@ export class EndpointRings {
   private readonly roomWanted: number
   private readonly poolFree: number
   private readonly mallocFails: number
-  // The alloc and RX tails last announced by a mark on the TX and the free ring.
-  private readonly markedTx = [0, 0]
-  private readonly markedFree = [0, 0]
+  // The alloc and RX tails last announced by a mark on the TX and the free ring; -1: none yet
+  // (a mark of the current tails is right whatever the native side announced before: at worst
+  // one more than needed). Typed, one element kind for the hot path: a double holds any u32.
+  private readonly markedTx = new Float64Array(2).fill(-1)
+  private readonly markedFree = new Float64Array(2).fill(-1)
 
   constructor(view: RegionView, slot: number, private readonly service: number, private readonly native: NativeEndpoint) {
     this.u32 = view.u32
@@ -133,9 +135,6 @@ export class EndpointRings {
     this.roomWanted = (view.managerSideOffset(slot) + L.managerSide.roomWanted) >>> 2
     this.poolFree = L.header.poolFree >>> 2
     this.mallocFails = (view.slotOffset(slot) + L.endpointSide.counters + L.endpointCounters.mallocFails) >>> 2
-    // Whatever marks a previous user of this endpoint (its native side) published, a mark of the
-    // current tails is always right: at worst one more than needed.
-    this.markedTx[0] = this.markedTx[1] = this.markedFree[0] = this.markedFree[1] = -1
   }
 
   /** xio_rx: up to descs.length from the RX ring; writes each buffer's sender, action and length from its entry. */
@@ -260,7 +259,7 @@ export class EndpointRings {
    * Publishes descs[from, from + n) on a TX or free ring, led by a mark for each of the alloc
    * and RX rings taken from since that ring's last marks (native Endpoint::publish).
    */
-  private publish(r: RingWords, marked: number[], descs: Uint32Array, from: number, n: number, withMeta: boolean): number {
+  private publish(r: RingWords, marked: Float64Array, descs: Uint32Array, from: number, n: number, withMeta: boolean): number {
     const u32 = this.u32
     const allocTail = u32[this.allocRing.tail]
     const rxTail = u32[this.rxRing.tail]
