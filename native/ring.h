@@ -81,15 +81,6 @@ inline void ringCommit(const RingRef& r, uint32_t n) {
   r.prod->bursts++;
 }
 
-// Enqueues up to n; returns how many went in and counts the rest as refused.
-inline uint32_t ringEnqueue(const RingRef& r, const Entry* src, uint32_t n) {
-  uint32_t room = ringRoom(r, n);
-  uint32_t k = n < room ? n : room;
-  if (k) ringPublish(r, src, k);
-  r.prod->refused += n - k;
-  return k;
-}
-
 // Takes up to max entries, handing each to each(i, entry) in order, then publishes the new
 // tail. A head more than size ahead of tail (no correct producer writes one) takes nothing and
 // sets *overrun.

@@ -3,7 +3,8 @@
 // read and written in place through `bytes` and `view`, which span the whole region.
 //
 // Ownership: a descriptor you got from malloc or rx is yours until you tx or free it; after
-// that, neither read nor write its buffer. Every call moves a burst with one native call.
+// that, neither read nor write its buffer. Every call moves a burst, in JavaScript over the
+// region (rings.ts).
 import { asXioError } from './errors.ts'
 import { addon, layout, type NativeEndpoint, type NativeRegion } from './native.ts'
 import { burstCount, EndpointBase } from './endpoint-base.ts'
