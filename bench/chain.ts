@@ -10,7 +10,7 @@
 // grouped (fw and nat in one placement group: one process, run to completion, no hop between
 // them; its process shows under fw, the group's first member).
 import { spawn, type ChildProcess } from 'node:child_process'
-import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -21,6 +21,7 @@ import { buildIpv4Frame, IPPROTO_UDP } from '../src/packet/index.ts'
 import { loadAverage } from './floor.ts'
 import { env, measure, packetOver, rules, SLOT, type Traffic } from './nfs.ts'
 import type { Report } from './report.ts'
+import { cpuSeconds, switches } from './proc.ts'
 
 const root = fileURLToPath(new URL('../', import.meta.url))
 const FRAME = 64
@@ -73,30 +74,6 @@ function specOf(v: Variant) {
   }
 }
 
-/** utime + stime of a process, all its threads, in seconds; 0 once it is gone. */
-function cpuSeconds(pid: number, tid?: number): number {
-  try {
-    const stat = readFileSync(tid ? `/proc/${pid}/task/${tid}/stat` : `/proc/${pid}/stat`, 'utf8')
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-    return (Number(f[11]) + Number(f[12])) / 100
-  } catch {
-    return 0
-  }
-}
-
-/**
- * Context switches of one thread (voluntary: it slept or yielded; forced: preempted), 0 once it
- * is gone. A thread that hands its CPU over on every empty poll shows here what it pays for it.
- */
-function switches(pid: number, tid = pid): number {
-  try {
-    const status = readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8')
-    return Number(/^voluntary_ctxt_switches:\s*(\d+)/m.exec(status)?.[1] ?? 0) + Number(/^nonvoluntary_ctxt_switches:\s*(\d+)/m.exec(status)?.[1] ?? 0)
-  } catch {
-    return 0
-  }
-}
-
 interface Sample {
   t: number
   received: number
@@ -116,12 +93,15 @@ function sample(o: Observer, launcher: number): Sample {
   const active = s.slots.filter((x) => x.state === 'active')
   // The launcher whole (every thread), and its manager thread alone: the rest is its ports.
   const cpu: Record<string, number> = { launcher: cpuSeconds(launcher), manager: cpuSeconds(launcher, s.manager.tid) }
-  // NF processes by endpoint name (each instance's process summed); ports live in the launcher.
-  for (const x of active) if (x.name !== SOURCE && x.name !== SINK) cpu[x.name] = (cpu[x.name] ?? 0) + cpuSeconds(x.pid)
   const switched: Record<string, number> = { launcher: switches(launcher), manager: switches(launcher, s.manager.tid) }
-  for (const x of active) if (x.name !== SOURCE && x.name !== SINK) switched[x.name] = (switched[x.name] ?? 0) + switches(x.pid)
   const refused: Record<string, number> = {}
-  for (const x of active) if (x.name !== SOURCE && x.name !== SINK) refused[x.name] = (refused[x.name] ?? 0) + x.rings.tx.refused
+  // NF processes by endpoint name (each instance's process summed); ports live in the launcher.
+  for (const x of active) {
+    if (x.name === SOURCE || x.name === SINK) continue
+    cpu[x.name] = (cpu[x.name] ?? 0) + cpuSeconds(x.pid)
+    switched[x.name] = (switched[x.name] ?? 0) + switches(x.pid)
+    refused[x.name] = (refused[x.name] ?? 0) + x.rings.tx.refused
+  }
   return { t: performance.now(), received: active.find((x) => x.name === SINK)?.route.rxPackets ?? 0, cpu, switches: switched, managerSleeps: s.manager.sleeps, managerWakeups: s.manager.wakeups, managerHeld: s.manager.held, refused }
 }
 

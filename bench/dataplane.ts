@@ -6,12 +6,13 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { execFileSync } from 'node:child_process'
-import { readFileSync, rmSync } from 'node:fs'
+import { rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { attach, Manager, setAffinity, type Xio } from '../src/xio/index.ts'
 import { ping } from './pingpong.ts'
+import { cpuSeconds } from './proc.ts'
 import { jsonMode, type Report } from './report.ts'
 import type { Percentiles } from './stats.ts'
 
@@ -62,12 +63,6 @@ export async function until(ready: () => boolean, timeoutMs = 10_000) {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
-
-function cpuSeconds(pid: number, tid?: number): number {
-  const stat = readFileSync(tid ? `/proc/${pid}/task/${tid}/stat` : `/proc/${pid}/stat`, 'utf8')
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  return (Number(f[11]) + Number(f[12])) / 100
-}
 
 function chain(tag: string, links: [string, string][]): Manager {
   const prefix = `bench-${tag}-${process.pid}`
@@ -220,25 +215,24 @@ export async function portRoundTripAt(size: number, rounds: number, at: Placemen
 }
 
 /**
- * A port ↔ NF pair at one placement: a region with ping ⇄ pong routed, the manager thread,
- * an NF process of bench/endpoint.ts's `pongMode`, and `ping` attached here (spin 500 µs);
- * runs body with it, then takes everything down. Leaves this process pinned to at.port.
+ * A port in this process and NF processes at one placement: a region with `links` routed (each
+ * from gate 0), the manager thread, the processes `start` spawns (each attaches one slot), and
+ * `ping` attached here (spin 500 µs); runs body with it, then takes everything down. Leaves this
+ * process pinned to at.port.
  */
-export async function withPortAndNf<T>(at: Placement, pongMode: string, body: (xio: Xio, m: Manager) => T): Promise<T> {
+export async function withPort<T>(at: Placement, links: [string, string][], start: (prefix: string) => Child[], body: (xio: Xio, m: Manager) => T): Promise<T> {
   const prefix = `bench-port-rtt-${process.pid}`
   rmSync(`/dev/shm/xio.${prefix}`, { force: true })
   const m = Manager.create({ prefix, buffers: 4096 })
-  m.declare('ping')
-  m.declare('pong')
-  m.route('ping', 0, 'pong')
-  m.route('pong', 0, 'ping')
+  for (const name of new Set(links.flat())) m.declare(name)
+  for (const [from, to] of links) m.route(from, 0, to)
   // This process first (setAffinity pins every thread it has), then the manager thread, which
   // pins itself to its own CPU as it starts.
   setAffinity([at.port])
   m.start({ cpu: at.manager })
-  const pong = endpoint(pongMode, prefix, 'pong', { cpu: at.nf })
+  const nfs = start(prefix)
   try {
-    await until(() => activeInstances(m) === 1)
+    await until(() => activeInstances(m) === nfs.length)
     const xio = await attach({ prefix, name: 'ping', spinUs: 500 })
     try {
       return body(xio, m)
@@ -246,10 +240,15 @@ export async function withPortAndNf<T>(at: Placement, pongMode: string, body: (x
       xio.detach()
     }
   } finally {
-    pong.process.kill('SIGTERM')
-    await pong.exited
+    for (const nf of nfs) nf.process.kill('SIGTERM')
+    await Promise.all(nfs.map((nf) => nf.exited))
     m.close()
   }
+}
+
+/** A port ↔ NF pair at one placement (withPort): ping ⇄ pong, pong an NF process of bench/endpoint.ts's `pongMode`. */
+export function withPortAndNf<T>(at: Placement, pongMode: string, body: (xio: Xio, m: Manager) => T): Promise<T> {
+  return withPort(at, [['ping', 'pong'], ['pong', 'ping']], (prefix) => [endpoint(pongMode, prefix, 'pong', { cpu: at.nf })], body)
 }
 
 // Node's `net` ping-pong, run unpinned and with both processes on one CPU; the better of the

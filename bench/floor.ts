@@ -13,8 +13,8 @@ import { readFileSync, rmSync } from 'node:fs'
 import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { attach, Manager, setAffinity } from '../src/xio/index.ts'
-import { endpoint, measureThroughput, nfRoundTrip, portRoundTripAt, until, type Placement } from './dataplane.ts'
+import { setAffinity } from '../src/xio/index.ts'
+import { endpoint, measureThroughput, nfRoundTrip, portRoundTripAt, withPort, type Placement } from './dataplane.ts'
 import { ping } from './pingpong.ts'
 import { jsonMode, type Report } from './report.ts'
 import type { Percentiles } from './stats.ts'
@@ -60,39 +60,21 @@ export function relayThroughput(bin: string, ms: number, at: Placement): number 
 }
 
 /** How a round trip from the port crosses NFs: one NF; two, each its own process; two in one placement group. */
-export type Hops = 'one NF' | 'two NFs' | 'a group of two'
+type Hops = 'one NF' | 'two NFs' | 'a group of two'
 
 /**
  * Port → NFs → port at the design's placement (manager alone on CPU 0, the port and the NF
  * processes on CPU 1), every NF passing each packet on by gate 0 through the NF runner.
  */
-export async function portThrough(hops: Hops, size: number, rounds: number): Promise<Percentiles> {
+async function portThrough(hops: Hops, size: number, rounds: number): Promise<Percentiles> {
   const at = MANAGER_ALONE
-  const prefix = `bench-hops-${process.pid}`
-  rmSync(`/dev/shm/xio.${prefix}`, { force: true })
-  const m = Manager.create({ prefix, buffers: 4096 })
   const path = hops === 'one NF' ? ['ping', 'a', 'ping'] : ['ping', 'a', 'b', 'ping']
-  for (const name of new Set(path)) m.declare(name)
-  for (let i = 0; i + 1 < path.length; i++) m.route(path[i], 0, path[i + 1])
-  setAffinity([at.port])
-  m.start({ cpu: at.manager })
-  const nfs =
+  const links = path.slice(1).map((to, i): [string, string] => [path[i], to])
+  const start = (prefix: string) =>
     hops === 'a group of two'
       ? [endpoint('group-pass', prefix, 'a', { cpu: at.nf, also: ['b'] })]
       : path.slice(1, -1).map((name) => endpoint('pass', prefix, name, { cpu: at.nf }))
-  try {
-    await until(() => m.snapshot().slots.filter((s) => s.state === 'active').length === nfs.length)
-    const xio = await attach({ prefix, name: 'ping', spinUs: 500 })
-    try {
-      return ping(xio, size, rounds)
-    } finally {
-      xio.detach()
-    }
-  } finally {
-    for (const nf of nfs) nf.process.kill('SIGTERM')
-    await Promise.all(nfs.map((nf) => nf.exited))
-    m.close()
-  }
+  return withPort(at, links, start, (xio) => ping(xio, size, rounds))
 }
 
 function best<T extends { median: number }>(runs: T[]): T {

@@ -13,20 +13,11 @@ import l2fwd from '../src/nfs/l2fwd/index.ts'
 import firewall, { type FirewallRule } from '../src/nfs/firewall/index.ts'
 import nat from '../src/nfs/nat/index.ts'
 import { ipv4SetChecksum, l4SetChecksum, set16, set32 } from '../src/packet/index.ts'
+import { rng } from '../test/helpers/rng.ts'
 
 export const SLOT = 2048
 const BURST = 32
 const MIN_SECONDS = 0.3
-
-/** Deterministic PRNG (mulberry32) so runs compare. */
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 export interface Traffic {
   bytes: Uint8Array

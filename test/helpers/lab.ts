@@ -45,6 +45,21 @@ export function runPeer(namespace: string, args: string[], timeoutMs = 30_000): 
   return inNamespace(namespace, [process.execPath, peer, ...args], timeoutMs)
 }
 
+export interface FetchResult {
+  ok: number
+  failed: number[]
+  errors: string[]
+  bytes: number
+  ms: number
+}
+
+/** From lan, n connections at once to the blob server in wan, each checking its sha256. */
+export async function fetchFromWan(n: number, size: number, timeoutMs = 120_000): Promise<FetchResult> {
+  const r = await runPeer('lan', ['fetch', '203.0.113.2', '9000', String(n), String(size)], timeoutMs)
+  if (r.code !== 0) throw new Error(`fetch failed: ${r.stdout} ${r.stderr}`)
+  return JSON.parse(r.stdout) as FetchResult
+}
+
 export async function stop(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return
   const exited = once(child, 'exit')

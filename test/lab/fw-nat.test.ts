@@ -5,7 +5,7 @@ import test from 'ava'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { labDown, labUp, SYSTEM_PATH } from '../../src/cli/lab.ts'
-import { activeSlot, inNamespace, runPeer, startChain, startPeer, stop, stopChain, type RunningCommand, untilValue } from '../helpers/lab.ts'
+import { activeSlot, fetchFromWan, inNamespace, runPeer, startChain, startPeer, stop, stopChain, type RunningCommand, untilValue } from '../helpers/lab.ts'
 import { root } from '../helpers/cli.ts'
 
 const spec = `${root}chains/lab-fw-nat.json`
@@ -94,21 +94,6 @@ test.serial('a firewall rule dropping TCP 23 makes that connection time out', as
   const ok = await curl('lan', 'http://203.0.113.2:8000/', '--max-time', '10')
   t.deepEqual(ok.stdout.split('\n'), ['203.0.113.1', '200'])
 })
-
-interface FetchResult {
-  ok: number
-  failed: number[]
-  errors: string[]
-  bytes: number
-  ms: number
-}
-
-/** From lan, n connections at once to the blob server in wan, each checking its sha256. */
-async function fetchFromWan(n: number, size: number, timeoutMs = 120_000): Promise<FetchResult> {
-  const r = await runPeer('lan', ['fetch', '203.0.113.2', '9000', String(n), String(size)], timeoutMs)
-  if (r.code !== 0) throw new Error(`fetch failed: ${r.stdout} ${r.stderr}`)
-  return JSON.parse(r.stdout) as FetchResult
-}
 
 test.serial('200 parallel connections each move 1 MB through the chain intact', async (t) => {
   const r = await fetchFromWan(200, 1 << 20)

@@ -13,20 +13,11 @@ import { formatIpv4, Headers, parse, parseIpv4 } from '../../src/packet/index.ts
 import { harness, type NFState } from '../../src/testing/index.ts'
 import { ipv4Frame, ipv6Frame, type FrameSpec } from '../../src/testing/frames.ts'
 import { EXT, headers, LAN, replyTo, T0, WAN } from './nat-helpers.ts'
+import { rng } from '../helpers/rng.ts'
 
 const NAT = { external: EXT, inside: '10.0.0.0/8', forwards: [{ proto: 'tcp' as const, port: 8080, to: '10.0.0.5:80' }] }
 const natOn = (config: object, options: { now?: number; state?: NFState | null } = {}) =>
   harness(nat, { ...NAT, ...config }, { gates: { inside: LAN, outside: WAN }, now: T0, ...options })
-
-/** Deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 /** 60 flows from 20 inside hosts (several flows per inside endpoint), TCP, UDP and ping. */
 function flows(): FrameSpec[] {
