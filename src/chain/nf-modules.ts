@@ -69,6 +69,7 @@ export async function importNfModule(file: string): Promise<NFModule<unknown>> {
 function asNfModule(v: unknown, file: string): NFModule<unknown> {
   const nf = v as Partial<NFModule<unknown>> | undefined
   const problem = (what: string) => new ModuleProblem(`${file}: ${what} (export default defineNF({ name, gates, config, create }))`)
+  if (nf === undefined) throw problem('it has no default export')
   if (!nf || typeof nf !== 'object') throw problem('its default export is not an NF')
   if (!Array.isArray(nf.gates) || !nf.gates.length || !nf.gates.every((g) => typeof g === 'string' && g.length))
     throw problem('gates must be a list of gate names')

@@ -108,7 +108,7 @@ export interface ManagerSettings {
  */
 export interface NfEndpoint {
   /**
-   * The NF's kind: l2fwd, firewall, nat, router...
+   * The NF's kind: the name of a built-in NF (src/nfs/index.ts)
    */
   kind: string;
   instances?: Instances;

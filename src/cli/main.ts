@@ -376,17 +376,18 @@ const cli = yargs(hideBin(process.argv))
   )
   .command(
     'new <what> <name>',
-    'Start an NF of your own: its module, a test through the harness, and a chain that runs it',
+    'Start an NF of your own: its module, its config schema, a test through the harness, and a chain that runs it',
     (y) =>
       y
         .positional('what', { choices: ['nf'] as const, demandOption: true })
         .positional('name', { type: 'string', demandOption: true, describe: 'the NF\'s name (lowercase, digits, -)' })
         .option('dir', { type: 'string', describe: 'folder for its files (default: ./<name>)' })
-        .example('$0 new nf ttl-guard', 'writes ttl-guard/ttl-guard.ts, ttl-guard.test.ts and chain.json'),
+        .example('$0 new nf ttl-guard', 'writes ttl-guard/ttl-guard.ts, ttl-guard.schema.json, ttl-guard.test.ts and chain.json'),
     (a) => {
       const files = scaffoldNf(a.name, a.dir ?? a.name)
       process.stdout.write(`${files.map((f) => `wrote ${f}`).join('\n')}\n` +
-        `next: npm install --save-dev tsx (for TypeScript), node --import tsx --test ${a.name}.test.ts, xio-chain run chain.json (in ${a.dir ?? a.name})\n`)
+        `next, in ${a.dir ?? a.name}: npm install xio-chain and npm install --save-dev tsx (if the project lacks them), ` +
+        `node --import tsx --test ${a.name}.test.ts, npx xio-chain run chain.json\n`)
     },
   )
   .demandCommand(1, 'name a command: run, reload, replay, validate, top, capture, trace, stats, metrics, clean, lab or new')

@@ -1,20 +1,28 @@
 // `xio-chain new nf <name>`: the files of a new NF of one's own, ready to edit — the module
-// (against the SDK), a test through the harness that passes as written, and a chain that runs
-// it between a generator and a sink. Nothing is overwritten.
+// (against the SDK), its config's JSON Schema beside it (as the built-in NFs keep theirs), a
+// test through the harness that passes as written, and a chain that runs it between a
+// generator and a sink. Nothing is overwritten.
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join, relative, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
 
 export class ScaffoldError extends Error {}
 
 const NAME = /^[a-z][a-z0-9-]{0,39}$/
 
+// The chains' schema, from the package this scaffold runs in: a spec written here gets editor
+// completion for the built-in endpoints as the bundled chains do.
+const CHAIN_SCHEMA = fileURLToPath(new URL('../../chains/chain.schema.json', import.meta.url))
+
 function moduleText(name: string): string {
   return `// ${name}: an NF of your own. process() decides each packet in place: return a gate's
-// index (here 0, "out") or DROP. Its config is checked against the schema below by
+// index (here 0, "out") or DROP. Its config is checked against ${name}.schema.json by
 // \`xio-chain validate\` and \`run\`; create() then builds the NF from it.
 import { defineNF, DROP, type Packet } from 'xio-chain'
 import { ETH_HLEN, ETHERTYPE_IPV4, get16 } from 'xio-chain/packet'
+import schema from './${name}.schema.json' with { type: 'json' }
 
+/** The config ${name}.schema.json describes: keep the two in step (validate checks configs against the schema). */
 export interface Config {
   /** Drop what is not IPv4 (default false). */
   ipv4Only?: boolean
@@ -25,11 +33,7 @@ const OUT = 0
 export default defineNF<Config>({
   name: '${name}',
   gates: ['out'],
-  config: {
-    type: 'object',
-    additionalProperties: false,
-    properties: { ipv4Only: { type: 'boolean', description: 'Drop what is not IPv4 (default false).' } },
-  },
+  config: schema,
   create(config) {
     let passed = 0
     let dropped = 0
@@ -75,9 +79,21 @@ test('with ipv4Only, drops what is not IPv4', () => {
 `
 }
 
-function chainText(name: string): string {
+function schemaText(name: string): string {
+  const schema = {
+    $schema: 'http://json-schema.org/draft-07/schema#',
+    title: `${name} config`,
+    type: 'object',
+    additionalProperties: false,
+    properties: { ipv4Only: { type: 'boolean', description: 'Drop what is not IPv4 (default false).' } },
+  }
+  return `${JSON.stringify(schema, null, 2)}\n`
+}
+
+function chainText(name: string, folder: string): string {
   return `${JSON.stringify(
     {
+      $schema: relative(folder, CHAIN_SCHEMA),
       name,
       description: `${name} between a generator and a sink: xio-chain run chain.json`,
       endpoints: {
@@ -98,8 +114,9 @@ export function scaffoldNf(name: string, dir: string): string[] {
   const folder = resolve(dir)
   const files: Array<[string, string]> = [
     [join(folder, `${name}.ts`), moduleText(name)],
+    [join(folder, `${name}.schema.json`), schemaText(name)],
     [join(folder, `${name}.test.ts`), testText(name)],
-    [join(folder, 'chain.json'), chainText(name)],
+    [join(folder, 'chain.json'), chainText(name, folder)],
   ]
   const existing = files.filter(([file]) => existsSync(file)).map(([file]) => relative(process.cwd(), file) || file)
   if (existing.length) throw new ScaffoldError(`not overwriting ${existing.join(', ')}: pick another --dir or name`)

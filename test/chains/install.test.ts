@@ -3,7 +3,7 @@
 // processes run the JavaScript compiled at pack time.
 import test from 'ava'
 import { execFile } from 'node:child_process'
-import { existsSync, readdirSync, writeFileSync } from 'node:fs'
+import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { root } from '../helpers/cli.ts'
 import { scratchDir } from '../helpers/scratch.ts'
@@ -39,10 +39,18 @@ test('a global install, or a project depending on it, runs a chain from any fold
   writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'my-chains', private: true, allowScripts: { 'xio-chain': true } }))
   const add = await sh('npm', ['install', tarball, '--no-audit', '--no-fund'], project)
   t.is(add.code, 0, add.stderr)
+  // npx must leave the addon the install built as it is: the same file, never rebuilt or removed.
+  const addon = join(project, 'node_modules/xio-chain/build/Release/xio.node')
+  const built = statSync(addon)
   const l2fwd = join(project, 'node_modules/xio-chain/chains/l2fwd.json')
   const local = await sh('npx', ['xio-chain', 'replay', l2fwd, '--json', '--output', `out=${join(project, 'out.pcap')}`], project, 60_000)
   t.is(local.code, 0, local.stderr)
   t.true(JSON.parse(local.stdout).endpoints.fwd.rx > 0)
+  // The install step npm runs again when `npx xio-chain` installs the folder it runs from (a
+  // checkout) keeps an addon newer than its sources.
+  const again = await sh('node', ['scripts/build-addon.mjs'], join(project, 'node_modules/xio-chain'))
+  t.is(again.code, 0, again.stderr)
+  t.regex(again.stdout, /native addon is up to date/)
 
   // The project's own NF, in JavaScript, in a chain of its own; a TypeScript one needs the
   // project's tsx, and says so.
@@ -102,4 +110,7 @@ console.log(JSON.stringify([h.send(frame(9)).verdict, h.send(frame(10)).verdict]
   const typescript = await sh('npx', ['xio-chain', 'validate', 'mine-ts.json'], project, 60_000)
   t.is(typescript.code, 1)
   t.regex(typescript.stderr, /\/endpoints\/mine\/module: .*pass\.ts is TypeScript: add tsx to its project/)
+
+  const after = statSync(addon)
+  t.deepEqual([after.ino, after.mtimeMs, after.size], [built.ino, built.mtimeMs, built.size], 'the addon is the one the install built')
 })

@@ -2,7 +2,7 @@
 // user's), its config is checked against the module's own schema, and it runs in the chain
 // like a built-in, in its own process.
 import test from 'ava'
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { buildIpv4Frame, IPPROTO_UDP } from '../../src/packet/index.ts'
 import { PcapWriter, readPcap } from '../../src/chain/pcap.ts'
@@ -35,6 +35,11 @@ export default {
 }
 `)
 writeFileSync(join(dir, 'nfs/not-an-nf.mjs'), 'export default { gates: [], process() {} }\n')
+writeFileSync(join(dir, 'nfs/no-default.mjs'), "export const nf = { name: 'forgot', gates: ['out'], create: () => ({ process: () => 0 }) }\n")
+// A package installed in the user's project (node_modules beside the spec), named by its name.
+mkdirSync(join(dir, 'node_modules/xio-nf-ttl'), { recursive: true })
+writeFileSync(join(dir, 'node_modules/xio-nf-ttl/package.json'), JSON.stringify({ name: 'xio-nf-ttl', type: 'module', exports: './guard.js' }))
+writeFileSync(join(dir, 'node_modules/xio-nf-ttl/guard.js'), readFileSync(join(dir, 'nfs/ttl-guard.mjs')))
 // Bad NFs, each wrong in its own way.
 const nfText = (body: string) => `export default { name: 'bad', gates: ['out'], ${body} }\n`
 writeFileSync(join(dir, 'nfs/throws-on-import.mjs'), `throw new Error('settings.json not found')\n${nfText('create: () => ({ process: () => 0 })')}`)
@@ -71,10 +76,11 @@ function spec(name: string, guard: object): string {
   return file
 }
 
-for (const module of ['./nfs/ttl-guard.ts', './nfs/ttl-guard.mjs']) {
+for (const module of ['./nfs/ttl-guard.ts', './nfs/ttl-guard.mjs', 'xio-nf-ttl']) {
   test(`a chain runs a module of the user's (${module}) in its own process, from the user's folder`, async (t) => {
-    const file = spec(`run-${module.slice(-3)}`, { module, config: { minTtl: 5 } })
-    const out = join(dir, `out-${module.slice(-3)}.pcap`)
+    const tag = module.replace(/\W/g, '')
+    const file = spec(`run-${tag}`, { module, config: { minTtl: 5 } })
+    const out = join(dir, `out-${tag}.pcap`)
     const r = await xioChain(['replay', file, '--json', '--output', `out=${out}`], 60_000, dir)
     t.is(r.code, 0, r.stderr)
     t.is(JSON.parse(r.stdout).endpoints.guard.rx, 10)
@@ -102,6 +108,10 @@ test('a missing module, or one that is not an NF, is refused naming the endpoint
   const r2 = await xioChain(['validate', notNf], 60_000, dir)
   t.is(r2.code, 1)
   t.regex(r2.stderr, /\/endpoints\/guard\/module: .*not-an-nf\.mjs: gates must be a list of gate names/)
+  const noDefault = spec('no-default', { module: './nfs/no-default.mjs' })
+  const r4 = await xioChain(['validate', noDefault], 60_000, dir)
+  t.is(r4.code, 1)
+  t.regex(r4.stderr, /\/endpoints\/guard\/module: .*no-default\.mjs: it has no default export/)
   const noPackage = spec('no-package', { module: 'xio-nf-that-does-not-exist' })
   const r3 = await xioChain(['validate', noPackage], 60_000, dir)
   t.regex(r3.stderr, /\/endpoints\/guard\/module: cannot find package 'xio-nf-that-does-not-exist'/)
@@ -153,5 +163,5 @@ test('links name a module\'s own gates', async (t) => {
 test('the bundled example validates and replays', async (t) => {
   const r = await xioChain(['replay', join(root, 'examples/ttl-guard/chain.json'), '--json', '--output', `out=${join(dir, 'example.pcap')}`])
   t.is(r.code, 0, r.stderr)
-  t.is(JSON.parse(r.stdout).endpoints.out.written, 8)
+  t.is(JSON.parse(r.stdout).endpoints.out.written, 7)
 })

@@ -2,7 +2,7 @@
 // through the harness, the chain validates and runs the NF — and nothing is overwritten.
 import test from 'ava'
 import { execFile } from 'node:child_process'
-import { existsSync, mkdirSync, readFileSync, symlinkSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { root, xioChain } from '../helpers/cli.ts'
 import { scratchDir } from '../helpers/scratch.ts'
@@ -23,8 +23,14 @@ test('a new NF: its module, a harness test that passes as generated, a chain tha
   const made = await xioChain(['new', 'nf', 'ttl-check'], 60_000, project)
   t.is(made.code, 0, made.stderr)
   const dir = join(project, 'ttl-check')
-  for (const f of ['ttl-check.ts', 'ttl-check.test.ts', 'chain.json']) t.true(existsSync(join(dir, f)), f)
+  for (const f of ['ttl-check.ts', 'ttl-check.schema.json', 'ttl-check.test.ts', 'chain.json']) t.true(existsSync(join(dir, f)), f)
   t.regex(readFileSync(join(dir, 'ttl-check.ts'), 'utf8'), /import \{ defineNF, DROP, type Packet \} from 'xio-chain'/)
+  // The config's schema is a file of its own, which the module uses and the chain's validator reads.
+  const schema = JSON.parse(readFileSync(join(dir, 'ttl-check.schema.json'), 'utf8'))
+  t.deepEqual(schema.properties.ipv4Only, { type: 'boolean', description: 'Drop what is not IPv4 (default false).' })
+  t.regex(readFileSync(join(dir, 'ttl-check.ts'), 'utf8'), /import schema from '\.\/ttl-check\.schema\.json' with \{ type: 'json' \}/)
+  const spec = JSON.parse(readFileSync(join(dir, 'chain.json'), 'utf8'))
+  t.true(existsSync(join(dir, spec.$schema)), `chain.json's $schema ${spec.$schema} leads to the chains' schema`)
 
   const tested = await node(['--import', tsx, '--test', 'ttl-check.test.ts'], dir)
   t.is(tested.code, 0, tested.stdout + tested.stderr)
@@ -37,9 +43,15 @@ test('a new NF: its module, a harness test that passes as generated, a chain tha
   t.is(ran.code, 0, ran.stderr)
   t.regex(ran.stdout, /^ttl-check +rx +\S+pps/m)
 
+  // A config the schema file refuses is named by validate.
+  writeFileSync(join(dir, 'wrong.json'), JSON.stringify({ ...spec, endpoints: { ...spec.endpoints, 'ttl-check': { kind: 'nf', module: './ttl-check.ts', config: { ipv4Only: 'yes' } } } }))
+  const wrong = await xioChain(['validate', 'wrong.json'], 60_000, dir)
+  t.is(wrong.code, 1)
+  t.regex(wrong.stderr, /wrong\.json: \/endpoints\/ttl-check\/config\/ipv4Only: must be boolean/)
+
   const again = await xioChain(['new', 'nf', 'ttl-check'], 60_000, project)
   t.is(again.code, 1)
-  t.regex(again.stderr.trim(), /^not overwriting ttl-check\/ttl-check\.ts, ttl-check\/ttl-check\.test\.ts, ttl-check\/chain\.json: pick another --dir or name$/)
+  t.regex(again.stderr.trim(), /^not overwriting ttl-check\/ttl-check\.ts, ttl-check\/ttl-check\.schema\.json, ttl-check\/ttl-check\.test\.ts, ttl-check\/chain\.json: pick another --dir or name$/)
   const bad = await xioChain(['new', 'nf', 'Bad_Name'], 60_000, project)
   t.is(bad.code, 1)
   t.regex(bad.stderr, /'Bad_Name' is not an NF name/)

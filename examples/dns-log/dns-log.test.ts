@@ -16,12 +16,12 @@ import { nfLines } from '../../src/tui/panels/nfs.tsx'
 import dnsLog, {
   BAD_LABEL, BAD_POINTER, COUNTER_NAME_LENGTH, MAX_NAME, MAX_TOP_NAMES, NameCounts, nameText, OK, QuestionReader,
   REGION_COUNTERS, TOO_LONG, TRUNCATED,
-} from '../../examples/dns-log/dns-log.ts'
+} from './dns-log.ts'
 import {
   dnsMessage, lengthPrefixed, tcp4, TYPE_A, TYPE_AAAA, TYPE_MX, TYPE_TXT, udp4, udp6, wireName,
-} from '../../examples/dns-log/frames.ts'
-import { root, tsharkFields, xioChain } from '../helpers/cli.ts'
-import { scratchDir } from '../helpers/scratch.ts'
+} from './frames.ts'
+import { root, tsharkFields, xioChain } from '../../test/helpers/cli.ts'
+import { scratchDir } from '../../test/helpers/scratch.ts'
 
 const CLIENT = '10.0.0.2'
 const RESOLVER = '10.0.0.53'

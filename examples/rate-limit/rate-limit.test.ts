@@ -8,13 +8,13 @@ import fc from 'fast-check'
 import { execFile } from 'node:child_process'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import rateLimit, { type Config } from '../../examples/rate-limit/rate-limit.ts'
+import rateLimit, { type Config } from './rate-limit.ts'
 import { harness, type Harness } from '../../src/testing/index.ts'
 import { formatIpv4, formatIpv6, get16, get32 } from '../../src/packet/index.ts'
 import { readPcap } from '../../src/chain/pcap.ts'
 import { arpFrame, ipv4Frame, ipv6Frame } from '../../src/testing/frames.ts'
-import { root, xioChain } from '../helpers/cli.ts'
-import { scratchDir } from '../helpers/scratch.ts'
+import { root, xioChain } from '../../test/helpers/cli.ts'
+import { scratchDir } from '../../test/helpers/scratch.ts'
 
 const capture = join(root, 'examples/rate-limit/sources.pcap')
 const chainSpec = join(root, 'examples/rate-limit/chain.json')

@@ -6,15 +6,15 @@ import fc from 'fast-check'
 import { execFile } from 'node:child_process'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import maglev, { type Config, DEFAULT_TABLE_SIZE, isPrime, maglevTable, MAX_BACKENDS } from '../../examples/maglev/maglev.ts'
+import maglev, { type Config, DEFAULT_TABLE_SIZE, isPrime, maglevTable, MAX_BACKENDS } from './maglev.ts'
 import { harness } from '../../src/testing/index.ts'
 import {
   formatIpv4, formatMac, get16, Headers, ipv4ChecksumOk, l4ComputeChecksum, parse, PARSE_IPV4, parseIpv4, set16, symmetricFlowHash,
 } from '../../src/packet/index.ts'
 import { readPcap } from '../../src/chain/pcap.ts'
 import { arpFrame, ipv4Frame, ipv6Frame, type FrameSpec } from '../../src/testing/frames.ts'
-import { root, tsharkFields, xioChain } from '../helpers/cli.ts'
-import { scratchDir } from '../helpers/scratch.ts'
+import { root, tsharkFields, xioChain } from '../../test/helpers/cli.ts'
+import { scratchDir } from '../../test/helpers/scratch.ts'
 
 const dir = scratchDir('maglev')
 const chainFile = join(root, 'examples/maglev/chain.json')
