@@ -38,19 +38,40 @@ interface Named {
   taps: Tap[]
   /** Per tap, what --at said. */
   labels: string[]
+  /** Taps that see only part of what they name (a placement group's inner links are calls). */
+  warnings: string[]
 }
 
-/** Resolves --at values to taps, or says in one line what exists. */
-export function resolveTaps(at: string[], snapshot: RegionSnapshot, gates: Map<string, readonly string[]>): Named {
+/**
+ * Resolves --at values to taps, or says in one line what exists. `groups` gives each grouped
+ * endpoint its placement group: a link between two members is a call inside one process,
+ * which the manager never sees, so a tap that would see only such links is refused, naming
+ * where the group's packets can be seen, and one that sees part of its traffic is warned of.
+ */
+export function resolveTaps(at: string[], snapshot: RegionSnapshot, gates: Map<string, readonly string[]>, groups = new Map<string, string>()): Named {
   const services = snapshot.services
   const byName = new Map(services.map((s) => [s.name, s]))
+  const nameOf = new Map(services.map((s) => [s.id, s.name]))
   const gatesOf = (name: string): string[] => {
     const s = byName.get(name)!
     const named = gates.get(name)
     return (named ?? s.routes.map((_, g) => String(g)).filter((g) => s.routes[Number(g)] !== null)).slice()
   }
+  const gateName = (name: string, g: number) => gates.get(name)?.[g] ?? String(g)
   const exists = () => services.map((s) => `${s.name}: rx, tx${gatesOf(s.name).map((g) => `, ${g}`).join('')}`).join('; ')
-  const taps: Tap[] = [], labels: string[] = []
+  const together = (a: string, b: string | undefined) => b !== undefined && groups.get(a) !== undefined && groups.get(a) === groups.get(b)
+  const targetsOf = (name: string) => byName.get(name)!.routes.flatMap((r, g) => (r === null ? [] : [{ gate: g, to: nameOf.get(r) }]))
+  const sendersTo = (name: string) => services.filter((s) => s.routes.includes(byName.get(name)!.id)).map((s) => s.name)
+  // Where a group's packets pass the manager: what its members receive from outside it, and
+  // their gates that leave it.
+  const edges = (group: string) => services.filter((s) => groups.get(s.name) === group).flatMap((s) => [
+    ...(sendersTo(s.name).some((from) => !together(s.name, from)) ? [`${s.name}.rx`] : []),
+    ...targetsOf(s.name).filter((t) => !together(s.name, t.to)).map((t) => `${s.name}.${gateName(s.name, t.gate)}`),
+  ])
+  const inside = (text: string, name: string, what: string) =>
+    new CaptureError(`--at ${text}: ${what} inside placement group '${groups.get(name)}', a call in one process that the manager never sees; ` +
+      `its packets can be seen where they enter or leave it: ${edges(groups.get(name)!).join(', ')}`)
+  const taps: Tap[] = [], labels: string[] = [], warnings: string[] = []
   const add = (tap: Tap, label: string) => {
     taps.push(tap)
     labels.push(label)
@@ -63,6 +84,7 @@ export function resolveTaps(at: string[], snapshot: RegionSnapshot, gates: Map<s
       if (!source || !target) throw new CaptureError(`--at ${text}: no endpoint '${source ? to : from}' on prefix '${snapshot.prefix}' (have: ${exists()})`)
       const wired = source.routes.flatMap((r, g) => (r === target.id ? [g] : []))
       if (!wired.length) throw new CaptureError(`--at ${text}: ${from} has no gate linked to ${to} (have: ${exists()})`)
+      if (together(from, to)) throw inside(text, from, `${from} -> ${to} is a link`)
       for (const g of wired) add({ service: source.id, kind: 'gate', gate: g }, text)
       continue
     }
@@ -73,6 +95,13 @@ export function resolveTaps(at: string[], snapshot: RegionSnapshot, gates: Map<s
     if (!s) throw new CaptureError(`--at ${text}: no endpoint '${name}' on prefix '${snapshot.prefix}' (have: ${exists()})`)
     if (!where) throw new CaptureError(`--at ${text}: say ${name}.rx (what it receives), ${name}.tx (all it sends) or ${name}.<gate> (have: ${exists()})`)
     if (where === 'rx' || where === 'tx') {
+      const peers = where === 'rx' ? sendersTo(name) : targetsOf(name).map((t) => t.to)
+      const mates = peers.filter((p) => together(name, p))
+      if (mates.length && mates.length === peers.length) throw inside(text, name, `all ${name} ${where === 'rx' ? 'receives' : 'sends'} comes by links`)
+      if (mates.length) {
+        warnings.push(`--at ${text}: only what ${name} ${where === 'rx' ? 'receives from' : 'sends to'} outside placement group '${groups.get(name)}'; ` +
+          `${where === 'rx' ? 'from' : 'to'} ${[...new Set(mates)].join(', ')} it is a call the manager never sees`)
+      }
       add({ service: s.id, kind: where }, text)
       continue
     }
@@ -80,10 +109,12 @@ export function resolveTaps(at: string[], snapshot: RegionSnapshot, gates: Map<s
     const gate = names?.includes(where) ? names.indexOf(where) : /^\d+$/.test(where) ? Number(where) : -1
     if (gate < 0 || gate >= s.routes.length || (names && gate >= names.length))
       throw new CaptureError(`--at ${text}: ${name} has no gate '${where}' (have: ${exists()})`)
+    const to = s.routes[gate] === null ? undefined : nameOf.get(s.routes[gate]!)
+    if (together(name, to)) throw inside(text, name, `${name}.${where} leads to ${to}`)
     add({ service: s.id, kind: 'gate', gate }, text)
   }
   if (taps.length > layout.capture.maxTaps) throw new CaptureError(`--at: ${taps.length} taps; a capture takes at most ${layout.capture.maxTaps}`)
-  return { taps, labels }
+  return { taps, labels, warnings }
 }
 
 /** The output stream, opened before anything is attached: an unwritable file is one line, at once. */
@@ -122,11 +153,13 @@ async function run(options: CaptureOptions): Promise<number> {
   let named: Named, filter: Filter | null
   try {
     const snapshot = observer.view.snapshot()
-    named = resolveTaps(options.at, snapshot, (await specNames(snapshot, observer.view.chainFile())).gates)
+    const names = await specNames(snapshot, observer.view.chainFile())
+    named = resolveTaps(options.at, snapshot, names.gates, names.groups)
     filter = options.filter === undefined ? null : compileFilter(options.filter, (name) => observer.view.serviceId(name))
   } finally {
     observer.close()
   }
+  for (const warning of named.warnings) process.stderr.write(`${warning}\n`)
   const out = openOutput(options.write)
   const capture = attachCapture(options.prefix)
   let stopping: string | null = null

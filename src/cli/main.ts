@@ -206,8 +206,8 @@ function listenAt(text: string, flag: string): { host: string; port: number } {
 async function stats(prefix: string, json: boolean) {
   const observer = observe(prefix)
   try {
-    if (json) process.stdout.write(`${JSON.stringify(observer.view.snapshot(), null, 2)}\n`)
-    else process.stdout.write(await new ChainMetrics(() => observer.view.snapshot()).text())
+    const metrics = new ChainMetrics(() => observer.view.snapshot())
+    process.stdout.write(json ? `${JSON.stringify({ prefix, metrics: await metrics.json() }, null, 2)}\n` : await metrics.text())
   } finally {
     observer.close()
   }
@@ -300,7 +300,7 @@ const cli = yargs(hideBin(process.argv))
     (y) =>
       y
         .option('prefix', { type: 'string', demandOption: true, describe: 'the running chain\'s prefix' })
-        .option('json', { type: 'boolean', default: false, describe: 'every counter as JSON (else: Prometheus text)' })
+        .option('json', { type: 'boolean', default: false, describe: 'every counter as JSON: the Prometheus families, each with its samples and labels (else: Prometheus text)' })
         .example('$0 stats --prefix fw-nat --json', ''),
     (a) => stats(a.prefix, a.json),
   )

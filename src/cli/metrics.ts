@@ -90,7 +90,7 @@ export class ChainMetrics {
     manager('no_route_total', 'Packets with nowhere to go: a gate not linked, or an endpoint with no live instance.', (m) => m.noRoute)
     manager('invalid_total', 'Descriptors refused: not the sender\'s own, or longer than a buffer.', (m) => m.invalid)
     manager('oversize_total', 'Descriptors whose length exceeded a buffer.', (m) => m.oversize)
-    manager('held', 'Descriptors the manager holds for endpoints whose rings are full.', (m) => m.held, 'gauge')
+    manager('held_total', 'Descriptors the manager held back, in order, for endpoints whose RX rings were full (delivered once there is room; none lost).', (m) => m.held)
     manager('faults_total', 'Endpoints cut off for breaking the ring protocol.', (m) => m.faults)
     manager('deaths_total', 'Endpoint processes that died holding a slot.', (m) => m.deaths)
     manager('reclaimed_total', 'Buffers reclaimed from endpoints that left or died.', (m) => m.reclaimed)
@@ -104,6 +104,13 @@ export class ChainMetrics {
   async text(): Promise<string> {
     this.snapshot = this.read()
     return this.registry.metrics()
+  }
+
+  /** The same families from a fresh snapshot, as JSON: name → type, help and labelled samples. */
+  async json(): Promise<Record<string, { type: string; help: string; samples: Array<{ labels: Labels; value: number }> }>> {
+    this.snapshot = this.read()
+    const families = await this.registry.getMetricsAsJSON()
+    return Object.fromEntries(families.map((f) => [f.name, { type: String(f.type), help: f.help, samples: f.values.map((v) => ({ labels: v.labels as Labels, value: v.value })) }]))
   }
 
   get contentType(): string {

@@ -1,5 +1,5 @@
-// Names a running chain's region does not hold but its spec does: each endpoint's gate names
-// and a firewall's rule comments, read from the spec the region records, while that spec still
+// Names a running chain's region does not hold but its spec does: each endpoint's gate names,
+// its placement group and a firewall's rule comments, read from the spec the region records, while that spec still
 // describes the chain (the same endpoints); else none, and gates go by number. For capture's
 // --at and trace's output.
 import { loadChain } from '../chain/spec.ts'
@@ -10,16 +10,19 @@ export interface SpecNames {
   gates: Map<string, readonly string[]>
   /** Each endpoint's rule comments, where its config has rules (a firewall's). */
   rules: Map<string, Array<string | undefined>>
+  /** Each grouped endpoint's placement group. */
+  groups: Map<string, string>
 }
 
 export async function specNames(snapshot: RegionSnapshot, chainFile: string): Promise<SpecNames> {
-  const names: SpecNames = { gates: new Map(), rules: new Map() }
+  const names: SpecNames = { gates: new Map(), rules: new Map(), groups: new Map() }
   try {
     const chain = chainFile ? await loadChain(chainFile, { nfConfigs: false }) : null
     const endpoints = new Set(snapshot.services.map((s) => s.name))
     if (!chain || chain.endpoints.size !== endpoints.size || ![...chain.endpoints.keys()].every((n) => endpoints.has(n))) return names
     for (const e of chain.endpoints.values()) {
       names.gates.set(e.name, e.gates)
+      if (e.group) names.groups.set(e.name, e.group)
       const rules = (e.spec as { config?: { rules?: unknown } }).config?.rules
       if (Array.isArray(rules)) names.rules.set(e.name, rules.map((r) => (r as { comment?: string })?.comment))
     }

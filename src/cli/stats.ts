@@ -45,7 +45,7 @@ export function statsLines(before: RegionSnapshot, after: RegionSnapshot): strin
     lines.push(
       `${name.padEnd(12)} rx ${rate(t.rx, p.rx).padStart(6)}pps ${rate(t.rxBytes * 8, p.rxBytes * 8).padStart(6)}bps` +
         `  tx ${rate(t.tx, p.tx).padStart(6)}pps  drop ${rate(t.drop, p.drop).padStart(6)}pps` +
-        `  backpressure ${rate(t.backpressure, p.backpressure).padStart(6)}/s  total rx ${t.rx} tx ${t.tx} drop ${t.drop}`,
+        `  backpressure ${rate(t.backpressure, p.backpressure).padStart(6)}/s  total rx ${t.rx} tx ${t.tx} drop ${t.drop} backpressure ${t.backpressure}`,
     )
   }
   const m = after.manager, pm = before.manager

@@ -3,6 +3,7 @@
 // a counter seen for the first time has no rate yet rather than a made-up one.
 import type { RegionSnapshot, RingSnapshot, SlotSnapshot } from '../xio/index.ts'
 import { countersByEndpoint } from '../xio/group-counters.ts'
+import { DROP_REASON } from '../xio/nf-types.ts'
 import type { Topology } from './topology.ts'
 
 export type EndpointState = 'running' | 'sleeping' | 'detaching' | 'restarting' | 'dead'
@@ -180,7 +181,8 @@ export class Sampler {
       for (const slot of mine) {
         const before = this.prevSlots.get(slotKey(slot))
         const r = slot.route, b = before?.route
-        const drops = r.dropped + r.noRoute
+        // As the stats lines count them: asked for, sent nowhere, or refused by the manager.
+        const drops = r.dropped + r.noRoute + r.invalid
         endpoints.push({
           label: label(slot.instance),
           endpoint: e.name,
@@ -190,7 +192,7 @@ export class Sampler {
           rxBits: rate(r.rxBytes * 8, b && b.rxBytes * 8),
           tx: rate(r.txPackets, b?.txPackets),
           txBits: rate(r.txBytes * 8, b && b.txBytes * 8),
-          drop: rate(drops, b && b.dropped + b.noRoute),
+          drop: rate(drops, b && b.dropped + b.noRoute + b.invalid),
           rxTotal: r.rxPackets,
           txTotal: r.txPackets,
           dropTotal: drops,
@@ -201,7 +203,14 @@ export class Sampler {
           row.history = this.ringHistory(`${slotKey(slot)}/${ring}`, row.rate)
           rings.push(row)
         }
-        for (const [name, counters] of countersByEndpoint(slot.name, slot.nf)) {
+        const byEndpoint = countersByEndpoint(slot.name, slot.nf)
+        // The manager's reasons for this slot's losses join the NF's own among its drop reasons.
+        const own = byEndpoint.get(slot.name)
+        if (own) {
+          if (r.noRoute) own[`${DROP_REASON}no route`] = r.noRoute
+          if (r.invalid) own[`${DROP_REASON}refused by the manager`] = r.invalid
+        }
+        for (const [name, counters] of byEndpoint) {
           const nf = byName.get(name) ?? e
           nfs.push({ label: labelOf(name, slot.instance), ...nfKind(nf.kind, counters), counters, rules: nf.rules })
         }

@@ -118,6 +118,32 @@ test('--at names what the chain names: rx, tx, a gate by name or number, a link'
   t.throws(() => resolveTaps(['my-nat.outside'], snapshot, new Map()), { message: /my-nat has no gate 'outside' \(have: lan: rx, tx, 0; my-nat: rx, tx, 0, 1; wan: rx, tx, 0\)/ })
 })
 
+test('--at refuses a link inside a placement group (a call the manager never sees), naming where its packets can be seen', (t) => {
+  // lan -> fw -> nat -> wan and wan -> nat -> lan, with fw and nat in group 'edge'.
+  const none = Array(7).fill(null)
+  const snapshot = {
+    prefix: 'p',
+    services: [
+      { id: 0, name: 'lan', routes: [1, ...none] },
+      { id: 1, name: 'fw', routes: [2, ...none] },
+      { id: 2, name: 'nat', routes: [3, 0, ...none.slice(1)] },
+      { id: 3, name: 'wan', routes: [2, ...none] },
+    ],
+  } as unknown as RegionSnapshot
+  const gates = new Map<string, readonly string[]>([['lan', ['out']], ['fw', ['out']], ['nat', ['outside', 'inside']], ['wan', ['out']]])
+  const groups = new Map([['fw', 'edge'], ['nat', 'edge']])
+  const edges = 'fw.rx, nat.rx, nat.outside, nat.inside'
+  t.throws(() => resolveTaps(['fw->nat'], snapshot, gates, groups), { message: `--at fw->nat: fw -> nat is a link inside placement group 'edge', a call in one process that the manager never sees; its packets can be seen where they enter or leave it: ${edges}` })
+  t.throws(() => resolveTaps(['fw.out'], snapshot, gates, groups), { message: /^--at fw\.out: fw\.out leads to nat inside placement group 'edge'/ })
+  t.throws(() => resolveTaps(['fw.tx'], snapshot, gates, groups), { message: /^--at fw\.tx: all fw sends comes by links inside placement group 'edge'/ })
+  // nat receives from wan too: a tap on its input sees that part, and says so.
+  const partial = resolveTaps(['nat.rx', 'fw.rx', 'nat.outside'], snapshot, gates, groups)
+  t.deepEqual(partial.taps, [{ service: 2, kind: 'rx' }, { service: 1, kind: 'rx' }, { service: 2, kind: 'gate', gate: 0 }])
+  t.deepEqual(partial.warnings, ["--at nat.rx: only what nat receives from outside placement group 'edge'; from fw it is a call the manager never sees"])
+  // Without groups, the same taps are plain ones.
+  t.deepEqual(resolveTaps(['fw->nat', 'fw.tx'], snapshot, gates).warnings, [])
+})
+
 // One chain for the taps, the filter and the refusals; its traffic never stops.
 let steady: Chain | undefined
 test.before(async () => {

@@ -51,15 +51,16 @@ function promtool(text: string): Promise<{ code: number; output: string }> {
   })
 }
 
-// Traffic at a steady rate through a firewall that drops one kind of it.
+// Traffic at a steady rate through a firewall that drops one kind of it (the echo generator's).
 const spec = join(dir, 'chain.json')
 writeFileSync(spec, JSON.stringify({
   endpoints: {
     traffic: { kind: 'generator', rate: 2000, flows: 4 },
-    fw: { kind: 'firewall', config: { default: 'allow', rules: [{ comment: 'nothing', action: 'drop', proto: 'udp', dstPort: 7 }] } },
+    echo: { kind: 'generator', rate: 200, flows: 1, proto: 'udp', dstPort: 7 },
+    fw: { kind: 'firewall', config: { default: 'allow', rules: [{ comment: 'no echo', action: 'drop', proto: 'udp', dstPort: 7 }] } },
     sink: { kind: 'sink' },
   },
-  links: ['traffic -> fw', 'fw -> sink'],
+  links: ['traffic -> fw', 'echo -> fw', 'fw -> sink'],
 }))
 
 test('run --metrics serves every counter; promtool accepts it; a real Prometheus scrapes it; metrics and stats read it from outside', async (t) => {
@@ -74,12 +75,13 @@ test('run --metrics serves every counter; promtool accepts it; a real Prometheus
     text = r?.text ?? ''
     // Traffic through, and the firewall's counters published (it does so twice a second).
     return (sample(text, 'xio_endpoint_rx_packets_total', { endpoint: 'sink' }) ?? 0) > 0 &&
-      sample(text, 'xio_nf_value', { endpoint: 'fw', name: 'defaultPackets' }) !== undefined
+      sample(text, 'xio_nf_value', { endpoint: 'fw', name: 'defaultPackets' }) !== undefined &&
+      (sample(text, 'xio_nf_drops_total', { endpoint: 'fw', reason: 'rule/0' }) ?? 0) > 0
   }, 30_000, 100), chain.output())
 
   // Every family the chain has, with labels naming the endpoint, its instance and slot.
   for (const family of ['xio_endpoint_tx_packets_total', 'xio_endpoint_dropped_total', 'xio_endpoint_up', 'xio_ring_used', 'xio_ring_refused_total',
-    'xio_pool_in_use_buffers', 'xio_manager_routed_total', 'xio_manager_held', 'xio_nf_value', 'xio_service_rx_packets_total', 'xio_service_deaths_total'])
+    'xio_pool_in_use_buffers', 'xio_manager_routed_total', 'xio_manager_held_total', 'xio_nf_value', 'xio_service_rx_packets_total', 'xio_service_deaths_total'])
     t.regex(text, new RegExp(`^# TYPE ${family} (counter|gauge)$`, 'm'), family)
   // Per endpoint over all its instances: here one each, so the same count as its slot's.
   t.is(sample(text, 'xio_service_tx_packets_total', { endpoint: 'fw' }), sample(text, 'xio_endpoint_tx_packets_total', { endpoint: 'fw' }))
@@ -88,7 +90,7 @@ test('run --metrics serves every counter; promtool accepts it; a real Prometheus
   t.true((sample(text, 'xio_nf_value', { endpoint: 'fw', name: 'defaultPackets' }) ?? 0) > 0)
   t.true((sample(text, 'xio_manager_routed_total', {}) ?? 0) > 0)
   // The NF's drops by reason, its drop rule by index, as xio_nf_drops_total{reason}.
-  t.is(sample(text, 'xio_nf_drops_total', { endpoint: 'fw', reason: 'rule/0' }), 0)
+  t.true(sample(text, 'xio_nf_drops_total', { endpoint: 'fw', reason: 'rule/0' })! > 0)
   t.is(sample(text, 'xio_nf_drops_total', { endpoint: 'fw', reason: 'malformed' }), 0)
   t.is(sample(text, 'xio_nf_value', { endpoint: 'fw', name: 'drop/malformed' }), undefined, 'drops are not NF values too')
   t.is((await get(`http://127.0.0.1:${port}/`))?.status, 404)
@@ -118,9 +120,14 @@ test('run --metrics serves every counter; promtool accepts it; a real Prometheus
   // From another process, read-only: the same families, once (stats) or served (metrics).
   const stats = await xioChain(['stats', '--prefix', prefix, '--json'])
   t.is(stats.code, 0, stats.stderr)
-  const snapshot = JSON.parse(stats.stdout) as { manager: { routed: number }; slots: Array<{ name: string }> }
-  t.true(snapshot.manager.routed > 0)
-  t.true(snapshot.slots.some((s) => s.name === 'fw'))
+  // The same families and samples as the exposition, as JSON.
+  const once_ = JSON.parse(stats.stdout) as { prefix: string; metrics: Record<string, { type: string; help: string; samples: Array<{ labels: Record<string, string | number>; value: number }> }> }
+  t.is(once_.prefix, prefix)
+  t.is(once_.metrics.xio_manager_routed_total.type, 'counter')
+  t.true(once_.metrics.xio_manager_routed_total.samples[0].value > 0)
+  t.true(once_.metrics.xio_endpoint_rx_packets_total.samples.some((x) => x.labels.endpoint === 'fw' && x.value > 0))
+  t.true(once_.metrics.xio_nf_drops_total.samples.some((x) => x.labels.endpoint === 'fw' && x.labels.reason === 'rule/0' && x.value > 0))
+  t.deepEqual(Object.keys(once_.metrics).sort(), [...text.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]).sort(), 'every family of the exposition')
   const text2 = await xioChain(['stats', '--prefix', prefix])
   t.regex(text2.stdout, /^xio_endpoint_rx_packets_total\{endpoint="fw",instance="0",slot="\d+"\} \d+$/m)
   const port2 = await freePort()

@@ -307,9 +307,14 @@ test('a drop policy that leaves nonIp to its default is warned about; an explici
   t.deepEqual(fw({ default: 'allow' }).warnings, [])
 })
 
-test('every drop is counted under its reason: each drop rule, the default policy, non-IP, malformed', t => {
-  const nf = fw({ default: 'drop', nonIp: 'drop', rules: [{ action: 'allow', proto: 'tcp' }, { action: 'drop', proto: 'udp', dstPort: 53 }] })
+test('every drop is counted under its reason: each drop rule, the default policy, later fragments, non-IP, malformed', t => {
+  const nf = fw({ default: 'drop', nonIp: 'drop', rules: [{ action: 'allow', proto: 'tcp' }, { action: 'drop', proto: 'udp', dstPort: 53 }, { action: 'allow', proto: 'udp', dstPort: 443 }] })
   t.is(nf.send(ipv4Frame({ proto: 'udp', dstPort: 53 })).verdict, 'drop')
+  // The rest of a UDP/443 datagram: no ports, so only the default policy can decide it.
+  t.is(nf.send(ipv4Frame({ proto: 'udp', fragOffset: 185, rawL4: new Uint8Array(16) })).verdict, 'drop')
+  t.is(nf.send(ipv6Frame({ proto: 'udp', fragOffset: 185, rawL4: new Uint8Array(16) })).verdict, 'drop')
+  // A later TCP fragment matches the port-less tcp rule, as in nftables without reassembly.
+  t.is(nf.send(ipv4Frame({ proto: 'tcp', fragOffset: 185, rawL4: new Uint8Array(16) })).verdict, 'out')
   t.is(nf.send(ipv4Frame({ proto: 'udp', dstPort: 54 })).verdict, 'drop')
   t.is(nf.send(ipv4Frame({ proto: 'udp', dstPort: 54 })).verdict, 'drop')
   t.is(nf.send(ipv4Frame({ proto: 'tcp' })).verdict, 'out')
@@ -317,7 +322,7 @@ test('every drop is counted under its reason: each drop rule, the default policy
   t.is(nf.send(ipv4Frame({ proto: 'tcp' }).slice(0, 20)).verdict, 'drop')
   const drops = Object.fromEntries(Object.entries(nf.counters()).filter(([k]) => k.startsWith('drop/')))
   // Allow rules are no drop reason; every packet dropped is under exactly one.
-  t.deepEqual(drops, { 'drop/rule/1': 1, 'drop/default': 2, 'drop/nonIp': 1, 'drop/malformed': 1 })
+  t.deepEqual(drops, { 'drop/rule/1': 1, 'drop/default': 2, 'drop/fragment': 2, 'drop/nonIp': 1, 'drop/malformed': 1 })
   t.false('drop/default' in fw({ default: 'allow' }).counters(), 'an allow policy drops nothing')
 })
 

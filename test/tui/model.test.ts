@@ -110,3 +110,17 @@ test('a placement group is one row (its process), and each member\'s NF panel sh
   t.deepEqual(m.nfs[0].counters, { 'rules/0/packets': 300, nsPerPacket: 80 })
   t.deepEqual(m.nfs[1].counters, { mappingsActive: 12, 'drop/noMapping': 1 })
 })
+
+test('an endpoint\'s drops count what the manager sent nowhere or refused, as the stats lines do, and its NF panel names them', (t) => {
+  const at = (time: number, k: number) => snapshot({
+    time,
+    slots: [{ name: 'fw', service: 1, slot: 0, rx: 100 * k, tx: 90 * k, dropped: 4 * k, noRoute: 5 * k, invalid: 1 * k, nf: { 'drop/rule/0': 4 * k } }],
+  })
+  const sampler = new Sampler(fwNat)
+  sampler.next({ snapshot: at(0, 1) })
+  const m = sampler.next({ snapshot: at(1000, 2) })
+  const fw = m.endpoints.find((e) => e.label === 'fw')!
+  t.is(fw.dropTotal, 20)
+  t.is(fw.drop, 10)
+  t.deepEqual(m.nfs.find((n) => n.label === 'fw')!.counters, { 'drop/rule/0': 8, 'drop/no route': 10, 'drop/refused by the manager': 2 })
+})

@@ -39,6 +39,7 @@ export interface SlotCounters {
   txBytes?: number
   dropped?: number
   noRoute?: number
+  invalid?: number
   rxRing?: RingSnapshot
   txRing?: RingSnapshot
   nf?: Record<string, number>
@@ -68,7 +69,7 @@ export function slot(c: SlotCounters): SlotSnapshot {
       freed: 0,
       wakes: 0,
       reclaimed: 0,
-      invalid: 0,
+      invalid: c.invalid ?? 0,
       captured: 0,
       captureLost: 0,
     },

@@ -135,6 +135,10 @@ function create(config: FirewallConfig, env: NFEnv): NFInstance {
   const quoted = new Headers()
   let now = env.now() + clockOffset
   let malformed = 0, nonIpAllowed = 0, nonIpDropped = 0, ipv6Packets = 0, established = 0, related = 0
+  // Later fragments the default policy dropped: they carry no ports, so no port rule can let
+  // them through (without stateful mode following their first fragment). Counted apart from
+  // drop/default so that the classic cause of a broken large datagram has its own name.
+  let fragmentDrops = 0
   let cacheHits = 0, cacheMisses = 0
 
   /**
@@ -195,6 +199,7 @@ function create(config: FirewallConfig, env: NFEnv): NFInstance {
       if (ct !== null) ct.track6(h, now)
       return OUT
     }
+    if (r === n && h.l4 < 0) fragmentDrops++
     return DROP
   }
 
@@ -232,6 +237,7 @@ function create(config: FirewallConfig, env: NFEnv): NFInstance {
         if (ct !== null) ct.track(h, now)
         return OUT
       }
+      if (r === n && h.l4 < 0) fragmentDrops++
       return DROP
     },
 
@@ -250,7 +256,10 @@ function create(config: FirewallConfig, env: NFEnv): NFInstance {
         cacheHits, cacheMisses,
         'drop/malformed': malformed, 'drop/nonIp': nonIpDropped,
       }
-      if (!defaultAllow) out['drop/default'] = packets[n]
+      if (!defaultAllow) {
+        out['drop/default'] = packets[n] - fragmentDrops
+        out['drop/fragment'] = fragmentDrops
+      }
       for (let i = 0; i < n; i++) if (ruleAllow[i] !== 1) out[`drop/rule/${i}`] = packets[i]
       if (ct !== null) {
         out.established = established

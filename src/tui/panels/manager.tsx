@@ -14,7 +14,7 @@ export function managerContent(model: DashboardModel): PanelContent {
     <Text>
       {`routed ${cell(m.routedRate)} pps  busy `}
       <Text color={busyColor}>{percent(m.busy).padStart(4)}</Text>
-      {`  sleeps ${cell(m.sleeps)} (${cell(m.sleepRate)}/s)  wake-ups ${cell(m.wakeups)} (${cell(m.wakeRate)}/s)  held ${si(m.held)}  `}
+      {`  sleeps ${cell(m.sleeps)} (${cell(m.sleepRate)}/s)  wake-ups ${cell(m.wakeups)} (${cell(m.wakeRate)}/s)  held back ${si(m.held)} in all  `}
       <Text color={m.sleeping ? 'blue' : 'green'}>{m.sleeping ? 'asleep' : 'polling'}</Text>
       {m.refused + m.faults > 0 && <Text color="red">{`  refused ${si(m.refused)}  cut off ${m.faults}`}</Text>}
       {m.taps > 0 && `  capture: ${m.taps} taps, ${si(m.captured)} copies`}
