@@ -99,6 +99,12 @@ export interface NFInstance {
    */
   counters?(): Counters
   /**
+   * For `xio-chain trace`: a few words on the packet process() has just decided, beyond what
+   * its counters say (a NAT names the mapping it created or used). Called only for packets a
+   * trace follows, right after process(), so it may allocate.
+   */
+  explain?(): string
+  /**
    * Takes a new config while the NF runs (`xio-chain reload`), already checked against the
    * NF's schema; throw NFConfigError to refuse it (the reload then fails, naming the field, and
    * the NF runs on as it was). Optional: without it the runner builds a fresh instance with

@@ -3,7 +3,8 @@
 // trace follows, and at most NOTES_PER_SECOND of them: a trace of thousands of packets through
 // an NF with thousands of rule counters must not slow it to a crawl). Drop reasons first
 // ("drop/noMapping"), a firewall rule's hit as "rule 3", then anything else that counted it
-// ("sessionsCreated translatedOut"); byte totals, gauges (sessionsActive), cache statistics
+// ("sessionsCreated translatedOut"); an NF with an explain() says in its own words what its
+// counters would (the NAT's mapping, "new 10.0.0.2:40000 as :20001"); byte totals, gauges (sessionsActive), cache statistics
 // and the runner's own figures say nothing a reader needs.
 import type { Counters, NFInstance } from './nf-types.ts'
 import { DROP_REASON } from './nf-types.ts'
@@ -43,13 +44,25 @@ export class TraceNotes {
     } catch {
       return ''
     }
-    const moved = Object.keys(after).filter((k) => after[k] !== this.before[k] && !QUIET.test(k))
+    // An NF that explains itself says it better than its counters (and a note has 32 bytes):
+    // then only its drop reasons come before its own words.
+    const explained = this.explain()
+    const moved = Object.keys(after).filter((k) => after[k] !== this.before[k] && !QUIET.test(k) && (!explained || k.startsWith(DROP_REASON)))
     const rank = (k: string) => (k.startsWith(DROP_REASON) ? 0 : k.startsWith('rules/') ? 1 : 2)
-    return moved
+    const words = moved
       .sort((a, b) => rank(a) - rank(b))
       .map((k) => k.replace(/^rules\/(\d+)\/packets$/, 'rule $1').replace(/^defaultPackets$/, 'default'))
       // "rule 3" beside "drop/rule/3" (or "default" beside "drop/default") says it twice.
       .filter((k, _, all) => !all.includes(`${DROP_REASON}${k.replace(' ', '/')}`))
-      .join(' ')
+    if (explained) words.push(explained)
+    return words.join(' ')
+  }
+
+  private explain(): string {
+    try {
+      return this.instance.explain?.() ?? ''
+    } catch {
+      return '' // a note is not worth a fault: the packet was decided already
+    }
   }
 }

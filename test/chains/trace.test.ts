@@ -51,7 +51,10 @@ test('trace -c 16 follows sixteen packets hop by hop: the firewall\'s rule and t
       t.is(rest.length, 2, JSON.stringify(p))
       t.like(rest[0], { from: 'fw', gate: 'out', to: 'nat', verdict: 'sent', why: 'default', packet: entry.packet })
       t.like(rest[1], { from: 'nat', gate: 'outside', to: 'sink', verdict: 'sent' })
-      t.regex(rest[1].why, /translatedOut/)
+      // The mapping the NAT made or used, its external port the one the packet left with.
+      const mapping = new RegExp(`^(new )?${entry.packet.split(' ')[1].replace(/\./g, '\\.')} as :(\\d+)$`).exec(rest[1].why)
+      t.truthy(mapping, rest[1].why)
+      t.is(rest[1].packet.split(' ')[1], `203.0.113.1:${mapping![2]}`)
       // As the NAT left it: masqueraded, the destination untouched.
       t.regex(rest[1].packet, new RegExp(`^udp 203\\.0\\.113\\.1:\\d+ > 198\\.51\\.100\\.${host}:80$`))
     }

@@ -28,6 +28,7 @@
 
 import { defineNF, DROP, type NFEnv, type NFInstance, type Packet } from '../../xio/nf-types.ts'
 import { bundle } from '../../packet/schema.ts'
+import { formatIpv4 } from '../../packet/address.ts'
 import schema from './config.schema.json' with { type: 'json' }
 import { Headers, parse, parseQuoted, PARSE_IPV4 } from '../../packet/headers.ts'
 import { IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP } from '../../packet/ipv4.ts'
@@ -94,6 +95,10 @@ function create(config: NatConfig, env: NFEnv): NFInstance {
   let now = env.now() + clockOffset
   let malformed = 0, nonIp = 0, passed = 0, fragments = 0, unsupported = 0, noMapping = 0
   let translatedOut = 0, translatedIn = 0, hairpinned = 0
+  // The session the packet process() last decided used, and whether it opened it, for
+  // explain() (a trace's note).
+  let lastSession = -1
+  let lastNew = false
 
   function masqueraded(a: number): boolean {
     const n = insideNet.length
@@ -118,11 +123,13 @@ function create(config: NatConfig, env: NFEnv): NFInstance {
       if (id < 0) {
         id = sessions.open(proto, h.src, h.srcPort, h.dst, h.dstPort, -1, now)
         if (id < 0) return DROP
+        lastNew = true
       }
       sessions.touch(id, true, h.tcpFlags, now)
       const o = id * _STRIDE
       translateSource(b, h, ext, r[o + _R_EXT_PORT], r[o + _R_OUT_DELTA])
       translatedOut++
+      lastSession = id
       return h.dst === ext ? hairpin(p) : OUTSIDE
     }
     if (proto === _IPPROTO_ICMP) {
@@ -132,11 +139,13 @@ function create(config: NatConfig, env: NFEnv): NFInstance {
           if (!icmpIsRequest(h.icmpType)) return noSession()
           id = sessions.open(proto, h.src, h.icmpId, h.dst, 0, -1, now)
           if (id < 0) return DROP
+          lastNew = true
         }
         sessions.touch(id, true, 0, now)
         const o = id * _STRIDE
         translateSource(b, h, ext, r[o + _R_EXT_PORT], r[o + _R_OUT_DELTA])
         translatedOut++
+        lastSession = id
         return OUTSIDE
       }
       if (icmpIsError(h.icmpType) && parseQuoted(b, h.l4 + _ICMP_HLEN, h.l3End, q) && q.l4 >= 0) {
@@ -147,6 +156,7 @@ function create(config: NatConfig, env: NFEnv): NFInstance {
         if (id < 0) return noSession()
         translateIcmpError(b, h, q, true, ext, sessions.extPort(id))
         translatedOut++
+        lastSession = id
         return OUTSIDE
       }
     }
@@ -183,11 +193,13 @@ function create(config: NatConfig, env: NFEnv): NFInstance {
         if (f < 0) return noSession()
         id = sessions.open(proto, fwdIp[f], fwdPort[f], h.src, h.srcPort, h.dstPort, now)
         if (id < 0) return DROP
+        lastNew = true
       }
       sessions.touch(id, false, h.tcpFlags, now)
       const o = id * _STRIDE
       translateDestination(b, h, r[o + _R_INSIDE_IP], r[o + _R_INSIDE_PORT], r[o + _R_IN_DELTA])
       translatedIn++
+      lastSession = id
       return INSIDE
     }
     if (proto === _IPPROTO_ICMP) {
@@ -199,6 +211,7 @@ function create(config: NatConfig, env: NFEnv): NFInstance {
         const o = id * _STRIDE
         translateDestination(b, h, r[o + _R_INSIDE_IP], r[o + _R_INSIDE_PORT], r[o + _R_IN_DELTA])
         translatedIn++
+        lastSession = id
         return INSIDE
       }
       if (icmpIsError(h.icmpType) && parseQuoted(b, h.l4 + _ICMP_HLEN, h.l3End, q) && q.l4 >= 0 && q.src === ext) {
@@ -209,6 +222,7 @@ function create(config: NatConfig, env: NFEnv): NFInstance {
         if (id < 0) return noSession()
         translateIcmpError(b, h, q, false, sessions.insideIp(id), sessions.insidePort(id))
         translatedIn++
+        lastSession = id
         return INSIDE
       }
       return noSession()
@@ -224,6 +238,8 @@ function create(config: NatConfig, env: NFEnv): NFInstance {
 
   return {
     process(p: Packet): number {
+      lastSession = -1
+      lastNew = false
       const st = parse(p.bytes, p.at, p.length, h)
       if (st < 0) {
         malformed++
@@ -236,6 +252,15 @@ function create(config: NatConfig, env: NFEnv): NFInstance {
         return fromOutside ? INSIDE : OUTSIDE
       }
       return fromOutside ? inbound(p) : outbound(p)
+    },
+
+    // The session the packet used, inside end as the external one (a trace note holds 32
+    // bytes: "new 10.0.0.2:40000 as :20001", "10.0.0.2 id 7 as id 20001" for an ICMP query).
+    explain(): string {
+      if (lastSession < 0) return ''
+      const s = sessions.info(lastSession)
+      const icmp = s.proto === _IPPROTO_ICMP
+      return `${lastNew ? 'new ' : ''}${formatIpv4(s.insideIp)}${icmp ? ' id ' : ':'}${s.insidePort} as ${icmp ? 'id ' : ':'}${s.extPort}`
     },
 
     tick(nowMs: number): void {

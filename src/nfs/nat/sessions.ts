@@ -655,17 +655,19 @@ export class Sessions {
   /** The open sessions, for tests and tools (allocates). */
   list(): SessionInfo[] {
     const out: SessionInfo[] = []
-    const r = this.r
-    for (let id = 0; id < this.capacity; id++) {
-      const o = id * STRIDE
-      if (r[o + R_PROTO] === 0) continue
-      out.push({
-        proto: r[o + R_PROTO], insideIp: r[o + R_INSIDE_IP], insidePort: r[o + R_INSIDE_PORT], remoteIp: r[o + R_REMOTE_IP],
-        remotePort: r[o + R_REMOTE_PORT], extPort: r[o + R_EXT_PORT], forwarded: r[o + R_MAPPING] === 0, state: r[o + R_STATE],
-        expires: this.expires[id * (STRIDE >> 1) + F_EXPIRES],
-      })
-    }
+    for (let id = 0; id < this.capacity; id++) if (this.r[id * STRIDE + R_PROTO] !== 0) out.push(this.info(id))
     return out
+  }
+
+  /** One session's record, for tests, tools and traces (allocates). */
+  info(id: number): SessionInfo {
+    const r = this.r
+    const o = id * STRIDE
+    return {
+      proto: r[o + R_PROTO], insideIp: r[o + R_INSIDE_IP], insidePort: r[o + R_INSIDE_PORT], remoteIp: r[o + R_REMOTE_IP],
+      remotePort: r[o + R_REMOTE_PORT], extPort: r[o + R_EXT_PORT], forwarded: r[o + R_MAPPING] === 0, state: r[o + R_STATE],
+      expires: this.expires[id * (STRIDE >> 1) + F_EXPIRES],
+    }
   }
 
   /** What is wrong between the records and what was derived from them (for tests): nothing, always. */
