@@ -49,7 +49,16 @@ export interface Hop {
 
 export interface TracedPacket {
   id: number
+  /** Wall-clock time of its first hop, ISO 8601 to the microsecond (UTC). */
+  time: string
   hops: Hop[]
+}
+
+/** ns on the monotonic clock (the manager's hop stamps, as process.hrtime) as ISO 8601 to the µs. */
+function wallTime(monotonicNs: bigint, offsetNs: bigint): string {
+  const ns = monotonicNs + offsetNs
+  const iso = new Date(Number(ns / 1_000_000n)).toISOString()
+  return `${iso.slice(0, 23)}${String((ns / 1000n) % 1000n).padStart(3, '0')}Z`
 }
 
 /** One line about a frame, tcpdump-like. */
@@ -167,7 +176,10 @@ async function run(options: TraceOptions): Promise<number> {
   }
   capture.detach()
   // Numbered as they were first seen; each packet's hops in the order the manager made them.
-  const traced: TracedPacket[] = [...packets.values()].map((p, i) => ({ id: i + 1, hops: p.hops }))
+  // Hops are stamped on the monotonic clock (only differences matter to them); the packet's
+  // wall-clock time is that of its first hop, through the offset between the two clocks now.
+  const offset = BigInt(Date.now()) * 1_000_000n - process.hrtime.bigint()
+  const traced: TracedPacket[] = [...packets.values()].map((p, i) => ({ id: i + 1, time: wallTime(p.first, offset), hops: p.hops }))
   process.stdout.write(options.json ? `${JSON.stringify({ chain: options.prefix, packets: traced }, null, 2)}\n` : render(traced))
   if (copiesLost) process.stderr.write(`${copiesLost} hop copies lost (the copies' share of the pool was spent, or this reader fell behind): some hops or packets are missing\n`)
   if (chainGone) {
@@ -182,7 +194,7 @@ async function run(options: TraceOptions): Promise<number> {
 export function render(traced: TracedPacket[]): string {
   const lines: string[] = []
   for (const p of traced) {
-    lines.push(`packet ${p.id}: ${p.hops[0]?.packet ?? ''}`)
+    lines.push(`packet ${p.id} at ${p.time.slice(11, 26)}: ${p.hops[0]?.packet ?? ''}`)
     let shown = p.hops[0]?.packet
     for (const hop of p.hops) {
       const where = hop.verdict === 'sent' ? `${hop.from}.${hop.gate ?? '?'} -> ${hop.to ?? '?'}`

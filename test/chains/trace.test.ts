@@ -31,12 +31,17 @@ test('trace -c 16 follows sixteen packets hop by hop: the firewall\'s rule and t
   const o = await observeWhen(prefix, (s) => (s.slots.find((x) => x.state === 'active' && x.name === 'sink')?.route.rxPackets ?? 0) > 0)
   t.truthy(o, chain.output())
 
+  const started = Date.now()
   const r = await xioChain(['trace', '--prefix', prefix, '-c', '16', '--json'], 60_000)
+  const ended = Date.now()
   t.is(r.code, 0, r.stderr)
   const { packets } = JSON.parse(r.stdout) as { packets: TracedPacket[] }
   t.deepEqual(packets.map((p) => p.id), Array.from({ length: 16 }, (_, i) => i + 1))
   let passed = 0, dropped = 0
   for (const p of packets) {
+    // The wall-clock time of its first hop, while the command ran (ms: Date's own precision).
+    t.regex(p.time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/)
+    t.true(Date.parse(p.time) >= started - 1 && Date.parse(p.time) <= ended + 1, `${p.time} within the trace`)
     const [entry, ...rest] = p.hops
     // A port gives no reason, and none from the buffer's earlier lives shows.
     t.like(entry, { from: 'traffic', gate: 'out', to: 'fw', verdict: 'sent', atUs: 0, why: '' })
@@ -68,7 +73,7 @@ test('trace -c 16 follows sixteen packets hop by hop: the firewall\'s rule and t
   t.true(await until(() => o!.view.snapshot().manager.taps === 0, 5000), 'no taps left')
   const text = await xioChain(['trace', '--prefix', prefix, '-c', '2'], 60_000)
   t.is(text.code, 0, text.stderr)
-  t.regex(text.stdout, /^packet 1: udp /m)
+  t.regex(text.stdout, /^packet 1 at \d\d:\d\d:\d\d\.\d{6}: udp /m)
   t.regex(text.stdout, /fw\.out -> nat +default|fw dropped it +drop\/rule\/0 \(lower quarter\)/)
   // Twice more in a row: each trace sees only its own packets, numbered from 1.
   for (let i = 0; i < 2; i++) {
