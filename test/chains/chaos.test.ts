@@ -9,8 +9,11 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { RegionSnapshot } from '../../src/xio/index.ts'
 import { startXioChain } from '../helpers/cli.ts'
-import { observeWhen, uniquePrefix, until } from '../helpers/processes.ts'
+import { observeWhen, removeLeftoverRegions, uniquePrefix, until } from '../helpers/processes.ts'
 import { scratchDir } from '../helpers/scratch.ts'
+
+// A chain a failed test left to its teardown's SIGKILL leaves its region: remove this file's.
+test.after.always(removeLeftoverRegions)
 
 const CHAOS_MS = 60_000
 const KILL_EVERY_MS = 2000

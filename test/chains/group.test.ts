@@ -9,8 +9,11 @@ import { join } from 'node:path'
 import { readPcap } from '../../src/chain/pcap.ts'
 import type { RegionSnapshot } from '../../src/xio/index.ts'
 import { startXioChain, xioChain } from '../helpers/cli.ts'
-import { observeWhen, uniquePrefix, until } from '../helpers/processes.ts'
+import { observeWhen, removeLeftoverRegions, uniquePrefix, until } from '../helpers/processes.ts'
 import { scratchDir } from '../helpers/scratch.ts'
+
+// A chain a failed test left to its teardown's SIGKILL leaves its region: remove this file's.
+test.after.always(removeLeftoverRegions)
 
 const dir = scratchDir('group')
 const specOf = (telnetRule: boolean) => ({

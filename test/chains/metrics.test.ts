@@ -8,9 +8,12 @@ import { writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { startXioChain, xioChain } from '../helpers/cli.ts'
-import { uniquePrefix, until } from '../helpers/processes.ts'
+import { removeLeftoverRegions, uniquePrefix, until } from '../helpers/processes.ts'
 import { scratchDir } from '../helpers/scratch.ts'
 import { parseListen } from '../../src/cli/metrics.ts'
+
+// A chain a failed test left to its teardown's SIGKILL leaves its region: remove this file's.
+test.after.always(removeLeftoverRegions)
 
 const dir = scratchDir('metrics')
 

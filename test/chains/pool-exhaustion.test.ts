@@ -7,8 +7,11 @@ import { existsSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { RegionSnapshot } from '../../src/xio/index.ts'
 import { startXioChain } from '../helpers/cli.ts'
-import { observeWhen, uniquePrefix, until } from '../helpers/processes.ts'
+import { observeWhen, removeLeftoverRegions, uniquePrefix, until } from '../helpers/processes.ts'
 import { scratchDir } from '../helpers/scratch.ts'
+
+// A chain a failed test left to its teardown's SIGKILL leaves its region: remove this file's.
+test.after.always(removeLeftoverRegions)
 
 const dir = scratchDir('exhaustion')
 // Slow while the test holds its brake file (each packet costs delayUs of busy work), then as

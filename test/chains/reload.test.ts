@@ -8,9 +8,12 @@ import { existsSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { readPcap } from '../../src/chain/pcap.ts'
 import { startXioChain, xioChain } from '../helpers/cli.ts'
-import { observeWhen, uniquePrefix, until } from '../helpers/processes.ts'
+import { observeWhen, removeLeftoverRegions, uniquePrefix, until } from '../helpers/processes.ts'
 import { scratchDir } from '../helpers/scratch.ts'
 import type { RegionSnapshot } from '../../src/xio/index.ts'
+
+// A chain a failed test left to its teardown's SIGKILL leaves its region: remove this file's.
+test.after.always(removeLeftoverRegions)
 
 const dir = scratchDir('reload')
 const output = join(dir, 'out.pcap')

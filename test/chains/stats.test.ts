@@ -7,9 +7,12 @@ import { join } from 'node:path'
 import { statsLines } from '../../src/cli/stats.ts'
 import type { RegionSnapshot } from '../../src/xio/index.ts'
 import { root, startXioChain } from '../helpers/cli.ts'
-import { observeWhen, uniquePrefix, until } from '../helpers/processes.ts'
+import { observeWhen, removeLeftoverRegions, uniquePrefix, until } from '../helpers/processes.ts'
 import { scratchDir } from '../helpers/scratch.ts'
 import { ring, snapshot } from '../tui/snapshots.ts'
+
+// A chain a failed test left to its teardown's SIGKILL leaves its region: remove this file's.
+test.after.always(removeLeftoverRegions)
 
 test('ring refusals are backpressure, not drops', (t) => {
   const at = (time: number, refused: number, dropped: number) =>
