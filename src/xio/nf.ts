@@ -275,6 +275,7 @@ export async function runNFs(xio: Xio, group: RunMember[], options: RunOptions):
   try {
     while (!options.stopping()) {
       const n = xio.rxWait(burst, TICK_MS)
+      xio.warmHeaders(burst, n) // the burst's header misses together, not one per process()
       const started = n > 0 ? performance.now() : 0
       const timeMembers = grouped && n > 0 && started - lastMemberTiming >= MEMBER_TIMING_EVERY_MS
       if (timeMembers) lastMemberTiming = started
