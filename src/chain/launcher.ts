@@ -114,12 +114,10 @@ export class RunningChain extends EventEmitter {
 
   /** The chain as it runs now: the spec it started with, or its last reload's. */
   chain: Chain
-  /** The chain before the reload being applied. */
-  private previous: Chain
 
   private constructor(chain: Chain, readonly manager: Manager, private readonly options: LaunchOptions) {
     super()
-    this.chain = this.previous = chain
+    this.chain = chain
   }
 
   get prefix(): string {
@@ -463,7 +461,7 @@ export class RunningChain extends EventEmitter {
       this.manager.routes(routesOf(plan.replaced, this.chain, true).map((r) => ({ ...r, to: null })))
       await this.retire(plan.replaced)
     }
-    this.previous = this.chain
+    const old = this.chain
     this.chain = next  // from here on, what starts (or restarts) runs the new spec
     // New endpoints come up wired on their way out, before anything is wired to them.
     const starting = [...plan.added, ...plan.replaced]
@@ -482,7 +480,6 @@ export class RunningChain extends EventEmitter {
     if (grown.size) await this.startNfs(managerCpu, (name) => grown.has(name), (name) => grown.get(name)!)
     // A gate that will skip endpoints it led through is held shut until they have passed on
     // what they had, so no flow's newer packets overtake its older ones.
-    const old = this.previous
     const shortcuts = plan.routes.map((r) => ({ gate: r, skipped: bypassed(old, next, r) })).filter((s) => s.skipped.length)
     // The new wiring, all at once: into new and replaced endpoints, and around removed ones
     // (the paused gates among them open again, whatever happened while they waited).

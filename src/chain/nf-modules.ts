@@ -61,8 +61,14 @@ export async function importNfModule(file: string): Promise<NFModule<unknown>> {
   }
   // A TypeScript file outside an ES-module package is compiled as CommonJS: its default export
   // then sits one level down.
-  let nf = loaded.default as { default?: unknown; gates?: unknown } | undefined
+  let nf = loaded.default as { default?: unknown; gates?: unknown; create?: unknown } | undefined
   if (nf && typeof nf === 'object' && nf.gates === undefined && nf.default !== undefined) nf = nf.default as typeof nf
+  // Such a module without a default export has its exports object there instead: not an NF
+  // with something missing, but no default export at all.
+  else if (TYPESCRIPT.has(extname(file)) && nf && typeof nf === 'object' && nf.gates === undefined && nf.create === undefined) {
+    const names = Object.keys(nf)
+    throw new ModuleProblem(`${file}: it has no default export${names.length ? ` (it exports ${names.join(', ')})` : ''} (export default defineNF({ name, gates, config, create }))`)
+  }
   return asNfModule(nf, file)
 }
 

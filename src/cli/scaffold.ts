@@ -3,16 +3,27 @@
 // test through the harness that passes as written, and a chain that runs it between a
 // generator and a sink. Nothing is overwritten.
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
-import { join, relative, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { dirname, join, relative, resolve } from 'node:path'
 
 export class ScaffoldError extends Error {}
 
 const NAME = /^[a-z][a-z0-9-]{0,39}$/
 
-// The chains' schema, from the package this scaffold runs in: a spec written here gets editor
-// completion for the built-in endpoints as the bundled chains do.
-const CHAIN_SCHEMA = fileURLToPath(new URL('../../chains/chain.schema.json', import.meta.url))
+/**
+ * The chains' schema as the folder's project sees it (its node_modules/xio-chain), for the
+ * spec's $schema: editor completion for the built-in endpoints, as the bundled chains have.
+ * None if the project does not have xio-chain (a path into wherever this command happens to be
+ * installed, an npx cache, would not last).
+ */
+function chainSchemaFor(folder: string): string | undefined {
+  // Looked for as Node resolves a package, folder by folder upwards, but keeping the path
+  // through node_modules (a linked package resolves to its real place elsewhere).
+  for (let dir = folder; ; dir = dirname(dir)) {
+    const schema = join(dir, 'node_modules/xio-chain/chains/chain.schema.json')
+    if (existsSync(schema)) return relative(folder, schema)
+    if (dirname(dir) === dir) return undefined
+  }
+}
 
 function moduleText(name: string): string {
   return `// ${name}: an NF of your own. process() decides each packet in place: return a gate's
@@ -93,7 +104,7 @@ function schemaText(name: string): string {
 function chainText(name: string, folder: string): string {
   return `${JSON.stringify(
     {
-      $schema: relative(folder, CHAIN_SCHEMA),
+      $schema: chainSchemaFor(folder),
       name,
       description: `${name} between a generator and a sink: xio-chain run chain.json`,
       endpoints: {

@@ -178,7 +178,8 @@ async function run(options: TraceOptions): Promise<number> {
   // Numbered as they were first seen; each packet's hops in the order the manager made them.
   // Hops are stamped on the monotonic clock (only differences matter to them); the packet's
   // wall-clock time is that of its first hop, through the offset between the two clocks now.
-  const offset = BigInt(Date.now()) * 1_000_000n - process.hrtime.bigint()
+  // (performance.timeOrigin + now(): the wall clock to the µs, where Date.now() has whole ms).
+  const offset = BigInt(Math.round((performance.timeOrigin + performance.now()) * 1e6)) - process.hrtime.bigint()
   const traced: TracedPacket[] = [...packets.values()].map((p, i) => ({ id: i + 1, time: wallTime(p.first, offset), hops: p.hops }))
   process.stdout.write(options.json ? `${JSON.stringify({ chain: options.prefix, packets: traced }, null, 2)}\n` : render(traced))
   if (copiesLost) process.stderr.write(`${copiesLost} hop copies lost (the copies' share of the pool was spent, or this reader fell behind): some hops or packets are missing\n`)
@@ -194,7 +195,7 @@ async function run(options: TraceOptions): Promise<number> {
 export function render(traced: TracedPacket[]): string {
   const lines: string[] = []
   for (const p of traced) {
-    lines.push(`packet ${p.id} at ${p.time.slice(11, 26)}: ${p.hops[0]?.packet ?? ''}`)
+    lines.push(`packet ${p.id} at ${p.time.slice(11, 27)}: ${p.hops[0]?.packet ?? ''}`)
     let shown = p.hops[0]?.packet
     for (const hop of p.hops) {
       const where = hop.verdict === 'sent' ? `${hop.from}.${hop.gate ?? '?'} -> ${hop.to ?? '?'}`

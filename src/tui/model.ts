@@ -4,6 +4,10 @@
 import type { RegionSnapshot, RingSnapshot, SlotSnapshot } from '../xio/index.ts'
 import { countersByEndpoint } from '../xio/group-counters.ts'
 import { DROP_REASON } from '../xio/nf-types.ts'
+
+/** The manager's reasons for an NF's losses, beside the NF's own (a router has a noRoute of its own). */
+export const MANAGER_UNLINKED = 'gate unlinked (manager)'
+export const MANAGER_REFUSED = 'refused by the manager'
 import type { Topology } from './topology.ts'
 
 export type EndpointState = 'running' | 'sleeping' | 'detaching' | 'restarting' | 'dead'
@@ -204,11 +208,13 @@ export class Sampler {
           rings.push(row)
         }
         const byEndpoint = countersByEndpoint(slot.name, slot.nf)
-        // The manager's reasons for this slot's losses join the NF's own among its drop reasons.
-        const own = byEndpoint.get(slot.name)
-        if (own) {
-          if (r.noRoute) own[`${DROP_REASON}no route`] = r.noRoute
-          if (r.invalid) own[`${DROP_REASON}refused by the manager`] = r.invalid
+        // The manager's reasons for an NF's losses join its own drop reasons in its panel. Not
+        // for a group: the manager counts its one slot, and cannot say which member's gate it was.
+        if (!e.isPort && e.group === undefined && byEndpoint.size <= 1 && (r.noRoute || r.invalid)) {
+          const own = byEndpoint.get(slot.name) ?? {}
+          if (r.noRoute) own[`${DROP_REASON}${MANAGER_UNLINKED}`] = r.noRoute
+          if (r.invalid) own[`${DROP_REASON}${MANAGER_REFUSED}`] = r.invalid
+          byEndpoint.set(slot.name, own)
         }
         for (const [name, counters] of byEndpoint) {
           const nf = byName.get(name) ?? e

@@ -52,8 +52,9 @@ export class TraceNotes {
     const words = moved
       .sort((a, b) => rank(a) - rank(b))
       .map((k) => k.replace(/^rules\/(\d+)\/packets$/, 'rule $1').replace(/^defaultPackets$/, 'default'))
-      // "rule 3" beside "drop/rule/3" (or "default" beside "drop/default") says it twice.
-      .filter((k, _, all) => !all.includes(`${DROP_REASON}${k.replace(' ', '/')}`))
+      // "rule 3" beside "drop/rule/3" says it twice, as does "default" beside the default
+      // policy's drop reason (drop/default, or a firewall's drop/fragment).
+      .filter((k, _, all) => !all.includes(`${DROP_REASON}${k.replace(' ', '/')}`) && !(k === 'default' && all.some((x) => x.startsWith(DROP_REASON))))
     if (explained) words.push(explained)
     return words.join(' ')
   }

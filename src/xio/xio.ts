@@ -34,6 +34,21 @@ const M = layout.meta
 const encoder = new TextEncoder()
 /** Bytes of a traced packet's metadata (Meta::user) where its NF's runner notes why. */
 export const TRACE_NOTE_BYTES = 32
+
+/**
+ * A note as it fits in TRACE_NOTE_BYTES of UTF-8: whole if it does, else cut after its last
+ * whole word that leaves room for "…", so a cut note never shows half a number as if whole.
+ */
+export function fitNote(why: string): string {
+  if (encoder.encode(why).length <= TRACE_NOTE_BYTES) return why
+  const room = TRACE_NOTE_BYTES - encoder.encode('…').length
+  let cut = why
+  while (cut && encoder.encode(cut).length > room) {
+    const space = cut.lastIndexOf(' ')
+    cut = space > 0 ? cut.slice(0, space) : ''
+  }
+  return `${cut}…`
+}
 const ACTION_GATE = layout.action.gate << 24
 const ACTION_TO = layout.action.to << 24
 const ACTION_DROP = layout.action.drop << 24
@@ -138,12 +153,12 @@ export class Xio extends EndpointBase {
     return this.u32[(this.base + d * this.stride + M.trace) >>> 2] !== 0
   }
 
-  /** For a traced packet: why this endpoint did what it did, as the trace shows it (cut to 32 bytes). */
+  /** For a traced packet: why this endpoint did what it did, as the trace shows it (fitted to 32 bytes). */
   noteTrace(d: number, why: string): void {
     const at = this.base + d * this.stride + M.user
     const field = this.bytes.subarray(at, at + TRACE_NOTE_BYTES)
     field.fill(0)
-    encoder.encodeInto(why, field)
+    encoder.encodeInto(fitNote(why), field)
   }
 
   /** Endpoint id of a name in this chain, or -1. */

@@ -36,6 +36,7 @@ export default {
 `)
 writeFileSync(join(dir, 'nfs/not-an-nf.mjs'), 'export default { gates: [], process() {} }\n')
 writeFileSync(join(dir, 'nfs/no-default.mjs'), "export const nf = { name: 'forgot', gates: ['out'], create: () => ({ process: () => 0 }) }\n")
+writeFileSync(join(dir, 'nfs/no-default.ts'), "export const nf = { name: 'forgot', gates: ['out'], create: () => ({ process: (): number => 0 }) }\n")
 // A package installed in the user's project (node_modules beside the spec), named by its name.
 mkdirSync(join(dir, 'node_modules/xio-nf-ttl'), { recursive: true })
 writeFileSync(join(dir, 'node_modules/xio-nf-ttl/package.json'), JSON.stringify({ name: 'xio-nf-ttl', type: 'module', exports: './guard.js' }))
@@ -112,6 +113,11 @@ test('a missing module, or one that is not an NF, is refused naming the endpoint
   const r4 = await xioChain(['validate', noDefault], 60_000, dir)
   t.is(r4.code, 1)
   t.regex(r4.stderr, /\/endpoints\/guard\/module: .*no-default\.mjs: it has no default export/)
+  // The same in TypeScript (compiled as CommonJS outside an ES-module package), naming what it exports.
+  const noDefaultTs = spec('no-default-ts', { module: './nfs/no-default.ts' })
+  const r5 = await xioChain(['validate', noDefaultTs], 60_000, dir)
+  t.is(r5.code, 1)
+  t.regex(r5.stderr, /\/endpoints\/guard\/module: .*no-default\.ts: it has no default export \(it exports nf\)/)
   const noPackage = spec('no-package', { module: 'xio-nf-that-does-not-exist' })
   const r3 = await xioChain(['validate', noPackage], 60_000, dir)
   t.regex(r3.stderr, /\/endpoints\/guard\/module: cannot find package 'xio-nf-that-does-not-exist'/)

@@ -30,7 +30,8 @@ test('a new NF: its module, a harness test that passes as generated, a chain tha
   t.deepEqual(schema.properties.ipv4Only, { type: 'boolean', description: 'Drop what is not IPv4 (default false).' })
   t.regex(readFileSync(join(dir, 'ttl-check.ts'), 'utf8'), /import schema from '\.\/ttl-check\.schema\.json' with \{ type: 'json' \}/)
   const spec = JSON.parse(readFileSync(join(dir, 'chain.json'), 'utf8'))
-  t.true(existsSync(join(dir, spec.$schema)), `chain.json's $schema ${spec.$schema} leads to the chains' schema`)
+  t.is(spec.$schema, '../node_modules/xio-chain/chains/chain.schema.json', 'the project\'s own copy of the chains\' schema')
+  t.true(existsSync(join(dir, spec.$schema)))
 
   const tested = await node(['--import', tsx, '--test', 'ttl-check.test.ts'], dir)
   t.is(tested.code, 0, tested.stdout + tested.stderr)
@@ -52,6 +53,10 @@ test('a new NF: its module, a harness test that passes as generated, a chain tha
   const again = await xioChain(['new', 'nf', 'ttl-check'], 60_000, project)
   t.is(again.code, 1)
   t.regex(again.stderr.trim(), /^not overwriting ttl-check\/ttl-check\.ts, ttl-check\/ttl-check\.schema\.json, ttl-check\/ttl-check\.test\.ts, ttl-check\/chain\.json: pick another --dir or name$/)
+  // A folder whose project lacks xio-chain gets no $schema (no path into where this command is installed).
+  const bare = scratchDir('scaffold-bare')
+  t.is((await xioChain(['new', 'nf', 'lone'], 60_000, bare)).code, 0)
+  t.false('$schema' in JSON.parse(readFileSync(join(bare, 'lone/chain.json'), 'utf8')))
   const bad = await xioChain(['new', 'nf', 'Bad_Name'], 60_000, project)
   t.is(bad.code, 1)
   t.regex(bad.stderr, /'Bad_Name' is not an NF name/)

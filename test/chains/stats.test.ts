@@ -58,9 +58,9 @@ export default {
   const active = (s: RegionSnapshot, name: string) => s.slots.find((x) => x.state === 'active' && x.name === name)
   const o = await observeWhen(prefix, (s) => (active(s, 'fw')?.rings.tx.refused ?? 0) > 0, 60_000)
   t.truthy(o, `the firewall's TX ring never filled: ${chain.output()}`)
+  t.teardown(() => o!.close())
   rmSync(brake)
   t.true(await until(() => (active(o!.view.snapshot(), 'wan')?.route.rxPackets ?? 0) === count, 60_000), chain.output())
-  o!.close()
   chain.kill('SIGINT')
   await once(chain, 'exit')
   const totals = new Map([...chain.output().matchAll(/^(\S+) +rx .* total rx (\d+) tx (\d+) drop (\d+) backpressure (\d+)$/gm)]

@@ -42,7 +42,7 @@ test('trace -c 16 follows sixteen packets hop by hop: the firewall\'s rule and t
   t.deepEqual(packets.map((p) => p.id), Array.from({ length: 16 }, (_, i) => i + 1))
   let passed = 0, dropped = 0
   for (const p of packets) {
-    // The wall-clock time of its first hop, while the command ran (ms: Date's own precision).
+    // The wall-clock time of its first hop, while the command ran (Date's ms either side).
     t.regex(p.time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/)
     t.true(Date.parse(p.time) >= started - 1 && Date.parse(p.time) <= ended + 1, `${p.time} within the trace`)
     const [entry, ...rest] = p.hops
@@ -60,7 +60,7 @@ test('trace -c 16 follows sixteen packets hop by hop: the firewall\'s rule and t
       t.like(rest[0], { from: 'fw', gate: 'out', to: 'nat', verdict: 'sent', why: 'default', packet: entry.packet })
       t.like(rest[1], { from: 'nat', gate: 'outside', to: 'sink', verdict: 'sent' })
       // The mapping the NAT made or used, its external port the one the packet left with.
-      const mapping = new RegExp(`^(new )?${entry.packet.split(' ')[1].replace(/\./g, '\\.')} as :(\\d+)$`).exec(rest[1].why)
+      const mapping = /^(new )?map :(\d+)$/.exec(rest[1].why)
       t.truthy(mapping, rest[1].why)
       t.is(rest[1].packet.split(' ')[1], `203.0.113.1:${mapping![2]}`)
       // As the NAT left it: masqueraded, the destination untouched.
@@ -76,7 +76,7 @@ test('trace -c 16 follows sixteen packets hop by hop: the firewall\'s rule and t
   t.true(await until(() => o!.view.snapshot().manager.taps === 0, 5000), 'no taps left')
   const text = await xioChain(['trace', '--prefix', prefix, '-c', '2'], 60_000)
   t.is(text.code, 0, text.stderr)
-  t.regex(text.stdout, /^packet 1 at \d\d:\d\d:\d\d\.\d{6}: udp /m)
+  t.regex(text.stdout, /^packet 1 at \d\d:\d\d:\d\d\.\d{6}Z: udp /m)
   t.regex(text.stdout, /fw\.out -> nat +default|fw dropped it +drop\/rule\/0 \(lower quarter\)/)
   // Twice more in a row: each trace sees only its own packets, numbered from 1.
   for (let i = 0; i < 2; i++) {

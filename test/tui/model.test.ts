@@ -1,6 +1,7 @@
 import test from 'ava'
 import { Sampler } from '../../src/tui/model.ts'
 import { chainLines, topologyOfRegion } from '../../src/tui/topology.ts'
+import type { Topology } from '../../src/tui/topology.ts'
 import { after, before, fwNat, snapshot } from './snapshots.ts'
 
 test('rates are counter deltas over the snapshots\' real elapsed time', (t) => {
@@ -122,5 +123,22 @@ test('an endpoint\'s drops count what the manager sent nowhere or refused, as th
   const fw = m.endpoints.find((e) => e.label === 'fw')!
   t.is(fw.dropTotal, 20)
   t.is(fw.drop, 10)
-  t.deepEqual(m.nfs.find((n) => n.label === 'fw')!.counters, { 'drop/rule/0': 8, 'drop/no route': 10, 'drop/refused by the manager': 2 })
+  t.deepEqual(m.nfs.find((n) => n.label === 'fw')!.counters, { 'drop/rule/0': 8, 'drop/gate unlinked (manager)': 10, 'drop/refused by the manager': 2 })
+})
+
+test('a placement group\'s losses to the manager stay on its row: the manager cannot say which member\'s they were', (t) => {
+  const grouped: Topology = {
+    ...fwNat,
+    endpoints: fwNat.endpoints.map((e) => (e.name === 'fw' ? { ...e, group: 'edge', groupMembers: ['fw', 'nat'] } : e.name === 'nat' ? { ...e, group: 'edge' } : e)),
+  }
+  const at = (time: number, k: number) => snapshot({
+    time,
+    slots: [{ name: 'fw', service: 1, slot: 0, rx: 100 * k, tx: 90 * k, noRoute: 5 * k, nf: { '@fw/drop/rule/0': 4 * k, '@nat/drop/noMapping': k } }],
+  })
+  const sampler = new Sampler(grouped)
+  sampler.next({ snapshot: at(0, 1) })
+  const m = sampler.next({ snapshot: at(1000, 2) })
+  t.is(m.endpoints.find((e) => e.endpoint === 'fw')!.dropTotal, 10)
+  t.deepEqual(m.nfs.find((n) => n.label === 'fw')!.counters, { 'drop/rule/0': 8 })
+  t.deepEqual(m.nfs.find((n) => n.label === 'nat')!.counters, { 'drop/noMapping': 2 })
 })

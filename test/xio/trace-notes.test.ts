@@ -2,6 +2,7 @@
 // and rule hits first, with the noise (bytes, gauges, caches) left out.
 import test from 'ava'
 import { TraceNotes } from '../../src/xio/trace-notes.ts'
+import { fitNote } from '../../src/xio/xio.ts'
 import { harness } from '../../src/testing/index.ts'
 import { builtinNFs } from '../../src/nfs/index.ts'
 import { ipv4Frame } from '../../src/testing/frames.ts'
@@ -17,11 +18,34 @@ test('a NAT: the mapping made for a packet out, used for the reply; an unsolicit
   const h = harness(builtinNFs.nat, { external: '203.0.113.1' }, { gates: { inside: 1, outside: 2 } })
   const first = noted(h, ipv4Frame({ proto: 'udp', src: '10.0.0.2', dst: '198.51.100.9', srcPort: 5000, dstPort: 53 }), 1)
   const port = new DataView(h.out('outside')[0].buffer).getUint16(34)
-  // The NAT's explain(), in place of its counters: the mapping it made, then the one it used.
-  t.is(first, `new 10.0.0.2:5000 as :${port}`)
-  t.is(noted(h, ipv4Frame({ proto: 'udp', src: '198.51.100.9', dst: '203.0.113.1', srcPort: 53, dstPort: port }), 2), `10.0.0.2:5000 as :${port}`)
-  t.is(noted(h, ipv4Frame({ proto: 'icmp', src: '10.0.0.3', dst: '198.51.100.9', icmpId: 7 }), 1), `new 10.0.0.3 id 7 as id ${new DataView(h.out('outside')[1].buffer).getUint16(38)}`)
+  // The NAT's explain(), in place of its counters: the mapping it made, then the one it used,
+  // by external port (the packet before and after the NAT shows the rest).
+  t.is(first, `new map :${port}`)
+  t.is(noted(h, ipv4Frame({ proto: 'udp', src: '198.51.100.9', dst: '203.0.113.1', srcPort: 53, dstPort: port }), 2), `map :${port}`)
+  t.is(noted(h, ipv4Frame({ proto: 'icmp', src: '10.0.0.3', dst: '198.51.100.9', icmpId: 7 }), 1), `new map id ${new DataView(h.out('outside')[1].buffer).getUint16(38)}`)
   t.is(noted(h, ipv4Frame({ proto: 'udp', src: '198.51.100.7', dst: '203.0.113.1', srcPort: 53, dstPort: 40000 }), 2), 'drop/noMapping')
+})
+
+test('a NAT\'s port forward and hairpinning name both mappings; a hairpin that finds none names its source\'s', (t) => {
+  const h = harness(builtinNFs.nat, { external: '203.0.113.1', forwards: [{ proto: 'udp', port: 7000, to: '10.0.0.5:7001' }] }, { gates: { inside: 1, outside: 2 } })
+  t.is(noted(h, ipv4Frame({ proto: 'udp', src: '198.51.100.9', dst: '203.0.113.1', srcPort: 53, dstPort: 7000 }), 2), 'new forward :7000')
+  t.is(noted(h, ipv4Frame({ proto: 'udp', src: '198.51.100.9', dst: '203.0.113.1', srcPort: 53, dstPort: 7000 }), 2), 'forward :7000')
+  // An inside host reaching the forward through the external address: its own mapping, then the forward's.
+  const hairpin = noted(h, ipv4Frame({ proto: 'udp', src: '10.0.0.2', dst: '203.0.113.1', srcPort: 5000, dstPort: 7000 }), 1)
+  t.regex(hairpin, /^hairpin :\d+ to :7000$/)
+  const missed = noted(h, ipv4Frame({ proto: 'udp', src: '10.0.0.3', dst: '203.0.113.1', srcPort: 5000, dstPort: 7100 }), 1)
+  t.regex(missed, /^drop\/noMapping hairpin :\d+$/)
+})
+
+test('a note too long for its 32 bytes is cut after a whole word, and says so', (t) => {
+  t.is(fitNote('fw: default nat: new map :20001'), 'fw: default nat: new map :20001')
+  t.is(fitNote('fw: rule 3 nat: drop/noMapping hairpin :20001'), 'fw: rule 3 nat:…')
+  t.true(new TextEncoder().encode(fitNote('x'.repeat(40))).length <= 32)
+  for (const note of ['a b c d e f g h i j k l m n o p q r s t u v', 'fw: rule 12 nat: new map id 65535 more']) {
+    const fitted = fitNote(note)
+    t.true(new TextEncoder().encode(fitted).length <= 32, fitted)
+    t.true(note.startsWith(fitted.slice(0, -1)), fitted)
+  }
 })
 
 test('a firewall: the rule that decided, a drop rule as its drop reason, the default policy', (t) => {
@@ -29,6 +53,7 @@ test('a firewall: the rule that decided, a drop rule as its drop reason, the def
   t.is(noted(h, ipv4Frame({ proto: 'tcp' }), 1), 'rule 0')
   t.is(noted(h, ipv4Frame({ proto: 'udp', dstPort: 53 }), 1), 'drop/rule/1')
   t.is(noted(h, ipv4Frame({ proto: 'udp', dstPort: 54 }), 1), 'drop/default')
+  t.is(noted(h, ipv4Frame({ proto: 'udp', fragOffset: 185, rawL4: new Uint8Array(16) }), 1), 'drop/fragment')
 })
 
 test('an explain() that throws costs the note its words, not the packet', (t) => {

@@ -28,7 +28,6 @@
 
 import { defineNF, DROP, type NFEnv, type NFInstance, type Packet } from '../../xio/nf-types.ts'
 import { bundle } from '../../packet/schema.ts'
-import { formatIpv4 } from '../../packet/address.ts'
 import schema from './config.schema.json' with { type: 'json' }
 import { Headers, parse, parseQuoted, PARSE_IPV4 } from '../../packet/headers.ts'
 import { IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP } from '../../packet/ipv4.ts'
@@ -99,6 +98,8 @@ function create(config: NatConfig, env: NFEnv): NFInstance {
   // explain() (a trace's note).
   let lastSession = -1
   let lastNew = false
+  // A hairpinned packet's outbound session (its source's mapping), or -1.
+  let hairpinFrom = -1
 
   function masqueraded(a: number): boolean {
     const n = insideNet.length
@@ -171,6 +172,9 @@ function create(config: NatConfig, env: NFEnv): NFInstance {
    */
   function hairpin(p: Packet): number {
     hairpinned++
+    hairpinFrom = lastSession
+    lastSession = -1
+    lastNew = false
     parse(p.bytes, p.at, p.length, h)
     return inbound(p)
   }
@@ -240,6 +244,7 @@ function create(config: NatConfig, env: NFEnv): NFInstance {
     process(p: Packet): number {
       lastSession = -1
       lastNew = false
+      hairpinFrom = -1
       const st = parse(p.bytes, p.at, p.length, h)
       if (st < 0) {
         malformed++
@@ -254,13 +259,17 @@ function create(config: NatConfig, env: NFEnv): NFInstance {
       return fromOutside ? inbound(p) : outbound(p)
     },
 
-    // The session the packet used, inside end as the external one (a trace note holds 32
-    // bytes: "new 10.0.0.2:40000 as :20001", "10.0.0.2 id 7 as id 20001" for an ICMP query).
+    // The mapping the packet used, by its external port (the packet before and after the NAT
+    // shows the rest), in the few words a trace note holds: "new map :20001", "map :20001",
+    // "forward :8080", "map id 20001" for an ICMP query, "hairpin :20001 to :8080".
     explain(): string {
+      const ext = (id: number) => {
+        const s = sessions.info(id)
+        return s.proto === _IPPROTO_ICMP ? `id ${s.extPort}` : `:${s.extPort}`
+      }
+      if (hairpinFrom >= 0) return `hairpin ${ext(hairpinFrom)}${lastSession >= 0 ? ` to ${ext(lastSession)}` : ''}`
       if (lastSession < 0) return ''
-      const s = sessions.info(lastSession)
-      const icmp = s.proto === _IPPROTO_ICMP
-      return `${lastNew ? 'new ' : ''}${formatIpv4(s.insideIp)}${icmp ? ' id ' : ':'}${s.insidePort} as ${icmp ? 'id ' : ':'}${s.extPort}`
+      return `${lastNew ? 'new ' : ''}${sessions.info(lastSession).forwarded ? 'forward' : 'map'} ${ext(lastSession)}`
     },
 
     tick(nowMs: number): void {
