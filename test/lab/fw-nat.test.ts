@@ -138,7 +138,7 @@ test.serial('kill -9 of the NAT mid-transfer: the launcher restarts it, it resum
 test.serial('the chain stops cleanly and the lab comes down without leftovers', async (t) => {
   t.is(await stopChain(chain), 0, chain.output())
   // The telnet SYNs were the firewall's drops (its stats line's running total).
-  const fwDrops = [...chain.output().matchAll(/^fw .* drop (\d+)$/gm)].map((m) => Number(m[1]))
+  const fwDrops = [...chain.output().matchAll(/^fw .* total rx \d+ tx \d+ drop (\d+) backpressure \d+$/gm)].map((m) => Number(m[1]))
   t.true(fwDrops.length > 0 && fwDrops[fwDrops.length - 1] >= 1, chain.output())
   labDown()
   const links = await inNamespace('lan', ['true'])
