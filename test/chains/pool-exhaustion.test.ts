@@ -6,7 +6,7 @@ import { once } from 'node:events'
 import { existsSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { RegionSnapshot } from '../../src/xio/index.ts'
-import { startXioChain } from '../helpers/cli.ts'
+import { root, startXioChain } from '../helpers/cli.ts'
 import { observeWhen, removeLeftoverRegions, uniquePrefix, until } from '../helpers/processes.ts'
 import { scratchDir } from '../helpers/scratch.ts'
 
@@ -15,31 +15,16 @@ test.after.always(removeLeftoverRegions)
 
 const dir = scratchDir('exhaustion')
 // Slow while the test holds its brake file (each packet costs delayUs of busy work), then as
-// fast as it can. The test lifts the brake once it has seen the pool dry, not after a fixed
-// time, so a machine slow to start the chain cannot miss the dry spell.
+// fast as it can (test/fixtures/brake-nf.mjs). The test lifts the brake once it has seen the
+// pool dry, not after a fixed time, so a machine slow to start the chain cannot miss the dry spell.
 const brake = join(dir, 'brake')
 writeFileSync(brake, '')
-writeFileSync(join(dir, 'slow.mjs'), `
-import { existsSync } from 'node:fs'
-export default {
-  name: 'slow',
-  gates: ['out'],
-  create(config) {
-    return {
-      process() {
-        if (existsSync(config.brake)) for (const end = performance.now() + config.delayUs / 1000; performance.now() < end;);
-        return 0
-      },
-    }
-  },
-}
-`)
 const spec = join(dir, 'chain.json')
 writeFileSync(spec, JSON.stringify({
   pool: { buffers: 256, ringSize: 128 },
   endpoints: {
     traffic: { kind: 'generator', flows: 8 },
-    slow: { kind: 'nf', module: './slow.mjs', config: { brake, delayUs: 500 } },
+    slow: { kind: 'nf', module: join(root, 'test/fixtures/brake-nf.mjs'), config: { brake, delayUs: 500 } },
     sink: { kind: 'sink' },
   },
   links: ['traffic -> slow', 'slow -> sink'],

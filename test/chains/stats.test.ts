@@ -30,26 +30,13 @@ test('a chain under backpressure: every packet reaches the sink, the lines say b
   const dir = scratchDir('stats-backpressure')
   const brake = join(dir, 'brake')
   writeFileSync(brake, '')
-  writeFileSync(join(dir, 'brake.mjs'), `
-import { existsSync } from 'node:fs'
-export default {
-  name: 'brake',
-  gates: ['out'],
-  create: (config) => ({
-    process() {
-      while (existsSync(config.brake)) for (const end = performance.now() + 1; performance.now() < end;);
-      return 0
-    },
-  }),
-}
-`)
   const count = 20_000
   const fixture = JSON.parse(readFileSync(join(root, 'test/fixtures/fw-nat-generator.json'), 'utf8'))
   const { rate: _, ...lan } = fixture.endpoints.lan
   const spec = join(dir, 'chain.json')
   writeFileSync(spec, JSON.stringify({
     pool: { buffers: 4096, ringSize: 256 },
-    endpoints: { ...fixture.endpoints, lan: { ...lan, count }, brake: { kind: 'nf', module: './brake.mjs', config: { brake } } },
+    endpoints: { ...fixture.endpoints, lan: { ...lan, count }, brake: { kind: 'nf', module: join(root, 'test/fixtures/brake-nf.mjs'), config: { brake } } },
     links: ['lan -> fw', 'fw -> brake', 'brake -> nat', 'nat.outside -> wan', 'wan -> nat', 'nat.inside -> lan'],
   }))
   const prefix = uniquePrefix('backpressure')
