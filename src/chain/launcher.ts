@@ -2,7 +2,7 @@
 // routes from the spec's links, starts the manager thread, starts each NF instance as its own
 // process (attached by prefix), attaches the ports here, and pumps them. It restarts an NF
 // that dies, gives up after too many restarts, applies a reload's new spec to the running
-// chain, and on stop drains what is in flight, flushes the outputs, stops every process and
+// chain (reload.ts), and on stop drains what is in flight, flushes the outputs, stops every process and
 // removes the region.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { EventEmitter, once } from 'node:events'
@@ -13,8 +13,10 @@ import { attach, countersByEndpoint, layout, Manager, setAffinity, type Xio } fr
 import { removeStateSegments } from '../xio/state.ts'
 import { addon } from '../xio/native.ts'
 import { nfLabel, type Chain } from './spec.ts'
-import { parseReconfigured, type NfReconfigure, type NfReconfigured } from './nf-control.ts'
-import { bypassed, planReload, type ReloadPlan, type RouteChange } from './reload-plan.ts'
+import { ChainError } from './chain-error.ts'
+import { parseReconfigured, type NfReconfigured } from './nf-control.ts'
+import { ChainReloader } from './reload.ts'
+import type { ReloadPlan } from './reload-plan.ts'
 import type { AfPacketPort as AfPacketSpec, GeneratorPort as GeneratorSpec, PcapPort as PcapSpec } from './spec-types.ts'
 import { LINKTYPE_ETHERNET, readPcap } from './pcap.ts'
 import type { Port } from './ports/port.ts'
@@ -90,9 +92,7 @@ export interface NfInstanceProcess {
   awaiting: Map<number, (answer: NfReconfigured | null) => void>
 }
 
-export class ChainError extends Error {
-  override name = 'ChainError'
-}
+export { ChainError }
 
 /** Events: 'nf-exit' ({ endpoint, pid, code, signal, restarting }), 'fatal' (ChainError), 'notice' (a line for the dashboard). */
 export class RunningChain extends EventEmitter {
@@ -108,9 +108,7 @@ export class RunningChain extends EventEmitter {
   private pumping: Promise<void> | null = null
   private fatal: ChainError | null = null
 
-  /** Reloads, one after another. */
-  private reloading: Promise<unknown> = Promise.resolve()
-  private reconfigureSeq = 0
+  private readonly reloader: ChainReloader
 
   /** The chain as it runs now: the spec it started with, or its last reload's. */
   chain: Chain
@@ -118,6 +116,17 @@ export class RunningChain extends EventEmitter {
   private constructor(chain: Chain, readonly manager: Manager, private readonly options: LaunchOptions) {
     super()
     this.chain = chain
+    this.reloader = new ChainReloader({
+      manager,
+      instances: this.instances,
+      ports: this.ports,
+      chain: () => this.chain,
+      runSpec: (next) => (this.chain = next),
+      closing: () => this.closing,
+      startNfs: (managerCpu, only, first) => this.startNfs(managerCpu, only, first),
+      attachPorts: (only) => this.attachPorts(only),
+      warn: (message) => this.warn(message),
+    })
   }
 
   get prefix(): string {
@@ -440,149 +449,13 @@ export class RunningChain extends EventEmitter {
 
   /**
    * Applies a new spec to the running chain (`xio-chain reload`, SIGHUP to run), one reload at
-   * a time: new endpoints start and are wired before anything sends to them; changed NF
-   * configs are taken live; every rewired gate changes at once; removed endpoints are unwired,
-   * drained, and stopped. Throws ReloadRefused (before changing anything) for what only a
-   * restart can change.
+   * a time (reload.ts): new endpoints start and are wired before anything sends to them;
+   * changed NF configs are taken live; every rewired gate changes at once; removed endpoints
+   * are unwired, drained, and stopped. Throws ReloadRefused (before changing anything) for what
+   * only a restart can change.
    */
   reload(next: Chain): Promise<ReloadPlan> {
-    const applied = this.reloading.then(() => this.applyReload(next))
-    this.reloading = applied.catch(() => {})
-    return applied
-  }
-
-  private async applyReload(next: Chain): Promise<ReloadPlan> {
-    if (this.closing) throw new ChainError('the chain is stopping')
-    const plan = planReload(this.chain, next)
-    const routesOf = (names: string[], chain: Chain, into = false): RouteChange[] =>
-      chain.links.filter((l) => names.includes(into ? l.to : l.from)).map((l) => ({ from: l.from, gate: l.gateIndex, to: l.to }))
-    // What is replaced leaves first: unwired, drained and stopped, under its old spec.
-    if (plan.replaced.length) {
-      this.manager.routes(routesOf(plan.replaced, this.chain, true).map((r) => ({ ...r, to: null })))
-      await this.retire(plan.replaced)
-    }
-    const old = this.chain
-    this.chain = next  // from here on, what starts (or restarts) runs the new spec
-    // New endpoints come up wired on their way out, before anything is wired to them.
-    const starting = [...plan.added, ...plan.replaced]
-    for (const name of plan.added) this.manager.declare(name)
-    this.manager.routes(routesOf(starting, next))
-    const managerCpu = next.spec.manager?.cpu ?? 0
-    await this.startNfs(managerCpu, (name) => starting.includes(name))
-    await this.attachPorts((name) => starting.includes(name))
-    // An NF that refuses its new config (what validate could not see) runs on as it was; the
-    // rest of the reload goes on, and the refusal is reported at its end.
-    const refusals: string[] = []
-    const reconfigureAll = (names: string[]) =>
-      Promise.all(names.flatMap((name) => this.instancesOf(name).map((p) => this.reconfigure(p, name, next).catch((e: Error) => void refusals.push(e.message)))))
-    await reconfigureAll(plan.reconfigured)
-    const grown = new Map(plan.rescaled.filter((r) => r.to > r.from).map((r) => [r.name, r.from]))
-    if (grown.size) await this.startNfs(managerCpu, (name) => grown.has(name), (name) => grown.get(name)!)
-    // A gate that will skip endpoints it led through is held shut until they have passed on
-    // what they had, so no flow's newer packets overtake its older ones.
-    const shortcuts = plan.routes.map((r) => ({ gate: r, skipped: bypassed(old, next, r) })).filter((s) => s.skipped.length)
-    // The new wiring, all at once: into new and replaced endpoints, and around removed ones
-    // (the paused gates among them open again, whatever happened while they waited).
-    const wiring = [...plan.routes, ...routesOf(plan.replaced, next, true).filter((r) => !plan.replaced.includes(r.from))]
-    try {
-      if (shortcuts.length) {
-        this.manager.pause(shortcuts.map((s) => s.gate))
-        await this.passedOn([...new Set(shortcuts.flatMap((s) => s.skipped))])
-      }
-    } finally {
-      this.manager.routes(wiring)
-    }
-    await reconfigureAll(plan.rewired)
-    await this.retire(plan.removed)
-    this.manager.routes(plan.removed.flatMap((name) => this.chainGatesOf(name)))
-    for (const r of plan.rescaled) if (r.to < r.from) await this.stopInstances(this.instancesOf(r.name).filter((p) => p.instance >= r.to))
-    if (refusals.length) throw new ChainError(`the rest of the reload is in force, but:\n${refusals.join('\n')}`)
-    return plan
-  }
-
-  /**
-   * Waits until the endpoints (in path order) have taken in what was on its way to them when
-   * their senders were paused, and passed it on. Gives up after 2 s (an NF that stopped taking
-   * packets), saying that order may not hold.
-   */
-  private async passedOn(names: string[]): Promise<void> {
-    const deadline = Date.now() + 2000
-    const slotsOf = (name: string) => this.manager.snapshot().slots.filter((x) => x.state === 'active' && x.name === name)
-    const sum = (name: string, ring: 'rx' | 'tx', field: 'enqueued' | 'dequeued') => slotsOf(name).reduce((n, x) => n + x.rings[ring][field], 0)
-    await sleep(5)  // what the manager held for them before the pause is delivered within a poll
-    for (const name of names) {
-      const arrived = sum(name, 'rx', 'enqueued')
-      while (sum(name, 'rx', 'dequeued') < arrived && Date.now() < deadline) await sleep(2)
-      // Taken in; now out: its TX ring empty twice over, so a burst it was deciding is sent too.
-      for (let empty = 0; empty < 2 && Date.now() < deadline; await sleep(5)) empty = sum(name, 'tx', 'enqueued') === sum(name, 'tx', 'dequeued') ? empty + 1 : 0
-    }
-    if (Date.now() >= deadline) this.warn(`reload: ${names.join(', ')} did not pass on what they had within 2 s; packets of their flows may arrive out of order`)
-  }
-
-  /** The processes running the endpoint's NF (alone, or in its group's). */
-  private instancesOf(name: string): NfInstanceProcess[] {
-    return this.instances.filter((p) => p.members.includes(name) && !p.retired)
-  }
-
-  /** Every gate of an endpoint, unwired. */
-  private chainGatesOf(name: string): RouteChange[] {
-    return Array.from({ length: layout.maxGates }, (_, gate) => ({ from: name, gate, to: null }))
-  }
-
-  /** Sends an NF process the new config of one of its NFs and waits until it runs on it (or restarted on it). */
-  private async reconfigure(proc: NfInstanceProcess, member: string, next: Chain): Promise<void> {
-    const e = next.endpoints.get(member)!
-    const order: NfReconfigure = { seq: ++this.reconfigureSeq, member, config: (e.spec as { config?: unknown }).config ?? {} }
-    const answer = await new Promise<NfReconfigured | null>((resolve) => {
-      const timer = setTimeout(() => resolve({ seq: order.seq, ok: false, message: 'no answer within 10 s (an NF that holds packets takes a new config once it holds none)' }), 10_000)
-      proc.awaiting.set(order.seq, (a) => {
-        clearTimeout(timer)
-        proc.awaiting.delete(order.seq)
-        resolve(a)
-      })
-      proc.child.stdin!.write(`${JSON.stringify(order)}\n`)
-    })
-    if (answer && !answer.ok)
-      throw new ChainError(`${next.file}: /endpoints/${member}/config${answer.path ?? ''}: instance ${proc.instance} kept its old config: ${answer.message}`)
-  }
-
-  /**
-   * Stops endpoints nothing routes to any more, once what is on its way to them has arrived and
-   * been passed on: their RX rings empty and no packet in for a while.
-   */
-  private async retire(names: string[]): Promise<void> {
-    const ports = names.map((n) => this.ports.get(n)).filter((p): p is Port => p !== undefined)
-    for (const port of ports) port.stopSources()
-    const received = () => this.manager.snapshot().slots.filter((x) => x.state === 'active' && names.includes(x.name))
-    const deadline = Date.now() + 5000
-    let before = -1
-    for (let quiet = 0; quiet < 5 && Date.now() < deadline; await sleep(10)) {
-      const slots = received()
-      const total = slots.reduce((n, x) => n + x.route.rxPackets, 0)
-      quiet = slots.every((x) => x.rings.rx.used === 0) && total === before ? quiet + 1 : 0
-      before = total
-    }
-    const left = received().reduce((n, x) => n + x.rings.rx.used, 0)
-    if (left) this.warn(`${names.join(', ')}: ${left} packets still waiting after 5 s are dropped as they stop`)
-    for (const port of ports) {
-      this.ports.delete(port.name)
-      port.close()
-    }
-    await this.stopInstances(this.instances.filter((p) => p.members.some((m) => names.includes(m)) && !p.retired))
-  }
-
-  /** Stops NF instances for good: each finishes its burst, passes it on, and leaves. */
-  private async stopInstances(procs: NfInstanceProcess[]): Promise<void> {
-    const exits = procs.map((p) => {
-      p.retired = true
-      const exited = p.child.exitCode !== null || p.child.signalCode !== null ? Promise.resolve() : once(p.child, 'exit')
-      p.child.kill('SIGTERM')
-      return exited
-    })
-    const killTimer = setTimeout(() => procs.forEach((p) => p.child.kill('SIGKILL')), 5000)
-    await Promise.all(exits)
-    clearTimeout(killTimer)
-    for (const p of procs) this.instances.splice(this.instances.indexOf(p), 1)
+    return this.reloader.reload(next)
   }
 
   get failure(): ChainError | null {

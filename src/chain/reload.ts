@@ -1,0 +1,186 @@
+// A reload applied to a running chain (`xio-chain reload`, SIGHUP to `run`): the plan
+// (reload-plan.ts) carried out in an order that loses nothing. New endpoints start and are
+// wired on their way out before anything is wired to them; changed NF configs are taken live;
+// every rewired gate changes in one batch, a gate that will skip endpoints paused until they
+// have passed on what they had; removed endpoints are unwired, drained and stopped. It works on
+// the running chain through ReloadHost, the few things of the launcher's it needs.
+import { once } from 'node:events'
+import { layout, type Manager } from '../xio/index.ts'
+import { ChainError } from './chain-error.ts'
+import type { NfInstanceProcess } from './launcher.ts'
+import type { NfReconfigure, NfReconfigured } from './nf-control.ts'
+import type { Port } from './ports/port.ts'
+import { bypassed, planReload, type ReloadPlan, type RouteChange } from './reload-plan.ts'
+import type { Chain } from './spec.ts'
+
+/** What a reload works on: the running chain's manager, NF processes and ports. */
+export interface ReloadHost {
+  readonly manager: Manager
+  readonly instances: NfInstanceProcess[]
+  readonly ports: Map<string, Port>
+  /** The spec the chain runs now. */
+  chain(): Chain
+  /** Makes `next` the spec that NFs started or restarted from now on run. */
+  runSpec(next: Chain): void
+  /** stop() has begun. */
+  closing(): boolean
+  /** Starts NF processes of the current spec (those `only` picks, from instance `first(name)`), ready. */
+  startNfs(managerCpu: number, only?: (name: string) => boolean, first?: (name: string) => number): Promise<void>
+  /** Attaches the current spec's ports that `only` picks. */
+  attachPorts(only?: (name: string) => boolean): Promise<void>
+  warn(message: string): void
+}
+
+export class ChainReloader {
+  /** Reloads, one after another. */
+  private reloading: Promise<unknown> = Promise.resolve()
+  private reconfigureSeq = 0
+
+  constructor(private readonly host: ReloadHost) {}
+
+  /**
+   * Applies `next` once the reloads before it are done. Throws ReloadRefused (before changing
+   * anything) for what only a restart can change.
+   */
+  reload(next: Chain): Promise<ReloadPlan> {
+    const applied = this.reloading.then(() => this.apply(next))
+    this.reloading = applied.catch(() => {})
+    return applied
+  }
+
+  private async apply(next: Chain): Promise<ReloadPlan> {
+    if (this.host.closing()) throw new ChainError('the chain is stopping')
+    const plan = planReload(this.host.chain(), next)
+    const routesOf = (names: string[], chain: Chain, into = false): RouteChange[] =>
+      chain.links.filter((l) => names.includes(into ? l.to : l.from)).map((l) => ({ from: l.from, gate: l.gateIndex, to: l.to }))
+    // What is replaced leaves first: unwired, drained and stopped, under its old spec.
+    if (plan.replaced.length) {
+      this.host.manager.routes(routesOf(plan.replaced, this.host.chain(), true).map((r) => ({ ...r, to: null })))
+      await this.retire(plan.replaced)
+    }
+    const old = this.host.chain()
+    this.host.runSpec(next) // from here on, what starts (or restarts) runs the new spec
+    // New endpoints come up wired on their way out, before anything is wired to them.
+    const starting = [...plan.added, ...plan.replaced]
+    for (const name of plan.added) this.host.manager.declare(name)
+    this.host.manager.routes(routesOf(starting, next))
+    const managerCpu = next.spec.manager?.cpu ?? 0
+    await this.host.startNfs(managerCpu, (name) => starting.includes(name))
+    await this.host.attachPorts((name) => starting.includes(name))
+    // An NF that refuses its new config (what validate could not see) runs on as it was; the
+    // rest of the reload goes on, and the refusal is reported at its end.
+    const refusals: string[] = []
+    const reconfigureAll = (names: string[]) =>
+      Promise.all(names.flatMap((name) => this.instancesOf(name).map((p) => this.reconfigure(p, name, next).catch((e: Error) => void refusals.push(e.message)))))
+    await reconfigureAll(plan.reconfigured)
+    const grown = new Map(plan.rescaled.filter((r) => r.to > r.from).map((r) => [r.name, r.from]))
+    if (grown.size) await this.host.startNfs(managerCpu, (name) => grown.has(name), (name) => grown.get(name)!)
+    // A gate that will skip endpoints it led through is held shut until they have passed on
+    // what they had, so no flow's newer packets overtake its older ones.
+    const shortcuts = plan.routes.map((r) => ({ gate: r, skipped: bypassed(old, next, r) })).filter((s) => s.skipped.length)
+    // The new wiring, all at once: into new and replaced endpoints, and around removed ones
+    // (the paused gates among them open again, whatever happened while they waited).
+    const wiring = [...plan.routes, ...routesOf(plan.replaced, next, true).filter((r) => !plan.replaced.includes(r.from))]
+    try {
+      if (shortcuts.length) {
+        this.host.manager.pause(shortcuts.map((s) => s.gate))
+        await this.passedOn([...new Set(shortcuts.flatMap((s) => s.skipped))])
+      }
+    } finally {
+      this.host.manager.routes(wiring)
+    }
+    await reconfigureAll(plan.rewired)
+    await this.retire(plan.removed)
+    this.host.manager.routes(plan.removed.flatMap((name) => this.chainGatesOf(name)))
+    for (const r of plan.rescaled) if (r.to < r.from) await this.stopInstances(this.instancesOf(r.name).filter((p) => p.instance >= r.to))
+    if (refusals.length) throw new ChainError(`the rest of the reload is in force, but:\n${refusals.join('\n')}`)
+    return plan
+  }
+
+  /**
+   * Waits until the endpoints (in path order) have taken in what was on its way to them when
+   * their senders were paused, and passed it on. Gives up after 2 s (an NF that stopped taking
+   * packets), saying that order may not hold.
+   */
+  private async passedOn(names: string[]): Promise<void> {
+    const deadline = Date.now() + 2000
+    const slotsOf = (name: string) => this.host.manager.snapshot().slots.filter((x) => x.state === 'active' && x.name === name)
+    const sum = (name: string, ring: 'rx' | 'tx', field: 'enqueued' | 'dequeued') => slotsOf(name).reduce((n, x) => n + x.rings[ring][field], 0)
+    await sleep(5)  // what the manager held for them before the pause is delivered within a poll
+    for (const name of names) {
+      const arrived = sum(name, 'rx', 'enqueued')
+      while (sum(name, 'rx', 'dequeued') < arrived && Date.now() < deadline) await sleep(2)
+      // Taken in; now out: its TX ring empty twice over, so a burst it was deciding is sent too.
+      for (let empty = 0; empty < 2 && Date.now() < deadline; await sleep(5)) empty = sum(name, 'tx', 'enqueued') === sum(name, 'tx', 'dequeued') ? empty + 1 : 0
+    }
+    if (Date.now() >= deadline) this.host.warn(`reload: ${names.join(', ')} did not pass on what they had within 2 s; packets of their flows may arrive out of order`)
+  }
+
+  /** The processes running the endpoint's NF (alone, or in its group's). */
+  private instancesOf(name: string): NfInstanceProcess[] {
+    return this.host.instances.filter((p) => p.members.includes(name) && !p.retired)
+  }
+
+  /** Every gate of an endpoint, unwired. */
+  private chainGatesOf(name: string): RouteChange[] {
+    return Array.from({ length: layout.maxGates }, (_, gate) => ({ from: name, gate, to: null }))
+  }
+
+  /** Sends an NF process the new config of one of its NFs and waits until it runs on it (or restarted on it). */
+  private async reconfigure(proc: NfInstanceProcess, member: string, next: Chain): Promise<void> {
+    const e = next.endpoints.get(member)!
+    const order: NfReconfigure = { seq: ++this.reconfigureSeq, member, config: (e.spec as { config?: unknown }).config ?? {} }
+    const answer = await new Promise<NfReconfigured | null>((resolve) => {
+      const timer = setTimeout(() => resolve({ seq: order.seq, ok: false, message: 'no answer within 10 s (an NF that holds packets takes a new config once it holds none)' }), 10_000)
+      proc.awaiting.set(order.seq, (a) => {
+        clearTimeout(timer)
+        proc.awaiting.delete(order.seq)
+        resolve(a)
+      })
+      proc.child.stdin!.write(`${JSON.stringify(order)}\n`)
+    })
+    if (answer && !answer.ok)
+      throw new ChainError(`${next.file}: /endpoints/${member}/config${answer.path ?? ''}: instance ${proc.instance} kept its old config: ${answer.message}`)
+  }
+
+  /**
+   * Stops endpoints nothing routes to any more, once what is on its way to them has arrived and
+   * been passed on: their RX rings empty and no packet in for a while.
+   */
+  private async retire(names: string[]): Promise<void> {
+    const ports = names.map((n) => this.host.ports.get(n)).filter((p): p is Port => p !== undefined)
+    for (const port of ports) port.stopSources()
+    const received = () => this.host.manager.snapshot().slots.filter((x) => x.state === 'active' && names.includes(x.name))
+    const deadline = Date.now() + 5000
+    let before = -1
+    for (let quiet = 0; quiet < 5 && Date.now() < deadline; await sleep(10)) {
+      const slots = received()
+      const total = slots.reduce((n, x) => n + x.route.rxPackets, 0)
+      quiet = slots.every((x) => x.rings.rx.used === 0) && total === before ? quiet + 1 : 0
+      before = total
+    }
+    const left = received().reduce((n, x) => n + x.rings.rx.used, 0)
+    if (left) this.host.warn(`${names.join(', ')}: ${left} packets still waiting after 5 s are dropped as they stop`)
+    for (const port of ports) {
+      this.host.ports.delete(port.name)
+      port.close()
+    }
+    await this.stopInstances(this.host.instances.filter((p) => p.members.some((m) => names.includes(m)) && !p.retired))
+  }
+
+  /** Stops NF instances for good: each finishes its burst, passes it on, and leaves. */
+  private async stopInstances(procs: NfInstanceProcess[]): Promise<void> {
+    const exits = procs.map((p) => {
+      p.retired = true
+      const exited = p.child.exitCode !== null || p.child.signalCode !== null ? Promise.resolve() : once(p.child, 'exit')
+      p.child.kill('SIGTERM')
+      return exited
+    })
+    const killTimer = setTimeout(() => procs.forEach((p) => p.child.kill('SIGKILL')), 5000)
+    await Promise.all(exits)
+    clearTimeout(killTimer)
+    for (const p of procs) this.host.instances.splice(this.host.instances.indexOf(p), 1)
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
