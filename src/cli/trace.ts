@@ -1,8 +1,8 @@
 // `xio-chain trace --prefix P [-c N] [--json]`: follows the next N packets that enter a running
 // chain hop by hop, as VPP's `trace add` does: every endpoint a packet left, what it did with
 // it (the gate it took, a drop, no route), why (the NF's note: the counters process() moved,
-// e.g. "rule 0", "sessionsCreated translatedOut", "drop/noMapping"), when, and the packet as
-// it was at each hop (a NAT's rewrite shows).
+// e.g. "rule 0", "drop/noMapping", or the NF's own explain(), a NAT's "new map :20001"), when,
+// and the packet as it was at each hop (a NAT's rewrite shows).
 //
 // It attaches as a capture endpoint with a trace tap (src/xio/capture.ts): the manager marks
 // the next N packets sent by the endpoint that brought them in (a port), and copies each marked
