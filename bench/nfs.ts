@@ -8,7 +8,7 @@
 //   const {Report} = await import('./bench/report.ts'); await m.run(new Report()) })"
 
 import type { Report } from './report.ts'
-import type { NFEnv, NFInstance, Packet } from '../src/xio/nf-types.ts'
+import type { NFEnv, Packet } from '../src/xio/nf-types.ts'
 import l2fwd from '../src/nfs/l2fwd/index.ts'
 import firewall, { type FirewallRule } from '../src/nfs/firewall/index.ts'
 import nat from '../src/nfs/nat/index.ts'

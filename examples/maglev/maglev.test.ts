@@ -12,7 +12,7 @@ import {
   formatIpv4, formatMac, get16, Headers, ipv4ChecksumOk, l4ComputeChecksum, parse, PARSE_IPV4, parseIpv4, set16, symmetricFlowHash,
 } from '../../src/packet/index.ts'
 import { readPcap } from '../../src/chain/pcap.ts'
-import { arpFrame, ipv4Frame, ipv6Frame, type FrameSpec } from '../../src/testing/frames.ts'
+import { arpFrame, ipv4Frame, ipv6Frame } from '../../src/testing/frames.ts'
 import { root, tsharkFields, xioChain } from '../../test/helpers/cli.ts'
 import { scratchDir } from '../../test/helpers/scratch.ts'
 

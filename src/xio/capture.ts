@@ -5,7 +5,7 @@
 // dropped for them: a copy that does not fit (this endpoint's ring is full, it holds a ring's
 // worth already, or the pool is down to the chain's reserve) is counted lost instead.
 import { asXioError, XioError } from './errors.ts'
-import { addon, layout, type NativeEndpoint, type NativeRegion } from './native.ts'
+import { addon, layout } from './native.ts'
 import { EndpointBase } from './endpoint-base.ts'
 import { TRACE_NOTE_BYTES } from './xio.ts'
 
