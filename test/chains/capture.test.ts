@@ -167,7 +167,7 @@ test.serial('-w - streams into tcpdump -nr - through a pipe; a reader that leave
   let out = '', err = ''
   shell.stdout.on('data', (c: Buffer) => (out += c))
   shell.stderr.on('data', (c: Buffer) => (err += c))
-  const [code] = await once(shell, 'exit')
+  const [code] = await once(shell, 'close')
   t.is(code, 0, err)
   const lines = out.trim().split('\n')
   t.is(lines.length, 30, out)

@@ -82,7 +82,7 @@ test.serial('an NF that keeps dying stops the chain after --max-restarts, saying
     await until(() => nfSlots(o, 'fw').length === 0 || kill === 1, 5000)
   }
   o.close()
-  const [code] = await once(cli, 'exit')
+  const [code] = await once(cli, 'close')
   t.is(code, 1)
   t.regex(cli.output(), /NF 'fw' exited 2 times \(last: SIGKILL\); stopping the chain/)
   t.false(existsSync(`/dev/shm/xio.${prefix}`))

@@ -49,7 +49,7 @@ test('a chain under backpressure: every packet reaches the sink, the lines say b
   rmSync(brake)
   t.true(await until(() => (active(o!.view.snapshot(), 'wan')?.route.rxPackets ?? 0) === count, 60_000), chain.output())
   chain.kill('SIGINT')
-  await once(chain, 'exit')
+  await once(chain, 'close') // its final lines read, not just its exit
   const totals = new Map([...chain.output().matchAll(/^(\S+) +rx .* total rx (\d+) tx (\d+) drop (\d+) backpressure (\d+)$/gm)]
     .map((m) => [m[1], { rx: +m[2], tx: +m[3], drop: +m[4], backpressure: +m[5] }]))
   t.deepEqual([...totals.keys()].sort(), ['brake', 'fw', 'lan', 'nat', 'wan'], chain.output())

@@ -91,7 +91,7 @@ test('trace -c 16 follows sixteen packets hop by hop: the firewall\'s rule and t
   chain.kill('SIGINT')
   const [code] = await once(chain, 'exit')
   t.is(code, 0, chain.output())
-  const [traceCode] = await once(waiting, 'exit')
+  const [traceCode] = await once(waiting, 'close')
   t.is(traceCode, 1)
   t.regex(waiting.output(), /the chain on prefix '.*' has stopped/)
 })

@@ -86,7 +86,7 @@ export async function startChain(spec: string, prefix: string): Promise<RunningC
 /** Stops a chain as Ctrl-C does and returns its exit code. */
 export async function stopChain(chain: RunningCommand): Promise<number | null> {
   if (chain.exitCode !== null) return chain.exitCode
-  const exited = once(chain, 'exit')
+  const exited = once(chain, 'close') // its last stats lines read too, not just its exit
   chain.kill('SIGINT')
   const [code] = await exited
   return code as number | null

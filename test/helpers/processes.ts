@@ -61,7 +61,8 @@ function startScript(script: string, args: string[], as?: { uid: number; gid: nu
     }
   })
   child.stderr!.on('data', (chunk: Buffer) => stderr.push(chunk.toString()))
-  const ended = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>
+  // 'close', not 'exit': the process may have exited with output still in its pipes.
+  const ended = once(child, 'close') as Promise<[number | null, NodeJS.Signals | null]>
   return { child, lines, stderr, exited: ended.then(([code]) => code), signal: ended.then(([, signal]) => signal) }
 }
 
@@ -125,7 +126,7 @@ export async function attachAs(as: { uid: number; gid: number }, prefix: string,
     let out = '', err = ''
     child.stdout!.on('data', (c: Buffer) => (out += c))
     child.stderr!.on('data', (c: Buffer) => (err += c))
-    const [code] = await once(child, 'exit')
+    const [code] = await once(child, 'close') // its output read to the end, not just its exit
     if (code !== 0) throw new Error(`probe exited with ${code}: ${err}`)
     return JSON.parse(out.trim())
   } finally {
