@@ -2,8 +2,8 @@
 // routes from the spec's links, starts the manager thread, starts each NF instance as its own
 // process (attached by prefix), attaches the ports here, and pumps them. It restarts an NF
 // that dies, gives up after too many restarts, applies a reload's new spec to the running
-// chain (reload.ts), and on stop drains what is in flight, flushes the outputs, stops every process and
-// removes the region.
+// chain (reload.ts), and on stop drains what is in flight, flushes the outputs, stops every
+// process and removes the region.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { EventEmitter, once } from 'node:events'
 import { cpus } from 'node:os'

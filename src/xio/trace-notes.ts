@@ -4,8 +4,8 @@
 // an NF with thousands of rule counters must not slow it to a crawl). Drop reasons first
 // ("drop/noMapping"), a firewall rule's hit as "rule 3", then anything else that counted it
 // ("sessionsCreated translatedOut"); an NF with an explain() says in its own words what its
-// counters would (the NAT's mapping, "new 10.0.0.2:40000 as :20001"); byte totals, gauges (sessionsActive), cache statistics
-// and the runner's own figures say nothing a reader needs.
+// counters would (the NAT's mapping, "new map :20001"). Byte totals, gauges (sessionsActive),
+// cache statistics and the runner's own figures say nothing a reader needs.
 import type { Counters, NFInstance } from './nf-types.ts'
 import { DROP_REASON } from './nf-types.ts'
 

@@ -34,6 +34,11 @@ const M = layout.meta
 const encoder = new TextEncoder()
 /** Bytes of a traced packet's metadata (Meta::user) where its NF's runner notes why. */
 export const TRACE_NOTE_BYTES = 32
+const ACTION_GATE = layout.action.gate << 24
+const ACTION_TO = layout.action.to << 24
+const ACTION_DROP = layout.action.drop << 24
+const ACTION_GATE_OF = layout.action.gateOf << 24
+const ACTION_KIND = 0xff000000
 
 /**
  * A note as it fits in TRACE_NOTE_BYTES of UTF-8: whole if it does, else cut after its last
@@ -49,11 +54,6 @@ export function fitNote(why: string): string {
   }
   return `${cut}…`
 }
-const ACTION_GATE = layout.action.gate << 24
-const ACTION_TO = layout.action.to << 24
-const ACTION_DROP = layout.action.drop << 24
-const ACTION_GATE_OF = layout.action.gateOf << 24
-const ACTION_KIND = 0xff000000
 
 export class Xio extends EndpointBase {
   /** This endpoint's id (its name's service id), as it appears in `from` and `inPort`. */

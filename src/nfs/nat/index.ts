@@ -40,6 +40,7 @@ import { translateIcmpError } from './icmp-error.ts'
 import { stateMemory } from '../lib/state.ts'
 import {
   PortPool, R_EXT_PORT, R_IN_DELTA, R_INSIDE_IP, R_INSIDE_PORT, R_OUT_DELTA, Sessions, SESSIONS_STATE_TAG, sessionsStateBytes, STRIDE,
+  type SessionInfo,
 } from './sessions.ts'
 
 // Module-local copies of imported constants: TurboFan folds these, not imported bindings.
@@ -263,13 +264,11 @@ function create(config: NatConfig, env: NFEnv): NFInstance {
     // shows the rest), in the few words a trace note holds: "new map :20001", "map :20001",
     // "forward :8080", "map id 20001" for an ICMP query, "hairpin :20001 to :8080".
     explain(): string {
-      const ext = (id: number) => {
-        const s = sessions.info(id)
-        return s.proto === _IPPROTO_ICMP ? `id ${s.extPort}` : `:${s.extPort}`
-      }
-      if (hairpinFrom >= 0) return `hairpin ${ext(hairpinFrom)}${lastSession >= 0 ? ` to ${ext(lastSession)}` : ''}`
-      if (lastSession < 0) return ''
-      return `${lastNew ? 'new ' : ''}${sessions.info(lastSession).forwarded ? 'forward' : 'map'} ${ext(lastSession)}`
+      const ext = (s: SessionInfo) => (s.proto === _IPPROTO_ICMP ? `id ${s.extPort}` : `:${s.extPort}`)
+      const last = lastSession >= 0 ? sessions.info(lastSession) : null
+      if (hairpinFrom >= 0) return `hairpin ${ext(sessions.info(hairpinFrom))}${last ? ` to ${ext(last)}` : ''}`
+      if (!last) return ''
+      return `${lastNew ? 'new ' : ''}${last.forwarded ? 'forward' : 'map'} ${ext(last)}`
     },
 
     tick(nowMs: number): void {
