@@ -48,6 +48,19 @@ setInterval(() => {
 const print = (x: object) => process.stdout.write(JSON.stringify(x) + '\n')
 const events = () => new Promise((r) => setImmediate(r))
 
+/**
+ * tx of burst[0, n) until all went, yielding the CPU while the ring is full (the consumer may
+ * share it); leaves once the manager is gone, as the interval above would if it got a turn.
+ */
+function sendAll(n: number): void {
+  let done = xio.tx(burst, n) // subarray only for a remainder: it allocates
+  for (let tries = 1; done < n; tries++) {
+    addon.schedYield()
+    if ((tries & 1023) === 0 && !xio.managerAlive()) process.exit(3)
+    done += xio.tx(burst.subarray(done), n - done)
+  }
+}
+
 if (mode === 'blast') {
   const size = o.size ?? 64
   const end = performance.now() + (o.durationMs ?? 2000)
@@ -56,11 +69,7 @@ if (mode === 'blast') {
     if ((round & 1023) === 0 && performance.now() > end) break
     const n = xio.malloc(burst)
     for (let i = 0; i < n; i++) xio.setLength(burst[i], size)
-    let done = xio.tx(burst, n)
-    while (done < n) {
-      addon.schedYield()  // the ring is full: let the consumer, which may share this CPU, run
-      done += xio.tx(burst.subarray(done), n - done)
-    }
+    sendAll(n)
     sent += n
   }
   print({ sent })
@@ -78,8 +87,7 @@ if (mode === 'blast') {
 } else if (mode === 'pong') {
   while (!stopping) {
     const n = xio.rxWait(burst, 50)
-    let done = 0
-    while (done < n) done += xio.tx(burst.subarray(done), n - done)
+    sendAll(n)
     if (n === 0) await events()
   }
   print({ done: true })
@@ -90,8 +98,7 @@ if (mode === 'blast') {
     const seen = process.hrtime.bigint()
     for (let i = 0; i < n; i++) xio.view.setBigUint64(xio.offset(burst[i]), seen, true)
     for (let i = 0; i < n; i++) xio.view.setBigUint64(xio.offset(burst[i]) + 8, process.hrtime.bigint(), true)
-    let done = 0
-    while (done < n) done += xio.tx(burst.subarray(done), n - done)
+    sendAll(n)
     if (n === 0) await events()
   }
   print({ done: true })

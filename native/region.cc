@@ -87,6 +87,7 @@ Geometry geometryOf(const RegionConfig& c) {
   g.cacheSize = c.cacheSize;
   g.bufferCount = c.bufferCount;
   g.bufferSize = c.bufferSize;
+  g.bufferStride = bufferStrideOf(c.bufferSize);
   g.dataOffset = kMetaSize + c.headroom;
   g.doorbellOffset = kPage;
   g.servicesOffset = 2 * kPage;
@@ -100,7 +101,7 @@ Geometry geometryOf(const RegionConfig& c) {
   g.managerSideOffset = uint32_t(alignUp(g.endpointEntries + 2 * sizeof(Entry) * size_t(c.ringSize), kPage));
   g.slotStride = g.managerSideOffset + uint32_t(alignUp(g.managerEntries + 2 * sizeof(Entry) * size_t(c.ringSize), kPage));
   g.buffersOffset = alignUp(g.slotsOffset + size_t(g.slotStride) * c.slots, kPage);
-  g.total = alignUp(g.buffersOffset + size_t(c.bufferSize) * c.bufferCount, kPage);
+  g.total = alignUp(g.buffersOffset + size_t(g.bufferStride) * c.bufferCount, kPage);
   return g;
 }
 
@@ -240,6 +241,7 @@ std::shared_ptr<Region> Region::create(const std::string& prefix, const RegionCo
   h->cacheSize = c.cacheSize;
   h->bufferCount = c.bufferCount;
   h->bufferSize = c.bufferSize;
+  h->bufferStride = g.bufferStride;
   h->dataOffset = g.dataOffset;
   h->slotStride = g.slotStride;
   h->managerSideOffset = g.managerSideOffset;
@@ -282,7 +284,7 @@ Geometry attachGeometry(const std::string& prefix, const Header* h, size_t fileS
   }
   Geometry g = geometryOf(c);
   if (h->regionSize != g.total || fileSize != g.total) fail("NOT_A_REGION", path(prefix) + " is truncated or resized: its header says " + std::to_string(h->regionSize) + " bytes");
-  if (h->dataOffset < kMetaSize || h->slotStride != g.slotStride || h->managerSideOffset != g.managerSideOffset ||
+  if (h->dataOffset < kMetaSize || h->bufferStride != g.bufferStride || h->slotStride != g.slotStride || h->managerSideOffset != g.managerSideOffset ||
       h->endpointEntries != g.endpointEntries || h->managerEntries != g.managerEntries ||
       h->doorbellOffset != g.doorbellOffset || h->servicesOffset != g.servicesOffset ||
       h->slotsOffset != g.slotsOffset || h->buffersOffset != g.buffersOffset)

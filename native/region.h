@@ -31,7 +31,7 @@ struct RegionConfig {
 // Where everything lives, computed from a config. Every process keeps its own copy: the
 // header's copy is only compared against it at attach, never used to index.
 struct Geometry {
-  uint32_t slots, ringSize, cacheSize, bufferCount, bufferSize, dataOffset;
+  uint32_t slots, ringSize, cacheSize, bufferCount, bufferSize, bufferStride, dataOffset;
   size_t doorbellOffset, servicesOffset, slotsOffset, buffersOffset, total;
   uint32_t slotStride, managerSideOffset, endpointEntries, managerEntries;
 };
@@ -65,7 +65,7 @@ class Region {
     return reinterpret_cast<ManagerSide*>(base_ + g_.slotsOffset + size_t(g_.slotStride) * slot + g_.managerSideOffset);
   }
   RingRef ring(uint32_t slot, SlotRing which) const;
-  Meta* meta(uint32_t buffer) const { return reinterpret_cast<Meta*>(base_ + g_.buffersOffset + size_t(g_.bufferSize) * buffer); }
+  Meta* meta(uint32_t buffer) const { return reinterpret_cast<Meta*>(base_ + g_.buffersOffset + size_t(g_.bufferStride) * buffer); }
 
   int serviceByName(const std::string& name) const;  // -1 if not declared
   bool managerAlive() const;

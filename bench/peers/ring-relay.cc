@@ -55,6 +55,7 @@ constexpr uint32_t kRingSize = 1024;    // RegionConfig's defaults
 constexpr uint32_t kCacheSize = 256;
 constexpr uint32_t kBuffers = 4096;
 constexpr uint32_t kBufferSize = 2048;
+constexpr uint32_t kBufferStride = bufferStrideOf(kBufferSize);  // as the real pool lays buffers out
 constexpr uint32_t kDataOffset = kMetaSize + 128;  // metadata + headroom, as the real pool
 constexpr uint32_t kBurst = 32;
 constexpr uint64_t kManagerSpinNs = 100000;   // ManagerConfig::spinNs
@@ -98,7 +99,7 @@ struct Shared {
   ManagerSide* manager(uint32_t s) const {
     return reinterpret_cast<ManagerSide*>(base + slotsOffset + size_t(g.stride) * s + g.managerSideOffset);
   }
-  Meta* meta(uint32_t d) const { return reinterpret_cast<Meta*>(base + buffersOffset + size_t(kBufferSize) * d); }
+  Meta* meta(uint32_t d) const { return reinterpret_cast<Meta*>(base + buffersOffset + size_t(kBufferStride) * d); }
   uint8_t* data(uint32_t d) const { return reinterpret_cast<uint8_t*>(meta(d)) + kDataOffset; }
   RingRef ring(uint32_t s, SlotRing which) const {  // as Region::ring
     EndpointSide* e = endpoint(s);
@@ -124,7 +125,7 @@ Shared mapShared() {
   Shared sh;
   sh.slotsOffset = kPage * 2;
   sh.buffersOffset = alignUp(sh.slotsOffset + size_t(sh.g.stride) * kSlots, kPage);
-  sh.total = alignUp(sh.buffersOffset + size_t(kBufferSize) * kBuffers, kPage);
+  sh.total = alignUp(sh.buffersOffset + size_t(kBufferStride) * kBuffers, kPage);
   void* p = mmap(nullptr, sh.total, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
   if (p == MAP_FAILED) {
     perror("ring-relay: mmap");

@@ -327,7 +327,7 @@ export class Stack {
   descOf(chunk: Uint8Array): number {
     const xio = this.xio
     if (!xio || chunk.buffer !== xio.bytes.buffer) return -1
-    const d = (chunk.byteOffset - HEADER - xio.offset(0)) / xio.region.bufferSize
+    const d = (chunk.byteOffset - HEADER - xio.offset(0)) / xio.region.bufferStride
     return Number.isInteger(d) ? d : -1
   }
 

@@ -129,7 +129,10 @@ export class RegionView {
   readonly u16: Uint16Array
   readonly u64: BigUint64Array
   readonly bufferBase: number
+  /** Bytes a buffer holds (metadata, headroom, packet). */
   readonly bufferSize: number
+  /** Bytes from one buffer to the next: bufferSize padded to an odd number of cache lines (native/region.h bufferStrideOf). */
+  readonly bufferStride: number
   readonly bufferCount: number
   readonly dataOffset: number
   readonly slotCount: number
@@ -142,6 +145,7 @@ export class RegionView {
     this.u64 = new BigUint64Array(buffer)
     this.bufferBase = this.header32('buffersOffset')
     this.bufferSize = this.header32('bufferSize')
+    this.bufferStride = this.header32('bufferStride')
     this.bufferCount = this.header32('bufferCount')
     this.dataOffset = this.header32('dataOffset')
     this.slotCount = this.header32('slotCount')

@@ -126,7 +126,7 @@ export class EndpointRings {
     this.cacheSize = view.header32('cacheSize')
     this.bufferCount = view.bufferCount
     this.base = view.bufferBase
-    this.stride = view.bufferSize
+    this.stride = view.bufferStride
     this.rxRing = new RingWords(view, slot, 'rx')
     this.txRing = new RingWords(view, slot, 'tx')
     this.allocRing = new RingWords(view, slot, 'alloc')
