@@ -23,6 +23,8 @@ export class EndpointBase {
   protected readonly data: number
   protected readonly room: number
   private pendingReadable: Promise<void> | null = null
+  /** The last descs array ringsFor let through (see there). */
+  private checkedDescs: Uint32Array | null = null
   private readonly warmed = new Int32Array(1)
   /**
    * The rings' JavaScript side, which serves rx, tx, malloc and free without a native call;
@@ -56,7 +58,12 @@ export class EndpointBase {
    */
   protected ringsFor(descs: Uint32Array): EndpointRings | null {
     if (this.fast === null || this.u32[this.slotState] === FAULTED) return null
-    return descs instanceof Uint32Array && descs.buffer !== this.region.buffer ? this.fast : null
+    // A typed array views one buffer for life: the array that passed last time passes again,
+    // without reading .buffer (a runtime call for small arrays) on every burst.
+    if (descs === this.checkedDescs) return this.fast
+    if (!(descs instanceof Uint32Array) || descs.buffer === this.region.buffer) return null
+    this.checkedDescs = descs
+    return this.fast
   }
 
   /** xio_rx: takes a burst from this endpoint's RX ring into descs; returns how many. */
