@@ -23,8 +23,8 @@ export class EndpointBase {
   protected readonly data: number
   protected readonly room: number
   private pendingReadable: Promise<void> | null = null
-  /** The last descs array ringsFor let through (see there). */
-  private checkedDescs: Uint32Array | null = null
+  /** The last descs array ringsFor let through (see there); at first one no caller holds. */
+  private checkedDescs: Uint32Array = new Uint32Array(0)
   private readonly warmed = new Int32Array(1)
   /**
    * The rings' JavaScript side, which serves rx, tx, malloc and free without a native call;
@@ -101,8 +101,10 @@ export class EndpointBase {
       if (n !== 0) return n
       // The first yield comes before any clock read: a process that sends and then waits here
       // (a ping-pong) hands its CPU to the peer sharing it at once, and each performance.now()
-      // (~50 ns here) before that yield would be latency added to the hand-over.
-      if (this.spinMs > 0 && timeoutMs > 0) {
+      // (~50 ns here) before that yield would be latency added to the hand-over. Only when the
+      // wait outlasts the spin: that yield goes uncounted, and the spin's last one may pass its
+      // end, so a shorter wait could overrun timeoutMs by two yields instead of one.
+      if (this.spinMs > 0 && timeoutMs > this.spinMs) {
         addon.schedYield()
         if ((n = rings.rx(descs)) !== 0) return n
       }

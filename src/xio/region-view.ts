@@ -131,7 +131,7 @@ export class RegionView {
   readonly bufferBase: number
   /** Bytes a buffer holds (metadata, headroom, packet). */
   readonly bufferSize: number
-  /** Bytes from one buffer to the next: bufferSize padded to an odd number of cache lines (native/region.h bufferStrideOf). */
+  /** Bytes from one buffer to the next: bufferSize padded to an odd number of cache lines (native/layout.h bufferStrideOf). */
   readonly bufferStride: number
   readonly bufferCount: number
   readonly dataOffset: number

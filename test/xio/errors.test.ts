@@ -193,6 +193,12 @@ test('the addon refuses what would crash it: a wrong handle, a burst array insid
   const endpoint = new addon.Endpoint(region, 'a', 10)
   t.throws(() => new addon.Endpoint(endpoint as never, 'a', 10), { instanceOf: TypeError, message: /region must be a Region/ })
   t.throws(() => xio.rx(xio.region.u32.subarray(0, 32)), { instanceOf: TypeError, message: /not a view of the region/ })
+  // Before and after a burst array of its own passed: no fast path for what is no burst array.
+  for (const passed of [false, true]) {
+    if (passed) t.is(xio.rx(new Uint32Array(8)), 0)
+    t.throws(() => xio.rx(null as never), { instanceOf: TypeError, message: /Uint32Array/ })
+    t.throws(() => xio.rx(new Int32Array(8) as never), { instanceOf: TypeError, message: /Uint32Array/ })
+  }
   t.not(endpoint.slot, xio.slot)
   const second = new addon.Endpoint(region, 'a', 10)
   t.not(second.slot, endpoint.slot, 'two endpoints on one region handle never share a slot')
