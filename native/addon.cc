@@ -522,7 +522,8 @@ Napi::Object layout(Napi::Env env) {
   Napi::Object header = group("header");
   FIELD(header, Header, magic); FIELD(header, Header, version); FIELD(header, Header, regionSize);
   FIELD(header, Header, slotCount); FIELD(header, Header, serviceCount); FIELD(header, Header, ringSize);
-  FIELD(header, Header, cacheSize); FIELD(header, Header, bufferCount); FIELD(header, Header, bufferSize); FIELD(header, Header, bufferStride);
+  FIELD(header, Header, cacheSize); FIELD(header, Header, bufferCount); FIELD(header, Header, bufferSize);
+  FIELD(header, Header, bufferStride);
   FIELD(header, Header, dataOffset); FIELD(header, Header, slotStride); FIELD(header, Header, managerSideOffset);
   FIELD(header, Header, endpointEntries); FIELD(header, Header, managerEntries);
   FIELD(header, Header, doorbellOffset); FIELD(header, Header, servicesOffset); FIELD(header, Header, slotsOffset);

@@ -284,8 +284,8 @@ Geometry attachGeometry(const std::string& prefix, const Header* h, size_t fileS
   }
   Geometry g = geometryOf(c);
   if (h->regionSize != g.total || fileSize != g.total) fail("NOT_A_REGION", path(prefix) + " is truncated or resized: its header says " + std::to_string(h->regionSize) + " bytes");
-  if (h->dataOffset < kMetaSize || h->bufferStride != g.bufferStride || h->slotStride != g.slotStride || h->managerSideOffset != g.managerSideOffset ||
-      h->endpointEntries != g.endpointEntries || h->managerEntries != g.managerEntries ||
+  if (h->dataOffset < kMetaSize || h->bufferStride != g.bufferStride || h->slotStride != g.slotStride ||
+      h->managerSideOffset != g.managerSideOffset || h->endpointEntries != g.endpointEntries || h->managerEntries != g.managerEntries ||
       h->doorbellOffset != g.doorbellOffset || h->servicesOffset != g.servicesOffset ||
       h->slotsOffset != g.slotsOffset || h->buffersOffset != g.buffersOffset)
     fail("NOT_A_REGION", bad);
