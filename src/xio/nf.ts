@@ -11,6 +11,7 @@ import { BurstTimes } from './burst-times.ts'
 import { TraceNotes } from './trace-notes.ts'
 import { groupCounterName } from './group-counters.ts'
 import { nfState } from './state.ts'
+import { ParkedRx } from './parked-rx.ts'
 
 export interface RunOptions {
   /** Most descriptors taken per rx (default BURST, 128). */
@@ -52,6 +53,8 @@ export class Outbox implements PacketOut {
   private readonly one = new Uint32Array(1)
   /** The packet process() is deciding (-1: none): its note is the runner's, after process(). */
   current = -1
+  /** Where a flush that waits too long for room parks what arrives meanwhile (the runner's; see parked-rx.ts). */
+  parked: ParkedRx | null = null
   /**
    * Packets the NF has in hand between bursts: allocated or held, and not yet sent or
    * dropped. A fresh instance knows nothing of the old one's, so a reload waits for none.
@@ -99,7 +102,7 @@ export class Outbox implements PacketOut {
   /** Puts everything pending on the TX ring; false if it gave up because `stopping` said so. */
   flush(stopping: () => boolean): boolean {
     if (!this.count) return true
-    const done = transmitAll(this.xio, this.pending, this.count, stopping)
+    const done = transmitAll(this.xio, this.pending, this.count, stopping, this.parked)
     this.count = 0
     return done
   }
@@ -159,18 +162,26 @@ export function createNF<Config>(xio: Xio, nf: NFModule<Config>, config: Config,
 }
 
 /**
- * Transmits descs[0, n), waiting for room as long as it takes: the manager always drains.
+ * Transmits descs[0, n), waiting for room as long as it takes: the manager always drains, once
+ * a wait that moved nothing for ParkedRx.AFTER_MS reads the RX ring into `parked` meanwhile
+ * (a cycle through this process would otherwise never drain; see parked-rx.ts).
  * Returns false if it gave up because the manager stopped (or `stopping` said so) meanwhile;
  * detaching then returns what is left.
  */
-function transmitAll(xio: Xio, descs: Uint32Array, n: number, stopping: () => boolean): boolean {
+function transmitAll(xio: Xio, descs: Uint32Array, n: number, stopping: () => boolean, parked: ParkedRx | null): boolean {
   let left = n
   let sent = xio.tx(descs, left)
+  let movedAt = sent < left ? performance.now() : 0
   for (let tries = 1; sent < left; tries++) {
     addon.schedYield()  // the manager is behind: give it (or whoever shares our CPU) the core
     descs.copyWithin(0, sent, left)
     left -= sent
     sent = xio.tx(descs, left)
+    if (parked !== null) {
+      const now = performance.now()
+      if (sent > 0) movedAt = now
+      else if (now - movedAt >= ParkedRx.AFTER_MS) parked.park()
+    }
     if ((tries & 1023) === 0 && (stopping() || !xio.managerAlive())) return false
   }
   return true
@@ -238,6 +249,8 @@ export async function runNFs(xio: Xio, group: RunMember[], options: RunOptions):
   const memberOf = new Int32Array(65536).fill(0)
   members.forEach((m, i) => (memberOf[m.service] = i))
   const burst = new Uint32Array(options.burst ?? BURST)
+  const parked = new ParkedRx(xio, burst.length)
+  for (const m of members) m.nf.env.packets.parked = parked
   const p: Packet = { bytes: xio.bytes, view: xio.view, d: 0, at: 0, length: 0, from: 0, inPort: 0, flowHash: 0 }
   const packetClock = members[0].nf.env.clock === 'packets'
   if (!packetClock) for (const m of members) m.lastTick = performance.now()
@@ -274,7 +287,8 @@ export async function runNFs(xio: Xio, group: RunMember[], options: RunOptions):
   let failed = false
   try {
     while (!options.stopping()) {
-      const n = xio.rxWait(burst, TICK_MS)
+      // What was parked while a send waited came before anything the ring holds now.
+      const n = parked.count ? parked.take(burst) : xio.rxWait(burst, TICK_MS)
       xio.warmHeaders(burst, n) // the burst's header misses together, not one per process()
       const started = n > 0 ? performance.now() : 0
       const timeMembers = grouped && n > 0 && started - lastMemberTiming >= MEMBER_TIMING_EVERY_MS
@@ -357,7 +371,7 @@ export async function runNFs(xio: Xio, group: RunMember[], options: RunOptions):
             m.burstNs = m.burstPackets = 0
           }
       // A manager that stopped will never drain the ring; leave, and detaching returns the rest.
-      if (!transmitAll(xio, burst, out, options.stopping)) return
+      if (!transmitAll(xio, burst, out, options.stopping, parked)) return
       const now = performance.now()
       if (!packetClock) tickAll(now)
       for (const m of members) if (!m.nf.env.packets.flush(options.stopping)) return
