@@ -6,34 +6,33 @@
 // each side's packets held by the manager for the other's full RX ring.
 import test from 'ava'
 import { once } from 'node:events'
-import { rmSync, writeFileSync } from 'node:fs'
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { RegionSnapshot } from '../../src/xio/index.ts'
-import { root, startXioChain } from '../helpers/cli.ts'
-import { observeWhen, removeLeftoverRegions, uniquePrefix, until } from '../helpers/processes.ts'
+import { brakeNf } from '../helpers/brake.ts'
+import { startXioChain } from '../helpers/cli.ts'
+import { activeSlot, observeWhen, removeLeftoverRegions, uniquePrefix, until } from '../helpers/processes.ts'
 import { scratchDir } from '../helpers/scratch.ts'
 
 // A chain a failed test left to its teardown's SIGKILL leaves its region: remove this file's.
 test.after.always(removeLeftoverRegions)
 
 const dir = scratchDir('stall')
-const active = (s: RegionSnapshot, name: string) => s.slots.find((x) => x.state === 'active' && x.name === name)
-const delivered = (s: RegionSnapshot, name: string) => active(s, name)?.route.rxPackets ?? 0
+const delivered = (s: RegionSnapshot, name: string) => activeSlot(s, name)?.route.rxPackets ?? 0
 
 // Rings of 64 and a pool of 2048: the rings and the manager's held burst between the generator
 // and the stopped NF take about 350 packets; more than 1000 reach the firewall only if it reads
 // its RX ring while its own send waits.
 test('an NF whose send is stopped reads on, and once it moves every packet arrives', async (t) => {
   const count = 20_000
-  const brake = join(dir, 'brake')
-  writeFileSync(brake, '')
+  const brake = brakeNf(dir)
   const spec = join(dir, 'stopped.json')
   writeFileSync(spec, JSON.stringify({
     pool: { buffers: 2048, ringSize: 64 },
     endpoints: {
       lan: { kind: 'generator', flows: 16, count },
       fw: { kind: 'firewall', config: { default: 'allow' } },
-      brake: { kind: 'nf', module: join(root, 'test/fixtures/brake-nf.mjs'), config: { brake } },
+      brake: brake.endpoint,
       wan: { kind: 'sink' },
     },
     links: ['lan -> fw', 'fw -> brake', 'brake -> wan'],
@@ -45,7 +44,7 @@ test('an NF whose send is stopped reads on, and once it moves every packet arriv
   t.truthy(o, `the firewall took no more than its rings hold: ${chain.output()}`)
   t.teardown(() => o!.close())
   t.is(delivered(o!.view.snapshot(), 'wan'), 0, 'nothing passed the stopped NF')
-  rmSync(brake)
+  brake.release()
   t.true(await until(() => delivered(o!.view.snapshot(), 'wan') === count, 60_000), `wan received ${delivered(o!.view.snapshot(), 'wan')} of ${count}`)
   chain.kill('SIGINT')
   await once(chain, 'close')

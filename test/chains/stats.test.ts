@@ -2,12 +2,12 @@
 // full ring pushed back (the sender keeps those and retries, so nothing is lost).
 import test from 'ava'
 import { once } from 'node:events'
-import { readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { statsLines } from '../../src/cli/stats.ts'
-import type { RegionSnapshot } from '../../src/xio/index.ts'
+import { brakeNf } from '../helpers/brake.ts'
 import { root, startXioChain } from '../helpers/cli.ts'
-import { observeWhen, removeLeftoverRegions, uniquePrefix, until } from '../helpers/processes.ts'
+import { activeSlot, observeWhen, removeLeftoverRegions, uniquePrefix, until } from '../helpers/processes.ts'
 import { scratchDir } from '../helpers/scratch.ts'
 import { ring, snapshot } from '../tui/snapshots.ts'
 
@@ -28,26 +28,24 @@ test('ring refusals are backpressure, not drops', (t) => {
 // once released, every packet arrives and the lines count no drop, only backpressure.
 test('a chain under backpressure: every packet reaches the sink, the lines say backpressure and drop 0', async (t) => {
   const dir = scratchDir('stats-backpressure')
-  const brake = join(dir, 'brake')
-  writeFileSync(brake, '')
+  const brake = brakeNf(dir)
   const count = 20_000
   const fixture = JSON.parse(readFileSync(join(root, 'test/fixtures/fw-nat-generator.json'), 'utf8'))
   const { rate: _, ...lan } = fixture.endpoints.lan
   const spec = join(dir, 'chain.json')
   writeFileSync(spec, JSON.stringify({
     pool: { buffers: 4096, ringSize: 256 },
-    endpoints: { ...fixture.endpoints, lan: { ...lan, count }, brake: { kind: 'nf', module: join(root, 'test/fixtures/brake-nf.mjs'), config: { brake } } },
+    endpoints: { ...fixture.endpoints, lan: { ...lan, count }, brake: brake.endpoint },
     links: ['lan -> fw', 'fw -> brake', 'brake -> nat', 'nat.outside -> wan', 'wan -> nat', 'nat.inside -> lan'],
   }))
   const prefix = uniquePrefix('backpressure')
   const chain = startXioChain(['run', spec, '--no-tui', '--prefix', prefix])
   t.teardown(() => chain.kill('SIGKILL'))
-  const active = (s: RegionSnapshot, name: string) => s.slots.find((x) => x.state === 'active' && x.name === name)
-  const o = await observeWhen(prefix, (s) => (active(s, 'fw')?.rings.tx.refused ?? 0) > 0, 60_000)
+  const o = await observeWhen(prefix, (s) => (activeSlot(s, 'fw')?.rings.tx.refused ?? 0) > 0, 60_000)
   t.truthy(o, `the firewall's TX ring never filled: ${chain.output()}`)
   t.teardown(() => o!.close())
-  rmSync(brake)
-  t.true(await until(() => (active(o!.view.snapshot(), 'wan')?.route.rxPackets ?? 0) === count, 60_000), chain.output())
+  brake.release()
+  t.true(await until(() => (activeSlot(o!.view.snapshot(), 'wan')?.route.rxPackets ?? 0) === count, 60_000), chain.output())
   chain.kill('SIGINT')
   await once(chain, 'close') // its final lines read, not just its exit
   const totals = new Map([...chain.output().matchAll(/^(\S+) +rx .* total rx (\d+) tx (\d+) drop (\d+) backpressure (\d+)$/gm)]

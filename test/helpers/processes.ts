@@ -11,6 +11,9 @@ const traffic = fileURLToPath(new URL('../fixtures/traffic.ts', import.meta.url)
 const faulty = fileURLToPath(new URL('../fixtures/faulty-nf.ts', import.meta.url))
 let counter = 0
 
+/** The active slot of endpoint `name` in a snapshot (the first, if it has several instances). */
+export const activeSlot = (s: RegionSnapshot, name: string) => s.slots.find((x) => x.state === 'active' && x.name === name)
+
 /** A prefix no other test (or leftover) uses. */
 export function uniquePrefix(tag: string): string {
   return `t-${tag}-${process.pid}-${counter++}`
