@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url'
 import { setAffinity } from '../src/xio/index.ts'
 import { endpoint, measureThroughput, nfRoundTrip, portRoundTripAt, withPort, type Placement } from './dataplane.ts'
 import { ping } from './pingpong.ts'
-import { jsonMode, type Report } from './report.ts'
+import { jsonMode, medianOf, type Report } from './report.ts'
 import type { Percentiles } from './stats.ts'
 
 const relaySource = fileURLToPath(new URL('./peers/ring-relay.cc', import.meta.url))
@@ -82,9 +82,9 @@ function best<T extends { median: number }>(runs: T[]): T {
 }
 
 // Each figure is the median of this many rounds, xio-chain and the relay alternating within a
-// round: on these shared machines one noisy second can move a single run by 2x.
-const ROUNDS_OF = 3
-const medianOf = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1]
+// round: on these shared machines one noisy second can move a single run by 2x. A verdict is
+// the median of the rounds' own ratios (Report.relative).
+const ROUNDS_OF = 5
 
 export async function run(report: Report): Promise<void> {
   report.section('The design\'s floor: a C relay on native/ring.h, same topology')
@@ -105,9 +105,10 @@ export async function run(report: Report): Promise<void> {
       const floor = { median: of((r) => best(r.floorAt).median), p99: of((r) => best(r.floorAt).p99) }
       const port = { median: of((r) => best(r.portAt).median), p99: of((r) => best(r.portAt).p99) }
       const nf = { median: of((r) => r.nf.median), p99: of((r) => r.nf.p99) }
-      report.relative(`round trip ${size} B port ↔ NF, median`, port.median, 'µs', 'C relay', floor.median, 1.2)
+      const perRound = (pick: (r: (typeof rounds)[number]) => number) => rounds.map((r) => pick(r) / best(r.floorAt).median)
+      report.relative(`round trip ${size} B port ↔ NF, median`, port.median, 'µs', 'C relay', floor.median, 1.2, perRound((r) => best(r.portAt).median))
       report.relative(`round trip ${size} B port ↔ NF, p99`, port.p99, 'µs', 'C relay', floor.p99)
-      report.relative(`round trip ${size} B NF ↔ NF, median`, nf.median, 'µs', 'C relay', floor.median)
+      report.relative(`round trip ${size} B NF ↔ NF, median`, nf.median, 'µs', 'C relay', floor.median, undefined, perRound((r) => r.nf.median))
       report.relative(`round trip ${size} B NF ↔ NF, p99`, nf.p99, 'µs', 'C relay', floor.p99)
       if (size === SIZES[0]) {
         // The same placements side by side: what placement alone is worth on each.
@@ -122,8 +123,9 @@ export async function run(report: Report): Promise<void> {
     const hops: Record<Hops, number[]> = { 'one NF': [], 'two NFs': [], 'a group of two': [] }
     for (let r = 0; r < ROUNDS_OF; r++) for (const h of Object.keys(hops) as Hops[]) hops[h].push((await portThrough(h, SIZES[0], ROUNDS)).median)
     const one = medianOf(hops['one NF'])
-    report.relative(`round trip ${SIZES[0]} B port ↔ a group of two NFs, median`, medianOf(hops['a group of two']), 'µs', 'port ↔ one NF', one)
-    report.relative(`round trip ${SIZES[0]} B port ↔ two NF processes in a row, median`, medianOf(hops['two NFs']), 'µs', 'port ↔ one NF', one)
+    const overOne = (h: Hops) => hops[h].map((x, r) => x / hops['one NF'][r])
+    report.relative(`round trip ${SIZES[0]} B port ↔ a group of two NFs, median`, medianOf(hops['a group of two']), 'µs', 'port ↔ one NF', one, undefined, overOne('a group of two'))
+    report.relative(`round trip ${SIZES[0]} B port ↔ two NF processes in a row, median`, medianOf(hops['two NFs']), 'µs', 'port ↔ one NF', one, undefined, overOne('two NFs'))
     // Throughput at the placement the data-plane bench uses: manager alone, both ends on CPU 1.
     const floorMdps: number[] = [], xioMpps: number[] = []
     for (let r = 0; r < ROUNDS_OF; r++) {
@@ -131,7 +133,7 @@ export async function run(report: Report): Promise<void> {
       setAffinity([MANAGER_ALONE.manager])  // as the data-plane suite: this process beside the manager thread
       xioMpps.push((await measureThroughput()).mpps)
     }
-    report.relative('producer → manager → consumer, burst 32 (target >= 30)', medianOf(xioMpps), 'M/s', 'C relay', medianOf(floorMdps))
+    report.relative('producer → manager → consumer, burst 32 (target >= 30)', medianOf(xioMpps), 'M/s', 'C relay', medianOf(floorMdps), undefined, xioMpps.map((x, r) => x / floorMdps[r]))
   } finally {
     setAffinity(cpus().map((_, i) => i))
   }

@@ -363,7 +363,10 @@ export async function runNFs(xio: Xio, group: RunMember[], options: RunOptions):
         else xio.sendVia(d, m.service, gate)
         burst[out++] = d
       }
-      if (n > 0 && !grouped) times.record((performance.now() - started) * 1e6, n)
+      // The burst's end, and the clock for ticks, publication and yields below: one read (~55 ns
+      // here), which a round trip through one NF pays on every packet.
+      const now = performance.now()
+      if (n > 0 && !grouped) times.record((now - started) * 1e6, n)
       if (timeMembers)
         for (const m of members)
           if (m.burstPackets) {
@@ -372,7 +375,6 @@ export async function runNFs(xio: Xio, group: RunMember[], options: RunOptions):
           }
       // A manager that stopped will never drain the ring; leave, and detaching returns the rest.
       if (!transmitAll(xio, burst, out, options.stopping, parked)) return
-      const now = performance.now()
       if (!packetClock) tickAll(now)
       for (const m of members) if (!m.nf.env.packets.flush(options.stopping)) return
       // Between bursts, with nothing of the old config's in flight here: a reload's new config.
