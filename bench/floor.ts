@@ -7,7 +7,8 @@
 // Placement decides these figures on two vCPUs, so each side gets the best of the same
 // placements: the manager alone on CPU 0 with both endpoints on CPU 1 (the design's), and
 // the ping end beside the manager (where a port sits in xio-chain today); at 64 B both are
-// printed side by side. Every figure is the median of three rounds (ROUNDS_OF).
+// printed side by side. Every figure is the median of five rounds (ROUNDS_OF), and a verdict the
+// median of the rounds' own ratios.
 import { execFileSync } from 'node:child_process'
 import { readFileSync, rmSync } from 'node:fs'
 import { cpus, tmpdir } from 'node:os'
