@@ -107,9 +107,9 @@ export async function run(report: Report): Promise<void> {
       const port = { median: of((r) => best(r.portAt).median), p99: of((r) => best(r.portAt).p99) }
       const nf = { median: of((r) => r.nf.median), p99: of((r) => r.nf.p99) }
       const perRound = (pick: (r: (typeof rounds)[number]) => number) => rounds.map((r) => pick(r) / best(r.floorAt).median)
-      report.relative(`round trip ${size} B port ↔ NF, median`, port.median, 'µs', 'C relay', floor.median, 1.2, perRound((r) => best(r.portAt).median))
+      report.relative(`round trip ${size} B port ↔ NF, median`, port.median, 'µs', 'C relay', floor.median, { target: 1.2, rounds: perRound((r) => best(r.portAt).median) })
       report.relative(`round trip ${size} B port ↔ NF, p99`, port.p99, 'µs', 'C relay', floor.p99)
-      report.relative(`round trip ${size} B NF ↔ NF, median`, nf.median, 'µs', 'C relay', floor.median, undefined, perRound((r) => r.nf.median))
+      report.relative(`round trip ${size} B NF ↔ NF, median`, nf.median, 'µs', 'C relay', floor.median, { rounds: perRound((r) => r.nf.median) })
       report.relative(`round trip ${size} B NF ↔ NF, p99`, nf.p99, 'µs', 'C relay', floor.p99)
       if (size === SIZES[0]) {
         // The same placements side by side: what placement alone is worth on each.
@@ -125,8 +125,8 @@ export async function run(report: Report): Promise<void> {
     for (let r = 0; r < ROUNDS_OF; r++) for (const h of Object.keys(hops) as Hops[]) hops[h].push((await portThrough(h, SIZES[0], ROUNDS)).median)
     const one = medianOf(hops['one NF'])
     const overOne = (h: Hops) => hops[h].map((x, r) => x / hops['one NF'][r])
-    report.relative(`round trip ${SIZES[0]} B port ↔ a group of two NFs, median`, medianOf(hops['a group of two']), 'µs', 'port ↔ one NF', one, undefined, overOne('a group of two'))
-    report.relative(`round trip ${SIZES[0]} B port ↔ two NF processes in a row, median`, medianOf(hops['two NFs']), 'µs', 'port ↔ one NF', one, undefined, overOne('two NFs'))
+    report.relative(`round trip ${SIZES[0]} B port ↔ a group of two NFs, median`, medianOf(hops['a group of two']), 'µs', 'port ↔ one NF', one, { rounds: overOne('a group of two') })
+    report.relative(`round trip ${SIZES[0]} B port ↔ two NF processes in a row, median`, medianOf(hops['two NFs']), 'µs', 'port ↔ one NF', one, { rounds: overOne('two NFs') })
     // Throughput at the placement the data-plane bench uses: manager alone, both ends on CPU 1.
     const floorMdps: number[] = [], xioMpps: number[] = []
     for (let r = 0; r < ROUNDS_OF; r++) {
@@ -134,7 +134,7 @@ export async function run(report: Report): Promise<void> {
       setAffinity([MANAGER_ALONE.manager])  // as the data-plane suite: this process beside the manager thread
       xioMpps.push((await measureThroughput()).mpps)
     }
-    report.relative('producer → manager → consumer, burst 32 (target >= 30)', medianOf(xioMpps), 'M/s', 'C relay', medianOf(floorMdps), undefined, xioMpps.map((x, r) => x / floorMdps[r]))
+    report.relative('producer → manager → consumer, burst 32 (target >= 30)', medianOf(xioMpps), 'M/s', 'C relay', medianOf(floorMdps), { rounds: xioMpps.map((x, r) => x / floorMdps[r]) })
   } finally {
     setAffinity(cpus().map((_, i) => i))
   }

@@ -45,7 +45,7 @@ export class Report {
    * their median, and their range is printed. A ratio within a round is steadier than the ratio
    * of two medians taken over minutes in which the machine's speed moves both.
    */
-  relative(name: string, value: number, unit: string, peer: string, peerValue: number, target?: number, rounds?: number[]): Result {
+  relative(name: string, value: number, unit: string, peer: string, peerValue: number, { target, rounds }: { target?: number; rounds?: number[] } = {}): Result {
     const times = rounds?.length ? medianOf(rounds) : value / peerValue
     const timesRange: [number, number] | undefined = rounds?.length ? [Math.min(...rounds), Math.max(...rounds)] : undefined
     const r: Result = { name, value, unit, peer, peerValue, times, ...(target === undefined ? {} : { target }), ...(timesRange ? { timesRange } : {}) }
