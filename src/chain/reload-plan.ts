@@ -17,7 +17,9 @@ export interface ReloadPlan {
   removed: string[]
   /**
    * Endpoints whose kind, module, CPUs or port settings changed: stopped as removed ones are,
-   * then started again as added ones are.
+   * then started again as added ones are. A placement group's members come whole: its process
+   * runs them all, and which gate is a call to which member is fixed when it starts, so a
+   * change to any member or to the links between them restarts the group.
    */
   replaced: string[]
   /** NF endpoints that take a new config live, keeping their process. */
@@ -82,6 +84,12 @@ export function planReload(running: Chain, next: Chain): ReloadPlan {
     const [from, gate] = key.split('\0')
     if (kept(from) && !after.has(key)) plan.routes.push({ from, gate: Number(gate), to: null })
   }
+  for (const members of next.groups.values()) {
+    if (!members.every(kept)) continue  // a new group starts whole as added endpoints
+    const member = (name: string | null | undefined) => name != null && members.includes(name)
+    const inner = (r: RouteChange) => member(r.from) && (member(r.to) || member(before.get(`${r.from}\0${r.gate}`)))
+    if (members.some((m) => plan.replaced.includes(m)) || plan.routes.some(inner)) restartWhole(plan, members)
+  }
   plan.rewired = [...new Set(plan.routes.map((r) => r.from))].filter((name) => !next.endpoints.get(name)!.isPort && !plan.replaced.includes(name))
   return plan
 }
@@ -106,6 +114,13 @@ function reachable(chain: Chain, start: string): Set<string> {
   return seen
 }
 
+/** Makes a placement group's members replaced, and nothing else: a restart takes each one's new config and instances. */
+function restartWhole(plan: ReloadPlan, members: string[]): void {
+  plan.replaced.push(...members.filter((m) => !plan.replaced.includes(m)))
+  plan.reconfigured = plan.reconfigured.filter((m) => !members.includes(m))
+  plan.rescaled = plan.rescaled.filter((r) => !members.includes(r.name))
+}
+
 export function planIsEmpty(plan: ReloadPlan): boolean {
   return !plan.added.length && !plan.removed.length && !plan.replaced.length && !plan.reconfigured.length && !plan.rescaled.length && !plan.routes.length
 }
@@ -115,7 +130,7 @@ export function describePlan(plan: ReloadPlan): string[] {
   const lines: string[] = []
   if (plan.added.length) lines.push(`started: ${plan.added.join(', ')}`)
   if (plan.removed.length) lines.push(`drained and stopped: ${plan.removed.join(', ')}`)
-  if (plan.replaced.length) lines.push(`restarted (kind, module, CPUs or port settings changed): ${plan.replaced.join(', ')}`)
+  if (plan.replaced.length) lines.push(`restarted (kind, module, CPUs or port settings changed, or a placement group's members or the links between them): ${plan.replaced.join(', ')}`)
   if (plan.reconfigured.length) lines.push(`new config, live: ${plan.reconfigured.join(', ')}`)
   for (const r of plan.rescaled) lines.push(`instances of ${r.name}: ${r.from} → ${r.to}`)
   if (plan.routes.length) lines.push(`links rewired: ${plan.routes.length}`)

@@ -104,3 +104,42 @@ test('fw and nat in one group: one process per instance, one hop less, flows in 
   t.true(total - records.length <= settled.manager.reclaimed, 'lost no more than the killed instance held')
   t.is(portChanges, 0, 'each flow kept its NAT port across the live configs')
 })
+
+test('a reload that puts an NF between two members restarts the group, and the packets then go through that NF', async (t) => {
+  const fwConfig = { default: 'drop', nonIp: 'drop', rules: [{ action: 'allow', proto: 'udp' }] }
+  const edge = (links: string[], extra: object = {}) => ({
+    endpoints: {
+      gen: { kind: 'generator', flows: 8, rate: 4000 },
+      fw: { kind: 'firewall', group: 'edge', config: fwConfig },
+      nat: { kind: 'nat', group: 'edge', config: { external: '203.0.113.1', inside: '10.0.0.0/16' } },
+      out: { kind: 'sink' },
+      ...extra,
+    },
+    links,
+  })
+  const before = join(dir, 'between-before.json')
+  const after = join(dir, 'between-after.json')
+  writeFileSync(before, JSON.stringify(edge(['gen -> fw', 'fw -> nat', 'nat.outside -> out'])))
+  writeFileSync(after, JSON.stringify(edge(['gen -> fw', 'fw -> ids', 'ids -> nat', 'nat.inside -> fw', 'nat.outside -> out'], { ids: { kind: 'firewall', config: fwConfig } })))
+  const prefix = uniquePrefix('group-between')
+  const chain = startXioChain(['run', before, '--no-tui', '--prefix', prefix])
+  t.teardown(() => chain.kill('SIGKILL'))
+  const o = await observeWhen(prefix, (s) => sent(s) > 100)
+  t.truthy(o, chain.output())
+  const view = o!.view
+  const rx = (name: string) => active(view.snapshot()).filter((x) => x.name === name).reduce((n, x) => n + x.route.rxPackets, 0)
+  const r = await xioChain(['reload', after, '--prefix', prefix])
+  t.is(r.code, 0, r.stderr)
+  t.regex(r.stdout, /started: ids/)
+  t.regex(r.stdout, /restarted .*: fw, nat/)
+  // The group's new process calls no member across ids: everything fw passes reaches ids.
+  t.true(await until(() => rx('ids') > 200, 10_000), `ids took ${rx('ids')}\n${chain.output().slice(-2000)}`)
+  const out = rx('out')
+  t.true(await until(() => rx('out') > out + 200, 10_000), 'packets still reach the sink, through ids')
+  t.is(active(view.snapshot()).filter((x) => x.name === 'fw').length, 1, 'one group process')
+  o!.close()
+  chain.kill('SIGINT')
+  const [code] = await once(chain, 'exit')
+  t.is(code, 0, chain.output().slice(-3000))
+  t.false(existsSync(`/dev/shm/xio.${prefix}`))
+})

@@ -80,3 +80,24 @@ test('a placement group is fixed while the chain runs: a member joining or leavi
   })
   t.deepEqual(planReload(running, withNewGroup).added, ['a', 'b'])
 })
+
+test('a placement group restarts whole when one of its members must restart, or the links between its members change; its exits rewire live', (t) => {
+  const edge = (extra: Record<string, object> = {}, links = base.links, natExtra: object = {}) =>
+    chainOf({ endpoints: { ...base.endpoints, fw: { ...fw(80), group: 'edge' }, nat: { ...base.endpoints.nat, group: 'edge', ...natExtra }, ...extra }, links })
+  const grouped = edge()
+  // The group's process is started by its first member: a restart of the second alone would
+  // stop the process and start none.
+  const moved = planReload(grouped, edge({}, base.links, { cpu: [1] }))
+  t.deepEqual(moved.replaced.sort(), ['fw', 'nat'])
+  t.regex(describePlan(moved)[0], /placement group/)
+  // An NF put between two members: the call from fw to nat becomes a hop through ids, which
+  // only a fresh process knows.
+  const between = planReload(grouped, edge({ ids: fw(22) }, ['lan -> fw', 'fw -> ids', 'ids -> nat', 'nat.inside -> fw', 'nat.outside -> wan']))
+  t.deepEqual(between.added, ['ids'])
+  t.deepEqual(between.replaced.sort(), ['fw', 'nat'])
+  t.deepEqual(between.reconfigured, [], 'a restarted member takes its new config as it starts')
+  // A member's exit (through the manager either way) moves without a restart.
+  const exit = planReload(grouped, edge({ dump: { kind: 'sink' } }, ['lan -> fw', 'fw -> nat', 'nat.outside -> dump', 'nat.inside -> wan']))
+  t.deepEqual(exit.replaced, [])
+  t.deepEqual(exit.routes.sort((a, b) => a.gate - b.gate), [{ from: 'nat', gate: 0, to: 'wan' }, { from: 'nat', gate: 1, to: 'dump' }])
+})
