@@ -224,13 +224,17 @@ interface Running {
 // group of two trivial NFs ~15 ns a packet under load): enough bursts for the dashboard's
 // percentiles (100 a publication), and few clock reads per packet under load.
 const MEMBER_TIMING_EVERY_MS = 5
+// Member-to-member calls one packet may make in a row before it goes on through the manager: a
+// path through a group's members is shorter, unless the links among them form a loop.
+const MAX_CALLS = 64
 
 /**
  * Runs NFs over one endpoint's bursts until options.stopping() says so. Alone, an NF's verdict
  * sends the packet on through the manager. In a placement group, a packet starts at the member
  * it was delivered to, and a gate that leads to another member calls that member's process()
  * on it at once, run to completion; a gate that leads out of the group sends it on through the
- * manager as that member's.
+ * manager as that member's, and so does any gate once the packet's flow hash has changed or it
+ * has made MAX_CALLS calls.
  */
 export async function runNFs(xio: Xio, group: RunMember[], options: RunOptions): Promise<void> {
   const grouped = group.length > 1
@@ -318,6 +322,7 @@ export async function runNFs(xio: Xio, group: RunMember[], options: RunOptions):
         let note = ''
         let noted = false
         let gate: number
+        let calls = 0
         for (;;) {
           const noting = traced && m.notes.start()
           let fault = ''
@@ -346,8 +351,11 @@ export async function runNFs(xio: Xio, group: RunMember[], options: RunOptions):
             note = grouped ? `${note}${m.name}: ${fault || m.notes.finish()} ` : fault || m.notes.finish()
             noted = true
           }
-          // A link inside the group: the next member decides now, no ring, no manager.
-          if (!(gate >= 0 && m.next[gate] >= 0)) break
+          // A link inside the group: the next member decides now, no ring, no manager. Through
+          // the manager instead, as between NFs alone, once the packet's flow hash has changed
+          // (it may belong to another instance of the group now) or it has gone round the
+          // group's links MAX_CALLS times (a loop among members would hold this loop for ever).
+          if (!(gate >= 0 && m.next[gate] >= 0) || p.flowHash !== hash || ++calls === MAX_CALLS) break
           p.from = m.service
           m = members[m.next[gate]]
         }
