@@ -48,7 +48,7 @@ export function schemaProblems(errors: ErrorObject[]): Problem[] {
     if (e.keyword === 'additionalProperties') {
       const extra = (e.params as { additionalProperty: string }).additionalProperty
       message = extra === 'group' && /^\/endpoints\/[^/]+$/.test(path)
-        ? 'only NFs run in a placement group; a port runs in the launcher\'s process'
+        ? 'only NFs run in a placement group; a port runs in the launcher\'s process, a service in its application\'s'
         : `unknown field '${extra}'`
       path = `${path}/${extra}`
     } else if (e.keyword === 'required') {

@@ -210,7 +210,7 @@ export function checkChain(file: string, json: unknown, options: CheckOptions = 
   for (const e of endpoints.values()) if (e.group) groups.set(e.group, [...(groups.get(e.group) ?? []), e.name])
   if (!problems.length) problems.push(...groupProblems(groups, endpoints, links))
   if (!problems.length) problems.push(...reachability(endpoints, links))
-  const warnings: Problem[] = []
+  const warnings: Problem[] = [...loneMembers(groups)]
   if (!problems.length && options.nfConfigs !== false) problems.push(...nfConfigProblems(endpoints, links, warnings))
   if (problems.length) throw new SpecError(file, problems)
   const name = spec.name ?? basename(file).replace(/\.json$/, '')
@@ -219,16 +219,24 @@ export function checkChain(file: string, json: unknown, options: CheckOptions = 
 
 /**
  * A group runs as one process per instance, so its members must be one piece (each linked to
- * another, either way) and have as many instances as each other.
+ * another, either way), have as many instances as each other, and run on the same CPUs (given
+ * on any of them, or the same list on several).
  */
 function groupProblems(groups: Map<string, string[]>, endpoints: Map<string, ChainEndpoint>, links: ChainLink[]): Problem[] {
   const problems: Problem[] = []
   for (const [group, members] of groups) {
     const first = endpoints.get(members[0])!
+    const instancesOf = (e: ChainEndpoint) => `${e.instances}${(e.spec as { instances?: number }).instances === undefined ? ' (the default)' : ''}`
     for (const name of members.slice(1)) {
       const e = endpoints.get(name)!
       if (e.instances !== first.instances)
-        problems.push({ path: `/endpoints/${name}/instances`, message: `${e.instances}, but '${first.name}' of group '${group}' has ${first.instances}: a group runs as one process per instance, so its members have the same instances` })
+        problems.push({ path: `/endpoints/${name}/instances`, message: `${instancesOf(e)}, but '${first.name}' of group '${group}' has ${instancesOf(first)}: a group runs as one process per instance, so its members have the same instances` })
+    }
+    const placed = members.filter((m) => cpuOf(endpoints.get(m)!) !== undefined)
+    for (const name of placed.slice(1)) {
+      const [cpu, firstCpu] = [name, placed[0]].map((m) => cpuOf(endpoints.get(m)!)!)
+      if (cpu.join() !== firstCpu.join())
+        problems.push({ path: `/endpoints/${name}/cpu`, message: `[${cpu.join(', ')}], but '${placed[0]}' of group '${group}' gives [${firstCpu.join(', ')}]: a group's members run in one process, on one set of CPUs; give the list once, or the same on each` })
     }
     // One piece: every member reached from the first over links between members, either way.
     const reached = new Set([members[0]])
@@ -243,6 +251,32 @@ function groupProblems(groups: Map<string, string[]>, endpoints: Map<string, Cha
       })
   }
   return problems
+}
+
+/** The CPUs an NF endpoint's own spec gives (undefined: none, the launcher's choice). */
+function cpuOf(e: ChainEndpoint): number[] | undefined {
+  return (e.spec as { cpu?: number[] }).cpu
+}
+
+/**
+ * The CPUs an NF endpoint's process is pinned to, and the endpoint whose spec gives them: its
+ * own, or for a placement group's member the list any member gives (validation made them agree).
+ */
+export function nfCpuList(chain: Chain, e: ChainEndpoint): { cpu: number[]; givenBy: string } | undefined {
+  for (const name of e.group ? chain.groups.get(e.group)! : [e.name]) {
+    const cpu = cpuOf(chain.endpoints.get(name)!)
+    if (cpu) return { cpu, givenBy: name }
+  }
+  return undefined
+}
+
+/** A group of one runs as its NF would alone: most likely a misspelt group name. */
+function loneMembers(groups: Map<string, string[]>): Problem[] {
+  const others = (group: string) => [...groups.keys()].filter((g) => g !== group && groups.get(g)!.length > 1)
+  return [...groups].filter(([, members]) => members.length === 1).map(([group, [name]]) => ({
+    path: `/endpoints/${name}/group`,
+    message: `group '${group}' has no other member: '${name}' runs alone${others(group).length ? ` (groups with members: '${others(group).join("', '")}')` : ''}`,
+  }))
 }
 
 function isSource(e: ChainEndpoint): boolean {

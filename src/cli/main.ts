@@ -6,7 +6,7 @@ import { loadChain, SpecError, type Chain } from '../chain/spec.ts'
 import { ChainError, RunningChain } from '../chain/launcher.ts'
 import { checkPcapFormat, PcapError } from '../chain/pcap.ts'
 import { cleanStaleRegions, XioError, observe } from '../xio/index.ts'
-import { statsLines } from './stats.ts'
+import { groupLabels, statsLines } from './stats.ts'
 import { ChainMetrics, parseListen, serveMetrics } from './metrics.ts'
 import { captureCommand } from './capture.ts'
 import { traceCommand } from './trace.ts'
@@ -89,10 +89,11 @@ async function run(spec: string, options: { duration?: number; tui: boolean; pre
     for (const event of source.events) process.stderr.write(`${event}\n`)
   } else {
     let before = running.manager.snapshot()
+    const labels = groupLabels(chain)
     while (!stop && !running.failure && Date.now() < deadline) {
       await sleep(Math.min(1000, Math.max(10, deadline - Date.now())))
       const after = running.manager.snapshot()
-      process.stdout.write(`-- ${((Date.now() - started) / 1000).toFixed(0)}s\n${statsLines(before, after).join('\n')}\n`)
+      process.stdout.write(`-- ${((Date.now() - started) / 1000).toFixed(0)}s\n${statsLines(before, after, labels).join('\n')}\n`)
       before = after
     }
   }

@@ -1,5 +1,6 @@
 // Plain periodic stats for `run` without a terminal: one line per endpoint per interval,
 // rates from counter deltas over the real elapsed time.
+import type { Chain } from '../chain/spec.ts'
 import type { RegionSnapshot } from '../xio/index.ts'
 
 export function formatRate(perSecond: number): string {
@@ -34,8 +35,11 @@ function totals(s: RegionSnapshot): Map<string, Totals> {
   return byName
 }
 
-/** Lines describing what happened between two snapshots. */
-export function statsLines(before: RegionSnapshot, after: RegionSnapshot): string[] {
+/**
+ * Lines describing what happened between two snapshots. `labels` names rows by slot name: a
+ * placement group's slot bears its first member's name, and counts for the whole group.
+ */
+export function statsLines(before: RegionSnapshot, after: RegionSnapshot, labels: ReadonlyMap<string, string> = new Map()): string[] {
   const seconds = (after.time - before.time) / 1000
   const a = totals(before), b = totals(after)
   const lines: string[] = []
@@ -43,7 +47,7 @@ export function statsLines(before: RegionSnapshot, after: RegionSnapshot): strin
     const p = a.get(name) ?? { rx: 0, tx: 0, rxBytes: 0, drop: 0, backpressure: 0 }
     const rate = (x: number, y: number) => formatRate(Math.max(0, x - y) / seconds)
     lines.push(
-      `${name.padEnd(12)} rx ${rate(t.rx, p.rx).padStart(6)}pps ${rate(t.rxBytes * 8, p.rxBytes * 8).padStart(6)}bps` +
+      `${(labels.get(name) ?? name).padEnd(12)} rx ${rate(t.rx, p.rx).padStart(6)}pps ${rate(t.rxBytes * 8, p.rxBytes * 8).padStart(6)}bps` +
         `  tx ${rate(t.tx, p.tx).padStart(6)}pps  drop ${rate(t.drop, p.drop).padStart(6)}pps` +
         `  backpressure ${rate(t.backpressure, p.backpressure).padStart(6)}/s  total rx ${t.rx} tx ${t.tx} drop ${t.drop} backpressure ${t.backpressure}`,
     )
@@ -56,4 +60,9 @@ export function statsLines(before: RegionSnapshot, after: RegionSnapshot): strin
       (m.taps || m.captured ? `  capture: ${m.taps} taps, copies ${formatRate((m.captured - pm.captured) / seconds)}/s, lost ${m.captureLost}` : ''),
   )
   return lines
+}
+
+/** Row labels for a chain's placement groups: 'edge(fw+nat)' for the slot named after fw. */
+export function groupLabels(chain: Chain): Map<string, string> {
+  return new Map([...chain.groups].map(([group, members]) => [members[0], `${group}(${members.join('+')})`]))
 }

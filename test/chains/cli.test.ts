@@ -4,6 +4,7 @@ import test from 'ava'
 import { execFile, execFileSync, spawnSync } from 'node:child_process'
 import { chmodSync, copyFileSync, existsSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { cpus } from 'node:os'
 import { root, xioChain } from '../helpers/cli.ts'
 import { scratchDir } from '../helpers/scratch.ts'
 import { uniquePrefix } from '../helpers/processes.ts'
@@ -113,4 +114,25 @@ test('validate warns, and still passes, when a firewall drops by default but let
   const r = await xioChain(['validate', spec])
   t.is(r.code, 0, r.stderr)
   t.regex(r.stderr, /^warning: .*warn\.json: \/endpoints\/fw\/config\/nonIp: .*non-IP frames through/)
+})
+
+test('a CPU this machine does not have is one line naming the field, and the chain leaves nothing behind', async (t) => {
+  const dir = scratchDir('no-such-cpu')
+  const spec = join(dir, 'chain.json')
+  const cpu = cpus().length + 5
+  writeFileSync(spec, JSON.stringify({
+    endpoints: {
+      gen: { kind: 'generator', count: 10 },
+      fw: { kind: 'firewall', group: 'edge', config: { default: 'allow' } },
+      l2: { kind: 'l2fwd', group: 'edge', cpu: [cpu] },
+      out: { kind: 'sink' },
+    },
+    links: ['gen -> fw', 'fw -> l2', 'l2 -> out'],
+  }))
+  const prefix = uniquePrefix('no-such-cpu')
+  const r = await xioChain(['run', spec, '--no-tui', '--duration', '5', '--prefix', prefix], 30_000)
+  t.is(r.code, 1)
+  t.is(r.stderr.trim(), `${spec}: /endpoints/l2/cpu: there is no CPU ${cpu} here (this machine has ${cpus().length}, 0 to ${cpus().length - 1})`)
+  t.false(existsSync(`/dev/shm/xio.${prefix}`), 'no region left')
+  t.is(spawnSync('pgrep', ['-f', `nf-process.js ${spec}`]).status, 1, 'no NF process left')
 })

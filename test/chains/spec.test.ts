@@ -3,7 +3,7 @@
 import test from 'ava'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { checkChain, loadChain, SpecError } from '../../src/chain/spec.ts'
+import { checkChain, loadChain, nfCpuList, SpecError } from '../../src/chain/spec.ts'
 import { xioChain } from '../helpers/cli.ts'
 import { scratchDir } from '../helpers/scratch.ts'
 
@@ -138,7 +138,7 @@ test('xio-chain validate exits 0 on the bundled chains and 1 with the errors oth
   t.is(bad.stderr.trim(), `${join(dir, 'bad.json')}: /links/1: no endpoint named 'outt' (have: in, fw, out)`)
 })
 
-test('a placement group: its members must be linked to one another and have the same instances; a port is in none', (t) => {
+test('a placement group: its members must be linked to one another and have the same instances and CPUs; a port is in none', (t) => {
   const fw = { kind: 'firewall', config: { default: 'allow' } }
   const spec = (group: Record<string, unknown>, links: string[]) => ({
     endpoints: { in: { kind: 'pcap', input: 'in.pcap' }, a: { ...fw, group: 'g' }, b: { ...fw, ...group }, c: { ...fw, group: 'g' }, out: { kind: 'sink' } },
@@ -152,9 +152,29 @@ test('a placement group: its members must be linked to one another and have the 
     `${FILE}: /endpoints/c/group: 'c' is not linked to the rest of group 'g' (a): a group's members pass packets to one another, so they must be linked`,
   ])
   t.deepEqual(problems(spec({ group: 'g', instances: 2 }, chained)), [
-    `${FILE}: /endpoints/b/instances: 2, but 'a' of group 'g' has 1: a group runs as one process per instance, so its members have the same instances`,
+    `${FILE}: /endpoints/b/instances: 2, but 'a' of group 'g' has 1 (the default): a group runs as one process per instance, so its members have the same instances`,
   ])
+  // One process, one set of CPUs: given on any one member, or the same on several.
+  t.deepEqual(problems(spec({ group: 'g', cpu: [1] }, chained)), [])
+  const givenOnB = checkChain(FILE, spec({ group: 'g', cpu: [1] }, chained))
+  t.deepEqual(nfCpuList(givenOnB, givenOnB.endpoints.get('a')!), { cpu: [1], givenBy: 'b' }, 'the group\'s process, started as a, runs where b says')
+  const twoLists = spec({ group: 'g', cpu: [1] }, chained)
+  ;(twoLists.endpoints.c as Record<string, unknown>).cpu = [0]
+  t.deepEqual(problems(twoLists), [
+    `${FILE}: /endpoints/c/cpu: [0], but 'b' of group 'g' gives [1]: a group's members run in one process, on one set of CPUs; give the list once, or the same on each`,
+  ])
+  ;(twoLists.endpoints.c as Record<string, unknown>).cpu = [1]
+  t.deepEqual(problems(twoLists), [])
   const port = spec({ group: 'g' }, chained)
   ;(port.endpoints.out as Record<string, unknown>).group = 'g'
-  t.deepEqual(problems(port), [`${FILE}: /endpoints/out/group: only NFs run in a placement group; a port runs in the launcher's process`])
+  t.deepEqual(problems(port), [`${FILE}: /endpoints/out/group: only NFs run in a placement group; a port runs in the launcher's process, a service in its application's`])
+})
+
+test('a group of one (a misspelt group name, most likely) is valid, with a warning that names the groups that have members', (t) => {
+  const fw = { kind: 'firewall', config: { default: 'allow' } }
+  const chain = checkChain(FILE, {
+    endpoints: { in: { kind: 'pcap', input: 'in.pcap' }, a: { ...fw, group: 'edge' }, b: { ...fw, group: 'edge' }, c: { ...fw, group: 'egde' }, out: { kind: 'sink' } },
+    links: ['in -> a', 'a -> b', 'b -> c', 'c -> out'],
+  })
+  t.deepEqual(chain.warnings, [{ path: '/endpoints/c/group', message: `group 'egde' has no other member: 'c' runs alone (groups with members: 'edge')` }])
 })

@@ -4,7 +4,8 @@ import test from 'ava'
 import { once } from 'node:events'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { statsLines } from '../../src/cli/stats.ts'
+import { groupLabels, statsLines } from '../../src/cli/stats.ts'
+import { checkChain } from '../../src/chain/spec.ts'
 import { brakeNf } from '../helpers/brake.ts'
 import { root, startXioChain } from '../helpers/cli.ts'
 import { activeSlot, observeWhen, removeLeftoverRegions, uniquePrefix, until } from '../helpers/processes.ts'
@@ -20,6 +21,16 @@ test('ring refusals are backpressure, not drops', (t) => {
   const line = statsLines(at(0, 0, 0), at(1000, 3200, 5)).find((l) => l.startsWith('nat'))!
   t.regex(line, /drop +5pps +backpressure +3\.2k\/s/)
   t.regex(line, /total rx \d+ tx \d+ drop 5 backpressure 3200$/)
+})
+
+test('a placement group\'s row is labelled with the group and its members, not its first member alone', (t) => {
+  const at = (time: number) => snapshot({ time, slots: [{ name: 'fw', service: 2, slot: 0, rx: time, tx: time }] })
+  const chain = checkChain('x.json', {
+    endpoints: { gen: { kind: 'generator' }, fw: { kind: 'firewall', group: 'edge', config: { default: 'allow' } }, nat: { kind: 'nat', group: 'edge', config: { external: '203.0.113.1' } }, out: { kind: 'sink' } },
+    links: ['gen -> fw', 'fw -> nat', 'nat.outside -> out'],
+  })
+  const lines = statsLines(at(0), at(1000), groupLabels(chain))
+  t.true(lines[0].startsWith('edge(fw+nat) rx '), lines[0])
 })
 
 // The report behind this: a full-rate fw-nat run showed the NAT at "drop 3.2Mpps" while the
