@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url'
 import { attach, countersByEndpoint, layout, Manager, setAffinity, type Xio } from '../xio/index.ts'
 import { removeStateSegments } from '../xio/state.ts'
 import { addon } from '../xio/native.ts'
+import { absentCpu } from './cpus.ts'
 import { nfCpuList, nfLabel, type Chain } from './spec.ts'
 import { ChainError } from './chain-error.ts'
 import { parseReconfigured, type NfReconfigured } from './nf-control.ts'
@@ -187,17 +188,13 @@ export class RunningChain extends EventEmitter {
     // A group starts with its first member (the others are started with it).
     const starting = [...this.chain.endpoints.values()].filter((e) => !e.isPort && (!only || only(e.name)) && (!e.group || this.chain.groups.get(e.group)![0] === e.name))
     // Every CPU named is checked before any process starts, so a mistake leaves none behind.
-    const cpuLists = starting.map((e) => {
-      const pinned = nfCpuList(this.chain, e)
-      const absent = pinned?.cpu.find((c) => c >= cpus().length)
-      if (absent !== undefined)
-        throw new ChainError(`${this.chain.file}: /endpoints/${pinned!.givenBy}/cpu: there is no CPU ${absent} here (this machine has ${cpus().length}, 0 to ${cpus().length - 1})`)
-      return this.nfCpus(managerCpu, pinned?.cpu)
-    })
+    const absent = absentCpu(this.chain, starting)
+    if (absent) throw new ChainError(`${this.chain.file}: ${absent.path}: ${absent.message}`)
     const started: NfInstanceProcess[] = []
-    starting.forEach((e, k) => {
-      for (let i = first(e.name); i < e.instances; i++) started.push(this.spawnNf(e.name, i, cpuLists[k], 0))
-    })
+    for (const e of starting) {
+      const cpu = this.nfCpus(managerCpu, nfCpuList(this.chain, e)?.cpu)
+      for (let i = first(e.name); i < e.instances; i++) started.push(this.spawnNf(e.name, i, cpu, 0))
+    }
     this.instances.push(...started)
     const deadline = Date.now() + 20_000
     while (!started.every((p) => p.ready)) {

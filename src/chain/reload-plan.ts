@@ -19,7 +19,8 @@ export interface ReloadPlan {
    * Endpoints whose kind, module, CPUs or port settings changed: stopped as removed ones are,
    * then started again as added ones are. A placement group's members come whole: its process
    * runs them all, and which gate is a call to which member is fixed when it starts, so a
-   * change to any member or to the links between them restarts the group.
+   * change to any member or to the links between them restarts the group (and a change to an
+   * NF's link to itself restarts the NF).
    */
   replaced: string[]
   /** NF endpoints that take a new config live, keeping their process. */
@@ -84,7 +85,9 @@ export function planReload(running: Chain, next: Chain): ReloadPlan {
     const [from, gate] = key.split('\0')
     if (kept(from) && !after.has(key)) plan.routes.push({ from, gate: Number(gate), to: null })
   }
-  for (const members of next.groups.values()) {
+  // The NFs of one process: a group's members, or an NF alone (a link to itself is a call too).
+  const processes = [...next.groups.values(), ...[...next.endpoints.values()].filter((e) => !e.isPort && !e.group).map((e) => [e.name])]
+  for (const members of processes) {
     if (!members.every(kept)) continue  // a new group starts whole as added endpoints
     const member = (name: string | null | undefined) => name != null && members.includes(name)
     const inner = (r: RouteChange) => member(r.from) && (member(r.to) || member(before.get(`${r.from}\0${r.gate}`)))

@@ -10,7 +10,8 @@ import { ChainError } from './chain-error.ts'
 import type { NfInstanceProcess } from './launcher.ts'
 import type { NfReconfigure, NfReconfigured } from './nf-control.ts'
 import type { Port } from './ports/port.ts'
-import { bypassed, planReload, type ReloadPlan, type RouteChange } from './reload-plan.ts'
+import { absentCpu } from './cpus.ts'
+import { bypassed, planReload, ReloadRefused, type ReloadPlan, type RouteChange } from './reload-plan.ts'
 import type { Chain } from './spec.ts'
 
 /** What a reload works on: the running chain's manager, NF processes and ports. */
@@ -51,14 +52,23 @@ export class ChainReloader {
   private async apply(next: Chain): Promise<ReloadPlan> {
     if (this.host.closing()) throw new ChainError('the chain is stopping')
     const plan = planReload(this.host.chain(), next)
+    // Before anything stops: a CPU this machine lacks would leave a replaced NF (or a whole
+    // placement group) stopped and never started again.
+    const absent = absentCpu(next)
+    if (absent) throw new ReloadRefused(absent.path, absent.message)
     const routesOf = (names: string[], chain: Chain, into = false): RouteChange[] =>
       chain.links.filter((l) => names.includes(into ? l.to : l.from)).map((l) => ({ from: l.from, gate: l.gateIndex, to: l.to }))
-    // What is replaced leaves first: unwired, drained and stopped, under its old spec.
+    const old = this.host.chain()
+    const isNf = (name: string | null) => name !== null && old.endpoints.get(name)?.isPort === false
+    // What is replaced leaves first: drained and stopped, under its old spec. What is sent to a
+    // replaced NF meanwhile waits in the manager (its gates held shut, the senders pushed back
+    // as by a full ring) for the NF's new process; a replaced port is unwired.
+    const intoReplaced = routesOf(plan.replaced, old, true)
     if (plan.replaced.length) {
-      this.host.manager.routes(routesOf(plan.replaced, this.host.chain(), true).map((r) => ({ ...r, to: null })))
+      this.host.manager.pause(intoReplaced.filter((r) => isNf(r.to)))
+      this.host.manager.routes(intoReplaced.filter((r) => !isNf(r.to)).map((r) => ({ ...r, to: null })))
       await this.retire(plan.replaced)
     }
-    const old = this.host.chain()
     this.host.runSpec(next) // from here on, what starts (or restarts) runs the new spec
     // New endpoints come up wired on their way out, before anything is wired to them.
     const starting = [...plan.added, ...plan.replaced]
@@ -79,8 +89,14 @@ export class ChainReloader {
     // what they had, so no flow's newer packets overtake its older ones.
     const shortcuts = plan.routes.map((r) => ({ gate: r, skipped: bypassed(old, next, r) })).filter((s) => s.skipped.length)
     // The new wiring, all at once: into new and replaced endpoints, and around removed ones
-    // (the paused gates among them open again, whatever happened while they waited).
-    const wiring = [...plan.routes, ...routesOf(plan.replaced, next, true).filter((r) => !plan.replaced.includes(r.from))]
+    // (the paused gates among them open again, whatever happened while they waited). A removed
+    // NF that led into a replaced one leads there again until it is stopped, so what it still
+    // holds (an NF taken out from between two members of a restarted group) is not lost.
+    const wiring = [
+      ...plan.routes,
+      ...routesOf(plan.replaced, next, true).filter((r) => !plan.replaced.includes(r.from)),
+      ...intoReplaced.filter((r) => plan.removed.includes(r.from)),
+    ]
     try {
       if (shortcuts.length) {
         this.host.manager.pause(shortcuts.map((s) => s.gate))

@@ -23,7 +23,7 @@ export type Instances = number;
  */
 export type Cpu = [number, ...number[]];
 /**
- * A placement group: the NFs that name it run in one process per instance, run to completion (BESS, VPP style): a link between two of them is a call, with no ring and no pass through the manager. Its members must be linked to one another and have the same instances; the CPUs of its first. Without one, each NF runs in its own processes (isolation).
+ * A placement group: the NFs that name it run in one process per instance, run to completion (BESS, VPP style): a link between two of them is a call, with no ring and no pass through the manager. Its members must be linked to one another and have the same instances and CPUs (a cpu list given on one member, or the same on each). Without one, each NF runs in its own processes (isolation).
  *
  * This interface was referenced by `ChainSpec`'s JSON-Schema
  * via the `definition` "Group".

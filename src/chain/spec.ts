@@ -235,7 +235,8 @@ function groupProblems(groups: Map<string, string[]>, endpoints: Map<string, Cha
     const placed = members.filter((m) => cpuOf(endpoints.get(m)!) !== undefined)
     for (const name of placed.slice(1)) {
       const [cpu, firstCpu] = [name, placed[0]].map((m) => cpuOf(endpoints.get(m)!)!)
-      if (cpu.join() !== firstCpu.join())
+      const same = (a: number[], b: number[]) => [...new Set(a)].sort().join() === [...new Set(b)].sort().join()
+      if (!same(cpu, firstCpu))
         problems.push({ path: `/endpoints/${name}/cpu`, message: `[${cpu.join(', ')}], but '${placed[0]}' of group '${group}' gives [${firstCpu.join(', ')}]: a group's members run in one process, on one set of CPUs; give the list once, or the same on each` })
     }
     // One piece: every member reached from the first over links between members, either way.

@@ -89,11 +89,11 @@ async function run(spec: string, options: { duration?: number; tui: boolean; pre
     for (const event of source.events) process.stderr.write(`${event}\n`)
   } else {
     let before = running.manager.snapshot()
-    const labels = groupLabels(chain)
     while (!stop && !running.failure && Date.now() < deadline) {
       await sleep(Math.min(1000, Math.max(10, deadline - Date.now())))
       const after = running.manager.snapshot()
-      process.stdout.write(`-- ${((Date.now() - started) / 1000).toFixed(0)}s\n${statsLines(before, after, labels).join('\n')}\n`)
+      // The chain as it runs now: a reload may have brought a group.
+      process.stdout.write(`-- ${((Date.now() - started) / 1000).toFixed(0)}s\n${statsLines(before, after, groupLabels(running.chain)).join('\n')}\n`)
       before = after
     }
   }

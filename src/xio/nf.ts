@@ -230,7 +230,8 @@ const MAX_CALLS = 64
 
 /**
  * Runs NFs over one endpoint's bursts until options.stopping() says so. Alone, an NF's verdict
- * sends the packet on through the manager. In a placement group, a packet starts at the member
+ * sends the packet on through the manager (but a gate linked to the NF itself, which is a call
+ * as between members). In a placement group, a packet starts at the member
  * it was delivered to, and a gate that leads to another member calls that member's process()
  * on it at once, run to completion; a gate that leads out of the group sends it on through the
  * manager as that member's, and so does any gate once the packet's flow hash has changed or it
@@ -355,7 +356,7 @@ export async function runNFs(xio: Xio, group: RunMember[], options: RunOptions):
           // the manager instead, as between NFs alone, once the packet's flow hash has changed
           // (it may belong to another instance of the group now) or it has gone round the
           // group's links MAX_CALLS times (a loop among members would hold this loop for ever).
-          if (!(gate >= 0 && m.next[gate] >= 0) || p.flowHash !== hash || ++calls === MAX_CALLS) break
+          if (!(gate >= 0 && m.next[gate] >= 0) || p.flowHash !== hash || calls++ === MAX_CALLS) break
           p.from = m.service
           m = members[m.next[gate]]
         }

@@ -105,11 +105,12 @@ test('fw and nat in one group: one process per instance, one hop less, flows in 
   t.is(portChanges, 0, 'each flow kept its NAT port across the live configs')
 })
 
-test('a reload that puts an NF between two members restarts the group, and the packets then go through that NF', async (t) => {
+test('a reload that puts an NF between two members restarts the group, and the packets then go through that NF; taking it out again restarts it back; neither loses a packet', async (t) => {
   const fwConfig = { default: 'drop', nonIp: 'drop', rules: [{ action: 'allow', proto: 'udp' }] }
+  const count = 16_000
   const edge = (links: string[], extra: object = {}) => ({
     endpoints: {
-      gen: { kind: 'generator', flows: 8, rate: 4000 },
+      gen: { kind: 'generator', flows: 8, rate: 4000, count },
       fw: { kind: 'firewall', group: 'edge', config: fwConfig },
       nat: { kind: 'nat', group: 'edge', config: { external: '203.0.113.1', inside: '10.0.0.0/16' } },
       out: { kind: 'sink' },
@@ -128,18 +129,57 @@ test('a reload that puts an NF between two members restarts the group, and the p
   t.truthy(o, chain.output())
   const view = o!.view
   const rx = (name: string) => active(view.snapshot()).filter((x) => x.name === name).reduce((n, x) => n + x.route.rxPackets, 0)
-  const r = await xioChain(['reload', after, '--prefix', prefix])
-  t.is(r.code, 0, r.stderr)
-  t.regex(r.stdout, /started: ids/)
-  t.regex(r.stdout, /restarted .*: fw, nat/)
+  const inserted = await xioChain(['reload', after, '--prefix', prefix])
+  t.is(inserted.code, 0, inserted.stderr)
+  t.regex(inserted.stdout, /started: ids/)
+  t.regex(inserted.stdout, /restarted .*: fw, nat/)
   // The group's new process calls no member across ids: everything fw passes reaches ids.
   t.true(await until(() => rx('ids') > 200, 10_000), `ids took ${rx('ids')}\n${chain.output().slice(-2000)}`)
-  const out = rx('out')
-  t.true(await until(() => rx('out') > out + 200, 10_000), 'packets still reach the sink, through ids')
   t.is(active(view.snapshot()).filter((x) => x.name === 'fw').length, 1, 'one group process')
+  // Out again, while ids still holds packets on their way to nat.
+  const removed = await xioChain(['reload', before, '--prefix', prefix])
+  t.is(removed.code, 0, removed.stderr)
+  t.regex(removed.stdout, /drained and stopped: ids/)
+  // Both restarts held what was sent to the group meanwhile, and ids passed on what it had.
+  t.true(await until(() => sent(view.snapshot()) === count && rx('out') === count, 15_000), `${sent(view.snapshot())} sent, ${rx('out')} out`)
+  t.is(view.snapshot().manager.noRoute, 0, 'nothing was routed nowhere')
   o!.close()
   chain.kill('SIGINT')
   const [code] = await once(chain, 'exit')
   t.is(code, 0, chain.output().slice(-3000))
   t.false(existsSync(`/dev/shm/xio.${prefix}`))
+})
+
+test('a reload naming a CPU this machine lacks is refused before anything stops: the group runs on', async (t) => {
+  const spec = (natCpu?: number[]) => ({
+    endpoints: {
+      gen: { kind: 'generator', flows: 8, rate: 4000 },
+      fw: { kind: 'firewall', group: 'edge', config: { default: 'allow' } },
+      nat: { kind: 'nat', group: 'edge', config: { external: '203.0.113.1', inside: '10.0.0.0/16' }, ...(natCpu ? { cpu: natCpu } : {}) },
+      out: { kind: 'sink' },
+    },
+    links: ['gen -> fw', 'fw -> nat', 'nat.outside -> out'],
+  })
+  const good = join(dir, 'cpu-good.json')
+  const bad = join(dir, 'cpu-bad.json')
+  writeFileSync(good, JSON.stringify(spec()))
+  writeFileSync(bad, JSON.stringify(spec([99])))
+  const prefix = uniquePrefix('group-cpu')
+  const chain = startXioChain(['run', good, '--no-tui', '--prefix', prefix])
+  t.teardown(() => chain.kill('SIGKILL'))
+  const o = await observeWhen(prefix, (s) => sent(s) > 100)
+  t.truthy(o, chain.output())
+  const view = o!.view
+  const pid = active(view.snapshot()).find((x) => x.name === 'fw')!.pid
+  const r = await xioChain(['reload', bad, '--prefix', prefix])
+  t.is(r.code, 1)
+  t.regex(r.stderr, /\/endpoints\/nat\/cpu: there is no CPU 99 here/)
+  const out = () => active(view.snapshot()).find((x) => x.name === 'out')!.route.rxPackets
+  const before = out()
+  t.true(await until(() => out() > before + 200, 10_000), 'packets still go through the group')
+  t.is(active(view.snapshot()).find((x) => x.name === 'fw')!.pid, pid, 'the same group process')
+  o!.close()
+  chain.kill('SIGINT')
+  const [code] = await once(chain, 'exit')
+  t.is(code, 0, chain.output().slice(-3000))
 })

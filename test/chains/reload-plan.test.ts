@@ -101,3 +101,10 @@ test('a placement group restarts whole when one of its members must restart, or 
   t.deepEqual(exit.replaced, [])
   t.deepEqual(exit.routes.sort((a, b) => a.gate - b.gate), [{ from: 'nat', gate: 0, to: 'wan' }, { from: 'nat', gate: 1, to: 'dump' }])
 })
+
+test('an NF\'s link to itself is a call in its process: rewiring it restarts the NF', (t) => {
+  const spec = (inside: string) => ({ ...base, links: [...base.links, `nat.inside -> ${inside}`] })
+  t.deepEqual(planReload(chainOf(spec('nat')), chainOf(spec('fw'))).replaced, ['nat'])
+  t.deepEqual(planReload(chainOf(spec('fw')), chainOf(spec('nat'))).replaced, ['nat'])
+  t.deepEqual(planReload(chainOf(spec('fw')), chainOf(spec('wan'))).replaced, [], 'to another endpoint: a live rewire')
+})
