@@ -75,8 +75,15 @@ export class ChainReloader {
     for (const name of plan.added) this.host.manager.declare(name)
     this.host.manager.routes(routesOf(starting, next))
     const managerCpu = next.spec.manager?.cpu ?? 0
-    await this.host.startNfs(managerCpu, (name) => starting.includes(name))
-    await this.host.attachPorts((name) => starting.includes(name))
+    try {
+      await this.host.startNfs(managerCpu, (name) => starting.includes(name))
+      await this.host.attachPorts((name) => starting.includes(name))
+    } catch (e) {
+      // A replaced NF that did not start again: what waits for it is routed nowhere rather than
+      // held for ever, its senders pushed back for good.
+      this.host.manager.routes(intoReplaced.filter((r) => isNf(r.to)).map((r) => ({ ...r, to: null })))
+      throw e
+    }
     // An NF that refuses its new config (what validate could not see) runs on as it was; the
     // rest of the reload goes on, and the refusal is reported at its end.
     const refusals: string[] = []
