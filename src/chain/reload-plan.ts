@@ -117,7 +117,7 @@ function reachable(chain: Chain, start: string): Set<string> {
   return seen
 }
 
-/** Makes a placement group's members replaced, and nothing else: a restart takes each one's new config and instances. */
+/** Makes the NFs of one process (a group's members, or an NF alone) replaced, and nothing else: a restart takes each one's new config and instances. */
 function restartWhole(plan: ReloadPlan, members: string[]): void {
   plan.replaced.push(...members.filter((m) => !plan.replaced.includes(m)))
   plan.reconfigured = plan.reconfigured.filter((m) => !members.includes(m))
