@@ -79,9 +79,10 @@ export class ChainReloader {
       await this.host.startNfs(managerCpu, (name) => starting.includes(name))
       await this.host.attachPorts((name) => starting.includes(name))
     } catch (e) {
-      // A replaced NF that did not start again: what waits for it is routed nowhere rather than
-      // held for ever, its senders pushed back for good.
-      this.host.manager.routes(intoReplaced.filter((r) => isNf(r.to)).map((r) => ({ ...r, to: null })))
+      // A replaced NF that did not start again: its gates open, not held for ever (its senders
+      // pushed back for good). What is sent to it counts as no route while no instance of it
+      // runs, and reaches it once one does (the launcher restarts an NF that exits).
+      this.host.manager.routes(intoReplaced.filter((r) => isNf(r.to)))
       throw e
     }
     // An NF that refuses its new config (what validate could not see) runs on as it was; the

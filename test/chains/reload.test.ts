@@ -116,3 +116,39 @@ test('twenty reloads under numbered traffic lose no packet and reorder none; NAT
   t.is(portChanges, 0, 'each flow kept its external port across the reloads')
   t.log(`${total} packets through 21 reloads, ${records.length} captured, every flow in order`)
 })
+
+const activeSlots = (s: RegionSnapshot) => s.slots.filter((x) => x.state === 'active')
+const sentBy = (s: RegionSnapshot, name: string) => activeSlots(s).find((x) => x.name === name)?.route.txPackets ?? 0
+
+test('a reload whose restarted NF fails to start: the reload says so, and once the launcher has it running again, packets reach it', async (t) => {
+  // Its create() throws the first time it runs in an NF process (validation builds it too, in
+  // the launcher, where it passes), then never again: the launcher's restart succeeds.
+  const marker = join(dir, 'failed-once')
+  writeFileSync(join(dir, 'fails-once.mjs'), [
+    `import { existsSync, writeFileSync } from 'node:fs'`,
+    `export default { name: 'fails-once', gates: ['out'], create() {`,
+    `  if (process.argv[1].includes('nf-process') && !existsSync(${JSON.stringify(marker)})) { writeFileSync(${JSON.stringify(marker)}, ''); throw new Error('first start fails') }`,
+    `  return { process: () => 0 } } }`,
+  ].join('\n'))
+  const spec = (x: object) => ({ endpoints: { gen: { kind: 'generator', flows: 8, rate: 4000 }, x, out: { kind: 'sink' } }, links: ['gen -> x', 'x -> out'] })
+  const before = join(dir, 'fails-before.json')
+  const after = join(dir, 'fails-after.json')
+  writeFileSync(before, JSON.stringify(spec({ kind: 'l2fwd' })))
+  writeFileSync(after, JSON.stringify(spec({ kind: 'nf', module: join(dir, 'fails-once.mjs') })))
+  const prefix = uniquePrefix('reload-fails')
+  const chain = startXioChain(['run', before, '--no-tui', '--prefix', prefix])
+  t.teardown(() => chain.kill('SIGKILL'))
+  const o = await observeWhen(prefix, (s) => sentBy(s, 'gen') > 100)
+  t.truthy(o, chain.output())
+  const view = o!.view
+  const r = await xioChain(['reload', after, '--prefix', prefix])
+  t.is(r.code, 1)
+  t.regex(r.stderr, /NF 'x' exited .* while starting:[\s\S]*first start fails/)
+  const out = () => activeSlots(view.snapshot()).find((x) => x.name === 'out')!.route.rxPackets
+  const was = out()
+  t.true(await until(() => out() > was + 200, 10_000), `out took ${out() - was} since\n${chain.output().slice(-1500)}`)
+  o!.close()
+  chain.kill('SIGINT')
+  const [code] = await once(chain, 'exit')
+  t.is(code, 0, chain.output().slice(-3000))
+})
