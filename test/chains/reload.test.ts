@@ -16,6 +16,8 @@ import type { RegionSnapshot } from '../../src/xio/index.ts'
 test.after.always(removeLeftoverRegions)
 
 const dir = scratchDir('reload')
+const activeSlots = (s: RegionSnapshot) => s.slots.filter((x) => x.state === 'active')
+const sentBy = (s: RegionSnapshot, name: string) => activeSlots(s).find((x) => x.name === name)?.route.txPackets ?? 0
 const output = join(dir, 'out.pcap')
 
 // A: gen → fw → nat → out. B: another firewall rule, another NAT forward, and an l2fwd
@@ -117,8 +119,6 @@ test('twenty reloads under numbered traffic lose no packet and reorder none; NAT
   t.log(`${total} packets through 21 reloads, ${records.length} captured, every flow in order`)
 })
 
-const activeSlots = (s: RegionSnapshot) => s.slots.filter((x) => x.state === 'active')
-const sentBy = (s: RegionSnapshot, name: string) => activeSlots(s).find((x) => x.name === name)?.route.txPackets ?? 0
 
 test('a reload whose restarted NF fails to start: the reload says so, and once the launcher has it running again, packets reach it', async (t) => {
   // Its create() throws the first time it runs in an NF process (validation builds it too, in
