@@ -233,10 +233,10 @@ function groupProblems(groups: Map<string, string[]>, endpoints: Map<string, Cha
         problems.push({ path: `/endpoints/${name}/instances`, message: `${instancesOf(e)}, but '${first.name}' of group '${group}' has ${instancesOf(first)}: a group runs as one process per instance, so its members have the same instances` })
     }
     const placed = members.filter((m) => cpuOf(endpoints.get(m)!) !== undefined)
+    const cpuSet = (m: string) => [...new Set(cpuOf(endpoints.get(m)!))].sort().join()
     for (const name of placed.slice(1)) {
       const [cpu, firstCpu] = [name, placed[0]].map((m) => cpuOf(endpoints.get(m)!)!)
-      const same = (a: number[], b: number[]) => [...new Set(a)].sort().join() === [...new Set(b)].sort().join()
-      if (!same(cpu, firstCpu))
+      if (cpuSet(name) !== cpuSet(placed[0]))
         problems.push({ path: `/endpoints/${name}/cpu`, message: `[${cpu.join(', ')}], but '${placed[0]}' of group '${group}' gives [${firstCpu.join(', ')}]: a group's members run in one process, on one set of CPUs; give the list once, or the same on each` })
     }
     // One piece: every member reached from the first over links between members, either way.

@@ -2,6 +2,7 @@
 // rates from counter deltas over the real elapsed time.
 import type { Chain } from '../chain/spec.ts'
 import type { RegionSnapshot } from '../xio/index.ts'
+import { groupLabel } from '../tui/topology.ts'
 
 export function formatRate(perSecond: number): string {
   const units = ['', 'k', 'M', 'G']
@@ -62,7 +63,7 @@ export function statsLines(before: RegionSnapshot, after: RegionSnapshot, labels
   return lines
 }
 
-/** Row labels for a chain's placement groups: 'edge(fw+nat)' for the slot named after fw. */
+/** Row labels for a chain's placement groups, as the dashboard's: 'edge(fw+nat)' for the slot named after fw. */
 export function groupLabels(chain: Chain): Map<string, string> {
-  return new Map([...chain.groups].map(([group, members]) => [members[0], `${group}(${members.join('+')})`]))
+  return new Map([...chain.groups].map(([group, members]) => [members[0], groupLabel(group, members)]))
 }

@@ -8,7 +8,7 @@ import { DROP_REASON } from '../xio/nf-types.ts'
 /** The manager's reasons for an NF's losses, beside the NF's own (a router has a noRoute of its own). */
 export const MANAGER_UNLINKED = 'gate unlinked (manager)'
 export const MANAGER_REFUSED = 'refused by the manager'
-import type { Topology } from './topology.ts'
+import { groupLabel, type Topology } from './topology.ts'
 
 export type EndpointState = 'running' | 'sleeping' | 'detaching' | 'restarting' | 'dead'
 
@@ -181,7 +181,7 @@ export class Sampler {
       const exits = sample.exits?.get(e.name)
       const restarts = exits?.count ?? deaths.get(e.name) ?? 0
       const labelOf = (name: string, instance: number) => (expected > 1 ? `${name}#${instance}` : name)
-      const label = (instance: number) => labelOf(e.groupMembers ? `${e.group}(${e.groupMembers.join('+')})` : e.name, instance)
+      const label = (instance: number) => labelOf(e.groupMembers ? groupLabel(e.group!, e.groupMembers) : e.name, instance)
       for (const slot of mine) {
         const before = this.prevSlots.get(slotKey(slot))
         const r = slot.route, b = before?.route

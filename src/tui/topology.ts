@@ -112,3 +112,8 @@ export function chainLines(t: Topology): Hop[][] {
   }
   return lines
 }
+
+/** How a placement group's row is named, here and in `run --no-tui`'s lines: 'edge(fw+nat)'. */
+export function groupLabel(group: string, members: readonly string[]): string {
+  return `${group}(${members.join('+')})`
+}
