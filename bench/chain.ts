@@ -30,6 +30,7 @@ const RULES = 100
 const WARMUP_MS = 2000
 const WINDOW_MS = 6000
 const ROUNDS = 3
+const IDLE_WINDOW_MS = 5000
 // A bound on the whole chain's life, should this process die without stopping it.
 const DURATION_S = 30
 // Generator and sink are named lan and wan: the firewall's rules may say `in: "lan"`, and the
@@ -63,11 +64,12 @@ const VARIANTS: Variant[] = [
   { name: 'grouped', nfs: { fw: { kind: 'firewall', group: 'edge', config: firewallConfig() }, nat: { kind: 'nat', group: 'edge', config: natConfig } } },
 ]
 
-function specOf(v: Variant) {
+/** The spec of one variant; a generator count stops its traffic there (the chain at rest). */
+function specOf(v: Variant, count?: number) {
   return {
     name: `bench-chain-${v.name}`,
     endpoints: {
-      [SOURCE]: { kind: 'generator', size: FRAME, flows: FLOWS, proto: 'udp', dstPort: DST_PORT },
+      [SOURCE]: { kind: 'generator', size: FRAME, flows: FLOWS, proto: 'udp', dstPort: DST_PORT, count },
       ...v.nfs,
       [SINK]: { kind: 'sink' },
     },
@@ -138,29 +140,14 @@ interface ChainRun {
   refusedPerPacket: Record<string, number>
 }
 
-/** Runs one variant for WARMUP_MS + WINDOW_MS; every exit path stops the chain and removes its region. */
-async function runChain(v: Variant): Promise<ChainRun> {
-  const prefix = `bench-chain-${process.pid}`
-  const specFile = join(tmpdir(), `xio-bench-chain-${process.pid}.json`)
-  writeFileSync(specFile, JSON.stringify(specOf(v)))
-  rmSync(`/dev/shm/xio.${prefix}`, { force: true })
-  let stderr = ''
-  const chain = spawn(process.execPath, [join(root, 'bin/xio-chain.js'), 'run', specFile, '--no-tui', '--prefix', prefix, '--duration', String(DURATION_S)], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  })
-  chain.stderr!.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-2000)))
-  const exited = new Promise((r) => chain.once('exit', r))
-  // This process leaving any way (main.ts's Ctrl-C handler exits at once): the chain stops too.
-  const stopChain = () => chain.kill('SIGINT')
-  process.on('exit', stopChain)
-  let o: Observer | undefined
-  try {
-    o = await attachObserver(prefix, chain)
+/** Runs one variant for WARMUP_MS + WINDOW_MS. */
+function runChain(v: Variant): Promise<ChainRun> {
+  return withChain(specOf(v), async (o, launcher, exited) => {
     await sleep(WARMUP_MS)
-    const a = sample(o, chain.pid!)
+    const a = sample(o, launcher)
     await sleep(WINDOW_MS)
-    const b = sample(o, chain.pid!)
-    if (chain.exitCode !== null) throw new Error(`the chain exited during the measurement:\n${stderr}`)
+    const b = sample(o, launcher)
+    if (exited()) throw new Error('the chain exited during the measurement')
     const packets = b.received - a.received
     const perProcess: Record<string, number> = {}
     for (const name of Object.keys(b.cpu)) perProcess[name] = ((b.cpu[name] - (a.cpu[name] ?? 0)) * 1e9) / packets
@@ -178,6 +165,49 @@ async function runChain(v: Variant): Promise<ChainRun> {
       heldPerPacket: (b.managerHeld - a.managerHeld) / packets,
       refusedPerPacket: Object.fromEntries(Object.keys(b.refused).map((name) => [name, (b.refused[name] - (a.refused[name] ?? 0)) / packets])),
     }
+  })
+}
+
+/**
+ * The isolated chain at rest: its generator sends one packet, then nothing; after a second for
+ * it to settle, the CPU of all its processes over IDLE_WINDOW_MS, as % of one core, by process.
+ */
+function restingChain(): Promise<Record<string, number>> {
+  return withChain(specOf(VARIANTS[0], 1), async (o, launcher, exited) => {
+    await sleep(1000)
+    const a = sample(o, launcher)
+    await sleep(IDLE_WINDOW_MS)
+    const b = sample(o, launcher)
+    if (exited()) throw new Error('the chain exited during the measurement')
+    const share = (name: string) => ((b.cpu[name] - (a.cpu[name] ?? 0)) * 1000) / (b.t - a.t) * 100
+    const byProcess = Object.fromEntries(Object.keys(b.cpu).map((name) => [name, share(name)]))
+    byProcess.launcher -= byProcess.manager
+    return byProcess
+  })
+}
+
+/**
+ * Runs `xio-chain run --no-tui` on spec under a prefix of its own, and body once packets reach
+ * the sink; every exit path stops the chain and removes its region.
+ */
+async function withChain<T>(spec: object, body: (o: Observer, launcher: number, exited: () => boolean) => Promise<T>): Promise<T> {
+  const prefix = `bench-chain-${process.pid}`
+  const specFile = join(tmpdir(), `xio-bench-chain-${process.pid}.json`)
+  writeFileSync(specFile, JSON.stringify(spec))
+  rmSync(`/dev/shm/xio.${prefix}`, { force: true })
+  let stderr = ''
+  const chain = spawn(process.execPath, [join(root, 'bin/xio-chain.js'), 'run', specFile, '--no-tui', '--prefix', prefix, '--duration', String(DURATION_S)], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  })
+  chain.stderr!.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-2000)))
+  const exited = new Promise((r) => chain.once('exit', r))
+  // This process leaving any way (main.ts's Ctrl-C handler exits at once): the chain stops too.
+  const stopChain = () => chain.kill('SIGINT')
+  process.on('exit', stopChain)
+  let o: Observer | undefined
+  try {
+    o = await attachObserver(prefix, chain)
+    return await body(o, chain.pid!, () => chain.exitCode !== null)
   } catch (e) {
     throw new Error(`${(e as Error).message}${stderr ? `\nchain stderr:\n${stderr}` : ''}`)
   } finally {
@@ -258,5 +288,11 @@ export async function run(report: Report): Promise<void> {
     report.add(`  descriptors held by the manager for a full RX ring`, r.heldPerPacket, 'per packet')
     for (const [name, n] of Object.entries(r.refusedPerPacket)) report.add(`  ${name}'s sends refused by its full TX ring (retried)`, n, 'per packet')
   }
+  // At rest: what a chain left running with nothing to carry costs (issue #11: near 0 %).
+  const resting = await restingChain()
+  const total = Object.values(resting).reduce((x, share) => x + share, 0)
+  report.add('isolated chain at rest (its generator done): CPU of all its processes', total, '% of one core')
+  for (const [name, share] of Object.entries(resting))
+    report.add(`  ${{ launcher: 'launcher but its manager thread', manager: 'manager thread' }[name] ?? `${name} process`}`, share, '% of one core')
   report.add('load average (1 min) after', loadAverage(), '')
 }

@@ -389,6 +389,94 @@ class EndpointHandle : public Napi::ObjectWrap<EndpointHandle> {
   std::shared_ptr<Endpoint> endpoint_;
 };
 
+// Waits on a pool thread until any of several endpoints has RX work: one thread, not one per
+// endpoint (readable() holds a pool thread per endpoint until it has work, and libuv has four),
+// for a process whose endpoints are pumped from its event loop (the launcher's ports).
+class RxWaitWorker : public Napi::AsyncWorker {
+ public:
+  RxWaitWorker(Napi::Env env, std::vector<std::shared_ptr<Endpoint>> endpoints, uint64_t timeoutNs,
+               std::shared_ptr<std::atomic<uint32_t>> interrupt)
+      : Napi::AsyncWorker(env), endpoints_(std::move(endpoints)), timeoutNs_(timeoutNs), interrupt_(std::move(interrupt)),
+        interruptSeen_(interrupt_->load()), deferred_(Napi::Promise::Deferred::New(env)) {}
+  Napi::Promise promise() { return deferred_.Promise(); }
+  void Execute() override {
+    uint64_t deadline = nowNs() + timeoutNs_;
+    std::atomic<uint32_t>* words[kFutexWaitMax];
+    uint32_t expected[kFutexWaitMax];
+    for (;;) {
+      uint32_t armed = 0;
+      bool ready = false;
+      for (const auto& e : endpoints_) {
+        ready = e->armWait(&expected[armed]);
+        words[armed++] = e->wakeWord();
+        if (ready) break;
+      }
+      // Last, so an interrupt() after the endpoints were armed still wakes the sleep below.
+      words[armed] = interrupt_.get();
+      expected[armed] = interrupt_->load();
+      uint64_t now = nowNs();
+      bool interrupted = expected[armed] != interruptSeen_;
+      if (!ready && !interrupted && now < deadline) futexWaitAny(words, expected, armed + 1, deadline - now);
+      for (uint32_t i = 0; i < armed; i++) endpoints_[i]->disarm();
+      if (ready || interrupted || now >= deadline) {
+        readable_ = ready;
+        return;
+      }
+    }
+  }
+  void OnOK() override { deferred_.Resolve(Napi::Boolean::New(Env(), readable_)); }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  std::vector<std::shared_ptr<Endpoint>> endpoints_;
+  uint64_t timeoutNs_;
+  std::shared_ptr<std::atomic<uint32_t>> interrupt_;
+  uint32_t interruptSeen_;
+  Napi::Promise::Deferred deferred_;
+  bool readable_ = false;
+};
+
+// new RxWaiter(): wait(endpoints, timeoutMs) resolves true once one of the endpoints has RX work
+// (or was closed or cut off meanwhile: its own calls then say why), false when timeoutMs passes
+// or interrupt() is called; one wait at a time.
+class RxWaiterHandle : public Napi::ObjectWrap<RxWaiterHandle> {
+ public:
+  static Napi::Function define(Napi::Env env) {
+    return DefineClass(env, "RxWaiter", {InstanceMethod<&RxWaiterHandle::wait>("wait"), InstanceMethod<&RxWaiterHandle::interrupt>("interrupt")});
+  }
+  RxWaiterHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<RxWaiterHandle>(info) {}
+
+ private:
+  Napi::Value wait(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Napi::Function endpointClass = env.GetInstanceData<Classes>()->endpoint.Value();
+    if (!info[0].IsArray()) throw Napi::TypeError::New(env, "wait(endpoints, timeoutMs): endpoints must be an array of Endpoints");
+    Napi::Array list = info[0].As<Napi::Array>();
+    // One word of the futex_waitv set is the interrupt's.
+    if (list.Length() == 0 || list.Length() >= kFutexWaitMax)
+      throw Napi::RangeError::New(env, "wait(endpoints, timeoutMs): from 1 to " + std::to_string(kFutexWaitMax - 1) + " endpoints");
+    std::vector<std::shared_ptr<Endpoint>> endpoints;
+    for (uint32_t i = 0; i < list.Length(); i++) {
+      Napi::Value v = list.Get(i);
+      if (!v.IsObject() || !v.As<Napi::Object>().InstanceOf(endpointClass))
+        throw Napi::TypeError::New(env, "wait(endpoints, timeoutMs): endpoints must be an array of Endpoints");
+      endpoints.push_back(EndpointHandle::Unwrap(v.As<Napi::Object>())->endpoint_);
+    }
+    double ms = info[1].IsNumber() ? info[1].As<Napi::Number>().DoubleValue() : -1;
+    if (!(ms >= 0)) throw Napi::RangeError::New(env, "wait(endpoints, timeoutMs): timeoutMs must be a number of milliseconds >= 0");
+    auto* worker = new RxWaitWorker(env, std::move(endpoints), uint64_t(std::min(ms, 60000.0) * 1e6), interrupt_);
+    Napi::Promise p = worker->promise();
+    worker->Queue();
+    return p;
+  }
+  Napi::Value interrupt(const Napi::CallbackInfo& info) {
+    interrupt_->fetch_add(1);
+    futexWake(interrupt_.get());
+    return info.Env().Undefined();
+  }
+  std::shared_ptr<std::atomic<uint32_t>> interrupt_ = std::make_shared<std::atomic<uint32_t>>(0);
+};
+
 // new AfPacket(endpoint, { interface, blockSize?, blocks?, blockTimeoutMs?, promiscuous? }):
 // the endpoint's data path is the port's two threads' from then on, until stop().
 class AfPacketHandle : public Napi::ObjectWrap<AfPacketHandle> {
@@ -662,6 +750,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("Region", region);
   exports.Set("Endpoint", endpoint);
   exports.Set("AfPacket", AfPacketHandle::define(env));
+  exports.Set("RxWaiter", RxWaiterHandle::define(env));
   exports.Set("interfaceInfo", Napi::Function::New(env, interfaceInfoOf));
   exports.Set("frameFlowHash", Napi::Function::New(env, frameFlowHashOf));
   exports.Set("layout", layout(env));

@@ -270,18 +270,15 @@ uint32_t Endpoint::rxWait(uint32_t* descs, uint32_t max, uint64_t timeoutNs, boo
 // check sees its entries. Several threads may wait at once (rxWait and a readable()): each
 // adds its own request and nobody clears another's, so none sleeps through a delivery.
 bool Endpoint::waitReadable(uint64_t timeoutNs) {
-  // Counted in this process, so detach() can wait until no waiter writes the side any more.
-  waiters_.fetch_add(1);
-  struct Leave {
-    std::atomic<int>& waiters;
-    ~Leave() { waiters.fetch_sub(1); }
-  } leave{waiters_};
   uint64_t deadline = nowNs() + timeoutNs;
-  while (!closed_.load() && !faulted()) {
-    uint32_t seq = managerSide_->wakeSeq.load(std::memory_order_acquire);
-    side_->sleepRequests.fetch_add(1, std::memory_order_relaxed);
-    std::atomic_thread_fence(std::memory_order_seq_cst);
-    if (ringHasWork(rx_)) return true;
+  for (;;) {
+    uint32_t seq;
+    bool ready = armWait(&seq);
+    struct Disarm {
+      Endpoint* e;
+      ~Disarm() { e->disarm(); }
+    } disarm{this};
+    if (ready) return !closed_.load() && !faulted();
     uint64_t now = nowNs();
     if (now >= deadline) return false;
     side_->asleep.fetch_add(1, std::memory_order_relaxed);
@@ -289,7 +286,17 @@ bool Endpoint::waitReadable(uint64_t timeoutNs) {
     side_->asleep.fetch_sub(1, std::memory_order_relaxed);
     side_->counters.sleeps++;
   }
-  return false;
+}
+
+bool Endpoint::armWait(uint32_t* seq) {
+  // Counted in this process first, so detach() (closed_, then waiters_) either is seen here or
+  // waits until this waiter no longer writes the side.
+  waiters_.fetch_add(1);
+  if (closed_.load() || faulted()) return true;
+  *seq = managerSide_->wakeSeq.load(std::memory_order_acquire);
+  side_->sleepRequests.fetch_add(1, std::memory_order_relaxed);
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  return ringHasWork(rx_);
 }
 
 uint32_t Endpoint::setTaps(const uint32_t* words, uint32_t n) {

@@ -42,6 +42,14 @@ class Endpoint {
   uint64_t spinNs() const { return spinNs_; }
   // Blocks until the RX ring has work (true), or the timeout passes or the endpoint closes (false).
   bool waitReadable(uint64_t timeoutNs);
+  // waitReadable in steps, for a thread that sleeps on several endpoints at once (the addon's
+  // RxWaiter): armWait asks the manager to bump the slot's wake word at its next delivery and
+  // says whether there is no need to sleep (work there already, or the endpoint closed or cut
+  // off); otherwise *seq is the word's value to sleep on (futexWaitAny on wakeWord()). Each
+  // armWait is paired with a disarm; detach() waits for it.
+  bool armWait(uint32_t* seq);
+  void disarm() { waiters_.fetch_sub(1); }
+  std::atomic<uint32_t>* wakeWord() const { return &managerSide_->wakeSeq; }
   void detach();
   // A capture endpoint's taps (tapWord each, at most kMaxTaps; Failure BAD_TAPS otherwise):
   // written to its side, then the manager is rung. Returns the sequence number waitTaps takes.
@@ -88,7 +96,7 @@ class Endpoint {
   uint32_t tapsSeq_ = 0;
   uint64_t spinNs_;
   std::atomic<bool> closed_{false};
-  std::atomic<int> waiters_{0};  // threads in waitReadable
+  std::atomic<int> waiters_{0};  // threads in waitReadable, or armed (armWait)
   std::atomic<bool> driven_{false};
 };
 

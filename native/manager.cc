@@ -227,9 +227,13 @@ void Manager::run() {
     // sleepNs 0 is poll mode: a core kept for the manager, no futex round trip ever.
     if (config_.sleepNs == 0 || now - idleSince < config_.spinNs) {
       sched_yield();  // hand the core over if someone else wants it, instead of pause-spinning
-    } else {
-      sleep();
+    } else if (sleep()) {
       idleSince = 0;
+    } else {
+      // Slept its whole timeout (the liveness checks' pace): nothing came, so nothing is likely
+      // to follow at once. Back to sleep after this poll, unless it finds work, instead of
+      // polling through another spin: an idle chain's manager wakes 20 times a second.
+      idleSince = now - config_.spinNs;
     }
   }
 }
@@ -267,12 +271,12 @@ bool Manager::pollOnce() {
   return work != 0;
 }
 
-void Manager::sleep() {
+bool Manager::sleep() {
   doorbell_->managerSleeping.store(1, std::memory_order_relaxed);
   std::atomic_thread_fence(std::memory_order_seq_cst);  // the flag, then the re-check: pairs with wakeIfSleeping
   if (anyInput() || doorbell_->claims.load() != seenClaims_ || stop_.load() || routeBatchPending()) {
     doorbell_->managerSleeping.store(0, std::memory_order_relaxed);
-    return;
+    return true;
   }
   bool holding = false;
   for (uint32_t s : active_) holding = holding || slots_[s].held.pending();
@@ -281,6 +285,7 @@ void Manager::sleep() {
   doorbell_->managerSleeping.store(0, std::memory_order_relaxed);
   h_->manager.sleeps++;
   if (woken) h_->manager.wakeups++;
+  return woken;
 }
 
 // Work that a poll would do now. A sender whose descriptors are held for a full ring is not

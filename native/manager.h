@@ -160,7 +160,8 @@ class Manager {
   void publishPool();
   void dropHeld();
   bool anyInput();
-  void sleep();
+  // Sleeps on the doorbell unless there is work; false if it slept its whole timeout.
+  bool sleep();
 
   std::shared_ptr<Region> region_;
   Header* h_;

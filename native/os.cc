@@ -5,6 +5,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <climits>
 
 namespace xio {
@@ -26,6 +28,23 @@ bool futexWait(std::atomic<uint32_t>* word, uint32_t expected, uint64_t timeoutN
   long rc = syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), FUTEX_WAIT, expected,
                     timeoutNs ? &ts : nullptr, nullptr, 0);
   return rc == 0;
+}
+
+bool futexWaitAny(std::atomic<uint32_t>* const* words, const uint32_t* expected, uint32_t n, uint64_t timeoutNs) {
+  futex_waitv waiters[kFutexWaitMax] = {};
+  if (n > kFutexWaitMax) n = kFutexWaitMax;
+  for (uint32_t i = 0; i < n; i++) {
+    waiters[i].val = expected[i];
+    waiters[i].uaddr = uint64_t(reinterpret_cast<uintptr_t>(words[i]));
+    waiters[i].flags = FUTEX_32;  // shared, as futexWait's: the wakers are other processes
+  }
+  // futex_waitv takes an absolute deadline on the clock it is given.
+  uint64_t deadline = nowNs() + timeoutNs;
+  timespec ts{time_t(deadline / 1000000000ull), long(deadline % 1000000000ull)};
+  long rc = syscall(SYS_futex_waitv, waiters, n, 0, &ts, CLOCK_MONOTONIC);
+  // A kernel before 5.16: a millisecond's nap, so a caller that loops polls instead of spinning.
+  if (rc < 0 && errno == ENOSYS) return futexWait(words[0], expected[0], std::min<uint64_t>(timeoutNs, 1000000));
+  return rc >= 0 || errno == EAGAIN;
 }
 
 void futexWake(std::atomic<uint32_t>* word) {

@@ -22,6 +22,12 @@ uint64_t realtimeNs();
 // futexes, since the waker is another process. Returns true if woken, false on timeout.
 bool futexWait(std::atomic<uint32_t>* word, uint32_t expected, uint64_t timeoutNs);
 void futexWake(std::atomic<uint32_t>* word);
+// futexWait on several words at once (futex_waitv, Linux 5.16): sleeps while every words[i]
+// holds expected[i], until one of them is woken or timeoutNs passes; at most kFutexWaitMax.
+// Returns true if woken (or a word had changed already), false on timeout. (Before 5.16: a
+// nap of at most 1 ms on the first word, for a caller that loops.)
+constexpr uint32_t kFutexWaitMax = 128;
+bool futexWaitAny(std::atomic<uint32_t>* const* words, const uint32_t* expected, uint32_t n, uint64_t timeoutNs);
 
 // Clears a sleeper's flag and wakes it, once; the seq_cst fence orders the caller's ring
 // publication before the flag read, pairing with the sleeper's store-then-recheck.

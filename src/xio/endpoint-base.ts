@@ -77,6 +77,20 @@ export class EndpointBase {
     }
   }
 
+  /**
+   * Takes up to descs.length packets from the RX ring and gives them straight back to the pool,
+   * never touching their buffers: for an endpoint that looks at nothing it receives (a sink).
+   * rx writes each buffer's metadata from its entry, and on a chain the line was last written
+   * by an NF on another CPU: a stall per packet that nothing here would read. The manager has
+   * counted their packets and bytes already. Returns how many.
+   */
+  discard(descs: Uint32Array): number {
+    const rings = this.ringsFor(descs)
+    const n = rings !== null ? rings.rx(descs, false) : this.rx(descs)
+    if (n) this.free(descs, n)
+    return n
+  }
+
   /** Gives descs[0, n) back to the pool. */
   free(descs: Uint32Array, n: number = descs.length): void {
     const rings = this.ringsFor(descs)
@@ -144,6 +158,11 @@ export class EndpointBase {
       },
     )
     return this.pendingReadable
+  }
+
+  /** This endpoint's native side, to wait on with others at once (RxWaiter). */
+  get waitable(): NativeEndpoint {
+    return this.endpoint
   }
 
   /**

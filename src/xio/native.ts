@@ -65,6 +65,14 @@ export interface NativeEndpoint {
   wakeManager(): void
 }
 
+/** Waits on a pool thread until any of several endpoints has RX work (native/addon.cc RxWaitWorker). */
+export interface NativeRxWaiter {
+  /** True once one has work (or was closed or cut off meanwhile), false after timeoutMs or interrupt(); 1 to 127 endpoints. */
+  wait(endpoints: NativeEndpoint[], timeoutMs: number): Promise<boolean>
+  /** Ends the pending wait (false), if any. */
+  interrupt(): void
+}
+
 /** A Linux interface's port: two native threads driving one endpoint (native/afpacket.h). */
 export interface NativeAfPacket {
   stats(): AfPacketStats
@@ -152,6 +160,7 @@ interface Addon {
   /** capture true: a capture endpoint (its name is its own, capture:<pid>), see src/xio/capture.ts. */
   Endpoint: new (region: NativeRegion, name: string, spinUs?: number, capture?: boolean, instance?: number, also?: string[]) => NativeEndpoint
   AfPacket: new (endpoint: NativeEndpoint, options: AfPacketOptions) => NativeAfPacket
+  RxWaiter: new () => NativeRxWaiter
   interfaceInfo(name: string): InterfaceInfo
   /** The flow hash the afpacket port gives a frame. */
   frameFlowHash(frame: Uint8Array): number

@@ -137,8 +137,11 @@ export class EndpointRings {
     this.mallocFails = (view.slotOffset(slot) + L.endpointSide.counters + L.endpointCounters.mallocFails) >>> 2
   }
 
-  /** xio_rx: up to descs.length from the RX ring; writes each buffer's sender, action and length from its entry. */
-  rx(descs: Uint32Array): number {
+  /**
+   * xio_rx: up to descs.length from the RX ring; writes each buffer's sender, action and length
+   * from its entry, unless withMeta is false (discard: nothing will read them).
+   */
+  rx(descs: Uint32Array, withMeta = true): number {
     const u32 = this.u32
     const r = this.rxRing
     const tail = u32[r.tail]
@@ -151,7 +154,7 @@ export class EndpointRings {
       const high = u32[e + 1]
       const d = low & 0xffff
       descs[i] = d
-      if (d >= this.bufferCount) continue // the manager never sends one; never write past the pool
+      if (!withMeta || d >= this.bufferCount) continue // the manager never sends one; never write past the pool
       const meta = this.base + d * this.stride
       u32[(meta + META_LENGTH) >>> 2] = low >>> 16
       u16[(meta + META_PREV) >>> 1] = high & 0xffff

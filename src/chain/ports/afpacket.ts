@@ -42,6 +42,13 @@ export class AfPacketPort implements Port {
     return !this.receiving
   }
 
+  // Its threads take what reaches it.
+  readonly wakesOnRx = false
+
+  nextPumpMs(): number {
+    return this.lastPublish + PUBLISH_EVERY_MS
+  }
+
   // The threads move the packets; pumping only publishes what they counted, and says once if
   // one of them stopped early.
   pump(nowMs: number): number {

@@ -42,7 +42,6 @@ export class GeneratorPort implements Port {
   private lastMs = -1
   private stopped = false
   backlogged = false
-  private readonly discard = () => {}
 
   constructor(readonly name: string, readonly xio: Xio, private readonly spec: GeneratorSpec) {
     this.size = Math.min(spec.size ?? 64, xio.capacity)
@@ -72,8 +71,18 @@ export class GeneratorPort implements Port {
     return this.stopped || this.sent >= this.limit
   }
 
+  readonly wakesOnRx = true
+
+  nextPumpMs(nowMs: number): number {
+    if (this.exhausted) return Infinity
+    const rate = this.spec.rate
+    if (!rate || this.lastMs < 0) return nowMs
+    // When the bucket holds one more packet than the frames built and waiting (pump's `due`).
+    return this.lastMs + (Math.max(0, this.pending + 1 - this.tokens) / rate) * 1000
+  }
+
   pump(nowMs: number): number {
-    let moved = drainRx(this.xio, this.burst, this.discard)
+    let moved = drainRx(this.xio, this.burst, null)
     this.backlogged = false
     if (this.exhausted) return moved
     // Frames built but not yet sent count as sent for the limit and the rate: they already are
@@ -83,7 +92,7 @@ export class GeneratorPort implements Port {
     if (rate) {
       // A stall (a busy event loop, GC) is not made up for with a flood afterwards.
       if (this.lastMs < 0) this.lastMs = nowMs
-      this.tokens = Math.min(this.tokens + ((nowMs - this.lastMs) / 1000) * rate, Math.max(BURST, rate / 100))
+      this.tokens = Math.min(this.tokens + ((nowMs - this.lastMs) * rate) / 1000, Math.max(BURST, rate / 100))
       this.lastMs = nowMs
       due = Math.min(due, Math.floor(this.tokens) - this.pending)
     }
@@ -143,7 +152,7 @@ export class GeneratorPort implements Port {
   }
 
   close(): void {
-    drainRx(this.xio, this.burst, this.discard, Infinity)
+    drainRx(this.xio, this.burst, null, Infinity)
     this.xio.detach()
   }
 

@@ -26,7 +26,6 @@ export class PcapPort implements Port {
     this.writer!.write(this.xio.bytes, this.xio.offset(d), this.xio.length(d), this.xio.timestamp(d) || BigInt(Date.now()) * 1_000_000n)
     this.written++
   }
-  private readonly discard = () => {}
 
   constructor(
     readonly name: string,
@@ -55,7 +54,7 @@ export class PcapPort implements Port {
   backlogged = false
 
   pump(nowMs: number): number {
-    let moved = drainRx(this.xio, this.burst, this.writer ? this.write : this.discard)
+    let moved = drainRx(this.xio, this.burst, this.writer ? this.write : null)
     this.backlogged = false
     if (this.selfPaced && !this.exhausted) {
       const due = this.due(nowMs)
@@ -64,6 +63,17 @@ export class PcapPort implements Port {
       moved += sent
     }
     return moved
+  }
+
+  readonly wakesOnRx = true
+
+  nextPumpMs(nowMs: number): number {
+    if (!this.selfPaced || this.exhausted) return Infinity
+    const speed = this.spec.speed ?? 'top'
+    if (speed === 'top' || this.startedAt < 0) return nowMs
+    // When due() lets the next record go.
+    if (speed === 'timed') return this.startedAt + this.passOffsetMs() + Number(this.nextTime() - this.records[0].timestampNs) / 1e6
+    return this.startedAt + ((this.sent + 1) / speed) * 1000
   }
 
   // How many records the speed setting allows by now.
@@ -141,7 +151,7 @@ export class PcapPort implements Port {
 
   close(): void {
     try {
-      drainRx(this.xio, this.burst, this.writer ? this.write : this.discard, Infinity)
+      drainRx(this.xio, this.burst, this.writer ? this.write : null, Infinity)
       this.writer?.close()
       if (this.writer?.failure) throw this.writer.failure
     } finally {

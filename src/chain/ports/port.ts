@@ -18,6 +18,17 @@ export interface Port {
   /** Does a bounded amount of work (a few bursts) and returns how many packets it moved. */
   pump(nowMs: number): number
   /**
+   * Whether packets reaching the port wake the launcher's pump, which may then sleep on its
+   * RX ring (RxWaiter) while nothing is due: all but a port whose native threads take them.
+   */
+  readonly wakesOnRx: boolean
+  /**
+   * At rest (its last pump moved nothing): when it next needs a pump if no packet reaches it,
+   * on pump()'s clock. A paced source's next packet, a periodic publication; nowMs: as soon as
+   * the pump likes (it backs off); Infinity: only when packets reach it.
+   */
+  nextPumpMs(nowMs: number): number
+  /**
    * A port that takes packets out of the chain (sink): waits, blocking this thread at most
    * timeoutMs, until packets reach it, takes them as pump() does, and returns how many.
    */
@@ -32,14 +43,19 @@ export interface Port {
 
 export const BURST = 32
 
-/** Receives what reached a port: hands each frame to `take`, then frees the burst. */
-export function drainRx(xio: Xio, burst: Uint32Array, take: (d: number) => void, maxBursts = 8): number {
+/**
+ * Receives what reached a port: hands each frame to `take`, then frees the burst. With no
+ * `take` the frames are discarded, their buffers never touched (Xio.discard).
+ */
+export function drainRx(xio: Xio, burst: Uint32Array, take: ((d: number) => void) | null, maxBursts = 8): number {
   let moved = 0
   for (let i = 0; i < maxBursts; i++) {
-    const n = xio.rx(burst)
+    const n = take === null ? xio.discard(burst) : xio.rx(burst)
     if (!n) break
-    for (let k = 0; k < n; k++) take(burst[k])
-    xio.free(burst, n)
+    if (take !== null) {
+      for (let k = 0; k < n; k++) take(burst[k])
+      xio.free(burst, n)
+    }
     moved += n
   }
   return moved

@@ -1,0 +1,61 @@
+// A chain at rest: the launcher's pump sleeps until packets reach one of its ports or a port
+// is due (RxWaiter, Port.nextPumpMs), rather than looking every 16 ms.
+import test from 'ava'
+import { readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { attach, observe, type Observer } from '../../src/xio/index.ts'
+import { startXioChain } from '../helpers/cli.ts'
+import { uniquePrefix, until } from '../helpers/processes.ts'
+import { scratchDir } from '../helpers/scratch.ts'
+
+/** Times a thread has gone to sleep of its own accord so far (each is a wake-up after it). */
+function voluntarySwitches(pid: number, tid = pid): number {
+  const status = readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8')
+  return Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(status)![1])
+}
+
+test.serial('at rest the launcher wakes a few times a second, and a packet reaching its sink after a rest is taken', async (t) => {
+  const dir = scratchDir('rest')
+  const spec = join(dir, 'rest.json')
+  writeFileSync(spec, JSON.stringify({
+    name: 'rest',
+    endpoints: {
+      app: { kind: 'service' },
+      fw: { kind: 'firewall', config: { default: 'allow', rules: [] } },
+      wan: { kind: 'sink' },
+    },
+    links: ['app -> fw', 'fw -> wan'],
+  }))
+  const prefix = uniquePrefix('rest')
+  const cli = startXioChain(['run', spec, '--no-tui', '--prefix', prefix])
+  let o: Observer | undefined
+  try {
+    t.true(await until(() => {
+      try {
+        o ??= observe(prefix)
+        return o.view.snapshot().slots.some((s) => s.state === 'active' && s.name === 'fw')
+      } catch {
+        return false
+      }
+    }, 20_000, 50), cli.output())
+    // The launcher's own thread (its pid): the one that pumps the ports, and prints a stats line a second.
+    const before = voluntarySwitches(cli.pid!)
+    await new Promise((r) => setTimeout(r, 2000))
+    const wakes = voluntarySwitches(cli.pid!) - before
+    // Looking every 16 ms, as it did, is 125 in 2 s.
+    t.true(wakes < 40, `the launcher woke ${wakes} times in 2 s at rest`)
+
+    const app = await attach({ prefix, name: 'app' })
+    const burst = new Uint32Array(10)
+    t.is(app.malloc(burst), 10)
+    for (const d of burst) app.setLength(d, 60)
+    t.is(app.tx(burst), 10)
+    const wan = () => o!.view.snapshot().slots.find((s) => s.state === 'active' && s.name === 'wan')!
+    t.true(await until(() => wan().route.rxPackets === 10 && wan().rings.rx.used === 0), `the sink took them: ${JSON.stringify(wan().rings.rx)}`)
+    app.detach()
+  } finally {
+    o?.close()
+    cli.kill('SIGTERM')
+    await new Promise((r) => cli.once('exit', r))
+  }
+})
