@@ -416,7 +416,11 @@ class RxWaitWorker : public Napi::AsyncWorker {
       expected[armed] = interrupt_->load();
       uint64_t now = nowNs();
       bool interrupted = expected[armed] != interruptSeen_;
-      if (!ready && !interrupted && now < deadline) futexWaitAny(words, expected, armed + 1, deadline - now);
+      if (!ready && !interrupted && now < deadline) {
+        for (uint32_t i = 0; i < armed; i++) endpoints_[i]->beginSleep();
+        futexWaitAny(words, expected, armed + 1, deadline - now);
+        for (uint32_t i = 0; i < armed; i++) endpoints_[i]->endSleep();
+      }
       for (uint32_t i = 0; i < armed; i++) endpoints_[i]->disarm();
       if (ready || interrupted || now >= deadline) {
         readable_ = ready;
@@ -438,7 +442,7 @@ class RxWaitWorker : public Napi::AsyncWorker {
 
 // new RxWaiter(): wait(endpoints, timeoutMs) resolves true once one of the endpoints has RX work
 // (or was closed or cut off meanwhile: its own calls then say why), false when timeoutMs passes
-// or interrupt() is called; one wait at a time.
+// or interrupt() is called; one wait at a time. With no endpoint it is a sleep interrupt() ends.
 class RxWaiterHandle : public Napi::ObjectWrap<RxWaiterHandle> {
  public:
   static Napi::Function define(Napi::Env env) {
@@ -452,9 +456,9 @@ class RxWaiterHandle : public Napi::ObjectWrap<RxWaiterHandle> {
     Napi::Function endpointClass = env.GetInstanceData<Classes>()->endpoint.Value();
     if (!info[0].IsArray()) throw Napi::TypeError::New(env, "wait(endpoints, timeoutMs): endpoints must be an array of Endpoints");
     Napi::Array list = info[0].As<Napi::Array>();
-    // One word of the futex_waitv set is the interrupt's.
-    if (list.Length() == 0 || list.Length() >= kFutexWaitMax)
-      throw Napi::RangeError::New(env, "wait(endpoints, timeoutMs): from 1 to " + std::to_string(kFutexWaitMax - 1) + " endpoints");
+    // One word of the futex_waitv set is the interrupt's. No endpoint: a sleep interrupt() ends.
+    if (list.Length() >= kFutexWaitMax)
+      throw Napi::RangeError::New(env, "wait(endpoints, timeoutMs): at most " + std::to_string(kFutexWaitMax - 1) + " endpoints");
     std::vector<std::shared_ptr<Endpoint>> endpoints;
     for (uint32_t i = 0; i < list.Length(); i++) {
       Napi::Value v = list.Get(i);

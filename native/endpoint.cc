@@ -281,10 +281,9 @@ bool Endpoint::waitReadable(uint64_t timeoutNs) {
     if (ready) return !closed_.load() && !faulted();
     uint64_t now = nowNs();
     if (now >= deadline) return false;
-    side_->asleep.fetch_add(1, std::memory_order_relaxed);
+    beginSleep();
     futexWait(&managerSide_->wakeSeq, seq, deadline - now);
-    side_->asleep.fetch_sub(1, std::memory_order_relaxed);
-    side_->counters.sleeps++;
+    endSleep();
   }
 }
 

@@ -50,6 +50,12 @@ class Endpoint {
   bool armWait(uint32_t* seq);
   void disarm() { waiters_.fetch_sub(1); }
   std::atomic<uint32_t>* wakeWord() const { return &managerSide_->wakeSeq; }
+  // Around a sleep on the wake word while armed: counted for observers (asleep, sleeps).
+  void beginSleep() { side_->asleep.fetch_add(1, std::memory_order_relaxed); }
+  void endSleep() {
+    side_->asleep.fetch_sub(1, std::memory_order_relaxed);
+    side_->counters.sleeps++;
+  }
   void detach();
   // A capture endpoint's taps (tapWord each, at most kMaxTaps; Failure BAD_TAPS otherwise):
   // written to its side, then the manager is rung. Returns the sequence number waitTaps takes.

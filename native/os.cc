@@ -42,9 +42,12 @@ bool futexWaitAny(std::atomic<uint32_t>* const* words, const uint32_t* expected,
   uint64_t deadline = nowNs() + timeoutNs;
   timespec ts{time_t(deadline / 1000000000ull), long(deadline % 1000000000ull)};
   long rc = syscall(SYS_futex_waitv, waiters, n, 0, &ts, CLOCK_MONOTONIC);
-  // A kernel before 5.16: a millisecond's nap, so a caller that loops polls instead of spinning.
-  if (rc < 0 && errno == ENOSYS) return futexWait(words[0], expected[0], std::min<uint64_t>(timeoutNs, 1000000));
-  return rc >= 0 || errno == EAGAIN;
+  if (rc >= 0 || errno == EAGAIN) return true;
+  if (errno == EINTR || errno == ETIMEDOUT) return false;
+  // No futex_waitv here (a kernel before 5.16: ENOSYS; a seccomp filter that does not know it:
+  // EPERM): a nap on the first word, so a caller that loops polls every 16 ms, never spins.
+  futexWait(words[0], expected[0], std::min<uint64_t>(timeoutNs, kFutexWaitAnyFallbackNs));
+  return false;
 }
 
 void futexWake(std::atomic<uint32_t>* word) {

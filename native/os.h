@@ -24,9 +24,11 @@ bool futexWait(std::atomic<uint32_t>* word, uint32_t expected, uint64_t timeoutN
 void futexWake(std::atomic<uint32_t>* word);
 // futexWait on several words at once (futex_waitv, Linux 5.16): sleeps while every words[i]
 // holds expected[i], until one of them is woken or timeoutNs passes; at most kFutexWaitMax.
-// Returns true if woken (or a word had changed already), false on timeout. (Before 5.16: a
-// nap of at most 1 ms on the first word, for a caller that loops.)
+// Returns true if woken (or a word had changed already), false on timeout. Without
+// futex_waitv (before 5.16, or refused by a seccomp filter): a nap of at most
+// kFutexWaitAnyFallbackNs on the first word, for a caller that loops.
 constexpr uint32_t kFutexWaitMax = 128;
+constexpr uint64_t kFutexWaitAnyFallbackNs = 16000000;
 bool futexWaitAny(std::atomic<uint32_t>* const* words, const uint32_t* expected, uint32_t n, uint64_t timeoutNs);
 
 // Clears a sleeper's flag and wakes it, once; the seq_cst fence orders the caller's ring

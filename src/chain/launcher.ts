@@ -53,6 +53,12 @@ export interface LaunchOptions {
    * for them, as often as not (on 2 vCPUs: a third poller on the NFs' one).
    */
   portsOnManagerCpu?: boolean
+  /**
+   * The longest the port pump rests with nothing due (default 1000 ms). Packets reaching a
+   * port, a port coming due and stop() all end a rest; this bounds what a port whose
+   * nextPumpMs is wrong would wait. Tests set it long, so that nothing can lean on it.
+   */
+  maxRestMs?: number
 }
 
 /**
@@ -303,12 +309,15 @@ export class RunningChain extends EventEmitter {
   }
 
   private async attachPorts(only?: (name: string) => boolean) {
-    for (const e of this.chain.endpoints.values()) {
-      if (!e.isPort || e.kind === 'service' || (only && !only(e.name))) continue  // an application attaches to a service itself
-      const xio = await attach({ prefix: this.prefix, name: e.name })
-      this.ports.set(e.name, await this.makePort(e.name, e.spec as { kind: string }, xio))
+    try {
+      for (const e of this.chain.endpoints.values()) {
+        if (!e.isPort || e.kind === 'service' || (only && !only(e.name))) continue  // an application attaches to a service itself
+        const xio = await attach({ prefix: this.prefix, name: e.name })
+        this.ports.set(e.name, await this.makePort(e.name, e.spec as { kind: string }, xio))
+      }
+    } finally {
+      this.wakePump() // a rest began before these ports were there
     }
-    this.wakePump() // a rest began before these ports were there
   }
 
   private async makePort(name: string, spec: { kind: string }, xio: Xio): Promise<Port> {
@@ -338,7 +347,7 @@ export class RunningChain extends EventEmitter {
   /**
    * Pumps the ports until stop() (or a fatal NF failure); resolves when pumping ends. At rest
    * it sleeps until packets reach a port (RxWaiter) or a port is next due (Port.nextPumpMs: a
-   * paced source's next packet), at most MAX_REST_MS; a source that may send at once is
+   * paced source's next packet), at most maxRestMs; a source that may send at once is
    * looked at again after 1 ms, then less and less often (up to every 16 ms). A chain at rest
    * costs next to nothing here: no poll every 16 ms (1.7 % of a core on its own).
    *
@@ -373,14 +382,16 @@ export class RunningChain extends EventEmitter {
   /** Sleeps until a port is due, packets reach one, or stop() or a fatal failure interrupts. */
   private async rest(idleMs: number): Promise<void> {
     const now = performance.now()
-    let restMs = MAX_REST_MS
+    let restMs = this.options.maxRestMs ?? MAX_REST_MS
     const receivers: Xio[] = []
     for (const port of this.ports.values()) {
       restMs = Math.min(restMs, Math.max(port.nextPumpMs(now) - now, idleMs))
       if (port.wakesOnRx) receivers.push(port.xio)
     }
-    if (receivers.length && receivers.length <= RX_WAIT_MAX) await this.rxWaiter.wait(receivers, restMs)
-    else await sleep(receivers.length ? idleMs : restMs)
+    // With no receiving port, a sleep that wakePump() still cuts short; past what one wait
+    // takes, the poll of before.
+    if (receivers.length <= RxWaiter.MAX) await this.rxWaiter.wait(receivers, restMs)
+    else await sleep(idleMs)
   }
 
   /** Cuts a rest short: the pump loop has something to look at (stopping, a failure, new ports). */
@@ -536,12 +547,8 @@ export class RunningChain extends EventEmitter {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 const MAX_IDLE_PUMP_MS = 16
-// The longest the pump rests with nothing due: what a port without packets waits to be looked
-// at, should its nextPumpMs be wrong.
+// LaunchOptions.maxRestMs's default.
 const MAX_REST_MS = 1000
-// Endpoints one RxWaiter waits on at most (futex_waitv's 128, less its interrupt word); a
-// chain with more ports than that polls, as before.
-const RX_WAIT_MAX = 127
 // The longest a backlogged source waits for the chain's output before trying again: what a
 // blocked event loop may be late by.
 const BACKLOG_WAIT_MS = 1

@@ -80,9 +80,8 @@ export class EndpointBase {
   /**
    * Takes up to descs.length packets from the RX ring and gives them straight back to the pool,
    * never touching their buffers: for an endpoint that looks at nothing it receives (a sink).
-   * rx writes each buffer's metadata from its entry, and on a chain the line was last written
-   * by an NF on another CPU: a stall per packet that nothing here would read. The manager has
-   * counted their packets and bytes already. Returns how many.
+   * rx writes each buffer's metadata from its entry, which nothing here would read; the
+   * manager has counted their packets and bytes already. Returns how many.
    */
   discard(descs: Uint32Array): number {
     const rings = this.ringsFor(descs)

@@ -67,7 +67,7 @@ export interface NativeEndpoint {
 
 /** Waits on a pool thread until any of several endpoints has RX work (native/addon.cc RxWaitWorker). */
 export interface NativeRxWaiter {
-  /** True once one has work (or was closed or cut off meanwhile), false after timeoutMs or interrupt(); 1 to 127 endpoints. */
+  /** True once one has work (or was closed or cut off meanwhile), false after timeoutMs or interrupt(); at most 127 endpoints. */
   wait(endpoints: NativeEndpoint[], timeoutMs: number): Promise<boolean>
   /** Ends the pending wait (false), if any. */
   interrupt(): void

@@ -7,11 +7,14 @@ import { asXioError } from './errors.ts'
 import { addon, type NativeRxWaiter } from './native.ts'
 
 export class RxWaiter {
+  /** Endpoints one wait takes at most: futex_waitv's 128 words, less the interrupt's. */
+  static readonly MAX = 127
   private readonly native: NativeRxWaiter = new addon.RxWaiter()
 
   /**
    * True once one of the endpoints has packets waiting (or was detached or cut off meanwhile:
-   * its own calls then say why), false after timeoutMs or an interrupt(). One wait at a time.
+   * its own calls then say why), false after timeoutMs or an interrupt(). One wait at a time,
+   * on at most RxWaiter.MAX endpoints; with none, a sleep that interrupt() cuts short.
    */
   async wait(endpoints: EndpointBase[], timeoutMs: number): Promise<boolean> {
     try {

@@ -3,6 +3,8 @@
 import test from 'ava'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { RunningChain } from '../../src/chain/launcher.ts'
+import { checkChain } from '../../src/chain/spec.ts'
 import { attach, observe, type Observer } from '../../src/xio/index.ts'
 import { startXioChain } from '../helpers/cli.ts'
 import { uniquePrefix, until } from '../helpers/processes.ts'
@@ -57,5 +59,60 @@ test.serial('at rest the launcher wakes a few times a second, and a packet reach
     o?.close()
     cli.kill('SIGTERM')
     await new Promise((r) => cli.once('exit', r))
+  }
+})
+
+// In this process, with rests of a minute: nothing below may lean on a rest ending by itself.
+const LONG_REST = { maxRestMs: 60_000 }
+
+test.serial('resting for a minute at most, the pump still takes what reaches its sink at once, and stop() ends the rest', async (t) => {
+  const dir = scratchDir('rest-long')
+  const chain = checkChain(join(dir, 'rest.json'), {
+    name: 'rest-long',
+    endpoints: { app: { kind: 'service' }, fw: { kind: 'firewall', config: { default: 'allow', rules: [] } }, wan: { kind: 'sink' } },
+    links: ['app -> fw', 'fw -> wan'],
+  })
+  const prefix = uniquePrefix('rest-long')
+  const running = await RunningChain.start(chain, { prefix, ...LONG_REST })
+  const o = observe(prefix)
+  try {
+    void running.pump()
+    const wan = () => o.view.snapshot().slots.find((s) => s.state === 'active' && s.name === 'wan')!
+    t.true(await until(() => wan().asleep > 0), 'the pump rests on the sink\'s ring')
+    const app = await attach({ prefix, name: 'app' })
+    const burst = new Uint32Array(10)
+    t.is(app.malloc(burst), 10)
+    for (const d of burst) app.setLength(d, 60)
+    t.is(app.tx(burst), 10)
+    t.true(await until(() => wan().route.rxPackets === 10 && wan().rings.rx.used === 0), `the sink took them: ${JSON.stringify(wan().rings.rx)}`)
+    t.true(await until(() => wan().asleep > 0), 'and rests again')
+    app.detach()
+  } finally {
+    o.close()
+    await running.stop() // a rest that stop() could not end would hold it a minute: the test's timeout
+  }
+})
+
+test.serial('a chain with no port rests until stop(), and a reload that adds ports has them pumped at once', async (t) => {
+  const dir = scratchDir('rest-noports')
+  const spec = (endpoints: object, links: string[]) => checkChain(join(dir, 'rest.json'), { name: 'rest-noports', endpoints, links })
+  const base = { app: { kind: 'service' }, fw: { kind: 'firewall', config: { default: 'allow', rules: [] } }, out: { kind: 'service' } }
+  const prefix = uniquePrefix('rest-noports')
+  const running = await RunningChain.start(spec(base, ['app -> fw', 'fw -> out']), { prefix, ...LONG_REST })
+  const out = await attach({ prefix, name: 'out' })
+  try {
+    void running.pump() // no port: it rests at once, on nothing but stop() and new ports
+    await running.reload(spec({ ...base, gen: { kind: 'generator', count: 5 } }, ['app -> fw', 'gen -> fw', 'fw -> out']))
+    const got = new Uint32Array(8)
+    let received = 0
+    t.true(await until(() => {
+      const n = out.rx(got)
+      if (n) out.free(got, n)
+      received += n
+      return received === 5
+    }), `the new generator's packets came through: ${received} of 5`)
+  } finally {
+    out.detach()
+    await running.stop()
   }
 })

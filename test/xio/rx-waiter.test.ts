@@ -77,7 +77,13 @@ test.serial('detaching an endpoint that a wait sleeps on ends the wait and the d
   m.close()
 })
 
-test.serial('a wait takes from 1 to 127 endpoints', async (t) => {
+test.serial('with no endpoint a wait is a sleep that interrupt() ends; more than 127 are refused', async (t) => {
+  const { b, close } = await chain('rxwait-none')
   const waiter = new RxWaiter()
-  await t.throwsAsync(() => waiter.wait([], 10), { instanceOf: RangeError })
+  const pending = waiter.wait([], 60_000)
+  waiter.interrupt()
+  t.false(await pending)
+  await t.throwsAsync(() => waiter.wait(new Array(RxWaiter.MAX + 1).fill(b), 10), { instanceOf: RangeError })
+  t.false(await waiter.wait(new Array(RxWaiter.MAX).fill(b), 10), 'as many as it takes')
+  close()
 })
