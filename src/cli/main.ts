@@ -14,7 +14,7 @@ import { LabError, labDown, labUp } from './lab.ts'
 import { ScaffoldError, scaffoldNf } from './scaffold.ts'
 import { NoChain, sendControl, serveControl, type ControlAnswer } from './control.ts'
 import { describePlan, ReloadRefused } from '../chain/reload-plan.ts'
-import { chainSource, describeExit, observerSource } from '../tui/sources.ts'
+import { chainSource, describeExit, observedChain, observerSource } from '../tui/sources.ts'
 
 /** `<endpoint>=<file>` pairs, each naming a pcap port of the chain. */
 function pairs(values: string[] | undefined, flag: string, chain: Chain): Record<string, string> {
@@ -181,6 +181,9 @@ async function top(prefix: string) {
     }
     let stop = false
     process.on('SIGINT', () => (stop = true))
+    // A placement group's row bears the group's name, as in `run`'s lines, when the spec is known.
+    const chain = await observedChain(observer)
+    const labels = chain ? groupLabels(chain) : undefined
     let before = observer.view.snapshot()
     while (!stop) {
       await sleep(1000)
@@ -189,7 +192,7 @@ async function top(prefix: string) {
         break
       }
       const after = observer.view.snapshot()
-      process.stdout.write(`-- ${new Date().toISOString()}\n${statsLines(before, after).join('\n')}\n`)
+      process.stdout.write(`-- ${new Date().toISOString()}\n${statsLines(before, after, labels).join('\n')}\n`)
       before = after
     }
   } finally {

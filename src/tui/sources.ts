@@ -6,7 +6,7 @@ import type { Observer } from '../xio/index.ts'
 import type { DashboardSource } from './dashboard.tsx'
 import type { ExitRecord } from './model.ts'
 import { topologyOfChain, topologyOfRegion, type Topology } from './topology.ts'
-import { loadChain } from '../chain/spec.ts'
+import { loadChain, type Chain } from '../chain/spec.ts'
 
 interface NfExit {
   endpoint: string
@@ -53,19 +53,26 @@ export async function observerSource(observer: Observer): Promise<DashboardSourc
 }
 
 /**
- * What `top` draws: the chain as its spec says (gate names, ports, rule comments), read from
- * the spec file the region records, if it can still be read and names the same endpoints; else
- * what the region alone tells.
+ * What `top` draws: the chain as its spec says (gate names, ports, rule comments); else what
+ * the region alone tells.
  */
 async function observedTopology(observer: Observer): Promise<Topology> {
-  const snapshot = observer.view.snapshot()
+  const chain = await observedChain(observer)
+  return chain ? topologyOfChain(chain) : topologyOfRegion(observer.view.snapshot())
+}
+
+/**
+ * The chain an observed region runs, read from the spec file the region records, if it can
+ * still be read and names the same endpoints; else null.
+ */
+export async function observedChain(observer: Observer): Promise<Chain | null> {
   const file = observer.view.chainFile()
   try {
     const chain = file ? await loadChain(file) : null
-    const names = new Set(snapshot.services.map((s) => s.name))
-    if (chain && chain.endpoints.size === names.size && [...chain.endpoints.keys()].every((n) => names.has(n))) return topologyOfChain(chain)
+    const names = new Set(observer.view.snapshot().services.map((s) => s.name))
+    if (chain && chain.endpoints.size === names.size && [...chain.endpoints.keys()].every((n) => names.has(n))) return chain
   } catch {
     // Moved, edited or unreadable since: the region's own names will do.
   }
-  return topologyOfRegion(snapshot)
+  return null
 }

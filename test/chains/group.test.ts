@@ -65,6 +65,12 @@ test('fw and nat in one group: one process per instance, one hop less, flows in 
   }, 5000)
   t.true(fwCounters, 'both members publish their counters from the group\'s slot')
 
+  // top off a terminal names the group's row as run's lines do, from the spec the region records.
+  const top = startXioChain(['top', '--prefix', prefix])
+  t.teardown(() => top.kill('SIGKILL'))
+  t.true(await until(() => /^edge\(fw\+nat\)\s+rx/m.test(top.output()), 10_000), top.output())
+  top.kill('SIGINT')
+
   // Numbered traffic to the end, then kill one group instance and check it comes back.
   const victim = active(view.snapshot()).find((x) => x.name === 'fw')!
   const outBeforeKill = active(view.snapshot()).find((x) => x.name === 'out')!.route.rxPackets
