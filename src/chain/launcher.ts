@@ -13,7 +13,7 @@ import { attach, countersByEndpoint, layout, Manager, RxWaiter, setAffinity, typ
 import { removeStateSegments } from '../xio/state.ts'
 import { addon } from '../xio/native.ts'
 import { absentCpu } from './cpus.ts'
-import { nfCpuList, nfLabel, type Chain } from './spec.ts'
+import { nfCpuList, nfLabel, processMembers, startsProcess, type Chain } from './spec.ts'
 import { ChainError } from './chain-error.ts'
 import { parseReconfigured, type NfReconfigured } from './nf-control.ts'
 import { ChainReloader } from './reload.ts'
@@ -194,7 +194,7 @@ export class RunningChain extends EventEmitter {
    */
   private async startNfs(managerCpu: number, only?: (name: string) => boolean, first: (name: string) => number = () => 0) {
     // A group starts with its first member (the others are started with it).
-    const starting = [...this.chain.endpoints.values()].filter((e) => !e.isPort && (!only || only(e.name)) && (!e.group || this.chain.groups.get(e.group)![0] === e.name))
+    const starting = [...this.chain.endpoints.values()].filter((e) => startsProcess(this.chain, e) && (!only || only(e.name)))
     // Every CPU named is checked before any process starts, so a mistake leaves none behind.
     const absent = absentCpu(this.chain, starting)
     if (absent) throw new ChainError(`${this.chain.file}: ${absent.path}: ${absent.message}`)
@@ -275,8 +275,7 @@ export class RunningChain extends EventEmitter {
 
   /** What the process attached as `endpoint` runs: its NF, or its group's, with where their gates lead. */
   private orderOf(endpoint: string): NfOrder {
-    const e = this.chain.endpoints.get(endpoint)!
-    const names = e.group ? this.chain.groups.get(e.group)! : [endpoint]
+    const names = processMembers(this.chain, this.chain.endpoints.get(endpoint)!)
     return {
       members: names.map((name) => {
         const m = this.chain.endpoints.get(name)!

@@ -259,12 +259,22 @@ function cpuOf(e: ChainEndpoint): number[] | undefined {
   return (e.spec as { cpu?: number[] }).cpu
 }
 
+/** The NFs a process of e runs: its placement group's members (the first attaches), or e alone. */
+export function processMembers(chain: Chain, e: ChainEndpoint): string[] {
+  return e.group ? chain.groups.get(e.group)! : [e.name]
+}
+
+/** Whether e's instances are processes of their own: an NF alone, or a group's first member (whose processes run the rest). */
+export function startsProcess(chain: Chain, e: ChainEndpoint): boolean {
+  return !e.isPort && processMembers(chain, e)[0] === e.name
+}
+
 /**
  * The CPUs an NF endpoint's process is pinned to, and the endpoint whose spec gives them: its
  * own, or for a placement group's member the list any member gives (validation made them agree).
  */
 export function nfCpuList(chain: Chain, e: ChainEndpoint): { cpu: number[]; givenBy: string } | undefined {
-  for (const name of e.group ? chain.groups.get(e.group)! : [e.name]) {
+  for (const name of processMembers(chain, e)) {
     const cpu = cpuOf(chain.endpoints.get(name)!)
     if (cpu) return { cpu, givenBy: name }
   }

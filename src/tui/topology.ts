@@ -1,7 +1,7 @@
 // What the dashboard knows of a chain's shape: its endpoints in order and the links between
 // them. `run` has the spec (gate names, which endpoints are ports, rule comments); `top` has
 // only the region, where gates are numbers and ports look like any other endpoint.
-import type { Chain } from '../chain/spec.ts'
+import { processMembers, startsProcess, type Chain } from '../chain/spec.ts'
 import type { RegionSnapshot } from '../xio/index.ts'
 
 export interface TopologyEndpoint {
@@ -47,7 +47,7 @@ export function topologyOfChain(chain: Chain): Topology {
       gates: e.gates.length,
       rules: e.kind === 'firewall' ? config?.rules?.map((r, i) => r.comment ?? `rule ${i}`) : undefined,
       group: e.group,
-      groupMembers: e.group && chain.groups.get(e.group)![0] === e.name ? chain.groups.get(e.group) : undefined,
+      groupMembers: e.group && startsProcess(chain, e) ? processMembers(chain, e) : undefined,
     }
   })
   return { name: chain.name, endpoints, links: chain.links.map((l) => ({ from: l.from, gate: l.gate, to: l.to })), fromSpec: true }

@@ -2,7 +2,7 @@
 // instance, a packet going fw.process → nat.process with no hop between (the manager routes it
 // twice, not three times), flows spread over the group's instances as over an NF's, the
 // members' configs change live, and a group process killed with SIGKILL comes back.
-import test from 'ava'
+import test, { type ExecutionContext } from 'ava'
 import { once } from 'node:events'
 import { existsSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -38,13 +38,27 @@ writeFileSync(specB, JSON.stringify(specOf(true)))
 const active = (s: RegionSnapshot) => s.slots.filter((x) => x.state === 'active')
 const sent = (s: RegionSnapshot) => active(s).find((x) => x.name === 'gen')?.route.txPackets ?? 0
 
-test('fw and nat in one group: one process per instance, one hop less, flows in order, configs live, a killed instance back', async (t) => {
-  const prefix = uniquePrefix('group')
-  const chain = startXioChain(['run', specA, '--no-tui', '--prefix', prefix])
+/**
+ * `run` on spec under a prefix of its own, once `ready` says so (its generator under way); a
+ * failed test's chain is killed at its end. stop() ends it as Ctrl-C does, and checks it exits 0.
+ */
+async function runChain(t: ExecutionContext, spec: string, tag: string, ready = (s: RegionSnapshot) => sent(s) > 100) {
+  const prefix = uniquePrefix(tag)
+  const chain = startXioChain(['run', spec, '--no-tui', '--prefix', prefix])
   t.teardown(() => chain.kill('SIGKILL'))
-  const o = await observeWhen(prefix, (s) => active(s).filter((x) => x.name === 'fw').length === 2 && sent(s) > 100)
+  const o = await observeWhen(prefix, ready)
   t.truthy(o, chain.output())
-  const view = o!.view
+  const stop = async () => {
+    o!.close()
+    chain.kill('SIGINT')
+    const [code] = await once(chain, 'exit')
+    t.is(code, 0, chain.output().slice(-3000))
+  }
+  return { prefix, chain, view: o!.view, stop }
+}
+
+test('fw and nat in one group: one process per instance, one hop less, flows in order, configs live, a killed instance back', async (t) => {
+  const { prefix, chain, view, stop } = await runChain(t, specA, 'group', (s) => active(s).filter((x) => x.name === 'fw').length === 2 && sent(s) > 100)
   const s = view.snapshot()
   t.is(active(s).filter((x) => x.name === 'nat').length, 0, 'the NAT has no process of its own')
   t.deepEqual(s.services.filter((x) => x.name === 'fw' || x.name === 'nat').map((x) => x.instances), [2, 2], 'each group process is an instance of both')
@@ -77,10 +91,7 @@ test('fw and nat in one group: one process per instance, one hop less, flows in 
   process.kill(victim.pid, 'SIGKILL')
   t.true(await until(() => active(view.snapshot()).filter((x) => x.name === 'fw' && x.pid !== victim.pid).length === 2, 10_000), 'the group instance restarted')
   const settled = view.snapshot()
-  o!.close()
-  chain.kill('SIGINT')
-  const [code] = await once(chain, 'exit')
-  t.is(code, 0, chain.output().slice(-3000))
+  await stop()
   t.false(existsSync(`/dev/shm/xio.${prefix}`))
 
   // Every packet went gen → group → out: two passes through the manager, not three.
@@ -128,12 +139,7 @@ test('a reload that puts an NF between two members restarts the group, and the p
   const after = join(dir, 'between-after.json')
   writeFileSync(before, JSON.stringify(edge(['gen -> fw', 'fw -> nat', 'nat.outside -> out'])))
   writeFileSync(after, JSON.stringify(edge(['gen -> fw', 'fw -> ids', 'ids -> nat', 'nat.inside -> fw', 'nat.outside -> out'], { ids: { kind: 'firewall', config: fwConfig } })))
-  const prefix = uniquePrefix('group-between')
-  const chain = startXioChain(['run', before, '--no-tui', '--prefix', prefix])
-  t.teardown(() => chain.kill('SIGKILL'))
-  const o = await observeWhen(prefix, (s) => sent(s) > 100)
-  t.truthy(o, chain.output())
-  const view = o!.view
+  const { chain, prefix, view, stop } = await runChain(t, before, 'group-between')
   const rx = (name: string) => active(view.snapshot()).filter((x) => x.name === name).reduce((n, x) => n + x.route.rxPackets, 0)
   const inserted = await xioChain(['reload', after, '--prefix', prefix])
   t.is(inserted.code, 0, inserted.stderr)
@@ -149,10 +155,7 @@ test('a reload that puts an NF between two members restarts the group, and the p
   // Both restarts held what was sent to the group meanwhile, and ids passed on what it had.
   t.true(await until(() => sent(view.snapshot()) === count && rx('out') === count, 15_000), `${sent(view.snapshot())} sent, ${rx('out')} out`)
   t.is(view.snapshot().manager.noRoute, 0, 'nothing was routed nowhere')
-  o!.close()
-  chain.kill('SIGINT')
-  const [code] = await once(chain, 'exit')
-  t.is(code, 0, chain.output().slice(-3000))
+  await stop()
   t.false(existsSync(`/dev/shm/xio.${prefix}`))
 })
 
@@ -170,12 +173,7 @@ test('a reload naming a CPU this machine lacks is refused before anything stops:
   const bad = join(dir, 'cpu-bad.json')
   writeFileSync(good, JSON.stringify(spec()))
   writeFileSync(bad, JSON.stringify(spec([99])))
-  const prefix = uniquePrefix('group-cpu')
-  const chain = startXioChain(['run', good, '--no-tui', '--prefix', prefix])
-  t.teardown(() => chain.kill('SIGKILL'))
-  const o = await observeWhen(prefix, (s) => sent(s) > 100)
-  t.truthy(o, chain.output())
-  const view = o!.view
+  const { prefix, view, stop } = await runChain(t, good, 'group-cpu')
   const pid = active(view.snapshot()).find((x) => x.name === 'fw')!.pid
   const r = await xioChain(['reload', bad, '--prefix', prefix])
   t.is(r.code, 1)
@@ -184,8 +182,5 @@ test('a reload naming a CPU this machine lacks is refused before anything stops:
   const before = out()
   t.true(await until(() => out() > before + 200, 10_000), 'packets still go through the group')
   t.is(active(view.snapshot()).find((x) => x.name === 'fw')!.pid, pid, 'the same group process')
-  o!.close()
-  chain.kill('SIGINT')
-  const [code] = await once(chain, 'exit')
-  t.is(code, 0, chain.output().slice(-3000))
+  await stop()
 })
