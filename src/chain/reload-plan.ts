@@ -1,7 +1,7 @@
 // What a reload changes: the difference between the chain that runs and the spec it is given,
 // as the steps the launcher takes (RunningChain.reload). Pure: nothing here touches processes.
 import { isDeepStrictEqual } from 'node:util'
-import type { Chain, ChainEndpoint } from './spec.ts'
+import { processMembers, startsProcess, type Chain, type ChainEndpoint } from './spec.ts'
 
 export interface RouteChange {
   from: string
@@ -86,7 +86,7 @@ export function planReload(running: Chain, next: Chain): ReloadPlan {
     if (kept(from) && !after.has(key)) plan.routes.push({ from, gate: Number(gate), to: null })
   }
   // The NFs of one process: a group's members, or an NF alone (a link to itself is a call too).
-  const processes = [...next.groups.values(), ...[...next.endpoints.values()].filter((e) => !e.isPort && !e.group).map((e) => [e.name])]
+  const processes = [...next.endpoints.values()].filter((e) => startsProcess(next, e)).map((e) => processMembers(next, e))
   for (const members of processes) {
     if (!members.every(kept)) continue  // a new group starts whole as added endpoints
     const member = (name: string | null | undefined) => name != null && members.includes(name)
