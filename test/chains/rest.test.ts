@@ -1,6 +1,6 @@
 // A chain at rest: the launcher's pump sleeps until packets reach one of its ports or a port
 // is due (RxWaiter, Port.nextPumpMs), rather than looking every 16 ms.
-import test from 'ava'
+import test, { type ExecutionContext } from 'ava'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { RunningChain } from '../../src/chain/launcher.ts'
@@ -16,18 +16,33 @@ function voluntarySwitches(pid: number, tid = pid): number {
   return Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(status)![1])
 }
 
+// An application (a service) → a firewall → the launcher's sink port.
+const TO_SINK = {
+  endpoints: {
+    app: { kind: 'service' },
+    fw: { kind: 'firewall', config: { default: 'allow', rules: [] } },
+    wan: { kind: 'sink' },
+  },
+  links: ['app -> fw', 'fw -> wan'],
+}
+
+const sinkSlot = (o: Observer) => o.view.snapshot().slots.find((s) => s.state === 'active' && s.name === 'wan')!
+
+/** Sends 10 packets in as the chain's `app`, and checks the sink has taken every one off its ring. */
+async function sendToSink(t: ExecutionContext, prefix: string, o: Observer) {
+  const app = await attach({ prefix, name: 'app' })
+  const burst = new Uint32Array(10)
+  t.is(app.malloc(burst), 10)
+  for (const d of burst) app.setLength(d, 60)
+  t.is(app.tx(burst), 10)
+  t.true(await until(() => sinkSlot(o).route.rxPackets === 10 && sinkSlot(o).rings.rx.used === 0), `the sink took them: ${JSON.stringify(sinkSlot(o).rings.rx)}`)
+  app.detach()
+}
+
 test.serial('at rest the launcher wakes a few times a second, and a packet reaching its sink after a rest is taken', async (t) => {
   const dir = scratchDir('rest')
   const spec = join(dir, 'rest.json')
-  writeFileSync(spec, JSON.stringify({
-    name: 'rest',
-    endpoints: {
-      app: { kind: 'service' },
-      fw: { kind: 'firewall', config: { default: 'allow', rules: [] } },
-      wan: { kind: 'sink' },
-    },
-    links: ['app -> fw', 'fw -> wan'],
-  }))
+  writeFileSync(spec, JSON.stringify({ name: 'rest', ...TO_SINK }))
   const prefix = uniquePrefix('rest')
   const cli = startXioChain(['run', spec, '--no-tui', '--prefix', prefix])
   let o: Observer | undefined
@@ -47,14 +62,7 @@ test.serial('at rest the launcher wakes a few times a second, and a packet reach
     // Looking every 16 ms, as it did, is 125 in 2 s.
     t.true(wakes < 40, `the launcher woke ${wakes} times in 2 s at rest`)
 
-    const app = await attach({ prefix, name: 'app' })
-    const burst = new Uint32Array(10)
-    t.is(app.malloc(burst), 10)
-    for (const d of burst) app.setLength(d, 60)
-    t.is(app.tx(burst), 10)
-    const wan = () => o!.view.snapshot().slots.find((s) => s.state === 'active' && s.name === 'wan')!
-    t.true(await until(() => wan().route.rxPackets === 10 && wan().rings.rx.used === 0), `the sink took them: ${JSON.stringify(wan().rings.rx)}`)
-    app.detach()
+    await sendToSink(t, prefix, o!)
   } finally {
     o?.close()
     cli.kill('SIGTERM')
@@ -67,26 +75,15 @@ const LONG_REST = { maxRestMs: 60_000 }
 
 test.serial('resting for a minute at most, the pump still takes what reaches its sink at once, and stop() ends the rest', async (t) => {
   const dir = scratchDir('rest-long')
-  const chain = checkChain(join(dir, 'rest.json'), {
-    name: 'rest-long',
-    endpoints: { app: { kind: 'service' }, fw: { kind: 'firewall', config: { default: 'allow', rules: [] } }, wan: { kind: 'sink' } },
-    links: ['app -> fw', 'fw -> wan'],
-  })
+  const chain = checkChain(join(dir, 'rest.json'), { name: 'rest-long', ...TO_SINK })
   const prefix = uniquePrefix('rest-long')
   const running = await RunningChain.start(chain, { prefix, ...LONG_REST })
   const o = observe(prefix)
   try {
     void running.pump()
-    const wan = () => o.view.snapshot().slots.find((s) => s.state === 'active' && s.name === 'wan')!
-    t.true(await until(() => wan().asleep > 0), 'the pump rests on the sink\'s ring')
-    const app = await attach({ prefix, name: 'app' })
-    const burst = new Uint32Array(10)
-    t.is(app.malloc(burst), 10)
-    for (const d of burst) app.setLength(d, 60)
-    t.is(app.tx(burst), 10)
-    t.true(await until(() => wan().route.rxPackets === 10 && wan().rings.rx.used === 0), `the sink took them: ${JSON.stringify(wan().rings.rx)}`)
-    t.true(await until(() => wan().asleep > 0), 'and rests again')
-    app.detach()
+    t.true(await until(() => sinkSlot(o).asleep > 0), 'the pump rests on the sink\'s ring')
+    await sendToSink(t, prefix, o)
+    t.true(await until(() => sinkSlot(o).asleep > 0), 'and rests again')
   } finally {
     o.close()
     await running.stop() // a rest that stop() could not end would hold it a minute: the test's timeout
