@@ -7,7 +7,7 @@
 // still holds. Each later line on stdin is a reload's new config for one of its NFs
 // (NfReconfigure), answered on stdout once in force or refused.
 import { createInterface } from 'node:readline'
-import { attach, createNF, runNFs, setAffinity, XioError, type PendingConfig, type RunMember } from '../xio/index.ts'
+import { attach, createNF, runNFs, RxWaiter, setAffinity, XioError, type PendingConfig, type RunMember } from '../xio/index.ts'
 import { NFConfigError, type NFModule } from '../xio/nf-types.ts'
 import { builtinNFs } from '../nfs/index.ts'
 import { importNfModule } from './nf-modules.ts'
@@ -18,12 +18,15 @@ const [specFile, name, prefix, cpus, clock, instance] = process.argv.slice(2)
 if (cpus) setAffinity(cpus.split(',').map(Number))
 const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]()
 const order = JSON.parse((await lines.next()).value) as NfOrder
+// Where the NFs sleep while idle; a stop or a reload's config ends the sleep.
+const rest = new RxWaiter()
 // Reloads' configs, taken by the NFs between two bursts, in the order they came.
 const reconfigures: PendingConfig[] = []
 void (async () => {
   for (let line = await lines.next(); !line.done; line = await lines.next()) {
     const { seq, member, config } = JSON.parse(line.value) as NfReconfigure
     reconfigures.push({ member, config, done: (error) => process.stdout.write(reconfigureReply(seq, error)) })
+    rest.interrupt()
   }
 })()
 const nfs: NFModule<unknown>[] = []
@@ -34,7 +37,10 @@ for (const m of order.members) {
 }
 
 let stopping = false
-process.on('SIGTERM', () => (stopping = true))
+process.on('SIGTERM', () => {
+  stopping = true
+  rest.interrupt()
+})
 // Ctrl-C reaches the whole process group; the launcher answers it by draining the chain and
 // then sending SIGTERM here, so an NF must not leave with packets still on their way to it.
 process.on('SIGINT', () => {})
@@ -55,13 +61,10 @@ try {
   }
   // The launcher counts an instance as started only once its config has been accepted.
   process.stdout.write('ready\n')
-  // Whether the manager lives is asked between bursts' event-loop turns, not on every burst:
-  // it is a native call (and the answer is cached for 20 ms natively anyway).
-  let managerGone = false
-  const watch = setInterval(() => (managerGone ||= !xio.managerAlive()), 20)
-  watch.unref()
+  // The loop leaves by itself once the manager is gone (it asks at each event-loop turn).
   await runNFs(xio, members, {
-    stopping: () => stopping || managerGone,
+    stopping: () => stopping,
+    rest,
     name,
     nextConfig: () => reconfigures.shift(),
     retry: (pending) => reconfigures.unshift(pending),

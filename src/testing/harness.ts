@@ -244,6 +244,17 @@ export class Harness {
     this.clock = until
   }
 
+  /**
+   * Calls idle() at the clock's time, as a chain's runner does once the NF has had no packet for
+   * about a second, and then when it asks: returns what it asked, the ms it can do without
+   * another call while no packet comes. An NF without idle() is ticked every tickMs instead.
+   */
+  idle(): number {
+    if (!this.instance.idle) return this.tickMs
+    this.lastTick = this.clock
+    return this.instance.idle(this.clock)
+  }
+
   /** Gives the NF one frame; says what became of it. */
   send(frame: Uint8Array, options: SendOptions = {}): Outcome {
     if (frame.length > this.capacity) throw new RangeError(`a ${frame.length}-byte frame does not fit a ${this.capacity}-byte buffer`)

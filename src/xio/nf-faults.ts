@@ -1,6 +1,6 @@
 // What an NF's own bugs cost: never the chain. A process() that throws loses its packet, one
 // that returns something that is no gate (undefined: a forgotten return) has it dropped, a
-// tick() or counters() that throws is skipped. Each is counted under its own name beside the
+// tick(), idle() or counters() that throws is skipped (a throwing idle() counts as tick's). Each is counted under its own name beside the
 // NF's counters (the lost packets as drop reasons: drop/processThrew, drop/badVerdict), where
 // the dashboard shows it, and said on stderr with the error, at most once a second per kind,
 // so a fault on every packet does not flood the log.
@@ -29,12 +29,12 @@ export class NFFaults {
     this.say('verdict', `process() returned ${String(gate)}, which is no gate of this NF (packet dropped; ${this.badVerdicts} so far)`)
   }
 
-  /** Runs tick() or counters(), counting and saying what it throws. */
-  guard<R>(what: 'tick' | 'counters', f: () => R): R | undefined {
+  /** Runs tick(), idle() or counters(), counting and saying what it throws. */
+  guard<R>(what: 'tick' | 'idle' | 'counters', f: () => R): R | undefined {
     try {
       return f()
     } catch (e) {
-      const count = what === 'tick' ? ++this.tickErrors : ++this.countersErrors
+      const count = what === 'counters' ? ++this.countersErrors : ++this.tickErrors
       this.say(what, `${what}() threw (${count} so far): ${describe(e)}`)
       return undefined
     }

@@ -89,8 +89,18 @@ export const DROP_REASON = 'drop/'
 
 export interface NFInstance {
   process(p: Packet): number
-  /** Called about every 100 ms, for timers (mapping expiry, connection tracking). */
+  /** Called about every 100 ms, for timers (mapping expiry, connection tracking); see idle(). */
   tick?(nowMs: number): void
+  /**
+   * Lets an idle chain sleep. Once no packet has come for about a second, the runner calls
+   * idle() instead of tick(): it does what is due (what tick() does, and more if that saves
+   * calls: a sweep of the whole table) and returns how many ms it can do without another call
+   * while no packet comes (Infinity: none until one does). The runner then calls it no sooner
+   * than that unless packets come; with them, ticks resume every 100 ms, the first before the
+   * first packet. Without idle(), an NF that has tick() is ticked every 100 ms for ever, so its
+   * process wakes ten times a second at rest. Not called on the packets' clock (a replay).
+   */
+  idle?(nowMs: number): number
   /**
    * Named totals for the dashboard and metrics, e.g. per-rule hits; called about twice a second.
    * A counter named `drop/<reason>` counts packets dropped for that reason (`drop/noRoute`,

@@ -12,12 +12,26 @@ import { TraceNotes } from './trace-notes.ts'
 import { groupCounterName } from './group-counters.ts'
 import { nfState } from './state.ts'
 import { ParkedRx } from './parked-rx.ts'
+import type { RxWaiter } from './rx-waiter.ts'
 
 export interface RunOptions {
   /** Most descriptors taken per rx (default BURST, 128). */
   burst?: number
-  /** Checked between bursts; the loop returns once it is true. */
+  /**
+   * Checked between bursts; the loop returns once it is true (or once the manager is gone, which
+   * it asks at each event-loop turn).
+   */
   stopping: () => boolean
+  /**
+   * Where an idle NF sleeps: once nothing is due for longer than a tick (no packets, no tick()
+   * wanted; see NFInstance.idle), the loop waits on it, off the event loop, until packets
+   * come, the next thing is due, or MAX_REST_MS. Interrupt it for whatever `stopping` or
+   * `nextConfig` should see at once (a signal, a reload's line). Without it the loop never
+   * waits longer than a tick.
+   */
+  rest?: RxWaiter
+  /** The longest rest (default MAX_REST_MS, 1 s): each ends with a look at whether the manager lives. */
+  maxRestMs?: number
   /** What its messages call the NF (default: its endpoint id). */
   name?: string
   /** Asked between bursts: a new config to switch to (a reload), if one has come. */
@@ -36,6 +50,12 @@ export interface PendingConfig {
 }
 
 const TICK_MS = 100
+// An NF that has had no packet for this long, and can say when it next needs a call (idle()),
+// stops being ticked: the loop calls idle() when it asked to be, and sleeps meanwhile.
+const QUIET_MS = 1000
+// The longest rest: each ends with a look at whether the manager still lives (nothing else
+// wakes an NF whose manager was killed).
+const MAX_REST_MS = 1000
 // Descriptors taken per rx: what the RX ring holds, up to this. Everything a burst costs apart
 // from its packets (the rx and tx, clock reads, counters, an event-loop check) is spread over
 // this many when the NF is loaded; a light load gives smaller bursts anyway.
@@ -214,6 +234,11 @@ interface Running {
   times: BurstTimes
   notes: TraceNotes
   lastTick: number
+  /** Whether process() ran since the last tick (timers()), and when timers() last found it so. */
+  busy: boolean
+  lastBusy: number
+  /** Resting (idle()), when idle() asked to be called next. */
+  idleDue: number
   /** In a group, on a timed burst: this member's share of it so far. */
   burstNs: number
   burstPackets: number
@@ -246,6 +271,9 @@ export async function runNFs(xio: Xio, group: RunMember[], options: RunOptions):
     times: new BurstTimes(),
     notes: new TraceNotes(m.nf.instance),
     lastTick: -Infinity,
+    busy: false,
+    lastBusy: -Infinity,
+    idleDue: -Infinity,
     burstNs: 0,
     burstPackets: 0,
   }))
@@ -258,9 +286,17 @@ export async function runNFs(xio: Xio, group: RunMember[], options: RunOptions):
   for (const m of members) m.nf.env.packets.parked = parked
   const p: Packet = { bytes: xio.bytes, view: xio.view, d: 0, at: 0, length: 0, from: 0, inPort: 0, flowHash: 0 }
   const packetClock = members[0].nf.env.clock === 'packets'
-  if (!packetClock) for (const m of members) m.lastTick = performance.now()
+  if (!packetClock) for (const m of members) m.lastTick = m.lastBusy = performance.now()
   let lastYield = performance.now()
   let lastPublish = 0
+  // Whether anything the counters show may have moved since the last publication (packets,
+  // ticks, a new config): an idle NF publishes nothing, and so need not wake to.
+  let changed = true
+  // How long the next rx may wait: a tick, or nothing right after a rest (which waited already).
+  let waitMs = TICK_MS
+  // Whether a member was left to idle() at the last timers(): what its tick() keeps (its clock)
+  // may be as old as its last call, so before packets it is ticked first.
+  let resting = false
   let lastMemberTiming = -Infinity
   // How long bursts take: alone, the NF's, timed on every burst; in a group, each member's
   // share of the bursts it had a part in, timed on one every MEMBER_TIMING_EVERY_MS.
@@ -280,20 +316,53 @@ export async function runNFs(xio: Xio, group: RunMember[], options: RunOptions):
     }
     if (Object.keys(published).length) xio.region.publishNfCounters(xio.slot, published)
   }
-  const tickAll = (now: number) => {
+  // The members' timers: each ticked every TICK_MS; on the wall clock, one with idle() that has
+  // had no packet for QUIET_MS is called there instead, as often as it asks.
+  const timers = (now: number, idleAllowed: boolean) => {
+    resting = false
     for (const m of members) {
       const instance = m.nf.instance
-      if (instance.tick && now - m.lastTick >= TICK_MS) {
+      if (m.busy) {
+        m.busy = false
+        m.lastBusy = now
+        m.idleDue = -Infinity
+      }
+      if (idleAllowed && instance.idle && now - m.lastBusy >= QUIET_MS) {
+        resting = true
+        if (now >= m.idleDue) {
+          const next = m.faults.guard('idle', () => instance.idle!(now))
+          m.idleDue = now + (typeof next === 'number' && next >= 0 ? next : TICK_MS)
+          m.lastTick = now
+          changed = true
+        }
+      } else if (instance.tick && now - m.lastTick >= TICK_MS) {
         m.faults.guard('tick', () => instance.tick!(now))
         m.lastTick = now
+        changed = true
       }
     }
+  }
+  // How long the loop may sleep before a member's timer or a publication is due (0: not at all).
+  const restFor = (now: number): number => {
+    let due = changed ? lastPublish + PUBLISH_EVERY_MS : Infinity
+    for (const m of members) {
+      const instance = m.nf.instance
+      if (instance.idle && now - m.lastBusy >= QUIET_MS) due = Math.min(due, m.idleDue)
+      else {
+        if (instance.tick) due = Math.min(due, m.lastTick + TICK_MS)
+        if (instance.idle) due = Math.min(due, m.lastBusy + QUIET_MS)
+      }
+    }
+    return Math.min(due - now, options.maxRestMs ?? MAX_REST_MS)
   }
   let failed = false
   try {
     while (!options.stopping()) {
       // What was parked while a send waited came before anything the ring holds now.
-      const n = parked.count ? parked.take(burst) : xio.rxWait(burst, TICK_MS)
+      const n = parked.count ? parked.take(burst) : xio.rxWait(burst, waitMs)
+      waitMs = TICK_MS
+      // Packets for members that were idle: the ones due a tick get it before them.
+      if (resting && n > 0) timers(performance.now(), false)
       xio.warmHeaders(burst, n) // the burst's header misses together, not one per process()
       const started = n > 0 ? performance.now() : 0
       const timeMembers = grouped && n > 0 && started - lastMemberTiming >= MEMBER_TIMING_EVERY_MS
@@ -308,7 +377,7 @@ export async function runNFs(xio: Xio, group: RunMember[], options: RunOptions):
           // how they happened to be batched.
           const t = xio.timestampMs(d)
           for (const m of members) m.nf.env.packetMs = t
-          tickAll(t)
+          timers(t, false)
         }
         const length = xio.length(d)
         const hash = xio.flowHash(d)
@@ -329,6 +398,7 @@ export async function runNFs(xio: Xio, group: RunMember[], options: RunOptions):
           let fault = ''
           const env = m.nf.env
           env.packets.current = d
+          m.busy = true
           const before = timeMembers ? performance.now() : 0
           try {
             gate = m.nf.instance.process(p)
@@ -384,19 +454,31 @@ export async function runNFs(xio: Xio, group: RunMember[], options: RunOptions):
           }
       // A manager that stopped will never drain the ring; leave, and detaching returns the rest.
       if (!transmitAll(xio, burst, out, options.stopping, parked)) return
-      if (!packetClock) tickAll(now)
+      if (n > 0) changed = true
+      if (!packetClock) timers(now, true)
       for (const m of members) if (!m.nf.env.packets.flush(options.stopping)) return
       // Between bursts, with nothing of the old config's in flight here: a reload's new config.
       const pending = options.nextConfig?.()
-      if (pending) reconfigure(members, pending, options)
-      if (now - lastPublish >= PUBLISH_EVERY_MS) {
+      if (pending) {
+        reconfigure(members, pending, options)
+        changed = true
+      }
+      if (changed && now - lastPublish >= PUBLISH_EVERY_MS) {
         publish()
         lastPublish = now
+        changed = false
       }
-      // Signals and timers run only when the event loop gets a turn.
+      // Signals and timers run only when the event loop gets a turn: a rest's, or one of its own.
       if (n === 0 || now - lastYield >= EVENT_LOOP_EVERY_MS) {
-        await new Promise((r) => setImmediate(r))
+        const restMs = n === 0 && options.rest && !packetClock ? restFor(now) : 0
+        // No await since `stopping` and `nextConfig` were asked, so what would change their
+        // answers (a signal, a reload's line) runs during the wait, and interrupts it.
+        if (restMs > TICK_MS && !pending && !options.stopping()) {
+          await options.rest!.wait([xio], restMs)
+          waitMs = 0
+        } else await new Promise((r) => setImmediate(r))
         lastYield = performance.now()
+        if (!xio.managerAlive()) return
       }
     }
   } catch (e) {

@@ -1,5 +1,6 @@
 // A chain at rest: the launcher's pump sleeps until packets reach one of its ports or a port
-// is due (RxWaiter, Port.nextPumpMs), rather than looking every 16 ms.
+// is due (RxWaiter, Port.nextPumpMs), rather than looking every 16 ms; an NF process sleeps
+// once its NF has had no packet for a second (idle()), rather than ticking every 100 ms.
 import test, { type ExecutionContext } from 'ava'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -14,6 +15,14 @@ import { scratchDir } from '../helpers/scratch.ts'
 function voluntarySwitches(pid: number, tid = pid): number {
   const status = readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8')
   return Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(status)![1])
+}
+
+/** The pid of the launcher's NF process for `name`. */
+function nfProcess(launcher: number, name: string): number {
+  const children = readFileSync(`/proc/${launcher}/task/${launcher}/children`, 'utf8').trim().split(/\s+/).map(Number)
+  const pid = children.find((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes(name))
+  if (pid === undefined) throw new Error(`no NF process for ${name} under ${launcher}`)
+  return pid
 }
 
 // An application (a service) → a firewall → the launcher's sink port.
@@ -39,7 +48,7 @@ async function sendToSink(t: ExecutionContext, prefix: string, o: Observer) {
   app.detach()
 }
 
-test.serial('at rest the launcher wakes a few times a second, and a packet reaching its sink after a rest is taken', async (t) => {
+test.serial('at rest the launcher and an NF wake a few times a second, and a packet reaching its sink after a rest is taken', async (t) => {
   const dir = scratchDir('rest')
   const spec = join(dir, 'rest.json')
   writeFileSync(spec, JSON.stringify({ name: 'rest', ...TO_SINK }))
@@ -61,6 +70,13 @@ test.serial('at rest the launcher wakes a few times a second, and a packet reach
     const wakes = voluntarySwitches(cli.pid!) - before
     // Looking every 16 ms, as it did, is 125 in 2 s.
     t.true(wakes < 40, `the launcher woke ${wakes} times in 2 s at rest`)
+    // The firewall has had no packet for more than a second now: it rests too (idle()), where
+    // ticking every 100 ms would be 20 wake-ups in 2 s.
+    const fw = nfProcess(cli.pid!, 'fw')
+    const fwBefore = voluntarySwitches(fw)
+    await new Promise((r) => setTimeout(r, 2000))
+    const fwWakes = voluntarySwitches(fw) - fwBefore
+    t.true(fwWakes < 10, `the firewall woke ${fwWakes} times in 2 s at rest`)
 
     await sendToSink(t, prefix, o!)
   } finally {

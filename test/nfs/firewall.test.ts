@@ -534,6 +534,22 @@ test('stateful IPv6: ICMPv6 errors about a tracked flow are related, quoting thr
   t.is(nf.counters().related, 3)
 })
 
+test('stateful, at rest: idle() sweeps the whole table and asks to be called when the next flow expires; stateless needs no call', t => {
+  // A tick a second sweeps five entries of the hundred here.
+  const nf = fw({ ...outboundOnly, conntrackSize: 100, timeouts: { udpUnreplied: 5 } }, { tickMs: 1000 })
+  for (let i = 0; i < 50; i++) t.is(nf.send(ipv4Frame({ ...LAN, proto: 'udp', srcPort: 1000 + i, dstPort: 53 })).verdict, 'out') // expire at 5 s
+  nf.advance(3000)
+  t.is(nf.send(ipv4Frame({ ...LAN, proto: 'udp', srcPort: 2000, dstPort: 53 })).verdict, 'out') // at 8 s
+  nf.advance(2000)
+  t.true(nf.counters().conntrackActive > 40, `ticks swept a few: ${nf.counters().conntrackActive} left`)
+  t.is(nf.idle(), 3000, 'idle() swept the rest: the one left is due at 8 s')
+  t.is(nf.counters().conntrackActive, 1)
+  nf.advance(3000)
+  t.is(nf.idle(), Infinity)
+  t.is(nf.counters().conntrackActive, 0)
+  t.is(fw({ default: 'allow', rules: [] }).idle(), Infinity)
+})
+
 test('stateful IPv6: later fragments follow an allowed first fragment, by its 32-bit identification', t => {
   const nf = fw({ default: 'drop', stateful: true, rules: [{ action: 'allow', proto: 'udp', dstPort: 53 }] })
   const frag = { ...LAN6, proto: 'udp' as const, id: 0x12345678 }

@@ -2,7 +2,7 @@
 // the outside `wan` (2), frames from either side, and what a remote host would answer.
 
 import nat, { type NatConfig } from '../../src/nfs/nat/index.ts'
-import { harness, type Outcome } from '../../src/testing/index.ts'
+import { harness, type HarnessOptions, type Outcome } from '../../src/testing/index.ts'
 import {
   get16, Headers, ipv4ChecksumOk, l4ComputeChecksum, parse, PARSE_IPV4, set16, set32, get32,
 } from '../../src/packet/index.ts'
@@ -14,9 +14,9 @@ export const EXT = '203.0.113.1'
 /** The clock's start: not 0, so an NF that takes 0 for "never" shows it. */
 export const T0 = 1_000_000
 
-export function natOf(config: Partial<NatConfig> = {}) {
+export function natOf(config: Partial<NatConfig> = {}, options: HarnessOptions = {}) {
   const h = harness(nat, { external: EXT, inside: '10.0.0.0/8', ...config }, {
-    gates: { inside: LAN, outside: WAN }, endpoints: { lan: LAN, wan: WAN }, now: T0,
+    gates: { inside: LAN, outside: WAN }, endpoints: { lan: LAN, wan: WAN }, now: T0, ...options,
   })
   return {
     h,

@@ -180,6 +180,33 @@ test('the sweep expires mappings nobody asks about', t => {
   t.is(c().sessionsExpired, 100)
 })
 
+test('at rest, idle() sweeps the whole table at once and asks to be called when the next session expires', t => {
+  // A tick a second sweeps five entries of the hundred here.
+  const { h, fromInside, at, c } = natOf({ maxMappings: 100, timeouts: { udpUnreplied: 5 } }, { tickMs: 1000 })
+  for (let i = 0; i < 50; i++) fromInside({ ...H, proto: 'udp', srcPort: 1000 + i }) // expire at 5 s
+  at(3)
+  fromInside({ ...H, proto: 'udp', srcPort: 2000 }) // at 8 s
+  at(4)
+  t.is(h.idle(), 1000)
+  at(5)
+  t.true(c().mappingsActive > 40, `ticks swept a few: ${c().mappingsActive} left`)
+  t.is(h.idle(), 3000, 'idle() swept the rest: the one left is due at 8 s')
+  t.deepEqual([c().mappingsActive, c().sessionsExpired], [1, 50])
+  at(8)
+  t.is(h.idle(), Infinity, 'nothing left: no call needed until a packet comes')
+  t.deepEqual([c().mappingsActive, c().sessionsExpired], [0, 51])
+})
+
+test('idle() asks again no sooner than a second and no later than a minute (so the clock a restart resumes from is never older)', t => {
+  const { h, fromInside, at } = natOf({ timeouts: { udpUnreplied: 5, tcpTransitory: 600 } }, { tickMs: 1e9 })
+  fromInside({ ...H, proto: 'udp', srcPort: 1000 }) // expires at 5 s
+  fromInside({ ...H, srcPort: 1001, tcpFlags: 0x02 }) // a SYN: at 600 s
+  at(4.8)
+  t.is(h.idle(), 1000)
+  at(5)
+  t.is(h.idle(), 60_000)
+})
+
 test('exhaustion: new flows dropped and counted, old ones keep working, ports come back after expiry', t => {
   const { fromInside, answer, at, c } = natOf({ ports: [20000, 20003], timeouts: { udp: 10, udpUnreplied: 10 } })
   const flows = [1, 2, 3, 4].map(i => fromInside({ ...H, proto: 'udp', srcPort: i }))

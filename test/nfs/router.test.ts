@@ -424,6 +424,19 @@ test('an unanswered neighbour: asked once a second, three times; then its packet
   t.is(requests(), 4)
 })
 
+test('at rest, idle() asks to be called for the next ARP retry, then when a learned neighbour expires; static ones need no call', t => {
+  const r = routerOf({ neighbours: { '10.0.0.3': '02:00:00:00:00:03' } })
+  t.is(r.h.idle(), Infinity, 'a static neighbour never expires')
+  r.chain(outbound({ dst: '10.0.0.7' }))
+  r.at(400)
+  t.is(r.h.idle(), 600, 'asked at 0 ms: asked again at 1000')
+  r.h.advance(600)
+  t.is(r.h.idle(), 1000, 'the second request, just sent')
+  r.wire(whoHas('10.0.0.1', '10.0.0.7', '02:00:00:00:00:07'))
+  r.at(5000)
+  t.is(r.h.idle(), 300_000 - 4000, 'learnt at 1000 ms: forgotten at 301 000')
+})
+
 test('off the link: through the gateway, resolved like any neighbour; without one, no route', t => {
   const r = routerOf({ gateway: GW_IP })
   const f = outbound({ dst: '192.0.2.44', payload: 5 })

@@ -363,6 +363,17 @@ export class Conntrack {
     }
   }
 
+  /** Expires every idle flow; returns when the next of those left expires (Infinity: none left). */
+  sweepAll(now: number): number {
+    this.sweep(now, this.capacity)
+    let soonest = Infinity
+    for (let id = 0; id < this.capacity; id++) {
+      const e = this.expires[id]
+      if (e >= 0 && e < soonest) soonest = e
+    }
+    return soonest
+  }
+
   /** The tracked flows as canonical keys with their state, for tests and tools (allocates). */
   list(): { key: [number, number, number, number]; state: number; origLow: number; expires: number }[] {
     const out = []

@@ -42,7 +42,7 @@ import { icmpIsError, ICMP_HLEN } from '../../packet/icmp.ts'
 import { icmpv6IsError } from '../../packet/icmpv6.ts'
 import { booleanAt, integerAt, objectAt, oneOf, type Json } from '../lib/config.ts'
 import type { FirewallConfig } from './config-types.ts'
-import { type Timeouts, timeoutsAt } from '../lib/flow-state.ts'
+import { idleSweepIn, type Timeouts, timeoutsAt } from '../lib/flow-state.ts'
 import { Classifier, NO_PORT } from './classifier.ts'
 import { Conntrack, CONNTRACK_STATE_TAG, conntrackStateBytes } from './conntrack.ts'
 import { stateMemory } from '../lib/state.ts'
@@ -247,6 +247,14 @@ function create(config: FirewallConfig, env: NFEnv): NFInstance {
         ct.sweep(now, sweepSlice)
         ct.saveClock(now)
       }
+    },
+
+    idle(nowMs: number): number {
+      now = nowMs + clockOffset
+      if (ct === null) return Infinity
+      const soonest = ct.sweepAll(now)
+      ct.saveClock(now)
+      return idleSweepIn(soonest, now)
     },
 
     counters() {

@@ -69,3 +69,18 @@ export function flowTimeout(t: Timeouts, proto: number, state: number): number {
   if (proto === _IPPROTO_ICMP || proto === _IPPROTO_ICMPV6) return t.icmp
   return t.other
 }
+
+// An idle table (no packets for a while) is swept whole when its next entry expires, not in
+// slices every tick; no more often than the first, nor less than the second, so a clock saved
+// at a sweep (../lib/state.ts) is never long behind.
+const IDLE_SWEEP_MIN_MS = 1000
+const IDLE_SWEEP_MAX_MS = 60000
+
+/**
+ * What an NF's idle() returns for a table swept whole at `now` whose next entry expires at
+ * `soonest` (Infinity: the table is empty, and needs nothing until a packet comes).
+ */
+export function idleSweepIn(soonest: number, now: number): number {
+  if (soonest === Infinity) return Infinity
+  return Math.min(IDLE_SWEEP_MAX_MS, Math.max(IDLE_SWEEP_MIN_MS, soonest - now))
+}

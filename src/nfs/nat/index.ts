@@ -38,6 +38,7 @@ import type { NatConfig } from './config-types.ts'
 import { readNatConfig } from './config.ts'
 import { translateIcmpError } from './icmp-error.ts'
 import { stateMemory } from '../lib/state.ts'
+import { idleSweepIn } from '../lib/flow-state.ts'
 import {
   PortPool, R_EXT_PORT, R_IN_DELTA, R_INSIDE_IP, R_INSIDE_PORT, R_OUT_DELTA, Sessions, SESSIONS_STATE_TAG, sessionsStateBytes, STRIDE,
   type SessionInfo,
@@ -275,6 +276,13 @@ function create(config: NatConfig, env: NFEnv): NFInstance {
       now = nowMs + clockOffset
       sessions.sweep(now, sweepSlice)
       sessions.saveClock(now)
+    },
+
+    idle(nowMs: number): number {
+      now = nowMs + clockOffset
+      const soonest = sessions.sweepAll(now)
+      sessions.saveClock(now)
+      return idleSweepIn(soonest, now)
     },
 
     counters: () => ({

@@ -645,6 +645,17 @@ export class Sessions {
     this.header[H_SWEEP_AT] = this.sweepAt
   }
 
+  /** Expires every idle session; returns when the next of those left expires (Infinity: none left). */
+  sweepAll(now: number): number {
+    this.sweep(now, this.capacity)
+    let soonest = Infinity
+    for (let id = 0; id < this.capacity; id++) {
+      const e = this.expires[id * (STRIDE >> 1) + F_EXPIRES]
+      if (e > 0 && e < soonest) soonest = e
+    }
+    return soonest
+  }
+
   /** Out of ports or sessions: one full sweep per clock step, so a flood of new flows stays cheap. */
   private reclaim(now: number): void {
     if (this.lastReclaim === now) return

@@ -390,6 +390,33 @@ function create(config: RouterConfig, env: NFEnv): NFInstance {
     nb.remove(id)
   }
 
+  /**
+   * The neighbour table's timers: ARP retries, giving up, forgetting a neighbour. Returns when
+   * the next of them is due (Infinity: none until a packet comes).
+   */
+  function timers(nowMs: number): number {
+    if (nowMs > now) icmpTokens = Math.min(ICMP_BURST, icmpTokens + (nowMs - now) * ICMP_PER_MS)
+    now = nowMs
+    for (let i = 0; i < viaOutboxCount; i++) viaOutbox[viaOutboxIds[i]] = 0
+    viaOutboxCount = 0
+    let next = Infinity
+    for (let id = 0; id < nb.highWater; id++) {
+      const st = state[id]
+      if (st === _NB_INCOMPLETE) {
+        if (nowMs - nb.stamp[id] >= RETRY_MS) {
+          if (nb.tries[id] < MAX_TRIES) solicit(id)
+          else giveUp(id)
+        }
+        // Asked again (solicit() stamps it anew), or still waiting: due a retry.
+        if (state[id] === _NB_INCOMPLETE) next = Math.min(next, nb.stamp[id] + RETRY_MS)
+      } else if (st === _NB_REACHABLE) {
+        if (nowMs - nb.stamp[id] >= REACHABLE_MS) nb.remove(id)
+        else next = Math.min(next, nb.stamp[id] + REACHABLE_MS)
+      }
+    }
+    return next
+  }
+
   return {
     process(p: Packet): number {
       const st = parse(p.bytes, p.at, p.length, h)
@@ -403,20 +430,11 @@ function create(config: RouterConfig, env: NFEnv): NFInstance {
     },
 
     tick(nowMs: number): void {
-      if (nowMs > now) icmpTokens = Math.min(ICMP_BURST, icmpTokens + (nowMs - now) * ICMP_PER_MS)
-      now = nowMs
-      for (let i = 0; i < viaOutboxCount; i++) viaOutbox[viaOutboxIds[i]] = 0
-      viaOutboxCount = 0
-      for (let id = 0; id < nb.highWater; id++) {
-        const st = state[id]
-        if (st === _NB_INCOMPLETE) {
-          if (nowMs - nb.stamp[id] < RETRY_MS) continue
-          if (nb.tries[id] < MAX_TRIES) solicit(id)
-          else giveUp(id)
-        } else if (st === _NB_REACHABLE && nowMs - nb.stamp[id] >= REACHABLE_MS) {
-          nb.remove(id)
-        }
-      }
+      timers(nowMs)
+    },
+
+    idle(nowMs: number): number {
+      return Math.max(0, timers(nowMs) - nowMs)
     },
 
     counters: () => ({
