@@ -169,12 +169,13 @@ function runChain(v: Variant): Promise<ChainRun> {
 }
 
 /**
- * The isolated chain at rest: its generator sends one packet, then nothing; after a second for
- * it to settle, the CPU of all its processes over IDLE_WINDOW_MS, as % of one core, by process.
+ * The isolated chain at rest: its generator sends one packet, then nothing; after two seconds
+ * for it to settle (its NFs are called at idle() once a second has passed without a packet),
+ * the CPU of all its processes over IDLE_WINDOW_MS, as % of one core, by process.
  */
 function restingChain(): Promise<Record<string, number>> {
   return withChain(specOf(VARIANTS[0], 1), async (o, launcher, exited) => {
-    await sleep(1000)
+    await sleep(2000)
     const a = sample(o, launcher)
     await sleep(IDLE_WINDOW_MS)
     const b = sample(o, launcher)
