@@ -151,19 +151,32 @@ async function replay(spec: string, options: { input?: string[]; output?: string
     await running.replayInOrder(() => interrupted)
     const snapshot = running.manager.snapshot()
     await running.stop()
+    // What the manager routed is counted per process: a placement group's, under the group,
+    // beside the members' own NF counters.
+    const groupOf = new Map([...chain.groups].map(([group, members]) => [members[0], group]))
     const endpoints: Record<string, object> = {}
+    const groups: Record<string, object> = {}
     for (const s of snapshot.slots.filter((x) => x.state === 'active')) {
-      const e = (endpoints[s.name] ??= { rx: 0, tx: 0, dropped: 0, noRoute: 0 }) as Record<string, number>
+      const group = groupOf.get(s.name)
+      const e = (group === undefined
+        ? (endpoints[s.name] ??= { rx: 0, tx: 0, dropped: 0, noRoute: 0 })
+        : (groups[group] ??= { members: chain.groups.get(group), rx: 0, tx: 0, dropped: 0, noRoute: 0 })) as Record<string, number>
       e.rx += s.route.rxPackets
       e.tx += s.route.txPackets
       e.dropped += s.route.dropped
       e.noRoute += s.route.noRoute
     }
     for (const [name, port] of running.ports) Object.assign(endpoints[name] ?? {}, port.stats())
-    // A placement group's members other than its first have no slot of their own: their NF counters are theirs all the same.
     for (const [name, counters] of running.finalNfCounters) Object.assign((endpoints[name] ??= {}), { counters })
-    if (options.json) process.stdout.write(JSON.stringify({ chain: chain.name, endpoints }, null, 2) + '\n')
-    else for (const [name, e] of Object.entries(endpoints)) process.stdout.write(`${name.padEnd(12)} ${JSON.stringify(e)}\n`)
+    if (options.json) process.stdout.write(JSON.stringify({ chain: chain.name, endpoints, ...(chain.groups.size ? { groups } : {}) }, null, 2) + '\n')
+    else {
+      const labels = groupLabels(chain)
+      for (const e of Object.values(groups)) {
+        const { members, ...routed } = e as { members: string[] }
+        process.stdout.write(`${labels.get(members[0])!.padEnd(12)} ${JSON.stringify(routed)}\n`)
+      }
+      for (const [name, e] of Object.entries(endpoints)) process.stdout.write(`${name.padEnd(12)} ${JSON.stringify(e)}\n`)
+    }
   } catch (e) {
     await running.stop()
     throw e

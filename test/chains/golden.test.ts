@@ -142,7 +142,15 @@ test.serial('fw-nat with the firewall and the NAT in one placement group: the ve
   t.is(r.code, 0, r.stderr)
   sameBytes(t, join(dir, 'wan.pcap'), golden('fw-nat', 'wan'))
   sameBytes(t, join(dir, 'lan.pcap'), golden('fw-nat', 'lan'))
-  const counters = JSON.parse(r.stdout).endpoints as Record<string, { counters: Record<string, number> }>
+  const out = JSON.parse(r.stdout)
+  const counters = out.endpoints as Record<string, { counters: Record<string, number> }>
   t.is(counters.fw.counters['drop/default'], 2, 'telnet and SNMP stop at the firewall, counted as its own')
   t.is(counters.nat.counters['drop/noMapping'], 1, 'the unsolicited SSH probe finds no mapping, counted as the NAT\'s')
+  // What the manager routed is the group process's, not its first member's.
+  const edge = out.groups.edge
+  t.deepEqual(edge.members, ['fw', 'nat'])
+  t.false('rx' in counters.fw)
+  t.is(edge.rx, out.endpoints.lan.sent + out.endpoints.wan.sent, 'all the ports sent reached the group')
+  t.is(edge.tx + edge.dropped, edge.rx, 'and went on or was dropped there (two by the firewall, one by the NAT)')
+  t.is(edge.dropped, 3)
 })
