@@ -326,8 +326,6 @@ bool Endpoint::waitTaps(uint32_t seq, uint64_t timeoutNs) {
   }
 }
 
-// Says it is leaving, then lets go of the lease: the manager routes what this endpoint already
-// transmitted, takes back whatever it still holds, and frees the slot.
 // Says it is leaving, makes its side read-only again (a stray write through a view kept after
 // detaching must not reach the slot's next occupant), then lets go of the lease: the manager
 // routes what this endpoint already transmitted, takes back whatever it still holds, and frees

@@ -34,6 +34,10 @@ constexpr uint32_t ownerOf(uint32_t word) { return word >> kOwnerShift; }
 inline bool before(uint32_t word, uint32_t bound) { return (int32_t(((bound - word) & 0xffffff) << 8) >> 8) > 0; }
 enum Taken : uint32_t { kFromAlloc = 0, kFromRx = 1 };
 constexpr uint64_t kHeldRetryNs = 1000000;  // a full RX ring does not wake us when it drains
+// The longest sleep of a manager with nothing to do (each idle sleep that ran to its timeout
+// doubles the next, from ManagerConfig::sleepNs): how late, at rest, it finds a death that
+// nothing else wakes it for. Any wake-up finds it first (see run()).
+constexpr uint64_t kRestingSleepNs = 1000000000;
 constexpr uint64_t kDetachDrainNs = 10000000000;  // a leaving endpoint is reclaimed after this long without progress
 uint16_t loadRoute(const uint16_t* r) { return __atomic_load_n(r, __ATOMIC_RELAXED); }
 
@@ -210,6 +214,7 @@ void Manager::run() {
   }
   h_->managerTid = uint32_t(syscall(SYS_gettid));
   uint64_t idleSince = 0;
+  uint64_t restNs = config_.sleepNs;  // the next sleep's timeout
   lastLiveness_ = nowNs();
   while (!stop_.load(std::memory_order_relaxed)) {
     if (doorbell_->claims.load(std::memory_order_acquire) != seenClaims_) refreshSlots();
@@ -227,13 +232,21 @@ void Manager::run() {
     // sleepNs 0 is poll mode: a core kept for the manager, no futex round trip ever.
     if (config_.sleepNs == 0 || now - idleSince < config_.spinNs) {
       sched_yield();  // hand the core over if someone else wants it, instead of pause-spinning
-    } else if (sleep()) {
-      idleSince = 0;
     } else {
-      // Slept its whole timeout (the liveness checks' pace): nothing came, so nothing is likely
-      // to follow at once. Back to sleep after this poll, unless it finds work, instead of
-      // polling through another spin: an idle chain's manager wakes 20 times a second.
-      idleSince = now - config_.spinNs;
+      if (sleep(restNs)) {
+        idleSince = 0;
+        restNs = config_.sleepNs;
+      } else {
+        // Slept its whole timeout: nothing came, so nothing is likely to follow at once. Back
+        // to sleep after this poll, unless it finds work, instead of polling through another
+        // spin; and for twice as long, up to kRestingSleepNs, so a chain at rest is not woken
+        // 20 times a second for liveness checks that find nothing.
+        idleSince = now - config_.spinNs;
+        restNs = std::max(config_.sleepNs, std::min(restNs * 2, kRestingSleepNs));
+      }
+      // Before routing anything that woke it: a death while it slept is found first, so
+      // nothing is routed to the dead.
+      if (nowNs() - lastLiveness_ > config_.livenessEveryNs) checkLiveness();
     }
   }
 }
@@ -271,7 +284,7 @@ bool Manager::pollOnce() {
   return work != 0;
 }
 
-bool Manager::sleep() {
+bool Manager::sleep(uint64_t timeoutNs) {
   doorbell_->managerSleeping.store(1, std::memory_order_relaxed);
   std::atomic_thread_fence(std::memory_order_seq_cst);  // the flag, then the re-check: pairs with wakeIfSleeping
   if (anyInput() || doorbell_->claims.load() != seenClaims_ || stop_.load() || routeBatchPending()) {
@@ -280,7 +293,7 @@ bool Manager::sleep() {
   }
   bool holding = false;
   for (uint32_t s : active_) holding = holding || slots_[s].held.pending();
-  uint64_t timeout = holding ? std::min(kHeldRetryNs, config_.sleepNs) : config_.sleepNs;
+  uint64_t timeout = holding ? std::min(kHeldRetryNs, timeoutNs) : timeoutNs;
   bool woken = futexWait(&doorbell_->managerSleeping, 1, timeout);
   doorbell_->managerSleeping.store(0, std::memory_order_relaxed);
   h_->manager.sleeps++;

@@ -25,7 +25,7 @@ namespace xio {
 struct ManagerConfig {
   uint32_t burst = 32;
   uint64_t spinNs = 100000;          // poll this long without work before sleeping
-  uint64_t sleepNs = 50000000;       // longest sleep; bounds how late a death is noticed. 0: never sleep
+  uint64_t sleepNs = 50000000;       // longest sleep while active (at rest, up to 1 s); how late a death is noticed. 0: never sleep
   uint64_t livenessEveryNs = 20000000;
   int cpu = -1;                      // pin the thread to this CPU (-1: leave it to the scheduler)
 };
@@ -161,7 +161,7 @@ class Manager {
   void dropHeld();
   bool anyInput();
   // Sleeps on the doorbell unless there is work; false if it slept its whole timeout.
-  bool sleep();
+  bool sleep(uint64_t timeoutNs);
 
   std::shared_ptr<Region> region_;
   Header* h_;

@@ -93,6 +93,23 @@ test('a full table refuses new sources (tableFull) and keeps its own; a source l
   t.like(h.counters(), { sources: 0, expired: 3, tableFull: 2 })
 })
 
+test('at rest, idle() forgets every refilled source at once and asks to be called when the next bucket is full', (t) => {
+  // 1000 units a packet, 10 a ms: a bucket of 3000 one packet short is full 100 ms later.
+  const h = harness(rateLimit, { rate: 10, burst: 3 })
+  t.is(h.send(from('10.0.0.2')).verdict, 'out')
+  h.advance(50)
+  t.is(h.send(from('10.0.0.3')).verdict, 'out')
+  t.is(h.send(from('10.0.0.3')).verdict, 'out')
+  h.advance(20)
+  t.is(h.idle(), 30, '10.0.0.2 is full at 100 ms')
+  h.advance(30)
+  t.is(h.idle(), 150, 'forgotten; 10.0.0.3, two packets short at 50 ms, is full at 250 ms')
+  t.like(h.counters(), { sources: 1, expired: 1 })
+  h.advance(150)
+  t.is(h.idle(), Infinity, 'none left: no call until a packet comes')
+  t.like(h.counters(), { sources: 0, expired: 2 })
+})
+
 test('a tick looks at 65536 sources at most: a larger table is swept over several', (t) => {
   const h = harness(rateLimit, { rate: 1, burst: 2, maxSources: 100_000 })
   const frame = from('10.0.0.0')

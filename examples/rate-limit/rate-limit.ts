@@ -26,7 +26,8 @@
 // and a fresh bucket, per packet), like hashlimit's --hashlimit-srcmask.
 //
 // The table forgets a source once its bucket has filled up again (a sweep on every tick, about
-// every 100 ms, looks at 65536 sources: all of them, at the default size): a full bucket is
+// every 100 ms, looks at 65536 sources: all of them, at the default size; at rest, idle()
+// sweeps them all and asks to be called when the next bucket is full): a full bucket is
 // exactly what a new source gets, so forgetting it changes no decision. `sources` counts the
 // sources tracked, `expired` those forgotten.
 //
@@ -105,6 +106,20 @@ export default defineNF<Config>({
     let expired = 0
     let sweepAt = 0
 
+    /** Forgets the sources whose bucket has filled up again among the next `count` of the table. */
+    function sweep(now: number, count: number): void {
+      for (let n = count; n > 0; n--) {
+        if (sweepAt >= table.highWater) sweepAt = 0
+        const id = sweepAt++
+        if (!table.used[id]) continue
+        const elapsed = now - stamp[id]
+        if (elapsed >= fillMs || level[id] + elapsed * rate >= full) {
+          table.remove(id)
+          expired++
+        }
+      }
+    }
+
     /** The packet from source (a, b, c, d) costing `cost` units: OUT with a token, else DROP. */
     function take(a: number, b: number, c: number, d: number, cost: number): number {
       const now = Math.floor(env.now())
@@ -174,17 +189,21 @@ export default defineNF<Config>({
       tick(nowMs: number): void {
         // Forget the sources whose bucket has filled up again, looking at SWEEP_SLICE of them
         // a tick at most, so that a huge table that goes quiet all at once costs no long stall.
+        sweep(Math.floor(nowMs), Math.min(SWEEP_SLICE, table.highWater))
+      },
+
+      // No packets for a second: the whole table at once, then nothing until the next bucket
+      // is full again (the chain sleeps meanwhile).
+      idle(nowMs: number): number {
         const now = Math.floor(nowMs)
-        for (let n = Math.min(SWEEP_SLICE, table.highWater); n > 0; n--) {
-          if (sweepAt >= table.highWater) sweepAt = 0
-          const id = sweepAt++
+        sweep(now, table.highWater)
+        let next = Infinity
+        for (let id = 0; id < table.highWater; id++) {
           if (!table.used[id]) continue
           const elapsed = now - stamp[id]
-          if (elapsed >= fillMs || level[id] + elapsed * rate >= full) {
-            table.remove(id)
-            expired++
-          }
+          next = Math.min(next, fillMs - elapsed, Math.ceil((full - level[id]) / rate) - elapsed)
         }
+        return Math.max(1, next)
       },
 
       counters: () => ({ passed, limited, tableFull, malformed, notIp, sources: table.size, expired }),
