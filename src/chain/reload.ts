@@ -116,7 +116,7 @@ export class ChainReloader {
     await reconfigureAll(plan.rewired)
     await this.retire(plan.removed)
     this.host.manager.routes(plan.removed.flatMap((name) => this.chainGatesOf(name)))
-    for (const r of plan.rescaled) if (r.to < r.from) await this.stopInstances(this.instancesOf(r.name).filter((p) => p.instance >= r.to))
+    for (const r of plan.rescaled) if (r.to < r.from) await this.scaleDown(r.name, r.to, next)
     if (refusals.length) throw new ChainError(`the rest of the reload is in force, but:\n${refusals.join('\n')}`)
     return plan
   }
@@ -138,6 +138,28 @@ export class ChainReloader {
       for (let empty = 0; empty < 2 && Date.now() < deadline; await sleep(5)) empty = sum(name, 'tx', 'enqueued') === sum(name, 'tx', 'dequeued') ? empty + 1 : 0
     }
     if (Date.now() >= deadline) this.host.warn(`reload: ${names.join(', ')} did not pass on what they had within 2 s; packets of their flows may arrive out of order`)
+  }
+
+  /**
+   * Stops the instances of an NF from `to` on, losing nothing: the gates into it are held shut
+   * while its instances pass on what they had, so the ones that stop leave with nothing on
+   * their rings, and what is sent meanwhile waits in the manager, in order, for the ones that
+   * stay.
+   */
+  private async scaleDown(name: string, to: number, next: Chain): Promise<void> {
+    const leaving = this.instancesOf(name).filter((p) => p.instance >= to)
+    if (!leaving.length) return
+    const members = leaving[0].members  // a placement group's, whose slots go by its first member
+    const into = next.links
+      .filter((l) => members.includes(l.to) && !members.includes(l.from))
+      .map((l) => ({ from: l.from, gate: l.gateIndex, to: l.to }))
+    this.host.manager.pause(into)
+    try {
+      await this.passedOn([members[0]])
+      await this.stopInstances(leaving)
+    } finally {
+      this.host.manager.routes(into)
+    }
   }
 
   /** The processes running the endpoint's NF (alone, or in its group's). */
