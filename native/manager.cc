@@ -223,6 +223,7 @@ void Manager::run() {
     if (busy) {
       h_->manager.busyLoops++;
       idleSince = 0;
+      restNs = config_.sleepNs;
       if ((h_->manager.loops & 1023) == 0 && nowNs() - lastLiveness_ > config_.livenessEveryNs) checkLiveness();
       continue;
     }
@@ -233,20 +234,23 @@ void Manager::run() {
     if (config_.sleepNs == 0 || now - idleSince < config_.spinNs) {
       sched_yield();  // hand the core over if someone else wants it, instead of pause-spinning
     } else {
-      if (sleep(restNs)) {
+      bool resting = restNs > config_.sleepNs;
+      Slept slept = sleep(restNs);
+      if (slept == Slept::Woken) {
         idleSince = 0;
         restNs = config_.sleepNs;
+        // Woken out of a rest (up to a second): a death meanwhile is found before routing what
+        // woke it, so nothing is routed to the dead. Leases only; the rest of a check follows.
+        if (resting) checkLeases();
       } else {
         // Slept its whole timeout: nothing came, so nothing is likely to follow at once. Back
         // to sleep after this poll, unless it finds work, instead of polling through another
-        // spin; and for twice as long, up to kRestingSleepNs, so a chain at rest is not woken
-        // 20 times a second for liveness checks that find nothing.
+        // spin. An idle sleep that ran out makes the next twice as long, up to
+        // kRestingSleepNs, so a chain at rest is not woken 20 times a second for liveness
+        // checks that find nothing (a held retry's millisecond is no sign of rest).
         idleSince = now - config_.spinNs;
-        restNs = std::max(config_.sleepNs, std::min(restNs * 2, kRestingSleepNs));
+        if (slept == Slept::TimedOut) restNs = std::max(config_.sleepNs, std::min(restNs * 2, kRestingSleepNs));
       }
-      // Before routing anything that woke it: a death while it slept is found first, so
-      // nothing is routed to the dead.
-      if (nowNs() - lastLiveness_ > config_.livenessEveryNs) checkLiveness();
     }
   }
 }
@@ -284,12 +288,12 @@ bool Manager::pollOnce() {
   return work != 0;
 }
 
-bool Manager::sleep(uint64_t timeoutNs) {
+Manager::Slept Manager::sleep(uint64_t timeoutNs) {
   doorbell_->managerSleeping.store(1, std::memory_order_relaxed);
   std::atomic_thread_fence(std::memory_order_seq_cst);  // the flag, then the re-check: pairs with wakeIfSleeping
   if (anyInput() || doorbell_->claims.load() != seenClaims_ || stop_.load() || routeBatchPending()) {
     doorbell_->managerSleeping.store(0, std::memory_order_relaxed);
-    return true;
+    return Slept::Woken;
   }
   bool holding = false;
   for (uint32_t s : active_) holding = holding || slots_[s].held.pending();
@@ -298,7 +302,7 @@ bool Manager::sleep(uint64_t timeoutNs) {
   doorbell_->managerSleeping.store(0, std::memory_order_relaxed);
   h_->manager.sleeps++;
   if (woken) h_->manager.wakeups++;
-  return woken;
+  return woken ? Slept::Woken : holding ? Slept::HeldRetry : Slept::TimedOut;
 }
 
 // Work that a poll would do now. A sender whose descriptors are held for a full ring is not
@@ -977,6 +981,12 @@ void Manager::takeOn(uint32_t s, uint16_t service) {
 // process dies, in whatever pid namespace it runs, and no write to shared memory can fake it.
 void Manager::checkLiveness() {
   lastLiveness_ = nowNs();
+  checkLeases();
+  sweep();
+}
+
+// Reclaims the slots whose process has gone (its lease let go) and frees retired ones.
+void Manager::checkLeases() {
   // Claims are also looked for here, in case a doorbell ring was lost.
   bool changed = doorbell_->claims.load(std::memory_order_acquire) != seenClaims_;
   for (uint32_t s = 0; s < g_.slots; s++) {
@@ -1002,7 +1012,6 @@ void Manager::checkLiveness() {
     changed = true;
   }
   if (changed) refreshSlots();
-  sweep();
 }
 
 // Buffers an endpoint has certainly taken from its alloc or RX ring become plainly its own,

@@ -129,7 +129,8 @@ class Manager {
   void run();
   bool pollOnce();
   void refreshSlots();
-  void checkLiveness();
+  void checkLiveness();  // checkLeases, then sweep
+  void checkLeases();
   void takeOn(uint32_t slot, uint16_t service);
   enum class Leaving { Detached, Died, Faulted };
   void reclaim(uint32_t slot, Leaving how);
@@ -160,8 +161,10 @@ class Manager {
   void publishPool();
   void dropHeld();
   bool anyInput();
-  // Sleeps on the doorbell unless there is work; false if it slept its whole timeout.
-  bool sleep(uint64_t timeoutNs);
+  // Sleeps on the doorbell unless there is work: woken, or the whole timeout slept (cut to
+  // kHeldRetryNs while it holds descriptors for a full ring: a held retry).
+  enum class Slept { Woken, TimedOut, HeldRetry };
+  Slept sleep(uint64_t timeoutNs);
 
   std::shared_ptr<Region> region_;
   Header* h_;

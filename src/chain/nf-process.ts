@@ -28,6 +28,9 @@ void (async () => {
     reconfigures.push({ member, config, done: (error) => process.stdout.write(reconfigureReply(seq, error)) })
     rest.interrupt()
   }
+  // The launcher has gone (its end of the pipe closed with it, a kill -9 included): whatever
+  // rest the NFs are in ends now, and the loop finds the manager gone.
+  rest.interrupt()
 })()
 const nfs: NFModule<unknown>[] = []
 for (const m of order.members) {

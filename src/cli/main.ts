@@ -153,7 +153,8 @@ async function replay(spec: string, options: { input?: string[]; output?: string
     await running.stop()
     // What the manager routed is counted per process: a placement group's, under the group,
     // beside the members' own NF counters.
-    const groupOf = new Map([...chain.groups].map(([group, members]) => [members[0], group]))
+    // (A group of one runs as its NF alone, and is counted so.)
+    const groupOf = new Map([...chain.groups].filter(([, members]) => members.length > 1).map(([group, members]) => [members[0], group]))
     const endpoints: Record<string, object> = {}
     const groups: Record<string, object> = {}
     for (const s of snapshot.slots.filter((x) => x.state === 'active')) {
@@ -168,7 +169,7 @@ async function replay(spec: string, options: { input?: string[]; output?: string
     }
     for (const [name, port] of running.ports) Object.assign(endpoints[name] ?? {}, port.stats())
     for (const [name, counters] of running.finalNfCounters) Object.assign((endpoints[name] ??= {}), { counters })
-    if (options.json) process.stdout.write(JSON.stringify({ chain: chain.name, endpoints, ...(chain.groups.size ? { groups } : {}) }, null, 2) + '\n')
+    if (options.json) process.stdout.write(JSON.stringify({ chain: chain.name, endpoints, ...(groupOf.size ? { groups } : {}) }, null, 2) + '\n')
     else {
       const labels = groupLabels(chain)
       for (const e of Object.values(groups)) {

@@ -98,7 +98,8 @@ export interface NFInstance {
    * while no packet comes (Infinity: none until one does). The runner then calls it no sooner
    * than that unless packets come; with them, ticks resume every 100 ms, the first before the
    * first packet. Without idle(), an NF that has tick() is ticked every 100 ms for ever, so its
-   * process wakes ten times a second at rest. Not called on the packets' clock (a replay).
+   * process wakes ten times a second at rest. Not called on the packets' clock (a replay), nor
+   * while packets come: an NF that keeps time of its own needs tick() too.
    */
   idle?(nowMs: number): number
   /**

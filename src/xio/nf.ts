@@ -25,7 +25,7 @@ export interface RunOptions {
   /**
    * Where an idle NF sleeps: once nothing is due for longer than a tick (no packets, no tick()
    * wanted; see NFInstance.idle), the loop waits on it, off the event loop, until packets
-   * come, the next thing is due, or MAX_REST_MS. Interrupt it for whatever `stopping` or
+   * come, the next thing is due, or maxRestMs passes. Interrupt it for whatever `stopping` or
    * `nextConfig` should see at once (a signal, a reload's line). Without it the loop never
    * waits longer than a tick.
    */
@@ -62,6 +62,7 @@ const MAX_REST_MS = 1000
 const BURST = 128
 const EVENT_LOOP_EVERY_MS = 20
 const PUBLISH_EVERY_MS = 500
+const PUBLISH_UNCHANGED_EVERY_MS = 10_000
 
 /**
  * What an NF sends outside process()'s return (held packets, packets of its own making),
@@ -344,7 +345,7 @@ export async function runNFs(xio: Xio, group: RunMember[], options: RunOptions):
   }
   // How long the loop may sleep before a member's timer or a publication is due (0: not at all).
   const restFor = (now: number): number => {
-    let due = changed ? lastPublish + PUBLISH_EVERY_MS : Infinity
+    let due = lastPublish + (changed ? PUBLISH_EVERY_MS : PUBLISH_UNCHANGED_EVERY_MS)
     for (const m of members) {
       const instance = m.nf.instance
       if (instance.idle && now - m.lastBusy >= QUIET_MS) due = Math.min(due, m.idleDue)
@@ -463,7 +464,8 @@ export async function runNFs(xio: Xio, group: RunMember[], options: RunOptions):
         reconfigure(members, pending, options)
         changed = true
       }
-      if (changed && now - lastPublish >= PUBLISH_EVERY_MS) {
+      // Unchanged, still now and then: an NF's own callbacks may have moved its counters.
+      if (now - lastPublish >= (changed ? PUBLISH_EVERY_MS : PUBLISH_UNCHANGED_EVERY_MS)) {
         publish()
         lastPublish = now
         changed = false
@@ -473,7 +475,7 @@ export async function runNFs(xio: Xio, group: RunMember[], options: RunOptions):
         const restMs = n === 0 && options.rest && !packetClock ? restFor(now) : 0
         // No await since `stopping` and `nextConfig` were asked, so what would change their
         // answers (a signal, a reload's line) runs during the wait, and interrupts it.
-        if (restMs > TICK_MS && !pending && !options.stopping()) {
+        if (restMs > TICK_MS && !pending && !parked.count && !options.stopping()) {
           await options.rest!.wait([xio], restMs)
           waitMs = 0
         } else await new Promise((r) => setImmediate(r))
@@ -506,6 +508,7 @@ function reconfigure(members: Running[], pending: PendingConfig, options: RunOpt
   try {
     if (nf.instance.reconfigure) nf.instance.reconfigure(pending.config)
     else nf.instance = nf.module.create(pending.config, nf.env)
+    m.idleDue = -Infinity  // what it asked of the runner may no longer hold
     m.notes = new TraceNotes(nf.instance)
     pending.done()
   } catch (e) {

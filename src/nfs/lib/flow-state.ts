@@ -71,10 +71,11 @@ export function flowTimeout(t: Timeouts, proto: number, state: number): number {
 }
 
 // An idle table (no packets for a while) is swept whole when its next entry expires, not in
-// slices every tick; no more often than the first, nor less than the second, so a clock saved
-// at a sweep (../lib/state.ts) is never long behind.
+// slices every tick; no more often than the first, nor less than the second, so the clock saved
+// at a sweep (../lib/state.ts) is never long behind: a NAT restarted after a rest carries on
+// from it, and the time since counts against no timeout.
 const IDLE_SWEEP_MIN_MS = 1000
-const IDLE_SWEEP_MAX_MS = 60000
+const IDLE_SWEEP_MAX_MS = 10_000
 
 /**
  * What an NF's idle() returns for a table swept whole at `now` whose next entry expires at
