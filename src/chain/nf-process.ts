@@ -64,10 +64,13 @@ try {
   }
   // The launcher counts an instance as started only once its config has been accepted.
   process.stdout.write('ready\n')
-  // The loop leaves by itself once the manager is gone (it asks at each event-loop turn).
+  // The loop leaves by itself once the manager is gone (it asks at each event-loop turn). The
+  // manager runs in the launcher, whose end of stdin closes with it and ends any rest at once,
+  // so a rest need not end every second to ask.
   await runNFs(xio, members, {
     stopping: () => stopping,
     rest,
+    maxRestMs: 10_000,
     name,
     nextConfig: () => reconfigures.shift(),
     retry: (pending) => reconfigures.unshift(pending),
