@@ -152,8 +152,7 @@ async function replay(spec: string, options: { input?: string[]; output?: string
     const snapshot = running.manager.snapshot()
     await running.stop()
     // What the manager routed is counted per process: a placement group's, under the group,
-    // beside the members' own NF counters.
-    // (A group of one runs as its NF alone, and is counted so.)
+    // beside the members' own NF counters (a group of one runs as its NF alone, counted so).
     const groupOf = new Map([...chain.groups].filter(([, members]) => members.length > 1).map(([group, members]) => [members[0], group]))
     const endpoints: Record<string, object> = {}
     const groups: Record<string, object> = {}
