@@ -317,8 +317,10 @@ export async function runNFs(xio: Xio, group: RunMember[], options: RunOptions):
     }
     if (Object.keys(published).length) xio.region.publishNfCounters(xio.slot, published)
   }
-  // The members' timers: each ticked every TICK_MS; on the wall clock, one with idle() that has
-  // had no packet for QUIET_MS is called there instead, as often as it asks.
+  // Whether a member is left to idle(): it has one, and has had no packet for QUIET_MS.
+  const idling = (m: Running, now: number) => m.nf.instance.idle !== undefined && now - m.lastBusy >= QUIET_MS
+  // The members' timers: each ticked every TICK_MS; on the wall clock, one that is idling is
+  // called at idle() instead, as often as it asks.
   const timers = (now: number, idleAllowed: boolean) => {
     resting = false
     for (const m of members) {
@@ -328,7 +330,7 @@ export async function runNFs(xio: Xio, group: RunMember[], options: RunOptions):
         m.lastBusy = now
         m.idleDue = -Infinity
       }
-      if (idleAllowed && instance.idle && now - m.lastBusy >= QUIET_MS) {
+      if (idleAllowed && idling(m, now)) {
         resting = true
         if (now >= m.idleDue) {
           const next = m.faults.guard('idle', () => instance.idle!(now))
@@ -343,12 +345,12 @@ export async function runNFs(xio: Xio, group: RunMember[], options: RunOptions):
       }
     }
   }
-  // How long the loop may sleep before a member's timer or a publication is due (0: not at all).
+  // How long the loop may sleep before a member's timer or a publication is due (a tick or less: no rest).
   const restFor = (now: number): number => {
     let due = lastPublish + (changed ? PUBLISH_EVERY_MS : PUBLISH_UNCHANGED_EVERY_MS)
     for (const m of members) {
       const instance = m.nf.instance
-      if (instance.idle && now - m.lastBusy >= QUIET_MS) due = Math.min(due, m.idleDue)
+      if (idling(m, now)) due = Math.min(due, m.idleDue)
       else {
         if (instance.tick) due = Math.min(due, m.lastTick + TICK_MS)
         if (instance.idle) due = Math.min(due, m.lastBusy + QUIET_MS)
