@@ -266,7 +266,7 @@ class EndpointHandle : public Napi::ObjectWrap<EndpointHandle> {
   }
 
   // new Endpoint(region, name, spinUs, capture?, instance?, also?): capture true makes a capture
-  // endpoint (the name is then its own, capture:<pid>); instance, 0 to 65535, is which instance
+  // endpoint (the name is then its own, capture:<pid>); instance, 0 to 65534, is which instance
   // of its endpoint this is (kept across restarts; default: the next free number); also, an
   // array of other endpoint names it serves too (a placement group).
   EndpointHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<EndpointHandle>(info) {
@@ -281,7 +281,7 @@ class EndpointHandle : public Napi::ObjectWrap<EndpointHandle> {
     int instance = Endpoint::kAnyInstance;
     if (info.Length() > 4 && info[4].IsNumber()) {
       double n = info[4].As<Napi::Number>().DoubleValue();
-      if (!(n >= 0 && n <= 65535 && n == double(int(n)))) throw Napi::RangeError::New(info.Env(), "instance must be an integer from 0 to 65535");
+      if (!(n >= 0 && n < kUnnumbered && n == double(int(n)))) throw Napi::RangeError::New(info.Env(), "instance must be an integer from 0 to 65534");
       instance = int(n);
     }
     std::vector<std::string> also;
@@ -662,7 +662,7 @@ Napi::Object layout(Napi::Env env) {
   Napi::Object captureTaps = group("captureTaps");
   FIELD(captureTaps, CaptureTaps, seq); FIELD(captureTaps, CaptureTaps, count); FIELD(captureTaps, CaptureTaps, taps);
   Napi::Object managerSide = group("managerSide");
-  FIELD(managerSide, ManagerSide, state); FIELD(managerSide, ManagerSide, service);
+  FIELD(managerSide, ManagerSide, state); FIELD(managerSide, ManagerSide, service); FIELD(managerSide, ManagerSide, instance);
   FIELD(managerSide, ManagerSide, route); FIELD(managerSide, ManagerSide, wakeSeq);
   FIELD(managerSide, ManagerSide, rx); FIELD(managerSide, ManagerSide, alloc);
   FIELD(managerSide, ManagerSide, tx); FIELD(managerSide, ManagerSide, free);

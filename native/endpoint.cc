@@ -74,22 +74,10 @@ Endpoint::Endpoint(std::shared_ptr<Region> region, const std::string& name, uint
     s->taps.seq.store(0, std::memory_order_relaxed);
     s->nf.count.store(0);
     s->asleep.store(0);
-    // Unless told, the lowest number no live instance of the endpoint has: the manager spreads
-    // flows by these numbers, and two instances with one number would split one share.
-    uint16_t number = 0;
-    if (instance >= 0) {
-      number = uint16_t(instance);
-    } else {
-      for (bool taken = true; taken; number += taken) {
-        taken = false;
-        for (uint32_t j = 0; j < g.slots && !taken; j++)
-          taken = j != i && region_->managerSide(j)->state.load() == kSlotActive &&
-                  (region_->managerSide(j)->service == service ||
-                   (service < int(kMaxServices) && (region_->endpointSide(j)->alsoServes >> service & 1))) &&
-                  region_->endpointSide(j)->instance == number;
-      }
-    }
-    s->instance = number;
+    // Unless told, the manager numbers it as it takes the slot on: it alone sees every claim, so
+    // two instances started at once can never both pick the lowest free number (and then split
+    // no flows between them: the manager spreads flows by these numbers).
+    s->instance = instance >= 0 ? uint16_t(instance) : kUnnumbered;
     side_ = s;
     managerSide_ = region_->managerSide(i);
     slot_ = i;

@@ -22,7 +22,7 @@
 namespace xio {
 
 constexpr uint64_t kMagic = 0x4e49414843'4f4958ULL;  // "XIOCHAIN" in memory order
-constexpr uint32_t kLayoutVersion = 8;
+constexpr uint32_t kLayoutVersion = 9;
 constexpr uint32_t kMaxSlots = 64;
 constexpr uint32_t kMaxServices = 64;
 constexpr uint32_t kMaxBuffers = 65534;
@@ -42,6 +42,9 @@ constexpr uint16_t kCaptureService = 0xfffe;
 // still on the old path): the sender's packets wait in the manager, in order, as for a full
 // receiver, until the route leads somewhere again.
 constexpr uint16_t kPausedRoute = 0xfffd;
+// EndpointSide::instance of an endpoint that asks for no particular number: the manager gives
+// it the lowest its live fellow instances leave free.
+constexpr uint16_t kUnnumbered = 0xffff;
 static_assert(kMaxServices <= 64, "a service set is a 64-bit mask (EndpointSide::alsoServes)");
 static_assert(kMaxGates <= 0xff && kMaxServices <= 0xffff, "kActionGateOf packs a service and a gate into 24 bits");
 constexpr uint32_t kMaxTaps = 16;
@@ -233,7 +236,7 @@ struct EndpointSide {
   std::atomic<uint32_t> claim;  // ClaimState, written once the slot's lease is held
   uint32_t pid;                 // as the endpoint sees itself (for people; never trusted)
   uint16_t service;             // read once by the manager, when it takes the slot on
-  uint16_t instance;
+  uint16_t instance;            // which instance it asks to be (kUnnumbered: any), read with service
   uint32_t generation;          // bumped on every claim, so observers notice a restart
   uint32_t pad;
   // Services it serves besides `service` (bit i: service i), as a placement group's process
@@ -258,7 +261,7 @@ struct EndpointSide {
 struct ManagerSide {
   std::atomic<uint32_t> state;  // SlotState
   uint16_t service;             // the manager's copy, as it serves the slot
-  uint16_t pad;
+  uint16_t instance;            // the instance number it serves the slot as
   // A capture endpoint: the CaptureTaps::seq the manager last read, and how many of its taps
   // it found valid and applies (release: the endpoint waits for its seq, then reads counters).
   std::atomic<uint32_t> tapsSeen;

@@ -960,7 +960,10 @@ void Manager::takeOn(uint32_t s, uint16_t service) {
   for (uint32_t i = 0; i < kMaxServices && !slot.capture; i++)
     if ((also >> i & 1) && region_->service(i)->declared.load(std::memory_order_acquire)) slot.serves |= 1ull << i;
   slot.group = __builtin_popcountll(slot.serves) > 1;
-  slot.instanceId = region_->endpointSide(s)->instance;  // its own to write: only its share depends on it
+  // Its own to ask for (only its share depends on it), or numbered here.
+  uint16_t asked = region_->endpointSide(s)->instance;
+  slot.instanceId = asked == kUnnumbered ? freeInstanceNumber(s) : asked;
+  side->instance = slot.instanceId;
   slot.staged = 0;
   slot.stagedBytes = 0;
   slot.outstanding = 0;
@@ -975,6 +978,18 @@ void Manager::takeOn(uint32_t s, uint16_t service) {
   side->tapsActive = 0;
   memset(&side->route, 0, sizeof side->route);
   side->state.store(kSlotActive, std::memory_order_release);
+}
+
+// The lowest number no other live instance of the slot's services has (its serves set, so taken
+// on first): numbered here rather than by the endpoint, which cannot see the claims racing its own.
+uint16_t Manager::freeInstanceNumber(uint32_t s) const {
+  for (uint16_t number = 0;; number++) {
+    bool taken = false;
+    for (uint32_t j = 0; j < g_.slots; j++)  // not active_: those taken on in this refresh count too
+      taken = taken || (j != s && slots_[j].active && !slots_[j].detaching && !slots_[j].capture && (slots_[j].serves & slots_[s].serves) &&
+                        slots_[j].instanceId == number);
+    if (!taken) return number;
+  }
 }
 
 // An endpoint lives while it holds its slot's lease: the kernel drops the lock when the

@@ -131,6 +131,7 @@ class Manager {
   void refreshSlots();
   void checkLiveness();  // checkLeases, then sweep
   void checkLeases();
+  uint16_t freeInstanceNumber(uint32_t s) const;
   void takeOn(uint32_t slot, uint16_t service);
   enum class Leaving { Detached, Died, Faulted };
   void reclaim(uint32_t slot, Leaving how);

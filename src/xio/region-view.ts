@@ -26,6 +26,7 @@ export interface SlotSnapshot {
   pid: number
   name: string
   service: number
+  /** Which instance of its endpoint the manager serves it as (flows are spread by these numbers). */
   instance: number
   generation: number
   /** A capture endpoint (`xio-chain capture`): no service of the chain; it receives copies. */
@@ -257,7 +258,7 @@ export class RegionView {
       pid: this.u32[(at + E.pid) / 4],
       name: this.name(at + E.name),
       service: this.u16[(ms + L.managerSide.service) / 2],
-      instance: this.u16[(at + E.instance) / 2],
+      instance: this.u16[(ms + L.managerSide.instance) / 2],
       generation: this.u32[(at + E.generation) / 4],
       capture: this.u16[(ms + L.managerSide.service) / 2] === L.capture.service,
       sleeping: this.u32[(at + E.asleep) / 4] !== 0,

@@ -19,7 +19,7 @@ export interface AttachOptions {
   /**
    * Which instance of its endpoint this process is, kept across restarts: the manager spreads
    * flows over instances by these numbers, so a restarted instance gets its own flows back.
-   * Default: the lowest number no live instance has.
+   * Default: the lowest number no live instance has, given by the manager as it takes the process on.
    */
   instance?: number
   /**

@@ -48,6 +48,28 @@ test.serial('a million numbered packets cross the manager intact, in flow order,
   m.close()
 })
 
+test.serial('instances that claim at once are numbered apart by the manager, so flows spread over both', async (t) => {
+  // Both claim while the manager is not yet routing: neither can see the other live, which is
+  // when two instances once numbered themselves alike and all flows went to one.
+  const m = Manager.create({ prefix: uniquePrefix('numbered'), buffers: 4096, ringSize: 256 })
+  m.declare('gen')
+  m.declare('sink')
+  m.route('gen', 0, 'sink')
+  const sinks = [startTraffic('consume', m.prefix, 'sink'), startTraffic('consume', m.prefix, 'sink')]
+  const pids = new Set(sinks.map((p) => p.child.pid))
+  t.true(await until(() => m.snapshot().slots.filter((s) => pids.has(s.pid)).length === 2), 'both claimed a slot')
+  m.start()
+  t.true(await until(() => instances(m, 'sink') === 2))
+  t.deepEqual(sinkSlots(m.snapshot()).map((s) => s.instance).sort(), [0, 1])
+
+  const count = 4096, flows = 16
+  t.is((await finished(startTraffic('produce', m.prefix, 'gen', { count, flows, size: 64 }))).sent, count)
+  t.true(await until(() => received(m.snapshot()) === count))
+  const results = await Promise.all(sinks.map(stop))
+  for (const r of results) t.true((r.received as number) > 0, `each instance got flows: ${results.map((x) => x.received)}`)
+  m.close()
+})
+
 test.serial('a full ring makes tx return fewer, counted, and nothing is lost once the consumer reads', async (t) => {
   const m = chain('backpressure', { ringSize: 64 })
   const sink = startTraffic('consume', m.prefix, 'sink', { pausedUntilSignal: true })
