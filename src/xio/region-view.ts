@@ -224,9 +224,17 @@ export class RegionView {
   }
 
   /** Entries between the ring's consumer and producer. */
+  /**
+   * Entries in the ring now, 0 to its size. The tail is read before the head: both only grow,
+   * so the head read later is never behind it, where the other order (a burst produced and
+   * taken between the two reads) once gave a ring 4 billion entries deep. More than the size
+   * only a faulty endpoint's index can make; it counts as full.
+   */
   ringUsed(slot: number, ring: RingName): number {
     const { producer, consumer } = this.ringSides(slot, ring)
-    return (this.u32[(producer + L.ringProducer.head) / 4] - this.u32[(consumer + L.ringConsumer.tail) / 4]) >>> 0
+    const tail = Atomics.load(this.u32, (consumer + L.ringConsumer.tail) / 4)
+    const used = (Atomics.load(this.u32, (producer + L.ringProducer.head) / 4) - tail) >>> 0
+    return Math.min(used, this.header32('ringSize'))
   }
 
   ring(slot: number, ring: RingName): RingSnapshot {
@@ -383,7 +391,9 @@ export class RegionView {
     const free = this.header32('poolFree')
     let cached = 0
     for (const s of slots) if (s.state === 'active') cached += s.rings.alloc.used
-    return { buffers: this.bufferCount, bufferSize: this.bufferSize, free, cached, inUse: this.bufferCount - free - cached }
+    // The rings and the pool are read at different moments, so a buffer that went round from an
+    // alloc ring back to the pool in between counts twice: never below none in use.
+    return { buffers: this.bufferCount, bufferSize: this.bufferSize, free, cached, inUse: Math.max(0, this.bufferCount - free - cached) }
   }
 
   /**

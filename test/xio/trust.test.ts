@@ -88,6 +88,10 @@ test.serial('an endpoint that writes impossible ring indices is cut off, its buf
   m.start()
   const bad = startFaulty('corrupt', m.prefix, 'bad')
   t.true(await until(() => bad.lines.some((l) => l.corrupted)))
+  // An observer shows such a ring as full, not 4 billion deep (or -7): gauges and the
+  // dashboard read these. Until it lets go, the slot keeps the indices it wrote.
+  const rings = m.snapshot().slots.find((x) => x.name === 'bad' && x.state !== 'free')!.rings  // active, or faulted already
+  for (const r of ['tx', 'alloc', 'free'] as const) t.is(rings[r].used, rings[r].size, r)
   t.true(await until(() => bad.lines.some((l) => l.code)), 'it learns it was cut off')
   t.is(bad.lines.find((l) => l.code)!.code, 'FAULTED')
   t.is(m.snapshot().manager.faults, 1)
