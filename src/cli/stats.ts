@@ -21,17 +21,27 @@ interface Totals {
   backpressure: number
 }
 
+/**
+ * By endpoint name, for those with an instance running: the manager's counts since the chain
+ * started (the service's totals, so a restarted NF's line carries on from where it was rather
+ * than from zero); backpressure is counted by the instances themselves, so only theirs.
+ */
 function totals(s: RegionSnapshot): Map<string, Totals> {
   const byName = new Map<string, Totals>()
   for (const slot of s.slots) {
     if (slot.state !== 'active') continue
     const t = byName.get(slot.name) ?? { rx: 0, tx: 0, rxBytes: 0, drop: 0, backpressure: 0 }
-    t.rx += slot.route.rxPackets
-    t.tx += slot.route.txPackets
-    t.rxBytes += slot.route.rxBytes
-    t.drop += slot.route.dropped + slot.route.noRoute + slot.route.invalid
     t.backpressure += slot.rings.tx.refused
     byName.set(slot.name, t)
+  }
+  for (const service of s.services) {
+    const t = byName.get(service.name)
+    if (t === undefined) continue
+    const c = service.totals
+    t.rx = c.rxPackets
+    t.tx = c.txPackets
+    t.rxBytes = c.rxBytes
+    t.drop = c.dropped + c.noRoute + c.invalid
   }
   return byName
 }

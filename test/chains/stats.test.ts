@@ -23,6 +23,17 @@ test('ring refusals are backpressure, not drops', (t) => {
   t.regex(line, /total rx \d+ tx \d+ drop 5 backpressure 3200$/)
 })
 
+test('a restarted NF\'s line carries on from its totals: neither they nor its rate fall back to zero', (t) => {
+  const before = snapshot({ time: 0, slots: [{ name: 'nat', service: 3, slot: 0, rx: 5000, tx: 5000 }] })
+  const after = snapshot({ time: 1000, slots: [{ name: 'nat', service: 3, slot: 0, generation: 2, rx: 200, tx: 200 }] })
+  // As the region keeps them: the first instance's counts went to the service's totals.
+  after.services[3].totals.rxPackets += 5000
+  after.services[3].totals.txPackets += 5000
+  const line = statsLines(before, after).find((l) => l.startsWith('nat'))!
+  t.regex(line, /^nat +rx +200pps/)
+  t.regex(line, /total rx 5200 tx 5200 /)
+})
+
 test('a placement group\'s row is labelled with the group and its members, not its first member alone', (t) => {
   const at = (time: number) => snapshot({ time, slots: [{ name: 'fw', service: 2, slot: 0, rx: time, tx: time }] })
   const chain = checkChain('x.json', {
