@@ -581,6 +581,7 @@ Napi::Object layout(Napi::Env env) {
   set(l, "nameLength", kNameLength);
   set(l, "noService", kNoService);
   set(l, "pausedRoute", kPausedRoute);
+  set(l, "unnumbered", kUnnumbered);
   set(l, "ringsPerSlot", kRingsPerSlot);
   set(l, "entryBytes", uint32_t(sizeof(Entry)));
   set(l, "page", kPage);

@@ -261,7 +261,7 @@ struct EndpointSide {
 struct ManagerSide {
   std::atomic<uint32_t> state;  // SlotState
   uint16_t service;             // the manager's copy, as it serves the slot
-  uint16_t instance;            // the instance number it serves the slot as
+  uint16_t instance;            // the instance number it serves the slot as (kUnnumbered: none yet)
   // A capture endpoint: the CaptureTaps::seq the manager last read, and how many of its taps
   // it found valid and applies (release: the endpoint waits for its seq, then reads counters).
   std::atomic<uint32_t> tapsSeen;

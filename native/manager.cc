@@ -98,6 +98,7 @@ Manager::Manager(std::shared_ptr<Region> region, ManagerConfig config)
     slots_[s].tx = region_->ring(s, kRingTx);
     slots_[s].alloc = region_->ring(s, kRingAlloc);
     slots_[s].free = region_->ring(s, kRingFree);
+    region_->managerSide(s)->instance = kUnnumbered;  // until an endpoint is taken on there
   }
   instances_.resize(kMaxServices);
   taps_.reserve(size_t(kMaxSlots) * kMaxTaps);  // readTaps never allocates in the manager thread
@@ -1112,6 +1113,7 @@ void Manager::resetSides(uint32_t s) {
   ringReset(slot.tx);
   ringReset(slot.alloc);
   ringReset(slot.free);
+  region_->managerSide(s)->instance = kUnnumbered;  // no occupant's number outlives it
   region_->endpointSide(s)->claim.store(kClaimNone, std::memory_order_relaxed);
 }
 

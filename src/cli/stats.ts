@@ -22,26 +22,31 @@ interface Totals {
 }
 
 /**
- * By endpoint name, for those with an instance running: the manager's counts since the chain
- * started (the service's totals, so a restarted NF's line carries on from where it was rather
- * than from zero); backpressure is counted by the instances themselves, so only theirs.
+ * By endpoint name: the manager's counts since the chain started (a service's totals, so a
+ * restarted NF's line carries on from where it was, and a restart between two lines reads as
+ * neither a stall nor a burst), with backpressure as its running instances count it. A capture
+ * (no service of the chain) by what its slot counted.
  */
 function totals(s: RegionSnapshot): Map<string, Totals> {
   const byName = new Map<string, Totals>()
   for (const slot of s.slots) {
     if (slot.state !== 'active') continue
     const t = byName.get(slot.name) ?? { rx: 0, tx: 0, rxBytes: 0, drop: 0, backpressure: 0 }
+    t.rx += slot.route.rxPackets
+    t.tx += slot.route.txPackets
+    t.rxBytes += slot.route.rxBytes
+    t.drop += slot.route.dropped + slot.route.noRoute + slot.route.invalid
     t.backpressure += slot.rings.tx.refused
     byName.set(slot.name, t)
   }
   for (const service of s.services) {
-    const t = byName.get(service.name)
-    if (t === undefined) continue
     const c = service.totals
+    const t = byName.get(service.name) ?? { rx: 0, tx: 0, rxBytes: 0, drop: 0, backpressure: 0 }
     t.rx = c.rxPackets
     t.tx = c.txPackets
     t.rxBytes = c.rxBytes
     t.drop = c.dropped + c.noRoute + c.invalid
+    byName.set(service.name, t)
   }
   return byName
 }
@@ -53,8 +58,11 @@ function totals(s: RegionSnapshot): Map<string, Totals> {
 export function statsLines(before: RegionSnapshot, after: RegionSnapshot, labels: ReadonlyMap<string, string> = new Map()): string[] {
   const seconds = (after.time - before.time) / 1000
   const a = totals(before), b = totals(after)
+  // A row for each endpoint running now; its rates from its totals whether or not it ran before.
+  const running = new Set(after.slots.filter((s) => s.state === 'active').map((s) => s.name))
   const lines: string[] = []
   for (const [name, t] of b) {
+    if (!running.has(name)) continue
     const p = a.get(name) ?? { rx: 0, tx: 0, rxBytes: 0, drop: 0, backpressure: 0 }
     const rate = (x: number, y: number) => formatRate(Math.max(0, x - y) / seconds)
     lines.push(

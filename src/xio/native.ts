@@ -125,6 +125,8 @@ export interface Layout {
   noService: number
   /** A route value: the gate is held shut for a moment; what is sent to it waits, in order. */
   pausedRoute: number
+  /** ManagerSide.instance of a slot no endpoint has been taken on in yet. */
+  unnumbered: number
   ringsPerSlot: number
   /** Bytes of a ring entry: a u64 whose low 16 bits are the buffer index (native/layout.h Entry). */
   entryBytes: number

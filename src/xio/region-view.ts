@@ -406,7 +406,12 @@ export class RegionView {
       let free = pool
       for (let s = 0; s < this.slotCount; s++) {
         if (this.u32[(this.managerSideOffset(s) + L.managerSide.state) / 4] !== L.slotState.active) continue
-        free += this.ringUsed(s, 'alloc')
+        // Head before tail, unlike ringUsed: what the endpoint takes meanwhile counts as taken,
+        // never as cached, so buffers in use are never under-said (a drain ending too soon).
+        const { producer, consumer } = this.ringSides(s, 'alloc')
+        const head = Atomics.load(this.u32, (producer + L.ringProducer.head) / 4)
+        const cached = (head - Atomics.load(this.u32, (consumer + L.ringConsumer.tail) / 4)) | 0
+        if (cached > 0) free += cached
       }
       // Buffers the manager moved from the pool to a cache meanwhile were counted twice: again.
       if (this.header32('poolFree') === pool) return this.bufferCount - free

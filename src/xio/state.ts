@@ -5,7 +5,7 @@
 // prefix over (fresh chain, fresh state) and, after a kill -9 of the chain, with `xio-chain
 // clean`; removeStateSegments and cleanStaleStates below are those.
 import { existsSync, readdirSync, rmSync } from 'node:fs'
-import { asXioError } from './errors.ts'
+import { asXioError, XioError } from './errors.ts'
 import { addon } from './native.ts'
 import type { Xio } from './xio.ts'
 
@@ -42,7 +42,12 @@ export function openState(prefix: string, endpoint: string, instance: number, by
 
 /** NFEnv.state for an NF attached as xio (as `endpoint`, a placement group's member): its instance's segment. */
 export function nfState(xio: Xio, endpoint = xio.name): (bytes: number, layoutTag: string) => ArrayBuffer {
-  return (bytes, layoutTag) => openState(xio.prefix, endpoint, xio.region.slot(xio.slot).instance, bytes, layoutTag).buffer
+  return (bytes, layoutTag) => {
+    const instance = xio.instance
+    if (instance === null)
+      throw new XioError('MANAGER_STALLED', `the manager of prefix '${xio.prefix}' has not taken endpoint '${xio.name}' on, so it has no instance number to keep state under; is the manager running?`)
+    return openState(xio.prefix, endpoint, instance, bytes, layoutTag).buffer
+  }
 }
 
 const SEGMENT = /^xio\.(.+)\.state\.([A-Za-z][A-Za-z0-9_-]*)\.(\d+)$/

@@ -59,9 +59,19 @@ export class Xio extends EndpointBase {
   /** This endpoint's id (its name's service id), as it appears in `from` and `inPort`. */
   readonly id: number
 
-  constructor(prefix: string, readonly name: string, native: NativeRegion, endpoint: NativeEndpoint) {
+  constructor(prefix: string, readonly name: string, native: NativeRegion, endpoint: NativeEndpoint, private readonly askedInstance?: number) {
     super(prefix, native, endpoint)
     this.id = endpoint.service
+  }
+
+  /**
+   * Which instance of its endpoint this is: the number it attached with, or else the one the
+   * manager gave it as it took it on (null until then: a manager not running).
+   */
+  get instance(): number | null {
+    if (this.askedInstance !== undefined) return this.askedInstance
+    const n = this.u16[(this.region.managerSideOffset(this.slot) + layout.managerSide.instance) >>> 1]
+    return n === layout.unnumbered ? null : n
   }
 
   /** xio_malloc: fills descs[0, n) with fresh buffers; returns how many (fewer if the pool is dry). */
@@ -188,7 +198,7 @@ export async function attach(options: AttachOptions): Promise<Xio> {
   try {
     const region = addon.Region.attach(options.prefix, false)
     const endpoint = new addon.Endpoint(region, options.name, options.spinUs ?? 50, false, options.instance, options.also)
-    return new Xio(options.prefix, options.name, region, endpoint)
+    return new Xio(options.prefix, options.name, region, endpoint, options.instance)
   } catch (e) {
     throw asXioError(e)
   }

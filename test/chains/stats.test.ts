@@ -32,6 +32,15 @@ test('a restarted NF\'s line carries on from its totals: neither they nor its ra
   const line = statsLines(before, after).find((l) => l.startsWith('nat'))!
   t.regex(line, /^nat +rx +200pps/)
   t.regex(line, /total rx 5200 tx 5200 /)
+
+  // Caught between its death and its new process: no row then, and no burst after.
+  const between = (time: number) => {
+    const s = snapshot({ time, slots: [] })
+    s.services[3].totals.rxPackets = s.services[3].totals.txPackets = 5000
+    return s
+  }
+  t.false(statsLines(before, between(500)).some((l) => l.startsWith('nat')), 'no row while none runs')
+  t.regex(statsLines(between(0), after).find((l) => l.startsWith('nat'))!, /^nat +rx +200pps/)
 })
 
 test('a placement group\'s row is labelled with the group and its members, not its first member alone', (t) => {

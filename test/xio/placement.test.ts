@@ -1,9 +1,10 @@
 // Which instance of an endpoint gets which flow, between real processes: rendezvous hashing over
 // the instances' numbers, so an instance that dies moves only its own flows, the flows of the
 // instances that stay never move (their order holds across the death), and an instance that
-// comes back under its number gets exactly its flows back.
+// comes back under its number gets exactly its flows back. And where the numbers come from.
 import test from 'ava'
-import { Manager } from '../../src/xio/index.ts'
+import { attach, Manager } from '../../src/xio/index.ts'
+import { nfState } from '../../src/xio/state.ts'
 import { finished, removeLeftoverRegions, startTraffic, stop, uniquePrefix, until } from '../helpers/processes.ts'
 
 test.after.always(removeLeftoverRegions)
@@ -70,5 +71,30 @@ test.serial('kill -9 of one instance mid-stream: the others\' flows neither move
     t.true(r.outOfOrder <= inherited.length, `instance ${n}: ${r.outOfOrder} jumps, ${inherited.length} flows taken over`)
     t.is(inherited.length + owners.get(n)!.size, Object.keys(r.flows).length, 'no flow of the other survivor')
   }
+  m.close()
+})
+
+test.serial('an endpoint attached without a number has the lowest its fellows leave free, from the manager; one given a number keeps it', async (t) => {
+  const m = chain()
+  const a = await attach({ prefix: m.prefix, name: 'a' })
+  const b = await attach({ prefix: m.prefix, name: 'a' })
+  const c = await attach({ prefix: m.prefix, name: 'a', instance: 7 })
+  t.deepEqual([a.instance, b.instance, c.instance], [0, 1, 7])
+  t.deepEqual(m.snapshot().slots.filter((s) => s.state === 'active').map((s) => s.instance).sort(), [0, 1, 7], 'observers see the same')
+  b.detach()
+  t.true(await until(() => live(m) === 2))
+  const d = await attach({ prefix: m.prefix, name: 'a' })
+  t.is(d.instance, 1, 'the number b left')
+  for (const x of [a, c, d]) x.detach()
+  m.close()
+})
+
+test.serial('an NF keeps no state under a number it was never given: with no manager running, env.state says so', async (t) => {
+  const m = Manager.create({ prefix: uniquePrefix('unnumbered'), buffers: 1024 })
+  m.declare('a')
+  const a = await attach({ prefix: m.prefix, name: 'a' }) // gives up waiting for the manager after 2 s
+  t.is(a.instance, null)
+  t.throws(() => nfState(a)(64, 'test 1'), { code: 'MANAGER_STALLED', message: /has not taken endpoint 'a' on/ })
+  a.detach()
   m.close()
 })

@@ -88,10 +88,6 @@ test.serial('an endpoint that writes impossible ring indices is cut off, its buf
   m.start()
   const bad = startFaulty('corrupt', m.prefix, 'bad')
   t.true(await until(() => bad.lines.some((l) => l.corrupted)))
-  // An observer shows such a ring as full, not 4 billion deep (or -7): gauges and the
-  // dashboard read these. Until it lets go, the slot keeps the indices it wrote.
-  const rings = m.snapshot().slots.find((x) => x.name === 'bad' && x.state !== 'free')!.rings  // active, or faulted already
-  for (const r of ['tx', 'alloc', 'free'] as const) t.is(rings[r].used, rings[r].size, r)
   t.true(await until(() => bad.lines.some((l) => l.code)), 'it learns it was cut off')
   t.is(bad.lines.find((l) => l.code)!.code, 'FAULTED')
   t.is(m.snapshot().manager.faults, 1)
@@ -101,6 +97,21 @@ test.serial('an endpoint that writes impossible ring indices is cut off, its buf
   t.is(result.outOfOrder, 0)
   await stop(bad)
   t.true(await poolWhole(m, 4096), 'every buffer it had is taken back')
+  m.close()
+})
+
+test.serial('an observer shows a ring whose indices an endpoint made impossible as full, never 4 billion deep', async (t) => {
+  // Not started, the manager never cuts it off (which would reset the indices): what it wrote
+  // stays for the observer to read. Its attach gives up waiting for the manager after 2 s.
+  const m = Manager.create({ prefix: uniquePrefix('impossible'), buffers: 1024, ringSize: 256 })
+  m.declare('bad')
+  const bad = startFaulty('corrupt', m.prefix, 'bad', { unserved: true })
+  t.true(await until(() => bad.lines.some((l) => l.corrupted), 20_000))
+  const rings = m.snapshot().slots.find((x) => x.name === 'bad')!.rings
+  // TX head a ring's worth and more ahead, alloc tail past the head, free head behind its tail.
+  for (const r of ['tx', 'alloc', 'free'] as const) t.is(rings[r].used, 256, r)
+  t.true(m.snapshot().pool.inUse >= 0)
+  await stop(bad)
   m.close()
 })
 
