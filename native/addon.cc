@@ -622,7 +622,7 @@ Napi::Object layout(Napi::Env env) {
   FIELD(header, Header, doorbellOffset); FIELD(header, Header, servicesOffset); FIELD(header, Header, slotsOffset);
   FIELD(header, Header, buffersOffset);
   FIELD(header, Header, state); FIELD(header, Header, managerPid); FIELD(header, Header, managerTid);
-  FIELD(header, Header, epoch); FIELD(header, Header, poolFree); FIELD(header, Header, manager);
+  FIELD(header, Header, epoch); FIELD(header, Header, poolFree); FIELD(header, Header, countsMoving); FIELD(header, Header, manager);
   FIELD(header, Header, chainFile);
   set(l, "chainFileLength", kChainFileLength);
   Napi::Object doorbell = group("doorbell");

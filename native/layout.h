@@ -337,6 +337,9 @@ struct Header {
   uint32_t managerTid;
   uint32_t epoch;
   std::atomic<uint32_t> poolFree;  // buffers on the pool's free stack, published by the manager
+  // Odd while the manager moves a slot's last occupant's counts into its service's totals
+  // (Service::left): a seqlock for observers, who would otherwise count them twice or not at all.
+  std::atomic<uint32_t> countsMoving;
   ManagerCounters manager;
   // The chain spec the region was made for (absolute path, may be empty), so an observer
   // (`top`) can name gates and rules as `run` does.

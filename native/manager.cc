@@ -949,8 +949,14 @@ void Manager::takeOn(uint32_t s, uint16_t service) {
   SlotState& slot = slots_[s];
   ManagerSide* side = region_->managerSide(s);
   // The last occupant's counts go to its service's totals as its slot starts over (until then
-  // they are read from the slot: each count is in exactly one place).
+  // they are read from the slot: each count is in exactly one place). countsMoving is odd
+  // meanwhile, so an observer that read across the move reads again rather than count twice.
+  h_->countsMoving.fetch_add(1, std::memory_order_relaxed);
+  std::atomic_thread_fence(std::memory_order_release);
   if (!slot.capture && slot.service < kMaxServices) addCounters(region_->service(slot.service)->left, side->route);
+  memset(&side->route, 0, sizeof side->route);
+  side->service = service;
+  h_->countsMoving.fetch_add(1, std::memory_order_release);
   slot.active = true;
   slot.detaching = false;
   slot.service = service;
@@ -973,11 +979,9 @@ void Manager::takeOn(uint32_t s, uint16_t service) {
   // One behind: it may have gone to sleep before it was taken on, and the first delivery must
   // wake it (at worst one needless wake).
   slot.wakeRequests = region_->endpointSide(s)->sleepRequests.load(std::memory_order_relaxed) - 1;
-  side->service = service;
   side->tapsSeen.store(0, std::memory_order_relaxed);  // published by the state store below
   side->roomWanted.store(0, std::memory_order_relaxed);
   side->tapsActive = 0;
-  memset(&side->route, 0, sizeof side->route);
   side->state.store(kSlotActive, std::memory_order_release);
 }
 

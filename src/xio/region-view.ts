@@ -426,14 +426,26 @@ export class RegionView {
   }
 
   snapshot(): RegionSnapshot {
-    const slots = this.slots()
-    return {
-      prefix: this.prefix,
-      time: performance.now(),
-      pool: this.pool(slots),
-      manager: this.manager(),
-      services: this.services(slots),
-      slots,
+    // A service's totals are its past instances' counts plus its slots': read again if the
+    // manager moved a slot's counts into them meanwhile (a restart), which a read across the
+    // move would count twice, sending a Prometheus counter up and back down.
+    const moving = L.header.countsMoving / 4
+    for (let tries = 1; ; tries++) {
+      const before = Atomics.load(this.u32, moving)
+      const slots = this.slots()
+      const snapshot = {
+        prefix: this.prefix,
+        time: performance.now(),
+        pool: this.pool(slots),
+        manager: this.manager(),
+        services: this.services(slots),
+        slots,
+      }
+      if (((before & 1) === 0 && Atomics.load(this.u32, moving) === before) || tries === MAX_SNAPSHOT_TRIES) return snapshot
     }
   }
 }
+
+// A move takes the manager well under a microsecond; more tries than this mean it is restarting
+// slots without pause, and a count read twice once is the lesser harm than an observer that hangs.
+const MAX_SNAPSHOT_TRIES = 8

@@ -9,6 +9,7 @@ import { observe, type Observer, type RegionSnapshot } from '../../src/xio/index
 
 const traffic = fileURLToPath(new URL('../fixtures/traffic.ts', import.meta.url))
 const faulty = fileURLToPath(new URL('../fixtures/faulty-nf.ts', import.meta.url))
+const churn = fileURLToPath(new URL('../fixtures/churn.ts', import.meta.url))
 let counter = 0
 
 /** The active slot of endpoint `name` in a snapshot (the first, if it has several instances). */
@@ -41,6 +42,11 @@ export function startTraffic(mode: string, prefix: string, name: string, options
 /** A misbehaving endpoint (test/fixtures/faulty-nf.ts). */
 export function startFaulty(mode: string, prefix: string, name: string, options: object = {}): Proc {
   return startScript(faulty, [mode, prefix, name, JSON.stringify(options)])
+}
+
+/** An endpoint that attaches, takes a packet, detaches, `rounds` times (test/fixtures/churn.ts). */
+export function startChurn(prefix: string, name: string, rounds: number): Proc {
+  return startScript(churn, [prefix, name, String(rounds)])
 }
 
 /** Runs a script under another command (e.g. `unshare … node`), in its own process tree. */
