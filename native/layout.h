@@ -43,7 +43,7 @@ constexpr uint16_t kCaptureService = 0xfffe;
 // receiver, until the route leads somewhere again.
 constexpr uint16_t kPausedRoute = 0xfffd;
 // EndpointSide::instance of an endpoint that asks for no particular number: the manager gives
-// it the lowest its live fellow instances leave free.
+// it the lowest its live fellow instances leave free. ManagerSide::instance until it has.
 constexpr uint16_t kUnnumbered = 0xffff;
 static_assert(kMaxServices <= 64, "a service set is a 64-bit mask (EndpointSide::alsoServes)");
 static_assert(kMaxGates <= 0xff && kMaxServices <= 0xffff, "kActionGateOf packs a service and a gate into 24 bits");

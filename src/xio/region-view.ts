@@ -223,10 +223,9 @@ export class RegionView {
     return target >= L.maxServices ? -1 : target
   }
 
-  /** Entries between the ring's consumer and producer. */
   /**
-   * Entries in the ring now, 0 to its size. The tail is read before the head: both only grow,
-   * so the head read later is never behind it, where the other order (a burst produced and
+   * Entries in the ring now, 0 to its size. The tail is read before the head: between a slot's
+   * resets both only grow, so the head read later is never behind it, where the other order (a burst produced and
    * taken between the two reads) once gave a ring 4 billion entries deep. More than the size
    * only a faulty endpoint's index can make; it counts as full.
    */

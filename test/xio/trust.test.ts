@@ -363,9 +363,9 @@ test.serial('a service\'s totals never go back while its slot keeps changing occ
     reads++
     if (reads % 64 === 0) await new Promise((r) => setImmediate(r))
   }
-  t.is((await finished(churn)).received as number > 0, true, 'its occupants received packets')
+  t.true(((await finished(churn)).received as number) >= 300, 'each of its occupants received packets')
   t.is(backwards, 0, `of ${reads} reads`)
-  t.true(reads > 1000, `${reads} reads`)
+  t.true(reads > 100, `${reads} reads`)
   gen.child.kill('SIGTERM')
   m.close()
 })
