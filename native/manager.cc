@@ -986,13 +986,21 @@ void Manager::takeOn(uint32_t s, uint16_t service) {
 }
 
 // The lowest number no other live instance of the slot's services has (its serves set, so taken
-// on first): numbered here rather than by the endpoint, which cannot see the claims racing its own.
+// on first), nor one still to be taken on asks for: numbered here rather than by the endpoint,
+// which cannot see the claims racing its own.
 uint16_t Manager::freeInstanceNumber(uint32_t s) const {
   for (uint16_t number = 0;; number++) {
     bool taken = false;
-    for (uint32_t j = 0; j < g_.slots; j++)  // not active_: those taken on in this refresh count too
-      taken = taken || (j != s && slots_[j].active && !slots_[j].detaching && !slots_[j].capture && (slots_[j].serves & slots_[s].serves) &&
-                        slots_[j].instanceId == number);
+    for (uint32_t j = 0; j < g_.slots && !taken; j++) {  // not active_: those taken on in this refresh count too
+      if (j == s) continue;
+      if (slots_[j].active) {
+        taken = !slots_[j].detaching && !slots_[j].capture && (slots_[j].serves & slots_[s].serves) && slots_[j].instanceId == number;
+      } else if (!slots_[j].retired && region_->endpointSide(j)->claim.load(std::memory_order_acquire) == kClaimActive) {
+        // A claim this refresh has yet to come to: its word only, which at worst costs a number.
+        EndpointSide* claimer = region_->endpointSide(j);
+        taken = claimer->service < kMaxServices && (slots_[s].serves >> claimer->service & 1) && claimer->instance == number;
+      }
+    }
     if (!taken) return number;
   }
 }

@@ -89,6 +89,28 @@ test.serial('an endpoint attached without a number has the lowest its fellows le
   m.close()
 })
 
+test.serial('one asking for no number, taken on before one asking for 0 in the same pass, does not take 0 too', async (t) => {
+  const m = Manager.create({ prefix: uniquePrefix('asked'), buffers: 4096 })
+  m.declare('gen')
+  m.declare('a')
+  m.route('gen', 0, 'a')
+  const claimed = (p: { child: { pid?: number } }) => until(() => m.snapshot().slots.some((s) => s.pid === p.child.pid))
+  // Claimed in this order, while the manager is not yet running: the unnumbered one gets the lower slot.
+  const any = startTraffic('consume', m.prefix, 'a')
+  t.true(await claimed(any))
+  const zero = startTraffic('consume', m.prefix, 'a', { instance: 0 })
+  t.true(await claimed(zero))
+  m.start()
+  t.true(await until(() => live(m) === 2))
+  const numberOf = (p: { child: { pid?: number } }) => m.snapshot().slots.find((s) => s.state === 'active' && s.pid === p.child.pid)!.instance
+  t.is(numberOf(zero), 0)
+  t.is(numberOf(any), 1)
+  // Killed, not stopped: just taken on, they may not have their SIGTERM handlers yet.
+  for (const p of [any, zero]) p.child.kill('SIGKILL')
+  await Promise.all([any.exited, zero.exited])
+  m.close()
+})
+
 test.serial('an NF keeps no state under a number it was never given: with no manager running, env.state says so', async (t) => {
   const m = Manager.create({ prefix: uniquePrefix('unnumbered'), buffers: 1024 })
   m.declare('a')
