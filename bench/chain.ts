@@ -6,9 +6,10 @@
 // every NF process, over the measured window) beside the floor: what the two NFs cost per
 // packet on their own (bench/nfs.ts's machinery, in this process, on the same frames).
 //
-// Each placement is one Variant: isolated (each NF its own process, OpenNetVM's way) and
-// grouped (fw and nat in one placement group: one process, run to completion, no hop between
-// them; its process shows under fw, the group's first member).
+// Each placement is one Variant: isolated (each NF its own process, OpenNetVM's way), grouped
+// (fw and nat in one placement group: one process, run to completion, no hop between them; its
+// process shows under fw, the group's first member), and as a diagnosis the grouped chain with
+// every process on one CPU: what it saves per packet is what crossing between CPUs costs.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -57,17 +58,30 @@ interface Variant {
   name: string
   /** The NF endpoints' specs, by name; ports and links are the same for every variant. */
   nfs: Record<string, object>
+  /** Mpps it should reach (issue #11); none for a diagnosis. */
+  target?: number
+  /** The manager's CPU, if not the default (0). */
+  managerCpu?: number
 }
 
+const grouped = (cpu?: number[]) => ({
+  fw: { kind: 'firewall', group: 'edge', config: firewallConfig(), ...(cpu ? { cpu } : {}) },
+  nat: { kind: 'nat', group: 'edge', config: natConfig, ...(cpu ? { cpu } : {}) },
+})
+
 const VARIANTS: Variant[] = [
-  { name: 'isolated', nfs: { fw: { kind: 'firewall', config: firewallConfig() }, nat: { kind: 'nat', config: natConfig } } },
-  { name: 'grouped', nfs: { fw: { kind: 'firewall', group: 'edge', config: firewallConfig() }, nat: { kind: 'nat', group: 'edge', config: natConfig } } },
+  { name: 'isolated', target: 5, nfs: { fw: { kind: 'firewall', config: firewallConfig() }, nat: { kind: 'nat', config: natConfig } } },
+  { name: 'grouped', target: 8, nfs: grouped() },
+  // A diagnosis: the grouped chain with every process on CPU 0, so no packet's lines move
+  // between CPUs. Its CPU per packet beside the grouped one's is what that movement costs.
+  { name: 'grouped, one CPU', nfs: grouped([0]), managerCpu: 0 },
 ]
 
 /** The spec of one variant; a generator count stops its traffic there (the chain at rest). */
 function specOf(v: Variant, count?: number) {
   return {
-    name: `bench-chain-${v.name}`,
+    name: `bench-chain-${v.name.replace(/\W+/g, '-')}`,
+    ...(v.managerCpu !== undefined ? { manager: { cpu: v.managerCpu } } : {}),
     endpoints: {
       [SOURCE]: { kind: 'generator', size: FRAME, flows: FLOWS, proto: 'udp', dstPort: DST_PORT, count },
       ...v.nfs,
@@ -274,7 +288,7 @@ export async function run(report: Report): Promise<void> {
   for (const v of VARIANTS) {
     const rounds = runs.get(v)!.sort((a, b) => a.mpps - b.mpps)
     const r = rounds[rounds.length >> 1]
-    report.add(`${v.name}: at the sink (target >= ${v.name === 'isolated' ? 5 : 8})`, r.mpps, 'Mpps')
+    report.add(`${v.name}: at the sink${v.target ? ` (target >= ${v.target})` : ''}`, r.mpps, 'Mpps')
     report.add(`  slowest of its ${ROUNDS} rounds`, rounds[0].mpps, 'Mpps')
     report.add(`  fastest of its ${ROUNDS} rounds`, rounds[rounds.length - 1].mpps, 'Mpps')
     report.relative(`${v.name}: CPU per packet, all processes`, r.nsPerPacket, 'ns/packet', 'fw + NAT alone', floor.fw + floor.nat)
@@ -289,6 +303,11 @@ export async function run(report: Report): Promise<void> {
     report.add(`  descriptors held by the manager for a full RX ring`, r.heldPerPacket, 'per packet')
     for (const [name, n] of Object.entries(r.refusedPerPacket)) report.add(`  ${name}'s sends refused by its full TX ring (retried)`, n, 'per packet')
   }
+  const median = (v: Variant) => {
+    const rounds = runs.get(v)!
+    return rounds[rounds.length >> 1]
+  }
+  report.compare('grouped: CPU per packet on two CPUs', median(VARIANTS[1]).nsPerPacket, 'ns/packet', 'on one CPU', median(VARIANTS[2]).nsPerPacket, 'lower')
   // At rest: what a chain left running with nothing to carry costs (issue #11: near 0 %).
   const resting = await restingChain()
   const total = Object.values(resting).reduce((x, share) => x + share, 0)
