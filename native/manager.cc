@@ -996,9 +996,12 @@ uint16_t Manager::freeInstanceNumber(uint32_t s) const {
       if (slots_[j].active) {
         taken = !slots_[j].detaching && !slots_[j].capture && (slots_[j].serves & slots_[s].serves) && slots_[j].instanceId == number;
       } else if (!slots_[j].retired && region_->endpointSide(j)->claim.load(std::memory_order_acquire) == kClaimActive) {
-        // A claim this refresh has yet to come to: its word only, which at worst costs a number.
+        // A claim this refresh has yet to come to: its word only (each field read once), which
+        // at worst costs a number. Its services as takeOn will count them: its own and `also`.
         EndpointSide* claimer = region_->endpointSide(j);
-        taken = claimer->service < kMaxServices && (slots_[s].serves >> claimer->service & 1) && claimer->instance == number;
+        uint16_t service = __atomic_load_n(&claimer->service, __ATOMIC_RELAXED);
+        uint64_t serves = __atomic_load_n(&claimer->alsoServes, __ATOMIC_RELAXED) | (service < kMaxServices ? 1ull << service : 0);
+        taken = (serves & slots_[s].serves) && __atomic_load_n(&claimer->instance, __ATOMIC_RELAXED) == number;
       }
     }
     if (!taken) return number;
@@ -1024,6 +1027,7 @@ void Manager::checkLeases() {
         // slot is free for the next claimer.
         slots_[s].retired = false;
         resetSides(s);
+        region_->managerSide(s)->instance = kUnnumbered;  // no occupant's number outlives it
         region_->managerSide(s)->state.store(kSlotFree, std::memory_order_release);
       }
       changed = changed || (!slots_[s].retired &&
@@ -1114,6 +1118,7 @@ void Manager::reclaim(uint32_t s, Leaving how) {
   // Retired (its process still holds the lease): not free until it lets go, and a faulted one
   // learns from the state why it is served no more.
   uint32_t state = !slot.retired ? kSlotFree : how == Leaving::Faulted ? kSlotFaulted : kSlotDetaching;
+  if (!slot.retired) side->instance = kUnnumbered;  // a retired one keeps its number until it lets go
   side->state.store(state, std::memory_order_release);
 }
 
@@ -1125,7 +1130,6 @@ void Manager::resetSides(uint32_t s) {
   ringReset(slot.tx);
   ringReset(slot.alloc);
   ringReset(slot.free);
-  region_->managerSide(s)->instance = kUnnumbered;  // no occupant's number outlives it
   region_->endpointSide(s)->claim.store(kClaimNone, std::memory_order_relaxed);
 }
 

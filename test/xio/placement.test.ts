@@ -111,6 +111,23 @@ test.serial('one asking for no number, taken on before one asking for 0 in the s
   m.close()
 })
 
+test.serial('nor a number a placement group still to be taken on asks for, for a member it serves too', async (t) => {
+  const m = Manager.create({ prefix: uniquePrefix('asked-group'), buffers: 4096 })
+  m.declare('a')
+  m.declare('b')
+  const claimed = (p: { child: { pid?: number } }) => until(() => m.snapshot().slots.some((s) => s.pid === p.child.pid))
+  const alone = startTraffic('consume', m.prefix, 'b')  // unnumbered, in the lower slot
+  t.true(await claimed(alone))
+  const group = startTraffic('group', m.prefix, 'a', { also: ['b'], instance: 0 })  // serves b as its instance 0
+  t.true(await claimed(group))
+  m.start()
+  t.true(await until(() => m.snapshot().services.find((x) => x.name === 'b')!.instances === 2))
+  t.is(m.snapshot().slots.find((s) => s.state === 'active' && s.pid === alone.child.pid)!.instance, 1)
+  for (const p of [alone, group]) p.child.kill('SIGKILL')
+  await Promise.all([alone.exited, group.exited])
+  m.close()
+})
+
 test.serial('an NF keeps no state under a number it was never given: with no manager running, env.state says so', async (t) => {
   const m = Manager.create({ prefix: uniquePrefix('unnumbered'), buffers: 1024 })
   m.declare('a')

@@ -93,6 +93,7 @@ test.serial('an endpoint that writes impossible ring indices is cut off, its buf
   t.is(bad.lines.find((l) => l.code)!.code, 'FAULTED')
   t.is(m.snapshot().manager.faults, 1)
   t.is(m.snapshot().slots.filter((s) => s.state === 'faulted').length, 1, 'its slot waits for it to let go')
+  t.is(m.snapshot().slots.find((s) => s.state === 'faulted')!.instance, 0, 'under the number it had, for the metrics and the dashboard')
   const result = await cleanRun(m, 5000)
   t.is(result.received, 5000, `the others go on: ${JSON.stringify(result)}`)
   t.is(result.outOfOrder, 0)
