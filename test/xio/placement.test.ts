@@ -5,7 +5,7 @@
 import test from 'ava'
 import { attach, Manager } from '../../src/xio/index.ts'
 import { nfState } from '../../src/xio/state.ts'
-import { finished, removeLeftoverRegions, startTraffic, stop, uniquePrefix, until } from '../helpers/processes.ts'
+import { finished, removeLeftoverRegions, startTraffic, stop, uniquePrefix, until, type Proc } from '../helpers/processes.ts'
 
 test.after.always(removeLeftoverRegions)
 
@@ -89,43 +89,38 @@ test.serial('an endpoint attached without a number has the lowest its fellows le
   m.close()
 })
 
-test.serial('one asking for no number, taken on before one asking for 0 in the same pass, does not take 0 too', async (t) => {
-  const m = Manager.create({ prefix: uniquePrefix('asked'), buffers: 4096 })
-  m.declare('gen')
-  m.declare('a')
-  m.route('gen', 0, 'a')
-  const claimed = (p: { child: { pid?: number } }) => until(() => m.snapshot().slots.some((s) => s.pid === p.child.pid))
-  // Claimed in this order, while the manager is not yet running: the unnumbered one gets the lower slot.
-  const any = startTraffic('consume', m.prefix, 'a')
-  t.true(await claimed(any))
-  const zero = startTraffic('consume', m.prefix, 'a', { instance: 0 })
-  t.true(await claimed(zero))
+/**
+ * Starts `first`, then `second`, each once it has claimed a slot, on a manager not yet running
+ * (so both are taken on in its first pass, `first` in the lower slot); then starts it. Returns
+ * the instance number each was taken on as.
+ */
+async function takenOnInOnePass(names: string[], first: [string, string, object], second: [string, string, object]): Promise<[number, number]> {
+  const m = Manager.create({ prefix: uniquePrefix('one-pass'), buffers: 4096 })
+  for (const name of names) m.declare(name)
+  const procs: Proc[] = []
+  for (const [mode, name, options] of [first, second]) {
+    const p = startTraffic(mode, m.prefix, name, options)
+    procs.push(p)
+    if (!(await until(() => m.snapshot().slots.some((s) => s.pid === p.child.pid)))) throw new Error(`${name} did not claim a slot`)
+  }
   m.start()
-  t.true(await until(() => live(m) === 2))
-  const numberOf = (p: { child: { pid?: number } }) => m.snapshot().slots.find((s) => s.state === 'active' && s.pid === p.child.pid)!.instance
-  t.is(numberOf(zero), 0)
-  t.is(numberOf(any), 1)
+  const numberOf = (pid?: number) => m.snapshot().slots.find((s) => s.state === 'active' && s.pid === pid)?.instance
+  if (!(await until(() => procs.every((p) => numberOf(p.child.pid) !== undefined)))) throw new Error('not both taken on')
+  const numbers = procs.map((p) => numberOf(p.child.pid)!) as [number, number]
   // Killed, not stopped: just taken on, they may not have their SIGTERM handlers yet.
-  for (const p of [any, zero]) p.child.kill('SIGKILL')
-  await Promise.all([any.exited, zero.exited])
+  for (const p of procs) p.child.kill('SIGKILL')
+  await Promise.all(procs.map((p) => p.exited))
   m.close()
+  return numbers
+}
+
+test.serial('one asking for no number, taken on before one asking for 0 in the same pass, does not take 0 too', async (t) => {
+  t.deepEqual(await takenOnInOnePass(['a'], ['consume', 'a', {}], ['consume', 'a', { instance: 0 }]), [1, 0])
 })
 
 test.serial('nor a number a placement group still to be taken on asks for, for a member it serves too', async (t) => {
-  const m = Manager.create({ prefix: uniquePrefix('asked-group'), buffers: 4096 })
-  m.declare('a')
-  m.declare('b')
-  const claimed = (p: { child: { pid?: number } }) => until(() => m.snapshot().slots.some((s) => s.pid === p.child.pid))
-  const alone = startTraffic('consume', m.prefix, 'b')  // unnumbered, in the lower slot
-  t.true(await claimed(alone))
-  const group = startTraffic('group', m.prefix, 'a', { also: ['b'], instance: 0 })  // serves b as its instance 0
-  t.true(await claimed(group))
-  m.start()
-  t.true(await until(() => m.snapshot().services.find((x) => x.name === 'b')!.instances === 2))
-  t.is(m.snapshot().slots.find((s) => s.state === 'active' && s.pid === alone.child.pid)!.instance, 1)
-  for (const p of [alone, group]) p.child.kill('SIGKILL')
-  await Promise.all([alone.exited, group.exited])
-  m.close()
+  // The group serves b as its instance 0 too.
+  t.deepEqual(await takenOnInOnePass(['a', 'b'], ['consume', 'b', {}], ['group', 'a', { also: ['b'], instance: 0 }]), [1, 0])
 })
 
 test.serial('an NF keeps no state under a number it was never given: with no manager running, env.state says so', async (t) => {
