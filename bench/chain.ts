@@ -285,9 +285,11 @@ export async function run(report: Report): Promise<void> {
   // variant's figures are its median round's (by Mpps), with the range of its rounds' Mpps.
   const runs = new Map<Variant, ChainRun[]>(VARIANTS.map((v) => [v, []]))
   for (let round = 0; round < ROUNDS; round++) for (const v of VARIANTS) runs.get(v)!.push(await runChain(v))
+  const medians = new Map<Variant, ChainRun>()
   for (const v of VARIANTS) {
     const rounds = runs.get(v)!.sort((a, b) => a.mpps - b.mpps)
     const r = rounds[rounds.length >> 1]
+    medians.set(v, r)
     report.add(`${v.name}: at the sink${v.target ? ` (target >= ${v.target})` : ''}`, r.mpps, 'Mpps')
     report.add(`  slowest of its ${ROUNDS} rounds`, rounds[0].mpps, 'Mpps')
     report.add(`  fastest of its ${ROUNDS} rounds`, rounds[rounds.length - 1].mpps, 'Mpps')
@@ -303,11 +305,7 @@ export async function run(report: Report): Promise<void> {
     report.add(`  descriptors held by the manager for a full RX ring`, r.heldPerPacket, 'per packet')
     for (const [name, n] of Object.entries(r.refusedPerPacket)) report.add(`  ${name}'s sends refused by its full TX ring (retried)`, n, 'per packet')
   }
-  const median = (v: Variant) => {
-    const rounds = runs.get(v)!
-    return rounds[rounds.length >> 1]
-  }
-  report.compare('grouped: CPU per packet on two CPUs', median(VARIANTS[1]).nsPerPacket, 'ns/packet', 'on one CPU', median(VARIANTS[2]).nsPerPacket, 'lower')
+  report.compare('grouped: CPU per packet on two CPUs', medians.get(VARIANTS[1])!.nsPerPacket, 'ns/packet', 'on one CPU', medians.get(VARIANTS[2])!.nsPerPacket, 'lower')
   // At rest: what a chain left running with nothing to carry costs (issue #11: near 0 %).
   const resting = await restingChain()
   const total = Object.values(resting).reduce((x, share) => x + share, 0)

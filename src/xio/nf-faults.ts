@@ -1,9 +1,10 @@
 // What an NF's own bugs cost: never the chain. A process() that throws loses its packet, one
 // that returns something that is no gate (undefined: a forgotten return) has it dropped, a
-// tick(), idle() or counters() that throws is skipped (a throwing idle() counts as tick's). Each is counted under its own name beside the
-// NF's counters (the lost packets as drop reasons: drop/processThrew, drop/badVerdict), where
-// the dashboard shows it, and said on stderr with the error, at most once a second per kind,
-// so a fault on every packet does not flood the log.
+// tick(), idle() or counters() that throws is skipped (a throwing idle() counts as a tick's).
+// Each is counted under its own name beside the NF's counters (the lost packets as drop
+// reasons: drop/processThrew, drop/badVerdict), where the dashboard shows it, and said on
+// stderr with the error, at most once a second per kind, so a fault on every packet does not
+// flood the log.
 import { DROP_REASON } from './nf-types.ts'
 
 const SAY_EVERY_MS = 1000
