@@ -31,7 +31,12 @@ export interface Child {
 
 /** Starts `script` (through tsx) with args, collecting its stdout by line. */
 export function start(script: string, args: string[]): Child {
-  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
+  return startProgram(process.execPath, ['--import', 'tsx', script, ...args])
+}
+
+/** Starts a program (a benchmark's built peer) with args, collecting its stdout by line. */
+export function startProgram(program: string, args: string[]): Child {
+  const child = spawn(program, args, { stdio: ['ignore', 'pipe', 'inherit'] })
   const lines: string[] = []
   let buf = ''
   child.stdout!.on('data', (c: Buffer) => {
@@ -79,12 +84,20 @@ function chain(tag: string, links: [string, string][]): Manager {
 
 const activeInstances = (m: Manager) => m.snapshot().slots.filter((s) => s.state === 'active').length
 
-/** Producer → manager → consumer at burst 32: Mpps delivered and CPU ns per packet of each stage. */
-export async function measureThroughput(): Promise<{ mpps: number; ns: Record<'blast' | 'manager' | 'drain', number> }> {
+/**
+ * Producer → manager → consumer at burst 32: Mpps delivered and CPU ns per packet of each stage.
+ * The two ends are bench/endpoint.ts's blast and drain (JavaScript, as an NF's), or with
+ * `nativeEnds` (the built bench/peers/native-flow.cc) the same two on native/endpoint.cc.
+ */
+export async function measureThroughput(nativeEnds?: string): Promise<{ mpps: number; ns: Record<'blast' | 'manager' | 'drain', number> }> {
   const m = chain('tput', [['blast', 'drain']])
-  const drain = endpoint('drain', m.prefix, 'drain', { cpu: NF_CPU })
+  const end = (mode: 'blast' | 'drain', durationMs?: number) =>
+    nativeEnds
+      ? startProgram(nativeEnds, [mode, m.prefix, mode, String(NF_CPU), ...(durationMs ? [String(durationMs), '64'] : [])])
+      : endpoint(mode, m.prefix, mode, { cpu: NF_CPU, durationMs })
+  const drain = end('drain')
   await until(() => activeInstances(m) === 1)
-  const blast = endpoint('blast', m.prefix, 'blast', { cpu: NF_CPU, durationMs: 3500 })
+  const blast = end('blast', 3500)
   await until(() => activeInstances(m) === 2)
   await sleep(500)
   const tid = m.snapshot().manager.tid

@@ -21,6 +21,7 @@ import { jsonMode, medianOf, type Report } from './report.ts'
 import type { Percentiles } from './stats.ts'
 
 const relaySource = fileURLToPath(new URL('./peers/ring-relay.cc', import.meta.url))
+const nativeFlowSource = fileURLToPath(new URL('./peers/native-flow.cc', import.meta.url))
 const nativeDir = fileURLToPath(new URL('../native/', import.meta.url))
 const SIZES = [64, 512, 1500]
 const ROUNDS = 20000
@@ -33,20 +34,27 @@ const PLACEMENTS = [MANAGER_ALONE, BESIDE_MANAGER]
 export const loadAverage = (): number => Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0])
 
 /**
- * Builds the relay from source with the system compiler (C++17, native/ring.h and native/os.cc
- * for the futex calls); null, said once, when there is no C++ compiler (Debian: g++).
+ * Builds a C++ peer from source with the system compiler (C++17, against native/ and the native
+ * sources it names); null, said once, when there is no C++ compiler (Debian: g++).
  */
-export function buildRelay(): string | null {
-  const bin = join(tmpdir(), `xio-ring-relay-${process.pid}`)
+function buildPeer(label: string, file: string, source: string, nativeSources: string[]): string | null {
+  const bin = join(tmpdir(), `xio-${file}-${process.pid}`)
   try {
-    execFileSync('c++', ['-O2', '-std=c++17', '-Wall', '-pthread', `-I${nativeDir}`, '-o', bin, relaySource, join(nativeDir, 'os.cc')], { stdio: ['ignore', 'ignore', 'pipe'] })
+    const sources = [source, ...nativeSources.map((f) => join(nativeDir, f))]
+    execFileSync('c++', ['-O2', '-std=c++17', '-Wall', '-pthread', `-I${nativeDir}`, '-o', bin, ...sources], { stdio: ['ignore', 'ignore', 'pipe'] })
     process.on('exit', () => rmSync(bin, { force: true }))
     return bin
   } catch (e) {
-    if (!jsonMode()) console.log(`  C relay skipped: it did not build (needs c++: apt-get install g++): ${String((e as { stderr?: Buffer }).stderr ?? e).split('\n')[0]}`)
+    if (!jsonMode()) console.log(`  ${label} skipped: it did not build (needs c++: apt-get install g++): ${String((e as { stderr?: Buffer }).stderr ?? e).split('\n')[0]}`)
     return null
   }
 }
+
+/** The relay: native/ring.h and native/os.cc for the futex calls. */
+export const buildRelay = () => buildPeer('C relay', 'ring-relay', relaySource, ['os.cc'])
+
+/** The throughput benchmark's ends on the project's native endpoint (bench/peers/native-flow.cc). */
+const buildNativeFlow = () => buildPeer('native-endpoint ends', 'native-flow', nativeFlowSource, ['endpoint.cc', 'region.cc', 'os.cc'])
 
 type RelayRtt = Percentiles & { sleeps: [number, number]; managerWakes: number }
 
@@ -128,13 +136,22 @@ export async function run(report: Report): Promise<void> {
     report.relative(`round trip ${SIZES[0]} B port ↔ a group of two NFs, median`, medianOf(hops['a group of two']), 'µs', 'port ↔ one NF', one, { rounds: overOne('a group of two') })
     report.relative(`round trip ${SIZES[0]} B port ↔ two NF processes in a row, median`, medianOf(hops['two NFs']), 'µs', 'port ↔ one NF', one, { rounds: overOne('two NFs') })
     // Throughput at the placement the data-plane bench uses: manager alone, both ends on CPU 1.
-    const floorMdps: number[] = [], xioMpps: number[] = []
+    // The same flow with both ends on native/endpoint.cc tells the manager's share from the
+    // JavaScript ends': the same manager and protocol, the same work per packet, in C++.
+    const nativeEnds = buildNativeFlow()
+    const floorMdps: number[] = [], xioMpps: number[] = [], nativeMpps: number[] = []
     for (let r = 0; r < ROUNDS_OF; r++) {
       floorMdps.push(relayThroughput(relay, 2500, MANAGER_ALONE))
       setAffinity([MANAGER_ALONE.manager])  // as the data-plane suite: this process beside the manager thread
       xioMpps.push((await measureThroughput()).mpps)
+      if (nativeEnds) nativeMpps.push((await measureThroughput(nativeEnds)).mpps)
     }
     report.relative('producer → manager → consumer, burst 32 (target >= 30)', medianOf(xioMpps), 'M/s', 'C relay', medianOf(floorMdps), { rounds: xioMpps.map((x, r) => x / floorMdps[r]) })
+    if (nativeEnds) {
+      const ofRelay = nativeMpps.map((x, r) => x / floorMdps[r])
+      report.relative('  the same, both ends on native/endpoint.cc (C++)', medianOf(nativeMpps), 'M/s', 'C relay', medianOf(floorMdps), { rounds: ofRelay })
+      report.relative('  JavaScript ends against native ends', medianOf(xioMpps), 'M/s', 'native ends', medianOf(nativeMpps), { rounds: xioMpps.map((x, r) => x / nativeMpps[r]) })
+    }
   } finally {
     setAffinity(cpus().map((_, i) => i))
   }

@@ -3,7 +3,8 @@
 // to track). Three views:
 //   1. the mechanisms alone, in C (bench/peers/wake-costs.c): sched_yield, a hand-over between
 //      two processes polling with sched_yield, a futex wake-up hand-over, FUTEX_WAKE's cost to
-//      the waker; across the two vCPUs and on one;
+//      the waker; across the two vCPUs and on one; and on one, that polling hand-over with each
+//      side touching many pages, between processes and between threads of one process;
 //   2. the JavaScript pieces alone, in this process: a setImmediate turn (the NF runner's yield),
 //      a native call (schedYield, rx on an empty ring), the clock;
 //   3. the round trip cut into legs by timestamps the pong end writes into the packet
@@ -33,7 +34,7 @@ type Stat = { median: number; p99: number }
 function mechanisms(report: Report) {
   const bin = join(tmpdir(), `xio-wake-costs-${process.pid}`)
   try {
-    execFileSync('cc', ['-O2', '-o', bin, wakeSource], { stdio: 'ignore' })
+    execFileSync('cc', ['-O2', '-pthread', '-o', bin, wakeSource], { stdio: 'ignore' })
   } catch {
     if (!jsonMode()) console.log('  C mechanisms skipped: needs cc')
     return
@@ -46,6 +47,12 @@ function mechanisms(report: Report) {
       report.add(`C: hand-over by futex wake-up, ${label}, median`, r.futexHandover.median, 'µs')
       report.add(`C: hand-over by futex wake-up, ${label}, p99`, r.futexHandover.p99, 'µs')
       report.add(`C: FUTEX_WAKE with a sleeper, cost to the waker, ${label}`, r.futexWakeCall.median, 'µs')
+      if (label === 'on one vCPU') {
+        // What a switch between address spaces costs a process that touches many pages each
+        // time it runs, as a Node process does: the same hand-over between two threads of one
+        // process keeps every translation.
+        report.relative('C: hand-over polling, each side touching 128 pages, processes', r.pagesProcesses.median, 'µs', 'threads of one process', r.pagesThreads.median)
+      }
     }
   } finally {
     rmSync(bin, { force: true })

@@ -8,9 +8,13 @@
 //   futexHandover: A and B sleep on futex words and wake each other (FUTEX_WAKE after the
 //                 store, as the manager's wakeEndpoint); half a ping-pong round trip
 //   futexWakeCall: what FUTEX_WAKE costs the waker when there is a sleeper to wake
+//   pagesProcesses, pagesThreads: spinHandover with each side touching 128 pages of its own
+//                 memory every time it polls (as a Node process touches its heap, code and
+//                 stacks each time it runs), the two sides two processes or two threads of one
 // With cpuA == cpuB both ends share one CPU: a spin hand-over is then a context switch.
 #define _GNU_SOURCE
 #include <linux/futex.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -49,6 +53,66 @@ static void futexWait(atomic_uint* w, unsigned expected) {
   syscall(SYS_futex, (unsigned*)w, FUTEX_WAIT, expected, NULL, NULL, 0);
 }
 static void futexWake(atomic_uint* w) { syscall(SYS_futex, (unsigned*)w, FUTEX_WAKE, 1, NULL, NULL, 0); }
+
+// Pages each side of the paged hand-over touches per poll. Where a context switch changes the
+// address space, the translations of the pages a process touched are lost with it, and found
+// again by page walks once it runs; threads of one process keep theirs.
+#define TOUCHED_PAGES 128
+
+static char* ownPages(void) {
+  return mmap(NULL, TOUCHED_PAGES * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+}
+
+static void touch(char* pages) {
+  for (int i = 0; i < TOUCHED_PAGES; i++) pages[i * 4096 + (i % 64) * 64]++;
+}
+
+struct answerer {
+  struct shared* sh;
+  int cpu, rounds;
+};
+
+// B's side of the paged spin ping-pong, as a child process or as a thread.
+static void* answer(void* arg) {
+  struct answerer* a = arg;
+  char* mine = ownPages();
+  pin(a->cpu);
+  for (int r = 0; r < a->rounds; r++) {
+    while (atomic_load(&a->sh->turn) != 1) {
+      touch(mine);
+      sched_yield();
+    }
+    atomic_store(&a->sh->turn, 0);
+  }
+  return NULL;
+}
+
+// A's side: half a round trip per turn, into v.
+static void pagedHandover(struct shared* sh, int cpuB, int rounds, int threads, double* v) {
+  struct answerer a = {sh, cpuB, rounds};
+  pthread_t thread;
+  pid_t child = 0;
+  atomic_store(&sh->turn, 0);
+  if (threads) {
+    pthread_create(&thread, NULL, answer, &a);
+  } else if ((child = fork()) == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    answer(&a);
+    _exit(0);
+  }
+  char* mine = ownPages();
+  for (int r = 0; r < rounds; r++) {
+    uint64_t t0 = now();
+    atomic_store(&sh->turn, 1);
+    while (atomic_load(&sh->turn) != 0) {
+      touch(mine);
+      sched_yield();
+    }
+    v[r] = (now() - t0) / 2e3;
+  }
+  if (threads) pthread_join(thread, NULL);
+  else waitpid(child, NULL, 0);
+}
 
 static int cmp(const void* a, const void* b) {
   double x = *(const double*)a, y = *(const double*)b;
@@ -121,6 +185,10 @@ int main(int argc, char** argv) {
   }
   waitpid(child, NULL, 0);
   print("futexHandover", v, rounds, 0);
+  pagedHandover(sh, cpuB, rounds, 0, v);
+  print("pagesProcesses", v, rounds, 0);
+  pagedHandover(sh, cpuB, rounds, 1, v);
+  print("pagesThreads", v, rounds, 0);
   memcpy(v, sh->wakeCall, sizeof(double) * rounds);
   print("futexWakeCall", v, rounds, 1);
   printf("}\n");

@@ -1,0 +1,103 @@
+// The throughput benchmark's two ends (bench/endpoint.ts blast and drain) on the project's own
+// native endpoint, native/endpoint.cc: the C++ side of the same protocol the JavaScript rings
+// speak, which the AF_PACKET port moves packets with. Beside the JavaScript ends, on the same
+// manager, it tells the manager's share of producer → manager → consumer from the endpoints':
+// each end does the same work per packet (malloc resets a buffer's metadata and the producer
+// sets its length; rx writes the sender, action and length from the entry), in C++.
+//
+//   native-flow blast <prefix> <name> <cpu> <ms> <size>
+//     malloc + tx bursts of 32 for <ms>, yielding while the TX ring is full; prints {"sent": N}
+//   native-flow drain <prefix> <name> <cpu>
+//     rxWait + free until SIGTERM; prints {"received": N}
+// Built by the benchmark with the system compiler, against native/*.cc (bench/floor.ts).
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <string>
+
+#include "endpoint.h"
+#include "os.h"
+#include "region.h"
+
+using namespace xio;
+
+namespace {
+
+constexpr uint32_t kBurst = 32;
+constexpr uint64_t kSpinNs = 500'000;  // as the JavaScript ends: 500 µs of polling before a sleep
+volatile sig_atomic_t stopping = 0;
+
+void pin(int cpu) {
+  if (cpu < 0) return;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  sched_setaffinity(0, sizeof set, &set);
+}
+
+uint64_t nowMs() {
+  timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return uint64_t(t.tv_sec) * 1000 + uint64_t(t.tv_nsec) / 1'000'000;
+}
+
+uint64_t blast(Endpoint& e, Region& region, uint64_t ms, uint32_t size) {
+  uint32_t burst[kBurst];
+  uint64_t sent = 0, end = nowMs() + ms;
+  for (uint32_t round = 0; !stopping; round++) {
+    if ((round & 1023) == 0 && nowMs() > end) break;
+    uint32_t n = e.malloc(burst, kBurst);
+    for (uint32_t i = 0; i < n; i++) region.meta(burst[i])->length = size;
+    uint32_t done = e.tx(burst, n);
+    while (done < n && !stopping) {
+      sched_yield();
+      done += e.tx(burst + done, n - done);
+    }
+    sent += done;
+  }
+  return sent;
+}
+
+uint64_t drain(Endpoint& e) {
+  uint32_t burst[kBurst];
+  uint64_t received = 0;
+  while (!stopping) {
+    uint32_t n = e.rxWait(burst, kBurst, 50'000'000);
+    if (n) e.free(burst, n);
+    received += n;
+  }
+  return received;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string mode = argc > 1 ? argv[1] : "";
+  if (!((mode == "blast" && argc == 7) || (mode == "drain" && argc == 5))) {
+    fprintf(stderr, "usage: native-flow blast <prefix> <name> <cpu> <ms> <size> | drain <prefix> <name> <cpu>\n");
+    return 2;
+  }
+  struct sigaction stop = {};
+  stop.sa_handler = [](int) { stopping = 1; };
+  sigaction(SIGTERM, &stop, nullptr);
+  pin(atoi(argv[4]));
+  try {
+    std::shared_ptr<Region> region = Region::attach(argv[2], false);
+    Endpoint e(region, argv[3], kSpinNs);
+    if (mode == "blast") {
+      uint64_t sent = blast(e, *region, strtoull(argv[5], nullptr, 10), uint32_t(atoi(argv[6])));
+      printf("{\"sent\": %llu}\n", (unsigned long long)sent);
+    } else {
+      printf("{\"received\": %llu}\n", (unsigned long long)drain(e));
+    }
+    e.detach();
+  } catch (const Failure& f) {
+    fprintf(stderr, "native-flow: %s: %s\n", f.code.c_str(), f.message.c_str());
+    return 1;
+  }
+  return 0;
+}
