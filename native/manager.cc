@@ -969,7 +969,12 @@ void Manager::takeOn(uint32_t s, uint16_t service) {
   slot.group = __builtin_popcountll(slot.serves) > 1;
   // Its own to ask for (only its share depends on it), or numbered here.
   uint16_t asked = region_->endpointSide(s)->instance;
-  slot.instanceId = asked == kUnnumbered ? freeInstanceNumber(s) : asked;
+  slot.numbered = asked != kUnnumbered;
+  slot.instanceId = slot.numbered ? asked : freeInstanceNumber(s);
+  if (slot.numbered)  // back under its number (or another instance of it): no longer held for it
+    heldNumbers_.erase(std::remove_if(heldNumbers_.begin(), heldNumbers_.end(),
+                                      [&](const HeldNumber& h) { return h.number == asked && (h.serves & slot.serves); }),
+                       heldNumbers_.end());
   side->instance = slot.instanceId;
   slot.staged = 0;
   slot.stagedBytes = 0;
@@ -1004,8 +1009,18 @@ uint16_t Manager::freeInstanceNumber(uint32_t s) const {
         taken = (serves & slots_[s].serves) && __atomic_load_n(&claimer->instance, __ATOMIC_RELAXED) == number;
       }
     }
+    for (const HeldNumber& h : heldNumbers_) taken = taken || (h.number == number && (h.serves & slots_[s].serves));
     if (!taken) return number;
   }
+}
+
+// A numbered instance that died or was cut off: its number waits for its restart.
+void Manager::holdNumber(uint32_t s) {
+  const SlotState& slot = slots_[s];
+  if (!slot.numbered || slot.capture) return;
+  for (const HeldNumber& h : heldNumbers_)
+    if (h.number == slot.instanceId && h.serves == slot.serves) return;
+  heldNumbers_.push_back({slot.serves, slot.instanceId});
 }
 
 // An endpoint lives while it holds its slot's lease: the kernel drops the lock when the
@@ -1100,6 +1115,7 @@ void Manager::reclaim(uint32_t s, Leaving how) {
     h_->manager.deaths++;
     if (!slot.capture) region_->service(slot.service)->deaths++;
   }
+  if (how != Leaving::Detached) holdNumber(s);  // it did not say it was leaving: it may come back
   // Its copies were among the buffers owned by the slot, taken back above.
   slot.staged = 0;
   slot.stagedBytes = 0;

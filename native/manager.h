@@ -101,6 +101,7 @@ class Manager {
     // Which instance of its service it is (its endpoint's number, read once at take-on): the
     // key flows are spread by, so a restarted instance gets its flows back.
     uint16_t instanceId = 0;
+    bool numbered = false;  // it asked for instanceId (the launcher numbers every NF instance)
     uint32_t staged = 0;       // copies written past its RX head this poll, published by flushCaptures
     uint64_t stagedBytes = 0;
     uint32_t outstanding = 0;  // copies in its RX ring or hands; at most ringSize
@@ -132,6 +133,7 @@ class Manager {
   void checkLiveness();  // checkLeases, then sweep
   void checkLeases();
   uint16_t freeInstanceNumber(uint32_t s) const;
+  void holdNumber(uint32_t s);
   void takeOn(uint32_t slot, uint16_t service);
   enum class Leaving { Detached, Died, Faulted };
   void reclaim(uint32_t slot, Leaving how);
@@ -180,6 +182,14 @@ class Manager {
   std::vector<uint32_t> active_;                  // slot indices being served
   std::vector<uint32_t> faulted_;                 // to cut off once the poll is over
   std::vector<std::vector<uint16_t>> instances_;  // per service: its live slots
+  // The numbers of instances that asked for theirs and died or were cut off: the launcher
+  // restarts such an NF under its number, so none is given to an endpoint that asks for no
+  // number meanwhile (the two would share it). An instance asking for it takes it back.
+  struct HeldNumber {
+    uint64_t serves;
+    uint16_t number;
+  };
+  std::vector<HeldNumber> heldNumbers_;
   uint64_t live_ = 0;                             // bit i: service i has a live instance
   // The pool: a free stack, and per buffer who has it (a slot, a slot's cache, the manager
   // in flight, or the pool).

@@ -89,6 +89,26 @@ test.serial('an endpoint attached without a number has the lowest its fellows le
   m.close()
 })
 
+test.serial('the number of an instance that died waits for its restart: one asking for no number meanwhile is given another', async (t) => {
+  const m = chain()
+  const zero = startTraffic('consume', m.prefix, 'a', { instance: 0 })
+  t.true(await until(() => live(m) === 1, 10_000))
+  zero.child.kill('SIGKILL')
+  await zero.exited
+  t.true(await until(() => live(m) === 0, 10_000))
+  const unnumbered = await attach({ prefix: m.prefix, name: 'a' })
+  t.is(unnumbered.instance, 1, 'not 0, which the restart asks for')
+  const restarted = await attach({ prefix: m.prefix, name: 'a', instance: 0 })
+  t.is(restarted.instance, 0)
+  // One that leaves saying so is not coming back: its number is free at once.
+  restarted.detach()
+  t.true(await until(() => live(m) === 1))
+  const next = await attach({ prefix: m.prefix, name: 'a' })
+  t.is(next.instance, 0, 'the number a detached instance left')
+  for (const x of [unnumbered, next]) x.detach()
+  m.close()
+})
+
 /**
  * Starts `first`, then `second`, each once it has claimed a slot, on a manager not yet running
  * (so both are taken on in its first pass, `first` in the lower slot); then starts it. Returns
