@@ -140,17 +140,25 @@ export async function run(report: Report): Promise<void> {
     // JavaScript ends': the same manager and protocol, the same work per packet, in C++.
     const nativeEnds = buildNativeFlow()
     const floorMdps: number[] = [], xioMpps: number[] = [], nativeMpps: number[] = []
+    // CPU per packet of producer and consumer together (both on CPU 1), by round.
+    const xioEndsNs: number[] = [], nativeEndsNs: number[] = []
     for (let r = 0; r < ROUNDS_OF; r++) {
       floorMdps.push(relayThroughput(relay, 2500, MANAGER_ALONE))
       setAffinity([MANAGER_ALONE.manager])  // as the data-plane suite: this process beside the manager thread
-      xioMpps.push((await measureThroughput()).mpps)
-      if (nativeEnds) nativeMpps.push((await measureThroughput(nativeEnds)).mpps)
+      const xio = await measureThroughput()
+      xioMpps.push(xio.mpps)
+      xioEndsNs.push(xio.ns.blast + xio.ns.drain)
+      if (!nativeEnds) continue
+      const native = await measureThroughput(nativeEnds)
+      nativeMpps.push(native.mpps)
+      nativeEndsNs.push(native.ns.blast + native.ns.drain)
     }
     report.relative('producer → manager → consumer, burst 32 (target >= 30)', medianOf(xioMpps), 'M/s', 'C relay', medianOf(floorMdps), { rounds: xioMpps.map((x, r) => x / floorMdps[r]) })
     if (nativeEnds) {
       const ofRelay = nativeMpps.map((x, r) => x / floorMdps[r])
       report.relative('  the same, both ends on native/endpoint.cc (C++)', medianOf(nativeMpps), 'M/s', 'C relay', medianOf(floorMdps), { rounds: ofRelay })
       report.relative('  JavaScript ends against native ends', medianOf(xioMpps), 'M/s', 'native ends', medianOf(nativeMpps), { rounds: xioMpps.map((x, r) => x / nativeMpps[r]) })
+      report.relative('  CPU per packet, producer + consumer, JavaScript', medianOf(xioEndsNs), 'ns', 'native', medianOf(nativeEndsNs), { rounds: xioEndsNs.map((x, r) => x / nativeEndsNs[r]) })
     }
   } finally {
     setAffinity(cpus().map((_, i) => i))

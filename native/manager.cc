@@ -971,10 +971,12 @@ void Manager::takeOn(uint32_t s, uint16_t service) {
   uint16_t asked = region_->endpointSide(s)->instance;
   slot.numbered = asked != kUnnumbered;
   slot.instanceId = slot.numbered ? asked : freeInstanceNumber(s);
-  if (slot.numbered)  // back under its number (or another instance of it): no longer held for it
-    heldNumbers_.erase(std::remove_if(heldNumbers_.begin(), heldNumbers_.end(),
-                                      [&](const HeldNumber& h) { return h.number == asked && (h.serves & slot.serves); }),
+  if (slot.numbered) {  // back under its number: no longer held for the services it serves
+    for (HeldNumber& h : heldNumbers_)
+      if (h.number == asked) h.serves &= ~slot.serves;
+    heldNumbers_.erase(std::remove_if(heldNumbers_.begin(), heldNumbers_.end(), [](const HeldNumber& h) { return !h.serves; }),
                        heldNumbers_.end());
+  }
   side->instance = slot.instanceId;
   slot.staged = 0;
   slot.stagedBytes = 0;
@@ -1014,12 +1016,19 @@ uint16_t Manager::freeInstanceNumber(uint32_t s) const {
   }
 }
 
-// A numbered instance that died or was cut off: its number waits for its restart.
+// A numbered instance that died or was cut off, unless it was leaving: its number waits for its
+// restart. Not if a live instance has it already (restarted before the death was found). At
+// most one per slot, the oldest let go first: numbers come from endpoint memory, and one that
+// attaches under ever new numbers and dies must not grow this without end.
 void Manager::holdNumber(uint32_t s) {
   const SlotState& slot = slots_[s];
-  if (!slot.numbered || slot.capture) return;
+  if (!slot.numbered || slot.capture || slot.detaching) return;
+  for (uint32_t j : active_)
+    if (j != s && slots_[j].active && !slots_[j].detaching && (slots_[j].serves & slot.serves) && slots_[j].instanceId == slot.instanceId)
+      return;
   for (const HeldNumber& h : heldNumbers_)
     if (h.number == slot.instanceId && h.serves == slot.serves) return;
+  if (heldNumbers_.size() >= g_.slots) heldNumbers_.erase(heldNumbers_.begin());
   heldNumbers_.push_back({slot.serves, slot.instanceId});
 }
 
@@ -1115,7 +1124,7 @@ void Manager::reclaim(uint32_t s, Leaving how) {
     h_->manager.deaths++;
     if (!slot.capture) region_->service(slot.service)->deaths++;
   }
-  if (how != Leaving::Detached) holdNumber(s);  // it did not say it was leaving: it may come back
+  if (how != Leaving::Detached) holdNumber(s);  // it may come back under its number
   // Its copies were among the buffers owned by the slot, taken back above.
   slot.staged = 0;
   slot.stagedBytes = 0;

@@ -182,9 +182,10 @@ class Manager {
   std::vector<uint32_t> active_;                  // slot indices being served
   std::vector<uint32_t> faulted_;                 // to cut off once the poll is over
   std::vector<std::vector<uint16_t>> instances_;  // per service: its live slots
-  // The numbers of instances that asked for theirs and died or were cut off: the launcher
-  // restarts such an NF under its number, so none is given to an endpoint that asks for no
-  // number meanwhile (the two would share it). An instance asking for it takes it back.
+  // The numbers of instances that asked for theirs and died or were cut off (holdNumber): the
+  // launcher restarts such an NF under its number, so none is given to an endpoint that asks
+  // for no number meanwhile (the two would share it). An instance asking for it takes it back,
+  // for the services it serves.
   struct HeldNumber {
     uint64_t serves;
     uint16_t number;

@@ -9,13 +9,17 @@
 //     malloc + tx bursts of 32 for <ms>, yielding while the TX ring is full; prints {"sent": N}
 //   native-flow drain <prefix> <name> <cpu>
 //     rxWait + free until SIGTERM; prints {"received": N}
+// Either exits with status 3 once the manager is gone, as bench/endpoint.ts's do, and dies with
+// the benchmark's process, whose thread the manager is.
 // Built by the benchmark with the system compiler, against native/*.cc (bench/floor.ts).
 #include <sched.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <string>
 
@@ -53,8 +57,9 @@ uint64_t blast(Endpoint& e, Region& region, uint64_t ms, uint32_t size) {
     uint32_t n = e.malloc(burst, kBurst);
     for (uint32_t i = 0; i < n; i++) region.meta(burst[i])->length = size;
     uint32_t done = e.tx(burst, n);
-    while (done < n && !stopping) {
+    for (uint32_t tries = 1; done < n && !stopping; tries++) {
       sched_yield();
+      if ((tries & 1023) == 0 && !region.managerAlive()) _exit(3);  // nobody will drain the ring
       done += e.tx(burst + done, n - done);
     }
     sent += done;
@@ -62,12 +67,13 @@ uint64_t blast(Endpoint& e, Region& region, uint64_t ms, uint32_t size) {
   return sent;
 }
 
-uint64_t drain(Endpoint& e) {
+uint64_t drain(Endpoint& e, const Region& region) {
   uint32_t burst[kBurst];
   uint64_t received = 0;
   while (!stopping) {
     uint32_t n = e.rxWait(burst, kBurst, 50'000'000);
     if (n) e.free(burst, n);
+    else if (!region.managerAlive()) _exit(3);  // the benchmark died: leave with its manager
     received += n;
   }
   return received;
@@ -84,6 +90,7 @@ int main(int argc, char** argv) {
   struct sigaction stop = {};
   stop.sa_handler = [](int) { stopping = 1; };
   sigaction(SIGTERM, &stop, nullptr);
+  prctl(PR_SET_PDEATHSIG, SIGTERM);
   pin(atoi(argv[4]));
   try {
     std::shared_ptr<Region> region = Region::attach(argv[2], false);
@@ -92,7 +99,7 @@ int main(int argc, char** argv) {
       uint64_t sent = blast(e, *region, strtoull(argv[5], nullptr, 10), uint32_t(atoi(argv[6])));
       printf("{\"sent\": %llu}\n", (unsigned long long)sent);
     } else {
-      printf("{\"received\": %llu}\n", (unsigned long long)drain(e));
+      printf("{\"received\": %llu}\n", (unsigned long long)drain(e, *region));
     }
     e.detach();
   } catch (const Failure& f) {
