@@ -109,6 +109,26 @@ test.serial('the number of an instance that died waits for its restart: one aski
   m.close()
 })
 
+test.serial('a placement group\'s number waits for it in each member it serves, until the group is back', async (t) => {
+  const m = Manager.create({ prefix: uniquePrefix('held-group'), buffers: 4096 })
+  for (const name of ['a', 'b']) m.declare(name)
+  m.start()
+  const instancesOf = (name: string) => m.snapshot().services.find((s) => s.name === name)?.instances ?? 0
+  const group = startTraffic('group', m.prefix, 'a', { also: ['b'], instance: 0 })
+  t.true(await until(() => instancesOf('b') === 1, 10_000))
+  group.child.kill('SIGKILL')
+  await group.exited
+  t.true(await until(() => instancesOf('b') === 0, 10_000))
+  // b's own instance 0 back (a process serving b alone): a's 0 still waits for the group.
+  const b0 = await attach({ prefix: m.prefix, name: 'b', instance: 0 })
+  const a = await attach({ prefix: m.prefix, name: 'a' })
+  t.is(a.instance, 1, 'a\'s 0 is still the group\'s')
+  const b = await attach({ prefix: m.prefix, name: 'b' })
+  t.is(b.instance, 1, 'b\'s next free one: 0 is taken, by b0')
+  for (const x of [b0, a, b]) x.detach()
+  m.close()
+})
+
 /**
  * Starts `first`, then `second`, each once it has claimed a slot, on a manager not yet running
  * (so both are taken on in its first pass, `first` in the lower slot); then starts it. Returns
