@@ -18,7 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <string>
@@ -43,17 +42,11 @@ void pin(int cpu) {
   sched_setaffinity(0, sizeof set, &set);
 }
 
-uint64_t nowMs() {
-  timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return uint64_t(t.tv_sec) * 1000 + uint64_t(t.tv_nsec) / 1'000'000;
-}
-
 uint64_t blast(Endpoint& e, Region& region, uint64_t ms, uint32_t size) {
   uint32_t burst[kBurst];
-  uint64_t sent = 0, end = nowMs() + ms;
+  uint64_t sent = 0, end = nowNs() + ms * 1'000'000;
   for (uint32_t round = 0; !stopping; round++) {
-    if ((round & 1023) == 0 && nowMs() > end) break;
+    if ((round & 1023) == 0 && nowNs() > end) break;
     uint32_t n = e.malloc(burst, kBurst);
     for (uint32_t i = 0; i < n; i++) region.meta(burst[i])->length = size;
     uint32_t done = e.tx(burst, n);
