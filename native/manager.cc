@@ -1,6 +1,5 @@
 #include "manager.h"
 
-#include <pthread.h>
 #include <sched.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -207,12 +206,7 @@ void Manager::applyRouteBatch() {
 }
 
 void Manager::run() {
-  if (config_.cpu >= 0) {
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    CPU_SET(config_.cpu, &set);
-    pthread_setaffinity_np(pthread_self(), sizeof set, &set);
-  }
+  pinThisThread(config_.cpu);
   h_->managerTid = uint32_t(syscall(SYS_gettid));
   uint64_t idleSince = 0;
   uint64_t restNs = config_.sleepNs;  // the next sleep's timeout

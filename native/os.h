@@ -1,4 +1,4 @@
-// The few operating-system services the data plane needs: futexes and clocks. (Who is alive is
+// The few operating-system services the data plane needs: futexes, clocks and placement. (Who is alive is
 // told by leases, OFD locks on the region file: see region.h.)
 #pragma once
 
@@ -17,6 +17,9 @@ struct Failure {
 uint64_t nowNs();
 // Wall-clock time in ns since the epoch (CLOCK_REALTIME), for capture timestamps.
 uint64_t realtimeNs();
+
+// Pins the calling thread to one CPU; a negative cpu leaves it where it is.
+void pinThisThread(int cpu);
 
 // Sleeps while *word == expected, at most timeoutNs (0: no limit). Shared (not private)
 // futexes, since the waker is another process. Returns true if woken, false on timeout.

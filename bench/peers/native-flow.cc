@@ -34,14 +34,6 @@ constexpr uint32_t kBurst = 32;
 constexpr uint64_t kSpinNs = 500'000;  // as the JavaScript ends: 500 µs of polling before a sleep
 volatile sig_atomic_t stopping = 0;
 
-void pin(int cpu) {
-  if (cpu < 0) return;
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(cpu, &set);
-  sched_setaffinity(0, sizeof set, &set);
-}
-
 uint64_t blast(Endpoint& e, Region& region, uint64_t ms, uint32_t size) {
   uint32_t burst[kBurst];
   uint64_t sent = 0, end = nowNs() + ms * 1'000'000;
@@ -84,7 +76,7 @@ int main(int argc, char** argv) {
   stop.sa_handler = [](int) { stopping = 1; };
   sigaction(SIGTERM, &stop, nullptr);
   prctl(PR_SET_PDEATHSIG, SIGTERM);
-  pin(atoi(argv[4]));
+  pinThisThread(atoi(argv[4]));
   try {
     std::shared_ptr<Region> region = Region::attach(argv[2], false);
     Endpoint e(region, argv[3], kSpinNs);

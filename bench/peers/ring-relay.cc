@@ -136,14 +136,6 @@ Shared mapShared() {
   return sh;
 }
 
-void pin(int cpu) {
-  if (cpu < 0) return;
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(cpu, &set);
-  sched_setaffinity(0, sizeof set, &set);
-}
-
 // ---- The endpoint's side: Endpoint::tx, malloc, free, rxWait and waitReadable, minus marks.
 struct Endpoint {
   const Shared& sh;
@@ -332,7 +324,7 @@ struct Relay {
   }
 
   void run(int cpu) {
-    pin(cpu);
+    pinThisThread(cpu);
     Control* c = sh.control();
     uint64_t idleSince = 0;
     while (!c->stop.load(std::memory_order_relaxed)) {
@@ -497,14 +489,14 @@ int main(int argc, char** argv) {
   pid_t a = fork();
   if (a == 0) {
     prctl(PR_SET_PDEATHSIG, SIGKILL);  // ...each child, whenever the parent ends
-    pin(aCpu);
+    pinThisThread(aCpu);
     if (rtt) pingSide(sh, size, uint32_t(atoi(argv[3])), spinNs);
     blastSide(sh, spinNs);
   }
   pid_t b = fork();
   if (b == 0) {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
-    pin(bCpu);
+    pinThisThread(bCpu);
     if (rtt) pongSide(sh, spinNs);
     drainSide(sh, spinNs);
   }
