@@ -986,6 +986,12 @@ void Manager::takeOn(uint32_t s, uint16_t service) {
   side->state.store(kSlotActive, std::memory_order_release);
 }
 
+// Whether slot j is a live instance of one of the services `serves`, numbered `number`.
+bool Manager::liveAs(uint32_t j, uint64_t serves, uint16_t number) const {
+  const SlotState& other = slots_[j];
+  return other.active && !other.detaching && !other.capture && (other.serves & serves) && other.instanceId == number;
+}
+
 // The lowest number no other live instance of the slot's services has (its serves set, so taken
 // on first), nor one still to be taken on asks for: numbered here rather than by the endpoint,
 // which cannot see the claims racing its own.
@@ -995,7 +1001,7 @@ uint16_t Manager::freeInstanceNumber(uint32_t s) const {
     for (uint32_t j = 0; j < g_.slots && !taken; j++) {  // not active_: those taken on in this refresh count too
       if (j == s) continue;
       if (slots_[j].active) {
-        taken = !slots_[j].detaching && !slots_[j].capture && (slots_[j].serves & slots_[s].serves) && slots_[j].instanceId == number;
+        taken = liveAs(j, slots_[s].serves, number);
       } else if (!slots_[j].retired && region_->endpointSide(j)->claim.load(std::memory_order_acquire) == kClaimActive) {
         // A claim this refresh has yet to come to: its word only (each field read once), which
         // at worst costs a number. Its services as takeOn will count them: its own and `also`.
@@ -1018,8 +1024,7 @@ void Manager::holdNumber(uint32_t s) {
   const SlotState& slot = slots_[s];
   if (!slot.numbered || slot.capture || slot.detaching) return;
   for (uint32_t j : active_)
-    if (j != s && slots_[j].active && !slots_[j].detaching && (slots_[j].serves & slot.serves) && slots_[j].instanceId == slot.instanceId)
-      return;
+    if (j != s && liveAs(j, slot.serves, slot.instanceId)) return;
   for (const HeldNumber& h : heldNumbers_)
     if (h.number == slot.instanceId && h.serves == slot.serves) return;
   if (heldNumbers_.size() >= g_.slots) heldNumbers_.erase(heldNumbers_.begin());

@@ -132,6 +132,7 @@ class Manager {
   void refreshSlots();
   void checkLiveness();  // checkLeases, then sweep
   void checkLeases();
+  bool liveAs(uint32_t j, uint64_t serves, uint16_t number) const;
   uint16_t freeInstanceNumber(uint32_t s) const;
   void holdNumber(uint32_t s);
   void takeOn(uint32_t slot, uint16_t service);
