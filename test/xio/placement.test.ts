@@ -20,7 +20,7 @@ function chain() {
   return m
 }
 
-const live = (m: Manager) => m.snapshot().services.find((s) => s.name === 'a')?.instances ?? 0
+const live = (m: Manager, name = 'a') => m.snapshot().services.find((s) => s.name === name)?.instances ?? 0
 const received = (m: Manager) => m.snapshot().slots.filter((s) => s.state === 'active' && s.name === 'a').reduce((n, s) => n + s.route.rxPackets, 0)
 
 type Report = { received: number; outOfOrder: number; flows: Record<string, number> }
@@ -113,12 +113,11 @@ test.serial('a placement group\'s number waits for it in each member it serves, 
   const m = Manager.create({ prefix: uniquePrefix('held-group'), buffers: 4096 })
   for (const name of ['a', 'b']) m.declare(name)
   m.start()
-  const instancesOf = (name: string) => m.snapshot().services.find((s) => s.name === name)?.instances ?? 0
   const group = startTraffic('group', m.prefix, 'a', { also: ['b'], instance: 0 })
-  t.true(await until(() => instancesOf('b') === 1, 10_000))
+  t.true(await until(() => live(m, 'b') === 1, 10_000))
   group.child.kill('SIGKILL')
   await group.exited
-  t.true(await until(() => instancesOf('b') === 0, 10_000))
+  t.true(await until(() => live(m, 'b') === 0, 10_000))
   // b's own instance 0 back (a process serving b alone): a's 0 still waits for the group.
   const b0 = await attach({ prefix: m.prefix, name: 'b', instance: 0 })
   const a = await attach({ prefix: m.prefix, name: 'a' })
