@@ -75,6 +75,7 @@ class RegionHandle : public Napi::ObjectWrap<RegionHandle> {
                         InstanceMethod<&RegionHandle::declare>("declare"), InstanceMethod<&RegionHandle::route>("route"),
                         InstanceMethod<&RegionHandle::routes>("routes"),
                         InstanceMethod<&RegionHandle::managerAlive>("managerAlive"),
+                        InstanceMethod<&RegionHandle::assistId>("assistId"),
                         InstanceMethod<&RegionHandle::close>("close")});
   }
 
@@ -191,6 +192,11 @@ class RegionHandle : public Napi::ObjectWrap<RegionHandle> {
     }
     guard(info.Env(), [&] { m.routes(changes); });
     return info.Env().Undefined();
+  }
+
+  // The manager's number for assistManager (-1: none, or too many in this process).
+  Napi::Value assistId(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), manager ? manager->assistId() : -1);
   }
 
   Napi::Value managerAlive(const Napi::CallbackInfo& info) {
@@ -630,6 +636,7 @@ Napi::Object layout(Napi::Env env) {
 
   Napi::Object manager = group("managerCounters");
   FIELD(manager, ManagerCounters, loops); FIELD(manager, ManagerCounters, busyLoops);
+  FIELD(manager, ManagerCounters, assistedLoops);
   FIELD(manager, ManagerCounters, routed); FIELD(manager, ManagerCounters, dropped);
   FIELD(manager, ManagerCounters, noRoute); FIELD(manager, ManagerCounters, sleeps);
   FIELD(manager, ManagerCounters, wakeups); FIELD(manager, ManagerCounters, reclaimed);
@@ -698,6 +705,30 @@ napi_value schedYield(napi_env, napi_callback_info) {
   return nullptr;
 }
 
+// The first argument as an int, -1 if it is none; plain N-API, as schedYield.
+int intArgument(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value arg;
+  int32_t id = -1;
+  if (napi_get_cb_info(env, info, &argc, &arg, nullptr, nullptr) != napi_ok || argc < 1 ||
+      napi_get_value_int32(env, arg, &id) != napi_ok)
+    return -1;
+  return id;
+}
+
+// assistManager(id): schedYield for an endpoint of the manager's own process, which makes one
+// of the manager's passes instead where that helps (Manager::assistTurn).
+napi_value assistManager(napi_env env, napi_callback_info info) {
+  Manager::assistTurn(intArgument(env, info));
+  return nullptr;
+}
+
+// endAssist(id): the assisting endpoint goes to sleep; the manager's thread takes over now.
+napi_value endAssist(napi_env env, napi_callback_info info) {
+  Manager::endAssist(intArgument(env, info));
+  return nullptr;
+}
+
 // An exclusive flock on an open file, without waiting: false if another open file holds one.
 // The kernel drops it when the file is closed or the process dies. (Node has no flock.)
 Napi::Value lockFile(const Napi::CallbackInfo& info) {
@@ -759,9 +790,13 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("interfaceInfo", Napi::Function::New(env, interfaceInfoOf));
   exports.Set("frameFlowHash", Napi::Function::New(env, frameFlowHashOf));
   exports.Set("layout", layout(env));
-  napi_value yield;
-  NAPI_THROW_IF_FAILED(env, napi_create_function(env, "schedYield", NAPI_AUTO_LENGTH, schedYield, nullptr, &yield), exports);
-  exports.Set("schedYield", yield);
+  // Plain N-API functions, called between polls (see schedYield).
+  using Plain = std::pair<const char*, napi_callback>;
+  for (const Plain& p : {Plain{"schedYield", schedYield}, Plain{"assistManager", assistManager}, Plain{"endAssist", endAssist}}) {
+    napi_value fn;
+    NAPI_THROW_IF_FAILED(env, napi_create_function(env, p.first, NAPI_AUTO_LENGTH, p.second, nullptr, &fn), exports);
+    exports.Set(p.first, fn);
+  }
   exports.Set("setAffinity", Napi::Function::New(env, setAffinity));
   exports.Set("lockFile", Napi::Function::New(env, lockFile));
   exports.Set("openState", Napi::Function::New(env, openStateOf));

@@ -293,6 +293,7 @@ struct Service {
 struct alignas(kCacheLine) ManagerCounters {
   uint64_t loops;
   uint64_t busyLoops;   // loops that found work
+  uint64_t assistedLoops;  // of the loops, passes made by a thread of its process waiting on its CPU (assist)
   uint64_t routed;
   uint64_t dropped;     // asked for by an endpoint, or in flight when the manager stopped
   uint64_t noRoute;

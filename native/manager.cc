@@ -38,6 +38,16 @@ constexpr uint64_t kHeldRetryNs = 1000000;  // a full RX ring does not wake us w
 // nothing else wakes it for. Any wake-up finds it first (see run()).
 constexpr uint64_t kRestingSleepNs = 1000000000;
 constexpr uint64_t kDetachDrainNs = 10000000000;  // a leaving endpoint is reclaimed after this long without progress
+// The managers of this process a thread may assist (Manager::assistTurn), by assistId: set
+// while running. Held through a pass, so stop() never returns while another thread makes one.
+constexpr int kMaxAssisted = 64;
+std::mutex assistedMutex;
+Manager* assisted[kMaxAssisted] = {};
+bool assistIdTaken[kMaxAssisted] = {};
+// Each running manager's CPU + 1 (0: none, or unpinned), read without the lock: a thread on
+// another CPU, which never assists, only yields.
+std::atomic<int> assistedCpuPlusOne[kMaxAssisted];
+
 uint16_t loadRoute(const uint16_t* r) { return __atomic_load_n(r, __ATOMIC_RELAXED); }
 
 // The gate an action sends through (kMaxGates: none, a named destination or a drop).
@@ -91,6 +101,11 @@ Manager::Manager(std::shared_ptr<Region> region, ManagerConfig config)
       captureReserve_(g_.bufferCount / 4),
       captureBudget_(std::max(1u, g_.bufferCount / 8)) {
   configure(config);
+  {
+    std::lock_guard<std::mutex> lock(assistedMutex);
+    for (int id = 0; id < kMaxAssisted && assistId_ < 0; id++)
+      if (!assistIdTaken[id]) assistIdTaken[assistId_ = id] = true;
+  }
   slots_.resize(g_.slots);
   for (uint32_t s = 0; s < g_.slots; s++) {
     slots_[s].rx = region_->ring(s, kRingRx);
@@ -113,6 +128,10 @@ Manager::Manager(std::shared_ptr<Region> region, ManagerConfig config)
 
 Manager::~Manager() {
   stop();
+  if (assistId_ >= 0) {
+    std::lock_guard<std::mutex> lock(assistedMutex);
+    assistIdTaken[assistId_] = false;
+  }
   close(leaseQuery_);
 }
 
@@ -126,10 +145,20 @@ void Manager::start() {
   if (thread_.joinable()) return;
   stop_.store(false);
   thread_ = std::thread([this] { run(); });
+  if (assistId_ >= 0) {
+    std::lock_guard<std::mutex> lock(assistedMutex);
+    assisted[assistId_] = this;
+    assistedCpuPlusOne[assistId_].store(config_.cpu + 1, std::memory_order_relaxed);
+  }
 }
 
 void Manager::stop() {
   if (!thread_.joinable()) return;
+  if (assistId_ >= 0) {
+    std::lock_guard<std::mutex> lock(assistedMutex);  // waits out a pass in progress
+    assisted[assistId_] = nullptr;
+    assistedCpuPlusOne[assistId_].store(0, std::memory_order_relaxed);
+  }
   stop_.store(true);
   doorbell_->managerSleeping.store(0);
   futexWake(&doorbell_->managerSleeping);
@@ -208,6 +237,7 @@ void Manager::applyRouteBatch() {
 void Manager::run() {
   pinThisThread(config_.cpu);
   h_->managerTid = uint32_t(syscall(SYS_gettid));
+  std::unique_lock<std::mutex> pass(passLock_);  // let go only to yield or sleep
   uint64_t idleSince = 0;
   uint64_t restNs = config_.sleepNs;  // the next sleep's timeout
   lastLiveness_ = nowNs();
@@ -225,12 +255,22 @@ void Manager::run() {
     uint64_t now = nowNs();
     if (now - lastLiveness_ > config_.livenessEveryNs) checkLiveness();
     if (!idleSince) idleSince = now;
+    // A thread of this process waiting on this CPU made passes since the last look (assist):
+    // it keeps the chain moving, and every yield here would be a switch it waits through.
+    uint64_t assists = assists_.load(std::memory_order_relaxed);
+    if (assists != assistsSeen_) {
+      assistsSeen_ = assists;
+      standAside(pass);
+      continue;
+    }
     // sleepNs 0 is poll mode: a core kept for the manager, no futex round trip ever.
     if (config_.sleepNs == 0 || now - idleSince < config_.spinNs) {
+      pass.unlock();
       sched_yield();  // hand the core over if someone else wants it, instead of pause-spinning
+      pass.lock();
     } else {
       bool resting = restNs > config_.sleepNs;
-      Slept slept = sleep(restNs);
+      Slept slept = sleep(restNs, pass);
       if (slept == Slept::Woken) {
         idleSince = 0;
         restNs = config_.sleepNs;
@@ -248,6 +288,48 @@ void Manager::run() {
       }
     }
   }
+}
+
+void Manager::assistTurn(int id) {
+  bool moved = false;
+  if (id >= 0 && id < kMaxAssisted && assistedCpuPlusOne[id].load(std::memory_order_relaxed) == sched_getcpu() + 1) {
+    std::lock_guard<std::mutex> lock(assistedMutex);
+    if (assisted[id]) moved = assisted[id]->assist();
+  }
+  if (!moved) sched_yield();
+}
+
+void Manager::endAssist(int id) {
+  if (id < 0 || id >= kMaxAssisted) return;
+  std::lock_guard<std::mutex> lock(assistedMutex);
+  Manager* m = assisted[id];
+  if (m && m->standingAside_.load(std::memory_order_relaxed)) futexWake(&m->doorbell_->managerSleeping);
+}
+
+bool Manager::assist() {
+  std::unique_lock<std::mutex> pass(passLock_, std::try_to_lock);
+  if (!pass.owns_lock() || stop_.load(std::memory_order_relaxed)) return false;
+  assists_.fetch_add(1, std::memory_order_relaxed);
+  // The thread's duties before a pass, as its loop does them: new claims, and a liveness check
+  // when due (the thread may have rested up to a second: nothing is routed to the dead).
+  if (doorbell_->claims.load(std::memory_order_acquire) != seenClaims_) refreshSlots();
+  if (nowNs() - lastLiveness_ > config_.livenessEveryNs) checkLiveness();
+  bool busy = pollOnce();
+  h_->manager.loops++;
+  h_->manager.assistedLoops++;
+  if (busy) h_->manager.busyLoops++;
+  return busy;
+}
+
+void Manager::standAside(std::unique_lock<std::mutex>& pass) {
+  standingAside_.store(1, std::memory_order_relaxed);
+  pass.unlock();
+  // Asleep while the doorbell word reads 0: no endpoint wakes it (they wake a set flag), but
+  // stop(), routes() and endAssist() do. An assistant gone without endAssist() costs at most
+  // kStandAsideNs.
+  futexWait(&doorbell_->managerSleeping, 0, kStandAsideNs);
+  pass.lock();
+  standingAside_.store(0, std::memory_order_relaxed);
 }
 
 bool Manager::pollOnce() {
@@ -283,7 +365,7 @@ bool Manager::pollOnce() {
   return work != 0;
 }
 
-Manager::Slept Manager::sleep(uint64_t timeoutNs) {
+Manager::Slept Manager::sleep(uint64_t timeoutNs, std::unique_lock<std::mutex>& pass) {
   doorbell_->managerSleeping.store(1, std::memory_order_relaxed);
   std::atomic_thread_fence(std::memory_order_seq_cst);  // the flag, then the re-check: pairs with wakeIfSleeping
   if (anyInput() || doorbell_->claims.load() != seenClaims_ || stop_.load() || routeBatchPending()) {
@@ -293,7 +375,9 @@ Manager::Slept Manager::sleep(uint64_t timeoutNs) {
   bool holding = false;
   for (uint32_t s : active_) holding = holding || slots_[s].held.pending();
   uint64_t timeout = holding ? std::min(kHeldRetryNs, timeoutNs) : timeoutNs;
+  pass.unlock();  // an assisting thread may make passes meanwhile
   bool woken = futexWait(&doorbell_->managerSleeping, 1, timeout);
+  pass.lock();
   doorbell_->managerSleeping.store(0, std::memory_order_relaxed);
   h_->manager.sleeps++;
   if (woken) h_->manager.wakeups++;

@@ -52,6 +52,18 @@ class Manager {
   // and not the others (a reload rewiring a chain). Returns once they are in force.
   void routes(const std::vector<RouteChange>& changes);
 
+  // A turn of a wait by a thread of this process (an endpoint's rxWait spin): one of the
+  // manager's passes if the thread runs on the manager's CPU and the manager is between passes
+  // (a port beside the manager: otherwise each poll would hand the CPU to the manager's thread
+  // and wait to get it back); else the CPU given away once. While such passes come, the
+  // thread stands aside (see run). `id`: the manager's assistId(); one that has stopped, or
+  // none, leaves only the yield.
+  static void assistTurn(int id);
+  // The waiting is over (the thread goes to sleep): the manager's thread is back on duty at once.
+  static void endAssist(int id);
+  // This manager's number for assistTurn, for its life (-1: too many managers in this process).
+  int assistId() const { return assistId_; }
+
  private:
   static constexpr uint32_t kHeldMax = 256;
   // Held::dest beyond a service id: a packet sent to a gate whose route was paused (the gate in
@@ -168,7 +180,11 @@ class Manager {
   // Sleeps on the doorbell unless there is work: woken, or the whole timeout slept (cut to
   // kHeldRetryNs while it holds descriptors for a full ring: a held retry).
   enum class Slept { Woken, TimedOut, HeldRetry };
-  Slept sleep(uint64_t timeoutNs);
+  Slept sleep(uint64_t timeoutNs, std::unique_lock<std::mutex>& pass);
+  // Off the CPU while another thread of this process runs the passes (assist): at most
+  // kStandAsideNs at a time, without the doorbell flag, so endpoints do not wake it either.
+  void standAside(std::unique_lock<std::mutex>& pass);
+  static constexpr uint64_t kStandAsideNs = 1000000;
 
   std::shared_ptr<Region> region_;
   Header* h_;
@@ -179,6 +195,14 @@ class Manager {
   int leaseQuery_;
   std::thread thread_;
   std::atomic<bool> stop_{false};
+  // Held by whoever runs a pass: the thread, except while it yields or sleeps, or an assisting
+  // thread (assist), so the state below is only ever touched by one thread at a time.
+  std::mutex passLock_;
+  int assistId_ = -1;
+  bool assist();
+  std::atomic<uint64_t> assists_{0};  // passes made by assist()
+  uint64_t assistsSeen_ = 0;          // by the thread, when it last looked
+  std::atomic<uint32_t> standingAside_{0};
   std::vector<SlotState> slots_;
   std::vector<uint32_t> active_;                  // slot indices being served
   std::vector<uint32_t> faulted_;                 // to cut off once the poll is over

@@ -84,6 +84,7 @@ export class ChainMetrics {
     manager('routed_total', 'Descriptors the manager routed.', (m) => m.routed)
     manager('loops_total', 'Passes of the manager\'s loop.', (m) => m.loops)
     manager('busy_loops_total', 'Passes that moved at least one descriptor.', (m) => m.busyLoops)
+    manager('assisted_loops_total', 'Passes made by a thread of the manager\'s process waiting on its CPU (a port beside it), not by its own thread.', (m) => m.assistedLoops)
     manager('sleeps_total', 'Times the manager slept for lack of work.', (m) => m.sleeps)
     manager('wakeups_total', 'Times the manager was woken.', (m) => m.wakeups)
     manager('dropped_total', 'Packets the manager freed because an endpoint asked it to drop them.', (m) => m.dropped)

@@ -4,6 +4,7 @@
 // of what taps see) are both one.
 import { asXioError } from './errors.ts'
 import { addon, layout, type NativeEndpoint, type NativeRegion } from './native.ts'
+import { managerHere } from './manager.ts'
 import { RegionView } from './region-view.ts'
 import { EndpointRings } from './rings.ts'
 
@@ -34,6 +35,11 @@ export class EndpointBase {
   protected fast: EndpointRings | null
   private readonly slotState: number
   private readonly spinMs: number
+  /**
+   * The manager's assistId when it runs in this process (else -1): rxWait's polls on its CPU
+   * then make its passes, rather than hand the CPU to its thread and wait to get it back.
+   */
+  private readonly managerHere: number
 
   constructor(readonly prefix: string, protected readonly native: NativeRegion, protected readonly endpoint: NativeEndpoint) {
     this.region = new RegionView(prefix, native.buffer())
@@ -49,6 +55,13 @@ export class EndpointBase {
     this.fast = new EndpointRings(this.region, this.slot, endpoint.service, endpoint)
     this.slotState = (this.region.managerSideOffset(this.slot) + layout.managerSide.state) >>> 2
     this.spinMs = endpoint.spinUs / 1000
+    this.managerHere = managerHere(prefix)
+  }
+
+  /** Between two polls of rxWait's spin: a manager pass where that helps, else the CPU given away once. */
+  private waitTurn(): void {
+    if (this.managerHere >= 0) addon.assistManager(this.managerHere)
+    else addon.schedYield()
   }
 
   /**
@@ -118,17 +131,18 @@ export class EndpointBase {
       // wait outlasts the spin: that yield goes uncounted, and the spin's last one may pass its
       // end, so a shorter wait could overrun timeoutMs by two yields instead of one.
       if (this.spinMs > 0 && timeoutMs > this.spinMs) {
-        addon.schedYield()
+        this.waitTurn()
         if ((n = rings.rx(descs)) !== 0) return n
       }
       const start = performance.now()
       const spinEnd = start + Math.min(this.spinMs, timeoutMs)
       while (performance.now() < spinEnd) {
-        addon.schedYield()
+        this.waitTurn()
         if ((n = rings.rx(descs)) !== 0) return n
       }
       const left = timeoutMs - (performance.now() - start)
       if (left <= 0) return 0
+      if (this.managerHere >= 0) addon.endAssist(this.managerHere)
       try {
         return this.endpoint.rxWait(descs, left, false)
       } catch (e) {

@@ -8,6 +8,15 @@ export interface CreateOptions extends RegionOptions {
   prefix: string
 }
 
+// The regions whose manager runs in this process (this thread's), by prefix: an endpoint
+// attached here to one of them waits by making the manager's passes where that helps (managerHere).
+const managersHere = new Map<string, NativeRegion>()
+
+/** The assistId of prefix's manager if it runs in this process, else -1 (see addon.assistManager). */
+export function managerHere(prefix: string): number {
+  return managersHere.get(prefix)?.assistId() ?? -1
+}
+
 export class Manager {
   readonly region: RegionView
 
@@ -18,7 +27,9 @@ export class Manager {
   /** Creates /dev/shm/xio.<prefix>; replaces one left by a dead manager, refuses a live one's. */
   static create(options: CreateOptions): Manager {
     try {
-      return new Manager(options.prefix, addon.Region.create(options.prefix, options))
+      const native = addon.Region.create(options.prefix, options)
+      managersHere.set(options.prefix, native)
+      return new Manager(options.prefix, native)
     } catch (e) {
       throw asXioError(e)
     }
@@ -97,6 +108,7 @@ export class Manager {
 
   /** Stops the manager and removes the region's name; endpoints still attached see MANAGER_GONE. */
   close(): void {
+    if (managersHere.get(this.prefix) === this.native) managersHere.delete(this.prefix)
     this.native.close()
   }
 }

@@ -41,6 +41,8 @@ export interface NativeRegion {
   /** [from, gate, to] triples, in force all at once between two manager polls. */
   routes(changes: [number, number, number | null][]): void
   managerAlive(): boolean
+  /** The manager's number for addon.assistManager (-1: none). */
+  assistId(): number
   close(): void
 }
 
@@ -168,6 +170,13 @@ interface Addon {
   frameFlowHash(frame: Uint8Array): number
   layout: Layout
   schedYield(): void
+  /**
+   * schedYield for an endpoint of the manager's own process (id: the region's assistId()): on
+   * the manager's CPU, while the manager is between passes, one of its passes instead.
+   */
+  assistManager(id: number): void
+  /** The endpoint that assisted goes to sleep: the manager's thread takes over at once. */
+  endAssist(id: number): void
   setAffinity(cpus: number[]): void
   /** An exclusive flock on an open file without waiting; false if another holds one. */
   lockFile(fd: number): boolean

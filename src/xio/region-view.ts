@@ -77,6 +77,8 @@ export interface ManagerSnapshot {
   sleeping: boolean
   loops: number
   busyLoops: number
+  /** Of the loops, passes made by a thread of the manager's process waiting on its CPU (a port beside it) rather than by the manager's own thread. */
+  assistedLoops: number
   routed: number
   dropped: number
   noRoute: number
@@ -327,6 +329,7 @@ export class RegionView {
       sleeping: this.u32[(this.doorbellOffset + L.doorbell.managerSleeping) / 4] !== 0,
       loops: c('loops'),
       busyLoops: c('busyLoops'),
+      assistedLoops: c('assistedLoops'),
       routed: c('routed'),
       dropped: c('dropped'),
       noRoute: c('noRoute'),

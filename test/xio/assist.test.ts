@@ -1,0 +1,81 @@
+// An endpoint in the manager's own process (a port) that waits on the manager's CPU makes the
+// manager's passes itself, instead of handing the CPU to the manager's thread and waiting to get
+// it back; the thread stands aside meanwhile, and is back on duty once the port stops. Real
+// processes: the echo and the flow after it are other processes, routed by this one's manager.
+import test from 'ava'
+import { cpus } from 'node:os'
+import { attach, Manager, setAffinity, type Xio } from '../../src/xio/index.ts'
+import { finished, removeLeftoverRegions, startTraffic, stop, uniquePrefix, until } from '../helpers/processes.ts'
+
+test.after.always(removeLeftoverRegions)
+test.afterEach.always(() => setAffinity(cpus().map((_, i) => i)))
+
+const MANAGER_CPU = 0
+const ROUNDS = 2000
+
+/** A manager on MANAGER_CPU routing port ⇄ echo and gen → sink, this process pinned to portCpu, an echo process. */
+async function beside(portCpu: number) {
+  const m = Manager.create({ prefix: uniquePrefix('assist'), buffers: 2048 })
+  for (const name of ['port', 'echo', 'gen', 'sink']) m.declare(name)
+  m.route('port', 0, 'echo')
+  m.route('echo', 0, 'port')
+  m.route('gen', 0, 'sink')
+  setAffinity([portCpu]) // this process's threads; the manager's pins itself as it starts
+  m.start({ cpu: MANAGER_CPU })
+  const echo = startTraffic('echo', m.prefix, 'echo')
+  const port = await attach({ prefix: m.prefix, name: 'port' })
+  const live = (name: string) => m.snapshot().services.find((s) => s.name === name)!.instances === 1
+  if (!(await until(() => live('echo')))) throw new Error('the echo did not attach')
+  return { m, echo, port }
+}
+
+/** One packet at a time through the echo and back, waiting in rxWait; how many came back. */
+function pingPong(port: Xio, rounds: number): number {
+  const one = new Uint32Array(1)
+  let back = 0
+  for (let i = 0; i < rounds; i++) {
+    if (port.malloc(one, 1) !== 1) break
+    port.setLength(one[0], 64)
+    port.send(one[0], 0)
+    if (port.tx(one, 1) !== 1) break
+    if (port.rxWait(one, 2000) !== 1) break
+    port.free(one, 1)
+    back++
+  }
+  return back
+}
+
+test.serial('a port waiting on the manager\'s CPU makes its passes; once it stops, the manager\'s thread routes again', async (t) => {
+  const { m, echo, port } = await beside(MANAGER_CPU)
+  const before = m.snapshot().manager
+  t.is(pingPong(port, ROUNDS), ROUNDS, 'every packet came back')
+  const after = m.snapshot().manager
+  // Each round trip waits in rxWait at least once, and the thread stands aside once it sees
+  // passes made for it: all but a handful of a round trip's passes are the port's.
+  t.true(after.assistedLoops - before.assistedLoops >= ROUNDS / 2, `passes made by the port: ${after.assistedLoops - before.assistedLoops} for ${ROUNDS} round trips`)
+  t.true(after.routed - before.routed >= 2 * ROUNDS)
+
+  // The port no longer waits (it stays attached, and makes no more passes): a flow between two
+  // other processes is the thread's to route.
+  const assisted = after.assistedLoops
+  const sink = startTraffic('consume', m.prefix, 'sink')
+  t.true(await until(() => m.snapshot().services.find((s) => s.name === 'sink')!.instances === 1))
+  await finished(startTraffic('produce', m.prefix, 'gen', { count: 5000 }))
+  const report = await stop(sink)
+  t.is(report.received, 5000, 'the flow after the port stopped got through')
+  t.is(report.outOfOrder, 0)
+  t.is(m.snapshot().manager.assistedLoops, assisted, 'no pass was the port\'s meanwhile')
+  port.detach()
+  await stop(echo)
+  m.close()
+})
+
+;(cpus().length > 1 ? test.serial : test.serial.skip)('a port on another CPU than the manager\'s only yields: it makes no pass', async (t) => {
+  const { m, echo, port } = await beside(MANAGER_CPU + 1)
+  const before = m.snapshot().manager.assistedLoops
+  t.is(pingPong(port, ROUNDS / 4), ROUNDS / 4)
+  t.is(m.snapshot().manager.assistedLoops, before)
+  port.detach()
+  await stop(echo)
+  m.close()
+})
