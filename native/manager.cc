@@ -40,7 +40,8 @@ constexpr uint64_t kRestingSleepNs = 1000000000;
 constexpr uint64_t kDetachDrainNs = 10000000000;  // a leaving endpoint is reclaimed after this long without progress
 // The managers of this process a thread may assist (Manager::assistTurn), by assistId: set
 // while running. Held through a pass, so stop() never returns while another thread makes one.
-constexpr int kMaxAssisted = 64;
+constexpr int kAssistedSlotBits = 6;
+constexpr int kMaxAssisted = 1 << kAssistedSlotBits;
 std::mutex assistedMutex;
 Manager* assisted[kMaxAssisted] = {};
 bool assistIdTaken[kMaxAssisted] = {};
@@ -102,9 +103,16 @@ Manager::Manager(std::shared_ptr<Region> region, ManagerConfig config)
       captureBudget_(std::max(1u, g_.bufferCount / 8)) {
   configure(config);
   {
+    // A slot, and a generation in the bits above it, so an endpoint that outlives this manager
+    // never assists the next one in its slot.
     std::lock_guard<std::mutex> lock(assistedMutex);
-    for (int id = 0; id < kMaxAssisted && assistId_ < 0; id++)
-      if (!assistIdTaken[id]) assistIdTaken[assistId_ = id] = true;
+    static uint32_t generation = 0;
+    generation = (generation + 1) & 0xffffff;
+    for (int slot = 0; slot < kMaxAssisted && assistId_ < 0; slot++)
+      if (!assistIdTaken[slot]) {
+        assistIdTaken[slot] = true;
+        assistId_ = int(generation << kAssistedSlotBits) | slot;
+      }
   }
   slots_.resize(g_.slots);
   for (uint32_t s = 0; s < g_.slots; s++) {
@@ -130,7 +138,7 @@ Manager::~Manager() {
   stop();
   if (assistId_ >= 0) {
     std::lock_guard<std::mutex> lock(assistedMutex);
-    assistIdTaken[assistId_] = false;
+    assistIdTaken[assistId_ & (kMaxAssisted - 1)] = false;
   }
   close(leaseQuery_);
 }
@@ -145,10 +153,10 @@ void Manager::start() {
   if (thread_.joinable()) return;
   stop_.store(false);
   thread_ = std::thread([this] { run(); });
-  if (assistId_ >= 0) {
+  if (assistId_ >= 0 && config_.cpu >= 0) {  // an unpinned manager has no CPU to share
     std::lock_guard<std::mutex> lock(assistedMutex);
-    assisted[assistId_] = this;
-    assistedCpuPlusOne[assistId_].store(config_.cpu + 1, std::memory_order_relaxed);
+    assisted[assistId_ & (kMaxAssisted - 1)] = this;
+    assistedCpuPlusOne[assistId_ & (kMaxAssisted - 1)].store(config_.cpu + 1, std::memory_order_relaxed);
   }
 }
 
@@ -156,12 +164,14 @@ void Manager::stop() {
   if (!thread_.joinable()) return;
   if (assistId_ >= 0) {
     std::lock_guard<std::mutex> lock(assistedMutex);  // waits out a pass in progress
-    assisted[assistId_] = nullptr;
-    assistedCpuPlusOne[assistId_].store(0, std::memory_order_relaxed);
+    assisted[assistId_ & (kMaxAssisted - 1)] = nullptr;
+    assistedCpuPlusOne[assistId_ & (kMaxAssisted - 1)].store(0, std::memory_order_relaxed);
   }
   stop_.store(true);
   doorbell_->managerSleeping.store(0);
   futexWake(&doorbell_->managerSleeping);
+  assisting_.store(0);
+  futexWake(&assisting_);
   thread_.join();
   dropHeld();
 }
@@ -255,12 +265,11 @@ void Manager::run() {
     uint64_t now = nowNs();
     if (now - lastLiveness_ > config_.livenessEveryNs) checkLiveness();
     if (!idleSince) idleSince = now;
-    // A thread of this process waiting on this CPU made passes since the last look (assist):
-    // it keeps the chain moving, and every yield here would be a switch it waits through.
-    uint64_t assists = assists_.load(std::memory_order_relaxed);
-    if (assists != assistsSeen_) {
-      assistsSeen_ = assists;
+    // A thread of this process is waiting on this CPU and making the passes (assist): every
+    // yield here would be a switch it waits through. Poll mode keeps its thread polling.
+    if (config_.sleepNs != 0 && assisting_.load(std::memory_order_relaxed)) {
       standAside(pass);
+      idleSince = 0;  // back on duty: a spin before any sleep, as after work
       continue;
     }
     // sleepNs 0 is poll mode: a core kept for the manager, no futex round trip ever.
@@ -292,24 +301,29 @@ void Manager::run() {
 
 void Manager::assistTurn(int id) {
   bool moved = false;
-  if (id >= 0 && id < kMaxAssisted && assistedCpuPlusOne[id].load(std::memory_order_relaxed) == sched_getcpu() + 1) {
+  int slot = id & (kMaxAssisted - 1);
+  if (id >= 0 && assistedCpuPlusOne[slot].load(std::memory_order_relaxed) == sched_getcpu() + 1) {
     std::lock_guard<std::mutex> lock(assistedMutex);
-    if (assisted[id]) moved = assisted[id]->assist();
+    if (assisted[slot] && assisted[slot]->assistId_ == id) moved = assisted[slot]->assist();
   }
   if (!moved) sched_yield();
 }
 
 void Manager::endAssist(int id) {
-  if (id < 0 || id >= kMaxAssisted) return;
+  int slot = id & (kMaxAssisted - 1);
+  if (id < 0) return;
   std::lock_guard<std::mutex> lock(assistedMutex);
-  Manager* m = assisted[id];
-  if (m && m->standingAside_.load(std::memory_order_relaxed)) futexWake(&m->doorbell_->managerSleeping);
+  Manager* m = assisted[slot];
+  if (!m || m->assistId_ != id) return;
+  // No wake: a syscall, and a switch to the thread, at the end of every wait (a round trip's
+  // worth on a ping-pong). The thread finds the word changed within kStandAsideNs.
+  m->assisting_.store(0, std::memory_order_relaxed);
 }
 
 bool Manager::assist() {
   std::unique_lock<std::mutex> pass(passLock_, std::try_to_lock);
   if (!pass.owns_lock() || stop_.load(std::memory_order_relaxed)) return false;
-  assists_.fetch_add(1, std::memory_order_relaxed);
+  if (!assisting_.load(std::memory_order_relaxed)) assisting_.store(1);
   // The thread's duties before a pass, as its loop does them: new claims, and a liveness check
   // when due (the thread may have rested up to a second: nothing is routed to the dead).
   if (doorbell_->claims.load(std::memory_order_acquire) != seenClaims_) refreshSlots();
@@ -322,14 +336,11 @@ bool Manager::assist() {
 }
 
 void Manager::standAside(std::unique_lock<std::mutex>& pass) {
-  standingAside_.store(1, std::memory_order_relaxed);
   pass.unlock();
-  // Asleep while the doorbell word reads 0: no endpoint wakes it (they wake a set flag), but
-  // stop(), routes() and endAssist() do. An assistant gone without endAssist() costs at most
-  // kStandAsideNs.
-  futexWait(&doorbell_->managerSleeping, 0, kStandAsideNs);
+  // kStandAsideNs at most (then a pass, and a look at whether a wait is still on), or until
+  // stop() changes the word.
+  futexWait(&assisting_, 1, kStandAsideNs);
   pass.lock();
-  standingAside_.store(0, std::memory_order_relaxed);
 }
 
 bool Manager::pollOnce() {

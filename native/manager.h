@@ -55,13 +55,13 @@ class Manager {
   // A turn of a wait by a thread of this process (an endpoint's rxWait spin): one of the
   // manager's passes if the thread runs on the manager's CPU and the manager is between passes
   // (a port beside the manager: otherwise each poll would hand the CPU to the manager's thread
-  // and wait to get it back); else the CPU given away once. While such passes come, the
-  // thread stands aside (see run). `id`: the manager's assistId(); one that has stopped, or
-  // none, leaves only the yield.
+  // and wait to get it back); else the CPU given away once. Until the wait ends (endAssist),
+  // the thread stands aside (see run). `id`: the manager's assistId(); a manager that has
+  // stopped or gone, an unpinned one, or none, leaves only the yield.
   static void assistTurn(int id);
-  // The waiting is over (the thread goes to sleep): the manager's thread is back on duty at once.
+  // The wait is over, however it ended: the manager's thread is back on duty within kStandAsideNs.
   static void endAssist(int id);
-  // This manager's number for assistTurn, for its life (-1: too many managers in this process).
+  // This manager's number for assistTurn, for its life, never another's (-1: too many managers in this process).
   int assistId() const { return assistId_; }
 
  private:
@@ -181,10 +181,11 @@ class Manager {
   // kHeldRetryNs while it holds descriptors for a full ring: a held retry).
   enum class Slept { Woken, TimedOut, HeldRetry };
   Slept sleep(uint64_t timeoutNs, std::unique_lock<std::mutex>& pass);
-  // Off the CPU while another thread of this process runs the passes (assist): at most
-  // kStandAsideNs at a time, without the doorbell flag, so endpoints do not wake it either.
+  // Off the CPU while another thread of this process waits on it making the passes (assist),
+  // without the doorbell flag, so endpoints do not wake it either; back at most kStandAsideNs
+  // after that wait ends.
   void standAside(std::unique_lock<std::mutex>& pass);
-  static constexpr uint64_t kStandAsideNs = 1000000;
+  static constexpr uint64_t kStandAsideNs = 50000;
 
   std::shared_ptr<Region> region_;
   Header* h_;
@@ -200,9 +201,7 @@ class Manager {
   std::mutex passLock_;
   int assistId_ = -1;
   bool assist();
-  std::atomic<uint64_t> assists_{0};  // passes made by assist()
-  uint64_t assistsSeen_ = 0;          // by the thread, when it last looked
-  std::atomic<uint32_t> standingAside_{0};
+  std::atomic<uint32_t> assisting_{0};      // 1 while a thread waits making passes (assistTurn to endAssist)
   std::vector<SlotState> slots_;
   std::vector<uint32_t> active_;                  // slot indices being served
   std::vector<uint32_t> faulted_;                 // to cut off once the poll is over

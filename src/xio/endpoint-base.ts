@@ -125,24 +125,29 @@ export class EndpointBase {
       // native call for it (~200 ns with a typed array), only the yields between polls are.
       let n = rings.rx(descs)
       if (n !== 0) return n
-      // The first yield comes before any clock read: a process that sends and then waits here
-      // (a ping-pong) hands its CPU to the peer sharing it at once, and each performance.now()
-      // (~50 ns here) before that yield would be latency added to the hand-over. Only when the
-      // wait outlasts the spin: that yield goes uncounted, and the spin's last one may pass its
-      // end, so a shorter wait could overrun timeoutMs by two yields instead of one.
-      if (this.spinMs > 0 && timeoutMs > this.spinMs) {
-        this.waitTurn()
-        if ((n = rings.rx(descs)) !== 0) return n
-      }
-      const start = performance.now()
-      const spinEnd = start + Math.min(this.spinMs, timeoutMs)
-      while (performance.now() < spinEnd) {
-        this.waitTurn()
-        if ((n = rings.rx(descs)) !== 0) return n
+      let start: number
+      try {
+        // The first yield comes before any clock read: a process that sends and then waits here
+        // (a ping-pong) hands its CPU to the peer sharing it at once, and each performance.now()
+        // (~50 ns here) before that yield would be latency added to the hand-over. Only when the
+        // wait outlasts the spin: that yield goes uncounted, and the spin's last one may pass its
+        // end, so a shorter wait could overrun timeoutMs by two yields instead of one.
+        if (this.spinMs > 0 && timeoutMs > this.spinMs) {
+          this.waitTurn()
+          if ((n = rings.rx(descs)) !== 0) return n
+        }
+        start = performance.now()
+        const spinEnd = start + Math.min(this.spinMs, timeoutMs)
+        while (performance.now() < spinEnd) {
+          this.waitTurn()
+          if ((n = rings.rx(descs)) !== 0) return n
+        }
+      } finally {
+        // However the spin ended, the manager's thread (if its passes were made here) is back.
+        if (this.managerHere >= 0) addon.endAssist(this.managerHere)
       }
       const left = timeoutMs - (performance.now() - start)
       if (left <= 0) return 0
-      if (this.managerHere >= 0) addon.endAssist(this.managerHere)
       try {
         return this.endpoint.rxWait(descs, left, false)
       } catch (e) {

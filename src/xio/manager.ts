@@ -28,8 +28,9 @@ export class Manager {
   static create(options: CreateOptions): Manager {
     try {
       const native = addon.Region.create(options.prefix, options)
+      const manager = new Manager(options.prefix, native)
       managersHere.set(options.prefix, native)
-      return new Manager(options.prefix, native)
+      return manager
     } catch (e) {
       throw asXioError(e)
     }

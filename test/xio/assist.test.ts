@@ -20,9 +20,9 @@ async function beside(portCpu: number) {
   m.route('port', 0, 'echo')
   m.route('echo', 0, 'port')
   m.route('gen', 0, 'sink')
+  const echo = startTraffic('echo', m.prefix, 'echo') // spawned before the pinning below: on any CPU
   setAffinity([portCpu]) // this process's threads; the manager's pins itself as it starts
   m.start({ cpu: MANAGER_CPU })
-  const echo = startTraffic('echo', m.prefix, 'echo')
   const port = await attach({ prefix: m.prefix, name: 'port' })
   const live = (name: string) => m.snapshot().services.find((s) => s.name === name)!.instances === 1
   if (!(await until(() => live('echo')))) throw new Error('the echo did not attach')
