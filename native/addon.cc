@@ -706,13 +706,16 @@ napi_value schedYield(napi_env, napi_callback_info) {
 }
 
 // The first argument as an int, -1 if it is none; plain N-API, as schedYield.
-int intArgument(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value arg;
+// The first argument as an int (-1 if it is none), and whether a second one is true; plain
+// N-API, as schedYield.
+int intArgument(napi_env env, napi_callback_info info, bool* second = nullptr) {
+  size_t argc = 2;
+  napi_value args[2];
   int32_t id = -1;
-  if (napi_get_cb_info(env, info, &argc, &arg, nullptr, nullptr) != napi_ok || argc < 1 ||
-      napi_get_value_int32(env, arg, &id) != napi_ok)
+  if (napi_get_cb_info(env, info, &argc, args, nullptr, nullptr) != napi_ok || argc < 1 ||
+      napi_get_value_int32(env, args[0], &id) != napi_ok)
     return -1;
+  if (second && (argc < 2 || napi_get_value_bool(env, args[1], second) != napi_ok)) *second = false;
   return id;
 }
 
@@ -723,9 +726,12 @@ napi_value assistManager(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
-// endAssist(id): the assisting endpoint goes to sleep; the manager's thread takes over now.
+// endAssist(id, sleeping): the wait is over; sleeping: the endpoint goes to sleep, and the
+// manager's thread takes over now (Manager::endAssist).
 napi_value endAssist(napi_env env, napi_callback_info info) {
-  Manager::endAssist(intArgument(env, info));
+  bool sleeping = false;
+  int id = intArgument(env, info, &sleeping);
+  Manager::endAssist(id, sleeping);
   return nullptr;
 }
 

@@ -309,15 +309,17 @@ void Manager::assistTurn(int id) {
   if (!moved) sched_yield();
 }
 
-void Manager::endAssist(int id) {
+void Manager::endAssist(int id, bool sleeping) {
   int slot = id & (kMaxAssisted - 1);
   if (id < 0) return;
   std::lock_guard<std::mutex> lock(assistedMutex);
   Manager* m = assisted[slot];
   if (!m || m->assistId_ != id) return;
-  // No wake: a syscall, and a switch to the thread, at the end of every wait (a round trip's
-  // worth on a ping-pong). The thread finds the word changed within kStandAsideNs.
-  m->assisting_.store(0, std::memory_order_relaxed);
+  // A wait that ends with packets does not wake the thread: that would be a syscall, and a
+  // switch to it, at the end of every wait (a round trip's worth on a ping-pong); it finds the
+  // word changed within kStandAsideNs. One that goes to sleep does: nobody polls meanwhile.
+  m->assisting_.store(0);
+  if (sleeping) futexWake(&m->assisting_);
 }
 
 bool Manager::assist() {
@@ -337,9 +339,11 @@ bool Manager::assist() {
 
 void Manager::standAside(std::unique_lock<std::mutex>& pass) {
   pass.unlock();
-  // kStandAsideNs at most (then a pass, and a look at whether a wait is still on), or until
-  // stop() changes the word.
-  futexWait(&assisting_, 1, kStandAsideNs);
+  // A look every kStandAsideNs, or when stop() changes the word: back to the next pass once no
+  // wait is on. A look that finds one goes back to sleep without a pass or the lock: the
+  // assistant keeps the CPU it is polling on.
+  while (assisting_.load(std::memory_order_relaxed) && !stop_.load(std::memory_order_relaxed))
+    futexWait(&assisting_, 1, kStandAsideNs);
   pass.lock();
 }
 

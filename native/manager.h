@@ -59,8 +59,9 @@ class Manager {
   // the thread stands aside (see run). `id`: the manager's assistId(); a manager that has
   // stopped or gone, an unpinned one, or none, leaves only the yield.
   static void assistTurn(int id);
-  // The wait is over, however it ended: the manager's thread is back on duty within kStandAsideNs.
-  static void endAssist(int id);
+  // The wait is over: the manager's thread is back on duty at once if the waiting thread goes to
+  // sleep (`sleeping`), else within kStandAsideNs.
+  static void endAssist(int id, bool sleeping);
   // This manager's number for assistTurn, for its life, never another's (-1: too many managers in this process).
   int assistId() const { return assistId_; }
 
@@ -182,10 +183,10 @@ class Manager {
   enum class Slept { Woken, TimedOut, HeldRetry };
   Slept sleep(uint64_t timeoutNs, std::unique_lock<std::mutex>& pass);
   // Off the CPU while another thread of this process waits on it making the passes (assist),
-  // without the doorbell flag, so endpoints do not wake it either; back at most kStandAsideNs
-  // after that wait ends.
+  // without the doorbell flag, so endpoints do not wake it either; back when that wait goes to
+  // sleep, or at most kStandAsideNs after it ends otherwise.
   void standAside(std::unique_lock<std::mutex>& pass);
-  static constexpr uint64_t kStandAsideNs = 50000;
+  static constexpr uint64_t kStandAsideNs = 1000000;
 
   std::shared_ptr<Region> region_;
   Header* h_;

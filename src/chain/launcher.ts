@@ -311,7 +311,9 @@ export class RunningChain extends EventEmitter {
     try {
       for (const e of this.chain.endpoints.values()) {
         if (!e.isPort || e.kind === 'service' || (only && !only(e.name))) continue  // an application attaches to a service itself
-        const xio = await attach({ prefix: this.prefix, name: e.name })
+        // No assisting: between a sink's waits this thread runs the sources, and the manager's
+        // thread would stand aside meanwhile (AttachOptions.assistManager).
+        const xio = await attach({ prefix: this.prefix, name: e.name, assistManager: false })
         this.ports.set(e.name, await this.makePort(e.name, e.spec as { kind: string }, xio))
       }
     } finally {

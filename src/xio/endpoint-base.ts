@@ -41,7 +41,8 @@ export class EndpointBase {
    */
   private readonly managerHere: number
 
-  constructor(readonly prefix: string, protected readonly native: NativeRegion, protected readonly endpoint: NativeEndpoint) {
+  /** assistManager: see AttachOptions (xio.ts). */
+  constructor(readonly prefix: string, protected readonly native: NativeRegion, protected readonly endpoint: NativeEndpoint, assistManager = true) {
     this.region = new RegionView(prefix, native.buffer())
     this.bytes = this.region.bytes
     this.view = this.region.view
@@ -55,7 +56,7 @@ export class EndpointBase {
     this.fast = new EndpointRings(this.region, this.slot, endpoint.service, endpoint)
     this.slotState = (this.region.managerSideOffset(this.slot) + layout.managerSide.state) >>> 2
     this.spinMs = endpoint.spinUs / 1000
-    this.managerHere = managerHere(prefix)
+    this.managerHere = assistManager ? managerHere(prefix) : -1
   }
 
   /** Between two polls of rxWait's spin: a manager pass where that helps, else the CPU given away once. */
@@ -125,6 +126,8 @@ export class EndpointBase {
       // native call for it (~200 ns with a typed array), only the yields between polls are.
       let n = rings.rx(descs)
       if (n !== 0) return n
+      // Whether the spin below makes the manager's passes (where its CPU is this thread's).
+      const assisting = this.managerHere >= 0 && this.spinMs > 0 && timeoutMs > 0
       let start: number
       try {
         // The first yield comes before any clock read: a process that sends and then waits here
@@ -143,11 +146,12 @@ export class EndpointBase {
           if ((n = rings.rx(descs)) !== 0) return n
         }
       } finally {
-        // However the spin ended, the manager's thread (if its passes were made here) is back.
-        if (this.managerHere >= 0) addon.endAssist(this.managerHere)
+        // However the spin ended, the manager's thread (if its passes were made here) comes back.
+        if (assisting) addon.endAssist(this.managerHere)
       }
       const left = timeoutMs - (performance.now() - start)
       if (left <= 0) return 0
+      if (assisting) addon.endAssist(this.managerHere, true) // at once: nothing polls while this sleeps
       try {
         return this.endpoint.rxWait(descs, left, false)
       } catch (e) {

@@ -175,8 +175,8 @@ interface Addon {
    * the manager's CPU, while the manager is between passes, one of its passes instead.
    */
   assistManager(id: number): void
-  /** The endpoint that assisted goes to sleep: the manager's thread takes over at once. */
-  endAssist(id: number): void
+  /** The wait that assisted is over; sleeping: the endpoint goes to sleep, and the manager's thread takes over at once. */
+  endAssist(id: number, sleeping?: boolean): void
   setAffinity(cpus: number[]): void
   /** An exclusive flock on an open file without waiting; false if another holds one. */
   lockFile(fd: number): boolean

@@ -28,6 +28,15 @@ export interface AttachOptions {
    * for which, sendVia leaves by a gate of any of them).
    */
   also?: string[]
+  /**
+   * For an endpoint in the manager's own process and thread: whether rxWait's polls, when this
+   * thread runs on the manager's CPU, make the manager's passes (default true: a round trip
+   * then costs no switch to the manager's thread and back). Meanwhile its thread stands aside,
+   * back at once if the wait goes to sleep, else up to 1 ms after it ends: false for a thread
+   * that goes on to other work between waits (the launcher's ports), whose chain must not wait
+   * that long to be routed.
+   */
+  assistManager?: boolean
 }
 
 const M = layout.meta
@@ -59,8 +68,8 @@ export class Xio extends EndpointBase {
   /** This endpoint's id (its name's service id), as it appears in `from` and `inPort`. */
   readonly id: number
 
-  constructor(prefix: string, readonly name: string, native: NativeRegion, endpoint: NativeEndpoint, private readonly askedInstance?: number) {
-    super(prefix, native, endpoint)
+  constructor(prefix: string, readonly name: string, native: NativeRegion, endpoint: NativeEndpoint, private readonly askedInstance?: number, assistManager = true) {
+    super(prefix, native, endpoint, assistManager)
     this.id = endpoint.service
   }
 
@@ -198,7 +207,7 @@ export async function attach(options: AttachOptions): Promise<Xio> {
   try {
     const region = addon.Region.attach(options.prefix, false)
     const endpoint = new addon.Endpoint(region, options.name, options.spinUs ?? 50, false, options.instance, options.also)
-    return new Xio(options.prefix, options.name, region, endpoint, options.instance)
+    return new Xio(options.prefix, options.name, region, endpoint, options.instance, options.assistManager ?? true)
   } catch (e) {
     throw asXioError(e)
   }

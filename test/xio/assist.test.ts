@@ -14,7 +14,7 @@ const MANAGER_CPU = 0
 const ROUNDS = 2000
 
 /** A manager on MANAGER_CPU routing port ⇄ echo and gen → sink, this process pinned to portCpu, an echo process. */
-async function beside(portCpu: number) {
+async function beside(portCpu: number, assistManager?: boolean) {
   const m = Manager.create({ prefix: uniquePrefix('assist'), buffers: 2048 })
   for (const name of ['port', 'echo', 'gen', 'sink']) m.declare(name)
   m.route('port', 0, 'echo')
@@ -23,7 +23,7 @@ async function beside(portCpu: number) {
   const echo = startTraffic('echo', m.prefix, 'echo') // spawned before the pinning below: on any CPU
   setAffinity([portCpu]) // this process's threads; the manager's pins itself as it starts
   m.start({ cpu: MANAGER_CPU })
-  const port = await attach({ prefix: m.prefix, name: 'port' })
+  const port = await attach({ prefix: m.prefix, name: 'port', assistManager })
   const live = (name: string) => m.snapshot().services.find((s) => s.name === name)!.instances === 1
   if (!(await until(() => live('echo')))) throw new Error('the echo did not attach')
   return { m, echo, port }
@@ -72,6 +72,16 @@ test.serial('a port waiting on the manager\'s CPU makes its passes; once it stop
 
 ;(cpus().length > 1 ? test.serial : test.serial.skip)('a port on another CPU than the manager\'s only yields: it makes no pass', async (t) => {
   const { m, echo, port } = await beside(MANAGER_CPU + 1)
+  const before = m.snapshot().manager.assistedLoops
+  t.is(pingPong(port, ROUNDS / 4), ROUNDS / 4)
+  t.is(m.snapshot().manager.assistedLoops, before)
+  port.detach()
+  await stop(echo)
+  m.close()
+})
+
+test.serial('a port attached with assistManager false (the launcher\'s) only yields, even on the manager\'s CPU', async (t) => {
+  const { m, echo, port } = await beside(MANAGER_CPU, false)
   const before = m.snapshot().manager.assistedLoops
   t.is(pingPong(port, ROUNDS / 4), ROUNDS / 4)
   t.is(m.snapshot().manager.assistedLoops, before)
