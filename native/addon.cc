@@ -705,7 +705,6 @@ napi_value schedYield(napi_env, napi_callback_info) {
   return nullptr;
 }
 
-// The first argument as an int, -1 if it is none; plain N-API, as schedYield.
 // The first argument as an int (-1 if it is none), and whether a second one is true; plain
 // N-API, as schedYield.
 int intArgument(napi_env env, napi_callback_info info, bool* second = nullptr) {

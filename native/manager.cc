@@ -267,7 +267,8 @@ void Manager::run() {
     if (!idleSince) idleSince = now;
     // A thread of this process is waiting on this CPU and making the passes (assist): every
     // yield here would be a switch it waits through. Poll mode keeps its thread polling.
-    if (config_.sleepNs != 0 && assisting_.load(std::memory_order_relaxed)) {
+    if (config_.sleepNs != 0 && assisting_.load(std::memory_order_relaxed) &&
+        assistedPasses_.load(std::memory_order_relaxed) != assistedPassesSeen_) {
       standAside(pass);
       idleSince = 0;  // back on duty: a spin before any sleep, as after work
       continue;
@@ -326,6 +327,7 @@ bool Manager::assist() {
   std::unique_lock<std::mutex> pass(passLock_, std::try_to_lock);
   if (!pass.owns_lock() || stop_.load(std::memory_order_relaxed)) return false;
   if (!assisting_.load(std::memory_order_relaxed)) assisting_.store(1);
+  assistedPasses_.store(assistedPasses_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);  // one writer: the lock's holder
   // The thread's duties before a pass, as its loop does them: new claims, and a liveness check
   // when due (the thread may have rested up to a second: nothing is routed to the dead).
   if (doorbell_->claims.load(std::memory_order_acquire) != seenClaims_) refreshSlots();
@@ -339,11 +341,17 @@ bool Manager::assist() {
 
 void Manager::standAside(std::unique_lock<std::mutex>& pass) {
   pass.unlock();
-  // A look every kStandAsideNs, or when stop() changes the word: back to the next pass once no
-  // wait is on. A look that finds one goes back to sleep without a pass or the lock: the
-  // assistant keeps the CPU it is polling on.
-  while (assisting_.load(std::memory_order_relaxed) && !stop_.load(std::memory_order_relaxed))
+  // A look every kStandAsideNs, or when endAssist() or stop() changes the word: back to the next
+  // pass once no wait is on, or once a whole look went by without a pass made for it (the
+  // waiting thread stalled: a garbage collection, another task on the CPU, a move to another
+  // CPU), and then not aside again until one is. A look that finds passes made goes back to
+  // sleep without the lock: the assistant keeps the CPU it is polling on.
+  for (;;) {
+    assistedPassesSeen_ = assistedPasses_.load(std::memory_order_relaxed);
+    if (!assisting_.load(std::memory_order_relaxed) || stop_.load(std::memory_order_relaxed)) break;
     futexWait(&assisting_, 1, kStandAsideNs);
+    if (assistedPasses_.load(std::memory_order_relaxed) == assistedPassesSeen_) break;
+  }
   pass.lock();
 }
 

@@ -55,9 +55,10 @@ class Manager {
   // A turn of a wait by a thread of this process (an endpoint's rxWait spin): one of the
   // manager's passes if the thread runs on the manager's CPU and the manager is between passes
   // (a port beside the manager: otherwise each poll would hand the CPU to the manager's thread
-  // and wait to get it back); else the CPU given away once. Until the wait ends (endAssist),
-  // the thread stands aside (see run). `id`: the manager's assistId(); a manager that has
-  // stopped or gone, an unpinned one, or none, leaves only the yield.
+  // and wait to get it back); the CPU given away once if no pass ran or it moved nothing.
+  // Until the wait ends (endAssist), the thread stands aside (see run). `id`: the manager's
+  // assistId(); a manager that has stopped or gone, an unpinned one, or none, leaves only the
+  // yield.
   static void assistTurn(int id);
   // The wait is over: the manager's thread is back on duty at once if the waiting thread goes to
   // sleep (`sleeping`), else within kStandAsideNs.
@@ -184,7 +185,8 @@ class Manager {
   Slept sleep(uint64_t timeoutNs, std::unique_lock<std::mutex>& pass);
   // Off the CPU while another thread of this process waits on it making the passes (assist),
   // without the doorbell flag, so endpoints do not wake it either; back when that wait goes to
-  // sleep, or at most kStandAsideNs after it ends otherwise.
+  // sleep, at most kStandAsideNs after it ends otherwise, and at most twice that once no pass
+  // is made for it.
   void standAside(std::unique_lock<std::mutex>& pass);
   static constexpr uint64_t kStandAsideNs = 1000000;
 
@@ -197,12 +199,14 @@ class Manager {
   int leaseQuery_;
   std::thread thread_;
   std::atomic<bool> stop_{false};
-  // Held by whoever runs a pass: the thread, except while it yields or sleeps, or an assisting
-  // thread (assist), so the state below is only ever touched by one thread at a time.
+  // Held by whoever runs a pass: the thread, except while it yields, sleeps or stands aside, or
+  // an assisting thread (assist), so the state below is only ever touched by one thread at a time.
   std::mutex passLock_;
   int assistId_ = -1;
   bool assist();
   std::atomic<uint32_t> assisting_{0};      // 1 while a thread waits making passes (assistTurn to endAssist)
+  std::atomic<uint64_t> assistedPasses_{0};  // passes made by assist()
+  uint64_t assistedPassesSeen_ = 0;          // by the thread, as it last stood aside
   std::vector<SlotState> slots_;
   std::vector<uint32_t> active_;                  // slot indices being served
   std::vector<uint32_t> faulted_;                 // to cut off once the poll is over

@@ -32,9 +32,9 @@ export interface AttachOptions {
    * For an endpoint in the manager's own process and thread: whether rxWait's polls, when this
    * thread runs on the manager's CPU, make the manager's passes (default true: a round trip
    * then costs no switch to the manager's thread and back). Meanwhile its thread stands aside,
-   * back at once if the wait goes to sleep, else up to 1 ms after it ends: false for a thread
-   * that goes on to other work between waits (the launcher's ports), whose chain must not wait
-   * that long to be routed.
+   * back at once if the wait goes to sleep, else up to 1 ms after it ends (2 if it stalled
+   * before its end): false for a thread that goes on to other work between waits (the
+   * launcher's ports), whose chain must not wait that long to be routed.
    */
   assistManager?: boolean
 }
