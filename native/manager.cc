@@ -38,16 +38,21 @@ constexpr uint64_t kHeldRetryNs = 1000000;  // a full RX ring does not wake us w
 // nothing else wakes it for. Any wake-up finds it first (see run()).
 constexpr uint64_t kRestingSleepNs = 1000000000;
 constexpr uint64_t kDetachDrainNs = 10000000000;  // a leaving endpoint is reclaimed after this long without progress
-// The managers of this process a thread may assist (Manager::assistTurn), by assistId: set
-// while running. Held through a pass, so stop() never returns while another thread makes one.
+// The managers of this process a thread may assist (Manager::assistTurn), one slot each, found
+// by assistId: the slot in its low bits. assistedMutex is held through a pass, so stop() never
+// returns while another thread makes one.
 constexpr int kAssistedSlotBits = 6;
 constexpr int kMaxAssisted = 1 << kAssistedSlotBits;
+struct AssistedSlot {
+  bool taken = false;          // by a Manager, for its life
+  Manager* running = nullptr;  // while it runs pinned
+  // Its CPU + 1 while it runs pinned (0: none), read without the lock: a thread on another CPU,
+  // which never assists, only yields.
+  std::atomic<int> cpuPlusOne{0};
+};
 std::mutex assistedMutex;
-Manager* assisted[kMaxAssisted] = {};
-bool assistIdTaken[kMaxAssisted] = {};
-// Each running manager's CPU + 1 (0: none, or unpinned), read without the lock: a thread on
-// another CPU, which never assists, only yields.
-std::atomic<int> assistedCpuPlusOne[kMaxAssisted];
+AssistedSlot assistedSlots[kMaxAssisted];
+AssistedSlot& assistedSlot(int id) { return assistedSlots[id & (kMaxAssisted - 1)]; }
 
 uint16_t loadRoute(const uint16_t* r) { return __atomic_load_n(r, __ATOMIC_RELAXED); }
 
@@ -109,8 +114,8 @@ Manager::Manager(std::shared_ptr<Region> region, ManagerConfig config)
     static uint32_t generation = 0;
     generation = (generation + 1) & 0xffffff;
     for (int slot = 0; slot < kMaxAssisted && assistId_ < 0; slot++)
-      if (!assistIdTaken[slot]) {
-        assistIdTaken[slot] = true;
+      if (!assistedSlots[slot].taken) {
+        assistedSlots[slot].taken = true;
         assistId_ = int(generation << kAssistedSlotBits) | slot;
       }
   }
@@ -138,7 +143,7 @@ Manager::~Manager() {
   stop();
   if (assistId_ >= 0) {
     std::lock_guard<std::mutex> lock(assistedMutex);
-    assistIdTaken[assistId_ & (kMaxAssisted - 1)] = false;
+    assistedSlot(assistId_).taken = false;
   }
   close(leaseQuery_);
 }
@@ -155,8 +160,8 @@ void Manager::start() {
   thread_ = std::thread([this] { run(); });
   if (assistId_ >= 0 && config_.cpu >= 0) {  // an unpinned manager has no CPU to share
     std::lock_guard<std::mutex> lock(assistedMutex);
-    assisted[assistId_ & (kMaxAssisted - 1)] = this;
-    assistedCpuPlusOne[assistId_ & (kMaxAssisted - 1)].store(config_.cpu + 1, std::memory_order_relaxed);
+    assistedSlot(assistId_).running = this;
+    assistedSlot(assistId_).cpuPlusOne.store(config_.cpu + 1, std::memory_order_relaxed);
   }
 }
 
@@ -164,8 +169,8 @@ void Manager::stop() {
   if (!thread_.joinable()) return;
   if (assistId_ >= 0) {
     std::lock_guard<std::mutex> lock(assistedMutex);  // waits out a pass in progress
-    assisted[assistId_ & (kMaxAssisted - 1)] = nullptr;
-    assistedCpuPlusOne[assistId_ & (kMaxAssisted - 1)].store(0, std::memory_order_relaxed);
+    assistedSlot(assistId_).running = nullptr;
+    assistedSlot(assistId_).cpuPlusOne.store(0, std::memory_order_relaxed);
   }
   stop_.store(true);
   doorbell_->managerSleeping.store(0);
@@ -302,19 +307,18 @@ void Manager::run() {
 
 void Manager::assistTurn(int id) {
   bool moved = false;
-  int slot = id & (kMaxAssisted - 1);
-  if (id >= 0 && assistedCpuPlusOne[slot].load(std::memory_order_relaxed) == sched_getcpu() + 1) {
+  if (id >= 0 && assistedSlot(id).cpuPlusOne.load(std::memory_order_relaxed) == sched_getcpu() + 1) {
     std::lock_guard<std::mutex> lock(assistedMutex);
-    if (assisted[slot] && assisted[slot]->assistId_ == id) moved = assisted[slot]->assist();
+    Manager* m = assistedSlot(id).running;
+    if (m && m->assistId_ == id) moved = m->assist();
   }
   if (!moved) sched_yield();
 }
 
 void Manager::endAssist(int id, bool sleeping) {
-  int slot = id & (kMaxAssisted - 1);
   if (id < 0) return;
   std::lock_guard<std::mutex> lock(assistedMutex);
-  Manager* m = assisted[slot];
+  Manager* m = assistedSlot(id).running;
   if (!m || m->assistId_ != id) return;
   // A wait that ends with packets does not wake the thread: that would be a syscall, and a
   // switch to it, at the end of every wait (a round trip's worth on a ping-pong); it finds the

@@ -14,6 +14,9 @@ test.afterEach.always(() => setAffinity(cpus().map((_, i) => i)))
 const MANAGER_CPU = 0
 const ROUNDS = 2000
 
+/** Whether one instance of the endpoint is attached. */
+const attached = (m: Manager, name: string) => m.snapshot().services.find((s) => s.name === name)!.instances === 1
+
 /** A manager on MANAGER_CPU routing port ⇄ echo and gen → sink, this process pinned to portCpu, an echo process. */
 async function beside(portCpu: number, assistManager?: boolean) {
   const m = Manager.create({ prefix: uniquePrefix('assist'), buffers: 2048 })
@@ -25,8 +28,7 @@ async function beside(portCpu: number, assistManager?: boolean) {
   setAffinity([portCpu]) // this process's threads; the manager's pins itself as it starts
   m.start({ cpu: MANAGER_CPU })
   const port = await attach({ prefix: m.prefix, name: 'port', assistManager })
-  const live = (name: string) => m.snapshot().services.find((s) => s.name === name)!.instances === 1
-  if (!(await until(() => live('echo')))) throw new Error('the echo did not attach')
+  if (!(await until(() => attached(m, 'echo')))) throw new Error('the echo did not attach')
   return { m, echo, port }
 }
 
@@ -81,7 +83,7 @@ test.serial('a wait that stalls, its passes stopped and its end never come, does
 /** 5,000 packets gen → sink, two processes (on CPU 0 with the manager: they inherit this process's pinning): all arrive, in order. */
 async function flowGetsThrough(t: ExecutionContext, m: Manager, message: string) {
   const sink = startTraffic('consume', m.prefix, 'sink')
-  t.true(await until(() => m.snapshot().services.find((s) => s.name === 'sink')!.instances === 1))
+  t.true(await until(() => attached(m, 'sink')))
   const gen = startTraffic('produce', m.prefix, 'gen', { count: 5000 })
   const arrived = () => m.snapshot().slots.filter((s) => s.name === 'sink').reduce((n, s) => n + s.route.rxPackets, 0)
   t.true(await until(() => arrived() === 5000, 10_000), `${message}: ${arrived()} of 5000`)
