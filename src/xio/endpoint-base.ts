@@ -128,7 +128,7 @@ export class EndpointBase {
       if (n !== 0) return n
       // Whether the spin below makes the manager's passes (where its CPU is this thread's).
       const assisting = this.managerHere >= 0 && this.spinMs > 0 && timeoutMs > 0
-      let start: number
+      let left = 0 // of timeoutMs, once the spin ran out: then this wait goes on to sleep
       try {
         // The first yield comes before any clock read: a process that sends and then waits here
         // (a ping-pong) hands its CPU to the peer sharing it at once, and each performance.now()
@@ -139,19 +139,19 @@ export class EndpointBase {
           this.waitTurn()
           if ((n = rings.rx(descs)) !== 0) return n
         }
-        start = performance.now()
+        const start = performance.now()
         const spinEnd = start + Math.min(this.spinMs, timeoutMs)
         while (performance.now() < spinEnd) {
           this.waitTurn()
           if ((n = rings.rx(descs)) !== 0) return n
         }
+        left = timeoutMs - (performance.now() - start)
       } finally {
-        // However the spin ended, the manager's thread (if its passes were made here) comes back.
-        if (assisting) addon.endAssist(this.managerHere)
+        // However the spin ended, the manager's thread (if its passes were made here) comes
+        // back: woken at once if this wait goes on to sleep, as nothing polls meanwhile.
+        if (assisting) addon.endAssist(this.managerHere, left > 0)
       }
-      const left = timeoutMs - (performance.now() - start)
       if (left <= 0) return 0
-      if (assisting) addon.endAssist(this.managerHere, true) // at once: nothing polls while this sleeps
       try {
         return this.endpoint.rxWait(descs, left, false)
       } catch (e) {

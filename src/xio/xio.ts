@@ -94,7 +94,6 @@ export class Xio extends EndpointBase {
     }
   }
 
-
   /** xio_tx: puts descs[0, n) on the TX ring; returns how many fit (the rest are still yours). */
   tx(descs: Uint32Array, n: number = descs.length): number {
     const rings = this.ringsFor(descs)
@@ -106,15 +105,10 @@ export class Xio extends EndpointBase {
     }
   }
 
-
-
-
-
   /** Bytes a packet may hold: buffer size less metadata and headroom. */
   get capacity(): number {
     return this.room
   }
-
 
   setLength(d: number, n: number): void {
     this.u32[(this.base + d * this.stride + M.length) >>> 2] = n
@@ -149,13 +143,9 @@ export class Xio extends EndpointBase {
     this.u32[(this.base + d * this.stride + M.action) >>> 2] = ACTION_DROP
   }
 
-
   setFlowHash(d: number, hash: number): void {
     this.u32[(this.base + d * this.stride + M.flowHash) >>> 2] = hash
   }
-
-
-
 
   /** Capture or creation time in ms, as a number: no allocation, for per-packet use. */
   timestampMs(d: number): number {
@@ -189,7 +179,6 @@ export class Xio extends EndpointBase {
   gateTarget(gate: number): number {
     return this.region.routeOf(this.id, gate)
   }
-
 
   /**
    * The native endpoint, for a port whose native threads drive this endpoint's rings (afpacket).
