@@ -36,6 +36,13 @@ export class ChainReloader {
   /** Reloads, one after another. */
   private reloading: Promise<unknown> = Promise.resolve()
   private reconfigureSeq = 0
+  /**
+   * NF endpoints an instance of which refused the config the running spec gives it (what
+   * validate could not see: a file not there yet, say) and runs on its old one. The next reload
+   * gives them their config again even if it did not change, so sending the same spec once the
+   * cause is mended is how one retries.
+   */
+  private readonly refused = new Set<string>()
 
   constructor(private readonly host: ReloadHost) {}
 
@@ -52,6 +59,12 @@ export class ChainReloader {
   private async apply(next: Chain): Promise<ReloadPlan> {
     if (this.host.closing()) throw new ChainError('the chain is stopping')
     const plan = planReload(this.host.chain(), next)
+    for (const name of this.refused) {
+      const e = next.endpoints.get(name)
+      // One that is gone, or restarted (on its new config), has nothing left to retry.
+      if (!e || e.isPort || plan.removed.includes(name) || plan.replaced.includes(name)) this.refused.delete(name)
+      else if (!plan.reconfigured.includes(name)) plan.reconfigured.push(name)
+    }
     // Before anything stops: a CPU this machine lacks would leave a replaced NF (or a whole
     // placement group) stopped and never started again.
     const absent = absentCpu(next)
@@ -89,7 +102,13 @@ export class ChainReloader {
     // rest of the reload goes on, and the refusal is reported at its end.
     const refusals: string[] = []
     const reconfigureAll = (names: string[]) =>
-      Promise.all(names.flatMap((name) => this.instancesOf(name).map((p) => this.reconfigure(p, name, next).catch((e: Error) => void refusals.push(e.message)))))
+      Promise.all(names.map(async (name) => {
+        const answers = await Promise.allSettled(this.instancesOf(name).map((p) => this.reconfigure(p, name, next)))
+        const refusedHere = answers.filter((a): a is PromiseRejectedResult => a.status === 'rejected')
+        for (const a of refusedHere) refusals.push((a.reason as Error).message)
+        if (refusedHere.length) this.refused.add(name)
+        else this.refused.delete(name)
+      }))
     await reconfigureAll(plan.reconfigured)
     const grown = new Map(plan.rescaled.filter((r) => r.to > r.from).map((r) => [r.name, r.from]))
     if (grown.size) await this.host.startNfs(managerCpu, (name) => grown.has(name), (name) => grown.get(name)!)

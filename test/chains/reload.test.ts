@@ -153,6 +153,59 @@ test('a reload whose restarted NF fails to start: the reload says so, and once t
   t.is(code, 0, chain.output().slice(-3000))
 })
 
+test('a config an NF refused is given again by the next reload of the same spec, once the cause is mended', async (t) => {
+  // Its create() refuses a dropping config in an NF process until the marker file exists
+  // (validation builds it too, in the launcher, where it passes): what validate cannot see.
+  const marker = join(dir, 'may-drop')
+  writeFileSync(join(dir, 'picky.mjs'), [
+    `import { existsSync } from 'node:fs'`,
+    `export default { name: 'picky', gates: ['out'], create(config) {`,
+    `  if (config.drop && process.argv[1].includes('nf-process') && !existsSync(${JSON.stringify(marker)})) throw new Error('no ${marker} yet')`,
+    `  return { process: () => (config.drop ? -1 : 0) } } }`,
+  ].join('\n'))
+  const spec = (drop: boolean) => ({
+    endpoints: { gen: { kind: 'generator', flows: 8, rate: 4000 }, x: { kind: 'nf', module: join(dir, 'picky.mjs'), config: { drop } }, out: { kind: 'sink' } },
+    links: ['gen -> x', 'x -> out'],
+  })
+  const passing = join(dir, 'picky-pass.json')
+  const dropping = join(dir, 'picky-drop.json')
+  writeFileSync(passing, JSON.stringify(spec(false)))
+  writeFileSync(dropping, JSON.stringify(spec(true)))
+  const prefix = uniquePrefix('reload-retry')
+  const chain = startXioChain(['run', passing, '--no-tui', '--prefix', prefix])
+  t.teardown(() => chain.kill('SIGKILL'))
+  const o = await observeWhen(prefix, (s) => sentBy(s, 'gen') > 100)
+  t.truthy(o, chain.output())
+  const view = o!.view
+  const out = () => activeSlots(view.snapshot()).find((x) => x.name === 'out')!.route.rxPackets
+  const gen = () => sentBy(view.snapshot(), 'gen')
+
+  const refused = await xioChain(['reload', dropping, '--prefix', prefix])
+  t.is(refused.code, 1)
+  t.regex(refused.stderr, /\/endpoints\/x\/config: instance 0 kept its old config: .*may-drop yet/)
+  const was = out()
+  t.true(await until(() => out() > was + 200, 10_000), 'x runs on as it was: packets still pass')
+
+  // The cause mended, the same spec again: x is given its config again, and takes it.
+  writeFileSync(marker, '')
+  const retried = await xioChain(['reload', dropping, '--prefix', prefix])
+  t.is(retried.code, 0, retried.stderr)
+  t.regex(retried.stdout, /new config, live: x/)
+  const passed = out()
+  const sentThen = gen()
+  t.true(await until(() => gen() > sentThen + 500, 10_000), 'the generator sends on')
+  t.true(out() - passed <= 20, `x drops now: ${out() - passed} of ${gen() - sentThen} packets sent since reached out`)
+
+  // Taken: the same spec once more changes nothing.
+  const again = await xioChain(['reload', dropping, '--prefix', prefix])
+  t.is(again.code, 0, again.stderr)
+  t.regex(again.stdout, /nothing to change/)
+  o!.close()
+  chain.kill('SIGINT')
+  const [code] = await once(chain, 'exit')
+  t.is(code, 0, chain.output().slice(-3000))
+})
+
 test('an NF shrunk to one instance and grown back, again and again under numbered traffic, loses no packet and reorders none', async (t) => {
   const spec = (instances: number) => ({
     endpoints: {
