@@ -339,7 +339,8 @@ struct Header {
   uint32_t epoch;
   std::atomic<uint32_t> poolFree;  // buffers on the pool's free stack, published by the manager
   // Odd while the manager moves a slot's last occupant's counts into its service's totals
-  // (Service::left): a seqlock for observers, who would otherwise count them twice or not at all.
+  // (Service::left), or resets a slot's rings: a seqlock for observers, who would otherwise
+  // count them twice or not at all, or see a ring full for the instant of its reset.
   std::atomic<uint32_t> countsMoving;
   ManagerCounters manager;
   // The chain spec the region was made for (absolute path, may be empty), so an observer

@@ -1258,14 +1258,19 @@ void Manager::reclaim(uint32_t s, Leaving how) {
 }
 
 // Empties the slot's rings and claim, so the next claimer starts clean. Only once its last
-// occupant has stopped writing (gone, or retired until it lets go of the lease).
+// occupant has stopped writing (gone, or retired until it lets go of the lease). An observer
+// reading a ring across its reset (head stored 0, its tail not yet) would see it full, and its
+// counts gone: countsMoving is odd meanwhile, as for a move of counts, so it reads again.
 void Manager::resetSides(uint32_t s) {
   SlotState& slot = slots_[s];
+  h_->countsMoving.fetch_add(1, std::memory_order_relaxed);
+  std::atomic_thread_fence(std::memory_order_release);
   ringReset(slot.rx);
   ringReset(slot.tx);
   ringReset(slot.alloc);
   ringReset(slot.free);
   region_->endpointSide(s)->claim.store(kClaimNone, std::memory_order_relaxed);
+  h_->countsMoving.fetch_add(1, std::memory_order_release);
 }
 
 // On stop: what was held for a full RX ring goes back to the pool rather than staying the

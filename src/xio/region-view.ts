@@ -430,7 +430,8 @@ export class RegionView {
   snapshot(): RegionSnapshot {
     // A service's totals are its past instances' counts plus its slots': read again if the
     // manager moved a slot's counts into them meanwhile (a restart), which a read across the
-    // move would count twice, sending a Prometheus counter up and back down.
+    // move would count twice, sending a Prometheus counter up and back down; or if it reset a
+    // slot's rings (head stored 0 before the tail), which would read as a full ring.
     const moving = L.header.countsMoving / 4
     for (let tries = 1; ; tries++) {
       const before = Atomics.load(this.u32, moving)
