@@ -157,22 +157,19 @@ void Manager::configure(const ManagerConfig& config) {
 void Manager::start() {
   if (thread_.joinable()) return;
   stop_.store(false);
-  thread_ = std::thread([this] { run(); });
-  if (assistId_ >= 0 && config_.cpu >= 0) {  // an unpinned manager has no CPU to share
-    std::lock_guard<std::mutex> lock(assistedMutex);
-    assistedSlot(assistId_).running = this;
-    assistedSlot(assistId_).cpuPlusOne.store(config_.cpu + 1, std::memory_order_relaxed);
-  }
+  thread_ = std::thread([this] { run(); });  // which offers its CPU to assistants once pinned there
 }
 
 void Manager::stop() {
   if (!thread_.joinable()) return;
-  if (assistId_ >= 0) {
+  {
     std::lock_guard<std::mutex> lock(assistedMutex);  // waits out a pass in progress
-    assistedSlot(assistId_).running = nullptr;
-    assistedSlot(assistId_).cpuPlusOne.store(0, std::memory_order_relaxed);
+    stop_.store(true);  // under the lock: a thread not yet registered never will be
+    if (assistId_ >= 0) {
+      assistedSlot(assistId_).running = nullptr;
+      assistedSlot(assistId_).cpuPlusOne.store(0, std::memory_order_relaxed);
+    }
   }
-  stop_.store(true);
   doorbell_->managerSleeping.store(0);
   futexWake(&doorbell_->managerSleeping);
   assisting_.store(0);
@@ -250,7 +247,15 @@ void Manager::applyRouteBatch() {
 }
 
 void Manager::run() {
-  pinThisThread(config_.cpu);
+  // Endpoints on this CPU may make its passes (assistTurn) only once the thread is pinned
+  // there: unpinned, or refused the CPU, it has none to share.
+  if (pinThisThread(config_.cpu) && config_.cpu >= 0 && assistId_ >= 0) {
+    std::lock_guard<std::mutex> lock(assistedMutex);
+    if (!stop_.load(std::memory_order_relaxed)) {
+      assistedSlot(assistId_).running = this;
+      assistedSlot(assistId_).cpuPlusOne.store(config_.cpu + 1, std::memory_order_relaxed);
+    }
+  }
   h_->managerTid = uint32_t(syscall(SYS_gettid));
   std::unique_lock<std::mutex> pass(passLock_);  // let go only to yield or sleep
   uint64_t idleSince = 0;

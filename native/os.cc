@@ -24,12 +24,12 @@ uint64_t realtimeNs() {
   return uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
 }
 
-void pinThisThread(int cpu) {
-  if (cpu < 0) return;
+bool pinThisThread(int cpu) {
+  if (cpu < 0) return true;
   cpu_set_t set;
   CPU_ZERO(&set);
   CPU_SET(cpu, &set);
-  sched_setaffinity(0, sizeof set, &set);  // 0: the calling thread, not its whole process
+  return sched_setaffinity(0, sizeof set, &set) == 0;  // 0: the calling thread, not its whole process
 }
 
 bool futexWait(std::atomic<uint32_t>* word, uint32_t expected, uint64_t timeoutNs) {

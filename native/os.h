@@ -18,8 +18,9 @@ uint64_t nowNs();
 // Wall-clock time in ns since the epoch (CLOCK_REALTIME), for capture timestamps.
 uint64_t realtimeNs();
 
-// Pins the calling thread to one CPU; a negative cpu leaves it where it is.
-void pinThisThread(int cpu);
+// Pins the calling thread to one CPU; a negative cpu leaves it where it is. False if the
+// kernel refused (a CPU outside this process's cpuset, say): the thread runs where it was.
+bool pinThisThread(int cpu);
 
 // Sleeps while *word == expected, at most timeoutNs (0: no limit). Shared (not private)
 // futexes, since the waker is another process. Returns true if woken, false on timeout.
