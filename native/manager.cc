@@ -1264,8 +1264,8 @@ void Manager::reclaim(uint32_t s, Leaving how) {
 
 // Empties the slot's rings and claim, so the next claimer starts clean. Only once its last
 // occupant has stopped writing (gone, or retired until it lets go of the lease). An observer
-// reading a ring across its reset (head stored 0, its tail not yet) would see it full, and its
-// counts gone: countsMoving is odd meanwhile, as for a move of counts, so it reads again.
+// reading a ring across its reset (head stored 0, its tail not yet) would see it full:
+// countsMoving is odd meanwhile, as for a move of counts, so it reads again.
 void Manager::resetSides(uint32_t s) {
   SlotState& slot = slots_[s];
   h_->countsMoving.fetch_add(1, std::memory_order_relaxed);

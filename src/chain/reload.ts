@@ -37,12 +37,12 @@ export class ChainReloader {
   private reloading: Promise<unknown> = Promise.resolve()
   private reconfigureSeq = 0
   /**
-   * NF endpoints an instance of which refused the config the running spec gives it (what
-   * validate could not see: a file not there yet, say) and runs on its old one. The next reload
-   * gives them their config again even if it did not change, so sending the same spec once the
-   * cause is mended is how one retries.
+   * NF endpoints that may not run the config the running spec gives them: an instance refused
+   * it (what validate could not see: a file not there yet, say), or the reload failed before
+   * giving it. The next reload gives them their config again even if it did not change, so
+   * sending the same spec once the cause is mended is how one retries.
    */
-  private readonly refused = new Set<string>()
+  private owed = new Set<string>()
 
   constructor(private readonly host: ReloadHost) {}
 
@@ -59,12 +59,10 @@ export class ChainReloader {
   private async apply(next: Chain): Promise<ReloadPlan> {
     if (this.host.closing()) throw new ChainError('the chain is stopping')
     const plan = planReload(this.host.chain(), next)
-    for (const name of this.refused) {
-      const e = next.endpoints.get(name)
-      // One that is gone, or restarted (on its new config), has nothing left to retry.
-      if (!e || e.isPort || plan.removed.includes(name) || plan.replaced.includes(name)) this.refused.delete(name)
-      else if (!plan.reconfigured.includes(name)) plan.reconfigured.push(name)
-    }
+    // What is owed a config is given it again, unless this reload stops it or restarts it (on
+    // its new config). The set itself changes only once the reload is under way (runSpec below).
+    const kept = (name: string) => next.endpoints.get(name)?.isPort === false && !plan.removed.includes(name) && !plan.replaced.includes(name)
+    for (const name of this.owed) if (kept(name) && !plan.reconfigured.includes(name)) plan.reconfigured.push(name)
     // Before anything stops: a CPU this machine lacks would leave a replaced NF (or a whole
     // placement group) stopped and never started again.
     const absent = absentCpu(next)
@@ -83,6 +81,9 @@ export class ChainReloader {
       await this.retire(plan.replaced)
     }
     this.host.runSpec(next) // from here on, what starts (or restarts) runs the new spec
+    // Each NF to be given its config is owed it until its instances take it: should the reload
+    // fail first, the next one gives it again.
+    this.owed = new Set([...plan.reconfigured, ...plan.rewired])
     // New endpoints come up wired on their way out, before anything is wired to them.
     const starting = [...plan.added, ...plan.replaced]
     for (const name of plan.added) this.host.manager.declare(name)
@@ -100,14 +101,16 @@ export class ChainReloader {
     }
     // An NF that refuses its new config (what validate could not see) runs on as it was; the
     // rest of the reload goes on, and the refusal is reported at its end.
+    // An instance a shrink stops below has no say: what it refuses it never runs on for long.
+    const staying = new Map(plan.rescaled.filter((r) => r.to < r.from).map((r) => [r.name, r.to]))
     const refusals: string[] = []
     const reconfigureAll = (names: string[]) =>
       Promise.all(names.map(async (name) => {
-        const answers = await Promise.allSettled(this.instancesOf(name).map((p) => this.reconfigure(p, name, next)))
-        const refusedHere = answers.filter((a): a is PromiseRejectedResult => a.status === 'rejected')
-        for (const a of refusedHere) refusals.push((a.reason as Error).message)
-        if (refusedHere.length) this.refused.add(name)
-        else this.refused.delete(name)
+        const instances = this.instancesOf(name)
+        const answers = await Promise.allSettled(instances.map((p) => this.reconfigure(p, name, next)))
+        const refused = answers.flatMap((a, i) => (a.status === 'rejected' && instances[i].instance < (staying.get(name) ?? Infinity) ? [(a.reason as Error).message] : []))
+        refusals.push(...refused)
+        if (!refused.length) this.owed.delete(name)
       }))
     await reconfigureAll(plan.reconfigured)
     const grown = new Map(plan.rescaled.filter((r) => r.to > r.from).map((r) => [r.name, r.from]))

@@ -163,14 +163,16 @@ test('a config an NF refused is given again by the next reload of the same spec,
     `  if (config.drop && process.argv[1].includes('nf-process') && !existsSync(${JSON.stringify(marker)})) throw new Error('no ${marker} yet')`,
     `  return { process: () => (config.drop ? -1 : 0) } } }`,
   ].join('\n'))
-  const spec = (drop: boolean) => ({
-    endpoints: { gen: { kind: 'generator', flows: 8, rate: 4000 }, x: { kind: 'nf', module: join(dir, 'picky.mjs'), config: { drop } }, out: { kind: 'sink' } },
+  const spec = (drop: boolean, cpu?: number[]) => ({
+    endpoints: { gen: { kind: 'generator', flows: 8, rate: 4000 }, x: { kind: 'nf', module: join(dir, 'picky.mjs'), config: { drop }, ...(cpu ? { cpu } : {}) }, out: { kind: 'sink' } },
     links: ['gen -> x', 'x -> out'],
   })
   const passing = join(dir, 'picky-pass.json')
   const dropping = join(dir, 'picky-drop.json')
+  const elsewhere = join(dir, 'picky-absent-cpu.json')
   writeFileSync(passing, JSON.stringify(spec(false)))
   writeFileSync(dropping, JSON.stringify(spec(true)))
+  writeFileSync(elsewhere, JSON.stringify(spec(true, [99])))
   const prefix = uniquePrefix('reload-retry')
   const chain = startXioChain(['run', passing, '--no-tui', '--prefix', prefix])
   t.teardown(() => chain.kill('SIGKILL'))
@@ -185,6 +187,10 @@ test('a config an NF refused is given again by the next reload of the same spec,
   t.regex(refused.stderr, /\/endpoints\/x\/config: instance 0 kept its old config: .*may-drop yet/)
   const was = out()
   t.true(await until(() => out() > was + 200, 10_000), 'x runs on as it was: packets still pass')
+  // A reload refused before it changes anything (x restarted on a CPU there is not) leaves x owed its config.
+  const nowhere = await xioChain(['reload', elsewhere, '--prefix', prefix])
+  t.is(nowhere.code, 1)
+  t.regex(nowhere.stderr, /\/endpoints\/x\/cpu: there is no CPU 99/)
 
   // The cause mended, the same spec again: x is given its config again, and takes it.
   writeFileSync(marker, '')
