@@ -322,7 +322,7 @@ export async function run(report: Report): Promise<void> {
     const oneCpu = medians.get(VARIANTS.find((x) => x.name === `${v.name}${ONE_CPU}`)!)!
     const r = medians.get(v)!
     report.compare(`${v.name}: CPU per packet on ${machineCpus} CPUs`, r.nsPerPacket, 'ns/packet', 'on one CPU', oneCpu.nsPerPacket, 'lower')
-    report.relative(`${v.name}: at the sink, against the most ${machineCpus} CPUs carry at its one-CPU cost`, r.mpps, 'Mpps', 'that ceiling', (machineCpus * 1e3) / oneCpu.nsPerPacket)
+    report.compare(`${v.name}: at the sink, against the most ${machineCpus} CPUs carry at its one-CPU cost`, r.mpps, 'Mpps', 'that ceiling', (machineCpus * 1e3) / oneCpu.nsPerPacket, 'higher')
   }
   // At rest: what a chain left running with nothing to carry costs (issue #11: near 0 %).
   const resting = await restingChain()
