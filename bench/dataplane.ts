@@ -336,9 +336,10 @@ async function roundTrips(report: Report) {
   }
 }
 
+/** A chain with nothing to carry: the manager thread and two NF processes, each run as a chain runs its NFs (runNFs, resting when idle). */
 async function idleCpu(report: Report) {
   const m = chain('idle', [['a', 'b'], ['b', 'a']])
-  const procs = [endpoint('pong', m.prefix, 'a', {}), endpoint('drain', m.prefix, 'b', {})]
+  const procs = [endpoint('pass', m.prefix, 'a', {}), endpoint('pass', m.prefix, 'b', {})]
   await until(() => activeInstances(m) === 2)
   await sleep(500)
   const tid = m.snapshot().manager.tid
@@ -349,7 +350,7 @@ async function idleCpu(report: Report) {
   for (const p of procs) p.process.kill('SIGTERM')
   await Promise.all(procs.map((p) => p.exited))
   m.close()
-  report.add('idle chain (manager + 2 endpoints) CPU', (used / 3) * 100, '% of one core')
+  report.add('idle chain (manager + 2 NF processes) CPU', (used / 3) * 100, '% of one core')
 }
 
 export async function run(report: Report): Promise<void> {

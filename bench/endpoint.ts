@@ -9,14 +9,15 @@
 //          (Atomics, addon.schedYield between polls), what rxWait's spin does minus the rings
 //   nf-pong-stamped: the same through the NF runner (runNF, attached as an NF process attaches,
 //          default spin): a one-gate NF whose process() writes when it saw the packet
-//   pass:  an NF process (runNF, default spin) whose NF sends every packet on through gate 0
+//   pass:  an NF process (runNF, default spin, resting when idle as a chain's) whose NF sends
+//          every packet on through gate 0
 //   group-pass: a placement group's process serving `name` and options.also (runNFs, run to
 //          completion): each member a pass NF, each member's gate 0 a call to the next member, the
 //          last one's through the manager
 //   capture: a capture endpoint with options.taps; prints {"ready":true} once the manager
 //          applies them, then takes and frees copies until SIGTERM (read: false: takes none)
 // Each prints one JSON line when done.
-import { attach, attachCapture, createNF, defineNF, runNF, runNFs, setAffinity, type RunMember, type Tap } from '../src/xio/index.ts'
+import { attach, attachCapture, createNF, defineNF, runNF, runNFs, RxWaiter, setAffinity, type RunMember, type Tap } from '../src/xio/index.ts'
 import { addon } from '../src/xio/native.ts'
 import { RegionView } from '../src/xio/region-view.ts'
 import { ping } from './pingpong.ts'
@@ -115,13 +116,17 @@ if (mode === 'blast') {
   await runNF(xio, createNF(xio, stamp, {}), { stopping: () => stopping || !xio.managerAlive() })
   print({ done: true })
 } else if (mode === 'pass' || mode === 'group-pass') {
+  // Idle, it rests as a chain's NF process does (src/chain/nf-process.ts), off the event loop
+  // until packets come; SIGTERM ends the rest.
+  const rest = new RxWaiter()
+  process.on('SIGTERM', () => rest.interrupt())
   const pass = defineNF<object>({ gates: ['out'], create: () => ({ process: () => 0 }) })
   const names = [name, ...(mode === 'group-pass' ? (o.also ?? []) : [])]
   const members: RunMember[] = names.map((member, i) => {
     const as = { id: xio.endpointId(member), name: member }
     return { nf: createNF(xio, pass, {}, 'wall', as), name: member, service: as.id, next: Int32Array.of(i + 1 < names.length ? i + 1 : -1) }
   })
-  await runNFs(xio, members, { stopping: () => stopping }) // a dead manager ends the process (the interval above)
+  await runNFs(xio, members, { stopping: () => stopping, rest }) // a dead manager ends the process (the interval above)
   print({ done: true })
 } else {
   throw new Error(`unknown mode ${mode}`)
