@@ -18,6 +18,7 @@ test.after.always(removeLeftoverRegions)
 const dir = scratchDir('reload')
 const activeSlots = (s: RegionSnapshot) => s.slots.filter((x) => x.state === 'active')
 const sentBy = (s: RegionSnapshot, name: string) => activeSlots(s).find((x) => x.name === name)?.route.txPackets ?? 0
+const receivedBy = (s: RegionSnapshot, name: string) => activeSlots(s).find((x) => x.name === name)?.route.rxPackets ?? 0
 const output = join(dir, 'out.pcap')
 
 // A: gen → fw → nat → out. B: another firewall rule, another NAT forward, and an l2fwd
@@ -51,7 +52,7 @@ const newPool = join(dir, 'pool.json')
 writeFileSync(newPool, JSON.stringify({ ...specOf(false), pool: { buffers: 4096 } }))
 
 const active = (s: RegionSnapshot, name: string) => s.slots.some((x) => x.state === 'active' && x.name === name)
-const sent = (s: RegionSnapshot) => s.slots.find((x) => x.state === 'active' && x.name === 'gen')?.route.txPackets ?? 0
+const sent = (s: RegionSnapshot) => sentBy(s, 'gen')
 
 test('twenty reloads under numbered traffic lose no packet and reorder none; NAT mappings stay; a bad spec changes nothing; SIGHUP reloads', async (t) => {
   const prefix = uniquePrefix('reload')
@@ -144,7 +145,7 @@ test('a reload whose restarted NF fails to start: the reload says so, and once t
   const r = await xioChain(['reload', after, '--prefix', prefix])
   t.is(r.code, 1)
   t.regex(r.stderr, /NF 'x' exited .* while starting:[\s\S]*first start fails/)
-  const out = () => activeSlots(view.snapshot()).find((x) => x.name === 'out')!.route.rxPackets
+  const out = () => receivedBy(view.snapshot(), 'out')
   const was = out()
   t.true(await until(() => out() > was + 200, 10_000), `out took ${out() - was} since\n${chain.output().slice(-1500)}`)
   o!.close()
@@ -179,7 +180,7 @@ test('a config an NF refused is given again by the next reload of the same spec,
   const o = await observeWhen(prefix, (s) => sentBy(s, 'gen') > 100)
   t.truthy(o, chain.output())
   const view = o!.view
-  const out = () => activeSlots(view.snapshot()).find((x) => x.name === 'out')!.route.rxPackets
+  const out = () => receivedBy(view.snapshot(), 'out')
   const gen = () => sentBy(view.snapshot(), 'gen')
 
   const refused = await xioChain(['reload', dropping, '--prefix', prefix])
