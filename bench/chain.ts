@@ -66,15 +66,13 @@ interface Variant {
   managerCpu?: number
 }
 
-const isolated = (cpu?: number[]) => ({
-  fw: { kind: 'firewall', config: firewallConfig(), ...(cpu ? { cpu } : {}) },
-  nat: { kind: 'nat', config: natConfig, ...(cpu ? { cpu } : {}) },
-})
-
-const grouped = (cpu?: number[]) => ({
-  fw: { kind: 'firewall', group: 'edge', config: firewallConfig(), ...(cpu ? { cpu } : {}) },
-  nat: { kind: 'nat', group: 'edge', config: natConfig, ...(cpu ? { cpu } : {}) },
-})
+/** fw and nat, each in its own process or (`group`) both in one placement group's, on `cpu` if given. */
+const fwNat = (group?: string, cpu?: number[]) => {
+  const placement = { ...(group ? { group } : {}), ...(cpu ? { cpu } : {}) }
+  return { fw: { kind: 'firewall', config: firewallConfig(), ...placement }, nat: { kind: 'nat', config: natConfig, ...placement } }
+}
+const isolated = (cpu?: number[]) => fwNat(undefined, cpu)
+const grouped = (cpu?: number[]) => fwNat('edge', cpu)
 
 // A diagnosis beside each placement: the same chain with every process on CPU 0, so no
 // packet's lines move between CPUs and no process waits on another CPU. Its CPU per packet is
