@@ -84,5 +84,6 @@ function asNfModule(v: unknown, file: string): NFModule<unknown> {
   if (nf.config !== undefined && (typeof nf.config !== 'object' || nf.config === null || Array.isArray(nf.config)))
     throw problem('config must be a JSON Schema (an object)')
   if (nf.name !== undefined && typeof nf.name !== 'string') throw problem('name must be a string')
+  if (nf.singleInstance !== undefined && typeof nf.singleInstance !== 'string') throw problem('singleInstance must be a string (why it runs as one instance)')
   return nf as NFModule<unknown>
 }

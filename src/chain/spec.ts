@@ -179,6 +179,8 @@ export function checkChain(file: string, json: unknown, options: CheckOptions = 
     const instances = isPort ? 1 : ((e as { instances?: number }).instances ?? 1)
     const group = isPort ? undefined : (e as { group?: string }).group
     endpoints.set(name, { name, kind: e.kind, isPort, gates: isPort ? PORT_GATES : (nf?.gates ?? []), instances, spec: e, nf, moduleFile: loaded?.file, group })
+    if (instances > 1 && nf?.singleInstance)
+      problems.push({ path: `/endpoints/${name}/instances`, message: `${instances}, but ${nfLabel(endpoints.get(name)!)} runs as one instance: ${nf.singleInstance}` })
     // A built-in's config is checked by the chain schema itself; a module's by its own.
     if (e.kind === 'nf' && nf?.config) {
       const v = moduleValidator(nf.config, file, name)

@@ -138,6 +138,13 @@ export interface NFModule<Config> {
    * `validate` and `run`, errors naming the field; create() then checks what a schema cannot.
    */
   config?: Record<string, unknown>
+  /**
+   * Why this NF runs as one instance only, if it must: a spec that gives it more is refused,
+   * with this reason. The manager spreads a flow over instances by the flow hash its sender
+   * set, so an NF whose state a flow's replies must find, but which rewrites the addresses that
+   * hash is taken over (a NAT), would meet the replies at any of its instances.
+   */
+  singleInstance?: string
   /** Validates and compiles the config (throws NFConfigError naming the field) and builds the NF. */
   create(config: Config, env: NFEnv): NFInstance
 }

@@ -45,6 +45,8 @@ writeFileSync(join(dir, 'node_modules/xio-nf-ttl/guard.js'), readFileSync(join(d
 const nfText = (body: string) => `export default { name: 'bad', gates: ['out'], ${body} }\n`
 writeFileSync(join(dir, 'nfs/throws-on-import.mjs'), `throw new Error('settings.json not found')\n${nfText('create: () => ({ process: () => 0 })')}`)
 writeFileSync(join(dir, 'nfs/bad-schema.mjs'), nfText(`config: { type: 'object', properties: { limit: { type: 'integr' } } }, create: () => ({ process: () => 0 })`))
+writeFileSync(join(dir, 'nfs/one-only.mjs'), nfText(`singleInstance: 'it counts flows in its own memory', create: () => ({ process: () => 0 })`))
+writeFileSync(join(dir, 'nfs/bad-single.mjs'), nfText(`singleInstance: true, create: () => ({ process: () => 0 })`))
 writeFileSync(join(dir, 'nfs/create-throws.mjs'), nfText(`create(config) { const size = config.table.size; return { process: () => size } }`))
 // At TTL 3 process() throws, at TTL 4 it forgets to return a gate; tick() always throws.
 writeFileSync(join(dir, 'nfs/faulty.mjs'), nfText(`create: () => ({
@@ -121,6 +123,18 @@ test('a missing module, or one that is not an NF, is refused naming the endpoint
   const noPackage = spec('no-package', { module: 'xio-nf-that-does-not-exist' })
   const r3 = await xioChain(['validate', noPackage], 60_000, dir)
   t.regex(r3.stderr, /\/endpoints\/guard\/module: cannot find package 'xio-nf-that-does-not-exist'/)
+})
+
+test('a module that runs as one instance only is refused more, with its reason; one that says so wrongly is not an NF', async (t) => {
+  const two = spec('one-only', { module: './nfs/one-only.mjs', instances: 2 })
+  const r1 = await xioChain(['validate', two], 60_000, dir)
+  t.is(r1.code, 1)
+  t.is(r1.stderr.trim(), `${two}: /endpoints/guard/instances: 2, but module ./nfs/one-only.mjs runs as one instance: it counts flows in its own memory`)
+  const one = await xioChain(['validate', spec('one-only-1', { module: './nfs/one-only.mjs' })], 60_000, dir)
+  t.is(one.code, 0, one.stderr)
+  const r2 = await xioChain(['validate', spec('bad-single', { module: './nfs/bad-single.mjs' })], 60_000, dir)
+  t.is(r2.code, 1)
+  t.regex(r2.stderr, /\/endpoints\/guard\/module: .*bad-single\.mjs: singleInstance must be a string/)
 })
 
 test('a module that throws on import, has a broken schema, or whose create() throws stops validate and run, naming the module and the cause', async (t) => {

@@ -138,6 +138,20 @@ test('xio-chain validate exits 0 on the bundled chains and 1 with the errors oth
   t.is(bad.stderr.trim(), `${join(dir, 'bad.json')}: /links/1: no endpoint named 'outt' (have: in, fw, out)`)
 })
 
+test('a NAT runs as one instance, alone or in a group: more is refused at its instances, saying why', (t) => {
+  const nat = { kind: 'nat', config: { external: '203.0.113.1' } }
+  const why = 'its sessions live in the instance that opened them'
+  const alone = problems({ endpoints: { in: { kind: 'pcap', input: 'in.pcap' }, nat: { ...nat, instances: 2 }, out: { kind: 'sink' } }, links: ['in -> nat', 'nat.outside -> out'] })
+  t.is(alone.length, 1)
+  t.true(alone[0].startsWith(`${FILE}: /endpoints/nat/instances: 2, but nat runs as one instance: ${why}`), alone[0])
+  const grouped = {
+    endpoints: { in: { kind: 'pcap', input: 'in.pcap' }, fw: { kind: 'firewall', group: 'g', instances: 2 }, nat: { ...nat, group: 'g', instances: 2 }, out: { kind: 'sink' } },
+    links: ['in -> fw', 'fw -> nat', 'nat.outside -> out'],
+  }
+  t.deepEqual(problems(grouped).map((p) => p.slice(0, p.indexOf(':', FILE.length + 2))), [`${FILE}: /endpoints/nat/instances`])
+  t.deepEqual(problems({ ...grouped, endpoints: { ...grouped.endpoints, fw: { kind: 'firewall', group: 'g' }, nat: { ...nat, group: 'g' } } }), [])
+})
+
 test('a placement group: its members must be linked to one another and have the same instances and CPUs; a port is in none', (t) => {
   const fw = { kind: 'firewall', config: { default: 'allow' } }
   const spec = (group: Record<string, unknown>, links: string[]) => ({

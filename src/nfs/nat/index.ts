@@ -298,4 +298,9 @@ function create(config: NatConfig, env: NFEnv): NFInstance {
   }
 }
 
-export default defineNF<NatConfig>({ name: 'nat', gates: ['inside', 'outside'], config: bundle(schema), create })
+// Spreading one NAT over instances needs a handoff between them, by external port as VPP's NAT44
+// workers do; until it has one, a NAT runs as one instance, for this reason:
+const singleInstance = 'its sessions live in the instance that opened them, and a reply, addressed to the external address, ' +
+  'comes back under another flow hash, which the manager may give to an instance without its session (dropped)'
+
+export default defineNF<NatConfig>({ name: 'nat', gates: ['inside', 'outside'], config: bundle(schema), singleInstance, create })
