@@ -138,7 +138,7 @@ test('xio-chain validate exits 0 on the bundled chains and 1 with the errors oth
   t.is(bad.stderr.trim(), `${join(dir, 'bad.json')}: /links/1: no endpoint named 'outt' (have: in, fw, out)`)
 })
 
-test('a NAT runs as one instance, alone or in a group: more is refused at its instances, saying why', (t) => {
+test('a NAT or a router runs as one instance, alone or in a group: more is refused at its instances, saying why', (t) => {
   const nat = { kind: 'nat', config: { external: '203.0.113.1' } }
   const why = 'its sessions live in the instance that opened them'
   const alone = problems({ endpoints: { in: { kind: 'pcap', input: 'in.pcap' }, nat: { ...nat, instances: 2 }, out: { kind: 'sink' } }, links: ['in -> nat', 'nat.outside -> out'] })
@@ -150,6 +150,10 @@ test('a NAT runs as one instance, alone or in a group: more is refused at its in
   }
   t.deepEqual(problems(grouped).map((p) => p.slice(0, p.indexOf(':', FILE.length + 2))), [`${FILE}: /endpoints/nat/instances`])
   t.deepEqual(problems({ ...grouped, endpoints: { ...grouped.endpoints, fw: { kind: 'firewall', group: 'g' }, nat: { ...nat, group: 'g' } } }), [])
+  // A router leg too: ARP, which has no flow hash, would come to one of its instances only.
+  const legs = problems({ endpoints: { in: { kind: 'pcap', input: 'in.pcap' }, r: { kind: 'router', instances: 3, config: { address: '10.0.0.1/24' } }, out: { kind: 'sink' } }, links: ['in -> r', 'r.wire -> out'] })
+  t.is(legs.length, 1)
+  t.true(legs[0].startsWith(`${FILE}: /endpoints/r/instances: 3, but router runs as one instance: it learns its neighbours from ARP`), legs[0])
 })
 
 test('a placement group: its members must be linked to one another and have the same instances and CPUs; a port is in none', (t) => {

@@ -448,4 +448,9 @@ function create(config: RouterConfig, env: NFEnv): NFInstance {
   }
 }
 
-export default defineNF<RouterConfig>({ name: 'router', gates: ['chain', 'wire'], config: bundle(schema), create })
+// Spreading a router leg over instances needs its ARP frames handed to every instance (or a
+// neighbour table they share); until then, one instance, for this reason:
+const singleInstance = 'it learns its neighbours from ARP, which has no flow to hash: every ARP frame comes to one instance, ' +
+  'and the others never resolve a neighbour (the packets they hold for it are dropped)'
+
+export default defineNF<RouterConfig>({ name: 'router', gates: ['chain', 'wire'], config: bundle(schema), singleInstance, create })
