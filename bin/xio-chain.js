@@ -3,8 +3,9 @@
 // install` in a checkout, and when the package is packed): a command starts in about a third
 // of a second. A checkout (where tsx, a development dependency, is installed) whose src/
 // changed since its last build runs the TypeScript itself through tsx instead, so an edit
-// takes effect without a build step.
+// takes effect without a build step; XIO_CHAIN_FROM_SOURCE=1 asks for that whatever the dates.
 import { existsSync, readdirSync, statSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
 
 const compiled = new URL('../dist/cli/main.js', import.meta.url)
 const sources = new URL('../src/', import.meta.url)
@@ -27,11 +28,14 @@ function developing() {
   }
 }
 
-const fresh = existsSync(compiled) && (!developing() || statSync(compiled).mtimeMs >= newest(sources))
+const fromSource = process.env.XIO_CHAIN_FROM_SOURCE === '1' && developing()
+const fresh = !fromSource && existsSync(compiled) && (!developing() || statSync(compiled).mtimeMs >= newest(sources))
 if (fresh) {
   await import(compiled.href)
 } else {
   const { register } = await import('tsx/esm/api')
-  register()
+  // The checkout's tsconfig (its JSX transform above all), not one tsx would look for in the
+  // folder the command was started from: the dashboard failed with "React is not defined".
+  register({ tsconfig: fileURLToPath(new URL('../tsconfig.json', import.meta.url)) })
   await import('../src/cli/main.ts')
 }

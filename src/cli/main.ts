@@ -80,27 +80,32 @@ async function run(spec: string, options: { duration?: number; tui: boolean; pre
   const started = Date.now()
   const deadline = options.duration === undefined ? Infinity : started + options.duration * 1000
   process.stdout.write(`chain '${chain.name}' running on prefix '${running.prefix}'; ${dashboard ? 'q' : 'Ctrl-C'} stops it\n`)
-  if (dashboard && !stop) {
-    // Loaded only for a terminal: ink and React take longer to load than the rest of the CLI.
-    const { showDashboard } = await import('../tui/dashboard.tsx')
-    const source = chainSource(running)
-    await showDashboard(source, { owns: true, durationMs: options.duration === undefined ? undefined : options.duration * 1000 })
-    source.detach()
-    for (const event of source.events) process.stderr.write(`${event}\n`)
-  } else {
-    let before = running.manager.snapshot()
-    while (!stop && !running.failure && Date.now() < deadline) {
-      await sleep(Math.min(1000, Math.max(10, deadline - Date.now())))
-      const after = running.manager.snapshot()
-      // The chain as it runs now: a reload may have brought a group.
-      process.stdout.write(`-- ${((Date.now() - started) / 1000).toFixed(0)}s\n${statsLines(before, after, groupLabels(running.chain)).join('\n')}\n`)
-      before = after
+  try {
+    if (dashboard && !stop) {
+      // Loaded only for a terminal: ink and React take longer to load than the rest of the CLI.
+      const { showDashboard } = await import('../tui/dashboard.tsx')
+      const source = chainSource(running)
+      await showDashboard(source, { owns: true, durationMs: options.duration === undefined ? undefined : options.duration * 1000 })
+      source.detach()
+      for (const event of source.events) process.stderr.write(`${event}\n`)
+    } else {
+      let before = running.manager.snapshot()
+      while (!stop && !running.failure && Date.now() < deadline) {
+        await sleep(Math.min(1000, Math.max(10, deadline - Date.now())))
+        const after = running.manager.snapshot()
+        // The chain as it runs now: a reload may have brought a group.
+        process.stdout.write(`-- ${((Date.now() - started) / 1000).toFixed(0)}s\n${statsLines(before, after, groupLabels(running.chain)).join('\n')}\n`)
+        before = after
+      }
     }
+  } finally {
+    // However the watching ended (a dashboard that failed to load included): no process and no
+    // region outlive the command.
+    metricsServer?.close()
+    control?.close()
+    await running.stop()
+    await pumping
   }
-  metricsServer?.close()
-  control?.close()
-  await running.stop()
-  await pumping
   if (running.failure) throw running.failure
   for (const [name, port] of running.ports) process.stdout.write(`${name}: ${JSON.stringify(port.stats())}\n`)
 }

@@ -1,5 +1,6 @@
 // The real CLI on a real terminal (tmux): `run` shows the dashboard over a loaded chain, `top`
-// watches it from a second terminal, q stops the chain cleanly, and top says the chain stopped.
+// watches it from a second terminal (started elsewhere, from source), q stops the chain cleanly,
+// and top says the chain stopped.
 import test from 'ava'
 import { execFileSync } from 'node:child_process'
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs'
@@ -43,14 +44,18 @@ function processesOf(prefix: string): number[] {
   return pids
 }
 
-// Starts a command in its own tmux session (a real terminal), recording its exit status.
-function start(session: string, args: string[], dir: string): string {
+/**
+ * Starts a command in its own tmux session (a real terminal), in folder `cwd`, recording its exit
+ * status; fromSource runs the checkout's TypeScript through tsx, as after an edit.
+ */
+function start(session: string, args: string[], dir: string, { cwd = root, fromSource = false } = {}): string {
   const status = join(dir, `${session}.status`)
   const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`
   // Without CI in its environment: ink draws only a final frame when it thinks it runs in CI,
   // and CI runs this test with CI=true.
-  const command = `env -u CI ${[process.execPath, bin, ...args].map(quote).join(' ')}; echo $? > ${quote(status)}`
-  tmux('new-session', '-d', '-s', session, '-x', '120', '-y', '40', '-c', root, '-e', 'LANG=C.UTF-8', command)
+  const env = fromSource ? ' XIO_CHAIN_FROM_SOURCE=1' : ''
+  const command = `env -u CI${env} ${[process.execPath, bin, ...args].map(quote).join(' ')}; echo $? > ${quote(status)}`
+  tmux('new-session', '-d', '-s', session, '-x', '120', '-y', '40', '-c', cwd, '-e', 'LANG=C.UTF-8', command)
   return status
 }
 
@@ -94,7 +99,8 @@ test('run shows the dashboard under load, top watches it, q stops everything and
   t.regex(screen, /\bweb [\d.]+[kM]?\b/, 'firewall rule hits')
   t.regex(screen, /q quit \(stops the chain\)/)
 
-  const topStatus = start('top', ['top', '--prefix', prefix], dir)
+  // From a folder outside the checkout, from source: tsx once took its JSX settings from there.
+  const topStatus = start('top', ['top', '--prefix', prefix], dir, { cwd: dir, fromSource: true })
   let topScreen = ''
   const watching = await until(() => {
     topScreen = capture('top')
