@@ -43,11 +43,17 @@ function checkInputs(chain: Chain): void {
 
 class UsageError extends Error {}
 
+/** What the spec allows but likely does not mean (a group of one, ARP let through a drop policy), said on stderr. */
+function sayWarnings(spec: string, chain: Chain): void {
+  for (const w of chain.warnings) process.stderr.write(`warning: ${spec}: ${w.path}: ${w.message}\n`)
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 async function run(spec: string, options: { duration?: number; tui: boolean; prefix?: string; maxRestarts: number; metrics?: string }) {
   const listen = options.metrics === undefined ? undefined : listenAt(options.metrics, '--metrics')
   const chain = await loadChain(spec)
+  sayWarnings(spec, chain)
   // Before start: a Ctrl-C while NFs come up must still stop them and remove the region.
   let stop = false
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => (stop = true))
@@ -127,6 +133,7 @@ async function reloadRunning(running: RunningChain, file: string): Promise<Contr
 async function reload(spec: string, prefixOption?: string) {
   const chain = await loadChain(spec)
   checkInputs(chain)
+  sayWarnings(spec, chain)
   const prefix = prefixOption ?? chain.prefix
   let answer: ControlAnswer
   try {
@@ -141,6 +148,7 @@ async function reload(spec: string, prefixOption?: string) {
 
 async function replay(spec: string, options: { input?: string[]; output?: string[]; json: boolean; prefix?: string }) {
   const chain = await loadChain(spec)
+  sayWarnings(spec, chain)
   const inputs = pairs(options.input, '--input', chain)
   const outputs = pairs(options.output, '--output', chain)
   let interrupted = false
@@ -296,7 +304,7 @@ const cli = yargs(hideBin(process.argv))
     async (a) => {
       const chain = await loadChain(a.spec)
       checkInputs(chain)
-      for (const w of chain.warnings) process.stderr.write(`warning: ${a.spec}: ${w.path}: ${w.message}\n`)
+      sayWarnings(a.spec, chain)
       process.stdout.write(`${a.spec}: valid chain '${chain.name}' (${chain.endpoints.size} endpoints, ${chain.links.length} links)\n`)
     },
   )

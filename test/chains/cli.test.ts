@@ -104,16 +104,18 @@ test('a chain runs from any folder, not only from inside the checkout', async (t
   t.true(JSON.parse(r.stdout).endpoints.fwd.rx > 0, 'the NF process started and forwarded')
 })
 
-test('validate warns, and still passes, when a firewall drops by default but lets non-IP frames through by default', async (t) => {
+test('validate, replay and run warn, and still go on, when a firewall drops by default but lets non-IP frames through by default', async (t) => {
   const dir = scratchDir('warn')
   const spec = join(dir, 'warn.json')
   writeFileSync(spec, JSON.stringify({
     endpoints: { in: { kind: 'pcap', input: join(root, 'pcaps/lan.pcap') }, fw: { kind: 'firewall', config: { default: 'drop' } }, out: { kind: 'sink' } },
     links: ['in -> fw', 'fw -> out'],
   }))
-  const r = await xioChain(['validate', spec])
-  t.is(r.code, 0, r.stderr)
-  t.regex(r.stderr, /^warning: .*warn\.json: \/endpoints\/fw\/config\/nonIp: .*non-IP frames through/)
+  for (const args of [['validate', spec], ['replay', spec, '--json'], ['run', spec, '--no-tui', '--duration', '1', '--prefix', uniquePrefix('warn')]]) {
+    const r = await xioChain(args)
+    t.is(r.code, 0, r.stderr)
+    t.regex(r.stderr, /^warning: .*warn\.json: \/endpoints\/fw\/config\/nonIp: .*non-IP frames through/, args[0])
+  }
 })
 
 test('a CPU this machine does not have is one line naming the field, and the chain leaves nothing behind', async (t) => {
