@@ -67,7 +67,7 @@ async function run(spec: string, options: { duration?: number; tui: boolean; pre
     process.stderr.write(`warning: reloads cannot reach this chain: ${e.message}\n`)
     return undefined
   })
-  const metricsServer = listen && (await serveMetrics(new ChainMetrics(() => running.manager.snapshot()), listen).catch(async (e: Error) => {
+  const metricsServer = listen && (await serveMetrics(new ChainMetrics(() => running.manager.snapshot(), running.chain.groups), listen).catch(async (e: Error) => {
     await running.stop()
     throw new UsageError(`--metrics ${options.metrics}: ${e.message}`)
   }))
@@ -236,7 +236,7 @@ function listenAt(text: string, flag: string): { host: string; port: number } {
 async function stats(prefix: string, json: boolean) {
   const observer = observe(prefix)
   try {
-    const metrics = new ChainMetrics(() => observer.view.snapshot())
+    const metrics = new ChainMetrics(() => observer.view.snapshot(), (await observedChain(observer))?.groups)
     process.stdout.write(json ? `${JSON.stringify({ prefix, metrics: await metrics.json() }, null, 2)}\n` : await metrics.text())
   } finally {
     observer.close()
@@ -248,7 +248,7 @@ async function metrics(prefix: string, listenText: string) {
   const observer = observe(prefix)
   let server
   try {
-    server = await serveMetrics(new ChainMetrics(() => observer.view.snapshot()), listen)
+    server = await serveMetrics(new ChainMetrics(() => observer.view.snapshot(), (await observedChain(observer))?.groups), listen)
   } catch (e) {
     observer.close()
     throw new UsageError(`--listen ${listenText}: ${(e as Error).message}`)

@@ -9,21 +9,34 @@ import { Counter, Gauge, Registry } from 'prom-client'
 import type { RegionSnapshot, RingName, RouteCounts, SlotSnapshot } from '../xio/index.ts'
 import { DROP_REASON } from '../xio/nf-types.ts'
 import { countersByEndpoint } from '../xio/group-counters.ts'
+import { groupLabel } from '../tui/topology.ts'
 
 type Labels = Record<string, string | number>
 type Metric = Counter<string> | Gauge<string>
 
 
-/** A chain's metrics; `text()` reads a fresh snapshot and renders all of them. */
+/**
+ * A chain's metrics; `text()` reads a fresh snapshot and renders all of them. `groups` are the
+ * chain's placement groups (name → members, as its spec says; none known: none labelled). A
+ * group's process is one slot serving every member, named after the first: its series are
+ * labelled as the dashboard names its row, `endpoint="edge(fw+nat)"`, and `group="edge"`, so
+ * what the group carries is never read as its first member's; each member's own counters
+ * (xio_nf_*) go under the member's name, with the group's label.
+ */
 export class ChainMetrics {
   readonly registry = new Registry()
   private snapshot: RegionSnapshot | undefined
 
-  constructor(private readonly read: () => RegionSnapshot) {
+  constructor(private readonly read: () => RegionSnapshot, groups: ReadonlyMap<string, readonly string[]> = new Map()) {
+    const groupOf = new Map([...groups].map(([group, members]) => [members[0], { group, row: groupLabel(group, members) }]))
+    const grouped = new Set([...groups.values()].flat())
     const slots = () => this.snapshot!.slots.filter((s) => s.state !== 'free')
-    const perSlot = (s: SlotSnapshot): Labels => ({ endpoint: s.name, instance: s.instance, slot: s.slot })
+    const perSlot = (s: SlotSnapshot): Labels => {
+      const g = groupOf.get(s.name)
+      return g ? { endpoint: g.row, group: g.group, instance: s.instance, slot: s.slot } : { endpoint: s.name, instance: s.instance, slot: s.slot }
+    }
     const endpoint = (name: string, help: string, value: (s: SlotSnapshot) => number, type: 'counter' | 'gauge' = 'counter') =>
-      this.family(type, `xio_endpoint_${name}`, help, ['endpoint', 'instance', 'slot'], () => slots().map((s) => [perSlot(s), value(s)]))
+      this.family(type, `xio_endpoint_${name}`, help, ['endpoint', 'group', 'instance', 'slot'], () => slots().map((s) => [perSlot(s), value(s)]))
 
     endpoint('rx_packets_total', 'Packets the manager delivered to the endpoint.', (s) => s.route.rxPackets)
     endpoint('rx_bytes_total', 'Bytes the manager delivered to the endpoint.', (s) => s.route.rxBytes)
@@ -40,20 +53,26 @@ export class ChainMetrics {
 
     // The same per endpoint over all its instances, past ones included: no reset when an NF
     // restarts, so rate() over them needs no reset handling and sums stay exact.
-    const services = () => this.snapshot!.services
+    // A group's totals are its first member's service's (the slot's); the other members have no
+    // slot of their own, so no totals to show.
+    const services = () => this.snapshot!.services.filter((x) => groupOf.has(x.name) || !grouped.has(x.name))
+    const perService = (name: string): Labels => {
+      const g = groupOf.get(name)
+      return g ? { endpoint: g.row, group: g.group } : { endpoint: name }
+    }
     const service = (name: string, help: string, value: (t: RouteCounts) => number) =>
-      this.family('counter', `xio_service_${name}`, `${help} Over every instance the endpoint has had.`, ['endpoint'], () => services().map((x) => [{ endpoint: x.name }, value(x.totals)]))
+      this.family('counter', `xio_service_${name}`, `${help} Over every instance the endpoint has had.`, ['endpoint', 'group'], () => services().map((x) => [perService(x.name), value(x.totals)]))
     service('rx_packets_total', 'Packets the manager delivered to the endpoint.', (t) => t.rxPackets)
     service('tx_packets_total', 'Packets the endpoint sent on.', (t) => t.txPackets)
     service('dropped_total', 'Packets the endpoint asked to drop.', (t) => t.dropped)
     service('no_route_total', 'Packets the endpoint sent that had nowhere to go.', (t) => t.noRoute)
     service('invalid_total', 'Descriptors of the endpoint refused as not its own or over-long.', (t) => t.invalid)
     service('reclaimed_total', 'Buffers taken back from its instances that left or died.', (t) => t.reclaimed)
-    this.family('counter', 'xio_service_deaths_total', 'Instances of the endpoint that died without detaching.', ['endpoint'], () => services().map((x) => [{ endpoint: x.name }, x.deaths]))
+    this.family('counter', 'xio_service_deaths_total', 'Instances of the endpoint that died without detaching.', ['endpoint', 'group'], () => services().map((x) => [perService(x.name), x.deaths]))
 
     const ringNames: RingName[] = ['rx', 'tx', 'alloc', 'free']
     const ring = (name: string, help: string, value: (s: SlotSnapshot, r: RingName) => number, type: 'counter' | 'gauge') =>
-      this.family(type, `xio_ring_${name}`, help, ['endpoint', 'instance', 'slot', 'ring'], () =>
+      this.family(type, `xio_ring_${name}`, help, ['endpoint', 'group', 'instance', 'slot', 'ring'], () =>
         slots().flatMap((s) => ringNames.map((r): [Labels, number] => [{ ...perSlot(s), ring: r }, value(s, r)])),
       )
     ring('used', 'Descriptors in the ring now.', (s, r) => s.rings[r].used, 'gauge')
@@ -70,8 +89,8 @@ export class ChainMetrics {
             .map(([name, value]): [Labels, number] => [{ ...perSlot(s), endpoint, [drops ? 'reason' : 'name']: drops ? name.slice(DROP_REASON.length) : name }, value]),
         ),
       )
-    this.family('counter', 'xio_nf_drops_total', 'Packets the NF dropped, by its reason.', ['endpoint', 'instance', 'slot', 'reason'], nfCounters(true))
-    this.family('gauge', 'xio_nf_value', 'The NF\'s own counters, by name, as it last published them (about twice a second).', ['endpoint', 'instance', 'slot', 'name'], nfCounters(false))
+    this.family('counter', 'xio_nf_drops_total', 'Packets the NF dropped, by its reason.', ['endpoint', 'group', 'instance', 'slot', 'reason'], nfCounters(true))
+    this.family('gauge', 'xio_nf_value', 'The NF\'s own counters, by name, as it last published them (about twice a second).', ['endpoint', 'group', 'instance', 'slot', 'name'], nfCounters(false))
 
     const pool = (name: string, help: string, value: (s: RegionSnapshot) => number) => this.family('gauge', `xio_pool_${name}`, help, [], () => [[{}, value(this.snapshot!)]])
     pool('buffers', 'Packet buffers in the pool.', (s) => s.pool.buffers)

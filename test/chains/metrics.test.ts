@@ -144,6 +144,45 @@ test('run --metrics serves every counter; promtool accepts it; a real Prometheus
   t.regex(served.output(), /has stopped/)
 })
 
+test('a placement group\'s process is served as the group, its members\' counters as theirs, in run and from outside', async (t) => {
+  const grouped = join(dir, 'grouped.json')
+  writeFileSync(grouped, JSON.stringify({
+    endpoints: {
+      lan: { kind: 'generator', rate: 2000, flows: 4 },
+      fw: { kind: 'firewall', group: 'edge', config: { default: 'allow' } },
+      nat: { kind: 'nat', group: 'edge', config: { external: '203.0.113.1', inside: '10.0.0.0/8' } },
+      wan: { kind: 'sink' },
+    },
+    links: ['lan -> fw', 'fw -> nat', 'nat.outside -> wan'],
+  }))
+  const prefix = uniquePrefix('metrics-group')
+  const port = await freePort()
+  const chain = startXioChain(['run', grouped, '--no-tui', '--prefix', prefix, '--metrics', `127.0.0.1:${port}`])
+  t.teardown(() => chain.kill('SIGKILL'))
+  const row = { endpoint: 'edge(fw+nat)', group: 'edge' }
+  let text = ''
+  t.true(await until(async () => {
+    text = (await get(`http://127.0.0.1:${port}/metrics`))?.text ?? ''
+    return (sample(text, 'xio_endpoint_rx_packets_total', row) ?? 0) > 0 && (sample(text, 'xio_nf_value', { endpoint: 'nat', group: 'edge', name: 'translatedOut' }) ?? 0) > 0
+  }, 30_000, 100), chain.output())
+  t.true((sample(text, 'xio_nf_value', { endpoint: 'fw', group: 'edge', name: 'defaultPackets' }) ?? 0) > 0, 'the firewall\'s own counters, as its own')
+  t.is(sample(text, 'xio_endpoint_up', row), 1)
+  t.truthy(sample(text, 'xio_ring_used', { ...row, ring: 'rx' }) !== undefined)
+  t.truthy(sample(text, 'xio_service_rx_packets_total', row) !== undefined)
+  for (const member of ['fw', 'nat']) {
+    t.is(sample(text, 'xio_endpoint_rx_packets_total', { endpoint: member }), undefined, `no slot series reads as ${member}'s alone`)
+    t.is(sample(text, 'xio_service_rx_packets_total', { endpoint: member }), undefined, `no totals read as ${member}'s alone`)
+  }
+  const lint = await promtool(text)
+  t.is(lint.code, 0, lint.output)
+  // From outside, the groups come from the spec the region records.
+  const stats = await xioChain(['stats', '--prefix', prefix])
+  t.is(stats.code, 0, stats.stderr)
+  t.true((sample(stats.stdout, 'xio_endpoint_rx_packets_total', row) ?? 0) > 0, stats.stdout.slice(0, 2000))
+  chain.kill('SIGINT')
+  await once(chain, 'exit')
+})
+
 test('a mistaken --listen or --metrics, or a port taken, is one line and a non-zero exit', async (t) => {
   const r1 = await xioChain(['run', spec, '--no-tui', '--metrics', 'port9'])
   t.is(r1.code, 1)
