@@ -101,7 +101,7 @@ export interface NfInstanceProcess {
 
 export { ChainError }
 
-/** Events: 'nf-exit' ({ endpoint, pid, code, signal, restarting }), 'fatal' (ChainError), 'notice' (a line for the dashboard). */
+/** Events: 'nf-exit' ({ endpoint, name, pid, code, signal, restarting }), 'fatal' (ChainError), 'notice' (a line for the dashboard). */
 export class RunningChain extends EventEmitter {
   readonly ports = new Map<string, Port>()
   readonly instances: NfInstanceProcess[] = []
@@ -285,16 +285,24 @@ export class RunningChain extends EventEmitter {
     }
   }
 
+  /** What a process of `endpoint` is called in messages: NF 'fw', or placement group 'edge' (fw+nat). */
+  private processName(endpoint: string): string {
+    const e = this.chain.endpoints.get(endpoint)
+    const group = e?.group
+    return group ? `placement group '${group}' (${processMembers(this.chain, e).join('+')})` : `NF '${endpoint}'`
+  }
+
   private onNfExit(proc: NfInstanceProcess, cpu: string, code: number | null, signal: NodeJS.Signals | null) {
     // A reload waiting for its answer: the restarted process starts on the chain's new config.
     for (const answered of proc.awaiting.values()) answered(null)
     if (this.closing || proc.retired) return
     const limit = this.options.maxRestarts ?? 5
     const restarting = proc.restarts < limit
-    this.emit('nf-exit', { endpoint: proc.endpoint, pid: proc.child.pid, code, signal, restarting, stderr: proc.stderr })
+    const name = this.processName(proc.endpoint)
+    this.emit('nf-exit', { endpoint: proc.endpoint, name, pid: proc.child.pid, code, signal, restarting, stderr: proc.stderr })
     if (!restarting) {
       this.fatal = new ChainError(
-        `NF '${proc.endpoint}' exited ${limit + 1} times (last: ${signal ?? `status ${code}`}); stopping the chain.\n${proc.stderr.trim()}`,
+        `${name} exited ${limit + 1} times (last: ${signal ?? `status ${code}`}); stopping the chain.\n${proc.stderr.trim()}`,
       )
       this.emit('fatal', this.fatal)
       this.wakePump()

@@ -10,6 +10,8 @@ import { loadChain, type Chain } from '../chain/spec.ts'
 
 interface NfExit {
   endpoint: string
+  /** What its process is called: NF 'fw', or placement group 'edge' (fw+nat). */
+  name: string
   pid?: number
   code: number | null
   signal: string | null
@@ -17,7 +19,7 @@ interface NfExit {
 }
 
 export function describeExit(e: NfExit): string {
-  return `NF '${e.endpoint}' (pid ${e.pid}) exited ${e.signal ?? `with status ${e.code}`}${e.restarting ? '; restarting it' : ''}`
+  return `${e.name} (pid ${e.pid}) exited ${e.signal ?? `with status ${e.code}`}${e.restarting ? '; restarting it' : ''}`
 }
 
 export function chainSource(running: RunningChain): DashboardSource & { events: string[]; detach(): void } {

@@ -90,6 +90,7 @@ test('fw and fwd in one group: one process per instance, one hop less, flows in 
   const victim = active(view.snapshot()).find((x) => x.name === 'fw')!
   process.kill(victim.pid, 'SIGKILL')
   t.true(await until(() => active(view.snapshot()).filter((x) => x.name === 'fw' && x.pid !== victim.pid).length === 2, 10_000), 'the group instance restarted')
+  t.true(chain.output().includes(`placement group 'edge' (fw+fwd) (pid ${victim.pid}) exited SIGKILL; restarting it`), chain.output().slice(-2000))
   const settled = view.snapshot()
   await stop()
   t.false(existsSync(`/dev/shm/xio.${prefix}`))
