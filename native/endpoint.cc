@@ -143,7 +143,11 @@ uint32_t Endpoint::take(uint32_t* descs, uint32_t max) {
     m->prev = uint16_t(entryWord(e));
     m->action = unpackAction(entryAction(e));
   });
-  if (n && managerSide_->roomWanted.load(std::memory_order_relaxed)) wakeManager();
+  if (!n) return 0;
+  // The tail stored, then the flag read (the fence pairs with the manager's flag, fence, room
+  // look): either it sees this room or this sees its flag. rings.ts gets it from Atomics.store.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (managerSide_->roomWanted.load(std::memory_order_relaxed)) wakeManager();
   return n;
 }
 

@@ -439,9 +439,10 @@ void Manager::fault(uint32_t s) {
 // An endpoint that wrote a ring index or mark no correct endpoint writes is cut off: its
 // buffers come back, it is served no more, and its calls fail with FAULTED.
 void Manager::cutOff() {
-  for (uint32_t s : faulted_)
+  std::vector<uint32_t> faulted;
+  faulted.swap(faulted_);  // reclaim() takes its slot off faulted_
+  for (uint32_t s : faulted)
     if (slots_[s].active) reclaim(s, Leaving::Faulted);
-  faulted_.clear();
   refreshSlots();
 }
 
@@ -723,10 +724,18 @@ uint32_t Manager::deliverHeld(uint32_t s) {
     bool overrun = false;
     uint32_t k = std::min(end - first, ringRoom(rx, end - first, &overrun));
     if (overrun) fault(dest);  // held here until it is cut off and another instance is picked
-    // Full: ask its endpoint to wake us as it takes from the ring; room again: stop asking.
+    // Full: ask its endpoint to wake us as it takes from the ring, then look once more, since an
+    // endpoint that took between the look above and the flag read the flag before it was set
+    // (the fence pairs with its tail store before its read of the flag). Room again: stop asking.
     std::atomic<uint32_t>& roomWanted = region_->managerSide(dest)->roomWanted;
-    if (k < end - first) roomWanted.store(1, std::memory_order_relaxed);
-    else if (roomWanted.load(std::memory_order_relaxed)) roomWanted.store(0, std::memory_order_relaxed);
+    if (k < end - first) {
+      roomWanted.store(1, std::memory_order_relaxed);
+      std::atomic_thread_fence(std::memory_order_seq_cst);
+      k = std::min(end - first, ringRoom(rx, end - first, &overrun));
+      if (overrun) fault(dest);
+    } else if (roomWanted.load(std::memory_order_relaxed)) {
+      roomWanted.store(0, std::memory_order_relaxed);
+    }
     if (!k) break;
     uint64_t bytes = 0;
     // A receiver that just transmits leaves by gate 0 of the service it was sent to; a group's
@@ -1221,6 +1230,8 @@ void Manager::sweep() {
 void Manager::reclaim(uint32_t s, Leaving how) {
   SlotState& slot = slots_[s];
   uint64_t count = 0;
+  // A fault found before it left was its own: the slot's next occupant must not be cut off for it.
+  faulted_.erase(std::remove(faulted_.begin(), faulted_.end(), s), faulted_.end());
   Held& held = slot.held;
   for (uint32_t i = held.next; i < held.count; i++, count++) recycle(entryIndex(held.entry[i]));  // owned by the manager
   held.count = held.next = 0;
