@@ -97,11 +97,21 @@ export interface NfInstanceProcess {
   retired: boolean
   /** Reloads' configs sent to it and not yet answered, by seq. */
   awaiting: Map<number, (answer: NfReconfigured | null) => void>
+  /** Why the launcher killed it as hung (took no packet for HUNG_AFTER_MS), if it did. */
+  hung?: string
 }
+
+/**
+ * An NF process that takes none of the packets waiting on its RX ring for this long, while its
+ * TX ring has room (so it is not waiting on what is downstream), is hung: its process() in a loop
+ * that never ends, say. Its packets, and those its senders hold for it, would wait for ever,
+ * the senders' packets for other NFs behind them; it is killed and restarted as after a crash.
+ */
+export const HUNG_AFTER_MS = 5000
 
 export { ChainError }
 
-/** Events: 'nf-exit' ({ endpoint, name, pid, code, signal, restarting }), 'fatal' (ChainError), 'notice' (a line for the dashboard). */
+/** Events: 'nf-exit' ({ endpoint, name, pid, code, signal, restarting, hung }), 'fatal' (ChainError), 'notice' (a line for the dashboard). */
 export class RunningChain extends EventEmitter {
   readonly ports = new Map<string, Port>()
   readonly instances: NfInstanceProcess[] = []
@@ -116,6 +126,9 @@ export class RunningChain extends EventEmitter {
   /** What the pump rests on: packets reaching its ports. */
   private readonly rxWaiter = new RxWaiter()
   private fatal: ChainError | null = null
+  /** Looks for hung NF processes once a second; by slot, the RX progress it last saw there. */
+  private watchdog: NodeJS.Timeout | null = null
+  private readonly progress = new Map<number, { pid: number; taken: number; since: number }>()
 
   private readonly reloader: ChainReloader
 
@@ -173,6 +186,7 @@ export class RunningChain extends EventEmitter {
       }
       await running.startNfs(managerCpu)
       await running.attachPorts()
+      running.watchdog = setInterval(() => running.killHung(), 1000).unref()
     } catch (e) {
       await running.stop()
       throw e
@@ -285,6 +299,25 @@ export class RunningChain extends EventEmitter {
     }
   }
 
+  /** Kills NF processes hung for HUNG_AFTER_MS (its exit then restarts them), saying why. */
+  private killHung(): void {
+    if (this.closing) return
+    const now = performance.now()
+    const byPid = new Map(this.instances.map((p) => [p.child.pid, p]))
+    for (const s of this.manager.snapshot().slots) {
+      const proc = byPid.get(s.pid)
+      if (!proc || s.state !== 'active' || !proc.ready || proc.hung) continue
+      const { rx, tx } = s.rings
+      const seen = this.progress.get(s.slot)
+      if (!seen || seen.pid !== s.pid || seen.taken !== rx.dequeued || rx.used === 0 || tx.used >= tx.size) {
+        this.progress.set(s.slot, { pid: s.pid, taken: rx.dequeued, since: now })
+      } else if (now - seen.since >= HUNG_AFTER_MS) {
+        proc.hung = `hung: took none of the ${rx.used} packets waiting for it in ${HUNG_AFTER_MS / 1000} s; killed it`
+        proc.child.kill('SIGKILL')
+      }
+    }
+  }
+
   /** What a process of `endpoint` is called in messages: NF 'fw', or placement group 'edge' (fw+nat). */
   private processName(endpoint: string): string {
     const e = this.chain.endpoints.get(endpoint)
@@ -299,10 +332,10 @@ export class RunningChain extends EventEmitter {
     const limit = this.options.maxRestarts ?? 5
     const restarting = proc.restarts < limit
     const name = this.processName(proc.endpoint)
-    this.emit('nf-exit', { endpoint: proc.endpoint, name, pid: proc.child.pid, code, signal, restarting, stderr: proc.stderr })
+    this.emit('nf-exit', { endpoint: proc.endpoint, name, pid: proc.child.pid, code, signal, restarting, hung: proc.hung, stderr: proc.stderr })
     if (!restarting) {
       this.fatal = new ChainError(
-        `${name} exited ${limit + 1} times (last: ${signal ?? `status ${code}`}); stopping the chain.\n${proc.stderr.trim()}`,
+        `${name} exited ${limit + 1} times (last: ${proc.hung ?? signal ?? `status ${code}`}); stopping the chain.\n${proc.stderr.trim()}`,
       )
       this.emit('fatal', this.fatal)
       this.wakePump()
@@ -514,6 +547,7 @@ export class RunningChain extends EventEmitter {
   async stop(): Promise<void> {
     if (this.closing) return
     this.closing = true
+    if (this.watchdog) clearInterval(this.watchdog)
     for (const port of this.ports.values()) port.stopSources()
     if (!(await this.drain(2000))) this.warn(`${this.manager.region.buffersInUse()} packets were still in flight after 2 s; they are dropped`)
     // Which slots the NF instances hold, while they hold them: each publishes its final counters

@@ -16,9 +16,12 @@ interface NfExit {
   code: number | null
   signal: string | null
   restarting: boolean
+  /** Why the launcher killed it, if it found it hung. */
+  hung?: string
 }
 
 export function describeExit(e: NfExit): string {
+  if (e.hung) return `${e.name} (pid ${e.pid}) ${e.hung}${e.restarting ? '; restarting it' : ''}`
   return `${e.name} (pid ${e.pid}) exited ${e.signal ?? `with status ${e.code}`}${e.restarting ? '; restarting it' : ''}`
 }
 

@@ -1,0 +1,92 @@
+// A hung NF: its process() never returns (a loop without end), so it takes nothing more from its
+// RX ring while its output has room. The launcher finds it within HUNG_AFTER_MS and a second,
+// kills it and restarts it as after a crash, saying why; the chain goes on. An NF that is only
+// slow keeps taking packets, and is left alone.
+import test from 'ava'
+import { once } from 'node:events'
+import { existsSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { HUNG_AFTER_MS } from '../../src/chain/launcher.ts'
+import { observe, type Observer } from '../../src/xio/index.ts'
+import { startXioChain } from '../helpers/cli.ts'
+import { activeSlot, removeLeftoverRegions, uniquePrefix, until } from '../helpers/processes.ts'
+import { scratchDir } from '../helpers/scratch.ts'
+
+test.after.always(removeLeftoverRegions)
+
+const dir = scratchDir('hung')
+// Loops for ever on its first packet, once: the marker file says a restarted one must not.
+writeFileSync(join(dir, 'stuck.mjs'), `
+import { existsSync, writeFileSync } from 'node:fs'
+export default {
+  name: 'stuck',
+  gates: ['out'],
+  create: (config) => ({
+    process() {
+      if (!existsSync(config.marker)) {
+        writeFileSync(config.marker, '')
+        for (;;) {}
+      }
+      return 0
+    },
+  }),
+}
+`)
+// About 2 ms a packet: slow, never hung.
+writeFileSync(join(dir, 'slow.mjs'), `
+export default {
+  name: 'slow',
+  gates: ['out'],
+  create: () => ({
+    process() {
+      for (const end = performance.now() + 2; performance.now() < end;);
+      return 0
+    },
+  }),
+}
+`)
+
+async function observeChain(prefix: string): Promise<Observer> {
+  let o: Observer | undefined
+  await until(() => {
+    try {
+      o ??= observe(prefix)
+      return true
+    } catch {
+      return false
+    }
+  }, 20_000, 50)
+  return o!
+}
+
+test('a hung NF is killed and restarted, saying why, and the packets then flow; a slow one is left alone', async (t) => {
+  const marker = join(dir, 'stuck.started')
+  const spec = join(dir, 'chain.json')
+  writeFileSync(spec, JSON.stringify({
+    endpoints: {
+      gen: { kind: 'generator', rate: 2000, flows: 4 },
+      stuck: { kind: 'nf', module: './stuck.mjs', config: { marker } },
+      out: { kind: 'sink' },
+      gen2: { kind: 'generator', rate: 2000, flows: 4 },
+      slow: { kind: 'nf', module: './slow.mjs' },
+      out2: { kind: 'sink' },
+    },
+    links: ['gen -> stuck', 'stuck -> out', 'gen2 -> slow', 'slow -> out2'],
+  }))
+  const prefix = uniquePrefix('hung')
+  const chain = startXioChain(['run', spec, '--no-tui', '--prefix', prefix])
+  t.teardown(() => chain.kill('SIGKILL'))
+  const o = await observeChain(prefix)
+  t.teardown(() => o.close())
+  const hung = await until(() => /NF 'stuck' \(pid \d+\) hung: took none of the \d+ packets waiting for it in 5 s; killed it; restarting it/.test(chain.output()), HUNG_AFTER_MS + 15_000)
+  t.true(hung, chain.output())
+  t.true(existsSync(marker))
+  const outAfter = activeSlot(o.view.snapshot(), 'out')?.route.rxPackets ?? 0
+  t.true(await until(() => (activeSlot(o.view.snapshot(), 'out')?.route.rxPackets ?? 0) > outAfter + 500, 20_000), 'the restarted NF passes packets on')
+  // The slow NF's ring stayed full all along (2 ms a packet against 2,000 a second), and it ran on.
+  t.false(/NF 'slow'/.test(chain.output()), chain.output())
+  t.true((activeSlot(o.view.snapshot(), 'slow')?.rings.rx.used ?? 0) > 0, 'packets waited for the slow NF')
+  chain.kill('SIGINT')
+  const [code] = await once(chain, 'exit')
+  t.is(code, 0, chain.output().slice(-2000))
+})
