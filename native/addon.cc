@@ -628,11 +628,11 @@ Napi::Object layout(Napi::Env env) {
   FIELD(header, Header, doorbellOffset); FIELD(header, Header, servicesOffset); FIELD(header, Header, slotsOffset);
   FIELD(header, Header, buffersOffset);
   FIELD(header, Header, state); FIELD(header, Header, managerPid); FIELD(header, Header, managerTid);
-  FIELD(header, Header, epoch); FIELD(header, Header, poolFree); FIELD(header, Header, countsMoving); FIELD(header, Header, manager);
+  FIELD(header, Header, epoch); FIELD(header, Header, poolFree); FIELD(header, Header, countsMoving); FIELD(header, Header, managerSleeping); FIELD(header, Header, manager);
   FIELD(header, Header, chainFile);
   set(l, "chainFileLength", kChainFileLength);
   Napi::Object doorbell = group("doorbell");
-  FIELD(doorbell, Doorbell, managerSleeping); FIELD(doorbell, Doorbell, claims);
+  FIELD(doorbell, Doorbell, claims);
 
   Napi::Object manager = group("managerCounters");
   FIELD(manager, ManagerCounters, loops); FIELD(manager, ManagerCounters, busyLoops);

@@ -120,7 +120,7 @@ void Endpoint::requireOpen() const {
 
 void Endpoint::wakeManager() {
   // Atomic: an afpacket port wakes from two threads.
-  if (wakeIfSleeping(&region_->doorbell()->managerSleeping)) __atomic_fetch_add(&side_->counters.wakesSent, 1, __ATOMIC_RELAXED);
+  if (wakeIfSleeping(&region_->header()->managerSleeping)) __atomic_fetch_add(&side_->counters.wakesSent, 1, __ATOMIC_RELAXED);
 }
 
 uint32_t Endpoint::rx(uint32_t* descs, uint32_t max) {
@@ -335,7 +335,7 @@ void Endpoint::detach() {
   region_->closeEndpointSide(slot_);
   region_->releaseLease(slot_);
   region_->doorbell()->claims.fetch_add(1);
-  wakeIfSleeping(&region_->doorbell()->managerSleeping);
+  wakeIfSleeping(&region_->header()->managerSleeping);
 }
 
 }  // namespace xio

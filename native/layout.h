@@ -22,7 +22,7 @@
 namespace xio {
 
 constexpr uint64_t kMagic = 0x4e49414843'4f4958ULL;  // "XIOCHAIN" in memory order
-constexpr uint32_t kLayoutVersion = 11;
+constexpr uint32_t kLayoutVersion = 12;
 constexpr uint32_t kMaxSlots = 64;
 constexpr uint32_t kMaxServices = 64;
 constexpr uint32_t kMaxBuffers = 65534;
@@ -342,17 +342,23 @@ struct Header {
   // (Service::left), or resets a slot's rings: a seqlock for observers, who would otherwise
   // count them twice or not at all, or see a ring full for the instant of its reset.
   std::atomic<uint32_t> countsMoving;
-  ManagerCounters manager;
+  // The manager's futex word: 1 while it sleeps (or is about to). Endpoints read it to know
+  // whether to wake it, and wake it on it (FUTEX_WAKE needs no write access); only the manager
+  // writes it, since a word endpoints could write would let one of them (storing 0 over and
+  // over) make every other's wake look needless, so the manager would sleep out its timeouts.
+  // A line of its own: endpoints read it on every burst, the manager's counters move per pass.
+  alignas(kCacheLine) std::atomic<uint32_t> managerSleeping;
+  alignas(kCacheLine) ManagerCounters manager;
   // The chain spec the region was made for (absolute path, may be empty), so an observer
   // (`top`) can name gates and rules as `run` does.
   char chainFile[kChainFileLength];
 };
 static_assert(sizeof(Header) <= kPage);
 
-// The one page every endpoint may write: how it rings the manager.
+// The one page every endpoint may write: how it tells the manager its slot claim, detach or taps
+// changed (the manager then looks at every slot; the lease scan would find them anyway).
 struct Doorbell {
-  std::atomic<uint32_t> managerSleeping;  // futex word: the manager sets it, a waker clears it
-  alignas(kCacheLine) std::atomic<uint32_t> claims;  // bumped on every claim, detach and change of taps
+  std::atomic<uint32_t> claims;  // bumped on every claim, detach and change of taps
 };
 static_assert(sizeof(Doorbell) <= kPage);
 

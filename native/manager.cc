@@ -170,8 +170,8 @@ void Manager::stop() {
       assistedSlot(assistId_).cpuPlusOne.store(0, std::memory_order_relaxed);
     }
   }
-  doorbell_->managerSleeping.store(0);
-  futexWake(&doorbell_->managerSleeping);
+  h_->managerSleeping.store(0);
+  futexWake(&h_->managerSleeping);
   assisting_.store(0);
   futexWake(&assisting_);
   thread_.join();
@@ -222,8 +222,8 @@ void Manager::routes(const std::vector<RouteChange>& changes) {
   while (routeBatchesApplied_.load(std::memory_order_acquire) < ticket) {
     uint64_t now = nowNs();
     if (now > nextWake) {
-      wakeIfSleeping(&doorbell_->managerSleeping);
-      futexWake(&doorbell_->managerSleeping);
+      wakeIfSleeping(&h_->managerSleeping);
+      futexWake(&h_->managerSleeping);
       nextWake = now + 1000000;
     }
     if (now > deadline) {
@@ -398,19 +398,19 @@ bool Manager::pollOnce() {
 }
 
 Manager::Slept Manager::sleep(uint64_t timeoutNs, std::unique_lock<std::mutex>& pass) {
-  doorbell_->managerSleeping.store(1, std::memory_order_relaxed);
+  h_->managerSleeping.store(1, std::memory_order_relaxed);
   std::atomic_thread_fence(std::memory_order_seq_cst);  // the flag, then the re-check: pairs with wakeIfSleeping
   if (anyInput() || doorbell_->claims.load() != seenClaims_ || stop_.load() || routeBatchPending()) {
-    doorbell_->managerSleeping.store(0, std::memory_order_relaxed);
+    h_->managerSleeping.store(0, std::memory_order_relaxed);
     return Slept::Woken;
   }
   bool holding = false;
   for (uint32_t s : active_) holding = holding || slots_[s].held.pending();
   uint64_t timeout = holding ? std::min(kHeldRetryNs, timeoutNs) : timeoutNs;
   pass.unlock();  // an assisting thread may make passes meanwhile
-  bool woken = futexWait(&doorbell_->managerSleeping, 1, timeout);
+  bool woken = futexWait(&h_->managerSleeping, 1, timeout);
   pass.lock();
-  doorbell_->managerSleeping.store(0, std::memory_order_relaxed);
+  h_->managerSleeping.store(0, std::memory_order_relaxed);
   h_->manager.sleeps++;
   if (woken) h_->manager.wakeups++;
   return woken ? Slept::Woken : holding ? Slept::HeldRetry : Slept::TimedOut;

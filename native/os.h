@@ -35,13 +35,14 @@ constexpr uint32_t kFutexWaitMax = 128;
 constexpr uint64_t kFutexWaitAnyFallbackNs = 16000000;
 bool futexWaitAny(std::atomic<uint32_t>* const* words, const uint32_t* expected, uint32_t n, uint64_t timeoutNs);
 
-// Clears a sleeper's flag and wakes it, once; the seq_cst fence orders the caller's ring
-// publication before the flag read, pairing with the sleeper's store-then-recheck.
-inline bool wakeIfSleeping(std::atomic<uint32_t>* word) {
+// Wakes a sleeper whose flag says it sleeps; the seq_cst fence orders the caller's ring
+// publication before the flag read, pairing with the sleeper's store-then-recheck. The flag is
+// the sleeper's alone to clear (a waker may map it read-only), so two wakers at once may both
+// make the call: a spare wake, never a lost one.
+inline bool wakeIfSleeping(const std::atomic<uint32_t>* word) {
   std::atomic_thread_fence(std::memory_order_seq_cst);
   if (word->load(std::memory_order_relaxed) == 0) return false;
-  if (word->exchange(0) == 0) return false;
-  futexWake(word);
+  futexWake(const_cast<std::atomic<uint32_t>*>(word));
   return true;
 }
 

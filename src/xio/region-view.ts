@@ -326,7 +326,7 @@ export class RegionView {
     return {
       pid: this.header32('managerPid'),
       tid: this.header32('managerTid'),
-      sleeping: this.u32[(this.doorbellOffset + L.doorbell.managerSleeping) / 4] !== 0,
+      sleeping: this.u32[L.header.managerSleeping / 4] !== 0,
       loops: c('loops'),
       busyLoops: c('busyLoops'),
       assistedLoops: c('assistedLoops'),

@@ -131,7 +131,7 @@ export class EndpointRings {
     this.txRing = new RingWords(view, slot, 'tx')
     this.allocRing = new RingWords(view, slot, 'alloc')
     this.freeRing = new RingWords(view, slot, 'free')
-    this.managerSleeping = (view.doorbellOffset + L.doorbell.managerSleeping) >>> 2
+    this.managerSleeping = L.header.managerSleeping >>> 2
     this.roomWanted = (view.managerSideOffset(slot) + L.managerSide.roomWanted) >>> 2
     this.poolFree = L.header.poolFree >>> 2
     this.mallocFails = (view.slotOffset(slot) + L.endpointSide.counters + L.endpointCounters.mallocFails) >>> 2

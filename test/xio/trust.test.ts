@@ -65,6 +65,8 @@ test.serial('a stray write outside what an endpoint may write faults in that end
   const view = m.region
   const targets = {
     header: 16,
+    // Were it writable, storing 0 there over and over would make every other endpoint's wake look needless.
+    "the manager's sleeping flag": layout.header.managerSleeping,
     services: view.serviceOffset(0) + 4,
     'another endpoint side': view.slotOffset(sink.slot) + 8,
     "another endpoint's TX ring": view.ringSides(sink.slot, 'tx').producer,
