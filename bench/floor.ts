@@ -45,7 +45,11 @@ function buildPeer(label: string, file: string, source: string, nativeSources: s
     process.on('exit', () => rmSync(bin, { force: true }))
     return bin
   } catch (e) {
-    if (!jsonMode()) console.log(`  ${label} skipped: it did not build (needs c++: apt-get install g++): ${String((e as { stderr?: Buffer }).stderr ?? e).split('\n')[0]}`)
+    const error = e as NodeJS.ErrnoException & { stderr?: Buffer }
+    const why = error.code === 'ENOENT'
+      ? 'no C++ compiler (apt-get install g++)'
+      : `it did not compile: ${String(error.stderr ?? e).split('\n').find((l) => l.includes('error')) ?? String(error.stderr ?? e).split('\n')[0]}`
+    if (!jsonMode()) console.log(`  ${label} skipped: ${why}`)
     return null
   }
 }

@@ -67,7 +67,7 @@ size_t alignUp(size_t n, size_t to) { return (n + to - 1) / to * to; }
 
 // What the parent and the children share besides the slots and buffers.
 struct Control {
-  Doorbell doorbell;                       // the manager's futex word, as in the real region
+  alignas(64) std::atomic<uint32_t> managerSleeping;  // the manager's futex word, as in the real region's header
   alignas(kCacheLine) std::atomic<uint32_t> ready;   // endpoints up
   std::atomic<uint32_t> go;
   std::atomic<uint32_t> stop;
@@ -146,7 +146,7 @@ struct Endpoint {
       : sh(s), slot(slot), spinNs(spinNs), rx(s.ring(slot, kRingRx)), tx(s.ring(slot, kRingTx)),
         alloc(s.ring(slot, kRingAlloc)), free(s.ring(slot, kRingFree)) {}
 
-  void wakeManager() { wakeIfSleeping(&sh.control()->doorbell.managerSleeping); }
+  void wakeManager() { wakeIfSleeping(&sh.control()->managerSleeping); }
 
   // Entries as xio-chain's endpoints make them: a TX entry packed from the buffer's metadata,
   // the others the index alone.
@@ -313,14 +313,14 @@ struct Relay {
   }
 
   void sleep(Control* c) {
-    c->doorbell.managerSleeping.store(1, std::memory_order_relaxed);
+    c->managerSleeping.store(1, std::memory_order_relaxed);
     std::atomic_thread_fence(std::memory_order_seq_cst);  // the flag, then the re-check
     if (anyInput() || c->stop.load()) {
-      c->doorbell.managerSleeping.store(0, std::memory_order_relaxed);
+      c->managerSleeping.store(0, std::memory_order_relaxed);
       return;
     }
-    futexWait(&c->doorbell.managerSleeping, 1, kManagerSleepNs);
-    c->doorbell.managerSleeping.store(0, std::memory_order_relaxed);
+    futexWait(&c->managerSleeping, 1, kManagerSleepNs);
+    c->managerSleeping.store(0, std::memory_order_relaxed);
   }
 
   void run(int cpu) {
@@ -524,7 +524,7 @@ int main(int argc, char** argv) {
     sh.manager(s)->wakeSeq.fetch_add(1);
     futexWake(&sh.manager(s)->wakeSeq);
   }
-  futexWake(&c->doorbell.managerSleeping);
+  futexWake(&c->managerSleeping);
   int other = 0;
   waitpid(rtt ? b : a, &other, 0);
   if (!rtt) waitpid(b, &status, 0);
