@@ -44,6 +44,16 @@ export interface Column<Row> {
   color?: (row: Row) => string | undefined
 }
 
+/**
+ * The width of a column of endpoint labels: the longest of them, at least 12 (a name and an
+ * instance, `fw#1`) and at most 28, so a group's row (`edge(fw+nat+router)`) is read whole.
+ */
+export function labelWidth(labels: Iterable<string>): number {
+  let widest = 12
+  for (const label of labels) widest = Math.max(widest, label.length)
+  return Math.min(widest, 28)
+}
+
 /** The columns that fit in `width` (one space between columns), in their original order. */
 export function fitColumns<Row>(columns: Column<Row>[], width: number): Column<Row>[] {
   const kept = [...columns]

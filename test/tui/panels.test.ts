@@ -54,6 +54,18 @@ test('endpoints: a narrow terminal loses totals before rates', (t) => {
   t.false(header.includes('tx tot'))
 })
 
+test('endpoints and rings: a group\'s long row name is shown whole, its columns still under their titles', (t) => {
+  const m = model()
+  const label = 'mine(split+count+fw)'
+  for (const r of [...m.endpoints, ...m.rings]) if (r.label === 'fw') r.label = label
+  for (const id of ['endpoints', 'rings']) {
+    const { text } = show(id, 120, undefined, m)
+    t.true(row(text, `${label} `).length > 0, `${id}:\n${text}`)
+    const header = row(text, 'endpoint')
+    t.is(header.indexOf(id === 'endpoints' ? 'state' : 'ring'), label.length + 1, `${id}: the next column starts after the name`)
+  }
+})
+
 test('rings: used/size, a bar of the right length, enqueue rate and refusals', (t) => {
   const { text } = show('rings', 131)
   const wanRx = row(text, 'wan          rx')

@@ -1,7 +1,7 @@
 // Per endpoint (NF instance or port): what the manager delivered to it (rx), what it sent on
 // (tx) and what was dropped on its behalf (its verdict, or a gate with no route), as rates and
 // totals, with its process state and restarts.
-import type { Column } from '../layout.ts'
+import { labelWidth, type Column } from '../layout.ts'
 import { CELL, si } from '../format.ts'
 import type { DashboardModel, EndpointRow, EndpointState } from '../model.ts'
 import type { PanelContent } from './panel.tsx'
@@ -24,8 +24,8 @@ const n = (title: string, value: (r: EndpointRow) => number | null, dropOrder = 
   color,
 })
 
-const columns: Column<EndpointRow>[] = [
-  { title: 'endpoint', width: 12, align: 'left', value: (r) => r.label },
+const columns = (rows: EndpointRow[]): Column<EndpointRow>[] => [
+  { title: 'endpoint', width: labelWidth(rows.map((r) => r.label)), align: 'left', value: (r) => r.label },
   { title: 'state', width: 10, align: 'left', value: (r) => r.state, color: (r) => stateColor[r.state] },
   { title: 'pid', width: 7, dropOrder: 5, value: (r) => (r.pid ? String(r.pid) : '-') },
   n('rx pps', (r) => r.rx),
@@ -40,5 +40,5 @@ const columns: Column<EndpointRow>[] = [
 ]
 
 export function endpointsContent(model: DashboardModel, width: number): PanelContent {
-  return table(columns, model.endpoints, width)
+  return table(columns(model.endpoints), model.endpoints, width)
 }

@@ -2,7 +2,7 @@
 // descriptors go in (now, and a sparkline of the last half minute or so), and how many were refused because it was full. RX is the manager's
 // delivery to the endpoint, TX the endpoint's sending; a ring that stays full is where the
 // chain is slowest.
-import type { Column } from '../layout.ts'
+import { labelWidth, type Column } from '../layout.ts'
 import { bar, CELL, fillColor, percent, si, sparkline } from '../format.ts'
 import type { DashboardModel, RingRow } from '../model.ts'
 import type { PanelContent } from './panel.tsx'
@@ -18,7 +18,7 @@ export function ringsContent(model: DashboardModel, width: number): PanelContent
   const color = (r: RingRow) => fillColor(r.used, r.size)
   const occupancy: Column<RingRow> = { title: 'occupancy', width: BAR_MIN, align: 'left', value: () => '', color }
   const columns: Column<RingRow>[] = [
-    { title: 'endpoint', width: 12, align: 'left', value: (r) => r.label },
+    { title: 'endpoint', width: labelWidth(model.rings.map((r) => r.label)), align: 'left', value: (r) => r.label },
     { title: 'ring', width: 4, align: 'left', value: (r) => r.ring },
     occupancy,
     { title: 'used/size', width: 11, value: (r) => `${r.used}/${r.size}`, color },
