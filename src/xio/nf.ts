@@ -422,7 +422,10 @@ export async function runNFs(xio: Xio, group: RunMember[], options: RunOptions):
             fault = `${DROP_REASON}badVerdict`
           }
           if (noting || (traced && fault)) {
-            note = grouped ? `${note}${m.name}: ${fault || m.notes.finish()} ` : fault || m.notes.finish()
+            const said = fault || m.notes.finish()
+            // In a group, each member that had something to say, by name (one with nothing, as a
+            // forwarder, would leave a bare 'fwd:').
+            note = grouped ? (said ? `${note}${m.name}: ${said} ` : note) : said
             noted = true
           }
           // A link inside the group: the next member decides now, no ring, no manager. Through

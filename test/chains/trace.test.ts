@@ -96,6 +96,34 @@ test('trace -c 16 follows sixteen packets hop by hop: the firewall\'s rule and t
   t.regex(waiting.output(), /the chain on prefix '.*' has stopped/)
 })
 
+test('through a placement group, a hop\'s note names each member that decided something: the firewall\'s rule and the NAT\'s mapping, not a bare forwarder', async (t) => {
+  const grouped = join(dir, 'grouped.json')
+  writeFileSync(grouped, JSON.stringify({
+    endpoints: {
+      traffic: { kind: 'generator', rate: 400, flows: 4 },
+      fw: { kind: 'firewall', group: 'edge', config: { default: 'allow' } },
+      fwd: { kind: 'l2fwd', group: 'edge' },
+      nat: { kind: 'nat', group: 'edge', config: { external: '203.0.113.1', inside: '10.0.0.0/16' } },
+      sink: { kind: 'sink' },
+    },
+    links: ['traffic -> fw', 'fw -> fwd', 'fwd -> nat', 'nat.outside -> sink', 'nat.inside -> traffic'],
+  }))
+  const prefix = uniquePrefix('trace-group')
+  const chain = startXioChain(['run', grouped, '--no-tui', '--prefix', prefix])
+  t.teardown(() => chain.kill('SIGKILL'))
+  const o = await observeWhen(prefix, (s) => (s.slots.find((x) => x.state === 'active' && x.name === 'sink')?.route.rxPackets ?? 0) > 0)
+  t.truthy(o, chain.output())
+  const r = await xioChain(['trace', '--prefix', prefix, '-c', '4', '--json'], 60_000)
+  t.is(r.code, 0, r.stderr)
+  for (const p of (JSON.parse(r.stdout) as { packets: TracedPacket[] }).packets) {
+    const out = p.hops.find((h) => h.to === 'sink')!
+    t.regex(out.why, /^fw: default nat: (new )?map :\d+$/, JSON.stringify(p))
+  }
+  o!.close()
+  chain.kill('SIGINT')
+  await once(chain, 'exit')
+})
+
 test('a packet a router holds for ARP, then gives up on, shows it: held, then dropped after being held', async (t) => {
   const held = join(dir, 'held.json')
   // Nobody answers on the wire: the router asks three times, a second apart, then drops what it held.
