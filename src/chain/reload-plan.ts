@@ -62,6 +62,11 @@ export function planReload(running: Chain, next: Chain): ReloadPlan {
       refuse(members.find((m) => !was?.includes(m)) ?? was!.find((m) => !members.includes(m)) ?? members[0])
   }
   for (const [group, members] of running.groups) if (!next.groups.has(group)) members.filter((m) => next.endpoints.has(m)).forEach(refuse)
+  // A spec that keeps none of the running endpoints is another chain, sent to this one's
+  // prefix by mistake (a wrong --prefix): applied, it would stop every NF, state and all.
+  if (![...next.endpoints.keys()].some((name) => running.endpoints.has(name)))
+    throw new ReloadRefused('/endpoints', `none of them is one this chain runs ('${running.name}': ${[...running.endpoints.keys()].join(', ')}): is this the chain you meant? ` +
+      'A reload keeps what it can; this one would replace all of it. Stop the chain and run this spec instead')
   const plan: ReloadPlan = { added: [], removed: [], replaced: [], reconfigured: [], rewired: [], rescaled: [], routes: [] }
   for (const name of running.endpoints.keys()) if (!next.endpoints.has(name)) plan.removed.push(name)
   for (const [name, e] of next.endpoints) {

@@ -68,6 +68,16 @@ test('the pool and the manager settings cannot change while the chain runs: refu
   t.is(manager?.path, '/manager')
 })
 
+test('a spec that shares no endpoint with the running chain is another chain (a wrong --prefix): refused, naming what runs', (t) => {
+  const other = chainOf({ endpoints: { in: { kind: 'generator' }, fwd: { kind: 'l2fwd' }, out: { kind: 'sink' } }, links: ['in -> fwd', 'fwd -> out'] })
+  const refused = t.throws(() => planReload(running, other), { instanceOf: ReloadRefused })
+  t.is(refused?.path, '/endpoints')
+  t.regex(refused?.message ?? '', /none of them is one this chain runs \('x': lan, fw, nat, wan\): is this the chain you meant\?/)
+  // One endpoint kept is enough: a reload may replace all the rest.
+  const mostlyNew = chainOf({ endpoints: { lan: base.endpoints.lan, fwd: { kind: 'l2fwd' }, out: { kind: 'sink' } }, links: ['lan -> fwd', 'fwd -> out'] })
+  t.deepEqual(planReload(running, mostlyNew).removed, ['fw', 'nat', 'wan'])
+})
+
 test('a placement group is fixed while the chain runs: a member joining or leaving is refused; a whole new group may come', (t) => {
   const grouped = chainOf({ ...base, endpoints: { ...base.endpoints, fw: { ...fw(80), group: 'edge' }, nat: { ...base.endpoints.nat, group: 'edge' } } })
   const left = t.throws(() => planReload(grouped, running), { instanceOf: ReloadRefused })
