@@ -50,10 +50,12 @@ function sayWarnings(spec: string, chain: Chain): void {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
-async function run(spec: string, options: { duration?: number; tui: boolean; prefix?: string; maxRestarts: number; metrics?: string }) {
+async function run(spec: string, options: { duration?: number; tui: boolean; prefix?: string; maxRestarts: number; metrics?: string; input?: string[]; output?: string[] }) {
   const listen = options.metrics === undefined ? undefined : listenAt(options.metrics, '--metrics')
   const chain = await loadChain(spec)
   sayWarnings(spec, chain)
+  const inputs = pairs(options.input, '--input', chain)
+  const outputs = pairs(options.output, '--output', chain)
   // Before start: a Ctrl-C while NFs come up must still stop them and remove the region.
   let stop = false
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => (stop = true))
@@ -62,7 +64,7 @@ async function run(spec: string, options: { duration?: number; tui: boolean; pre
     if (e.code !== 'EPIPE') throw e
     stop = true
   })
-  const running = await RunningChain.start(chain, { prefix: options.prefix, maxRestarts: options.maxRestarts, portsOnManagerCpu: true })
+  const running = await RunningChain.start(chain, { prefix: options.prefix, maxRestarts: options.maxRestarts, portsOnManagerCpu: true, inputs, outputs })
   const control = await serveControl(running.prefix, (request) => reloadRunning(running, request.reload)).catch((e: Error) => {
     process.stderr.write(`warning: reloads cannot reach this chain: ${e.message}\n`)
     return undefined
@@ -280,9 +282,11 @@ const cli = yargs(hideBin(process.argv))
         .option('prefix', { type: 'string', describe: 'shared data prefix (default: from the spec)' })
         .option('max-restarts', { type: 'number', default: 5, describe: 'restarts of one NF instance before the chain gives up' })
         .option('metrics', { type: 'string', describe: 'serve Prometheus metrics at http://[host:]port/metrics (host default 127.0.0.1)' })
+        .option('input', { type: 'string', array: true, describe: '<endpoint>=<file.pcap> to read instead of the spec\'s (repeatable)' })
+        .option('output', { type: 'string', array: true, describe: '<endpoint>=<file.pcap> to write instead of the spec\'s (repeatable)' })
         .example('$0 run chains/fw-nat.json', 'replay the bundled captures through firewall and NAT')
         .example('$0 run chains/l2fwd.json --duration 10 --no-tui', 'ten seconds, stats as plain lines'),
-    (a) => run(a.spec, { duration: a.duration === undefined ? undefined : Number(a.duration), tui: a.tui, prefix: a.prefix, maxRestarts: a.maxRestarts, metrics: a.metrics }),
+    (a) => run(a.spec, { duration: a.duration === undefined ? undefined : Number(a.duration), tui: a.tui, prefix: a.prefix, maxRestarts: a.maxRestarts, metrics: a.metrics, input: a.input, output: a.output }),
   )
   .command(
     'replay <spec>',

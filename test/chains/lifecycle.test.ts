@@ -175,7 +175,7 @@ test.serial('xio-chain clean removes what a kill -9 of run left, and leaves a ru
   live.close()
 })
 
-test.serial('a second run of one spec under another prefix is refused before it can overwrite the first one\'s captures', async (t) => {
+test.serial('a second run of one spec under another prefix is refused before it can overwrite the first one\'s captures; with an --output of its own it runs', async (t) => {
   const dir = scratchDir('twice')
   const spec = join(dir, 'twice.json')
   writeFileSync(spec, JSON.stringify({
@@ -193,6 +193,13 @@ test.serial('a second run of one spec under another prefix is refused before it 
   const second = await xioChain(['run', spec, '--no-tui', '--prefix', uniquePrefix('second'), '--duration', '5'])
   t.is(second.code, 1)
   t.is(second.stderr.trim(), `${join(dir, 'out.pcap')}: another running chain is writing this capture; give this run another output (--output, or another spec)`)
+  const own = join(dir, 'own.pcap')
+  const third = await xioChain(['run', spec, '--no-tui', '--prefix', uniquePrefix('third'), '--duration', '1', '--output', `out=${own}`])
+  t.is(third.code, 0, third.stderr)
+  t.true(existsSync(own), 'it wrote its own capture')
+  const wrong = await xioChain(['run', spec, '--no-tui', '--output', 'fwd=x.pcap'])
+  t.is(wrong.code, 1)
+  t.regex(wrong.stderr, /--output fwd=x\.pcap: 'fwd' is a l2fwd, not a pcap port \(its pcap ports: in, out\)/)
   first.kill('SIGINT')
   const [code] = await once(first, 'exit')
   t.is(code, 0, first.output())
