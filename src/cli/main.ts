@@ -1,5 +1,6 @@
 // xio-chain: run, replay, validate and watch chains of network functions.
 import { resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import yargs from 'yargs'
 import { hideBin } from 'yargs/helpers'
 import { loadChain, SpecError, type Chain } from '../chain/spec.ts'
@@ -420,7 +421,9 @@ const cli = yargs(hideBin(process.argv))
     (a) => {
       const files = scaffoldNf(a.name, a.dir ?? a.name)
       process.stdout.write(`${files.map((f) => `wrote ${f}`).join('\n')}\n` +
-        `next, in ${a.dir ?? a.name}: npm install xio-chain and npm install --save-dev tsx (if the project lacks them), ` +
+        // This xio-chain's own folder (a checkout, or where it was installed): the package is not
+        // on the npm registry, so `npm install xio-chain` would find nothing.
+        `next, in ${a.dir ?? a.name}: npm install ${resolve(fileURLToPath(new URL('../../', import.meta.url)))} and npm install --save-dev tsx (if the project lacks them), ` +
         `node --import tsx --test ${a.name}.test.ts, npx xio-chain run chain.json\n`)
     },
   )
