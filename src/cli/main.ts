@@ -34,11 +34,22 @@ function pairs(values: string[] | undefined, flag: string, chain: Chain): Record
   return out
 }
 
-/** Every input capture a chain names exists and is a capture xio-chain can read. */
-function checkInputs(chain: Chain): void {
+/**
+ * Every input capture the chain reads (the spec's, or one --input gives instead) exists and is a
+ * capture xio-chain can read; one that is not is named by the field (or the flag) that gave it.
+ */
+function checkInputs(chain: Chain, inputs: Record<string, string> = {}): void {
   for (const e of chain.endpoints.values()) {
-    const input = e.kind === 'pcap' ? (e.spec as { input?: string }).input : undefined
-    if (input) checkPcapFormat(resolve(chain.dir, input))
+    const given = inputs[e.name]
+    const input = given ?? (e.kind === 'pcap' ? (e.spec as { input?: string }).input : undefined)
+    if (!input) continue
+    try {
+      checkPcapFormat(given ?? resolve(chain.dir, input))
+    } catch (err) {
+      if (!(err instanceof PcapError)) throw err
+      if (given) throw new UsageError(`--input ${e.name}: ${err.message}`)
+      throw new SpecError(chain.file, [{ path: `/endpoints/${e.name}/input`, message: err.message }])
+    }
   }
 }
 
@@ -57,6 +68,7 @@ async function run(spec: string, options: { duration?: number; tui: boolean; pre
   sayWarnings(spec, chain)
   const inputs = pairs(options.input, '--input', chain)
   const outputs = pairs(options.output, '--output', chain)
+  checkInputs(chain, inputs)
   // Before start: a Ctrl-C while NFs come up must still stop them and remove the region.
   let stop = false
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => (stop = true))
@@ -154,6 +166,7 @@ async function replay(spec: string, options: { input?: string[]; output?: string
   sayWarnings(spec, chain)
   const inputs = pairs(options.input, '--input', chain)
   const outputs = pairs(options.output, '--output', chain)
+  checkInputs(chain, inputs)
   let interrupted = false
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => (interrupted = true))
   const running = await RunningChain.start(chain, {

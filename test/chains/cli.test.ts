@@ -29,7 +29,7 @@ for (const [args, message] of refusals) {
   })
 }
 
-test('validate refuses a chain whose input capture is missing or is pcapng, naming the file', async (t) => {
+test('validate, run and replay refuse a chain whose input capture is missing or is pcapng, naming the spec, the field and the file', async (t) => {
   const dir = scratchDir('validate')
   const spec = (input: string) => {
     const file = join(dir, `chain-${input}.json`)
@@ -40,9 +40,14 @@ test('validate refuses a chain whose input capture is missing or is pcapng, nami
     }))
     return file
   }
-  const missing = await xioChain(['validate', spec('nowhere.pcap')])
-  t.is(missing.code, 1)
-  t.regex(missing.stderr, new RegExp(`${join(dir, 'nowhere.pcap')}: cannot open`))
+  for (const command of [['validate'], ['run', '--no-tui', '--duration', '1'], ['replay']]) {
+    const missing = await xioChain([command[0], spec('nowhere.pcap'), ...command.slice(1)])
+    t.is(missing.code, 1)
+    t.is(missing.stderr.trim(), `${spec('nowhere.pcap')}: /endpoints/in/input: ${join(dir, 'nowhere.pcap')}: cannot open: no such file or folder`, command[0])
+  }
+  const flag = await xioChain(['replay', spec('nowhere.pcap'), '--input', `in=${join(dir, 'elsewhere.pcap')}`])
+  t.is(flag.code, 1)
+  t.is(flag.stderr.trim(), `--input in: ${join(dir, 'elsewhere.pcap')}: cannot open: no such file or folder`)
   const pcapng = join(dir, 'trace.pcapng')
   writeFileSync(pcapng, Buffer.from('0a0d0d0a1c0000004d3c2b1a01000000ffffffffffffffff1c000000', 'hex'))
   const ng = await xioChain(['validate', spec('trace.pcapng')])
