@@ -78,7 +78,14 @@ async function run(spec: string, options: { duration?: number; tui: boolean; pre
     stop = true
   })
   const running = await RunningChain.start(chain, { prefix: options.prefix, maxRestarts: options.maxRestarts, portsOnManagerCpu: true, inputs, outputs })
-  const control = await serveControl(running.prefix, (request) => reloadRunning(running, request.reload)).catch((e: Error) => {
+  // Each reload, by `xio-chain reload` or SIGHUP, is said where the chain's output goes.
+  let sayReload = (said: string[]) => process.stderr.write(`${said.join('\n')}\n`)
+  const reloadAndSay = async (file: string) => {
+    const answer = await reloadRunning(running, file)
+    sayReload(answer.ok ? answer.changes.map((c) => `reload: ${c}`) : [`reload refused: ${answer.error}`])
+    return answer
+  }
+  const control = await serveControl(running.prefix, (request) => reloadAndSay(request.reload)).catch((e: Error) => {
     process.stderr.write(`warning: reloads cannot reach this chain: ${e.message}\n`)
     return undefined
   })
@@ -91,12 +98,8 @@ async function run(spec: string, options: { duration?: number; tui: boolean; pre
   if (!dashboard) running.on('nf-exit', (e) => process.stderr.write(`${describeExit(e)}\n`))
   // SIGHUP, as daemons take it: read the spec file again and apply what changed.
   const specFile = resolve(spec)
-  process.on('SIGHUP', async () => {
-    const answer = await reloadRunning(running, specFile)
-    const said = answer.ok ? answer.changes.map((c) => `reload: ${c}`) : [`reload refused: ${answer.error}`]
-    if (dashboard) running.emit('notice', said.join('; '))
-    else process.stderr.write(`${said.join('\n')}\n`)
-  })
+  if (dashboard) sayReload = (said) => running.emit('notice', said.join('; '))
+  process.on('SIGHUP', () => void reloadAndSay(specFile))
   const pumping = running.pump()
   const started = Date.now()
   const deadline = options.duration === undefined ? Infinity : started + options.duration * 1000

@@ -70,6 +70,7 @@ test('fw and fwd in one group: one process per instance, one hop less, flows in 
     const r = await xioChain(['reload', spec, '--prefix', prefix])
     t.is(r.code, 0, r.stderr)
     t.regex(r.stdout, /new config, live: fw/)
+    t.true(await until(() => /^reload: new config, live: fw/m.test(chain.output()), 5000), 'the running chain says it too')
     t.true(await until(() => sent(view.snapshot()) > before + 200, 10_000))
   }
 
