@@ -682,7 +682,7 @@ Napi::Object layout(Napi::Env env) {
   FIELD(nf, NfCounters, count); FIELD(nf, NfCounters, updates); FIELD(nf, NfCounters, names); FIELD(nf, NfCounters, values);
   Napi::Object endpoint = group("endpointCounters");
   FIELD(endpoint, EndpointCounters, mallocFails); FIELD(endpoint, EndpointCounters, sleeps);
-  FIELD(endpoint, EndpointCounters, wakesSent);
+  FIELD(endpoint, EndpointCounters, wakesSent); FIELD(endpoint, EndpointCounters, decided);
   Napi::Object route = group("routeCounters");
   FIELD(route, RouteCounters, rxPackets); FIELD(route, RouteCounters, rxBytes); FIELD(route, RouteCounters, txPackets);
   FIELD(route, RouteCounters, txBytes); FIELD(route, RouteCounters, dropped); FIELD(route, RouteCounters, noRoute);

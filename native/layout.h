@@ -22,7 +22,7 @@
 namespace xio {
 
 constexpr uint64_t kMagic = 0x4e49414843'4f4958ULL;  // "XIOCHAIN" in memory order
-constexpr uint32_t kLayoutVersion = 12;
+constexpr uint32_t kLayoutVersion = 13;
 constexpr uint32_t kMaxSlots = 64;
 constexpr uint32_t kMaxServices = 64;
 constexpr uint32_t kMaxBuffers = 65534;
@@ -193,6 +193,9 @@ struct alignas(kCacheLine) EndpointCounters {
   uint64_t mallocFails;  // buffers asked for and not given (pool dry)
   uint64_t sleeps;       // times it slept on its wake word
   uint64_t wakesSent;    // times it woke the manager
+  // Packets its NFs decided (the NF runner counts each as its verdict comes): the progress the
+  // launcher's watchdog looks for, packet by packet, so a slow NF is never taken for a hung one.
+  uint64_t decided;
 };
 
 // Counters the manager writes about an endpoint.

@@ -102,10 +102,12 @@ export interface NfInstanceProcess {
 }
 
 /**
- * An NF process that takes none of the packets waiting on its RX ring for this long, while its
- * TX ring has room (so it is not waiting on what is downstream), is hung: its process() in a loop
+ * An NF process that decides no packet for this long while packets wait on its RX ring and its
+ * TX ring has room (so it is not waiting on what is downstream) is hung: its process() in a loop
  * that never ends, say. Its packets, and those its senders hold for it, would wait for ever,
  * the senders' packets for other NFs behind them; it is killed and restarted as after a crash.
+ * Progress is the runner's count of packets decided, one by one: a slow NF (a second a packet)
+ * or one deciding packets it parked in its process, its RX ring untouched meanwhile, makes it.
  */
 export const HUNG_AFTER_MS = 5000
 
@@ -128,7 +130,7 @@ export class RunningChain extends EventEmitter {
   private fatal: ChainError | null = null
   /** Looks for hung NF processes once a second; by slot, the RX progress it last saw there. */
   private watchdog: NodeJS.Timeout | null = null
-  private readonly progress = new Map<number, { pid: number; taken: number; since: number }>()
+  private readonly progress = new Map<number, { pid: number; decided: number; since: number }>()
 
   private readonly reloader: ChainReloader
 
@@ -299,20 +301,21 @@ export class RunningChain extends EventEmitter {
     }
   }
 
-  /** Kills NF processes hung for HUNG_AFTER_MS (its exit then restarts them), saying why. */
+  /** Kills NF processes hung for HUNG_AFTER_MS (their exit then restarts them), saying why. */
   private killHung(): void {
     if (this.closing) return
     const now = performance.now()
     const byPid = new Map(this.instances.map((p) => [p.child.pid, p]))
     for (const s of this.manager.snapshot().slots) {
       const proc = byPid.get(s.pid)
-      if (!proc || s.state !== 'active' || !proc.ready || proc.hung) continue
+      if (!proc || s.state !== 'active' || !proc.ready || proc.hung || proc.retired) continue
       const { rx, tx } = s.rings
+      const decided = s.endpoint.decided
       const seen = this.progress.get(s.slot)
-      if (!seen || seen.pid !== s.pid || seen.taken !== rx.dequeued || rx.used === 0 || tx.used >= tx.size) {
-        this.progress.set(s.slot, { pid: s.pid, taken: rx.dequeued, since: now })
+      if (!seen || seen.pid !== s.pid || seen.decided !== decided || rx.used === 0 || tx.used >= tx.size) {
+        this.progress.set(s.slot, { pid: s.pid, decided, since: now })
       } else if (now - seen.since >= HUNG_AFTER_MS) {
-        proc.hung = `hung: took none of the ${rx.used} packets waiting for it in ${HUNG_AFTER_MS / 1000} s; killed it`
+        proc.hung = `hung: decided none of the ${rx.used} packets waiting for it in ${HUNG_AFTER_MS / 1000} s; killed it`
         proc.child.kill('SIGKILL')
       }
     }

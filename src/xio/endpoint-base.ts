@@ -6,7 +6,7 @@ import { asXioError } from './errors.ts'
 import { addon, layout, type NativeEndpoint, type NativeRegion } from './native.ts'
 import { managerHere } from './manager.ts'
 import { RegionView } from './region-view.ts'
-import { EndpointRings } from './rings.ts'
+import { add64, EndpointRings } from './rings.ts'
 
 const M = layout.meta
 const FAULTED = layout.slotState.faulted
@@ -34,6 +34,8 @@ export class EndpointBase {
    */
   protected fast: EndpointRings | null
   private readonly slotState: number
+  /** Word index of this endpoint's `decided` counter (EndpointCounters). */
+  private readonly decidedWord: number
   private readonly spinMs: number
   /**
    * The manager's assistId when it runs in this process (else -1): rxWait's polls on its CPU
@@ -55,8 +57,17 @@ export class EndpointBase {
     this.slot = endpoint.slot
     this.fast = new EndpointRings(this.region, this.slot, endpoint.service, endpoint)
     this.slotState = (this.region.managerSideOffset(this.slot) + layout.managerSide.state) >>> 2
+    this.decidedWord = (this.region.slotOffset(this.slot) + layout.endpointSide.counters + layout.endpointCounters.decided) >>> 2
     this.spinMs = endpoint.spinUs / 1000
     this.managerHere = assistManager ? managerHere(prefix) : -1
+  }
+
+  /**
+   * Counts a packet its NF decided, in the slot where the launcher reads it: a process that
+   * decides none for seconds while packets wait for it is hung (src/chain/launcher.ts).
+   */
+  countDecided(): void {
+    add64(this.u32, this.decidedWord, 1)
   }
 
   /** Between two polls of rxWait's spin: a manager pass where that helps, else the CPU given away once. */

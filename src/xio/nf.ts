@@ -436,6 +436,7 @@ export async function runNFs(xio: Xio, group: RunMember[], options: RunOptions):
           p.from = m.service
           m = members[m.next[gate]]
         }
+        xio.countDecided()
         if (p.length !== length) xio.setLength(d, p.length)
         if (p.flowHash !== hash) xio.setFlowHash(d, p.flowHash)
         if (noted) xio.noteTrace(d, note.trimEnd())

@@ -34,7 +34,7 @@ export interface SlotSnapshot {
   sleeping: boolean
   /** Threads of the endpoint asleep on its RX ring now (rxWait, readable). */
   asleep: number
-  endpoint: { mallocFails: number; sleeps: number; wakesSent: number }
+  endpoint: { mallocFails: number; sleeps: number; wakesSent: number; decided: number }
   route: RouteCounts
   rings: Record<RingName, RingSnapshot>
   /** The NF's own counters, as it last published them. */
@@ -276,6 +276,7 @@ export class RegionView {
         mallocFails: c(ep, L.endpointCounters, 'mallocFails'),
         sleeps: c(ep, L.endpointCounters, 'sleeps'),
         wakesSent: c(ep, L.endpointCounters, 'wakesSent'),
+        decided: c(ep, L.endpointCounters, 'decided'),
       },
       route: this.routeCounts(rt),
       rings,

@@ -329,7 +329,7 @@ export class EndpointRings {
 }
 
 /** Adds n to the u64 counter at word index w (little-endian halves): counters for observers. */
-function add64(u32: Uint32Array, w: number, n: number): void {
+export function add64(u32: Uint32Array, w: number, n: number): void {
   const low = u32[w] + n
   if (low > 0xffffffff) {
     u32[w] = low - 0x100000000

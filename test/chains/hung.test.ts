@@ -1,7 +1,8 @@
-// A hung NF: its process() never returns (a loop without end), so it takes nothing more from its
-// RX ring while its output has room. The launcher finds it within HUNG_AFTER_MS and a second,
-// kills it and restarts it as after a crash, saying why; the chain goes on. An NF that is only
-// slow keeps taking packets, and is left alone.
+// A hung NF: its process() never returns (a loop without end), so it decides nothing more while
+// packets wait on its RX ring and its output has room. The launcher finds it within
+// HUNG_AFTER_MS and a second, kills it and restarts it as after a crash, saying why; the chain
+// goes on. An NF that is only slow, a burst of its taking longer than HUNG_AFTER_MS, decides
+// packets one by one meanwhile and is left alone.
 import test from 'ava'
 import { once } from 'node:events'
 import { existsSync, writeFileSync } from 'node:fs'
@@ -32,14 +33,16 @@ export default {
   }),
 }
 `)
-// About 2 ms a packet: slow, never hung.
+// 200 ms a packet (asleep, leaving the CPU to the others): slow, never hung, though a burst of
+// more than 25 packets takes it longer than HUNG_AFTER_MS.
 writeFileSync(join(dir, 'slow.mjs'), `
+const nap = new Int32Array(new SharedArrayBuffer(4))
 export default {
   name: 'slow',
   gates: ['out'],
   create: () => ({
     process() {
-      for (const end = performance.now() + 2; performance.now() < end;);
+      Atomics.wait(nap, 0, 0, 200)
       return 0
     },
   }),
@@ -67,7 +70,7 @@ test('a hung NF is killed and restarted, saying why, and the packets then flow; 
       gen: { kind: 'generator', rate: 2000, flows: 4 },
       stuck: { kind: 'nf', module: './stuck.mjs', config: { marker } },
       out: { kind: 'sink' },
-      gen2: { kind: 'generator', rate: 2000, flows: 4 },
+      gen2: { kind: 'generator', rate: 20, flows: 4 },
       slow: { kind: 'nf', module: './slow.mjs' },
       out2: { kind: 'sink' },
     },
@@ -78,14 +81,18 @@ test('a hung NF is killed and restarted, saying why, and the packets then flow; 
   t.teardown(() => chain.kill('SIGKILL'))
   const o = await observeChain(prefix)
   t.teardown(() => o.close())
-  const hung = await until(() => /NF 'stuck' \(pid \d+\) hung: took none of the \d+ packets waiting for it in 5 s; killed it; restarting it/.test(chain.output()), HUNG_AFTER_MS + 15_000)
+  const hung = await until(() => /NF 'stuck' \(pid \d+\) hung: decided none of the \d+ packets waiting for it in 5 s; killed it; restarting it/.test(chain.output()), HUNG_AFTER_MS + 15_000)
   t.true(hung, chain.output())
   t.true(existsSync(marker))
   const outAfter = activeSlot(o.view.snapshot(), 'out')?.route.rxPackets ?? 0
   t.true(await until(() => (activeSlot(o.view.snapshot(), 'out')?.route.rxPackets ?? 0) > outAfter + 500, 20_000), 'the restarted NF passes packets on')
-  // The slow NF's ring stayed full all along (2 ms a packet against 2,000 a second), and it ran on.
+  // The slow NF, 5 packets a second against 20 offered, took bursts of more than 25 packets,
+  // each over 5 s, as its backlog grew; it ran on, its first process the whole time.
+  const slowPid = activeSlot(o.view.snapshot(), 'slow')!.pid
+  t.true(await until(() => (activeSlot(o.view.snapshot(), 'slow')?.endpoint.decided ?? 0) >= 60, 30_000), 'the slow NF decided 60 packets')
+  t.true((activeSlot(o.view.snapshot(), 'slow')?.rings.rx.used ?? 0) > 25, 'a backlog of more than a 5 s burst waited for it')
+  t.is(activeSlot(o.view.snapshot(), 'slow')?.pid, slowPid)
   t.false(/NF 'slow'/.test(chain.output()), chain.output())
-  t.true((activeSlot(o.view.snapshot(), 'slow')?.rings.rx.used ?? 0) > 0, 'packets waited for the slow NF')
   chain.kill('SIGINT')
   const [code] = await once(chain, 'exit')
   t.is(code, 0, chain.output().slice(-2000))
