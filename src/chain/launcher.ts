@@ -239,6 +239,10 @@ export class RunningChain extends EventEmitter {
     const child = this.unpinned(() =>
       spawn(process.execPath, [...nodeArgs, nfProcessScript, this.chain.file, endpoint, this.prefix, cpu, clock, String(instance)], {
         stdio: ['pipe', 'pipe', 'pipe'],
+        // A session of its own: a Ctrl-C at the terminal reaches the launcher alone, which drains
+        // the chain and then stops its NFs; one still loading its modules would otherwise die of
+        // it before it could ignore it, and the chain would report a failed start.
+        detached: true,
       }),
     )
     // Its NFs and configs, as checked here: the process need not read and check the spec again

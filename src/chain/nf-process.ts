@@ -44,8 +44,9 @@ process.on('SIGTERM', () => {
   stopping = true
   rest.interrupt()
 })
-// Ctrl-C reaches the whole process group; the launcher answers it by draining the chain and
-// then sending SIGTERM here, so an NF must not leave with packets still on their way to it.
+// The launcher stops NFs with SIGTERM once it has drained the chain, so an NF must not leave
+// with packets still on their way to it. The terminal's Ctrl-C never comes here (the launcher
+// gives each NF process a session of its own); a SIGINT sent anyway is ignored likewise.
 process.on('SIGINT', () => {})
 
 const xio = await attach({

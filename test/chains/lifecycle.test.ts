@@ -3,10 +3,11 @@
 // with its reason.
 import test from 'ava'
 import { once } from 'node:events'
-import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { spawn } from 'node:child_process'
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Manager, observe, type Observer } from '../../src/xio/index.ts'
-import { root, startXioChain, xioChain } from '../helpers/cli.ts'
+import { bin, root, startXioChain, xioChain } from '../helpers/cli.ts'
 import { uniquePrefix, until } from '../helpers/processes.ts'
 import { scratchDir } from '../helpers/scratch.ts'
 
@@ -33,6 +34,18 @@ async function watch(prefix: string): Promise<Observer> {
   return observer
 }
 
+/** Pids of the NF processes of the chain on `prefix` (their command lines name it). */
+function nfProcessesOf(prefix: string): number[] {
+  return readdirSync('/proc').filter((e) => /^\d+$/.test(e)).map(Number).filter((pid) => {
+    try {
+      const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')
+      return args.includes(prefix) && args.some((a) => a.endsWith('nf-process.ts') || a.endsWith('nf-process.js')) && alive(pid)
+    } catch {
+      return false
+    }
+  })
+}
+
 const nfSlots = (o: Observer, name: string) => o.view.snapshot().slots.filter((s) => s.state === 'active' && s.name === name)
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
@@ -53,6 +66,23 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     t.true(existsSync(join(root, 'out/fw-nat/wan.pcap')), 'outputs were flushed')
   })
 }
+
+test.serial('Ctrl-C at the terminal while the NFs still load (the whole process group signalled) stops the chain cleanly, exit 0', async (t) => {
+  const prefix = uniquePrefix('ctrl-c')
+  // A process group of its own, as a shell gives a command: the terminal's Ctrl-C goes to all of it.
+  const cli = spawn(process.execPath, [bin, 'run', 'chains/fw-nat.json', '--no-tui', '--prefix', prefix], { cwd: root, detached: true, stdio: ['ignore', 'pipe', 'pipe'] })
+  let output = ''
+  for (const stream of [cli.stdout, cli.stderr]) stream.on('data', (c: Buffer) => (output += c))
+  t.teardown(() => cli.kill('SIGKILL'))
+  // The moment an NF process exists, long before its modules are loaded and it says ready.
+  t.true(await until(() => nfProcessesOf(prefix).length > 0, 20_000, 5), output)
+  process.kill(-cli.pid!, 'SIGINT')
+  const [code] = await once(cli, 'exit')
+  t.is(code, 0, output)
+  t.false(/exited|while starting/.test(output), output)
+  t.true(await until(() => nfProcessesOf(prefix).length === 0, 10_000), 'no NF process left')
+  t.false(existsSync(`/dev/shm/xio.${prefix}`))
+})
 
 test.serial('an NF killed mid-run is reported and restarted, and the chain goes on', async (t) => {
   const prefix = uniquePrefix('restart')
