@@ -106,7 +106,9 @@ export class ChainReloader {
     const refusals: string[] = []
     const reconfigureAll = (names: string[]) =>
       Promise.all(names.map(async (name) => {
-        const instances = this.instancesOf(name)
+        // One that exited and waits to be restarted has no one to answer: it restarts on the
+        // running spec, the new one (runSpec above), so its config is the new one anyway.
+        const instances = this.instancesOf(name).filter((p) => p.child.exitCode === null && p.child.signalCode === null)
         const answers = await Promise.allSettled(instances.map((p) => this.reconfigure(p, name, next)))
         const refused = answers.flatMap((a, i) => (a.status === 'rejected' && instances[i].instance < (staying.get(name) ?? Infinity) ? [(a.reason as Error).message] : []))
         refusals.push(...refused)
@@ -178,7 +180,8 @@ export class ChainReloader {
     this.host.manager.pause(into)
     try {
       await this.passedOn([members[0]])
-      await this.stopInstances(leaving)
+      // Looked up again: one that died meanwhile may have been restarted in its place.
+      await this.stopInstances(this.instancesOf(name).filter((p) => p.instance >= to))
     } finally {
       this.host.manager.routes(into)
     }
@@ -247,7 +250,10 @@ export class ChainReloader {
     const killTimer = setTimeout(() => procs.forEach((p) => p.child.kill('SIGKILL')), 5000)
     await Promise.all(exits)
     clearTimeout(killTimer)
-    for (const p of procs) this.host.instances.splice(this.host.instances.indexOf(p), 1)
+    for (const p of procs) {
+      const at = this.host.instances.indexOf(p)
+      if (at >= 0) this.host.instances.splice(at, 1)
+    }
   }
 }
 

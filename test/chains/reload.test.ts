@@ -6,7 +6,9 @@ import test from 'ava'
 import { once } from 'node:events'
 import { existsSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { RunningChain } from '../../src/chain/launcher.ts'
 import { readPcap } from '../../src/chain/pcap.ts'
+import { checkChain } from '../../src/chain/spec.ts'
 import { startXioChain, xioChain } from '../helpers/cli.ts'
 import { observeWhen, removeLeftoverRegions, uniquePrefix, until } from '../helpers/processes.ts'
 import { scratchDir } from '../helpers/scratch.ts'
@@ -260,4 +262,28 @@ test('an NF shrunk to one instance and grown back, again and again under numbere
   }
   t.is(next.size, 16)
   t.is(outOfOrder, 0, 'no flow lost or reordered a packet')
+})
+
+test('a config change sent while an instance waits to be restarted is in force at once: that one restarts on it, the others take it live', async (t) => {
+  const spec = (port: number) => checkChain(join(dir, 'restarting.json'), {
+    name: 'restarting',
+    endpoints: {
+      gen: { kind: 'generator', rate: 2000, flows: 8 },
+      fw: { kind: 'firewall', instances: 2, config: { default: 'allow', rules: [{ action: 'drop', proto: 'tcp', dstPort: port }] } },
+      out: { kind: 'sink' },
+    },
+    links: ['gen -> fw', 'fw -> out'],
+  })
+  const running = await RunningChain.start(spec(23), { prefix: uniquePrefix('reload-restarting') })
+  t.teardown(() => running.stop())
+  void running.pump()
+  const victim = running.instances.find((p) => p.instance === 0)!
+  const exited = once(running, 'nf-exit')
+  victim.child.kill('SIGKILL')
+  await exited
+  // The launcher waits 200 ms before it restarts the instance: the reload comes meanwhile.
+  t.is(victim.child.signalCode, 'SIGKILL')
+  const plan = await running.reload(spec(25))
+  t.deepEqual(plan.reconfigured, ['fw'])
+  t.true(await until(() => running.instances.filter((p) => p.members.includes('fw') && p.ready && p.child.exitCode === null).length === 2, 10_000), 'both instances run')
 })
