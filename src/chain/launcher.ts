@@ -362,7 +362,12 @@ export class RunningChain extends EventEmitter {
         // No assisting: between a sink's waits this thread runs the sources, and the manager's
         // thread would stand aside meanwhile (AttachOptions.assistManager).
         const xio = await attach({ prefix: this.prefix, name: e.name, assistManager: false })
-        this.ports.set(e.name, await this.makePort(e.name, e.spec as { kind: string }, xio))
+        try {
+          this.ports.set(e.name, await this.makePort(e.name, e.spec as { kind: string }, xio))
+        } catch (err) {
+          xio.detach()  // a port that could not be made (an output it cannot write) holds no slot
+          throw err
+        }
       }
     } finally {
       this.wakePump() // a rest began before these ports were there

@@ -287,3 +287,20 @@ test('a config change sent while an instance waits to be restarted is in force a
   t.deepEqual(plan.reconfigured, ['fw'])
   t.true(await until(() => running.instances.filter((p) => p.members.includes('fw') && p.ready && p.child.exitCode === null).length === 2, 10_000), 'both instances run')
 })
+
+test('a reload whose new port cannot be made (an output it cannot write) fails naming the file, and leaves no slot taken', async (t) => {
+  const spec = (extra: boolean) => checkChain(join(dir, 'bad-port.json'), {
+    name: 'bad-port',
+    endpoints: {
+      gen: { kind: 'generator', rate: 1000, flows: 2 },
+      fwd: { kind: 'l2fwd' },
+      ...(extra ? { tap: { kind: 'pcap', output: '/etc/hostname/tap.pcap' } } : { out: { kind: 'sink' } }),
+    },
+    links: ['gen -> fwd', `fwd -> ${extra ? 'tap' : 'out'}`],
+  })
+  const running = await RunningChain.start(spec(false), { prefix: uniquePrefix('reload-bad-port') })
+  t.teardown(() => running.stop())
+  void running.pump()
+  await t.throwsAsync(running.reload(spec(true)), { message: /\/etc\/hostname\/tap\.pcap/ })
+  t.is(running.manager.snapshot().slots.filter((s) => s.state === 'active' && s.name === 'tap').length, 0)
+})
