@@ -12,7 +12,7 @@ import type { NfReconfigure, NfReconfigured } from './nf-control.ts'
 import type { Port } from './ports/port.ts'
 import { absentCpu } from './cpus.ts'
 import { bypassed, planReload, ReloadRefused, type ReloadPlan, type RouteChange } from './reload-plan.ts'
-import type { Chain } from './spec.ts'
+import { processMembers, type Chain } from './spec.ts'
 
 /** What a reload works on: the running chain's manager, NF processes and ports. */
 export interface ReloadHost {
@@ -132,7 +132,7 @@ export class ChainReloader {
     try {
       if (shortcuts.length) {
         this.host.manager.pause(shortcuts.map((s) => s.gate))
-        await this.passedOn([...new Set(shortcuts.flatMap((s) => s.skipped))])
+        await this.passedOn([...new Set(shortcuts.flatMap((s) => s.skipped))], old)
       }
     } finally {
       this.host.manager.routes(wiring)
@@ -147,21 +147,61 @@ export class ChainReloader {
 
   /**
    * Waits until the endpoints (in path order) have taken in what was on its way to them when
-   * their senders were paused, and passed it on. Gives up after 2 s (an NF that stopped taking
-   * packets), saying that order may not hold.
+   * their senders were paused, and passed it on. Gives up once one has made no progress for 2 s
+   * (taken, decided or sent nothing: an NF that stopped), saying that order may not hold; a slow
+   * one with a long backlog is waited for. `chain` is the chain as the packets were sent: a
+   * skipped endpoint may be on its way out.
    */
-  private async passedOn(names: string[]): Promise<void> {
-    const deadline = Date.now() + 2000
-    const slotsOf = (name: string) => this.host.manager.snapshot().slots.filter((x) => x.state === 'active' && x.name === name)
-    const sum = (name: string, ring: 'rx' | 'tx', field: 'enqueued' | 'dequeued') => slotsOf(name).reduce((n, x) => n + x.rings[ring][field], 0)
-    await sleep(5)  // what the manager held for them before the pause is delivered within a poll
-    for (const name of names) {
-      const arrived = sum(name, 'rx', 'enqueued')
-      while (sum(name, 'rx', 'dequeued') < arrived && Date.now() < deadline) await sleep(2)
-      // Taken in; now out: its TX ring empty twice over, so a burst it was deciding is sent too.
-      for (let empty = 0; empty < 2 && Date.now() < deadline; await sleep(5)) empty = sum(name, 'tx', 'enqueued') === sum(name, 'tx', 'dequeued') ? empty + 1 : 0
+  private async passedOn(names: string[], chain: Chain): Promise<void> {
+    // The slots to watch: a placement group's members share its processes', named after its first.
+    const processOf = (name: string) => {
+      const e = chain.endpoints.get(name)
+      return e && !e.isPort ? processMembers(chain, e)[0] : name
     }
-    if (Date.now() >= deadline) this.host.warn(`reload: ${names.join(', ')} did not pass on what they had within 2 s; packets of their flows may arrive out of order`)
+    /** Its instances' counts, from one snapshot. */
+    const counts = (name: string) => {
+      const c = { arrived: 0, taken: 0, decided: 0, sent: 0, routed: 0 }
+      for (const x of this.host.manager.snapshot().slots) {
+        if (x.state !== 'active' || x.name !== name) continue
+        c.arrived += x.rings.rx.enqueued
+        c.taken += x.rings.rx.dequeued
+        c.decided += x.endpoint.decided
+        c.sent += x.rings.tx.enqueued
+        c.routed += x.rings.tx.dequeued
+      }
+      return c
+    }
+    let stalled = false
+    /** Polls until done(counts), or until the endpoint has moved nothing for 2 s (then stalled). */
+    const until = async (name: string, done: (c: ReturnType<typeof counts>) => boolean, everyMs: number) => {
+      let moved = Date.now()
+      let seen = ''
+      for (let c = counts(name); !stalled && !done(c); c = counts(name)) {
+        const now = `${c.taken},${c.decided},${c.sent}`
+        if (now !== seen) [seen, moved] = [now, Date.now()]
+        else if (Date.now() - moved > 2000) stalled = true
+        await sleep(everyMs)
+      }
+    }
+    for (const name of new Set(names.map(processOf))) {
+      const isNf = chain.endpoints.get(name)?.isPort === false
+      // What the manager held for it before the pause (its RX ring full: a slow NF's backlog)
+      // reaches it only as it takes from the ring: taken in, until no more arrives.
+      for (let arrived = -1; !stalled && arrived !== counts(name).arrived; ) {
+        await sleep(5)  // a few of the manager's polls, to deliver what room there is for
+        arrived = counts(name).arrived
+        await until(name, (c) => c.taken >= arrived, 2)
+        // Then decided, every packet of the bursts it took (its runner counts them one by one:
+        // a burst that takes long to decide shows).
+        const taken = counts(name).taken
+        if (isNf) await until(name, (c) => c.decided >= taken, 2)
+        await sleep(5)
+      }
+      // And sent: its TX ring empty twice over.
+      let empty = 0
+      await until(name, (c) => (empty = c.sent === c.routed ? empty + 1 : 0) >= 2, 5)
+    }
+    if (stalled) this.host.warn(`reload: ${names.join(', ')} stopped passing on what they had (nothing moved for 2 s); packets of their flows may arrive out of order`)
   }
 
   /**
@@ -179,7 +219,7 @@ export class ChainReloader {
       .map((l) => ({ from: l.from, gate: l.gateIndex, to: l.to }))
     this.host.manager.pause(into)
     try {
-      await this.passedOn([members[0]])
+      await this.passedOn([members[0]], this.host.chain())
       // Looked up again: one that died meanwhile may have been restarted in its place.
       await this.stopInstances(this.instancesOf(name).filter((p) => p.instance >= to))
     } finally {
