@@ -310,16 +310,17 @@ export class RunningChain extends EventEmitter {
     if (this.closing) return
     const now = performance.now()
     const byPid = new Map(this.instances.map((p) => [p.child.pid, p]))
-    for (const s of this.manager.snapshot().slots) {
+    const region = this.manager.region
+    for (let slot = 0; slot < region.slotCount; slot++) {
+      // A few words a slot, once a second: an idle chain's launcher wakes for little more.
+      const s = region.progress(slot)
       const proc = byPid.get(s.pid)
-      if (!proc || s.state !== 'active' || !proc.ready || proc.hung || proc.retired) continue
-      const { rx, tx } = s.rings
-      const decided = s.endpoint.decided
-      const seen = this.progress.get(s.slot)
-      if (!seen || seen.pid !== s.pid || seen.decided !== decided || rx.used === 0 || tx.used >= tx.size) {
-        this.progress.set(s.slot, { pid: s.pid, decided, since: now })
+      if (!s.active || !proc || !proc.ready || proc.hung || proc.retired) continue
+      const seen = this.progress.get(slot)
+      if (!seen || seen.pid !== s.pid || seen.decided !== s.decided || s.waiting === 0 || s.txFull) {
+        this.progress.set(slot, { pid: s.pid, decided: s.decided, since: now })
       } else if (now - seen.since >= HUNG_AFTER_MS) {
-        proc.hung = `hung: decided none of the ${rx.used} packets waiting for it in ${HUNG_AFTER_MS / 1000} s; killed it`
+        proc.hung = `hung: decided none of the ${s.waiting} packets waiting for it in ${HUNG_AFTER_MS / 1000} s; killed it`
         proc.child.kill('SIGKILL')
       }
     }

@@ -252,6 +252,22 @@ export class RegionView {
     }
   }
 
+  /**
+   * What a watchdog needs of a slot, read without a whole snapshot (which builds every ring's
+   * and counter's object): whether it is served, its process, the packets waiting on its RX
+   * ring, whether its TX ring is full, and the packets its NFs decided (EndpointCounters).
+   */
+  progress(slot: number): { active: boolean; pid: number; waiting: number; txFull: boolean; decided: number } {
+    const at = this.slotOffset(slot)
+    return {
+      active: this.u32[(this.managerSideOffset(slot) + L.managerSide.state) / 4] === L.slotState.active,
+      pid: this.u32[(at + L.endpointSide.pid) / 4],
+      waiting: this.ringUsed(slot, 'rx'),
+      txFull: this.ringUsed(slot, 'tx') >= this.header32('ringSize'),
+      decided: this.counter(at + L.endpointSide.counters + L.endpointCounters.decided),
+    }
+  }
+
   slot(slot: number): SlotSnapshot {
     const at = this.slotOffset(slot)
     const ms = this.managerSideOffset(slot)
