@@ -453,7 +453,9 @@ const cli = yargs(hideBin(process.argv))
   .fail((message, error) => {
     if (error) throw error
     // One line: what was wrong, and where the usage is.
-    process.stderr.write(`xio-chain: ${message.replace(/\n+/g, '; ')} (xio-chain --help shows the usage)\n`)
+    // yargs puts some messages on several indented lines ("Invalid values:\n  Argument: ..."): as one sentence.
+    const sentence = message.split('\n').map((line) => line.trim()).filter(Boolean).join(' ')
+    process.stderr.write(`xio-chain: ${sentence} (xio-chain --help shows the usage)\n`)
     process.exit(1)
   })
 

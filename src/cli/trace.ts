@@ -181,7 +181,7 @@ async function run(options: TraceOptions): Promise<number> {
   // (performance.timeOrigin + now(): the wall clock to the µs, where Date.now() has whole ms).
   const offset = BigInt(Math.round((performance.timeOrigin + performance.now()) * 1e6)) - process.hrtime.bigint()
   const traced: TracedPacket[] = [...packets.values()].map((p, i) => ({ id: i + 1, time: wallTime(p.first, offset), hops: p.hops }))
-  process.stdout.write(options.json ? `${JSON.stringify({ chain: options.prefix, packets: traced }, null, 2)}\n` : render(traced))
+  process.stdout.write(options.json ? `${JSON.stringify({ prefix: options.prefix, packets: traced }, null, 2)}\n` : render(traced))
   if (copiesLost) process.stderr.write(`${copiesLost} hop copies lost (the copies' share of the pool was spent, or this reader fell behind): some hops or packets are missing\n`)
   if (chainGone) {
     process.stderr.write(`the chain on prefix '${options.prefix}' has stopped\n`)

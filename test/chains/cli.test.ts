@@ -19,6 +19,7 @@ const refusals: [string[], RegExp][] = [
   [['replay', 'chains/fw-nat.json', '--input', 'lan='], /expected <endpoint>=<file.pcap>/],
   [['frob'], /Unknown argument: frob/],
   [['run'], /Not enough non-option arguments/],
+  [['lab', 'sideways'], /^xio-chain: Invalid values: Argument: action, Given: "sideways", Choices: "up", "down" \(xio-chain --help/],
 ]
 for (const [args, message] of refusals) {
   test(`xio-chain ${args.join(' ')}: refused in one line, exit 1`, async (t) => {
