@@ -78,11 +78,14 @@ async function run(spec: string, options: { duration?: number; tui: boolean; pre
     stop = true
   })
   const running = await RunningChain.start(chain, { prefix: options.prefix, maxRestarts: options.maxRestarts, portsOnManagerCpu: true, inputs, outputs })
-  // Each reload, by `xio-chain reload` or SIGHUP, is said where the chain's output goes.
-  let sayReload = (said: string[]) => process.stderr.write(`${said.join('\n')}\n`)
+  const dashboard = options.tui && process.stdout.isTTY === true
+  // Each reload, by `xio-chain reload` or SIGHUP, is said where the chain's output goes: on the
+  // dashboard (stderr would tear its screen), or on stderr.
   const reloadAndSay = async (file: string) => {
     const answer = await reloadRunning(running, file)
-    sayReload(answer.ok ? answer.changes.map((c) => `reload: ${c}`) : [`reload refused: ${answer.error}`])
+    const said = answer.ok ? answer.changes.map((c) => `reload: ${c}`) : [`reload refused: ${answer.error}`]
+    if (dashboard) running.emit('notice', said.join('; '))
+    else process.stderr.write(`${said.join('\n')}\n`)
     return answer
   }
   const control = await serveControl(running.prefix, (request) => reloadAndSay(request.reload)).catch((e: Error) => {
@@ -93,12 +96,10 @@ async function run(spec: string, options: { duration?: number; tui: boolean; pre
     await running.stop()
     throw new UsageError(`--metrics ${options.metrics}: ${e.message}`)
   }))
-  const dashboard = options.tui && process.stdout.isTTY === true
   // The dashboard shows NF exits itself and prints them when it closes; stderr would tear its screen.
   if (!dashboard) running.on('nf-exit', (e) => process.stderr.write(`${describeExit(e)}\n`))
   // SIGHUP, as daemons take it: read the spec file again and apply what changed.
   const specFile = resolve(spec)
-  if (dashboard) sayReload = (said) => running.emit('notice', said.join('; '))
   process.on('SIGHUP', () => void reloadAndSay(specFile))
   const pumping = running.pump()
   const started = Date.now()

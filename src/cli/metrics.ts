@@ -31,10 +31,12 @@ export class ChainMetrics {
     const groupOf = new Map([...groups].map(([group, members]) => [members[0], { group, row: groupLabel(group, members) }]))
     const grouped = new Set([...groups.values()].flat())
     const slots = () => this.snapshot!.slots.filter((s) => s.state !== 'free')
-    const perSlot = (s: SlotSnapshot): Labels => {
-      const g = groupOf.get(s.name)
-      return g ? { endpoint: g.row, group: g.group, instance: s.instance, slot: s.slot } : { endpoint: s.name, instance: s.instance, slot: s.slot }
+    /** An endpoint's labels: its name, or its group's row and name for a group's process. */
+    const perEndpoint = (name: string): Labels => {
+      const g = groupOf.get(name)
+      return g ? { endpoint: g.row, group: g.group } : { endpoint: name }
     }
+    const perSlot = (s: SlotSnapshot): Labels => ({ ...perEndpoint(s.name), instance: s.instance, slot: s.slot })
     const endpoint = (name: string, help: string, value: (s: SlotSnapshot) => number, type: 'counter' | 'gauge' = 'counter') =>
       this.family(type, `xio_endpoint_${name}`, help, ['endpoint', 'group', 'instance', 'slot'], () => slots().map((s) => [perSlot(s), value(s)]))
 
@@ -56,19 +58,15 @@ export class ChainMetrics {
     // A group's totals are its first member's service's (the slot's); the other members have no
     // slot of their own, so no totals to show.
     const services = () => this.snapshot!.services.filter((x) => groupOf.has(x.name) || !grouped.has(x.name))
-    const perService = (name: string): Labels => {
-      const g = groupOf.get(name)
-      return g ? { endpoint: g.row, group: g.group } : { endpoint: name }
-    }
     const service = (name: string, help: string, value: (t: RouteCounts) => number) =>
-      this.family('counter', `xio_service_${name}`, `${help} Over every instance the endpoint has had.`, ['endpoint', 'group'], () => services().map((x) => [perService(x.name), value(x.totals)]))
+      this.family('counter', `xio_service_${name}`, `${help} Over every instance the endpoint has had.`, ['endpoint', 'group'], () => services().map((x) => [perEndpoint(x.name), value(x.totals)]))
     service('rx_packets_total', 'Packets the manager delivered to the endpoint.', (t) => t.rxPackets)
     service('tx_packets_total', 'Packets the endpoint sent on.', (t) => t.txPackets)
     service('dropped_total', 'Packets the endpoint asked to drop.', (t) => t.dropped)
     service('no_route_total', 'Packets the endpoint sent that had nowhere to go.', (t) => t.noRoute)
     service('invalid_total', 'Descriptors of the endpoint refused as not its own or over-long.', (t) => t.invalid)
     service('reclaimed_total', 'Buffers taken back from its instances that left or died.', (t) => t.reclaimed)
-    this.family('counter', 'xio_service_deaths_total', 'Instances of the endpoint that died without detaching.', ['endpoint', 'group'], () => services().map((x) => [perService(x.name), x.deaths]))
+    this.family('counter', 'xio_service_deaths_total', 'Instances of the endpoint that died without detaching.', ['endpoint', 'group'], () => services().map((x) => [perEndpoint(x.name), x.deaths]))
 
     const ringNames: RingName[] = ['rx', 'tx', 'alloc', 'free']
     const ring = (name: string, help: string, value: (s: SlotSnapshot, r: RingName) => number, type: 'counter' | 'gauge') =>
