@@ -74,8 +74,10 @@ test.serial('Ctrl-C at the terminal while the NFs still load (the whole process 
   let output = ''
   for (const stream of [cli.stdout, cli.stderr]) stream.on('data', (c: Buffer) => (output += c))
   t.teardown(() => cli.kill('SIGKILL'))
-  // The moment an NF process exists, long before its modules are loaded and it says ready.
-  t.true(await until(() => nfProcessesOf(prefix).length > 0, 20_000, 5), output)
+  // The moment both NF processes (fw, nat) run, long before their modules are loaded and they
+  // say ready. Not sooner: a process the launcher is still forking is in its group until the
+  // child makes its own session, microseconds later, and would take the signal with it.
+  t.true(await until(() => nfProcessesOf(prefix).length === 2, 20_000, 5), output)
   process.kill(-cli.pid!, 'SIGINT')
   const [code] = await once(cli, 'exit')
   t.is(code, 0, output)
