@@ -598,6 +598,8 @@ Napi::Object layout(Napi::Env env) {
   set(action, "drop", kActionDrop);
   set(action, "lost", kActionLost);
   set(action, "gateOf", kActionGateOf);
+  set(action, "toInstance", kActionToInstance);
+  set(l, "maxInstanceNumber", kMaxInstanceNumber);
   set(action, "invalid", kActionInvalid);
   Napi::Object slotState = group("slotState");
   set(slotState, "free", kSlotFree);

@@ -109,7 +109,11 @@ constexpr uint32_t kMarkValue = 0x3fffffffu;
 // NFs run to completion in one process), the service in bits 8-23 and the gate below; on
 // delivery to such an endpoint, its RX entry names so the service the packet is for.
 // kActionInvalid: an action with an argument out of range, as packed (no route).
-enum ActionKind : uint32_t { kActionGate = 0, kActionTo = 1, kActionDrop = 2, kActionLost = 3, kActionGateOf = 4, kActionInvalid = 7 };
+// ToInstance: to one instance of a service the sender serves itself (its own, or a group
+// member's), by its number: a handoff between instances (a NAT's, to the one that holds a
+// session), where the flow hash would pick any. The argument is the service << 6 | the number.
+enum ActionKind : uint32_t { kActionGate = 0, kActionTo = 1, kActionDrop = 2, kActionLost = 3, kActionGateOf = 4, kActionToInstance = 5, kActionInvalid = 7 };
+constexpr uint32_t kMaxInstanceNumber = 63;  // what a ToInstance action can name
 inline constexpr uint32_t action(ActionKind kind, uint32_t arg) { return (uint32_t(kind) << 24) | (arg & 0xffffff); }
 
 // An action packed into an entry's 15 bits: the kind in bits 12-14, the argument below, with
@@ -119,7 +123,8 @@ inline constexpr uint32_t packAction(uint32_t act) {
   uint32_t kind = act >> 24, arg = act & 0xffffff;
   bool valid = (kind == kActionGate && arg < kMaxGates) || (kind == kActionTo && arg < kMaxServices) ||
                kind == kActionDrop || (kind == kActionLost && arg <= kMaxGates) ||
-               (kind == kActionGateOf && (arg >> 8) < kMaxServices && (arg & 0xff) < kMaxGates);
+               (kind == kActionGateOf && (arg >> 8) < kMaxServices && (arg & 0xff) < kMaxGates) ||
+               (kind == kActionToInstance && (arg >> 6) < kMaxServices && (arg & 0x3f) <= kMaxInstanceNumber);
   if (!valid) return kActionInvalid << 12;
   return kind << 12 | (kind == kActionGateOf ? (arg >> 8) << 3 | (arg & 0xff) : kind == kActionDrop ? 0 : arg);
 }
@@ -130,6 +135,7 @@ inline constexpr uint32_t unpackAction(uint32_t packed) {
 static_assert(kMaxServices <= 64 && kMaxGates <= 8, "packAction gives a group's service 6 bits and its gate 3");
 static_assert(unpackAction(packAction(action(kActionGateOf, 63 << 8 | 7))) == action(kActionGateOf, 63 << 8 | 7));
 static_assert(unpackAction(packAction(action(kActionTo, kMaxServices))) == action(kActionInvalid, 0));
+static_assert(unpackAction(packAction(action(kActionToInstance, 63 << 6 | 63))) == action(kActionToInstance, 63 << 6 | 63));
 
 // A capture endpoint's tap, one u32 (so it is read whole): the service in bits 0-15, a gate in
 // 16-23, the kind in 24-31. Rx: every packet delivered to the service (any instance). Gate:

@@ -70,7 +70,7 @@ inline uint32_t decodeAction(uint32_t packed) {
   uint32_t kind = packed >> 12 & 7, arg = packed & 0xfff;
   bool valid = (kind == kActionGate && arg < kMaxGates) || (kind == kActionTo && arg < kMaxServices) ||
                (kind == kActionDrop && arg == 0) || (kind == kActionLost && arg <= kMaxGates) ||
-               (kind == kActionGateOf && arg < (kMaxServices << 3));
+               (kind == kActionGateOf && arg < (kMaxServices << 3)) || (kind == kActionToInstance && arg < (kMaxServices << 6));
   return valid ? unpackAction(packed) : action(kActionInvalid, 0);
 }
 static_assert(kMaxGates == 8, "decodeAction: a group's gate is 3 bits of a packed argument");
@@ -581,6 +581,17 @@ uint16_t Manager::pick(uint32_t service, uint32_t flowHash) const {
   return best;
 }
 
+uint16_t Manager::instanceSlot(uint32_t service, uint32_t number) const {
+  for (uint16_t s : instances_[service])
+    if (slots_[s].instanceId == number) return s;
+  return kNoSlot;
+}
+
+uint16_t Manager::slotFor(const Held& held, uint32_t i) const {
+  if (held.instance[i] == kAnyHeldInstance) return pick(held.dest[i], entryWord(held.entry[i]));
+  return instanceSlot(held.dest[i], held.instance[i]);
+}
+
 uint32_t Manager::routeTx(uint32_t s) {
   SlotState& slot = slots_[s];
   if (slot.capture) return discardCaptureTx(s);
@@ -629,7 +640,7 @@ uint32_t Manager::routeTx(uint32_t s) {
       continue;
     }
     // Arguments are in range here (decodeAction): a gate below kMaxGates, a service below kMaxServices.
-    uint32_t from = slot.service, gate = kMaxGates, to = kNoService;
+    uint32_t from = slot.service, gate = kMaxGates, to = kNoService, instance = kAnyHeldInstance;
     if (kind == kActionGate) {
       gate = arg;
       to = loadRoute(&routes[gate]);
@@ -640,6 +651,12 @@ uint32_t Manager::routeTx(uint32_t s) {
       from = arg >> 8;
       gate = arg & 0xff;
       to = loadRoute(&region_->service(from)->routes[gate]);
+    } else if (kind == kActionToInstance && (slot.serves >> (arg >> 6) & 1)) {
+      // A handoff to another instance of a service this endpoint serves (a NAT's, to the one
+      // holding a session): that instance or, if it is not running, no route, as an unwired gate.
+      from = arg >> 6;
+      instance = arg & 0x3f;
+      to = instanceSlot(from, instance) != kNoSlot ? from : kNoService;
     }
     if (__builtin_expect(to == kPausedRoute, 0)) to = kHeldForGate | gate;  // resolved again at delivery (gate < kMaxGates)
     else if (to >= kMaxServices || !(live_ >> to & 1)) {
@@ -652,6 +669,7 @@ uint32_t Manager::routeTx(uint32_t s) {
     held.entry[kept] = e;
     held.dest[kept] = uint16_t(to);  // a service; the instance is picked at delivery
     held.from[kept] = uint16_t(from);
+    held.instance[kept] = uint8_t(instance);
     kept++;
     bytes += length;
   }
@@ -704,8 +722,8 @@ uint32_t Manager::deliverHeld(uint32_t s) {
         if (held.dest[i] == paused && held.from[i] == as) held.dest[i] = to;
       held.dest[first] = to;
     }
-    uint16_t dest = held.dest[first] == kHeldNowhere ? kNoSlot : pick(held.dest[first], entryWord(held.entry[first]));
-    if (dest == kNoSlot) {  // every instance died while this waited
+    uint16_t dest = held.dest[first] == kHeldNowhere ? kNoSlot : slotFor(held, first);
+    if (dest == kNoSlot) {  // every instance died while this waited (or the one it was handed to)
       uint32_t d = entryIndex(held.entry[first]);
       if (__builtin_expect(tracing_, 0)) traceHop(d, held.from[first], action(kActionLost, kMaxGates), entryLength(held.entry[first]));
       recycle(d);
@@ -716,8 +734,9 @@ uint32_t Manager::deliverHeld(uint32_t s) {
     }
     // The run: the packets after it for the same service and instance (any, if it has one).
     uint32_t end = first + 1;
-    bool single = held.dest[first] < kMaxServices && instances_[held.dest[first]].size() == 1;
-    while (end < held.count && held.dest[end] == held.dest[first] && (single || pick(held.dest[end], entryWord(held.entry[end])) == dest))
+    bool single = held.dest[first] < kMaxServices && instances_[held.dest[first]].size() == 1 && held.instance[first] == kAnyHeldInstance;
+    while (end < held.count && held.dest[end] == held.dest[first] &&
+           (single ? held.instance[end] == kAnyHeldInstance : slotFor(held, end) == dest))
       end++;
     const RingRef& rx = slots_[dest].rx;
     uint32_t rxHead = rx.prod->head.load(std::memory_order_relaxed);

@@ -73,11 +73,14 @@ class Manager {
   static constexpr uint16_t kHeldForGate = 0x4000;
   static constexpr uint16_t kHeldGateMask = 0x3fff;
   static constexpr uint16_t kHeldNowhere = 0x3fff;
+  static constexpr uint8_t kAnyHeldInstance = 0xff;  // the flow hash picks
+  static_assert(kMaxInstanceNumber < kAnyHeldInstance, "a handoff's instance number apart from any");
   static_assert(kMaxServices < kHeldNowhere && kMaxGates <= kHeldGateMask, "held destinations: services, gates and kHeldNowhere apart");
   struct Held {  // descriptors taken from a TX ring that their destination could not take yet
     Entry entry[kHeldMax];    // as the sender packed it (index, length, flow hash, action)
     uint16_t dest[kHeldMax];  // a service, kHeldForGate | gate, or kHeldNowhere
     uint16_t from[kHeldMax];  // the service it was sent as (a placement group serves several)
+    uint8_t instance[kHeldMax];  // the instance it was handed to (ToInstance), else kAnyHeldInstance
     uint32_t count = 0;
     uint32_t next = 0;
     bool pending() const { return next < count; }
@@ -175,6 +178,10 @@ class Manager {
   uint32_t refill(uint32_t slot);
   void wakeEndpoint(uint32_t slot);
   uint16_t pick(uint32_t service, uint32_t flowHash) const;
+  // The live slot of a service's instance by number, or kNoSlot.
+  uint16_t instanceSlot(uint32_t service, uint32_t number) const;
+  // The slot a held packet goes to: the instance it was handed to, or the one its flow hash picks.
+  uint16_t slotFor(const Held& held, uint32_t i) const;
   void recycle(uint32_t desc);
   void publishPool();
   void dropHeld();

@@ -67,6 +67,8 @@ export interface LaunchOptions {
  */
 export interface NfOrder {
   members: NfMemberOrder[]
+  /** How many instances of the endpoint (a group's) the chain runs: NFEnv.placement. */
+  instances: number
 }
 
 /** One NF of a process: a built-in's kind or a module's file, its config, and where its gates lead. */
@@ -302,6 +304,7 @@ export class RunningChain extends EventEmitter {
         const next = m.gates.map((_, gate) => names.indexOf(this.chain.links.find((l) => l.from === name && l.gateIndex === gate)?.to ?? ''))
         return { name, kind: m.kind, module: m.moduleFile, config: (m.spec as { config?: unknown }).config ?? {}, label: nfLabel(m), next }
       }),
+      instances: this.chain.endpoints.get(endpoint)!.instances,
     }
   }
 

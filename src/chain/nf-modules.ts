@@ -85,5 +85,6 @@ function asNfModule(v: unknown, file: string): NFModule<unknown> {
     throw problem('config must be a JSON Schema (an object)')
   if (nf.name !== undefined && typeof nf.name !== 'string') throw problem('name must be a string')
   if (nf.singleInstance !== undefined && typeof nf.singleInstance !== 'string') throw problem('singleInstance must be a string (why it runs as one instance)')
+  if (nf.fixedInstances !== undefined && typeof nf.fixedInstances !== 'string') throw problem('fixedInstances must be a string (why its instance count cannot change while it runs)')
   return nf as NFModule<unknown>
 }

@@ -1,7 +1,7 @@
 // What a reload changes: the difference between the chain that runs and the spec it is given,
 // as the steps the launcher takes (RunningChain.reload). Pure: nothing here touches processes.
 import { isDeepStrictEqual } from 'node:util'
-import { processMembers, startsProcess, type Chain, type ChainEndpoint } from './spec.ts'
+import { nfLabel, processMembers, startsProcess, type Chain, type ChainEndpoint } from './spec.ts'
 
 export interface RouteChange {
   from: string
@@ -75,6 +75,8 @@ export function planReload(running: Chain, next: Chain): ReloadPlan {
     else if (!sameProcess(before, e)) plan.replaced.push(name)
     else {
       if (!isDeepStrictEqual(config(before), config(e))) plan.reconfigured.push(name)
+      if (before.instances !== e.instances && e.nf?.fixedInstances)
+        throw new ReloadRefused(`/endpoints/${name}/instances`, `${e.instances}, but it runs ${before.instances} and ${nfLabel(e)} cannot change that while it runs: ${e.nf.fixedInstances}`)
       if (before.instances !== e.instances) plan.rescaled.push({ name, from: before.instances, to: e.instances })
     }
   }

@@ -158,6 +158,7 @@ async function run(options: TraceOptions): Promise<number> {
           if (to !== null && to !== undefined) hop.to = nameOf(to)
         }
         if (kind === layout.action.to) hop.to = nameOf(arg)
+        if (kind === layout.action.toInstance) hop.to = `${nameOf(arg >>> 6)} instance ${arg & 0x3f}`
         packet.hops.push(hop)
       }
       if (n) capture.free(burst, n)

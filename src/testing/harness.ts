@@ -62,6 +62,13 @@ export interface HarnessOptions {
    * keep it going). Default, or when tag or size differ: fresh zeroed memory, as a new chain's.
    */
   state?: NFState | null
+  /**
+   * Which instance the NF is of how many (env.placement), for an NF that splits its state
+   * between instances: what it hands to another one is in `packets.handedOff`; a packet
+   * another hands to it comes `from` `endpoint` (default 99). Default: none given, as
+   * `validate` builds it (one instance).
+   */
+  placement?: { instance: number; instances: number; endpoint?: number }
 }
 
 /** What an NF got from env.state (Harness.state). */
@@ -84,7 +91,10 @@ export interface SendOptions {
 
 /** What became of one packet given to the NF. */
 export interface Outcome {
-  /** The gate it left by, 'drop', or 'held' (the NF keeps it for later). */
+  /**
+   * The gate it left by, 'drop', 'held' (the NF keeps it for later), or 'instance N' (handed
+   * to instance N of its endpoint, to be decided there: packets.toInstance).
+   */
   verdict: string
   /** Its bytes after the NF (as it left, or as it was when dropped or held). */
   frame: Uint8Array
@@ -95,6 +105,12 @@ export interface Outcome {
   readonly flowHash: number
   /** The descriptor (pool buffer) it was in: with `bytes` and `offset()`, the buffer around the frame. */
   readonly d: number
+}
+
+/** A packet the NF handed to another instance of its endpoint (env.packets.toInstance). */
+export interface HandedOff {
+  instance: number
+  frame: Uint8Array
 }
 
 /** A packet that left by a gate, in order: from process(), or sent by the NF itself. */
@@ -113,7 +129,7 @@ export class Harness {
    * What the NF sent and dropped itself, through env.packets (held packets it let go, packets
    * it made): these are in `sent` and `dropped` too, among process()'s verdicts.
    */
-  readonly packets: { readonly sent: Sent[]; readonly dropped: Uint8Array[] } = { sent: [], dropped: [] }
+  readonly packets: { readonly sent: Sent[]; readonly dropped: Uint8Array[]; readonly handedOff: HandedOff[] } = { sent: [], dropped: [], handedOff: [] }
   /** What the NF said of its config that is allowed but likely not meant. */
   readonly warnings: Array<{ path: string; message: string }> = []
   /** The memory env.state gave the NF, if it asked (null if not): see HarnessOptions.state. */
@@ -140,6 +156,8 @@ export class Harness {
   private readonly lengths: Int32Array
   /** The descriptor process() is deciding on, -1 outside it. */
   private current = -1
+  /** The instance process() handed its packet to, -1 if it did not. */
+  private handedNow = -1
   private readonly gateIds: Map<string, number>
   private readonly packet: Packet
   private readonly label: string
@@ -182,6 +200,18 @@ export class Harness {
         this.packets.sent.push(sent)
         this.release(d)
       },
+      toInstance: (d, instance, length) => {
+        const call = `env.packets.toInstance(${d}, ${instance}, ${length})`
+        this.checkOwned(d, call)
+        const instances = options.placement?.instances ?? 1
+        if (!(Number.isInteger(instance) && instance >= 0 && instance < instances))
+          throw new RangeError(`${call}: ${this.label} runs as ${instances} instance${instances === 1 ? '' : 's'} here (HarnessOptions.placement), numbered from 0`)
+        if (!this.fits(length)) throw new RangeError(this.lengthFault(call, length))
+        const handed = { instance, frame: this.frameIn(d, length) }
+        this.packets.handedOff.push(handed)
+        if (d === this.current) this.handedNow = instance
+        this.release(d)
+      },
       drop: (d) => {
         this.checkOwned(d, `env.packets.drop(${d})`)
         const frame = this.frameIn(d, d === this.current ? this.packet.length : this.lengths[d])
@@ -202,6 +232,7 @@ export class Harness {
         return this.state.buffer
       },
       ...(options.packets === false ? {} : { packets }),
+      ...(options.placement ? { placement: { endpoint: 99, ...options.placement } } : {}),
     }
     if (options.schema !== false) checkAgainstSchema(nf, config)
     this.instance = nf.create(config, env)
@@ -273,6 +304,7 @@ export class Harness {
     p.inPort = inPort
     p.flowHash = options.flowHash ?? 0
     this.current = d
+    this.handedNow = -1
     let gate: number
     try {
       gate = this.instance.process(p)
@@ -294,6 +326,7 @@ export class Harness {
       throw new RangeError(fault)
     }
     const after = this.bytes.slice(at, at + length)
+    if (gate === HOLD && this.handedNow >= 0) return outcome(`instance ${this.handedNow}`, after, p.flowHash, d)
     if (gate === HOLD) {
       // Still the NF's, unless it already sent or dropped it through env.packets.
       this.lengths[d] = length

@@ -134,7 +134,9 @@ export interface Layout {
   entryBytes: number
   page: number
   /** lost: on a trace copy only, a packet that had no route. */
-  action: { gate: number; to: number; drop: number; lost: number; gateOf: number; invalid: number }
+  action: { gate: number; to: number; drop: number; lost: number; gateOf: number; toInstance: number; invalid: number }
+  /** The highest instance number a handoff (action.toInstance) can name. */
+  maxInstanceNumber: number
   /** A capture endpoint's service id and its taps' kinds (a tap word: service | gate << 16 | kind << 24). */
   capture: { service: number; maxTaps: number; maxCaptures: number; rx: number; gate: number; tx: number; trace: number }
   slotState: { free: number; active: number; detaching: number; faulted: number }

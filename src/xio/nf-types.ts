@@ -64,6 +64,18 @@ export interface NFEnv {
    * Absent where nothing outlives create() (validate, a bench's own env): use fresh memory.
    */
   state?(bytes: number, layoutTag: string): ArrayBuffer
+  /**
+   * Which instance of its endpoint this is (0 to instances - 1, the same across restarts) and
+   * how many the chain runs. The manager spreads flows over instances by the flow hash their
+   * sender set; an NF whose state the packets of one flow must all find, but which rewrites
+   * what that hash is taken over (a NAT: replies come back to its external address), splits
+   * its state between instances by a key the packets carry both ways, and hands a packet to
+   * the instance that holds its state with packets.toInstance. `endpoint` is the endpoint's id:
+   * a packet handed over by another instance comes from it (Packet.from). `validate` builds
+   * the NF as instance 0, so create() can refuse a config that many instances cannot share.
+   * Absent where no chain runs the NF (a bench, a harness not told): one instance.
+   */
+  readonly placement?: { readonly instance: number; readonly instances: number; readonly endpoint: number }
 }
 
 /** Sending packets outside process()'s return. What is sent leaves with the current burst. */
@@ -74,6 +86,13 @@ export interface PacketOut {
   send(d: number, gate: number, length: number): void
   /** Gives a held or allocated packet back to the pool, counted as the NF's drop. */
   drop(d: number): void
+  /**
+   * Hands a held packet (or the one process() is deciding, which then returns HOLD) of
+   * `length` bytes to another instance of this endpoint (see NFEnv.placement), where it is
+   * decided afresh, `from` this endpoint. If that instance is not running (restarting), the
+   * manager drops the packet, counted as no route.
+   */
+  toInstance(d: number, instance: number, length: number): void
 }
 
 export type Counters = Record<string, number>
@@ -145,6 +164,11 @@ export interface NFModule<Config> {
    * hash is taken over (a NAT), would meet the replies at any of its instances.
    */
   singleInstance?: string
+  /**
+   * Why this NF's instance count cannot change while the chain runs, if it cannot (a NAT splits
+   * its sessions' ports by it): a reload that changes it is refused, with this reason.
+   */
+  fixedInstances?: string
   /** Validates and compiles the config (throws NFConfigError naming the field) and builds the NF. */
   create(config: Config, env: NFEnv): NFInstance
 }

@@ -2,7 +2,7 @@
 // decision. One Packet object is refilled for every descriptor, so the loop allocates
 // nothing per packet; the action (a gate, or drop) goes into the descriptor's metadata and
 // the whole burst goes back to the manager in one tx.
-import { addon } from './native.ts'
+import { addon, layout } from './native.ts'
 import { DROP, DROP_REASON, HOLD, type NFEnv, type NFInstance, type NFModule, type Packet, type PacketOut } from './nf-types.ts'
 export { defineNF } from './nf-types.ts'
 import type { Xio } from './xio.ts'
@@ -110,6 +110,17 @@ export class Outbox implements PacketOut {
     this.push(d)
   }
 
+  toInstance(d: number, instance: number, length: number): void {
+    // Thrown in process(), the runner drops the packet and counts it (processThrew).
+    if (!(Number.isInteger(instance) && instance >= 0 && instance <= layout.maxInstanceNumber))
+      throw new RangeError(`env.packets.toInstance(${d}, ${instance}): no such instance (0 to ${layout.maxInstanceNumber})`)
+    this.xio.setLength(d, length)
+    this.xio.sendToInstance(d, this.as, instance)
+    this.owned--
+    this.noteHeld(d, `handed to instance ${instance}`)
+    this.push(d)
+  }
+
   /** A traced packet the NF held and now lets go of (a router's, once ARP answered or gave up): say so. */
   private noteHeld(d: number, why: string): void {
     if (d !== this.current && this.xio.region.tapsInForce() && this.xio.traced(d)) this.xio.noteTrace(d, why)
@@ -151,7 +162,7 @@ export type NFClock = 'wall' | 'packets'
  * The environment of an NF run over xio: as the endpoint xio attached as, or (`as`) as another
  * endpoint it serves, a member of a placement group, whose gates, packets and state it then has.
  */
-export function nfEnv(xio: Xio, gates: readonly string[], clock: NFClock = 'wall', as = { id: xio.id, name: xio.name }): NFEnvWithOutbox {
+export function nfEnv(xio: Xio, gates: readonly string[], clock: NFClock = 'wall', as = { id: xio.id, name: xio.name }, placement?: NFEnv['placement']): NFEnvWithOutbox {
   const env: NFEnvWithOutbox = {
     endpointId: (name) => xio.endpointId(name),
     gateTarget: (gate) => {
@@ -164,6 +175,7 @@ export function nfEnv(xio: Xio, gates: readonly string[], clock: NFClock = 'wall
     gateCount: gates.length,
     clock,
     packetMs: 0,
+    placement,
   }
   return env
 }
@@ -177,8 +189,8 @@ export interface CreatedNF {
 }
 
 /** Builds the NF from its config for this endpoint (or `as` another it serves); throws NFConfigError on a bad config. */
-export function createNF<Config>(xio: Xio, nf: NFModule<Config>, config: Config, clock: NFClock = 'wall', as?: { id: number; name: string }): CreatedNF {
-  const env = nfEnv(xio, nf.gates, clock, as)
+export function createNF<Config>(xio: Xio, nf: NFModule<Config>, config: Config, clock: NFClock = 'wall', as?: { id: number; name: string }, placement?: NFEnv['placement']): CreatedNF {
+  const env = nfEnv(xio, nf.gates, clock, as, placement)
   return { instance: nf.create(config, env), env, module: nf as NFModule<unknown> }
 }
 

@@ -34,6 +34,8 @@ const MARK_VALUE = 0x3fffffff
 const ENTRY_MARK_HIGH = 0x80000000 // kEntryMark, bit 63, in the high word
 const NO_INDEX = 0xffff
 const ACTION_GATE_OF = L.action.gateOf
+const ACTION_TO_INSTANCE = L.action.toInstance
+const MAX_INSTANCE_NUMBER = L.maxInstanceNumber
 const ACTION_INVALID = L.action.invalid << 12
 const MALLOC_PATIENCE_MS = 2 // native/endpoint.cc kMallocPatienceNs
 
@@ -50,6 +52,7 @@ export function packAction(act: number): number {
     return service < MAX_SERVICES && gate < MAX_GATES ? (kind << 12) | (service << 3) | gate : ACTION_INVALID
   }
   if (kind === ACTION_LOST) return arg <= MAX_GATES ? (kind << 12) | arg : ACTION_INVALID
+  if (kind === ACTION_TO_INSTANCE) return arg >>> 6 < MAX_SERVICES && (arg & 0x3f) <= MAX_INSTANCE_NUMBER ? (kind << 12) | arg : ACTION_INVALID
   return ACTION_INVALID
 }
 

@@ -47,6 +47,7 @@ const ACTION_GATE = layout.action.gate << 24
 const ACTION_TO = layout.action.to << 24
 const ACTION_DROP = layout.action.drop << 24
 const ACTION_GATE_OF = layout.action.gateOf << 24
+const ACTION_TO_INSTANCE = layout.action.toInstance << 24
 const ACTION_KIND = 0xff000000
 
 /**
@@ -136,6 +137,16 @@ export class Xio extends EndpointBase {
   /** Sends d straight to an endpoint by id, whatever the gates say. */
   sendTo(d: number, endpointId: number): void {
     this.u32[(this.base + d * this.stride + M.action) >>> 2] = ACTION_TO | (endpointId & 0xffffff)
+  }
+
+  /**
+   * Hands d to instance `instance` of an endpoint this one serves (itself, or a member of its
+   * placement group), whatever the flow hash would pick: a NAT's instance passing a reply to
+   * the one holding its session. If that instance is not running, the manager drops it as
+   * having no route.
+   */
+  sendToInstance(d: number, endpointId: number, instance: number): void {
+    this.u32[(this.base + d * this.stride + M.action) >>> 2] = (ACTION_TO_INSTANCE | ((endpointId & 0x3f) << 6) | (instance & 0x3f)) >>> 0
   }
 
   /** Marks d to be dropped (returned to the pool) by the manager when transmitted. */

@@ -61,6 +61,18 @@ test('instances change live; a port whose settings change, or an NF whose kind c
   t.deepEqual(plan.reconfigured, [])
 })
 
+test('a NAT\'s instance count is fixed while the chain runs (its instances share the ports by it): refused, naming the field and why', (t) => {
+  const nat = (instances: number) => ({ kind: 'nat', instances, config: { external: '203.0.113.1', inside: '10.0.0.0/16' } })
+  const spread = chainOf({ ...base, endpoints: { ...base.endpoints, nat: nat(2) } })
+  const grow = t.throws(() => planReload(running, spread), { instanceOf: ReloadRefused })
+  t.is(grow?.path, '/endpoints/nat/instances')
+  t.regex(grow!.message, /^\/endpoints\/nat\/instances: 2, but it runs 1 and nat cannot change that while it runs: its instances share the external ports by their count/)
+  t.throws(() => planReload(spread, running), { instanceOf: ReloadRefused, message: /instances: 1, but it runs 2/ })
+  // Its config still changes live at the same count.
+  const other = chainOf({ ...base, endpoints: { ...base.endpoints, nat: { ...nat(2), config: { ...nat(2).config, ports: [30000, 39999] } } } })
+  t.deepEqual(planReload(spread, other).reconfigured, ['nat'])
+})
+
 test('the pool and the manager settings cannot change while the chain runs: refused, naming the field', (t) => {
   const pool = t.throws(() => planReload(running, chainOf({ ...base, pool: { buffers: 4096 } })), { instanceOf: ReloadRefused })
   t.is(pool?.path, '/pool')

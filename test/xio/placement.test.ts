@@ -171,3 +171,28 @@ test.serial('an NF keeps no state under a number it was never given: with no man
   a.detach()
   m.close()
 })
+
+test.serial('a handoff reaches the instance it names whatever the flow hash, in each flow\'s order; one to an instance not running is no route, and the pool stays whole', async (t) => {
+  const m = chain()
+  const a = [0, 1, 2].map((instance) => startTraffic('handoff', m.prefix, 'a', { instance, handTo: 2 }))
+  t.true(await until(() => live(m) === 3, 10_000))
+  const perFlow = 200
+  await finished(startTraffic('produce', m.prefix, 'gen', { count: FLOWS * perFlow, flows: FLOWS }))
+  const total = FLOWS * perFlow
+  // Every packet reaches a by flow hash, and is handed to instance 2 from there (from 2 too): twice through a.
+  t.true(await until(() => received(m) === 2 * total, 20_000), `a received ${received(m)} of ${2 * total}`)
+  const reports = (await Promise.all(a.map(stop))) as unknown as Array<{ handed: number; received: number; outOfOrder: number; corrupt: number }>
+  t.is(reports[0].received + reports[1].received, 0, 'only instance 2 is handed packets')
+  t.is(reports[2].received, total, 'every packet reaches instance 2')
+  t.is(reports[0].handed + reports[1].handed + reports[2].handed, total)
+  t.true(reports[0].handed > 0 && reports[1].handed > 0, 'the flow hash spread them first')
+  t.deepEqual([reports[2].outOfOrder, reports[2].corrupt], [0, 0], 'each flow in order, intact')
+  // Handed to a number nobody runs: no route, counted at the sender; the buffers come back.
+  const lone = startTraffic('handoff', m.prefix, 'a', { instance: 0, handTo: 5 })
+  t.true(await until(() => live(m) === 1, 10_000))
+  await finished(startTraffic('produce', m.prefix, 'gen', { count: 500, flows: 5 }))
+  t.true(await until(() => m.snapshot().slots.find((s) => s.state === 'active' && s.name === 'a')?.route.noRoute === 500, 10_000))
+  t.is((await stop(lone)).received, 0)
+  t.true(await until(() => m.snapshot().pool.free === 8192, 10_000), 'the pool is whole')
+  m.close()
+})

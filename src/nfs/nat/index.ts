@@ -12,6 +12,17 @@
 // Sessions outlive the process: they are kept in env.state, so a NAT killed and restarted (or
 // re-created by a reload) resumes every one, established flows keeping their external ports.
 //
+// Several instances share the work as VPP's NAT44 workers do, by handoff. Each instance hands
+// out every N-th port of the range (portOwner), so a reply's destination port names the
+// instance holding its session; an inside endpoint's mapping lives with the instance its
+// address and port hash to (one mapping per endpoint, whichever remote it talks to); a port
+// forward's sessions with the instance the remote's address and port hash to, which either
+// direction names. A packet that reaches another instance (the manager picks by flow hash,
+// which knows none of this) is handed to its owner (env.packets.toInstance) and decided there.
+// Handed-off packets come from this endpoint itself: addressed to the external address from
+// outside `inside` (or from the external address itself, hairpinned) they are inbound, else
+// outbound; so with several instances `inside` must name the inside networks.
+//
 // A packet is inbound iff it comes from the endpoint the `outside` gate leads to.
 // Gates: `inside` (inbound packets, translated back), `outside` (outbound, translated).
 // Passed through unchanged, to the other side: frames that are not IPv4, outbound packets
@@ -26,7 +37,7 @@
 //     { "external": "203.0.113.1", "inside": "10.0.0.0/8", "ports": [20000, 59999],
 //       "forwards": [ { "proto": "tcp", "port": 8080, "to": "10.0.0.5:80" } ] }
 
-import { defineNF, DROP, type NFEnv, type NFInstance, type Packet } from '../../xio/nf-types.ts'
+import { defineNF, DROP, HOLD, type NFEnv, type NFInstance, type Packet } from '../../xio/nf-types.ts'
 import { bundle } from '../../packet/schema.ts'
 import schema from './config.schema.json' with { type: 'json' }
 import { Headers, parse, parseQuoted, PARSE_IPV4 } from '../../packet/headers.ts'
@@ -38,9 +49,11 @@ import type { NatConfig } from './config-types.ts'
 import { readNatConfig } from './config.ts'
 import { translateIcmpError } from './icmp-error.ts'
 import { stateMemory } from '../lib/state.ts'
+import { hash4 } from '../../packet/flow.ts'
+import { NFConfigError } from '../../xio/nf-types.ts'
 import { idleSweepIn } from '../lib/flow-state.ts'
 import {
-  PortPool, R_EXT_PORT, R_IN_DELTA, R_INSIDE_IP, R_INSIDE_PORT, R_OUT_DELTA, Sessions, SESSIONS_STATE_TAG, sessionsStateBytes, STRIDE,
+  PortPool, portOwner, R_EXT_PORT, R_IN_DELTA, R_INSIDE_IP, R_INSIDE_PORT, R_OUT_DELTA, Sessions, SESSIONS_STATE_TAG, sessionsStateBytes, STRIDE,
   type SessionInfo,
 } from './sessions.ts'
 
@@ -68,13 +81,19 @@ function create(config: NatConfig, env: NFEnv): NFInstance {
   const ext = s.external
   const reserved = (proto: number) => new Set(s.forwards.filter(f => f.proto === proto).map(f => f.port))
   const [low, high] = s.ports
+  const { instance: me, instances } = env.placement ?? { instance: 0, instances: 1 }
+  if (instances > 1 && s.insideNet.length === 0)
+    throw new NFConfigError('/inside', `a NAT of ${instances} instances must be told its inside networks: a packet one instance hands another is told inbound from outbound by its source`)
+  if (instances > high - low + 1)
+    throw new NFConfigError('/ports', `${high - low + 1} ports cannot be shared by ${instances} instances`)
   // The sessions live in env.state: a NAT restarted (or re-created by a reload) resumes them,
   // established flows keeping their ports. Opened last, once nothing in the config can fail.
-  const state = stateMemory(env, sessionsStateBytes(s.maxMappings), `${SESSIONS_STATE_TAG} ${s.maxMappings}`)
+  const share = { instance: me, instances }
+  const state = stateMemory(env, sessionsStateBytes(s.maxMappings), `${SESSIONS_STATE_TAG} ${s.maxMappings} ${me}/${instances}`)
   const sessions = new Sessions(s.maxMappings, ext, {
-    tcp: new PortPool(low, high, reserved(_IPPROTO_TCP)),
-    udp: new PortPool(low, high, reserved(_IPPROTO_UDP)),
-    icmp: new PortPool(low, high, new Set()),
+    tcp: new PortPool(low, high, reserved(_IPPROTO_TCP), share),
+    udp: new PortPool(low, high, reserved(_IPPROTO_UDP), share),
+    icmp: new PortPool(low, high, new Set(), share),
   }, s.timeouts, state, env.now())
   /** Added to env.now(): a resumed NAT's clock carries on from its state's (../lib/state.ts). */
   const clockOffset = sessions.clockOffset
@@ -84,6 +103,7 @@ function create(config: NatConfig, env: NFEnv): NFInstance {
   s.forwards.forEach((f, i) => ((f.proto === _IPPROTO_TCP ? tcpForward : udpForward)[f.port] = i + 1))
   const fwdIp = Int32Array.from(s.forwards, f => f.toIp)
   const fwdPort = Int32Array.from(s.forwards, f => f.toPort)
+  const fwdProto = Int32Array.from(s.forwards, f => f.proto)
   const insideNet = s.insideNet
   const insideMask = s.insideMask
   const sweepSlice = Math.ceil(s.maxMappings / SWEEP_TICKS)
@@ -95,13 +115,50 @@ function create(config: NatConfig, env: NFEnv): NFInstance {
   let outsideId = env.gateTarget('outside')
   let now = env.now() + clockOffset
   let malformed = 0, nonIp = 0, passed = 0, fragments = 0, unsupported = 0, noMapping = 0
-  let translatedOut = 0, translatedIn = 0, hairpinned = 0
+  let translatedOut = 0, translatedIn = 0, hairpinned = 0, handedOff = 0
+  // The instance the packet process() last decided went to, or -1, for explain().
+  let lastHandoff = -1
   // The session the packet process() last decided used, and whether it opened it, for
   // explain() (a trace's note).
   let lastSession = -1
   let lastNew = false
   // A hairpinned packet's outbound session (its source's mapping), or -1.
   let hairpinFrom = -1
+
+  const out = env.packets
+  const spread = instances > 1 && out !== undefined
+  // What packets handed over by another instance come from.
+  const selfId = env.placement?.endpoint ?? -1
+
+  /** The instance holding the sessions of an address and port (an inside endpoint's mapping, a forward's remote). */
+  function ownerByEndpoint(addr: number, port: number): number {
+    return ((hash4(addr, port, 0x4e4154, 0) >>> 0) % instances)
+  }
+
+  /** The instance holding the session of a packet addressed to the external port `port` from `remote`:`remotePort`. */
+  function ownerByExternalPort(proto: number, port: number, remote: number, remotePort: number): number {
+    if (proto !== _IPPROTO_ICMP && (proto === _IPPROTO_TCP ? tcpForward : udpForward)[port] > 0) return ownerByEndpoint(remote, remotePort)
+    return port >= low && port <= high ? portOwner(port, low, instances) : me
+  }
+
+  /** An inside endpoint's mapping or a forward's session, for a packet from the inside: which instance holds it. */
+  function ownerFromInside(proto: number, src: number, srcPort: number, dst: number, dstPort: number): number {
+    if (proto !== _IPPROTO_ICMP && isForwardTarget(proto, src, srcPort)) return ownerByEndpoint(dst, dstPort)
+    return ownerByEndpoint(src, srcPort)
+  }
+
+  function isForwardTarget(proto: number, addr: number, port: number): boolean {
+    for (let i = 0; i < fwdIp.length; i++) if (fwdIp[i] === addr && fwdPort[i] === port && fwdProto[i] === proto) return true
+    return false
+  }
+
+  /** Hands the packet to the instance that holds its session (HOLD: it is decided there). */
+  function handOff(p: Packet, to: number): number {
+    handedOff++
+    out!.toInstance(p.d, to, p.length)
+    lastHandoff = to
+    return HOLD
+  }
 
   function masqueraded(a: number): boolean {
     const n = insideNet.length
@@ -122,6 +179,10 @@ function create(config: NatConfig, env: NFEnv): NFInstance {
     const b = p.bytes
     const proto = h.proto
     if (proto === _IPPROTO_TCP || proto === _IPPROTO_UDP) {
+      if (spread) {
+        const owner = ownerFromInside(proto, h.src, h.srcPort, h.dst, h.dstPort)
+        if (owner !== me) return handOff(p, owner)
+      }
       let id = sessions.findFromInside(h.src, h.dst, proto, h.srcPort, h.dstPort, now)
       if (id < 0) {
         id = sessions.open(proto, h.src, h.srcPort, h.dst, h.dstPort, -1, now)
@@ -137,6 +198,10 @@ function create(config: NatConfig, env: NFEnv): NFInstance {
     }
     if (proto === _IPPROTO_ICMP) {
       if (icmpIsQuery(h.icmpType)) {
+        if (spread) {
+          const owner = ownerByEndpoint(h.src, h.icmpId)
+          if (owner !== me) return handOff(p, owner)
+        }
         let id = sessions.findFromInside(h.src, h.dst, proto, h.icmpId, 0, now)
         if (id < 0) {
           if (!icmpIsRequest(h.icmpType)) return noSession()
@@ -153,6 +218,10 @@ function create(config: NatConfig, env: NFEnv): NFInstance {
       }
       if (icmpIsError(h.icmpType) && parseQuoted(b, h.l4 + _ICMP_HLEN, h.l3End, q) && q.l4 >= 0) {
         // The inside host reports on a packet it received: quoted source remote, destination it.
+        if (spread) {
+          const owner = q.proto === _IPPROTO_ICMP ? ownerByEndpoint(q.dst, q.icmpId) : ownerFromInside(q.proto, q.dst, q.dstPort, q.src, q.srcPort)
+          if (owner !== me) return handOff(p, owner)
+        }
         const id = q.proto === _IPPROTO_ICMP
           ? sessions.findFromInside(q.dst, q.src, _IPPROTO_ICMP, q.icmpId, 0, now)
           : sessions.findFromInside(q.dst, q.src, q.proto, q.dstPort, q.srcPort, now)
@@ -193,6 +262,10 @@ function create(config: NatConfig, env: NFEnv): NFInstance {
     const b = p.bytes
     const proto = h.proto
     if (proto === _IPPROTO_TCP || proto === _IPPROTO_UDP) {
+      if (spread) {
+        const owner = ownerByExternalPort(proto, h.dstPort, h.src, h.srcPort)
+        if (owner !== me) return handOff(p, owner)
+      }
       let id = sessions.findFromOutside(h.src, proto, h.srcPort, h.dstPort, now)
       if (id < 0) {
         const f = (proto === _IPPROTO_TCP ? tcpForward : udpForward)[h.dstPort] - 1
@@ -211,6 +284,10 @@ function create(config: NatConfig, env: NFEnv): NFInstance {
     if (proto === _IPPROTO_ICMP) {
       if (icmpIsQuery(h.icmpType)) {
         if (icmpIsRequest(h.icmpType)) return noSession()
+        if (spread) {
+          const owner = ownerByExternalPort(proto, h.icmpId, h.src, 0)
+          if (owner !== me) return handOff(p, owner)
+        }
         const id = sessions.findFromOutside(h.src, proto, 0, h.icmpId, now)
         if (id < 0) return noSession()
         sessions.touch(id, false, 0, now)
@@ -222,6 +299,10 @@ function create(config: NatConfig, env: NFEnv): NFInstance {
       }
       if (icmpIsError(h.icmpType) && parseQuoted(b, h.l4 + _ICMP_HLEN, h.l3End, q) && q.l4 >= 0 && q.src === ext) {
         // About a packet we sent out: quoted source is us, destination the remote.
+        if (spread) {
+          const owner = q.proto === _IPPROTO_ICMP ? ownerByExternalPort(_IPPROTO_ICMP, q.icmpId, q.dst, 0) : ownerByExternalPort(q.proto, q.srcPort, q.dst, q.dstPort)
+          if (owner !== me) return handOff(p, owner)
+        }
         const id = q.proto === _IPPROTO_ICMP
           ? sessions.findFromOutside(q.dst, _IPPROTO_ICMP, 0, q.icmpId, now)
           : sessions.findFromOutside(q.dst, q.proto, q.dstPort, q.srcPort, now)
@@ -247,6 +328,7 @@ function create(config: NatConfig, env: NFEnv): NFInstance {
       lastSession = -1
       lastNew = false
       hairpinFrom = -1
+      lastHandoff = -1
       const st = parse(p.bytes, p.at, p.length, h)
       if (st < 0) {
         malformed++
@@ -258,6 +340,9 @@ function create(config: NatConfig, env: NFEnv): NFInstance {
         nonIp++
         return fromOutside ? INSIDE : OUTSIDE
       }
+      // Handed over by another instance: inbound if addressed to the external address from
+      // outside (or from it: hairpinned, translated already), else outbound, untranslated.
+      if (p.from === selfId) return h.dst === ext && (h.src === ext || !masqueraded(h.src)) ? inbound(p) : outbound(p)
       return fromOutside ? inbound(p) : outbound(p)
     },
 
@@ -267,6 +352,7 @@ function create(config: NatConfig, env: NFEnv): NFInstance {
     explain(): string {
       const ext = (s: SessionInfo) => (s.proto === _IPPROTO_ICMP ? `id ${s.extPort}` : `:${s.extPort}`)
       const last = lastSession >= 0 ? sessions.info(lastSession) : null
+      if (lastHandoff >= 0) return `handed to instance ${lastHandoff}`
       if (hairpinFrom >= 0) return `hairpin ${ext(sessions.info(hairpinFrom))}${last ? ` to ${ext(last)}` : ''}`
       if (!last) return ''
       return `${lastNew ? 'new ' : ''}${last.forwarded ? 'forward' : 'map'} ${ext(last)}`
@@ -292,15 +378,14 @@ function create(config: NatConfig, env: NFEnv): NFInstance {
       sessionsExpired: sessions.expired,
       sessionsResumed: sessions.resumed,
       translatedOut, translatedIn, hairpinned, passed, nonIp,
+      ...(spread ? { handedOff } : {}),
       'drop/noMapping': noMapping, 'drop/portsExhausted': sessions.exhausted, 'drop/fragment': fragments,
       'drop/unsupported': unsupported, 'drop/malformed': malformed,
     }),
   }
 }
 
-// Spreading one NAT over instances needs a handoff between them, by external port as VPP's NAT44
-// workers do; until it has one, a NAT runs as one instance, for this reason:
-const singleInstance = 'its sessions live in the instance that opened them, and a reply, addressed to the external address, ' +
-  'comes back under another flow hash, which the manager may give to an instance without its session (dropped)'
+const fixedInstances = 'its instances share the external ports by their count (each hands out every N-th), so another count ' +
+  'would send replies to instances without their sessions; stop the chain and run it again to change it'
 
-export default defineNF<NatConfig>({ name: 'nat', gates: ['inside', 'outside'], config: bundle(schema), singleInstance, create })
+export default defineNF<NatConfig>({ name: 'nat', gates: ['inside', 'outside'], config: bundle(schema), fixedInstances, create })

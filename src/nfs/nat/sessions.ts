@@ -37,6 +37,15 @@ const _IPPROTO_ICMP = IPPROTO_ICMP
 const _IPPROTO_TCP = IPPROTO_TCP
 const _IPPROTO_UDP = IPPROTO_UDP
 
+/**
+ * Which instance of a NAT hands out an external port (or ICMP identifier): each of `of`
+ * instances takes every `of`-th port of the range, so any instance tells a reply's owner from
+ * its destination port alone.
+ */
+export function portOwner(port: number, low: number, of: number): number {
+  return (port - low) % of
+}
+
 /** External ports (or ICMP identifiers) free for one protocol, oldest-freed first. */
 export class PortPool {
   private readonly ring: Uint16Array
@@ -49,7 +58,13 @@ export class PortPool {
   private given: Float64Array = new Float64Array(65536)
   private seq = 0
 
-  constructor(readonly low: number, readonly high: number, private readonly reserved: ReadonlySet<number>) {
+  /** `share`: this pool's part of the range when a NAT runs as several instances (portOwner). */
+  constructor(
+    readonly low: number,
+    readonly high: number,
+    private readonly reserved: ReadonlySet<number>,
+    private readonly share = { instance: 0, instances: 1 },
+  ) {
     this.ring = new Uint16Array(high - low + 1)
     this.size = 0
     this.refill(() => false)
@@ -60,9 +75,9 @@ export class PortPool {
     this.given = given
   }
 
-  /** Whether the port is one this pool hands out (in its range, not reserved for a forward). */
+  /** Whether the port is one this pool hands out (in its range and its share of it, not reserved for a forward). */
   owns(port: number): boolean {
-    return port >= this.low && port <= this.high && !this.reserved.has(port)
+    return port >= this.low && port <= this.high && !this.reserved.has(port) && portOwner(port, this.low, this.share.instances) === this.share.instance
   }
 
   /**
@@ -79,7 +94,7 @@ export class PortPool {
       const g = given[p]
       const known = g > 0 && g <= Number.MAX_SAFE_INTEGER
       if (known && g > seq) seq = g
-      if (this.reserved.has(p) || taken(p)) continue
+      if (!this.owns(p) || taken(p)) continue
       if (known) back.push(p)
       else never.push(p)
     }
