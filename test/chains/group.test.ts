@@ -2,7 +2,7 @@
 // per instance, a packet going fw.process → fwd.process with no hop between (the manager routes
 // it twice, not three times), flows spread over the group's instances as over an NF's, the
 // members' configs change live, and a group process killed with SIGKILL comes back; a firewall
-// and a NAT in one group (a NAT runs as one instance) are rewired and placed by reloads.
+// and a NAT in one group are rewired and placed by reloads (a NAT spread over instances: test/lab/nat-instances.test.ts).
 import test, { type ExecutionContext } from 'ava'
 import { once } from 'node:events'
 import { existsSync, writeFileSync } from 'node:fs'

@@ -55,7 +55,7 @@ export interface NatConfig {
    */
   external: string;
   /**
-   * Inside source prefix(es) to masquerade, e.g. "10.0.0.0/8". Default: every source from the inside.
+   * Inside source prefix(es) to masquerade, e.g. "10.0.0.0/8". Default: every source from the inside (one instance only: a NAT of several must name them, since a packet one instance hands another is told inbound from outbound by its source).
    */
   inside?: Cidr | [Cidr, ...Cidr[]];
   ports?: NatPorts;
@@ -65,7 +65,7 @@ export interface NatConfig {
    */
   forwards?: NatForward[];
   /**
-   * Most sessions at once (all protocols, forwards included). Default: 65536.
+   * Most sessions at once (all protocols, forwards included), per instance. Default: 65536.
    */
   maxMappings?: number;
 }
