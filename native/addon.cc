@@ -600,6 +600,7 @@ Napi::Object layout(Napi::Env env) {
   set(action, "gateOf", kActionGateOf);
   set(action, "toInstance", kActionToInstance);
   set(l, "maxInstanceNumber", kMaxInstanceNumber);
+  set(l, "handoffTag", kHandoffTag);
   set(action, "invalid", kActionInvalid);
   Napi::Object slotState = group("slotState");
   set(slotState, "free", kSlotFree);

@@ -111,9 +111,12 @@ constexpr uint32_t kMarkValue = 0x3fffffffu;
 // kActionInvalid: an action with an argument out of range, as packed (no route).
 // ToInstance: to one instance of a service the sender serves itself (its own, or a group
 // member's), by its number: a handoff between instances (a NAT's, to the one that holds a
-// session), where the flow hash would pick any. The argument is the service << 6 | the number.
+// session), where the flow hash would pick any. The argument is the service << 6 | a tag bit
+// << 5 | the number; the receiver gets the action as it was sent (not a gate's), so it knows
+// the packet was handed over, and with which tag (a NAT's: inbound or outbound).
 enum ActionKind : uint32_t { kActionGate = 0, kActionTo = 1, kActionDrop = 2, kActionLost = 3, kActionGateOf = 4, kActionToInstance = 5, kActionInvalid = 7 };
-constexpr uint32_t kMaxInstanceNumber = 63;  // what a ToInstance action can name
+constexpr uint32_t kMaxInstanceNumber = 31;  // what a ToInstance action can name
+constexpr uint32_t kHandoffTag = 1u << 5;    // in a ToInstance argument
 inline constexpr uint32_t action(ActionKind kind, uint32_t arg) { return (uint32_t(kind) << 24) | (arg & 0xffffff); }
 
 // An action packed into an entry's 15 bits: the kind in bits 12-14, the argument below, with
@@ -124,7 +127,7 @@ inline constexpr uint32_t packAction(uint32_t act) {
   bool valid = (kind == kActionGate && arg < kMaxGates) || (kind == kActionTo && arg < kMaxServices) ||
                kind == kActionDrop || (kind == kActionLost && arg <= kMaxGates) ||
                (kind == kActionGateOf && (arg >> 8) < kMaxServices && (arg & 0xff) < kMaxGates) ||
-               (kind == kActionToInstance && (arg >> 6) < kMaxServices && (arg & 0x3f) <= kMaxInstanceNumber);
+               (kind == kActionToInstance && (arg >> 6) < kMaxServices && (arg & 0x1f) <= kMaxInstanceNumber);
   if (!valid) return kActionInvalid << 12;
   return kind << 12 | (kind == kActionGateOf ? (arg >> 8) << 3 | (arg & 0xff) : kind == kActionDrop ? 0 : arg);
 }

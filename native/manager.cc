@@ -589,7 +589,7 @@ uint16_t Manager::instanceSlot(uint32_t service, uint32_t number) const {
 
 uint16_t Manager::slotFor(const Held& held, uint32_t i) const {
   if (held.instance[i] == kAnyHeldInstance) return pick(held.dest[i], entryWord(held.entry[i]));
-  return instanceSlot(held.dest[i], held.instance[i]);
+  return instanceSlot(held.dest[i], held.instance[i] & kMaxInstanceNumber);
 }
 
 uint32_t Manager::routeTx(uint32_t s) {
@@ -655,8 +655,8 @@ uint32_t Manager::routeTx(uint32_t s) {
       // A handoff to another instance of a service this endpoint serves (a NAT's, to the one
       // holding a session): that instance or, if it is not running, no route, as an unwired gate.
       from = arg >> 6;
-      instance = arg & 0x3f;
-      to = instanceSlot(from, instance) != kNoSlot ? from : kNoService;
+      instance = arg & (kHandoffTag | kMaxInstanceNumber);  // the tag goes with it to the receiver
+      to = instanceSlot(from, instance & kMaxInstanceNumber) != kNoSlot ? from : kNoService;
     }
     if (__builtin_expect(to == kPausedRoute, 0)) to = kHeldForGate | gate;  // resolved again at delivery (gate < kMaxGates)
     else if (to >= kMaxServices || !(live_ >> to & 1)) {
@@ -766,7 +766,10 @@ uint32_t Manager::deliverHeld(uint32_t s) {
       uint32_t d = entryIndex(e), length = entryLength(e), at = rxHead + (i - first);
       bytes += length;
       owners_[d] = owned(dest | kInRx, at);
-      rx.entries[at & rx.mask] = makeEntry(d, length, held.from[i], delivered);  // published by ringCommit below
+      // A handed-over packet arrives with the action it was handed with (its tag, its member).
+      uint32_t as = held.instance[i] == kAnyHeldInstance ? delivered
+                                                          : packAction(action(kActionToInstance, uint32_t(held.dest[i]) << 6 | held.instance[i]));
+      rx.entries[at & rx.mask] = makeEntry(d, length, held.from[i], as);  // published by ringCommit below
     }
     // A capture taps what this service receives: copies while the packets are still the
     // manager's (once published, the receiver may change them). One branch per run.

@@ -74,13 +74,13 @@ class Manager {
   static constexpr uint16_t kHeldGateMask = 0x3fff;
   static constexpr uint16_t kHeldNowhere = 0x3fff;
   static constexpr uint8_t kAnyHeldInstance = 0xff;  // the flow hash picks
-  static_assert(kMaxInstanceNumber < kAnyHeldInstance, "a handoff's instance number apart from any");
+  static_assert((kMaxInstanceNumber | kHandoffTag) < kAnyHeldInstance, "a handoff's instance number apart from any");
   static_assert(kMaxServices < kHeldNowhere && kMaxGates <= kHeldGateMask, "held destinations: services, gates and kHeldNowhere apart");
   struct Held {  // descriptors taken from a TX ring that their destination could not take yet
     Entry entry[kHeldMax];    // as the sender packed it (index, length, flow hash, action)
     uint16_t dest[kHeldMax];  // a service, kHeldForGate | gate, or kHeldNowhere
     uint16_t from[kHeldMax];  // the service it was sent as (a placement group serves several)
-    uint8_t instance[kHeldMax];  // the instance it was handed to (ToInstance), else kAnyHeldInstance
+    uint8_t instance[kHeldMax];  // the instance it was handed to and the tag (ToInstance), else kAnyHeldInstance
     uint32_t count = 0;
     uint32_t next = 0;
     bool pending() const { return next < count; }

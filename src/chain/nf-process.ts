@@ -61,7 +61,7 @@ try {
   for (const [i, m] of order.members.entries()) {
     creating = m
     const as = { id: xio.endpointId(m.name), name: m.name }
-    const placement = { instance: xio.instance ?? 0, instances: order.instances, endpoint: as.id }
+    const placement = { instance: xio.instance ?? 0, instances: order.instances }
     members.push({ nf: createNF(xio, nfs[i], m.config, clock === 'packets' ? 'packets' : 'wall', as, placement), name: m.name, service: as.id, next: Int32Array.from(m.next) })
   }
   // The launcher counts an instance as started only once its config has been accepted.

@@ -142,7 +142,7 @@ function nfConfigProblems(endpoints: Map<string, ChainEndpoint>, links: ChainLin
       now: () => 0,
       warn: (path, message) => warnings.push({ path: `/endpoints/${e.name}/config${path}`, message }),
       // As its first instance: what a config cannot be with that many instances is refused now.
-      placement: { instance: 0, instances: e.instances, endpoint: ids.indexOf(e.name) },
+      placement: { instance: 0, instances: e.instances },
     }
     try {
       nf.create((e.spec as { config?: unknown }).config ?? {}, env)

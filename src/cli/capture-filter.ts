@@ -160,7 +160,7 @@ export function compileFilter(text: string, endpointId: (name: string) => number
     const message = e.message.slice(e.path.length + 2)
     throw new FilterError(`--filter: ${field ? `${field}: ` : ''}${message}`)
   }
-  const p: Packet = { bytes: new Uint8Array(0), view: new DataView(new ArrayBuffer(0)), d: 0, at: 0, length: 0, from: 0, inPort: 0, flowHash: 0 }
+  const p: Packet = { bytes: new Uint8Array(0), view: new DataView(new ArrayBuffer(0)), d: 0, at: 0, length: 0, from: 0, inPort: 0, flowHash: 0, handoff: -1 }
   return {
     keep(bytes, view, at, length, inPort) {
       p.bytes = bytes

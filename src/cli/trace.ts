@@ -158,7 +158,7 @@ async function run(options: TraceOptions): Promise<number> {
           if (to !== null && to !== undefined) hop.to = nameOf(to)
         }
         if (kind === layout.action.to) hop.to = nameOf(arg)
-        if (kind === layout.action.toInstance) hop.to = `${nameOf(arg >>> 6)} instance ${arg & 0x3f}`
+        if (kind === layout.action.toInstance) hop.to = `${nameOf(arg >>> 6)} instance ${arg & layout.maxInstanceNumber}`
         packet.hops.push(hop)
       }
       if (n) capture.free(burst, n)

@@ -64,11 +64,11 @@ export interface HarnessOptions {
   state?: NFState | null
   /**
    * Which instance the NF is of how many (env.placement), for an NF that splits its state
-   * between instances: what it hands to another one is in `packets.handedOff`; a packet
-   * another hands to it comes `from` `endpoint` (default 99). Default: none given, as
+   * between instances: what it hands to another one is in `packets.handedOff`; give it what
+   * another hands to it with send(frame, { handoff: tag }). Default: none given, as
    * `validate` builds it (one instance).
    */
-  placement?: { instance: number; instances: number; endpoint?: number }
+  placement?: { instance: number; instances: number }
 }
 
 /** What an NF got from env.state (Harness.state). */
@@ -87,6 +87,8 @@ export interface SendOptions {
   /** Endpoint of the port where it entered the chain, as `from` (default: `from`). */
   inPort?: number | string
   flowHash?: number
+  /** Handed over by another instance with this tag (Packet.handoff); default: not handed over. */
+  handoff?: number
 }
 
 /** What became of one packet given to the NF. */
@@ -110,6 +112,8 @@ export interface Outcome {
 /** A packet the NF handed to another instance of its endpoint (env.packets.toInstance). */
 export interface HandedOff {
   instance: number
+  /** The tag it was handed with: the receiver's Packet.handoff. */
+  tag: number
   frame: Uint8Array
 }
 
@@ -183,13 +187,13 @@ export class Harness {
       if (!nf.gates.includes(gate)) throw new Error(`options.gates names "${gate}": ${this.label} has gates ${nf.gates.join(', ')}`)
     }
     this.gateIds = new Map(nf.gates.map((g, i) => [g, options.gates?.[g] ?? 100 + i]))
-    this.packet = { bytes: this.bytes, view: this.view, d: 0, at: 0, length: 0, from: 0, inPort: 0, flowHash: 0 }
+    this.packet = { bytes: this.bytes, view: this.view, d: 0, at: 0, length: 0, from: 0, inPort: 0, flowHash: 0, handoff: -1 }
     const packets: PacketOut = {
       alloc: () => {
         const d = this.take()
         if (d < 0) return null
         this.lengths[d] = 0
-        return { bytes: this.bytes, view: this.view, d, at: this.offset(d), length: 0, from: 0, inPort: 0, flowHash: 0 }
+        return { bytes: this.bytes, view: this.view, d, at: this.offset(d), length: 0, from: 0, inPort: 0, flowHash: 0, handoff: -1 }
       },
       send: (d, gate, length) => {
         this.checkOwned(d, `env.packets.send(${d}, ${gate}, ${length})`)
@@ -200,14 +204,15 @@ export class Harness {
         this.packets.sent.push(sent)
         this.release(d)
       },
-      toInstance: (d, instance, length) => {
-        const call = `env.packets.toInstance(${d}, ${instance}, ${length})`
+      toInstance: (d, instance, length, tag = 0) => {
+        const call = `env.packets.toInstance(${d}, ${instance}, ${length}, ${tag})`
         this.checkOwned(d, call)
         const instances = options.placement?.instances ?? 1
         if (!(Number.isInteger(instance) && instance >= 0 && instance < instances))
           throw new RangeError(`${call}: ${this.label} runs as ${instances} instance${instances === 1 ? '' : 's'} here (HarnessOptions.placement), numbered from 0`)
         if (!this.fits(length)) throw new RangeError(this.lengthFault(call, length))
-        const handed = { instance, frame: this.frameIn(d, length) }
+        if (tag !== 0 && tag !== 1) throw new RangeError(`${call}: a tag is 0 or 1`)
+        const handed = { instance, tag, frame: this.frameIn(d, length) }
         this.packets.handedOff.push(handed)
         if (d === this.current) this.handedNow = instance
         this.release(d)
@@ -232,7 +237,7 @@ export class Harness {
         return this.state.buffer
       },
       ...(options.packets === false ? {} : { packets }),
-      ...(options.placement ? { placement: { endpoint: 99, ...options.placement } } : {}),
+      ...(options.placement ? { placement: { ...options.placement } } : {}),
     }
     if (options.schema !== false) checkAgainstSchema(nf, config)
     this.instance = nf.create(config, env)
@@ -303,6 +308,7 @@ export class Harness {
     p.from = from
     p.inPort = inPort
     p.flowHash = options.flowHash ?? 0
+    p.handoff = options.handoff ?? -1
     this.current = d
     this.handedNow = -1
     let gate: number

@@ -137,6 +137,8 @@ export interface Layout {
   action: { gate: number; to: number; drop: number; lost: number; gateOf: number; toInstance: number; invalid: number }
   /** The highest instance number a handoff (action.toInstance) can name. */
   maxInstanceNumber: number
+  /** The tag bit of a handoff's argument (after the instance number's bits). */
+  handoffTag: number
   /** A capture endpoint's service id and its taps' kinds (a tap word: service | gate << 16 | kind << 24). */
   capture: { service: number; maxTaps: number; maxCaptures: number; rx: number; gate: number; tx: number; trace: number }
   slotState: { free: number; active: number; detaching: number; faulted: number }

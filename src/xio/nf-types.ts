@@ -30,6 +30,11 @@ export interface Packet {
   inPort: number
   /** Flow hash; an NF may set it so the next hop picks instances by flow. */
   flowHash: number
+  /**
+   * Handed over by another instance of this endpoint (packets.toInstance): the tag it was
+   * handed with, 0 or 1; -1 (or absent) if not.
+   */
+  handoff?: number
 }
 
 /** What an NF may ask of the chain it runs in. */
@@ -70,12 +75,11 @@ export interface NFEnv {
    * sender set; an NF whose state the packets of one flow must all find, but which rewrites
    * what that hash is taken over (a NAT: replies come back to its external address), splits
    * its state between instances by a key the packets carry both ways, and hands a packet to
-   * the instance that holds its state with packets.toInstance. `endpoint` is the endpoint's id:
-   * a packet handed over by another instance comes from it (Packet.from). `validate` builds
-   * the NF as instance 0, so create() can refuse a config that many instances cannot share.
-   * Absent where no chain runs the NF (a bench, a harness not told): one instance.
+   * the instance that holds its state with packets.toInstance. `validate` builds the NF as
+   * instance 0, so create() can refuse a config that many instances cannot share. Absent where
+   * no chain runs the NF (a bench, a harness not told): one instance.
    */
-  readonly placement?: { readonly instance: number; readonly instances: number; readonly endpoint: number }
+  readonly placement?: { readonly instance: number; readonly instances: number }
 }
 
 /** Sending packets outside process()'s return. What is sent leaves with the current burst. */
@@ -89,10 +93,11 @@ export interface PacketOut {
   /**
    * Hands a held packet (or the one process() is deciding, which then returns HOLD) of
    * `length` bytes to another instance of this endpoint (see NFEnv.placement), where it is
-   * decided afresh, `from` this endpoint. If that instance is not running (restarting), the
+   * decided afresh, with Packet.handoff set to `tag` (0 or 1: what the NF needs to know of
+   * it, a NAT's inbound or outbound). If that instance is not running (restarting), the
    * manager drops the packet, counted as no route.
    */
-  toInstance(d: number, instance: number, length: number): void
+  toInstance(d: number, instance: number, length: number, tag?: number): void
 }
 
 export type Counters = Record<string, number>

@@ -89,7 +89,7 @@ export class Outbox implements PacketOut {
     if (!this.xio.malloc(this.one, 1)) return null
     this.owned++
     const d = this.one[0]
-    return { bytes: this.xio.bytes, view: this.xio.view, d, at: this.xio.offset(d), length: 0, from: this.as, inPort: this.as, flowHash: 0 }
+    return { bytes: this.xio.bytes, view: this.xio.view, d, at: this.xio.offset(d), length: 0, from: this.as, inPort: this.as, flowHash: 0, handoff: -1 }
   }
 
   send(d: number, gate: number, length: number): void {
@@ -110,12 +110,13 @@ export class Outbox implements PacketOut {
     this.push(d)
   }
 
-  toInstance(d: number, instance: number, length: number): void {
+  toInstance(d: number, instance: number, length: number, tag = 0): void {
     // Thrown in process(), the runner drops the packet and counts it (processThrew).
     if (!(Number.isInteger(instance) && instance >= 0 && instance <= layout.maxInstanceNumber))
       throw new RangeError(`env.packets.toInstance(${d}, ${instance}): no such instance (0 to ${layout.maxInstanceNumber})`)
+    if (tag !== 0 && tag !== 1) throw new RangeError(`env.packets.toInstance(${d}, ${instance}, ${length}, ${tag}): a tag is 0 or 1`)
     this.xio.setLength(d, length)
-    this.xio.sendToInstance(d, this.as, instance)
+    this.xio.sendToInstance(d, this.as, instance, tag)
     this.owned--
     this.noteHeld(d, `handed to instance ${instance}`)
     this.push(d)
@@ -297,7 +298,7 @@ export async function runNFs(xio: Xio, group: RunMember[], options: RunOptions):
   const burst = new Uint32Array(options.burst ?? BURST)
   const parked = new ParkedRx(xio, burst.length)
   for (const m of members) m.nf.env.packets.parked = parked
-  const p: Packet = { bytes: xio.bytes, view: xio.view, d: 0, at: 0, length: 0, from: 0, inPort: 0, flowHash: 0 }
+  const p: Packet = { bytes: xio.bytes, view: xio.view, d: 0, at: 0, length: 0, from: 0, inPort: 0, flowHash: 0, handoff: -1 }
   const packetClock = members[0].nf.env.clock === 'packets'
   if (!packetClock) for (const m of members) m.lastTick = m.lastBusy = performance.now()
   let lastYield = performance.now()
@@ -402,6 +403,7 @@ export async function runNFs(xio: Xio, group: RunMember[], options: RunOptions):
         p.from = xio.from(d)
         p.inPort = xio.inPort(d)
         p.flowHash = hash
+        p.handoff = xio.handoffTag(d)
         let m = grouped ? members[memberOf[xio.deliveredTo(d)]] : members[0]
         const traced = tracing && xio.traced(d)
         let note = ''

@@ -52,7 +52,7 @@ export function packAction(act: number): number {
     return service < MAX_SERVICES && gate < MAX_GATES ? (kind << 12) | (service << 3) | gate : ACTION_INVALID
   }
   if (kind === ACTION_LOST) return arg <= MAX_GATES ? (kind << 12) | arg : ACTION_INVALID
-  if (kind === ACTION_TO_INSTANCE) return arg >>> 6 < MAX_SERVICES && (arg & 0x3f) <= MAX_INSTANCE_NUMBER ? (kind << 12) | arg : ACTION_INVALID
+  if (kind === ACTION_TO_INSTANCE) return arg >>> 6 < MAX_SERVICES && (arg & 0x1f) <= MAX_INSTANCE_NUMBER ? (kind << 12) | arg : ACTION_INVALID
   return ACTION_INVALID
 }
 

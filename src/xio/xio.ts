@@ -48,6 +48,8 @@ const ACTION_TO = layout.action.to << 24
 const ACTION_DROP = layout.action.drop << 24
 const ACTION_GATE_OF = layout.action.gateOf << 24
 const ACTION_TO_INSTANCE = layout.action.toInstance << 24
+const HANDOFF_TAG = layout.handoffTag
+const MAX_INSTANCE_NUMBER = layout.maxInstanceNumber
 const ACTION_KIND = 0xff000000
 
 /**
@@ -131,7 +133,9 @@ export class Xio extends EndpointBase {
    */
   deliveredTo(d: number): number {
     const act = this.u32[(this.base + d * this.stride + M.action) >>> 2]
-    return ((act & ACTION_KIND) >>> 0) === ACTION_GATE_OF ? (act >>> 8) & 0xffff : this.id
+    const kind = (act & ACTION_KIND) >>> 0
+    // A member's gate (sent to the group), or a handoff to the member from another instance.
+    return kind === ACTION_GATE_OF ? (act >>> 8) & 0xffff : kind === ACTION_TO_INSTANCE ? (act >>> 6) & 0x3f : this.id
   }
 
   /** Sends d straight to an endpoint by id, whatever the gates say. */
@@ -142,11 +146,18 @@ export class Xio extends EndpointBase {
   /**
    * Hands d to instance `instance` of an endpoint this one serves (itself, or a member of its
    * placement group), whatever the flow hash would pick: a NAT's instance passing a reply to
-   * the one holding its session. If that instance is not running, the manager drops it as
-   * having no route.
+   * the one holding its session. The receiver reads `tag` (0 or 1) with handoffTag(). If that
+   * instance is not running, the manager drops it as having no route.
    */
-  sendToInstance(d: number, endpointId: number, instance: number): void {
-    this.u32[(this.base + d * this.stride + M.action) >>> 2] = (ACTION_TO_INSTANCE | ((endpointId & 0x3f) << 6) | (instance & 0x3f)) >>> 0
+  sendToInstance(d: number, endpointId: number, instance: number, tag = 0): void {
+    const arg = ((endpointId & 0x3f) << 6) | (tag ? HANDOFF_TAG : 0) | (instance & MAX_INSTANCE_NUMBER)
+    this.u32[(this.base + d * this.stride + M.action) >>> 2] = (ACTION_TO_INSTANCE | arg) >>> 0
+  }
+
+  /** A received packet handed over by another instance: the tag it was sent with (0 or 1); else -1. */
+  handoffTag(d: number): number {
+    const act = this.u32[(this.base + d * this.stride + M.action) >>> 2]
+    return ((act & ACTION_KIND) >>> 0) === ACTION_TO_INSTANCE ? (act & HANDOFF_TAG ? 1 : 0) : -1
   }
 
   /** Marks d to be dropped (returned to the pool) by the manager when transmitted. */

@@ -1,7 +1,9 @@
-// The lab chain with its firewall and NAT in one placement group run as three instances:
-// flows are spread over them by flow hash, and a NAT instance that meets a packet whose
-// session another holds (a reply, addressed to the external address, hashes elsewhere) hands
-// it there. Tested with the hosts' own kernel TCP, UDP and ICMP, as the lab chain alone is.
+// The lab chain spread over instances: each router leg as two, the firewall and NAT in one
+// placement group as three. Flows are spread over them by flow hash; a NAT instance that meets
+// a packet whose session another holds (a reply, addressed to the external address, hashes
+// elsewhere) hands it there, and a router instance copies each ARP frame it learns from to the
+// other (ARP has no flow hash: it all reaches one). Tested with the hosts' own kernel TCP, UDP
+// and ICMP, as the lab chain alone is.
 import test from 'ava'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -14,6 +16,7 @@ import { fetchFromWan, inNamespace, runPeer, startChain, startPeer, stop, stopCh
 import { root } from '../helpers/cli.ts'
 
 const INSTANCES = 3
+const LEGS = 2
 const prefix = `t-natn-${process.pid}`
 const dir = mkdtempSync(join(tmpdir(), 'xio-nat-instances-'))
 const specFile = join(dir, 'lab-edge.json')
@@ -23,6 +26,7 @@ const peers: ChildProcess[] = []
 test.before(async () => {
   const spec = JSON.parse(readFileSync(`${root}chains/lab-fw-nat.json`, 'utf8'))
   for (const name of ['fw', 'nat']) Object.assign(spec.endpoints[name], { group: 'edge', instances: INSTANCES })
+  for (const name of ['rlan', 'rwan']) spec.endpoints[name].instances = LEGS
   writeFileSync(specFile, JSON.stringify(spec))
   labUp()
   // A second wan address, so one inside endpoint can be seen talking to two remote hosts.
@@ -42,6 +46,19 @@ test.after.always(async () => {
 })
 
 const curl = (namespace: string, url: string) => inNamespace(namespace, ['curl', '-s', '-w', '\n%{http_code}', '--max-time', '10', url])
+
+/** The packets each instance of an NF endpoint received, and its NF counters summed over them. */
+function instancesOf(name: string): { rx: number[]; counters: Record<string, number> } {
+  const o = observe(prefix)
+  try {
+    const slots = o.view.snapshot().slots.filter((s) => s.state === 'active' && s.name === name)
+    const counters: Record<string, number> = {}
+    for (const s of slots) for (const [k, v] of Object.entries(s.nf)) counters[k] = (counters[k] ?? 0) + v
+    return { rx: slots.map((s) => s.route.rxPackets), counters }
+  } finally {
+    o.close()
+  }
+}
 
 /** The group's instances as the region shows them: packets each received, and the NAT's counters summed over them. */
 function edge(): { rxByInstance: number[]; nat: Record<string, number> } {
@@ -80,6 +97,16 @@ test.serial('50 parallel connections each move 1 MB intact, spread over the inst
     return busy >= 2 && now.nat.handedOff > before.nat.handedOff ? now : undefined
   })
   t.log(`packets by instance: ${after.rxByInstance}; handed off: ${after.nat.handedOff}`)
+  // Both instances of each router leg forwarded: each resolved its next hops from the ARP the
+  // other copied to it (ARP reaches one of them only).
+  for (const leg of ['rlan', 'rwan']) {
+    const { rx, counters } = await untilValue(`${leg}'s counters`, () => {
+      const now = instancesOf(leg)
+      return now.rx.length === LEGS && now.rx.every((n) => n > 1000) ? now : undefined
+    })
+    t.true(counters.arpShared > 0, `${leg}: ${JSON.stringify(counters)}`)
+    t.is(counters['drop/unresolved'] ?? 0, 0, `${leg} dropped nothing for want of a neighbour: ${rx}`)
+  }
   t.is(after.nat['drop/noMapping'] ?? 0, 0, 'no reply met an instance without its session')
 })
 

@@ -13,7 +13,7 @@ import { harness } from '../../src/testing/index.ts'
 import { ipv4Frame, type FrameSpec } from '../../src/testing/frames.ts'
 import { checksumsOk, EXT, headers, LAN, natOf, replyTo, WAN } from './nat-helpers.ts'
 
-/** The NAT's own endpoint id on the harness: what a handed-off packet comes from. */
+/** The NAT's own endpoint id on the harness: what a handed-over packet comes from, as in a chain. */
 const SELF = 99
 const LOW = 20000
 const HIGH = 29999
@@ -28,7 +28,7 @@ interface Delivered {
 
 function spread(instances: number, config: Partial<NatConfig> = {}) {
   const nats = Array.from({ length: instances }, (_, instance) =>
-    natOf({ ports: [LOW, HIGH], forwards: [FORWARD], ...config }, { placement: { instance, instances, endpoint: SELF } }))
+    natOf({ ports: [LOW, HIGH], forwards: [FORWARD], ...config }, { placement: { instance, instances } }))
   /** Gives the frame to instance `at` from `from`, then follows handoffs as the manager would. */
   const deliver = (frame: Uint8Array, from: number, at: number): Delivered => {
     const path = [at]
@@ -37,7 +37,8 @@ function spread(instances: number, config: Partial<NatConfig> = {}) {
       const to = Number(o.verdict.slice('instance '.length))
       if (path.length > instances) throw new Error(`handed round in a loop: ${path.join(' -> ')}`)
       path.push(to)
-      o = nats[to].h.send(nats[at].h.packets.handedOff.at(-1)!.frame, { from: SELF })
+      const handed = nats[at].h.packets.handedOff.at(-1)!
+      o = nats[to].h.send(handed.frame, { from: SELF, handoff: handed.tag })
       at = to
     }
     return { verdict: o.verdict, frame: o.frame, path }
@@ -161,20 +162,86 @@ test('replies with no session are dropped by the instance their port belongs to,
 })
 
 test('one instance hands nothing off and counts no handoffs', (t) => {
-  const { fromInside, answer, h } = natOf({}, { placement: { instance: 0, instances: 1, endpoint: SELF } })
+  const { fromInside, answer, h } = natOf({}, { placement: { instance: 0, instances: 1 } })
   const out = fromInside({ src: '10.0.0.2', dst: '198.51.100.9', proto: 'udp', srcPort: 1000, dstPort: 53 })
   t.is(answer(out).verdict, 'inside')
   t.is(h.packets.handedOff.length, 0)
   t.false('handedOff' in h.counters())
 })
 
-test('several instances need the inside networks named, and ports enough to share', (t) => {
+test('every instance needs ports of its own for each protocol: a range too small, or forwards taking a share\'s only port, is refused at /ports', (t) => {
   const make = (config: object, instances: number) => () => harness(nat, { external: EXT, ...config }, { placement: { instance: 0, instances } })
-  const noInside = t.throws(make({}, 2), { instanceOf: NFConfigError })
-  t.is(noInside.path, '/inside')
-  t.notThrows(make({}, 1))
-  const few = t.throws(make({ inside: '10.0.0.0/8', ports: [20000, 20002] }, 4), { instanceOf: NFConfigError })
+  t.notThrows(make({}, 4), 'no inside networks needed: a handed packet says which way it goes')
+  const few = t.throws(make({ ports: [20000, 20002] }, 4), { instanceOf: NFConfigError })
   t.is(few.path, '/ports')
+  const taken = t.throws(make({ ports: [20000, 20002], forwards: [{ proto: 'tcp', port: 20001, to: '10.0.0.5:80' }] }, 3), { instanceOf: NFConfigError })
+  t.is(taken.path, '/ports')
+  t.regex(taken.message, /instance 1 of 3 would have no TCP port of its own/)
+  t.notThrows(make({ ports: [20000, 20005], forwards: [{ proto: 'tcp', port: 20001, to: '10.0.0.5:80' }] }, 3))
+})
+
+test('a remote inside the inside prefixes (an upstream router on 10/8) is still told inbound: its replies reach the session, whichever instance they meet', (t) => {
+  const s = spread(3, { inside: '10.0.0.0/8' })
+  for (let i = 0; i < 12; i++) {
+    const out = s.fromInside({ src: '10.0.0.2', srcPort: 5001 + i, dst: '10.200.0.9', dstPort: 53, proto: 'udp' }, i % 3)
+    t.is(out.verdict, 'outside')
+    const back = s.answer(out, (i + 1) % 3)
+    t.is(back.verdict, 'inside', `path ${back.path}`)
+    t.is(headers(back.frame).dstPort, 5001 + i)
+  }
+  t.is(s.counters('mappingsActive'), 12, 'no mapping opened for the remote')
+  // And an ICMP error from such a router about a session is translated back.
+  t.is(s.counters('drop/handoffLoop'), 0)
+})
+
+test('instances that disagree on who owns a port (one on a config a reload is replacing) drop the packet, counted, rather than pass it round', (t) => {
+  // Instance 0 shares the range from 20001, the others from 20000: every owner differs.
+  const nats = [0, 1, 2].map((instance) => natOf({ ports: instance === 0 ? [LOW + 1, HIGH] : [LOW, HIGH] }, { placement: { instance, instances: 3 } }))
+  let loops = 0, hops = 0
+  for (let port = LOW + 1; port < LOW + 60; port++) {
+    let at = 0
+    let o = nats[at].fromOutside({ src: remote(1), srcPort: 53, dst: EXT, dstPort: port, proto: 'udp' })
+    for (let n = 0; o.verdict.startsWith('instance '); n++) {
+      t.true(n < 2, `port ${port} handed on ${n + 1} times`)
+      const handed = nats[at].h.packets.handedOff.at(-1)!
+      at = handed.instance
+      o = nats[at].h.send(handed.frame, { from: SELF, handoff: handed.tag })
+      hops++
+    }
+    t.is(o.verdict, 'drop')
+  }
+  for (const n of nats) loops += n.c()['drop/handoffLoop'] ?? 0
+  t.true(loops > 0, `loops caught: ${loops} (hops ${hops})`)
+})
+
+test('a forward\'s target that also opens flows from the forward\'s port keeps one external port for all its remotes (RFC 4787 REQ-1)', (t) => {
+  const s = spread(3, { forwards: [{ proto: 'udp', port: 51820, to: '10.0.0.5:51820' }] })
+  const ports = new Set<number>()
+  for (let i = 0; i < 6; i++) {
+    const out = s.fromInside({ src: '10.0.0.5', srcPort: 51820, dst: remote(i), dstPort: 51820, proto: 'udp' }, i % 3)
+    t.is(out.verdict, 'outside')
+    ports.add(headers(out.frame).srcPort)
+  }
+  t.is(ports.size, 1, `ports: ${[...ports]}`)
+  // A remote's new flow to the forward meets the target's sessions at the same instance.
+  const inbound = s.fromOutside({ src: remote(50), srcPort: 9999, dst: EXT, dstPort: 51820, proto: 'udp' }, 1)
+  t.is(inbound.verdict, 'inside')
+  const reply = s.fromInside({ src: '10.0.0.5', srcPort: 51820, dst: remote(50), dstPort: 9999, proto: 'udp' }, 2)
+  t.is(headers(reply.frame).srcPort, 51820, 'the forward session answers from the forward\'s port')
+})
+
+test('a forward removed while the NAT is down: the restarted instance drops that forward\'s sessions, whatever its share', (t) => {
+  const config = { ports: [LOW, HIGH] as [number, number], forwards: [{ proto: 'tcp' as const, port: LOW, to: '10.0.0.5:80' }] }
+  // The instance the forward's sessions live with: the one that takes the new flow in.
+  const opened = [0, 1, 2].map((instance) => {
+    const n = natOf(config, { placement: { instance, instances: 3 } })
+    return { instance, n, verdict: n.fromOutside({ src: remote(3), srcPort: 4000, dst: EXT, dstPort: LOW, proto: 'tcp', tcpFlags: 0x02 }).verdict }
+  }).find((x) => x.verdict === 'inside')!
+  const first = opened.n
+  t.is(first.c().sessionsActive, 1)
+  const again = natOf({ ports: [LOW, HIGH] }, { placement: { instance: opened.instance, instances: 3 }, state: { ...first.h.state!, buffer: first.h.state!.buffer.slice(0) } })
+  t.is(again.c().sessionsResumed, 0)
+  t.is(again.c().sessionsActive, 0)
 })
 
 test('each instance hands out only its share of the range: together, every port once, and no more', (t) => {

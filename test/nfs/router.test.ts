@@ -371,6 +371,40 @@ test('an unresolved neighbour: packets are held, one ARP request asks for it, it
   t.is(r.c().toWire, 6)
 })
 
+test('several instances: each ARP frame one learns from is copied to the others, which learn from it and answer nothing; held packets anywhere are released', t => {
+  const legs = [0, 1, 2].map(instance => routerOf({}, { placement: { instance, instances: 3 } }))
+  // Instance 2 holds packets for 10.0.0.7 and asks for it; the answer, as all ARP, reaches instance 0.
+  const held = outbound({ dst: '10.0.0.7', id: 300 })
+  t.is(legs[2].chain(held).verdict, 'held')
+  t.is(legs[2].h.packets.sent.length, 1, 'its ARP request')
+  t.is(legs[0].wire(isAt('10.0.0.7', '02:00:00:00:00:07')).verdict, 'drop')
+  const copies = legs[0].h.packets.handedOff
+  t.deepEqual(copies.map(c => c.instance), [1, 2])
+  for (const c of copies) t.deepEqual(c.frame, isAt('10.0.0.7', '02:00:00:00:00:07'), 'the frame as it came')
+  t.is(legs[0].h.held, 0, 'the copies are the others\', not the sender\'s')
+  // Each copy, delivered to its instance from the router itself, teaches it the neighbour.
+  for (const c of copies) t.is(legs[c.instance].h.send(c.frame, { from: 0, handoff: c.tag }).verdict, 'drop')
+  const released = legs[2].h.packets.sent[1]
+  t.is(released.gate, 'wire')
+  t.is(formatMac(released.frame, 0), '02:00:00:00:00:07')
+  t.deepEqual(released.frame.slice(12), held.slice(12))
+  t.is(legs[1].chain(outbound({ dst: '10.0.0.7' })).verdict, 'wire', 'instance 1 knows it too')
+  t.is(legs[0].c().arpShared, 2)
+  // A request for our address: answered once, by the instance it reached; the others only learn the asker.
+  t.is(legs[1].wire(whoHas('10.0.0.1', '10.0.0.9', '02:00:00:00:00:09')).verdict, 'wire')
+  for (const c of legs[1].h.packets.handedOff) t.is(legs[c.instance].h.send(c.frame, { from: 0, handoff: c.tag }).verdict, 'drop')
+  for (const leg of legs) t.is(leg.chain(outbound({ dst: '10.0.0.9' })).verdict, 'wire')
+  t.is(legs[0].h.packets.handedOff.length + legs[2].h.packets.handedOff.length, 2, 'copies are not copied again')
+  t.is(legs[1].c().arpReplies + legs[0].c().arpReplies + legs[2].c().arpReplies, 1)
+})
+
+test('one instance copies nothing and counts no copies', t => {
+  const r = routerOf({}, { placement: { instance: 0, instances: 1 } })
+  r.wire(isAt('10.0.0.7', '02:00:00:00:00:07'))
+  t.is(r.h.packets.handedOff.length, 0)
+  t.false('arpShared' in r.c())
+})
+
 test('a request from the neighbour being resolved resolves it too', t => {
   const r = routerOf()
   t.is(r.chain(outbound({ dst: '10.0.0.7' })).verdict, 'held')

@@ -55,7 +55,7 @@ export interface NatConfig {
    */
   external: string;
   /**
-   * Inside source prefix(es) to masquerade, e.g. "10.0.0.0/8". Default: every source from the inside (one instance only: a NAT of several must name them, since a packet one instance hands another is told inbound from outbound by its source).
+   * Inside source prefix(es) to masquerade, e.g. "10.0.0.0/8". Default: every source from the inside.
    */
   inside?: Cidr | [Cidr, ...Cidr[]];
   ports?: NatPorts;

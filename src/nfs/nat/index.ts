@@ -14,14 +14,12 @@
 //
 // Several instances share the work as VPP's NAT44 workers do, by handoff. Each instance hands
 // out every N-th port of the range (portOwner), so a reply's destination port names the
-// instance holding its session; an inside endpoint's mapping lives with the instance its
-// address and port hash to (one mapping per endpoint, whichever remote it talks to); a port
-// forward's sessions with the instance the remote's address and port hash to, which either
-// direction names. A packet that reaches another instance (the manager picks by flow hash,
-// which knows none of this) is handed to its owner (env.packets.toInstance) and decided there.
-// Handed-off packets come from this endpoint itself: addressed to the external address from
-// outside `inside` (or from the external address itself, hairpinned) they are inbound, else
-// outbound; so with several instances `inside` must name the inside networks.
+// instance holding its session; an inside endpoint's sessions live with the instance its
+// address and port hash to (so it has one mapping, whichever remote it talks to), and a port
+// forward's with its target's (every session of one forward at one instance). A packet that
+// reaches another instance (the manager picks by flow hash, which knows none of this) is
+// handed to its owner (env.packets.toInstance), tagged with the way it was going, and decided
+// there; a packet handed once is not handed again, but for a hairpin's one turn.
 //
 // A packet is inbound iff it comes from the endpoint the `outside` gate leads to.
 // Gates: `inside` (inbound packets, translated back), `outside` (outbound, translated).
@@ -73,8 +71,25 @@ export type { NatConfig } from './config-types.ts'
 
 const INSIDE = 0
 const OUTSIDE = 1
+/** The tag of a packet handed to another instance (Packet.handoff): which way it was going. */
+const HANDED_OUT = 0
+const HANDED_IN = 1
 /** Sessions swept per tick: the whole table in about 20 ticks (~2 s). */
 const SWEEP_TICKS = 20
+
+/**
+ * Every instance of `instances` must have ports of its own for each protocol: one with none
+ * (a small range, forwards inside it) would drop every new flow of the endpoints it owns.
+ */
+function checkShares(low: number, high: number, instances: number, tcpForwards: ReadonlySet<number>, udpForwards: ReadonlySet<number>): void {
+  if (instances > high - low + 1) throw new NFConfigError('/ports', `${high - low + 1} ports cannot be shared by ${instances} instances`)
+  for (const [name, forwards] of [['TCP', tcpForwards], ['UDP', udpForwards]] as const) {
+    const free = new Int32Array(instances)
+    for (let port = low; port <= high; port++) if (!forwards.has(port)) free[portOwner(port, low, instances)]++
+    const none = free.indexOf(0)
+    if (none >= 0) throw new NFConfigError('/ports', `instance ${none} of ${instances} would have no ${name} port of its own: each takes every ${instances}th port of the range, and the forwards take theirs`)
+  }
+}
 
 function create(config: NatConfig, env: NFEnv): NFInstance {
   const s = readNatConfig(config as Json)
@@ -82,10 +97,7 @@ function create(config: NatConfig, env: NFEnv): NFInstance {
   const reserved = (proto: number) => new Set(s.forwards.filter(f => f.proto === proto).map(f => f.port))
   const [low, high] = s.ports
   const { instance: me, instances } = env.placement ?? { instance: 0, instances: 1 }
-  if (instances > 1 && s.insideNet.length === 0)
-    throw new NFConfigError('/inside', `a NAT of ${instances} instances must be told its inside networks: a packet one instance hands another is told inbound from outbound by its source`)
-  if (instances > high - low + 1)
-    throw new NFConfigError('/ports', `${high - low + 1} ports cannot be shared by ${instances} instances`)
+  if (instances > 1) checkShares(low, high, instances, reserved(_IPPROTO_TCP), reserved(_IPPROTO_UDP))
   // The sessions live in env.state: a NAT restarted (or re-created by a reload) resumes them,
   // established flows keeping their ports. Opened last, once nothing in the config can fail.
   const share = { instance: me, instances }
@@ -103,7 +115,6 @@ function create(config: NatConfig, env: NFEnv): NFInstance {
   s.forwards.forEach((f, i) => ((f.proto === _IPPROTO_TCP ? tcpForward : udpForward)[f.port] = i + 1))
   const fwdIp = Int32Array.from(s.forwards, f => f.toIp)
   const fwdPort = Int32Array.from(s.forwards, f => f.toPort)
-  const fwdProto = Int32Array.from(s.forwards, f => f.proto)
   const insideNet = s.insideNet
   const insideMask = s.insideMask
   const sweepSlice = Math.ceil(s.maxMappings / SWEEP_TICKS)
@@ -118,6 +129,9 @@ function create(config: NatConfig, env: NFEnv): NFInstance {
   let translatedOut = 0, translatedIn = 0, hairpinned = 0, handedOff = 0
   // The instance the packet process() last decided went to, or -1, for explain().
   let lastHandoff = -1
+  // How the packet being decided was handed to this instance: HANDED_IN, HANDED_OUT, or -1.
+  let arrived = -1
+  let handoffLoops = 0
   // The session the packet process() last decided used, and whether it opened it, for
   // explain() (a trace's note).
   let lastSession = -1
@@ -127,35 +141,35 @@ function create(config: NatConfig, env: NFEnv): NFInstance {
 
   const out = env.packets
   const spread = instances > 1 && out !== undefined
-  // What packets handed over by another instance come from.
-  const selfId = env.placement?.endpoint ?? -1
 
-  /** The instance holding the sessions of an address and port (an inside endpoint's mapping, a forward's remote). */
-  function ownerByEndpoint(addr: number, port: number): number {
-    return ((hash4(addr, port, 0x4e4154, 0) >>> 0) % instances)
+  /** The instance an inside endpoint's sessions live with: its mapping, or a port forward's sessions if it is a forward's target. */
+  function ownerOfInside(addr: number, port: number): number {
+    return (hash4(addr, port, 0x4e4154, 0) >>> 0) % instances
   }
 
-  /** The instance holding the session of a packet addressed to the external port `port` from `remote`:`remotePort`. */
-  function ownerByExternalPort(proto: number, port: number, remote: number, remotePort: number): number {
-    if (proto !== _IPPROTO_ICMP && (proto === _IPPROTO_TCP ? tcpForward : udpForward)[port] > 0) return ownerByEndpoint(remote, remotePort)
+  /** The instance holding the session of a packet to the external port (or ICMP identifier) `port`. */
+  function ownerOfExternal(proto: number, port: number): number {
+    if (proto !== _IPPROTO_ICMP) {
+      const f = (proto === _IPPROTO_TCP ? tcpForward : udpForward)[port] - 1
+      if (f >= 0) return ownerOfInside(fwdIp[f], fwdPort[f])
+    }
     return port >= low && port <= high ? portOwner(port, low, instances) : me
   }
 
-  /** An inside endpoint's mapping or a forward's session, for a packet from the inside: which instance holds it. */
-  function ownerFromInside(proto: number, src: number, srcPort: number, dst: number, dstPort: number): number {
-    if (proto !== _IPPROTO_ICMP && isForwardTarget(proto, src, srcPort)) return ownerByEndpoint(dst, dstPort)
-    return ownerByEndpoint(src, srcPort)
-  }
-
-  function isForwardTarget(proto: number, addr: number, port: number): boolean {
-    for (let i = 0; i < fwdIp.length; i++) if (fwdIp[i] === addr && fwdPort[i] === port && fwdProto[i] === proto) return true
-    return false
-  }
-
-  /** Hands the packet to the instance that holds its session (HOLD: it is decided there). */
-  function handOff(p: Packet, to: number): number {
+  /**
+   * Hands the packet (inbound or outbound, untranslated that way) to the instance that holds
+   * its session, where it is decided (HOLD here). A packet handed here is handed on no more,
+   * but for the one turn a hairpin takes (outbound here, inbound at the other end's owner):
+   * instances that disagree on owners (one still on a config a reload is replacing) drop it
+   * rather than pass it round.
+   */
+  function handOff(p: Packet, to: number, direction: number): number {
+    if (arrived === HANDED_IN || (arrived === HANDED_OUT && direction === HANDED_OUT)) {
+      handoffLoops++
+      return DROP
+    }
     handedOff++
-    out!.toInstance(p.d, to, p.length)
+    out!.toInstance(p.d, to, p.length, direction)
     lastHandoff = to
     return HOLD
   }
@@ -180,8 +194,8 @@ function create(config: NatConfig, env: NFEnv): NFInstance {
     const proto = h.proto
     if (proto === _IPPROTO_TCP || proto === _IPPROTO_UDP) {
       if (spread) {
-        const owner = ownerFromInside(proto, h.src, h.srcPort, h.dst, h.dstPort)
-        if (owner !== me) return handOff(p, owner)
+        const owner = ownerOfInside(h.src, h.srcPort)
+        if (owner !== me) return handOff(p, owner, HANDED_OUT)
       }
       let id = sessions.findFromInside(h.src, h.dst, proto, h.srcPort, h.dstPort, now)
       if (id < 0) {
@@ -199,8 +213,8 @@ function create(config: NatConfig, env: NFEnv): NFInstance {
     if (proto === _IPPROTO_ICMP) {
       if (icmpIsQuery(h.icmpType)) {
         if (spread) {
-          const owner = ownerByEndpoint(h.src, h.icmpId)
-          if (owner !== me) return handOff(p, owner)
+          const owner = ownerOfInside(h.src, h.icmpId)
+          if (owner !== me) return handOff(p, owner, HANDED_OUT)
         }
         let id = sessions.findFromInside(h.src, h.dst, proto, h.icmpId, 0, now)
         if (id < 0) {
@@ -219,8 +233,8 @@ function create(config: NatConfig, env: NFEnv): NFInstance {
       if (icmpIsError(h.icmpType) && parseQuoted(b, h.l4 + _ICMP_HLEN, h.l3End, q) && q.l4 >= 0) {
         // The inside host reports on a packet it received: quoted source remote, destination it.
         if (spread) {
-          const owner = q.proto === _IPPROTO_ICMP ? ownerByEndpoint(q.dst, q.icmpId) : ownerFromInside(q.proto, q.dst, q.dstPort, q.src, q.srcPort)
-          if (owner !== me) return handOff(p, owner)
+          const owner = ownerOfInside(q.dst, q.proto === _IPPROTO_ICMP ? q.icmpId : q.dstPort)
+          if (owner !== me) return handOff(p, owner, HANDED_OUT)
         }
         const id = q.proto === _IPPROTO_ICMP
           ? sessions.findFromInside(q.dst, q.src, _IPPROTO_ICMP, q.icmpId, 0, now)
@@ -263,8 +277,8 @@ function create(config: NatConfig, env: NFEnv): NFInstance {
     const proto = h.proto
     if (proto === _IPPROTO_TCP || proto === _IPPROTO_UDP) {
       if (spread) {
-        const owner = ownerByExternalPort(proto, h.dstPort, h.src, h.srcPort)
-        if (owner !== me) return handOff(p, owner)
+        const owner = ownerOfExternal(proto, h.dstPort)
+        if (owner !== me) return handOff(p, owner, HANDED_IN)
       }
       let id = sessions.findFromOutside(h.src, proto, h.srcPort, h.dstPort, now)
       if (id < 0) {
@@ -285,8 +299,8 @@ function create(config: NatConfig, env: NFEnv): NFInstance {
       if (icmpIsQuery(h.icmpType)) {
         if (icmpIsRequest(h.icmpType)) return noSession()
         if (spread) {
-          const owner = ownerByExternalPort(proto, h.icmpId, h.src, 0)
-          if (owner !== me) return handOff(p, owner)
+          const owner = ownerOfExternal(proto, h.icmpId)
+          if (owner !== me) return handOff(p, owner, HANDED_IN)
         }
         const id = sessions.findFromOutside(h.src, proto, 0, h.icmpId, now)
         if (id < 0) return noSession()
@@ -300,8 +314,8 @@ function create(config: NatConfig, env: NFEnv): NFInstance {
       if (icmpIsError(h.icmpType) && parseQuoted(b, h.l4 + _ICMP_HLEN, h.l3End, q) && q.l4 >= 0 && q.src === ext) {
         // About a packet we sent out: quoted source is us, destination the remote.
         if (spread) {
-          const owner = q.proto === _IPPROTO_ICMP ? ownerByExternalPort(_IPPROTO_ICMP, q.icmpId, q.dst, 0) : ownerByExternalPort(q.proto, q.srcPort, q.dst, q.dstPort)
-          if (owner !== me) return handOff(p, owner)
+          const owner = ownerOfExternal(q.proto, q.proto === _IPPROTO_ICMP ? q.icmpId : q.srcPort)
+          if (owner !== me) return handOff(p, owner, HANDED_IN)
         }
         const id = q.proto === _IPPROTO_ICMP
           ? sessions.findFromOutside(q.dst, _IPPROTO_ICMP, 0, q.icmpId, now)
@@ -329,6 +343,7 @@ function create(config: NatConfig, env: NFEnv): NFInstance {
       lastNew = false
       hairpinFrom = -1
       lastHandoff = -1
+      arrived = p.handoff ?? -1
       const st = parse(p.bytes, p.at, p.length, h)
       if (st < 0) {
         malformed++
@@ -340,9 +355,8 @@ function create(config: NatConfig, env: NFEnv): NFInstance {
         nonIp++
         return fromOutside ? INSIDE : OUTSIDE
       }
-      // Handed over by another instance: inbound if addressed to the external address from
-      // outside (or from it: hairpinned, translated already), else outbound, untranslated.
-      if (p.from === selfId) return h.dst === ext && (h.src === ext || !masqueraded(h.src)) ? inbound(p) : outbound(p)
+      // Handed over by another instance: the way it was going there, as it says.
+      if (arrived >= 0) return arrived === HANDED_IN ? inbound(p) : outbound(p)
       return fromOutside ? inbound(p) : outbound(p)
     },
 
@@ -378,7 +392,7 @@ function create(config: NatConfig, env: NFEnv): NFInstance {
       sessionsExpired: sessions.expired,
       sessionsResumed: sessions.resumed,
       translatedOut, translatedIn, hairpinned, passed, nonIp,
-      ...(spread ? { handedOff } : {}),
+      ...(spread ? { handedOff, 'drop/handoffLoop': handoffLoops } : {}),
       'drop/noMapping': noMapping, 'drop/portsExhausted': sessions.exhausted, 'drop/fragment': fragments,
       'drop/unsupported': unsupported, 'drop/malformed': malformed,
     }),

@@ -75,6 +75,11 @@ export class PortPool {
     this.given = given
   }
 
+  /** Whether the port is a forward's, which no mapping gets. */
+  reserves(port: number): boolean {
+    return this.reserved.has(port)
+  }
+
   /** Whether the port is one this pool hands out (in its range and its share of it, not reserved for a forward). */
   owns(port: number): boolean {
     return port >= this.low && port <= this.high && !this.reserved.has(port) && portOwner(port, this.low, this.share.instances) === this.share.instance
@@ -402,8 +407,9 @@ export class Sessions {
     if (r[o + R_INSIDE_KEY] !== ic || r[o + R_OUTSIDE_KEY] !== oc) return false
     const pool = this.pool(proto)
     const forwarded = r[o + R_MAPPING] === 0
-    // A forward's session keeps a port no mapping can get; a mapping's, one of the pool's.
-    if (forwarded === pool.owns(extPort)) return false
+    // A forward's session keeps a forward's port (one the pools keep out); a mapping's, one of
+    // this pool's (its share of the range, when the NAT runs as several instances).
+    if (forwarded ? !pool.reserves(extPort) : !pool.owns(extPort)) return false
     const ext = this.external
     const ih = hash4(insideIp, remoteIp, ic, proto)
     const oh = hash4(remoteIp, ext, oc, proto)

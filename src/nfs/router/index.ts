@@ -16,6 +16,11 @@
 // A packet came from the link iff it comes from the endpoint the `wire` gate leads to.
 // Gates: `chain` (forwarded from the link), `wire` (to the link: forwarded, ARP, ICMP).
 //
+// A leg runs as several instances too. ARP has no flow to hash, so every ARP frame reaches one
+// instance: it hands a copy of each it learns from to every other instance (env.packets.
+// toInstance), which learns from it the same way (and answers nothing: the first did), so
+// every instance resolves its next hops, and releases what it held for them, as one would.
+//
 // Dropped and counted, from the wire: malformed frames (and IPv4 with a bad header checksum,
 // RFC 1812 5.2.2), frames neither IPv4 nor ARP, IPv4 to another host's MAC (the port is
 // promiscuous; a NIC would filter it), link-layer or IP broadcast and multicast (a router
@@ -135,6 +140,10 @@ function create(config: RouterConfig, env: NFEnv): NFInstance {
   let toChain = 0, toWire = 0, malformed = 0, badChecksum = 0, notIpv4 = 0, notForUs = 0, broadcasts = 0
   let martian = 0, sameLink = 0, local = 0, noRoute = 0, ttlExceeded = 0, icmpErrors = 0
   let arp = 0, arpReplies = 0, arpRequests = 0, unresolved = 0, unresolvedQueueFull = 0, noBuffer = 0
+  let arpShared = 0
+
+  // Instances: each ARP frame learnt from is copied to the others (see the top).
+  const { instance: me, instances } = env.placement ?? { instance: 0, instances: 1 }
 
   /** True if the 6 bytes at b[o...] are our MAC. */
   function isOurs(b: Uint8Array, o: number): boolean {
@@ -253,17 +262,36 @@ function create(config: RouterConfig, env: NFEnv): NFInstance {
     }
     const spa = arpSenderIp(b, o)
     const forUs = arpTargetIp(b, o) === self
+    const shared = (p.handoff ?? -1) >= 0
+    if (!shared && instances > 1) share(p)
     // Gleaning, as Linux does: a request for our address or a reply to us creates the
     // sender's entry; any other ARP only refreshes an entry we have. A DAD probe's sender
     // (0.0.0.0) is no one yet.
     if (spa !== 0 && spa !== self && spa !== network && spa !== broadcast && (spa & mask) === network) learn(spa, b, sha, forUs)
-    if (op === ARP_REQUEST && forUs) {
+    if (op === ARP_REQUEST && forUs && !shared) {
       arpTurnIntoReply(b, at, o, mac)
       arpReplies++
       return WIRE
     }
     arp++
     return DROP
+  }
+
+  /** A copy of an ARP frame from the wire for every other instance, to learn from. */
+  function share(p: Packet): void {
+    const out = env.packets
+    if (!out) return
+    for (let k = 0; k < instances; k++) {
+      if (k === me) continue
+      const c = out.alloc()
+      if (!c) {
+        noBuffer++
+        return
+      }
+      c.bytes.set(p.bytes.subarray(p.at, p.at + p.length), c.at)
+      out.toInstance(c.d, k, p.length)
+      arpShared++
+    }
   }
 
   function learn(a: number, b: Uint8Array, sha: number, create: boolean): void {
@@ -426,6 +454,8 @@ function create(config: RouterConfig, env: NFEnv): NFInstance {
       }
       // Validate may build the NF before every link is known; the runner knows them all.
       if (wireId < 0) wireId = env.gateTarget('wire')
+      // An ARP frame another instance learnt from, for this one to learn from too.
+      if ((p.handoff ?? -1) >= 0) return st === _PARSE_ARP ? arpIn(p) : DROP
       return p.from === wireId ? fromWire(p, st) : fromChain(p, st)
     },
 
@@ -439,6 +469,7 @@ function create(config: RouterConfig, env: NFEnv): NFInstance {
 
     counters: () => ({
       toChain, toWire, icmpErrors, arp, arpReplies, arpRequests, noBuffer, neighbours: nb.active, held: nb.held,
+      ...(instances > 1 ? { arpShared } : {}),
       // Why packets went no further (ARP frames are answered or learnt from, not lost: arp).
       'drop/malformed': malformed, 'drop/badChecksum': badChecksum, 'drop/notIpv4': notIpv4, 'drop/notForUs': notForUs,
       'drop/broadcast': broadcasts, 'drop/martian': martian, 'drop/sameLink': sameLink, 'drop/local': local,
@@ -448,9 +479,4 @@ function create(config: RouterConfig, env: NFEnv): NFInstance {
   }
 }
 
-// Spreading a router leg over instances needs its ARP frames handed to every instance (or a
-// neighbour table they share); until then, one instance, for this reason:
-const singleInstance = 'it learns its neighbours from ARP, which has no flow to hash: every ARP frame comes to one instance, ' +
-  'and the others never resolve a neighbour (the packets they hold for it are dropped)'
-
-export default defineNF<RouterConfig>({ name: 'router', gates: ['chain', 'wire'], config: bundle(schema), singleInstance, create })
+export default defineNF<RouterConfig>({ name: 'router', gates: ['chain', 'wire'], config: bundle(schema), create })
