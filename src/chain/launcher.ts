@@ -564,6 +564,9 @@ export class RunningChain extends EventEmitter {
     if (this.closing) return
     this.closing = true
     if (this.watchdog) clearInterval(this.watchdog)
+    // A reload under way (a SIGHUP just before Ctrl-C) finishes first: it rewires through the
+    // region and may be starting NFs. Its steps are bounded (answers and drains time out).
+    await this.reloader.settled()
     for (const port of this.ports.values()) port.stopSources()
     if (!(await this.drain(2000))) this.warn(`${this.manager.region.buffersInUse()} packets were still in flight after 2 s; they are dropped`)
     // Which slots the NF instances hold, while they hold them: each publishes its final counters

@@ -56,6 +56,15 @@ export class ChainReloader {
     return applied
   }
 
+  /**
+   * Resolves once the reloads under way are over, however they end: a chain that stops waits
+   * for them, so none goes on rewiring a region that is gone. (One asked for after the chain
+   * started stopping is refused at once.)
+   */
+  settled(): Promise<unknown> {
+    return this.reloading
+  }
+
   private async apply(next: Chain): Promise<ReloadPlan> {
     if (this.host.closing()) throw new ChainError('the chain is stopping')
     const plan = planReload(this.host.chain(), next)

@@ -7,7 +7,7 @@
 export type Endpoint =
   NfEndpoint | ModuleEndpoint | PcapPort | AfPacketPort | GeneratorPort | SinkPort | ServiceEndpoint;
 /**
- * Processes running this NF; flows are spread over them by flow hash. A NAT spreads by handoff (each instance holds every N-th port; its count is fixed while the chain runs); a router leg copies the ARP it learns from to its other instances.
+ * Processes running this NF; flows are spread over them by flow hash. A NAT spreads by handoff (each instance holds every N-th port) and a router leg copies the ARP it learns from to its other instances; for both, the count is fixed while the chain runs.
  *
  * This interface was referenced by `ChainSpec`'s JSON-Schema
  * via the `definition` "Instances".

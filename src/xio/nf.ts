@@ -448,6 +448,7 @@ export async function runNFs(xio: Xio, group: RunMember[], options: RunOptions):
           // group's links MAX_CALLS times (a loop among members would hold this loop for ever).
           if (!(gate >= 0 && m.next[gate] >= 0) || p.flowHash !== hash || calls++ === MAX_CALLS) break
           p.from = m.service
+          p.handoff = -1 // a handoff's tag was for the member it was handed to, not the ones it calls
           m = members[m.next[gate]]
         }
         xio.countDecided()

@@ -68,6 +68,12 @@ test('a NAT\'s instance count is fixed while the chain runs (its instances share
   t.is(grow?.path, '/endpoints/nat/instances')
   t.regex(grow!.message, /^\/endpoints\/nat\/instances: 2, but it runs 1 and nat cannot change that while it runs: its instances share the external ports by their count/)
   t.throws(() => planReload(spread, running), { instanceOf: ReloadRefused, message: /instances: 1, but it runs 2/ })
+  // So is a router leg's: its instances copy ARP to one another by it.
+  const legs = (instances: number) => chainOf({
+    endpoints: { lan: { kind: 'generator' }, r: { kind: 'router', instances, config: { address: '10.0.0.1/24' } }, wan: { kind: 'sink' } },
+    links: ['lan -> r', 'r.wire -> wan'],
+  })
+  t.throws(() => planReload(legs(2), legs(3)), { instanceOf: ReloadRefused, message: /^\/endpoints\/r\/instances: 3, but it runs 2 and router cannot change that while it runs: its instances copy the ARP/ })
   // Its config still changes live at the same count.
   const other = chainOf({ ...base, endpoints: { ...base.endpoints, nat: { ...nat(2), config: { ...nat(2).config, ports: [30000, 39999] } } } })
   t.deepEqual(planReload(spread, other).reconfigured, ['nat'])

@@ -288,6 +288,27 @@ test('a config change sent while an instance waits to be restarted is in force a
   t.true(await until(() => running.instances.filter((p) => p.members.includes('fw') && p.ready && p.child.exitCode === null).length === 2, 10_000), 'both instances run')
 })
 
+test('a stop that comes while a reload is under way waits for it: the reload completes, then the chain stops and removes its region', async (t) => {
+  const spec = (withMid: boolean) => checkChain(join(dir, 'stop-mid-reload.json'), {
+    name: 'stop-mid-reload',
+    endpoints: { gen: { kind: 'generator', rate: 2000, flows: 8 }, fw: { kind: 'firewall', config: { default: 'allow' } }, ...(withMid ? { mid: { kind: 'l2fwd' } } : {}), out: { kind: 'sink' } },
+    links: withMid ? ['gen -> fw', 'fw -> mid', 'mid -> out'] : ['gen -> fw', 'fw -> out'],
+  })
+  const running = await RunningChain.start(spec(false), { prefix: uniquePrefix('reload-stop') })
+  const pumping = running.pump()
+  // The reload starts an NF process, which takes a while to load; the stop comes once that has
+  // begun, as a Ctrl-C right after a SIGHUP.
+  const reloaded = running.reload(spec(true))
+  t.true(await until(() => running.instances.some((p) => p.members.includes('mid')), 10_000))
+  const stopped = running.stop()
+  const plan = await reloaded
+  t.deepEqual(plan.added, ['mid'])
+  await stopped
+  await pumping
+  t.false(existsSync(`/dev/shm/xio.${running.prefix}`), 'no region left')
+  await t.throwsAsync(running.reload(spec(false)), { message: /stopping/ }, 'a reload after the stop is refused')
+})
+
 test('a reload whose new port cannot be made (an output it cannot write) fails naming the file, and leaves no slot taken', async (t) => {
   const spec = (extra: boolean) => checkChain(join(dir, 'bad-port.json'), {
     name: 'bad-port',

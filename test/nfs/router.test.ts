@@ -398,6 +398,24 @@ test('several instances: each ARP frame one learns from is copied to the others,
   t.is(legs[1].c().arpReplies + legs[0].c().arpReplies + legs[2].c().arpReplies, 1)
 })
 
+test('several instances: only ARP that can teach is copied, at most 64 at once then one a millisecond; a handed frame that is no ARP is dropped, counted', t => {
+  const leg = routerOf({}, { placement: { instance: 0, instances: 4 } })
+  // Who-has between two other hosts from a sender it never met, and a DAD probe: nothing to learn.
+  leg.wire(whoHas('10.0.0.8', '10.0.0.9', '02:00:00:00:00:09'))
+  leg.wire(arpFrame({ op: 1, srcMac: HOST, senderIp: '0.0.0.0', targetIp: '10.0.0.5' }))
+  t.is(leg.h.packets.handedOff.length, 0)
+  // A flood of requests for our address from ever new hosts: 64 copied (3 copies each), then limited.
+  for (let i = 0; i < 100; i++) leg.wire(whoHas('10.0.0.1', `10.0.0.${10 + i}`, `02:00:00:00:01:${(10 + i).toString(16).padStart(2, '0')}`))
+  t.is(leg.h.packets.handedOff.length, 64 * 3)
+  t.like(leg.c(), { arpShared: 64 * 3, arpShareLimited: 36 })
+  leg.at(100) // a tick: the bucket refills
+  leg.wire(whoHas('10.0.0.1', '10.0.0.200', '02:00:00:00:02:00'))
+  t.is(leg.h.packets.handedOff.length, 65 * 3, 'the bucket refills with time')
+  // Nothing but ARP is handed to a router: anything else so handed is dropped and counted.
+  t.is(leg.h.send(outbound(), { from: 0, handoff: 0 }).verdict, 'drop')
+  t.is(leg.c().handedNotArp, 1)
+})
+
 test('one instance copies nothing and counts no copies', t => {
   const r = routerOf({}, { placement: { instance: 0, instances: 1 } })
   r.wire(isAt('10.0.0.7', '02:00:00:00:00:07'))

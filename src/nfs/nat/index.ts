@@ -87,7 +87,7 @@ function checkShares(low: number, high: number, instances: number, tcpForwards: 
     const free = new Int32Array(instances)
     for (let port = low; port <= high; port++) if (!forwards.has(port)) free[portOwner(port, low, instances)]++
     const none = free.indexOf(0)
-    if (none >= 0) throw new NFConfigError('/ports', `instance ${none} of ${instances} would have no ${name} port of its own: each takes every ${instances}th port of the range, and the forwards take theirs`)
+    if (none >= 0) throw new NFConfigError('/ports', `instance ${none} of ${instances} would have no ${name} port of its own: each instance takes one port in ${instances} of the range, and a forward's port (/forwards) is no instance's`)
   }
 }
 

@@ -94,6 +94,9 @@ const REACHABLE_MS = 300_000
 /** ICMP errors: a token bucket of 1000 a second, bursts of 50 (Linux's icmp_msgs_per_sec and icmp_msgs_burst; RFC 1812 4.3.2.8). */
 const ICMP_PER_MS = 1
 const ICMP_BURST = 50
+/** ARP frames copied to the other instances: a burst of 64, then one a millisecond. */
+const ARP_SHARE_PER_MS = 1
+const ARP_SHARE_BURST = 64
 /** TTL of the ICMP errors we send (Linux's default ip_default_ttl). */
 const ICMP_TTL = 64
 
@@ -140,7 +143,8 @@ function create(config: RouterConfig, env: NFEnv): NFInstance {
   let toChain = 0, toWire = 0, malformed = 0, badChecksum = 0, notIpv4 = 0, notForUs = 0, broadcasts = 0
   let martian = 0, sameLink = 0, local = 0, noRoute = 0, ttlExceeded = 0, icmpErrors = 0
   let arp = 0, arpReplies = 0, arpRequests = 0, unresolved = 0, unresolvedQueueFull = 0, noBuffer = 0
-  let arpShared = 0
+  let arpShared = 0, arpShareLost = 0, arpShareLimited = 0, handedNotArp = 0
+  let shareTokens = ARP_SHARE_BURST
 
   // Instances: each ARP frame learnt from is copied to the others (see the top).
   const { instance: me, instances } = env.placement ?? { instance: 0, instances: 1 }
@@ -263,11 +267,13 @@ function create(config: RouterConfig, env: NFEnv): NFInstance {
     const spa = arpSenderIp(b, o)
     const forUs = arpTargetIp(b, o) === self
     const shared = (p.handoff ?? -1) >= 0
-    if (!shared && instances > 1) share(p)
+    const learnable = spa !== 0 && spa !== self && spa !== network && spa !== broadcast && (spa & mask) === network
+    // Copied only if it can teach another instance something (what learn() below would take).
+    if (!shared && instances > 1 && learnable && (forUs || nb.find(spa) >= 0)) share(p)
     // Gleaning, as Linux does: a request for our address or a reply to us creates the
     // sender's entry; any other ARP only refreshes an entry we have. A DAD probe's sender
     // (0.0.0.0) is no one yet.
-    if (spa !== 0 && spa !== self && spa !== network && spa !== broadcast && (spa & mask) === network) learn(spa, b, sha, forUs)
+    if (learnable) learn(spa, b, sha, forUs)
     if (op === ARP_REQUEST && forUs && !shared) {
       arpTurnIntoReply(b, at, o, mac)
       arpReplies++
@@ -277,15 +283,24 @@ function create(config: RouterConfig, env: NFEnv): NFInstance {
     return DROP
   }
 
-  /** A copy of an ARP frame from the wire for every other instance, to learn from. */
+  /**
+   * A copy of an ARP frame from the wire for every other instance, to learn from; at most
+   * ARP_SHARE_BURST frames at once and ARP_SHARE_PER_MS after, so an ARP flood costs the pool
+   * and the manager a bounded number of copies.
+   */
   function share(p: Packet): void {
     const out = env.packets
     if (!out) return
+    if (shareTokens < 1) {
+      arpShareLimited++
+      return
+    }
+    shareTokens--
     for (let k = 0; k < instances; k++) {
       if (k === me) continue
       const c = out.alloc()
       if (!c) {
-        noBuffer++
+        arpShareLost += instances - k - (k < me ? 1 : 0)
         return
       }
       c.bytes.set(p.bytes.subarray(p.at, p.at + p.length), c.at)
@@ -423,7 +438,10 @@ function create(config: RouterConfig, env: NFEnv): NFInstance {
    * the next of them is due (Infinity: none until a packet comes).
    */
   function timers(nowMs: number): number {
-    if (nowMs > now) icmpTokens = Math.min(ICMP_BURST, icmpTokens + (nowMs - now) * ICMP_PER_MS)
+    if (nowMs > now) {
+      icmpTokens = Math.min(ICMP_BURST, icmpTokens + (nowMs - now) * ICMP_PER_MS)
+      shareTokens = Math.min(ARP_SHARE_BURST, shareTokens + (nowMs - now) * ARP_SHARE_PER_MS)
+    }
     now = nowMs
     for (let i = 0; i < viaOutboxCount; i++) viaOutbox[viaOutboxIds[i]] = 0
     viaOutboxCount = 0
@@ -455,7 +473,11 @@ function create(config: RouterConfig, env: NFEnv): NFInstance {
       // Validate may build the NF before every link is known; the runner knows them all.
       if (wireId < 0) wireId = env.gateTarget('wire')
       // An ARP frame another instance learnt from, for this one to learn from too.
-      if ((p.handoff ?? -1) >= 0) return st === _PARSE_ARP ? arpIn(p) : DROP
+      if ((p.handoff ?? -1) >= 0) {
+        if (st === _PARSE_ARP) return arpIn(p)
+        handedNotArp++ // no instance hands a router anything else
+        return DROP
+      }
       return p.from === wireId ? fromWire(p, st) : fromChain(p, st)
     },
 
@@ -469,14 +491,18 @@ function create(config: RouterConfig, env: NFEnv): NFInstance {
 
     counters: () => ({
       toChain, toWire, icmpErrors, arp, arpReplies, arpRequests, noBuffer, neighbours: nb.active, held: nb.held,
-      ...(instances > 1 ? { arpShared } : {}),
+      ...(instances > 1 ? { arpShared, arpShareLost, arpShareLimited } : {}),
       // Why packets went no further (ARP frames are answered or learnt from, not lost: arp).
       'drop/malformed': malformed, 'drop/badChecksum': badChecksum, 'drop/notIpv4': notIpv4, 'drop/notForUs': notForUs,
       'drop/broadcast': broadcasts, 'drop/martian': martian, 'drop/sameLink': sameLink, 'drop/local': local,
       'drop/noRoute': noRoute, 'drop/ttlExceeded': ttlExceeded, 'drop/unresolved': unresolved,
       'drop/unresolvedQueueFull': unresolvedQueueFull, 'drop/neighbourTableFull': nb.refused,
+      ...(instances > 1 ? { 'drop/handedNotArp': handedNotArp } : {}),
     }),
   }
 }
 
-export default defineNF<RouterConfig>({ name: 'router', gates: ['chain', 'wire'], config: bundle(schema), create })
+const fixedInstances = 'its instances copy the ARP they learn from to one another by their count, so one started or stopped by ' +
+  'a reload would be missed or sent copies to no one; stop the chain and run it again to change it'
+
+export default defineNF<RouterConfig>({ name: 'router', gates: ['chain', 'wire'], config: bundle(schema), fixedInstances, create })
