@@ -21,7 +21,8 @@
 // handed to its owner (env.packets.toInstance), tagged with the way it was going, and decided
 // there; a packet handed once is not handed again, but for a hairpin's one turn.
 //
-// A packet is inbound iff it comes from the endpoint the `outside` gate leads to.
+// A packet is inbound iff it comes from the endpoint the `outside` gate leads to (or another
+// instance handed it over as inbound).
 // Gates: `inside` (inbound packets, translated back), `outside` (outbound, translated).
 // Passed through unchanged, to the other side: frames that are not IPv4, outbound packets
 // from sources outside `inside`, inbound packets not addressed to `external`. Dropped and
@@ -35,7 +36,7 @@
 //     { "external": "203.0.113.1", "inside": "10.0.0.0/8", "ports": [20000, 59999],
 //       "forwards": [ { "proto": "tcp", "port": 8080, "to": "10.0.0.5:80" } ] }
 
-import { defineNF, DROP, HOLD, type NFEnv, type NFInstance, type Packet } from '../../xio/nf-types.ts'
+import { defineNF, DROP, HOLD, NFConfigError, type NFEnv, type NFInstance, type Packet } from '../../xio/nf-types.ts'
 import { bundle } from '../../packet/schema.ts'
 import schema from './config.schema.json' with { type: 'json' }
 import { Headers, parse, parseQuoted, PARSE_IPV4 } from '../../packet/headers.ts'
@@ -48,7 +49,6 @@ import { readNatConfig } from './config.ts'
 import { translateIcmpError } from './icmp-error.ts'
 import { stateMemory } from '../lib/state.ts'
 import { hash4 } from '../../packet/flow.ts'
-import { NFConfigError } from '../../xio/nf-types.ts'
 import { idleSweepIn } from '../lib/flow-state.ts'
 import {
   PortPool, portOwner, R_EXT_PORT, R_IN_DELTA, R_INSIDE_IP, R_INSIDE_PORT, R_OUT_DELTA, Sessions, SESSIONS_STATE_TAG, sessionsStateBytes, STRIDE,
