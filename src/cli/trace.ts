@@ -158,7 +158,7 @@ async function run(options: TraceOptions): Promise<number> {
           if (to !== null && to !== undefined) hop.to = nameOf(to)
         }
         if (kind === layout.action.to) hop.to = nameOf(arg)
-        if (kind === layout.action.toInstance) hop.to = `${nameOf(arg >>> 6)} instance ${arg & layout.maxInstanceNumber}`
+        if (kind === layout.action.toInstance) hop.to = `${nameOf(arg >>> 6)}#${arg & layout.maxInstanceNumber} (handoff)`
         packet.hops.push(hop)
       }
       if (n) capture.free(burst, n)
@@ -199,7 +199,8 @@ export function render(traced: TracedPacket[]): string {
     lines.push(`packet ${p.id} at ${p.time.slice(11, 27)}: ${p.hops[0]?.packet ?? ''}`)
     let shown = p.hops[0]?.packet
     for (const hop of p.hops) {
-      const where = hop.verdict === 'sent' ? `${hop.from}.${hop.gate ?? '?'} -> ${hop.to ?? '?'}`
+      // Sent by a gate, or with none: to an endpoint by name, or handed to one of its instances.
+      const where = hop.verdict === 'sent' ? `${hop.from}${hop.gate === undefined ? '' : `.${hop.gate}`} -> ${hop.to ?? '?'}`
         : hop.verdict === 'dropped' ? `${hop.from} dropped it`
         : hop.verdict === 'no route' ? `${hop.from}.${hop.gate} leads nowhere` : `lost after ${hop.from}`
       const changed = hop.packet !== shown ? `  now ${hop.packet}` : ''

@@ -1,6 +1,7 @@
 // `xio-chain trace` on a running chain: the next packets to enter are followed hop by hop, with
 // each NF's reason, the packet as each hop left it, and time; the trace leaves nothing behind.
 import test from 'ava'
+import { render } from '../../src/cli/trace.ts'
 import { once } from 'node:events'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -165,4 +166,11 @@ test('trace: a mistaken count or a prefix with no chain is one line and a non-ze
   const r2 = await xioChain(['trace', '--prefix', 'no-such-chain-here'])
   t.is(r2.code, 1)
   t.is(r2.stderr.trim().split('\n').length, 1, r2.stderr)
+})
+
+test('a hop with no gate reads as where it went: a handoff to another instance, as sent to it by number', (t) => {
+  const hop = { atUs: 0, from: 'nat', verdict: 'sent' as const, to: 'nat#1 (handoff)', why: 'handed to #1', packet: 'udp 203.0.113.2:53 > 203.0.113.1:20001', length: 60 }
+  const text = render([{ id: 1, time: '2026-12-03T10:00:00.000000Z', hops: [hop] }])
+  t.regex(text, /\+0\.0µs  nat -> nat#1 \(handoff\) +handed to #1/)
+  t.notRegex(text, /\.\?/)
 })

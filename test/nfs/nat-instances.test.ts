@@ -158,7 +158,7 @@ test('replies with no session are dropped by the instance their port belongs to,
   t.deepEqual(d.path, [0, portOwner(LOW + 4, LOW, 3)])
   t.is(s.nats[portOwner(LOW + 4, LOW, 3)].c()['drop/noMapping'], 1)
   t.is(s.counters('handedOff'), 1)
-  t.is(s.nats[0].h.instance.explain!(), `handed to instance ${portOwner(LOW + 4, LOW, 3)}`)
+  t.is(s.nats[0].h.instance.explain!(), `handed to #${portOwner(LOW + 4, LOW, 3)}`)
 })
 
 test('one instance hands nothing off and counts no handoffs', (t) => {

@@ -115,7 +115,14 @@ test('manager: a faulty NF\'s refused descriptors and cut-off endpoints show, in
 test('NF counters: firewall rule hits by rule comment, NAT mappings', (t) => {
   const { text } = show('nfs')
   t.regex(row(text, 'fw'), /web 63\.0k +ping 12 +default 7\.00k +flow cache hits 99%/)
-  t.regex(row(text, 'nat'), /mappings 64 +sessions 64 +created 64 +expired 0 +out 60\.0k +in 0/)
+  t.regex(row(text, 'nat'), /mappings 64 +sessions 64 +created 64 +expired 0 +out 60\.0k +in 0$/)
+})
+
+test('NF counters: a NAT instance of several shows what it handed on to the others', (t) => {
+  const m = model()
+  const nat = { label: 'nat#2', kind: 'nat' as const, counters: { mappingsActive: 0, sessionsActive: 0, sessionsCreated: 0, sessionsExpired: 0, translatedOut: 0, translatedIn: 0, handedOff: 39, 'drop/handoffLoop': 0 } }
+  const { text } = show('nfs', 200, undefined, { ...m, nfs: [nat] })
+  t.regex(row(text, 'nat#2'), /out 0 +in 0 +handed on 39$/)
 })
 
 test('NF counters: an interface port shows its frames, and its kernel drops and errors once there are any', (t) => {

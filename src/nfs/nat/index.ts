@@ -82,7 +82,7 @@ const SWEEP_TICKS = 20
  * (a small range, forwards inside it) would drop every new flow of the endpoints it owns.
  */
 function checkShares(low: number, high: number, instances: number, tcpForwards: ReadonlySet<number>, udpForwards: ReadonlySet<number>): void {
-  if (instances > high - low + 1) throw new NFConfigError('/ports', `${high - low + 1} ports cannot be shared by ${instances} instances`)
+  if (instances > high - low + 1) throw new NFConfigError('/ports', `${high - low + 1} ports cannot be shared by ${instances} instances: give the range at least ${instances}, or run fewer`)
   for (const [name, forwards] of [['TCP', tcpForwards], ['UDP', udpForwards]] as const) {
     const free = new Int32Array(instances)
     for (let port = low; port <= high; port++) if (!forwards.has(port)) free[portOwner(port, low, instances)]++
@@ -366,7 +366,7 @@ function create(config: NatConfig, env: NFEnv): NFInstance {
     explain(): string {
       const ext = (s: SessionInfo) => (s.proto === _IPPROTO_ICMP ? `id ${s.extPort}` : `:${s.extPort}`)
       const last = lastSession >= 0 ? sessions.info(lastSession) : null
-      if (lastHandoff >= 0) return `handed to instance ${lastHandoff}`
+      if (lastHandoff >= 0) return `handed to #${lastHandoff}`
       if (hairpinFrom >= 0) return `hairpin ${ext(sessions.info(hairpinFrom))}${last ? ` to ${ext(last)}` : ''}`
       if (!last) return ''
       return `${lastNew ? 'new ' : ''}${last.forwarded ? 'forward' : 'map'} ${ext(last)}`

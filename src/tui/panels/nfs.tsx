@@ -36,6 +36,8 @@ function natItems(nf: NfInfo): Item[] {
     ['out', si(c.translatedOut)],
     ['in', si(c.translatedIn)],
   ]
+  // A NAT spread over instances: what this one passed to the instance holding the session.
+  if ('handedOff' in c) items.push(['handed on', si(c.handedOff)])
   return items
 }
 
