@@ -166,7 +166,7 @@ function create(config: RouterConfig, env: NFEnv): NFInstance {
   }
 
   function fromWire(p: Packet, st: number): number {
-    if (st === _PARSE_ARP) return arpIn(p)
+    if (st === _PARSE_ARP) return arpIn(p, false)
     if (st !== _PARSE_IPV4) {
       notIpv4++
       return DROP
@@ -252,7 +252,8 @@ function create(config: RouterConfig, env: NFEnv): NFInstance {
     return WIRE
   }
 
-  function arpIn(p: Packet): number {
+  /** ARP from the wire, or (`shared`) a copy of it another instance learnt from: learnt from, and answered only from the wire. */
+  function arpIn(p: Packet, shared: boolean): number {
     const b = p.bytes
     const at = p.at
     const o = h.l3
@@ -266,7 +267,6 @@ function create(config: RouterConfig, env: NFEnv): NFInstance {
     }
     const spa = arpSenderIp(b, o)
     const forUs = arpTargetIp(b, o) === self
-    const shared = (p.handoff ?? -1) >= 0
     const learnable = spa !== 0 && spa !== self && spa !== network && spa !== broadcast && (spa & mask) === network
     // Copied only if it can teach another instance something (what learn() below would take).
     if (!shared && instances > 1 && learnable && (forUs || nb.find(spa) >= 0)) share(p)
@@ -474,7 +474,7 @@ function create(config: RouterConfig, env: NFEnv): NFInstance {
       if (wireId < 0) wireId = env.gateTarget('wire')
       // An ARP frame another instance learnt from, for this one to learn from too.
       if ((p.handoff ?? -1) >= 0) {
-        if (st === _PARSE_ARP) return arpIn(p)
+        if (st === _PARSE_ARP) return arpIn(p, true)
         handedNotArp++ // no instance hands a router anything else
         return DROP
       }
