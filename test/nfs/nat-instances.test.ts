@@ -69,7 +69,7 @@ test('flows from the inside and their replies, each reaching any instance, are t
         const h = headers(out.frame)
         t.is(formatIpv4(h.src), EXT)
         // The port is from the share of the instance that decided it: replies find it by port.
-        t.is(portOwner(h.srcPort, LOW, instances), out.path.at(-1)!)
+        t.is(portOwner(h.srcPort, instances), out.path.at(-1)!)
         t.true(checksumsOk(out.frame))
         const back = s.answer(out, f.back % instances)
         t.is(back.verdict, 'inside', `reply path ${back.path}`)
@@ -124,7 +124,7 @@ test('ICMP echo through any instance: the identifier\'s share names the instance
     const out = s.fromInside({ src: inside(i + 2), dst: remote(i), proto: 'icmp', icmpType: 8, icmpId: 100 + i }, i % 3)
     t.is(out.verdict, 'outside')
     const id = headers(out.frame).icmpId
-    t.is(portOwner(id, LOW, 3), out.path.at(-1)!)
+    t.is(portOwner(id, 3), out.path.at(-1)!)
     const back = s.fromOutside({ src: remote(i), dst: EXT, proto: 'icmp', icmpType: 0, icmpId: id }, (i + 1) % 3)
     t.is(back.verdict, 'inside')
     t.is(headers(back.frame).icmpId, 100 + i)
@@ -153,12 +153,13 @@ test('hairpinning across instances: an inside host reaches the port forward at t
 
 test('replies with no session are dropped by the instance their port belongs to, counted there, not bounced round', (t) => {
   const s = spread(3)
-  const d = s.fromOutside({ src: remote(1), srcPort: 53, dst: EXT, dstPort: LOW + 4, proto: 'udp' }, 0)
+  const port = [LOW + 4, LOW + 5].find((p) => portOwner(p, 3) !== 0)!  // another instance's
+  const d = s.fromOutside({ src: remote(1), srcPort: 53, dst: EXT, dstPort: port, proto: 'udp' }, 0)
   t.is(d.verdict, 'drop')
-  t.deepEqual(d.path, [0, portOwner(LOW + 4, LOW, 3)])
-  t.is(s.nats[portOwner(LOW + 4, LOW, 3)].c()['drop/noMapping'], 1)
+  t.deepEqual(d.path, [0, portOwner(port, 3)])
+  t.is(s.nats[portOwner(port, 3)].c()['drop/noMapping'], 1)
   t.is(s.counters('handedOff'), 1)
-  t.is(s.nats[0].h.instance.explain!(), `handed to #${portOwner(LOW + 4, LOW, 3)}`)
+  t.is(s.nats[0].h.instance.explain!(), `handed to #${portOwner(port, 3)}`)
 })
 
 test('one instance hands nothing off and counts no handoffs', (t) => {
@@ -176,7 +177,7 @@ test('every instance needs ports of its own for each protocol: a range too small
   t.is(few.path, '/ports')
   const taken = t.throws(make({ ports: [20000, 20002], forwards: [{ proto: 'tcp', port: 20001, to: '10.0.0.5:80' }] }, 3), { instanceOf: NFConfigError })
   t.is(taken.path, '/ports')
-  t.regex(taken.message, /instance 1 of 3 would have no TCP port of its own/)
+  t.true(taken.message.includes(`instance ${portOwner(20001, 3)} of 3 would have no TCP port of its own`), taken.message)
   t.notThrows(make({ ports: [20000, 20005], forwards: [{ proto: 'tcp', port: 20001, to: '10.0.0.5:80' }] }, 3))
 })
 
@@ -195,8 +196,10 @@ test('a remote inside the inside prefixes (an upstream router on 10/8) is still 
 })
 
 test('instances that disagree on who owns a port (one on a config a reload is replacing) drop the packet, counted, rather than pass it round', (t) => {
-  // Instance 0 shares the range from 20001, the others from 20000: every owner differs.
-  const nats = [0, 1, 2].map((instance) => natOf({ ports: instance === 0 ? [LOW + 1, HIGH] : [LOW, HIGH] }, { placement: { instance, instances: 3 } }))
+  // Instance 0 has forwards the others do not have yet: it hands replies to those ports to the
+  // forwards' targets' owners, which hand them to the ports' owners.
+  const forwards = Array.from({ length: 59 }, (_, i) => ({ proto: 'udp' as const, port: LOW + 1 + i, to: `10.0.0.${5 + i}:80` }))
+  const nats = [0, 1, 2].map((instance) => natOf({ ports: [LOW, HIGH], forwards: instance === 0 ? forwards : [] }, { placement: { instance, instances: 3 } }))
   let loops = 0, hops = 0
   for (let port = LOW + 1; port < LOW + 60; port++) {
     let at = 0
@@ -208,7 +211,8 @@ test('instances that disagree on who owns a port (one on a config a reload is re
       o = nats[at].h.send(handed.frame, { from: SELF, handoff: handed.tag })
       hops++
     }
-    t.is(o.verdict, 'drop')
+    // Only the instance with the forward opens a session for it; the others have none.
+    if (at !== 0) t.is(o.verdict, 'drop')
   }
   for (const n of nats) loops += n.c()['drop/handoffLoop'] ?? 0
   t.true(loops > 0, `loops caught: ${loops} (hops ${hops})`)
@@ -257,4 +261,37 @@ test('each instance hands out only its share of the range: together, every port 
   t.deepEqual(seen.sort((a, b) => a - b), Array.from({ length: 9 }, (_, i) => LOW + i))
   t.is(dropped, 31)
   t.is(s.counters('drop/portsExhausted'), 31)
+})
+
+test('a reload that moves the range keeps every session whose port is still in it, at the instance that holds it, as one NAT does', (t) => {
+  const s = spread(3)
+  const flows = Array.from({ length: 30 }, (_, i) => ({ src: inside(i + 2), srcPort: 7000 + i, dst: remote(i), dstPort: 443, proto: 'tcp' as const, tcpFlags: 0x10 }))
+  const ports = flows.map((f, i) => headers(s.fromInside(f, i % 3).frame).srcPort)
+  t.true(ports.every((p) => p >= LOW && p <= HIGH))
+  // Each instance re-created on the new range over its own state, as a reload does.
+  const moved = { ports: [LOW - 1000, HIGH] as [number, number], forwards: [FORWARD] }
+  const reloaded = s.nats.map((n, instance) =>
+    natOf(moved, { placement: { instance, instances: 3 }, state: { ...n.h.state!, buffer: n.h.state!.buffer.slice(0) } }))
+  t.is(reloaded.reduce((k, n) => k + n.c().sessionsResumed, 0), flows.length)
+  const after = { ...s, nats: reloaded }
+  const deliver = (frame: Uint8Array, from: number, at: number) => {
+    let o = reloaded[at].h.send(frame, { from })
+    for (let hops = 0; o.verdict.startsWith('instance ') && hops < 3; hops++) {
+      const to = Number(o.verdict.slice('instance '.length))
+      const handed = reloaded[at].h.packets.handedOff.at(-1)!
+      o = reloaded[to].h.send(handed.frame, { from: SELF, handoff: handed.tag })
+      at = to
+    }
+    return o
+  }
+  flows.forEach((f, i) => {
+    // The flow goes on with its port, and the remote's reply, reaching any instance, comes back.
+    const out = deliver(ipv4Frame(f), LAN, (i + 1) % 3)
+    t.is(out.verdict, 'outside')
+    t.is(headers(out.frame).srcPort, ports[i])
+    const back = deliver(replyTo(out.frame), WAN, (i + 2) % 3)
+    t.is(back.verdict, 'inside', `flow ${i}, port ${ports[i]}`)
+    t.is(headers(back.frame).dst, headers(ipv4Frame(f)).src)
+  })
+  t.is(after.nats.reduce((k, n) => k + (n.c()['drop/noMapping'] ?? 0), 0), 0)
 })

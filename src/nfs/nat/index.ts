@@ -13,7 +13,7 @@
 // re-created by a reload) resumes every one, established flows keeping their external ports.
 //
 // Several instances share the work as VPP's NAT44 workers do, by handoff. Each instance hands
-// out every N-th port of the range (portOwner), so a reply's destination port names the
+// out every N-th port (portOwner: port mod N), so a reply's destination port names the
 // instance holding its session; an inside endpoint's sessions live with the instance its
 // address and port hash to (so it has one mapping, whichever remote it talks to), and a port
 // forward's with its target's (every session of one forward at one instance). A packet that
@@ -85,7 +85,7 @@ function checkShares(low: number, high: number, instances: number, tcpForwards: 
   if (instances > high - low + 1) throw new NFConfigError('/ports', `${high - low + 1} ports cannot be shared by ${instances} instances: give the range at least ${instances}, or run fewer`)
   for (const [name, forwards] of [['TCP', tcpForwards], ['UDP', udpForwards]] as const) {
     const free = new Int32Array(instances)
-    for (let port = low; port <= high; port++) if (!forwards.has(port)) free[portOwner(port, low, instances)]++
+    for (let port = low; port <= high; port++) if (!forwards.has(port)) free[portOwner(port, instances)]++
     const none = free.indexOf(0)
     if (none >= 0) throw new NFConfigError('/ports', `instance ${none} of ${instances} would have no ${name} port of its own: each instance takes one port in ${instances} of the range, and a forward's port (/forwards) is no instance's`)
   }
@@ -153,7 +153,7 @@ function create(config: NatConfig, env: NFEnv): NFInstance {
       const f = (proto === _IPPROTO_TCP ? tcpForward : udpForward)[port] - 1
       if (f >= 0) return ownerOfInside(fwdIp[f], fwdPort[f])
     }
-    return port >= low && port <= high ? portOwner(port, low, instances) : me
+    return port >= low && port <= high ? portOwner(port, instances) : me
   }
 
   /**

@@ -39,11 +39,12 @@ const _IPPROTO_UDP = IPPROTO_UDP
 
 /**
  * Which instance of a NAT hands out an external port (or ICMP identifier): each of `of`
- * instances takes every `of`-th port of the range, so any instance tells a reply's owner from
- * its destination port alone.
+ * instances takes every `of`-th port, so any instance tells a reply's owner from its
+ * destination port alone. By the port alone, not its place in the range: a reload that moves
+ * the range leaves every port with the instance that holds its sessions.
  */
-export function portOwner(port: number, low: number, of: number): number {
-  return (port - low) % of
+export function portOwner(port: number, of: number): number {
+  return port % of
 }
 
 /** External ports (or ICMP identifiers) free for one protocol, oldest-freed first. */
@@ -82,7 +83,7 @@ export class PortPool {
 
   /** Whether the port is one this pool hands out (in its range and its share of it, not reserved for a forward). */
   owns(port: number): boolean {
-    return port >= this.low && port <= this.high && !this.reserved.has(port) && portOwner(port, this.low, this.share.instances) === this.share.instance
+    return port >= this.low && port <= this.high && !this.reserved.has(port) && portOwner(port, this.share.instances) === this.share.instance
   }
 
   /**
