@@ -195,6 +195,15 @@ export class Harness {
         this.lengths[d] = 0
         return { bytes: this.bytes, view: this.view, d, at: this.offset(d), length: 0, from: 0, inPort: 0, flowHash: 0, handoff: -1 }
       },
+      copy: (p) => {
+        const call = `env.packets.copy(${p.d})`
+        if (!this.fits(p.length)) throw new RangeError(this.lengthFault(call, p.length))
+        const d = this.take()
+        if (d < 0) return null
+        this.bytes.copyWithin(this.offset(d), p.at, p.at + p.length)
+        this.lengths[d] = p.length
+        return { bytes: this.bytes, view: this.view, d, at: this.offset(d), length: p.length, from: 0, inPort: p.inPort, flowHash: p.flowHash, handoff: -1 }
+      },
       send: (d, gate, length) => {
         this.checkOwned(d, `env.packets.send(${d}, ${gate}, ${length})`)
         const name = this.gateName(gate, `env.packets.send(${d}, ${gate}, ${length})`)

@@ -86,6 +86,12 @@ export interface NFEnv {
 export interface PacketOut {
   /** A fresh packet to fill in (length 0), or null when the pool has none to spare. */
   alloc(): Packet | null
+  /**
+   * A fresh packet holding a copy of p (its bytes and length), with p's inPort and flowHash, as
+   * DPDK's rte_pktmbuf_copy keeps an mbuf's port and hash: the copy is of a packet that came in
+   * where p did, not one entering the chain here; null when the pool has none to spare.
+   */
+  copy(p: Packet): Packet | null
   /** Sends a held or allocated packet of `length` bytes out of a gate. */
   send(d: number, gate: number, length: number): void
   /** Gives a held or allocated packet back to the pool, counted as the NF's drop. */

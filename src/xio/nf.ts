@@ -92,6 +92,22 @@ export class Outbox implements PacketOut {
     return { bytes: this.xio.bytes, view: this.xio.view, d, at: this.xio.offset(d), length: 0, from: this.as, inPort: this.as, flowHash: 0, handoff: -1 }
   }
 
+  copy(p: Packet): Packet | null {
+    const c = this.alloc()
+    if (c === null) return null
+    const length = Math.min(p.length, this.xio.capacity)
+    c.bytes.copyWithin(c.at, p.at, p.at + length)
+    c.length = length
+    // Where the original came in, and its flow: a copy is not a packet entering the chain
+    // here (a trace does not take it as one), and the manager hashes it as the original.
+    c.inPort = p.inPort
+    c.flowHash = p.flowHash
+    this.xio.setLength(c.d, length)
+    this.xio.setInPort(c.d, p.inPort)
+    this.xio.setFlowHash(c.d, p.flowHash)
+    return c
+  }
+
   send(d: number, gate: number, length: number): void {
     this.xio.setLength(d, length)
     // A group member's gate leads through the manager here, even to another member: a held

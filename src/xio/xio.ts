@@ -169,6 +169,11 @@ export class Xio extends EndpointBase {
     this.u32[(this.base + d * this.stride + M.flowHash) >>> 2] = hash
   }
 
+  /** Sets the endpoint id the packet entered the chain through (a copy's is its original's). */
+  setInPort(d: number, endpointId: number): void {
+    this.u16[(this.base + d * this.stride + M.inPort) >>> 1] = endpointId
+  }
+
   /** Capture or creation time in ms, as a number: no allocation, for per-packet use. */
   timestampMs(d: number): number {
     const at = (this.base + d * this.stride + M.timestamp) >>> 2

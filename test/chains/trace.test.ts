@@ -7,6 +7,9 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { startXioChain, xioChain } from '../helpers/cli.ts'
 import { observeWhen, removeLeftoverRegions, uniquePrefix, until } from '../helpers/processes.ts'
+import { observe } from '../../src/xio/index.ts'
+import { PcapWriter } from '../../src/chain/pcap.ts'
+import { arpFrame } from '../../src/testing/frames.ts'
 import { scratchDir } from '../helpers/scratch.ts'
 import type { TracedPacket } from '../../src/cli/trace.ts'
 
@@ -155,6 +158,55 @@ test('a packet a router holds for ARP, then gives up on, shows it: held, then dr
   }
   const longest = Math.max(...generated.map((p) => p.hops.at(-1)!.atUs))
   t.true(longest > 1_000_000, `held for its ARP tries: at most ${longest} µs`)
+  chain.kill('SIGINT')
+  await once(chain, 'exit')
+})
+
+test('a router leg of two instances: the ARP copy one hands the other to learn from is no packet of the trace, the ARP frame is', async (t) => {
+  // Neighbours ask for the router's address, ten a second; ARP has no flow hash, so all of it
+  // reaches one instance, which answers and copies each frame to the other.
+  const capture = join(dir, 'arp.pcap')
+  const w = new PcapWriter(capture)
+  for (let i = 0; i < 10; i++) {
+    const frame = arpFrame({ srcMac: `02:00:00:00:00:${(0x10 + i).toString(16)}`, senderIp: `10.0.0.${10 + i}`, targetIp: '10.0.0.1' })
+    w.write(frame, 0, frame.length, 1_700_000_000_000_000_000n + BigInt(i) * 100_000_000n)
+  }
+  w.close()
+  const legs = join(dir, 'legs.json')
+  writeFileSync(legs, JSON.stringify({
+    endpoints: {
+      wire: { kind: 'pcap', input: capture, output: join(dir, 'arp-out.pcap'), speed: 'timed', loop: 0 },
+      r: { kind: 'router', instances: 2, config: { address: '10.0.0.1/24' } },
+      sink: { kind: 'sink' },
+    },
+    links: ['wire -> r', 'r.wire -> wire', 'r.chain -> sink'],
+  }))
+  const prefix = uniquePrefix('trace-copies')
+  const chain = startXioChain(['run', legs, '--no-tui', '--prefix', prefix])
+  t.teardown(() => chain.kill('SIGKILL'))
+  // Copies the leg's instances made, as their counters say (0 before the chain is up).
+  const shared = () => {
+    let o: ReturnType<typeof observe> | undefined
+    try {
+      o = observe(prefix)
+      return o.view.snapshot().slots.filter((s) => s.state === 'active' && s.name === 'r').reduce((n, s) => n + (s.nf.arpShared ?? 0), 0)
+    } catch {
+      return 0
+    } finally {
+      o?.close()
+    }
+  }
+  t.true(await until(() => shared() > 0, 20_000), chain.output())
+  const r = await xioChain(['trace', '--prefix', prefix, '-c', '8', '--json'], 60_000)
+  t.is(r.code, 0, r.stderr)
+  const { packets } = JSON.parse(r.stdout) as { packets: TracedPacket[] }
+  t.is(packets.length, 8)
+  for (const p of packets) {
+    // Each is a neighbour's request, answered out of the wire; no copy enters the trace at r.
+    t.like(p.hops[0], { from: 'wire', to: 'r', verdict: 'sent' }, JSON.stringify(p))
+    t.false(p.hops.some((h) => h.to?.includes('handoff')), JSON.stringify(p))
+  }
+  t.true(shared() >= 8, 'copies were made meanwhile')
   chain.kill('SIGINT')
   await once(chain, 'exit')
 })

@@ -142,6 +142,25 @@ test('alloc(): a buffer full of the marker, freed buffers reused last-in first-o
   t.is(h.send(frame(60)).d, d)
 })
 
+test('copy(): a fresh buffer with the packet\'s bytes and length, where it came in and its flow hash, the original untouched', (t) => {
+  let copy: Packet | null = null
+  const { nf, packets } = probe((p) => {
+    copy = packets().copy(p)
+    return 0
+  })
+  const h = harness(nf, {})
+  const f = frame(60)
+  const out = h.send(f, { from: 5, inPort: 7, flowHash: 0xabcd })
+  const c = copy!
+  t.not(c.d, out.d)
+  t.like(c, { length: 60, inPort: 7, flowHash: 0xabcd })
+  t.deepEqual(c.bytes.slice(c.at, c.at + c.length), f)
+  t.deepEqual(out.frame, f)
+  t.is(h.held, 1, 'the copy is the NF\'s until it sends or drops it')
+  packets().send(c.d, 1, c.length)
+  t.deepEqual(h.packets.sent.at(-1), { gate: 'other', frame: f })
+})
+
 test('one Packet object for every frame, as the runner: an NF that keeps it sees the next packet', (t) => {
   const kept: Packet[] = []
   const { nf } = probe((p) => (kept.push(p), 0))

@@ -298,13 +298,13 @@ function create(config: RouterConfig, env: NFEnv): NFInstance {
     shareTokens--
     for (let k = 0; k < instances; k++) {
       if (k === me) continue
-      const c = out.alloc()
+      // A copy keeps the frame's inPort: it is the same frame, not one entering the chain here.
+      const c = out.copy(p)
       if (!c) {
         arpShareLost += instances - k - (k < me ? 1 : 0)
         return
       }
-      c.bytes.set(p.bytes.subarray(p.at, p.at + p.length), c.at)
-      out.toInstance(c.d, k, p.length)
+      out.toInstance(c.d, k, c.length)
       arpShared++
     }
   }
