@@ -321,6 +321,9 @@ export async function run(report: Report): Promise<void> {
     const r = medians.get(v)!
     report.compare(`${v.name}: CPU per packet on ${machineCpus} CPUs`, r.nsPerPacket, 'ns/packet', 'on one CPU', oneCpu.nsPerPacket, 'lower')
     report.compare(`${v.name}: at the sink, against the most ${machineCpus} CPUs carry at its one-CPU cost`, r.mpps, 'Mpps', 'that ceiling', (machineCpus * 1e3) / oneCpu.nsPerPacket, 'higher')
+    // The target as a budget: what every process of the chain may spend on a packet, in all,
+    // for the machine's CPUs to carry the target; beside it the two NFs' own code alone.
+    report.compare(`${v.name}: CPU a packet may cost in all at ${v.target} Mpps on ${machineCpus} CPUs`, (machineCpus * 1e3) / v.target!, 'ns/packet', 'fw + NAT alone', floor.fw + floor.nat, 'higher')
   }
   // At rest: what a chain left running with nothing to carry costs (issue #11: near 0 %).
   const resting = await restingChain()

@@ -75,6 +75,7 @@ class RegionHandle : public Napi::ObjectWrap<RegionHandle> {
                         InstanceMethod<&RegionHandle::declare>("declare"), InstanceMethod<&RegionHandle::route>("route"),
                         InstanceMethod<&RegionHandle::routes>("routes"),
                         InstanceMethod<&RegionHandle::managerAlive>("managerAlive"),
+                        InstanceMethod<&RegionHandle::recordChainFile>("recordChainFile"),
                         InstanceMethod<&RegionHandle::assistId>("assistId"),
                         InstanceMethod<&RegionHandle::close>("close")});
   }
@@ -144,6 +145,14 @@ class RegionHandle : public Napi::ObjectWrap<RegionHandle> {
       else if (!manager->running()) manager->configure(c);
       manager->start();
     });
+    return info.Env().Undefined();
+  }
+
+  // The spec a reload put in force, for observers (Header::chainFile).
+  Napi::Value recordChainFile(const Napi::CallbackInfo& info) {
+    requireOpen(info.Env());
+    if (!region->owner()) throw Napi::Error::New(info.Env(), "only the process that created the region can record its chain");
+    region->recordChainFile(info[0].As<Napi::String>().Utf8Value());
     return info.Env().Undefined();
   }
 
@@ -633,6 +642,7 @@ Napi::Object layout(Napi::Env env) {
   FIELD(header, Header, state); FIELD(header, Header, managerPid); FIELD(header, Header, managerTid);
   FIELD(header, Header, epoch); FIELD(header, Header, poolFree); FIELD(header, Header, countsMoving); FIELD(header, Header, managerSleeping); FIELD(header, Header, manager);
   FIELD(header, Header, chainFile);
+  FIELD(header, Header, chainFileVersion);
   set(l, "chainFileLength", kChainFileLength);
   Napi::Object doorbell = group("doorbell");
   FIELD(doorbell, Doorbell, claims);

@@ -22,7 +22,7 @@
 namespace xio {
 
 constexpr uint64_t kMagic = 0x4e49414843'4f4958ULL;  // "XIOCHAIN" in memory order
-constexpr uint32_t kLayoutVersion = 13;
+constexpr uint32_t kLayoutVersion = 14;
 constexpr uint32_t kMaxSlots = 64;
 constexpr uint32_t kMaxServices = 64;
 constexpr uint32_t kMaxBuffers = 65534;
@@ -361,8 +361,11 @@ struct Header {
   // A line of its own: endpoints read it on every burst, the manager's counters move per pass.
   alignas(kCacheLine) std::atomic<uint32_t> managerSleeping;
   alignas(kCacheLine) ManagerCounters manager;
-  // The chain spec the region was made for (absolute path, may be empty), so an observer
-  // (`top`) can name gates and rules as `run` does.
+  // The chain spec the region runs (absolute path, may be empty), so an observer (`top`) can
+  // name gates and rules as `run` does: the one it was made for, then each reload's. A seqlock:
+  // odd while a reload's path is written (Region::recordChainFile), bumped again after, so an
+  // observer reads a whole path and sees that it changed.
+  std::atomic<uint32_t> chainFileVersion;
   char chainFile[kChainFileLength];
 };
 static_assert(sizeof(Header) <= kPage);

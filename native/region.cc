@@ -8,6 +8,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <new>
 
@@ -368,6 +369,17 @@ void Region::unlink() {
 
 // Called per burst by NF loops, so the lease is asked about at most every 20 ms. The lease,
 // not a pid, says whether the manager lives: it works from another pid namespace too.
+void Region::recordChainFile(const std::string& path) const {
+  Header* h = header();
+  // Observers copy the path between two even, equal versions (the counts' seqlock pattern).
+  h->chainFileVersion.fetch_add(1, std::memory_order_relaxed);
+  std::atomic_thread_fence(std::memory_order_release);
+  char* field = h->chainFile;
+  size_t n = std::min(path.size(), size_t(kChainFileLength - 1));
+  for (size_t i = 0; i < kChainFileLength; i++) __atomic_store_n(&field[i], i < n ? path[i] : '\0', __ATOMIC_RELAXED);
+  h->chainFileVersion.fetch_add(1, std::memory_order_release);
+}
+
 bool Region::managerAlive() const {
   Header* h = header();
   if (h->state.load(std::memory_order_acquire) != kRegionReady) return false;

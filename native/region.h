@@ -55,6 +55,8 @@ class Region {
   uint8_t* base() const { return base_; }
   size_t size() const { return g_.total; }
   bool owner() const { return owner_; }
+  // The chain spec the region runs now (a reload's), for observers; the creator only.
+  void recordChainFile(const std::string& path) const;
   const std::string& prefix() const { return prefix_; }
 
   Service* service(uint32_t i) const { return reinterpret_cast<Service*>(base_ + g_.servicesOffset) + i; }

@@ -147,7 +147,11 @@ export class RunningChain extends EventEmitter {
       instances: this.instances,
       ports: this.ports,
       chain: () => this.chain,
-      runSpec: (next) => (this.chain = next),
+      runSpec: (next) => {
+        this.chain = next
+        // Observers (top, stats, metrics, trace) read names from the spec the region records.
+        manager.recordChainFile(resolve(next.file))
+      },
       closing: () => this.closing,
       startNfs: (managerCpu, only, first) => this.startNfs(managerCpu, only, first),
       attachPorts: (only) => this.attachPorts(only),

@@ -7,6 +7,7 @@ import type { ValidateFunction } from 'ajv'
 import type { ChainSpec, Endpoint, ModuleEndpoint } from './spec-types.ts'
 import { isPortKind, nfs, PORT_GATES } from './registry.ts'
 import { NFConfigError, type NFEnv, type NFModule } from '../xio/nf-types.ts'
+import type { RegionSnapshot } from '../xio/region-view.ts'
 import { importNfModule, ModuleProblem, resolveNfModule } from './nf-modules.ts'
 import { chainSchema } from './schema.ts'
 import { compileSchema, configValidator, schemaProblems, type Problem } from './schema-check.ts'
@@ -264,6 +265,17 @@ function cpuOf(e: ChainEndpoint): number[] | undefined {
 }
 
 /** The NFs a process of e runs: its placement group's members (the first attaches), or e alone. */
+/**
+ * Whether a spec describes the chain a region runs (its recorded file may have been edited or
+ * replaced since): every endpoint it names is declared there, and every endpoint with a process
+ * or port attached is one it names. An endpoint a reload removed stays declared, unattached.
+ */
+export function describes(chain: Chain, snapshot: RegionSnapshot): boolean {
+  const declared = new Set(snapshot.services.map((s) => s.name))
+  if (![...chain.endpoints.keys()].every((name) => declared.has(name))) return false
+  return snapshot.slots.every((slot) => slot.state === 'free' || chain.endpoints.has(slot.name))
+}
+
 export function processMembers(chain: Chain, e: ChainEndpoint): string[] {
   return e.group ? chain.groups.get(e.group)! : [e.name]
 }

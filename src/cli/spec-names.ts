@@ -1,8 +1,8 @@
 // Names a running chain's region does not hold but its spec does: each endpoint's gate names,
-// its placement group and a firewall's rule comments, read from the spec the region records, while that spec still
-// describes the chain (the same endpoints); else none, and gates go by number. For capture's
-// --at and trace's output.
-import { loadChain } from '../chain/spec.ts'
+// its placement group and a firewall's rule comments, read from the spec the region records
+// (the last reload's), while that spec still describes the chain (spec.ts describes()); else
+// none, and gates go by number. For capture's --at and trace's output.
+import { describes, loadChain } from '../chain/spec.ts'
 import type { RegionSnapshot } from '../xio/index.ts'
 
 export interface SpecNames {
@@ -18,8 +18,7 @@ export async function specNames(snapshot: RegionSnapshot, chainFile: string): Pr
   const names: SpecNames = { gates: new Map(), rules: new Map(), groups: new Map() }
   try {
     const chain = chainFile ? await loadChain(chainFile, { nfConfigs: false }) : null
-    const endpoints = new Set(snapshot.services.map((s) => s.name))
-    if (!chain || chain.endpoints.size !== endpoints.size || ![...chain.endpoints.keys()].every((n) => endpoints.has(n))) return names
+    if (!chain || !describes(chain, snapshot)) return names
     for (const e of chain.endpoints.values()) {
       names.gates.set(e.name, e.gates)
       if (e.group) names.groups.set(e.name, e.group)

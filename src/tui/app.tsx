@@ -7,7 +7,6 @@ import { plan } from './layout.ts'
 import type { DashboardModel } from './model.ts'
 import { panels } from './panels/index.ts'
 import { Panel, wanted } from './panels/panel.tsx'
-import type { Topology } from './topology.ts'
 
 /** Where models come from: the latest one, and a way to hear of the next. */
 export interface Feed {
@@ -17,7 +16,6 @@ export interface Feed {
 
 export interface AppProps {
   feed: Feed
-  topology: Topology
   /** The dashboard runs the chain (run): quitting stops it, and the help line says so. */
   owns: boolean
   onQuit(): void
@@ -46,7 +44,7 @@ function clock(seconds: number): string {
   return `${h ? `${h}:` : ''}${String(m).padStart(h ? 2 : 1, '0')}:${String(s % 60).padStart(2, '0')}`
 }
 
-export function App({ feed, topology, owns, onQuit, size, keys = true }: AppProps) {
+export function App({ feed, owns, onQuit, size, keys = true }: AppProps) {
   const { columns, rows } = useTerminalSize(size)
   const [model, setModel] = useState(feed.current())
   const [paused, setPaused] = useState(false)
@@ -73,7 +71,7 @@ export function App({ feed, topology, owns, onQuit, size, keys = true }: AppProp
   if (!model) return <Text>attaching…</Text>
 
   const width = columns
-  const shown = panels.map((def) => ({ def, content: def.content(model, width, topology) })).filter((p) => wanted(p.content) > 0)
+  const shown = panels.map((def) => ({ def, content: def.content(model, width, model.topology) })).filter((p) => wanted(p.content) > 0)
   const focused = shown[((focus % shown.length) + shown.length) % shown.length]
   const layout = plan(
     shown.map((p) => ({ id: p.def.id, want: wanted(p.content) })),

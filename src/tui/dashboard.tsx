@@ -8,7 +8,8 @@ import { Sampler, type DashboardModel, type Sample } from './model.ts'
 import type { Topology } from './topology.ts'
 
 export interface DashboardSource {
-  topology: Topology
+  /** The chain to draw now: a reload may change it between two reads. */
+  topology(): Topology
   /** A snapshot of the region, and what the launcher knows of NF exits. */
   read(): Sample
   /** Why there is nothing left to watch (the chain stopped or failed), or null. */
@@ -48,7 +49,8 @@ const SHOW_CURSOR = '\x1b[?25h'
 export function showDashboard(source: DashboardSource, options: DashboardOptions): Promise<DashboardEnd> {
   const stdout = options.stdout ?? process.stdout
   const stdin = options.stdin ?? process.stdin
-  const sampler = new Sampler(source.topology)
+  let topology = source.topology()
+  const sampler = new Sampler(topology)
   const feed = new ModelFeed()
   let finish!: (end: DashboardEnd) => void
   const ended = new Promise<DashboardEnd>((resolve) => (finish = resolve))
@@ -57,6 +59,8 @@ export function showDashboard(source: DashboardSource, options: DashboardOptions
     try {
       const why = source.gone()
       if (why) return finish({ reason: 'gone', message: why })
+      const now = source.topology()
+      if (now !== topology) sampler.setTopology((topology = now))
       feed.publish(sampler.next(source.read()))
     } catch (e) {
       finish({ reason: 'gone', message: (e as Error).message })
@@ -70,7 +74,7 @@ export function showDashboard(source: DashboardSource, options: DashboardOptions
   for (const s of signals) process.on(s, quit)
 
   stdout.write(ALT_SCREEN_ON)
-  const ink = render(<App feed={feed} topology={source.topology} owns={options.owns} onQuit={quit} keys={stdin.isTTY === true} />, {
+  const ink = render(<App feed={feed} owns={options.owns} onQuit={quit} keys={stdin.isTTY === true} />, {
     stdout,
     stdin,
     exitOnCtrlC: false,

@@ -10,7 +10,8 @@ export const MANAGER_UNLINKED = 'gate unlinked (manager)'
 export const MANAGER_REFUSED = 'refused by the manager'
 import { groupLabel, type Topology } from './topology.ts'
 
-export type EndpointState = 'running' | 'sleeping' | 'detaching' | 'restarting' | 'dead'
+/** `down`: an instance `top` expects and the region lacks (an observer cannot tell a restart from a death). */
+export type EndpointState = 'running' | 'sleeping' | 'detaching' | 'restarting' | 'dead' | 'down'
 
 export interface EndpointRow {
   label: string
@@ -26,7 +27,8 @@ export interface EndpointRow {
   rxTotal: number | null
   txTotal: number | null
   dropTotal: number | null
-  restarts: number
+  /** The endpoint's restarts (all its instances'), on its first row; null on the others. */
+  restarts: number | null
 }
 
 export interface RingRow {
@@ -84,6 +86,8 @@ export interface NfInfo {
 }
 
 export interface DashboardModel {
+  /** The chain drawn: as its spec said when this was sampled (a reload may change it). */
+  topology: Topology
   name: string
   prefix: string
   /** Seconds since the dashboard started watching. */
@@ -133,7 +137,13 @@ export class Sampler {
   /** Instances seen per endpoint: one that vanishes without a spec to say so is dead. */
   private readonly seen = new Map<string, number>()
 
-  constructor(private readonly topology: Topology, private readonly historyLength = 120) {}
+  constructor(private topology: Topology, private readonly historyLength = 120) {}
+
+  /** The chain as a reload left it: its endpoints, gates and instance counts from now on. */
+  setTopology(topology: Topology): void {
+    this.topology = topology
+    this.seen.clear()
+  }
 
   next(sample: Sample): DashboardModel {
     const s = sample.snapshot
@@ -182,6 +192,7 @@ export class Sampler {
       const restarts = exits?.count ?? deaths.get(e.name) ?? 0
       const labelOf = (name: string, instance: number) => (expected > 1 ? `${name}#${instance}` : name)
       const label = (instance: number) => labelOf(e.groupMembers ? groupLabel(e.group!, e.groupMembers) : e.name, instance)
+      const first = endpoints.length
       for (const slot of mine) {
         const before = this.prevSlots.get(slotKey(slot))
         const r = slot.route, b = before?.route
@@ -221,18 +232,23 @@ export class Sampler {
           nfs.push({ label: labelOf(name, slot.instance), ...nfKind(nf.kind, counters), counters, rules: nf.rules })
         }
       }
-      // Instances that should be there and are not: between an exit and the restart, or gone.
-      for (let i = mine.length; i < expected; i++) {
+      // Instances that should be there and are not, by number: between an exit and the restart,
+      // or gone. The launcher (run) knows which; an observer (top) does not.
+      const running = new Set(mine.map((slot) => slot.instance))
+      for (let i = 0; i < expected; i++) {
+        if (running.has(i)) continue
         endpoints.push({
           label: label(i),
           endpoint: e.name,
-          state: exits?.restarting ? 'restarting' : 'dead',
+          state: !exits ? 'down' : exits.restarting ? 'restarting' : 'dead',
           pid: null,
           rx: null, rxBits: null, tx: null, txBits: null, drop: null,
           rxTotal: null, txTotal: null, dropTotal: null,
           restarts,
         })
       }
+      // The count is the endpoint's, not an instance's: said once, on its first row.
+      for (let i = first + 1; i < endpoints.length; i++) endpoints[i].restarts = null
     }
 
     let mallocFails = 0
@@ -250,6 +266,7 @@ export class Sampler {
     this.ringRatesNext = new Map()
     this.started ??= s.time
     return {
+      topology: this.topology,
       name: this.topology.name,
       prefix: s.prefix,
       watching: (s.time - this.started) / 1000,

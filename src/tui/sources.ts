@@ -6,7 +6,7 @@ import type { Observer } from '../xio/index.ts'
 import type { DashboardSource } from './dashboard.tsx'
 import type { ExitRecord } from './model.ts'
 import { topologyOfChain, topologyOfRegion, type Topology } from './topology.ts'
-import { loadChain, type Chain } from '../chain/spec.ts'
+import { describes, loadChain, type Chain } from '../chain/spec.ts'
 
 interface NfExit {
   endpoint: string
@@ -36,8 +36,11 @@ export function chainSource(running: RunningChain): DashboardSource & { events: 
   const onNotice = (message: string) => events.push(message)
   running.on('nf-exit', onExit)
   running.on('notice', onNotice)
+  // Drawn again after a reload, which changes the running chain.
+  let drawn = running.chain
+  let topology = topologyOfChain(drawn)
   return {
-    topology: topologyOfChain(running.chain),
+    topology: () => (running.chain === drawn ? topology : (topology = topologyOfChain((drawn = running.chain)))),
     events,
     read: () => ({ snapshot: running.manager.snapshot(), exits, event: events.at(-1) }),
     gone: () => (running.failure ? running.failure.message : null),
@@ -50,11 +53,37 @@ export function chainSource(running: RunningChain): DashboardSource & { events: 
 
 export async function observerSource(observer: Observer): Promise<DashboardSource> {
   const prefix = observer.view.prefix
+  let version = observer.view.chainFileVersion()
+  let topology = await observedTopology(observer)
+  // A reload records its spec in the region (a new version); the endpoints it adds or removes
+  // show only once it is done. Either way the chain is read again, off the refresh, and drawn
+  // once read; one read at a time.
+  let services = serviceNames(observer)
+  let reading = false
+  const readAgain = () => {
+    const nowVersion = observer.view.chainFileVersion()
+    const nowServices = serviceNames(observer)
+    if (reading || (nowVersion === version && nowServices === services)) return
+    reading = true
+    version = nowVersion
+    services = nowServices
+    observedTopology(observer)
+      .then((t) => (topology = t), () => {})
+      .finally(() => (reading = false))
+  }
   return {
-    topology: await observedTopology(observer),
+    topology: () => {
+      readAgain()
+      return topology
+    },
     read: () => ({ snapshot: observer.view.snapshot() }),
     gone: () => (observer.managerAlive() ? null : `the chain on prefix '${prefix}' has stopped`),
   }
+}
+
+/** The endpoints attached now, as one string to compare. */
+function serviceNames(observer: Observer): string {
+  return [...new Set(observer.view.snapshot().slots.filter((s) => s.state !== 'free').map((s) => s.name))].sort().join(' ')
 }
 
 /**
@@ -67,15 +96,14 @@ async function observedTopology(observer: Observer): Promise<Topology> {
 }
 
 /**
- * The chain an observed region runs, read from the spec file the region records, if it can
- * still be read and names the same endpoints; else null.
+ * The chain an observed region runs, read from the spec file the region records (its last
+ * reload's), if it can still be read and describes the chain (spec.ts describes()); else null.
  */
 export async function observedChain(observer: Observer): Promise<Chain | null> {
   const file = observer.view.chainFile()
   try {
     const chain = file ? await loadChain(file) : null
-    const names = new Set(observer.view.snapshot().services.map((s) => s.name))
-    if (chain && chain.endpoints.size === names.size && [...chain.endpoints.keys()].every((n) => names.has(n))) return chain
+    if (chain && describes(chain, observer.view.snapshot())) return chain
   } catch {
     // Moved, edited or unreadable since: the region's own names will do.
   }

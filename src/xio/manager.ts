@@ -103,6 +103,11 @@ export class Manager {
     this.native.stopManager()
   }
 
+  /** Records the spec file the chain now runs (a reload's), which observers read names from. */
+  recordChainFile(path: string): void {
+    this.native.recordChainFile(path)
+  }
+
   snapshot(): RegionSnapshot {
     return this.region.snapshot()
   }

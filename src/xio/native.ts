@@ -41,6 +41,8 @@ export interface NativeRegion {
   /** [from, gate, to] triples, in force all at once between two manager polls. */
   routes(changes: [number, number, number | null][]): void
   managerAlive(): boolean
+  /** Records the chain spec a reload put in force, for observers (the creator only). */
+  recordChainFile(path: string): void
   /** The manager's number for addon.assistManager (-1: none). */
   assistId(): number
   close(): void

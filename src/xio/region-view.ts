@@ -173,12 +173,25 @@ export class RegionView {
     return decoder.decode(end < 0 ? raw : raw.subarray(0, end))
   }
 
-  /** The chain spec the region was made for, or '' if none was recorded. */
+  /** The chain spec the region runs (the one it was made for, or the last reload's), or '' if none was recorded. */
   chainFile(): string {
     const at = L.header.chainFile
-    const raw = this.bytes.subarray(at, at + L.chainFileLength)
-    const end = raw.indexOf(0)
-    return decoder.decode(end < 0 ? raw : raw.subarray(0, end))
+    // Copied between two equal, even versions: a reload may be writing another path meanwhile
+    // (a few stores; a launcher killed in the middle leaves it odd: no path, as none recorded).
+    for (let tries = 0; tries < 1000; tries++) {
+      const version = this.chainFileVersion()
+      const raw = this.bytes.slice(at, at + L.chainFileLength)
+      if (version % 2 === 0 && this.chainFileVersion() === version) {
+        const end = raw.indexOf(0)
+        return decoder.decode(end < 0 ? raw : raw.subarray(0, end))
+      }
+    }
+    return ''
+  }
+
+  /** Changes each time a reload records another spec: an observer that read names from the last one reads them again. */
+  chainFileVersion(): number {
+    return Atomics.load(this.u32, L.header.chainFileVersion >>> 2)
   }
 
   /** The page every endpoint may write (the manager's futex word, the claims counter). */

@@ -13,6 +13,7 @@ import { startXioChain, xioChain } from '../helpers/cli.ts'
 import { observeWhen, removeLeftoverRegions, uniquePrefix, until } from '../helpers/processes.ts'
 import { scratchDir } from '../helpers/scratch.ts'
 import type { RegionSnapshot } from '../../src/xio/index.ts'
+import { observerSource } from '../../src/tui/sources.ts'
 
 // A chain a failed test left to its teardown's SIGKILL leaves its region: remove this file's.
 test.after.always(removeLeftoverRegions)
@@ -374,4 +375,47 @@ test('a slow NF taken out of the path passes on the burst it is still deciding b
   }
   t.is(records.length, made)
   t.is(backwards, 0, 'every flow in order')
+})
+
+test('observers follow reloads: a spec given to reload is the one stats, metrics and top read names from, with endpoints added and removed', async (t) => {
+  const file = (name: string, withL2: boolean) => {
+    const path = join(dir, name)
+    writeFileSync(path, JSON.stringify({
+      name: 'observed',
+      endpoints: {
+        gen: { kind: 'generator', rate: 500, flows: 4 },
+        fw: { kind: 'firewall', group: 'edge', config: { default: 'allow' } },
+        nat: { kind: 'nat', group: 'edge', config: { external: '203.0.113.1', inside: '10.0.0.0/8' } },
+        ...(withL2 ? { l2: { kind: 'l2fwd' } } : {}),
+        out: { kind: 'sink' },
+      },
+      links: ['gen -> fw', 'fw -> nat', withL2 ? 'nat.outside -> l2' : 'nat.outside -> out', ...(withL2 ? ['l2 -> out'] : []), 'nat.inside -> gen'],
+    }))
+    return path
+  }
+  const plain = file('observed.json', false)
+  const withL2 = file('observed-l2.json', true)
+  const prefix = uniquePrefix('reload-observed')
+  const chain = startXioChain(['run', plain, '--no-tui', '--prefix', prefix])
+  t.teardown(() => chain.kill('SIGKILL'))
+  const o = await observeWhen(prefix, (s) => receivedBy(s, 'out') > 0)
+  t.truthy(o, chain.output())
+  const top = await observerSource(o!)
+  t.false(top.topology().endpoints.some((e) => e.name === 'l2'))
+  const groupLabelled = async () => (await xioChain(['stats', '--prefix', prefix])).stdout.includes('group="edge"')
+  t.true(await groupLabelled(), 'before any reload')
+  for (const [spec, l2] of [[withL2, true], [plain, false]] as const) {
+    const r = await xioChain(['reload', spec, '--prefix', prefix])
+    t.is(r.code, 0, r.stderr)
+    t.is(o!.view.chainFile(), spec, 'the region records the spec in force')
+    t.true(await groupLabelled(), `stats after the reload to ${spec}`)
+    // The dashboard draws the chain again, with l2 or without, as it runs now.
+    t.true(await until(() => top.topology().endpoints.some((e) => e.name === 'l2') === l2, 5_000), JSON.stringify(top.topology().endpoints))
+    t.true(top.topology().fromSpec)
+    const traced = await xioChain(['capture', '--prefix', prefix, '--at', l2 ? 'l2.out' : 'nat.outside', '-c', '1', '-w', join(dir, 'observed.pcap')], 30_000)
+    t.is(traced.code, 0, traced.stderr)
+  }
+  o!.close()
+  chain.kill('SIGINT')
+  await once(chain, 'exit')
 })

@@ -42,7 +42,7 @@ function screen(size: { columns: number; rows: number }, owns = true) {
   const { first, second } = models()
   const feed = new TestFeed(second)
   let quits = 0
-  const ui = render(h(App, { feed, topology: fwNat, owns, onQuit: () => quits++, size }))
+  const ui = render(h(App, { feed, owns, onQuit: () => quits++, size }))
   return { ui, feed, first, second, quits: () => quits }
 }
 

@@ -139,7 +139,7 @@ test.serial('top names gates and rules as run does, from the spec the region rec
       return false
     }
   }, 20_000, 50), cli.output())
-  const topology = (await observerSource(observer!)).topology
+  const topology = (await observerSource(observer!)).topology()
   t.true(topology.links.some((l) => l.from === 'nat' && l.gate === 'outside' && l.to === 'wan'), JSON.stringify(topology.links))
   t.deepEqual(topology.endpoints.find((e) => e.name === 'fw')?.rules, ['web', 'web over TLS', 'DNS', 'ping'])
   t.true(topology.endpoints.find((e) => e.name === 'lan')?.isPort, 'ports are told from NFs')

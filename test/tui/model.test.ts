@@ -57,13 +57,35 @@ test('an instance that left: restarting while the launcher restarts it, dead oth
   t.is(dead.endpoints.find((e) => e.endpoint === 'fw')!.state, 'dead')
 })
 
-test('top: restarts are the region\'s deaths, and an instance seen then gone is dead', (t) => {
+test('top: restarts are the region\'s deaths, and an instance seen then gone is down (an observer cannot tell a restart)', (t) => {
   const sampler = new Sampler(topologyOfRegion(before))
   sampler.next({ snapshot: before })
   const gone = snapshot({ time: 11_000, slots: [], deaths: { nat: 1 } })
   const m = sampler.next({ snapshot: gone })
   const nat = m.endpoints.find((e) => e.endpoint === 'nat')!
-  t.deepEqual([nat.state, nat.restarts], ['dead', 1])
+  t.deepEqual([nat.state, nat.restarts], ['down', 1])
+})
+
+test('the instance that is missing is named by its number, and an endpoint\'s restarts are said once, on its first row', (t) => {
+  const three = { ...fwNat, endpoints: fwNat.endpoints.map((e) => (e.name === 'nat' ? { ...e, instances: 3 } : e)) }
+  const nats = (instances: number[]) => snapshot({
+    time: 1000,
+    slots: instances.map((instance, i) => ({ name: 'nat', service: 3, slot: 3 + i, instance })),
+    deaths: { nat: 4 },
+  })
+  const rows = new Sampler(three).next({ snapshot: nats([0, 2]) }).endpoints.filter((e) => e.endpoint === 'nat')
+  t.deepEqual(rows.map((r) => [r.label, r.state, r.restarts]), [['nat#0', 'running', 4], ['nat#2', 'running', null], ['nat#1', 'down', null]])
+})
+
+test('a reload\'s topology: instances it removed are not expected any more', (t) => {
+  const two = { ...fwNat, endpoints: fwNat.endpoints.map((e) => (e.name === 'fw' ? { ...e, instances: 2 } : e)) }
+  const sampler = new Sampler(two)
+  const one = snapshot({ time: 1000, slots: [{ name: 'fw', service: 2, slot: 2 }] })
+  t.deepEqual(sampler.next({ snapshot: one }).endpoints.filter((e) => e.endpoint === 'fw').map((r) => [r.label, r.state]), [['fw#0', 'running'], ['fw#1', 'down']])
+  sampler.setTopology(fwNat)
+  const m = sampler.next({ snapshot: { ...one, time: 2000 } })
+  t.deepEqual(m.endpoints.filter((e) => e.endpoint === 'fw').map((r) => [r.label, r.state]), [['fw', 'running']])
+  t.is(m.topology, fwNat)
 })
 
 test('a restarted instance (new slot generation) has no rate until its second sample', (t) => {

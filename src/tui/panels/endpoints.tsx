@@ -13,6 +13,7 @@ export const stateColor: Record<EndpointState, string> = {
   detaching: 'yellow',
   restarting: 'yellow',
   dead: 'red',
+  down: 'red',
 }
 
 const W = CELL + 2
@@ -36,7 +37,7 @@ const columns = (rows: EndpointRow[]): Column<EndpointRow>[] => [
   n('rx tot', (r) => r.rxTotal, 3),
   n('tx tot', (r) => r.txTotal, 3),
   n('drops', (r) => r.dropTotal, 2),
-  { title: 'restarts', width: 8, value: (r) => String(r.restarts), color: (r) => (r.restarts ? 'yellow' : undefined) },
+  { title: 'restarts', width: 8, value: (r) => (r.restarts === null ? '' : String(r.restarts)), color: (r) => (r.restarts ? 'yellow' : undefined) },
 ]
 
 export function endpointsContent(model: DashboardModel, width: number): PanelContent {
