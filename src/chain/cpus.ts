@@ -1,6 +1,8 @@
-// Whether the CPUs a chain pins its NFs to are there: checked before any NF process starts (a
-// run) and before anything is stopped (a reload), so a CPU this machine lacks is one line naming
-// the field, not an NF's crash while it starts, nor a group stopped and never started again.
+// Whether the CPUs a chain pins its manager and NFs to are there: checked before the manager or
+// any NF process starts (a run) and before anything is stopped (a reload), so a CPU this machine
+// lacks is one line naming the field, not an NF's crash while it starts, a manager left unpinned
+// without a word, nor a group stopped and never started again. validate warns of them: the
+// spec may be meant for another machine.
 import { readFileSync } from 'node:fs'
 import { cpus } from 'node:os'
 import { nfCpuList, type Chain, type ChainEndpoint } from './spec.ts'
@@ -20,15 +22,36 @@ export function onlineCpus(): Set<number> {
   return new Set(cpus().map((_, i) => i))
 }
 
-/** The first NF endpoint (of those given) pinned to a CPU that is not online here, as its field and why. */
-export function absentCpu(chain: Chain, endpoints: Iterable<ChainEndpoint> = chain.endpoints.values()): { path: string; message: string } | null {
+export interface AbsentCpu {
+  path: string
+  message: string
+}
+
+/**
+ * The CPUs the spec pins to that are not online here, each as its field and why: the manager's
+ * (unless `endpoints` picks some NFs only) and the NF endpoints' (of those given), once each.
+ */
+export function absentCpus(chain: Chain, endpoints?: Iterable<ChainEndpoint>): AbsentCpu[] {
   const online = onlineCpus()
-  for (const e of endpoints) {
+  const absent = (cpu: number, path: string) => ({ path, message: `there is no CPU ${cpu} here (online: ${[...online].sort((a, b) => a - b).join(', ')})` })
+  const found: AbsentCpu[] = []
+  const managerCpu = chain.spec.manager?.cpu
+  if (endpoints === undefined && managerCpu !== undefined && !online.has(managerCpu)) found.push(absent(managerCpu, '/manager/cpu'))
+  const paths = new Set<string>()
+  for (const e of endpoints ?? chain.endpoints.values()) {
     if (e.isPort) continue
     const pinned = nfCpuList(chain, e)
-    const absent = pinned?.cpu.find((c) => !online.has(c))
-    if (absent !== undefined)
-      return { path: `/endpoints/${pinned!.givenBy}/cpu`, message: `there is no CPU ${absent} here (online: ${[...online].sort((a, b) => a - b).join(', ')})` }
+    const cpu = pinned?.cpu.find((c) => !online.has(c))
+    const path = `/endpoints/${pinned?.givenBy}/cpu`
+    if (cpu !== undefined && !paths.has(path)) {
+      paths.add(path)
+      found.push(absent(cpu, path))
+    }
   }
-  return null
+  return found
+}
+
+/** The first of absentCpus(), or null. */
+export function absentCpu(chain: Chain, endpoints?: Iterable<ChainEndpoint>): AbsentCpu | null {
+  return absentCpus(chain, endpoints)[0] ?? null
 }

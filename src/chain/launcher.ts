@@ -170,6 +170,8 @@ export class RunningChain extends EventEmitter {
 
   static async start(chain: Chain, options: LaunchOptions = {}): Promise<RunningChain> {
     const spec = chain.spec
+    const absent = absentCpu(chain)
+    if (absent) throw new ChainError(`${chain.file}: ${absent.path}: ${absent.message}`)
     const slots = [...chain.endpoints.values()].reduce((n, e) => n + e.instances, 0)
     const manager = Manager.create({
       prefix: options.prefix ?? chain.prefix,

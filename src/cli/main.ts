@@ -6,6 +6,7 @@ import { hideBin } from 'yargs/helpers'
 import { loadChain, SpecError, type Chain } from '../chain/spec.ts'
 import { ChainError, RunningChain } from '../chain/launcher.ts'
 import { checkPcapFormat, PcapError } from '../chain/pcap.ts'
+import { absentCpus } from '../chain/cpus.ts'
 import { cleanStaleRegions, XioError, observe } from '../xio/index.ts'
 import { groupLabels, statsLines } from './stats.ts'
 import { ChainMetrics, parseListen, serveMetrics } from './metrics.ts'
@@ -327,6 +328,8 @@ const cli = yargs(hideBin(process.argv))
       const chain = await loadChain(a.spec)
       checkInputs(chain)
       sayWarnings(a.spec, chain)
+      // Valid, but not here: the spec may be meant for another machine; run would refuse it here.
+      for (const w of absentCpus(chain)) process.stderr.write(`warning: ${a.spec}: ${w.path}: ${w.message}: run refuses it on this machine\n`)
       process.stdout.write(`${a.spec}: valid chain '${chain.name}' (${chain.endpoints.size} endpoints, ${chain.links.length} links)\n`)
     },
   )

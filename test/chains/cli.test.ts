@@ -147,3 +147,23 @@ test('a CPU this machine does not have is one line naming the field, and the cha
   t.false(existsSync(`/dev/shm/xio.${prefix}`), 'no region left')
   t.is(spawnSync('pgrep', ['-f', `nf-process\\.[jt]s ${spec}`]).status, 1, 'no NF process left')
 })
+
+test('a manager CPU this machine lacks: run refuses it naming /manager/cpu, leaving nothing; validate warns of it and of NFs\' (the spec may be for another machine)', async (t) => {
+  const spec = join(scratchDir('no-manager-cpu'), 'chain.json')
+  const cpu = cpus().length + 5
+  writeFileSync(spec, JSON.stringify({
+    manager: { cpu },
+    endpoints: { gen: { kind: 'generator', count: 10 }, l2: { kind: 'l2fwd', cpu: [0, cpu + 1] }, out: { kind: 'sink' } },
+    links: ['gen -> l2', 'l2 -> out'],
+  }))
+  const prefix = uniquePrefix('no-manager-cpu')
+  const r = await xioChain(['run', spec, '--no-tui', '--duration', '5', '--prefix', prefix], 30_000)
+  t.is(r.code, 1)
+  t.true(oneLine(r.stderr), r.stderr)
+  t.true(r.stderr.includes(`${spec}: /manager/cpu: there is no CPU ${cpu} here (online: 0`), r.stderr)
+  t.false(existsSync(`/dev/shm/xio.${prefix}`), 'no region left')
+  const v = await xioChain(['validate', spec])
+  t.is(v.code, 0, v.stderr)
+  t.true(v.stderr.includes(`warning: ${spec}: /manager/cpu: there is no CPU ${cpu} here`), v.stderr)
+  t.true(v.stderr.includes(`warning: ${spec}: /endpoints/l2/cpu: there is no CPU ${cpu + 1} here`), v.stderr)
+})
