@@ -8,6 +8,8 @@ export interface NfReconfigure {
   seq: number
   member: string
   config: unknown
+  /** Only where its gates lead changed, not its config (PendingConfig.rewired). */
+  rewired?: boolean
 }
 
 /** The answer: ok, or why the NF refused (path: the field of its config, when it named one). */

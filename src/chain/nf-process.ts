@@ -24,8 +24,8 @@ const rest = new RxWaiter()
 const reconfigures: PendingConfig[] = []
 void (async () => {
   for (let line = await lines.next(); !line.done; line = await lines.next()) {
-    const { seq, member, config } = JSON.parse(line.value) as NfReconfigure
-    reconfigures.push({ member, config, done: (error) => process.stdout.write(reconfigureReply(seq, error)) })
+    const { seq, member, config, rewired } = JSON.parse(line.value) as NfReconfigure
+    reconfigures.push({ member, config, rewired, done: (error) => process.stdout.write(reconfigureReply(seq, error)) })
     rest.interrupt()
   }
   // The launcher has gone (its end of the pipe closed with it, a kill -9 included): whatever

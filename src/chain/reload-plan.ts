@@ -26,9 +26,9 @@ export interface ReloadPlan {
   /** NF endpoints that take a new config live, keeping their process. */
   reconfigured: string[]
   /**
-   * NF endpoints (kept, same process) whose gates lead elsewhere now: given their config again
-   * once the new routes are in force, so an NF that keeps where its gates lead (gateTarget)
-   * reads it again.
+   * NF endpoints (kept, same process) whose gates lead elsewhere now: told so once the new
+   * routes are in force, so an NF that keeps where its gates lead (gateTarget) reads it again
+   * (NFInstance.rewired; one without it is built again on its config).
    */
   rewired: string[]
   /** NF endpoints whose instance count changed. */

@@ -113,12 +113,12 @@ export class ChainReloader {
     // An instance a shrink stops below has no say: what it refuses it never runs on for long.
     const staying = new Map(plan.rescaled.filter((r) => r.to < r.from).map((r) => [r.name, r.to]))
     const refusals: string[] = []
-    const reconfigureAll = (names: string[]) =>
+    const reconfigureAll = (names: string[], rewired = false) =>
       Promise.all(names.map(async (name) => {
         // One that exited and waits to be restarted has no one to answer: it restarts on the
         // running spec, the new one (runSpec above), so its config is the new one anyway.
         const instances = this.instancesOf(name).filter((p) => p.child.exitCode === null && p.child.signalCode === null)
-        const answers = await Promise.allSettled(instances.map((p) => this.reconfigure(p, name, next)))
+        const answers = await Promise.allSettled(instances.map((p) => this.reconfigure(p, name, next, rewired && !plan.reconfigured.includes(name))))
         const refused = answers.flatMap((a, i) => (a.status === 'rejected' && instances[i].instance < (staying.get(name) ?? Infinity) ? [(a.reason as Error).message] : []))
         refusals.push(...refused)
         if (!refused.length) this.owed.delete(name)
@@ -146,7 +146,7 @@ export class ChainReloader {
     } finally {
       this.host.manager.routes(wiring)
     }
-    await reconfigureAll(plan.rewired)
+    await reconfigureAll(plan.rewired, true)
     await this.retire(plan.removed)
     this.host.manager.routes(plan.removed.flatMap((name) => this.chainGatesOf(name)))
     for (const r of plan.rescaled) if (r.to < r.from) await this.scaleDown(r.name, r.to, next)
@@ -247,9 +247,10 @@ export class ChainReloader {
   }
 
   /** Sends an NF process the new config of one of its NFs and waits until it runs on it (or restarted on it). */
-  private async reconfigure(proc: NfInstanceProcess, member: string, next: Chain): Promise<void> {
+  /** Gives an NF instance its config (`rewired`: only where its gates lead changed), and waits for its answer. */
+  private async reconfigure(proc: NfInstanceProcess, member: string, next: Chain, rewired: boolean): Promise<void> {
     const e = next.endpoints.get(member)!
-    const order: NfReconfigure = { seq: ++this.reconfigureSeq, member, config: (e.spec as { config?: unknown }).config ?? {} }
+    const order: NfReconfigure = { seq: ++this.reconfigureSeq, member, config: (e.spec as { config?: unknown }).config ?? {}, ...(rewired ? { rewired } : {}) }
     const answer = await new Promise<NfReconfigured | null>((resolve) => {
       const timer = setTimeout(() => resolve({ seq: order.seq, ok: false, message: 'no answer within 10 s (an NF that holds packets takes a new config once it holds none)' }), 10_000)
       proc.awaiting.set(order.seq, (a) => {

@@ -151,11 +151,16 @@ export interface NFInstance {
    * the NF runs on as it was). Optional: without it the runner builds a fresh instance with
    * create(config, env) between two bursts and sends it the next packet, so what the old one
    * kept in memory of its own is gone (what it kept in env.state is not). An NF that holds
-   * packets is switched only once it holds none. A reload that rewires the NF's gates does the
-   * same with the config it has, so an NF that keeps what env.gateTarget() answered reads it
-   * again.
+   * packets is switched only once it holds none.
    */
   reconfigure?(config: unknown): void
+  /**
+   * A reload rewired the NF's gates (its config unchanged): called between two bursts, once the
+   * new routes are in force, so an NF that keeps what env.gateTarget() answered reads it again,
+   * keeping everything else (counters included). Optional: without it the runner builds the NF
+   * again on the config it has, as reconfigure() says, which also reads gate targets afresh.
+   */
+  rewired?(): void
 }
 
 export interface NFModule<Config> {

@@ -45,6 +45,12 @@ export interface PendingConfig {
   /** The group member it is for (absent: the NF that runs alone). */
   member?: string
   config: unknown
+  /**
+   * The config is the NF's own, unchanged: only where its gates lead changed (a reload rewired
+   * them). An NF with rewired() is told so and keeps its state and counters; one without is
+   * built again on the config, as for a new one.
+   */
+  rewired?: boolean
   /** Called once the NF runs on the new config, or with why it refused it (it then runs on as it was). */
   done(error?: unknown): void
 }
@@ -539,6 +545,15 @@ function reconfigure(members: Running[], pending: PendingConfig, options: RunOpt
   const m = pending.member === undefined ? members[0] : members.find((x) => x.name === pending.member)
   if (!m) return pending.done(new Error(`no NF '${pending.member}' runs here`))
   const { nf } = m
+  if (pending.rewired && nf.instance.rewired) {
+    try {
+      nf.instance.rewired()
+      pending.done()
+    } catch (e) {
+      pending.done(e)
+    }
+    return
+  }
   if (!nf.instance.reconfigure && nf.env.packets.owned > 0) return options.retry?.(pending)
   // A re-created instance counts from zero, as a restarted one does (rule numbers may mean
   // other rules now); metrics read that as a counter reset.

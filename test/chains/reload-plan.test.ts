@@ -33,7 +33,7 @@ test('an NF put in a path starts; the gate it takes over is rewired; removing it
   const inserted = planReload(running, withMid)
   t.deepEqual(inserted.added, ['mid'])
   t.deepEqual(inserted.routes, [{ from: 'fw', gate: 0, to: 'mid' }])  // mid's own gate is wired as it starts
-  t.deepEqual(inserted.rewired, ['fw'], 'fw is given its config again once its gate leads to mid, to read where it leads')
+  t.deepEqual(inserted.rewired, ['fw'], 'fw is told once its gate leads to mid, to read where it leads')
   t.deepEqual(bypassed(running, withMid, inserted.routes[0]), [], 'a longer path: nothing to overtake')
   const removed = planReload(withMid, running)
   t.deepEqual(removed.removed, ['mid'])

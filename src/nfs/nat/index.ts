@@ -372,6 +372,11 @@ function create(config: NatConfig, env: NFEnv): NFInstance {
       return `${lastNew ? 'new ' : ''}${last.forwarded ? 'forward' : 'map'} ${ext(last)}`
     },
 
+    // Which endpoint is outside is read again; sessions and counters go on.
+    rewired(): void {
+      outsideId = env.gateTarget('outside')
+    },
+
     tick(nowMs: number): void {
       now = nowMs + clockOffset
       sessions.sweep(now, sweepSlice)

@@ -481,6 +481,11 @@ function create(config: RouterConfig, env: NFEnv): NFInstance {
       return p.from === wireId ? fromWire(p, st) : fromChain(p, st)
     },
 
+    // Which endpoint is the wire is read again; neighbours, held packets and counters go on.
+    rewired(): void {
+      wireId = env.gateTarget('wire')
+    },
+
     tick(nowMs: number): void {
       timers(nowMs)
     },
