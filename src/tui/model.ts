@@ -6,7 +6,9 @@ import { countersByEndpoint } from '../xio/group-counters.ts'
 import { DROP_REASON } from '../xio/nf-types.ts'
 
 /** The manager's reasons for an NF's losses, beside the NF's own (a router has a noRoute of its own). */
-export const MANAGER_UNLINKED = 'gate unlinked (manager)'
+// No route: a gate that leads nowhere, an endpoint with no instance running, or (a NAT's
+// handoff) the instance a packet was handed to, restarting.
+export const MANAGER_NO_ROUTE = 'no route (manager)'
 export const MANAGER_REFUSED = 'refused by the manager'
 import { groupLabel, type Topology } from './topology.ts'
 
@@ -223,7 +225,7 @@ export class Sampler {
         // for a group: the manager counts its one slot, and cannot say which member's gate it was.
         if (!e.isPort && e.group === undefined && byEndpoint.size <= 1 && (r.noRoute || r.invalid)) {
           const own = byEndpoint.get(slot.name) ?? {}
-          if (r.noRoute) own[`${DROP_REASON}${MANAGER_UNLINKED}`] = r.noRoute
+          if (r.noRoute) own[`${DROP_REASON}${MANAGER_NO_ROUTE}`] = r.noRoute
           if (r.invalid) own[`${DROP_REASON}${MANAGER_REFUSED}`] = r.invalid
           byEndpoint.set(slot.name, own)
         }

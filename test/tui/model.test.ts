@@ -145,7 +145,7 @@ test('an endpoint\'s drops count what the manager sent nowhere or refused, as th
   const fw = m.endpoints.find((e) => e.label === 'fw')!
   t.is(fw.dropTotal, 20)
   t.is(fw.drop, 10)
-  t.deepEqual(m.nfs.find((n) => n.label === 'fw')!.counters, { 'drop/rule/0': 8, 'drop/gate unlinked (manager)': 10, 'drop/refused by the manager': 2 })
+  t.deepEqual(m.nfs.find((n) => n.label === 'fw')!.counters, { 'drop/rule/0': 8, 'drop/no route (manager)': 10, 'drop/refused by the manager': 2 })
 })
 
 test('a placement group\'s losses to the manager stay on its row: the manager cannot say which member\'s they were', (t) => {
