@@ -80,6 +80,25 @@ function withComments(why: string, comments: Array<string | undefined> | undefin
   return why.replace(/\b(rule[ /])(\d+)\b/g, (whole, _: string, i: string) => (comments[Number(i)] ? `${whole} (${comments[Number(i)]})` : whole))
 }
 
+/**
+ * The note of a hop from `endpoint`, rules commented: a placement group's note says each
+ * member's part behind its name ("fw: rule 0 nat: map :20003"), each commented from its own rules.
+ */
+export function commentedNote(why: string, endpoint: string, spec: Pick<SpecNames, 'rules' | 'groups'>): string {
+  const group = spec.groups.get(endpoint)
+  if (group === undefined) return withComments(why, spec.rules.get(endpoint))
+  const members = [...spec.groups].filter(([, g]) => g === group).map(([name]) => name)
+  const escaped = members.map((m) => m.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
+  const starts = [...why.matchAll(new RegExp(`(?<=^|\\s)(${escaped.join('|')}): `, 'g'))]
+  if (!starts.length) return withComments(why, spec.rules.get(endpoint))
+  let out = why.slice(0, starts[0].index)
+  starts.forEach((m, k) => {
+    const end = k + 1 < starts.length ? starts[k + 1].index : why.length
+    out += m[0] + withComments(why.slice(m.index! + m[0].length, end), spec.rules.get(m[1]))
+  })
+  return out
+}
+
 export async function traceCommand(options: TraceOptions): Promise<number> {
   try {
     return await run(options)
@@ -148,7 +167,7 @@ async function run(options: TraceOptions): Promise<number> {
           atUs: Number(t - packet.first) / 1000,
           from: nameOf(from),
           verdict: kind === layout.action.drop ? 'dropped' : kind === layout.action.lost ? (arg < layout.maxGates ? 'no route' : 'lost') : 'sent',
-          why: withComments(capture.note(d), spec.rules.get(nameOf(from))),
+          why: commentedNote(capture.note(d), nameOf(from), spec),
           packet: describeFrame(capture.bytes, capture.offset(d), capture.length(d)),
           length: capture.length(d),
         }

@@ -1,7 +1,7 @@
 // `xio-chain trace` on a running chain: the next packets to enter are followed hop by hop, with
 // each NF's reason, the packet as each hop left it, and time; the trace leaves nothing behind.
 import test from 'ava'
-import { render } from '../../src/cli/trace.ts'
+import { commentedNote, render } from '../../src/cli/trace.ts'
 import { once } from 'node:events'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -101,12 +101,12 @@ test('trace -c 16 follows sixteen packets hop by hop: the firewall\'s rule and t
   t.regex(waiting.output(), /the chain on prefix '.*' has stopped/)
 })
 
-test('through a placement group, a hop\'s note names each member that decided something: the firewall\'s rule and the NAT\'s mapping, not a bare forwarder', async (t) => {
+test('through a placement group, a hop\'s note names each member that decided something: the firewall\'s rule with its comment and the NAT\'s mapping, not a bare forwarder', async (t) => {
   const grouped = join(dir, 'grouped.json')
   writeFileSync(grouped, JSON.stringify({
     endpoints: {
       traffic: { kind: 'generator', rate: 400, flows: 4 },
-      fw: { kind: 'firewall', group: 'edge', config: { default: 'allow' } },
+      fw: { kind: 'firewall', group: 'edge', config: { default: 'allow', rules: [{ action: 'allow', proto: 'udp', comment: 'generated' }] } },
       fwd: { kind: 'l2fwd', group: 'edge' },
       nat: { kind: 'nat', group: 'edge', config: { external: '203.0.113.1', inside: '10.0.0.0/16' } },
       sink: { kind: 'sink' },
@@ -122,7 +122,7 @@ test('through a placement group, a hop\'s note names each member that decided so
   t.is(r.code, 0, r.stderr)
   for (const p of (JSON.parse(r.stdout) as { packets: TracedPacket[] }).packets) {
     const out = p.hops.find((h) => h.to === 'sink')!
-    t.regex(out.why, /^fw: default nat: (new )?map :\d+$/, JSON.stringify(p))
+    t.regex(out.why, /^fw: rule 0 \(generated\) nat: (new )?map :\d+$/, JSON.stringify(p))
   }
   o!.close()
   chain.kill('SIGINT')
@@ -225,4 +225,15 @@ test('a hop with no gate reads as where it went: a handoff to another instance, 
   const text = render([{ id: 1, time: '2026-12-03T10:00:00.000000Z', hops: [hop] }])
   t.regex(text, /\+0\.0µs  nat -> nat#1 \(handoff\) +handed to #1/)
   t.notRegex(text, /\.\?/)
+})
+
+test('a placement group\'s note comments each member\'s rules from its own: "fw: rule 0 (web) nat: map :20003"', (t) => {
+  const spec = {
+    rules: new Map([['fw', ['web', undefined]], ['acl', ['never']]]),
+    groups: new Map([['fw', 'edge'], ['nat', 'edge'], ['acl', 'other']]),
+  }
+  t.is(commentedNote('fw: rule 0 nat: map :20003', 'nat', spec), 'fw: rule 0 (web) nat: map :20003')
+  t.is(commentedNote('fw: drop/rule/0', 'fw', spec), 'fw: drop/rule/0 (web)')
+  t.is(commentedNote('nat: rule 0', 'nat', spec), 'nat: rule 0', 'the NAT has no rules of its own')
+  t.is(commentedNote('rule 0', 'fw', { rules: spec.rules, groups: new Map() }), 'rule 0 (web)', 'alone, as before')
 })
