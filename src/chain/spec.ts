@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs'
 import { basename, dirname, resolve } from 'node:path'
 import type { ValidateFunction } from 'ajv'
 import type { ChainSpec, Endpoint, ModuleEndpoint } from './spec-types.ts'
-import { isPortKind, nfs, PORT_GATES } from './registry.ts'
+import { isPortKind, nfs, portGates, type PortKind } from './registry.ts'
 import { NFConfigError, type NFEnv, type NFModule } from '../xio/nf-types.ts'
 import type { RegionSnapshot } from '../xio/region-view.ts'
 import { importNfModule, ModuleProblem, resolveNfModule } from './nf-modules.ts'
@@ -181,7 +181,7 @@ export function checkChain(file: string, json: unknown, options: CheckOptions = 
     if (!isPort && !nf) problems.push({ path: `/endpoints/${name}/module`, message: 'not loaded (a spec with NF modules is read with loadChain)' })
     const instances = isPort ? 1 : ((e as { instances?: number }).instances ?? 1)
     const group = isPort ? undefined : (e as { group?: string }).group
-    endpoints.set(name, { name, kind: e.kind, isPort, gates: isPort ? PORT_GATES : (nf?.gates ?? []), instances, spec: e, nf, moduleFile: loaded?.file, group })
+    endpoints.set(name, { name, kind: e.kind, isPort, gates: isPort ? portGates(e.kind as PortKind) : (nf?.gates ?? []), instances, spec: e, nf, moduleFile: loaded?.file, group })
     if (instances > 1 && nf?.singleInstance)
       problems.push({ path: `/endpoints/${name}/instances`, message: `${instances}, but ${nfLabel(endpoints.get(name)!)} runs as one instance: ${nf.singleInstance}` })
     // A built-in's config is checked by the chain schema itself; a module's by its own.
@@ -199,6 +199,7 @@ export function checkChain(file: string, json: unknown, options: CheckOptions = 
     const source = endpoints.get(from)
     if (!source) return problems.push({ path, message: `no endpoint named '${from}' (have: ${[...endpoints.keys()].join(', ')})` })
     if (!endpoints.has(to)) return problems.push({ path, message: `no endpoint named '${to}' (have: ${[...endpoints.keys()].join(', ')})` })
+    if (!source.gates.length) return problems.push({ path, message: `${source.kind} '${from}' sends nothing: no link leaves it` })
     const gate = gateName ?? source.gates[0]
     const gateIndex = source.gates.indexOf(gate)
     if (gateIndex < 0)

@@ -100,10 +100,16 @@ test('a cycle with no exit is reported for each NF on it', (t) => {
   const spec = base()
   spec.endpoints.a = { kind: 'l2fwd' }
   spec.endpoints.b = { kind: 'l2fwd' }
-  spec.links = ['in -> fw', 'fw -> a', 'a -> b', 'b -> a', 'out -> out']
+  spec.links = ['in -> fw', 'fw -> a', 'a -> b', 'b -> a']
   const found = problems(spec)
   t.true(found.some((p) => p.startsWith(`${FILE}: /endpoints/a: packets reaching 'a' can never leave the chain: its links loop through`)))
   t.true(found.some((p) => p.startsWith(`${FILE}: /endpoints/b: packets reaching 'b' can never leave the chain`)))
+})
+
+test('a link from a sink is refused: a sink sends nothing', (t) => {
+  const spec = base()
+  spec.links.push('out -> fw')
+  t.deepEqual(problems(spec), [`${FILE}: /links/2: sink 'out' sends nothing: no link leaves it`])
 })
 
 test('more endpoints and instances than a region has slots for is refused up front', (t) => {
