@@ -605,6 +605,7 @@ Napi::Object layout(Napi::Env env) {
   set(action, "gate", kActionGate);
   set(action, "to", kActionTo);
   set(action, "drop", kActionDrop);
+  set(l, "dropConsumed", kDropConsumed);
   set(action, "lost", kActionLost);
   set(action, "gateOf", kActionGateOf);
   set(action, "toInstance", kActionToInstance);
@@ -701,6 +702,7 @@ Napi::Object layout(Napi::Env env) {
   FIELD(route, RouteCounters, txBytes); FIELD(route, RouteCounters, dropped); FIELD(route, RouteCounters, noRoute);
   FIELD(route, RouteCounters, freed); FIELD(route, RouteCounters, wakes); FIELD(route, RouteCounters, reclaimed);
   FIELD(route, RouteCounters, invalid); FIELD(route, RouteCounters, captured); FIELD(route, RouteCounters, captureLost);
+  FIELD(route, RouteCounters, consumed);
 
   Napi::Object service = group("service");
   set(service, "size", sizeof(Service));

@@ -119,6 +119,10 @@ constexpr uint32_t kMaxInstanceNumber = 31;  // what a ToInstance action can nam
 constexpr uint32_t kHandoffTag = 1u << 5;    // in a ToInstance argument
 inline constexpr uint32_t action(ActionKind kind, uint32_t arg) { return (uint32_t(kind) << 24) | (arg & 0xffffff); }
 
+// A drop's argument: the packet ended where it was meant to (ARP a router learnt from), freed
+// and counted apart (RouteCounters::consumed), not as a loss. Any other argument is a drop.
+constexpr uint32_t kDropConsumed = 1;
+
 // An action packed into an entry's 15 bits: the kind in bits 12-14, the argument below, with
 // room for every argument in range (a gate, a service, a group's service and gate, a lost
 // packet's gate up to kMaxGates).
@@ -129,7 +133,7 @@ inline constexpr uint32_t packAction(uint32_t act) {
                (kind == kActionGateOf && (arg >> 8) < kMaxServices && (arg & 0xff) < kMaxGates) ||
                (kind == kActionToInstance && (arg >> 6) < kMaxServices && (arg & 0x1f) <= kMaxInstanceNumber);
   if (!valid) return kActionInvalid << 12;
-  return kind << 12 | (kind == kActionGateOf ? (arg >> 8) << 3 | (arg & 0xff) : kind == kActionDrop ? 0 : arg);
+  return kind << 12 | (kind == kActionGateOf ? (arg >> 8) << 3 | (arg & 0xff) : kind == kActionDrop ? (arg == kDropConsumed ? kDropConsumed : 0) : arg);
 }
 inline constexpr uint32_t unpackAction(uint32_t packed) {
   uint32_t kind = packed >> 12 & 7, arg = packed & 0xfff;
@@ -222,6 +226,7 @@ struct alignas(kCacheLine) RouteCounters {
   uint64_t captured;     // a capture endpoint: copies put in its RX ring
   uint64_t captureLost;  // a capture endpoint: copies its taps called for and it did not get
                          // (its RX ring full, too many copies in its hands, or the pool low)
+  uint64_t consumed;     // it asked for a drop of a packet that ended there (kDropConsumed): no loss
 };
 
 // An NF's own counters (rule hits, NAT mappings...), published by the endpoint about twice a

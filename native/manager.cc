@@ -69,7 +69,7 @@ uint32_t gateOf(uint32_t act) {
 inline uint32_t decodeAction(uint32_t packed) {
   uint32_t kind = packed >> 12 & 7, arg = packed & 0xfff;
   bool valid = (kind == kActionGate && arg < kMaxGates) || (kind == kActionTo && arg < kMaxServices) ||
-               (kind == kActionDrop && arg == 0) || (kind == kActionLost && arg <= kMaxGates) ||
+               (kind == kActionDrop && arg <= kDropConsumed) || (kind == kActionLost && arg <= kMaxGates) ||
                (kind == kActionGateOf && arg < (kMaxServices << 3)) || (kind == kActionToInstance && arg < (kMaxServices << 6));
   return valid ? unpackAction(packed) : action(kActionInvalid, 0);
 }
@@ -92,6 +92,7 @@ void addCounters(RouteCounters& to, const RouteCounters& from) {
   to.invalid += from.invalid;
   to.captured += from.captured;
   to.captureLost += from.captureLost;
+  to.consumed += from.consumed;
 }
 }  // namespace
 
@@ -635,8 +636,12 @@ uint32_t Manager::routeTx(uint32_t s) {
     if (kind == kActionDrop) {
       if (__builtin_expect(tracing_, 0)) traceHop(d, slot.service, act, length);
       recycle(d);
-      route.dropped++;
-      h_->manager.dropped++;
+      if (arg == kDropConsumed) {
+        route.consumed++;  // it ended where it was meant to: no loss
+      } else {
+        route.dropped++;
+        h_->manager.dropped++;
+      }
       continue;
     }
     // Arguments are in range here (decodeAction): a gate below kMaxGates, a service below kMaxServices.

@@ -38,7 +38,7 @@ export interface Hop {
    * 'sent' through a gate (to the endpoint it leads to), 'dropped' by `from`, 'no route' (its
    * gate leads nowhere), or 'lost' (too long for a buffer, or every instance of its next hop died).
    */
-  verdict: 'sent' | 'dropped' | 'no route' | 'lost'
+  verdict: 'sent' | 'dropped' | 'consumed' | 'no route' | 'lost'
   gate?: string
   to?: string
   why: string
@@ -166,7 +166,7 @@ async function run(options: TraceOptions): Promise<number> {
         const hop: Hop = {
           atUs: Number(t - packet.first) / 1000,
           from: nameOf(from),
-          verdict: kind === layout.action.drop ? 'dropped' : kind === layout.action.lost ? (arg < layout.maxGates ? 'no route' : 'lost') : 'sent',
+          verdict: kind === layout.action.drop ? (arg === layout.dropConsumed ? 'consumed' : 'dropped') : kind === layout.action.lost ? (arg < layout.maxGates ? 'no route' : 'lost') : 'sent',
           why: commentedNote(capture.note(d), nameOf(from), spec),
           packet: describeFrame(capture.bytes, capture.offset(d), capture.length(d)),
           length: capture.length(d),
@@ -221,6 +221,7 @@ export function render(traced: TracedPacket[]): string {
       // Sent by a gate, or with none: to an endpoint by name, or handed to one of its instances.
       const where = hop.verdict === 'sent' ? `${hop.from}${hop.gate === undefined ? '' : `.${hop.gate}`} -> ${hop.to ?? '?'}`
         : hop.verdict === 'dropped' ? `${hop.from} dropped it`
+        : hop.verdict === 'consumed' ? `${hop.from} consumed it`
         : hop.verdict === 'no route' ? `${hop.from}.${hop.gate} leads nowhere` : `lost after ${hop.from}`
       const changed = hop.packet !== shown ? `  now ${hop.packet}` : ''
       shown = hop.packet

@@ -13,7 +13,7 @@
 // one; and what the runner would quietly count as a fault (a verdict that is no gate, sending
 // or dropping a buffer that is not the NF's, a length past the buffer) throws here, naming it.
 import type { Counters, NFEnv, NFInstance, NFModule, Packet, PacketOut } from '../xio/nf-types.ts'
-import { DROP, HOLD, NFConfigError } from '../xio/nf-types.ts'
+import { CONSUMED, DROP, HOLD, NFConfigError } from '../xio/nf-types.ts'
 import { readPcap } from '../chain/pcap.ts'
 import { configValidator, schemaProblems } from '../chain/schema-check.ts'
 
@@ -94,8 +94,9 @@ export interface SendOptions {
 /** What became of one packet given to the NF. */
 export interface Outcome {
   /**
-   * The gate it left by, 'drop', 'held' (the NF keeps it for later), or 'instance N' (handed
-   * to instance N of its endpoint, to be decided there: packets.toInstance).
+   * The gate it left by, 'drop', 'consumed' (it ended at the NF: CONSUMED), 'held' (the NF
+   * keeps it for later), or 'instance N' (handed to instance N of its endpoint, to be decided
+   * there: packets.toInstance).
    */
   verdict: string
   /** Its bytes after the NF (as it left, or as it was when dropped or held). */
@@ -333,8 +334,8 @@ export class Harness {
     const length = p.length
     // What the runner would count as a fault and drop: here the packet goes back to the pool
     // (the harness stays usable) and the test hears of it.
-    const fault = gate !== HOLD && gate !== DROP && !this.isGate(gate)
-      ? `process() returned ${String(gate)}: a verdict is a gate (${this.gateList()}), DROP (-1) or HOLD (-2)`
+    const fault = gate !== HOLD && gate !== DROP && gate !== CONSUMED && !this.isGate(gate)
+      ? `process() returned ${String(gate)}: a verdict is a gate (${this.gateList()}), DROP (-1), HOLD (-2) or CONSUMED (-3)`
       : !this.fits(length) ? this.lengthFault('process()', length) : null
     if (fault !== null) {
       this.reclaim(d)
@@ -348,13 +349,14 @@ export class Harness {
       return outcome('held', after, p.flowHash, d)
     }
     if (!this.owned[d]) {
-      throw new Error(`process() returned ${gate === DROP ? 'DROP' : `gate ${gate}`} for descriptor ${d}, which it had already sent or dropped through env.packets (return HOLD for those)`)
+      throw new Error(`process() returned ${gate === DROP ? 'DROP' : gate === CONSUMED ? 'CONSUMED' : `gate ${gate}`} for descriptor ${d}, which it had already sent or dropped through env.packets (return HOLD for those)`)
     }
     this.release(d)
     if (gate === DROP) {
       this.dropped.push(after)
       return outcome('drop', after, p.flowHash, d)
     }
+    if (gate === CONSUMED) return outcome('consumed', after, p.flowHash, d)
     const name = this.nf.gates[gate]
     this.sent.push({ gate: name, frame: after })
     return outcome(name, after, p.flowHash, d)

@@ -139,6 +139,8 @@ export interface Layout {
   action: { gate: number; to: number; drop: number; lost: number; gateOf: number; toInstance: number; invalid: number }
   /** The highest instance number a handoff (action.toInstance) can name. */
   maxInstanceNumber: number
+  /** A drop's argument for a packet consumed (it ended there): no loss. */
+  dropConsumed: number
   /** The tag bit of a handoff's argument (after the instance number's bits). */
   handoffTag: number
   /** A capture endpoint's service id and its taps' kinds (a tap word: service | gate << 16 | kind << 24). */

@@ -12,6 +12,12 @@ export const DROP = -1
  * the NF's, and it must not keep more than it can account for.
  */
 export const HOLD = -2
+/**
+ * Returned by process() for a packet that ends here, as it was meant to: ARP a router learnt
+ * from, a probe answered in another buffer. Freed as by DROP, but counted apart
+ * (xio_endpoint_consumed_total), not among the endpoint's drops, which count losses.
+ */
+export const CONSUMED = -3
 
 /** One packet as an NF sees it. One object per NF, refilled for every packet: never keep it. */
 export interface Packet {

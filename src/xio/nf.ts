@@ -3,7 +3,7 @@
 // nothing per packet; the action (a gate, or drop) goes into the descriptor's metadata and
 // the whole burst goes back to the manager in one tx.
 import { addon, layout } from './native.ts'
-import { DROP, DROP_REASON, HOLD, type NFEnv, type NFInstance, type NFModule, type Packet, type PacketOut } from './nf-types.ts'
+import { CONSUMED, DROP, DROP_REASON, HOLD, type NFEnv, type NFInstance, type NFModule, type Packet, type PacketOut } from './nf-types.ts'
 export { defineNF } from './nf-types.ts'
 import type { Xio } from './xio.ts'
 import { NFFaults } from './nf-faults.ts'
@@ -452,7 +452,7 @@ export async function runNFs(xio: Xio, group: RunMember[], options: RunOptions):
             m.burstPackets++
           }
           env.packets.current = -1
-          if (gate !== HOLD && gate !== DROP && !(gate >= 0 && gate < m.gates && gate === (gate | 0))) {
+          if (gate !== HOLD && gate !== DROP && gate !== CONSUMED && !(gate >= 0 && gate < m.gates && gate === (gate | 0))) {
             m.faults.badVerdict(gate)
             gate = DROP
             fault = `${DROP_REASON}badVerdict`
@@ -482,6 +482,7 @@ export async function runNFs(xio: Xio, group: RunMember[], options: RunOptions):
           continue
         }
         if (gate === DROP) xio.drop(d)
+        else if (gate === CONSUMED) xio.consume(d)
         else if (m.service === xio.id) xio.send(d, gate)
         else xio.sendVia(d, m.service, gate)
         burst[out++] = d

@@ -58,6 +58,8 @@ export interface RouteCounts {
     captured: number
     /** A capture endpoint: copies its taps called for that it did not get (it was slower than the chain). */
     captureLost: number
+    /** Packets it consumed (CONSUMED: they ended there, as ARP a router learnt from): freed, no loss. */
+    consumed: number
 }
 
 export interface ServiceSnapshot {
@@ -122,7 +124,7 @@ export interface RegionSnapshot {
 const slotStates: Record<number, SlotSnapshot['state']> = { [L.slotState.free]: 'free', [L.slotState.active]: 'active', [L.slotState.detaching]: 'detaching', [L.slotState.faulted]: 'faulted' }
 const ringNames: RingName[] = ['rx', 'tx', 'alloc', 'free']
 const routeCountNames: (keyof RouteCounts)[] = [
-  'rxPackets', 'rxBytes', 'txPackets', 'txBytes', 'dropped', 'noRoute', 'freed', 'wakes', 'reclaimed', 'invalid', 'captured', 'captureLost',
+  'rxPackets', 'rxBytes', 'txPackets', 'txBytes', 'dropped', 'noRoute', 'freed', 'wakes', 'reclaimed', 'invalid', 'captured', 'captureLost', 'consumed',
 ]
 
 export class RegionView {

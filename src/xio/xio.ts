@@ -46,6 +46,7 @@ export const TRACE_NOTE_BYTES = 32
 const ACTION_GATE = layout.action.gate << 24
 const ACTION_TO = layout.action.to << 24
 const ACTION_DROP = layout.action.drop << 24
+const ACTION_CONSUMED = (ACTION_DROP | layout.dropConsumed) >>> 0
 const ACTION_GATE_OF = layout.action.gateOf << 24
 const ACTION_TO_INSTANCE = layout.action.toInstance << 24
 const HANDOFF_TAG = layout.handoffTag
@@ -163,6 +164,11 @@ export class Xio extends EndpointBase {
   /** Marks d to be dropped (returned to the pool) by the manager when transmitted. */
   drop(d: number): void {
     this.u32[(this.base + d * this.stride + M.action) >>> 2] = ACTION_DROP
+  }
+
+  /** Marks d as consumed: returned to the pool as by drop(), counted apart (it ended here; no loss). */
+  consume(d: number): void {
+    this.u32[(this.base + d * this.stride + M.action) >>> 2] = ACTION_CONSUMED
   }
 
   setFlowHash(d: number, hash: number): void {

@@ -162,7 +162,7 @@ test('a packet a router holds for ARP, then gives up on, shows it: held, then dr
   await once(chain, 'exit')
 })
 
-test('a router leg of two instances: the ARP copy one hands the other to learn from is no packet of the trace, the ARP frame is', async (t) => {
+test('a router leg of two instances: the ARP copy one hands the other to learn from is no packet of the trace, the ARP frame is; the copy is consumed there, not dropped', async (t) => {
   // Neighbours ask for the router's address, ten a second; ARP has no flow hash, so all of it
   // reaches one instance, which answers and copies each frame to the other.
   const capture = join(dir, 'arp.pcap')
@@ -207,6 +207,12 @@ test('a router leg of two instances: the ARP copy one hands the other to learn f
     t.false(p.hops.some((h) => h.to?.includes('handoff')), JSON.stringify(p))
   }
   t.true(shared() >= 8, 'copies were made meanwhile')
+  // What ends at the leg (a copy learnt from) is consumed, not dropped: the manager counts no loss there.
+  const o = observe(prefix)
+  const instances = o.view.snapshot().slots.filter((s) => s.state === 'active' && s.name === 'r')
+  o.close()
+  t.is(instances.reduce((n, s) => n + s.route.dropped, 0), 0)
+  t.true(instances.reduce((n, s) => n + s.route.consumed, 0) >= 8)
   chain.kill('SIGINT')
   await once(chain, 'exit')
 })

@@ -94,14 +94,14 @@ test('answers a DAD probe (sender 0.0.0.0) without learning it', t => {
   t.is(r.c().neighbours, 0)
 })
 
-test('ARP for another host, replies, odd opcodes, group senders and frames to another MAC are dropped', t => {
+test('ARP for another host, replies, odd opcodes, group senders and frames to another MAC end at the router: consumed, no drop', t => {
   const r = routerOf()
-  t.is(r.wire(whoHas('10.0.0.2')).verdict, 'drop')
-  t.is(r.wire(arpFrame({ op: 3, srcMac: HOST, senderIp: HOST_IP, targetIp: '10.0.0.1' })).verdict, 'drop')
-  t.is(r.wire(arpFrame({ op: 1, srcMac: '03:00:00:00:00:05', senderIp: HOST_IP, targetIp: '10.0.0.1' })).verdict, 'drop')
-  t.is(r.wire(arpFrame({ op: 1, srcMac: MAC, senderIp: HOST_IP, targetIp: '10.0.0.1' })).verdict, 'drop')
+  t.is(r.wire(whoHas('10.0.0.2')).verdict, 'consumed')
+  t.is(r.wire(arpFrame({ op: 3, srcMac: HOST, senderIp: HOST_IP, targetIp: '10.0.0.1' })).verdict, 'consumed')
+  t.is(r.wire(arpFrame({ op: 1, srcMac: '03:00:00:00:00:05', senderIp: HOST_IP, targetIp: '10.0.0.1' })).verdict, 'consumed')
+  t.is(r.wire(arpFrame({ op: 1, srcMac: MAC, senderIp: HOST_IP, targetIp: '10.0.0.1' })).verdict, 'consumed')
   // A request for us, unicast to another host's MAC: the promiscuous port's, not ours.
-  t.is(r.wire(arpFrame({ op: 1, srcMac: HOST, dstMac: '02:00:00:00:00:77', senderIp: HOST_IP, targetIp: '10.0.0.1' })).verdict, 'drop')
+  t.is(r.wire(arpFrame({ op: 1, srcMac: HOST, dstMac: '02:00:00:00:00:77', senderIp: HOST_IP, targetIp: '10.0.0.1' })).verdict, 'consumed')
   t.is(r.c().arp, 5)
   t.is(r.c().arpReplies, 0)
   t.is(r.c().neighbours, 0)
@@ -127,9 +127,9 @@ test('gleaning: not from requests for others, not from off-link senders; a reply
   r.wire(whoHas('10.0.0.1', '192.0.2.5')) // off the link: answered, not learned
   t.is(r.c().arpReplies, 1)
   t.is(r.c().neighbours, 0)
-  t.is(r.wire(isAt('10.0.0.6', '02:00:00:00:00:06', '10.0.0.9')).verdict, 'drop') // a reply to someone else
+  t.is(r.wire(isAt('10.0.0.6', '02:00:00:00:00:06', '10.0.0.9')).verdict, 'consumed') // a reply to someone else
   t.is(r.c().neighbours, 0)
-  t.is(r.wire(isAt('10.0.0.6', '02:00:00:00:00:06')).verdict, 'drop')
+  t.is(r.wire(isAt('10.0.0.6', '02:00:00:00:00:06')).verdict, 'consumed')
   t.is(r.c().neighbours, 1)
   t.is(formatMac(r.chain(outbound({ dst: '10.0.0.6' })).frame, 0), '02:00:00:00:00:06')
 })
@@ -343,7 +343,7 @@ test('an unresolved neighbour: packets are held, one ARP request asks for it, it
   r.wire(whoHas('10.0.0.1'))
   t.is(r.chain(outbound()).verdict, 'wire')
 
-  t.is(r.wire(isAt('10.0.0.7', '02:00:00:00:00:07')).verdict, 'drop')
+  t.is(r.wire(isAt('10.0.0.7', '02:00:00:00:00:07')).verdict, 'consumed')
   const released = r.h.packets.sent.slice(1)
   t.is(released.length, 3)
   released.forEach((s, i) => {
@@ -377,13 +377,13 @@ test('several instances: each ARP frame one learns from is copied to the others,
   const held = outbound({ dst: '10.0.0.7', id: 300 })
   t.is(legs[2].chain(held).verdict, 'held')
   t.is(legs[2].h.packets.sent.length, 1, 'its ARP request')
-  t.is(legs[0].wire(isAt('10.0.0.7', '02:00:00:00:00:07')).verdict, 'drop')
+  t.is(legs[0].wire(isAt('10.0.0.7', '02:00:00:00:00:07')).verdict, 'consumed')
   const copies = legs[0].h.packets.handedOff
   t.deepEqual(copies.map(c => c.instance), [1, 2])
   for (const c of copies) t.deepEqual(c.frame, isAt('10.0.0.7', '02:00:00:00:00:07'), 'the frame as it came')
   t.is(legs[0].h.held, 0, 'the copies are the others\', not the sender\'s')
   // Each copy, delivered to its instance from the router itself, teaches it the neighbour.
-  for (const c of copies) t.is(legs[c.instance].h.send(c.frame, { from: 0, handoff: c.tag }).verdict, 'drop')
+  for (const c of copies) t.is(legs[c.instance].h.send(c.frame, { from: 0, handoff: c.tag }).verdict, 'consumed')
   const released = legs[2].h.packets.sent[1]
   t.is(released.gate, 'wire')
   t.is(formatMac(released.frame, 0), '02:00:00:00:00:07')
@@ -392,7 +392,7 @@ test('several instances: each ARP frame one learns from is copied to the others,
   t.is(legs[0].c().arpShared, 2)
   // A request for our address: answered once, by the instance it reached; the others only learn the asker.
   t.is(legs[1].wire(whoHas('10.0.0.1', '10.0.0.9', '02:00:00:00:00:09')).verdict, 'wire')
-  for (const c of legs[1].h.packets.handedOff) t.is(legs[c.instance].h.send(c.frame, { from: 0, handoff: c.tag }).verdict, 'drop')
+  for (const c of legs[1].h.packets.handedOff) t.is(legs[c.instance].h.send(c.frame, { from: 0, handoff: c.tag }).verdict, 'consumed')
   for (const leg of legs) t.is(leg.chain(outbound({ dst: '10.0.0.9' })).verdict, 'wire')
   t.is(legs[0].h.packets.handedOff.length + legs[2].h.packets.handedOff.length, 2, 'copies are not copied again')
   t.is(legs[1].c().arpReplies + legs[0].c().arpReplies + legs[2].c().arpReplies, 1)
@@ -626,7 +626,7 @@ test('config errors name the field', t => {
   t.notThrows(() => harness(router, { address: '10.0.0.1/24', gateway: '10.0.0.254', neighbours: { '10.0.0.254': '02-00-00-00-00-fe' } }, { buffers: 1 }))
 })
 
-test('every packet the router drops is counted under drop/<reason>; what it answers or learns from is not a drop', t => {
+test('every packet the router drops is counted under drop/<reason>; what it answers or learns from is not a drop (CONSUMED, counted as arp)', t => {
   const keys = Object.keys(routerOf().h.counters())
   const drops = ['malformed', 'badChecksum', 'notIpv4', 'notForUs', 'broadcast', 'martian', 'sameLink', 'local', 'noRoute', 'ttlExceeded',
     'unresolved', 'unresolvedQueueFull', 'neighbourTableFull']
@@ -658,7 +658,7 @@ const frameArb: fc.Arbitrary<Uint8Array> = fc.oneof(
   return g
 }))
 
-test('any bytes from either side: never a throw, always a gate, DROP or HOLD, every packet counted once (property)', t => {
+test('any bytes from either side: never a throw, always a gate, DROP, CONSUMED or HOLD, every packet counted once (property)', t => {
   const reached: Record<string, number> = {}
   fc.assert(fc.property(
     fc.array(fc.tuple(fc.boolean(), frameArb, fc.nat(1500)), { minLength: 1, maxLength: 60, size: 'medium' }),
@@ -670,11 +670,14 @@ test('any bytes from either side: never a throw, always a gate, DROP or HOLD, ev
       let clock = 0
       let n = 0, toChain = 0, wireAnswers = 0
       for (const [wire, frame, dt] of steps) {
+        const arpBefore = r.c().arp
         const out = wire ? r.wire(frame) : r.chain(frame)
         n++
-        // (The harness itself throws on a verdict that is no gate, DROP or HOLD, and on a buffer
+        // (The harness itself throws on a verdict that is no gate, DROP, CONSUMED or HOLD, and on a buffer
         // sent or dropped that was not the NF's.)
-        if (!['chain', 'wire', 'drop', 'held'].includes(out.verdict)) throw new Error(`verdict ${out.verdict}`)
+        if (!['chain', 'wire', 'drop', 'consumed', 'held'].includes(out.verdict)) throw new Error(`verdict ${out.verdict}`)
+        // What ends at the router as ARP is consumed, never dropped; a drop is always counted under a reason.
+        if ((out.verdict === 'consumed') !== (r.c().arp === arpBefore + 1)) throw new Error(`${out.verdict}, arp ${arpBefore} -> ${r.c().arp}`)
         if (wire && out.verdict === 'held') throw new Error('a packet from the wire was held')
         if (!wire && out.verdict === 'chain') throw new Error('a packet from the chain went back to the chain')
         if (wire && out.verdict === 'chain') toChain++

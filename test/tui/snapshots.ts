@@ -72,6 +72,7 @@ export function slot(c: SlotCounters): SlotSnapshot {
       invalid: c.invalid ?? 0,
       captured: 0,
       captureLost: 0,
+      consumed: 0,
     },
     rings: { rx: c.rxRing ?? ring(), tx: c.txRing ?? ring(), alloc: ring(16), free: ring() },
     nf: c.nf ?? {},

@@ -43,7 +43,7 @@
 //
 //     { "address": "10.0.0.1/24", "gateway": "10.0.0.254", "neighbours": { "10.0.0.5": "02:00:00:00:00:05" } }
 
-import { defineNF, DROP, HOLD, type NFEnv, type NFInstance, type Packet } from '../../xio/nf-types.ts'
+import { CONSUMED, defineNF, DROP, HOLD, type NFEnv, type NFInstance, type Packet } from '../../xio/nf-types.ts'
 import { bundle } from '../../packet/schema.ts'
 import schema from './config.schema.json' with { type: 'json' }
 import { get16, get32, set16 } from '../../packet/bytes.ts'
@@ -263,7 +263,7 @@ function create(config: RouterConfig, env: NFEnv): NFInstance {
     // drops frames to another host's MAC). A group or our own sender MAC is a loop or a lie.
     if (((b[at] & 1) === 0 && !isOurs(b, at)) || (b[sha] & 1) !== 0 || isOurs(b, sha) || (op !== ARP_REQUEST && op !== ARP_REPLY)) {
       arp++
-      return DROP
+      return CONSUMED
     }
     const spa = arpSenderIp(b, o)
     const forUs = arpTargetIp(b, o) === self
@@ -279,8 +279,9 @@ function create(config: RouterConfig, env: NFEnv): NFInstance {
       arpReplies++
       return WIRE
     }
+    // It ends here, learnt from: no loss, so no drop (the manager counts it as consumed).
     arp++
-    return DROP
+    return CONSUMED
   }
 
   /**
