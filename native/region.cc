@@ -367,8 +367,6 @@ void Region::unlink() {
   }
 }
 
-// Called per burst by NF loops, so the lease is asked about at most every 20 ms. The lease,
-// not a pid, says whether the manager lives: it works from another pid namespace too.
 void Region::recordChainFile(const std::string& path) const {
   Header* h = header();
   // Observers copy the path between two even, equal versions (the counts' seqlock pattern).
@@ -380,6 +378,8 @@ void Region::recordChainFile(const std::string& path) const {
   h->chainFileVersion.fetch_add(1, std::memory_order_release);
 }
 
+// Called per burst by NF loops, so the lease is asked about at most every 20 ms. The lease,
+// not a pid, says whether the manager lives: it works from another pid namespace too.
 bool Region::managerAlive() const {
   Header* h = header();
   if (h->state.load(std::memory_order_acquire) != kRegionReady) return false;
