@@ -8,13 +8,8 @@ export const nfs = builtinNFs
 export const portKinds = ['pcap', 'afpacket', 'generator', 'sink', 'service'] as const
 export type PortKind = (typeof portKinds)[number]
 
-/** Every port sends what it brings in out of its one gate; a sink brings nothing in, and has none. */
+/** Every port sends what it brings in out of its one gate (a sink brings nothing in: its gate is never used). */
 export const PORT_GATES = ['out'] as const
-
-/** A port's gates by its kind. */
-export function portGates(kind: PortKind): readonly string[] {
-  return kind === 'sink' ? [] : PORT_GATES
-}
 
 export function isPortKind(kind: string): kind is PortKind {
   return (portKinds as readonly string[]).includes(kind)

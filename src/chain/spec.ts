@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs'
 import { basename, dirname, resolve } from 'node:path'
 import type { ValidateFunction } from 'ajv'
 import type { ChainSpec, Endpoint, ModuleEndpoint } from './spec-types.ts'
-import { isPortKind, nfs, portGates, type PortKind } from './registry.ts'
+import { isPortKind, nfs, PORT_GATES } from './registry.ts'
 import { NFConfigError, type NFEnv, type NFModule } from '../xio/nf-types.ts'
 import type { RegionSnapshot } from '../xio/region-view.ts'
 import { importNfModule, ModuleProblem, resolveNfModule } from './nf-modules.ts'
@@ -181,7 +181,7 @@ export function checkChain(file: string, json: unknown, options: CheckOptions = 
     if (!isPort && !nf) problems.push({ path: `/endpoints/${name}/module`, message: 'not loaded (a spec with NF modules is read with loadChain)' })
     const instances = isPort ? 1 : ((e as { instances?: number }).instances ?? 1)
     const group = isPort ? undefined : (e as { group?: string }).group
-    endpoints.set(name, { name, kind: e.kind, isPort, gates: isPort ? portGates(e.kind as PortKind) : (nf?.gates ?? []), instances, spec: e, nf, moduleFile: loaded?.file, group })
+    endpoints.set(name, { name, kind: e.kind, isPort, gates: isPort ? PORT_GATES : (nf?.gates ?? []), instances, spec: e, nf, moduleFile: loaded?.file, group })
     if (instances > 1 && nf?.singleInstance)
       problems.push({ path: `/endpoints/${name}/instances`, message: `${instances}, but ${nfLabel(endpoints.get(name)!)} runs as one instance: ${nf.singleInstance}` })
     // A built-in's config is checked by the chain schema itself; a module's by its own.
@@ -192,6 +192,7 @@ export function checkChain(file: string, json: unknown, options: CheckOptions = 
   }
   const links: ChainLink[] = []
   const wired = new Map<string, number>()
+  const linkWarnings: Problem[] = []
   spec.links.forEach((text, i) => {
     const path = `/links/${i}`
     const [left, to] = text.split('->').map((s) => s.trim())
@@ -199,7 +200,6 @@ export function checkChain(file: string, json: unknown, options: CheckOptions = 
     const source = endpoints.get(from)
     if (!source) return problems.push({ path, message: `no endpoint named '${from}' (have: ${[...endpoints.keys()].join(', ')})` })
     if (!endpoints.has(to)) return problems.push({ path, message: `no endpoint named '${to}' (have: ${[...endpoints.keys()].join(', ')})` })
-    if (!source.gates.length) return problems.push({ path, message: `${source.kind} '${from}' sends nothing: no link leaves it` })
     const gate = gateName ?? source.gates[0]
     const gateIndex = source.gates.indexOf(gate)
     if (gateIndex < 0)
@@ -207,6 +207,8 @@ export function checkChain(file: string, json: unknown, options: CheckOptions = 
     const key = `${from}.${gate}`
     if (wired.has(key)) return problems.push({ path, message: `gate ${key} is already linked by /links/${wired.get(key)}: a gate leads to one endpoint` })
     wired.set(key, i)
+    // Harmless, but likely not what was meant (a pcap port's return link copied to a sink).
+    if (source.kind === 'sink') linkWarnings.push({ path, message: `sink '${from}' sends nothing: this link never carries a packet` })
     links.push({ from, gate, gateIndex, to })
   })
   const slots = [...endpoints.values()].reduce((n, e) => n + e.instances, 0)
@@ -216,7 +218,7 @@ export function checkChain(file: string, json: unknown, options: CheckOptions = 
   for (const e of endpoints.values()) if (e.group) groups.set(e.group, [...(groups.get(e.group) ?? []), e.name])
   if (!problems.length) problems.push(...groupProblems(groups, endpoints, links))
   if (!problems.length) problems.push(...reachability(endpoints, links))
-  const warnings: Problem[] = [...loneMembers(groups)]
+  const warnings: Problem[] = [...linkWarnings, ...loneMembers(groups)]
   if (!problems.length && options.nfConfigs !== false) problems.push(...nfConfigProblems(endpoints, links, warnings))
   if (problems.length) throw new SpecError(file, problems)
   const name = spec.name ?? basename(file).replace(/\.json$/, '')

@@ -12,16 +12,19 @@ export interface SpecNames {
   rules: Map<string, Array<string | undefined>>
   /** Each grouped endpoint's placement group. */
   groups: Map<string, string>
+  /** The sinks: they send nothing, so only what reaches them can be seen. */
+  sinks: Set<string>
 }
 
 export async function specNames(snapshot: RegionSnapshot, chainFile: string): Promise<SpecNames> {
-  const names: SpecNames = { gates: new Map(), rules: new Map(), groups: new Map() }
+  const names: SpecNames = { gates: new Map(), rules: new Map(), groups: new Map(), sinks: new Set() }
   try {
     const chain = chainFile ? await loadChain(chainFile, { nfConfigs: false }) : null
     if (!chain || !describes(chain, snapshot)) return names
     for (const e of chain.endpoints.values()) {
       names.gates.set(e.name, e.gates)
       if (e.group) names.groups.set(e.name, e.group)
+      if (e.kind === 'sink') names.sinks.add(e.name)
       const rules = (e.spec as { config?: { rules?: unknown } }).config?.rules
       if (Array.isArray(rules)) names.rules.set(e.name, rules.map((r) => (r as { comment?: string })?.comment))
     }

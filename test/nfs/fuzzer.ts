@@ -60,7 +60,7 @@ export interface Subject {
   h: Harness
   /** Endpoint ids packets come from, picked at random (an NF with sides sees both). */
   from: number[]
-  /** Counters of packets it consumed on purpose, not lost (the router answers ARP). */
+  /** Counters of packets it consumed (CONSUMED: ended there on purpose, not lost; the router's ARP). */
   consumed: string[]
 }
 
@@ -100,6 +100,8 @@ export interface FuzzResult {
   drops: number
   droppedByNf: number
   counters: Record<string, number>
+  /** Packets consumed: by verdict (CONSUMED), and as its counters say. */
+  consumedSeen: number
   consumed: number
   held: number
 }
@@ -110,6 +112,7 @@ export function fuzz(kind: string, frames: number): FuzzResult {
   const next = random(SEED ^ kind.length)
   const buffer = new Uint8Array(1600)
   let drops = 0
+  let consumedSeen = 0
   let droppedByNf = 0
   const forget = () => {
     // What went out is not kept: millions of frames of it would be the fuzzer's memory, not the NF's.
@@ -120,6 +123,7 @@ export function fuzz(kind: string, frames: number): FuzzResult {
     const f = frame(next, buffer)
     const outcome = h.send(f, { from: from[Math.floor(next() * from.length)], flowHash: (next() * 4294967296) >>> 0 })
     if (outcome.verdict === 'drop') drops++
+    else if (outcome.verdict === 'consumed') consumedSeen++
     // Time moves on now and then, so timers (expiry, ARP retries) run between the frames.
     if ((i & 1023) === 0) h.advance(Math.floor(next() * 2000))
     forget()
@@ -127,5 +131,5 @@ export function fuzz(kind: string, frames: number): FuzzResult {
   h.advance(600_000)  // held packets are released or given up
   forget()
   const counters = h.counters()
-  return { drops, droppedByNf, counters, consumed: consumed.reduce((n, k) => n + counters[k], 0), held: h.held }
+  return { drops, droppedByNf, counters, consumedSeen, consumed: consumed.reduce((n, k) => n + counters[k], 0), held: h.held }
 }

@@ -6,7 +6,7 @@ import { harness, MARKER } from '../../src/testing/index.ts'
 import nat from '../../src/nfs/nat/index.ts'
 import firewall from '../../src/nfs/firewall/index.ts'
 import router from '../../src/nfs/router/index.ts'
-import { defineNF, DROP, HOLD, NFConfigError, type NFEnv, type Packet } from '../../src/xio/nf-types.ts'
+import { CONSUMED, defineNF, DROP, HOLD, NFConfigError, type NFEnv, type Packet } from '../../src/xio/nf-types.ts'
 import { Headers, parse, formatIpv4, ARP_OPER, ARP_REQUEST, get16 } from '../../src/packet/index.ts'
 import { ipv4Frame } from '../../src/testing/frames.ts'
 import { root } from '../helpers/cli.ts'
@@ -226,17 +226,21 @@ test('process() returning a gate or DROP for a packet it sent or dropped itself 
   t.deepEqual(h.packets.dropped[1], frame(60), 'dropped as it was, at its length then')
 })
 
-test('a verdict that is no gate, DROP or HOLD throws, and the harness goes on', (t) => {
+test('a verdict that is no gate, DROP, HOLD or CONSUMED throws, and the harness goes on', (t) => {
   let verdict: unknown
   const { nf } = probe(() => verdict as number)
   const h = harness(nf, {})
-  for (const v of [undefined, Number.NaN, -3, 1.5, 2, '0', null]) {
+  for (const v of [undefined, Number.NaN, -4, 1.5, 2, '0', null]) {
     verdict = v
-    t.throws(() => h.send(frame(60)), { instanceOf: RangeError, message: /^process\(\) returned .*: a verdict is a gate \(0 out, 1 other\), DROP \(-1\) or HOLD \(-2\)$/ }, String(v))
+    t.throws(() => h.send(frame(60)), { instanceOf: RangeError, message: /^process\(\) returned .*: a verdict is a gate \(0 out, 1 other\), DROP \(-1\), HOLD \(-2\) or CONSUMED \(-3\)$/ }, String(v))
   }
   t.is(h.held, 0, 'each refused packet is given back')
   verdict = 1
   t.is(h.send(frame(60)).verdict, 'other')
+  verdict = CONSUMED
+  t.is(h.send(frame(60)).verdict, 'consumed')
+  t.is(h.held, 0, 'a consumed packet is given back')
+  t.is(h.dropped.length, 0, 'and is no drop')
 })
 
 test('a length set past the buffer, or not a length, throws', (t) => {
