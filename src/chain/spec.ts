@@ -208,7 +208,8 @@ export function checkChain(file: string, json: unknown, options: CheckOptions = 
     if (wired.has(key)) return problems.push({ path, message: `gate ${key} is already linked by /links/${wired.get(key)}: a gate leads to one endpoint` })
     wired.set(key, i)
     // Harmless, but likely not what was meant (a pcap port's return link copied to a sink).
-    if (source.kind === 'sink') linkWarnings.push({ path, message: `sink '${from}' sends nothing: this link never carries a packet` })
+    const silent = sendsNothing(source)
+    if (silent) linkWarnings.push({ path, message: `'${from}' sends nothing (${silent}): this link never carries a packet` })
     links.push({ from, gate, gateIndex, to })
   })
   const slots = [...endpoints.values()].reduce((n, e) => n + e.instances, 0)
@@ -307,6 +308,12 @@ function loneMembers(groups: Map<string, string[]>): Problem[] {
     path: `/endpoints/${name}/group`,
     message: `group '${group}' has no other member: '${name}' runs alone${others(group).length ? ` (groups with members: '${others(group).join("', '")}')` : ''}`,
   }))
+}
+
+/** Why a port sends nothing (a sink; a capture it only writes), or null for any that sends. */
+export function sendsNothing(e: ChainEndpoint): string | null {
+  if (!e.isPort || isSource(e)) return null
+  return e.kind === 'sink' ? 'a sink' : `a ${e.kind} port with no input`
 }
 
 function isSource(e: ChainEndpoint): boolean {

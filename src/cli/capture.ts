@@ -48,7 +48,7 @@ interface Named {
  * which the manager never sees, so a tap that would see only such links is refused, naming
  * where the group's packets can be seen, and one that sees part of its traffic is warned of.
  */
-export function resolveTaps(at: string[], snapshot: RegionSnapshot, gates: Map<string, readonly string[]>, groups = new Map<string, string>(), sinks = new Set<string>()): Named {
+export function resolveTaps(at: string[], snapshot: RegionSnapshot, gates: Map<string, readonly string[]>, groups = new Map<string, string>(), silent = new Map<string, string>()): Named {
   const services = snapshot.services
   const byName = new Map(services.map((s) => [s.name, s]))
   const nameOf = new Map(services.map((s) => [s.id, s.name]))
@@ -58,7 +58,7 @@ export function resolveTaps(at: string[], snapshot: RegionSnapshot, gates: Map<s
     return (named ?? s.routes.map((_, g) => String(g)).filter((g) => s.routes[Number(g)] !== null)).slice()
   }
   const gateName = (name: string, g: number) => gates.get(name)?.[g] ?? String(g)
-  const exists = () => services.map((s) => (sinks.has(s.name) ? `${s.name}: rx` : `${s.name}: rx, tx${gatesOf(s.name).map((g) => `, ${g}`).join('')}`)).join('; ')
+  const exists = () => services.map((s) => (silent.has(s.name) ? `${s.name}: rx` : `${s.name}: rx, tx${gatesOf(s.name).map((g) => `, ${g}`).join('')}`)).join('; ')
   const together = (a: string, b: string | undefined) => b !== undefined && groups.get(a) !== undefined && groups.get(a) === groups.get(b)
   const targetsOf = (name: string) => byName.get(name)!.routes.flatMap((r, g) => (r === null ? [] : [{ gate: g, to: nameOf.get(r) }]))
   const sendersTo = (name: string) => services.filter((s) => s.routes.includes(byName.get(name)!.id)).map((s) => s.name)
@@ -93,8 +93,10 @@ export function resolveTaps(at: string[], snapshot: RegionSnapshot, gates: Map<s
     const where = dot > 0 ? text.slice(dot + 1) : ''
     const s = byName.get(name)
     if (!s) throw new CaptureError(`--at ${text}: no endpoint '${name}' on prefix '${snapshot.prefix}' (have: ${exists()})`)
+    const quiet = silent.get(name)
+    if (!where && quiet) throw new CaptureError(`--at ${text}: say ${name}.rx, what reaches it (${quiet}, it sends nothing)`)
     if (!where) throw new CaptureError(`--at ${text}: say ${name}.rx (what it receives), ${name}.tx (all it sends) or ${name}.<gate> (have: ${exists()})`)
-    if (sinks.has(name) && where !== 'rx') throw new CaptureError(`--at ${text}: ${name} is a sink: it sends nothing; ${name}.rx sees what reaches it`)
+    if (quiet && where !== 'rx') throw new CaptureError(`--at ${text}: ${name} sends nothing (${quiet}); ${name}.rx sees what reaches it`)
     if (where === 'rx' || where === 'tx') {
       const peers = where === 'rx' ? sendersTo(name) : targetsOf(name).map((t) => t.to)
       const mates = peers.filter((p) => together(name, p))
@@ -155,7 +157,7 @@ async function run(options: CaptureOptions): Promise<number> {
   try {
     const snapshot = observer.view.snapshot()
     const names = await specNames(snapshot, observer.view.chainFile())
-    named = resolveTaps(options.at, snapshot, names.gates, names.groups, names.sinks)
+    named = resolveTaps(options.at, snapshot, names.gates, names.groups, names.silent)
     filter = options.filter === undefined ? null : compileFilter(options.filter, (name) => observer.view.serviceId(name))
   } finally {
     observer.close()

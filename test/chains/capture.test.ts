@@ -218,7 +218,8 @@ test.serial('a tap on fw.rx sees what the firewall drops, one on fw.out does not
 
 const refusals: [string, string[], RegExp][] = [
   ['an unknown endpoint', ['--at', 'fx.out'], /--at fx\.out: no endpoint 'fx' on prefix '[^']+' \(have: web: rx, tx, out; dns: rx, tx, out; fw: rx, tx, out; sink: rx\)/],
-  ['a sink\'s output', ['--at', 'sink.out'], /--at sink\.out: sink is a sink: it sends nothing; sink\.rx sees what reaches it/],
+  ['a sink\'s output', ['--at', 'sink.out'], /--at sink\.out: sink sends nothing \(a sink\); sink\.rx sees what reaches it/],
+  ['a sink without rx', ['--at', 'sink'], /--at sink: say sink\.rx, what reaches it \(a sink, it sends nothing\)/],
   ['an unknown gate', ['--at', 'fw.in'], /--at fw\.in: fw has no gate 'in' \(have: .*fw: rx, tx, out/],
   ['a bad filter', ['--at', 'fw.out', '--filter', 'tcp and dstPort 99999'], /--filter: dstPort: expected an integer from 0 to 65535, got 99999/],
   ['a filter outside the vocabulary', ['--at', 'fw.out', '--filter', 'tcp or not udp'], /--filter: 'not' is not in a filter's vocabulary/],

@@ -110,7 +110,12 @@ test('a link from a sink is valid, with a warning: a sink sends nothing', (t) =>
   const spec = base()
   spec.links.push('out -> fw')
   const chain = checkChain(FILE, spec)
-  t.deepEqual(chain.warnings.filter((w) => w.path.startsWith('/links')), [{ path: '/links/2', message: `sink 'out' sends nothing: this link never carries a packet` }])
+  t.deepEqual(chain.warnings.filter((w) => w.path.startsWith('/links')), [{ path: '/links/2', message: `'out' sends nothing (a sink): this link never carries a packet` }])
+  // A capture port only written is as silent.
+  const written = base()
+  written.endpoints.out = { kind: 'pcap', output: 'out.pcap' }
+  written.links.push('out -> fw')
+  t.deepEqual(checkChain(FILE, written).warnings.filter((w) => w.path.startsWith('/links')), [{ path: '/links/2', message: `'out' sends nothing (a pcap port with no input): this link never carries a packet` }])
 })
 
 test('more endpoints and instances than a region has slots for is refused up front', (t) => {
