@@ -5,7 +5,7 @@
 // spec may be meant for another machine.
 import { readFileSync } from 'node:fs'
 import { cpus } from 'node:os'
-import { nfCpuList, type Chain, type ChainEndpoint } from './spec.ts'
+import { nfCpuList, type Chain } from './spec.ts'
 
 /** The CPUs online here, from sysfs ("0-3,6"); those os.cpus() counts where it cannot be read. */
 export function onlineCpus(): Set<number> {
@@ -27,18 +27,15 @@ export interface AbsentCpu {
   message: string
 }
 
-/**
- * The CPUs the spec pins to that are not online here, each as its field and why: the manager's
- * (unless `endpoints` picks some NFs only) and the NF endpoints' (of those given), once each.
- */
-export function absentCpus(chain: Chain, endpoints?: Iterable<ChainEndpoint>): AbsentCpu[] {
+/** The CPUs the spec pins to that are not online here, each as its field and why: the manager's and the NF endpoints', once each. */
+export function absentCpus(chain: Chain): AbsentCpu[] {
   const online = onlineCpus()
   const absent = (cpu: number, path: string) => ({ path, message: `there is no CPU ${cpu} here (online: ${[...online].sort((a, b) => a - b).join(', ')})` })
   const found: AbsentCpu[] = []
   const managerCpu = chain.spec.manager?.cpu
-  if (endpoints === undefined && managerCpu !== undefined && !online.has(managerCpu)) found.push(absent(managerCpu, '/manager/cpu'))
+  if (managerCpu !== undefined && !online.has(managerCpu)) found.push(absent(managerCpu, '/manager/cpu'))
   const paths = new Set<string>()
-  for (const e of endpoints ?? chain.endpoints.values()) {
+  for (const e of chain.endpoints.values()) {
     if (e.isPort) continue
     const pinned = nfCpuList(chain, e)
     const cpu = pinned?.cpu.find((c) => !online.has(c))
@@ -52,6 +49,6 @@ export function absentCpus(chain: Chain, endpoints?: Iterable<ChainEndpoint>): A
 }
 
 /** The first of absentCpus(), or null. */
-export function absentCpu(chain: Chain, endpoints?: Iterable<ChainEndpoint>): AbsentCpu | null {
-  return absentCpus(chain, endpoints)[0] ?? null
+export function absentCpu(chain: Chain): AbsentCpu | null {
+  return absentCpus(chain)[0] ?? null
 }

@@ -170,6 +170,8 @@ export class RunningChain extends EventEmitter {
 
   static async start(chain: Chain, options: LaunchOptions = {}): Promise<RunningChain> {
     const spec = chain.spec
+    // Every CPU named is checked before anything starts, so a mistake leaves nothing behind (a
+    // reload checks its spec so before anything stops).
     const absent = absentCpu(chain)
     if (absent) throw new ChainError(`${chain.file}: ${absent.path}: ${absent.message}`)
     const slots = [...chain.endpoints.values()].reduce((n, e) => n + e.instances, 0)
@@ -219,9 +221,6 @@ export class RunningChain extends EventEmitter {
   private async startNfs(managerCpu: number, only?: (name: string) => boolean, first: (name: string) => number = () => 0) {
     // A group starts with its first member (the others are started with it).
     const starting = [...this.chain.endpoints.values()].filter((e) => startsProcess(this.chain, e) && (!only || only(e.name)))
-    // Every CPU named is checked before any process starts, so a mistake leaves none behind.
-    const absent = absentCpu(this.chain, starting)
-    if (absent) throw new ChainError(`${this.chain.file}: ${absent.path}: ${absent.message}`)
     const started: NfInstanceProcess[] = []
     for (const e of starting) {
       const cpu = this.nfCpus(managerCpu, nfCpuList(this.chain, e)?.cpu)

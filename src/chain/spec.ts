@@ -268,7 +268,6 @@ function cpuOf(e: ChainEndpoint): number[] | undefined {
   return (e.spec as { cpu?: number[] }).cpu
 }
 
-/** The NFs a process of e runs: its placement group's members (the first attaches), or e alone. */
 /**
  * Whether a spec describes the chain a region runs (its recorded file may have been edited or
  * replaced since): every endpoint it names is declared there, and every endpoint with a process
@@ -280,6 +279,7 @@ export function describes(chain: Chain, snapshot: RegionSnapshot): boolean {
   return snapshot.slots.every((slot) => slot.state === 'free' || chain.endpoints.has(slot.name))
 }
 
+/** The NFs a process of e runs: its placement group's members (the first attaches), or e alone. */
 export function processMembers(chain: Chain, e: ChainEndpoint): string[] {
   return e.group ? chain.groups.get(e.group)! : [e.name]
 }

@@ -35,8 +35,9 @@ export interface Hop {
   atUs: number
   from: string
   /**
-   * 'sent' through a gate (to the endpoint it leads to), 'dropped' by `from`, 'no route' (its
-   * gate leads nowhere), or 'lost' (too long for a buffer, or every instance of its next hop died).
+   * 'sent' through a gate (to the endpoint it leads to), 'dropped' by `from`, 'consumed' by
+   * `from` (it ended there, as meant: CONSUMED), 'no route' (its gate leads nowhere), or 'lost'
+   * (too long for a buffer, or every instance of its next hop died).
    */
   verdict: 'sent' | 'dropped' | 'consumed' | 'no route' | 'lost'
   gate?: string

@@ -197,13 +197,14 @@ export class Harness {
         return { bytes: this.bytes, view: this.view, d, at: this.offset(d), length: 0, from: 0, inPort: 0, flowHash: 0, handoff: -1 }
       },
       copy: (p) => {
-        const call = `env.packets.copy(${p.d})`
-        if (!this.fits(p.length)) throw new RangeError(this.lengthFault(call, p.length))
-        const d = this.take()
-        if (d < 0) return null
-        this.bytes.copyWithin(this.offset(d), p.at, p.at + p.length)
-        this.lengths[d] = p.length
-        return { bytes: this.bytes, view: this.view, d, at: this.offset(d), length: p.length, from: 0, inPort: p.inPort, flowHash: p.flowHash, handoff: -1 }
+        if (!this.fits(p.length)) throw new RangeError(this.lengthFault(`env.packets.copy(${p.d})`, p.length))
+        const c = packets.alloc()
+        if (c === null) return null
+        this.bytes.copyWithin(c.at, p.at, p.at + p.length)
+        this.lengths[c.d] = c.length = p.length
+        c.inPort = p.inPort
+        c.flowHash = p.flowHash
+        return c
       },
       send: (d, gate, length) => {
         this.checkOwned(d, `env.packets.send(${d}, ${gate}, ${length})`)

@@ -2,7 +2,7 @@
 // gives names and gates, the launcher tells of NF exits and restarts); in `top`, a read-only
 // observer of the prefix, which knows only what the region holds.
 import type { RunningChain } from '../chain/launcher.ts'
-import type { Observer } from '../xio/index.ts'
+import type { Observer, RegionSnapshot } from '../xio/index.ts'
 import type { DashboardSource } from './dashboard.tsx'
 import type { ExitRecord } from './model.ts'
 import { topologyOfChain, topologyOfRegion, type Topology } from './topology.ts'
@@ -57,33 +57,34 @@ export async function observerSource(observer: Observer): Promise<DashboardSourc
   let topology = await observedTopology(observer)
   // A reload records its spec in the region (a new version); the endpoints it adds or removes
   // show only once it is done. Either way the chain is read again, off the refresh, and drawn
-  // once read; one read at a time.
-  let services = serviceNames(observer)
+  // once read (the refresh after); one read at a time.
+  let attached = attachedNames(observer.view.snapshot())
   let reading = false
-  const readAgain = () => {
+  const readAgain = (snapshot: RegionSnapshot) => {
     const nowVersion = observer.view.chainFileVersion()
-    const nowServices = serviceNames(observer)
-    if (reading || (nowVersion === version && nowServices === services)) return
+    const nowAttached = attachedNames(snapshot)
+    if (reading || (nowVersion === version && nowAttached === attached)) return
     reading = true
     version = nowVersion
-    services = nowServices
+    attached = nowAttached
     observedTopology(observer)
       .then((t) => (topology = t), () => {})
       .finally(() => (reading = false))
   }
   return {
-    topology: () => {
-      readAgain()
-      return topology
+    topology: () => topology,
+    read: () => {
+      const snapshot = observer.view.snapshot()
+      readAgain(snapshot)
+      return { snapshot }
     },
-    read: () => ({ snapshot: observer.view.snapshot() }),
     gone: () => (observer.managerAlive() ? null : `the chain on prefix '${prefix}' has stopped`),
   }
 }
 
-/** The endpoints attached now, as one string to compare. */
-function serviceNames(observer: Observer): string {
-  return [...new Set(observer.view.snapshot().slots.filter((s) => s.state !== 'free').map((s) => s.name))].sort().join(' ')
+/** The endpoints attached in a snapshot, as one string to compare. */
+function attachedNames(snapshot: RegionSnapshot): string {
+  return [...new Set(snapshot.slots.filter((s) => s.state !== 'free').map((s) => s.name))].sort().join(' ')
 }
 
 /**

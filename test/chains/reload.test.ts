@@ -416,8 +416,8 @@ test('observers follow reloads: a spec given to reload is the one stats, metrics
     t.is(nat('sessionsResumed'), 0, 'the NAT was not built again')
     t.is(o!.view.chainFile(), spec, 'the region records the spec in force')
     t.true(await groupLabelled(), `stats after the reload to ${spec}`)
-    // The dashboard draws the chain again, with l2 or without, as it runs now.
-    t.true(await until(() => top.topology().endpoints.some((e) => e.name === 'l2') === l2, 5_000), JSON.stringify(top.topology().endpoints))
+    // The dashboard draws the chain again, with l2 or without, as it runs now (its refreshes read the region).
+    t.true(await until(() => (top.read(), top.topology().endpoints.some((e) => e.name === 'l2') === l2), 5_000), JSON.stringify(top.topology().endpoints))
     t.true(top.topology().fromSpec)
     const traced = await xioChain(['capture', '--prefix', prefix, '--at', l2 ? 'l2.out' : 'nat.outside', '-c', '1', '-w', join(dir, 'observed.pcap')], 30_000)
     t.is(traced.code, 0, traced.stderr)
