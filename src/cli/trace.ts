@@ -168,7 +168,7 @@ async function run(options: TraceOptions): Promise<number> {
           atUs: Number(t - packet.first) / 1000,
           from: nameOf(from),
           verdict: kind === layout.action.drop ? (arg === layout.dropConsumed ? 'consumed' : 'dropped') : kind === layout.action.lost ? (arg < layout.maxGates ? 'no route' : 'lost') : 'sent',
-          why: commentedNote(capture.note(d), nameOf(from), spec),
+          why: commentedNote(capture.traceNote(d), nameOf(from), spec),
           packet: describeFrame(capture.bytes, capture.offset(d), capture.length(d)),
           length: capture.length(d),
         }

@@ -7,7 +7,6 @@
 import { asXioError, XioError } from './errors.ts'
 import { addon, layout } from './native.ts'
 import { EndpointBase } from './endpoint-base.ts'
-import { TRACE_NOTE_BYTES } from './xio.ts'
 
 /**
  * What a tap sees: what `service` receives (rx), sends through one gate, or sends at all (tx);
@@ -20,7 +19,6 @@ export const MAX_TRACED = 0xffff
 
 const M = layout.meta
 const C = layout.capture
-const decoder = new TextDecoder()
 
 export class Capture extends EndpointBase {
   /**
@@ -67,14 +65,6 @@ export class Capture extends EndpointBase {
   /** A trace copy: what its sender did with it (the action word: see layout.action). */
   action(d: number): number {
     return this.u32[(this.base + d * this.stride + M.action) >>> 2]
-  }
-
-  /** A trace copy: why its sender's NF did it, as the NF's runner noted (empty for a port). */
-  note(d: number): string {
-    const at = this.base + d * this.stride + M.user
-    const raw = this.bytes.subarray(at, at + TRACE_NOTE_BYTES)
-    const end = raw.indexOf(0)
-    return decoder.decode(end < 0 ? raw : raw.subarray(0, end))
   }
 
   /** What the manager counts for this endpoint: copies delivered, copies lost, taps it applies. */

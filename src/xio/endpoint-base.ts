@@ -10,6 +10,9 @@ import { add64, EndpointRings } from './rings.ts'
 
 const M = layout.meta
 const FAULTED = layout.slotState.faulted
+/** Bytes of a traced packet's metadata (Meta::user) where its NF's runner notes why. */
+export const TRACE_NOTE_BYTES = 32
+const decoder = new TextDecoder()
 
 export class EndpointBase {
   /** The whole region, bytes: a frame is bytes[offset(d), offset(d) + length(d)). */
@@ -236,6 +239,17 @@ export class EndpointBase {
   /** Endpoint id that sent the packet to this endpoint. */
   from(d: number): number {
     return this.u16[(this.base + d * this.stride + M.prev) >>> 1]
+  }
+
+  /**
+   * A traced packet: why the last NF to decide it did what it did, as its runner noted (empty
+   * for none, or a port). On a trace's copy, its sender's note.
+   */
+  traceNote(d: number): string {
+    const at = this.base + d * this.stride + M.user
+    const raw = this.bytes.subarray(at, at + TRACE_NOTE_BYTES)
+    const end = raw.indexOf(0)
+    return decoder.decode(end < 0 ? raw : raw.subarray(0, end))
   }
 
   /** Capture or creation time in ns (0 if never set). */

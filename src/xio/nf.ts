@@ -121,7 +121,9 @@ export class Outbox implements PacketOut {
     if (this.as === this.xio.id) this.xio.send(d, gate)
     else this.xio.sendVia(d, this.as, gate)
     this.owned--
-    this.noteHeld(d, 'sent on after being held')
+    // What the NF noted as it held the packet (a router: "held for 10.0.0.7"; in a group, each
+    // member's part up to it) says more than this, which stands in where it noted nothing.
+    this.noteHeld(d, 'sent on after being held', true)
     this.push(d)
   }
 
@@ -144,9 +146,13 @@ export class Outbox implements PacketOut {
     this.push(d)
   }
 
-  /** A traced packet the NF held and now lets go of (a router's, once ARP answered or gave up): say so. */
-  private noteHeld(d: number, why: string): void {
-    if (d !== this.current && this.xio.region.tapsInForce() && this.xio.traced(d)) this.xio.noteTrace(d, why)
+  /**
+   * A traced packet the NF held and now lets go of (a router's, once ARP answered or gave up):
+   * say so, or (`unlessNoted`) leave the note it was held with, if it has one.
+   */
+  private noteHeld(d: number, why: string, unlessNoted = false): void {
+    if (d === this.current || !this.xio.region.tapsInForce() || !this.xio.traced(d)) return
+    if (!unlessNoted || this.xio.traceNote(d) === '') this.xio.noteTrace(d, why)
   }
 
   private push(d: number): void {
@@ -476,7 +482,9 @@ export async function runNFs(xio: Xio, group: RunMember[], options: RunOptions):
         xio.countDecided()
         if (p.length !== length) xio.setLength(d, p.length)
         if (p.flowHash !== hash) xio.setFlowHash(d, p.flowHash)
-        if (noted) xio.noteTrace(d, note.trimEnd())
+        // A held packet keeps its note until it goes (Outbox.send): none, rather than what the
+        // buffer's last NF or owner left there, when none was taken.
+        if (noted || (traced && gate === HOLD)) xio.noteTrace(d, note.trimEnd())
         if (gate === HOLD) {
           m.nf.env.packets.owned++
           continue

@@ -7,7 +7,7 @@
 // region (rings.ts).
 import { asXioError } from './errors.ts'
 import { addon, layout, type NativeEndpoint, type NativeRegion } from './native.ts'
-import { burstCount, EndpointBase } from './endpoint-base.ts'
+import { burstCount, EndpointBase, TRACE_NOTE_BYTES } from './endpoint-base.ts'
 
 export interface AttachOptions {
   /** The chain's shared data prefix: the region is /dev/shm/xio.<prefix>. */
@@ -41,8 +41,6 @@ export interface AttachOptions {
 
 const M = layout.meta
 const encoder = new TextEncoder()
-/** Bytes of a traced packet's metadata (Meta::user) where its NF's runner notes why. */
-export const TRACE_NOTE_BYTES = 32
 const ACTION_GATE = layout.action.gate << 24
 const ACTION_TO = layout.action.to << 24
 const ACTION_DROP = layout.action.drop << 24

@@ -162,6 +162,53 @@ test('a packet a router holds for ARP, then gives up on, shows it: held, then dr
   await once(chain, 'exit')
 })
 
+test('a packet a router holds for ARP, then sends on once its neighbour is known, shows whom it waited for', async (t) => {
+  // Two hundred flows in turn, each to a host of its own (10.0.0.1, .8, … 10.0.5.138) that
+  // nobody has asked for yet: each flow's first packet waits for its neighbour, and at ten
+  // packets a second the first ones of all take twenty seconds. The wire's capture announces
+  // those hosts, all of them every two seconds (the router asks three times a second apart
+  // before it gives up): gratuitous ARP, which resolves an entry waiting for its sender but
+  // creates none (Linux's arp_accept 0), so a host is resolved only once a packet waits for it.
+  const hosts = 200
+  const garp = join(dir, 'garp.pcap')
+  const w = new PcapWriter(garp)
+  for (let i = 0; i < hosts; i++) {
+    const n = i * 7 + 1 // the generator's i-th destination in a /16
+    const host = `10.0.${n >> 8}.${n & 255}`
+    const mac = `02:00:00:00:${((i >> 8) & 255).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`
+    const frame = arpFrame({ op: 2, srcMac: mac, dstMac: 'ff:ff:ff:ff:ff:ff', senderIp: host, targetIp: host })
+    w.write(frame, 0, frame.length, 1_700_000_000_000_000_000n + BigInt(i) * 10_000_000n)
+  }
+  w.close()
+  const released = join(dir, 'released.json')
+  writeFileSync(released, JSON.stringify({
+    endpoints: {
+      traffic: { kind: 'generator', rate: 10, flows: hosts, dst: '10.0.0.0/16' },
+      r: { kind: 'router', config: { address: '10.0.255.254/16' } },
+      wire: { kind: 'pcap', input: 'garp.pcap', speed: hosts / 2, loop: 0, output: 'released-wire.pcap' },
+    },
+    links: ['traffic -> r', 'r.wire -> wire', 'wire -> r', 'r.chain -> traffic'],
+  }))
+  const prefix = uniquePrefix('trace-released')
+  const chain = startXioChain(['run', released, '--no-tui', '--prefix', prefix])
+  t.teardown(() => chain.kill('SIGKILL'))
+  t.true(await until(async () => (await xioChain(['stats', '--prefix', prefix, '--json'])).code === 0, 20_000), chain.output())
+  // The announcements enter the chain too, ten to each generated packet: 300 packets traced
+  // hold about 25 generated ones (and none at all about once in 10^11 traces).
+  const r = await xioChain(['trace', '--prefix', prefix, '-c', '300', '--json', '--quiet', '5'], 60_000)
+  t.is(r.code, 0, r.stderr)
+  const generated = (JSON.parse(r.stdout) as { packets: TracedPacket[] }).packets.filter((p) => p.hops[0]?.from === 'traffic')
+  t.true(generated.length > 0, r.stdout)
+  for (const packet of generated) {
+    const last = packet.hops.at(-1)!
+    t.like(last, { from: 'r', to: 'wire', verdict: 'sent' }, JSON.stringify(packet))
+    // The note the router wrote as it held the packet, kept when it sent it on.
+    t.regex(last.why, /^held for 10\.0\.\d+\.\d+$/, JSON.stringify(packet))
+  }
+  chain.kill('SIGINT')
+  await once(chain, 'exit')
+})
+
 test('a router leg of two instances: the ARP copy one hands the other to learn from is no packet of the trace, the ARP frame is; the copy is consumed there, not dropped', async (t) => {
   // Neighbours ask for the router's address, ten a second; ARP has no flow hash, so all of it
   // reaches one instance, which answers and copies each frame to the other.

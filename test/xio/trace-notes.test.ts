@@ -5,7 +5,7 @@ import { TraceNotes } from '../../src/xio/trace-notes.ts'
 import { fitNote } from '../../src/xio/xio.ts'
 import { harness } from '../../src/testing/index.ts'
 import { builtinNFs } from '../../src/nfs/index.ts'
-import { ipv4Frame } from '../../src/testing/frames.ts'
+import { arpFrame, ipv4Frame } from '../../src/testing/frames.ts'
 
 const noted = (h: ReturnType<typeof harness>, frame: Uint8Array, from: number) => {
   const notes = new TraceNotes(h.instance)
@@ -35,6 +35,20 @@ test('a NAT\'s port forward and hairpinning name both mappings; a hairpin that f
   t.regex(hairpin, /^hairpin :\d+ to :7000$/)
   const missed = noted(h, ipv4Frame({ proto: 'udp', src: '10.0.0.3', dst: '203.0.113.1', srcPort: 5000, dstPort: 7100 }), 1)
   t.regex(missed, /^drop\/noMapping hairpin :\d+$/)
+})
+
+test('a router: the neighbour a packet is held for; an ARP frame by its sender, learnt or answered, and what it released (not the toWire of the packets it released)', (t) => {
+  const h = harness(builtinNFs.router, { address: '10.0.0.1/24', mac: '02:00:00:00:01:01' }, { gates: { wire: 1, chain: 2 }, buffers: 64 })
+  const toHost = ipv4Frame({ src: '198.51.100.9', dst: '10.0.0.7' })
+  t.is(noted(h, toHost, 2), 'held for 10.0.0.7')
+  t.is(noted(h, toHost, 2), 'held for 10.0.0.7')
+  const reply = arpFrame({ op: 2, srcMac: '02:00:00:00:00:07', dstMac: '02:00:00:00:01:01', senderIp: '10.0.0.7', targetIp: '10.0.0.1' })
+  t.is(noted(h, reply, 1), 'learnt 10.0.0.7, sent 2 held')
+  t.is(noted(h, reply, 1), 'learnt 10.0.0.7')
+  t.is(noted(h, arpFrame({ op: 1, srcMac: '02:00:00:00:00:09', senderIp: '10.0.0.9', targetIp: '10.0.0.1' }), 1), 'answered 10.0.0.9')
+  // Forwarded, it has nothing to add to its counters; an ARP frame it cannot learn from neither.
+  t.is(noted(h, toHost, 2), 'toWire')
+  t.is(noted(h, arpFrame({ op: 1, srcMac: '02:00:00:00:00:0a', senderIp: '10.0.0.10', targetIp: '10.0.0.99' }), 1), 'arp')
 })
 
 test('a note too long for its 32 bytes is cut after a whole word, and says so', (t) => {

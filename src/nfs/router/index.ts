@@ -54,6 +54,7 @@ import { Headers, parse, parseQuoted, PARSE_ARP, PARSE_IPV4 } from '../../packet
 import { ICMP_HLEN, ICMP_TIME_EXCEEDED, icmpErrorInPlace, icmpIsError } from '../../packet/icmp.ts'
 import { IPPROTO_ICMP, IPV4_CHECKSUM, IPV4_TTL, ipv4ChecksumOk } from '../../packet/ipv4.ts'
 import { symmetricFlowHashOf } from '../../packet/flow.ts'
+import { formatIpv4 } from '../../packet/address.ts'
 import type { Json } from '../lib/config.ts'
 import type { RouterConfig } from './config-types.ts'
 import { readRouterConfig } from './config.ts'
@@ -97,6 +98,9 @@ const ICMP_BURST = 50
 /** ARP frames copied to the other instances: a burst of 64, then one a millisecond. */
 const ARP_SHARE_PER_MS = 1
 const ARP_SHARE_BURST = 64
+/** No address, for explain()'s last-packet fields (0.0.0.0 is never one they hold: not learnable, no next hop). */
+const NONE = -1
+
 /** TTL of the ICMP errors we send (Linux's default ip_default_ttl). */
 const ICMP_TTL = 64
 
@@ -145,6 +149,11 @@ function create(config: RouterConfig, env: NFEnv): NFInstance {
   let arp = 0, arpReplies = 0, arpRequests = 0, unresolved = 0, unresolvedQueueFull = 0, noBuffer = 0
   let arpShared = 0, arpShareLost = 0, arpShareLimited = 0, handedNotArp = 0
   let shareTokens = ARP_SHARE_BURST
+  // What process() did with the last packet beyond its counters, for explain() (a trace's
+  // note): the neighbour it was held for; the sender of an ARP frame that taught us its MAC,
+  // or that we answered; how many held packets that released. NONE: nothing of the kind.
+  let heldFor = NONE, arpSender = NONE, released = 0
+  let answered = false
 
   // Instances: each ARP frame learnt from is copied to the others (see the top).
   const { instance: me, instances } = env.placement ?? { instance: 0, instances: 1 }
@@ -273,10 +282,12 @@ function create(config: RouterConfig, env: NFEnv): NFInstance {
     // Gleaning, as Linux does: a request for our address or a reply to us creates the
     // sender's entry; any other ARP only refreshes an entry we have. A DAD probe's sender
     // (0.0.0.0) is no one yet.
-    if (learnable) learn(spa, b, sha, forUs)
+    if (learnable && learn(spa, b, sha, forUs)) arpSender = spa
     if (op === ARP_REQUEST && forUs && !shared) {
       arpTurnIntoReply(b, at, o, mac)
       arpReplies++
+      answered = true
+      arpSender = spa
       return WIRE
     }
     // It ends here, learnt from: no loss, so no drop (the manager counts it as consumed).
@@ -310,22 +321,24 @@ function create(config: RouterConfig, env: NFEnv): NFInstance {
     }
   }
 
-  function learn(a: number, b: Uint8Array, sha: number, create: boolean): void {
+  /** Takes the sender's MAC for its entry (`create`: a new entry if it has none); whether it did. */
+  function learn(a: number, b: Uint8Array, sha: number, create: boolean): boolean {
     let id = nb.find(a)
     if (id < 0) {
-      if (!create) return
+      if (!create) return false
       id = nb.add(a, _NB_REACHABLE, now)
       if (id >= 0) nb.setMac(id, b, sha)
-      return
+      return id >= 0
     }
     const st = state[id]
-    if (st === _NB_STATIC) return
+    if (st === _NB_STATIC) return false
     nb.setMac(id, b, sha)
     nb.stamp[id] = now
     if (st === _NB_INCOMPLETE) {
       state[id] = _NB_REACHABLE
       release(id)
     }
+    return true
   }
 
   /** The neighbour answered: its held packets leave, oldest first, with its MAC. */
@@ -339,6 +352,7 @@ function create(config: RouterConfig, env: NFEnv): NFInstance {
       writeMac(b, at + _ETH_SRC, mac)
       out.send(nb.heldD[k], WIRE, nb.heldLength[k])
       toWire++
+      released++
       if (viaOutbox[id] === 0) {
         viaOutbox[id] = 1
         viaOutboxIds[viaOutboxCount++] = id
@@ -407,6 +421,7 @@ function create(config: RouterConfig, env: NFEnv): NFInstance {
       return DROP
     }
     region = p.bytes
+    heldFor = hop
     return HOLD
   }
 
@@ -466,6 +481,9 @@ function create(config: RouterConfig, env: NFEnv): NFInstance {
 
   return {
     process(p: Packet): number {
+      heldFor = arpSender = NONE
+      released = 0
+      answered = false
       const st = parse(p.bytes, p.at, p.length, h)
       if (st < 0) {
         malformed++
@@ -480,6 +498,16 @@ function create(config: RouterConfig, env: NFEnv): NFInstance {
         return DROP
       }
       return p.from === wireId ? fromWire(p, st) : fromChain(p, st)
+    },
+
+    // For ARP and held packets, what the counters cannot say (a frame that released held
+    // packets moved toWire for them, not for itself): "held for 10.0.0.7", "learnt 10.0.0.7,
+    // sent 3 held", "answered 10.0.0.9". Else nothing, and the counters speak.
+    explain(): string {
+      if (heldFor !== NONE) return `held for ${formatIpv4(heldFor)}`
+      if (arpSender === NONE) return ''
+      const said = `${answered ? 'answered' : 'learnt'} ${formatIpv4(arpSender)}`
+      return released ? `${said}, sent ${released} held` : said
     },
 
     // Which endpoint is the wire is read again; neighbours, held packets and counters go on.
