@@ -100,10 +100,13 @@ export function resolveTaps(at: string[], snapshot: RegionSnapshot, gates: Map<s
     if (where === 'rx' || where === 'tx') {
       const peers = where === 'rx' ? sendersTo(name) : targetsOf(name).map((t) => t.to)
       const mates = peers.filter((p) => together(name, p))
-      if (mates.length && mates.length === peers.length) throw inside(text, name, `all ${name} ${where === 'rx' ? 'receives' : 'sends'} comes by links`)
+      // Instances of one endpoint hand packets to one another through the manager (a NAT's, to
+      // the instance holding the session), so its input is seen there even in a group.
+      const handedOver = where === 'rx' && s.instances > 1
+      if (mates.length && mates.length === peers.length && !handedOver) throw inside(text, name, `all ${name} ${where === 'rx' ? 'receives' : 'sends'} comes by links`)
       if (mates.length) {
-        warnings.push(`--at ${text}: only what ${name} ${where === 'rx' ? 'receives from' : 'sends to'} outside placement group '${groups.get(name)}'; ` +
-          `${where === 'rx' ? 'from' : 'to'} ${[...new Set(mates)].join(', ')} it is a call the manager never sees`)
+        const seen = where === 'rx' ? `receives from outside placement group '${groups.get(name)}'${handedOver ? ' and what its instances hand one another' : ''}` : `sends to outside placement group '${groups.get(name)}'`
+        warnings.push(`--at ${text}: only what ${name} ${seen}; ${where === 'rx' ? 'from' : 'to'} ${[...new Set(mates)].join(', ')} it is a call the manager never sees`)
       }
       add({ service: s.id, kind: where }, text)
       continue

@@ -142,6 +142,46 @@ test('--at refuses a link inside a placement group (a call the manager never see
   t.deepEqual(partial.warnings, ["--at nat.rx: only what nat receives from outside placement group 'edge'; from fw it is a call the manager never sees"])
   // Without groups, the same taps are plain ones.
   t.deepEqual(resolveTaps(['fw->nat', 'fw.tx'], snapshot, gates).warnings, [])
+  // Fed by fw alone, nat's input is all calls, unless it runs as several instances: they hand
+  // one another packets through the manager (a NAT's, to the instance holding the session).
+  const fedByFw = { ...snapshot, services: snapshot.services.map((s) => (s.name === 'wan' ? { ...s, routes: [null, ...none] } : { ...s, instances: 1 })) } as unknown as RegionSnapshot
+  t.throws(() => resolveTaps(['nat.rx'], fedByFw, gates, groups), { message: /^--at nat\.rx: all nat receives comes by links inside placement group 'edge'/ })
+  const spread = { ...fedByFw, services: fedByFw.services.map((s) => (s.name === 'nat' ? { ...s, instances: 3 } : s)) } as unknown as RegionSnapshot
+  t.deepEqual(resolveTaps(['nat.rx'], spread, gates, groups), {
+    taps: [{ service: 2, kind: 'rx' }],
+    labels: ['nat.rx'],
+    warnings: ["--at nat.rx: only what nat receives from outside placement group 'edge' and what its instances hand one another; from fw it is a call the manager never sees"],
+  })
+})
+
+test('--at nat.rx in a group whose NAT runs as two instances: the packets one instance hands the other, untranslated', async (t) => {
+  // web -> fw -> nat in group 'edge' of two instances: nat's input is a call from fw, but an
+  // outbound packet that meets the instance not owning its inside endpoint is handed to the
+  // other through the manager, which copies it there.
+  const file = join(dir, 'spread.json')
+  writeFileSync(file, JSON.stringify({
+    endpoints: {
+      web: { kind: 'generator', proto: 'tcp', dstPort: 80, src: '10.0.0.0/24', dst: '198.51.100.0/24', flows: 64, rate: 2000 },
+      fw: { kind: 'firewall', group: 'edge', instances: 2, config: { default: 'allow' } },
+      nat: { kind: 'nat', group: 'edge', instances: 2, config: { external: '203.0.113.1', inside: '10.0.0.0/8' } },
+      sink: { kind: 'sink' },
+    },
+    links: ['web -> fw', 'fw -> nat', 'nat.outside -> sink', 'nat.inside -> web'],
+  }))
+  const chain = await runChain(file, 'cap-spread')
+  t.teardown(() => stopChain(chain))
+  const capture = join(dir, 'handed.pcap')
+  const r = await xioChain(['capture', '--prefix', chain.prefix, '--at', 'nat.rx', '-c', '20', '-w', capture])
+  t.is(r.code, 0, r.stderr)
+  t.regex(r.stderr, /only what nat receives from outside placement group 'edge' and what its instances hand one another; from fw it is a call/)
+  t.regex(r.stderr, /^20 packets captured at nat\.rx$/m)
+  const frames = await tsharkFields(capture, ['ip.src', 'ip.dst'])
+  t.is(frames.length, 20)
+  // As the firewall passed them, before any NAT instance translated them.
+  for (const [src, dst] of frames) {
+    t.regex(src, /^10\.0\.0\.\d+$/)
+    t.regex(dst, /^198\.51\.100\.\d+$/)
+  }
 })
 
 // One chain for the taps, the filter and the refusals; its traffic never stops.
