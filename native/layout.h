@@ -22,7 +22,7 @@
 namespace xio {
 
 constexpr uint64_t kMagic = 0x4e49414843'4f4958ULL;  // "XIOCHAIN" in memory order
-constexpr uint32_t kLayoutVersion = 14;
+constexpr uint32_t kLayoutVersion = 15;
 constexpr uint32_t kMaxSlots = 64;
 constexpr uint32_t kMaxServices = 64;
 constexpr uint32_t kMaxBuffers = 65534;
@@ -263,6 +263,11 @@ struct EndpointSide {
   EndpointCounters counters;
   alignas(kCacheLine) std::atomic<uint32_t> sleepRequests;  // bumped before every sleep on RX
   std::atomic<uint32_t> asleep;                             // threads asleep now (for observers)
+  // Bumped before each wake of the manager (Header::managerSleeping set). The manager sleeps on
+  // every slot's bell, each as it read it before setting its flag, so a wake that comes before
+  // its wait begins finds the word changed and is never lost; and each endpoint rings its own,
+  // which no other can write back to hide a wake.
+  std::atomic<uint32_t> managerBell;
   RingConsumer rx;
   RingConsumer alloc;
   RingProducer tx;

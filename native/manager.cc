@@ -218,12 +218,13 @@ void Manager::routes(const std::vector<RouteChange>& changes) {
     ticket = routeBatchesPosted_.fetch_add(1, std::memory_order_release) + 1;
   }
   // The thread applies a batch at its next poll, microseconds away; a second is a wedged
-  // manager. The wake is repeated: an endpoint may have cleared the doorbell word meanwhile.
+  // manager. The wake is repeated, at no cost to a thread that took the batch already.
   uint64_t deadline = nowNs() + 1000000000ull, nextWake = 0;
   while (routeBatchesApplied_.load(std::memory_order_acquire) < ticket) {
     uint64_t now = nowNs();
     if (now > nextWake) {
-      wakeIfSleeping(&h_->managerSleeping);
+      // This process may clear the flag (endpoints may not): a wait not yet begun then ends at once.
+      h_->managerSleeping.store(0, std::memory_order_seq_cst);
       futexWake(&h_->managerSleeping);
       nextWake = now + 1000000;
     }
@@ -399,6 +400,17 @@ bool Manager::pollOnce() {
 }
 
 Manager::Slept Manager::sleep(uint64_t timeoutNs, std::unique_lock<std::mutex>& pass) {
+  // What it sleeps on: its flag, which its own process clears to wake it (stop, routes), and
+  // every slot's bell as it reads it now, before the flag says it sleeps: an endpoint that sees
+  // the flag rings its bell, and a bell rung before the wait begins ends it at once.
+  std::atomic<uint32_t>* words[kMaxSlots + 1];
+  uint32_t expected[kMaxSlots + 1];
+  words[0] = &h_->managerSleeping;
+  expected[0] = 1;
+  for (uint32_t s = 0; s < g_.slots; s++) {
+    words[s + 1] = &region_->endpointSide(s)->managerBell;
+    expected[s + 1] = words[s + 1]->load(std::memory_order_acquire);  // acquire: not after the flag's store below
+  }
   h_->managerSleeping.store(1, std::memory_order_relaxed);
   std::atomic_thread_fence(std::memory_order_seq_cst);  // the flag, then the re-check: pairs with wakeIfSleeping
   if (anyInput() || doorbell_->claims.load() != seenClaims_ || stop_.load() || routeBatchPending()) {
@@ -409,9 +421,11 @@ Manager::Slept Manager::sleep(uint64_t timeoutNs, std::unique_lock<std::mutex>& 
   for (uint32_t s : active_) holding = holding || slots_[s].held.pending();
   uint64_t timeout = holding ? std::min(kHeldRetryNs, timeoutNs) : timeoutNs;
   pass.unlock();  // an assisting thread may make passes meanwhile
-  bool woken = futexWait(&h_->managerSleeping, 1, timeout);
-  pass.lock();
+  bool woken = futexWaitAny(words, expected, g_.slots + 1, timeout);
+  // Awake: before the pass lock (an assisting thread may hold it a while), so endpoints stop
+  // ringing at once. What they send meanwhile is routed by the pass this thread makes next.
   h_->managerSleeping.store(0, std::memory_order_relaxed);
+  pass.lock();
   h_->manager.sleeps++;
   if (woken) h_->manager.wakeups++;
   return woken ? Slept::Woken : holding ? Slept::HeldRetry : Slept::TimedOut;

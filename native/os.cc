@@ -36,8 +36,7 @@ bool futexWait(std::atomic<uint32_t>* word, uint32_t expected, uint64_t timeoutN
   timespec ts{time_t(timeoutNs / 1000000000ull), long(timeoutNs % 1000000000ull)};
   long rc = syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), FUTEX_WAIT, expected,
                     timeoutNs ? &ts : nullptr, nullptr, 0);
-  // EAGAIN: the word changed before the wait began, a wake that came first (the manager's flag
-  // cleared by a waker between its re-check and here), not a timeout.
+  // EAGAIN: the word changed before the wait began, a wake that came first, not a timeout.
   return rc == 0 || errno == EAGAIN;
 }
 

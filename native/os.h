@@ -35,14 +35,17 @@ constexpr uint32_t kFutexWaitMax = 128;
 constexpr uint64_t kFutexWaitAnyFallbackNs = 16000000;
 bool futexWaitAny(std::atomic<uint32_t>* const* words, const uint32_t* expected, uint32_t n, uint64_t timeoutNs);
 
-// Wakes a sleeper whose flag says it sleeps; the seq_cst fence orders the caller's ring
-// publication before the flag read, pairing with the sleeper's store-then-recheck. The flag is
-// the sleeper's alone to clear (a waker may map it read-only), so two wakers at once may both
-// make the call: a spare wake, never a lost one.
-inline bool wakeIfSleeping(const std::atomic<uint32_t>* word) {
+// Wakes a sleeper whose flag says it sleeps, by ringing `bell`, a word the waker may write
+// and the sleeper waits on as it read it before setting its flag (the flag itself may be
+// read-only to the waker). The seq_cst fence orders the caller's ring publication before the
+// flag read, pairing with the sleeper's store-then-recheck; a bell rung before the sleeper's
+// wait begins makes the wait return at once. Two wakers at once may both ring: a spare wake,
+// never a lost one.
+inline bool wakeIfSleeping(const std::atomic<uint32_t>* flag, std::atomic<uint32_t>* bell) {
   std::atomic_thread_fence(std::memory_order_seq_cst);
-  if (word->load(std::memory_order_relaxed) == 0) return false;
-  futexWake(const_cast<std::atomic<uint32_t>*>(word));
+  if (flag->load(std::memory_order_relaxed) == 0) return false;
+  bell->fetch_add(1, std::memory_order_relaxed);
+  futexWake(bell);
   return true;
 }
 

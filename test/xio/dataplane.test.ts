@@ -204,3 +204,25 @@ test.serial('an idle chain sleeps: sleep counters rise and CPU stays near zero',
   await Promise.all(procs.map(stop))
   m.close()
 })
+
+test.serial('a packet sent as the manager goes to sleep wakes it: 20,000 round trips one packet at a time, a manager that sleeps as soon as it is idle, none waits out its sleep', async (t) => {
+  // Each send finds the manager asleep or on its way there: setting its flag, looking once
+  // more for work, waiting. A wake lost in between would leave the round trip to the sleep's
+  // end, five seconds.
+  const m = Manager.create({ prefix: uniquePrefix('wake'), buffers: 1024 })
+  m.declare('ping')
+  m.declare('echo')
+  m.route('ping', 0, 'echo')
+  m.route('echo', 0, 'ping')
+  m.start({ spinUs: 0, sleepMs: 5000 })
+  t.teardown(() => m.close())
+  const echo = startTraffic('echo', m.prefix, 'echo')
+  t.true(await until(() => instances(m, 'echo') === 1))
+  const rounds = 20_000
+  const sleepsBefore = m.snapshot().manager.sleeps
+  const ping = await finished(startTraffic('ping', m.prefix, 'ping', { count: rounds, stallMs: 1000 }))
+  await stop(echo)
+  t.is(ping.stalls, 0, `longest round trip ${ping.longestMs} ms`)
+  // The path was taken: the manager slept between most round trips.
+  t.true(m.snapshot().manager.sleeps - sleepsBefore >= rounds, `${m.snapshot().manager.sleeps - sleepsBefore} sleeps`)
+})
