@@ -1074,10 +1074,21 @@ void Manager::refreshSlots() {
           region_->managerSide(s)->state.load(std::memory_order_relaxed) != kSlotFree)
         continue;
       // Read once and checked: the endpoint side is the endpoint's to write.
-      uint16_t service = region_->endpointSide(s)->service;
-      if (service == kCaptureService ||
-          (service < kMaxServices && region_->service(service)->declared.load(std::memory_order_acquire)))
-        takeOn(s, service);
+      EndpointSide* claimer = region_->endpointSide(s);
+      Claim claim{__atomic_load_n(&claimer->service, __ATOMIC_RELAXED), __atomic_load_n(&claimer->instance, __ATOMIC_RELAXED),
+                  __atomic_load_n(&claimer->alsoServes, __ATOMIC_RELAXED)};
+      if (claim.service != kCaptureService &&
+          !(claim.service < kMaxServices && region_->service(claim.service)->declared.load(std::memory_order_acquire)))
+        continue;
+      // A number a live instance of its services has already is not given twice (the two would
+      // split that number's flows and handoffs): a restart that came before the death of the
+      // one it replaces was found finds it now; otherwise the claim waits for that one to go.
+      uint16_t holder = claim.service == kCaptureService ? kNoSlot : numberHolder(s, servesOf(claim), claim.instance);
+      if (holder != kNoSlot) {
+        if (leaseHeld(leaseQuery_, kSlotLeaseBase + holder)) continue;
+        reclaim(holder, Leaving::Died);
+      }
+      takeOn(s, claim);
       continue;
     }
     // A leaving endpoint gets nothing new, but what it transmitted before leaving is still
@@ -1105,7 +1116,26 @@ void Manager::refreshSlots() {
   readTaps();
 }
 
-void Manager::takeOn(uint32_t s, uint16_t service) {
+// What a claim serves: its own service and the declared ones of `also` (a placement group's).
+uint64_t Manager::servesOf(const Claim& claim) const {
+  if (claim.service == kCaptureService) return 0;
+  uint64_t serves = 1ull << claim.service;
+  for (uint32_t i = 0; i < kMaxServices; i++)
+    if ((claim.also >> i & 1) && region_->service(i)->declared.load(std::memory_order_acquire)) serves |= 1ull << i;
+  return serves;
+}
+
+// The slot of a live instance of one of `serves` numbered `number`, but s; kNoSlot if none
+// (or the number is kUnnumbered: the manager numbers those).
+uint16_t Manager::numberHolder(uint32_t s, uint64_t serves, uint16_t number) const {
+  if (number == kUnnumbered) return kNoSlot;
+  for (uint32_t j = 0; j < g_.slots; j++)
+    if (j != s && liveAs(j, serves, number)) return uint16_t(j);
+  return kNoSlot;
+}
+
+void Manager::takeOn(uint32_t s, const Claim& claim) {
+  uint16_t service = claim.service;
   SlotState& slot = slots_[s];
   ManagerSide* side = region_->managerSide(s);
   // The last occupant's counts go to its service's totals as its slot starts over (until then
@@ -1121,14 +1151,11 @@ void Manager::takeOn(uint32_t s, uint16_t service) {
   slot.detaching = false;
   slot.service = service;
   slot.capture = service == kCaptureService;
-  // Read once and kept to declared services: what it may send as, and what is delivered to it.
-  uint64_t also = region_->endpointSide(s)->alsoServes;
-  slot.serves = slot.capture ? 0 : 1ull << service;
-  for (uint32_t i = 0; i < kMaxServices && !slot.capture; i++)
-    if ((also >> i & 1) && region_->service(i)->declared.load(std::memory_order_acquire)) slot.serves |= 1ull << i;
+  // Kept to declared services: what it may send as, and what is delivered to it.
+  slot.serves = servesOf(claim);
   slot.group = __builtin_popcountll(slot.serves) > 1;
   // Its own to ask for (only its share depends on it), or numbered here.
-  uint16_t asked = region_->endpointSide(s)->instance;
+  uint16_t asked = claim.instance;
   slot.numbered = asked != kUnnumbered;
   slot.instanceId = slot.numbered ? asked : freeInstanceNumber(s);
   if (slot.numbered) {  // back under its number: no longer held for the services it serves
@@ -1183,7 +1210,7 @@ uint16_t Manager::freeInstanceNumber(uint32_t s) const {
 }
 
 // A numbered instance that died or was cut off, unless it was leaving: its number waits for its
-// restart. Not if a live instance has it already (restarted before the death was found). At
+// restart. Not if a live instance has it already. At
 // most one per slot, the oldest let go first: numbers come from endpoint memory, and one that
 // attaches under ever new numbers and dies must not grow this without end.
 void Manager::holdNumber(uint32_t s) {

@@ -152,7 +152,15 @@ class Manager {
   bool liveAs(uint32_t j, uint64_t serves, uint16_t number) const;
   uint16_t freeInstanceNumber(uint32_t s) const;
   void holdNumber(uint32_t s);
-  void takeOn(uint32_t slot, uint16_t service);
+  // A claim as the manager read it from the claimer's side, once: what it serves and asks to be.
+  struct Claim {
+    uint16_t service;
+    uint16_t instance;  // kUnnumbered: the manager numbers it
+    uint64_t also;
+  };
+  uint64_t servesOf(const Claim& claim) const;
+  uint16_t numberHolder(uint32_t s, uint64_t serves, uint16_t number) const;
+  void takeOn(uint32_t slot, const Claim& claim);
   enum class Leaving { Detached, Died, Faulted };
   void reclaim(uint32_t slot, Leaving how);
   void fault(uint32_t slot);  // cut off at the end of this poll

@@ -317,16 +317,22 @@ export class RunningChain extends EventEmitter {
   private killHung(): void {
     if (this.closing) return
     const now = performance.now()
-    const byPid = new Map(this.instances.map((p) => [p.child.pid, p]))
     const region = this.manager.region
+    // Which process serves a slot, by what the manager serves it as: the endpoint id and the
+    // instance number each process was started with (the manager gives a number to one slot at
+    // a time). Never by the pid in the slot, which its endpoint writes: a faulty NF could name
+    // another's process there, and have it killed for its own hang.
+    const key = (service: number, instance: number) => service * 65536 + instance
+    const byIdentity = new Map(this.instances.map((p) => [key(region.serviceId(p.endpoint), p.instance), p]))
     for (let slot = 0; slot < region.slotCount; slot++) {
       // A few words a slot, once a second: an idle chain's launcher wakes for little more.
       const s = region.progress(slot)
-      const proc = byPid.get(s.pid)
-      if (!s.active || !proc || !proc.ready || proc.hung || proc.retired) continue
+      const proc = s.active ? byIdentity.get(key(s.service, s.instance)) : undefined
+      if (!proc || !proc.ready || proc.hung || proc.retired) continue
+      const pid = proc.child.pid ?? -1
       const seen = this.progress.get(slot)
-      if (!seen || seen.pid !== s.pid || seen.decided !== s.decided || s.waiting === 0 || s.txFull) {
-        this.progress.set(slot, { pid: s.pid, decided: s.decided, since: now })
+      if (!seen || seen.pid !== pid || seen.decided !== s.decided || s.waiting === 0 || s.txFull) {
+        this.progress.set(slot, { pid, decided: s.decided, since: now })
       } else if (now - seen.since >= HUNG_AFTER_MS) {
         proc.hung = `hung: decided none of the ${s.waiting} packets waiting for it in ${HUNG_AFTER_MS / 1000} s; killed it`
         proc.child.kill('SIGKILL')

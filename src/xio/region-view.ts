@@ -269,14 +269,18 @@ export class RegionView {
 
   /**
    * What a watchdog needs of a slot, read without a whole snapshot (which builds every ring's
-   * and counter's object): whether it is served, its process, the packets waiting on its RX
-   * ring, whether its TX ring is full, and the packets its NFs decided (EndpointCounters).
+   * and counter's object): whether it is served, as which endpoint id and instance number (the
+   * manager's word, where the pid is the endpoint's own and may say anything), the packets
+   * waiting on its RX ring, whether its TX ring is full, and the packets its NFs decided
+   * (EndpointCounters, the endpoint's: a lie there only misleads about itself).
    */
-  progress(slot: number): { active: boolean; pid: number; waiting: number; txFull: boolean; decided: number } {
+  progress(slot: number): { active: boolean; service: number; instance: number; waiting: number; txFull: boolean; decided: number } {
     const at = this.slotOffset(slot)
+    const ms = this.managerSideOffset(slot)
     return {
-      active: this.u32[(this.managerSideOffset(slot) + L.managerSide.state) / 4] === L.slotState.active,
-      pid: this.u32[(at + L.endpointSide.pid) / 4],
+      active: this.u32[(ms + L.managerSide.state) / 4] === L.slotState.active,
+      service: this.u16[(ms + L.managerSide.service) / 2],
+      instance: this.u16[(ms + L.managerSide.instance) / 2],
       waiting: this.ringUsed(slot, 'rx'),
       txFull: this.ringUsed(slot, 'tx') >= this.header32('ringSize'),
       decided: this.counter(at + L.endpointSide.counters + L.endpointCounters.decided),

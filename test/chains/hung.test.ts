@@ -5,10 +5,11 @@
 // packets one by one meanwhile and is left alone.
 import test from 'ava'
 import { once } from 'node:events'
-import { existsSync, writeFileSync } from 'node:fs'
+import { closeSync, existsSync, openSync, writeFileSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import { HUNG_AFTER_MS } from '../../src/chain/launcher.ts'
 import { observe, type Observer } from '../../src/xio/index.ts'
+import { layout } from '../../src/xio/native.ts'
 import { startXioChain } from '../helpers/cli.ts'
 import { activeSlot, removeLeftoverRegions, uniquePrefix, until } from '../helpers/processes.ts'
 import { scratchDir } from '../helpers/scratch.ts'
@@ -18,7 +19,7 @@ test.after.always(removeLeftoverRegions)
 const dir = scratchDir('hung')
 // Loops for ever on its first packet, once: the marker file says a restarted one must not.
 writeFileSync(join(dir, 'stuck.mjs'), `
-import { existsSync, writeFileSync } from 'node:fs'
+import { closeSync, existsSync, openSync, writeFileSync, writeSync } from 'node:fs'
 export default {
   name: 'stuck',
   gates: ['out'],
@@ -93,6 +94,44 @@ test('a hung NF is killed and restarted, saying why, and the packets then flow; 
   t.true((activeSlot(o.view.snapshot(), 'slow')?.rings.rx.used ?? 0) > 25, 'a backlog of more than a 5 s burst waited for it')
   t.is(activeSlot(o.view.snapshot(), 'slow')?.pid, slowPid)
   t.false(/NF 'slow'/.test(chain.output()), chain.output())
+  chain.kill('SIGINT')
+  const [code] = await once(chain, 'exit')
+  t.is(code, 0, chain.output().slice(-2000))
+})
+
+test('a hung NF that writes another NF\'s pid into its slot is still the one killed: the launcher knows its processes by what the manager serves them as', async (t) => {
+  const marker = join(dir, 'impostor.started')
+  const spec = join(dir, 'impostor.json')
+  writeFileSync(spec, JSON.stringify({
+    endpoints: {
+      gen: { kind: 'generator', rate: 2000, flows: 4 },
+      stuck: { kind: 'nf', module: './stuck.mjs', config: { marker } },
+      out: { kind: 'sink' },
+      gen2: { kind: 'generator', rate: 200, flows: 4 },
+      victim: { kind: 'l2fwd' },
+      out2: { kind: 'sink' },
+    },
+    links: ['gen -> stuck', 'stuck -> out', 'gen2 -> victim', 'victim -> out2'],
+  }))
+  const prefix = uniquePrefix('impostor')
+  const chain = startXioChain(['run', spec, '--no-tui', '--prefix', prefix])
+  t.teardown(() => chain.kill('SIGKILL'))
+  const o = await observeChain(prefix)
+  t.teardown(() => o.close())
+  t.true(await until(() => existsSync(marker) && activeSlot(o.view.snapshot(), 'victim') !== undefined, 20_000), chain.output())
+  const stuck = activeSlot(o.view.snapshot(), 'stuck')!
+  const victimPid = activeSlot(o.view.snapshot(), 'victim')!.pid
+  // What the stuck NF's process could write, as it may its own slot: the victim's pid.
+  const fd = openSync(`/dev/shm/xio.${prefix}`, 'r+')
+  const word = Buffer.alloc(4)
+  word.writeUInt32LE(victimPid)
+  writeSync(fd, word, 0, 4, o.view.slotOffset(stuck.slot) + layout.endpointSide.pid)
+  closeSync(fd)
+  t.is(activeSlot(o.view.snapshot(), 'stuck')?.pid, victimPid)
+  const hung = await until(() => /NF 'stuck' \(pid \d+\) hung: decided none/.test(chain.output()), HUNG_AFTER_MS + 15_000)
+  t.true(hung, chain.output())
+  t.false(/NF 'victim'/.test(chain.output()), chain.output())
+  t.is(activeSlot(o.view.snapshot(), 'victim')?.pid, victimPid, 'the victim runs on, its first process')
   chain.kill('SIGINT')
   const [code] = await once(chain, 'exit')
   t.is(code, 0, chain.output().slice(-2000))

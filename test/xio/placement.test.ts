@@ -109,6 +109,30 @@ test.serial('the number of an instance that died waits for its restart: one aski
   m.close()
 })
 
+test.serial('a number a live instance has is not given twice: a second claim for it waits for the first to go; a restart that comes before its death is found replaces it at once', async (t) => {
+  const m = chain()
+  const served = () => m.snapshot().slots.filter((s) => s.state === 'active' && s.name === 'a').map((s) => [s.slot, s.instance])
+  const first = await attach({ prefix: m.prefix, name: 'a', instance: 1 })
+  // Two instances numbered 1 would split that number's flows and handoffs: the second waits.
+  const second = await attach({ prefix: m.prefix, name: 'a', instance: 1 })
+  t.deepEqual(served(), [[first.slot, 1]])
+  t.is(m.snapshot().slots.find((s) => s.slot === second.slot)?.state, 'free', 'claimed, not taken on')
+  first.detach()
+  t.true(await until(() => JSON.stringify(served()) === JSON.stringify([[second.slot, 1]])), JSON.stringify(served()))
+  second.detach()
+  t.true(await until(() => live(m) === 0))
+  // Killed, and restarted before the manager has looked for deaths: the dead one goes as the
+  // restart is taken on, never two at once.
+  const zero = startTraffic('consume', m.prefix, 'a', { instance: 0 })
+  t.true(await until(() => live(m) === 1, 10_000))
+  zero.child.kill('SIGKILL')
+  await zero.exited
+  const restarted = await attach({ prefix: m.prefix, name: 'a', instance: 0 })
+  t.deepEqual(served(), [[restarted.slot, 0]])
+  restarted.detach()
+  m.close()
+})
+
 test.serial('a placement group\'s number waits for it in each member it serves, until the group is back', async (t) => {
   const m = Manager.create({ prefix: uniquePrefix('held-group'), buffers: 4096 })
   for (const name of ['a', 'b']) m.declare(name)
