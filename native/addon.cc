@@ -652,6 +652,7 @@ Napi::Object layout(Napi::Env env) {
   FIELD(manager, ManagerCounters, loops); FIELD(manager, ManagerCounters, busyLoops);
   FIELD(manager, ManagerCounters, assistedLoops);
   FIELD(manager, ManagerCounters, routed); FIELD(manager, ManagerCounters, dropped);
+  FIELD(manager, ManagerCounters, consumed);
   FIELD(manager, ManagerCounters, noRoute); FIELD(manager, ManagerCounters, sleeps);
   FIELD(manager, ManagerCounters, wakeups); FIELD(manager, ManagerCounters, reclaimed);
   FIELD(manager, ManagerCounters, deaths); FIELD(manager, ManagerCounters, poolDry);

@@ -318,6 +318,7 @@ struct alignas(kCacheLine) ManagerCounters {
   uint64_t assistedLoops;  // of the loops, passes made by a thread of its process waiting on its CPU (assist)
   uint64_t routed;
   uint64_t dropped;     // asked for by an endpoint, or in flight when the manager stopped
+  uint64_t consumed;    // freed as consumed (a drop's kDropConsumed): ended where meant to, no loss
   uint64_t noRoute;
   uint64_t sleeps;
   uint64_t wakeups;     // sleeps ended by a producer rather than the timeout
@@ -364,10 +365,11 @@ struct Header {
   // (Service::left), or resets a slot's rings: a seqlock for observers, who would otherwise
   // count them twice or not at all, or see a ring full for the instant of its reset.
   std::atomic<uint32_t> countsMoving;
-  // The manager's futex word: 1 while it sleeps (or is about to). Endpoints read it to know
-  // whether to wake it, and wake it on it (FUTEX_WAKE needs no write access); only the manager
-  // writes it, since a word endpoints could write would let one of them (storing 0 over and
-  // over) make every other's wake look needless, so the manager would sleep out its timeouts.
+  // The manager's sleeping flag: 1 while it sleeps (or is about to). Endpoints read it to know
+  // whether to wake it, then ring their own bell (EndpointSide::managerBell); only the manager's
+  // process writes it (clearing it wakes the manager too, as stop and routes do), since a flag
+  // endpoints could write would let one of them (storing 0 over and over) make every other's
+  // wake look needless, so the manager would sleep out its timeouts.
   // A line of its own: endpoints read it on every burst, the manager's counters move per pass.
   alignas(kCacheLine) std::atomic<uint32_t> managerSleeping;
   alignas(kCacheLine) ManagerCounters manager;

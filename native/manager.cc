@@ -652,6 +652,7 @@ uint32_t Manager::routeTx(uint32_t s) {
       recycle(d);
       if (arg == kDropConsumed) {
         route.consumed++;  // it ended where it was meant to: no loss
+        h_->manager.consumed++;
       } else {
         route.dropped++;
         h_->manager.dropped++;

@@ -373,7 +373,9 @@ void Region::recordChainFile(const std::string& path) const {
   h->chainFileVersion.fetch_add(1, std::memory_order_relaxed);
   std::atomic_thread_fence(std::memory_order_release);
   char* field = h->chainFile;
-  size_t n = std::min(path.size(), size_t(kChainFileLength - 1));
+  // A path too long for the field is not recorded at all: cut, it would name another file (or
+  // end half-way through a character), and observers fall back to the region's own names.
+  size_t n = path.size() < kChainFileLength ? path.size() : 0;
   for (size_t i = 0; i < kChainFileLength; i++) __atomic_store_n(&field[i], i < n ? path[i] : '\0', __ATOMIC_RELAXED);
   h->chainFileVersion.fetch_add(1, std::memory_order_release);
 }

@@ -82,7 +82,10 @@ export interface ManagerSnapshot {
   /** Of the loops, passes made by a thread of the manager's process waiting on its CPU (a port beside it) rather than by the manager's own thread. */
   assistedLoops: number
   routed: number
+  /** Packets endpoints asked it to drop (losses), and freed as it stopped. */
   dropped: number
+  /** Packets endpoints said ended where they were meant to (a router's ARP): freed, no loss. */
+  consumed: number
   noRoute: number
   sleeps: number
   wakeups: number
@@ -182,8 +185,9 @@ export class RegionView {
     // (a few stores; a launcher killed in the middle leaves it odd: no path, as none recorded).
     for (let tries = 0; tries < 1000; tries++) {
       const version = this.chainFileVersion()
+      if (version % 2 !== 0) continue // no copy while a write is under way, or was left half-done
       const raw = this.bytes.slice(at, at + L.chainFileLength)
-      if (version % 2 === 0 && this.chainFileVersion() === version) {
+      if (this.chainFileVersion() === version) {
         const end = raw.indexOf(0)
         return decoder.decode(end < 0 ? raw : raw.subarray(0, end))
       }
@@ -196,7 +200,7 @@ export class RegionView {
     return Atomics.load(this.u32, L.header.chainFileVersion >>> 2)
   }
 
-  /** The page every endpoint may write (the manager's futex word, the claims counter). */
+  /** The page every endpoint may write (the claims counter). */
   get doorbellOffset(): number {
     return Number(this.u64[L.header.doorbellOffset / 8])
   }
@@ -368,6 +372,7 @@ export class RegionView {
       assistedLoops: c('assistedLoops'),
       routed: c('routed'),
       dropped: c('dropped'),
+      consumed: c('consumed'),
       noRoute: c('noRoute'),
       sleeps: c('sleeps'),
       wakeups: c('wakeups'),

@@ -149,6 +149,11 @@ export class Xio extends EndpointBase {
    * instance is not running, the manager drops it as having no route.
    */
   sendToInstance(d: number, endpointId: number, instance: number, tag = 0): void {
+    // Out of range, the action's bits would name another instance or endpoint: refused here.
+    if (!(Number.isInteger(instance) && instance >= 0 && instance <= MAX_INSTANCE_NUMBER))
+      throw new RangeError(`sendToInstance(${d}, ${endpointId}, ${instance}): no such instance (0 to ${MAX_INSTANCE_NUMBER})`)
+    if (!(Number.isInteger(endpointId) && endpointId >= 0 && endpointId < layout.maxServices))
+      throw new RangeError(`sendToInstance(${d}, ${endpointId}, ${instance}): no such endpoint id (0 to ${layout.maxServices - 1})`)
     const arg = ((endpointId & 0x3f) << 6) | (tag ? HANDOFF_TAG : 0) | (instance & MAX_INSTANCE_NUMBER)
     this.u32[(this.base + d * this.stride + M.action) >>> 2] = (ACTION_TO_INSTANCE | arg) >>> 0
   }

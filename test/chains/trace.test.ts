@@ -256,10 +256,13 @@ test('a router leg of two instances: the ARP copy one hands the other to learn f
   t.true(shared() >= 8, 'copies were made meanwhile')
   // What ends at the leg (a copy learnt from) is consumed, not dropped: the manager counts no loss there.
   const o = observe(prefix)
-  const instances = o.view.snapshot().slots.filter((s) => s.state === 'active' && s.name === 'r')
+  const snapshot = o.view.snapshot()
+  const instances = snapshot.slots.filter((s) => s.state === 'active' && s.name === 'r')
   o.close()
   t.is(instances.reduce((n, s) => n + s.route.dropped, 0), 0)
   t.true(instances.reduce((n, s) => n + s.route.consumed, 0) >= 8)
+  // The manager's own totals say so too: what its endpoints ended on purpose, apart from drops.
+  t.true(snapshot.manager.consumed >= instances.reduce((n, s) => n + s.route.consumed, 0))
   chain.kill('SIGINT')
   await once(chain, 'exit')
 })

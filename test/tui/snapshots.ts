@@ -104,7 +104,7 @@ export function snapshot(at: At): RegionSnapshot {
     manager: {
       pid: 1, tid: 2, sleeping: false,
       loops: at.loops ?? 0, busyLoops: at.busyLoops ?? 0, assistedLoops: 0, routed: at.routed ?? 0,
-      dropped: 0, noRoute: 0, sleeps: at.sleeps ?? 0, wakeups: at.wakeups ?? 0,
+      dropped: 0, consumed: 0, noRoute: 0, sleeps: at.sleeps ?? 0, wakeups: at.wakeups ?? 0,
       reclaimed: 0, deaths: 0, poolDry: 0, held: 0, invalid: 0, oversize: 0, faults: 0,
       captured: 0, captureLost: 0, taps: 0,
     },
