@@ -90,7 +90,11 @@ export interface NFEnv {
 
 /** Sending packets outside process()'s return. What is sent leaves with the current burst. */
 export interface PacketOut {
-  /** A fresh packet to fill in (length 0), or null when the pool has none to spare. */
+  /**
+   * A fresh packet to fill in (length 0), or null when the pool has none to spare. The Packet
+   * is its buffer's, as an mbuf is: yours until you send or drop it, then reset and given out
+   * again with the buffer (keep p.d or copy what you need, not the object).
+   */
   alloc(): Packet | null
   /**
    * A fresh packet holding a copy of p (its bytes and length), with p's inPort and flowHash, as

@@ -78,6 +78,8 @@ export class Outbox implements PacketOut {
   private readonly pending = new Uint32Array(256)
   private count = 0
   private readonly one = new Uint32Array(1)
+  /** The Packet alloc() gave for each buffer, by descriptor. */
+  private readonly made: (Packet | undefined)[] = []
   /** The packet process() is deciding (-1: none): its note is the runner's, after process(). */
   current = -1
   /** Where a flush that waits too long for room parks what arrives meanwhile (the runner's; see parked-rx.ts). */
@@ -95,7 +97,21 @@ export class Outbox implements PacketOut {
     if (!this.xio.malloc(this.one, 1)) return null
     this.owned++
     const d = this.one[0]
-    return { bytes: this.xio.bytes, view: this.xio.view, d, at: this.xio.offset(d), length: 0, from: this.as, inPort: this.as, flowHash: 0, handoff: -1 }
+    // One Packet per buffer, made on its first alloc and reset on the next (as an mbuf is its
+    // buffer's): an NF that makes a packet for each it receives allocates nothing per packet.
+    // It is the NF's until it sends or drops d, as the buffer is.
+    let p = this.made[d]
+    if (p === undefined) {
+      p = { bytes: this.xio.bytes, view: this.xio.view, d, at: this.xio.offset(d), length: 0, from: this.as, inPort: this.as, flowHash: 0, handoff: -1 }
+      this.made[d] = p
+    } else {
+      p.length = 0
+      p.from = this.as
+      p.inPort = this.as
+      p.flowHash = 0
+      p.handoff = -1
+    }
+    return p
   }
 
   copy(p: Packet): Packet | null {
