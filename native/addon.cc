@@ -3,6 +3,9 @@
 #include <napi.h>
 #include <dirent.h>
 #include <sys/file.h>
+#include <sys/prctl.h>
+#include <signal.h>
+#include <unistd.h>
 #include <sched.h>
 
 #include <algorithm>
@@ -775,6 +778,15 @@ Napi::Value setAffinity(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// dieWithParent(parentPid): the kernel kills this process (SIGKILL) when its parent does, as a
+// launcher killed with -9 cannot stop its NFs, and one hung in a loop never looks for its
+// manager. False if the parent is already gone (another pid is the parent now): the caller leaves.
+Napi::Value dieWithParent(const Napi::CallbackInfo& info) {
+  if (!info[0].IsNumber()) throw Napi::TypeError::New(info.Env(), "dieWithParent(parentPid): parentPid must be a number");
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) throw Napi::Error::New(info.Env(), "prctl(PR_SET_PDEATHSIG) failed");
+  return Napi::Boolean::New(info.Env(), getppid() == pid_t(info[0].As<Napi::Number>().Int32Value()));
+}
+
 // openState(prefix, endpoint, instance, bytes, tag): { buffer, resumed } — an NF instance's
 // state segment (state.h); the ArrayBuffer keeps the mapping alive until it is collected.
 Napi::Value openStateOf(const Napi::CallbackInfo& info) {
@@ -819,6 +831,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
     exports.Set(p.first, fn);
   }
   exports.Set("setAffinity", Napi::Function::New(env, setAffinity));
+  exports.Set("dieWithParent", Napi::Function::New(env, dieWithParent));
   exports.Set("lockFile", Napi::Function::New(env, lockFile));
   exports.Set("openState", Napi::Function::New(env, openStateOf));
   exports.Set("stateHeld", Napi::Function::New(env, stateHeldOf));

@@ -15,7 +15,7 @@ import { addon } from '../xio/native.ts'
 import { absentCpu } from './cpus.ts'
 import { nfCpuList, nfLabel, processMembers, startsProcess, type Chain } from './spec.ts'
 import { ChainError } from './chain-error.ts'
-import { parseReconfigured, type NfReconfigured } from './nf-control.ts'
+import { LAUNCHER_PID_ENV, parseReconfigured, type NfReconfigured } from './nf-control.ts'
 import { ChainReloader } from './reload.ts'
 import type { ReloadPlan } from './reload-plan.ts'
 import type { AfPacketPort as AfPacketSpec, GeneratorPort as GeneratorSpec, PcapPort as PcapSpec } from './spec-types.ts'
@@ -250,6 +250,8 @@ export class RunningChain extends EventEmitter {
         // the chain and then stops its NFs; one still loading its modules would otherwise die of
         // it before it could ignore it, and the chain would report a failed start.
         detached: true,
+        // Whose death ends it (nf-process.ts): a launcher killed with -9 leaves no NF behind.
+        env: { ...process.env, [LAUNCHER_PID_ENV]: String(process.pid) },
       }),
     )
     // Its NFs and configs, as checked here: the process need not read and check the spec again

@@ -1,7 +1,10 @@
 // What the launcher and a running NF process say to each other after its start: a reload's
 // new config goes down its stdin as one JSON line, and the answer comes back on its stdout as
-// one line, once the NF runs on it or has refused it.
+// one line, once the NF runs on it or has refused it. And at its start, whose death ends it.
 import { NFConfigError } from '../xio/nf-types.ts'
+
+/** The environment variable that gives an NF process its launcher's pid: it dies with it. */
+export const LAUNCHER_PID_ENV = 'XIO_LAUNCHER_PID'
 
 /** A new config for one NF of a running process (a group runs several); seq pairs it with its answer. */
 export interface NfReconfigure {

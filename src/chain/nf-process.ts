@@ -12,9 +12,14 @@ import { NFConfigError, type NFModule } from '../xio/nf-types.ts'
 import { builtinNFs } from '../nfs/index.ts'
 import { importNfModule } from './nf-modules.ts'
 import type { NfOrder } from './launcher.ts'
-import { reconfigureReply, type NfReconfigure } from './nf-control.ts'
+import { LAUNCHER_PID_ENV, reconfigureReply, type NfReconfigure } from './nf-control.ts'
+import { addon } from '../xio/native.ts'
 
 const [specFile, name, prefix, cpus, clock, instance] = process.argv.slice(2)
+// Dies with the launcher, however it ends: one killed with -9 cannot stop its NFs, and an NF
+// hung in process() never looks for its manager. Gone already: nothing to run for.
+const launcher = Number(process.env[LAUNCHER_PID_ENV])
+if (launcher > 0 && !addon.dieWithParent(launcher)) process.exit(1)
 if (cpus) setAffinity(cpus.split(',').map(Number))
 const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]()
 const order = JSON.parse((await lines.next()).value) as NfOrder

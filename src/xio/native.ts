@@ -186,6 +186,8 @@ interface Addon {
   /** The wait that assisted is over; sleeping: the endpoint goes to sleep, and the manager's thread takes over at once. */
   endAssist(id: number, sleeping?: boolean): void
   setAffinity(cpus: number[]): void
+  /** Has the kernel kill this process when its parent dies; false if parentPid is not its parent (gone already). */
+  dieWithParent(parentPid: number): boolean
   /** An exclusive flock on an open file without waiting; false if another holds one. */
   lockFile(fd: number): boolean
 }

@@ -136,3 +136,37 @@ test('a hung NF that writes another NF\'s pid into its slot is still the one kil
   const [code] = await once(chain, 'exit')
   t.is(code, 0, chain.output().slice(-2000))
 })
+
+test('a launcher killed with -9 takes its NF processes with it, one hung in process() too', async (t) => {
+  const marker = join(dir, 'orphan.started')
+  const spec = join(dir, 'orphan.json')
+  writeFileSync(spec, JSON.stringify({
+    endpoints: {
+      gen: { kind: 'generator', rate: 1000, flows: 4 },
+      stuck: { kind: 'nf', module: './stuck.mjs', config: { marker } },
+      fwd: { kind: 'l2fwd' },
+      out: { kind: 'sink' },
+    },
+    links: ['gen -> stuck', 'stuck -> fwd', 'fwd -> out'],
+  }))
+  const prefix = uniquePrefix('orphan')
+  const chain = startXioChain(['run', spec, '--no-tui', '--prefix', prefix])
+  t.teardown(() => chain.kill('SIGKILL'))
+  const o = await observeChain(prefix)
+  t.true(await until(() => existsSync(marker) && activeSlot(o.view.snapshot(), 'fwd') !== undefined, 20_000), chain.output())
+  const nfs = ['stuck', 'fwd'].map((name) => activeSlot(o.view.snapshot(), name)!.pid)
+  o.close()
+  const alive = (pid: number) => {
+    try {
+      process.kill(pid, 0)
+      return true
+    } catch {
+      return false
+    }
+  }
+  t.true(nfs.every(alive))
+  chain.kill('SIGKILL')
+  await once(chain, 'exit')
+  // The hung one never looks for its manager: the kernel ends it with its parent.
+  t.true(await until(() => !nfs.some(alive), 5_000), `still running: ${nfs.filter(alive).join(', ')}`)
+})
