@@ -3,7 +3,7 @@
 // HUNG_AFTER_MS and a second, kills it and restarts it as after a crash, saying why; the chain
 // goes on. An NF that is only slow, a burst of its taking longer than HUNG_AFTER_MS, decides
 // packets one by one meanwhile and is left alone.
-import test from 'ava'
+import test, { type ExecutionContext } from 'ava'
 import { once } from 'node:events'
 import { closeSync, existsSync, openSync, writeFileSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
@@ -50,6 +50,25 @@ export default {
 }
 `)
 
+/** Runs a chain of these endpoints and links (its NFs' modules beside it), observed; both go with the test. */
+async function runChain(t: ExecutionContext, name: string, endpoints: object, links: string[]) {
+  const spec = join(dir, `${name}.json`)
+  writeFileSync(spec, JSON.stringify({ endpoints, links }))
+  const prefix = uniquePrefix(name)
+  const chain = startXioChain(['run', spec, '--no-tui', '--prefix', prefix])
+  t.teardown(() => chain.kill('SIGKILL'))
+  const o = await observeChain(prefix)
+  t.teardown(() => o.close())
+  return { chain, o, prefix }
+}
+
+/** Ctrl-C: the chain stops cleanly (its NFs stopped, its region removed) with status 0. */
+async function stopsCleanly(t: ExecutionContext, chain: ReturnType<typeof startXioChain>) {
+  chain.kill('SIGINT')
+  const [code] = await once(chain, 'exit')
+  t.is(code, 0, chain.output().slice(-2000))
+}
+
 async function observeChain(prefix: string): Promise<Observer> {
   let o: Observer | undefined
   await until(() => {
@@ -65,23 +84,14 @@ async function observeChain(prefix: string): Promise<Observer> {
 
 test('a hung NF is killed and restarted, saying why, and the packets then flow; a slow one is left alone', async (t) => {
   const marker = join(dir, 'stuck.started')
-  const spec = join(dir, 'chain.json')
-  writeFileSync(spec, JSON.stringify({
-    endpoints: {
-      gen: { kind: 'generator', rate: 2000, flows: 4 },
-      stuck: { kind: 'nf', module: './stuck.mjs', config: { marker } },
-      out: { kind: 'sink' },
-      gen2: { kind: 'generator', rate: 20, flows: 4 },
-      slow: { kind: 'nf', module: './slow.mjs' },
-      out2: { kind: 'sink' },
-    },
-    links: ['gen -> stuck', 'stuck -> out', 'gen2 -> slow', 'slow -> out2'],
-  }))
-  const prefix = uniquePrefix('hung')
-  const chain = startXioChain(['run', spec, '--no-tui', '--prefix', prefix])
-  t.teardown(() => chain.kill('SIGKILL'))
-  const o = await observeChain(prefix)
-  t.teardown(() => o.close())
+  const { chain, o } = await runChain(t, 'hung', {
+    gen: { kind: 'generator', rate: 2000, flows: 4 },
+    stuck: { kind: 'nf', module: './stuck.mjs', config: { marker } },
+    out: { kind: 'sink' },
+    gen2: { kind: 'generator', rate: 20, flows: 4 },
+    slow: { kind: 'nf', module: './slow.mjs' },
+    out2: { kind: 'sink' },
+  }, ['gen -> stuck', 'stuck -> out', 'gen2 -> slow', 'slow -> out2'])
   const hung = await until(() => /NF 'stuck' \(pid \d+\) hung: decided none of the \d+ packets waiting for it in 5 s; killed it; restarting it/.test(chain.output()), HUNG_AFTER_MS + 15_000)
   t.true(hung, chain.output())
   t.true(existsSync(marker))
@@ -94,30 +104,19 @@ test('a hung NF is killed and restarted, saying why, and the packets then flow; 
   t.true((activeSlot(o.view.snapshot(), 'slow')?.rings.rx.used ?? 0) > 25, 'a backlog of more than a 5 s burst waited for it')
   t.is(activeSlot(o.view.snapshot(), 'slow')?.pid, slowPid)
   t.false(/NF 'slow'/.test(chain.output()), chain.output())
-  chain.kill('SIGINT')
-  const [code] = await once(chain, 'exit')
-  t.is(code, 0, chain.output().slice(-2000))
+  await stopsCleanly(t, chain)
 })
 
 test('a hung NF that writes another NF\'s pid into its slot is still the one killed: the launcher knows its processes by what the manager serves them as', async (t) => {
   const marker = join(dir, 'impostor.started')
-  const spec = join(dir, 'impostor.json')
-  writeFileSync(spec, JSON.stringify({
-    endpoints: {
-      gen: { kind: 'generator', rate: 2000, flows: 4 },
-      stuck: { kind: 'nf', module: './stuck.mjs', config: { marker } },
-      out: { kind: 'sink' },
-      gen2: { kind: 'generator', rate: 200, flows: 4 },
-      victim: { kind: 'l2fwd' },
-      out2: { kind: 'sink' },
-    },
-    links: ['gen -> stuck', 'stuck -> out', 'gen2 -> victim', 'victim -> out2'],
-  }))
-  const prefix = uniquePrefix('impostor')
-  const chain = startXioChain(['run', spec, '--no-tui', '--prefix', prefix])
-  t.teardown(() => chain.kill('SIGKILL'))
-  const o = await observeChain(prefix)
-  t.teardown(() => o.close())
+  const { chain, o, prefix } = await runChain(t, 'impostor', {
+    gen: { kind: 'generator', rate: 2000, flows: 4 },
+    stuck: { kind: 'nf', module: './stuck.mjs', config: { marker } },
+    out: { kind: 'sink' },
+    gen2: { kind: 'generator', rate: 200, flows: 4 },
+    victim: { kind: 'l2fwd' },
+    out2: { kind: 'sink' },
+  }, ['gen -> stuck', 'stuck -> out', 'gen2 -> victim', 'victim -> out2'])
   t.true(await until(() => existsSync(marker) && activeSlot(o.view.snapshot(), 'victim') !== undefined, 20_000), chain.output())
   const stuck = activeSlot(o.view.snapshot(), 'stuck')!
   const victimPid = activeSlot(o.view.snapshot(), 'victim')!.pid
@@ -132,30 +131,19 @@ test('a hung NF that writes another NF\'s pid into its slot is still the one kil
   t.true(hung, chain.output())
   t.false(/NF 'victim'/.test(chain.output()), chain.output())
   t.is(activeSlot(o.view.snapshot(), 'victim')?.pid, victimPid, 'the victim runs on, its first process')
-  chain.kill('SIGINT')
-  const [code] = await once(chain, 'exit')
-  t.is(code, 0, chain.output().slice(-2000))
+  await stopsCleanly(t, chain)
 })
 
 test('a launcher killed with -9 takes its NF processes with it, one hung in process() too', async (t) => {
   const marker = join(dir, 'orphan.started')
-  const spec = join(dir, 'orphan.json')
-  writeFileSync(spec, JSON.stringify({
-    endpoints: {
-      gen: { kind: 'generator', rate: 1000, flows: 4 },
-      stuck: { kind: 'nf', module: './stuck.mjs', config: { marker } },
-      fwd: { kind: 'l2fwd' },
-      out: { kind: 'sink' },
-    },
-    links: ['gen -> stuck', 'stuck -> fwd', 'fwd -> out'],
-  }))
-  const prefix = uniquePrefix('orphan')
-  const chain = startXioChain(['run', spec, '--no-tui', '--prefix', prefix])
-  t.teardown(() => chain.kill('SIGKILL'))
-  const o = await observeChain(prefix)
+  const { chain, o } = await runChain(t, 'orphan', {
+    gen: { kind: 'generator', rate: 1000, flows: 4 },
+    stuck: { kind: 'nf', module: './stuck.mjs', config: { marker } },
+    fwd: { kind: 'l2fwd' },
+    out: { kind: 'sink' },
+  }, ['gen -> stuck', 'stuck -> fwd', 'fwd -> out'])
   t.true(await until(() => existsSync(marker) && activeSlot(o.view.snapshot(), 'fwd') !== undefined, 20_000), chain.output())
   const nfs = ['stuck', 'fwd'].map((name) => activeSlot(o.view.snapshot(), name)!.pid)
-  o.close()
   const alive = (pid: number) => {
     try {
       process.kill(pid, 0)
