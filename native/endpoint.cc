@@ -120,7 +120,7 @@ void Endpoint::requireOpen() const {
 
 void Endpoint::wakeManager() {
   // Atomic: an afpacket port wakes from two threads.
-  if (wakeIfSleeping(&region_->header()->managerSleeping, &side_->managerBell)) __atomic_fetch_add(&side_->counters.wakesSent, 1, __ATOMIC_RELAXED);
+  if (ringIfSleeping(&region_->header()->managerSleeping, &side_->managerBell)) __atomic_fetch_add(&side_->counters.wakesSent, 1, __ATOMIC_RELAXED);
 }
 
 uint32_t Endpoint::rx(uint32_t* descs, uint32_t max) {
@@ -332,12 +332,13 @@ void Endpoint::detach() {
     usleep(100);
   }
   side_->claim.store(kClaimDetaching, std::memory_order_release);
-  region_->doorbell()->claims.fetch_add(1);
-  // Rung while the side is still this endpoint's to write. The manager may then take the slot
-  // back before the lease goes below: it is freed once the lease is let go, as a retired one.
-  wakeIfSleeping(&region_->header()->managerSleeping, &side_->managerBell);
   region_->closeEndpointSide(slot_);
   region_->releaseLease(slot_);
+  // Last, once the lease is let go: the manager then frees the slot as it drains it, for the
+  // next claimer at once. The claims counter is what changed (the manager sleeps on it too).
+  Doorbell* doorbell = region_->doorbell();
+  doorbell->claims.fetch_add(1);
+  wakeIfSleeping(&region_->header()->managerSleeping, &doorbell->claims);
 }
 
 }  // namespace xio

@@ -263,10 +263,10 @@ struct EndpointSide {
   EndpointCounters counters;
   alignas(kCacheLine) std::atomic<uint32_t> sleepRequests;  // bumped before every sleep on RX
   std::atomic<uint32_t> asleep;                             // threads asleep now (for observers)
-  // Bumped before each wake of the manager (Header::managerSleeping set). The manager sleeps on
-  // every slot's bell, each as it read it before setting its flag, so a wake that comes before
-  // its wait begins finds the word changed and is never lost; and each endpoint rings its own,
-  // which no other can write back to hide a wake.
+  // Bumped with each wake of the manager (Header::managerSleeping set: ringIfSleeping). The
+  // manager sleeps on every slot's bell, each as it read it before setting its flag, so a wake
+  // that comes before its wait begins finds the word changed and is never lost; and each
+  // endpoint rings its own, which no other can write back to hide a wake.
   std::atomic<uint32_t> managerBell;
   RingConsumer rx;
   RingConsumer alloc;

@@ -400,16 +400,20 @@ bool Manager::pollOnce() {
 }
 
 Manager::Slept Manager::sleep(uint64_t timeoutNs, std::unique_lock<std::mutex>& pass) {
-  // What it sleeps on: its flag, which its own process clears to wake it (stop, routes), and
-  // every slot's bell as it reads it now, before the flag says it sleeps: an endpoint that sees
-  // the flag rings its bell, and a bell rung before the wait begins ends it at once.
-  std::atomic<uint32_t>* words[kMaxSlots + 1];
-  uint32_t expected[kMaxSlots + 1];
-  words[0] = &h_->managerSleeping;
+  // What it sleeps on: its flag, which its own process clears to wake it (stop, routes); the
+  // claims counter as last seen (a claim or a detach bumps it); and every slot's bell as it
+  // reads it now, before the flag says it sleeps: an endpoint that sees the flag rings its
+  // bell, and a bell rung (a count bumped) before the wait begins ends it at once.
+  constexpr uint32_t kFixed = 2;
+  std::atomic<uint32_t>* words[kFixed + kMaxSlots];
+  uint32_t expected[kFixed + kMaxSlots];
+  words[0] = &h_->managerSleeping;  // first: the one a wait without futex_waitv naps on
   expected[0] = 1;
+  words[1] = &doorbell_->claims;
+  expected[1] = seenClaims_;  // the re-check below does not sleep past a claim since
   for (uint32_t s = 0; s < g_.slots; s++) {
-    words[s + 1] = &region_->endpointSide(s)->managerBell;
-    expected[s + 1] = words[s + 1]->load(std::memory_order_acquire);  // acquire: not after the flag's store below
+    words[kFixed + s] = &region_->endpointSide(s)->managerBell;
+    expected[kFixed + s] = words[kFixed + s]->load(std::memory_order_acquire);  // acquire: not after the flag's store below
   }
   h_->managerSleeping.store(1, std::memory_order_relaxed);
   std::atomic_thread_fence(std::memory_order_seq_cst);  // the flag, then the re-check: pairs with wakeIfSleeping
@@ -421,7 +425,7 @@ Manager::Slept Manager::sleep(uint64_t timeoutNs, std::unique_lock<std::mutex>& 
   for (uint32_t s : active_) holding = holding || slots_[s].held.pending();
   uint64_t timeout = holding ? std::min(kHeldRetryNs, timeoutNs) : timeoutNs;
   pass.unlock();  // an assisting thread may make passes meanwhile
-  bool woken = futexWaitAny(words, expected, g_.slots + 1, timeout);
+  bool woken = futexWaitAny(words, expected, kFixed + g_.slots, timeout);
   // Awake: before the pass lock (an assisting thread may hold it a while), so endpoints stop
   // ringing at once. What they send meanwhile is routed by the pass this thread makes next.
   h_->managerSleeping.store(0, std::memory_order_relaxed);
@@ -1065,40 +1069,42 @@ void Manager::wakeEndpoint(uint32_t s) {
   side->route.wakes++;
 }
 
-// Takes on newly claimed slots and notes the ones leaving; then rebuilds the lists it routes by.
+// Notes the slots leaving and takes on newly claimed ones; then rebuilds the lists it routes by.
 void Manager::refreshSlots() {
   seenClaims_ = doorbell_->claims.load(std::memory_order_acquire);
+  // The leaving first: one that says so holds its instance number no more, whatever slot a
+  // claim for that number is in (and has let go of its lease, which is no death).
   for (uint32_t s = 0; s < g_.slots; s++) {
-    uint32_t claim = region_->endpointSide(s)->claim.load(std::memory_order_acquire);
-    if (!slots_[s].active) {
-      if (slots_[s].retired || claim != kClaimActive ||
-          region_->managerSide(s)->state.load(std::memory_order_relaxed) != kSlotFree)
-        continue;
-      // Read once and checked: the endpoint side is the endpoint's to write.
-      EndpointSide* claimer = region_->endpointSide(s);
-      Claim claim{__atomic_load_n(&claimer->service, __ATOMIC_RELAXED), __atomic_load_n(&claimer->instance, __ATOMIC_RELAXED),
-                  __atomic_load_n(&claimer->alsoServes, __ATOMIC_RELAXED)};
-      if (claim.service != kCaptureService &&
-          !(claim.service < kMaxServices && region_->service(claim.service)->declared.load(std::memory_order_acquire)))
-        continue;
-      // A number a live instance of its services has already is not given twice (the two would
-      // split that number's flows and handoffs): a restart that came before the death of the
-      // one it replaces was found finds it now; otherwise the claim waits for that one to go.
-      uint16_t holder = claim.service == kCaptureService ? kNoSlot : numberHolder(s, servesOf(claim), claim.instance);
-      if (holder != kNoSlot) {
-        if (leaseHeld(leaseQuery_, kSlotLeaseBase + holder)) continue;
-        reclaim(holder, Leaving::Died);
-      }
-      takeOn(s, claim);
-      continue;
-    }
     // A leaving endpoint gets nothing new, but what it transmitted before leaving is still
     // routed; pollOnce reclaims the slot once its TX ring and held descriptors are empty.
-    if (claim == kClaimDetaching && !slots_[s].detaching) {
+    if (slots_[s].active && !slots_[s].detaching &&
+        region_->endpointSide(s)->claim.load(std::memory_order_acquire) == kClaimDetaching) {
       slots_[s].detaching = true;
       slots_[s].detachingSince = nowNs();
       region_->managerSide(s)->state.store(kSlotDetaching, std::memory_order_release);
     }
+  }
+  for (uint32_t s = 0; s < g_.slots; s++) {
+    if (slots_[s].active || slots_[s].retired ||
+        region_->endpointSide(s)->claim.load(std::memory_order_acquire) != kClaimActive ||
+        region_->managerSide(s)->state.load(std::memory_order_relaxed) != kSlotFree)
+      continue;
+    // Read once and checked: the endpoint side is the endpoint's to write.
+    EndpointSide* claimer = region_->endpointSide(s);
+    Claim claim{__atomic_load_n(&claimer->service, __ATOMIC_RELAXED), __atomic_load_n(&claimer->instance, __ATOMIC_RELAXED),
+                __atomic_load_n(&claimer->alsoServes, __ATOMIC_RELAXED)};
+    if (claim.service != kCaptureService &&
+        !(claim.service < kMaxServices && region_->service(claim.service)->declared.load(std::memory_order_acquire)))
+      continue;
+    // A number a live instance of its services has already is not given twice (the two would
+    // split that number's flows and handoffs): a restart that came before the death of the
+    // one it replaces was found finds it now; otherwise the claim waits for that one to go.
+    uint16_t holder = claim.service == kCaptureService ? kNoSlot : numberHolder(s, servesOf(claim), claim.instance);
+    if (holder != kNoSlot) {
+      if (leaseHeld(leaseQuery_, kSlotLeaseBase + holder)) continue;
+      reclaim(holder, Leaving::Died);
+    }
+    takeOn(s, claim);
   }
   active_.clear();
   for (auto& live : instances_) live.clear();

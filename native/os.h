@@ -35,17 +35,30 @@ constexpr uint32_t kFutexWaitMax = 128;
 constexpr uint64_t kFutexWaitAnyFallbackNs = 16000000;
 bool futexWaitAny(std::atomic<uint32_t>* const* words, const uint32_t* expected, uint32_t n, uint64_t timeoutNs);
 
-// Wakes a sleeper whose flag says it sleeps, by ringing `bell`, a word the waker may write
-// and the sleeper waits on as it read it before setting its flag (the flag itself may be
-// read-only to the waker). The seq_cst fence orders the caller's ring publication before the
-// flag read, pairing with the sleeper's store-then-recheck; a bell rung before the sleeper's
-// wait begins makes the wait return at once. Two wakers at once may both ring: a spare wake,
-// never a lost one.
-inline bool wakeIfSleeping(const std::atomic<uint32_t>* flag, std::atomic<uint32_t>* bell) {
+// Wakes a sleeper whose flag says it sleeps, after the caller changed `word`, a word the
+// sleeper waits on as it read it before setting its flag (the flag itself may be read-only to
+// the caller): a change before the wait began makes it return at once, a change after is
+// woken. The seq_cst fence orders the caller's publication (and the change) before the flag
+// read, pairing with the sleeper's store-then-recheck. The flag is woken too: a sleeper
+// without futex_waitv naps on the flag alone. Two callers at once may both wake: a spare
+// wake, never a lost one.
+inline bool wakeIfSleeping(const std::atomic<uint32_t>* flag, std::atomic<uint32_t>* word) {
   std::atomic_thread_fence(std::memory_order_seq_cst);
   if (flag->load(std::memory_order_relaxed) == 0) return false;
-  bell->fetch_add(1, std::memory_order_relaxed);
+  futexWake(word);
+  futexWake(const_cast<std::atomic<uint32_t>*>(flag));
+  return true;
+}
+
+// wakeIfSleeping, ringing `bell` (a word of the caller's own that the sleeper waits on) as
+// the change: bumped only when the flag says so, and after that read (release), so the
+// sleeper that reads the bumped value also sees what the caller published before.
+inline bool ringIfSleeping(const std::atomic<uint32_t>* flag, std::atomic<uint32_t>* bell) {
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (flag->load(std::memory_order_relaxed) == 0) return false;
+  bell->fetch_add(1, std::memory_order_release);
   futexWake(bell);
+  futexWake(const_cast<std::atomic<uint32_t>*>(flag));
   return true;
 }
 

@@ -159,6 +159,8 @@ export class Harness {
   private ownedCount = 0
   /** Length of each buffer's packet when the NF held it (what a drop() of it records). */
   private readonly lengths: Int32Array
+  /** The Packet env.packets.alloc() gave for each buffer, by descriptor. */
+  private readonly made: (Packet | undefined)[] = []
   /** The descriptor process() is deciding on, -1 outside it. */
   private current = -1
   /** The instance process() handed its packet to, -1 if it did not. */
@@ -194,7 +196,15 @@ export class Harness {
         const d = this.take()
         if (d < 0) return null
         this.lengths[d] = 0
-        return { bytes: this.bytes, view: this.view, d, at: this.offset(d), length: 0, from: 0, inPort: 0, flowHash: 0, handoff: -1 }
+        // Its buffer's one Packet, reset, as the runner gives it (src/xio/nf.ts Outbox): an NF
+        // that keeps using it after sending it meets its next use here too.
+        const p = (this.made[d] ??= { bytes: this.bytes, view: this.view, d, at: this.offset(d), length: 0, from: 0, inPort: 0, flowHash: 0, handoff: -1 })
+        p.length = 0
+        p.from = 0
+        p.inPort = 0
+        p.flowHash = 0
+        p.handoff = -1
+        return p
       },
       copy: (p) => {
         if (!this.fits(p.length)) throw new RangeError(this.lengthFault(`env.packets.copy(${p.d})`, p.length))

@@ -133,6 +133,44 @@ test.serial('a number a live instance has is not given twice: a second claim for
   m.close()
 })
 
+test.serial('a claim for the number of an instance that is leaving takes it once it has left, whatever their slots: what the leaving one sent is routed, and it is no death', async (t) => {
+  const m = Manager.create({ prefix: uniquePrefix('handover'), buffers: 1024 })
+  for (const name of ['a', 'b', 'filler']) m.declare(name)
+  m.route('a', 0, 'b')
+  m.start()
+  t.teardown(() => m.close())
+  // The claim for a#1 will come in a lower slot than the a#1 leaving: the manager meets it first.
+  const filler = await attach({ prefix: m.prefix, name: 'filler' })
+  const leaving = await attach({ prefix: m.prefix, name: 'a', instance: 1 })
+  const b = await attach({ prefix: m.prefix, name: 'b' })
+  const low = filler.slot
+  t.true(low < leaving.slot)
+  filler.detach()
+  t.true(await until(() => m.snapshot().slots.find((s) => s.slot === low)?.state === 'free'))
+  // Its last packets wait in the manager (its gate held shut) as it leaves.
+  m.pause([{ from: 'a', gate: 0 }])
+  const ten = new Uint32Array(10)
+  t.is(leaving.malloc(ten), 10)
+  for (const d of ten) leaving.setLength(d, 64)
+  t.is(leaving.tx(ten), 10)
+  const deaths = m.snapshot().manager.deaths
+  const next = await attach({ prefix: m.prefix, name: 'a', instance: 1 })
+  t.is(next.slot, low)
+  leaving.detach()
+  m.routes([{ from: 'a', gate: 0, to: 'b' }])
+  const burst = new Uint32Array(32)
+  let got = 0
+  t.true(await until(() => {
+    const n = b.rx(burst)
+    if (n) b.free(burst, n)
+    return (got += n) === 10
+  }), `${got} of 10 delivered`)
+  t.true(await until(() => m.snapshot().slots.some((s) => s.slot === low && s.state === 'active' && s.instance === 1)))
+  t.is(m.snapshot().manager.deaths, deaths, 'it left; it did not die')
+  next.detach()
+  b.detach()
+})
+
 test.serial('a placement group\'s number waits for it in each member it serves, until the group is back', async (t) => {
   const m = Manager.create({ prefix: uniquePrefix('held-group'), buffers: 4096 })
   for (const name of ['a', 'b']) m.declare(name)
