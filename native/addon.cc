@@ -620,6 +620,7 @@ Napi::Object layout(Napi::Env env) {
   set(slotState, "active", kSlotActive);
   set(slotState, "detaching", kSlotDetaching);
   set(slotState, "faulted", kSlotFaulted);
+  set(slotState, "waiting", kSlotWaiting);
   Napi::Object capture = group("capture");
   set(capture, "service", kCaptureService);
   set(capture, "maxTaps", kMaxTaps);

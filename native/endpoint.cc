@@ -101,12 +101,22 @@ Endpoint::~Endpoint() { detach(); }
 
 // Waits (a little) for the manager to take the slot on and fill its cache, so the first malloc
 // finds buffers. A manager not started yet is no error: the endpoint is served once it runs.
+// One asking for an instance number a live instance has is taken on once that one goes; if it
+// has not gone by the end of the wait, the claim is given up: INSTANCE_TAKEN.
 void Endpoint::awaitService() {
   uint64_t deadline = nowNs() + kServiceWaitNs;
+  uint32_t state = kSlotFree;
   while (nowNs() < deadline && region_->managerAlive()) {
-    if (managerSide_->state.load(std::memory_order_acquire) == kSlotActive && (capture_ || ringUsed(alloc_) > 0)) return;
+    state = managerSide_->state.load(std::memory_order_acquire);
+    if (state == kSlotActive && (capture_ || ringUsed(alloc_) > 0)) return;
     usleep(50);
   }
+  if (state != kSlotWaiting) return;
+  std::string name(side_->name, strnlen(side_->name, kNameLength));
+  std::string number = std::to_string(side_->instance);
+  detach();  // the slot goes back: the manager frees it once the lease is let go
+  throw Failure{"INSTANCE_TAKEN", "instance " + number + " of endpoint '" + name + "' on prefix '" + region_->prefix() +
+                                      "' is served by another live process; stop that one first, or attach as another instance"};
 }
 
 void Endpoint::requireOpen() const {

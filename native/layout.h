@@ -159,7 +159,9 @@ enum RegionState : uint32_t { kRegionInit = 0, kRegionReady = 1, kRegionStopped 
 // A slot as the manager sees it (ManagerSide::state).
 // Faulted: the endpoint broke the ring protocol (an index no correct peer could write), so the
 // manager took back its buffers and serves it no more; the slot frees when its process lets go.
-enum SlotState : uint32_t { kSlotFree = 0, kSlotActive = 2, kSlotDetaching = 3, kSlotFaulted = 4 };
+// kSlotWaiting: claimed for an instance number a live instance of its services has; taken on
+// once that one goes, while the claimer waits (awaitService), which gives up with INSTANCE_TAKEN.
+enum SlotState : uint32_t { kSlotFree = 0, kSlotActive = 2, kSlotDetaching = 3, kSlotFaulted = 4, kSlotWaiting = 5 };
 // What the endpoint says of its claim (EndpointSide::claim).
 enum ClaimState : uint32_t { kClaimNone = 0, kClaimActive = 1, kClaimDetaching = 2 };
 

@@ -1085,9 +1085,14 @@ void Manager::refreshSlots() {
     }
   }
   for (uint32_t s = 0; s < g_.slots; s++) {
-    if (slots_[s].active || slots_[s].retired ||
-        region_->endpointSide(s)->claim.load(std::memory_order_acquire) != kClaimActive ||
-        region_->managerSide(s)->state.load(std::memory_order_relaxed) != kSlotFree)
+    if (slots_[s].active || slots_[s].retired) continue;
+    std::atomic<uint32_t>& state = region_->managerSide(s)->state;
+    uint32_t now = state.load(std::memory_order_relaxed);
+    if (now == kSlotWaiting && !leaseHeld(leaseQuery_, kSlotLeaseBase + s)) {
+      freeWaiting(s);  // its claimer gave up (INSTANCE_TAKEN) or died
+      continue;
+    }
+    if (region_->endpointSide(s)->claim.load(std::memory_order_acquire) != kClaimActive || (now != kSlotFree && now != kSlotWaiting))
       continue;
     // Read once and checked: the endpoint side is the endpoint's to write.
     EndpointSide* claimer = region_->endpointSide(s);
@@ -1098,10 +1103,14 @@ void Manager::refreshSlots() {
       continue;
     // A number a live instance of its services has already is not given twice (the two would
     // split that number's flows and handoffs): a restart that came before the death of the
-    // one it replaces was found finds it now; otherwise the claim waits for that one to go.
+    // one it replaces was found finds it now; otherwise the claim waits for that one to go,
+    // and says so (its claimer gives up after a while, with INSTANCE_TAKEN).
     uint16_t holder = claim.service == kCaptureService ? kNoSlot : numberHolder(s, servesOf(claim), claim.instance);
     if (holder != kNoSlot) {
-      if (leaseHeld(leaseQuery_, kSlotLeaseBase + holder)) continue;
+      if (leaseHeld(leaseQuery_, kSlotLeaseBase + holder)) {
+        if (now != kSlotWaiting) state.store(kSlotWaiting, std::memory_order_release);
+        continue;
+      }
       reclaim(holder, Leaving::Died);
     }
     takeOn(s, claim);
@@ -1253,9 +1262,11 @@ void Manager::checkLeases() {
         region_->managerSide(s)->instance = kUnnumbered;  // no occupant's number outlives it
         region_->managerSide(s)->state.store(kSlotFree, std::memory_order_release);
       }
-      changed = changed || (!slots_[s].retired &&
-                            region_->endpointSide(s)->claim.load(std::memory_order_relaxed) == kClaimActive &&
-                            region_->managerSide(s)->state.load(std::memory_order_relaxed) == kSlotFree);
+      // A claim not taken on yet, or one waiting for its number (its claimer may have given up
+      // or died meanwhile): looked at again.
+      uint32_t state = region_->managerSide(s)->state.load(std::memory_order_relaxed);
+      changed = changed || (!slots_[s].retired && (state == kSlotWaiting ||
+                            (state == kSlotFree && region_->endpointSide(s)->claim.load(std::memory_order_relaxed) == kClaimActive)));
       continue;
     }
     if (slots_[s].detaching || leaseHeld(leaseQuery_, kSlotLeaseBase + s)) continue;
@@ -1352,6 +1363,14 @@ void Manager::reclaim(uint32_t s, Leaving how) {
 // occupant has stopped writing (gone, or retired until it lets go of the lease). An observer
 // reading a ring across its reset (head stored 0, its tail not yet) would see it full:
 // countsMoving is odd meanwhile, as for a move of counts, so it reads again.
+// A claim that waited for its number and was given up (or whose claimer died): free for the
+// next claimer, as a slot never taken on.
+void Manager::freeWaiting(uint32_t s) {
+  resetSides(s);
+  region_->managerSide(s)->instance = kUnnumbered;
+  region_->managerSide(s)->state.store(kSlotFree, std::memory_order_release);
+}
+
 void Manager::resetSides(uint32_t s) {
   SlotState& slot = slots_[s];
   h_->countsMoving.fetch_add(1, std::memory_order_relaxed);

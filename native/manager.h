@@ -166,6 +166,7 @@ class Manager {
   void fault(uint32_t slot);  // cut off at the end of this poll
   void cutOff();
   void resetSides(uint32_t slot);
+  void freeWaiting(uint32_t slot);
   void markTaken(uint32_t slot, uint32_t* ringMarks, uint32_t mark);
   void traceHop(uint32_t d, uint16_t service, uint32_t act, uint32_t length);
   bool holds(uint32_t slot, uint32_t desc, const uint32_t* ringMarks) const;

@@ -12,6 +12,7 @@ export type XioErrorCode =
   | 'BAD_CONFIG'
   | 'UNKNOWN_ENDPOINT'
   | 'NO_SLOT'
+  | 'INSTANCE_TAKEN'
   | 'DETACHED'
   | 'FAULTED'
   | 'TOO_MANY_ENDPOINTS'

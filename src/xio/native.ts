@@ -145,7 +145,7 @@ export interface Layout {
   handoffTag: number
   /** A capture endpoint's service id and its taps' kinds (a tap word: service | gate << 16 | kind << 24). */
   capture: { service: number; maxTaps: number; maxCaptures: number; rx: number; gate: number; tx: number; trace: number }
-  slotState: { free: number; active: number; detaching: number; faulted: number }
+  slotState: { free: number; active: number; detaching: number; faulted: number; waiting: number }
   claimState: { none: number; active: number; detaching: number }
   header: Offsets
   doorbell: Offsets

@@ -22,7 +22,8 @@ export interface RingSnapshot {
 export interface SlotSnapshot {
   slot: number
   /** As the manager serves it; faulted: cut off for breaking the ring protocol, until its process lets go. */
-  state: 'free' | 'active' | 'detaching' | 'faulted'
+  /** waiting: claimed for an instance number a live instance has (taken on once that one goes). */
+  state: 'free' | 'active' | 'detaching' | 'faulted' | 'waiting'
   pid: number
   name: string
   service: number
@@ -124,7 +125,7 @@ export interface RegionSnapshot {
   slots: SlotSnapshot[]
 }
 
-const slotStates: Record<number, SlotSnapshot['state']> = { [L.slotState.free]: 'free', [L.slotState.active]: 'active', [L.slotState.detaching]: 'detaching', [L.slotState.faulted]: 'faulted' }
+const slotStates: Record<number, SlotSnapshot['state']> = { [L.slotState.free]: 'free', [L.slotState.active]: 'active', [L.slotState.detaching]: 'detaching', [L.slotState.faulted]: 'faulted', [L.slotState.waiting]: 'waiting' }
 const ringNames: RingName[] = ['rx', 'tx', 'alloc', 'free']
 const routeCountNames: (keyof RouteCounts)[] = [
   'rxPackets', 'rxBytes', 'txPackets', 'txBytes', 'dropped', 'noRoute', 'freed', 'wakes', 'reclaimed', 'invalid', 'captured', 'captureLost', 'consumed',

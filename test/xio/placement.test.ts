@@ -3,7 +3,7 @@
 // instances that stay never move (their order holds across the death), and an instance that
 // comes back under its number gets exactly its flows back. And where the numbers come from.
 import test from 'ava'
-import { attach, Manager } from '../../src/xio/index.ts'
+import { attach, Manager, XioError } from '../../src/xio/index.ts'
 import { nfState } from '../../src/xio/state.ts'
 import { finished, removeLeftoverRegions, startTraffic, stop, uniquePrefix, until, type Proc } from '../helpers/processes.ts'
 
@@ -109,17 +109,28 @@ test.serial('the number of an instance that died waits for its restart: one aski
   m.close()
 })
 
-test.serial('a number a live instance has is not given twice: a second claim for it waits for the first to go; a restart that comes before its death is found replaces it at once', async (t) => {
+test.serial('a number a live instance has is not given twice: a claim for it waits for that one to go, and gives up with INSTANCE_TAKEN if it does not; a restart that comes before its death is found replaces it at once', async (t) => {
   const m = chain()
   const served = () => m.snapshot().slots.filter((s) => s.state === 'active' && s.name === 'a').map((s) => [s.slot, s.instance])
   const first = await attach({ prefix: m.prefix, name: 'a', instance: 1 })
-  // Two instances numbered 1 would split that number's flows and handoffs: the second waits.
-  const second = await attach({ prefix: m.prefix, name: 'a', instance: 1 })
+  // Two instances numbered 1 would split that number's flows and handoffs: the second waits
+  // (two seconds), then says why it is not served.
+  const taken = await attach({ prefix: m.prefix, name: 'a', instance: 1 }).then(() => null, (e: unknown) => e as XioError)
+  t.is(taken?.code, 'INSTANCE_TAKEN')
+  t.regex(taken?.message ?? '', /instance 1 of endpoint 'a' on prefix '.+' is served by another live process/)
   t.deepEqual(served(), [[first.slot, 1]])
-  t.is(m.snapshot().slots.find((s) => s.slot === second.slot)?.state, 'free', 'claimed, not taken on')
+  // Its slot goes back, free for the next claimer.
+  t.true(await until(() => m.snapshot().slots.every((s) => s.state === 'free' || s.slot === first.slot)))
   first.detach()
-  t.true(await until(() => JSON.stringify(served()) === JSON.stringify([[second.slot, 1]])), JSON.stringify(served()))
-  second.detach()
+  t.true(await until(() => live(m) === 0))
+  // One leaving as the claim waits: the claim is taken on once it has gone.
+  const leaving = startTraffic('consume', m.prefix, 'a', { instance: 1 })
+  t.true(await until(() => live(m) === 1, 10_000))
+  leaving.child.kill('SIGTERM')
+  const next = await attach({ prefix: m.prefix, name: 'a', instance: 1 })
+  t.deepEqual(served(), [[next.slot, 1]])
+  await leaving.exited
+  next.detach()
   t.true(await until(() => live(m) === 0))
   // Killed, and restarted before the manager has looked for deaths: the dead one goes as the
   // restart is taken on, never two at once.
@@ -154,8 +165,9 @@ test.serial('a claim for the number of an instance that is leaving takes it once
   for (const d of ten) leaving.setLength(d, 64)
   t.is(leaving.tx(ten), 10)
   const deaths = m.snapshot().manager.deaths
-  const next = await attach({ prefix: m.prefix, name: 'a', instance: 1 })
-  t.is(next.slot, low)
+  // The claim, from another process: it waits in the low slot while a#1 is still there.
+  const next = startTraffic('consume', m.prefix, 'a', { instance: 1 })
+  t.true(await until(() => m.snapshot().slots.find((s) => s.slot === low)?.state === 'waiting', 10_000))
   leaving.detach()
   m.routes([{ from: 'a', gate: 0, to: 'b' }])
   const burst = new Uint32Array(32)
@@ -167,7 +179,7 @@ test.serial('a claim for the number of an instance that is leaving takes it once
   }), `${got} of 10 delivered`)
   t.true(await until(() => m.snapshot().slots.some((s) => s.slot === low && s.state === 'active' && s.instance === 1)))
   t.is(m.snapshot().manager.deaths, deaths, 'it left; it did not die')
-  next.detach()
+  await stop(next)
   b.detach()
 })
 
