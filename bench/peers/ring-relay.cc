@@ -8,8 +8,8 @@
 // Everyone waits as xio-chain does, so the floor is the design's and not a busy-loop toy: an
 // endpoint polls its RX ring with sched_yield() for spinUs, then sleeps on its slot's wake word
 // (the same request/sequence protocol as Endpoint::waitReadable); the manager polls with
-// sched_yield() for 100 µs without work, then sleeps on the doorbell; a producer wakes a
-// sleeper once per burst (native/os.h wakeIfSleeping, Manager::wakeEndpoint).
+// sched_yield() for 100 µs without work, then sleeps on its flag and the endpoints' bells; a
+// producer wakes a sleeper once per burst (native/os.h ringIfSleeping, Manager::wakeEndpoint).
 //
 // What the floor leaves out, so xio-chain's distance from it is what there is to win: the
 // manager routes by a fixed table and never touches packet memory (issue #11's target), and
@@ -67,7 +67,8 @@ size_t alignUp(size_t n, size_t to) { return (n + to - 1) / to * to; }
 
 // What the parent and the children share besides the slots and buffers.
 struct Control {
-  alignas(64) std::atomic<uint32_t> managerSleeping;  // the manager's futex word, as in the real region's header
+  alignas(64) std::atomic<uint32_t> managerSleeping;  // the manager's sleeping flag, as in the real region's header
+  std::atomic<uint32_t> managerBells[kSlots];         // each endpoint's bell (EndpointSide::managerBell)
   alignas(kCacheLine) std::atomic<uint32_t> ready;   // endpoints up
   std::atomic<uint32_t> go;
   std::atomic<uint32_t> stop;
@@ -146,7 +147,7 @@ struct Endpoint {
       : sh(s), slot(slot), spinNs(spinNs), rx(s.ring(slot, kRingRx)), tx(s.ring(slot, kRingTx)),
         alloc(s.ring(slot, kRingAlloc)), free(s.ring(slot, kRingFree)) {}
 
-  void wakeManager() { wakeIfSleeping(&sh.control()->managerSleeping); }
+  void wakeManager() { ringIfSleeping(&sh.control()->managerSleeping, &sh.control()->managerBells[slot]); }
 
   // Entries as xio-chain's endpoints make them: a TX entry packed from the buffer's metadata,
   // the others the index alone.
@@ -312,14 +313,21 @@ struct Relay {
     return false;
   }
 
+  // As Manager::sleep: the flag and each endpoint's bell as read before the flag is raised.
   void sleep(Control* c) {
+    std::atomic<uint32_t>* words[1 + kSlots] = {&c->managerSleeping};
+    uint32_t expected[1 + kSlots] = {1};
+    for (uint32_t s = 0; s < kSlots; s++) {
+      words[1 + s] = &c->managerBells[s];
+      expected[1 + s] = c->managerBells[s].load(std::memory_order_acquire);
+    }
     c->managerSleeping.store(1, std::memory_order_relaxed);
     std::atomic_thread_fence(std::memory_order_seq_cst);  // the flag, then the re-check
     if (anyInput() || c->stop.load()) {
       c->managerSleeping.store(0, std::memory_order_relaxed);
       return;
     }
-    futexWait(&c->managerSleeping, 1, kManagerSleepNs);
+    futexWaitAny(words, expected, 1 + kSlots, kManagerSleepNs);
     c->managerSleeping.store(0, std::memory_order_relaxed);
   }
 
