@@ -111,7 +111,7 @@ void Endpoint::awaitService() {
     if (state == kSlotActive && (capture_ || ringUsed(alloc_) > 0)) return;
     usleep(50);
   }
-  if (state != kSlotWaiting) return;
+  if (state != kSlotWaiting || !region_->managerAlive()) return;
   std::string name(side_->name, strnlen(side_->name, kNameLength));
   std::string number = std::to_string(side_->instance);
   detach();  // the slot goes back: the manager frees it once the lease is let go

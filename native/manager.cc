@@ -410,7 +410,7 @@ Manager::Slept Manager::sleep(uint64_t timeoutNs, std::unique_lock<std::mutex>& 
   words[0] = &h_->managerSleeping;  // first: the one a wait without futex_waitv naps on
   expected[0] = 1;
   words[1] = &doorbell_->claims;
-  expected[1] = seenClaims_;  // the re-check below does not sleep past a claim since
+  expected[1] = seenClaims_;  // as last refreshed: the re-check below does not sleep if it moved since
   for (uint32_t s = 0; s < g_.slots; s++) {
     words[kFixed + s] = &region_->endpointSide(s)->managerBell;
     expected[kFixed + s] = words[kFixed + s]->load(std::memory_order_acquire);  // acquire: not after the flag's store below
@@ -1226,9 +1226,9 @@ uint16_t Manager::freeInstanceNumber(uint32_t s) const {
 }
 
 // A numbered instance that died or was cut off, unless it was leaving: its number waits for its
-// restart. Not if a live instance has it already. At
-// most one per slot, the oldest let go first: numbers come from endpoint memory, and one that
-// attaches under ever new numbers and dies must not grow this without end.
+// restart. Not if a live instance has it already. At most one per slot, the oldest let go
+// first: numbers come from endpoint memory, and one that attaches under ever new numbers and
+// dies must not grow this without end.
 void Manager::holdNumber(uint32_t s) {
   const SlotState& slot = slots_[s];
   if (!slot.numbered || slot.capture || slot.detaching) return;
@@ -1359,10 +1359,6 @@ void Manager::reclaim(uint32_t s, Leaving how) {
   side->state.store(state, std::memory_order_release);
 }
 
-// Empties the slot's rings and claim, so the next claimer starts clean. Only once its last
-// occupant has stopped writing (gone, or retired until it lets go of the lease). An observer
-// reading a ring across its reset (head stored 0, its tail not yet) would see it full:
-// countsMoving is odd meanwhile, as for a move of counts, so it reads again.
 // A claim that waited for its number and was given up (or whose claimer died): free for the
 // next claimer, as a slot never taken on.
 void Manager::freeWaiting(uint32_t s) {
@@ -1371,6 +1367,10 @@ void Manager::freeWaiting(uint32_t s) {
   region_->managerSide(s)->state.store(kSlotFree, std::memory_order_release);
 }
 
+// Empties the slot's rings and claim, so the next claimer starts clean. Only once its last
+// occupant has stopped writing (gone, or retired until it lets go of the lease). An observer
+// reading a ring across its reset (head stored 0, its tail not yet) would see it full:
+// countsMoving is odd meanwhile, as for a move of counts, so it reads again.
 void Manager::resetSides(uint32_t s) {
   SlotState& slot = slots_[s];
   h_->countsMoving.fetch_add(1, std::memory_order_relaxed);

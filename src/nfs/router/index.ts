@@ -98,7 +98,7 @@ const ICMP_BURST = 50
 /** ARP frames copied to the other instances: a burst of 64, then one a millisecond. */
 const ARP_SHARE_PER_MS = 1
 const ARP_SHARE_BURST = 64
-/** No address, for explain()'s last-packet fields (0.0.0.0 is never one they hold: not learnable, no next hop). */
+/** No address, for explain()'s last-packet fields: 255.255.255.255 as an int32, a broadcast no neighbour or next hop is. */
 const NONE = -1
 
 /** TTL of the ICMP errors we send (Linux's default ip_default_ttl). */
