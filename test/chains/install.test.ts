@@ -91,6 +91,12 @@ console.log(JSON.stringify([h.send(frame(9)).verdict, h.send(frame(10)).verdict]
 `)
   const harnessed = await sh(process.execPath, ['guard.test.mjs'], project, 60_000)
   t.is(harnessed.stdout.trim(), '["drop","out"]', harnessed.stderr)
+  // The data plane itself, as the README writes against it: attach from 'xio-chain/xio'.
+  writeFileSync(join(project, 'attach.mjs'), `import { attach } from 'xio-chain/xio'
+attach({ prefix: 'no-such-chain-${process.pid}', name: 'fw' }).then(() => console.log('attached'), (e) => console.log(e.code))
+`)
+  const attached = await sh(process.execPath, ['attach.mjs'], project, 60_000)
+  t.is(attached.stdout.trim(), 'NO_REGION', attached.stderr)
   const typecheck = (file: string) => {
     writeFileSync(join(project, 'tsconfig.json'), JSON.stringify({ compilerOptions: { strict: true, module: 'nodenext', moduleResolution: 'nodenext', noEmit: true, types: [] }, files: [file] }))
     return sh(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], project, 60_000)
