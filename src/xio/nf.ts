@@ -138,7 +138,8 @@ export class Outbox implements PacketOut {
     else this.xio.sendVia(d, this.as, gate)
     this.owned--
     // What the NF noted as it held the packet (a router: "held for 10.0.0.7"; in a group, each
-    // member's part up to it) says more than this, which stands in where it noted nothing.
+    // member's part up to it) says more than this, which stands in where it noted nothing; so
+    // for a drop (a trace shows the verdict beside it).
     this.noteHeld(d, 'sent on after being held', true)
     this.push(d)
   }
@@ -146,7 +147,7 @@ export class Outbox implements PacketOut {
   drop(d: number): void {
     this.xio.drop(d)
     this.owned--
-    this.noteHeld(d, 'dropped after being held')
+    this.noteHeld(d, 'dropped after being held', true)
     this.push(d)
   }
 

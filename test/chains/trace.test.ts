@@ -129,7 +129,7 @@ test('through a placement group, a hop\'s note names each member that decided so
   await once(chain, 'exit')
 })
 
-test('a packet a router holds for ARP, then gives up on, shows it: held, then dropped after being held', async (t) => {
+test('a packet a router holds for ARP, then gives up on, shows it: dropped, and the neighbour it was held for', async (t) => {
   const held = join(dir, 'held.json')
   // Nobody answers on the wire: the router asks three times, a second apart, then drops what it held.
   writeFileSync(held, JSON.stringify({
@@ -154,7 +154,7 @@ test('a packet a router holds for ARP, then gives up on, shows it: held, then dr
   t.true(generated.length > 0, r.stdout)
   for (const packet of generated) {
     t.like(packet.hops[0], { from: 'traffic', to: 'r', verdict: 'sent' })
-    t.like(packet.hops.at(-1), { from: 'r', verdict: 'dropped', why: 'dropped after being held' })
+    t.like(packet.hops.at(-1), { from: 'r', verdict: 'dropped', why: 'held for 10.0.0.7' })
   }
   const longest = Math.max(...generated.map((p) => p.hops.at(-1)!.atUs))
   t.true(longest > 1_000_000, `held for its ARP tries: at most ${longest} µs`)
