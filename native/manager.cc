@@ -171,8 +171,7 @@ void Manager::stop() {
       assistedSlot(assistId_).cpuPlusOne.store(0, std::memory_order_relaxed);
     }
   }
-  h_->managerSleeping.store(0);
-  futexWake(&h_->managerSleeping);
+  wakeThread();
   assisting_.store(0);
   futexWake(&assisting_);
   thread_.join();
@@ -223,9 +222,7 @@ void Manager::routes(const std::vector<RouteChange>& changes) {
   while (routeBatchesApplied_.load(std::memory_order_acquire) < ticket) {
     uint64_t now = nowNs();
     if (now > nextWake) {
-      // This process may clear the flag (endpoints may not): a wait not yet begun then ends at once.
-      h_->managerSleeping.store(0, std::memory_order_seq_cst);
-      futexWake(&h_->managerSleeping);
+      wakeThread();
       nextWake = now + 1000000;
     }
     if (now > deadline) {
@@ -397,6 +394,13 @@ bool Manager::pollOnce() {
   else if (finishedDetaching) refreshSlots();
   publishPool();
   return work != 0;
+}
+
+// Wakes the manager's thread from this process (stop, routes): clearing the flag, which only
+// this process may write, ends a wait not yet begun as well as one under way.
+void Manager::wakeThread() {
+  h_->managerSleeping.store(0, std::memory_order_seq_cst);
+  futexWake(&h_->managerSleeping);
 }
 
 Manager::Slept Manager::sleep(uint64_t timeoutNs, std::unique_lock<std::mutex>& pass) {

@@ -146,6 +146,7 @@ class Manager {
 
   void run();
   bool pollOnce();
+  void wakeThread();
   void refreshSlots();
   void checkLiveness();  // checkLeases, then sweep
   void checkLeases();
