@@ -22,7 +22,7 @@
 namespace xio {
 
 constexpr uint64_t kMagic = 0x4e49414843'4f4958ULL;  // "XIOCHAIN" in memory order
-constexpr uint32_t kLayoutVersion = 15;
+constexpr uint32_t kLayoutVersion = 16;
 constexpr uint32_t kMaxSlots = 64;
 constexpr uint32_t kMaxServices = 64;
 constexpr uint32_t kMaxBuffers = 65534;
@@ -293,6 +293,9 @@ struct ManagerSide {
   // Set while the manager holds packets for this slot because its RX ring was full: the
   // endpoint, taking from that ring, wakes the manager rather than let it wait out its retry.
   std::atomic<uint32_t> roomWanted;
+  // Buffers in its hands, its cache and its RX ring, as the manager counts them: at most
+  // its share of the pool (Manager::share_), for observers.
+  uint32_t buffers;
   alignas(1024) RingProducer rx;
   RingProducer alloc;
   RingConsumer tx;

@@ -33,6 +33,9 @@ constexpr uint32_t ownerOf(uint32_t word) { return word >> kOwnerShift; }
 inline bool before(uint32_t word, uint32_t bound) { return (int32_t(((bound - word) & 0xffffff) << 8) >> 8) > 0; }
 enum Taken : uint32_t { kFromAlloc = 0, kFromRx = 1 };
 constexpr uint64_t kHeldRetryNs = 1000000;  // a full RX ring does not wake us when it drains
+// What an endpoint may hold beyond a full RX ring and cache before a small pool is shared out
+// (Manager::share_): a generator's pump is 256, an NF's burst 32.
+constexpr uint32_t kShareInHand = 1024;
 // The longest sleep of a manager with nothing to do (each idle sleep that ran to its timeout
 // doubles the next, from ManagerConfig::sleepNs): how late, at rest, it finds a death that
 // nothing else wakes it for. Any wake-up finds it first (see run()).
@@ -102,6 +105,11 @@ Manager::Manager(std::shared_ptr<Region> region, ManagerConfig config)
       doorbell_(region_->doorbell()),
       g_(region_->geometry()),
       capacity_(g_.bufferSize - g_.dataOffset),
+      // No endpoint holds more than half the pool: one that keeps everything it is given or
+      // allocates (a faulty NF) then stalls its own path, as a full RX ring would, and the
+      // rest of the chain still finds buffers. A pool so small that half of it would not hold
+      // a full RX ring, a full cache and a pump's worth in hand is shared out no further.
+      share_(std::max(g_.bufferCount / 2, std::min(g_.bufferCount, g_.ringSize + g_.cacheSize + kShareInHand))),
       leaseQuery_(region_->openLeaseQuery()),
       // A quarter of the pool stays the chain's: copies are made only above it; and however many
       // captures, they hold an eighth of it at most.
@@ -547,6 +555,8 @@ uint32_t Manager::drainFree(uint32_t s) {
     uint32_t returned = std::min(valid, slot.outstanding);
     slot.outstanding -= returned;
     captureHeld_ -= std::min(returned, captureHeld_);
+  } else if (valid) {
+    tookBack(s, valid);
   }
   // Not this endpoint's to free (sent, freed already, still in its cache): recycling it could
   // hand it out twice.
@@ -562,7 +572,9 @@ uint32_t Manager::refill(uint32_t s) {
   if (!allocTaken(s, &taken)) return 0;  // to be cut off: no refill
   uint32_t cached = slot.alloc.prod->head.load(std::memory_order_relaxed) - taken;
   if (cached >= g_.cacheSize / 2) return 0;
-  uint32_t want = std::min<uint32_t>(g_.cacheSize - cached, 1024);
+  // Never past its share: an endpoint that keeps what it allocates runs dry alone.
+  uint32_t want = std::min({g_.cacheSize - cached, 1024u, roomInShare(s)});
+  if (!want) return 0;
   uint32_t k = std::min(want, poolFree_);
   if (k < want) h_->manager.poolDry++;
   if (!k) return 0;
@@ -575,7 +587,18 @@ uint32_t Manager::refill(uint32_t s) {
   }
   publishPool();  // before the ring: an observer may count a buffer in both, never in neither
   ringCommit(slot.alloc, k);
+  gave(s, k);
   return k;
+}
+
+void Manager::gave(uint32_t s, uint32_t n) {
+  slots_[s].buffers += n;
+  region_->managerSide(s)->buffers = slots_[s].buffers;
+}
+
+void Manager::tookBack(uint32_t s, uint32_t n) {
+  slots_[s].buffers -= std::min(n, slots_[s].buffers);
+  region_->managerSide(s)->buffers = slots_[s].buffers;
 }
 
 // Rendezvous (highest random weight) hashing over the live instances' numbers: a flow goes to
@@ -628,7 +651,7 @@ uint32_t Manager::routeTx(uint32_t s) {
   RouteCounters& route = region_->managerSide(s)->route;
   const uint16_t* routes = region_->service(slot.service)->routes;
   uint64_t bytes = 0;
-  uint32_t kept = 0, marks = 0;
+  uint32_t kept = 0, marks = 0, taken = 0;
   for (uint32_t i = 0; i < n; i++) {
     Entry e = scratch_[i];
     if (e & kEntryMark) {
@@ -645,6 +668,7 @@ uint32_t Manager::routeTx(uint32_t s) {
       continue;
     }
     owners_[d] = owned(kOwnerManager);
+    taken++;
     // What the sender said of the packet is in the entry: no load from the buffer.
     uint32_t length = entryLength(e), act = decodeAction(entryAction(e));
     if (length > capacity_) {  // a reader would run past the buffer into the next one
@@ -721,6 +745,7 @@ uint32_t Manager::routeTx(uint32_t s) {
   // Sent on: drops, no-route and refusals are counted apart, so an NF's tx is what it passed.
   route.txPackets += kept;
   route.txBytes += bytes;
+  if (taken) tookBack(s, taken);
   slot.tx.cons->dequeued -= marks;
   held.count = kept;
   held.next = 0;
@@ -783,6 +808,10 @@ uint32_t Manager::deliverHeld(uint32_t s) {
     } else if (roomWanted.load(std::memory_order_relaxed)) {
       roomWanted.store(0, std::memory_order_relaxed);
     }
+    // Never past its share: one that keeps what it receives is held back as a full ring holds
+    // it back (its senders see backpressure, nothing is lost), and the pool is not emptied
+    // into it. What it gives back wakes us (its free and TX rings), not roomWanted.
+    k = std::min(k, roomInShare(dest));
     if (!k) break;
     uint64_t bytes = 0;
     // A receiver that just transmits leaves by gate 0 of the service it was sent to; a group's
@@ -805,6 +834,7 @@ uint32_t Manager::deliverHeld(uint32_t s) {
       for (uint32_t i = first; i < first + k; i++)
         tapRx(entryIndex(held.entry[i]), held.dest[first], held.from[i], entryLength(held.entry[i]));
     ringCommit(rx, k);
+    gave(dest, k);
     RouteCounters& to = region_->managerSide(dest)->route;
     to.rxPackets += k;
     to.rxBytes += bytes;
@@ -1334,6 +1364,7 @@ void Manager::reclaim(uint32_t s, Leaving how) {
   publishPool();
   resetSides(s);
   ManagerSide* side = region_->managerSide(s);
+  slot.buffers = side->buffers = 0;  // every one taken back above
   side->route.reclaimed = count;
   h_->manager.reclaimed += count;
   if (how == Leaving::Died) {

@@ -122,6 +122,9 @@ class Manager {
     uint32_t staged = 0;       // copies written past its RX head this poll, published by flushCaptures
     uint64_t stagedBytes = 0;
     uint32_t outstanding = 0;  // copies in its RX ring or hands; at most ringSize
+    // Not a capture: buffers given to it (its cache, its RX ring) and not yet back through its
+    // TX or free ring, whether or not it has taken them. At most share_.
+    uint32_t buffers = 0;
     // A capture endpoint with a trace tap: its index, how many packets entering the chain it
     // still wants marked, and the number of the last one marked.
     bool tracer = false;
@@ -186,6 +189,10 @@ class Manager {
   void flushCaptures();
   uint32_t deliverHeld(uint32_t slot);
   uint32_t refill(uint32_t slot);
+  // An endpoint's count of buffers (SlotState::buffers), kept and published for observers.
+  void gave(uint32_t slot, uint32_t n);
+  void tookBack(uint32_t slot, uint32_t n);
+  uint32_t roomInShare(uint32_t slot) const { return share_ - std::min(share_, slots_[slot].buffers); }
   void wakeEndpoint(uint32_t slot);
   uint16_t pick(uint32_t service, uint32_t flowHash) const;
   // The live slot of a service's instance by number, or kNoSlot.
@@ -212,6 +219,7 @@ class Manager {
   Doorbell* doorbell_;
   Geometry g_;
   uint32_t capacity_;  // packet bytes a buffer holds
+  uint32_t share_;     // the most buffers one endpoint may hold (see the constructor)
   ManagerConfig config_;
   int leaseQuery_;
   std::thread thread_;

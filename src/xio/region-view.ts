@@ -35,6 +35,12 @@ export interface SlotSnapshot {
   sleeping: boolean
   /** Threads of the endpoint asleep on its RX ring now (rxWait, readable). */
   asleep: number
+  /**
+   * Pool buffers it has (its cache, its RX ring, its hands), as the manager counts them. Never
+   * more than half the pool (in a small pool, a full ring and cache and 1,024 more): past
+   * that it gets no more, and what is sent to it waits, as for a full RX ring.
+   */
+  buffers: number
   endpoint: { mallocFails: number; sleeps: number; wakesSent: number; decided: number }
   route: RouteCounts
   rings: Record<RingName, RingSnapshot>
@@ -312,6 +318,7 @@ export class RegionView {
       capture: this.u16[(ms + L.managerSide.service) / 2] === L.capture.service,
       sleeping: this.u32[(at + E.asleep) / 4] !== 0,
       asleep: this.u32[(at + E.asleep) / 4],
+      buffers: this.u32[(ms + L.managerSide.buffers) / 4],
       endpoint: {
         mallocFails: c(ep, L.endpointCounters, 'mallocFails'),
         sleeps: c(ep, L.endpointCounters, 'sleeps'),

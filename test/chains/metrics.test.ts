@@ -83,12 +83,14 @@ test('run --metrics serves every counter; promtool accepts it; a real Prometheus
   }, 30_000, 100), chain.output())
 
   // Every family the chain has, with labels naming the endpoint, its instance and slot.
-  for (const family of ['xio_endpoint_tx_packets_total', 'xio_endpoint_dropped_total', 'xio_endpoint_up', 'xio_ring_used', 'xio_ring_refused_total',
+  for (const family of ['xio_endpoint_tx_packets_total', 'xio_endpoint_dropped_total', 'xio_endpoint_up', 'xio_endpoint_buffers', 'xio_ring_used', 'xio_ring_refused_total',
     'xio_pool_in_use_buffers', 'xio_manager_routed_total', 'xio_manager_held_total', 'xio_nf_value', 'xio_service_rx_packets_total', 'xio_service_deaths_total'])
     t.regex(text, new RegExp(`^# TYPE ${family} (counter|gauge)$`, 'm'), family)
   // Per endpoint over all its instances: here one each, so the same count as its slot's.
   t.is(sample(text, 'xio_service_tx_packets_total', { endpoint: 'fw' }), sample(text, 'xio_endpoint_tx_packets_total', { endpoint: 'fw' }))
   t.is(sample(text, 'xio_endpoint_up', { endpoint: 'fw', instance: '0' }), 1)
+  // Its buffers: at least its cache, which the manager fills as it is taken on; at most half the pool.
+  t.true((sample(text, 'xio_endpoint_buffers', { endpoint: 'fw' }) ?? 0) > 0)
   t.true((sample(text, 'xio_ring_size', { endpoint: 'fw', ring: 'rx' }) ?? 0) >= 64)
   t.true((sample(text, 'xio_nf_value', { endpoint: 'fw', name: 'defaultPackets' }) ?? 0) > 0)
   t.true((sample(text, 'xio_manager_routed_total', {}) ?? 0) > 0)

@@ -58,6 +58,7 @@ export function slot(c: SlotCounters): SlotSnapshot {
     capture: false,
     sleeping: c.sleeping ?? false,
     asleep: c.sleeping ? 1 : 0,
+    buffers: 0,
     endpoint: { mallocFails: c.mallocFails ?? 0, sleeps: 0, wakesSent: 0, decided: 0 },
     route: {
       rxPackets: c.rx ?? 0,

@@ -162,6 +162,54 @@ test.serial('a stale second free of a buffer back in the same cache is refused; 
   m.close()
 })
 
+// A pool of 4096 with rings of 256 and caches of 128: an endpoint's share is half the pool.
+const SHARE = 2048
+
+test.serial('an NF that keeps every buffer it allocates gets half the pool; the rest of the chain runs on the other half', async (t) => {
+  const m = chain('hoard', { buffers: 4096, ringSize: 256 })
+  m.start()
+  const bad = startFaulty('hoard', m.prefix, 'bad')
+  const allocated = () => (bad.lines.at(-1)?.allocated as number | undefined) ?? 0
+  t.true(await until(() => allocated() >= SHARE, 30_000), `it allocated its share (${allocated()})`)
+  const hoarder = slotOf(m.snapshot(), 'bad')!
+  t.is(hoarder.buffers, SHARE, 'the manager counts what it holds')
+  t.is(hoarder.rings.alloc.used, 0, 'and refills its cache no further')
+  t.true(await until(() => slotOf(m.snapshot(), 'bad')!.endpoint.mallocFails > 0), 'its allocations from then on fail, counted')
+  // The rest of the chain allocates, sends and frees as before (without the share: no buffer
+  // left, and the generator never sends its count).
+  const result = await cleanRun(m, 20_000)
+  t.is(result.received, 20_000)
+  t.is(result.corrupt, 0)
+  t.is(allocated(), SHARE, 'half the pool, and not one more')
+  t.is(slotOf(m.snapshot(), 'bad')!.buffers, SHARE)
+  await stop(bad)
+  t.true(await poolWhole(m, 4096), `what it kept came back as it left (free ${m.snapshot().pool.free})`)
+  m.close()
+})
+
+test.serial('an NF that keeps every packet it receives is held back at half the pool: its sender waits, other flows go on', async (t) => {
+  const m = chain('hoardrx', { buffers: 4096, ringSize: 256 })
+  m.declare('feed')
+  m.route('feed', 0, 'bad')
+  m.start()
+  const bad = startFaulty('hoard', m.prefix, 'bad', { receiveOnly: true })
+  t.true(await until(() => bad.lines.length > 0 && active(m, 'bad') === 1, 30_000))
+  const feed = startTraffic('produce', m.prefix, 'feed', { count: 100_000 })
+  t.true(await until(() => (slotOf(m.snapshot(), 'bad')?.buffers ?? 0) === SHARE && m.snapshot().manager.held > 0, 30_000),
+    `it reached its share, and the manager holds what is sent to it: ${JSON.stringify({ bad: slotOf(m.snapshot(), 'bad')?.buffers, held: m.snapshot().manager.held })}`)
+  const result = await cleanRun(m, 20_000)
+  t.is(result.received, 20_000, 'another flow gets buffers and carries all it sends')
+  const after = m.snapshot()
+  t.is(slotOf(after, 'bad')!.buffers, SHARE, 'still no more than its share')
+  // Its share is what was delivered to it and what sits in its cache (filled as it attached).
+  t.is(slotOf(after, 'bad')!.route.rxPackets + slotOf(after, 'bad')!.rings.alloc.used, SHARE, 'delivered to it: its share, the rest held back')
+  t.is(after.manager.dropped + after.manager.noRoute, 0)
+  await stop(bad)
+  await stop(feed)
+  t.true(await poolWhole(m, 4096), `every buffer came back (free ${m.snapshot().pool.free})`)
+  m.close()
+})
+
 test.serial('a sender held back by a full ring (or a stopped consumer) lets the manager sleep', async (t) => {
   const m = chain('stalled', { ringSize: 64 })
   m.start()
