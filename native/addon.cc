@@ -694,7 +694,7 @@ Napi::Object layout(Napi::Env env) {
   FIELD(managerSide, ManagerSide, rx); FIELD(managerSide, ManagerSide, alloc);
   FIELD(managerSide, ManagerSide, tx); FIELD(managerSide, ManagerSide, free);
   FIELD(managerSide, ManagerSide, tapsSeen); FIELD(managerSide, ManagerSide, tapsActive);
-  FIELD(managerSide, ManagerSide, roomWanted); FIELD(managerSide, ManagerSide, buffers);
+  FIELD(managerSide, ManagerSide, roomWanted); FIELD(managerSide, ManagerSide, buffers); FIELD(managerSide, ManagerSide, atShare);
   Napi::Object nf = group("nfCounters");
   set(nf, "max", kNfCounters);
   set(nf, "nameLength", kCounterName);

@@ -206,10 +206,13 @@ uint32_t Endpoint::malloc(uint32_t* descs, uint32_t n) {
   const Geometry& g = region_->geometry();
   auto index = [](uint32_t* to) { return [to](uint32_t i, Entry e) { to[i] = entryIndex(e); }; };
   uint32_t got = ringConsume(alloc_, n, index(descs));
-  if (got < n || ringUsed(alloc_) < g.cacheSize / 2) wakeManager();
+  // At its share, no refill comes: the manager is not woken for one, nor waited for (what this
+  // endpoint gives back wakes it, and ends that).
+  bool atShare = managerSide_->atShare.load(std::memory_order_relaxed);
+  if ((got < n || ringUsed(alloc_) < g.cacheSize / 2) && !atShare) wakeManager();
   if (got < n) {
     uint64_t deadline = nowNs() + kMallocPatienceNs;
-    while (got < n && h->poolFree.load(std::memory_order_relaxed) && nowNs() < deadline) {
+    while (got < n && h->poolFree.load(std::memory_order_relaxed) && !atShare && nowNs() < deadline) {
       sched_yield();
       got += ringConsume(alloc_, n - got, index(descs + got));
     }

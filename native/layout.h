@@ -22,7 +22,7 @@
 namespace xio {
 
 constexpr uint64_t kMagic = 0x4e49414843'4f4958ULL;  // "XIOCHAIN" in memory order
-constexpr uint32_t kLayoutVersion = 16;
+constexpr uint32_t kLayoutVersion = 17;
 constexpr uint32_t kMaxSlots = 64;
 constexpr uint32_t kMaxServices = 64;
 constexpr uint32_t kMaxBuffers = 65534;
@@ -293,14 +293,18 @@ struct ManagerSide {
   // Set while the manager holds packets for this slot because its RX ring was full: the
   // endpoint, taking from that ring, wakes the manager rather than let it wait out its retry.
   std::atomic<uint32_t> roomWanted;
-  // Buffers in its hands, its cache and its RX ring, as the manager counts them: at most
-  // its share of the pool (Manager::share_), for observers.
-  uint32_t buffers;
+  // Set while the manager refills its cache no further because it has its share: malloc then
+  // does not wait for a refill that will not come.
+  std::atomic<uint32_t> atShare;
   alignas(1024) RingProducer rx;
   RingProducer alloc;
   RingConsumer tx;
   RingConsumer free;
   RouteCounters route;
+  // Buffers in its hands, its cache and its RX ring (a capture endpoint: copies), as the
+  // manager counts them, for observers; at most its share of the pool (Manager::share_).
+  // Beside the counters the manager writes with it, off the lines the endpoint reads per burst.
+  uint32_t buffers;
   alignas(kCacheLine) std::atomic<uint32_t> wakeSeq;  // futex word: bumped to wake the endpoint
 };
 enum SlotRing : uint32_t { kRingRx = 0, kRingTx = 1, kRingAlloc = 2, kRingFree = 3, kRingsPerSlot = 4 };

@@ -106,9 +106,13 @@ Manager::Manager(std::shared_ptr<Region> region, ManagerConfig config)
       g_(region_->geometry()),
       capacity_(g_.bufferSize - g_.dataOffset),
       // No endpoint holds more than half the pool: one that keeps everything it is given or
-      // allocates (a faulty NF) then stalls its own path, as a full RX ring would, and the
-      // rest of the chain still finds buffers. A pool so small that half of it would not hold
-      // a full RX ring, a full cache and a pump's worth in hand is shared out no further.
+      // allocates (a faulty NF) then stalls what goes through it, as a full RX ring would, and
+      // the rest of the chain still finds buffers. Not less than half: NFs that send to each
+      // other in a cycle (a placement group and an NF between two of its members), each
+      // keeping what the other cannot take yet, could then both reach their shares and wait on
+      // each other for ever; two halves cannot both be full while the manager holds what one
+      // sent. A pool so small that half of it would not hold a full RX ring, a full cache and
+      // a pump's worth in hand is shared out no further.
       share_(std::max(g_.bufferCount / 2, std::min(g_.bufferCount, g_.ringSize + g_.cacheSize + kShareInHand))),
       leaseQuery_(region_->openLeaseQuery()),
       // A quarter of the pool stays the chain's: copies are made only above it; and however many
@@ -458,7 +462,7 @@ bool Manager::anyInput() {
     uint32_t taken;
     if (!allocTaken(s, &taken)) return true;  // a fault to act on
     uint32_t cached = slot.alloc.prod->head.load(std::memory_order_relaxed) - taken;
-    if (poolFree_ && cached < g_.cacheSize / 2) return true;
+    if (poolFree_ && cached < g_.cacheSize / 2 && roomInShare(s)) return true;
   }
   return false;
 }
@@ -555,6 +559,7 @@ uint32_t Manager::drainFree(uint32_t s) {
     uint32_t returned = std::min(valid, slot.outstanding);
     slot.outstanding -= returned;
     captureHeld_ -= std::min(returned, captureHeld_);
+    region_->managerSide(s)->buffers = slot.outstanding;
   } else if (valid) {
     tookBack(s, valid);
   }
@@ -574,6 +579,10 @@ uint32_t Manager::refill(uint32_t s) {
   if (cached >= g_.cacheSize / 2) return 0;
   // Never past its share: an endpoint that keeps what it allocates runs dry alone.
   uint32_t want = std::min({g_.cacheSize - cached, 1024u, roomInShare(s)});
+  if (slot.atShare != (want == 0)) {
+    slot.atShare = want == 0;
+    region_->managerSide(s)->atShare.store(slot.atShare, std::memory_order_relaxed);
+  }
   if (!want) return 0;
   uint32_t k = std::min(want, poolFree_);
   if (k < want) h_->manager.poolDry++;
@@ -874,6 +883,7 @@ uint32_t Manager::discardCaptureTx(uint32_t s) {
       h_->manager.invalid++;
     }
   }
+  region_->managerSide(s)->buffers = slot.outstanding;
   slot.tx.cons->dequeued -= marks;
   return n;
 }
@@ -1026,6 +1036,7 @@ uint32_t Manager::copyTo(uint32_t cs, uint32_t tapIndex, uint32_t d, uint16_t fr
   cap.staged++;
   cap.stagedBytes += length;
   cap.outstanding++;
+  region_->managerSide(cs)->buffers = cap.outstanding;  // what it has is copies
   captureHeld_++;
   copiesThisPoll_++;
   return c;
@@ -1365,6 +1376,8 @@ void Manager::reclaim(uint32_t s, Leaving how) {
   resetSides(s);
   ManagerSide* side = region_->managerSide(s);
   slot.buffers = side->buffers = 0;  // every one taken back above
+  slot.atShare = false;
+  side->atShare.store(0, std::memory_order_relaxed);
   side->route.reclaimed = count;
   h_->manager.reclaimed += count;
   if (how == Leaving::Died) {

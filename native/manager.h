@@ -125,6 +125,7 @@ class Manager {
     // Not a capture: buffers given to it (its cache, its RX ring) and not yet back through its
     // TX or free ring, whether or not it has taken them. At most share_.
     uint32_t buffers = 0;
+    bool atShare = false;  // as last published (ManagerSide::atShare)
     // A capture endpoint with a trace tap: its index, how many packets entering the chain it
     // still wants marked, and the number of the last one marked.
     bool tracer = false;

@@ -51,7 +51,7 @@ export class ChainMetrics {
     endpoint('reclaimed_total', 'Buffers taken back from the endpoint when it left or died.', (s) => s.route.reclaimed)
     endpoint('wakes_total', 'Times the manager woke the endpoint.', (s) => s.route.wakes)
     endpoint('malloc_failures_total', 'Allocations that found the pool dry, or the endpoint holding its share of it.', (s) => s.endpoint.mallocFails)
-    endpoint('buffers', 'Pool buffers the endpoint has: its cache, its RX ring and its hands (at most half the pool).', (s) => s.buffers, 'gauge')
+    endpoint('buffers', 'Pool buffers the endpoint has: its cache, its RX ring and its hands (at most its share: half the pool, unless the pool is small); a capture endpoint, its copies.', (s) => s.buffers, 'gauge')
     endpoint('sleeps_total', 'Times the endpoint slept waiting for packets.', (s) => s.endpoint.sleeps)
     endpoint('up', 'Whether the manager serves the endpoint (0: detaching or cut off for a fault).', (s) => (s.state === 'active' ? 1 : 0), 'gauge')
 

@@ -36,9 +36,10 @@ export interface SlotSnapshot {
   /** Threads of the endpoint asleep on its RX ring now (rxWait, readable). */
   asleep: number
   /**
-   * Pool buffers it has (its cache, its RX ring, its hands), as the manager counts them. Never
-   * more than half the pool (in a small pool, a full ring and cache and 1,024 more): past
-   * that it gets no more, and what is sent to it waits, as for a full RX ring.
+   * Pool buffers it has (its cache, its RX ring, its hands), as the manager counts them; a
+   * capture endpoint, its copies. Never more than half the pool (in a small pool, a full ring
+   * and cache and 1,024 more): past that it gets no more, and what is sent to it waits, as for
+   * a full RX ring.
    */
   buffers: number
   endpoint: { mallocFails: number; sleeps: number; wakesSent: number; decided: number }

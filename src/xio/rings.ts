@@ -115,6 +115,7 @@ export class EndpointRings {
   private readonly managerSleeping: number
   private readonly roomWanted: number
   private readonly poolFree: number
+  private readonly atShareWord: number
   private readonly mallocFails: number
   // The alloc and RX tails last announced by a mark on the TX and the free ring; -1: none yet
   // (a mark of the current tails is right whatever the native side announced before: at worst
@@ -138,6 +139,7 @@ export class EndpointRings {
     this.managerSleeping = L.header.managerSleeping >>> 2
     this.roomWanted = (view.managerSideOffset(slot) + L.managerSide.roomWanted) >>> 2
     this.poolFree = L.header.poolFree >>> 2
+    this.atShareWord = (view.managerSideOffset(slot) + L.managerSide.atShare) >>> 2
     this.mallocFails = (view.slotOffset(slot) + L.endpointSide.counters + L.endpointCounters.mallocFails) >>> 2
   }
 
@@ -183,11 +185,15 @@ export class EndpointRings {
     const r = this.allocRing
     let got = this.takeFresh(descs, 0, n)
     const cached = (Atomics.load(u32, r.head) - u32[r.tail]) >>> 0
-    if (got < n || cached < this.cacheSize / 2) this.wakeManager()
+    // At its share, no refill comes: the manager is not woken for one (what this endpoint
+    // gives back wakes it, and ends that).
+    const atShare = u32[this.atShareWord] !== 0
+    if ((got < n || cached < this.cacheSize / 2) && !atShare) this.wakeManager()
     if (got < n) {
-      // The cache ran out: wait a little for the manager's refill while the pool has buffers.
+      // The cache ran out: wait a little for the manager's refill while the pool has buffers
+      // and this endpoint has not had its share of them (then no refill comes).
       const deadline = performance.now() + MALLOC_PATIENCE_MS
-      while (got < n && u32[this.poolFree] !== 0 && performance.now() < deadline) {
+      while (got < n && u32[this.poolFree] !== 0 && !atShare && performance.now() < deadline) {
         addon.schedYield()
         got += this.takeFresh(descs, got, n - got)
       }

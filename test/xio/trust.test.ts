@@ -175,6 +175,13 @@ test.serial('an NF that keeps every buffer it allocates gets half the pool; the 
   t.is(hoarder.buffers, SHARE, 'the manager counts what it holds')
   t.is(hoarder.rings.alloc.used, 0, 'and refills its cache no further')
   t.true(await until(() => slotOf(m.snapshot(), 'bad')!.endpoint.mallocFails > 0), 'its allocations from then on fail, counted')
+  // While it asks on and on for buffers it will not get, the manager rests: it has nothing to
+  // refill, and is not woken for a refill.
+  const fails = () => slotOf(m.snapshot(), 'bad')!.endpoint.mallocFails
+  const before = { loops: m.snapshot().manager.loops, fails: fails() }
+  t.true(await until(() => fails() - before.fails >= 10_000, 10_000), 'it asks again and again')
+  const loops = m.snapshot().manager.loops - before.loops
+  t.true(loops < 1000, `the manager made ${loops} passes meanwhile: it rests`)
   // The rest of the chain allocates, sends and frees as before (without the share: no buffer
   // left, and the generator never sends its count).
   const result = await cleanRun(m, 20_000)
@@ -207,6 +214,36 @@ test.serial('an NF that keeps every packet it receives is held back at half the 
   await stop(bad)
   await stop(feed)
   t.true(await poolWhole(m, 4096), `every buffer came back (free ${m.snapshot().pool.free})`)
+  m.close()
+})
+
+test.serial('a capture endpoint\'s buffers are the copies it has, and go as it frees them', async (t) => {
+  const m = chain('capbuffers')
+  m.start()
+  const sink = await attach({ prefix: m.prefix, name: 'sink' })
+  const gen = await attach({ prefix: m.prefix, name: 'gen' })
+  const capture = attachCapture(m.prefix)
+  t.true(capture.setTaps([{ service: m.snapshot().services.find((s) => s.name === 'gen')!.id, kind: 'tx' }]))
+  const burst = new Uint32Array(20)
+  t.is(gen.tx(burst, gen.malloc(burst)), 20)
+  const got = new Uint32Array(64)
+  let delivered = 0
+  t.true(await until(() => {
+    for (let n; (n = sink.rx(got)) > 0; sink.free(got, n)) delivered += n
+    return delivered === 20
+  }))
+  const captureSlot = () => m.snapshot().slots.find((s) => s.state === 'active' && s.capture)!
+  t.true(await until(() => captureSlot().buffers === 20), `copies counted: ${captureSlot().buffers}`)
+  const n = capture.rx(got)
+  t.is(n, 20)
+  capture.free(got, 5)
+  t.true(await until(() => captureSlot().buffers === 15), `five freed: ${captureSlot().buffers}`)
+  capture.free(got.subarray(5), 15)
+  t.true(await until(() => captureSlot().buffers === 0))
+  capture.detach()
+  gen.detach()
+  sink.detach()
+  t.true(await poolWhole(m, 4096))
   m.close()
 })
 
