@@ -14,16 +14,19 @@ export interface SpecNames {
   groups: Map<string, string>
   /** Ports that send nothing (a sink, a capture only written), and why: only what reaches them can be seen. */
   silent: Map<string, string>
+  /** The ports: what is sent to one has left the chain (a trace's packet ends there). */
+  ports: Set<string>
 }
 
 export async function specNames(snapshot: RegionSnapshot, chainFile: string): Promise<SpecNames> {
-  const names: SpecNames = { gates: new Map(), rules: new Map(), groups: new Map(), silent: new Map() }
+  const names: SpecNames = { gates: new Map(), rules: new Map(), groups: new Map(), silent: new Map(), ports: new Set() }
   try {
     const chain = chainFile ? await loadChain(chainFile, { nfConfigs: false }) : null
     if (!chain || !describes(chain, snapshot)) return names
     for (const e of chain.endpoints.values()) {
       names.gates.set(e.name, e.gates)
       if (e.group) names.groups.set(e.name, e.group)
+      if (e.isPort) names.ports.add(e.name)
       const silent = sendsNothing(e)
       if (silent) names.silent.set(e.name, silent)
       const rules = (e.spec as { config?: { rules?: unknown } }).config?.rules

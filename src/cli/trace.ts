@@ -7,10 +7,13 @@
 // It attaches as a capture endpoint with a trace tap (src/xio/capture.ts): the manager marks
 // the next N packets sent by the endpoint that brought them in (a port), and copies each marked
 // packet every time an endpoint sends or drops it; NF runners note why for marked packets
-// (src/xio/trace-notes.ts). A packet's trace ends where it leaves the chain or is dropped; the
-// command ends once N packets were seen (or copies were lost, so some never will be) and no hop
-// came for a second, when the chain stops, or on Ctrl-C. Hops are shown in the order the
-// manager made them, timed on a clock that never steps.
+// (src/xio/trace-notes.ts). A packet's trace ends where it leaves the chain (sent to a port) or
+// is dropped, and is printed then, as the trace goes on; what a packet does after that (a copy
+// of it going on) is printed as its continuation, and packets still on their way when the
+// command ends (a router holding them) at its end, as is everything with --json. The command
+// ends once N packets were seen (or copies were lost, so some never will be) and no hop came
+// for a second, when the chain stops, or on Ctrl-C. Hops are shown in the order the manager
+// made them, timed on a clock that never steps.
 import { formatIpv4, formatIpv6, Headers, IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP, parse, PARSE_ARP, PARSE_IPV4, PARSE_IPV6 } from '../packet/index.ts'
 import { attachCapture, layout, observe, XioError, type RegionSnapshot } from '../xio/index.ts'
 import { MAX_TRACED } from '../xio/capture.ts'
@@ -135,8 +138,20 @@ async function run(options: TraceOptions): Promise<number> {
   const onSignal = () => (stopping = true)
   process.on('SIGINT', onSignal)
   process.on('SIGTERM', onSignal)
-  // By the manager's number for each packet, in the order they were first seen.
-  const packets = new Map<number, { first: bigint; hops: Hop[] }>()
+  // Hops are stamped on the monotonic clock (only differences matter to them); a packet's
+  // wall-clock time is that of its first hop, through the offset between the two clocks
+  // (performance.timeOrigin + now(): the wall clock to the µs, where Date.now() has whole ms).
+  const offset = BigInt(Math.round((performance.timeOrigin + performance.now()) * 1e6)) - process.hrtime.bigint()
+  // By the manager's number for each packet, numbered as first seen; `first`: its first hop's
+  // stamp; `shown`: its hops printed so far.
+  type Following = TracedPacket & { first: bigint; shown: number }
+  const packets = new Map<number, Following>()
+  // What is sent to a port has left the chain; without the spec, only a drop is known to end a trace.
+  const ends = (hop: Hop) => hop.verdict !== 'sent' || (hop.to !== undefined && spec.ports.has(hop.to))
+  const show = (packet: Following) => {
+    process.stdout.write(`${packetLines(packet, packet.shown).join('\n')}\n`)
+    packet.shown = packet.hops.length
+  }
   let lastHop = performance.now()
   let chainGone = false
   const burst = new Uint32Array(BURST)
@@ -161,7 +176,7 @@ async function run(options: TraceOptions): Promise<number> {
         const t = capture.timestamp(d)
         let packet = packets.get(id)
         if (!packet) {
-          packet = { first: t, hops: [] }
+          packet = { id: packets.size + 1, time: wallTime(t, offset), first: t, hops: [], shown: 0 }
           packets.set(id, packet)
         }
         const hop: Hop = {
@@ -180,6 +195,7 @@ async function run(options: TraceOptions): Promise<number> {
         if (kind === layout.action.to) hop.to = nameOf(arg)
         if (kind === layout.action.toInstance) hop.to = `${nameOf(arg >>> 6)}#${arg & layout.maxInstanceNumber} (handoff)`
         packet.hops.push(hop)
+        if (!options.json && ends(hop)) show(packet)
       }
       if (n) capture.free(burst, n)
       else await new Promise((r) => setImmediate(r))  // signals get their turn
@@ -196,13 +212,13 @@ async function run(options: TraceOptions): Promise<number> {
     // The chain is gone: nothing more is copied anyway.
   }
   capture.detach()
-  // Numbered as they were first seen; each packet's hops in the order the manager made them.
-  // Hops are stamped on the monotonic clock (only differences matter to them); the packet's
-  // wall-clock time is that of its first hop, through the offset between the two clocks now.
-  // (performance.timeOrigin + now(): the wall clock to the µs, where Date.now() has whole ms).
-  const offset = BigInt(Math.round((performance.timeOrigin + performance.now()) * 1e6)) - process.hrtime.bigint()
-  const traced: TracedPacket[] = [...packets.values()].map((p, i) => ({ id: i + 1, time: wallTime(p.first, offset), hops: p.hops }))
-  process.stdout.write(options.json ? `${JSON.stringify({ prefix: options.prefix, packets: traced }, null, 2)}\n` : render(traced))
+  // With --json, every packet now, numbered as first seen; else those with hops not yet shown.
+  if (options.json) {
+    const traced: TracedPacket[] = [...packets.values()].map(({ id, time, hops }) => ({ id, time, hops }))
+    process.stdout.write(`${JSON.stringify({ prefix: options.prefix, packets: traced }, null, 2)}\n`)
+  } else {
+    for (const packet of packets.values()) if (packet.shown < packet.hops.length) show(packet)
+  }
   if (copiesLost) process.stderr.write(`${copiesLost} hop copies lost (the copies' share of the pool was spent, or this reader fell behind): some hops or packets are missing\n`)
   if (chainGone) {
     process.stderr.write(`the chain on prefix '${options.prefix}' has stopped\n`)
@@ -214,20 +230,22 @@ async function run(options: TraceOptions): Promise<number> {
 
 /** Each packet, then a line per hop; the packet shown again only where an NF changed it. */
 export function render(traced: TracedPacket[]): string {
-  const lines: string[] = []
-  for (const p of traced) {
-    lines.push(`packet ${p.id} at ${p.time.slice(11, 27)}: ${p.hops[0]?.packet ?? ''}`)
-    let shown = p.hops[0]?.packet
-    for (const hop of p.hops) {
-      // Sent by a gate, or with none: to an endpoint by name, or handed to one of its instances.
-      const where = hop.verdict === 'sent' ? `${hop.from}${hop.gate === undefined ? '' : `.${hop.gate}`} -> ${hop.to ?? '?'}`
-        : hop.verdict === 'dropped' ? `${hop.from} dropped it`
-        : hop.verdict === 'consumed' ? `${hop.from} consumed it`
-        : hop.verdict === 'no route' ? `${hop.from}.${hop.gate} leads nowhere` : `lost after ${hop.from}`
-      const changed = hop.packet !== shown ? `  now ${hop.packet}` : ''
-      shown = hop.packet
-      lines.push(`  ${`+${hop.atUs.toFixed(1)}µs`.padStart(11)}  ${where.padEnd(28)} ${hop.why}${changed}`.trimEnd())
-    }
+  return `${traced.flatMap((p) => packetLines(p, 0)).join('\n')}\n`
+}
+
+/** A packet's hops from `from` on, under its line (the first hop's) or, past that, a continuation's. */
+function packetLines(p: TracedPacket, from: number): string[] {
+  const lines = [from === 0 ? `packet ${p.id} at ${p.time.slice(11, 27)}: ${p.hops[0]?.packet ?? ''}` : `packet ${p.id}, continued:`]
+  let shown = p.hops[from === 0 ? 0 : from - 1]?.packet
+  for (const hop of p.hops.slice(from)) {
+    // Sent by a gate, or with none: to an endpoint by name, or handed to one of its instances.
+    const where = hop.verdict === 'sent' ? `${hop.from}${hop.gate === undefined ? '' : `.${hop.gate}`} -> ${hop.to ?? '?'}`
+      : hop.verdict === 'dropped' ? `${hop.from} dropped it`
+      : hop.verdict === 'consumed' ? `${hop.from} consumed it`
+      : hop.verdict === 'no route' ? `${hop.from}.${hop.gate} leads nowhere` : `lost after ${hop.from}`
+    const changed = hop.packet !== shown ? `  now ${hop.packet}` : ''
+    shown = hop.packet
+    lines.push(`  ${`+${hop.atUs.toFixed(1)}µs`.padStart(11)}  ${where.padEnd(28)} ${hop.why}${changed}`.trimEnd())
   }
-  return `${lines.join('\n')}\n`
+  return lines
 }

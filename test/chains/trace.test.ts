@@ -89,6 +89,16 @@ test('trace -c 16 follows sixteen packets hop by hop: the firewall\'s rule and t
     t.deepEqual(again.packets.map((p) => p.id), [1, 2, 3, 4])
     for (const p of again.packets) t.like(p.hops[0], { from: 'traffic', why: '' })
   }
+  // Each packet is printed as its trace ends (here at the sink or the firewall's drop), while the
+  // command goes on: with --quiet 600 it would wait ten minutes for more hops, until Ctrl-C.
+  const live = startXioChain(['trace', '--prefix', prefix, '-c', '2', '--quiet', '600'])
+  const traceEnds = (text: string) => (text.match(/nat\.outside -> sink|fw dropped it/g) ?? []).length
+  t.true(await until(() => traceEnds(live.output()) === 2, 30_000), live.output())
+  t.is(live.exitCode, null, 'both printed while it runs')
+  live.kill('SIGINT')
+  const [liveCode] = await once(live, 'close')
+  t.is(liveCode, 0, live.output())
+  t.is((live.output().match(/^packet \d+ at /gm) ?? []).length, 2, `each printed once: ${live.output()}`)
   // A trace whose chain stops says so.
   const waiting = startXioChain(['trace', '--prefix', prefix, '-c', '65000'])
   t.true(await until(() => o!.view.snapshot().manager.taps > 0, 10_000), waiting.output())
