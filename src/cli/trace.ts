@@ -138,6 +138,13 @@ async function run(options: TraceOptions): Promise<number> {
   const onSignal = () => (stopping = true)
   process.on('SIGINT', onSignal)
   process.on('SIGTERM', onSignal)
+  // A reader that went away (`| head`) ends the trace as Ctrl-C would, with nothing more written.
+  let readerGone = false
+  const onOutputError = (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') throw e
+    readerGone = stopping = true
+  }
+  process.stdout.on('error', onOutputError)
   // Hops are stamped on the monotonic clock (only differences matter to them); a packet's
   // wall-clock time is that of its first hop, through the offset between the two clocks
   // (performance.timeOrigin + now(): the wall clock to the µs, where Date.now() has whole ms).
@@ -149,7 +156,7 @@ async function run(options: TraceOptions): Promise<number> {
   // What is sent to a port has left the chain; without the spec, only a drop is known to end a trace.
   const ends = (hop: Hop) => hop.verdict !== 'sent' || (hop.to !== undefined && spec.ports.has(hop.to))
   const show = (packet: Following) => {
-    process.stdout.write(`${packetLines(packet, packet.shown).join('\n')}\n`)
+    if (!readerGone) process.stdout.write(`${packetLines(packet, packet.shown).join('\n')}\n`)
     packet.shown = packet.hops.length
   }
   let lastHop = performance.now()
@@ -212,6 +219,7 @@ async function run(options: TraceOptions): Promise<number> {
     // The chain is gone: nothing more is copied anyway.
   }
   capture.detach()
+  if (readerGone) return 0
   // With --json, every packet now, numbered as first seen; else those with hops not yet shown.
   if (options.json) {
     const traced: TracedPacket[] = [...packets.values()].map(({ id, time, hops }) => ({ id, time, hops }))

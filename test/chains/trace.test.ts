@@ -2,10 +2,11 @@
 // each NF's reason, the packet as each hop left it, and time; the trace leaves nothing behind.
 import test from 'ava'
 import { commentedNote, render } from '../../src/cli/trace.ts'
+import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { startXioChain, xioChain } from '../helpers/cli.ts'
+import { root, startXioChain, xioChain } from '../helpers/cli.ts'
 import { observeWhen, removeLeftoverRegions, uniquePrefix, until } from '../helpers/processes.ts'
 import { observe } from '../../src/xio/index.ts'
 import { PcapWriter } from '../../src/chain/pcap.ts'
@@ -99,14 +100,25 @@ test('trace -c 16 follows sixteen packets hop by hop: the firewall\'s rule and t
   const [liveCode] = await once(live, 'close')
   t.is(liveCode, 0, live.output())
   t.is((live.output().match(/^packet \d+ at /gm) ?? []).length, 2, `each printed once: ${live.output()}`)
+  // Read by `head`, which leaves after a few lines: the trace ends then (it would wait ten
+  // minutes), quietly, and takes its taps with it.
+  const headed = spawn('bash', ['-c', `set -o pipefail; "${process.execPath}" bin/xio-chain.js trace --prefix ${prefix} -c 50 --quiet 600 | head -3`], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] })
+  let headedErr = ''
+  headed.stderr.on('data', (c: Buffer) => (headedErr += c))
+  const [headedCode] = await once(headed, 'close')
+  t.is(headedCode, 0, headedErr)
+  t.notRegex(headedErr, /Error|\n\s+at /, 'no stack trace')
+  t.true(await until(() => o!.view.snapshot().manager.taps === 0, 5000), 'its taps gone with it')
   // A trace whose chain stops says so.
   const waiting = startXioChain(['trace', '--prefix', prefix, '-c', '65000'])
+  // Listened for from the start: it may end before the chain's own exit is seen here.
+  const waitingClosed = once(waiting, 'close')
   t.true(await until(() => o!.view.snapshot().manager.taps > 0, 10_000), waiting.output())
   o!.close()
   chain.kill('SIGINT')
   const [code] = await once(chain, 'exit')
   t.is(code, 0, chain.output())
-  const [traceCode] = await once(waiting, 'close')
+  const [traceCode] = await waitingClosed
   t.is(traceCode, 1)
   t.regex(waiting.output(), /the chain on prefix '.*' has stopped/)
 })
