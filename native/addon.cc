@@ -645,7 +645,7 @@ Napi::Object layout(Napi::Env env) {
   FIELD(header, Header, doorbellOffset); FIELD(header, Header, servicesOffset); FIELD(header, Header, slotsOffset);
   FIELD(header, Header, buffersOffset);
   FIELD(header, Header, state); FIELD(header, Header, managerPid); FIELD(header, Header, managerTid);
-  FIELD(header, Header, epoch); FIELD(header, Header, poolFree); FIELD(header, Header, countsMoving); FIELD(header, Header, managerSleeping); FIELD(header, Header, manager);
+  FIELD(header, Header, epoch); FIELD(header, Header, poolFree); FIELD(header, Header, endpointShare); FIELD(header, Header, countsMoving); FIELD(header, Header, managerSleeping); FIELD(header, Header, manager);
   FIELD(header, Header, chainFile);
   FIELD(header, Header, chainFileVersion);
   set(l, "chainFileLength", kChainFileLength);

@@ -22,7 +22,7 @@
 namespace xio {
 
 constexpr uint64_t kMagic = 0x4e49414843'4f4958ULL;  // "XIOCHAIN" in memory order
-constexpr uint32_t kLayoutVersion = 17;
+constexpr uint32_t kLayoutVersion = 18;
 constexpr uint32_t kMaxSlots = 64;
 constexpr uint32_t kMaxServices = 64;
 constexpr uint32_t kMaxBuffers = 65534;
@@ -370,6 +370,7 @@ struct Header {
   uint32_t managerTid;
   uint32_t epoch;
   std::atomic<uint32_t> poolFree;  // buffers on the pool's free stack, published by the manager
+  uint32_t endpointShare;  // the most buffers one endpoint may have (Manager::share_), for observers
   // Odd while the manager moves a slot's last occupant's counts into its service's totals
   // (Service::left), or resets a slot's rings: a seqlock for observers, who would otherwise
   // count them twice or not at all, or see a ring full for the instant of its reset.

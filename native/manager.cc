@@ -119,6 +119,7 @@ Manager::Manager(std::shared_ptr<Region> region, ManagerConfig config)
       // captures, they hold an eighth of it at most.
       captureReserve_(g_.bufferCount / 4),
       captureBudget_(std::max(1u, g_.bufferCount / 8)) {
+  h_->endpointShare = share_;
   configure(config);
   {
     // A slot, and a generation in the bits above it, so an endpoint that outlives this manager

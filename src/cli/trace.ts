@@ -8,8 +8,8 @@
 // the next N packets sent by the endpoint that brought them in (a port), and copies each marked
 // packet every time an endpoint sends or drops it; NF runners note why for marked packets
 // (src/xio/trace-notes.ts). A packet's trace ends where it leaves the chain (sent to a port) or
-// is dropped, and is printed then, as the trace goes on; what a packet does after that (a copy
-// of it going on) is printed as its continuation, and packets still on their way when the
+// is dropped, and is printed then, as the trace goes on; what a packet does after that (a port
+// that passes the very packet on) is printed as its continuation, and packets still on their way when the
 // command ends (a router holding them) at its end, as is everything with --json. The command
 // ends once N packets were seen (or copies were lost, so some never will be) and no hop came
 // for a second, when the chain stops, or on Ctrl-C. Hops are shown in the order the manager
@@ -104,18 +104,26 @@ export function commentedNote(why: string, endpoint: string, spec: Pick<SpecName
 }
 
 export async function traceCommand(options: TraceOptions): Promise<number> {
+  // From the start: a Ctrl-C while it attaches ends it as one later does (nothing seen yet).
+  const stop = { asked: false }
+  const onSignal = () => (stop.asked = true)
+  process.on('SIGINT', onSignal)
+  process.on('SIGTERM', onSignal)
   try {
-    return await run(options)
+    return await run(options, stop)
   } catch (e) {
     if (e instanceof TraceError || e instanceof XioError) {
       process.stderr.write(`xio-chain trace: ${e.message}\n`)
       return 1
     }
     throw e
+  } finally {
+    process.off('SIGINT', onSignal)
+    process.off('SIGTERM', onSignal)
   }
 }
 
-async function run(options: TraceOptions): Promise<number> {
+async function run(options: TraceOptions, stop: { asked: boolean }): Promise<number> {
   if (!(Number.isInteger(options.count) && options.count >= 1 && options.count <= MAX_TRACED))
     throw new TraceError(`-c ${options.count}: expected a number of packets from 1 to ${MAX_TRACED}`)
   const quietMs = (options.quiet ?? QUIET_S) * 1000
@@ -134,15 +142,11 @@ async function run(options: TraceOptions): Promise<number> {
   const gateName = (service: number, gate: number) => spec.gates.get(nameOf(service))?.[gate] ?? String(gate)
 
   const capture = attachCapture(options.prefix)
-  let stopping = false
-  const onSignal = () => (stopping = true)
-  process.on('SIGINT', onSignal)
-  process.on('SIGTERM', onSignal)
   // A reader that went away (`| head`) ends the trace as Ctrl-C would, with nothing more written.
   let readerGone = false
   const onOutputError = (e: NodeJS.ErrnoException) => {
     if (e.code !== 'EPIPE') throw e
-    readerGone = stopping = true
+    readerGone = stop.asked = true
   }
   process.stdout.on('error', onOutputError)
   // Hops are stamped on the monotonic clock (only differences matter to them); a packet's
@@ -163,53 +167,48 @@ async function run(options: TraceOptions): Promise<number> {
   let chainGone = false
   const burst = new Uint32Array(BURST)
   const lost = () => capture.counters().captureLost
-  try {
-    if (!capture.setTaps([{ kind: 'trace', packets: options.count }])) throw new TraceError(`the manager of prefix '${options.prefix}' did not take the trace within 2 s`)
-    if (!options.json) process.stderr.write(`tracing the next ${options.count} packet${options.count === 1 ? '' : 's'} to enter chain '${options.prefix}'; Ctrl-C ends it\n`)
-    while (!stopping && !(performance.now() - lastHop > quietMs && (packets.size >= options.count || lost() > 0))) {
-      if (!capture.managerAlive()) {
-        chainGone = true
-        break
-      }
-      const n = capture.rxWait(burst, 50)
-      if (n) lastHop = performance.now()
-      for (let i = 0; i < n; i++) {
-        const d = burst[i]
-        const id = capture.trace(d)
-        if (!id) continue
-        const action = capture.action(d)
-        const kind = action >>> 24, arg = action & 0xffffff
-        const from = capture.from(d)
-        const t = capture.timestamp(d)
-        let packet = packets.get(id)
-        if (!packet) {
-          packet = { id: packets.size + 1, time: wallTime(t, offset), first: t, hops: [], shown: 0 }
-          packets.set(id, packet)
-        }
-        const hop: Hop = {
-          atUs: Number(t - packet.first) / 1000,
-          from: nameOf(from),
-          verdict: kind === layout.action.drop ? (arg === layout.dropConsumed ? 'consumed' : 'dropped') : kind === layout.action.lost ? (arg < layout.maxGates ? 'no route' : 'lost') : 'sent',
-          why: commentedNote(capture.traceNote(d), nameOf(from), spec),
-          packet: describeFrame(capture.bytes, capture.offset(d), capture.length(d)),
-          length: capture.length(d),
-        }
-        if (kind === layout.action.gate || hop.verdict === 'no route') hop.gate = gateName(from, arg)
-        if (kind === layout.action.gate) {
-          const to = routes.get(from)?.[arg]
-          if (to !== null && to !== undefined) hop.to = nameOf(to)
-        }
-        if (kind === layout.action.to) hop.to = nameOf(arg)
-        if (kind === layout.action.toInstance) hop.to = `${nameOf(arg >>> 6)}#${arg & layout.maxInstanceNumber} (handoff)`
-        packet.hops.push(hop)
-        if (!options.json && ends(hop)) show(packet)
-      }
-      if (n) capture.free(burst, n)
-      else await new Promise((r) => setImmediate(r))  // signals get their turn
+  if (!capture.setTaps([{ kind: 'trace', packets: options.count }])) throw new TraceError(`the manager of prefix '${options.prefix}' did not take the trace within 2 s`)
+  if (!options.json) process.stderr.write(`tracing the next ${options.count} packet${options.count === 1 ? '' : 's'} to enter chain '${options.prefix}'; Ctrl-C ends it\n`)
+  while (!stop.asked && !(performance.now() - lastHop > quietMs && (packets.size >= options.count || lost() > 0))) {
+    if (!capture.managerAlive()) {
+      chainGone = true
+      break
     }
-  } finally {
-    process.off('SIGINT', onSignal)
-    process.off('SIGTERM', onSignal)
+    const n = capture.rxWait(burst, 50)
+    if (n) lastHop = performance.now()
+    for (let i = 0; i < n; i++) {
+      const d = burst[i]
+      const id = capture.trace(d)
+      if (!id) continue
+      const action = capture.action(d)
+      const kind = action >>> 24, arg = action & 0xffffff
+      const from = capture.from(d)
+      const t = capture.timestamp(d)
+      let packet = packets.get(id)
+      if (!packet) {
+        packet = { id: packets.size + 1, time: wallTime(t, offset), first: t, hops: [], shown: 0 }
+        packets.set(id, packet)
+      }
+      const hop: Hop = {
+        atUs: Number(t - packet.first) / 1000,
+        from: nameOf(from),
+        verdict: kind === layout.action.drop ? (arg === layout.dropConsumed ? 'consumed' : 'dropped') : kind === layout.action.lost ? (arg < layout.maxGates ? 'no route' : 'lost') : 'sent',
+        why: commentedNote(capture.traceNote(d), nameOf(from), spec),
+        packet: describeFrame(capture.bytes, capture.offset(d), capture.length(d)),
+        length: capture.length(d),
+      }
+      if (kind === layout.action.gate || hop.verdict === 'no route') hop.gate = gateName(from, arg)
+      if (kind === layout.action.gate) {
+        const to = routes.get(from)?.[arg]
+        if (to !== null && to !== undefined) hop.to = nameOf(to)
+      }
+      if (kind === layout.action.to) hop.to = nameOf(arg)
+      if (kind === layout.action.toInstance) hop.to = `${nameOf(arg >>> 6)}#${arg & layout.maxInstanceNumber} (handoff)`
+      packet.hops.push(hop)
+      if (!options.json && ends(hop)) show(packet)
+    }
+    if (n) capture.free(burst, n)
+    else await new Promise((r) => setImmediate(r))  // signals get their turn
   }
   let copiesLost = 0
   try {

@@ -12,8 +12,12 @@ export const MANAGER_NO_ROUTE = 'no route (manager)'
 export const MANAGER_REFUSED = 'refused by the manager'
 import { groupLabel, type Topology } from './topology.ts'
 
-/** `down`: an instance `top` expects and the region lacks (an observer cannot tell a restart from a death). */
-export type EndpointState = 'running' | 'sleeping' | 'detaching' | 'restarting' | 'dead' | 'down'
+/**
+ * `down`: an instance `top` expects and the region lacks (an observer cannot tell a restart
+ * from a death). `at share`: it has its share of the pool, and is given no more (what is sent
+ * to it waits): an NF that keeps packets, or one far behind.
+ */
+export type EndpointState = 'running' | 'sleeping' | 'at share' | 'detaching' | 'restarting' | 'dead' | 'down'
 
 export interface EndpointRow {
   label: string
@@ -203,7 +207,7 @@ export class Sampler {
         endpoints.push({
           label: label(slot.instance),
           endpoint: e.name,
-          state: slot.state === 'detaching' ? 'detaching' : slot.sleeping ? 'sleeping' : 'running',
+          state: slot.state === 'detaching' ? 'detaching' : s.pool.share && slot.buffers >= s.pool.share ? 'at share' : slot.sleeping ? 'sleeping' : 'running',
           pid: slot.pid,
           rx: rate(r.rxPackets, b?.rxPackets),
           rxBits: rate(r.rxBytes * 8, b && b.rxBytes * 8),

@@ -121,6 +121,8 @@ export interface PoolSnapshot {
   /** Free, but parked in endpoints' alloc rings (their caches). */
   cached: number
   inUse: number
+  /** The most buffers one endpoint may have (its share: half the pool, unless the pool is small); see SlotSnapshot.buffers. */
+  share: number
 }
 
 export interface RegionSnapshot {
@@ -445,7 +447,7 @@ export class RegionView {
     for (const s of slots) if (s.state === 'active') cached += s.rings.alloc.used
     // The rings and the pool are read at different moments, so a buffer that went round from an
     // alloc ring back to the pool in between counts twice: never below none in use.
-    return { buffers: this.bufferCount, bufferSize: this.bufferSize, free, cached, inUse: Math.max(0, this.bufferCount - free - cached) }
+    return { buffers: this.bufferCount, bufferSize: this.bufferSize, free, cached, inUse: Math.max(0, this.bufferCount - free - cached), share: this.header32('endpointShare') }
   }
 
   /**

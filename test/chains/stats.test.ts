@@ -23,6 +23,16 @@ test('ring refusals are backpressure, not drops', (t) => {
   t.regex(line, /total rx \d+ tx \d+ drop 5 backpressure 3200$/)
 })
 
+test('an endpoint that has its share of the pool says so on its line; the others do not', (t) => {
+  const at = (time: number) => snapshot({ time, slots: [
+    { name: 'nat', service: 3, slot: 0, rx: time, tx: 0, buffers: 4096 },
+    { name: 'fw', service: 2, slot: 1, rx: time, tx: time, buffers: 300 },
+  ] })
+  const lines = statsLines(at(0), at(1000))
+  t.regex(lines.find((l) => l.startsWith('nat'))!, /holds its share of the pool \(4096 buffers\): given no more$/)
+  t.notRegex(lines.find((l) => l.startsWith('fw'))!, /share/)
+})
+
 test('a restarted NF\'s line carries on from its totals: neither they nor its rate fall back to zero', (t) => {
   const before = snapshot({ time: 0, slots: [{ name: 'nat', service: 3, slot: 0, rx: 5000, tx: 5000 }] })
   const after = snapshot({ time: 1000, slots: [{ name: 'nat', service: 3, slot: 0, generation: 2, rx: 200, tx: 200 }] })

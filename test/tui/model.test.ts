@@ -24,6 +24,13 @@ test('rates are counter deltas over the snapshots\' real elapsed time', (t) => {
   t.deepEqual(m.pool, { buffers: 8192, free: 7064, inUse: 1128, allocFailures: 3 })
 })
 
+test('an endpoint that has its share of the pool shows as at share, whatever else it does', (t) => {
+  const hoarding = { ...after, slots: after.slots.map((s) => (s.name === 'nat' ? { ...s, buffers: after.pool.share, sleeping: true } : s)) }
+  const m = new Sampler(fwNat).next({ snapshot: hoarding })
+  t.is(m.endpoints.find((e) => e.label === 'nat')!.state, 'at share')
+  t.is(m.endpoints.find((e) => e.label === 'fw')!.state, 'sleeping')
+})
+
 test('a refresh that comes late does not inflate rates', (t) => {
   const sampler = new Sampler(fwNat)
   sampler.next({ snapshot: before })

@@ -44,6 +44,8 @@ export interface SlotCounters {
   txRing?: RingSnapshot
   nf?: Record<string, number>
   mallocFails?: number
+  /** Pool buffers it has (the pool's share is 4096). */
+  buffers?: number
 }
 
 export function slot(c: SlotCounters): SlotSnapshot {
@@ -58,7 +60,7 @@ export function slot(c: SlotCounters): SlotSnapshot {
     capture: false,
     sleeping: c.sleeping ?? false,
     asleep: c.sleeping ? 1 : 0,
-    buffers: 0,
+    buffers: c.buffers ?? 0,
     endpoint: { mallocFails: c.mallocFails ?? 0, sleeps: 0, wakesSent: 0, decided: 0 },
     route: {
       rxPackets: c.rx ?? 0,
@@ -101,7 +103,7 @@ export function snapshot(at: At): RegionSnapshot {
   return {
     prefix: 'fw-nat',
     time: at.time,
-    pool: { buffers: 8192, bufferSize: 2048, free, cached, inUse: 8192 - free - cached },
+    pool: { buffers: 8192, bufferSize: 2048, free, cached, inUse: 8192 - free - cached, share: 4096 },
     manager: {
       pid: 1, tid: 2, sleeping: false,
       loops: at.loops ?? 0, busyLoops: at.busyLoops ?? 0, assistedLoops: 0, routed: at.routed ?? 0,

@@ -172,6 +172,7 @@ test.serial('an NF that keeps every buffer it allocates gets half the pool; the 
   const allocated = () => (bad.lines.at(-1)?.allocated as number | undefined) ?? 0
   t.true(await until(() => allocated() >= SHARE, 30_000), `it allocated its share (${allocated()})`)
   const hoarder = slotOf(m.snapshot(), 'bad')!
+  t.is(m.snapshot().pool.share, SHARE, 'the share, for observers')
   t.is(hoarder.buffers, SHARE, 'the manager counts what it holds')
   t.is(hoarder.rings.alloc.used, 0, 'and refills its cache no further')
   t.true(await until(() => slotOf(m.snapshot(), 'bad')!.endpoint.mallocFails > 0), 'its allocations from then on fail, counted')

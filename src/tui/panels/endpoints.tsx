@@ -10,6 +10,7 @@ import { table } from './table.tsx'
 export const stateColor: Record<EndpointState, string> = {
   running: 'green',
   sleeping: 'blue',
+  'at share': 'red',
   detaching: 'yellow',
   restarting: 'yellow',
   dead: 'red',
