@@ -74,8 +74,20 @@ export function describeFrame(bytes: Uint8Array, at: number, length: number): st
   const ip = (v4: number, v6: Int32Array) => (st === PARSE_IPV4 ? formatIpv4(v4) : formatIpv6(v6))
   const src = ip(h.src, h.src6), dst = ip(h.dst, h.dst6)
   const proto = h.proto === IPPROTO_TCP ? 'tcp' : h.proto === IPPROTO_UDP ? 'udp' : h.proto === IPPROTO_ICMP ? 'icmp' : `proto ${h.proto}`
-  if ((h.proto === IPPROTO_TCP || h.proto === IPPROTO_UDP) && h.l4 >= 0) return `${proto} ${src}:${h.srcPort} > ${dst}:${h.dstPort}`
+  if (h.proto === IPPROTO_TCP && h.l4 >= 0) return `${proto} ${src}:${h.srcPort} > ${dst}:${h.dstPort} [${tcpFlags(h.tcpFlags)}]`
+  if (h.proto === IPPROTO_UDP && h.l4 >= 0) return `${proto} ${src}:${h.srcPort} > ${dst}:${h.dstPort}`
   return `${proto} ${src} > ${dst}`
+}
+
+/** TCP flags as tcpdump writes them: S, F, R, P, U, then '.' for ACK ("S." a SYN-ACK); "none" for none. */
+function tcpFlags(flags: number): string {
+  const letters = [[0x02, 'S'], [0x01, 'F'], [0x04, 'R'], [0x08, 'P'], [0x20, 'U'], [0x10, '.']] as const
+  return letters.map(([bit, letter]) => (flags & bit ? letter : '')).join('') || 'none'
+}
+
+/** A hop's time since the packet's first: µs below a second, else seconds to the µs (a router's hold). */
+function hopTime(atUs: number): string {
+  return atUs < 1e6 ? `+${atUs.toFixed(1)}µs` : `+${(atUs / 1e6).toFixed(6)}s`
 }
 
 /** A note with each rule it names followed by the rule's comment: "drop/rule/2 (telnet)". */
@@ -252,7 +264,7 @@ function packetLines(p: TracedPacket, from: number): string[] {
       : hop.verdict === 'no route' ? `${hop.from}.${hop.gate} leads nowhere` : `lost after ${hop.from}`
     const changed = hop.packet !== shown ? `  now ${hop.packet}` : ''
     shown = hop.packet
-    lines.push(`  ${`+${hop.atUs.toFixed(1)}µs`.padStart(11)}  ${where.padEnd(28)} ${hop.why}${changed}`.trimEnd())
+    lines.push(`  ${hopTime(hop.atUs).padStart(11)}  ${where.padEnd(28)} ${hop.why}${changed}`.trimEnd())
   }
   return lines
 }

@@ -1,7 +1,8 @@
 // `xio-chain trace` on a running chain: the next packets to enter are followed hop by hop, with
 // each NF's reason, the packet as each hop left it, and time; the trace leaves nothing behind.
 import test from 'ava'
-import { commentedNote, render } from '../../src/cli/trace.ts'
+import { commentedNote, describeFrame, render } from '../../src/cli/trace.ts'
+import { buildIpv4Frame, IPPROTO_TCP } from '../../src/packet/index.ts'
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { writeFileSync } from 'node:fs'
@@ -303,6 +304,26 @@ test('a hop with no gate reads as where it went: a handoff to another instance, 
   const text = render([{ id: 1, time: '2026-12-03T10:00:00.000000Z', hops: [hop] }])
   t.regex(text, /\+0\.0µs  nat -> nat#1 \(handoff\) +handed to #1/)
   t.notRegex(text, /\.\?/)
+})
+
+test('TCP packets show their flags as tcpdump does, so a flow\'s SYN-ACK and its data differ; a hop a second or more on reads in seconds', (t) => {
+  const frame = (flags: number) => {
+    const bytes = new Uint8Array(128)
+    const length = buildIpv4Frame(bytes, 0, { src: 0x0a000001, dst: 0xc6336401, proto: IPPROTO_TCP, srcPort: 80, dstPort: 40000, size: 60 })
+    bytes[14 + 20 + 13] = flags  // the TCP header's flags byte, after Ethernet and a 20-byte IPv4 header
+    return describeFrame(bytes, 0, length)
+  }
+  t.is(frame(0x12), 'tcp 10.0.0.1:80 > 198.51.100.1:40000 [S.]')
+  t.is(frame(0x18), 'tcp 10.0.0.1:80 > 198.51.100.1:40000 [P.]')
+  t.is(frame(0x02), 'tcp 10.0.0.1:80 > 198.51.100.1:40000 [S]')
+  t.is(frame(0x11), 'tcp 10.0.0.1:80 > 198.51.100.1:40000 [F.]')
+  t.is(frame(0x04), 'tcp 10.0.0.1:80 > 198.51.100.1:40000 [R]')
+  const hop = (atUs: number) => ({ atUs, from: 'r', verdict: 'dropped' as const, why: 'held for 10.0.0.7', packet: 'udp 10.0.0.1:1024 > 10.0.0.7:80', length: 60 })
+  const text = render([{ id: 1, time: '2026-12-03T10:00:00.000000Z', hops: [hop(0), hop(703_748.7), hop(2_903_708.4)] }])
+  t.regex(text, /\n +\+703748\.7µs  r dropped it/)
+  t.regex(text, /\n +\+2\.903708s  r dropped it/)
+  const starts = text.split('\n').slice(1, 4).map((l) => l.indexOf('r dropped'))
+  t.deepEqual(starts, [starts[0], starts[0], starts[0]], 'in one column')
 })
 
 test('a placement group\'s note comments each member\'s rules from its own: "fw: rule 0 (web) nat: map :20003"', (t) => {
