@@ -572,6 +572,15 @@ export class RunningChain extends EventEmitter {
     return this.fatal
   }
 
+  /** Who has buffers beyond its cache (in its RX ring or its hands), most first: ': nat 8192, lan 12'; '' if none. */
+  private keepers(): string {
+    const by = new Map<string, number>()
+    for (const s of this.manager.snapshot().slots)
+      if (s.state === 'active' && !s.capture) by.set(s.name, (by.get(s.name) ?? 0) + Math.max(0, s.buffers - s.rings.alloc.used))
+    const most = [...by].filter(([, n]) => n > 0).sort((a, b) => b[1] - a[1]).slice(0, 3)
+    return most.length ? `: ${most.map(([name, n]) => `${name} ${n}`).join(', ')}` : ''
+  }
+
   /** Stops sources, drains, flushes outputs, stops the NFs and removes the region. */
   async stop(): Promise<void> {
     if (this.closing) return
@@ -581,7 +590,7 @@ export class RunningChain extends EventEmitter {
     // region and may be starting NFs. Its steps are bounded (answers and drains time out).
     await this.reloader.settled()
     for (const port of this.ports.values()) port.stopSources()
-    if (!(await this.drain(2000))) this.warn(`${this.manager.region.buffersInUse()} packets were still in flight after 2 s; they are dropped`)
+    if (!(await this.drain(2000))) this.warn(`${this.manager.region.buffersInUse()} buffers were still in use after 2 s (packets in flight, or kept by an NF${this.keepers()}); they are dropped`)
     // Which slots the NF instances hold, while they hold them: each publishes its final counters
     // as it leaves, and those are read once all have left.
     const nfSlots = this.manager.snapshot().slots.filter((x) => x.state === 'active' && this.chain.endpoints.get(x.name)?.isPort === false)

@@ -138,6 +138,33 @@ test.serial('an NF config the NF refuses (what a schema cannot say) stops run be
   t.false(existsSync(`/dev/shm/xio.${prefix}`))
 })
 
+test.serial('packets an NF keeps as the chain stops are dropped, and the warning says who kept them', async (t) => {
+  const dir = scratchDir('life')
+  // Keeps every packet it is given (HOLD), for ever.
+  writeFileSync(join(dir, 'keep.mjs'), `export default { name: 'keep', gates: ['out'], create: () => ({ process: () => -2 }) }\n`)
+  writeFileSync(join(dir, 'keeper.json'), JSON.stringify({
+    endpoints: { gen: { kind: 'generator', count: 20 }, keeper: { kind: 'nf', module: join(dir, 'keep.mjs') }, out: { kind: 'sink' } },
+    links: ['gen -> keeper', 'keeper -> out'],
+  }))
+  const prefix = uniquePrefix('keeper')
+  const chain = startXioChain(['run', join(dir, 'keeper.json'), '--no-tui', '--prefix', prefix])
+  t.teardown(() => chain.kill('SIGKILL'))
+  const kept = async () => {
+    const o = observe(prefix)
+    try {
+      return o.view.snapshot().slots.find((s) => s.state === 'active' && s.name === 'keeper')?.route.rxPackets ?? 0
+    } finally {
+      o.close()
+    }
+  }
+  t.true(await until(async () => (await kept().catch(() => 0)) === 20, 30_000), chain.output())
+  chain.kill('SIGINT')
+  const [code] = await once(chain, 'exit')
+  t.is(code, 0, chain.output())
+  t.regex(chain.output(), /20 buffers were still in use after 2 s \(packets in flight, or kept by an NF: keeper 20\); they are dropped/)
+  t.false(existsSync(`/dev/shm/xio.${prefix}`))
+})
+
 test.serial('a capture in a format pcap-parser cannot read is refused with what to do', async (t) => {
   const dir = scratchDir('life')
   const pcapng = Buffer.alloc(64)
