@@ -555,13 +555,9 @@ uint32_t Manager::drainFree(uint32_t s) {
   }
   RouteCounters& route = region_->managerSide(s)->route;
   route.freed += valid;
-  // What a capture endpoint holds is copies only (it has no cache), so each valid free is one.
-  if (slot.capture) {
-    uint32_t returned = std::min(valid, slot.outstanding);
-    slot.outstanding -= returned;
-    captureHeld_ -= std::min(returned, captureHeld_);
-    region_->managerSide(s)->buffers = slot.outstanding;
-  } else if (valid) {
+  if (valid) {
+    // What a capture endpoint holds is copies only (it has no cache), so each valid free is one.
+    if (slot.capture) captureHeld_ -= std::min({valid, slot.buffers, captureHeld_});
     tookBack(s, valid);
   }
   // Not this endpoint's to free (sent, freed already, still in its cache): recycling it could
@@ -873,8 +869,8 @@ uint32_t Manager::discardCaptureTx(uint32_t s) {
       marks++;
     } else if (holds(s, entryIndex(e), slot.markTx)) {
       recycle(entryIndex(e));
-      if (slot.outstanding) {
-        slot.outstanding--;
+      if (slot.buffers) {  // one of its copies
+        tookBack(s, 1);
         if (captureHeld_) captureHeld_--;
       }
       route.noRoute++;
@@ -884,7 +880,6 @@ uint32_t Manager::discardCaptureTx(uint32_t s) {
       h_->manager.invalid++;
     }
   }
-  region_->managerSide(s)->buffers = slot.outstanding;
   slot.tx.cons->dequeued -= marks;
   return n;
 }
@@ -1013,7 +1008,7 @@ uint32_t Manager::copyTo(uint32_t cs, uint32_t tapIndex, uint32_t d, uint16_t fr
   bool overrun = false;
   uint32_t room = ringRoom(cap.rx, cap.staged + 1, &overrun);
   if (overrun) fault(cs);  // a tail no correct consumer writes: room is 0, cut off after the poll
-  if (room <= cap.staged || cap.outstanding >= g_.ringSize || captureHeld_ >= captureBudget_ ||
+  if (room <= cap.staged || cap.buffers >= g_.ringSize || captureHeld_ >= captureBudget_ ||
       copiesThisPoll_ >= kCopiesPerPoll || poolFree_ <= captureReserve_) {
     region_->managerSide(cs)->route.captureLost++;
     h_->manager.captureLost++;
@@ -1036,8 +1031,7 @@ uint32_t Manager::copyTo(uint32_t cs, uint32_t tapIndex, uint32_t d, uint16_t fr
   ringStage(cap.rx, cap.staged, makeEntry(c, length, from, packAction(act)));
   cap.staged++;
   cap.stagedBytes += length;
-  cap.outstanding++;
-  region_->managerSide(cs)->buffers = cap.outstanding;  // what it has is copies
+  gave(cs, 1);  // what it has is copies
   captureHeld_++;
   copiesThisPoll_++;
   return c;
@@ -1229,7 +1223,7 @@ void Manager::takeOn(uint32_t s, const Claim& claim) {
   side->instance = slot.instanceId;
   slot.staged = 0;
   slot.stagedBytes = 0;
-  slot.outstanding = 0;
+  slot.buffers = 0;
   uint32_t heads[2] = {slot.alloc.prod->head.load(std::memory_order_relaxed), slot.rx.prod->head.load(std::memory_order_relaxed)};
   for (uint32_t kind : {kFromAlloc, kFromRx}) slot.seen[kind] = slot.markTx[kind] = slot.markFree[kind] = heads[kind];
   // One behind: it may have gone to sleep before it was taken on, and the first delivery must
@@ -1376,7 +1370,9 @@ void Manager::reclaim(uint32_t s, Leaving how) {
   publishPool();
   resetSides(s);
   ManagerSide* side = region_->managerSide(s);
-  slot.buffers = side->buffers = 0;  // every one taken back above
+  // Every one taken back above; a capture's were copies, within the captures' budget.
+  if (slot.capture) captureHeld_ -= std::min(slot.buffers, captureHeld_);
+  slot.buffers = side->buffers = 0;
   slot.atShare = false;
   side->atShare.store(0, std::memory_order_relaxed);
   side->route.reclaimed = count;
@@ -1389,8 +1385,6 @@ void Manager::reclaim(uint32_t s, Leaving how) {
   // Its copies were among the buffers owned by the slot, taken back above.
   slot.staged = 0;
   slot.stagedBytes = 0;
-  captureHeld_ -= std::min(slot.outstanding, captureHeld_);
-  slot.outstanding = 0;
   slot.capture = false;
   slot.tracer = false;
   slot.served = false;

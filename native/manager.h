@@ -121,9 +121,9 @@ class Manager {
     bool numbered = false;  // it asked for instanceId (the launcher numbers every NF instance)
     uint32_t staged = 0;       // copies written past its RX head this poll, published by flushCaptures
     uint64_t stagedBytes = 0;
-    uint32_t outstanding = 0;  // copies in its RX ring or hands; at most ringSize
-    // Not a capture: buffers given to it (its cache, its RX ring) and not yet back through its
-    // TX or free ring, whether or not it has taken them. At most share_.
+    // Buffers given to it (its cache, its RX ring) and not yet back through its TX or free ring,
+    // whether or not it has taken them: at most share_. A capture endpoint's are its copies (in
+    // its RX ring or hands), at most ringSize.
     uint32_t buffers = 0;
     bool atShare = false;  // as last published (ManagerSide::atShare)
     // A capture endpoint with a trace tap: its index, how many packets entering the chain it
