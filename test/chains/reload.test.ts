@@ -277,6 +277,8 @@ test('a config change sent while an instance waits to be restarted is in force a
   })
   const running = await RunningChain.start(spec(23), { prefix: uniquePrefix('reload-restarting') })
   t.teardown(() => running.stop())
+  const exits: unknown[] = []
+  running.on('nf-exit', (e) => exits.push(e))
   void running.pump()
   const victim = running.instances.find((p) => p.instance === 0)!
   const exited = once(running, 'nf-exit')
@@ -286,7 +288,14 @@ test('a config change sent while an instance waits to be restarted is in force a
   t.is(victim.child.signalCode, 'SIGKILL')
   const plan = await running.reload(spec(25))
   t.deepEqual(plan.reconfigured, ['fw'])
-  t.true(await until(() => running.instances.filter((p) => p.members.includes('fw') && p.ready && p.child.exitCode === null).length === 2, 10_000), 'both instances run')
+  // A restart loads its modules again: under a full test run's load that took over 10 s once.
+  const bothRun = await until(() => running.instances.filter((p) => p.members.includes('fw') && p.ready && p.child.exitCode === null).length === 2, 20_000)
+  // What would tell a slow start from a restart that never came.
+  if (!bothRun) {
+    t.log(running.instances.map((p) => ({ endpoint: p.endpoint, instance: p.instance, pid: p.child.pid, ready: p.ready, code: p.child.exitCode, signal: p.child.signalCode, restarts: p.restarts, stderr: p.stderr })))
+    t.log(exits, running.manager.snapshot().slots.filter((s) => s.name === 'fw'))
+  }
+  t.true(bothRun, 'both instances run')
 })
 
 test('a stop that comes while a reload is under way waits for it: the reload completes, then the chain stops and removes its region', async (t) => {
