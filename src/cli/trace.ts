@@ -46,7 +46,7 @@ export interface Hop {
   gate?: string
   to?: string
   why: string
-  /** The packet as it left `from`: "udp 10.0.0.1:1024 > 198.51.100.1:80". */
+  /** The packet as it left `from`: "udp 10.0.0.1:1024 > 198.51.100.1:80, length 18". */
   packet: string
   length: number
 }
@@ -74,8 +74,12 @@ export function describeFrame(bytes: Uint8Array, at: number, length: number): st
   const ip = (v4: number, v6: Int32Array) => (st === PARSE_IPV4 ? formatIpv4(v4) : formatIpv6(v6))
   const src = ip(h.src, h.src6), dst = ip(h.dst, h.dst6)
   const proto = h.proto === IPPROTO_TCP ? 'tcp' : h.proto === IPPROTO_UDP ? 'udp' : h.proto === IPPROTO_ICMP ? 'icmp' : `proto ${h.proto}`
-  if (h.proto === IPPROTO_TCP && h.l4 >= 0) return `${proto} ${src}:${h.srcPort} > ${dst}:${h.dstPort} [${tcpFlags(h.tcpFlags)}]`
-  if (h.proto === IPPROTO_UDP && h.l4 >= 0) return `${proto} ${src}:${h.srcPort} > ${dst}:${h.dstPort}`
+  // With its payload's length, as tcpdump: two packets of one flow differ by it at least.
+  if (h.proto === IPPROTO_TCP && h.l4 >= 0) {
+    const payload = Math.max(0, h.l3End - h.l4 - (bytes[h.l4 + 12] >> 4) * 4)
+    return `${proto} ${src}:${h.srcPort} > ${dst}:${h.dstPort} [${tcpFlags(h.tcpFlags)}], length ${payload}`
+  }
+  if (h.proto === IPPROTO_UDP && h.l4 >= 0) return `${proto} ${src}:${h.srcPort} > ${dst}:${h.dstPort}, length ${Math.max(0, h.l3End - h.l4 - 8)}`
   return `${proto} ${src} > ${dst}`
 }
 

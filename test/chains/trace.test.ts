@@ -2,7 +2,7 @@
 // each NF's reason, the packet as each hop left it, and time; the trace leaves nothing behind.
 import test from 'ava'
 import { commentedNote, describeFrame, render } from '../../src/cli/trace.ts'
-import { buildIpv4Frame, IPPROTO_TCP } from '../../src/packet/index.ts'
+import { buildIpv4Frame, IPPROTO_TCP, IPPROTO_UDP } from '../../src/packet/index.ts'
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { writeFileSync } from 'node:fs'
@@ -55,7 +55,7 @@ test('trace -c 16 follows sixteen packets hop by hop: the firewall\'s rule and t
     const [entry, ...rest] = p.hops
     // A port gives no reason, and none from the buffer's earlier lives shows.
     t.like(entry, { from: 'traffic', gate: 'out', to: 'fw', verdict: 'sent', atUs: 0, why: '' })
-    t.regex(entry.packet, /^udp 10\.0\.\d+\.\d+:\d+ > 198\.51\.100\.(\d+):80$/)
+    t.regex(entry.packet, /^udp 10\.0\.\d+\.\d+:\d+ > 198\.51\.100\.(\d+):80, length \d+$/)
     const host = Number(/198\.51\.100\.(\d+)/.exec(entry.packet)![1])
     if (host < 64) {
       dropped++
@@ -71,7 +71,7 @@ test('trace -c 16 follows sixteen packets hop by hop: the firewall\'s rule and t
       t.truthy(mapping, rest[1].why)
       t.is(rest[1].packet.split(' ')[1], `203.0.113.1:${mapping![2]}`)
       // As the NAT left it: masqueraded, the destination untouched.
-      t.regex(rest[1].packet, new RegExp(`^udp 203\\.0\\.113\\.1:\\d+ > 198\\.51\\.100\\.${host}:80$`))
+      t.regex(rest[1].packet, new RegExp(`^udp 203\\.0\\.113\\.1:\\d+ > 198\\.51\\.100\\.${host}:80, length \\d+$`))
     }
     // Shown in the order the manager made them: their times (a monotonic clock) agree.
     for (let i = 1; i < p.hops.length; i++) t.true(p.hops[i].atUs >= p.hops[i - 1].atUs, 'hops in time order')
@@ -306,18 +306,27 @@ test('a hop with no gate reads as where it went: a handoff to another instance, 
   t.notRegex(text, /\.\?/)
 })
 
-test('TCP packets show their flags as tcpdump does, so a flow\'s SYN-ACK and its data differ; a hop a second or more on reads in seconds', (t) => {
+test('TCP packets show their flags and payload length as tcpdump does, UDP packets their payload length, so a flow\'s SYN-ACK and its data differ, and two datagrams of one flow; a hop a second or more on reads in seconds', (t) => {
   const frame = (flags: number) => {
     const bytes = new Uint8Array(128)
     const length = buildIpv4Frame(bytes, 0, { src: 0x0a000001, dst: 0xc6336401, proto: IPPROTO_TCP, srcPort: 80, dstPort: 40000, size: 60 })
     bytes[14 + 20 + 13] = flags  // the TCP header's flags byte, after Ethernet and a 20-byte IPv4 header
     return describeFrame(bytes, 0, length)
   }
-  t.is(frame(0x12), 'tcp 10.0.0.1:80 > 198.51.100.1:40000 [S.]')
-  t.is(frame(0x18), 'tcp 10.0.0.1:80 > 198.51.100.1:40000 [P.]')
-  t.is(frame(0x02), 'tcp 10.0.0.1:80 > 198.51.100.1:40000 [S]')
-  t.is(frame(0x11), 'tcp 10.0.0.1:80 > 198.51.100.1:40000 [F.]')
-  t.is(frame(0x04), 'tcp 10.0.0.1:80 > 198.51.100.1:40000 [R]')
+  t.is(frame(0x12), 'tcp 10.0.0.1:80 > 198.51.100.1:40000 [S.], length 6')
+  t.is(frame(0x18), 'tcp 10.0.0.1:80 > 198.51.100.1:40000 [P.], length 6')
+  t.is(frame(0x02), 'tcp 10.0.0.1:80 > 198.51.100.1:40000 [S], length 6')
+  t.is(frame(0x11), 'tcp 10.0.0.1:80 > 198.51.100.1:40000 [F.], length 6')
+  t.is(frame(0x04), 'tcp 10.0.0.1:80 > 198.51.100.1:40000 [R], length 6')
+  const datagram = (size: number) => {
+    const bytes = new Uint8Array(256)
+    const length = buildIpv4Frame(bytes, 0, { src: 0x0a000001, dst: 0xc6336401, proto: IPPROTO_UDP, srcPort: 1024, dstPort: 53, size })
+    return describeFrame(bytes, 0, length)
+  }
+  t.is(datagram(64), 'udp 10.0.0.1:1024 > 198.51.100.1:53, length 22', '64 bytes less Ethernet, IPv4 and UDP headers')
+  t.is(datagram(100), 'udp 10.0.0.1:1024 > 198.51.100.1:53, length 58')
+  // A frame padded to Ethernet's minimum: the payload is what the IP header says, not the padding.
+  t.is(datagram(50), 'udp 10.0.0.1:1024 > 198.51.100.1:53, length 8')
   const hop = (atUs: number) => ({ atUs, from: 'r', verdict: 'dropped' as const, why: 'held for 10.0.0.7', packet: 'udp 10.0.0.1:1024 > 10.0.0.7:80', length: 60 })
   const text = render([{ id: 1, time: '2026-12-03T10:00:00.000000Z', hops: [hop(0), hop(703_748.7), hop(2_903_708.4)] }])
   t.regex(text, /\n +\+703748\.7µs  r dropped it/)
