@@ -289,7 +289,9 @@ test('a config change sent while an instance waits to be restarted is in force a
   const plan = await running.reload(spec(25))
   t.deepEqual(plan.reconfigured, ['fw'])
   // A restart loads its modules again: under a full test run's load that took over 10 s once.
-  const bothRun = await until(() => running.instances.filter((p) => p.members.includes('fw') && p.ready && p.child.exitCode === null).length === 2, 20_000)
+  // Running: started and not gone (the killed one, gone by a signal, has no exit code either).
+  const runs = (p: (typeof running.instances)[number]) => p.members.includes('fw') && p.ready && p.child.exitCode === null && p.child.signalCode === null
+  const bothRun = await until(() => running.instances.filter(runs).length === 2 && !running.instances.includes(victim), 20_000)
   // What would tell a slow start from a restart that never came.
   if (!bothRun) {
     t.log(running.instances.map((p) => ({ endpoint: p.endpoint, instance: p.instance, pid: p.child.pid, ready: p.ready, code: p.child.exitCode, signal: p.child.signalCode, restarts: p.restarts, stderr: p.stderr })))
