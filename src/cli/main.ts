@@ -73,11 +73,13 @@ async function run(spec: string, options: { duration?: number; tui: boolean; pre
   // Before start: a Ctrl-C while NFs come up must still stop them and remove the region.
   let stop = false
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => (stop = true))
-  // A reader that went away (`| head`) stops the chain as Ctrl-C would, cleanly.
-  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-    if (e.code !== 'EPIPE') throw e
-    stop = true
-  })
+  // A reader that went away (`| head`, or `2>&1 | head` for the warnings) stops the chain as
+  // Ctrl-C would, cleanly.
+  for (const stream of [process.stdout, process.stderr])
+    stream.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EPIPE') throw e
+      stop = true
+    })
   const running = await RunningChain.start(chain, { prefix: options.prefix, maxRestarts: options.maxRestarts, portsOnManagerCpu: true, inputs, outputs })
   const dashboard = options.tui && process.stdout.isTTY === true
   // Each reload, by `xio-chain reload` or SIGHUP, is said where the chain's output goes: on the

@@ -190,6 +190,25 @@ test.serial('run | head: the reader going away stops the chain cleanly, leaving 
   t.false(existsSync(`/dev/shm/xio.${prefix}`))
 })
 
+test.serial('run 2>&1 >file | head: the reader of its warnings going away stops the chain cleanly too, exit 0, no region left', async (t) => {
+  const dir = scratchDir('life')
+  // Throws on every packet: the launcher passes the NF's warning on, once a second.
+  writeFileSync(join(dir, 'thrower.mjs'), `export default { name: 'thrower', gates: ['out'], create: () => ({ process() { throw new Error('no') } }) }\n`)
+  writeFileSync(join(dir, 'thrower.json'), JSON.stringify({
+    endpoints: { gen: { kind: 'generator', rate: 100 }, thrower: { kind: 'nf', module: join(dir, 'thrower.mjs') }, out: { kind: 'sink' } },
+    links: ['gen -> thrower', 'thrower -> out'],
+  }))
+  const prefix = uniquePrefix('epipe-stderr')
+  const cli = startXioChain(['run', join(dir, 'thrower.json'), '--no-tui', '--prefix', prefix])
+  t.teardown(() => cli.kill('SIGKILL'))
+  t.true(await until(() => /processThrew|Error: no/.test(cli.output()), 20_000), cli.output())
+  cli.stderr!.destroy() // the next warning finds no reader
+  const [code] = await once(cli, 'exit')
+  t.is(code, 0, cli.output())
+  t.deepEqual(nfProcessesOf(prefix), [])
+  t.false(existsSync(`/dev/shm/xio.${prefix}`))
+})
+
 test.serial('kill -9 of the launcher: its NF processes leave within a second, and the next run on the prefix takes the stale region over', async (t) => {
   const prefix = uniquePrefix('orphans')
   const first = startXioChain(['run', 'chains/fw-nat.json', '--no-tui', '--prefix', prefix])
