@@ -57,7 +57,7 @@ export async function importNfModule(file: string): Promise<NFModule<unknown>> {
   } catch (e) {
     const error = e as NodeJS.ErrnoException
     if (error.code === 'ERR_MODULE_NOT_FOUND' && error.message.includes(file)) throw new ModuleProblem(`no such module: ${file}`)
-    throw new ModuleProblem(`${file} failed to load: ${error.message.split('\n')[0]}`)
+    throw new ModuleProblem(`${file} failed to load: ${firstProblem(error.message)}`)
   }
   // A TypeScript file outside an ES-module package is compiled as CommonJS: its default export
   // then sits one level down.
@@ -70,6 +70,18 @@ export async function importNfModule(file: string): Promise<NFModule<unknown>> {
     throw new ModuleProblem(`${file}: it has no default export${names.length ? ` (it exports ${names.join(', ')})` : ''} (export default defineNF({ name, gates, config, create }))`)
   }
   return asNfModule(nf, file)
+}
+
+/**
+ * A load error's message in one line: its first, or with a TypeScript file's compile errors
+ * (esbuild's "Transform failed with 1 error:" over lines of "file:line:column: ERROR: text"),
+ * those, where and what.
+ */
+function firstProblem(message: string): string {
+  const [first, ...rest] = message.split('\n')
+  if (!/^Transform failed with \d+ errors?:$/.test(first)) return first
+  const errors = rest.filter((line) => line.trim()).map((line) => line.replace(/: ERROR: /, ': '))
+  return errors.length ? errors.slice(0, 3).join('; ') : first
 }
 
 function asNfModule(v: unknown, file: string): NFModule<unknown> {

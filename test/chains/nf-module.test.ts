@@ -43,6 +43,8 @@ writeFileSync(join(dir, 'node_modules/xio-nf-ttl/package.json'), JSON.stringify(
 writeFileSync(join(dir, 'node_modules/xio-nf-ttl/guard.js'), readFileSync(join(dir, 'nfs/ttl-guard.mjs')))
 // Bad NFs, each wrong in its own way.
 const nfText = (body: string) => `export default { name: 'bad', gates: ['out'], ${body} }\n`
+// A closing parenthesis missing: esbuild's error says where.
+writeFileSync(join(dir, 'nfs/syntax-error.ts'), "export default {\n  name: 's', gates: ['out'],\n  create: () => ({ process: (): number => 0 }\n")
 writeFileSync(join(dir, 'nfs/throws-on-import.mjs'), `throw new Error('settings.json not found')\n${nfText('create: () => ({ process: () => 0 })')}`)
 writeFileSync(join(dir, 'nfs/bad-schema.mjs'), nfText(`config: { type: 'object', properties: { limit: { type: 'integr' } } }, create: () => ({ process: () => 0 })`))
 writeFileSync(join(dir, 'nfs/one-only.mjs'), nfText(`singleInstance: 'it counts flows in its own memory', create: () => ({ process: () => 0 })`))
@@ -137,9 +139,10 @@ test('a module that runs as one instance only is refused more, with its reason; 
   t.regex(r2.stderr, /\/endpoints\/guard\/module: .*bad-single\.mjs: singleInstance must be a string/)
 })
 
-test('a module that throws on import, has a broken schema, or whose create() throws stops validate and run, naming the module and the cause', async (t) => {
+test('a module that throws on import, does not compile, has a broken schema, or whose create() throws stops validate and run, naming the module and the cause (where it does not compile)', async (t) => {
   const cases: Array<[string, RegExp]> = [
     ['./nfs/throws-on-import.mjs', /\/endpoints\/guard\/module: .*throws-on-import\.mjs failed to load: settings\.json not found$/],
+    ['./nfs/syntax-error.ts', /\/endpoints\/guard\/module: .*syntax-error\.ts failed to load: .*syntax-error\.ts:4:0: Expected "\)" but found end of file$/],
     ['./nfs/bad-schema.mjs', /\/endpoints\/guard\/module: its config schema is not a valid JSON Schema: .*type/],
     ['./nfs/create-throws.mjs', /\/endpoints\/guard: module \.\/nfs\/create-throws\.mjs: create\(\) threw TypeError: Cannot read properties of undefined \(reading 'size'\)$/],
   ]
