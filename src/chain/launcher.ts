@@ -154,7 +154,7 @@ export class RunningChain extends EventEmitter {
       },
       closing: () => this.closing,
       startNfs: (managerCpu, only, first) => this.startNfs(managerCpu, only, first),
-      attachPorts: (only) => this.attachPorts(only),
+      attachPorts: (only, goOn) => this.attachPorts(only, goOn),
       warn: (message) => this.warn(message),
     })
   }
@@ -372,7 +372,8 @@ export class RunningChain extends EventEmitter {
     }, 200)
   }
 
-  private async attachPorts(only?: (name: string) => boolean) {
+  /** `goOn`: by output file, the records ports a reload replaced wrote there, which their replacements keep. */
+  private async attachPorts(only?: (name: string) => boolean, goOn?: Map<string, number>) {
     try {
       for (const e of this.chain.endpoints.values()) {
         if (!e.isPort || e.kind === 'service' || (only && !only(e.name))) continue  // an application attaches to a service itself
@@ -380,7 +381,7 @@ export class RunningChain extends EventEmitter {
         // thread would stand aside meanwhile (AttachOptions.assistManager).
         const xio = await attach({ prefix: this.prefix, name: e.name, assistManager: false })
         try {
-          this.ports.set(e.name, await this.makePort(e.name, e.spec as { kind: string }, xio))
+          this.ports.set(e.name, await this.makePort(e.name, e.spec as { kind: string }, xio, goOn))
         } catch (err) {
           xio.detach()  // a port that could not be made (an output it cannot write) holds no slot
           throw err
@@ -391,7 +392,7 @@ export class RunningChain extends EventEmitter {
     }
   }
 
-  private async makePort(name: string, spec: { kind: string }, xio: Xio): Promise<Port> {
+  private async makePort(name: string, spec: { kind: string }, xio: Xio, goOn?: Map<string, number>): Promise<Port> {
     if (spec.kind === 'sink') return new SinkPort(name, xio)
     if (spec.kind === 'generator') return new GeneratorPort(name, xio, spec as GeneratorSpec)
     if (spec.kind === 'afpacket') return this.openInterface(name, xio, spec as AfPacketSpec)
@@ -403,7 +404,7 @@ export class RunningChain extends EventEmitter {
     if (capture && capture.linkType !== LINKTYPE_ETHERNET)
       throw new ChainError(`${input}: link type ${capture.linkType} is not Ethernet (1); xio-chain replays Ethernet captures`)
     const records = capture?.records ?? []
-    return new PcapPort(name, xio, pcap, records, capture !== null, output || null, !this.options.replay)
+    return new PcapPort(name, xio, pcap, records, capture !== null, output || null, !this.options.replay, output ? goOn?.get(output) : undefined)
   }
 
   private openInterface(name: string, xio: Xio, spec: AfPacketSpec): Port {

@@ -109,6 +109,12 @@ function pcapHeader(snapLength: number, linkType: number): Buffer {
   return h
 }
 
+/** Whether the file open as fd begins with `bytes`. */
+function startsWith(fd: number, bytes: Buffer): boolean {
+  const head = Buffer.alloc(bytes.length)
+  return readSync(fd, head, 0, head.length, 0) === head.length && head.equals(bytes)
+}
+
 /** Puts one record (16-byte header, then the frame) into out at `used`; returns the new end. */
 function putRecord(out: Buffer, used: number, bytes: Uint8Array, at: number, length: number, timestampNs: bigint, originalLength: number): number {
   const seconds = timestampNs / 1_000_000_000n
@@ -165,12 +171,17 @@ export class PcapWriter {
   private readonly flusher: NodeJS.Timeout
   count = 0
 
-  constructor(readonly file: string, snapLength = 65535, linkType = LINKTYPE_ETHERNET) {
+  /**
+   * `goOn`: a capture this writer takes over from another that wrote the same file (a port a
+   * reload restarted): what is there, if a capture of the same kind, is kept and written after.
+   */
+  constructor(readonly file: string, snapLength = 65535, linkType = LINKTYPE_ETHERNET, goOn = false) {
     try {
       mkdirSync(dirname(file), { recursive: true })
       // Opened without truncating, locked, then emptied: a capture another chain is writing
       // (two runs of one spec under different prefixes) is refused, never overwritten.
-      this.fd = openSync(file, 'a')
+      // (Readable too when it may go on after what is there, to see what that is.)
+      this.fd = openSync(file, goOn ? 'a+' : 'a')
     } catch (e) {
       throw new PcapError(file, `cannot write: ${fileProblem(e)}`)
     }
@@ -178,8 +189,11 @@ export class PcapWriter {
       closeSync(this.fd)
       throw new PcapError(file, 'another running chain is writing this capture; give this run another output (--output, or another spec)')
     }
-    ftruncateSync(this.fd, 0)
-    writeSync(this.fd, pcapHeader(snapLength, linkType))
+    const header = pcapHeader(snapLength, linkType)
+    if (!(goOn && startsWith(this.fd, header))) {
+      ftruncateSync(this.fd, 0)
+      writeSync(this.fd, header)
+    }
     this.flusher = setInterval(() => this.flushOrStop(), FLUSH_EVERY_MS)
     this.flusher.unref()
   }

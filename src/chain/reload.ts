@@ -27,8 +27,11 @@ export interface ReloadHost {
   closing(): boolean
   /** Starts NF processes of the current spec (those `only` picks, from instance `first(name)`), ready. */
   startNfs(managerCpu: number, only?: (name: string) => boolean, first?: (name: string) => number): Promise<void>
-  /** Attaches the current spec's ports that `only` picks. */
-  attachPorts(only?: (name: string) => boolean): Promise<void>
+  /**
+   * Attaches the current spec's ports that `only` picks; one writing a file in `goOn` keeps the
+   * records there (the port it replaces wrote them) and writes after them.
+   */
+  attachPorts(only?: (name: string) => boolean, goOn?: Map<string, number>): Promise<void>
   warn(message: string): void
 }
 
@@ -80,14 +83,16 @@ export class ChainReloader {
       chain.links.filter((l) => names.includes(into ? l.to : l.from)).map((l) => ({ from: l.from, gate: l.gateIndex, to: l.to }))
     const old = this.host.chain()
     const isNf = (name: string | null) => name !== null && old.endpoints.get(name)?.isPort === false
-    // What is replaced leaves first: drained and stopped, under its old spec. What is sent to a
-    // replaced NF meanwhile waits in the manager (its gates held shut, the senders pushed back
-    // as by a full ring) for the NF's new process; a replaced port is unwired.
+    // What is replaced leaves first: drained and stopped, under its old spec. What is sent to
+    // it meanwhile waits in the manager (its gates held shut, the senders pushed back as by a
+    // full ring) for its replacement: an NF's new process, a port attached again.
     const intoReplaced = routesOf(plan.replaced, old, true)
+    // What replaced ports wrote to their captures, by file: a replacement that writes the same
+    // file goes on after it, so nothing written before the reload is lost.
+    const written = new Map<string, number>()
     if (plan.replaced.length) {
-      this.host.manager.pause(intoReplaced.filter((r) => isNf(r.to)))
-      this.host.manager.routes(intoReplaced.filter((r) => !isNf(r.to)).map((r) => ({ ...r, to: null })))
-      await this.retire(plan.replaced)
+      this.host.manager.pause(intoReplaced)
+      await this.retire(plan.replaced, written)
     }
     this.host.runSpec(next) // from here on, what starts (or restarts) runs the new spec
     // Each NF to be given its config is owed it until its instances take it: should the reload
@@ -100,12 +105,13 @@ export class ChainReloader {
     const managerCpu = next.spec.manager?.cpu ?? 0
     try {
       await this.host.startNfs(managerCpu, (name) => starting.includes(name))
-      await this.host.attachPorts((name) => starting.includes(name))
+      await this.host.attachPorts((name) => starting.includes(name), written)
     } catch (e) {
-      // A replaced NF that did not start again: its gates open, not held for ever (its senders
-      // pushed back for good). What is sent to it counts as no route while no instance of it
-      // runs, and reaches it once one does (the launcher restarts an NF that exits).
-      this.host.manager.routes(intoReplaced.filter((r) => isNf(r.to)))
+      // A replaced NF or port that did not start again: its gates open, not held for ever (its
+      // senders pushed back for good). What is sent to an NF counts as no route while no
+      // instance of it runs, and reaches it once one does (the launcher restarts an NF that
+      // exits); a port that could not be made is unwired.
+      this.host.manager.routes(intoReplaced.map((r) => (isNf(r.to) ? r : { ...r, to: null })))
       throw e
     }
     // An NF that refuses its new config (what validate could not see) runs on as it was; the
@@ -266,9 +272,10 @@ export class ChainReloader {
 
   /**
    * Stops endpoints nothing routes to any more, once what is on its way to them has arrived and
-   * been passed on: their RX rings empty and no packet in for a while.
+   * been passed on: their RX rings empty and no packet in for a while. `written`, if given,
+   * gets what each port's output capture holds as it closes.
    */
-  private async retire(names: string[]): Promise<void> {
+  private async retire(names: string[], written?: Map<string, number>): Promise<void> {
     const ports = names.map((n) => this.host.ports.get(n)).filter((p): p is Port => p !== undefined)
     for (const port of ports) port.stopSources()
     const received = () => this.host.manager.snapshot().slots.filter((x) => x.state === 'active' && names.includes(x.name))
@@ -285,6 +292,7 @@ export class ChainReloader {
     for (const port of ports) {
       this.host.ports.delete(port.name)
       port.close()
+      if (written && port.output) written.set(port.output.file, port.output.written)
     }
     await this.stopInstances(this.host.instances.filter((p) => p.members.some((m) => names.includes(m)) && !p.retired))
   }

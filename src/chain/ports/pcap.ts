@@ -2,13 +2,17 @@
 //
 // Input frames are copied once into pool buffers, with their capture time in the metadata
 // and a symmetric flow hash (so a flow and its replies meet the same NF instance); output
-// frames are written byte for byte with the timestamp they came in with. Speed: "top" (as
+// frames are written byte for byte, stamped with the time they reached the port (a replay:
+// the time they came in with). Speed: "top" (as
 // fast as the chain takes them), "timed" (the capture's own gaps) or packets per second.
 import { Headers, parse, symmetricFlowHashOf } from '../../packet/index.ts'
 import type { Xio } from '../../xio/index.ts'
 import type { PcapPort as PcapSpec } from '../spec-types.ts'
 import { PcapWriter, type PcapRecord } from '../pcap.ts'
 import { BURST, drainRx, type Port } from './port.ts'
+
+/** The wall clock in ns, to the µs. */
+const wallClockNs = () => BigInt(Math.round((performance.timeOrigin + performance.now()) * 1000)) * 1000n
 
 export class PcapPort implements Port {
   readonly isSource: boolean
@@ -22,8 +26,11 @@ export class PcapPort implements Port {
   private stopped = false
   private written = 0
   private oversize = 0
+  // In a run, a frame is stamped with when it reached this port, as tcpdump stamps what it
+  // sees (a looped capture's times would go back at each pass); in a replay, with the time it
+  // came in with, the capture's, so that a replay writes the same bytes every time.
   private readonly write = (d: number) => {
-    this.writer!.write(this.xio.bytes, this.xio.offset(d), this.xio.length(d), this.xio.timestamp(d) || BigInt(Date.now()) * 1_000_000n)
+    this.writer!.write(this.xio.bytes, this.xio.offset(d), this.xio.length(d), (this.selfPaced ? 0n : this.xio.timestamp(d)) || wallClockNs())
     this.written++
   }
 
@@ -37,9 +44,17 @@ export class PcapPort implements Port {
     outputFile: string | null,
     /** False when a replayer decides what goes in when (inject); pump then only drains. */
     private readonly selfPaced = true,
+    /** Records the port this one replaces wrote to the same output, which this one goes on after. */
+    writtenBefore?: number,
   ) {
     this.isSource = hasInput
-    this.writer = outputFile ? new PcapWriter(outputFile) : null
+    this.writer = outputFile ? new PcapWriter(outputFile, undefined, undefined, writtenBefore !== undefined) : null
+    this.written = writtenBefore ?? 0
+  }
+
+  /** Its output capture and the records in it, for a port that replaces this one to go on after. */
+  get output(): { file: string; written: number } | null {
+    return this.writer && { file: this.writer.file, written: this.written }
   }
 
   get exhausted(): boolean {

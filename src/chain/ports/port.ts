@@ -33,6 +33,8 @@ export interface Port {
    * timeoutMs, until packets reach it, takes them as pump() does, and returns how many.
    */
   pumpWhenReadable?(timeoutMs: number): number
+  /** A port that writes a capture: the file, and the records written to it so far. */
+  readonly output?: { file: string; written: number } | null
   /** Stops bringing packets in (outputs keep draining until close). */
   stopSources(): void
   /** Flushes outputs and leaves the chain. */
