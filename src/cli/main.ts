@@ -441,8 +441,8 @@ const cli = yargs(hideBin(process.argv))
         .option('dir', { type: 'string', describe: 'folder for its files (default: ./<name>)' })
         .example('$0 new nf ttl-guard', 'writes ttl-guard/ttl-guard.ts, ttl-guard.schema.json, ttl-guard.test.ts and chain.json'),
     (a) => {
-      const files = scaffoldNf(a.name, a.dir ?? a.name)
-      process.stdout.write(`${files.map((f) => `wrote ${f}`).join('\n')}\n` +
+      const { files, note } = scaffoldNf(a.name, a.dir ?? a.name)
+      process.stdout.write(`${files.map((f) => `wrote ${f}`).join('\n')}\n${note ? `note: ${note}\n` : ''}` +
         // This xio-chain's own folder (a checkout, or where it was installed): the package is not
         // on the npm registry, so `npm install xio-chain` would find nothing.
         `next, in ${a.dir ?? a.name}: npm install ${resolve(fileURLToPath(new URL('../../', import.meta.url)))} and npm install --save-dev tsx (if the project lacks them), ` +

@@ -2,7 +2,7 @@
 // (against the SDK), its config's JSON Schema beside it (as the built-in NFs keep theirs), a
 // test through the harness that passes as written, and a chain that runs it between a
 // generator and a sink. Nothing is overwritten.
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { dirname, join, relative, resolve } from 'node:path'
 
 export class ScaffoldError extends Error {}
@@ -119,8 +119,33 @@ function chainText(name: string, folder: string): string {
   )}\n`
 }
 
-/** Writes the new NF's files into `dir`; returns their paths. Refuses a bad name or any file that exists. */
-export function scaffoldNf(name: string, dir: string): string[] {
+/** The package.json nearest above `folder` (whose "type" decides how Node loads its modules), if any. */
+function packageOf(folder: string): string | undefined {
+  for (let dir = folder; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'package.json'))) return join(dir, 'package.json')
+    if (dirname(dir) === dir) return undefined
+  }
+}
+
+function isModulePackage(file: string): boolean {
+  try {
+    return (JSON.parse(readFileSync(file, 'utf8')) as { type?: unknown }).type === 'module'
+  } catch {
+    return false
+  }
+}
+
+export interface Scaffold {
+  files: string[]
+  /** Said beside the files: a project whose package.json leaves the NF a CommonJS module. */
+  note?: string
+}
+
+/**
+ * Writes the new NF's files into `dir`: its module, schema, test and chain, and, outside any
+ * package, a package.json of the NF's own. Refuses a bad name or any file that exists.
+ */
+export function scaffoldNf(name: string, dir: string): Scaffold {
   if (!NAME.test(name)) throw new ScaffoldError(`'${name}' is not an NF name: lowercase letters, digits and '-', starting with a letter`)
   const folder = resolve(dir)
   const files: Array<[string, string]> = [
@@ -129,9 +154,17 @@ export function scaffoldNf(name: string, dir: string): string[] {
     [join(folder, `${name}.test.ts`), testText(name)],
     [join(folder, 'chain.json'), chainText(name, folder)],
   ]
+  // Node loads a .ts file as CommonJS outside an ES-module package: the NF runs, but an error
+  // in it points into compiled code (a data: URL), not at its line. Its own package says
+  // "module" (and `npm install` then records its dependencies there); a project's is its own.
+  const project = packageOf(folder)
+  if (!project) files.push([join(folder, 'package.json'), `${JSON.stringify({ name, private: true, type: 'module' }, null, 2)}\n`])
+  const note = project && !isModulePackage(project)
+    ? `${relative(process.cwd(), project) || project} does not say "type": "module": add it, or errors in the NF point into compiled code rather than at its lines`
+    : undefined
   const existing = files.filter(([file]) => existsSync(file)).map(([file]) => relative(process.cwd(), file) || file)
   if (existing.length) throw new ScaffoldError(`not overwriting ${existing.join(', ')}: pick another --dir or name`)
   mkdirSync(folder, { recursive: true })
   for (const [file, text] of files) writeFileSync(file, text, { flag: 'wx' })
-  return files.map(([file]) => file)
+  return { files: files.map(([file]) => file), ...(note ? { note } : {}) }
 }

@@ -43,6 +43,15 @@ test('a new NF: its module, a harness test that passes as generated, a chain tha
   const ran = await xioChain(['run', 'chain.json', '--duration', '2', '--no-tui'], 60_000, dir)
   t.is(ran.code, 0, ran.stderr)
   t.regex(ran.stdout, /^ttl-check +rx +\S+pps/m)
+  // Outside any package, the NF has one of its own, an ES-module one: an error in its code is
+  // said at its line, not in compiled code.
+  t.deepEqual(JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')), { name: 'ttl-check', private: true, type: 'module' })
+  writeFileSync(join(dir, 'thrower.ts'), "import { defineNF } from 'xio-chain'\n\nexport default defineNF({\n  name: 'thrower', gates: ['out'], config: {},\n  create: () => ({ process(): number { throw new Error('no') } }),\n})\n")
+  writeFileSync(join(dir, 'thrower.json'), JSON.stringify({ ...spec, endpoints: { ...spec.endpoints, 'ttl-check': { kind: 'nf', module: './thrower.ts' } } }))
+  const threw = await xioChain(['run', 'thrower.json', '--duration', '2', '--no-tui'], 60_000, dir)
+  t.is(threw.code, 0, threw.stderr)
+  t.regex(threw.stderr, /Error: no\n.*at .*thrower\.ts:5:\d+/, threw.stderr)
+  t.notRegex(threw.stderr, /data:text\/javascript/)
 
   // A config the schema file refuses is named by validate.
   writeFileSync(join(dir, 'wrong.json'), JSON.stringify({ ...spec, endpoints: { ...spec.endpoints, 'ttl-check': { kind: 'nf', module: './ttl-check.ts', config: { ipv4Only: 'yes' } } } }))
@@ -57,6 +66,13 @@ test('a new NF: its module, a harness test that passes as generated, a chain tha
   const bare = scratchDir('scaffold-bare')
   t.is((await xioChain(['new', 'nf', 'lone'], 60_000, bare)).code, 0)
   t.false('$schema' in JSON.parse(readFileSync(join(bare, 'lone/chain.json'), 'utf8')))
+  // In a project whose package.json is CommonJS, that one is left alone, and the command says why it matters.
+  const commonJs = scratchDir('scaffold-cjs')
+  writeFileSync(join(commonJs, 'package.json'), '{ "name": "old-project" }\n')
+  const inCjs = await xioChain(['new', 'nf', 'lone'], 60_000, commonJs)
+  t.is(inCjs.code, 0, inCjs.stderr)
+  t.false(existsSync(join(commonJs, 'lone/package.json')))
+  t.regex(inCjs.stdout, /note: .*package\.json does not say "type": "module": add it, or errors in the NF point into compiled code/)
   const bad = await xioChain(['new', 'nf', 'Bad_Name'], 60_000, project)
   t.is(bad.code, 1)
   t.regex(bad.stderr, /'Bad_Name' is not an NF name/)
