@@ -115,3 +115,12 @@ attach({ prefix: 'no-such-chain-${process.pid}', name: 'fw' }).then(() => consol
   const after = statSync(addon)
   t.deepEqual([after.ino, after.mtimeMs, after.size], [built.ino, built.mtimeMs, built.size], 'the addon is the one the install built')
 })
+
+test('a fresh clone whose dependencies are not installed yet says so in one line, naming the folder to run npm ci in', async (t) => {
+  const clone = join(scratchDir('clone'), 'xio-chain')
+  const cloned = await sh('git', ['clone', '-q', root, clone], root, 60_000)
+  t.is(cloned.code, 0, cloned.stderr)
+  const r = await sh(join(clone, 'xio-chain'), ['--help'], scratchDir('elsewhere'), 60_000)
+  t.is(r.code, 1)
+  t.is(r.stderr, `xio-chain: its dependencies are not installed (tsx is missing): run npm ci in ${clone}/ (see its README)\n`)
+})
