@@ -167,10 +167,23 @@ export interface CheckOptions {
   modules?: Map<string, LoadedModule>
 }
 
+/**
+ * An endpoint without a kind is checked against no kind's schema, so a field misspelt for it
+ * ("knid", "type") is not named by the schema's errors: the missing kind says what it has.
+ */
+function withKindTypos(json: unknown, problems: Problem[]): Problem[] {
+  const endpoints = (json as { endpoints?: Record<string, unknown> } | null)?.endpoints ?? {}
+  return problems.map((p) => {
+    const name = /^\/endpoints\/([^/]+)\/kind$/.exec(p.path)?.[1]
+    const fields = name !== undefined && typeof endpoints[name] === 'object' && endpoints[name] !== null ? Object.keys(endpoints[name] as object) : []
+    return fields.length && p.message === 'is required' ? { ...p, message: `is required (it has ${fields.map((f) => `'${f}'`).join(', ')})` } : p
+  })
+}
+
 /** Validates parsed JSON as a chain and resolves it; throws SpecError with every problem found. */
 export function checkChain(file: string, json: unknown, options: CheckOptions = {}): Chain {
   const v = validate()
-  if (!v(json)) throw new SpecError(file, schemaProblems(v.errors ?? []))
+  if (!v(json)) throw new SpecError(file, withKindTypos(json, schemaProblems(v.errors ?? [])))
   const spec = json as ChainSpec
   const problems: Problem[] = []
   const endpoints = new Map<string, ChainEndpoint>()

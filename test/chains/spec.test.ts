@@ -53,6 +53,15 @@ test('a missing required field is named', (t) => {
   t.true(problems(spec).includes(`${FILE}: /endpoints/nat/config: is required`))
 })
 
+test('an endpoint with no kind says what fields it has instead, so a misspelt kind is named', (t) => {
+  const spec = base()
+  spec.endpoints.in = { knid: 'pcap', input: 'in.pcap' }
+  t.deepEqual(problems(spec), [
+    `${FILE}: /endpoints/in/kind: is required (it has 'knid', 'input')`,
+    `${FILE}: /endpoints/in: kind must be one of l2fwd, firewall, nat, router, nf, pcap, afpacket, generator, sink, service`,
+  ])
+})
+
 test('an unknown endpoint kind lists the kinds there are', (t) => {
   const spec = base()
   spec.endpoints.fw = { kind: 'firewal' }
