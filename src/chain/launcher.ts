@@ -154,7 +154,7 @@ export class RunningChain extends EventEmitter {
       },
       closing: () => this.closing,
       startNfs: (managerCpu, only, first) => this.startNfs(managerCpu, only, first),
-      attachPorts: (only, goOn) => this.attachPorts(only, goOn),
+      attachPorts: (only, continued) => this.attachPorts(only, continued),
       warn: (message) => this.warn(message),
     })
   }
@@ -372,8 +372,8 @@ export class RunningChain extends EventEmitter {
     }, 200)
   }
 
-  /** `goOn`: by output file, the records ports a reload replaced wrote there, which their replacements keep. */
-  private async attachPorts(only?: (name: string) => boolean, goOn?: Map<string, number>) {
+  /** `continued`: by output file, the records ports a reload replaced wrote there, which their replacements keep. */
+  private async attachPorts(only?: (name: string) => boolean, continued?: Map<string, number>) {
     try {
       for (const e of this.chain.endpoints.values()) {
         if (!e.isPort || e.kind === 'service' || (only && !only(e.name))) continue  // an application attaches to a service itself
@@ -381,7 +381,7 @@ export class RunningChain extends EventEmitter {
         // thread would stand aside meanwhile (AttachOptions.assistManager).
         const xio = await attach({ prefix: this.prefix, name: e.name, assistManager: false })
         try {
-          this.ports.set(e.name, await this.makePort(e.name, e.spec as { kind: string }, xio, goOn))
+          this.ports.set(e.name, await this.makePort(e.name, e.spec as { kind: string }, xio, continued))
         } catch (err) {
           xio.detach()  // a port that could not be made (an output it cannot write) holds no slot
           throw err
@@ -392,7 +392,7 @@ export class RunningChain extends EventEmitter {
     }
   }
 
-  private async makePort(name: string, spec: { kind: string }, xio: Xio, goOn?: Map<string, number>): Promise<Port> {
+  private async makePort(name: string, spec: { kind: string }, xio: Xio, continued?: Map<string, number>): Promise<Port> {
     if (spec.kind === 'sink') return new SinkPort(name, xio)
     if (spec.kind === 'generator') return new GeneratorPort(name, xio, spec as GeneratorSpec)
     if (spec.kind === 'afpacket') return this.openInterface(name, xio, spec as AfPacketSpec)
@@ -404,7 +404,7 @@ export class RunningChain extends EventEmitter {
     if (capture && capture.linkType !== LINKTYPE_ETHERNET)
       throw new ChainError(`${input}: link type ${capture.linkType} is not Ethernet (1); xio-chain replays Ethernet captures`)
     const records = capture?.records ?? []
-    return new PcapPort(name, xio, pcap, records, capture !== null, output || null, !this.options.replay, output ? goOn?.get(output) : undefined)
+    return new PcapPort(name, xio, pcap, records, capture !== null, output || null, !this.options.replay, output ? continued?.get(output) : undefined)
   }
 
   private openInterface(name: string, xio: Xio, spec: AfPacketSpec): Port {

@@ -172,16 +172,16 @@ export class PcapWriter {
   count = 0
 
   /**
-   * `goOn`: a capture this writer takes over from another that wrote the same file (a port a
-   * reload restarted): what is there, if a capture of the same kind, is kept and written after.
+   * `continuing`: a capture this writer takes over from another that wrote the same file (a port
+   * a reload restarted): what is there, if a capture of the same kind, is kept and written after.
    */
-  constructor(readonly file: string, snapLength = 65535, linkType = LINKTYPE_ETHERNET, goOn = false) {
+  constructor(readonly file: string, snapLength = 65535, linkType = LINKTYPE_ETHERNET, continuing = false) {
     try {
       mkdirSync(dirname(file), { recursive: true })
-      // Opened without truncating, locked, then emptied: a capture another chain is writing
-      // (two runs of one spec under different prefixes) is refused, never overwritten.
-      // (Readable too when it may go on after what is there, to see what that is.)
-      this.fd = openSync(file, goOn ? 'a+' : 'a')
+      // Opened without truncating, locked, then emptied (unless continuing): a capture another
+      // chain is writing (two runs of one spec under different prefixes) is refused, never
+      // overwritten. Continuing, it is read too, to see what is there.
+      this.fd = openSync(file, continuing ? 'a+' : 'a')
     } catch (e) {
       throw new PcapError(file, `cannot write: ${fileProblem(e)}`)
     }
@@ -190,7 +190,7 @@ export class PcapWriter {
       throw new PcapError(file, 'another running chain is writing this capture; give this run another output (--output, or another spec)')
     }
     const header = pcapHeader(snapLength, linkType)
-    if (!(goOn && startsWith(this.fd, header))) {
+    if (!(continuing && startsWith(this.fd, header))) {
       ftruncateSync(this.fd, 0)
       writeSync(this.fd, header)
     }

@@ -28,10 +28,10 @@ export interface ReloadHost {
   /** Starts NF processes of the current spec (those `only` picks, from instance `first(name)`), ready. */
   startNfs(managerCpu: number, only?: (name: string) => boolean, first?: (name: string) => number): Promise<void>
   /**
-   * Attaches the current spec's ports that `only` picks; one writing a file in `goOn` keeps the
-   * records there (the port it replaces wrote them) and writes after them.
+   * Attaches the current spec's ports that `only` picks; one writing a file in `continued` keeps
+   * the records there (the port it replaces wrote them) and writes after them.
    */
-  attachPorts(only?: (name: string) => boolean, goOn?: Map<string, number>): Promise<void>
+  attachPorts(only?: (name: string) => boolean, continued?: Map<string, number>): Promise<void>
   warn(message: string): void
 }
 

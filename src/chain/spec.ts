@@ -171,7 +171,7 @@ export interface CheckOptions {
  * An endpoint without a kind is checked against no kind's schema, so a field misspelt for it
  * ("knid", "type") is not named by the schema's errors: the missing kind says what it has.
  */
-function withKindTypos(json: unknown, problems: Problem[]): Problem[] {
+function sayingWhatKindlessHave(json: unknown, problems: Problem[]): Problem[] {
   const endpoints = (json as { endpoints?: Record<string, unknown> } | null)?.endpoints ?? {}
   return problems.map((p) => {
     const name = /^\/endpoints\/([^/]+)\/kind$/.exec(p.path)?.[1]
@@ -183,7 +183,7 @@ function withKindTypos(json: unknown, problems: Problem[]): Problem[] {
 /** Validates parsed JSON as a chain and resolves it; throws SpecError with every problem found. */
 export function checkChain(file: string, json: unknown, options: CheckOptions = {}): Chain {
   const v = validate()
-  if (!v(json)) throw new SpecError(file, withKindTypos(json, schemaProblems(v.errors ?? [])))
+  if (!v(json)) throw new SpecError(file, sayingWhatKindlessHave(json, schemaProblems(v.errors ?? [])))
   const spec = json as ChainSpec
   const problems: Problem[] = []
   const endpoints = new Map<string, ChainEndpoint>()
