@@ -16,11 +16,16 @@ const NAME = /^[a-z][a-z0-9-]{0,39}$/
  * installed, an npx cache, would not last).
  */
 function chainSchemaFor(folder: string): string | undefined {
-  // Looked for as Node resolves a package, folder by folder upwards, but keeping the path
-  // through node_modules (a linked package resolves to its real place elsewhere).
+  // Looked for as Node resolves a package, but keeping the path through node_modules (a linked
+  // package resolves to its real place elsewhere).
+  const schema = nearest(folder, 'node_modules/xio-chain/chains/chain.schema.json')
+  return schema && relative(folder, schema)
+}
+
+/** `path` in `folder` or the nearest folder above it that has it, as Node looks for packages and package.json; none if no folder has it. */
+function nearest(folder: string, path: string): string | undefined {
   for (let dir = folder; ; dir = dirname(dir)) {
-    const schema = join(dir, 'node_modules/xio-chain/chains/chain.schema.json')
-    if (existsSync(schema)) return relative(folder, schema)
+    if (existsSync(join(dir, path))) return join(dir, path)
     if (dirname(dir) === dir) return undefined
   }
 }
@@ -119,14 +124,6 @@ function chainText(name: string, folder: string): string {
   )}\n`
 }
 
-/** The package.json nearest above `folder` (whose "type" decides how Node loads its modules), if any. */
-function packageOf(folder: string): string | undefined {
-  for (let dir = folder; ; dir = dirname(dir)) {
-    if (existsSync(join(dir, 'package.json'))) return join(dir, 'package.json')
-    if (dirname(dir) === dir) return undefined
-  }
-}
-
 function isModulePackage(file: string): boolean {
   try {
     return (JSON.parse(readFileSync(file, 'utf8')) as { type?: unknown }).type === 'module'
@@ -157,7 +154,7 @@ export function scaffoldNf(name: string, dir: string): Scaffold {
   // Node loads a .ts file as CommonJS outside an ES-module package: the NF runs, but an error
   // in it points into compiled code (a data: URL), not at its line. Its own package says
   // "module" (and `npm install` then records its dependencies there); a project's is its own.
-  const project = packageOf(folder)
+  const project = nearest(folder, 'package.json')  // its "type" decides how Node loads the NF
   if (!project) files.push([join(folder, 'package.json'), `${JSON.stringify({ name, private: true, type: 'module' }, null, 2)}\n`])
   const note = project && !isModulePackage(project)
     ? `${relative(process.cwd(), project) || project} does not say "type": "module": add it, or errors in the NF point into compiled code rather than at its lines`
