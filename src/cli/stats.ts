@@ -2,6 +2,7 @@
 // rates from counter deltas over the real elapsed time.
 import type { Chain } from '../chain/spec.ts'
 import type { RegionSnapshot } from '../xio/index.ts'
+import { holdsItsShare } from '../xio/pool-share.ts'
 import { groupLabel } from '../tui/topology.ts'
 
 export function formatRate(perSecond: number): string {
@@ -60,9 +61,7 @@ export function statsLines(before: RegionSnapshot, after: RegionSnapshot, labels
   const a = totals(before), b = totals(after)
   // A row for each endpoint running now; its rates from its totals whether or not it ran before.
   const running = new Set(after.slots.filter((s) => s.state === 'active').map((s) => s.name))
-  // Given no more buffers: it keeps them (a faulty NF), or is far behind.
-  const share = after.pool.share
-  const atShare = new Set(after.slots.filter((s) => s.state === 'active' && share && s.buffers >= share).map((s) => s.name))
+  const atShare = new Set(after.slots.filter((s) => s.state === 'active' && holdsItsShare(s, after.pool)).map((s) => s.name))
   const lines: string[] = []
   for (const [name, t] of b) {
     if (!running.has(name)) continue
@@ -72,7 +71,7 @@ export function statsLines(before: RegionSnapshot, after: RegionSnapshot, labels
       `${(labels.get(name) ?? name).padEnd(12)} rx ${rate(t.rx, p.rx).padStart(6)}pps ${rate(t.rxBytes * 8, p.rxBytes * 8).padStart(6)}bps` +
         `  tx ${rate(t.tx, p.tx).padStart(6)}pps  drop ${rate(t.drop, p.drop).padStart(6)}pps` +
         `  backpressure ${rate(t.backpressure, p.backpressure).padStart(6)}/s  total rx ${t.rx} tx ${t.tx} drop ${t.drop} backpressure ${t.backpressure}` +
-        (atShare.has(name) ? `  holds its share of the pool (${share} buffers): given no more` : ''),
+        (atShare.has(name) ? `  holds its share of the pool (${after.pool.share} buffers): given no more` : ''),
     )
   }
   const m = after.manager, pm = before.manager

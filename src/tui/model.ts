@@ -4,6 +4,7 @@
 import type { RegionSnapshot, RingSnapshot, SlotSnapshot } from '../xio/index.ts'
 import { countersByEndpoint } from '../xio/group-counters.ts'
 import { DROP_REASON } from '../xio/nf-types.ts'
+import { holdsItsShare } from '../xio/pool-share.ts'
 
 /** The manager's reasons for an NF's losses, beside the NF's own (a router has a noRoute of its own). */
 // No route: a gate that leads nowhere, an endpoint with no instance running, or (a NAT's
@@ -207,7 +208,7 @@ export class Sampler {
         endpoints.push({
           label: label(slot.instance),
           endpoint: e.name,
-          state: slot.state === 'detaching' ? 'detaching' : s.pool.share && slot.buffers >= s.pool.share ? 'at share' : slot.sleeping ? 'sleeping' : 'running',
+          state: slot.state === 'detaching' ? 'detaching' : holdsItsShare(slot, s.pool) ? 'at share' : slot.sleeping ? 'sleeping' : 'running',
           pid: slot.pid,
           rx: rate(r.rxPackets, b?.rxPackets),
           rxBits: rate(r.rxBytes * 8, b && b.rxBytes * 8),
