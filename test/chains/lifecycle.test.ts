@@ -1,7 +1,7 @@
 // The launcher's promises: Ctrl-C (or SIGTERM) leaves no process and no region behind, an NF
 // that dies is restarted and the chain goes on, and an NF that cannot start stops the chain
 // with its reason.
-import test from 'ava'
+import test, { type ExecutionContext } from 'ava'
 import { once } from 'node:events'
 import { spawn } from 'node:child_process'
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
@@ -44,6 +44,23 @@ function nfProcessesOf(prefix: string): number[] {
       return false
     }
   })
+}
+
+/**
+ * `run` of generator → an NF of `name` (its process() written out in `process`) → sink, from a
+ * scratch folder, killed when the test ends: the chain's prefix and process.
+ */
+function runThrough(t: ExecutionContext, name: string, process: string, generator: object) {
+  const dir = scratchDir('life')
+  writeFileSync(join(dir, `${name}.mjs`), `export default { name: '${name}', gates: ['out'], create: () => ({ ${process} }) }\n`)
+  writeFileSync(join(dir, `${name}.json`), JSON.stringify({
+    endpoints: { gen: { kind: 'generator', ...generator }, [name]: { kind: 'nf', module: join(dir, `${name}.mjs`) }, out: { kind: 'sink' } },
+    links: [`gen -> ${name}`, `${name} -> out`],
+  }))
+  const prefix = uniquePrefix(name)
+  const chain = startXioChain(['run', join(dir, `${name}.json`), '--no-tui', '--prefix', prefix])
+  t.teardown(() => chain.kill('SIGKILL'))
+  return { prefix, chain }
 }
 
 const nfSlots = (o: Observer, name: string) => o.view.snapshot().slots.filter((s) => s.state === 'active' && s.name === name)
@@ -139,16 +156,8 @@ test.serial('an NF config the NF refuses (what a schema cannot say) stops run be
 })
 
 test.serial('packets an NF keeps as the chain stops are dropped, and the warning says who kept them', async (t) => {
-  const dir = scratchDir('life')
   // Keeps every packet it is given (HOLD), for ever.
-  writeFileSync(join(dir, 'keep.mjs'), `export default { name: 'keep', gates: ['out'], create: () => ({ process: () => -2 }) }\n`)
-  writeFileSync(join(dir, 'keeper.json'), JSON.stringify({
-    endpoints: { gen: { kind: 'generator', count: 20 }, keeper: { kind: 'nf', module: join(dir, 'keep.mjs') }, out: { kind: 'sink' } },
-    links: ['gen -> keeper', 'keeper -> out'],
-  }))
-  const prefix = uniquePrefix('keeper')
-  const chain = startXioChain(['run', join(dir, 'keeper.json'), '--no-tui', '--prefix', prefix])
-  t.teardown(() => chain.kill('SIGKILL'))
+  const { prefix, chain } = runThrough(t, 'keeper', 'process: () => -2', { count: 20 })
   const kept = async () => {
     const o = observe(prefix)
     try {
@@ -191,16 +200,8 @@ test.serial('run | head: the reader going away stops the chain cleanly, leaving 
 })
 
 test.serial('run 2>&1 >file | head: the reader of its warnings going away stops the chain cleanly too, exit 0, no region left', async (t) => {
-  const dir = scratchDir('life')
   // Throws on every packet: the launcher passes the NF's warning on, once a second.
-  writeFileSync(join(dir, 'thrower.mjs'), `export default { name: 'thrower', gates: ['out'], create: () => ({ process() { throw new Error('no') } }) }\n`)
-  writeFileSync(join(dir, 'thrower.json'), JSON.stringify({
-    endpoints: { gen: { kind: 'generator', rate: 100 }, thrower: { kind: 'nf', module: join(dir, 'thrower.mjs') }, out: { kind: 'sink' } },
-    links: ['gen -> thrower', 'thrower -> out'],
-  }))
-  const prefix = uniquePrefix('epipe-stderr')
-  const cli = startXioChain(['run', join(dir, 'thrower.json'), '--no-tui', '--prefix', prefix])
-  t.teardown(() => cli.kill('SIGKILL'))
+  const { prefix, chain: cli } = runThrough(t, 'thrower', "process() { throw new Error('no') }", { rate: 100 })
   t.true(await until(() => /processThrew|Error: no/.test(cli.output()), 20_000), cli.output())
   cli.stderr!.destroy() // the next warning finds no reader
   const [code] = await once(cli, 'exit')
