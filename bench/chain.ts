@@ -37,9 +37,10 @@ const IDLE_WINDOW_MS = 5000
 // A bound on the whole chain's life, should this process die without stopping it.
 const DURATION_S = 30
 // Generator and sink are named lan and wan: the firewall's rules may say `in: "lan"`, and the
-// micro-benchmark's environment (bench/nfs.ts) calls them so too.
-const SOURCE = 'lan'
-const SINK = 'wan'
+// micro-benchmark's environment (bench/nfs.ts) calls them so too. A spec given to withChain
+// names its sink so: it runs once packets reach it.
+export const SOURCE = 'lan'
+export const SINK = 'wan'
 // The generator's own defaults (src/chain/ports/generator.ts), written out: the floor's frames
 // are built from them.
 const SRC_NET = 0x0a000000  // 10.0.0.0/16
@@ -224,15 +225,15 @@ function restingChain(): Promise<Record<string, number>> {
 
 /**
  * Runs `xio-chain run --no-tui` on spec under a prefix of its own, and body once packets reach
- * the sink; every exit path stops the chain and removes its region.
+ * the sink; every exit path stops the chain and removes its region. `runArgs`: more of run's options.
  */
-async function withChain<T>(spec: object, body: (o: Observer, launcher: number, exited: () => boolean) => Promise<T>): Promise<T> {
+export async function withChain<T>(spec: object, body: (o: Observer, launcher: number, exited: () => boolean) => Promise<T>, runArgs: string[] = []): Promise<T> {
   const prefix = `bench-chain-${process.pid}`
   const specFile = join(tmpdir(), `xio-bench-chain-${process.pid}.json`)
   writeFileSync(specFile, JSON.stringify(spec))
   rmSync(`/dev/shm/xio.${prefix}`, { force: true })
   let stderr = ''
-  const chain = spawn(process.execPath, [join(root, 'bin/xio-chain.js'), 'run', specFile, '--no-tui', '--prefix', prefix, '--duration', String(DURATION_S)], {
+  const chain = spawn(process.execPath, [join(root, 'bin/xio-chain.js'), 'run', specFile, '--no-tui', '--prefix', prefix, '--duration', String(DURATION_S), ...runArgs], {
     stdio: ['ignore', 'ignore', 'pipe'],
   })
   chain.stderr!.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-2000)))

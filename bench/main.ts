@@ -2,7 +2,7 @@
 import { existsSync, readdirSync, rmSync } from 'node:fs'
 import { jsonMode, Report } from './report.ts'
 
-const suites: Record<string, string> = { dataplane: './dataplane.ts', floor: './floor.ts', chain: './chain.ts', parts: './rtt-parts.ts', nfs: './nfs.ts', cli: './cli.ts', forward: './forward.ts', fuzz: './fuzz.ts', soak: './soak.ts', sockets: './sockets.ts' }
+const suites: Record<string, string> = { dataplane: './dataplane.ts', floor: './floor.ts', chain: './chain.ts', parts: './rtt-parts.ts', nfs: './nfs.ts', cli: './cli.ts', forward: './forward.ts', fuzz: './fuzz.ts', soak: './soak.ts', sockets: './sockets.ts', restart: './restart.ts' }
 /** Run only when named: the soak takes ten minutes, the fuzz a few; parts is a diagnosis (bench/rtt-parts.ts). */
 const onRequest = new Set(['soak', 'fuzz', 'parts'])
 const usage = `npm run bench [-- --json] [-- --only ${Object.keys(suites).join(',')}]

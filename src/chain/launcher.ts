@@ -32,6 +32,8 @@ const compiled = import.meta.url.endsWith('.js')
 const nfProcessScript = fileURLToPath(new URL(compiled ? './nf-process.js' : './nf-process.ts', import.meta.url))
 // tsx as this install resolves it, not as the working folder would: a chain runs from anywhere.
 const nodeArgs = compiled ? [] : ['--import', import.meta.resolve('tsx')]
+/** How long the launcher waits before it restarts an NF that exited: a crash loop does not spin. */
+export const RESTART_PAUSE_MS = 200
 
 export interface LaunchOptions {
   /** Overrides the spec's (or the file name's) prefix. */
@@ -365,11 +367,10 @@ export class RunningChain extends EventEmitter {
       this.wakePump()
       return
     }
-    // A short pause, so a crash loop does not spin.
     setTimeout(() => {
       const index = this.instances.indexOf(proc)  // looked up now: a reload may have stopped others meanwhile
       if (!this.closing && !proc.retired && index >= 0) this.instances[index] = this.spawnNf(proc.endpoint, proc.instance, cpu, proc.restarts + 1)
-    }, 200)
+    }, RESTART_PAUSE_MS)
   }
 
   /** `continued`: by output file, the records ports a reload replaced wrote there, which their replacements keep. */
