@@ -28,9 +28,20 @@ const MAX_RULES = 64
 
 /** The filter as firewall rules (without action): a packet is kept if any matches. */
 export function filterRules(text: string): Rule[] {
+  return spelledRules(text).rules
+}
+
+/**
+ * The rules, and for each the word the filter said each of its fields with ('port 53' gives
+ * srcPort and dstPort, both said as 'port'), so that a mistake is blamed on what was written.
+ */
+function spelledRules(text: string): { rules: Rule[]; said: Record<string, string>[] } {
   const trimmed = text.trim()
   if (!trimmed) throw new FilterError('--filter: empty; give fields such as "tcp and dstPort 80", or leave --filter out to keep everything')
-  if (trimmed.startsWith('{') || trimmed.startsWith('[')) return jsonRules(trimmed)
+  if (trimmed.startsWith('{') || trimmed.startsWith('[')) {
+    const rules = jsonRules(trimmed)
+    return { rules, said: rules.map(() => ({})) }
+  }
   return expressionRules(trimmed)
 }
 
@@ -58,7 +69,7 @@ function tokens(text: string): string[] {
   return text.replace(/(&&|\|\||[()!])/g, ' $1 ').split(/\s+/).filter(Boolean)
 }
 
-function expressionRules(text: string): Rule[] {
+function expressionRules(text: string): { rules: Rule[]; said: Record<string, string>[] } {
   const words = tokens(text)
   let i = 0
   const value = (what: string, keyword: string): string => {
@@ -108,17 +119,21 @@ function expressionRules(text: string): Rule[] {
     throw new FilterError(`--filter: unknown word '${word}'; a filter takes ${PROTOS.join(', ')}, proto, src, dst, host, net, srcPort, dstPort, port, in, and, or`)
   }
   const rules: Rule[] = []
+  const said: Record<string, string>[] = []
   for (;;) {
     // One alternative: terms joined by 'and' (or written side by side), multiplied out.
-    let alternatives: Rule[] = [{}]
+    let alternatives: { rule: Rule; said: Record<string, string> }[] = [{ rule: {}, said: {} }]
     for (;;) {
+      const start = i
       const choices = term()
-      const product: Rule[] = []
+      // What the term said its field with: its keywords, without the value ('dst port').
+      const word = words.slice(start, Math.max(start + 1, i - 1)).join(' ')
+      const product: typeof alternatives = []
       for (const a of alternatives)
         for (const c of choices) {
           const [field] = Object.keys(c)
-          if (field in a) throw new FilterError(`--filter: '${field}' is given twice in one alternative; give a list instead (${field} a,b) or use 'or'`)
-          product.push({ ...a, ...c })
+          if (field in a.rule) throw new FilterError(`--filter: '${field}' is given twice in one alternative; give a list instead (${field} a,b) or use 'or'`)
+          product.push({ rule: { ...a.rule, ...c }, said: { ...a.said, [field]: word } })
         }
       alternatives = product
       if (rules.length + alternatives.length > MAX_RULES) throw new FilterError(`--filter: more than ${MAX_RULES} rules once host and port are spelled out; simplify it`)
@@ -129,12 +144,15 @@ function expressionRules(text: string): Rule[] {
         if (words[i] === undefined) throw new FilterError(`--filter: '${words[i - 1]}' at the end wants a field after it`)
       }
     }
-    rules.push(...alternatives)
+    for (const a of alternatives) {
+      rules.push(a.rule)
+      said.push(a.said)
+    }
     if (i >= words.length) break
     i++  // or
     if (i >= words.length) throw new FilterError(`--filter: '${words[i - 1]}' at the end wants a field after it`)
   }
-  return rules
+  return { rules, said }
 }
 
 /** A compiled filter: keep(bytes, at, length, inPort) says whether a frame matches. */
@@ -147,16 +165,17 @@ export interface Filter {
  * so its checks say what is wrong with a field. `endpointId` resolves `in` names.
  */
 export function compileFilter(text: string, endpointId: (name: string) => number): Filter {
-  const rules = filterRules(text)
+  const { rules, said } = spelledRules(text)
   const env: NFEnv = { endpointId, gateTarget: () => -1, now: () => 0 }
   let nf: NFInstance
   try {
     nf = firewall.create({ default: 'drop', nonIp: 'drop', flowCacheSize: 1024, rules: rules.map((r) => ({ action: 'allow', ...r })) } as never, env)
   } catch (e) {
     if (!(e instanceof NFConfigError)) throw e
-    // /rules/<i>/<field>...: the field as the filter names it.
+    // /rules/<i>/<field>...: the field as the filter said it (port, not the srcPort it gives).
     const m = /^\/rules\/(\d+)(\/.*)?$/.exec(e.path)
-    const field = m?.[2]?.slice(1) || ''
+    const path = m?.[2]?.slice(1) || ''
+    const field = said[Number(m?.[1])]?.[path.split('/')[0]] ?? path
     const message = e.message.slice(e.path.length + 2)
     throw new FilterError(`--filter: ${field ? `${field}: ` : ''}${message}`)
   }

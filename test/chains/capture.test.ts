@@ -76,6 +76,12 @@ test('the filter reads as tcpdump users write it, as firewall rule fields', (t) 
   t.throws(() => filterRules('not tcp'), { message: /'not' is not in a filter's vocabulary/ })
   t.throws(() => filterRules('src 10.0.0.1 and src 10.0.0.2'), { message: /'src' is given twice/ })
   t.throws(() => filterRules('tcp and'), { message: /at the end wants a field/ })
+  // A mistake is blamed on the words the filter said it with, not on the rule fields they give.
+  const none = () => -1
+  t.throws(() => compileFilter('tcp port 99999', none), { message: /^--filter: port: expected an integer from 0 to 65535, got 99999/ })
+  t.throws(() => compileFilter('udp and dst port 70000', none), { message: /^--filter: dst port: expected an integer/ })
+  t.throws(() => compileFilter('tcp and sport 1 or udp and srcPort 70000', none), { message: /^--filter: srcPort: expected an integer/ })
+  t.throws(() => compileFilter('{"srcPort": 70000}', none), { message: /^--filter: srcPort: expected an integer/ })
   t.throws(() => compileFilter('icmp and dstPort 80', () => -1), { message: /dstPort: ports only exist for tcp and udp/ })
   // The firewall's own matching: an IPv4 rule, ports on TCP and UDP.
   const frame = new Uint8Array(128)
