@@ -164,7 +164,8 @@ async function reload(spec: string, prefixOption?: string) {
     if (e instanceof NoChain) throw new UsageError(e.message)
     throw e
   }
-  if (!answer.ok) throw new UsageError(answer.error)
+  // The chain names the file by the absolute path it was sent; the user wrote it as `spec`.
+  if (!answer.ok) throw new UsageError(answer.error.split(resolve(spec)).join(spec))
   process.stdout.write(`${spec}: applied to the chain on prefix '${prefix}'\n${answer.changes.map((c) => `  ${c}`).join('\n')}\n`)
 }
 

@@ -5,7 +5,7 @@
 import test from 'ava'
 import { once } from 'node:events'
 import { existsSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { basename, join } from 'node:path'
 import { RunningChain } from '../../src/chain/launcher.ts'
 import { readPcap } from '../../src/chain/pcap.ts'
 import { checkChain, loadChain } from '../../src/chain/spec.ts'
@@ -81,9 +81,10 @@ test('twenty reloads under numbered traffic lose no packet and reorder none; NAT
   const bad = await xioChain(['reload', badField, '--prefix', prefix])
   t.is(bad.code, 1)
   t.regex(bad.stderr, /\/endpoints\/fw\/config\/default/)
-  const pool = await xioChain(['reload', newPool, '--prefix', prefix])
+  // Named relative to where reload ran, as it was given (the chain reads it by its absolute path).
+  const pool = await xioChain(['reload', basename(newPool), '--prefix', prefix], 60_000, dir)
   t.is(pool.code, 1)
-  t.regex(pool.stderr, /\/pool: the pool settings are fixed while the chain runs/)
+  t.regex(pool.stderr, /^pool\.json: \/pool: the pool settings are fixed while the chain runs/)
   const after = sent(view.snapshot())
   t.true(await until(() => sent(view.snapshot()) > after + 200, 10_000), 'the chain runs on')
   t.false(active(view.snapshot(), 'mid'))
