@@ -44,15 +44,28 @@ async function typescriptLoader(file: string): Promise<TsxApi> {
   }
 }
 
-/** Imports a module and checks that its default export is an NF; throws ModuleProblem. */
-export async function importNfModule(file: string): Promise<NFModule<unknown>> {
+// The version of each JavaScript module's code this process imported first (module-version.ts).
+const firstImported = new Map<string, string>()
+
+/**
+ * Imports a module and checks that its default export is an NF; throws ModuleProblem. With
+ * `version` (of its code on disk), code that changed since this process first imported the
+ * module is imported anew: Node keeps a JavaScript module by its URL, so its URL then carries
+ * the version (tsx imports a TypeScript module anew each time).
+ */
+export async function importNfModule(file: string, version?: string): Promise<NFModule<unknown>> {
   let loaded: { default?: unknown }
   try {
     if (TYPESCRIPT.has(extname(file))) {
       const { tsImport } = await typescriptLoader(file)
       loaded = (await tsImport(pathToFileURL(file).href, import.meta.url)) as { default?: unknown }
     } else {
-      loaded = (await import(pathToFileURL(file).href)) as { default?: unknown }
+      const url = pathToFileURL(file)
+      if (version !== undefined) {
+        if (!firstImported.has(file)) firstImported.set(file, version)
+        else if (firstImported.get(file) !== version) url.searchParams.set('version', version)
+      }
+      loaded = (await import(url.href)) as { default?: unknown }
     }
   } catch (e) {
     const error = e as NodeJS.ErrnoException

@@ -16,8 +16,8 @@ export interface ReloadPlan {
   /** Endpoints that are gone: unwired, drained, then stopped. */
   removed: string[]
   /**
-   * Endpoints whose kind, module, CPUs or port settings changed: stopped as removed ones are,
-   * then started again as added ones are. A placement group's members come whole: its process
+   * Endpoints whose kind, module or its code, CPUs or port settings changed: stopped as removed
+   * ones are, then started again as added ones are. A placement group's members come whole: its process
    * runs them all, and which gate is a call to which member is fixed when it starts, so a
    * change to any member or to the links between them restarts the group (and a change to an
    * NF's link to itself restarts the NF).
@@ -140,7 +140,7 @@ export function describePlan(plan: ReloadPlan): string[] {
   const lines: string[] = []
   if (plan.added.length) lines.push(`started: ${plan.added.join(', ')}`)
   if (plan.removed.length) lines.push(`drained and stopped: ${plan.removed.join(', ')}`)
-  if (plan.replaced.length) lines.push(`restarted (kind, module, CPUs or port settings changed, or a placement group's members or the links between them): ${plan.replaced.join(', ')}`)
+  if (plan.replaced.length) lines.push(`restarted (kind, module or its code, CPUs or port settings changed, or a placement group's members or the links between them): ${plan.replaced.join(', ')}`)
   if (plan.reconfigured.length) lines.push(`new config, live: ${plan.reconfigured.join(', ')}`)
   for (const r of plan.rescaled) lines.push(`instances of ${r.name}: ${r.from} → ${r.to}`)
   if (plan.routes.length) lines.push(`links rewired: ${plan.routes.length}`)
@@ -149,9 +149,9 @@ export function describePlan(plan: ReloadPlan): string[] {
 
 const config = (e: ChainEndpoint) => (e.spec as { config?: unknown }).config ?? {}
 
-/** Whether the endpoint keeps its process: the same NF code and placement, or the same port. */
+/** Whether the endpoint keeps its process: the same NF code (module and version) and placement, or the same port. */
 function sameProcess(a: ChainEndpoint, b: ChainEndpoint): boolean {
-  if (a.kind !== b.kind || a.isPort !== b.isPort || a.moduleFile !== b.moduleFile) return false
+  if (a.kind !== b.kind || a.isPort !== b.isPort || a.moduleFile !== b.moduleFile || a.moduleVersion !== b.moduleVersion) return false
   // A port is rebuilt for any change of its settings; an NF for a change of CPUs only (config
   // and instances change live).
   return a.isPort ? isDeepStrictEqual(a.spec, b.spec) : isDeepStrictEqual(placement(a), placement(b))

@@ -9,6 +9,7 @@ import { isPortKind, nfs, PORT_GATES } from './registry.ts'
 import { NFConfigError, type NFEnv, type NFModule } from '../xio/nf-types.ts'
 import type { RegionSnapshot } from '../xio/region-view.ts'
 import { importNfModule, ModuleProblem, resolveNfModule } from './nf-modules.ts'
+import { moduleVersion } from './module-version.ts'
 import { chainSchema } from './schema.ts'
 import { compileSchema, configValidator, schemaProblems, type Problem } from './schema-check.ts'
 
@@ -37,6 +38,8 @@ export interface ChainEndpoint {
   nf?: NFModule<any>
   /** The file of the module a "nf" endpoint names, resolved from the spec's folder. */
   moduleFile?: string
+  /** Which version of that module's code it is (module-version.ts): a reload restarts an NF whose code changed. */
+  moduleVersion?: string
   /** The placement group it runs in, if any (its members share one process per instance). */
   group?: string
 }
@@ -45,6 +48,7 @@ export interface ChainEndpoint {
 export interface LoadedModule {
   nf: NFModule<unknown>
   file: string
+  version: string
 }
 
 export interface ChainLink {
@@ -113,7 +117,8 @@ async function loadModules(file: string, json: unknown): Promise<Map<string, Loa
     if (e.kind !== 'nf') continue
     try {
       const moduleFile = resolveNfModule(dirname(resolve(file)), (e as ModuleEndpoint).module)
-      modules.set(name, { nf: await importNfModule(moduleFile), file: moduleFile })
+      const version = await moduleVersion(moduleFile)
+      modules.set(name, { nf: await importNfModule(moduleFile, version), file: moduleFile, version })
     } catch (err) {
       if (!(err instanceof ModuleProblem)) throw err
       problems.push({ path: `/endpoints/${name}/module`, message: err.message })
@@ -194,7 +199,7 @@ export function checkChain(file: string, json: unknown, options: CheckOptions = 
     if (!isPort && !nf) problems.push({ path: `/endpoints/${name}/module`, message: 'not loaded (a spec with NF modules is read with loadChain)' })
     const instances = isPort ? 1 : ((e as { instances?: number }).instances ?? 1)
     const group = isPort ? undefined : (e as { group?: string }).group
-    endpoints.set(name, { name, kind: e.kind, isPort, gates: isPort ? PORT_GATES : (nf?.gates ?? []), instances, spec: e, nf, moduleFile: loaded?.file, group })
+    endpoints.set(name, { name, kind: e.kind, isPort, gates: isPort ? PORT_GATES : (nf?.gates ?? []), instances, spec: e, nf, moduleFile: loaded?.file, moduleVersion: loaded?.version, group })
     if (instances > 1 && nf?.singleInstance)
       problems.push({ path: `/endpoints/${name}/instances`, message: `${instances}, but ${nfLabel(endpoints.get(name)!)} runs as one instance: ${nf.singleInstance}` })
     // A built-in's config is checked by the chain schema itself; a module's by its own.

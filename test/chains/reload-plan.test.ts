@@ -136,3 +136,14 @@ test('an NF\'s link to itself is a call in its process: rewiring it restarts the
   t.deepEqual(planReload(chainOf(spec('fw')), chainOf(spec('nat'))).replaced, ['nat'])
   t.deepEqual(planReload(chainOf(spec('fw')), chainOf(spec('wan'))).replaced, [], 'to another endpoint: a live rewire')
 })
+
+test('an NF module whose code is another version is restarted; the same version with a new config is reconfigured live', (t) => {
+  const nf = { name: 'mine', gates: ['out'], create: () => ({ process: () => 0 }) }
+  const spec = (limit: number) => ({ endpoints: { lan: { kind: 'generator' }, mine: { kind: 'nf', module: './mine.mjs', config: { limit } }, wan: { kind: 'sink' } }, links: ['lan -> mine', 'mine -> wan'] })
+  const at = (version: string, limit = 1) =>
+    checkChain('x.json', spec(limit), { nfConfigs: false, modules: new Map([['mine', { nf, file: '/x/mine.mjs', version }]]) })
+  t.deepEqual(planReload(at('v1'), at('v2')).replaced, ['mine'])
+  t.regex(describePlan(planReload(at('v1'), at('v2')))[0], /^restarted \(kind, module or its code, .*\): mine$/)
+  const live = planReload(at('v1'), at('v1', 2))
+  t.deepEqual([live.replaced, live.reconfigured], [[], ['mine']])
+})

@@ -158,6 +158,62 @@ test('a reload whose restarted NF fails to start: the reload says so, and once t
   t.is(code, 0, chain.output().slice(-3000))
 })
 
+test('an NF module whose code changed, in its own file or a file it imports, is restarted by a reload on its new code; unchanged, it is kept', async (t) => {
+  // JavaScript, which Node keeps by URL once imported: the launcher, which reads the module's
+  // gates and schema, must see the new code too (version 3 adds a gate the spec links).
+  const helper = join(dir, 'versioned-helper.mjs')
+  const module = join(dir, 'versioned.mjs')
+  const write = (version: number, gates: string[]) => {
+    writeFileSync(helper, `export const version = ${version}\n`)
+    writeFileSync(module, [
+      `import { version } from './versioned-helper.mjs'`,
+      `export default { name: 'versioned', gates: ${JSON.stringify(gates)}, create: () => ({ process: () => 0, counters: () => ({ codeVersion: version }) }) }`,
+    ].join('\n'))
+  }
+  const specFile = join(dir, 'versioned.json')
+  const writeSpec = (spare: boolean) => writeFileSync(specFile, JSON.stringify({
+    endpoints: { gen: { kind: 'generator', flows: 8, rate: 4000 }, v: { kind: 'nf', module: './versioned.mjs' }, out: { kind: 'sink' }, ...(spare ? { spare: { kind: 'sink' } } : {}) },
+    links: ['gen -> v', 'v.out -> out', ...(spare ? ['v.spare -> spare'] : [])],
+  }))
+  write(1, ['out'])
+  writeSpec(false)
+  const prefix = uniquePrefix('reload-code')
+  const chain = startXioChain(['run', specFile, '--no-tui', '--prefix', prefix])
+  t.teardown(() => chain.kill('SIGKILL'))
+  const codeVersion = (s: RegionSnapshot) => activeSlots(s).find((x) => x.name === 'v')?.nf.codeVersion
+  const o = await observeWhen(prefix, (s) => codeVersion(s) === 1 && receivedBy(s, 'out') > 100)
+  t.truthy(o, chain.output())
+  const view = o!.view
+  const pid = () => activeSlots(view.snapshot()).find((x) => x.name === 'v')?.pid
+
+  const same = await xioChain(['reload', specFile, '--prefix', prefix])
+  t.is(same.code, 0, same.stderr)
+  t.regex(same.stdout, /nothing to change/, 'the same code: kept')
+  const first = pid()
+
+  write(2, ['out'])  // the module's own file is as it was: only what it imports changed
+  const helperChanged = await xioChain(['reload', specFile, '--prefix', prefix])
+  t.is(helperChanged.code, 0, helperChanged.stderr)
+  t.regex(helperChanged.stdout, /restarted \(kind, module or its code, .*\): v$/m)
+  t.true(await until(() => codeVersion(view.snapshot()) === 2, 20_000), `version 2 runs: ${chain.output().slice(-1500)}`)
+  t.not(pid(), first, 'a new process')
+
+  write(3, ['out', 'spare'])
+  writeSpec(true)
+  const gateAdded = await xioChain(['reload', specFile, '--prefix', prefix])
+  t.is(gateAdded.code, 0, gateAdded.stderr)
+  t.regex(gateAdded.stdout, /started: spare/)
+  t.true(await until(() => codeVersion(view.snapshot()) === 3, 20_000), `version 3 runs: ${chain.output().slice(-1500)}`)
+  const out = () => receivedBy(view.snapshot(), 'out')
+  const was = out()
+  t.true(await until(() => out() > was + 200, 10_000), 'packets flow through the new code')
+
+  o!.close()
+  chain.kill('SIGINT')
+  const [code] = await once(chain, 'exit')
+  t.is(code, 0, chain.output().slice(-3000))
+})
+
 test('a config an NF refused is given again by the next reload of the same spec, once the cause is mended', async (t) => {
   // Its create() refuses a dropping config in an NF process until the marker file exists
   // (validation builds it too, in the launcher, where it passes): what validate cannot see.
