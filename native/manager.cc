@@ -105,9 +105,10 @@ Manager::Manager(std::shared_ptr<Region> region, ManagerConfig config)
       doorbell_(region_->doorbell()),
       g_(region_->geometry()),
       capacity_(g_.bufferSize - g_.dataOffset),
-      // No endpoint holds more than half the pool: one that keeps everything it is given or
-      // allocates (a faulty NF) then stalls what goes through it, as a full RX ring would, and
-      // the rest of the chain still finds buffers. Not less than half: NFs that send to each
+      // No endpoint holds more than half the pool, all its instances together (roomInShare):
+      // one that keeps everything it is given or allocates (a faulty NF, however many of it
+      // run) then stalls what goes through it, as a full RX ring would, and the rest of the
+      // chain still finds buffers. Not less than half: NFs that send to each
       // other in a cycle (a placement group and an NF between two of its members), each
       // keeping what the other cannot take yet, could then both reach their shares and wait on
       // each other for ever; two halves cannot both be full while the manager holds what one
@@ -142,6 +143,7 @@ Manager::Manager(std::shared_ptr<Region> region, ManagerConfig config)
     region_->managerSide(s)->instance = kUnnumbered;  // until an endpoint is taken on there
   }
   instances_.resize(kMaxServices);
+  serviceBuffers_.assign(kMaxServices, 0);
   taps_.reserve(size_t(kMaxSlots) * kMaxTaps);  // readTaps never allocates in the manager thread
   captures_.reserve(kMaxSlots);
   // Every buffer starts on the free stack, lowest index on top.
@@ -598,13 +600,18 @@ uint32_t Manager::refill(uint32_t s) {
 }
 
 void Manager::gave(uint32_t s, uint32_t n) {
-  slots_[s].buffers += n;
-  region_->managerSide(s)->buffers = slots_[s].buffers;
+  SlotState& slot = slots_[s];
+  slot.buffers += n;
+  if (slot.service < kMaxServices) serviceBuffers_[slot.service] += n;
+  region_->managerSide(s)->buffers = slot.buffers;
 }
 
 void Manager::tookBack(uint32_t s, uint32_t n) {
-  slots_[s].buffers -= std::min(n, slots_[s].buffers);
-  region_->managerSide(s)->buffers = slots_[s].buffers;
+  SlotState& slot = slots_[s];
+  n = std::min(n, slot.buffers);
+  slot.buffers -= n;
+  if (slot.service < kMaxServices) serviceBuffers_[slot.service] -= std::min(n, serviceBuffers_[slot.service]);
+  region_->managerSide(s)->buffers = slot.buffers;
 }
 
 // Rendezvous (highest random weight) hashing over the live instances' numbers: a flow goes to
@@ -1372,7 +1379,7 @@ void Manager::reclaim(uint32_t s, Leaving how) {
   ManagerSide* side = region_->managerSide(s);
   // Every one taken back above; a capture's were copies, within the captures' budget.
   if (slot.capture) captureHeld_ -= std::min(slot.buffers, captureHeld_);
-  slot.buffers = side->buffers = 0;
+  tookBack(s, slot.buffers);
   slot.atShare = false;
   side->atShare.store(0, std::memory_order_relaxed);
   side->route.reclaimed = count;

@@ -122,7 +122,7 @@ class Manager {
     uint32_t staged = 0;       // copies written past its RX head this poll, published by flushCaptures
     uint64_t stagedBytes = 0;
     // Buffers given to it (its cache, its RX ring) and not yet back through its TX or free ring,
-    // whether or not it has taken them: at most share_. A capture endpoint's are its copies (in
+    // whether or not it has taken them: with its fellow instances', at most share_. A capture endpoint's are its copies (in
     // its RX ring or hands), at most ringSize.
     uint32_t buffers = 0;
     bool atShare = false;  // as last published (ManagerSide::atShare)
@@ -193,7 +193,13 @@ class Manager {
   // An endpoint's count of buffers (SlotState::buffers), kept and published for observers.
   void gave(uint32_t slot, uint32_t n);
   void tookBack(uint32_t slot, uint32_t n);
-  uint32_t roomInShare(uint32_t slot) const { return share_ - std::min(share_, slots_[slot].buffers); }
+  // Room left in the share of the slot's endpoint: its instances together hold at most share_
+  // (a faulty NF run as several instances must not take a share for each).
+  uint32_t roomInShare(uint32_t slot) const { return share_ - std::min(share_, heldAgainstShare(slot)); }
+  uint32_t heldAgainstShare(uint32_t slot) const {
+    uint16_t service = slots_[slot].service;
+    return service < kMaxServices ? serviceBuffers_[service] : slots_[slot].buffers;
+  }
   void wakeEndpoint(uint32_t slot);
   uint16_t pick(uint32_t service, uint32_t flowHash) const;
   // The live slot of a service's instance by number, or kNoSlot.
@@ -220,7 +226,7 @@ class Manager {
   Doorbell* doorbell_;
   Geometry g_;
   uint32_t capacity_;  // packet bytes a buffer holds
-  uint32_t share_;     // the most buffers one endpoint may hold (see the constructor)
+  uint32_t share_;     // the most buffers one endpoint may hold, all its instances together (see the constructor)
   ManagerConfig config_;
   int leaseQuery_;
   std::thread thread_;
@@ -237,6 +243,7 @@ class Manager {
   std::vector<uint32_t> active_;                  // slot indices being served
   std::vector<uint32_t> faulted_;                 // to cut off once the poll is over
   std::vector<std::vector<uint16_t>> instances_;  // per service: its live slots
+  std::vector<uint32_t> serviceBuffers_;          // per service: its instances' SlotState::buffers, summed
   // The numbers of instances that asked for theirs and died or were cut off (holdNumber): the
   // launcher restarts such an NF under its number, so none is given to an endpoint that asks
   // for no number meanwhile (the two would share it). An instance asking for it takes it back,

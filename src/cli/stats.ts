@@ -61,7 +61,7 @@ export function statsLines(before: RegionSnapshot, after: RegionSnapshot, labels
   const a = totals(before), b = totals(after)
   // A row for each endpoint running now; its rates from its totals whether or not it ran before.
   const running = new Set(after.slots.filter((s) => s.state === 'active').map((s) => s.name))
-  const atShare = new Set(after.slots.filter((s) => s.state === 'active' && holdsItsShare(s, after.pool)).map((s) => s.name))
+  const atShare = new Set(after.slots.filter((s) => s.state === 'active' && holdsItsShare(s, after)).map((s) => s.name))
   const lines: string[] = []
   for (const [name, t] of b) {
     if (!running.has(name)) continue

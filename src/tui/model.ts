@@ -208,7 +208,7 @@ export class Sampler {
         endpoints.push({
           label: label(slot.instance),
           endpoint: e.name,
-          state: slot.state === 'detaching' ? 'detaching' : holdsItsShare(slot, s.pool) ? 'at share' : slot.sleeping ? 'sleeping' : 'running',
+          state: slot.state === 'detaching' ? 'detaching' : holdsItsShare(slot, s) ? 'at share' : slot.sleeping ? 'sleeping' : 'running',
           pid: slot.pid,
           rx: rate(r.rxPackets, b?.rxPackets),
           rxBits: rate(r.rxBytes * 8, b && b.rxBytes * 8),

@@ -37,9 +37,9 @@ export interface SlotSnapshot {
   asleep: number
   /**
    * Pool buffers it has (its cache, its RX ring, its hands), as the manager counts them; a
-   * capture endpoint, its copies. Never more than half the pool (in a small pool, a full ring
-   * and cache and 1,024 more): past that it gets no more, and what is sent to it waits, as for
-   * a full RX ring.
+   * capture endpoint, its copies. With its fellow instances', never more than half the pool
+   * (in a small pool, a full ring and cache and 1,024 more): past that it gets no more, and
+   * what is sent to it waits, as for a full RX ring.
    */
   buffers: number
   endpoint: { mallocFails: number; sleeps: number; wakesSent: number; decided: number }
@@ -121,7 +121,7 @@ export interface PoolSnapshot {
   /** Free, but parked in endpoints' alloc rings (their caches). */
   cached: number
   inUse: number
-  /** The most buffers one endpoint may have (its share: half the pool, unless the pool is small); see SlotSnapshot.buffers. */
+  /** The most buffers one endpoint may have, all its instances together (its share: half the pool, unless the pool is small); see SlotSnapshot.buffers. */
   share: number
 }
 

@@ -195,6 +195,24 @@ test.serial('an NF that keeps every buffer it allocates gets half the pool; the 
   m.close()
 })
 
+test.serial('two instances of an NF that keeps every buffer it allocates get half the pool between them; the rest of the chain runs on the other half', async (t) => {
+  const m = chain('hoard2', { buffers: 4096, ringSize: 256 })
+  m.start()
+  const bad = [startFaulty('hoard', m.prefix, 'bad'), startFaulty('hoard', m.prefix, 'bad')]
+  const allocated = () => bad.reduce((sum, p) => sum + ((p.lines.at(-1)?.allocated as number | undefined) ?? 0), 0)
+  const instances = () => m.snapshot().slots.filter((x) => x.state === 'active' && x.name === 'bad')
+  t.true(await until(() => instances().length === 2 && allocated() >= SHARE, 30_000), `both attached and together allocated the share (${allocated()})`)
+  t.true(await until(() => instances().every((x) => x.endpoint.mallocFails > 0), 10_000), 'each asks for more and is refused')
+  t.is(instances().reduce((sum, x) => sum + x.buffers, 0), SHARE, 'the manager counts what they hold, together at the share')
+  const result = await cleanRun(m, 20_000)
+  t.is(result.received, 20_000)
+  t.is(result.corrupt, 0)
+  t.is(allocated(), SHARE, 'half the pool between them, and not one more')
+  await Promise.all(bad.map(stop))
+  t.true(await poolWhole(m, 4096), `what they kept came back as they left (free ${m.snapshot().pool.free})`)
+  m.close()
+})
+
 test.serial('an NF that keeps every packet it receives is held back at half the pool: its sender waits, other flows go on', async (t) => {
   const m = chain('hoardrx', { buffers: 4096, ringSize: 256 })
   m.declare('feed')
