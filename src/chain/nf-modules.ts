@@ -51,7 +51,8 @@ const firstImported = new Map<string, string>()
  * Imports a module and checks that its default export is an NF; throws ModuleProblem. With
  * `version` (of its code on disk), code that changed since this process first imported the
  * module is imported anew: Node keeps a JavaScript module by its URL, so its URL then carries
- * the version (tsx imports a TypeScript module anew each time).
+ * the version (tsx imports a TypeScript module anew each time). The JavaScript files it imports
+ * in turn stay as this process first imported them; NF processes, new, load all of it anew.
  */
 export async function importNfModule(file: string, version?: string): Promise<NFModule<unknown>> {
   let loaded: { default?: unknown }
