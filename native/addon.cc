@@ -609,6 +609,7 @@ Napi::Object layout(Napi::Env env) {
   set(action, "to", kActionTo);
   set(action, "drop", kActionDrop);
   set(l, "dropConsumed", kDropConsumed);
+  set(l, "dropAsShift", kDropAsShift);
   set(action, "lost", kActionLost);
   set(action, "gateOf", kActionGateOf);
   set(action, "toInstance", kActionToInstance);

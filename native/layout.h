@@ -119,9 +119,12 @@ constexpr uint32_t kMaxInstanceNumber = 31;  // what a ToInstance action can nam
 constexpr uint32_t kHandoffTag = 1u << 5;    // in a ToInstance argument
 inline constexpr uint32_t action(ActionKind kind, uint32_t arg) { return (uint32_t(kind) << 24) | (arg & 0xffffff); }
 
-// A drop's argument: the packet ended where it was meant to (ARP a router learnt from), freed
-// and counted apart (RouteCounters::consumed), not as a loss. Any other argument is a drop.
+// A drop's argument: bit 0, the packet ended where it was meant to (ARP a router learnt from),
+// freed and counted apart (RouteCounters::consumed), not as a loss; above it (kDropAsShift),
+// 1 + the service that decided so, when it is another the sender serves (a placement group's
+// member), for a trace to name it; 0 for the sender's own.
 constexpr uint32_t kDropConsumed = 1;
+constexpr uint32_t kDropAsShift = 1;
 
 // An action packed into an entry's 15 bits: the kind in bits 12-14, the argument below, with
 // room for every argument in range (a gate, a service, a group's service and gate, a lost
@@ -133,7 +136,8 @@ inline constexpr uint32_t packAction(uint32_t act) {
                (kind == kActionGateOf && (arg >> 8) < kMaxServices && (arg & 0xff) < kMaxGates) ||
                (kind == kActionToInstance && (arg >> 6) < kMaxServices && (arg & 0x1f) <= kMaxInstanceNumber);
   if (!valid) return kActionInvalid << 12;
-  return kind << 12 | (kind == kActionGateOf ? (arg >> 8) << 3 | (arg & 0xff) : kind == kActionDrop ? (arg == kDropConsumed ? kDropConsumed : 0) : arg);
+  if (kind == kActionDrop) return kind << 12 | ((arg >> kDropAsShift) <= kMaxServices ? arg : arg & kDropConsumed);
+  return kind << 12 | (kind == kActionGateOf ? (arg >> 8) << 3 | (arg & 0xff) : arg);
 }
 inline constexpr uint32_t unpackAction(uint32_t packed) {
   uint32_t kind = packed >> 12 & 7, arg = packed & 0xfff;
@@ -143,6 +147,7 @@ static_assert(kMaxServices <= 64 && kMaxGates <= 8, "packAction gives a group's 
 static_assert(unpackAction(packAction(action(kActionGateOf, 63 << 8 | 7))) == action(kActionGateOf, 63 << 8 | 7));
 static_assert(unpackAction(packAction(action(kActionTo, kMaxServices))) == action(kActionInvalid, 0));
 static_assert(unpackAction(packAction(action(kActionToInstance, 63 << 6 | 63))) == action(kActionToInstance, 63 << 6 | 63));
+static_assert(unpackAction(packAction(action(kActionDrop, kMaxServices << kDropAsShift | kDropConsumed))) == action(kActionDrop, kMaxServices << kDropAsShift | kDropConsumed));
 
 // A capture endpoint's tap, one u32 (so it is read whole): the service in bits 0-15, a gate in
 // 16-23, the kind in 24-31. Rx: every packet delivered to the service (any instance). Gate:

@@ -72,7 +72,7 @@ uint32_t gateOf(uint32_t act) {
 inline uint32_t decodeAction(uint32_t packed) {
   uint32_t kind = packed >> 12 & 7, arg = packed & 0xfff;
   bool valid = (kind == kActionGate && arg < kMaxGates) || (kind == kActionTo && arg < kMaxServices) ||
-               (kind == kActionDrop && arg <= kDropConsumed) || (kind == kActionLost && arg <= kMaxGates) ||
+               (kind == kActionDrop && (arg >> kDropAsShift) <= kMaxServices) || (kind == kActionLost && arg <= kMaxGates) ||
                (kind == kActionGateOf && arg < (kMaxServices << 3)) || (kind == kActionToInstance && arg < (kMaxServices << 6));
   return valid ? unpackAction(packed) : action(kActionInvalid, 0);
 }
@@ -693,9 +693,14 @@ uint32_t Manager::routeTx(uint32_t s) {
     }
     uint32_t kind = act >> 24, arg = act & 0xffffff;
     if (kind == kActionDrop) {
-      if (__builtin_expect(tracing_, 0)) traceHop(d, slot.service, act, length);
+      if (__builtin_expect(tracing_, 0)) {
+        // Decided by a group's member: the trace names it, as it names the one a gate is of.
+        uint32_t as = arg >> kDropAsShift;
+        uint16_t by = as && (slot.serves >> (as - 1) & 1) ? uint16_t(as - 1) : slot.service;
+        traceHop(d, by, action(kActionDrop, arg & kDropConsumed), length);
+      }
       recycle(d);
-      if (arg == kDropConsumed) {
+      if (arg & kDropConsumed) {
         route.consumed++;  // it ended where it was meant to: no loss
         h_->manager.consumed++;
       } else {

@@ -141,6 +141,8 @@ export interface Layout {
   maxInstanceNumber: number
   /** A drop's argument for a packet consumed (it ended there): no loss. */
   dropConsumed: number
+  /** A drop's argument above the consumed bit: 1 + the group member that decided it, 0 for the sender. */
+  dropAsShift: number
   /** The tag bit of a handoff's argument (after the instance number's bits). */
   handoffTag: number
   /** A capture endpoint's service id and its taps' kinds (a tap word: service | gate << 16 | kind << 24). */

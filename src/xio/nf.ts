@@ -145,7 +145,7 @@ export class Outbox implements PacketOut {
   }
 
   drop(d: number): void {
-    this.xio.drop(d)
+    this.xio.drop(d, this.as)
     this.owned--
     this.noteHeld(d, 'dropped after being held', true)
     this.push(d)
@@ -506,8 +506,8 @@ export async function runNFs(xio: Xio, group: RunMember[], options: RunOptions):
           m.nf.env.packets.owned++
           continue
         }
-        if (gate === DROP) xio.drop(d)
-        else if (gate === CONSUMED) xio.consume(d)
+        if (gate === DROP) xio.drop(d, m.service)
+        else if (gate === CONSUMED) xio.consume(d, m.service)
         else if (m.service === xio.id) xio.send(d, gate)
         else xio.sendVia(d, m.service, gate)
         burst[out++] = d

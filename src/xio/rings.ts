@@ -28,6 +28,7 @@ const ACTION_GATE = L.action.gate
 const ACTION_TO = L.action.to
 const ACTION_DROP = L.action.drop
 const DROP_CONSUMED = L.dropConsumed
+const DROP_AS_SHIFT = L.dropAsShift
 const ACTION_LOST = L.action.lost
 const MARK = 0x80000000
 const MARK_RX = 0x40000000
@@ -46,7 +47,7 @@ export function packAction(act: number): number {
   const arg = act & 0xffffff
   if (kind === ACTION_GATE) return arg < MAX_GATES ? (kind << 12) | arg : ACTION_INVALID
   if (kind === ACTION_TO) return arg < MAX_SERVICES ? (kind << 12) | arg : ACTION_INVALID
-  if (kind === ACTION_DROP) return (kind << 12) | (arg === DROP_CONSUMED ? DROP_CONSUMED : 0)
+  if (kind === ACTION_DROP) return (kind << 12) | (arg >>> DROP_AS_SHIFT <= MAX_SERVICES ? arg : arg & DROP_CONSUMED)
   if (kind === ACTION_GATE_OF) {
     const service = arg >>> 8
     const gate = arg & 0xff

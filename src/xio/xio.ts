@@ -45,6 +45,7 @@ const ACTION_GATE = layout.action.gate << 24
 const ACTION_TO = layout.action.to << 24
 const ACTION_DROP = layout.action.drop << 24
 const ACTION_CONSUMED = (ACTION_DROP | layout.dropConsumed) >>> 0
+const DROP_AS_SHIFT = layout.dropAsShift
 const ACTION_GATE_OF = layout.action.gateOf << 24
 const ACTION_TO_INSTANCE = layout.action.toInstance << 24
 const HANDOFF_TAG = layout.handoffTag
@@ -164,14 +165,22 @@ export class Xio extends EndpointBase {
     return ((act & ACTION_KIND) >>> 0) === ACTION_TO_INSTANCE ? (act & HANDOFF_TAG ? 1 : 0) : -1
   }
 
-  /** Marks d to be dropped (returned to the pool) by the manager when transmitted. */
-  drop(d: number): void {
-    this.u32[(this.base + d * this.stride + M.action) >>> 2] = ACTION_DROP
+  /**
+   * Marks d to be dropped (returned to the pool) by the manager when transmitted; `by`, another
+   * endpoint this one serves (a placement group's member) that decided so, which a trace names.
+   */
+  drop(d: number, by = this.id): void {
+    this.u32[(this.base + d * this.stride + M.action) >>> 2] = (ACTION_DROP | this.decidedBy(by)) >>> 0
   }
 
   /** Marks d as consumed: returned to the pool as by drop(), counted apart (it ended here; no loss). */
-  consume(d: number): void {
-    this.u32[(this.base + d * this.stride + M.action) >>> 2] = ACTION_CONSUMED
+  consume(d: number, by = this.id): void {
+    this.u32[(this.base + d * this.stride + M.action) >>> 2] = (ACTION_CONSUMED | this.decidedBy(by)) >>> 0
+  }
+
+  /** A drop's argument naming the member that decided it (native/layout.h kDropAsShift): none for this endpoint itself. */
+  private decidedBy(endpointId: number): number {
+    return endpointId === this.id ? 0 : (endpointId + 1) << DROP_AS_SHIFT
   }
 
   setFlowHash(d: number, hash: number): void {

@@ -152,6 +152,38 @@ test('through a placement group, a hop\'s note names each member that decided so
   await once(chain, 'exit')
 })
 
+test('through a placement group, a drop is the member\'s that decided it, not the group\'s first member\'s', async (t) => {
+  const grouped = join(dir, 'grouped-drop.json')
+  writeFileSync(grouped, JSON.stringify({
+    endpoints: {
+      traffic: { kind: 'generator', rate: 400, flows: 4 },
+      fw: { kind: 'firewall', group: 'edge', config: { default: 'allow' } },
+      acl: { kind: 'firewall', group: 'edge', config: { default: 'drop', nonIp: 'drop' } },
+      sink: { kind: 'sink' },
+    },
+    links: ['traffic -> fw', 'fw -> acl', 'acl -> sink'],
+  }))
+  const prefix = uniquePrefix('trace-group-drop')
+  const chain = startXioChain(['run', grouped, '--no-tui', '--prefix', prefix])
+  t.teardown(() => chain.kill('SIGKILL'))
+  const o = await observeWhen(prefix, (s) => (s.slots.find((x) => x.state === 'active' && x.name === 'traffic')?.route.txPackets ?? 0) > 0)
+  t.truthy(o, chain.output())
+  const r = await xioChain(['trace', '--prefix', prefix, '-c', '4', '--json'], 60_000)
+  t.is(r.code, 0, r.stderr)
+  const packets = (JSON.parse(r.stdout) as { packets: TracedPacket[] }).packets
+  t.is(packets.length, 4)
+  for (const p of packets) {
+    const last = p.hops.at(-1)!
+    t.like(last, { from: 'acl', verdict: 'dropped' }, JSON.stringify(p))
+    t.regex(last.why, /^fw: default acl: drop\/default$/, JSON.stringify(p))
+  }
+  const text = await xioChain(['trace', '--prefix', prefix, '-c', '1'], 60_000)
+  t.regex(text.stdout, /acl dropped it/)
+  o!.close()
+  chain.kill('SIGINT')
+  await once(chain, 'exit')
+})
+
 test('a packet a router holds for ARP, then gives up on, shows it: dropped, and the neighbour it was held for', async (t) => {
   const held = join(dir, 'held.json')
   // Nobody answers on the wire: the router asks three times, a second apart, then drops what it held.
