@@ -256,6 +256,19 @@ export class Sampler {
       }
       // The count is the endpoint's, not an instance's: said once, on its first row.
       for (let i = first + 1; i < endpoints.length; i++) endpoints[i].restarts = null
+      // So are what its instances that left counted (a restarted NF's, as the stats lines
+      // include them): added to its first running row's totals, so its rows add up to the
+      // endpoint's totals since the chain started.
+      const firstRunning = endpoints.slice(first).find((row) => row.rxTotal !== null)
+      const totals = s.services.find((x) => x.name === e.name)?.totals
+      if (firstRunning && totals) {
+        type Counts = typeof totals
+        const live = (f: (r: Counts) => number) => mine.reduce((sum, slot) => sum + f(slot.route), 0)
+        const drops = (r: Counts) => r.dropped + r.noRoute + r.invalid
+        firstRunning.rxTotal! += Math.max(0, totals.rxPackets - live((r) => r.rxPackets))
+        firstRunning.txTotal! += Math.max(0, totals.txPackets - live((r) => r.txPackets))
+        firstRunning.dropTotal! += Math.max(0, drops(totals) - live(drops))
+      }
     }
 
     let mallocFails = 0

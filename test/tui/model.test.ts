@@ -84,6 +84,19 @@ test('the instance that is missing is named by its number, and an endpoint\'s re
   t.deepEqual(rows.map((r) => [r.label, r.state, r.restarts]), [['nat#0', 'running', 4], ['nat#2', 'running', null], ['nat#1', 'down', null]])
 })
 
+test('an endpoint\'s totals include what its instances that left counted, on its first running row, so its rows add up to its totals as the stats lines give them', (t) => {
+  const two = { ...fwNat, endpoints: fwNat.endpoints.map((e) => (e.name === 'nat' ? { ...e, instances: 2 } : e)) }
+  const restarted = snapshot({
+    time: 1000,
+    slots: [{ name: 'nat', service: 3, slot: 3, instance: 0, rx: 100, tx: 90, dropped: 10 }, { name: 'nat', service: 3, slot: 4, instance: 1, rx: 50, tx: 50 }],
+    deaths: { nat: 1 },
+  })
+  // What the dead instance counted before it left: in the service's totals, in no slot now.
+  const withLeft = { ...restarted, services: restarted.services.map((x) => (x.name === 'nat' ? { ...x, totals: { ...x.totals, rxPackets: x.totals.rxPackets + 630, txPackets: x.totals.txPackets + 600, dropped: x.totals.dropped + 30 } } : x)) }
+  const rows = new Sampler(two).next({ snapshot: withLeft }).endpoints.filter((e) => e.endpoint === 'nat')
+  t.deepEqual(rows.map((r) => [r.label, r.rxTotal, r.txTotal, r.dropTotal]), [['nat#0', 730, 690, 40], ['nat#1', 50, 50, 0]])
+})
+
 test('a reload\'s topology: instances it removed are not expected any more', (t) => {
   const two = { ...fwNat, endpoints: fwNat.endpoints.map((e) => (e.name === 'fw' ? { ...e, instances: 2 } : e)) }
   const sampler = new Sampler(two)
