@@ -120,7 +120,9 @@ test('fw and fwd in one group: one process per instance, one hop less, flows in 
 
 test('a reload that puts an NF between two members restarts the group, and the packets then go through that NF; taking it out again restarts it back; neither loses a packet', async (t) => {
   const fwConfig = { default: 'drop', nonIp: 'drop', rules: [{ action: 'allow', proto: 'udp' }] }
-  const count = 16_000
+  // Twelve seconds of traffic: the first reload (a new process for ids, the group's restarted)
+  // must come while it flows, however slowly a loaded machine starts processes.
+  const count = 48_000
   const edge = (links: string[], extra: object = {}) => ({
     endpoints: {
       gen: { kind: 'generator', flows: 8, rate: 4000, count },
@@ -149,7 +151,7 @@ test('a reload that puts an NF between two members restarts the group, and the p
   t.is(removed.code, 0, removed.stderr)
   t.regex(removed.stdout, /drained and stopped: ids/)
   // Both restarts held what was sent to the group meanwhile, and ids passed on what it had.
-  t.true(await until(() => sent(view.snapshot()) === count && rx('out') === count, 15_000), `${sent(view.snapshot())} sent, ${rx('out')} out`)
+  t.true(await until(() => sent(view.snapshot()) === count && rx('out') === count, 30_000), `${sent(view.snapshot())} sent, ${rx('out')} out`)
   t.is(view.snapshot().manager.noRoute, 0, 'nothing was routed nowhere')
   await stop()
   t.false(existsSync(`/dev/shm/xio.${prefix}`))
