@@ -13,7 +13,8 @@ import { attach, countersByEndpoint, layout, Manager, RxWaiter, setAffinity, typ
 import { removeStateSegments } from '../xio/state.ts'
 import { addon } from '../xio/native.ts'
 import { absentCpu } from './cpus.ts'
-import { nfCpuList, nfLabel, processMembers, startsProcess, type Chain } from './spec.ts'
+import { nfCpuList, nfLabel, processMembers, recheckChain, SpecError, startsProcess, type Chain } from './spec.ts'
+import { moduleVersion } from './module-version.ts'
 import { ChainError } from './chain-error.ts'
 import { LAUNCHER_PID_ENV, parseReconfigured, type NfReconfigured } from './nf-control.ts'
 import { ChainReloader } from './reload.ts'
@@ -34,6 +35,8 @@ const nfProcessScript = fileURLToPath(new URL(compiled ? './nf-process.js' : './
 const nodeArgs = compiled ? [] : ['--import', import.meta.resolve('tsx')]
 /** How long the launcher waits before it restarts an NF that exited: a crash loop does not spin. */
 export const RESTART_PAUSE_MS = 200
+// How often the code of an NF whose changed module was refused is looked at again.
+const CHANGED_CODE_RETRY_MS = 1000
 
 export interface LaunchOptions {
   /** Overrides the spec's (or the file name's) prefix. */
@@ -367,10 +370,46 @@ export class RunningChain extends EventEmitter {
       this.wakePump()
       return
     }
-    setTimeout(() => {
-      const index = this.instances.indexOf(proc)  // looked up now: a reload may have stopped others meanwhile
-      if (!this.closing && !proc.retired && index >= 0) this.instances[index] = this.spawnNf(proc.endpoint, proc.instance, cpu, proc.restarts + 1)
-    }, RESTART_PAUSE_MS)
+    setTimeout(() => void this.restart(proc, cpu), RESTART_PAUSE_MS)
+  }
+
+  /**
+   * Starts the replacement of an NF process that exited, on the code the chain checked; or, if
+   * its module's code changed on disk since (edited while the chain runs, not reloaded yet),
+   * once the new code passes the same checks against the spec the chain runs, so that a
+   * replacement does not run code nothing checked. Refused, it says why (once for each reason) and looks
+   * again every second; the NF's other instances, if any, take its flows meanwhile.
+   */
+  private async restart(proc: NfInstanceProcess, cpu: string, refusedBefore = ''): Promise<void> {
+    // Looked up after every wait: a reload or a stop may have come meanwhile.
+    const gone = () => this.closing || proc.retired || !this.instances.includes(proc)
+    if (gone()) return
+    const refused = await this.changedCodeRefused(proc.endpoint)
+    if (gone()) return
+    if (refused !== null) {
+      if (refused !== refusedBefore)
+        this.warn(`${this.processName(proc.endpoint)}: its module's code changed since the chain checked it, and is refused: ${refused}; it is restarted once that is mended`)
+      setTimeout(() => void this.restart(proc, cpu, refused), CHANGED_CODE_RETRY_MS)
+      return
+    }
+    this.instances[this.instances.indexOf(proc)] = this.spawnNf(proc.endpoint, proc.instance, cpu, proc.restarts + 1)
+  }
+
+  /** Why the changed code of an NF process's modules may not run, or null (unchanged, or it passes the spec's checks). */
+  private async changedCodeRefused(endpoint: string): Promise<string | null> {
+    const members = processMembers(this.chain, this.chain.endpoints.get(endpoint)!).map((name) => this.chain.endpoints.get(name)!)
+    let changed = false
+    for (const m of members) if (m.moduleFile && (await moduleVersion(m.moduleFile)) !== m.moduleVersion) changed = true
+    if (!changed) return null
+    try {
+      await recheckChain(this.chain)
+    } catch (e) {
+      if (!(e instanceof SpecError)) throw e
+      const problem = e.problems[0]
+      return `${problem.path || '/'}: ${problem.message}`
+    }
+    this.warn(`${this.processName(endpoint)}: its module's code changed since the chain checked it; restarting it on the new code, checked against the spec (a reload puts every instance on it)`)
+    return null
   }
 
   /** `continued`: by output file, the records ports a reload replaced wrote there, which their replacements keep. */

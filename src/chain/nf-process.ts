@@ -10,7 +10,7 @@ import { createInterface } from 'node:readline'
 import { attach, createNF, runNFs, RxWaiter, setAffinity, XioError, type PendingConfig, type RunMember } from '../xio/index.ts'
 import { NFConfigError, type NFModule } from '../xio/nf-types.ts'
 import { builtinNFs } from '../nfs/index.ts'
-import { importNfModule } from './nf-modules.ts'
+import { importNfModule, ModuleProblem } from './nf-modules.ts'
 import type { NfOrder } from './launcher.ts'
 import { LAUNCHER_PID_ENV, reconfigureReply, type NfReconfigure } from './nf-control.ts'
 import { addon } from '../xio/native.ts'
@@ -39,7 +39,15 @@ void (async () => {
 })()
 const nfs: NFModule<unknown>[] = []
 for (const m of order.members) {
-  const nf = m.module ? await importNfModule(m.module) : builtinNFs[m.kind]
+  let nf: NFModule<unknown> | undefined
+  try {
+    nf = m.module ? await importNfModule(m.module) : builtinNFs[m.kind]
+  } catch (e) {
+    // Changed on disk since the launcher checked it, and broken: one line, as validate says it.
+    if (!(e instanceof ModuleProblem)) throw e
+    process.stderr.write(`${specFile}: /endpoints/${m.name}/module: ${e.message}\n`)
+    process.exit(2)
+  }
   if (!nf) throw new Error(`${specFile}: /endpoints/${m.name}: no NF of kind '${m.kind}'`)
   nfs.push(nf)
 }

@@ -108,6 +108,14 @@ export async function loadChain(file: string, options: CheckOptions = {}): Promi
   return checkChain(file, json, { ...options, modules: await loadModules(file, json) })
 }
 
+/**
+ * The chain checked again as loadChain checks it, its NF modules imported anew: what the code on
+ * disk now makes of the spec it runs. Throws SpecError as loadChain does.
+ */
+export async function recheckChain(chain: Chain): Promise<Chain> {
+  return checkChain(chain.file, chain.spec, { modules: await loadModules(chain.file, chain.spec) })
+}
+
 /** The modules of the spec's "nf" endpoints, by endpoint name (none if the spec is invalid: checkChain says why). */
 async function loadModules(file: string, json: unknown): Promise<Map<string, LoadedModule>> {
   const modules = new Map<string, LoadedModule>()

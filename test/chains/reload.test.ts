@@ -214,6 +214,52 @@ test('an NF module whose code changed, in its own file or a file it imports, is 
   t.is(code, 0, chain.output().slice(-3000))
 })
 
+test('an NF restarted after a crash, its module edited meanwhile: new code that passes the spec\'s checks runs, said so; broken code is refused, said once, and runs once mended; the chain runs on', async (t) => {
+  const module = join(dir, 'edited.mjs')
+  const write = (version: number, schema: object = { type: 'object' }, broken = false) =>
+    writeFileSync(module, `export default { name: 'edited', gates: ['out'], config: ${JSON.stringify(schema)}, create: () => ({ process: () => 0, counters: () => ({ codeVersion: ${version} }) }) }${broken ? ' +' : ''}\n`)
+  const specFile = join(dir, 'edited.json')
+  writeFileSync(specFile, JSON.stringify({
+    endpoints: { gen: { kind: 'generator', flows: 8, rate: 4000 }, v: { kind: 'nf', module: './edited.mjs', config: { limit: 1 } }, out: { kind: 'sink' } },
+    links: ['gen -> v', 'v -> out'],
+  }))
+  write(1)
+  const prefix = uniquePrefix('reload-edited')
+  const chain = startXioChain(['run', specFile, '--no-tui', '--prefix', prefix])
+  t.teardown(() => chain.kill('SIGKILL'))
+  const slotOfV = (s: RegionSnapshot) => activeSlots(s).find((x) => x.name === 'v')
+  const o = await observeWhen(prefix, (s) => slotOfV(s)?.nf.codeVersion === 1)
+  t.truthy(o, chain.output())
+  const view = o!.view
+  const killV = () => process.kill(slotOfV(view.snapshot())!.pid, 'SIGKILL')
+  const runs = (version: number) => until(() => slotOfV(view.snapshot())?.nf.codeVersion === version, 20_000)
+
+  write(2)
+  killV()
+  t.true(await runs(2), `the replacement runs the edited code: ${chain.output().slice(-1500)}`)
+  t.regex(chain.output(), /NF 'v': its module's code changed since the chain checked it; restarting it on the new code/)
+
+  // Code that does not load, then code whose schema refuses the spec's config: neither runs.
+  write(3, { type: 'object' }, true)
+  killV()
+  t.true(await until(() => /NF 'v': its module's code changed since the chain checked it, and is refused: \/endpoints\/v\/module: .*edited\.mjs failed to load/.test(chain.output()), 20_000), chain.output().slice(-1500))
+  write(4, { type: 'object', required: ['rate'] })
+  t.true(await until(() => /is refused: \/endpoints\/v\/config\/rate: is required/.test(chain.output()), 20_000), chain.output().slice(-1500))
+  t.is(slotOfV(view.snapshot()), undefined, 'v is down meanwhile')
+  t.is(chain.exitCode, null, 'the chain runs on')
+  t.is(chain.output().match(/failed to load/g)?.length, 1, 'each refusal said once')
+
+  write(5)
+  t.true(await runs(5), `mended, it runs again: ${chain.output().slice(-1500)}`)
+  const out = () => receivedBy(view.snapshot(), 'out')
+  const was = out()
+  t.true(await until(() => out() > was + 200, 10_000), 'packets flow through it again')
+  o!.close()
+  chain.kill('SIGINT')
+  const [code] = await once(chain, 'exit')
+  t.is(code, 0, chain.output().slice(-3000))
+})
+
 test('a config an NF refused is given again by the next reload of the same spec, once the cause is mended', async (t) => {
   // Its create() refuses a dropping config in an NF process until the marker file exists
   // (validation builds it too, in the launcher, where it passes): what validate cannot see.
