@@ -80,8 +80,12 @@ async function run(spec: string, options: { duration?: number; tui: boolean; pre
       if (e.code !== 'EPIPE') throw e
       stop = true
     })
-  const running = await RunningChain.start(chain, { prefix: options.prefix, maxRestarts: options.maxRestarts, portsOnManagerCpu: true, inputs, outputs })
   const dashboard = options.tui && process.stdout.isTTY === true
+  // Loaded only for a terminal (ink and React take longer to load than the rest of the CLI), and
+  // before the traffic starts: the ports run on this thread, and a load while they ran would
+  // stall them and, under --duration, cut their time short.
+  const dashboardModule = dashboard ? await import('../tui/dashboard.tsx') : undefined
+  const running = await RunningChain.start(chain, { prefix: options.prefix, maxRestarts: options.maxRestarts, portsOnManagerCpu: true, inputs, outputs })
   // Each reload, by `xio-chain reload` or SIGHUP, is said where the chain's output goes: on the
   // dashboard (stderr would tear its screen), or on stderr.
   const reloadAndSay = async (file: string) => {
@@ -109,11 +113,9 @@ async function run(spec: string, options: { duration?: number; tui: boolean; pre
   const deadline = options.duration === undefined ? Infinity : started + options.duration * 1000
   process.stdout.write(`chain '${chain.name}' running on prefix '${running.prefix}'; ${dashboard ? 'q' : 'Ctrl-C'} stops it\n`)
   try {
-    if (dashboard && !stop) {
-      // Loaded only for a terminal: ink and React take longer to load than the rest of the CLI.
-      const { showDashboard } = await import('../tui/dashboard.tsx')
+    if (dashboardModule && !stop) {
       const source = chainSource(running)
-      await showDashboard(source, { owns: true, durationMs: options.duration === undefined ? undefined : options.duration * 1000 })
+      await dashboardModule.showDashboard(source, { owns: true, durationMs: deadline === Infinity ? undefined : Math.max(0, deadline - Date.now()) })
       source.detach()
       for (const event of source.events) process.stderr.write(`${event}\n`)
     } else {
