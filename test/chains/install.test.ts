@@ -34,6 +34,16 @@ test('a global install, or a project depending on it, runs a chain from any fold
   t.true(JSON.parse(r.stdout).endpoints.nat.rx > 0, 'the NFs ran')
   t.true((await readPcap(wan)).records.length > 0, 'and the output was written where asked')
 
+  // `new nf` from the global install: the first step it suggests, installing that folder into
+  // the NF's own, works there (npm runs its prepare script, which has nothing to build).
+  const scaffolded = await sh(join(prefix, 'bin/xio-chain'), ['new', 'nf', 'probe'], elsewhere)
+  t.is(scaffolded.code, 0, scaffolded.stderr)
+  const suggested = /npm install (\S+) and npm install --save-dev tsx/.exec(scaffolded.stdout)
+  t.is(suggested?.[1], installed, scaffolded.stdout)
+  const linked = await sh('npm', ['install', suggested![1], '--no-audit', '--no-fund'], join(elsewhere, 'probe'))
+  t.is(linked.code, 0, linked.stderr)
+  t.true(existsSync(join(elsewhere, 'probe/node_modules/xio-chain/dist/cli/main.js')))
+
   // A project that depends on it, running it through its own npx.
   const project = scratchDir('project')
   writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'my-chains', private: true, allowScripts: { 'xio-chain': true } }))
