@@ -58,10 +58,24 @@ export function resolveTaps(at: string[], snapshot: RegionSnapshot, gates: Map<s
     return (named ?? s.routes.map((_, g) => String(g)).filter((g) => s.routes[Number(g)] !== null)).slice()
   }
   const gateName = (name: string, g: number) => gates.get(name)?.[g] ?? String(g)
-  const exists = () => services.map((s) => (silent.has(s.name) ? `${s.name}: rx` : `${s.name}: rx, tx${gatesOf(s.name).map((g) => `, ${g}`).join('')}`)).join('; ')
   const together = (a: string, b: string | undefined) => b !== undefined && groups.get(a) !== undefined && groups.get(a) === groups.get(b)
   const targetsOf = (name: string) => byName.get(name)!.routes.flatMap((r, g) => (r === null ? [] : [{ gate: g, to: nameOf.get(r) }]))
   const sendersTo = (name: string) => services.filter((s) => s.routes.includes(byName.get(name)!.id)).map((s) => s.name)
+  const peersOf = (name: string, where: 'rx' | 'tx') => (where === 'rx' ? sendersTo(name) : targetsOf(name).map((t) => t.to))
+  // Instances of one endpoint hand packets to one another through the manager (a NAT's, to the
+  // instance holding the session), so its input is seen there even in a group.
+  const handedOver = (name: string, where: 'rx' | 'tx') => where === 'rx' && byName.get(name)!.instances > 1
+  // rx or tx of an endpoint whose every peer that way is a member of its group: calls only.
+  const onlyCalls = (name: string, where: 'rx' | 'tx') => {
+    const peers = peersOf(name, where)
+    return peers.length > 0 && peers.every((p) => together(name, p)) && !handedOver(name, where)
+  }
+  const leadsInside = (name: string, gate: string) => together(name, targetsOf(name).find((t) => gateName(name, t.gate) === gate)?.to)
+  // The taps that see something, as a refusal lists them.
+  const exists = () => services.map((s) => {
+    const taps = silent.has(s.name) ? ['rx'] : ['rx', 'tx', ...gatesOf(s.name)]
+    return `${s.name}: ${taps.filter((w) => (w === 'rx' || w === 'tx' ? !onlyCalls(s.name, w) : !leadsInside(s.name, w))).join(', ')}`
+  }).join('; ')
   // Where a group's packets pass the manager: what its members receive from outside it, and
   // their gates that leave it.
   const edges = (group: string) => services.filter((s) => groups.get(s.name) === group).flatMap((s) => [
@@ -98,14 +112,10 @@ export function resolveTaps(at: string[], snapshot: RegionSnapshot, gates: Map<s
     if (!where) throw new CaptureError(`--at ${text}: say ${name}.rx (what it receives), ${name}.tx (all it sends) or ${name}.<gate> (have: ${exists()})`)
     if (quiet && where !== 'rx') throw new CaptureError(`--at ${text}: ${name} sends nothing (${quiet}); ${name}.rx sees what reaches it`)
     if (where === 'rx' || where === 'tx') {
-      const peers = where === 'rx' ? sendersTo(name) : targetsOf(name).map((t) => t.to)
-      const mates = peers.filter((p) => together(name, p))
-      // Instances of one endpoint hand packets to one another through the manager (a NAT's, to
-      // the instance holding the session), so its input is seen there even in a group.
-      const handedOver = where === 'rx' && s.instances > 1
-      if (mates.length && mates.length === peers.length && !handedOver) throw inside(text, name, `all ${name} ${where === 'rx' ? 'receives' : 'sends'} comes by links`)
+      const mates = peersOf(name, where).filter((p) => together(name, p))
+      if (onlyCalls(name, where)) throw inside(text, name, `everything ${name} ${where === 'rx' ? 'receives' : 'sends'} comes by links`)
       if (mates.length) {
-        const seen = where === 'rx' ? `receives from outside placement group '${groups.get(name)}'${handedOver ? ' and what its instances hand one another' : ''}` : `sends to outside placement group '${groups.get(name)}'`
+        const seen = where === 'rx' ? `receives from outside placement group '${groups.get(name)}'${handedOver(name, where) ? ' and what its instances hand one another' : ''}` : `sends to outside placement group '${groups.get(name)}'`
         warnings.push(`--at ${text}: only what ${name} ${seen}; ${where === 'rx' ? 'from' : 'to'} ${[...new Set(mates)].join(', ')} it is a call the manager never sees`)
       }
       add({ service: s.id, kind: where }, text)

@@ -141,7 +141,9 @@ test('--at refuses a link inside a placement group (a call the manager never see
   const edges = 'fw.rx, nat.rx, nat.outside, nat.inside'
   t.throws(() => resolveTaps(['fw->nat'], snapshot, gates, groups), { message: `--at fw->nat: fw -> nat is a link inside placement group 'edge', a call in one process that the manager never sees; its packets can be seen where they enter or leave it: ${edges}` })
   t.throws(() => resolveTaps(['fw.out'], snapshot, gates, groups), { message: /^--at fw\.out: fw\.out leads to nat inside placement group 'edge'/ })
-  t.throws(() => resolveTaps(['fw.tx'], snapshot, gates, groups), { message: /^--at fw\.tx: all fw sends comes by links inside placement group 'edge'/ })
+  t.throws(() => resolveTaps(['fw.tx'], snapshot, gates, groups), { message: /^--at fw\.tx: everything fw sends comes by links inside placement group 'edge'/ })
+  // What a refusal offers instead is only what would be taken: not fw.tx or fw.out.
+  t.throws(() => resolveTaps(['fw.in'], snapshot, gates, groups), { message: "--at fw.in: fw has no gate 'in' (have: lan: rx, tx, out; fw: rx; nat: rx, tx, outside, inside; wan: rx, tx, out)" })
   // nat receives from wan too: a tap on its input sees that part, and says so.
   const partial = resolveTaps(['nat.rx', 'fw.rx', 'nat.outside'], snapshot, gates, groups)
   t.deepEqual(partial.taps, [{ service: 2, kind: 'rx' }, { service: 1, kind: 'rx' }, { service: 2, kind: 'gate', gate: 0 }])
@@ -151,7 +153,7 @@ test('--at refuses a link inside a placement group (a call the manager never see
   // Fed by fw alone, nat's input is all calls, unless it runs as several instances: they hand
   // one another packets through the manager (a NAT's, to the instance holding the session).
   const fedByFw = { ...snapshot, services: snapshot.services.map((s) => (s.name === 'wan' ? { ...s, routes: [null, ...none] } : { ...s, instances: 1 })) } as unknown as RegionSnapshot
-  t.throws(() => resolveTaps(['nat.rx'], fedByFw, gates, groups), { message: /^--at nat\.rx: all nat receives comes by links inside placement group 'edge'/ })
+  t.throws(() => resolveTaps(['nat.rx'], fedByFw, gates, groups), { message: /^--at nat\.rx: everything nat receives comes by links inside placement group 'edge'/ })
   const spread = { ...fedByFw, services: fedByFw.services.map((s) => (s.name === 'nat' ? { ...s, instances: 3 } : s)) } as unknown as RegionSnapshot
   t.deepEqual(resolveTaps(['nat.rx'], spread, gates, groups), {
     taps: [{ service: 2, kind: 'rx' }],
