@@ -79,7 +79,8 @@ export function statsLines(before: RegionSnapshot, after: RegionSnapshot, labels
   lines.push(
     `${'manager'.padEnd(12)} routed ${formatRate((m.routed - pm.routed) / seconds)}pps  busy ${busy.toFixed(0)}%  sleeps ${m.sleeps}  ` +
       `pool ${after.pool.inUse}/${after.pool.buffers} in use` +
-      (m.taps || m.captured ? `  capture: ${m.taps} taps, copies ${formatRate((m.captured - pm.captured) / seconds)}/s, lost ${m.captureLost}` : ''),
+      // While a capture taps the chain, or its last copies were made in this interval.
+      (m.taps || m.captured > pm.captured ? `  capture: ${m.taps} taps, copies ${formatRate((m.captured - pm.captured) / seconds)}/s, lost ${m.captureLost}` : ''),
   )
   return lines
 }

@@ -33,6 +33,17 @@ test('an endpoint that has its share of the pool says so on its line; the others
   t.notRegex(lines.find((l) => l.startsWith('fw'))!, /share/)
 })
 
+test('the manager\'s line tells of captures while one taps the chain or its last copies came in the interval, not for the rest of the run', (t) => {
+  const at = (time: number, taps: number, captured: number) => {
+    const s = snapshot({ time, slots: [] })
+    return { ...s, manager: { ...s.manager, taps, captured } }
+  }
+  const manager = (a: ReturnType<typeof at>, b: ReturnType<typeof at>) => statsLines(a, b).find((l) => l.startsWith('manager'))!
+  t.regex(manager(at(0, 1, 0), at(1000, 1, 500)), /capture: 1 taps, copies 500\/s, lost 0$/)
+  t.regex(manager(at(1000, 1, 500), at(2000, 0, 600)), /capture: 0 taps, copies 100\/s/, 'its last copies')
+  t.notRegex(manager(at(2000, 0, 600), at(3000, 0, 600)), /capture/, 'then nothing')
+})
+
 test('a restarted NF\'s line carries on from its totals: neither they nor its rate fall back to zero', (t) => {
   const before = snapshot({ time: 0, slots: [{ name: 'nat', service: 3, slot: 0, rx: 5000, tx: 5000 }] })
   const after = snapshot({ time: 1000, slots: [{ name: 'nat', service: 3, slot: 0, generation: 2, rx: 200, tx: 200 }] })
