@@ -353,13 +353,14 @@ test.serial('every packed action a sender may write in a TX entry, its output ta
   // Three of them lead to the sink: gate 0, the sink by name, and gate 0 of its own service by
   // a group's action; three back to itself: itself by name, and its own instance by number (a
   // handoff), with either tag. Every other packs nothing valid, or leads nowhere live, or is a
-  // drop, or (a drop's one argument) consumed.
+  // drop or, its low bit set, consumed: 65 of each, the argument above that bit naming no member
+  // (0) or 1 + one of the 64 services a group's drop may be decided by (kDropAsShift).
   const bad_ = () => slotOf(m.snapshot(), 'bad')!.route
   t.true(await until(() => (take(), bad_().txPackets + bad_().noRoute + bad_().dropped + bad_().consumed === 0x8000)))
   t.deepEqual([...senders], [[id('bad'), 3]], 'the sink got three, each from bad')
   t.is(bad_().rxPackets, 3, 'bad got three: by its name, and by its instance number with each tag')
-  t.is(bad_().dropped, 1, 'one drop')
-  t.is(bad_().consumed, 1, 'one consumed')
+  t.is(bad_().dropped, 65, 'a drop as itself, and as each service it might serve')
+  t.is(bad_().consumed, 65, 'and as many consumed')
   t.true(await until(() => (take(), copies === bad_().txPackets)), 'a copy of each packet sent on, none of the others')
   t.true(await until(() => m.snapshot().manager.invalid === junk), 'every junk free refused')
   await stop(bad)
