@@ -73,6 +73,8 @@ export interface Hop {
   endpoint: string
   isPort?: boolean
   gate?: string
+  /** The link it leaves by stays inside its placement group: a call, no ring hop. */
+  call?: boolean
 }
 
 /**
@@ -83,6 +85,8 @@ export interface Hop {
 export function chainLines(t: Topology): Hop[][] {
   const info = new Map(t.endpoints.map((e) => [e.name, e]))
   const gateOf = (l: TopologyLink) => ((info.get(l.from)?.gates ?? 1) > 1 ? l.gate : undefined)
+  const group = (name: string) => info.get(name)?.group
+  const isCall = (l: TopologyLink) => group(l.from) !== undefined && group(l.from) === group(l.to)
   const lines: Hop[][] = []
   if (!t.fromSpec) {
     for (const e of t.endpoints) {
@@ -102,7 +106,7 @@ export function chainLines(t: Topology): Hop[][] {
     while (link && !seen.has(link.from)) {
       drawn.add(link)
       seen.add(link.from)
-      line.push({ endpoint: link.from, isPort: info.get(link.from)?.isPort, gate: gateOf(link) })
+      line.push({ endpoint: link.from, isPort: info.get(link.from)?.isPort, gate: gateOf(link), call: isCall(link) || undefined })
       const at: string = (last = link.to)
       if (info.get(at)?.isPort) break
       link = t.links.find((l) => l.from === at && !drawn.has(l))
@@ -111,6 +115,11 @@ export function chainLines(t: Topology): Hop[][] {
     lines.push(line)
   }
   return lines
+}
+
+/** Each placement group as its row is named, 'edge(fw+nat)', in spec order. */
+export function groupsOf(t: Topology): string[] {
+  return t.endpoints.filter((e) => e.groupMembers).map((e) => groupLabel(e.group!, e.groupMembers!))
 }
 
 /** How a placement group's row is named, here and in `run --no-tui`'s lines: 'edge(fw+nat)'. */

@@ -122,6 +122,12 @@ test('chain lines follow packets from port to port, with gate names where an NF 
   t.deepEqual(text, ['lan > fw > nat.outside > wan', 'wan > nat.inside > lan'])
 })
 
+test('a link between two members of a placement group is a call; links leaving the group are not', (t) => {
+  const grouped = { ...fwNat, endpoints: fwNat.endpoints.map((e) => (e.name === 'fw' || e.name === 'nat' ? { ...e, group: 'edge' } : e)) }
+  const text = chainLines(grouped).map((line) => line.map((h) => h.endpoint + (h.call ? ' =' : ' -')).join(' '))
+  t.deepEqual(text, ['lan - fw = nat - wan -', 'wan - nat - lan -'])
+})
+
 test('from the region alone: each endpoint and where its gates lead, gates as numbers', (t) => {
   const s = snapshot({ time: 0, slots: [] })
   s.services[0].routes = [2]

@@ -19,9 +19,9 @@ function model(): DashboardModel {
   return sampler.next({ snapshot: after })
 }
 
-function show(id: string, width = 120, height?: number, m = model()): { text: string; raw: string } {
+function show(id: string, width = 120, height?: number, m = model(), topology = fwNat): { text: string; raw: string } {
   const def = panels.find((p) => p.id === id)!
-  const content = def.content(m, width, fwNat)
+  const content = def.content(m, width, topology)
   const { lastFrame, unmount } = render(h(Panel, { title: def.title, focused: false, width, height: height ?? wanted(content), content }))
   const raw = lastFrame() ?? ''
   unmount()
@@ -161,6 +161,17 @@ test('chain: ports and NFs in spec order, gates named', (t) => {
   const { text } = show('chain')
   t.true(text.includes('lan ──▶ fw ──▶ nat ─outside─▶ wan'))
   t.true(text.includes('wan ──▶ nat ─inside─▶ lan'))
+})
+
+test('chain: a call inside a placement group drawn apart, and the group named', (t) => {
+  const grouped = {
+    ...fwNat,
+    endpoints: fwNat.endpoints.map((e) => (e.name === 'fw' ? { ...e, group: 'edge', groupMembers: ['fw', 'nat'] } : e.name === 'nat' ? { ...e, group: 'edge' } : e)),
+  }
+  const { text } = show('chain', 120, undefined, model(), grouped)
+  t.true(text.includes('lan ──▶ fw ══▶ nat ─outside─▶ wan'), text)
+  t.true(text.includes('wan ──▶ nat ─inside─▶ lan'), text)
+  t.true(text.includes('group edge(fw+nat): one process per instance, ══▶ a call inside it'), text)
 })
 
 test('throughput: a sparkline of the minute with the latest and peak rates', (t) => {
