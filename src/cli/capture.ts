@@ -14,6 +14,8 @@
 //              gate by number works too (fw.0)
 //   fw->nat    what fw sends to nat, through whichever of its gates lead there (quote it in
 //              a shell, where > redirects)
+//   edge.rx    what enters placement group edge, from outside it (edge.tx: what leaves it);
+//              links inside a group are calls the manager never sees
 import { createWriteStream, openSync } from 'node:fs'
 import { specNames } from './spec-names.ts'
 import { fileProblem, PcapStreamWriter } from '../chain/pcap.ts'
@@ -58,6 +60,7 @@ export function resolveTaps(at: string[], snapshot: RegionSnapshot, gates: Map<s
     return (named ?? s.routes.map((_, g) => String(g)).filter((g) => s.routes[Number(g)] !== null)).slice()
   }
   const gateName = (name: string, g: number) => gates.get(name)?.[g] ?? String(g)
+  const groupNames = new Set(groups.values())
   const together = (a: string, b: string | undefined) => b !== undefined && groups.get(a) !== undefined && groups.get(a) === groups.get(b)
   const targetsOf = (name: string) => byName.get(name)!.routes.flatMap((r, g) => (r === null ? [] : [{ gate: g, to: nameOf.get(r) }]))
   const sendersTo = (name: string) => services.filter((s) => s.routes.includes(byName.get(name)!.id)).map((s) => s.name)
@@ -75,16 +78,39 @@ export function resolveTaps(at: string[], snapshot: RegionSnapshot, gates: Map<s
   const exists = () => services.map((s) => {
     const taps = silent.has(s.name) ? ['rx'] : ['rx', 'tx', ...gatesOf(s.name)]
     return `${s.name}: ${taps.filter((w) => (w === 'rx' || w === 'tx' ? !onlyCalls(s.name, w) : !leadsInside(s.name, w))).join(', ')}`
-  }).join('; ')
-  // Where a group's packets pass the manager: what its members receive from outside it, and
-  // their gates that leave it.
-  const edges = (group: string) => services.filter((s) => groups.get(s.name) === group).flatMap((s) => [
-    ...(sendersTo(s.name).some((from) => !together(s.name, from)) ? [`${s.name}.rx`] : []),
-    ...targetsOf(s.name).filter((t) => !together(s.name, t.to)).map((t) => `${s.name}.${gateName(s.name, t.gate)}`),
-  ])
+  }).concat([...groupNames].filter((g) => !byName.has(g)).map((g) => `group ${g}: rx, tx`)).join('; ')
+  // Where a group's packets pass the manager: its members' inputs from outside it, and their
+  // gates that lead out of it. `--at edge.rx` and `edge.tx` name them by the group's name.
+  const membersOf = (group: string) => services.filter((s) => groups.get(s.name) === group)
+  const entering = (group: string) => membersOf(group).filter((s) => sendersTo(s.name).some((from) => !together(s.name, from)))
+  const entries = (group: string) => entering(group).map((s): [Tap, string] => [{ service: s.id, kind: 'rx' }, `${s.name}.rx`])
+  const exits = (group: string) => membersOf(group).flatMap((s) => targetsOf(s.name)
+    .filter((t) => !together(s.name, t.to))
+    .map((t): [Tap, string] => [{ service: s.id, kind: 'gate', gate: t.gate }, `${s.name}.${gateName(s.name, t.gate)}`]))
+  const labelled = (named: [Tap, string][]) => named.map(([, label]) => label).join(', ')
+  const edges = (group: string) => [
+    ...(entries(group).length ? [`${group}.rx (${labelled(entries(group))})`] : []),
+    ...(exits(group).length ? [`${group}.tx (${labelled(exits(group))})`] : []),
+  ].join(', ')
   const inside = (text: string, name: string, what: string) =>
     new CaptureError(`--at ${text}: ${what} inside placement group '${groups.get(name)}', a call in one process that the manager never sees; ` +
-      `its packets can be seen where they enter or leave it: ${edges(groups.get(name)!).join(', ')}`)
+      `its packets can be seen where they enter or leave it: ${edges(groups.get(name)!)}`)
+  const groupTaps = (text: string, group: string, where: string): [Tap, string][] => {
+    if (where === 'rx') {
+      const seen = entries(group)
+      if (!seen.length) throw new CaptureError(`--at ${text}: nothing enters placement group '${group}' from outside it`)
+      for (const { name } of entering(group)) {
+        if (handedOver(name, 'rx')) warnings.push(`--at ${text}: ${name}.rx also sees what ${name}'s instances hand one another`)
+      }
+      return seen
+    }
+    if (where === 'tx') {
+      const seen = exits(group)
+      if (!seen.length) throw new CaptureError(`--at ${text}: nothing leaves placement group '${group}' (no member's gate leads out of it)`)
+      return seen
+    }
+    throw new CaptureError(`--at ${text}: say ${group}.rx (what enters placement group '${group}') or ${group}.tx (what leaves it)`)
+  }
   const taps: Tap[] = [], labels: string[] = [], warnings: string[] = []
   const add = (tap: Tap, label: string) => {
     taps.push(tap)
@@ -106,6 +132,10 @@ export function resolveTaps(at: string[], snapshot: RegionSnapshot, gates: Map<s
     const name = dot > 0 ? text.slice(0, dot) : text
     const where = dot > 0 ? text.slice(dot + 1) : ''
     const s = byName.get(name)
+    if (!s && groupNames.has(name)) {
+      for (const [tap, label] of groupTaps(text, name, where)) add(tap, label)
+      continue
+    }
     if (!s) throw new CaptureError(`--at ${text}: no endpoint '${name}' on prefix '${snapshot.prefix}' (have: ${exists()})`)
     const quiet = silent.get(name)
     if (!where && quiet) throw new CaptureError(`--at ${text}: say ${name}.rx, what reaches it (${quiet}, it sends nothing)`)

@@ -380,7 +380,7 @@ const cli = yargs(hideBin(process.argv))
     (y) =>
       y
         .option('prefix', { type: 'string', demandOption: true, describe: 'the running chain\'s prefix' })
-        .option('at', { type: 'string', array: true, demandOption: true, describe: 'where: <endpoint>.rx (what it receives), .tx (all it sends), .<gate>, or \'<from>-><to>\' (repeatable)' })
+        .option('at', { type: 'string', array: true, demandOption: true, describe: 'where: <endpoint>.rx (what it receives), .tx (all it sends), .<gate>, \'<from>-><to>\', or <group>.rx / .tx (what enters / leaves a placement group) (repeatable)' })
         .option('count', { alias: 'c', type: 'number', describe: 'stop after writing this many packets' })
         .option('filter', { type: 'string', describe: 'keep only what matches firewall rule fields: "tcp and dst 10.0.0.0/8 and dstPort 80", "udp port 53 or icmp", or JSON rule fields' })
         .option('write', { alias: 'w', type: 'string', demandOption: true, describe: 'pcap file to write, or - for standard output' })

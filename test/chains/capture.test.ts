@@ -138,12 +138,20 @@ test('--at refuses a link inside a placement group (a call the manager never see
   } as unknown as RegionSnapshot
   const gates = new Map<string, readonly string[]>([['lan', ['out']], ['fw', ['out']], ['nat', ['outside', 'inside']], ['wan', ['out']]])
   const groups = new Map([['fw', 'edge'], ['nat', 'edge']])
-  const edges = 'fw.rx, nat.rx, nat.outside, nat.inside'
+  const edges = 'edge.rx (fw.rx, nat.rx), edge.tx (nat.outside, nat.inside)'
   t.throws(() => resolveTaps(['fw->nat'], snapshot, gates, groups), { message: `--at fw->nat: fw -> nat is a link inside placement group 'edge', a call in one process that the manager never sees; its packets can be seen where they enter or leave it: ${edges}` })
   t.throws(() => resolveTaps(['fw.out'], snapshot, gates, groups), { message: /^--at fw\.out: fw\.out leads to nat inside placement group 'edge'/ })
   t.throws(() => resolveTaps(['fw.tx'], snapshot, gates, groups), { message: /^--at fw\.tx: everything fw sends comes by links inside placement group 'edge'/ })
   // What a refusal offers instead is only what would be taken: not fw.tx or fw.out.
-  t.throws(() => resolveTaps(['fw.in'], snapshot, gates, groups), { message: "--at fw.in: fw has no gate 'in' (have: lan: rx, tx, out; fw: rx; nat: rx, tx, outside, inside; wan: rx, tx, out)" })
+  t.throws(() => resolveTaps(['fw.in'], snapshot, gates, groups), { message: "--at fw.in: fw has no gate 'in' (have: lan: rx, tx, out; fw: rx; nat: rx, tx, outside, inside; wan: rx, tx, out; group edge: rx, tx)" })
+  // The group by its name: what enters it and what leaves it, each tap labelled as its own.
+  t.deepEqual(resolveTaps(['edge.rx', 'edge.tx'], snapshot, gates, groups), {
+    taps: [{ service: 1, kind: 'rx' }, { service: 2, kind: 'rx' }, { service: 2, kind: 'gate', gate: 0 }, { service: 2, kind: 'gate', gate: 1 }],
+    labels: ['fw.rx', 'nat.rx', 'nat.outside', 'nat.inside'],
+    warnings: [],
+  })
+  t.throws(() => resolveTaps(['edge'], snapshot, gates, groups), { message: "--at edge: say edge.rx (what enters placement group 'edge') or edge.tx (what leaves it)" })
+  t.throws(() => resolveTaps(['edge.out'], snapshot, gates, groups), { message: /^--at edge\.out: say edge\.rx/ })
   // nat receives from wan too: a tap on its input sees that part, and says so.
   const partial = resolveTaps(['nat.rx', 'fw.rx', 'nat.outside'], snapshot, gates, groups)
   t.deepEqual(partial.taps, [{ service: 2, kind: 'rx' }, { service: 1, kind: 'rx' }, { service: 2, kind: 'gate', gate: 0 }])
@@ -160,6 +168,11 @@ test('--at refuses a link inside a placement group (a call the manager never see
     labels: ['nat.rx'],
     warnings: ["--at nat.rx: only what nat receives from outside placement group 'edge' and what its instances hand one another; from fw it is a call the manager never sees"],
   })
+  // Fed by lan alone and leading nowhere but to wan: the group's input is fw's, and nat's
+  // instances' handoffs are not what enters it.
+  t.deepEqual(resolveTaps(['edge.rx'], spread, gates, groups).labels, ['fw.rx'])
+  const closed = { ...snapshot, services: snapshot.services.map((s) => (s.name === 'nat' ? { ...s, routes: [null, null, ...none.slice(1)] } : s)) } as unknown as RegionSnapshot
+  t.throws(() => resolveTaps(['edge.tx'], closed, gates, groups), { message: "--at edge.tx: nothing leaves placement group 'edge' (no member's gate leads out of it)" })
 })
 
 test('--at nat.rx in a group whose NAT runs as two instances: the packets one instance hands the other, untranslated', async (t) => {
@@ -190,6 +203,32 @@ test('--at nat.rx in a group whose NAT runs as two instances: the packets one in
     t.regex(src, /^10\.0\.0\.\d+$/)
     t.regex(dst, /^198\.51\.100\.\d+$/)
   }
+})
+
+test('--at edge.rx and edge.tx: what enters a placement group, as the firewall got it, and what leaves it, translated', async (t) => {
+  const file = join(dir, 'grouped.json')
+  writeFileSync(file, JSON.stringify({
+    endpoints: {
+      web: { kind: 'generator', proto: 'tcp', dstPort: 80, src: '10.0.0.0/24', dst: '198.51.100.0/24', flows: 16, rate: 2000 },
+      fw: { kind: 'firewall', group: 'edge', config: { default: 'allow' } },
+      nat: { kind: 'nat', group: 'edge', config: { external: '203.0.113.1', inside: '10.0.0.0/8' } },
+      sink: { kind: 'sink' },
+    },
+    links: ['web -> fw', 'fw -> nat', 'nat.outside -> sink', 'nat.inside -> web'],
+  }))
+  const chain = await runChain(file, 'cap-group')
+  t.teardown(() => stopChain(chain))
+  const sources = async (at: string) => {
+    const capture = join(dir, `${at}.pcap`)
+    const r = await xioChain(['capture', '--prefix', chain.prefix, '--at', at, '-c', '20', '-w', capture])
+    t.is(r.code, 0, r.stderr)
+    t.regex(r.stderr, new RegExp(`^20 packets captured at ${at === 'edge.rx' ? 'fw\\.rx' : 'nat\\.inside, nat\\.outside'}$`, 'm'))
+    return (await tsharkFields(capture, ['ip.src'])).map(([src]) => src)
+  }
+  const entering = await sources('edge.rx')
+  t.is(entering.length, 20)
+  for (const src of entering) t.regex(src, /^10\.0\.0\.\d+$/)
+  t.deepEqual(new Set(await sources('edge.tx')), new Set(['203.0.113.1']))
 })
 
 // One chain for the taps, the filter and the refusals; its traffic never stops.
