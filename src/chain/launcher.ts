@@ -582,11 +582,6 @@ export class RunningChain extends EventEmitter {
     if (!(await this.drain(10_000))) throw this.fatal ?? new ChainError('the chain did not drain within 10 s after replay')
   }
 
-  /** Whether every source port has sent all it has. */
-  sourcesDone(): boolean {
-    return [...this.ports.values()].every((p) => !p.isSource || p.exhausted)
-  }
-
   /** Waits until no buffer is in flight (pumping the outputs meanwhile); false on timeout. */
   async drain(timeoutMs = 5000): Promise<boolean> {
     const deadline = Date.now() + timeoutMs

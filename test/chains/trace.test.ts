@@ -377,3 +377,30 @@ test('a placement group\'s note comments each member\'s rules from its own: "fw:
   t.is(commentedNote('nat: rule 0', 'nat', spec), 'nat: rule 0', 'the NAT has no rules of its own')
   t.is(commentedNote('rule 0', 'fw', { rules: spec.rules, groups: new Map() }), 'rule 0 (web)', 'alone, as before')
 })
+
+test('a trace stopped by Ctrl-C before any packet came: exit 0, says none was seen, and takes its taps with it', async (t) => {
+  // A generator that has sent its one packet before the trace attaches: nothing more enters.
+  const quiet = join(dir, 'quiet.json')
+  writeFileSync(quiet, JSON.stringify({
+    endpoints: { traffic: { kind: 'generator', count: 1 }, fw: { kind: 'firewall', config: { default: 'allow' } }, sink: { kind: 'sink' } },
+    links: ['traffic -> fw', 'fw -> sink'],
+  }))
+  const prefix = uniquePrefix('trace-quiet')
+  const chain = startXioChain(['run', quiet, '--no-tui', '--prefix', prefix])
+  t.teardown(() => chain.kill('SIGKILL'))
+  const o = await observeWhen(prefix, (s) => (s.slots.find((x) => x.state === 'active' && x.name === 'sink')?.route.rxPackets ?? 0) === 1)
+  t.truthy(o, chain.output())
+  const waiting = startXioChain(['trace', '--prefix', prefix, '-c', '5'])
+  const closed = once(waiting, 'close')
+  t.true(await until(() => o!.view.snapshot().manager.taps > 0, 10_000), waiting.output())
+  waiting.kill('SIGINT')
+  const [code] = await closed
+  t.is(code, 0, waiting.output())
+  t.regex(waiting.output(), /^0 of 5 packets seen$/m)
+  t.notRegex(waiting.output(), /^packet /m)
+  t.true(await until(() => o!.view.snapshot().manager.taps === 0, 5000), 'its taps gone with it')
+  o!.close()
+  chain.kill('SIGINT')
+  const [chainCode] = await once(chain, 'exit')
+  t.is(chainCode, 0, chain.output())
+})
