@@ -22,7 +22,7 @@
 namespace xio {
 
 constexpr uint64_t kMagic = 0x4e49414843'4f4958ULL;  // "XIOCHAIN" in memory order
-constexpr uint32_t kLayoutVersion = 18;
+constexpr uint32_t kLayoutVersion = 19;
 constexpr uint32_t kMaxSlots = 64;
 constexpr uint32_t kMaxServices = 64;
 constexpr uint32_t kMaxBuffers = 65534;

@@ -828,8 +828,12 @@ uint32_t Manager::deliverHeld(uint32_t s) {
     }
     // Never past its share: one that keeps what it receives is held back as a full ring holds
     // it back (its senders see backpressure, nothing is lost), and the pool is not emptied
-    // into it. What it gives back wakes us (its free and TX rings), not roomWanted.
-    k = std::min(k, roomInShare(dest));
+    // into it. What it gives back wakes us (its free and TX rings), not roomWanted. Not for
+    // what one instance of an endpoint sends another (a NAT's handoffs): that was taken back
+    // from the same share as it was sent, and the room it left may have gone to the same
+    // endpoint's refills since; held to the share, two instances handing each other packets at
+    // it would wait on each other for ever. It passes the share by at most what is held here.
+    if (slots_[s].service != slots_[dest].service) k = std::min(k, roomInShare(dest));
     if (!k) break;
     uint64_t bytes = 0;
     // A receiver that just transmits leaves by gate 0 of the service it was sent to; a group's

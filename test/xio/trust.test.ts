@@ -213,6 +213,58 @@ test.serial('two instances of an NF that keeps every buffer it allocates get hal
   m.close()
 })
 
+test.serial('two instances of an endpoint at its share still hand each other packets: a handoff comes from the same share', async (t) => {
+  // Each instance's RX ring full of the other's handoffs, both at the share; one more handoff
+  // each way waits for room. Room comes, and the share has none: the room one's handoff left
+  // went to the endpoint's own refills. Held to the share, each would wait on the other for ever.
+  const m = Manager.create({ prefix: uniquePrefix('handshare'), buffers: 4096, ringSize: 64, cacheSize: 32 })
+  m.declare('nat')
+  m.start()
+  t.teardown(() => m.close())
+  const a = await attach({ prefix: m.prefix, name: 'nat' })
+  const b = await attach({ prefix: m.prefix, name: 'nat' })
+  t.teardown(() => (a.detach(), b.detach()))
+  const share = m.snapshot().pool.share
+  const instances = () => m.snapshot().slots.filter((x) => x.name === 'nat' && x.state === 'active')
+  const held = () => instances().reduce((n, x) => n + x.buffers, 0)
+  const rxRoom = () => instances().map((x) => x.rings.rx.size - x.rings.rx.used)
+  const ring = instances()[0].rings.rx.size
+  // What each allocates and keeps, by instance: [0, count) are its.
+  const kept = [a, b].map(() => ({ descs: new Uint32Array(4096), count: 0 }))
+  const allocate = (i: number, n: number) => (kept[i].count += [a, b][i].malloc(kept[i].descs.subarray(kept[i].count, kept[i].count + n)))
+  const handOff = async (i: number, n: number) => {
+    const [from, to] = i === 0 ? [a, b] : [b, a]
+    const d = kept[i].descs.slice(kept[i].count - n, kept[i].count)
+    kept[i].count -= n
+    for (const x of d) from.sendToInstance(x, from.id, to.instance!)
+    let sent = 0
+    t.true(await until(() => (sent += from.tx(d.subarray(sent))) === n), `sent ${sent} of ${n}`)
+  }
+  for (const i of [0, 1]) {
+    t.true(await until(() => allocate(i, ring) >= ring), 'a ring\'s worth allocated')
+    await handOff(i, ring)
+  }
+  t.true(await until(() => rxRoom().every((room) => room === 0)), `both RX rings full: room ${rxRoom()}`)
+  // Both allocate (and keep) until the endpoint holds its share.
+  const toShare = () => until(() => (allocate(0, 32), allocate(1, 32), held() >= share), 10_000)
+  t.true(await toShare(), `at its share: ${held()} of ${share}`)
+  const waited = m.snapshot().manager.held
+  await handOff(0, 1)
+  await handOff(1, 1)
+  // The manager took both back from the share and holds them; refills take the room.
+  t.true(await until(() => m.snapshot().manager.held === waited + 2), 'both handoffs wait for room')
+  t.true(await toShare(), `at its share again: ${held()} of ${share}`)
+  // Each takes in (and keeps) what its RX ring holds: room for the waiting handoff.
+  const got = [0, 0]
+  const inbox = new Uint32Array(ring)
+  t.true(await until(() => {
+    got[0] += a.rx(inbox)
+    got[1] += b.rx(inbox)
+    return got[0] === ring + 1 && got[1] === ring + 1
+  }, 5000), `each got the other's ${ring} and then its last handoff: ${got}`)
+  t.true(held() <= share + 2, `past the share by at most what was held: ${held()} of ${share}`)
+})
+
 test.serial('an NF that keeps every packet it receives is held back at half the pool: its sender waits, other flows go on', async (t) => {
   const m = chain('hoardrx', { buffers: 4096, ringSize: 256 })
   m.declare('feed')
