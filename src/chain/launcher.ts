@@ -384,32 +384,37 @@ export class RunningChain extends EventEmitter {
     // Looked up after every wait: a reload or a stop may have come meanwhile.
     const gone = () => this.closing || proc.retired || !this.instances.includes(proc)
     if (gone()) return
-    const refused = await this.changedCodeRefused(proc.endpoint)
+    const code = await this.changedCode(proc.endpoint)
     if (gone()) return
-    if (refused !== null) {
-      if (refused !== refusedBefore)
-        this.warn(`${this.processName(proc.endpoint)}: its module's code changed since the chain checked it, and is refused: ${refused}; it is restarted once that is mended`)
-      setTimeout(() => void this.restart(proc, cpu, refused), CHANGED_CODE_RETRY_MS)
+    const name = this.processName(proc.endpoint)
+    if (code.refused !== null) {
+      if (code.refused !== refusedBefore)
+        this.warn(`${name}: its module's code changed since the chain checked it, and is refused: ${code.refused}; it is restarted once that is mended`)
+      setTimeout(() => void this.restart(proc, cpu, code.refused!), CHANGED_CODE_RETRY_MS)
       return
     }
+    if (code.changed) this.warn(`${name}: its module's code changed since the chain checked it; restarting it on the new code, checked against the spec (a reload puts every instance on it)`)
+    else if (refusedBefore) this.warn(`${name}: its module's code is back to what the chain checked; restarting it`)
     this.instances[this.instances.indexOf(proc)] = this.spawnNf(proc.endpoint, proc.instance, cpu, proc.restarts + 1)
   }
 
-  /** Why the changed code of an NF process's modules may not run, or null (unchanged, or it passes the spec's checks). */
-  private async changedCodeRefused(endpoint: string): Promise<string | null> {
+  /**
+   * Whether the code of an NF process's modules changed since the chain checked it, and if so
+   * why it may not run (it fails the spec's checks), or null.
+   */
+  private async changedCode(endpoint: string): Promise<{ changed: boolean; refused: string | null }> {
     const members = processMembers(this.chain, this.chain.endpoints.get(endpoint)!).map((name) => this.chain.endpoints.get(name)!)
     let changed = false
     for (const m of members) if (m.moduleFile && (await moduleVersion(m.moduleFile)) !== m.moduleVersion) changed = true
-    if (!changed) return null
+    if (!changed) return { changed, refused: null }
     try {
       await recheckChain(this.chain)
     } catch (e) {
       if (!(e instanceof SpecError)) throw e
       const problem = e.problems[0]
-      return `${problem.path || '/'}: ${problem.message}`
+      return { changed, refused: `${problem.path || '/'}: ${problem.message}` }
     }
-    this.warn(`${this.processName(endpoint)}: its module's code changed since the chain checked it; restarting it on the new code, checked against the spec (a reload puts every instance on it)`)
-    return null
+    return { changed, refused: null }
   }
 
   /** `continued`: by output file, the records ports a reload replaced wrote there, which their replacements keep. */

@@ -8,7 +8,7 @@ import { ChainError, RunningChain } from '../chain/launcher.ts'
 import { checkPcapFormat, PcapError } from '../chain/pcap.ts'
 import { absentCpus } from '../chain/cpus.ts'
 import { cleanStaleRegions, XioError, observe } from '../xio/index.ts'
-import { groupLabels, statsLines } from './stats.ts'
+import { groupLabels, processNames, statsLines } from './stats.ts'
 import { ChainMetrics, parseListen, serveMetrics } from './metrics.ts'
 import { captureCommand } from './capture.ts'
 import { traceCommand } from './trace.ts'
@@ -124,7 +124,7 @@ async function run(spec: string, options: { duration?: number; tui: boolean; pre
         await sleep(Math.min(1000, Math.max(10, deadline - Date.now())))
         const after = running.manager.snapshot()
         // The chain as it runs now: a reload may have brought a group.
-        process.stdout.write(`-- ${((Date.now() - started) / 1000).toFixed(0)}s\n${statsLines(before, after, groupLabels(running.chain)).join('\n')}\n`)
+        process.stdout.write(`-- ${((Date.now() - started) / 1000).toFixed(0)}s\n${statsLines(before, after, groupLabels(running.chain), processNames(running.chain)).join('\n')}\n`)
         before = after
       }
     }
@@ -236,6 +236,7 @@ async function top(prefix: string) {
     // A placement group's row bears the group's name, as in `run`'s lines, when the spec is known.
     const chain = await observedChain(observer)
     const labels = chain ? groupLabels(chain) : undefined
+    const processes = chain ? processNames(chain) : undefined
     let before = observer.view.snapshot()
     while (!stop) {
       await sleep(1000)
@@ -244,7 +245,7 @@ async function top(prefix: string) {
         break
       }
       const after = observer.view.snapshot()
-      process.stdout.write(`-- ${new Date().toISOString()}\n${statsLines(before, after, labels).join('\n')}\n`)
+      process.stdout.write(`-- ${new Date().toISOString()}\n${statsLines(before, after, labels, processes).join('\n')}\n`)
       before = after
     }
   } finally {

@@ -1,6 +1,6 @@
 // Plain periodic stats for `run` without a terminal: one line per endpoint per interval,
 // rates from counter deltas over the real elapsed time.
-import type { Chain } from '../chain/spec.ts'
+import { startsProcess, type Chain } from '../chain/spec.ts'
 import type { RegionSnapshot } from '../xio/index.ts'
 import { holdsItsShare } from '../xio/pool-share.ts'
 import { groupLabel } from '../tui/topology.ts'
@@ -55,15 +55,26 @@ function totals(s: RegionSnapshot): Map<string, Totals> {
 /**
  * Lines describing what happened between two snapshots. `labels` names rows by slot name: a
  * placement group's slot bears its first member's name, and counts for the whole group.
+ * `processes`, when the chain is known, names the endpoints whose processes it runs.
  */
-export function statsLines(before: RegionSnapshot, after: RegionSnapshot, labels: ReadonlyMap<string, string> = new Map()): string[] {
+export function statsLines(before: RegionSnapshot, after: RegionSnapshot, labels: ReadonlyMap<string, string> = new Map(), processes?: ReadonlySet<string>): string[] {
   const seconds = (after.time - before.time) / 1000
   const a = totals(before), b = totals(after)
   // A row for each endpoint running now; its rates from its totals whether or not it ran before.
   const running = new Set(after.slots.filter((s) => s.state === 'active').map((s) => s.name))
   const atShare = new Set(after.slots.filter((s) => s.state === 'active' && holdsItsShare(s, after)).map((s) => s.name))
+  // And one for each that died and has no instance running (between a crash and its restart, or
+  // refused a restart): when the chain most needs watching. One that left on its own (a reload
+  // took it away or restarts it) has no row meanwhile.
+  const deaths = new Map(after.services.map((x) => [x.name, x.deaths]))
+  const down = (name: string) => !running.has(name) && (deaths.get(name) ?? 0) > 0 && (processes?.has(name) ?? true)
   const lines: string[] = []
   for (const [name, t] of b) {
+    if (down(name)) {
+      const n = deaths.get(name)!
+      lines.push(`${(labels.get(name) ?? name).padEnd(12)} down: no instance running, ${n} death${n === 1 ? '' : 's'} so far  total rx ${t.rx} tx ${t.tx} drop ${t.drop}`)
+      continue
+    }
     if (!running.has(name)) continue
     const p = a.get(name) ?? { rx: 0, tx: 0, rxBytes: 0, drop: 0, backpressure: 0 }
     const rate = (x: number, y: number) => formatRate(Math.max(0, x - y) / seconds)
@@ -88,4 +99,9 @@ export function statsLines(before: RegionSnapshot, after: RegionSnapshot, labels
 /** Row labels for a chain's placement groups, as the dashboard's: 'edge(fw+nat)' for the slot named after fw. */
 export function groupLabels(chain: Chain): Map<string, string> {
   return new Map([...chain.groups].map(([group, members]) => [members[0], groupLabel(group, members)]))
+}
+
+/** The endpoints a chain runs processes for, by the name their slots bear (a group's first member's). */
+export function processNames(chain: Chain): Set<string> {
+  return new Set([...chain.endpoints.values()].filter((e) => startsProcess(chain, e)).map((e) => e.name))
 }

@@ -65,10 +65,11 @@ export async function observerSource(observer: Observer): Promise<DashboardSourc
     const nowAttached = attachedNames(snapshot)
     if (reading || (nowVersion === version && nowAttached === attached)) return
     reading = true
+    const reloaded = nowVersion !== version
     version = nowVersion
     attached = nowAttached
-    observedTopology(observer)
-      .then((t) => (topology = t), () => {})
+    observedChain(observer)
+      .then((chain) => (topology = redrawn(topology, chain, reloaded, () => observer.view.snapshot())), () => {})
       .finally(() => (reading = false))
   }
   return {
@@ -80,6 +81,17 @@ export async function observerSource(observer: Observer): Promise<DashboardSourc
     },
     gone: () => (observer.managerAlive() ? null : `the chain on prefix '${prefix}' has stopped`),
   }
+}
+
+/**
+ * The topology to draw once the spec was read again (`chain`, null if it could not be): the
+ * spec's; unread after a reload, the region's. Unread with no reload since (an NF's module
+ * broken by an edit while the NF is down, the file moved), the chain is as drawn: an NF that is
+ * down shows as down, not as gone, and a group keeps its row.
+ */
+export function redrawn(drawn: Topology, chain: Chain | null, reloaded: boolean, snapshot: () => RegionSnapshot): Topology {
+  if (chain) return topologyOfChain(chain)
+  return reloaded || !drawn.fromSpec ? topologyOfRegion(snapshot()) : drawn
 }
 
 /** The endpoints attached in a snapshot, as one string to compare. */

@@ -248,9 +248,14 @@ test('an NF restarted after a crash, its module edited meanwhile: new code that 
   t.is(slotOfV(view.snapshot()), undefined, 'v is down meanwhile')
   t.is(chain.exitCode, null, 'the chain runs on')
   t.is(chain.output().match(/failed to load/g)?.length, 1, 'each refusal said once')
+  const printed = chain.output().length
+  t.true(await until(() => /^v +down: no instance running, 2 deaths so far  total rx \d+/m.test(chain.output().slice(printed)), 10_000),
+    `the stats lines show it down, not gone: ${chain.output().slice(-1500)}`)
 
-  write(5)
-  t.true(await runs(5), `mended, it runs again: ${chain.output().slice(-1500)}`)
+  // Put back as the chain checked it: it runs again, and says so.
+  write(1)
+  t.true(await runs(1), `mended, it runs again: ${chain.output().slice(-1500)}`)
+  t.regex(chain.output(), /NF 'v': its module's code is back to what the chain checked; restarting it/)
   const out = () => receivedBy(view.snapshot(), 'out')
   const was = out()
   t.true(await until(() => out() > was + 200, 10_000), 'packets flow through it again')

@@ -54,14 +54,19 @@ test('a restarted NF\'s line carries on from its totals: neither they nor its ra
   t.regex(line, /^nat +rx +200pps/)
   t.regex(line, /total rx 5200 tx 5200 /)
 
-  // Caught between its death and its new process: no row then, and no burst after.
-  const between = (time: number) => {
-    const s = snapshot({ time, slots: [] })
+  // Caught while a reload restarts it: no row then, and no burst after.
+  const between = (time: number, deaths = 0) => {
+    const s = snapshot({ time, slots: [], deaths: { nat: deaths } })
     s.services[3].totals.rxPackets = s.services[3].totals.txPackets = 5000
     return s
   }
   t.false(statsLines(before, between(500)).some((l) => l.startsWith('nat')), 'no row while none runs')
   t.regex(statsLines(between(0), after).find((l) => l.startsWith('nat'))!, /^nat +rx +200pps/)
+  // Between its death and its restart (or while changed code of it is refused): a row says so.
+  t.regex(statsLines(before, between(500, 1)).find((l) => l.startsWith('nat'))!, /^nat +down: no instance running, 1 death so far  total rx 5000 tx 5000 drop 0$/)
+  // Unless the chain it died in runs it no more (a reload took it away).
+  t.false(statsLines(before, between(500, 2), new Map(), new Set(['fw'])).some((l) => l.startsWith('nat')))
+  t.true(statsLines(before, between(500, 2), new Map(), new Set(['nat'])).some((l) => l.startsWith('nat    ') && l.includes('2 deaths so far')))
 })
 
 test('a placement group\'s row is labelled with the group and its members, not its first member alone', (t) => {

@@ -1,6 +1,7 @@
 import test from 'ava'
 import { Sampler } from '../../src/tui/model.ts'
 import { chainLines, topologyOfRegion } from '../../src/tui/topology.ts'
+import { redrawn } from '../../src/tui/sources.ts'
 import type { Topology } from '../../src/tui/topology.ts'
 import { after, before, fwNat, snapshot } from './snapshots.ts'
 
@@ -126,6 +127,14 @@ test('a link between two members of a placement group is a call; links leaving t
   const grouped = { ...fwNat, endpoints: fwNat.endpoints.map((e) => (e.name === 'fw' || e.name === 'nat' ? { ...e, group: 'edge' } : e)) }
   const text = chainLines(grouped).map((line) => line.map((h) => h.endpoint + (h.call ? ' =' : ' -')).join(' '))
   t.deepEqual(text, ['lan - fw = nat - wan -', 'wan - nat - lan -'])
+})
+
+test('top keeps the chain as drawn when the spec cannot be read again and no reload came (an NF down with its module broken): a reload\'s unread spec leaves the region\'s', (t) => {
+  const region = () => snapshot({ time: 0, slots: [] })
+  t.is(redrawn(fwNat, null, false, region), fwNat, 'as drawn: the NF that is down keeps its row')
+  t.false(redrawn(fwNat, null, true, region).fromSpec, 'after a reload, the region\'s own names')
+  const fromRegion = topologyOfRegion(region())
+  t.false(redrawn(fromRegion, null, false, region).fromSpec)
 })
 
 test('from the region alone: each endpoint and where its gates lead, gates as numbers', (t) => {

@@ -164,7 +164,8 @@ export const after = snapshot({
 
 /** A service's totals as the region adds them up; these fakes have no past instances, so the live ones' sum. */
 function sumOfRoutes(slots: SlotSnapshot[]): RouteCounts {
-  const sum = Object.fromEntries(Object.keys(slots[0]?.route ?? {}).map((k) => [k, 0])) as unknown as RouteCounts
+  // An endpoint with no slot now has every count at 0, not none.
+  const sum = Object.fromEntries(Object.keys(slot({ name: '', service: 0, slot: 0 }).route).map((k) => [k, 0])) as unknown as RouteCounts
   for (const s of slots) for (const k of Object.keys(sum) as (keyof RouteCounts)[]) sum[k] += s.route[k]
   return sum
 }
