@@ -45,23 +45,44 @@ export class ReloadRefused extends Error {
   }
 }
 
+/**
+ * A placement group is one process for all its members, so who is in which is fixed at start:
+ * a group stays as it is, or comes (or goes) whole with endpoints of its own. The refusal says
+ * what the new spec would change, at the field that says it where the spec has one.
+ */
+function refuseGroupChanges(running: Chain, next: Chain): void {
+  const fixed = 'placement groups are fixed while the chain runs (one process runs all of a group); stop the chain and run it again to change them'
+  const groupOf = (chain: Chain, name: string) => chain.endpoints.get(name)?.group
+  const membersOf = (chain: Chain, group: string) => chain.groups.get(group)!.join(', ')
+  for (const name of new Set([...running.endpoints.keys(), ...next.endpoints.keys()])) {
+    const before = groupOf(running, name), after = groupOf(next, name)
+    if (before === after) continue
+    const field = `/endpoints/${name}/group`
+    if (!running.endpoints.has(name)) {
+      // A new endpoint in a new group comes with it; in a running group, it would join it.
+      if (running.groups.has(after!)) throw new ReloadRefused(field, `'${name}' would join placement group '${after}' (${membersOf(running, after!)}); ${fixed}`)
+    } else if (!next.endpoints.has(name)) {
+      if (next.groups.has(before!)) throw new ReloadRefused('/endpoints', `placement group '${before}' would lose its member '${name}', which the spec no longer has; ${fixed}`)
+    } else {
+      const change = before === undefined ? `would join placement group '${after}'` : after === undefined ? `would leave placement group '${before}'` : `would move from placement group '${before}' to '${after}'`
+      throw new ReloadRefused(field, `'${name}' ${change}; ${fixed}`)
+    }
+  }
+  // The same members in another order: the first one names the group's process.
+  for (const [group, members] of next.groups) {
+    const was = running.groups.get(group)
+    if (was && !isDeepStrictEqual(was, members))
+      throw new ReloadRefused(`/endpoints/${members[0]}/group`, `placement group '${group}' would run as its member '${members[0]}' first, where it runs as '${was[0]}' (its members in the spec's order); ${fixed}`)
+  }
+}
+
 /** The steps from `running` to `next`; throws ReloadRefused for what only a restart can change. */
 export function planReload(running: Chain, next: Chain): ReloadPlan {
   // The pool and the manager's settings shape the region itself, made once at start.
   for (const field of ['pool', 'manager'] as const)
     if (!isDeepStrictEqual(running.spec[field] ?? {}, next.spec[field] ?? {}))
       throw new ReloadRefused(`/${field}`, `the ${field} settings are fixed while the chain runs; stop it and run it again to change them`)
-  // A placement group is one process for all its members, so who is in which is fixed at
-  // start: a group stays as it is, or comes (or goes) whole with endpoints of its own.
-  const refuse = (name: string) => {
-    throw new ReloadRefused(`/endpoints/${name}/group`, 'placement groups are fixed while the chain runs (one process runs all of a group); stop the chain and run it again to change them')
-  }
-  for (const [group, members] of next.groups) {
-    const was = running.groups.get(group)
-    if (was ? !isDeepStrictEqual(was, members) : members.some((m) => running.endpoints.has(m)))
-      refuse(members.find((m) => !was?.includes(m)) ?? was!.find((m) => !members.includes(m)) ?? members[0])
-  }
-  for (const [group, members] of running.groups) if (!next.groups.has(group)) members.filter((m) => next.endpoints.has(m)).forEach(refuse)
+  refuseGroupChanges(running, next)
   // A spec that keeps none of the running endpoints is another chain, sent to this one's
   // prefix by mistake (a wrong --prefix): applied, it would stop every NF, state and all.
   if (![...next.endpoints.keys()].some((name) => running.endpoints.has(name)))

@@ -100,7 +100,18 @@ test('a placement group is fixed while the chain runs: a member joining or leavi
   const grouped = chainOf({ ...base, endpoints: { ...base.endpoints, fw: { ...fw(80), group: 'edge' }, nat: { ...base.endpoints.nat, group: 'edge' } } })
   const left = t.throws(() => planReload(grouped, running), { instanceOf: ReloadRefused })
   t.is(left?.path, '/endpoints/fw/group')
-  t.throws(() => planReload(running, grouped), { instanceOf: ReloadRefused })
+  t.regex(left!.message, /^\/endpoints\/fw\/group: 'fw' would leave placement group 'edge'; placement groups are fixed while the chain runs/)
+  t.throws(() => planReload(running, grouped), { message: /^\/endpoints\/fw\/group: 'fw' would join placement group 'edge';/ })
+  // A member gone from the spec: no field of it to name; the group that would lose it, named.
+  const withTag = chainOf({
+    endpoints: { ...base.endpoints, fw: { ...fw(80), group: 'edge' }, tag: { kind: 'l2fwd', group: 'edge' }, nat: { ...base.endpoints.nat, group: 'edge' } },
+    links: ['lan -> fw', 'fw -> tag', 'tag -> nat', 'nat.outside -> wan', 'nat.inside -> lan'],
+  })
+  const lost = t.throws(() => planReload(withTag, grouped), { instanceOf: ReloadRefused })
+  t.is(lost?.message, "/endpoints: placement group 'edge' would lose its member 'tag', which the spec no longer has; placement groups are fixed while the chain runs (one process runs all of a group); stop the chain and run it again to change them")
+  t.throws(() => planReload(grouped, withTag), { message: /^\/endpoints\/tag\/group: 'tag' would join placement group 'edge' \(fw, nat\);/ })
+  const reordered = chainOf({ ...base, endpoints: { lan: base.endpoints.lan, nat: { ...base.endpoints.nat, group: 'edge' }, fw: { ...fw(80), group: 'edge' }, wan: base.endpoints.wan } })
+  t.throws(() => planReload(grouped, reordered), { message: /^\/endpoints\/nat\/group: placement group 'edge' would run as its member 'nat' first, where it runs as 'fw'/ })
   t.deepEqual(planReload(grouped, chainOf({ ...base, endpoints: { ...base.endpoints, fw: { ...fw(443), group: 'edge' }, nat: { ...base.endpoints.nat, group: 'edge' } } })).reconfigured, ['fw'], 'a member\'s config changes live')
   const withNewGroup = chainOf({
     endpoints: { ...base.endpoints, a: { kind: 'l2fwd', group: 'pair' }, b: { kind: 'l2fwd', group: 'pair' } },
