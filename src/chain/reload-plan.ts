@@ -23,6 +23,8 @@ export interface ReloadPlan {
    * NF's link to itself restarts the NF).
    */
   replaced: string[]
+  /** Why each replaced endpoint restarts, in a few words: 'its module's code changed'. */
+  restartedFor: Map<string, string>
   /** NF endpoints that take a new config live, keeping their process. */
   reconfigured: string[]
   /**
@@ -88,13 +90,15 @@ export function planReload(running: Chain, next: Chain): ReloadPlan {
   if (![...next.endpoints.keys()].some((name) => running.endpoints.has(name)))
     throw new ReloadRefused('/endpoints', `none of them is one this chain runs ('${running.name}': ${[...running.endpoints.keys()].join(', ')}): is this the chain you meant? ` +
       'A reload keeps what it can; this one would replace all of it. Stop the chain and run this spec instead')
-  const plan: ReloadPlan = { added: [], removed: [], replaced: [], reconfigured: [], rewired: [], rescaled: [], routes: [] }
+  const plan: ReloadPlan = { added: [], removed: [], replaced: [], restartedFor: new Map(), reconfigured: [], rewired: [], rescaled: [], routes: [] }
   for (const name of running.endpoints.keys()) if (!next.endpoints.has(name)) plan.removed.push(name)
   for (const [name, e] of next.endpoints) {
     const before = running.endpoints.get(name)
     if (!before) plan.added.push(name)
-    else if (!sameProcess(before, e)) plan.replaced.push(name)
-    else {
+    else if (!sameProcess(before, e)) {
+      plan.replaced.push(name)
+      plan.restartedFor.set(name, whyRestarted(before, e))
+    } else {
       if (!isDeepStrictEqual(config(before), config(e))) plan.reconfigured.push(name)
       if (before.instances !== e.instances && e.nf?.fixedInstances)
         throw new ReloadRefused(`/endpoints/${name}/instances`, `${e.instances}, but it runs ${before.instances} and ${nfLabel(e)} cannot change that while it runs: ${e.nf.fixedInstances}`)
@@ -119,7 +123,10 @@ export function planReload(running: Chain, next: Chain): ReloadPlan {
     if (!members.every(kept)) continue  // a new group starts whole as added endpoints
     const member = (name: string | null | undefined) => name != null && members.includes(name)
     const inner = (r: RouteChange) => member(r.from) && (member(r.to) || member(before.get(`${r.from}\0${r.gate}`)))
-    if (members.some((m) => plan.replaced.includes(m)) || plan.routes.some(inner)) restartWhole(plan, members)
+    const group = next.endpoints.get(members[0])!.group
+    const causes = members.filter((m) => plan.replaced.includes(m))
+    if (causes.length) restartWhole(plan, members, `with ${causes.join(', ')}: placement group '${group}' restarts whole`)
+    else if (plan.routes.some(inner)) restartWhole(plan, members, group === undefined ? 'its link to itself changed' : `the links between the members of placement group '${group}' changed`)
   }
   plan.rewired = [...new Set(plan.routes.map((r) => r.from))].filter((name) => !next.endpoints.get(name)!.isPort && !plan.replaced.includes(name))
   return plan
@@ -145,9 +152,17 @@ function reachable(chain: Chain, start: string): Set<string> {
   return seen
 }
 
-/** Makes the NFs of one process (a group's members, or an NF alone) replaced, and nothing else: a restart takes each one's new config and instances. */
-function restartWhole(plan: ReloadPlan, members: string[]): void {
-  plan.replaced.push(...members.filter((m) => !plan.replaced.includes(m)))
+/**
+ * Makes the NFs of one process (a group's members, or an NF alone) replaced, and nothing else:
+ * a restart takes each one's new config and instances. Those not replaced for a reason of their
+ * own restart for `why`.
+ */
+function restartWhole(plan: ReloadPlan, members: string[], why: string): void {
+  for (const m of members) {
+    if (plan.replaced.includes(m)) continue
+    plan.replaced.push(m)
+    plan.restartedFor.set(m, why)
+  }
   plan.reconfigured = plan.reconfigured.filter((m) => !members.includes(m))
   plan.rescaled = plan.rescaled.filter((r) => !members.includes(r.name))
 }
@@ -161,7 +176,15 @@ export function describePlan(plan: ReloadPlan): string[] {
   const lines: string[] = []
   if (plan.added.length) lines.push(`started: ${plan.added.join(', ')}`)
   if (plan.removed.length) lines.push(`drained and stopped: ${plan.removed.join(', ')}`)
-  if (plan.replaced.length) lines.push(`restarted (kind, module or its code, CPUs or port settings changed, or a placement group's members or the links between them): ${plan.replaced.join(', ')}`)
+  if (plan.replaced.length) {
+    // Those restarted for one reason together: 'fw, nat (the links between … changed)'.
+    const byReason = new Map<string, string[]>()
+    for (const name of plan.replaced) {
+      const why = plan.restartedFor.get(name) ?? ''
+      byReason.set(why, [...(byReason.get(why) ?? []), name])
+    }
+    lines.push(`restarted: ${[...byReason].map(([why, names]) => `${names.join(', ')} (${why})`).join('; ')}`)
+  }
   if (plan.reconfigured.length) lines.push(`new config, live: ${plan.reconfigured.join(', ')}`)
   for (const r of plan.rescaled) lines.push(`instances of ${r.name}: ${r.from} → ${r.to}`)
   if (plan.routes.length) lines.push(`links rewired: ${plan.routes.length}`)
@@ -176,6 +199,17 @@ function sameProcess(a: ChainEndpoint, b: ChainEndpoint): boolean {
   // A port is rebuilt for any change of its settings; an NF for a change of CPUs only (config
   // and instances change live).
   return a.isPort ? isDeepStrictEqual(a.spec, b.spec) : isDeepStrictEqual(placement(a), placement(b))
+}
+
+/** Why an endpoint that keeps its name does not keep its process (sameProcess said it does not). */
+function whyRestarted(a: ChainEndpoint, b: ChainEndpoint): string {
+  if (a.kind !== b.kind || a.isPort !== b.isPort) return `its kind changed: ${a.kind} → ${b.kind}`
+  if (a.moduleFile !== b.moduleFile) return 'its module changed'
+  if (a.moduleVersion !== b.moduleVersion) return 'its module\'s code changed'
+  if (a.isPort) return 'its port settings changed'
+  const was = placement(a), now = placement(b)
+  const fields = [...new Set([...Object.keys(was), ...Object.keys(now)])].filter((k) => !isDeepStrictEqual(was[k], now[k]))
+  return `its ${fields.join(', ')} changed`
 }
 
 /** An NF endpoint's settings but its config and instance count. */

@@ -142,7 +142,7 @@ test('a reload that puts an NF between two members restarts the group, and the p
   const inserted = await xioChain(['reload', after, '--prefix', prefix])
   t.is(inserted.code, 0, inserted.stderr)
   t.regex(inserted.stdout, /started: ids/)
-  t.regex(inserted.stdout, /restarted .*: fw, nat/)
+  t.regex(inserted.stdout, /^ +restarted: fw, nat \(the links between the members of placement group 'edge' changed\)$/m)
   // The group's new process calls no member across ids: everything fw passes reaches ids.
   t.true(await until(() => rx('ids') > 200, 10_000), `ids took ${rx('ids')}\n${chain.output().slice(-2000)}`)
   t.is(active(view.snapshot()).filter((x) => x.name === 'fw').length, 1, 'one group process')
