@@ -3,6 +3,7 @@
 // so a config a chain refuses is refused in tests too). One message per offending field.
 import { createRequire } from 'node:module'
 import type { ErrorObject, ValidateFunction } from 'ajv'
+import { didYouMean } from './suggest.ts'
 
 const require = createRequire(import.meta.url)
 const Ajv = require('ajv') as typeof import('ajv').default
@@ -17,7 +18,9 @@ export interface Problem {
 let ajvInstance: InstanceType<typeof Ajv> | undefined
 function ajv(): InstanceType<typeof Ajv> {
   if (!ajvInstance) {
-    ajvInstance = new Ajv({ allErrors: true, discriminator: true, strict: false })
+    // verbose: each error carries its schema and data, so a misspelt field or kind can be
+    // answered with the nearest known one.
+    ajvInstance = new Ajv({ allErrors: true, discriminator: true, strict: false, verbose: true })
     ajvErrors(ajvInstance)
   }
   return ajvInstance
@@ -49,12 +52,21 @@ export function schemaProblems(errors: ErrorObject[]): Problem[] {
       const extra = (e.params as { additionalProperty: string }).additionalProperty
       message = extra === 'group' && /^\/endpoints\/[^/]+$/.test(path)
         ? 'only NFs run in a placement group; a port runs in the launcher\'s process, a service in its application\'s'
-        : `unknown field '${extra}'`
+        : `unknown field '${extra}'${didYouMean(extra, Object.keys((e.parentSchema?.properties as object | undefined) ?? {}))}`
       path = `${path}/${extra}`
     } else if (e.keyword === 'required') {
       const missing = (e.params as { missingProperty: string }).missingProperty
       path = `${path}/${missing}`
       message = 'is required'
+    } else if (e.keyword === 'errorMessage' && (e.params as { errors?: ErrorObject[] }).errors?.some((x) => x.keyword === 'discriminator')) {
+      // A kind no branch of a discriminated union has: said at the kind, with what it says.
+      const tag = (e.parentSchema as { discriminator?: { propertyName?: string } } | undefined)?.discriminator?.propertyName
+      const said = tag ? (e.data as Record<string, unknown> | undefined)?.[tag] : undefined
+      if (tag && typeof said === 'string') {
+        path = `${path}/${tag}`
+        const kinds = /one of (.*)$/.exec(message)?.[1]?.split(', ') ?? []
+        message = `'${said}' is no kind of endpoint${didYouMean(said, kinds)}: ${message}`
+      }
     } else if (e.keyword === 'propertyNames' || (e.keyword === 'errorMessage' && e.params && (e.params as { errors?: ErrorObject[] }).errors?.some((x) => x.propertyName))) {
       const name = (e.params as { propertyName?: string; errors?: ErrorObject[] }).propertyName ??
         (e.params as { errors?: ErrorObject[] }).errors?.find((x) => x.propertyName)?.propertyName

@@ -12,6 +12,7 @@ import { importNfModule, ModuleProblem, resolveNfModule } from './nf-modules.ts'
 import { moduleVersion } from './module-version.ts'
 import { chainSchema } from './schema.ts'
 import { compileSchema, configValidator, schemaProblems, type Problem } from './schema-check.ts'
+import { didYouMean } from './suggest.ts'
 
 export type { Problem } from './schema-check.ts'
 
@@ -224,12 +225,13 @@ export function checkChain(file: string, json: unknown, options: CheckOptions = 
     const [left, to] = text.split('->').map((s) => s.trim())
     const [from, gateName] = left.split('.')
     const source = endpoints.get(from)
-    if (!source) return problems.push({ path, message: `no endpoint named '${from}' (have: ${[...endpoints.keys()].join(', ')})` })
-    if (!endpoints.has(to)) return problems.push({ path, message: `no endpoint named '${to}' (have: ${[...endpoints.keys()].join(', ')})` })
+    const missing = (name: string) => `no endpoint named '${name}'${didYouMean(name, endpoints.keys())} (have: ${[...endpoints.keys()].join(', ')})`
+    if (!source) return problems.push({ path, message: missing(from) })
+    if (!endpoints.has(to)) return problems.push({ path, message: missing(to) })
     const gate = gateName ?? source.gates[0]
     const gateIndex = source.gates.indexOf(gate)
     if (gateIndex < 0)
-      return problems.push({ path, message: `${source.kind} '${from}' has no gate '${gate}' (its gates: ${source.gates.join(', ')})` })
+      return problems.push({ path, message: `${source.kind} '${from}' has no gate '${gate}'${didYouMean(gate, source.gates)} (its gates: ${source.gates.join(', ')})` })
     const key = `${from}.${gate}`
     if (wired.has(key)) return problems.push({ path, message: `gate ${key} is already linked by /links/${wired.get(key)}: a gate leads to one endpoint` })
     wired.set(key, i)

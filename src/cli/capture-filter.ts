@@ -18,6 +18,7 @@
 // `not` and parentheses are not rules' vocabulary and are refused, saying so.
 import firewall from '../nfs/firewall/index.ts'
 import { DROP, NFConfigError, type NFEnv, type NFInstance, type Packet } from '../xio/nf-types.ts'
+import { didYouMean } from '../chain/suggest.ts'
 
 export class FilterError extends Error {}
 
@@ -63,6 +64,8 @@ function jsonRules(text: string): Rule[] {
 }
 
 const PROTOS = ['tcp', 'udp', 'icmp', 'icmpv6']
+/** Every word a filter knows, as a refusal lists them. */
+const VOCABULARY = [...PROTOS, 'proto', 'src', 'dst', 'host', 'net', 'srcPort', 'dstPort', 'port', 'in', 'and', 'or']
 
 function tokens(text: string): string[] {
   // Operators may touch their operands: "tcp&&dst 10.0.0.1".
@@ -116,7 +119,7 @@ function expressionRules(text: string): { rules: Rule[]; said: Record<string, st
       return [{ srcPort: p }, { dstPort: p }]
     }
     if (w === 'in') return [{ in: list(value('an endpoint name', word)) }]
-    throw new FilterError(`--filter: unknown word '${word}'; a filter takes ${PROTOS.join(', ')}, proto, src, dst, host, net, srcPort, dstPort, port, in, and, or`)
+    throw new FilterError(`--filter: unknown word '${word}'${didYouMean(word, VOCABULARY)}; a filter takes ${VOCABULARY.join(', ')}`)
   }
   const rules: Rule[] = []
   const said: Record<string, string>[] = []

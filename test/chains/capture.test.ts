@@ -76,6 +76,7 @@ test('the filter reads as tcpdump users write it, as firewall rule fields', (t) 
   t.throws(() => filterRules('not tcp'), { message: /'not' is not in a filter's vocabulary/ })
   t.throws(() => filterRules('src 10.0.0.1 and src 10.0.0.2'), { message: /'src' is given twice/ })
   t.throws(() => filterRules('tcp and'), { message: /at the end wants a field/ })
+  t.throws(() => filterRules('tcp prt 80'), { message: /^--filter: unknown word 'prt' \(did you mean 'port'\?\); a filter takes tcp, udp/ })
   // A mistake is blamed on the words the filter said it with, not on the rule fields they give.
   const none = () => -1
   t.throws(() => compileFilter('tcp port 99999', none), { message: /^--filter: port: expected an integer from 0 to 65535, got 99999/ })

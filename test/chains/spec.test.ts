@@ -40,10 +40,20 @@ test('a bad field deep in an NF config names its path and what was expected', (t
   t.deepEqual(problems(spec), [`${FILE}: /endpoints/fw/config/rules/2/dstPort: must be a port, a range "low-high", or a list of them`])
 })
 
-test('an unknown field is named', (t) => {
+test('an unknown field is named, and the field it most likely misspells', (t) => {
   const spec = base()
   ;(spec.endpoints.in as Record<string, unknown>).spede = 'top'
-  t.deepEqual(problems(spec), [`${FILE}: /endpoints/in/spede: unknown field 'spede'`])
+  t.deepEqual(problems(spec), [`${FILE}: /endpoints/in/spede: unknown field 'spede' (did you mean 'speed'?)`])
+  delete (spec.endpoints.in as Record<string, unknown>).spede
+  ;(spec.endpoints.in as Record<string, unknown>).colour = 'blue'
+  t.deepEqual(problems(spec), [`${FILE}: /endpoints/in/colour: unknown field 'colour'`], 'nothing near it: no guess')
+  const typo = base()
+  ;(typo.endpoints.in as Record<string, unknown>).loops = 2
+  ;(typo.endpoints.fw as Record<string, unknown>).gruop = 'edge'
+  t.deepEqual(problems(typo), [
+    `${FILE}: /endpoints/in/loops: unknown field 'loops' (did you mean 'loop'?)`,
+    `${FILE}: /endpoints/fw/gruop: unknown field 'gruop' (did you mean 'group'?)`,
+  ])
 })
 
 test('a missing required field is named', (t) => {
@@ -65,7 +75,9 @@ test('an endpoint with no kind says what fields it has instead, so a misspelt ki
 test('an unknown endpoint kind lists the kinds there are', (t) => {
   const spec = base()
   spec.endpoints.fw = { kind: 'firewal' }
-  t.deepEqual(problems(spec), [`${FILE}: /endpoints/fw: kind must be one of l2fwd, firewall, nat, router, nf, pcap, afpacket, generator, sink, service`])
+  t.deepEqual(problems(spec), [`${FILE}: /endpoints/fw/kind: 'firewal' is no kind of endpoint (did you mean 'firewall'?): kind must be one of l2fwd, firewall, nat, router, nf, pcap, afpacket, generator, sink, service`])
+  spec.endpoints.fw = { kind: 'bridge' }
+  t.deepEqual(problems(spec), [`${FILE}: /endpoints/fw/kind: 'bridge' is no kind of endpoint: kind must be one of l2fwd, firewall, nat, router, nf, pcap, afpacket, generator, sink, service`])
 })
 
 test('a bad address says what an address looks like', (t) => {
@@ -83,7 +95,7 @@ test('a malformed link is pointed at', (t) => {
 test('a link to an endpoint that does not exist lists the ones that do', (t) => {
   const spec = base()
   spec.links[1] = 'fw -> outt'
-  t.deepEqual(problems(spec), [`${FILE}: /links/1: no endpoint named 'outt' (have: in, fw, out)`])
+  t.deepEqual(problems(spec), [`${FILE}: /links/1: no endpoint named 'outt' (did you mean 'out'?) (have: in, fw, out)`])
 })
 
 test('a gate the NF does not have lists its gates', (t) => {
@@ -156,7 +168,7 @@ test('xio-chain validate exits 0 on the bundled chains and 1 with the errors oth
   writeFileSync(join(dir, 'bad.json'), JSON.stringify(spec))
   const bad = await xioChain(['validate', join(dir, 'bad.json')])
   t.is(bad.code, 1)
-  t.is(bad.stderr.trim(), `${join(dir, 'bad.json')}: /links/1: no endpoint named 'outt' (have: in, fw, out)`)
+  t.is(bad.stderr.trim(), `${join(dir, 'bad.json')}: /links/1: no endpoint named 'outt' (did you mean 'out'?) (have: in, fw, out)`)
 })
 
 test('a router leg runs as several instances too, alone or in a group', (t) => {
