@@ -38,7 +38,7 @@ const BURST = 64
 
 interface Named {
   taps: Tap[]
-  /** Per tap, what --at said. */
+  /** Per tap, what --at said (a group's edge.tx may be several taps). */
   labels: string[]
   /** Taps that see only part of what they name (a placement group's inner links are calls). */
   warnings: string[]
@@ -133,7 +133,7 @@ export function resolveTaps(at: string[], snapshot: RegionSnapshot, gates: Map<s
     const where = dot > 0 ? text.slice(dot + 1) : ''
     const s = byName.get(name)
     if (!s && groupNames.has(name)) {
-      for (const [tap, label] of groupTaps(text, name, where)) add(tap, label)
+      for (const [tap] of groupTaps(text, name, where)) add(tap, text)
       continue
     }
     if (!s) throw new CaptureError(`--at ${text}: no endpoint '${name}' on prefix '${snapshot.prefix}' (have: ${exists()})`)
@@ -273,7 +273,7 @@ async function run(options: CaptureOptions): Promise<number> {
   const why = stopping as string | null
   const finished = why === 'reader gone' ? false : await endOutput(out, options.write === '-' ? 2000 : 10_000)
   if (failure) throw failure
-  const lines = [`${writer.count} packet${writer.count === 1 ? '' : 's'} captured at ${named.labels.join(', ')}`]
+  const lines = [`${writer.count} packet${writer.count === 1 ? '' : 's'} captured at ${[...new Set(named.labels)].join(', ')}`]
   if (filter) lines.push(`${seen} copies seen, ${filtered} did not match the filter`)
   if (lost) lines.push(`${lost} copies lost: the reader was slower than the chain, or copies were over their share of the pool`)
   if (why === 'chain stopped') lines.push(`the chain on prefix '${options.prefix}' has stopped`)

@@ -2,6 +2,7 @@
 // namespace, named after the prefix, that `run` listens on. Abstract sockets vanish with
 // their process, so a chain killed with kill -9 leaves nothing behind to clean, and only a
 // process of this machine (and network namespace) can connect. One JSON line each way.
+import { readFileSync } from 'node:fs'
 import { createConnection, createServer, type Server } from 'node:net'
 
 /** What a reload asks: apply the spec in this file (an absolute path) to the running chain. */
@@ -58,9 +59,32 @@ export function sendControl(prefix: string, request: ControlRequest): Promise<Co
       }
     })
     socket.on('error', (e: NodeJS.ErrnoException) =>
-      reject(e.code === 'ECONNREFUSED' || e.code === 'ENOENT' ? new NoChain(`no chain is running on prefix '${prefix}' (no xio-chain run listens for reloads there)`) : e),
+      reject(e.code === 'ECONNREFUSED' || e.code === 'ENOENT' ? new NoChain(`no chain is running on prefix '${prefix}' (no xio-chain run listens for reloads there); ${othersRunning()}`) : e),
     )
   })
 }
 
 export class NoChain extends Error {}
+
+/** What runs instead, for a request sent to a prefix where nothing does: the prefixes to give. */
+function othersRunning(): string {
+  const prefixes = runningPrefixes()
+  return prefixes.length ? `running here: ${prefixes.map((p) => `--prefix ${p}`).join(', ')}` : 'no chain is running here'
+}
+
+/** Prefixes whose `run` listens on its control socket (abstract sockets, listed in /proc/net/unix). */
+export function runningPrefixes(): string[] {
+  let table: string
+  try {
+    table = readFileSync('/proc/net/unix', 'utf8')
+  } catch {
+    return []
+  }
+  const prefixes = new Set<string>()
+  for (const line of table.split('\n')) {
+    // Node binds the name padded with NULs to the address's full length: shown as '@'s.
+    const path = /\s@xio-chain\/([^/]+)\/control@*$/.exec(line)
+    if (path) prefixes.add(path[1])
+  }
+  return [...prefixes].sort()
+}

@@ -253,6 +253,18 @@ async function top(prefix: string) {
   }
 }
 
+/**
+ * A numeric option read as typed, so a refusal can say what was typed (yargs' own numbers turn
+ * `-c abc` into NaN): the number, which the command checks further, or a one-line refusal.
+ */
+function numberOption(flag: string): (text: string) => number {
+  return (text) => {
+    const n = Number(text)
+    if (String(text).trim() === '' || Number.isNaN(n)) throw new UsageError(`${flag} ${text}: expected a number`)
+    return n
+  }
+}
+
 function listenAt(text: string, flag: string): { host: string; port: number } {
   const listen = parseListen(text)
   if (!listen) throw new UsageError(`${flag} ${text}: expected [host:]port, e.g. 9464 or 0.0.0.0:9464`)
@@ -280,7 +292,7 @@ async function metrics(prefix: string, listenText: string) {
     observer.close()
     throw new UsageError(`--listen ${listenText}: ${(e as Error).message}`)
   }
-  process.stdout.write(`serving chain '${prefix}' at http://${listen.host.includes(':') ? `[${listen.host}]` : listen.host}:${listen.port}/metrics; Ctrl-C stops\n`)
+  process.stdout.write(`serving the chain on prefix '${prefix}' at http://${listen.host.includes(':') ? `[${listen.host}]` : listen.host}:${listen.port}/metrics; Ctrl-C stops\n`)
   let stop = false
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => (stop = true))
   while (!stop && observer.managerAlive()) await sleep(200)
@@ -305,7 +317,7 @@ const cli = yargs(hideBin(process.argv))
         })
         .option('tui', { type: 'boolean', default: true, describe: 'dashboard on a terminal (--no-tui: plain stats lines)' })
         .option('prefix', { type: 'string', describe: 'shared data prefix (default: from the spec)' })
-        .option('max-restarts', { type: 'number', default: 5, describe: 'restarts of one NF instance before the chain gives up' })
+        .option('max-restarts', { type: 'string', default: '5', coerce: numberOption('--max-restarts'), describe: 'restarts of one NF instance before the chain gives up' })
         .option('metrics', { type: 'string', describe: 'serve Prometheus metrics at http://[host:]port/metrics (host default 127.0.0.1)' })
         .option('input', { type: 'string', array: true, describe: '<endpoint>=<file.pcap> to read instead of the spec\'s (repeatable)' })
         .option('output', { type: 'string', array: true, describe: '<endpoint>=<file.pcap> to write instead of the spec\'s (repeatable)' })
@@ -382,7 +394,7 @@ const cli = yargs(hideBin(process.argv))
       y
         .option('prefix', { type: 'string', demandOption: true, describe: 'the running chain\'s prefix' })
         .option('at', { type: 'string', array: true, demandOption: true, describe: 'where: <endpoint>.rx (what it receives), .tx (all it sends), .<gate>, \'<from>-><to>\', or <group>.rx / .tx (what enters / leaves a placement group) (repeatable)' })
-        .option('count', { alias: 'c', type: 'number', describe: 'stop after writing this many packets' })
+        .option('count', { alias: 'c', type: 'string', coerce: numberOption('-c'), describe: 'stop after writing this many packets' })
         .option('filter', { type: 'string', describe: 'keep only what matches firewall rule fields: "tcp and dst 10.0.0.0/8 and dstPort 80", "udp port 53 or icmp", or JSON rule fields' })
         .option('write', { alias: 'w', type: 'string', demandOption: true, describe: 'pcap file to write, or - for standard output' })
         .example('$0 capture --prefix fw-nat --at fw.out -w - | tcpdump -nr -', 'what the firewall passes, live')
@@ -397,9 +409,9 @@ const cli = yargs(hideBin(process.argv))
     (y) =>
       y
         .option('prefix', { type: 'string', demandOption: true, describe: 'the running chain\'s prefix' })
-        .option('count', { alias: 'c', type: 'number', default: 10, describe: 'how many packets to follow' })
+        .option('count', { alias: 'c', type: 'string', default: '10', coerce: numberOption('-c'), describe: 'how many packets to follow' })
         .option('json', { type: 'boolean', default: false, describe: 'the hops as JSON' })
-        .option('quiet', { type: 'number', default: 1, describe: 'end after this many seconds without a hop (longer for NFs that hold packets: a router waits up to 3 s for ARP)' })
+        .option('quiet', { type: 'string', default: '1', coerce: numberOption('--quiet'), describe: 'end after this many seconds without a hop (longer for NFs that hold packets: a router waits up to 3 s for ARP)' })
         .example('$0 trace --prefix fw-nat -c 20', 'the next twenty packets, through the firewall and the NAT'),
     async (a) => {
       process.exitCode = await traceCommand({ prefix: a.prefix, count: a.count, json: a.json, quiet: a.quiet })
@@ -461,7 +473,10 @@ const cli = yargs(hideBin(process.argv))
   .strict()
   .help()
   .fail((message, error) => {
-    if (error) throw error
+    // yargs' own errors are the user's mistakes (an option's refusal comes wrapped in one); any
+    // other is the command's, said by the catch below.
+    if (error && error.name !== 'YError') throw error
+    message ||= error?.message ?? ''
     // One line: what was wrong, and where the usage is.
     // yargs puts some messages on several indented lines ("Invalid values:\n  Argument: ..."): as one sentence.
     const sentence = message.split('\n').map((line) => line.trim()).filter(Boolean).join(' ')

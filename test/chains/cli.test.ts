@@ -18,6 +18,10 @@ const refusals: [string[], RegExp][] = [
   [['replay', 'chains/fw-nat.json', '--output', 'fw=/tmp/x.pcap'], /'fw' is a firewall, not a pcap port/],
   [['replay', 'chains/fw-nat.json', '--input', 'lan='], /expected <endpoint>=<file.pcap>/],
   [['frob'], /Unknown argument: frob/],
+  // A number typed wrong is said as typed, not as NaN.
+  [['capture', '--prefix', 'p', '--at', 'fw.rx', '-c', 'abc', '-w', '/tmp/x.pcap'], /^xio-chain: -c abc: expected a number \(xio-chain --help shows the usage\)\n$/],
+  [['trace', '--prefix', 'p', '--quiet', 'soon'], /^xio-chain: --quiet soon: expected a number/],
+  [['run', 'chains/l2fwd.json', '--max-restarts', 'lots'], /^xio-chain: --max-restarts lots: expected a number/],
   [['run'], /Not enough non-option arguments/],
   [['lab', 'sideways'], /^xio-chain: Invalid values: Argument: action, Given: "sideways", Choices: "up", "down" \(xio-chain --help/],
 ]

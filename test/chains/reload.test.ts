@@ -189,6 +189,10 @@ test('an NF module whose code changed, in its own file or a file it imports, is 
   const same = await xioChain(['reload', specFile, '--prefix', prefix])
   t.is(same.code, 0, same.stderr)
   t.regex(same.stdout, /nothing to change/, 'the same code: kept')
+  // Sent where no chain runs: one line, naming the prefixes that run here.
+  const nowhere = await xioChain(['reload', specFile, '--prefix', `${prefix}-none`])
+  t.is(nowhere.code, 1)
+  t.regex(nowhere.stderr, new RegExp(`^no chain is running on prefix '${prefix}-none' \\(no xio-chain run listens for reloads there\\); running here: .*--prefix ${prefix}(,|\n)`))
   const first = pid()
 
   write(2, ['out'])  // the module's own file is as it was: only what it imports changed
