@@ -65,7 +65,7 @@ export function schemaProblems(errors: ErrorObject[]): Problem[] {
       if (tag && typeof said === 'string') {
         path = `${path}/${tag}`
         const kinds = /one of (.*)$/.exec(message)?.[1]?.split(', ') ?? []
-        message = `'${said}' is no kind of endpoint${didYouMean(said, kinds)}: ${message}`
+        message = `${message}, not '${said}'${didYouMean(said, kinds)}`
       }
     } else if (e.keyword === 'propertyNames' || (e.keyword === 'errorMessage' && e.params && (e.params as { errors?: ErrorObject[] }).errors?.some((x) => x.propertyName))) {
       const name = (e.params as { propertyName?: string; errors?: ErrorObject[] }).propertyName ??

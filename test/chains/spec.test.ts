@@ -75,9 +75,9 @@ test('an endpoint with no kind says what fields it has instead, so a misspelt ki
 test('an unknown endpoint kind lists the kinds there are', (t) => {
   const spec = base()
   spec.endpoints.fw = { kind: 'firewal' }
-  t.deepEqual(problems(spec), [`${FILE}: /endpoints/fw/kind: 'firewal' is no kind of endpoint (did you mean 'firewall'?): kind must be one of l2fwd, firewall, nat, router, nf, pcap, afpacket, generator, sink, service`])
+  t.deepEqual(problems(spec), [`${FILE}: /endpoints/fw/kind: kind must be one of l2fwd, firewall, nat, router, nf, pcap, afpacket, generator, sink, service, not 'firewal' (did you mean 'firewall'?)`])
   spec.endpoints.fw = { kind: 'bridge' }
-  t.deepEqual(problems(spec), [`${FILE}: /endpoints/fw/kind: 'bridge' is no kind of endpoint: kind must be one of l2fwd, firewall, nat, router, nf, pcap, afpacket, generator, sink, service`])
+  t.deepEqual(problems(spec), [`${FILE}: /endpoints/fw/kind: kind must be one of l2fwd, firewall, nat, router, nf, pcap, afpacket, generator, sink, service, not 'bridge'`])
 })
 
 test('a bad address says what an address looks like', (t) => {
