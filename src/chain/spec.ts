@@ -104,9 +104,17 @@ export async function loadChain(file: string, options: CheckOptions = {}): Promi
   try {
     json = JSON.parse(text)
   } catch (e) {
-    throw new SpecError(file, [{ path: '', message: `not valid JSON: ${(e as Error).message}` }])
+    throw new SpecError(file, [{ path: '', message: `not valid JSON: ${atLine(text, (e as Error).message)}` }])
   }
   return checkChain(file, json, { ...options, modules: await loadModules(file, json) })
+}
+
+/** JSON.parse's "… in JSON at position 51" as an editor finds it: "… at line 5, column 3". */
+function atLine(text: string, message: string): string {
+  return message.replace(/ in JSON at position (\d+).*$/s, (_, at: string) => {
+    const before = text.slice(0, Number(at)).split('\n')
+    return ` at line ${before.length}, column ${before.at(-1)!.length + 1}`
+  })
 }
 
 /**

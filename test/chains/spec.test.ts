@@ -153,6 +153,9 @@ test('a file that is not JSON, or missing, says so', async (t) => {
   const dir = scratchDir('spec')
   writeFileSync(join(dir, 'broken.json'), '{ "endpoints": ')
   await t.throwsAsync(loadChain(join(dir, 'broken.json')), { instanceOf: SpecError, message: /broken\.json: \/: not valid JSON/ })
+  // Where an editor finds the mistake: a missing comma before "links", line 5, column 3.
+  writeFileSync(join(dir, 'comma.json'), '{\n  "endpoints": {\n    "a": { "kind": "sink" }\n  }\n  "links": []\n}\n')
+  await t.throwsAsync(loadChain(join(dir, 'comma.json')), { instanceOf: SpecError, message: /comma\.json: \/: not valid JSON: .* at line 5, column 3$/ })
   await t.throwsAsync(loadChain(join(dir, 'missing.json')), { instanceOf: SpecError, message: /missing\.json: \/: cannot read the spec/ })
 })
 
