@@ -1,9 +1,9 @@
 // The launcher: runs a chain. It creates the region, declares every endpoint, wires the
 // routes from the spec's links, starts the manager thread, starts each NF instance as its own
 // process (attached by prefix), attaches the ports here, and pumps them. It restarts an NF
-// that dies, gives up after too many restarts, applies a reload's new spec to the running
-// chain (reload.ts), and on stop drains what is in flight, flushes the outputs, stops every
-// process and removes the region.
+// that dies, gives up on one that dies too often (left down, or the chain stopped), applies a
+// reload's new spec to the running chain (reload.ts), and on stop drains what is in flight,
+// flushes the outputs, stops every process and removes the region.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { EventEmitter, once } from 'node:events'
 import { cpus } from 'node:os'
@@ -35,6 +35,8 @@ const nfProcessScript = fileURLToPath(new URL(compiled ? './nf-process.js' : './
 const nodeArgs = compiled ? [] : ['--import', import.meta.resolve('tsx')]
 /** How long the launcher waits before it restarts an NF that exited: a crash loop does not spin. */
 export const RESTART_PAUSE_MS = 200
+/** The window --max-restarts counts an NF instance's exits in. */
+export const RESTART_WINDOW_MS = 60_000
 // How often the code of an NF whose changed module was refused is looked at again.
 const CHANGED_CODE_RETRY_MS = 1000
 
@@ -45,8 +47,13 @@ export interface LaunchOptions {
   inputs?: Record<string, string>
   /** Endpoint → capture to write instead of the spec's output. */
   outputs?: Record<string, string>
-  /** Restarts allowed per NF before the chain gives up (default 5). */
+  /** Restarts of one NF instance allowed within RESTART_WINDOW_MS before the launcher gives up on it (default 5). */
   maxRestarts?: number
+  /**
+   * What giving up on an NF means: the chain stops (the default; a replay, whose output must be
+   * whole), or the NF is left down and the rest of the chain runs on (`run`), until a reload.
+   */
+  givingUp?: 'stop' | 'leave down'
   /** Every capture once, at top speed, whatever the spec says (for replayInOrder). */
   replay?: boolean
   /** Where notices go that do not stop the chain (default: stderr). */
@@ -97,6 +104,10 @@ export interface NfInstanceProcess {
   instance: number
   child: ChildProcess
   restarts: number
+  /** When this instance (this process and those it replaced) exited, within RESTART_WINDOW_MS. */
+  exits: number[]
+  /** Given up on after too many exits in the window: not restarted until a reload starts it. */
+  leftDown?: boolean
   stderr: string
   /** It said `ready`: attached, and its NF accepted the config. */
   ready: boolean
@@ -159,6 +170,7 @@ export class RunningChain extends EventEmitter {
       },
       closing: () => this.closing,
       startNfs: (managerCpu, only, first) => this.startNfs(managerCpu, only, first),
+      startLeftDown: (managerCpu, only) => this.startLeftDown(managerCpu, only),
       attachPorts: (only, continued) => this.attachPorts(only, continued),
       warn: (message) => this.warn(message),
     })
@@ -229,7 +241,7 @@ export class RunningChain extends EventEmitter {
     const started: NfInstanceProcess[] = []
     for (const e of starting) {
       const cpu = this.nfCpus(managerCpu, nfCpuList(this.chain, e)?.cpu)
-      for (let i = first(e.name); i < e.instances; i++) started.push(this.spawnNf(e.name, i, cpu, 0))
+      for (let i = first(e.name); i < e.instances; i++) started.push(this.spawnNf(e.name, i, cpu, 0, []))
     }
     this.instances.push(...started)
     const deadline = Date.now() + 20_000
@@ -245,7 +257,7 @@ export class RunningChain extends EventEmitter {
     }
   }
 
-  private spawnNf(endpoint: string, instance: number, cpu: string, restarts: number): NfInstanceProcess {
+  private spawnNf(endpoint: string, instance: number, cpu: string, restarts: number, exits: number[]): NfInstanceProcess {
     // A replay runs NFs on the captures' time, so it gives the same output however long it takes.
     const clock = this.options.replay ? 'packets' : 'wall'
     const child = this.unpinned(() =>
@@ -266,7 +278,7 @@ export class RunningChain extends EventEmitter {
     // One line; stdin stays open for reloads' configs (nf-control.ts).
     child.stdin!.write(`${JSON.stringify(order)}\n`)
     const members = order.members.map((m) => m.name)
-    const proc: NfInstanceProcess = { endpoint, members, instance, child, restarts, stderr: '', ready: false, retired: false, awaiting: new Map() }
+    const proc: NfInstanceProcess = { endpoint, members, instance, child, restarts, exits, stderr: '', ready: false, retired: false, awaiting: new Map() }
     let said = ''
     child.stdout!.on('data', (c: Buffer) => {
       const lines = (said + c.toString()).split('\n')
@@ -359,18 +371,40 @@ export class RunningChain extends EventEmitter {
     for (const answered of proc.awaiting.values()) answered(null)
     if (this.closing || proc.retired) return
     const limit = this.options.maxRestarts ?? 5
-    const restarting = proc.restarts < limit
+    // Exits in the window: an NF that fails now and then is restarted for as long as the chain
+    // runs; one in a crash loop is given up on.
+    const now = performance.now()
+    proc.exits = [...proc.exits.filter((t) => now - t < RESTART_WINDOW_MS), now]
+    const restarting = proc.exits.length <= limit
     const name = this.processName(proc.endpoint)
     this.emit('nf-exit', { endpoint: proc.endpoint, name, pid: proc.child.pid, code, signal, restarting, hung: proc.hung, stderr: proc.stderr })
     if (!restarting) {
-      this.fatal = new ChainError(
-        `${name} exited ${limit + 1} times (last: ${proc.hung ?? signal ?? `status ${code}`}); stopping the chain.\n${proc.stderr.trim()}`,
-      )
-      this.emit('fatal', this.fatal)
-      this.wakePump()
+      const times = `${proc.exits.length} time${proc.exits.length === 1 ? '' : 's'}${limit ? ` in ${RESTART_WINDOW_MS / 1000} s` : ''}`
+      const last = proc.hung ?? signal ?? `status ${code}`
+      if (this.options.givingUp !== 'leave down') {
+        this.fatal = new ChainError(`${name} exited ${times} (last: ${last}); stopping the chain.\n${proc.stderr.trim()}`)
+        this.emit('fatal', this.fatal)
+        this.wakePump()
+        return
+      }
+      // Down, the rest of the chain runs on: what is sent to it counts as no route meanwhile.
+      proc.leftDown = true
+      this.warn(`${name} exited ${times} (last: ${last}); left down, the rest of the chain runs on: mend it, then reload the spec (xio-chain reload, or SIGHUP) to start it again\n${proc.stderr.trim()}`)
       return
     }
     setTimeout(() => void this.restart(proc, cpu), RESTART_PAUSE_MS)
+  }
+
+  /** Starts again the NF instances left down (of the endpoints `only` picks); their names. */
+  private startLeftDown(managerCpu: number, only: (name: string) => boolean): string[] {
+    const revived = new Set<string>()
+    for (const [i, proc] of this.instances.entries()) {
+      if (!proc.leftDown || proc.retired || !only(proc.endpoint)) continue
+      const cpu = this.nfCpus(managerCpu, nfCpuList(this.chain, this.chain.endpoints.get(proc.endpoint)!)?.cpu)
+      this.instances[i] = this.spawnNf(proc.endpoint, proc.instance, cpu, proc.restarts + 1, [])
+      revived.add(proc.endpoint)
+    }
+    return [...revived]
   }
 
   /**
@@ -395,7 +429,7 @@ export class RunningChain extends EventEmitter {
     }
     if (code.changed) this.warn(`${name}: its module's code changed since the chain checked it; restarting it on the new code, checked against the spec (a reload puts every instance on it)`)
     else if (refusedBefore) this.warn(`${name}: its module's code is back to what the chain checked; restarting it`)
-    this.instances[this.instances.indexOf(proc)] = this.spawnNf(proc.endpoint, proc.instance, cpu, proc.restarts + 1)
+    this.instances[this.instances.indexOf(proc)] = this.spawnNf(proc.endpoint, proc.instance, cpu, proc.restarts + 1, proc.exits)
   }
 
   /**

@@ -25,6 +25,8 @@ export interface ReloadHost {
   runSpec(next: Chain): void
   /** stop() has begun. */
   closing(): boolean
+  /** Starts again the NF instances given up on after repeated exits (of endpoints `only` picks); their endpoints. */
+  startLeftDown(managerCpu: number, only: (name: string) => boolean): string[]
   /** Starts NF processes of the current spec (those `only` picks, from instance `first(name)`), ready. */
   startNfs(managerCpu: number, only?: (name: string) => boolean, first?: (name: string) => number): Promise<void>
   /**
@@ -153,6 +155,12 @@ export class ChainReloader {
       this.host.manager.routes(wiring)
     }
     await reconfigureAll(plan.rewired, true)
+    // An NF given up on after repeated exits is started again by any reload that keeps it (the
+    // same spec, sent once the cause is mended).
+    for (const name of this.host.startLeftDown(managerCpu, kept)) {
+      plan.replaced.push(name)
+      plan.restartedFor.set(name, 'it was left down after repeated exits')
+    }
     await this.retire(plan.removed)
     this.host.manager.routes(plan.removed.flatMap((name) => this.chainGatesOf(name)))
     for (const r of plan.rescaled) if (r.to < r.from) await this.scaleDown(r.name, r.to, next)

@@ -85,7 +85,7 @@ async function run(spec: string, options: { duration?: number; tui: boolean; pre
   // before the traffic starts: the ports run on this thread, and a load while they ran would
   // stall them and, under --duration, cut their time short.
   const dashboardModule = dashboard ? await import('../tui/dashboard.tsx') : undefined
-  const running = await RunningChain.start(chain, { prefix: options.prefix, maxRestarts: options.maxRestarts, portsOnManagerCpu: true, inputs, outputs })
+  const running = await RunningChain.start(chain, { prefix: options.prefix, maxRestarts: options.maxRestarts, givingUp: 'leave down', portsOnManagerCpu: true, inputs, outputs })
   // Each reload, by `xio-chain reload` or SIGHUP, is said where the chain's output goes: on the
   // dashboard (stderr would tear its screen), or on stderr.
   const reloadAndSay = async (file: string) => {
@@ -317,7 +317,7 @@ const cli = yargs(hideBin(process.argv))
         })
         .option('tui', { type: 'boolean', default: true, describe: 'dashboard on a terminal (--no-tui: plain stats lines)' })
         .option('prefix', { type: 'string', describe: 'shared data prefix (default: from the spec)' })
-        .option('max-restarts', { type: 'string', default: '5', coerce: numberOption('--max-restarts'), describe: 'restarts of one NF instance before the chain gives up' })
+        .option('max-restarts', { type: 'string', default: '5', coerce: numberOption('--max-restarts'), describe: 'restarts of one NF instance within a minute before it is left down (the rest of the chain runs on; a reload starts it again)' })
         .option('metrics', { type: 'string', describe: 'serve Prometheus metrics at http://[host:]port/metrics (host default 127.0.0.1)' })
         .option('input', { type: 'string', array: true, describe: '<endpoint>=<file.pcap> to read instead of the spec\'s (repeatable)' })
         .option('output', { type: 'string', array: true, describe: '<endpoint>=<file.pcap> to write instead of the spec\'s (repeatable)' })
