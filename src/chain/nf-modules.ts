@@ -71,7 +71,7 @@ export async function importNfModule(file: string, version?: string): Promise<NF
   } catch (e) {
     const error = e as NodeJS.ErrnoException
     if (error.code === 'ERR_MODULE_NOT_FOUND' && error.message.includes(file)) throw new ModuleProblem(`no such module: ${file}`)
-    throw new ModuleProblem(`${file} failed to load: ${firstProblem(error.message)}`)
+    throw new ModuleProblem(`${file} failed to load: ${firstProblem(error.message)}${whereIn(error, file)}`)
   }
   // A TypeScript file outside an ES-module package is compiled as CommonJS: its default export
   // then sits one level down.
@@ -84,6 +84,20 @@ export async function importNfModule(file: string, version?: string): Promise<NF
     throw new ModuleProblem(`${file}: it has no default export${names.length ? ` (it exports ${names.join(', ')})` : ''} (export default defineNF({ name, gates, config, create }))`)
   }
   return asNfModule(nf, file)
+}
+
+/** ` at <file>:<line>:<column>`: where in the NF's own module an error was thrown, from its stack; else ''. */
+export function whereIn(err: unknown, moduleFile: string | undefined): string {
+  if (!moduleFile || !(err instanceof Error) || !err.stack) return ''
+  const dir = dirname(moduleFile)
+  // The first frame in the module's own folder (its own imports too), not in Node or the platform.
+  for (const line of err.stack.split('\n').slice(1)) {
+    const at = /\(?((?:file:\/\/)?\/[^()\s]+):(\d+):(\d+)\)?$/.exec(line.trim())
+    if (!at) continue
+    const file = at[1].replace(/^file:\/\//, '').replace(/\?.*$/, '')
+    if (file.startsWith(`${dir}/`) && !file.includes('/node_modules/')) return ` at ${file}:${at[2]}:${at[3]}`
+  }
+  return ''
 }
 
 /**

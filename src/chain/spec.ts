@@ -8,7 +8,7 @@ import type { ChainSpec, Endpoint, ModuleEndpoint } from './spec-types.ts'
 import { isPortKind, nfs, PORT_GATES } from './registry.ts'
 import { NFConfigError, type NFEnv, type NFModule } from '../xio/nf-types.ts'
 import type { RegionSnapshot } from '../xio/region-view.ts'
-import { importNfModule, ModuleProblem, resolveNfModule } from './nf-modules.ts'
+import { importNfModule, ModuleProblem, resolveNfModule, whereIn } from './nf-modules.ts'
 import { moduleVersion } from './module-version.ts'
 import { chainSchema } from './schema.ts'
 import { compileSchema, configValidator, schemaProblems, type Problem } from './schema-check.ts'
@@ -168,10 +168,13 @@ function nfConfigProblems(endpoints: Map<string, ChainEndpoint>, links: ChainLin
       placement: { instance: 0, instances: e.instances },
     }
     try {
-      nf.create((e.spec as { config?: unknown }).config ?? {}, env)
+      const instance = nf.create((e.spec as { config?: unknown }).config ?? {}, env) as { process?: unknown } | undefined
+      // Every packet would fail on it: refused now, as run would refuse it only packet by packet.
+      if (typeof instance?.process !== 'function')
+        problems.push({ path: `/endpoints/${e.name}`, message: `${nfLabel(e)}: create() returned ${instance === null || typeof instance !== 'object' ? String(instance) : `an object without process() (it has ${Object.keys(instance).join(', ') || 'nothing'})`}; it returns the NF instance, { process(packet) { … } }` })
     } catch (err) {
       if (err instanceof NFConfigError) problems.push({ path: `/endpoints/${e.name}/config${err.path}`, message: err.message.slice(err.path.length + 2) })
-      else problems.push({ path: `/endpoints/${e.name}`, message: `${nfLabel(e)}: create() threw ${String(err instanceof Error ? `${err.name}: ${err.message}` : err)}` })
+      else problems.push({ path: `/endpoints/${e.name}`, message: `${nfLabel(e)}: create() threw ${String(err instanceof Error ? `${err.name}: ${err.message}` : err)}${whereIn(err, e.moduleFile)}` })
     }
   }
   return problems

@@ -50,6 +50,7 @@ writeFileSync(join(dir, 'nfs/bad-schema.mjs'), nfText(`config: { type: 'object',
 writeFileSync(join(dir, 'nfs/one-only.mjs'), nfText(`singleInstance: 'it counts flows in its own memory', create: () => ({ process: () => 0 })`))
 writeFileSync(join(dir, 'nfs/bad-single.mjs'), nfText(`singleInstance: true, create: () => ({ process: () => 0 })`))
 writeFileSync(join(dir, 'nfs/create-throws.mjs'), nfText(`create(config) { const size = config.table.size; return { process: () => size } }`))
+writeFileSync(join(dir, 'nfs/no-process.mjs'), nfText(`create: () => ({ proccess: () => 0 })`))
 // At TTL 3 process() throws, at TTL 4 it forgets to return a gate; tick() always throws.
 writeFileSync(join(dir, 'nfs/faulty.mjs'), nfText(`create: () => ({
   process(p) {
@@ -139,12 +140,15 @@ test('a module that runs as one instance only is refused more, with its reason; 
   t.regex(r2.stderr, /\/endpoints\/guard\/module: .*bad-single\.mjs: singleInstance must be a string/)
 })
 
-test('a module that throws on import, does not compile, has a broken schema, or whose create() throws stops validate and run, naming the module and the cause (where it does not compile)', async (t) => {
+test('a module that throws on import, does not compile, has a broken schema, or whose create() throws or returns no process() stops validate and run, naming the module, the cause and where in it', async (t) => {
   const cases: Array<[string, RegExp]> = [
-    ['./nfs/throws-on-import.mjs', /\/endpoints\/guard\/module: .*throws-on-import\.mjs failed to load: settings\.json not found$/],
+    // Where in the module's own file, from the error's stack.
+    ['./nfs/throws-on-import.mjs', /\/endpoints\/guard\/module: .*throws-on-import\.mjs failed to load: settings\.json not found at \/.*\/nfs\/throws-on-import\.mjs:1:7$/],
     ['./nfs/syntax-error.ts', /\/endpoints\/guard\/module: .*syntax-error\.ts failed to load: .*syntax-error\.ts:4:0: Expected "\)" but found end of file$/],
     ['./nfs/bad-schema.mjs', /\/endpoints\/guard\/module: its config schema is not a valid JSON Schema: .*type/],
-    ['./nfs/create-throws.mjs', /\/endpoints\/guard: module \.\/nfs\/create-throws\.mjs: create\(\) threw TypeError: Cannot read properties of undefined \(reading 'size'\)$/],
+    ['./nfs/create-throws.mjs', /\/endpoints\/guard: module \.\/nfs\/create-throws\.mjs: create\(\) threw TypeError: Cannot read properties of undefined \(reading 'size'\) at \/.*\/nfs\/create-throws\.mjs:\d+:\d+$/],
+    // Every packet would fail on it: refused before it runs.
+    ['./nfs/no-process.mjs', /\/endpoints\/guard: module \.\/nfs\/no-process\.mjs: create\(\) returned an object without process\(\) \(it has proccess\); it returns the NF instance/],
   ]
   for (const [module, expected] of cases) {
     const file = spec(`bad-${module.slice(6, -4)}`, { module })
