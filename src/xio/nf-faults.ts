@@ -1,10 +1,10 @@
-// What an NF's own bugs cost: never the chain. A process() that throws loses its packet, one
-// that returns something that is no gate (undefined: a forgotten return) has it dropped, a
-// tick(), idle() or counters() that throws is skipped (a throwing idle() counts as a tick's).
-// Each is counted under its own name beside the NF's counters (the lost packets as drop
-// reasons: drop/processThrew, drop/badVerdict), where the dashboard shows it, and said on
-// stderr with the error, at most once a second per kind, so a fault on every packet does not
-// flood the log.
+// What an NF's own bugs cost: never the chain. A process() that throws loses its packet; one
+// that returns something that is no gate (undefined: a forgotten return), or sends it with a
+// length past its buffer, has it dropped; a tick(), idle() or counters() that throws is
+// skipped (a throwing idle() counts as a tick's). Each is counted under its own name beside
+// the NF's counters (the lost packets as drop reasons: drop/processThrew, drop/badVerdict,
+// drop/badLength), where the dashboard shows it, and said on stderr with the error, at most
+// once a second per kind, so a fault on every packet does not flood the log.
 import { DROP_REASON } from './nf-types.ts'
 
 const SAY_EVERY_MS = 1000
@@ -14,6 +14,8 @@ export class NFFaults {
   processErrors = 0
   /** process() returned no gate of the NF's (nor DROP or HOLD): the packet was dropped. */
   badVerdicts = 0
+  /** process() sent a packet with a length past its buffer, or no length: the packet was dropped. */
+  badLengths = 0
   tickErrors = 0
   countersErrors = 0
   private readonly lastSaid = new Map<string, number>()
@@ -30,6 +32,11 @@ export class NFFaults {
     this.say('verdict', `process() returned ${String(gate)}, which is no gate of this NF (packet dropped; ${this.badVerdicts} so far)`)
   }
 
+  badLength(length: unknown, capacity: number): void {
+    this.badLengths++
+    this.say('length', `process() set the packet's length to ${String(length)}, which is no length of a buffer of ${capacity} bytes (packet dropped; ${this.badLengths} so far)`)
+  }
+
   /** Runs tick(), idle() or counters(), counting and saying what it throws. */
   guard<R>(what: 'tick' | 'idle' | 'counters', f: () => R): R | undefined {
     try {
@@ -42,7 +49,7 @@ export class NFFaults {
   }
 
   any(): boolean {
-    return this.processErrors + this.badVerdicts + this.tickErrors + this.countersErrors > 0
+    return this.processErrors + this.badVerdicts + this.badLengths + this.tickErrors + this.countersErrors > 0
   }
 
   /** The NF's counters with the faults that happened added first (none of them when all is well). */
@@ -51,6 +58,7 @@ export class NFFaults {
     const faults = Object.entries({
       [`${DROP_REASON}processThrew`]: this.processErrors,
       [`${DROP_REASON}badVerdict`]: this.badVerdicts,
+      [`${DROP_REASON}badLength`]: this.badLengths,
       tickErrors: this.tickErrors,
       countersErrors: this.countersErrors,
     }).filter(([, n]) => n > 0)

@@ -417,6 +417,7 @@ export async function runNFs(xio: Xio, group: RunMember[], options: RunOptions):
     return Math.min(due - now, options.maxRestMs ?? MAX_REST_MS)
   }
   let failed = false
+  const capacity = xio.capacity
   try {
     while (!options.stopping()) {
       // What was parked while a send waited came before anything the ring holds now.
@@ -497,7 +498,18 @@ export async function runNFs(xio: Xio, group: RunMember[], options: RunOptions):
           m = members[m.next[gate]]
         }
         xio.countDecided()
-        if (p.length !== length) xio.setLength(d, p.length)
+        if (p.length !== length) {
+          // A length past the buffer (or no length) would be refused by the manager, counted
+          // there as oversize and said nowhere: the NF's fault, dropped here, counted and said.
+          if (gate >= 0 && !(p.length >= 0 && p.length <= capacity && p.length === (p.length | 0))) {
+            m.faults.badLength(p.length, capacity)
+            if (traced) note = `${grouped ? `${note}${m.name}: ` : ''}${DROP_REASON}badLength`
+            noted = traced
+            p.length = length
+            gate = DROP
+          }
+          xio.setLength(d, p.length)
+        }
         if (p.flowHash !== hash) xio.setFlowHash(d, p.flowHash)
         // A held packet keeps its note until it goes (Outbox.send): none, rather than what the
         // buffer's last NF or owner left there, when none was taken.

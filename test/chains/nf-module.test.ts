@@ -51,12 +51,14 @@ writeFileSync(join(dir, 'nfs/one-only.mjs'), nfText(`singleInstance: 'it counts 
 writeFileSync(join(dir, 'nfs/bad-single.mjs'), nfText(`singleInstance: true, create: () => ({ process: () => 0 })`))
 writeFileSync(join(dir, 'nfs/create-throws.mjs'), nfText(`create(config) { const size = config.table.size; return { process: () => size } }`))
 writeFileSync(join(dir, 'nfs/no-process.mjs'), nfText(`create: () => ({ proccess: () => 0 })`))
-// At TTL 3 process() throws, at TTL 4 it forgets to return a gate; tick() always throws.
+// At TTL 3 process() throws, at TTL 4 it forgets to return a gate, at TTL 5 it sets a length
+// past the buffer; tick() always throws.
 writeFileSync(join(dir, 'nfs/faulty.mjs'), nfText(`create: () => ({
   process(p) {
     const ttl = p.bytes[p.at + 22]
     if (ttl === 3) throw new RangeError('no rule for TTL 3')
     if (ttl === 4) return
+    if (ttl === 5) p.length = 5000
     return 0
   },
   tick() { throw new Error('timer table corrupt') },
@@ -161,16 +163,17 @@ test('a module that throws on import, does not compile, has a broken schema, or 
   }
 })
 
-test('an NF whose process() throws or returns no gate loses that packet, counted by name; the chain runs on', async (t) => {
+test('an NF whose process() throws, returns no gate or sets a length past the buffer loses that packet, counted by name and said; the chain runs on', async (t) => {
   const file = spec('faulty', { module: './nfs/faulty.mjs' })
   const out = join(dir, 'faulty-out.pcap')
   const r = await xioChain(['replay', file, '--json', '--output', `out=${out}`], 60_000, dir)
   t.is(r.code, 0, r.stderr)
   const guard = JSON.parse(r.stdout).endpoints.guard
   t.is(guard.rx, 10)
-  t.like(guard.counters, { 'drop/processThrew': 1, 'drop/badVerdict': 1, seen: 1 })
+  t.like(guard.counters, { 'drop/processThrew': 1, 'drop/badVerdict': 1, 'drop/badLength': 1, seen: 1 })
   t.true(guard.counters.tickErrors >= 1)
-  t.deepEqual((await readPcap(out)).records.map((rec) => rec.data[22]), [1, 2, 5, 6, 7, 8, 9, 10])
+  t.deepEqual((await readPcap(out)).records.map((rec) => rec.data[22]), [1, 2, 6, 7, 8, 9, 10])
+  t.regex(r.stderr, /guard: process\(\) set the packet's length to 5000, which is no length of a buffer of \d+ bytes \(packet dropped; 1 so far\)/)
   t.regex(r.stderr, /guard: process\(\) threw \(packet dropped; 1 so far\): RangeError: no rule for TTL 3/)
   t.regex(r.stderr, /guard: process\(\) returned undefined, which is no gate of this NF/)
   t.regex(r.stderr, /guard: tick\(\) threw \(1 so far\): Error: timer table corrupt/)

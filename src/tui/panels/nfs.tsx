@@ -59,7 +59,7 @@ function interfaceItems(nf: NfInfo): Item[] {
 // The NF's own bugs, counted by the runner (src/xio/nf-faults.ts), lead its line whatever it
 // is, then how long its bursts take, then why it drops packets, the commonest reasons first.
 const FAULTS = [
-  [`${DROP_REASON}processThrew`, 'process() threw'], [`${DROP_REASON}badVerdict`, 'bad verdicts'],
+  [`${DROP_REASON}processThrew`, 'process() threw'], [`${DROP_REASON}badVerdict`, 'bad verdicts'], [`${DROP_REASON}badLength`, 'bad lengths'],
   ['tickErrors', 'tick() threw'], ['countersErrors', 'counters() threw'],
 ] as const
 const isFault = (key: string) => FAULTS.some(([k]) => k === key)
