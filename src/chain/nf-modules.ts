@@ -77,9 +77,10 @@ export async function importNfModule(file: string, version?: string): Promise<NF
   // then sits one level down.
   let nf = loaded.default as { default?: unknown; gates?: unknown; create?: unknown } | undefined
   if (nf && typeof nf === 'object' && nf.gates === undefined && nf.default !== undefined) nf = nf.default as typeof nf
-  // Such a module without a default export has its exports object there instead: not an NF
-  // with something missing, but no default export at all.
-  else if (TYPESCRIPT.has(extname(file)) && nf && typeof nf === 'object' && nf.gates === undefined && nf.create === undefined) {
+  // Such a module without a default export has its exports object there instead, its named
+  // exports beside it: not an NF with something missing, but no default export at all. (One
+  // whose default export is an object that is no NF has no named exports beside it.)
+  else if (TYPESCRIPT.has(extname(file)) && nf && typeof nf === 'object' && nf.gates === undefined && nf.create === undefined && Object.keys(loaded).some((k) => k !== 'default')) {
     const names = Object.keys(nf)
     throw new ModuleProblem(`${file}: it has no default export${names.length ? ` (it exports ${names.join(', ')})` : ''} (export default defineNF({ name, gates, config, create }))`)
   }

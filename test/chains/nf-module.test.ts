@@ -125,6 +125,13 @@ test('a missing module, or one that is not an NF, is refused naming the endpoint
   const r5 = await xioChain(['validate', noDefaultTs], 60_000, dir)
   t.is(r5.code, 1)
   t.regex(r5.stderr, /\/endpoints\/guard\/module: .*no-default\.ts: it has no default export \(it exports nf\)/)
+  // In an ES-module package, a TypeScript default export that is no NF is said as what it lacks.
+  mkdirSync(join(dir, 'nfs/esm'), { recursive: true })
+  writeFileSync(join(dir, 'nfs/esm/package.json'), '{ "type": "module" }\n')
+  writeFileSync(join(dir, 'nfs/esm/not-an-nf.ts'), `export default { name: 'notnf', process: () => 0 }\n`)
+  const r6 = await xioChain(['validate', spec('esm-not-nf', { module: './nfs/esm/not-an-nf.ts' })], 60_000, dir)
+  t.is(r6.code, 1)
+  t.regex(r6.stderr, /\/endpoints\/guard\/module: .*not-an-nf\.ts: gates must be a list of gate names/)
   const noPackage = spec('no-package', { module: 'xio-nf-that-does-not-exist' })
   const r3 = await xioChain(['validate', noPackage], 60_000, dir)
   t.regex(r3.stderr, /\/endpoints\/guard\/module: cannot find package 'xio-nf-that-does-not-exist'/)
