@@ -383,11 +383,12 @@ function reachability(endpoints: Map<string, ChainEndpoint>, links: ChainLink[])
     if (!reached.has(e.name) && !isSource(e))
       problems.push({ path, message: `no packet can reach '${e.name}': no link leads to it from a port that brings packets in` })
     else if (!leaves.has(e.name)) {
-      const cycle = walk([e.name], next)
+      // A loop only if its links lead back to it (walk counts where it starts as seen).
+      const onward = walk(next.get(e.name) ?? [], next)
       problems.push({
         path,
-        message: cycle.has(e.name) && [...cycle].every((n) => !endpoints.get(n)!.isPort)
-          ? `packets reaching '${e.name}' can never leave the chain: its links loop through ${[...cycle].join(' -> ')} with no exit to a port`
+        message: onward.has(e.name) && [...onward].every((n) => !endpoints.get(n)!.isPort)
+          ? `packets reaching '${e.name}' can never leave the chain: its links loop through ${[e.name, ...[...onward].filter((n) => n !== e.name)].join(' -> ')} with no exit to a port`
           : `packets reaching '${e.name}' can never leave the chain: no link from it leads on to a port`,
       })
     }
