@@ -20,7 +20,7 @@ export class NFFaults {
   countersErrors = 0
   private readonly lastSaid = new Map<string, number>()
 
-  constructor(private readonly name: string) {}
+  constructor(private readonly name: string, private readonly gates: readonly string[] = []) {}
 
   threw(e: unknown): void {
     this.processErrors++
@@ -29,7 +29,10 @@ export class NFFaults {
 
   badVerdict(gate: unknown): void {
     this.badVerdicts++
-    this.say('verdict', `process() returned ${String(gate)}, which is no gate of this NF (packet dropped; ${this.badVerdicts} so far)`)
+    // A gate's name for its number is the likeliest slip: say which number it is.
+    const named = typeof gate === 'string' ? this.gates.indexOf(gate) : -1
+    const hint = named >= 0 ? `; a gate is returned by its number: ${named} for '${gate}'` : ''
+    this.say('verdict', `process() returned ${String(gate)}, which is no gate of this NF (packet dropped; ${this.badVerdicts} so far${hint})`)
   }
 
   badLength(length: unknown, capacity: number): void {

@@ -190,6 +190,8 @@ export interface NFEnvWithOutbox extends NFEnv {
   readonly packets: Outbox
   /** How many gates the NF has: a verdict outside [0, gateCount) is a fault. */
   readonly gateCount: number
+  /** Its gates' names, by number: what a fault's message says a gate is. */
+  readonly gateNames: readonly string[]
   /** The NF's time, as createNF was told (see NFClock). */
   readonly clock: NFClock
   /** On the packet clock: the capture time (ms) of the packet being decided, which now() returns. */
@@ -219,6 +221,7 @@ export function nfEnv(xio: Xio, gates: readonly string[], clock: NFClock = 'wall
     packets: new Outbox(xio, as.id),
     state: nfState(xio, as.name),
     gateCount: gates.length,
+    gateNames: gates,
     clock,
     packetMs: 0,
     placement,
@@ -326,7 +329,7 @@ export async function runNFs(xio: Xio, group: RunMember[], options: RunOptions):
   const members: Running[] = group.map((m) => ({
     ...m,
     gates: m.nf.env.gateCount,
-    faults: new NFFaults(m.name),
+    faults: new NFFaults(m.name, m.nf.env.gateNames),
     times: new BurstTimes(),
     notes: new TraceNotes(m.nf.instance),
     lastTick: -Infinity,
