@@ -13,7 +13,7 @@ const udp = (ttl: number) => ipv4Frame({ proto: 'udp', src: '10.0.0.2', dst: '19
 test('drops IPv4 below minTtl, passes minTtl and above, counting both', (t) => {
   const h = harness(guard, { minTtl: 32 })
   t.deepEqual([1, 31, 32, 33, 255].map((ttl) => h.send(udp(ttl)).verdict), ['drop', 'drop', 'out', 'out', 'out'])
-  t.deepEqual(h.counters(), { passed: 3, dropped: 2 })
+  t.deepEqual(h.counters(), { passed: 3, 'drop/lowTtl': 2 })
 })
 
 test('leaves what is not untagged IPv4 alone', (t) => {

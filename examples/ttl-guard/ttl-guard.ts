@@ -34,7 +34,8 @@ export default defineNF<Config>({
         passed++
         return OUT
       },
-      counters: () => ({ passed, dropped }),
+      // Drops as drop/<reason>: the dashboard, trace and Prometheus count them as drops, by reason.
+      counters: () => ({ passed, 'drop/lowTtl': dropped }),
     }
   },
 })
