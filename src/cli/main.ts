@@ -8,6 +8,7 @@ import { ChainError, RunningChain } from '../chain/launcher.ts'
 import { checkPcapFormat, PcapError } from '../chain/pcap.ts'
 import { absentCpus } from '../chain/cpus.ts'
 import { cleanStaleRegions, XioError, observe } from '../xio/index.ts'
+import { BURST_TIME_KEYS } from '../xio/burst-times.ts'
 import { groupLabels, processNames, statsLines } from './stats.ts'
 import { ChainMetrics, parseListen, serveMetrics } from './metrics.ts'
 import { captureCommand } from './capture.ts'
@@ -206,7 +207,12 @@ async function replay(spec: string, options: { input?: string[]; output?: string
       e.noRoute += s.route.noRoute
     }
     for (const [name, port] of running.ports) Object.assign(endpoints[name] ?? {}, port.stats())
-    for (const [name, counters] of running.finalNfCounters) Object.assign((endpoints[name] ??= {}), { counters })
+    // Its counts, which a replay makes the same every run, apart from how long it took.
+    for (const [name, all] of running.finalNfCounters) {
+      const counters = Object.fromEntries(Object.entries(all).filter(([k]) => !(BURST_TIME_KEYS as readonly string[]).includes(k)))
+      const timing = Object.fromEntries(Object.entries(all).filter(([k]) => (BURST_TIME_KEYS as readonly string[]).includes(k)))
+      Object.assign((endpoints[name] ??= {}), { counters, ...(Object.keys(timing).length ? { timing } : {}) })
+    }
     if (options.json) process.stdout.write(JSON.stringify({ chain: chain.name, endpoints, ...(groupOf.size ? { groups } : {}) }, null, 2) + '\n')
     else {
       const labels = groupLabels(chain)

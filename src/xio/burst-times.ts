@@ -6,6 +6,9 @@ const SUB = 8
 const LOG_SUB = 3
 const BUCKETS = 40 * SUB  // up to 2^40 ns (18 minutes): nothing a burst takes is longer
 
+/** The figures publishInto adds to an NF's counters: timings, which differ from run to run. */
+export const BURST_TIME_KEYS = ['burstP50Ns', 'burstP99Ns', 'nsPerPacket'] as const
+
 export class BurstTimes {
   private readonly counts = new Uint32Array(BUCKETS)
   private bursts = 0

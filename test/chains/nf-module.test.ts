@@ -197,8 +197,17 @@ test('links name a module\'s own gates', async (t) => {
   t.regex(r.stderr, /\/links\/1: nf 'guard' has no gate 'rejected' \(its gates: out\)/)
 })
 
-test('the bundled example validates and replays', async (t) => {
-  const r = await xioChain(['replay', join(root, 'examples/ttl-guard/chain.json'), '--json', '--output', `out=${join(dir, 'example.pcap')}`])
-  t.is(r.code, 0, r.stderr)
-  t.is(JSON.parse(r.stdout).endpoints.out.written, 7)
+test('the bundled example validates and replays; replay --json is the same every run, how long the NF took apart', async (t) => {
+  const replay = async () => {
+    const r = await xioChain(['replay', join(root, 'examples/ttl-guard/chain.json'), '--json', '--output', `out=${join(dir, 'example.pcap')}`])
+    t.is(r.code, 0, r.stderr)
+    return JSON.parse(r.stdout) as { endpoints: Record<string, { written?: number; counters?: Record<string, number>; timing?: Record<string, number> }> }
+  }
+  const first = await replay()
+  t.is(first.endpoints.out.written, 7)
+  t.deepEqual(first.endpoints.guard.counters, { passed: 7, 'drop/lowTtl': 9 })
+  t.true(first.endpoints.guard.timing!.nsPerPacket > 0, 'its timing, apart')
+  const second = await replay()
+  for (const r of [first, second]) delete r.endpoints.guard.timing
+  t.deepEqual(second, first)
 })

@@ -5,6 +5,7 @@
 import { Text } from 'ink'
 import { duration, si } from '../format.ts'
 import { DROP_REASON } from '../../xio/nf-types.ts'
+import { BURST_TIME_KEYS } from '../../xio/burst-times.ts'
 import type { DashboardModel, NfInfo } from '../model.ts'
 import type { PanelContent } from './panel.tsx'
 
@@ -79,7 +80,7 @@ function dropItems(nf: NfInfo): Item[] {
 }
 
 // The runner's timing of the NF's bursts (src/xio/burst-times.ts).
-const TIMING = ['burstP50Ns', 'burstP99Ns', 'nsPerPacket']
+const TIMING: readonly string[] = BURST_TIME_KEYS
 
 function timingItems(c: Record<string, number>): Item[] {
   if (c.burstP50Ns === undefined) return []
