@@ -5,6 +5,7 @@
 // the NF's counters (the lost packets as drop reasons: drop/processThrew, drop/badVerdict,
 // drop/badLength), where the dashboard shows it, and said on stderr with the error, at most
 // once a second per kind, so a fault on every packet does not flood the log.
+import { fileURLToPath } from 'node:url'
 import { DROP_REASON } from './nf-types.ts'
 
 const SAY_EVERY_MS = 1000
@@ -76,7 +77,14 @@ export class NFFaults {
   }
 }
 
+// This package's own code (src/ or dist/, two folders up from here) and Node's: frames of the
+// runner, not of the NF, which a reader of the error has no use for.
+const platform = fileURLToPath(new URL('../..', import.meta.url))
+const ownFrame = (line: string) => line.includes(`${platform}src/`) || line.includes(`${platform}dist/`) || line.includes('(node:') || / at node:/.test(line)
+
 function describe(e: unknown): string {
-  if (e instanceof Error) return `${e.name}: ${e.message}${e.stack ? `\n${e.stack.split('\n').slice(1, 4).join('\n')}` : ''}`
-  return String(e)
+  if (!(e instanceof Error)) return String(e)
+  // Where in the NF it happened: its own frames (at most three), not the runner's that called it.
+  const frames = (e.stack ?? '').split('\n').slice(1).filter((line) => /^\s+at /.test(line) && !ownFrame(line)).slice(0, 3)
+  return `${e.name}: ${e.message}${frames.length ? `\n${frames.join('\n')}` : ''}`
 }

@@ -32,3 +32,16 @@ test('each kind is said at most once a second, and every one is counted, the los
   t.regex(text, /^guard: process\(\) threw \(packet dropped; 1 so far\): RangeError: no rule/m)
   t.deepEqual(faults.addTo({ seen: 4 }), { 'drop/processThrew': 1, 'drop/badLength': 3, seen: 4 })
 })
+
+test('a throw is said with the NF\'s own frames, not the runner\'s that called it', (t) => {
+  const faults = new NFFaults('guard', ['out'])
+  const e = new Error('no rule')
+  e.stack = [
+    'Error: no rule',
+    '    at Object.process (/home/me/nfs/guard.ts:12:11)',
+    `    at runNFs (${new URL('../../dist/xio/nf.js', import.meta.url).pathname}:380:46)`,
+    `    at runNFs (${new URL('../../src/xio/nf.ts', import.meta.url).pathname}:470:30)`,
+    '    at process.processTicksAndRejections (node:internal/process/task_queues:95:5)',
+  ].join('\n')
+  t.is(said(() => faults.threw(e)), 'guard: process() threw (packet dropped; 1 so far): Error: no rule\n    at Object.process (/home/me/nfs/guard.ts:12:11)\n')
+})
