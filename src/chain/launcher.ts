@@ -381,15 +381,16 @@ export class RunningChain extends EventEmitter {
     if (!restarting) {
       const times = `${proc.exits.length} time${proc.exits.length === 1 ? '' : 's'}${limit ? ` in ${RESTART_WINDOW_MS / 1000} s` : ''}`
       const last = proc.hung ?? signal ?? `status ${code}`
+      const said = proc.stderr.trim() ? `\n${proc.stderr.trim()}` : ''
       if (this.options.givingUp !== 'leave down') {
-        this.fatal = new ChainError(`${name} exited ${times} (last: ${last}); stopping the chain.\n${proc.stderr.trim()}`)
+        this.fatal = new ChainError(`${name} exited ${times} (last: ${last}); stopping the chain.${said}`)
         this.emit('fatal', this.fatal)
         this.wakePump()
         return
       }
       // Down, the rest of the chain runs on: what is sent to it counts as no route meanwhile.
       proc.leftDown = true
-      this.warn(`${name} exited ${times} (last: ${last}); left down, the rest of the chain runs on: mend it, then reload the spec (xio-chain reload, or SIGHUP) to start it again\n${proc.stderr.trim()}`)
+      this.warn(`${name} exited ${times} (last: ${last}); left down, the rest of the chain runs on: mend it, then reload the spec (xio-chain reload, or SIGHUP) to start it again${said}`)
       return
     }
     setTimeout(() => void this.restart(proc, cpu), RESTART_PAUSE_MS)
