@@ -381,7 +381,8 @@ export class RunningChain extends EventEmitter {
     if (!restarting) {
       const times = `${proc.exits.length} time${proc.exits.length === 1 ? '' : 's'}${limit ? ` in ${RESTART_WINDOW_MS / 1000} s` : ''}`
       const last = proc.hung ?? signal ?? `status ${code}`
-      const said = proc.stderr.trim() ? `\n${proc.stderr.trim()}` : ''
+      // What it said on stderr, unless it was passed on as it came (once it was ready).
+      const said = !proc.ready && proc.stderr.trim() ? `\n${proc.stderr.trim()}` : ''
       if (this.options.givingUp !== 'leave down') {
         this.fatal = new ChainError(`${name} exited ${times} (last: ${last}); stopping the chain.${said}`)
         this.emit('fatal', this.fatal)
