@@ -483,6 +483,13 @@ export async function runNFs(xio: Xio, group: RunMember[], options: RunOptions):
             m.faults.badVerdict(gate)
             gate = DROP
             fault = `${DROP_REASON}badVerdict`
+          } else if (gate >= 0 && p.length !== length && !(p.length >= 0 && p.length <= capacity && p.length === (p.length | 0))) {
+            // Sent with a length past the buffer (or no length): the manager would refuse it,
+            // counted there as oversize and said nowhere. The member's fault, as a bad verdict is.
+            m.faults.badLength(p.length, capacity)
+            p.length = length
+            gate = DROP
+            fault = `${DROP_REASON}badLength`
           }
           if (noting || (traced && fault)) {
             const said = fault || m.notes.finish()
@@ -501,18 +508,7 @@ export async function runNFs(xio: Xio, group: RunMember[], options: RunOptions):
           m = members[m.next[gate]]
         }
         xio.countDecided()
-        if (p.length !== length) {
-          // A length past the buffer (or no length) would be refused by the manager, counted
-          // there as oversize and said nowhere: the NF's fault, dropped here, counted and said.
-          if (gate >= 0 && !(p.length >= 0 && p.length <= capacity && p.length === (p.length | 0))) {
-            m.faults.badLength(p.length, capacity)
-            if (traced) note = `${grouped ? `${note}${m.name}: ` : ''}${DROP_REASON}badLength`
-            noted = traced
-            p.length = length
-            gate = DROP
-          }
-          xio.setLength(d, p.length)
-        }
+        if (p.length !== length) xio.setLength(d, p.length)
         if (p.flowHash !== hash) xio.setFlowHash(d, p.flowHash)
         // A held packet keeps its note until it goes (Outbox.send): none, rather than what the
         // buffer's last NF or owner left there, when none was taken.
