@@ -103,7 +103,6 @@ export interface NfInstanceProcess {
   /** Which instance of the endpoint (0 to instances - 1), the same across its restarts. */
   instance: number
   child: ChildProcess
-  restarts: number
   /** When this instance (this process and those it replaced) exited, within RESTART_WINDOW_MS. */
   exits: number[]
   /** Given up on after too many exits in the window: not restarted until a reload starts it. */
@@ -241,7 +240,7 @@ export class RunningChain extends EventEmitter {
     const started: NfInstanceProcess[] = []
     for (const e of starting) {
       const cpu = this.nfCpus(managerCpu, nfCpuList(this.chain, e)?.cpu)
-      for (let i = first(e.name); i < e.instances; i++) started.push(this.spawnNf(e.name, i, cpu, 0, []))
+      for (let i = first(e.name); i < e.instances; i++) started.push(this.spawnNf(e.name, i, cpu, []))
     }
     this.instances.push(...started)
     const deadline = Date.now() + 20_000
@@ -257,7 +256,7 @@ export class RunningChain extends EventEmitter {
     }
   }
 
-  private spawnNf(endpoint: string, instance: number, cpu: string, restarts: number, exits: number[]): NfInstanceProcess {
+  private spawnNf(endpoint: string, instance: number, cpu: string, exits: number[]): NfInstanceProcess {
     // A replay runs NFs on the captures' time, so it gives the same output however long it takes.
     const clock = this.options.replay ? 'packets' : 'wall'
     const child = this.unpinned(() =>
@@ -278,7 +277,7 @@ export class RunningChain extends EventEmitter {
     // One line; stdin stays open for reloads' configs (nf-control.ts).
     child.stdin!.write(`${JSON.stringify(order)}\n`)
     const members = order.members.map((m) => m.name)
-    const proc: NfInstanceProcess = { endpoint, members, instance, child, restarts, exits, stderr: '', ready: false, retired: false, awaiting: new Map() }
+    const proc: NfInstanceProcess = { endpoint, members, instance, child, exits, stderr: '', ready: false, retired: false, awaiting: new Map() }
     let said = ''
     child.stdout!.on('data', (c: Buffer) => {
       const lines = (said + c.toString()).split('\n')
@@ -403,7 +402,7 @@ export class RunningChain extends EventEmitter {
     for (const [i, proc] of this.instances.entries()) {
       if (!proc.leftDown || proc.retired || !only(proc.endpoint)) continue
       const cpu = this.nfCpus(managerCpu, nfCpuList(this.chain, this.chain.endpoints.get(proc.endpoint)!)?.cpu)
-      this.instances[i] = this.spawnNf(proc.endpoint, proc.instance, cpu, proc.restarts + 1, [])
+      this.instances[i] = this.spawnNf(proc.endpoint, proc.instance, cpu, [])
       revived.add(proc.endpoint)
     }
     return [...revived]
@@ -431,7 +430,7 @@ export class RunningChain extends EventEmitter {
     }
     if (code.changed) this.warn(`${name}: its module's code changed since the chain checked it; restarting it on the new code, checked against the spec (a reload puts every instance on it)`)
     else if (refusedBefore) this.warn(`${name}: its module's code is back to what the chain checked; restarting it`)
-    this.instances[this.instances.indexOf(proc)] = this.spawnNf(proc.endpoint, proc.instance, cpu, proc.restarts + 1, proc.exits)
+    this.instances[this.instances.indexOf(proc)] = this.spawnNf(proc.endpoint, proc.instance, cpu, proc.exits)
   }
 
   /**

@@ -88,10 +88,10 @@ export function resolveTaps(at: string[], snapshot: RegionSnapshot, gates: Map<s
     .filter((t) => !together(s.name, t.to))
     .map((t): [Tap, string] => [{ service: s.id, kind: 'gate', gate: t.gate }, `${s.name}.${gateName(s.name, t.gate)}`]))
   const labelled = (named: [Tap, string][]) => named.map(([, label]) => label).join(', ')
-  const edges = (group: string) => [
-    ...(entries(group).length ? [`${group}.rx (${labelled(entries(group))})`] : []),
-    ...(exits(group).length ? [`${group}.tx (${labelled(exits(group))})`] : []),
-  ].join(', ')
+  const edges = (group: string) => {
+    const [inward, outward] = [entries(group), exits(group)]
+    return [...(inward.length ? [`${group}.rx (${labelled(inward)})`] : []), ...(outward.length ? [`${group}.tx (${labelled(outward)})`] : [])].join(', ')
+  }
   const inside = (text: string, name: string, what: string) =>
     new CaptureError(`--at ${text}: ${what} inside placement group '${groups.get(name)}', a call in one process that the manager never sees; ` +
       `its packets can be seen where they enter or leave it: ${edges(groups.get(name)!)}`)

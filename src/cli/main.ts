@@ -209,8 +209,8 @@ async function replay(spec: string, options: { input?: string[]; output?: string
     for (const [name, port] of running.ports) Object.assign(endpoints[name] ?? {}, port.stats())
     // Its counts, which a replay makes the same every run, apart from how long it took.
     for (const [name, all] of running.finalNfCounters) {
-      const counters = Object.fromEntries(Object.entries(all).filter(([k]) => !(BURST_TIME_KEYS as readonly string[]).includes(k)))
-      const timing = Object.fromEntries(Object.entries(all).filter(([k]) => (BURST_TIME_KEYS as readonly string[]).includes(k)))
+      const counters: Record<string, number> = {}, timing: Record<string, number> = {}
+      for (const [k, v] of Object.entries(all)) ((BURST_TIME_KEYS as readonly string[]).includes(k) ? timing : counters)[k] = v
       Object.assign((endpoints[name] ??= {}), { counters, ...(Object.keys(timing).length ? { timing } : {}) })
     }
     if (options.json) process.stdout.write(JSON.stringify({ chain: chain.name, endpoints, ...(groupOf.size ? { groups } : {}) }, null, 2) + '\n')

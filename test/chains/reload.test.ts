@@ -408,7 +408,7 @@ test('a config change sent while an instance waits to be restarted is in force a
   const bothRun = await until(() => running.instances.filter(runs).length === 2 && !running.instances.includes(victim), 20_000)
   // What would tell a slow start from a restart that never came.
   if (!bothRun) {
-    t.log(running.instances.map((p) => ({ endpoint: p.endpoint, instance: p.instance, pid: p.child.pid, ready: p.ready, code: p.child.exitCode, signal: p.child.signalCode, restarts: p.restarts, stderr: p.stderr })))
+    t.log(running.instances.map((p) => ({ endpoint: p.endpoint, instance: p.instance, pid: p.child.pid, ready: p.ready, code: p.child.exitCode, signal: p.child.signalCode, exits: p.exits.length, stderr: p.stderr })))
     t.log(exits, running.manager.snapshot().slots.filter((s) => s.name === 'fw'))
   }
   t.true(bothRun, 'both instances run')
