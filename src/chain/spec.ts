@@ -10,6 +10,7 @@ import { NFConfigError, type NFEnv, type NFModule } from '../xio/nf-types.ts'
 import type { RegionSnapshot } from '../xio/region-view.ts'
 import { importNfModule, ModuleProblem, resolveNfModule, whereIn } from './nf-modules.ts'
 import { moduleVersion } from './module-version.ts'
+import { fileProblem } from './pcap.ts'
 import { chainSchema } from './schema.ts'
 import { compileSchema, configValidator, schemaProblems, type Problem } from './schema-check.ts'
 import { didYouMean } from './suggest.ts'
@@ -98,7 +99,7 @@ export async function loadChain(file: string, options: CheckOptions = {}): Promi
   try {
     text = readFileSync(file, 'utf8')
   } catch (e) {
-    throw new SpecError(file, [{ path: '', message: `cannot read the spec: ${(e as Error).message}` }])
+    throw new SpecError(file, [{ path: '', message: `cannot read the spec: ${fileProblem(e)}` }])
   }
   let json: unknown
   try {

@@ -490,11 +490,27 @@ const cli = yargs(hideBin(process.argv))
     process.exit(1)
   })
 
+/** The command being run, for the errors that name no file. */
+let command = ''
+cli.middleware((argv) => {
+  command = String(argv._[0] ?? '')
+})
+
+/**
+ * A refusal as one says it: one that starts with the file it is about (a spec, a capture, a
+ * module: `chains/x.json: /endpoints/fw/kind: …`) as it is, so an editor can jump there; any
+ * other after the command that said it (`xio-chain stats: no xio region …`).
+ */
+function said(message: string): string {
+  if (message.startsWith('xio-chain') || /^[^\s:]*[./][^\s:]*: /.test(message)) return message
+  return `xio-chain${command ? ` ${command}` : ''}: ${message}`
+}
+
 try {
   await cli.parseAsync()
 } catch (e) {
   if (e instanceof SpecError || e instanceof XioError || e instanceof ChainError || e instanceof PcapError || e instanceof UsageError || e instanceof LabError || e instanceof ScaffoldError) {
-    process.stderr.write(`${e.message}\n`)
+    process.stderr.write(`${said(e.message)}\n`)
     process.exit(1)
   }
   throw e

@@ -52,7 +52,7 @@ test('validate, run and replay refuse a chain whose input capture is missing or 
   }
   const flag = await xioChain(['replay', spec('nowhere.pcap'), '--input', `in=${join(dir, 'elsewhere.pcap')}`])
   t.is(flag.code, 1)
-  t.is(flag.stderr.trim(), `--input in: ${join(dir, 'elsewhere.pcap')}: cannot open: no such file or folder`)
+  t.is(flag.stderr.trim(), `xio-chain replay: --input in: ${join(dir, 'elsewhere.pcap')}: cannot open: no such file or folder`)
   const pcapng = join(dir, 'trace.pcapng')
   writeFileSync(pcapng, Buffer.from('0a0d0d0a1c0000004d3c2b1a01000000ffffffffffffffff1c000000', 'hex'))
   const ng = await xioChain(['validate', spec('trace.pcapng')])

@@ -188,14 +188,14 @@ test('a placement group\'s process is served as the group, its members\' counter
 test('a mistaken --listen or --metrics, or a port taken, is one line and a non-zero exit', async (t) => {
   const r1 = await xioChain(['run', spec, '--no-tui', '--metrics', 'port9'])
   t.is(r1.code, 1)
-  t.is(r1.stderr.trim(), '--metrics port9: expected [host:]port, e.g. 9464 or 0.0.0.0:9464')
+  t.is(r1.stderr.trim(), 'xio-chain run: --metrics port9: expected [host:]port, e.g. 9464 or 0.0.0.0:9464')
   const taken = createServer().listen(0, '127.0.0.1')
   await once(taken, 'listening')
   const { port } = taken.address() as { port: number }
   const r2 = await xioChain(['run', spec, '--no-tui', '--prefix', uniquePrefix('metrics-taken'), '--metrics', String(port)])
   taken.close()
   t.is(r2.code, 1)
-  t.regex(r2.stderr.trim(), new RegExp(`^--metrics ${port}: listen EADDRINUSE`))
+  t.regex(r2.stderr.trim(), new RegExp(`^xio-chain run: --metrics ${port}: listen EADDRINUSE`))
   const r3 = await xioChain(['metrics', '--prefix', 'no-such-chain-here', '--listen', '9'])
   t.is(r3.code, 1)
   t.is(r3.stderr.trim().split('\n').length, 1)

@@ -61,7 +61,7 @@ test('a new NF: its module, a harness test that passes as generated, a chain tha
 
   const again = await xioChain(['new', 'nf', 'ttl-check'], 60_000, project)
   t.is(again.code, 1)
-  t.regex(again.stderr.trim(), /^not overwriting ttl-check\/ttl-check\.ts, ttl-check\/ttl-check\.schema\.json, ttl-check\/ttl-check\.test\.ts, ttl-check\/chain\.json: pick another --dir or name$/)
+  t.regex(again.stderr.trim(), /^xio-chain new: not overwriting ttl-check\/ttl-check\.ts, ttl-check\/ttl-check\.schema\.json, ttl-check\/ttl-check\.test\.ts, ttl-check\/chain\.json: pick another --dir or name$/)
   // A folder whose project lacks xio-chain gets no $schema (no path into where this command is installed).
   const bare = scratchDir('scaffold-bare')
   t.is((await xioChain(['new', 'nf', 'lone'], 60_000, bare)).code, 0)

@@ -129,7 +129,7 @@ test('top on a prefix with no chain says so and exits 1', async (t) => {
   const prefix = uniquePrefix('dash-none')
   const r = await xioChain(['top', '--prefix', prefix])
   t.is(r.code, 1)
-  t.regex(r.stderr, new RegExp(`no xio region for prefix '${prefix}'.*is a chain running`))
+  t.regex(r.stderr, new RegExp(`^xio-chain top: no xio region for prefix '${prefix}'.*is a chain running`))
 })
 
 test.serial('top names gates and rules as run does, from the spec the region records', async (t) => {
