@@ -659,7 +659,7 @@ Napi::Object layout(Napi::Env env) {
   FIELD(manager, ManagerCounters, routed); FIELD(manager, ManagerCounters, dropped);
   FIELD(manager, ManagerCounters, consumed);
   FIELD(manager, ManagerCounters, noRoute); FIELD(manager, ManagerCounters, sleeps);
-  FIELD(manager, ManagerCounters, wakeups); FIELD(manager, ManagerCounters, reclaimed);
+  FIELD(manager, ManagerCounters, wakeups); FIELD(manager, ManagerCounters, reclaimed); FIELD(manager, ManagerCounters, lost);
   FIELD(manager, ManagerCounters, deaths); FIELD(manager, ManagerCounters, poolDry);
   FIELD(manager, ManagerCounters, held); FIELD(manager, ManagerCounters, invalid);
   FIELD(manager, ManagerCounters, oversize); FIELD(manager, ManagerCounters, faults);
@@ -706,7 +706,7 @@ Napi::Object layout(Napi::Env env) {
   Napi::Object route = group("routeCounters");
   FIELD(route, RouteCounters, rxPackets); FIELD(route, RouteCounters, rxBytes); FIELD(route, RouteCounters, txPackets);
   FIELD(route, RouteCounters, txBytes); FIELD(route, RouteCounters, dropped); FIELD(route, RouteCounters, noRoute);
-  FIELD(route, RouteCounters, freed); FIELD(route, RouteCounters, wakes); FIELD(route, RouteCounters, reclaimed);
+  FIELD(route, RouteCounters, freed); FIELD(route, RouteCounters, wakes); FIELD(route, RouteCounters, reclaimed); FIELD(route, RouteCounters, lost);
   FIELD(route, RouteCounters, invalid); FIELD(route, RouteCounters, captured); FIELD(route, RouteCounters, captureLost);
   FIELD(route, RouteCounters, consumed);
 

@@ -22,7 +22,7 @@
 namespace xio {
 
 constexpr uint64_t kMagic = 0x4e49414843'4f4958ULL;  // "XIOCHAIN" in memory order
-constexpr uint32_t kLayoutVersion = 19;
+constexpr uint32_t kLayoutVersion = 20;
 constexpr uint32_t kMaxSlots = 64;
 constexpr uint32_t kMaxServices = 64;
 constexpr uint32_t kMaxBuffers = 65534;
@@ -229,6 +229,7 @@ struct alignas(kCacheLine) RouteCounters {
   uint64_t freed;      // buffers it gave back through its free ring
   uint64_t wakes;      // times the manager woke it
   uint64_t reclaimed;  // buffers taken back when it died or detached
+  uint64_t lost;       // of those, packets: in its RX ring, held for it, or in its hands (not its cache's free buffers)
   uint64_t invalid;    // descriptors it sent or freed that were not its own, or over-long
   uint64_t captured;     // a capture endpoint: copies put in its RX ring
   uint64_t captureLost;  // a capture endpoint: copies its taps called for and it did not get
@@ -337,6 +338,7 @@ struct alignas(kCacheLine) ManagerCounters {
   uint64_t sleeps;
   uint64_t wakeups;     // sleeps ended by a producer rather than the timeout
   uint64_t reclaimed;   // buffers taken back from dead or detached endpoints
+  uint64_t lost;        // of those, packets (RouteCounters::lost)
   uint64_t deaths;
   uint64_t poolDry;     // refills that found the pool empty
   uint64_t held;        // descriptors held back because a destination RX ring was full

@@ -92,6 +92,7 @@ void addCounters(RouteCounters& to, const RouteCounters& from) {
   to.freed += from.freed;
   to.wakes += from.wakes;
   to.reclaimed += from.reclaimed;
+  to.lost += from.lost;
   to.invalid += from.invalid;
   to.captured += from.captured;
   to.captureLost += from.captureLost;
@@ -1372,16 +1373,23 @@ void Manager::sweep() {
 void Manager::reclaim(uint32_t s, Leaving how) {
   SlotState& slot = slots_[s];
   uint64_t count = 0;
+  // What a dead endpoint had given back on its free ring were no packets: taken back as freed
+  // first, so that what is counted lost below is packets only. (Its process is gone, so the
+  // ring holds what it wrote, no more; one that is cut off may write on, so is not read.)
+  if (how == Leaving::Died) drainFree(s);
   // A fault found before it left was its own: the slot's next occupant must not be cut off for it.
   faulted_.erase(std::remove(faulted_.begin(), faulted_.end(), s), faulted_.end());
+  // Packets are what was on its way to it or in its hands; the free buffers of its cache held none.
+  uint64_t lost = 0;
   Held& held = slot.held;
-  for (uint32_t i = held.next; i < held.count; i++, count++) recycle(entryIndex(held.entry[i]));  // owned by the manager
+  for (uint32_t i = held.next; i < held.count; i++, count++, lost++) recycle(entryIndex(held.entry[i]));  // owned by the manager
   held.count = held.next = 0;
   for (uint32_t d = 0; d < g_.bufferCount; d++) {
     uint32_t who = ownerOf(owners_[d]);
     if (who != s && who != (s | kCached) && who != (s | kInRx)) continue;
     recycle(d);
     count++;
+    if (who != (s | kCached)) lost++;
   }
   publishPool();
   resetSides(s);
@@ -1392,7 +1400,9 @@ void Manager::reclaim(uint32_t s, Leaving how) {
   slot.atShare = false;
   side->atShare.store(0, std::memory_order_relaxed);
   side->route.reclaimed = count;
+  side->route.lost = lost;
   h_->manager.reclaimed += count;
+  h_->manager.lost += lost;
   if (how == Leaving::Died) {
     h_->manager.deaths++;
     if (!slot.capture) region_->service(slot.service)->deaths++;

@@ -1,7 +1,7 @@
 // Plain periodic stats for `run` without a terminal: one line per endpoint per interval,
 // rates from counter deltas over the real elapsed time.
 import { startsProcess, type Chain } from '../chain/spec.ts'
-import type { RegionSnapshot } from '../xio/index.ts'
+import { lossesOf, type RegionSnapshot } from '../xio/index.ts'
 import { holdsItsShare } from '../xio/pool-share.ts'
 import { groupLabel } from '../tui/topology.ts'
 
@@ -16,7 +16,7 @@ interface Totals {
   rx: number
   tx: number
   rxBytes: number
-  /** Really dropped: asked for, no route, or refused by the manager. */
+  /** Really dropped: asked for, no route, refused by the manager, or lost with an instance that died. */
   drop: number
   /** Offered to a full TX ring and refused there: the sender still has them and retries. */
   backpressure: number
@@ -36,7 +36,7 @@ function totals(s: RegionSnapshot): Map<string, Totals> {
     t.rx += slot.route.rxPackets
     t.tx += slot.route.txPackets
     t.rxBytes += slot.route.rxBytes
-    t.drop += slot.route.dropped + slot.route.noRoute + slot.route.invalid
+    t.drop += lossesOf(slot.route)
     t.backpressure += slot.rings.tx.refused
     byName.set(slot.name, t)
   }
@@ -46,7 +46,7 @@ function totals(s: RegionSnapshot): Map<string, Totals> {
     t.rx = c.rxPackets
     t.tx = c.txPackets
     t.rxBytes = c.rxBytes
-    t.drop = c.dropped + c.noRoute + c.invalid
+    t.drop = lossesOf(c)
     byName.set(service.name, t)
   }
   return byName
@@ -67,12 +67,15 @@ export function statsLines(before: RegionSnapshot, after: RegionSnapshot, labels
   // refused a restart): when the chain most needs watching. One that left on its own (a reload
   // took it away or restarts it) has no row meanwhile.
   const deaths = new Map(after.services.map((x) => [x.name, x.deaths]))
+  const lost = new Map(after.services.map((x) => [x.name, x.totals.lost]))
   const down = (name: string) => !running.has(name) && (deaths.get(name) ?? 0) > 0 && (processes?.has(name) ?? true)
   const lines: string[] = []
   for (const [name, t] of b) {
     if (down(name)) {
       const n = deaths.get(name)!
-      lines.push(`${(labels.get(name) ?? name).padEnd(12)} down: no instance running, ${n} death${n === 1 ? '' : 's'} so far  total rx ${t.rx} tx ${t.tx} drop ${t.drop}`)
+      const l = lost.get(name) ?? 0
+      lines.push(`${(labels.get(name) ?? name).padEnd(12)} down: no instance running, ${n} death${n === 1 ? '' : 's'} so far` +
+        `${l ? `, ${l} packet${l === 1 ? '' : 's'} lost with ${n === 1 ? 'it' : 'them'}` : ''}  total rx ${t.rx} tx ${t.tx} drop ${t.drop}`)
       continue
     }
     if (!running.has(name)) continue

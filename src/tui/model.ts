@@ -1,7 +1,7 @@
 // From region snapshots to what the dashboard shows. Rates are counter deltas over the real
 // time between two snapshots (snapshot.time, not the refresh period, which timers stretch);
 // a counter seen for the first time has no rate yet rather than a made-up one.
-import type { RegionSnapshot, RingSnapshot, SlotSnapshot } from '../xio/index.ts'
+import { lossesOf, type RegionSnapshot, type RingSnapshot, type SlotSnapshot } from '../xio/index.ts'
 import { countersByEndpoint } from '../xio/group-counters.ts'
 import { DROP_REASON } from '../xio/nf-types.ts'
 import { holdsItsShare } from '../xio/pool-share.ts'
@@ -203,8 +203,8 @@ export class Sampler {
       for (const slot of mine) {
         const before = this.prevSlots.get(slotKey(slot))
         const r = slot.route, b = before?.route
-        // As the stats lines count them: asked for, sent nowhere, or refused by the manager.
-        const drops = r.dropped + r.noRoute + r.invalid
+        // As the stats lines count them: asked for, sent nowhere, refused by the manager, or lost with an instance.
+        const drops = lossesOf(r)
         endpoints.push({
           label: label(slot.instance),
           endpoint: e.name,
@@ -214,7 +214,7 @@ export class Sampler {
           rxBits: rate(r.rxBytes * 8, b && b.rxBytes * 8),
           tx: rate(r.txPackets, b?.txPackets),
           txBits: rate(r.txBytes * 8, b && b.txBytes * 8),
-          drop: rate(drops, b && b.dropped + b.noRoute + b.invalid),
+          drop: rate(drops, b && lossesOf(b)),
           rxTotal: r.rxPackets,
           txTotal: r.txPackets,
           dropTotal: drops,
@@ -264,10 +264,9 @@ export class Sampler {
       if (firstRunning && totals) {
         type Counts = typeof totals
         const live = (f: (r: Counts) => number) => mine.reduce((sum, slot) => sum + f(slot.route), 0)
-        const drops = (r: Counts) => r.dropped + r.noRoute + r.invalid
         firstRunning.rxTotal! += Math.max(0, totals.rxPackets - live((r) => r.rxPackets))
         firstRunning.txTotal! += Math.max(0, totals.txPackets - live((r) => r.txPackets))
-        firstRunning.dropTotal! += Math.max(0, drops(totals) - live(drops))
+        firstRunning.dropTotal! += Math.max(0, lossesOf(totals) - live(lossesOf))
       }
     }
 

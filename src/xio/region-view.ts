@@ -60,6 +60,8 @@ export interface RouteCounts {
     freed: number
     wakes: number
     reclaimed: number
+    /** Of those, packets: in its RX ring, held for it, or in its hands when it died or left (its cache's free buffers were none). */
+    lost: number
     /** Descriptors it sent or freed that were not its own, or longer than a buffer: refused. */
     invalid: number
     /** A capture endpoint: copies put in its RX ring. */
@@ -68,6 +70,14 @@ export interface RouteCounts {
     captureLost: number
     /** Packets it consumed (CONSUMED: they ended there, as ARP a router learnt from): freed, no loss. */
     consumed: number
+}
+
+/**
+ * Packets an endpoint lost, as the stats lines and the dashboard count drops: those it asked to
+ * drop, sent nowhere, or had refused, and those that died with an instance of it.
+ */
+export function lossesOf(r: RouteCounts): number {
+  return r.dropped + r.noRoute + r.invalid + r.lost
 }
 
 export interface ServiceSnapshot {
@@ -98,6 +108,8 @@ export interface ManagerSnapshot {
   sleeps: number
   wakeups: number
   reclaimed: number
+  /** Of those, packets lost with the endpoints that held them (RouteCounts.lost). */
+  lost: number
   deaths: number
   poolDry: number
   held: number
@@ -137,7 +149,7 @@ export interface RegionSnapshot {
 const slotStates: Record<number, SlotSnapshot['state']> = { [L.slotState.free]: 'free', [L.slotState.active]: 'active', [L.slotState.detaching]: 'detaching', [L.slotState.faulted]: 'faulted', [L.slotState.waiting]: 'waiting' }
 const ringNames: RingName[] = ['rx', 'tx', 'alloc', 'free']
 const routeCountNames: (keyof RouteCounts)[] = [
-  'rxPackets', 'rxBytes', 'txPackets', 'txBytes', 'dropped', 'noRoute', 'freed', 'wakes', 'reclaimed', 'invalid', 'captured', 'captureLost', 'consumed',
+  'rxPackets', 'rxBytes', 'txPackets', 'txBytes', 'dropped', 'noRoute', 'freed', 'wakes', 'reclaimed', 'lost', 'invalid', 'captured', 'captureLost', 'consumed',
 ]
 
 export class RegionView {
@@ -388,6 +400,7 @@ export class RegionView {
       sleeps: c('sleeps'),
       wakeups: c('wakeups'),
       reclaimed: c('reclaimed'),
+      lost: c('lost'),
       deaths: c('deaths'),
       poolDry: c('poolDry'),
       held: c('held'),

@@ -92,9 +92,14 @@ test('a hung NF is killed and restarted, saying why, and the packets then flow; 
     slow: { kind: 'nf', module: './slow.mjs' },
     out2: { kind: 'sink' },
   }, ['gen -> stuck', 'stuck -> out', 'gen2 -> slow', 'slow -> out2'])
-  const hung = await until(() => /NF 'stuck' \(pid \d+\) hung: decided none of the \d+ packets waiting for it in 5 s; killed it; restarting it/.test(chain.output()), HUNG_AFTER_MS + 15_000)
+  const said = /NF 'stuck' \(pid \d+\) hung: decided none of the (\d+) packets waiting for it in 5 s; killed it; restarting it/
+  const hung = await until(() => said.test(chain.output()), HUNG_AFTER_MS + 15_000)
   t.true(hung, chain.output())
   t.true(existsSync(marker))
+  // What waited for it, and the packet it hung on, went with it: counted as lost, so as drops.
+  const waiting = Number(said.exec(chain.output())![1])
+  const lost = () => o.view.snapshot().services.find((x) => x.name === 'stuck')!.totals.lost
+  t.true(await until(() => lost() > waiting, 10_000), `${lost()} counted lost, ${waiting} were waiting`)
   const outAfter = activeSlot(o.view.snapshot(), 'out')?.route.rxPackets ?? 0
   t.true(await until(() => (activeSlot(o.view.snapshot(), 'out')?.route.rxPackets ?? 0) > outAfter + 500, 20_000), 'the restarted NF passes packets on')
   // The slow NF, 5 packets a second against 20 offered, took bursts of more than 25 packets,

@@ -64,6 +64,10 @@ test('a restarted NF\'s line carries on from its totals: neither they nor its ra
   t.regex(statsLines(between(0), after).find((l) => l.startsWith('nat'))!, /^nat +rx +200pps/)
   // Between its death and its restart (or while changed code of it is refused): a row says so.
   t.regex(statsLines(before, between(500, 1)).find((l) => l.startsWith('nat'))!, /^nat +down: no instance running, 1 death so far  total rx 5000 tx 5000 drop 0$/)
+  // With what died with it, counted among its drops.
+  const lossy = between(500, 2)
+  lossy.services[3].totals.lost = 37
+  t.regex(statsLines(before, lossy).find((l) => l.startsWith('nat'))!, /^nat +down: no instance running, 2 deaths so far, 37 packets lost with them  total rx 5000 tx 5000 drop 37$/)
   // Unless the chain it died in runs it no more (a reload took it away).
   t.false(statsLines(before, between(500, 2), new Map(), new Set(['fw'])).some((l) => l.startsWith('nat')))
   t.true(statsLines(before, between(500, 2), new Map(), new Set(['nat'])).some((l) => l.startsWith('nat    ') && l.includes('2 deaths so far')))

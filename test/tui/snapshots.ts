@@ -40,6 +40,7 @@ export interface SlotCounters {
   dropped?: number
   noRoute?: number
   invalid?: number
+  lost?: number
   rxRing?: RingSnapshot
   txRing?: RingSnapshot
   nf?: Record<string, number>
@@ -72,6 +73,7 @@ export function slot(c: SlotCounters): SlotSnapshot {
       freed: 0,
       wakes: 0,
       reclaimed: 0,
+      lost: c.lost ?? 0,
       invalid: c.invalid ?? 0,
       captured: 0,
       captureLost: 0,
@@ -108,7 +110,7 @@ export function snapshot(at: At): RegionSnapshot {
       pid: 1, tid: 2, sleeping: false,
       loops: at.loops ?? 0, busyLoops: at.busyLoops ?? 0, assistedLoops: 0, routed: at.routed ?? 0,
       dropped: 0, consumed: 0, noRoute: 0, sleeps: at.sleeps ?? 0, wakeups: at.wakeups ?? 0,
-      reclaimed: 0, deaths: 0, poolDry: 0, held: 0, invalid: 0, oversize: 0, faults: 0,
+      reclaimed: 0, lost: 0, deaths: 0, poolDry: 0, held: 0, invalid: 0, oversize: 0, faults: 0,
       captured: 0, captureLost: 0, taps: 0,
     },
     services: serviceNames.map((name, id) => ({
