@@ -10,8 +10,11 @@
 // (fw and nat in one placement group: one process, run to completion, no hop between them; its
 // process shows under fw, the group's first member), and as a diagnosis each of the two with
 // every process on one CPU: what it saves per packet is what crossing between CPUs costs, and
-// the machine's CPU count over it is the most any placement of that chain could carry here.
+// the machine's CPU count over it is the most any placement of that chain could carry here;
+// the grouped one with two forwarders (the platform's share), and those beside a busy loop on
+// the manager's CPU (what another task there costs the chain).
 import { spawn, type ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
 import { readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -67,6 +70,8 @@ interface Variant {
   managerCpu?: number
   /** Links from SOURCE to SINK through nfs, if not fw's and nat's. */
   links?: string[]
+  /** A CPU to run a busy loop on meanwhile (a stranger's task that never sleeps). */
+  busyCpu?: number
 }
 
 /** fw and nat, each in its own process or (`group`) both in one placement group's, on `cpu` if given. */
@@ -87,16 +92,21 @@ const ONE_CPU = ', one CPU'
 // platform carries, its runtime, rings, manager and ports, with NFs that do next to nothing;
 // what fw and NAT take off it is their own code's, on packets that come from another CPU.
 const FORWARDERS = 'grouped, two forwarders'
+// And the forwarders again beside a busy loop on CPU 0, where the manager and the launcher's
+// ports run: what a machine's other work on that CPU costs the chain. (A yield there waits out
+// the loop's slice, milliseconds; the manager and the ports sleep instead once they see it.)
+const BESIDE_BUSY = `${FORWARDERS}, a busy loop on CPU 0`
+const forwardersSpec = {
+  nfs: { fwd1: { kind: 'l2fwd', group: 'edge' }, fwd2: { kind: 'l2fwd', group: 'edge' } },
+  links: [`${SOURCE} -> fwd1`, 'fwd1 -> fwd2', `fwd2 -> ${SINK}`],
+}
 const VARIANTS: Variant[] = [
   { name: 'isolated', target: 5, nfs: isolated() },
   { name: 'grouped', target: 8, nfs: grouped() },
   { name: `isolated${ONE_CPU}`, nfs: isolated([0]), managerCpu: 0 },
   { name: `grouped${ONE_CPU}`, nfs: grouped([0]), managerCpu: 0 },
-  {
-    name: FORWARDERS,
-    nfs: { fwd1: { kind: 'l2fwd', group: 'edge' }, fwd2: { kind: 'l2fwd', group: 'edge' } },
-    links: [`${SOURCE} -> fwd1`, 'fwd1 -> fwd2', `fwd2 -> ${SINK}`],
-  },
+  { name: FORWARDERS, ...forwardersSpec },
+  { name: BESIDE_BUSY, ...forwardersSpec, busyCpu: 0 },
 ]
 
 /** The spec of one variant; a generator count stops its traffic there (the chain at rest). */
@@ -176,8 +186,19 @@ interface ChainRun {
   refusedPerPacket: Record<string, number>
 }
 
-/** Runs one variant for WARMUP_MS + WINDOW_MS. */
-function runChain(v: Variant): Promise<ChainRun> {
+/** Runs one variant for WARMUP_MS + WINDOW_MS (beside its busy loop, if it has one). */
+async function runChain(v: Variant): Promise<ChainRun> {
+  if (v.busyCpu === undefined) return measureChain(v)
+  const busy = spawn('taskset', ['-c', String(v.busyCpu), 'sh', '-c', 'while :; do :; done'], { stdio: 'ignore' })
+  try {
+    await once(busy, 'spawn')
+    return await measureChain(v)
+  } finally {
+    busy.kill('SIGKILL')
+  }
+}
+
+function measureChain(v: Variant): Promise<ChainRun> {
   return withChain(specOf(v), async (o, launcher, exited) => {
     await sleep(WARMUP_MS)
     const a = sample(o, launcher)
@@ -345,6 +366,8 @@ export async function run(report: Report): Promise<void> {
   const forwarders = medians.get(VARIANTS.find((x) => x.name === FORWARDERS)!)!
   report.compare('grouped: at the sink', grouped.mpps, 'Mpps', 'two forwarders in the group', forwarders.mpps, 'higher')
   report.compare('grouped: the group\'s process, CPU per packet', grouped.perProcess.fw, 'ns/packet', 'two forwarders\'', forwarders.perProcess.fwd1, 'lower')
+  const besideBusy = medians.get(VARIANTS.find((x) => x.name === BESIDE_BUSY)!)!
+  report.compare('two forwarders grouped, a busy loop on the manager\'s CPU: at the sink', besideBusy.mpps, 'Mpps', 'without it', forwarders.mpps, 'higher')
   // At rest: what a chain left running with nothing to carry costs (issue #11: near 0 %).
   const resting = await restingChain()
   const total = Object.values(resting).reduce((x, share) => x + share, 0)

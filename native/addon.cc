@@ -742,8 +742,9 @@ int intArgument(napi_env env, napi_callback_info info, bool* second = nullptr) {
 // assistManager(id): schedYield for an endpoint of the manager's own process, which makes one
 // of the manager's passes instead where that helps (Manager::assistTurn).
 napi_value assistManager(napi_env env, napi_callback_info info) {
-  Manager::assistTurn(intArgument(env, info));
-  return nullptr;
+  napi_value shared = nullptr;
+  napi_get_boolean(env, Manager::assistTurn(intArgument(env, info)), &shared);
+  return shared;
 }
 
 // endAssist(id, sleeping): the wait is over; sleeping: the endpoint goes to sleep, and the

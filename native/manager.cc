@@ -298,10 +298,11 @@ void Manager::run() {
       idleSince = 0;  // back on duty: a spin before any sleep, as after work
       continue;
     }
-    // sleepNs 0 is poll mode: a core kept for the manager, no futex round trip ever.
-    if (config_.sleepNs == 0 || now - idleSince < config_.spinNs) {
+    // sleepNs 0 is poll mode: a core kept for the manager, no futex round trip ever. On a CPU
+    // shared with a busy task a yield waits out its slice: then sleep at once, to be woken.
+    if (config_.sleepNs == 0 || (now - idleSince < config_.spinNs && !cpuShared())) {
       pass.unlock();
-      sched_yield();  // hand the core over if someone else wants it, instead of pause-spinning
+      yieldCpu();  // hand the core over if someone else wants it, instead of pause-spinning
       pass.lock();
     } else {
       bool resting = restNs > config_.sleepNs;
@@ -325,14 +326,17 @@ void Manager::run() {
   }
 }
 
-void Manager::assistTurn(int id) {
+bool Manager::assistTurn(int id) {
   bool moved = false;
   if (id >= 0 && assistedSlot(id).cpuPlusOne.load(std::memory_order_relaxed) == sched_getcpu() + 1) {
     std::lock_guard<std::mutex> lock(assistedMutex);
     Manager* m = assistedSlot(id).running;
     if (m && m->assistId_ == id) moved = m->assist();
   }
-  if (!moved) sched_yield();
+  // On a CPU shared with a busy task, a pass that moved nothing ends the wait with no yield
+  // (which would wait out that task's slice): the caller sleeps until woken.
+  if (moved) return false;
+  return cpuShared() || yieldCpu();
 }
 
 void Manager::endAssist(int id, bool sleeping) {

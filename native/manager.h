@@ -58,8 +58,10 @@ class Manager {
   // and wait to get it back); the CPU given away once if no pass ran or it moved nothing.
   // Until the wait ends (endAssist), the thread stands aside (see run). `id`: the manager's
   // assistId(); a manager that has stopped or gone, an unpinned one, or none, leaves only the
-  // yield.
-  static void assistTurn(int id);
+  // yield. True if the CPU is shared with a busy task (yieldCpu) and the pass moved nothing:
+  // the wait should sleep rather than spin on. (Passes that move packets go on: they are the
+  // waiting thread's own work, which a busy task on its CPU does not make less.)
+  static bool assistTurn(int id);
   // The wait is over: the manager's thread is back on duty at once if the waiting thread goes to
   // sleep (`sleeping`), else within kStandAsideNs.
   static void endAssist(int id, bool sleeping);

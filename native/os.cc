@@ -18,6 +18,50 @@ uint64_t nowNs() {
   return uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
 }
 
+namespace {
+// Per thread: the threads of one process may sit on different CPUs.
+thread_local uint64_t sharedUntilNs = 0;
+// When a yield last found a stranger running: one now and then is the system's own work; two
+// within kStrangerAgainNs are a task that keeps the CPU.
+thread_local uint64_t strangerAtNs = 0;
+constexpr uint64_t kStrangerAgainNs = 20000000;
+// This process's CPU time, and when it was read: at most every kCpuSampleNs, as a read costs
+// about what a yield does (a system call, ~1 µs here).
+thread_local uint64_t sampledAtNs = 0, sampledCpuNs = 0;
+constexpr uint64_t kCpuSampleNs = 1000000;
+
+uint64_t processCpuNs() {
+  timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
+}
+}  // namespace
+
+bool yieldCpu() {
+  uint64_t before = nowNs();
+  if (before - sampledAtNs > kCpuSampleNs) {
+    sampledAtNs = before;
+    sampledCpuNs = processCpuNs();
+  }
+  sched_yield();
+  uint64_t after = nowNs();
+  if (after - before > kLongYieldNs) {
+    // Another task ran all that while: a thread of this process at its work (the launcher's
+    // ports beside the manager), which is no contention, or a stranger. This process had less
+    // than half the time since the sample (up to a millisecond before the yield) if a stranger.
+    uint64_t cpu = processCpuNs();
+    if (cpu - sampledCpuNs < (after - sampledAtNs) / 2) {
+      if (after - strangerAtNs < kStrangerAgainNs) sharedUntilNs = after + kSharedCpuNs;
+      strangerAtNs = after;
+    }
+    sampledAtNs = after;
+    sampledCpuNs = cpu;
+  }
+  return after < sharedUntilNs;
+}
+
+bool cpuShared() { return sharedUntilNs != 0 && nowNs() < sharedUntilNs; }
+
 uint64_t realtimeNs() {
   timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);

@@ -73,10 +73,14 @@ export class EndpointBase {
     add64(this.u32, this.decidedWord, 1)
   }
 
-  /** Between two polls of rxWait's spin: a manager pass where that helps, else the CPU given away once. */
-  private waitTurn(): void {
-    if (this.managerHere >= 0) addon.assistManager(this.managerHere)
-    else addon.schedYield()
+  /**
+   * Between two polls of rxWait's spin: a manager pass where that helps, else the CPU given
+   * away once. True if the wait should spin no more (assistManager says why).
+   */
+  private waitTurn(): boolean {
+    if (this.managerHere >= 0) return addon.assistManager(this.managerHere)
+    addon.schedYield()
+    return false
   }
 
   /**
@@ -149,14 +153,15 @@ export class EndpointBase {
         // (~50 ns here) before that yield would be latency added to the hand-over. Only when the
         // wait outlasts the spin: that yield goes uncounted, and the spin's last one may pass its
         // end, so a shorter wait could overrun timeoutMs by two yields instead of one.
+        let spinNoMore = false
         if (this.spinMs > 0 && timeoutMs > this.spinMs) {
-          this.waitTurn()
+          spinNoMore = this.waitTurn()
           if ((n = rings.rx(descs)) !== 0) return n
         }
         const start = performance.now()
         const spinEnd = start + Math.min(this.spinMs, timeoutMs)
-        while (performance.now() < spinEnd) {
-          this.waitTurn()
+        while (!spinNoMore && performance.now() < spinEnd) {
+          spinNoMore = this.waitTurn()
           if ((n = rings.rx(descs)) !== 0) return n
         }
         left = timeoutMs - (performance.now() - start)

@@ -182,9 +182,11 @@ interface Addon {
   schedYield(): void
   /**
    * schedYield for an endpoint of the manager's own process (id: the region's assistId()): on
-   * the manager's CPU, while the manager is between passes, one of its passes instead.
+   * the manager's CPU, while the manager is between passes, one of its passes instead. True if
+   * no pass moved anything and this thread's CPU is shared with a busy task, where a yield
+   * waits out that task's slice (milliseconds): the wait should sleep on its futex instead.
    */
-  assistManager(id: number): void
+  assistManager(id: number): boolean
   /** The wait that assisted is over; sleeping: the endpoint goes to sleep, and the manager's thread takes over at once. */
   endAssist(id: number, sleeping?: boolean): void
   setAffinity(cpus: number[]): void

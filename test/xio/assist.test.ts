@@ -3,6 +3,8 @@
 // it back; the thread stands aside meanwhile, and is back on duty once the port stops. Real
 // processes: the echo and the flow after it are other processes, routed by this one's manager.
 import test, { type ExecutionContext } from 'ava'
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
 import { cpus } from 'node:os'
 import { attach, Manager, setAffinity, type Xio } from '../../src/xio/index.ts'
 import { addon } from '../../src/xio/native.ts'
@@ -77,6 +79,27 @@ test.serial('a wait that stalls, its passes stopped and its end never come, does
   for (let turns = 0; m.snapshot().manager.assistedLoops === before && turns < 1000; turns++) addon.assistManager(m.handle.assistId())
   t.is(m.snapshot().manager.assistedLoops, before + 1, 'a turn made a pass')
   await flowGetsThrough(t, m, 'the thread came back while the wait was still on')
+  port.detach()
+  await stop(echo)
+  m.close()
+})
+
+test.serial('beside a busy loop on the manager\'s CPU, a port\'s wait sleeps until its packets come, rather than yield to the loop', async (t) => {
+  // Where a task that never sleeps shares the CPU, a yield waits out that task's slice (ms): a
+  // wait made of yields would move a packet a slice. Once yields say so (two that a stranger
+  // took, within 20 ms), the port's waits sleep on their futex, woken by the delivery, and the
+  // manager's thread sleeps when idle instead of yielding.
+  const { m, echo, port } = await beside(MANAGER_CPU)
+  const busy = spawn('taskset', ['-c', String(MANAGER_CPU), 'sh', '-c', 'while :; do :; done'], { stdio: 'ignore' })
+  t.teardown(() => busy.kill('SIGKILL'))
+  await once(busy, 'spawn')
+  const portSlot = () => m.snapshot().slots.find((s) => s.state === 'active' && s.name === 'port')!
+  const sleepsBefore = portSlot().endpoint.sleeps
+  t.is(pingPong(port, ROUNDS), ROUNDS, 'every packet came back')
+  const sleeps = portSlot().endpoint.sleeps - sleepsBefore
+  t.true(sleeps >= ROUNDS / 2, `the port slept in ${sleeps} of ${ROUNDS} waits`)
+  busy.kill('SIGKILL')
+  await once(busy, 'exit')
   port.detach()
   await stop(echo)
   m.close()
