@@ -94,7 +94,7 @@ const ONE_CPU = ', one CPU'
 const FORWARDERS = 'grouped, two forwarders'
 // And the forwarders again beside a busy loop on CPU 0, where the manager and the launcher's
 // ports run: what a machine's other work on that CPU costs the chain. (A yield there waits out
-// the loop's slice, milliseconds; the manager and the ports sleep instead once they see it.)
+// the loop's slice, milliseconds; the manager's thread sleeps instead once it sees that.)
 const BESIDE_BUSY = `${FORWARDERS}, a busy loop on CPU 0`
 const forwardersSpec = {
   nfs: { fwd1: { kind: 'l2fwd', group: 'edge' }, fwd2: { kind: 'l2fwd', group: 'edge' } },

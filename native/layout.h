@@ -229,7 +229,7 @@ struct alignas(kCacheLine) RouteCounters {
   uint64_t freed;      // buffers it gave back through its free ring
   uint64_t wakes;      // times the manager woke it
   uint64_t reclaimed;  // buffers taken back when it died or detached
-  uint64_t lost;       // of those, packets: in its RX ring, held for it, or in its hands (not its cache's free buffers)
+  uint64_t lost;       // of those, packets: sent and held for a full receiver, in its RX ring, or in its hands
   uint64_t invalid;    // descriptors it sent or freed that were not its own, or over-long
   uint64_t captured;     // a capture endpoint: copies put in its RX ring
   uint64_t captureLost;  // a capture endpoint: copies its taps called for and it did not get

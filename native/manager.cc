@@ -1377,24 +1377,32 @@ void Manager::sweep() {
 void Manager::reclaim(uint32_t s, Leaving how) {
   SlotState& slot = slots_[s];
   uint64_t count = 0;
-  // What a dead endpoint had given back on its free ring were no packets: taken back as freed
-  // first, so that what is counted lost below is packets only. (Its process is gone, so the
-  // ring holds what it wrote, no more; one that is cut off may write on, so is not read.)
-  if (how == Leaving::Died) drainFree(s);
+  // What an endpoint that died or left had given back on its free ring were no packets: taken
+  // back as freed first (a pass takes at most 1,024), so that what is counted lost below is
+  // packets only. Its process is gone or its side read-only, so the ring holds no more than it
+  // wrote; one that is cut off may write on, so is not read.
+  if (how != Leaving::Faulted)
+    for (uint32_t passes = 0; passes <= g_.ringSize / 1024 && drainFree(s); passes++) {}
   // A fault found before it left was its own: the slot's next occupant must not be cut off for it.
   faulted_.erase(std::remove(faulted_.begin(), faulted_.end(), s), faulted_.end());
-  // Packets are what was on its way to it or in its hands; the free buffers of its cache held none.
+  // Lost with it: what it had sent that waited here for a full receiver, what was in its RX
+  // ring, and what was in its hands (received, or allocated and not sent: taken from its cache,
+  // whether or not a sweep has marked it so yet). Not its cache's free buffers, nor a capture's
+  // copies, which are no packets of the chain.
+  uint32_t allocTail = 0;
+  bool tailKnown = ringTaken(s, kFromAlloc, &allocTail);
   uint64_t lost = 0;
   Held& held = slot.held;
   for (uint32_t i = held.next; i < held.count; i++, count++, lost++) recycle(entryIndex(held.entry[i]));  // owned by the manager
   held.count = held.next = 0;
   for (uint32_t d = 0; d < g_.bufferCount; d++) {
-    uint32_t who = ownerOf(owners_[d]);
+    uint32_t word = owners_[d], who = ownerOf(word);
     if (who != s && who != (s | kCached) && who != (s | kInRx)) continue;
     recycle(d);
     count++;
-    if (who != (s | kCached)) lost++;
+    if (who != (s | kCached) || (tailKnown && before(word, allocTail))) lost++;
   }
+  if (slot.capture) lost = 0;
   publishPool();
   resetSides(s);
   ManagerSide* side = region_->managerSide(s);

@@ -18,13 +18,14 @@ uint64_t nowNs();
 // Wall-clock time in ns since the epoch (CLOCK_REALTIME), for capture timestamps.
 uint64_t realtimeNs();
 
-// Gives the CPU away once (sched_yield) and says whether this thread's CPU is shared with
-// another busy task. A yield hands over to a waiting peer in a microsecond or two, but where a
-// task that never sleeps shares the CPU, the kernel (EEVDF) lets that task run out its slice
-// first: milliseconds, so a wait made of yields would move one burst per slice (a grouped chain
-// measured 38x slower beside one busy loop). A yield that took over kLongYieldNs says the CPU
-// is shared, for kSharedCpuNs; a caller told so should wait on a futex instead, whose waker
-// runs in microseconds however busy the CPU.
+// Gives the CPU away once (sched_yield) and says whether this thread's CPU is shared with a
+// task that never sleeps. A yield hands over to a waiting peer in a microsecond or two, but
+// where such a task shares the CPU, the kernel (EEVDF) lets it run out its slice first:
+// milliseconds, so a wait made of yields would move one burst per slice (a grouped chain
+// measured 38x slower beside one busy loop). A yield that took over kLongYieldNs while this
+// process had less than half that time ran a stranger; two within 20 ms say the CPU is shared,
+// for kSharedCpuNs. A caller told so should wait on a futex instead, whose waker runs in
+// microseconds however busy the CPU.
 constexpr uint64_t kLongYieldNs = 500000;
 constexpr uint64_t kSharedCpuNs = 50000000;
 bool yieldCpu();

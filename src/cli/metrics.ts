@@ -49,7 +49,7 @@ export class ChainMetrics {
     endpoint('no_route_total', 'Packets sent through a gate that leads nowhere, or to an endpoint with no live instance.', (s) => s.route.noRoute)
     endpoint('invalid_total', 'Descriptors the endpoint sent or freed that were not its own, or longer than a buffer: refused.', (s) => s.route.invalid)
     endpoint('reclaimed_total', 'Buffers taken back from the endpoint when it left or died.', (s) => s.route.reclaimed)
-    endpoint('lost_total', 'Of those, packets: in its RX ring, held for it, or in its hands (its cache\'s free buffers apart).', (s) => s.route.lost)
+    endpoint('lost_total', 'Of those, packets: sent by it and held for a full receiver, in its RX ring, or in its hands (its cache\'s free buffers apart).', (s) => s.route.lost)
     endpoint('wakes_total', 'Times the manager woke the endpoint.', (s) => s.route.wakes)
     endpoint('malloc_failures_total', 'Allocations that found the pool dry, or the endpoint holding its share of it.', (s) => s.endpoint.mallocFails)
     endpoint('buffers', 'Pool buffers the endpoint has: its cache, its RX ring and its hands (at most its share: half the pool, unless the pool is small); a capture endpoint, its copies.', (s) => s.buffers, 'gauge')
@@ -70,7 +70,7 @@ export class ChainMetrics {
     service('no_route_total', 'Packets the endpoint sent that had nowhere to go.', (t) => t.noRoute)
     service('invalid_total', 'Descriptors of the endpoint refused as not its own or over-long.', (t) => t.invalid)
     service('reclaimed_total', 'Buffers taken back from its instances that left or died.', (t) => t.reclaimed)
-    service('lost_total', 'Packets lost with its instances that left or died: in their RX rings, held for them, or in their hands.', (t) => t.lost)
+    service('lost_total', 'Packets lost with its instances that left or died: sent and held for a full receiver, in their RX rings, or in their hands.', (t) => t.lost)
     this.family('counter', 'xio_service_deaths_total', 'Instances of the endpoint that died without detaching.', ['endpoint', 'group'], () => services().map((x) => [perEndpoint(x.name), x.deaths]))
 
     const ringNames: RingName[] = ['rx', 'tx', 'alloc', 'free']
@@ -118,7 +118,7 @@ export class ChainMetrics {
     manager('faults_total', 'Endpoints cut off for breaking the ring protocol.', (m) => m.faults)
     manager('deaths_total', 'Endpoint processes that died holding a slot.', (m) => m.deaths)
     manager('reclaimed_total', 'Buffers reclaimed from endpoints that left or died.', (m) => m.reclaimed)
-    manager('lost_total', 'Of those, packets lost with them (in their RX rings, held for them, or in their hands).', (m) => m.lost)
+    manager('lost_total', 'Of those, packets lost with them (sent and held for a full receiver, in their RX rings, or in their hands).', (m) => m.lost)
     manager('pool_dry_total', 'Times the pool had no buffer to refill an alloc ring.', (m) => m.poolDry)
     manager('capture_copies_total', 'Copies made for capture endpoints (xio-chain capture).', (m) => m.captured)
     manager('capture_lost_total', 'Copies capture taps called for and not made: a reader slower than the chain, or copies over their share of the pool or of a manager poll (the chain\'s packets are never held for one).', (m) => m.captureLost)

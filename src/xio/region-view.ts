@@ -60,7 +60,7 @@ export interface RouteCounts {
     freed: number
     wakes: number
     reclaimed: number
-    /** Of those, packets: in its RX ring, held for it, or in its hands when it died or left (its cache's free buffers were none). */
+    /** Of those, packets: sent by it and held for a full receiver, in its RX ring, or in its hands when it died or left (its cache's free buffers, a capture's copies: none). */
     lost: number
     /** Descriptors it sent or freed that were not its own, or longer than a buffer: refused. */
     invalid: number

@@ -311,7 +311,15 @@ test.serial('a capture endpoint\'s buffers are the copies it has, and go as it f
   t.true(await until(() => captureSlot().buffers === 15), `five freed: ${captureSlot().buffers}`)
   capture.free(got.subarray(5), 15)
   t.true(await until(() => captureSlot().buffers === 0))
+  // Copies it leaves unread are taken back as it goes, and are no packets of the chain: none lost.
+  t.is(gen.tx(burst, gen.malloc(burst)), 20)
+  t.true(await until(() => {
+    for (let n; (n = sink.rx(got)) > 0; sink.free(got, n)) delivered += n
+    return delivered === 40 && captureSlot().buffers === 20
+  }), `copies unread: ${captureSlot().buffers}`)
   capture.detach()
+  t.true(await until(() => m.snapshot().manager.reclaimed >= 20), 'the unread copies were taken back')
+  t.is(m.snapshot().manager.lost, 0)
   gen.detach()
   sink.detach()
   t.true(await poolWhole(m, 4096))
