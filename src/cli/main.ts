@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url'
 import yargs from 'yargs'
 import { hideBin } from 'yargs/helpers'
 import { loadChain, SpecError, type Chain } from '../chain/spec.ts'
+import type { Problem } from '../chain/schema-check.ts'
 import { ChainError, RunningChain } from '../chain/launcher.ts'
 import { checkPcapFormat, PcapError } from '../chain/pcap.ts'
 import { absentCpus } from '../chain/cpus.ts'
@@ -60,6 +61,30 @@ class UsageError extends Error {}
 /** What the spec allows but likely does not mean (a group of one, ARP let through a drop policy), said on stderr. */
 function sayWarnings(spec: string, chain: Chain): void {
   for (const w of chain.warnings) process.stderr.write(`warning: ${spec}: ${w.path}: ${w.message}\n`)
+}
+
+/** CPUs the spec names that this machine lacks, as validate warns of them: the spec may be meant for another machine. */
+function cpusAbsentHere(chain: Chain): Problem[] {
+  return absentCpus(chain).map((w) => ({ path: w.path, message: `${w.message}: run refuses it on this machine` }))
+}
+
+/**
+ * `validate --json`: what validate says, as one JSON object on stdout (the file, whether it is
+ * valid, every problem and warning by field), for an editor or a CI job; 1 if invalid.
+ */
+async function validateAsJson(spec: string): Promise<number> {
+  const say = (verdict: object) => process.stdout.write(`${JSON.stringify({ file: spec, ...verdict }, null, 2)}\n`)
+  try {
+    const chain = await loadChain(spec)
+    checkInputs(chain)
+    const warnings = [...chain.warnings, ...cpusAbsentHere(chain)]
+    say({ valid: true, name: chain.name, endpoints: chain.endpoints.size, links: chain.links.length, problems: [], warnings })
+    return 0
+  } catch (e) {
+    if (!(e instanceof SpecError)) throw e
+    say({ valid: false, problems: e.problems.map((p) => ({ path: p.path || '/', message: p.message })), warnings: [] })
+    return 1
+  }
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
@@ -347,13 +372,21 @@ const cli = yargs(hideBin(process.argv))
   .command(
     'validate <spec>',
     'Check a chain spec: exit 0 if valid, else every error with its field',
-    (y) => y.positional('spec', { type: 'string', demandOption: true }).example('$0 validate chains/fw-nat.json', ''),
+    (y) =>
+      y
+        .positional('spec', { type: 'string', demandOption: true })
+        .option('json', { type: 'boolean', default: false, describe: 'the verdict as JSON on stdout: valid, and every problem and warning with its field (exit 1 if invalid)' })
+        .example('$0 validate chains/fw-nat.json', '')
+        .example('$0 validate chains/fw-nat.json --json', 'for an editor or a CI job'),
     async (a) => {
+      if (a.json) {
+        process.exitCode = await validateAsJson(a.spec)
+        return
+      }
       const chain = await loadChain(a.spec)
       checkInputs(chain)
       sayWarnings(a.spec, chain)
-      // Valid, but not here: the spec may be meant for another machine; run would refuse it here.
-      for (const w of absentCpus(chain)) process.stderr.write(`warning: ${a.spec}: ${w.path}: ${w.message}: run refuses it on this machine\n`)
+      for (const w of cpusAbsentHere(chain)) process.stderr.write(`warning: ${a.spec}: ${w.path}: ${w.message}\n`)
       process.stdout.write(`${a.spec}: valid chain '${chain.name}' (${chain.endpoints.size} endpoints, ${chain.links.length} links)\n`)
     },
   )
