@@ -367,7 +367,18 @@ const cli = yargs(hideBin(process.argv))
         .option('json', { type: 'boolean', default: false, describe: 'counters as JSON' })
         .option('prefix', { type: 'string', describe: 'shared data prefix (default: <spec prefix>-replay-<pid>, so a replay never meets a running chain)' })
         .example('$0 replay chains/fw-nat.json --output wan=/tmp/wan.pcap --json', 'what the NAT sent out, and every counter'),
-    (a) => replay(a.spec, { input: a.input, output: a.output, json: a.json, prefix: a.prefix }),
+    async (a) => {
+      try {
+        await replay(a.spec, { input: a.input, output: a.output, json: a.json, prefix: a.prefix })
+      } catch (e) {
+        // A reader of --json gets JSON either way: the refusal too, as stderr says it.
+        if (a.json && e instanceof Error) {
+          const problems = e instanceof SpecError ? { problems: e.problems.map((p) => ({ path: p.path || '/', message: p.message })) } : {}
+          process.stdout.write(`${JSON.stringify({ file: a.spec, error: said(e.message), ...problems }, null, 2)}\n`)
+        }
+        throw e
+      }
+    },
   )
   .command(
     'validate <spec>',

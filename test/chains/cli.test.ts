@@ -179,7 +179,7 @@ test('a manager CPU this machine lacks: run refuses it naming /manager/cpu, leav
   t.regex(verdict.warnings[0].message, new RegExp(`^there is no CPU ${cpu} here .*: run refuses it on this machine$`))
 })
 
-test('validate --json says an invalid spec\'s every problem by field on stdout, and exits 1', async (t) => {
+test('validate --json says an invalid spec\'s every problem by field on stdout, and exits 1; a refused replay --json says it on stdout too', async (t) => {
   const spec = join(scratchDir('validate-json'), 'bad.json')
   writeFileSync(spec, JSON.stringify({ endpoints: { a: { kind: 'generatr' }, b: { kind: 'sink', rate: 3 } }, links: ['a -> b'] }))
   const r = await xioChain(['validate', spec, '--json'])
@@ -189,6 +189,14 @@ test('validate --json says an invalid spec\'s every problem by field on stdout, 
   t.like(verdict, { file: spec, valid: false, warnings: [] })
   t.deepEqual(verdict.problems.map((p: { path: string }) => p.path), ['/endpoints/a/kind', '/endpoints/b/rate'])
   t.regex(verdict.problems[0].message, /did you mean 'generator'/)
+  // replay --json refused: the refusal as JSON on stdout too, with the same problems.
+  const replayed = await xioChain(['replay', spec, '--json'])
+  t.is(replayed.code, 1)
+  t.regex(replayed.stderr, /bad\.json: \/endpoints\/a\/kind: kind must be one of/)
+  const refusal = JSON.parse(replayed.stdout)
+  t.is(refusal.file, spec)
+  t.deepEqual(refusal.problems, verdict.problems)
+  t.is(refusal.error, replayed.stderr.trim())
   const missing = await xioChain(['validate', `${spec}.gone`, '--json'])
   t.is(missing.code, 1)
   t.deepEqual(JSON.parse(missing.stdout).problems, [{ path: '/', message: 'cannot read the spec: no such file or folder' }])
