@@ -164,6 +164,14 @@ async function run(spec: string, options: { duration?: number; tui: boolean; pre
   }
   if (running.failure) throw running.failure
   for (const [name, port] of running.ports) process.stdout.write(`${name}: ${JSON.stringify(port.stats())}\n`)
+  // And each NF's own counters as its instances left them (what happened: its non-zero counts;
+  // not its timings, which replay --json keeps apart).
+  for (const name of running.chain.endpoints.keys()) {
+    const all = running.finalNfCounters.get(name)
+    if (!all) continue
+    const counted = Object.entries(all).filter(([k, v]) => v !== 0 && !(BURST_TIME_KEYS as readonly string[]).includes(k))
+    if (counted.length) process.stdout.write(`${name}: ${JSON.stringify(Object.fromEntries(counted))}\n`)
+  }
 }
 
 /** Applies the spec in `file` to the running chain: what changed, or why nothing did. */

@@ -179,6 +179,28 @@ test('a manager CPU this machine lacks: run refuses it naming /manager/cpu, leav
   t.regex(verdict.warnings[0].message, new RegExp(`^there is no CPU ${cpu} here .*: run refuses it on this machine$`))
 })
 
+test('run ends with each NF\'s own counters, as its instances left them: what happened, not its zeros or timings', async (t) => {
+  const spec = join(scratchDir('run-summary'), 'chain.json')
+  writeFileSync(spec, JSON.stringify({
+    endpoints: {
+      gen: { kind: 'generator', count: 50, proto: 'udp', dstPort: 80 },
+      fw: { kind: 'firewall', config: { default: 'drop', rules: [{ action: 'allow', proto: 'udp', dstPort: 80 }] } },
+      out: { kind: 'sink' },
+    },
+    links: ['gen -> fw', 'fw -> out'],
+  }))
+  const r = await xioChain(['run', spec, '--no-tui', '--duration', '3', '--prefix', uniquePrefix('run-summary')], 30_000)
+  t.is(r.code, 0, r.stderr)
+  const lines = r.stdout.trim().split('\n')
+  t.regex(lines.at(-3)!, /^gen: \{"sent":50/)
+  t.regex(lines.at(-2)!, /^out: \{"received":50/)
+  t.regex(lines.at(-1)!, /^fw: \{/)
+  const fw = JSON.parse(lines.at(-1)!.slice('fw: '.length)) as Record<string, number>
+  t.is(fw['rules/0/packets'], 50)
+  t.false(Object.values(fw).includes(0), JSON.stringify(fw))
+  t.false(['burstP50Ns', 'burstP99Ns', 'nsPerPacket'].some((k) => k in fw), JSON.stringify(fw))
+})
+
 test('validate --json says an invalid spec\'s every problem by field on stdout, and exits 1; a refused replay --json says it on stdout too', async (t) => {
   const spec = join(scratchDir('validate-json'), 'bad.json')
   writeFileSync(spec, JSON.stringify({ endpoints: { a: { kind: 'generatr' }, b: { kind: 'sink', rate: 3 } }, links: ['a -> b'] }))
