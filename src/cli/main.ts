@@ -68,6 +68,11 @@ function cpusAbsentHere(chain: Chain): Problem[] {
   return absentCpus(chain).map((w) => ({ path: w.path, message: `${w.message}: run refuses it on this machine` }))
 }
 
+/** A spec's problems as JSON gives them: the whole document's path is '/', as the text says it. */
+function problemsOf(e: SpecError): Problem[] {
+  return e.problems.map((p) => ({ path: p.path || '/', message: p.message }))
+}
+
 /**
  * `validate --json`: what validate says, as one JSON object on stdout (the file, whether it is
  * valid, every problem and warning by field), for an editor or a CI job; 1 if invalid.
@@ -82,7 +87,7 @@ async function validateAsJson(spec: string): Promise<number> {
     return 0
   } catch (e) {
     if (!(e instanceof SpecError)) throw e
-    say({ valid: false, problems: e.problems.map((p) => ({ path: p.path || '/', message: p.message })), warnings: [] })
+    say({ valid: false, problems: problemsOf(e), warnings: [] })
     return 1
   }
 }
@@ -381,7 +386,7 @@ const cli = yargs(hideBin(process.argv))
       } catch (e) {
         // A reader of --json gets JSON either way: the refusal too, as stderr says it.
         if (a.json && e instanceof Error) {
-          const problems = e instanceof SpecError ? { problems: e.problems.map((p) => ({ path: p.path || '/', message: p.message })) } : {}
+          const problems = e instanceof SpecError ? { problems: problemsOf(e) } : {}
           process.stdout.write(`${JSON.stringify({ file: a.spec, error: said(e.message), ...problems }, null, 2)}\n`)
         }
         throw e
