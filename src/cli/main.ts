@@ -9,7 +9,7 @@ import { ChainError, RunningChain } from '../chain/launcher.ts'
 import { checkPcapFormat, PcapError } from '../chain/pcap.ts'
 import { absentCpus } from '../chain/cpus.ts'
 import { cleanStaleRegions, XioError, observe } from '../xio/index.ts'
-import { BURST_TIME_KEYS } from '../xio/burst-times.ts'
+import { isBurstTime } from '../xio/burst-times.ts'
 import { groupLabels, processNames, statsLines } from './stats.ts'
 import { ChainMetrics, parseListen, serveMetrics } from './metrics.ts'
 import { captureCommand } from './capture.ts'
@@ -174,7 +174,7 @@ async function run(spec: string, options: { duration?: number; tui: boolean; pre
   for (const name of running.chain.endpoints.keys()) {
     const all = running.finalNfCounters.get(name)
     if (!all) continue
-    const counted = Object.entries(all).filter(([k, v]) => v !== 0 && !(BURST_TIME_KEYS as readonly string[]).includes(k))
+    const counted = Object.entries(all).filter(([k, v]) => v !== 0 && !isBurstTime(k))
     if (counted.length) process.stdout.write(`${name}: ${JSON.stringify(Object.fromEntries(counted))}\n`)
   }
 }
@@ -248,7 +248,7 @@ async function replay(spec: string, options: { input?: string[]; output?: string
     // Its counts, which a replay makes the same every run, apart from how long it took.
     for (const [name, all] of running.finalNfCounters) {
       const counters: Record<string, number> = {}, timing: Record<string, number> = {}
-      for (const [k, v] of Object.entries(all)) ((BURST_TIME_KEYS as readonly string[]).includes(k) ? timing : counters)[k] = v
+      for (const [k, v] of Object.entries(all)) (isBurstTime(k) ? timing : counters)[k] = v
       Object.assign((endpoints[name] ??= {}), { counters, ...(Object.keys(timing).length ? { timing } : {}) })
     }
     if (options.json) process.stdout.write(JSON.stringify({ chain: chain.name, endpoints, ...(groupOf.size ? { groups } : {}) }, null, 2) + '\n')

@@ -9,6 +9,11 @@ const BUCKETS = 40 * SUB  // up to 2^40 ns (18 minutes): nothing a burst takes i
 /** The figures publishInto adds to an NF's counters: timings, which differ from run to run. */
 export const BURST_TIME_KEYS = ['burstP50Ns', 'burstP99Ns', 'nsPerPacket'] as const
 
+/** Whether an NF counter is one of those timings rather than a count. */
+export function isBurstTime(key: string): boolean {
+  return (BURST_TIME_KEYS as readonly string[]).includes(key)
+}
+
 export class BurstTimes {
   private readonly counts = new Uint32Array(BUCKETS)
   private bursts = 0

@@ -5,7 +5,7 @@
 import { Text } from 'ink'
 import { duration, si } from '../format.ts'
 import { DROP_REASON } from '../../xio/nf-types.ts'
-import { BURST_TIME_KEYS } from '../../xio/burst-times.ts'
+import { isBurstTime } from '../../xio/burst-times.ts'
 import type { DashboardModel, NfInfo } from '../model.ts'
 import type { PanelContent } from './panel.tsx'
 
@@ -79,9 +79,6 @@ function dropItems(nf: NfInfo): Item[] {
   return items
 }
 
-// The runner's timing of the NF's bursts (src/xio/burst-times.ts).
-const TIMING: readonly string[] = BURST_TIME_KEYS
-
 function timingItems(c: Record<string, number>): Item[] {
   if (c.burstP50Ns === undefined) return []
   return [['burst p50', duration(c.burstP50Ns)], ['p99', duration(c.burstP99Ns)], ['per packet', duration(c.nsPerPacket)]]
@@ -96,7 +93,7 @@ function items(nf: NfInfo): Item[] {
   if (nf.kind === 'firewall') return [...runner, ...firewallItems(nf)]
   if (nf.kind === 'nat') return [...runner, ...natItems(nf)]
   if (nf.kind === 'interface') return [...runner, ...interfaceItems(nf)]
-  const own = Object.entries(nf.counters).filter(([k]) => !k.startsWith(DROP_REASON) && !isFault(k) && !TIMING.includes(k))
+  const own = Object.entries(nf.counters).filter(([k]) => !k.startsWith(DROP_REASON) && !isFault(k) && !isBurstTime(k))
   return [...runner, ...own.map(([k, v]): Item => [k, si(v)])]
 }
 
